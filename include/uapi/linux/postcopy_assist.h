@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * postcopy_assist: kernel-assisted demand paging for live migration.
+ *
+ * Guest RAM lives in a *region*: memory owned by the module and mapped by a
+ * VMM through a region file descriptor.  Pages of a region may be *missing*;
+ * a thread touching one sleeps while the fault is forwarded to an agent over
+ * the generic netlink family POSTCOPY_ASSIST_GENL_NAME, and wakes once the
+ * agent has resolved the page (COPY, ZERO or WAKE).
+ *
+ * Two interfaces:
+ *  - generic netlink (control, fault events, resolution with data inline);
+ *  - ioctls on /dev/postcopy_assist and on region fds (region creation and a
+ *    fast resolution path that copies straight from user buffers).
+ *
+ * Both start with an API handshake (PCA_CMD_API / PCA_IOC_API): the caller
+ * names PCA_API_VERSION and the PCA_FEATURE_* bits it needs; unknown bits are
+ * refused with -EINVAL.
+ *
+ * Every structure below has only naturally aligned __u64/__u32 fields and no
+ * implicit padding.  Released structures never change; new behaviour gets a
+ * new command.
+ */
+#ifndef _UAPI_LINUX_POSTCOPY_ASSIST_H
+#define _UAPI_LINUX_POSTCOPY_ASSIST_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define POSTCOPY_ASSIST_GENL_NAME	"postcopy_assist"
+#define POSTCOPY_ASSIST_GENL_VERSION	1
+#define POSTCOPY_ASSIST_DEVICE_NAME	"postcopy_assist"
+
+/* The one API version this header describes. */
+#define PCA_API_VERSION			1
+
+/* Feature bits negotiated by the handshake. */
+#define PCA_FEATURE_MISSING		(1ULL << 0) /* missing regions, fault events */
+#define PCA_FEATURE_COPY_BATCH		(1ULL << 1) /* many pages per COPY */
+#define PCA_FEATURE_FD_RESOLVE		(1ULL << 2) /* COPY/ZERO/WAKE ioctls */
+#define PCA_FEATURE_USER_ONLY		(1ULL << 3) /* PCA_REGION_USER_ONLY */
+#define PCA_FEATURE_WAIT_POLICY		(1ULL << 4) /* PCA_POLICY_WAIT */
+#define PCA_FEATURE_SHARDED_QUEUES	(1ULL << 5) /* several queues a region */
+
+/* Generic netlink commands. */
+enum pca_cmd {
+	PCA_CMD_UNSPEC,
+	PCA_CMD_API,		/* handshake: version, features -> supported */
+	PCA_CMD_REGION_GET,	/* one region (REGION_ID) or dump all */
+	PCA_CMD_ATTACH,		/* attach the sending socket as a fault queue */
+	PCA_CMD_DETACH,		/* detach the sending socket's queues */
+	PCA_CMD_FAULT,		/* kernel -> agent: PCA_A_FAULT_RECORDS;
+				 * agent -> kernel: resend what is pending */
+	PCA_CMD_COPY,		/* place PCA_A_PAGE(s) and wake */
+	PCA_CMD_ZERO,		/* place zero pages over a range and wake */
+	PCA_CMD_WAKE,		/* wake waiters over a range */
+
+	__PCA_CMD_MAX,
+	PCA_CMD_MAX = __PCA_CMD_MAX - 1
+};
+
+/* Generic netlink attributes (one flat space). */
+enum pca_attr {
+	PCA_A_UNSPEC,
+	PCA_A_PAD,
+	PCA_A_API_VERSION,	/* u32 */
+	PCA_A_FEATURES,		/* u64, PCA_FEATURE_* */
+	PCA_A_COMMANDS,		/* u64, bit n set: command n supported */
+	PCA_A_REGION_ID,	/* u32 */
+	PCA_A_REGION_SIZE,	/* u64, bytes */
+	PCA_A_REGION_FLAGS,	/* u64, PCA_REGION_* */
+	PCA_A_PAGES_PRESENT,	/* u64 */
+	PCA_A_QUEUES,		/* u32, attached fault queues */
+	PCA_A_POLICY,		/* u32, enum pca_policy */
+	PCA_A_QUEUE_ID,		/* u32 */
+	PCA_A_OFFSET,		/* u64, bytes, page aligned */
+	PCA_A_LENGTH,		/* u64, bytes, page aligned, non-zero */
+	PCA_A_RESOLVE_FLAGS,	/* u32, PCA_RESOLVE_* */
+	PCA_A_PAGE,		/* nest: PCA_A_OFFSET + PCA_A_DATA; repeatable */
+	PCA_A_DATA,		/* binary, exactly one page */
+	PCA_A_FAULT_RECORDS,	/* binary, struct pca_fault_record[] */
+	PCA_A_STATS,		/* nest: enum pca_stat_attr */
+	PCA_A_PAGES_DONE,	/* u64, pages placed by a COPY/ZERO */
+	PCA_A_PAGES_EXISTED,	/* u64, pages already present (-EEXIST) */
+
+	__PCA_A_MAX,
+	PCA_A_MAX = __PCA_A_MAX - 1
+};
+
+/* Nested in PCA_A_STATS; all u64 except the histogram. */
+enum pca_stat_attr {
+	PCA_STAT_UNSPEC,
+	PCA_STAT_PAD,
+	PCA_STAT_FAULTS,		/* fault events raised */
+	PCA_STAT_FAULTS_COALESCED,	/* faults that joined a pending one */
+	PCA_STAT_PAGES_COPIED,
+	PCA_STAT_PAGES_ZEROED,
+	PCA_STAT_COPY_EEXIST,		/* resolutions that found the page */
+	PCA_STAT_WAIT_HIST,		/* binary, __u64[PCA_WAIT_HIST_BUCKETS] */
+	PCA_STAT_FAULTS_PENDING,	/* pages waiting right now */
+
+	__PCA_STAT_MAX,
+	PCA_STAT_MAX = __PCA_STAT_MAX - 1
+};
+
+/*
+ * Bucket n of the wait-time histogram counts faults that waited less than
+ * 2^n microseconds (and at least 2^(n-1)); the last bucket takes the rest.
+ */
+#define PCA_WAIT_HIST_BUCKETS		24
+
+/* Region flags, fixed at creation. */
+#define PCA_REGION_MISSING	(1ULL << 0) /* every page starts missing */
+#define PCA_REGION_USER_ONLY	(1ULL << 1) /* kernel accesses to a missing
+					     * page fail (-EFAULT), never wait */
+
+/* What happens to faults when no agent is attached. */
+enum pca_policy {
+	PCA_POLICY_FAIL,	/* pending and new faults get SIGBUS */
+	PCA_POLICY_WAIT,	/* faults stay blocked until an agent attaches */
+};
+
+/* Resolution flags. */
+#define PCA_RESOLVE_DONTWAKE	(1U << 0) /* place, wake later with WAKE */
+
+/* One fault, as carried in PCA_A_FAULT_RECORDS. */
+struct pca_fault_record {
+	__u64 offset;		/* page-aligned byte offset in the region */
+	__u64 time_ns;		/* CLOCK_MONOTONIC when the fault was raised */
+	__u32 region_id;
+	__u32 flags;		/* PCA_FAULT_* */
+	__u32 tid;		/* faulting thread, in the agent's pid ns */
+	__u32 queue_id;		/* queue the record was sent to */
+};
+
+#define PCA_FAULT_WRITE		(1U << 0)
+#define PCA_FAULT_KERNEL	(1U << 1) /* raised by a kernel access */
+
+/* ioctls.  On /dev/postcopy_assist: API, REGION_CREATE.  On a region fd:
+ * API, COPY, ZERO, WAKE, COPY_BATCH.  Anything else: -ENOTTY.
+ */
+#define PCA_IOC_MAGIC		0xCA
+
+struct pca_api {
+	__u64 api;		/* in: PCA_API_VERSION */
+	__u64 features;		/* in: wanted; out: all supported */
+	__u64 ioctls;		/* out: bit n set: ioctl nr n supported */
+};
+
+/*
+ * PCA_IOC_REGION_CREATE returns a new region fd (O_RDWR, close-on-exec) to
+ * mmap(MAP_SHARED); the device fd stays a control fd.  The region lives
+ * until its fd and every mapping of it are gone.
+ */
+struct pca_region_create {
+	__u64 size;		/* in: bytes, page multiple, non-zero */
+	__u64 flags;		/* in: PCA_REGION_* */
+	__u64 region_id;	/* out */
+};
+
+struct pca_copy {
+	__u64 offset;		/* in: page-aligned destination offset */
+	__u64 src;		/* in: user address of the data */
+	__u64 len;		/* in: bytes, page multiple */
+	__u64 flags;		/* in: PCA_RESOLVE_* */
+	__s64 copied;		/* out: bytes placed, or -errno */
+};
+
+struct pca_range {
+	__u64 offset;		/* in: page aligned */
+	__u64 len;		/* in: bytes, page multiple */
+	__u64 flags;		/* in: PCA_RESOLVE_* (ZERO only) */
+	__s64 done;		/* out: bytes placed (ZERO), or -errno */
+};
+
+struct pca_copy_entry {
+	__u64 offset;		/* page-aligned destination offset */
+	__u64 src;		/* user address of one page of data */
+};
+
+struct pca_copy_batch {
+	__u64 entries;		/* in: user address of pca_copy_entry[] */
+	__u64 count;		/* in: number of entries */
+	__u64 flags;		/* in: PCA_RESOLVE_* */
+	__u64 copied;		/* out: pages placed */
+	__u64 existed;		/* out: pages that were already present */
+};
+
+#define PCA_IOC_API		_IOWR(PCA_IOC_MAGIC, 0x00, struct pca_api)
+#define PCA_IOC_REGION_CREATE	_IOWR(PCA_IOC_MAGIC, 0x01, struct pca_region_create)
+#define PCA_IOC_COPY		_IOWR(PCA_IOC_MAGIC, 0x02, struct pca_copy)
+#define PCA_IOC_ZERO		_IOWR(PCA_IOC_MAGIC, 0x03, struct pca_range)
+#define PCA_IOC_WAKE		_IOW(PCA_IOC_MAGIC, 0x04, struct pca_range)
+#define PCA_IOC_COPY_BATCH	_IOWR(PCA_IOC_MAGIC, 0x05, struct pca_copy_batch)
+
+#endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */

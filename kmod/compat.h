@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Differences between the kernel lines the module is built for (6.1, 6.12).
+ * Each shim names the interface that changed and the version it changed in.
+ */
+#ifndef _PCA_COMPAT_H
+#define _PCA_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/mm.h>
+#include <net/netlink.h>
+
+/* 6.3 made vma->vm_flags read-only outside helpers. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void pca_vm_flags_set(struct vm_area_struct *vma,
+				    vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+#else
+static inline void pca_vm_flags_set(struct vm_area_struct *vma,
+				    vm_flags_t flags)
+{
+	vm_flags_set(vma, flags);
+}
+#endif
+
+/*
+ * Faults may run under the per-VMA lock from 6.4 on; release_fault_lock()
+ * drops whichever lock the fault holds.  Before that it is always mmap_lock.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+static inline void pca_release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+#else
+static inline void pca_release_fault_lock(struct vm_fault *vmf)
+{
+	release_fault_lock(vmf);
+}
+#endif
+
+/*
+ * Formatted extack messages arrived in 6.2; older kernels get the plain
+ * message, which must make sense on its own.
+ */
+#ifdef NL_SET_ERR_MSG_FMT_MOD
+#define PCA_ERR_FMT(extack, plain, fmt, args...) \
+	NL_SET_ERR_MSG_FMT_MOD(extack, fmt, ##args)
+#else
+#define PCA_ERR_FMT(extack, plain, fmt, args...) \
+	NL_SET_ERR_MSG_MOD(extack, plain)
+#endif
+
+/*
+ * NL_SET_ERR_MSG_ATTR() wants a literal; shared checks return a pointer to
+ * one of their literals instead, which has the same static lifetime.
+ */
+static inline void pca_extack_attr_msg(struct netlink_ext_ack *extack,
+				       const struct nlattr *attr,
+				       const char *msg)
+{
+	if (extack) {
+		extack->_msg = msg;
+		extack->bad_attr = attr;
+	}
+}
+
+#endif /* _PCA_COMPAT_H */

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/postcopy_assist and the ioctls of region files: the path a VMM
+ * uses to create regions, and the fast resolution path that copies page
+ * data straight from user buffers (one copy, no socket buffer).
+ */
+
+#include <linux/capability.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "device.h"
+#include "fault.h"
+#include "region.h"
+
+#define PCA_DEVICE_IOCTLS	(BIT_ULL(_IOC_NR(PCA_IOC_API)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_REGION_CREATE)))
+#define PCA_REGION_IOCTLS	(BIT_ULL(_IOC_NR(PCA_IOC_API)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_COPY)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_ZERO)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_WAKE)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_COPY_BATCH)))
+
+/* Entries read from user space per step of a COPY_BATCH. */
+#define PCA_BATCH_CHUNK		16
+/* One COPY_BATCH call places at most this many pages (4 GiB). */
+#define PCA_BATCH_MAX		(1UL << 20)
+
+static int pca_ioctl_api(void __user *argp, u64 ioctls)
+{
+	struct pca_api api;
+
+	if (copy_from_user(&api, argp, sizeof(api)))
+		return -EFAULT;
+	if (api.api != PCA_API_VERSION)
+		return -EINVAL;
+	if (api.features & ~pca_supported_features)
+		return -EINVAL;
+	api.features = pca_supported_features;
+	api.ioctls = ioctls;
+	if (copy_to_user(argp, &api, sizeof(api)))
+		return -EFAULT;
+	return 0;
+}
+
+static int pca_ioctl_region_create(void __user *argp)
+{
+	struct pca_region_create rc;
+	struct file *file;
+	u32 id;
+	int fd;
+
+	if (copy_from_user(&rc, argp, sizeof(rc)))
+		return -EFAULT;
+	file = pca_region_create(rc.size, rc.flags, &id);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto err_file;
+	rc.region_id = id;
+	if (copy_to_user(argp, &rc, sizeof(rc))) {
+		put_unused_fd(fd);
+		fd = -EFAULT;
+		goto err_file;
+	}
+	fd_install(fd, file);
+	return fd;
+
+err_file:
+	fput(file);
+	return fd;
+}
+
+static long pca_device_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case PCA_IOC_API:
+		return pca_ioctl_api(argp, PCA_DEVICE_IOCTLS);
+	case PCA_IOC_REGION_CREATE:
+		return pca_ioctl_region_create(argp);
+	}
+	return -ENOTTY;
+}
+
+static int pca_device_open(struct inode *inode, struct file *file)
+{
+	/* The node is root-only; this also holds in a user namespace. */
+	if (!ns_capable(current_user_ns(), CAP_SYS_ADMIN))
+		return -EPERM;
+	return 0;
+}
+
+static const struct file_operations pca_device_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pca_device_open,
+	.unlocked_ioctl	= pca_device_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+static struct miscdevice pca_miscdev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= POSTCOPY_ASSIST_DEVICE_NAME,
+	.fops	= &pca_device_fops,
+	.mode	= 0600,
+};
+
+int pca_device_init(void)
+{
+	return misc_register(&pca_miscdev);
+}
+
+void pca_device_exit(void)
+{
+	misc_deregister(&pca_miscdev);
+}
+
+static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
+{
+	struct pca_copy uc;
+	struct pca_src src = {};
+	const char *why;
+	pgoff_t i, nr, pgoff;
+	u64 placed = 0;
+	int ret, err = 0;
+
+	if (copy_from_user(&uc, argp, sizeof(uc)))
+		return -EFAULT;
+	if (uc.flags & ~PCA_RESOLVE_DONTWAKE)
+		return -EINVAL;
+	ret = pca_region_range(r, uc.offset, uc.len, &why);
+	if (ret)
+		return ret;
+
+	pgoff = uc.offset >> PAGE_SHIFT;
+	nr = uc.len >> PAGE_SHIFT;
+	for (i = 0; i < nr; i++) {
+		src.ubuf = u64_to_user_ptr(uc.src + (i << PAGE_SHIFT));
+		ret = pca_region_copy(r, pgoff + i, &src, uc.flags);
+		if (ret == -EEXIST) {
+			err = ret;
+			continue;
+		}
+		if (ret) {
+			err = ret;
+			break;
+		}
+		placed++;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+	}
+	uc.copied = placed << PAGE_SHIFT;
+	if (put_user(uc.copied, &argp->copied))
+		return -EFAULT;
+	return err;
+}
+
+static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
+			   struct pca_range __user *argp)
+{
+	struct pca_range ur;
+	const char *why;
+	pgoff_t done = 0;
+	int ret;
+
+	if (copy_from_user(&ur, argp, sizeof(ur)))
+		return -EFAULT;
+	if (ur.flags & ~PCA_RESOLVE_DONTWAKE)
+		return -EINVAL;
+	/* WAKE has nothing to leave undone: DONTWAKE makes no sense there. */
+	if (cmd == PCA_IOC_WAKE && ur.flags)
+		return -EINVAL;
+	ret = pca_region_range(r, ur.offset, ur.len, &why);
+	if (ret)
+		return ret;
+
+	if (cmd == PCA_IOC_WAKE) {
+		pca_fault_wake_range(r, ur.offset >> PAGE_SHIFT,
+				     ur.len >> PAGE_SHIFT);
+		return 0;
+	}
+	ret = pca_region_zero(r, ur.offset >> PAGE_SHIFT, ur.len >> PAGE_SHIFT,
+			      ur.flags, &done);
+	if (put_user((s64)done << PAGE_SHIFT, &argp->done))
+		return -EFAULT;
+	return ret;
+}
+
+/* Read entries [@first, @first + @n) of a COPY_BATCH. */
+static int pca_batch_read(struct pca_copy_entry *ents,
+			  const struct pca_copy_entry __user *uents,
+			  u64 first, unsigned int n)
+{
+	if (copy_from_user(ents, uents + first, n * sizeof(*ents)))
+		return -EFAULT;
+	return 0;
+}
+
+/* Every offset in range, before anything is placed. */
+static int pca_batch_check(struct pca_region *r,
+			   const struct pca_copy_entry __user *uents,
+			   u64 count)
+{
+	struct pca_copy_entry ents[PCA_BATCH_CHUNK];
+	unsigned int j, n;
+	const char *why;
+	u64 i;
+	int ret;
+
+	for (i = 0; i < count; i += n) {
+		n = min_t(u64, count - i, PCA_BATCH_CHUNK);
+		ret = pca_batch_read(ents, uents, i, n);
+		for (j = 0; !ret && j < n; j++)
+			ret = pca_region_range(r, ents[j].offset, PAGE_SIZE,
+					       &why);
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int pca_ioctl_copy_batch(struct pca_region *r,
+				struct pca_copy_batch __user *argp)
+{
+	struct pca_copy_entry ents[PCA_BATCH_CHUNK];
+	struct pca_copy_entry __user *uents;
+	struct pca_copy_batch ub;
+	struct pca_src src = {};
+	u64 i, copied = 0, existed = 0;
+	unsigned int j, n;
+	int ret, err;
+
+	if (copy_from_user(&ub, argp, sizeof(ub)))
+		return -EFAULT;
+	if (ub.flags & ~PCA_RESOLVE_DONTWAKE)
+		return -EINVAL;
+	if (ub.count > PCA_BATCH_MAX)
+		return -E2BIG;
+	uents = u64_to_user_ptr(ub.entries);
+	ret = pca_batch_check(r, uents, ub.count);
+
+	for (i = 0; i < ub.count && !ret; i += n) {
+		n = min_t(u64, ub.count - i, PCA_BATCH_CHUNK);
+		ret = pca_batch_read(ents, uents, i, n);
+		for (j = 0; !ret && j < n; j++) {
+			src.ubuf = u64_to_user_ptr(ents[j].src);
+			err = pca_region_copy(r, ents[j].offset >> PAGE_SHIFT,
+					      &src, ub.flags);
+			if (!err)
+				copied++;
+			else if (err == -EEXIST)
+				existed++;
+			else
+				ret = err;
+		}
+		if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	if (put_user(copied, &argp->copied) ||
+	    put_user(existed, &argp->existed))
+		return -EFAULT;
+	if (!ret && existed)
+		ret = -EEXIST;
+	return ret;
+}
+
+long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct pca_region *r = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case PCA_IOC_API:
+		return pca_ioctl_api(argp, PCA_REGION_IOCTLS);
+	case PCA_IOC_COPY:
+		return pca_ioctl_copy(r, argp);
+	case PCA_IOC_ZERO:
+	case PCA_IOC_WAKE:
+		return pca_ioctl_range(r, cmd, argp);
+	case PCA_IOC_COPY_BATCH:
+		return pca_ioctl_copy_batch(r, argp);
+	}
+	return -ENOTTY;
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * postcopy_assist: kernel-assisted demand paging for live migration.
+ */
+
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <net/genetlink.h>
+
+#include "device.h"
+#include "fault.h"
+#include "netlink.h"
+#include "region.h"
+
+static int __init pca_init(void)
+{
+	int ret;
+
+	ret = pca_fault_init();
+	if (ret)
+		return ret;
+	ret = pca_region_init();
+	if (ret)
+		goto err_fault;
+	ret = pca_netlink_init();
+	if (ret)
+		goto err_region;
+	ret = pca_device_init();
+	if (ret)
+		goto err_netlink;
+	pr_info("API %d loaded\n", PCA_API_VERSION);
+	return 0;
+
+err_netlink:
+	pca_netlink_exit();
+err_region:
+	pca_region_exit();
+err_fault:
+	pca_fault_exit();
+	return ret;
+}
+
+static void __exit pca_exit(void)
+{
+	pca_device_exit();
+	pca_netlink_exit();
+	/* Queues and regions are freed through RCU callbacks. */
+	rcu_barrier();
+	pca_region_exit();
+	pca_fault_exit();
+}
+
+module_init(pca_init);
+module_exit(pca_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Kernel-assisted demand paging for live migration");
+MODULE_AUTHOR("postcopy_assist developers");
+MODULE_ALIAS_GENL_FAMILY(POSTCOPY_ASSIST_GENL_NAME);

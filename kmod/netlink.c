@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The postcopy_assist generic netlink family: handshake, region queries,
+ * agent attach/detach, fault events and resolution.
+ *
+ * Every command needs CAP_SYS_ADMIN over the network namespace it is sent
+ * in, and regions are visible only in the namespace that created them.
+ * An agent's socket is its fault queue: closing it (or the agent dying)
+ * detaches it, observed through the netlink release notifier.
+ */
+
+#include <linux/capability.h>
+#include <linux/netlink.h>
+#include <linux/notifier.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "fault.h"
+#include "netlink.h"
+#include "region.h"
+
+#define PCA_NL_COMMANDS	(BIT_ULL(PCA_CMD_API) | BIT_ULL(PCA_CMD_REGION_GET) | \
+			 BIT_ULL(PCA_CMD_ATTACH) | BIT_ULL(PCA_CMD_DETACH) | \
+			 BIT_ULL(PCA_CMD_FAULT) | BIT_ULL(PCA_CMD_COPY) | \
+			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE))
+
+static struct genl_family pca_family;
+
+static const struct nla_policy pca_page_policy[PCA_A_MAX + 1] = {
+	[PCA_A_OFFSET]		= { .type = NLA_U64 },
+	[PCA_A_DATA]		= NLA_POLICY_EXACT_LEN(PAGE_SIZE),
+};
+
+/* Attributes only the kernel sends are absent: requests can't carry them. */
+static const struct nla_policy pca_policy[PCA_A_MAX + 1] = {
+	[PCA_A_API_VERSION]	= { .type = NLA_U32 },
+	[PCA_A_FEATURES]	= { .type = NLA_U64 },
+	[PCA_A_REGION_ID]	= { .type = NLA_U32 },
+	[PCA_A_POLICY]		= NLA_POLICY_MAX(NLA_U32, PCA_POLICY_WAIT),
+	[PCA_A_OFFSET]		= { .type = NLA_U64 },
+	[PCA_A_LENGTH]		= { .type = NLA_U64 },
+	[PCA_A_RESOLVE_FLAGS]	= NLA_POLICY_MASK(NLA_U32,
+						  PCA_RESOLVE_DONTWAKE),
+	[PCA_A_PAGE]		= NLA_POLICY_NESTED(pca_page_policy),
+};
+
+static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
+{
+	if (netlink_ns_capable(skb, genl_info_net(info)->user_ns,
+			       CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG_MOD(info->extack,
+			   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+	return -EPERM;
+}
+
+/* The region named by PCA_A_REGION_ID, referenced, if the caller owns it. */
+static struct pca_region *pca_nl_region(struct sk_buff *skb,
+					struct genl_info *info)
+{
+	struct pca_region *r;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ERR_PTR(ret);
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_REGION_ID))
+		return ERR_PTR(-EINVAL);
+	r = pca_region_lookup(genl_info_net(info),
+			      nla_get_u32(info->attrs[PCA_A_REGION_ID]));
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCA_A_REGION_ID],
+				    "no such region");
+		return ERR_PTR(-ENOENT);
+	}
+	if (!netlink_ns_capable(skb, r->user_ns, CAP_SYS_ADMIN)) {
+		pca_region_put(r);
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "caller does not own the region");
+		return ERR_PTR(-EPERM);
+	}
+	return r;
+}
+
+static int pca_nl_api(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	u64 want = 0;
+	u32 version;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_API_VERSION))
+		return -EINVAL;
+	version = nla_get_u32(info->attrs[PCA_A_API_VERSION]);
+	if (version != PCA_API_VERSION) {
+		PCA_ERR_FMT(info->extack, "unsupported API version",
+			    "unsupported API version %u (this module speaks %u)",
+			    version, PCA_API_VERSION);
+		NL_SET_BAD_ATTR(info->extack, info->attrs[PCA_A_API_VERSION]);
+		return -EINVAL;
+	}
+	if (info->attrs[PCA_A_FEATURES])
+		want = nla_get_u64(info->attrs[PCA_A_FEATURES]);
+	if (want & ~pca_supported_features) {
+		PCA_ERR_FMT(info->extack, "unknown feature bits",
+			    "unknown feature bits 0x%llx",
+			    want & ~pca_supported_features);
+		NL_SET_BAD_ATTR(info->extack, info->attrs[PCA_A_FEATURES]);
+		return -EINVAL;
+	}
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &pca_family, 0, PCA_CMD_API);
+	if (!hdr ||
+	    nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
+	    nla_put_u64_64bit(msg, PCA_A_FEATURES, pca_supported_features,
+			      PCA_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_A_COMMANDS, PCA_NL_COMMANDS,
+			      PCA_A_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int pca_nl_put_stats(struct sk_buff *msg, struct pca_region *r)
+{
+	struct pca_stats s;
+	struct nlattr *nest;
+
+	pca_region_stats(r, &s);
+	nest = nla_nest_start(msg, PCA_A_STATS);
+	if (!nest ||
+	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS, s.faults, PCA_STAT_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS_COALESCED,
+			      s.faults_coalesced, PCA_STAT_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_STAT_PAGES_COPIED, s.pages_copied,
+			      PCA_STAT_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_STAT_PAGES_ZEROED, s.pages_zeroed,
+			      PCA_STAT_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_STAT_COPY_EEXIST, s.copy_eexist,
+			      PCA_STAT_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS_PENDING,
+			      atomic_read(&r->nr_pending), PCA_STAT_PAD) ||
+	    nla_put(msg, PCA_STAT_WAIT_HIST, sizeof(s.wait_hist),
+		    s.wait_hist))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int pca_nl_fill_region(struct sk_buff *msg, struct pca_region *r,
+			      u32 portid, u32 seq, int flags)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(msg, portid, seq, &pca_family, flags,
+			  PCA_CMD_REGION_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
+	    nla_put_u64_64bit(msg, PCA_A_REGION_SIZE, r->size, PCA_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_A_REGION_FLAGS, r->flags, PCA_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_A_PAGES_PRESENT,
+			      atomic_long_read(&r->nr_present), PCA_A_PAD) ||
+	    nla_put_u32(msg, PCA_A_QUEUES, READ_ONCE(r->nr_queues)) ||
+	    nla_put_u32(msg, PCA_A_POLICY, READ_ONCE(r->policy)) ||
+	    pca_nl_put_stats(msg, r)) {
+		genlmsg_cancel(msg, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return 0;
+}
+
+static int pca_nl_region_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	struct sk_buff *msg;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		pca_region_put(r);
+		return -ENOMEM;
+	}
+	ret = pca_nl_fill_region(msg, r, info->snd_portid, info->snd_seq, 0);
+	pca_region_put(r);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int pca_nl_region_dump_start(struct netlink_callback *cb)
+{
+	if (netlink_ns_capable(cb->skb, sock_net(cb->skb->sk)->user_ns,
+			       CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG_MOD(cb->extack,
+			   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+	return -EPERM;
+}
+
+static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct net *net = sock_net(skb->sk);
+	unsigned long id = cb->args[0];
+	struct pca_region *r;
+	int ret;
+
+	while ((r = pca_region_find_next(net, &id))) {
+		ret = pca_nl_fill_region(skb, r, NETLINK_CB(cb->skb).portid,
+					 cb->nlh->nlmsg_seq, NLM_F_MULTI);
+		pca_region_put(r);
+		if (ret)
+			break;
+		id++;
+	}
+	cb->args[0] = id;
+	return skb->len;
+}
+
+static int pca_nl_attach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	u32 policy = PCA_POLICY_FAIL, queue_id;
+	struct sk_buff *msg;
+	void *hdr;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	if (info->attrs[PCA_A_POLICY])
+		policy = nla_get_u32(info->attrs[PCA_A_POLICY]);
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = pca_queue_attach(r, info->snd_portid, policy, &queue_id);
+	if (ret) {
+		nlmsg_free(msg);
+		if (ret == -EEXIST)
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "socket already attached to region");
+		else if (ret == -ENOSPC)
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "region has the most queues allowed");
+		else if (ret == -ENOENT)
+			NL_SET_ERR_MSG_MOD(info->extack, "region is closing");
+		goto out;
+	}
+	hdr = genlmsg_put_reply(msg, info, &pca_family, 0, PCA_CMD_ATTACH);
+	if (!hdr || nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
+	    nla_put_u32(msg, PCA_A_QUEUE_ID, queue_id)) {
+		/* Attached all the same; the agent can ask REGION_GET. */
+		nlmsg_free(msg);
+		goto out;
+	}
+	genlmsg_end(msg, hdr);
+	ret = genlmsg_reply(msg, info);
+out:
+	pca_region_put(r);
+	return ret;
+}
+
+static int pca_nl_detach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = pca_queue_detach(r, info->snd_portid);
+	if (ret == -ENOENT)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "socket is not attached to region");
+	pca_region_put(r);
+	return ret;
+}
+
+static int pca_nl_fault(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = pca_queue_resend(r, info->snd_portid);
+	if (ret == -ENOENT)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "socket is not attached to region");
+	pca_region_put(r);
+	return ret;
+}
+
+static u32 pca_nl_resolve_flags(struct genl_info *info)
+{
+	struct nlattr *a = info->attrs[PCA_A_RESOLVE_FLAGS];
+
+	return a ? nla_get_u32(a) : 0;
+}
+
+/* Parse one PCA_A_PAGE nest and check its offset against @r. */
+static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
+		       struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	const char *why;
+	int ret;
+
+	ret = nla_parse_nested(tb, PCA_A_MAX, page, pca_page_policy, extack);
+	if (ret)
+		return ret;
+	if (!tb[PCA_A_OFFSET] || !tb[PCA_A_DATA]) {
+		NL_SET_ERR_MSG_ATTR(extack, page,
+				    "page needs PCA_A_OFFSET and PCA_A_DATA");
+		return -EINVAL;
+	}
+	ret = pca_region_range(r, nla_get_u64(tb[PCA_A_OFFSET]), PAGE_SIZE,
+			       &why);
+	if (ret)
+		pca_extack_attr_msg(extack, tb[PCA_A_OFFSET], why);
+	return ret;
+}
+
+static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	const struct nlattr *head, *a;
+	struct nlattr *tb[PCA_A_MAX + 1];
+	unsigned int pages = 0, existed = 0;
+	struct pca_src src = {};
+	int len, rem, ret = 0;
+	u32 flags;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	flags = pca_nl_resolve_flags(info);
+	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
+	len = nlmsg_attrlen(info->nlhdr, GENL_HDRLEN);
+
+	/* Check every page before placing any: bad input changes nothing. */
+	nla_for_each_attr(a, head, len, rem) {
+		if (nla_type(a) != PCA_A_PAGE)
+			continue;
+		ret = pca_nl_page(r, a, tb, info->extack);
+		if (ret)
+			goto out;
+		pages++;
+	}
+	if (!pages) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no PCA_A_PAGE to copy");
+		ret = -EINVAL;
+		goto out;
+	}
+
+	nla_for_each_attr(a, head, len, rem) {
+		if (nla_type(a) != PCA_A_PAGE)
+			continue;
+		ret = pca_nl_page(r, a, tb, info->extack);
+		if (ret)
+			break;
+		src.kbuf = nla_data(tb[PCA_A_DATA]);
+		ret = pca_region_copy(r, nla_get_u64(tb[PCA_A_OFFSET]) >>
+				      PAGE_SHIFT, &src, flags);
+		if (ret == -EEXIST) {
+			existed++;
+			ret = 0;
+		} else if (ret) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a,
+					    "could not place page");
+			break;
+		}
+	}
+	if (!ret && existed) {
+		PCA_ERR_FMT(info->extack, "page already present",
+			    "%u of %u pages already present", existed, pages);
+		ret = -EEXIST;
+	}
+out:
+	pca_region_put(r);
+	return ret;
+}
+
+/* PCA_A_OFFSET + PCA_A_LENGTH, checked against @r, as pages. */
+static int pca_nl_range(struct pca_region *r, struct genl_info *info,
+			pgoff_t *first, pgoff_t *nr)
+{
+	const char *why;
+	u64 offset, len;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_OFFSET) ||
+	    GENL_REQ_ATTR_CHECK(info, PCA_A_LENGTH))
+		return -EINVAL;
+	offset = nla_get_u64(info->attrs[PCA_A_OFFSET]);
+	len = nla_get_u64(info->attrs[PCA_A_LENGTH]);
+	ret = pca_region_range(r, offset, len, &why);
+	if (ret) {
+		pca_extack_attr_msg(info->extack,
+				    info->attrs[len && PAGE_ALIGNED(len) ?
+						PCA_A_OFFSET : PCA_A_LENGTH],
+				    why);
+		return ret;
+	}
+	*first = offset >> PAGE_SHIFT;
+	*nr = len >> PAGE_SHIFT;
+	return 0;
+}
+
+static int pca_nl_zero(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	pgoff_t first, nr, done;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = pca_nl_range(r, info, &first, &nr);
+	if (!ret) {
+		ret = pca_region_zero(r, first, nr, pca_nl_resolve_flags(info),
+				      &done);
+		if (ret == -EEXIST)
+			NL_SET_ERR_MSG_MOD(info->extack,
+					   "some pages already present");
+	}
+	pca_region_put(r);
+	return ret;
+}
+
+static int pca_nl_wake(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	pgoff_t first, nr;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	if (pca_nl_resolve_flags(info)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[PCA_A_RESOLVE_FLAGS],
+				    "WAKE takes no flags");
+		ret = -EINVAL;
+	} else {
+		ret = pca_nl_range(r, info, &first, &nr);
+	}
+	if (!ret)
+		pca_fault_wake_range(r, first, nr);
+	pca_region_put(r);
+	return ret;
+}
+
+static const struct genl_ops pca_ops[] = {
+	{
+		.cmd	= PCA_CMD_API,
+		.doit	= pca_nl_api,
+	},
+	{
+		.cmd	= PCA_CMD_REGION_GET,
+		.doit	= pca_nl_region_get,
+		.start	= pca_nl_region_dump_start,
+		.dumpit	= pca_nl_region_dump,
+	},
+	{
+		.cmd	= PCA_CMD_ATTACH,
+		.doit	= pca_nl_attach,
+	},
+	{
+		.cmd	= PCA_CMD_DETACH,
+		.doit	= pca_nl_detach,
+	},
+	{
+		.cmd	= PCA_CMD_FAULT,
+		.doit	= pca_nl_fault,
+	},
+	{
+		.cmd	= PCA_CMD_COPY,
+		.doit	= pca_nl_copy,
+	},
+	{
+		.cmd	= PCA_CMD_ZERO,
+		.doit	= pca_nl_zero,
+	},
+	{
+		.cmd	= PCA_CMD_WAKE,
+		.doit	= pca_nl_wake,
+	},
+};
+
+static struct genl_family pca_family __ro_after_init = {
+	.name		= POSTCOPY_ASSIST_GENL_NAME,
+	.version	= POSTCOPY_ASSIST_GENL_VERSION,
+	.maxattr	= PCA_A_MAX,
+	.policy		= pca_policy,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.ops		= pca_ops,
+	.n_ops		= ARRAY_SIZE(pca_ops),
+};
+
+int pca_nl_send_faults(struct net *net, u32 portid,
+		       const struct pca_fault_record *recs, unsigned int n)
+{
+	size_t len = n * sizeof(*recs);
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(len), GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put(msg, 0, 0, &pca_family, 0, PCA_CMD_FAULT);
+	if (!hdr || nla_put(msg, PCA_A_FAULT_RECORDS, len, recs)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_unicast(net, msg, portid);
+}
+
+static int pca_nl_release(struct notifier_block *nb, unsigned long event,
+			  void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
+	    n->portid)
+		pca_queue_release_portid(n->net, n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block pca_nl_notifier = {
+	.notifier_call = pca_nl_release,
+};
+
+int pca_netlink_init(void)
+{
+	int ret;
+
+	ret = netlink_register_notifier(&pca_nl_notifier);
+	if (ret)
+		return ret;
+	ret = genl_register_family(&pca_family);
+	if (ret)
+		netlink_unregister_notifier(&pca_nl_notifier);
+	return ret;
+}
+
+void pca_netlink_exit(void)
+{
+	genl_unregister_family(&pca_family);
+	netlink_unregister_notifier(&pca_nl_notifier);
+}

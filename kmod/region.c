@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regions: memory the module owns and a VMM maps through a region file.
+ *
+ * Each region file gets an inode of its own on a private pseudo filesystem,
+ * so the region has an address_space of its own: unmap_mapping_range() on
+ * it reaches exactly the mappings of this region and nothing else.
+ */
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/pid_namespace.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/user_namespace.h>
+#include <net/net_namespace.h>
+
+#include "compat.h"
+#include "device.h"
+#include "fault.h"
+#include "region.h"
+
+#define PCA_FS_MAGIC	0x70636173	/* "pcas" */
+
+const u64 pca_supported_features = PCA_FEATURE_MISSING |
+	PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE |
+	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
+	PCA_FEATURE_SHARDED_QUEUES;
+
+static struct vfsmount *pca_mnt;
+static DEFINE_XARRAY_ALLOC1(pca_regions);
+static u32 pca_next_region_id;
+
+static int pca_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, PCA_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type pca_fs_type = {
+	.name		 = "postcopy_assist",
+	.init_fs_context = pca_fs_init_fs_context,
+	.kill_sb	 = kill_anon_super,
+};
+
+int pca_region_init(void)
+{
+	pca_mnt = kern_mount(&pca_fs_type);
+	return PTR_ERR_OR_ZERO(pca_mnt);
+}
+
+void pca_region_exit(void)
+{
+	kern_unmount(pca_mnt);
+}
+
+static void pca_region_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct pca_region, rcu));
+}
+
+static void pca_region_release(struct kref *kref)
+{
+	struct pca_region *r = container_of(kref, struct pca_region, ref);
+	unsigned long index;
+	struct page *page;
+
+	xa_for_each(&r->pages, index, page)
+		put_page(page);
+	xa_destroy(&r->pages);
+	free_percpu(r->stats);
+	iput(r->inode);
+	put_pid_ns(r->pid_ns);
+	put_user_ns(r->user_ns);
+	put_net(r->net);
+	/* Lookups walk the id table under RCU only. */
+	call_rcu(&r->rcu, pca_region_free_rcu);
+}
+
+void pca_region_put(struct pca_region *r)
+{
+	kref_put(&r->ref, pca_region_release);
+}
+
+struct pca_region *pca_region_lookup(struct net *net, u32 id)
+{
+	struct pca_region *r;
+
+	rcu_read_lock();
+	r = xa_load(&pca_regions, id);
+	if (r && (!net_eq(r->net, net) || !kref_get_unless_zero(&r->ref)))
+		r = NULL;
+	rcu_read_unlock();
+	return r;
+}
+
+/*
+ * The next region of @net with an id >= *@id, referenced; *@id is set to
+ * its id.  NULL when there is none.
+ */
+struct pca_region *pca_region_find_next(struct net *net, unsigned long *id)
+{
+	struct pca_region *r;
+
+	rcu_read_lock();
+	for (;;) {
+		r = xa_find(&pca_regions, id, ULONG_MAX, XA_PRESENT);
+		if (!r)
+			break;
+		if (net_eq(r->net, net) && kref_get_unless_zero(&r->ref))
+			break;
+		(*id)++;
+	}
+	rcu_read_unlock();
+	return r;
+}
+
+int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
+		     const char **why)
+{
+	if (!len) {
+		*why = "length is zero";
+		return -EINVAL;
+	}
+	if (!PAGE_ALIGNED(offset)) {
+		*why = "offset is not page aligned";
+		return -EINVAL;
+	}
+	if (!PAGE_ALIGNED(len)) {
+		*why = "length is not a multiple of the page size";
+		return -EINVAL;
+	}
+	if (offset >= r->size || len > r->size - offset) {
+		*why = "range extends beyond the region";
+		return -ERANGE;
+	}
+	return 0;
+}
+
+static int pca_fill_page(struct page *page, const struct pca_src *src)
+{
+	void *dst = kmap_local_page(page);
+	int ret = 0;
+
+	if (!src)
+		clear_page(dst);
+	else if (src->kbuf)
+		memcpy(dst, src->kbuf, PAGE_SIZE);
+	else if (copy_from_user(dst, src->ubuf, PAGE_SIZE))
+		ret = -EFAULT;
+	kunmap_local(dst);
+	return ret;
+}
+
+/**
+ * pca_region_place() - make one page present
+ * @r: the region
+ * @pgoff: page offset, already checked against the region size
+ * @src: the page's contents, or NULL for zeroes
+ *
+ * The page is filled completely before it is published, so a fault that
+ * finds it in @r->pages maps whole data.  Waiters are not woken here.
+ *
+ * Return: 0, -EEXIST if the page was already present, or -errno.
+ */
+int pca_region_place(struct pca_region *r, pgoff_t pgoff,
+		     const struct pca_src *src)
+{
+	struct page *page, *old;
+	int ret;
+
+	/* The common race (urgent page beat the stream): no allocation. */
+	if (xa_load(&r->pages, pgoff))
+		return -EEXIST;
+
+	page = alloc_page(GFP_HIGHUSER);
+	if (!page)
+		return -ENOMEM;
+	ret = pca_fill_page(page, src);
+	if (ret) {
+		__free_page(page);
+		return ret;
+	}
+
+	old = xa_cmpxchg(&r->pages, pgoff, NULL, page, GFP_KERNEL);
+	if (old) {
+		__free_page(page);
+		return xa_is_err(old) ? xa_err(old) : -EEXIST;
+	}
+	atomic_long_inc(&r->nr_present);
+	return 0;
+}
+
+/* COPY of one page: place, count, and wake unless told not to. */
+int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
+		    const struct pca_src *src, u32 flags)
+{
+	int ret = pca_region_place(r, pgoff, src);
+
+	if (!ret)
+		pca_stat_inc(r, pages_copied);
+	else if (ret == -EEXIST)
+		pca_stat_inc(r, copy_eexist);
+	/* Waiters wake on -EEXIST too: someone else placed their page. */
+	if ((!ret || ret == -EEXIST) && !(flags & PCA_RESOLVE_DONTWAKE))
+		pca_fault_wake_range(r, pgoff, 1);
+	return ret;
+}
+
+/*
+ * ZERO over [@pgoff, @pgoff + @nr): pages already present are left alone.
+ * Return: 0, -EEXIST if any page was present, or the first other error;
+ * *@done counts the pages placed.
+ */
+int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
+		    u32 flags, pgoff_t *done)
+{
+	pgoff_t i;
+	int ret = 0, err;
+
+	*done = 0;
+	for (i = 0; i < nr; i++) {
+		err = pca_region_place(r, pgoff + i, NULL);
+		if (err == -EEXIST) {
+			pca_stat_inc(r, copy_eexist);
+			ret = -EEXIST;
+		} else if (err) {
+			ret = err;
+			break;
+		} else {
+			(*done)++;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			i++;
+			break;
+		}
+		cond_resched();
+	}
+	pca_stat_add(r, pages_zeroed, *done);
+	if (i && !(flags & PCA_RESOLVE_DONTWAKE))
+		pca_fault_wake_range(r, pgoff, i);
+	return ret;
+}
+
+void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
+{
+	int cpu, i;
+
+	memset(sum, 0, sizeof(*sum));
+	for_each_possible_cpu(cpu) {
+		const struct pca_stats *s = per_cpu_ptr(r->stats, cpu);
+
+		sum->faults += s->faults;
+		sum->faults_coalesced += s->faults_coalesced;
+		sum->pages_copied += s->pages_copied;
+		sum->pages_zeroed += s->pages_zeroed;
+		sum->copy_eexist += s->copy_eexist;
+		for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++)
+			sum->wait_hist[i] += s->wait_hist[i];
+	}
+}
+
+static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
+{
+	struct pca_region *r = vmf->vma->vm_file->private_data;
+	struct page *page;
+	vm_fault_t ret;
+	int err;
+
+	if (vmf->pgoff >= r->nr_pages)
+		return VM_FAULT_SIGBUS;
+
+	while (!(page = xa_load(&r->pages, vmf->pgoff))) {
+		if (r->flags & PCA_REGION_MISSING) {
+			ret = pca_fault_wait(r, vmf);
+			if (ret)
+				return ret;
+			continue;
+		}
+		/* Present mode: first touch gets a zeroed page. */
+		err = pca_region_place(r, vmf->pgoff, NULL);
+		if (err && err != -EEXIST)
+			return VM_FAULT_OOM;
+	}
+	/* Pages leave @pages only when the region dies, after its VMAs. */
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct pca_vm_ops = {
+	.fault = pca_vm_fault,
+};
+
+static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct pca_region *r = file->private_data;
+
+	/* A private mapping would fill with anonymous COW copies. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= r->nr_pages ||
+	    vma_pages(vma) > r->nr_pages - vma->vm_pgoff)
+		return -EINVAL;
+	/*
+	 * No growth past the region through mremap; no core dump, which
+	 * would otherwise stall on missing pages; and VM_DONTEXPAND also
+	 * keeps mlock from trying to put our non-LRU pages on an LRU.
+	 */
+	pca_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &pca_vm_ops;
+	return 0;
+}
+
+static int pca_region_file_release(struct inode *inode, struct file *file)
+{
+	struct pca_region *r = file->private_data;
+
+	xa_erase(&pca_regions, r->id);
+	pca_queue_detach_all(r);
+	pca_fault_wake_all(r);
+	pca_region_put(r);
+	return 0;
+}
+
+static const struct file_operations pca_region_fops = {
+	.owner		= THIS_MODULE,
+	.mmap		= pca_region_mmap,
+	.unlocked_ioctl	= pca_region_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.release	= pca_region_file_release,
+};
+
+static struct pca_region *pca_region_alloc(u64 size, u64 flags)
+{
+	struct pca_region *r;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return NULL;
+	r->stats = alloc_percpu(struct pca_stats);
+	if (!r->stats) {
+		kfree(r);
+		return NULL;
+	}
+	kref_init(&r->ref);
+	r->size = size;
+	r->nr_pages = size >> PAGE_SHIFT;
+	r->flags = flags;
+	r->policy = PCA_POLICY_FAIL;
+	xa_init(&r->pages);
+	mutex_init(&r->queues_lock);
+	pca_region_faults_init(r);
+	r->net = get_net(current->nsproxy->net_ns);
+	r->user_ns = get_user_ns(current_user_ns());
+	r->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	return r;
+}
+
+/**
+ * pca_region_create() - a new region and the file that owns it
+ * @size: bytes, a non-zero page multiple up to PCA_REGION_MAX_SIZE
+ * @flags: PCA_REGION_*
+ * @id: the new region's id
+ *
+ * Return: the region file, or an ERR_PTR.
+ */
+struct file *pca_region_create(u64 size, u64 flags, u32 *id)
+{
+	struct pca_region *r;
+	struct inode *inode;
+	struct file *file;
+	int ret;
+
+	if (!size || !PAGE_ALIGNED(size) || size > PCA_REGION_MAX_SIZE)
+		return ERR_PTR(-EINVAL);
+	if (flags & ~(PCA_REGION_MISSING | PCA_REGION_USER_ONLY))
+		return ERR_PTR(-EINVAL);
+
+	r = pca_region_alloc(size, flags);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+
+	inode = alloc_anon_inode(pca_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		ret = PTR_ERR(inode);
+		goto err_region;
+	}
+	inode->i_size = size;
+	r->inode = inode;
+	ihold(inode);	/* the region's own, dropped when it is freed */
+
+	/*
+	 * The file's release drops a module reference (fops->owner) that
+	 * alloc_file_pseudo() does not take.  Our caller is in a syscall on
+	 * one of our files, so the module is pinned already.
+	 */
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(inode, pca_mnt, "[postcopy_assist]",
+				 O_RDWR, &pca_region_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(inode);	/* the file's, which it never took */
+		ret = PTR_ERR(file);
+		goto err_region;
+	}
+	file->private_data = r;
+
+	ret = xa_alloc_cyclic(&pca_regions, &r->id, r, xa_limit_31b,
+			      &pca_next_region_id, GFP_KERNEL);
+	if (ret < 0) {
+		/* The file's release undoes everything from here. */
+		fput(file);
+		return ERR_PTR(ret);
+	}
+	*id = r->id;
+	return file;
+
+err_region:
+	pca_region_put(r);
+	return ERR_PTR(ret);
+}

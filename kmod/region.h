@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _PCA_REGION_H
+#define _PCA_REGION_H
+
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+#include <linux/rcupdate.h>
+#include <linux/percpu.h>
+#include <uapi/linux/postcopy_assist.h>
+
+struct net;
+struct user_namespace;
+struct pid_namespace;
+struct inode;
+struct file;
+struct pca_queue;
+
+/* Largest region accepted: 1 TiB, far above any guest we expect. */
+#define PCA_REGION_MAX_SIZE	(1ULL << 40)
+#define PCA_FAULT_BUCKETS	64	/* power of two */
+#define PCA_MAX_QUEUES		64
+
+/* Pending faults hash by page offset; one lock per bucket. */
+struct pca_fault_bucket {
+	spinlock_t lock;
+	struct hlist_head head;
+} ____cacheline_aligned_in_smp;
+
+/* Per-CPU so that counting never bounces a cache line between faults. */
+struct pca_stats {
+	u64 faults;
+	u64 faults_coalesced;
+	u64 pages_copied;
+	u64 pages_zeroed;
+	u64 copy_eexist;
+	u64 wait_hist[PCA_WAIT_HIST_BUCKETS];
+};
+
+/**
+ * struct pca_region - guest memory owned by the module
+ *
+ * A region's pages live in @pages, indexed by page offset.  A page is
+ * *present* when @pages holds it; in a PCA_REGION_MISSING region an absent
+ * page is *missing* and a fault on it waits for an agent.  A page enters
+ * @pages fully written and only through pca_region_place(), so no thread
+ * ever maps a partial page.
+ *
+ * Lifetime: the region file (and every VMA through it) holds a reference;
+ * so do netlink commands between lookup and reply.  The file's release
+ * closes the region (it leaves the id table, queues detach, waiters wake);
+ * the last reference frees the pages.
+ *
+ * Locking, outermost first:
+ *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
+ *                          @nr_queues, @policy, @closed.
+ *   pca_fault_bucket.lock - pending faults of one hash bucket.
+ *   @pages' xa_lock       - page insertion; lookups are RCU only.
+ * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
+ * its record; it sleeps without it.  No lock is held while a netlink
+ * message is built or sent.
+ */
+struct pca_region {
+	u32 id;
+	u64 flags;
+	u64 size;
+	pgoff_t nr_pages;
+	struct kref ref;
+	struct rcu_head rcu;
+
+	struct net *net;
+	struct user_namespace *user_ns;
+	struct pid_namespace *pid_ns;
+	struct inode *inode;
+
+	struct xarray pages;
+	atomic_long_t nr_present;
+
+	/* Faults waiting now; lets resolution skip the hash when zero. */
+	atomic_t nr_pending;
+	struct pca_fault_bucket buckets[PCA_FAULT_BUCKETS];
+
+	struct mutex queues_lock;
+	struct pca_queue __rcu *queues[PCA_MAX_QUEUES];
+	u32 nr_queues;
+	u32 next_queue_id;
+	u32 policy;
+	bool closed;
+
+	struct pca_stats __percpu *stats;
+};
+
+int pca_region_init(void);
+void pca_region_exit(void);
+
+struct file *pca_region_create(u64 size, u64 flags, u32 *id);
+struct pca_region *pca_region_lookup(struct net *net, u32 id);
+struct pca_region *pca_region_find_next(struct net *net, unsigned long *id);
+void pca_region_put(struct pca_region *r);
+static inline void pca_region_get(struct pca_region *r)
+{
+	kref_get(&r->ref);
+}
+
+int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
+		     const char **why);
+
+/* Where the bytes of one page come from: a kernel or a user buffer. */
+struct pca_src {
+	const void *kbuf;
+	const void __user *ubuf;
+};
+
+int pca_region_place(struct pca_region *r, pgoff_t pgoff,
+		     const struct pca_src *src);
+int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
+		    const struct pca_src *src, u32 flags);
+int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
+		    u32 flags, pgoff_t *done);
+void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
+
+#define pca_stat_inc(r, field)	this_cpu_inc((r)->stats->field)
+#define pca_stat_add(r, field, n) this_cpu_add((r)->stats->field, n)
+
+extern const u64 pca_supported_features;
+
+#endif /* _PCA_REGION_H */
