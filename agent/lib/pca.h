@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libpca: a small userspace library over libnl-genl-3 for the
+ * postcopy_assist generic netlink family and its device ioctls.
+ *
+ * Used by postcopy-agent, the selftests and the benchmarks.
+ *
+ * Conventions:
+ *  - every function that can fail returns 0 (or a count / fd) on success
+ *    and -errno on failure; nothing here calls exit() or prints;
+ *  - a struct pca_client owns one netlink socket and is not thread safe:
+ *    use one client per thread;
+ *  - after a failed client call, pca_strerror() describes the failure,
+ *    including the kernel's extended ack text when there is one.
+ */
+#ifndef PCA_H
+#define PCA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
+#include <linux/postcopy_assist.h>
+
+#define PCA_DEVICE_PATH		"/dev/" POSTCOPY_ASSIST_DEVICE_NAME
+
+/* Most pages carried by one netlink COPY message. */
+#define PCA_COPY_MSG_PAGES	64
+
+struct pca_client;
+
+/* -------------------------------------------------------------------------
+ * Client life cycle and errors
+ */
+
+/*
+ * Connect a generic netlink socket and resolve the postcopy_assist family.
+ * On failure *c is NULL, the return value is -errno (-ENOENT when the family
+ * is not registered) and pca_strerror(NULL) describes the failure.
+ */
+int pca_client_open(struct pca_client **c);
+void pca_client_close(struct pca_client *c);
+
+/* The netlink socket, e.g. for poll(). */
+int pca_client_fd(struct pca_client *c);
+/* The resolved family id. */
+int pca_client_family(struct pca_client *c);
+/* How long a request waits for its answer; default 10000 ms, <0: forever. */
+void pca_client_set_timeout(struct pca_client *c, int timeout_ms);
+
+/*
+ * The last error of @c as text, e.g.
+ * "Invalid argument (kernel reports: unknown feature bits 0x80)".
+ * With @c NULL: the last pca_client_open() failure of this thread.
+ * Never NULL; "Success" when the last call succeeded.
+ */
+const char *pca_strerror(struct pca_client *c);
+/* The last error of @c as -errno (0: success). */
+int pca_errno(struct pca_client *c);
+/*
+ * The kernel's extended ack text of the last error ("" when none).  A
+ * missing-attribute report without text is rendered as
+ * "missing attribute <name>".
+ */
+const char *pca_extack(struct pca_client *c);
+/* Offset of the offending attribute in the request, or -1. */
+int pca_extack_offset(struct pca_client *c);
+
+/* Names; NULL when unknown. */
+const char *pca_feature_name(unsigned int bit);
+const char *pca_cmd_name(unsigned int cmd);
+const char *pca_attr_name(unsigned int attr);
+
+/* -------------------------------------------------------------------------
+ * Generic requests, for callers that craft their own (or bad) messages
+ */
+
+/*
+ * A new request for @cmd.  @flags are extra nlmsg flags: pass NLM_F_DUMP for
+ * a dump; NLM_F_REQUEST and NLM_F_ACK are added by pca_request().
+ * pca_msg_new_size() reserves room for a payload of @size bytes.
+ * NULL on allocation failure.
+ */
+struct nl_msg *pca_msg_new(struct pca_client *c, uint8_t cmd, int flags);
+struct nl_msg *pca_msg_new_size(struct pca_client *c, uint8_t cmd, int flags,
+				size_t size);
+
+/*
+ * Send @msg (always consumed), call @parse (may be NULL) for every reply
+ * message with its attributes in tb[PCA_A_MAX + 1] (indexed by enum
+ * pca_attr; the parser returns 0 or -errno), then wait for the ACK (or NLMSG_DONE of a dump).  Returns 0 or
+ * the kernel's -errno with the extack captured; a parser error is returned
+ * after the exchange has completed, so the socket stays in step.
+ * Fault events that arrive meanwhile are kept for pca_recv_faults().
+ */
+int pca_request(struct pca_client *c, struct nl_msg *msg,
+		int (*parse)(struct nlattr **tb, void *arg), void *arg);
+
+/* -------------------------------------------------------------------------
+ * Handshake
+ */
+
+struct pca_api_info {
+	uint32_t version;	/* PCA_A_API_VERSION of the reply */
+	uint64_t features;	/* supported PCA_FEATURE_* */
+	uint64_t commands;	/* bit n: command n supported */
+};
+
+/* PCA_CMD_API: @version, @want (PCA_FEATURE_*); @out may be NULL. */
+int pca_api(struct pca_client *c, uint32_t version, uint64_t want,
+	    struct pca_api_info *out);
+
+/* -------------------------------------------------------------------------
+ * Regions
+ */
+
+struct pca_region_stats {
+	uint64_t faults;
+	uint64_t faults_coalesced;
+	uint64_t pages_copied;
+	uint64_t pages_zeroed;
+	uint64_t copy_eexist;
+	uint64_t faults_pending;
+	uint64_t wait_hist[PCA_WAIT_HIST_BUCKETS];
+};
+
+struct pca_region_info {
+	uint32_t id;
+	uint32_t queues;
+	uint32_t policy;	/* enum pca_policy */
+	uint64_t size;
+	uint64_t flags;		/* PCA_REGION_* */
+	uint64_t pages_present;
+	int has_stats;		/* the reply carried PCA_A_STATS */
+	struct pca_region_stats stats;
+};
+
+/* PCA_CMD_REGION_GET for one region. */
+int pca_region_get(struct pca_client *c, uint32_t id,
+		   struct pca_region_info *out);
+/*
+ * PCA_CMD_REGION_GET dump: *out is a malloc()ed array of *n regions (NULL
+ * when there are none); free() it.
+ */
+int pca_region_list(struct pca_client *c, struct pca_region_info **out,
+		    size_t *n);
+
+/*
+ * PCA_CMD_ATTACH: make this client's socket a fault queue of the region.
+ * @queue_id (may be NULL) receives PCA_A_QUEUE_ID when the kernel sends it.
+ */
+int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
+	       uint32_t *queue_id);
+/* PCA_CMD_DETACH: detach this socket's queues from the region. */
+int pca_detach(struct pca_client *c, uint32_t region_id);
+
+/* -------------------------------------------------------------------------
+ * Resolution over netlink
+ */
+
+struct pca_page {
+	uint64_t offset;	/* page-aligned offset in the region */
+	const void *data;	/* one page */
+};
+
+struct pca_resolve_result {
+	uint64_t done;		/* pages placed */
+	uint64_t existed;	/* pages already present */
+};
+
+/* COPY one page. @res may be NULL. */
+int pca_copy(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     const void *data, uint32_t flags, struct pca_resolve_result *res);
+/*
+ * COPY @n pages, up to PCA_COPY_MSG_PAGES (fewer if the socket's send
+ * buffer is small) per message.  -EEXIST (pages already present) does not
+ * stop the batch: every page that was missing is placed and -EEXIST is
+ * returned at the end.  Any other error stops at the failing message.
+ * @res (may be NULL) counts the pages of the messages that fully
+ * succeeded; a kernel that sends no counts placed all of those.
+ */
+int pca_copy_pages(struct pca_client *c, uint32_t region_id,
+		   const struct pca_page *pages, size_t n, uint32_t flags,
+		   struct pca_resolve_result *res);
+/* ZERO [offset, offset + length).  @res may be NULL. */
+int pca_zero(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     uint64_t length, uint32_t flags, struct pca_resolve_result *res);
+/* WAKE waiters on [offset, offset + length). */
+int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     uint64_t length);
+
+/* -------------------------------------------------------------------------
+ * Fault reception (allocation free)
+ */
+
+/*
+ * Receive up to @max fault records, waiting up to @timeout_ms (0: poll,
+ * <0: forever) for the first.  Returns the number of records, 0 on timeout,
+ * or -errno.  -ENOBUFS means fault events were lost (socket overrun or the
+ * client's holding area overflowed): call pca_fault_resend() and go on.
+ */
+int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
+		    int max, int timeout_ms);
+/* PCA_CMD_FAULT request: ask the kernel to resend the pending faults. */
+int pca_fault_resend(struct pca_client *c, uint32_t region_id);
+
+/* -------------------------------------------------------------------------
+ * Device and region fd ioctls (no client needed; 0 or -errno)
+ */
+
+/* Open PCA_DEVICE_PATH read-write, close-on-exec: fd or -errno. */
+int pca_dev_open(void);
+/* PCA_IOC_API on the device or a region fd; @out (may be NULL) gets the
+ * kernel's answer.
+ */
+int pca_dev_api(int fd, uint64_t version, uint64_t want, struct pca_api *out);
+/* Create a region: returns its fd (close-on-exec) or -errno. */
+int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id);
+
+/* Fast path on a region fd.  Counts are returned even when failing. */
+int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,
+		uint64_t flags, int64_t *copied);
+int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
+		int64_t *done);
+int pca_fd_wake(int fd, uint64_t offset, uint64_t len);
+int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
+		      uint64_t count, uint64_t flags, uint64_t *copied,
+		      uint64_t *existed);
+
+#endif /* PCA_H */
