@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Project driver: builds the module for each kernel line, the agent and the
+# selftests, and runs them in QEMU guests.  The module's own build file is
+# kmod/Kbuild; this file is not read by Kbuild.
+#
+#   make check                 all tests on every kernel in KERNELS
+#   make check TESTS=api       one test binary (names from selftests' TESTS)
+#   make check KERNELS=6.1     one kernel line
+#   make demo | bench | style | modules | userspace | deps | clean
+#
+# Variables:
+#   KERNELS        kernel lines; headers and guest kernels come from Debian
+#   KDIR           a kernel tree to build against instead (one build, in
+#                  build/custom/); its arch/x86/boot/bzImage, or VMLINUZ=,
+#                  is the guest kernel
+#   CACHE          guest kernels and checkpatch, outside the tree
+#   TESTS          test binaries to run (default: all, in TESTS order)
+#   GUEST_MODULES  kernel modules to load in the guest before the tests
+#                  (e.g. "veth sch_netem"); dependencies come along
+#   DEMO_KERNEL    kernel line `make demo` boots
+#   VM_TIMEOUT     host-side limit for one guest run, seconds
+#   APPEND         extra guest kernel command line
+#   V=1            show the whole guest console and verbose Kbuild
+
+KERNELS ?= 6.1 6.12
+DEMO_KERNEL ?= 6.1
+CACHE ?= $(HOME)/.cache/postcopy_assist
+KDIR ?=
+VMLINUZ ?=
+TESTS ?=
+GUEST_MODULES ?=
+VM_TIMEOUT ?=
+APPEND ?=
+V ?= 0
+
+SHELL := /bin/bash
+
+BUILD := $(CURDIR)/build
+VM := $(CURDIR)/selftests/vm
+
+# Command-line variables would otherwise reach every sub-make, where TESTS,
+# KERNELS or V mean something else (selftests/Makefile, Kbuild).  The
+# scripts get them explicitly instead.
+MAKEOVERRIDES :=
+unexport KERNELS DEMO_KERNEL CACHE KDIR VMLINUZ TESTS GUEST_MODULES \
+	VM_TIMEOUT APPEND V
+
+# deps must finish before anything builds; the sub-makes still run in
+# parallel under -j.
+.NOTPARALLEL:
+
+HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(KERNELS)' \
+	KDIR='$(KDIR)' VMLINUZ='$(VMLINUZ)' TESTS='$(TESTS)' \
+	GUEST_MODULES='$(GUEST_MODULES)' DEMO_KERNEL='$(DEMO_KERNEL)' \
+	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
+
+.PHONY: all deps modules userspace check bench demo style clean help
+
+all: modules userspace
+
+deps:
+	@CACHE='$(CACHE)' KERNELS='$(if $(KDIR),,$(sort $(KERNELS) $(DEMO_KERNEL)))' \
+		$(VM)/deps.sh
+
+ifneq ($(KDIR),)
+modules:
+	+@$(VM)/build-module.sh $(BUILD)/custom $(KDIR) W=1 V=$(V)
+	@echo "modules: $(BUILD)/custom/kmod/postcopy_assist.ko"
+else
+modules:
+	+@set -e; . $(VM)/lib.sh; for line in $(KERNELS); do \
+		abi=$$(kernel_abi $$line) || die "no headers for kernel line $$line: run 'make deps'"; \
+		$(VM)/build-module.sh $(BUILD)/$$abi /lib/modules/$$abi/build W=1 V=$(V); \
+		echo "modules: $(BUILD)/$$abi/kmod/postcopy_assist.ko"; \
+	done
+endif
+
+userspace:
+	+$(MAKE) -C agent OUT=$(BUILD)/bin
+	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
+
+check: deps modules userspace
+	+@$(HARNESS_ENV) $(VM)/run.sh check
+
+bench: deps modules userspace
+	+@$(HARNESS_ENV) $(VM)/run.sh bench
+
+demo: deps modules userspace
+	+@$(HARNESS_ENV) $(VM)/run.sh demo
+
+style:
+	+@BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(KERNELS)' KDIR='$(KDIR)' \
+		$(VM)/style.sh
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C agent clean
+	-$(MAKE) -C selftests clean
+
+help:
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))

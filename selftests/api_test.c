@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * api_test: the API handshake, the generic netlink family, the device and
+ * the module life cycle.
+ *
+ * Runs as root inside the test guest; the unprivileged cases drop to
+ * nobody themselves.  module_reload needs PCA_MODULE (path of the .ko,
+ * set by the guest's init) and must stay last: it unloads the module.
+ */
+#include "kselftest_pca.h"
+
+#include <linux/genetlink.h>
+#include <sys/ioctl.h>
+
+#define NOBODY		65534
+
+/* ioctl() as 0 / -errno, for PCA_EXPECT_ERR() */
+static long ioctl_err(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Family and handshake
+ */
+
+static void test_family_resolves(struct pca_test_ctx *t)
+{
+	struct pca_client *c;
+
+	if (pca_client_open(&c))
+		PCA_FATAL(t, "pca_client_open: %s", pca_strerror(NULL));
+	/* dynamic genl ids start above GENL_MIN_ID */
+	PCA_EXPECT(t, pca_client_family(c) >= GENL_MIN_ID, "family id %d",
+		   pca_client_family(c));
+	PCA_EXPECT(t, pca_client_fd(c) >= 0, "fd %d", pca_client_fd(c));
+	pca_client_close(c);
+}
+
+static void test_handshake(struct pca_test_ctx *t)
+{
+	struct pca_api_info info = { 0 }, again = { 0 };
+
+	PCA_ASSERT_OK(t, pca_api(t->c, PCA_API_VERSION, 0, &info));
+	PCA_EXPECT_EQ(t, info.version, PCA_API_VERSION);
+	PCA_EXPECT(t, info.commands & (1ULL << PCA_CMD_API),
+		   "commands %#llx", (unsigned long long)info.commands);
+	PCA_EXPECT(t, !(info.commands & (1ULL << PCA_CMD_UNSPEC)),
+		   "commands %#llx", (unsigned long long)info.commands);
+	pca_t_diag(t, "features %#llx commands %#llx",
+		   (unsigned long long)info.features,
+		   (unsigned long long)info.commands);
+
+	/* asking for exactly what is supported must work too */
+	PCA_ASSERT_OK(t, pca_api(t->c, PCA_API_VERSION, info.features,
+				 &again));
+	PCA_EXPECT_EQ(t, again.features, info.features);
+	PCA_EXPECT_EQ(t, again.commands, info.commands);
+}
+
+static void test_handshake_twice(struct pca_test_ctx *t)
+{
+	struct pca_api_info a = { 0 }, b = { 0 };
+
+	/* the handshake is stateless: a socket may repeat it */
+	PCA_ASSERT_OK(t, pca_api(t->c, PCA_API_VERSION, 0, &a));
+	PCA_ASSERT_OK(t, pca_api(t->c, PCA_API_VERSION, 0, &b));
+	PCA_EXPECT_EQ(t, a.version, b.version);
+	PCA_EXPECT_EQ(t, a.features, b.features);
+	PCA_EXPECT_EQ(t, a.commands, b.commands);
+}
+
+static void test_bad_version(struct pca_test_ctx *t)
+{
+	PCA_EXPECT_EXTACK(t, pca_api(t->c, 0, 0, NULL), EINVAL);
+	PCA_EXPECT_EXTACK(t, pca_api(t->c, PCA_API_VERSION + 1, 0, NULL),
+			  EINVAL);
+	PCA_EXPECT_EXTACK(t, pca_api(t->c, UINT32_MAX, 0, NULL), EINVAL);
+	/* and the socket is still fine afterwards */
+	PCA_EXPECT_OK(t, pca_api(t->c, PCA_API_VERSION, 0, NULL));
+}
+
+static void test_unknown_features(struct pca_test_ctx *t)
+{
+	PCA_EXPECT_EXTACK(t, pca_api(t->c, PCA_API_VERSION, 1ULL << 63, NULL),
+			  EINVAL);
+	/* a supported bit does not excuse an unknown one */
+	PCA_EXPECT_EXTACK(t, pca_api(t->c, PCA_API_VERSION,
+				     PCA_FEATURE_MISSING | 1ULL << 63, NULL),
+			  EINVAL);
+}
+
+/* Send a handshake crafted by @build; returns pca_request()'s result. */
+static int crafted_api(struct pca_test_ctx *t,
+		       int (*build)(struct nl_msg *msg))
+{
+	struct nl_msg *msg = pca_msg_new(t->c, PCA_CMD_API, 0);
+
+	if (!msg)
+		PCA_FATAL(t, "pca_msg_new failed");
+	if (build(msg)) {
+		nlmsg_free(msg);
+		PCA_FATAL(t, "building the message failed");
+	}
+	return pca_request(t->c, msg, NULL, NULL);
+}
+
+static int build_no_version(struct nl_msg *msg)
+{
+	return nla_put_u64(msg, PCA_A_FEATURES, 0);
+}
+
+static int build_empty(struct nl_msg *msg)
+{
+	(void)msg;
+	return 0;
+}
+
+static void test_missing_version(struct pca_test_ctx *t)
+{
+	PCA_EXPECT_EXTACK(t, crafted_api(t, build_no_version), EINVAL);
+	PCA_EXPECT_EXTACK(t, crafted_api(t, build_empty), EINVAL);
+}
+
+static int build_long_version(struct nl_msg *msg)
+{
+	return nla_put_u64(msg, PCA_A_API_VERSION, PCA_API_VERSION);
+}
+
+static int build_long_features(struct nl_msg *msg)
+{
+	uint64_t v[2] = { 0, 0 };
+
+	return nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
+	       nla_put(msg, PCA_A_FEATURES, sizeof(v), v);
+}
+
+static int build_short_features(struct nl_msg *msg)
+{
+	return nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
+	       nla_put_u32(msg, PCA_A_FEATURES, 0);
+}
+
+static void test_oversized_attrs(struct pca_test_ctx *t)
+{
+	/* strict validation: a u32 is 4 bytes, a u64 8, nothing else */
+	PCA_EXPECT_ERR2(t, crafted_api(t, build_long_version), EINVAL,
+			ERANGE);
+	PCA_EXPECT_ERR2(t, crafted_api(t, build_long_features), EINVAL,
+			ERANGE);
+	PCA_EXPECT_ERR2(t, crafted_api(t, build_short_features), EINVAL,
+			ERANGE);
+}
+
+static int build_unknown_attr(struct nl_msg *msg)
+{
+	return nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
+	       nla_put_u32(msg, PCA_A_MAX + 5, 0);
+}
+
+static void test_unknown_attr(struct pca_test_ctx *t)
+{
+	long ret = crafted_api(t, build_unknown_attr);
+
+	PCA_EXPECT(t, ret < 0, "an attribute type above PCA_A_MAX was accepted");
+	if (ret < 0)
+		pca_t_diag(t, "refused: %s", pca_strerror(t->c));
+}
+
+/* -------------------------------------------------------------------------
+ * Privileges
+ */
+
+static void unprivileged_part(struct pca_test_ctx *t)
+{
+	struct pca_region_info *v = NULL;
+	size_t n = 0;
+	int fd;
+
+	/* resolving a family needs no privilege; using this one does */
+	if (!t->c)
+		PCA_FATAL(t, "pca_client_open as nobody: %s",
+			  pca_strerror(NULL));
+	PCA_EXPECT_ERR(t, pca_api(t->c, PCA_API_VERSION, 0, NULL), EPERM);
+	PCA_EXPECT_ERR(t, pca_region_list(t->c, &v, &n), EPERM);
+	free(v);
+
+	fd = pca_dev_open();
+	PCA_EXPECT(t, fd == -EACCES || fd == -EPERM,
+		   "opening %s as nobody gave %d", PCA_DEVICE_PATH, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_unprivileged_refused(struct pca_test_ctx *t)
+{
+	pca_run_as(t, NOBODY, NOBODY, unprivileged_part);
+}
+
+/* -------------------------------------------------------------------------
+ * Device
+ */
+
+static void test_device(struct pca_test_ctx *t)
+{
+	struct pca_range range = { 0 };
+	struct pca_api a = { 0 };
+	uint32_t small = 0;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_dev_open());
+	PCA_EXPECT_OK(t, pca_dev_api(fd, PCA_API_VERSION, 0, &a));
+	PCA_EXPECT(t, a.ioctls & (1ULL << _IOC_NR(PCA_IOC_API)),
+		   "ioctls %#llx", (unsigned long long)a.ioctls);
+	PCA_EXPECT(t, a.ioctls & (1ULL << _IOC_NR(PCA_IOC_REGION_CREATE)),
+		   "ioctls %#llx", (unsigned long long)a.ioctls);
+	/* one module, one feature set, whichever way it is asked */
+	PCA_EXPECT_EQ(t, a.features, t->api.features);
+	pca_t_diag(t, "features %#llx ioctls %#llx",
+		   (unsigned long long)a.features,
+		   (unsigned long long)a.ioctls);
+
+	PCA_EXPECT_ERR(t, pca_dev_api(fd, 0, 0, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_dev_api(fd, PCA_API_VERSION + 1, 0, NULL),
+		       EINVAL);
+	PCA_EXPECT_ERR(t, pca_dev_api(fd, PCA_API_VERSION, 1ULL << 63, NULL),
+		       EINVAL);
+
+	/* unknown numbers and known numbers with the wrong size alike */
+	PCA_EXPECT_ERR(t, ioctl_err(fd, _IO(PCA_IOC_MAGIC, 0x7f), NULL),
+		       ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl_err(fd, _IOWR(PCA_IOC_MAGIC, 0x00, uint32_t),
+				    &small), ENOTTY);
+	/* region fd ioctls are not device ioctls */
+	PCA_EXPECT_ERR(t, ioctl_err(fd, PCA_IOC_WAKE, &range), ENOTTY);
+
+	/* the device stays usable after refusals */
+	PCA_EXPECT_OK(t, pca_dev_api(fd, PCA_API_VERSION, 0, NULL));
+	close(fd);
+}
+
+/* -------------------------------------------------------------------------
+ * Module life cycle
+ */
+
+/* busybox in the guest; the plain tool where there is no busybox */
+static int modtool(struct pca_test_ctx *t, char *tool, char *arg)
+{
+	char *bb[] = { "busybox", tool, arg, NULL };
+	char *plain[] = { tool, arg, NULL };
+	int ret;
+
+	pca_t_diag(t, "running %s %s", tool, arg);
+	ret = pca_run_cmd(bb);
+	if (ret == -ENOENT)
+		ret = pca_run_cmd(plain);
+	return ret;
+}
+
+static void test_module_reload(struct pca_test_ctx *t)
+{
+	char *module = getenv("PCA_MODULE");
+	struct pca_client *c;
+	int ret, fd;
+
+	if (!module || !*module)
+		PCA_SKIP(t, "PCA_MODULE not set");
+
+	ret = modtool(t, "rmmod", POSTCOPY_ASSIST_GENL_NAME);
+	PCA_ASSERT(t, ret == 0, "rmmod of the idle module: %d", ret);
+
+	/* gone: no family and no device */
+	ret = pca_client_open(&c);
+	PCA_EXPECT_EQ(t, ret, -ENOENT);
+	if (!ret)
+		pca_client_close(c);
+	fd = pca_dev_open();
+	PCA_EXPECT(t, fd < 0, "%s still opens after rmmod", PCA_DEVICE_PATH);
+	if (fd >= 0)
+		close(fd);
+
+	ret = modtool(t, "insmod", module);
+	PCA_ASSERT(t, ret == 0, "insmod %s: %d", module, ret);
+
+	/* a fresh client: the family id may have changed */
+	if (pca_client_open(&c))
+		PCA_FATAL(t, "after reload: %s", pca_strerror(NULL));
+	t->c = c;
+	PCA_EXPECT_OK(t, pca_api(c, PCA_API_VERSION, 0, NULL));
+	fd = PCA_EXPECT_OK(t, pca_dev_open());
+	if (fd >= 0)
+		close(fd);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("family_resolves", test_family_resolves, 0,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("handshake", test_handshake, 0),
+	PCA_TEST("handshake_twice", test_handshake_twice, 0),
+	PCA_TEST("bad_version", test_bad_version, 0),
+	PCA_TEST("unknown_features", test_unknown_features, 0),
+	PCA_TEST("missing_version", test_missing_version, 0),
+	PCA_TEST("oversized_attrs", test_oversized_attrs, 0),
+	PCA_TEST("unknown_attr", test_unknown_attr, 0),
+	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
+	PCA_TEST("device", test_device, 0, .flags = PCA_TEST_NO_CLIENT),
+	/* last: it unloads the module */
+	PCA_TEST("module_reload", test_module_reload, 0, .timeout = 60,
+		 .flags = PCA_TEST_NO_CLIENT),
+};
+
+PCA_TEST_MAIN(tests)

@@ -1,0 +1,1547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_bench: postcopy_assist against userfaultfd, side by side in one run.
+ *
+ * fault_1t, fault_2t_1r, fault_2t_2r - missing-page fault round trips.
+ *	An area of -n pages, all missing, is touched once per page (one
+ *	load, timed with CLOCK_MONOTONIC around it) by one or two faulting
+ *	threads pinned to CPUs 0 and 1; resolver threads receive the faults
+ *	and place each page from a source buffer in memory.
+ *	Ours: a PCA_REGION_MISSING region mapped MAP_SHARED; every resolver
+ *	thread has its own pca_client attached with pca_attach() (two
+ *	resolvers: two queues, which the module picks by faulting CPU),
+ *	takes records with pca_recv_faults() and resolves with pca_fd_copy()
+ *	on the region fd (fault_1t also with a netlink COPY, pca_copy()).
+ *	Baseline: an anonymous MAP_PRIVATE area registered with userfaultfd
+ *	(UFFDIO_REGISTER_MODE_MISSING); resolvers poll() + read() uffd_msg
+ *	and UFFDIO_COPY; two resolvers read the one userfaultfd.
+ *	Reported: pages/s over the run, p50/p99 of the per-touch latency.
+ *
+ * bulk_copy - -m MiB placed into a missing region with nothing faulting:
+ *	PCA_IOC_COPY_BATCH with -B entries a call, and one PCA_IOC_COPY over
+ *	the whole range, against one UFFDIO_COPY per page into a registered
+ *	area (and one UFFDIO_COPY over the whole range) and against memcpy()
+ *	into an already populated buffer.  Reported in MiB/s.
+ *
+ * Every measurement prints a human "# " row and one line
+ *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
+ * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
+ * ours/baseline for throughput, baseline/ours for latency.  Without
+ * userfaultfd, baseline and ratio are null.  The VM harness
+ * (selftests/vm/parse-results.sh) prepends "kernel" (the guest's
+ * release, i.e. uname -r) and "test" (this binary) to every object, so
+ * this binary does not print them a second time; the release is in the
+ * "# " header.  With -r N every figure is the median of N runs; runs of
+ * the two sides alternate.
+ *
+ * A hang cannot outlive its test: the harness runs each test under a
+ * timeout, the main thread of a fault run gives up when no page has been
+ * touched for PCA_BENCH_STALL_S seconds (faulting threads sleep killably
+ * on both sides), and every receive loop polls with a short timeout.
+ */
+#include "kselftest_pca.h"
+
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+#include <linux/userfaultfd.h>
+
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
+#endif
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define MIB			(1024UL * 1024)
+#define NSEC_PER_SEC		1000000000ULL
+
+#define MAX_REPEATS		9
+#define MAX_ROWS		64
+#define RECS_PER_CALL		64	/* records / uffd_msgs per receive */
+#define POLL_MS			50	/* receive loops check for the end */
+#define PCA_BENCH_STALL_S	10	/* no progress this long: give up */
+#define WARMUP_PAGES		256
+
+/* -------------------------------------------------------------------------
+ * Options, shared results
+ */
+
+static struct {
+	size_t fault_pages;	/* -n */
+	size_t bulk_mib;	/* -m */
+	size_t batch;		/* -B */
+	bool shuffle;		/* -o shuffle */
+	int repeats;		/* -r */
+	bool baseline_only;	/* -b */
+} cfg = {
+	.fault_pages = 10000,
+	.bulk_mib = 64,
+	.batch = 256,
+	.shuffle = false,
+	.repeats = 1,
+	.baseline_only = false,
+};
+
+static size_t pg;			/* page size */
+static const char *cur_test = "fault_bench";
+
+struct row {
+	char name[48];
+	char unit[8];
+	double ours, base;
+	bool has_ours, has_base, lower_better;
+};
+
+/* In MAP_SHARED memory: the tests run in children of the harness. */
+struct shared {
+	int header_done;
+	int nrows;
+	struct row rows[MAX_ROWS];
+};
+
+static struct shared *sh;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static double ratio_of(const struct row *r)
+{
+	if (!r->has_ours || !r->has_base || r->ours <= 0 || r->base <= 0)
+		return NAN;
+	return r->lower_better ? r->base / r->ours : r->ours / r->base;
+}
+
+/* A JSON number, or null for what was not measured. */
+static const char *jnum(char *buf, size_t len, bool has, double v,
+			const char *fmt)
+{
+	if (!has || !isfinite(v))
+		snprintf(buf, len, "null");
+	else
+		snprintf(buf, len, fmt, v);
+	return buf;
+}
+
+static void emit_row(const char *name, const char *unit, bool lower_better,
+		     bool has_ours, double ours, bool has_base, double base)
+{
+	char o[32], b[32], r[32];
+	struct row row = {
+		.ours = ours,
+		.base = base,
+		.has_ours = has_ours,
+		.has_base = has_base,
+		.lower_better = lower_better,
+	};
+	double ratio;
+
+	snprintf(row.name, sizeof(row.name), "%s", name);
+	snprintf(row.unit, sizeof(row.unit), "%s", unit);
+	ratio = ratio_of(&row);
+	if (sh->nrows < MAX_ROWS)
+		sh->rows[sh->nrows++] = row;
+	pca_diag("%-32s ours %12s  baseline %12s %-8s ratio %s", name,
+		 jnum(o, sizeof(o), has_ours, ours, "%.2f"),
+		 jnum(b, sizeof(b), has_base, base, "%.2f"), unit,
+		 jnum(r, sizeof(r), true, ratio, "%.3f"));
+	printf("BENCH-JSON {\"name\":\"%s\",\"ours\":%s,\"baseline\":%s,"
+	       "\"unit\":\"%s\",\"ratio\":%s}\n", name,
+	       jnum(o, sizeof(o), has_ours, ours, "%.6g"),
+	       jnum(b, sizeof(b), has_base, base, "%.6g"), unit,
+	       jnum(r, sizeof(r), true, ratio, "%.4g"));
+	fflush(stdout);
+}
+
+static void print_table(void)
+{
+	char o[32], b[32], r[32];
+	int i;
+
+	if (!sh->nrows)
+		return;
+	pca_diag("%-32s %12s %12s %-8s %s", "name", "ours", "baseline",
+		 "unit", "ratio (>1: ours better)");
+	for (i = 0; i < sh->nrows; i++) {
+		const struct row *row = &sh->rows[i];
+
+		pca_diag("%-32s %12s %12s %-8s %s", row->name,
+			 jnum(o, sizeof(o), row->has_ours, row->ours, "%.2f"),
+			 jnum(b, sizeof(b), row->has_base, row->base, "%.2f"),
+			 row->unit,
+			 jnum(r, sizeof(r), true, ratio_of(row), "%.3f"));
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Small helpers
+ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_s64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint64_t pct_u64(const uint64_t *v, size_t n, unsigned int p)
+{
+	size_t rank = (n * p + 99) / 100;
+
+	return v[rank ? rank - 1 : 0];
+}
+
+static double median_d(const double *v, int n)
+{
+	double s[MAX_REPEATS];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static uint64_t stamp_head(size_t page)
+{
+	return 0x5043414245000000ULL ^ page;	/* "PCABE" */
+}
+
+static uint64_t stamp_tail(size_t page)
+{
+	return ~stamp_head(page);
+}
+
+static void *map_anon(struct pca_test_ctx *t, size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		PCA_FATAL(t, "mmap of %zu MiB anonymous memory: %s",
+			  len / MIB, strerror(errno));
+	/* 4 KiB pages everywhere, as in the region; no THP where unbuilt */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* The source of every copy: populated, each page stamped at both ends. */
+static char *src_alloc(struct pca_test_ctx *t, size_t npages)
+{
+	char *src = map_anon(t, npages * pg);
+	size_t i;
+
+	memset(src, 0x5a, npages * pg);
+	for (i = 0; i < npages; i++) {
+		uint64_t *p = (uint64_t *)(src + i * pg);
+
+		p[0] = stamp_head(i);
+		p[pg / 8 - 1] = stamp_tail(i);
+	}
+	return src;
+}
+
+/* Pages of @area whose stamps are not those of the source. */
+static size_t verify_area(const char *area, size_t npages)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < npages; i++) {
+		const volatile uint64_t *p =
+			(const volatile uint64_t *)(area + i * pg);
+
+		if (p[0] != stamp_head(i) || p[pg / 8 - 1] != stamp_tail(i))
+			bad++;
+	}
+	return bad;
+}
+
+/* -1 when CPU @cpu is not ours to run on. */
+static int usable_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -1;
+	return CPU_ISSET(cpu, &set) ? cpu : -1;
+}
+
+/* Write a SIGBUS report with async-signal-safe calls only. */
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	static const char hex[] = "0123456789abcdef";
+	char buf[200], *p = buf;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	const char *s;
+	int shift;
+
+	(void)sig;
+	(void)uc;
+	for (s = "# "; *s; s++)
+		*p++ = *s;
+	for (s = cur_test; *s && p < buf + 64; s++)
+		*p++ = *s;
+	for (s = ": SIGBUS touching 0x"; *s; s++)
+		*p++ = *s;
+	for (shift = 60; shift >= 0; shift -= 4)
+		*p++ = hex[(a >> shift) & 0xf];
+	for (s = ": the fault was refused (no agent attached?)\n"; *s; s++)
+		*p++ = *s;
+	if (write(STDOUT_FILENO, buf, p - buf) < 0)
+		_exit(KSFT_FAIL);
+	_exit(KSFT_FAIL);
+}
+
+/* -------------------------------------------------------------------------
+ * userfaultfd
+ */
+
+/* A userfaultfd past UFFDIO_API, or -errno with the reason in @why. */
+static int uffd_open(char *why, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	int fd, err;
+
+	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && (errno == EPERM || errno == ENOSYS)) {
+		/* 6.1+: the device works where the syscall is restricted */
+		int sys_err = errno, dev;
+
+		dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+		if (dev < 0) {
+			snprintf(why, len, "userfaultfd(2): %s; /dev/userfaultfd: %s",
+				 strerror(sys_err), strerror(errno));
+			return -sys_err;
+		}
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		err = errno;
+		close(dev);
+		if (fd < 0) {
+			snprintf(why, len, "userfaultfd(2): %s; USERFAULTFD_IOC_NEW: %s",
+				 strerror(sys_err), strerror(err));
+			return -err;
+		}
+	} else if (fd < 0) {
+		err = errno;
+		snprintf(why, len, "userfaultfd(2): %s", strerror(err));
+		return -err;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		err = errno;
+		snprintf(why, len, "UFFDIO_API: %s", strerror(err));
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* Whether the baseline can run; says why not once per test. */
+static bool uffd_usable(struct pca_test_ctx *t)
+{
+	char why[200];
+	int fd = uffd_open(why, sizeof(why));
+
+	if (fd < 0) {
+		pca_t_diag(t, "SKIP baseline: userfaultfd unavailable: %s", why);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* A fresh userfaultfd with @area registered for missing faults. */
+static int uffd_register_area(struct pca_test_ctx *t, char *area, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)area, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	char why[200];
+	int fd;
+
+	fd = uffd_open(why, sizeof(why));
+	if (fd < 0)
+		PCA_FATAL(t, "userfaultfd: %s", why);
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		PCA_FATAL(t, "UFFDIO_REGISTER of %zu MiB: %s", len / MIB,
+			  strerror(errno));
+	if (!(reg.ioctls & (1ULL << _UFFDIO_COPY)))
+		PCA_FATAL(t, "UFFDIO_REGISTER: no UFFDIO_COPY (ioctls %#llx)",
+			  (unsigned long long)reg.ioctls);
+	return fd;
+}
+
+/*
+ * UFFDIO_COPY of [@dst, @dst + @len): 0, -EEXIST (the page was there;
+ * waiters are woken all the same), or -errno.
+ */
+static int uffd_copy(int fd, uintptr_t dst, const char *src, size_t len)
+{
+	while (len) {
+		struct uffdio_copy cp = {
+			.dst = dst,
+			.src = (uintptr_t)src,
+			.len = len,
+			.mode = 0,
+		};
+
+		if (!ioctl(fd, UFFDIO_COPY, &cp))
+			return 0;
+		if (errno == EEXIST) {
+			struct uffdio_range r = { .start = dst, .len = len };
+
+			/* UFFDIO_COPY wakes only on success */
+			if (ioctl(fd, UFFDIO_WAKE, &r))
+				return -errno;
+			return -EEXIST;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		/* partial copy: go on after what was placed */
+		if (cp.copy > 0) {
+			dst += cp.copy;
+			src += cp.copy;
+			len -= cp.copy;
+		}
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Fault round trips
+ */
+
+enum backend { BE_UFFD, BE_PCA_FD, BE_PCA_NL, NR_BACKENDS };
+
+static const char *const be_name[NR_BACKENDS] = {
+	[BE_UFFD] = "userfaultfd",
+	[BE_PCA_FD] = "pca fd_copy",
+	[BE_PCA_NL] = "pca netlink COPY",
+};
+
+struct frun;
+
+struct faulter {
+	struct frun *run;
+	pthread_t th;
+	int cpu;		/* -1: not pinned */
+	size_t first, count;	/* slice of run->order */
+	uint64_t start, end;
+	unsigned long bad;
+};
+
+struct resolver {
+	struct frun *run;
+	pthread_t th;
+	int idx;
+	struct pca_client *c;	/* ours only */
+	uint32_t queue_id;
+	atomic_ulong calls, records, dup, enobufs;
+};
+
+struct frun {
+	enum backend be;
+	size_t npages;
+	const uint32_t *order;
+	char *area;
+	const char *src;
+	int fd;			/* region fd or userfaultfd */
+	uint32_t region_id;
+	int nf, nr;
+	struct faulter f[2];
+	struct resolver r[2];
+
+	/* per page, CLOCK_MONOTONIC ns; 0: not seen */
+	uint64_t *t_touch, *t_back;	/* faulting thread, around the load */
+	uint64_t *t_raise;		/* kernel, in the fault record (ours) */
+	uint64_t *t_recv, *t_done;	/* resolver: got it, copy returned */
+
+	pthread_barrier_t barrier;
+	atomic_int faulters_done;
+	atomic_int stop;
+	atomic_ulong touched;
+	atomic_int failed;
+	pthread_mutex_t lock;
+	char err[300];
+};
+
+struct fault_result {
+	double rate;		/* pages/s */
+	double p50_us, p99_us;
+	double seg_us[4];	/* medians of the round trip's segments */
+	int nseg;
+	double recs_per_call;
+	unsigned long dup, enobufs;
+	struct pca_region_info info;	/* ours: the kernel's view */
+	bool has_info;
+};
+
+static const char *const seg_pca[] = {
+	"touch->raised", "raised->agent", "agent->copied", "copied->resumed",
+};
+static const char *const seg_uffd[] = {
+	"touch->agent", "agent->copied", "copied->resumed",
+};
+
+static void __attribute__((format(printf, 2, 3)))
+run_fail(struct frun *run, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&run->lock);
+	if (!run->err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(run->err, sizeof(run->err), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&run->lock);
+	atomic_store(&run->failed, 1);
+	atomic_store(&run->stop, 1);
+}
+
+static void set_once(uint64_t *p, uint64_t v)
+{
+	uint64_t zero = 0;
+
+	__atomic_compare_exchange_n(p, &zero, v, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+static void *faulter_main(void *arg)
+{
+	struct faulter *f = arg;
+	struct frun *run = f->run;
+	size_t i;
+
+	if (f->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(f->cpu, &set);
+		/* pid 0: the calling thread */
+		if (sched_setaffinity(0, sizeof(set), &set))
+			run_fail(run, "sched_setaffinity(CPU %d): %s", f->cpu,
+				 strerror(errno));
+	}
+	pthread_barrier_wait(&run->barrier);
+	f->start = now_ns();
+	for (i = f->first; i < f->first + f->count; i++) {
+		size_t page = run->order[i];
+		const volatile uint64_t *p =
+			(const volatile uint64_t *)(run->area + page * pg);
+		uint64_t t0, t1, head, tail;
+
+		if (atomic_load_explicit(&run->stop, memory_order_relaxed))
+			break;
+		t0 = now_ns();
+		head = p[0];		/* the first touch: faults */
+		t1 = now_ns();
+		tail = p[pg / 8 - 1];
+		run->t_touch[page] = t0;
+		run->t_back[page] = t1;
+		if (head != stamp_head(page) || tail != stamp_tail(page))
+			f->bad++;
+		atomic_fetch_add_explicit(&run->touched, 1,
+					  memory_order_relaxed);
+	}
+	f->end = now_ns();
+	atomic_fetch_add(&run->faulters_done, 1);
+	return NULL;
+}
+
+static void *resolver_pca(void *arg)
+{
+	struct resolver *rv = arg;
+	struct frun *run = rv->run;
+	struct pca_fault_record recs[RECS_PER_CALL];
+
+	while (!atomic_load(&run->stop)) {
+		uint64_t trecv;
+		int n, i;
+
+		n = pca_recv_faults(rv->c, recs, RECS_PER_CALL, POLL_MS);
+		if (!n)
+			continue;
+		if (n == -ENOBUFS) {
+			/* events were dropped; the kernel still has them */
+			atomic_fetch_add(&rv->enobufs, 1);
+			if (pca_fault_resend(rv->c, run->region_id)) {
+				run_fail(run, "resolver %d: pca_fault_resend: %s",
+					 rv->idx, pca_strerror(rv->c));
+				break;
+			}
+			continue;
+		}
+		if (n < 0) {
+			run_fail(run, "resolver %d: pca_recv_faults: %s",
+				 rv->idx, pca_strerror(rv->c));
+			break;
+		}
+		trecv = now_ns();
+		atomic_fetch_add_explicit(&rv->calls, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&rv->records, n,
+					  memory_order_relaxed);
+		for (i = 0; i < n; i++) {
+			const struct pca_fault_record *rec = &recs[i];
+			uint64_t off = rec->offset;
+			size_t page = off / pg;
+			int ret;
+
+			if (rec->region_id != run->region_id || off % pg ||
+			    page >= run->npages) {
+				run_fail(run, "resolver %d: bogus fault record: region %u offset %#llx (expected region %u, size %zu)",
+					 rv->idx, rec->region_id,
+					 (unsigned long long)off,
+					 run->region_id, run->npages * pg);
+				return NULL;
+			}
+			set_once(&run->t_raise[page], rec->time_ns);
+			set_once(&run->t_recv[page], trecv);
+			if (run->be == BE_PCA_FD)
+				ret = pca_fd_copy(run->fd, off, run->src + off,
+						  pg, 0, NULL);
+			else
+				ret = pca_copy(rv->c, run->region_id, off,
+					       run->src + off, 0, NULL);
+			if (ret == -EEXIST) {
+				/* a record sent again; it woke the waiter */
+				atomic_fetch_add(&rv->dup, 1);
+				continue;
+			}
+			if (ret) {
+				run_fail(run, "resolver %d: %s of offset %#llx: %s",
+					 rv->idx, run->be == BE_PCA_FD ?
+					 "pca_fd_copy" : "pca_copy",
+					 (unsigned long long)off,
+					 run->be == BE_PCA_FD ? strerror(-ret) :
+					 pca_strerror(rv->c));
+				return NULL;
+			}
+			set_once(&run->t_done[page], now_ns());
+		}
+	}
+	return NULL;
+}
+
+static void *resolver_uffd(void *arg)
+{
+	struct resolver *rv = arg;
+	struct frun *run = rv->run;
+	struct uffd_msg msgs[RECS_PER_CALL];
+
+	while (!atomic_load(&run->stop)) {
+		struct pollfd pfd = { .fd = run->fd, .events = POLLIN };
+		uint64_t trecv;
+		ssize_t n;
+		size_t i, cnt;
+		int ret;
+
+		ret = poll(&pfd, 1, POLL_MS);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			run_fail(run, "resolver %d: poll(userfaultfd): %s",
+				 rv->idx, strerror(errno));
+			break;
+		}
+		if (!ret)
+			continue;
+		if (pfd.revents & (POLLERR | POLLNVAL)) {
+			run_fail(run, "resolver %d: poll(userfaultfd): revents %#x",
+				 rv->idx, pfd.revents);
+			break;
+		}
+		n = read(run->fd, msgs, sizeof(msgs));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;	/* the other reader got it */
+		if (n < 0 || n % sizeof(msgs[0])) {
+			run_fail(run, "resolver %d: read(userfaultfd): %s",
+				 rv->idx, n < 0 ? strerror(errno) :
+				 "partial uffd_msg");
+			break;
+		}
+		trecv = now_ns();
+		cnt = n / sizeof(msgs[0]);
+		atomic_fetch_add_explicit(&rv->calls, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&rv->records, cnt,
+					  memory_order_relaxed);
+		for (i = 0; i < cnt; i++) {
+			uintptr_t addr, base = (uintptr_t)run->area;
+			size_t off, page;
+
+			if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
+				run_fail(run, "resolver %d: unexpected userfaultfd event %u",
+					 rv->idx, msgs[i].event);
+				return NULL;
+			}
+			addr = msgs[i].arg.pagefault.address & ~(pg - 1);
+			if (addr < base || addr >= base + run->npages * pg) {
+				run_fail(run, "resolver %d: fault at %#lx outside the area",
+					 rv->idx, (unsigned long)addr);
+				return NULL;
+			}
+			off = addr - base;
+			page = off / pg;
+			set_once(&run->t_recv[page], trecv);
+			ret = uffd_copy(run->fd, addr, run->src + off, pg);
+			if (ret == -EEXIST) {
+				atomic_fetch_add(&rv->dup, 1);
+				continue;
+			}
+			if (ret) {
+				run_fail(run, "resolver %d: UFFDIO_COPY at offset %#zx: %s",
+					 rv->idx, off, strerror(-ret));
+				return NULL;
+			}
+			set_once(&run->t_done[page], now_ns());
+		}
+	}
+	return NULL;
+}
+
+/* What the kernel says about a stalled region, for the failure report. */
+static void stall_report(struct pca_test_ctx *t, struct frun *run)
+{
+	struct pca_region_info info;
+	struct pca_client *c;
+	int i;
+
+	pca_t_diag(t, "%s: no page resolved for %d s: %lu of %zu pages touched, %d of %d faulting threads done",
+		   be_name[run->be], PCA_BENCH_STALL_S,
+		   atomic_load(&run->touched), run->npages,
+		   atomic_load(&run->faulters_done), run->nf);
+	for (i = 0; i < run->nr; i++)
+		pca_t_diag(t, "  resolver %d: %lu receives, %lu records, %lu duplicates, %lu ENOBUFS",
+			   i, atomic_load(&run->r[i].calls),
+			   atomic_load(&run->r[i].records),
+			   atomic_load(&run->r[i].dup),
+			   atomic_load(&run->r[i].enobufs));
+	if (run->be == BE_UFFD)
+		return;
+	if (pca_client_open(&c)) {
+		pca_t_diag(t, "  region stats: %s", pca_strerror(NULL));
+		return;
+	}
+	pca_client_set_timeout(c, 2000);
+	if (pca_region_get(c, run->region_id, &info))
+		pca_t_diag(t, "  pca_region_get: %s", pca_strerror(c));
+	else
+		pca_t_diag(t, "  region %u: %u queues, %llu pages present, faults %llu, coalesced %llu, copied %llu, eexist %llu, pending %llu",
+			   info.id, info.queues,
+			   (unsigned long long)info.pages_present,
+			   (unsigned long long)info.stats.faults,
+			   (unsigned long long)info.stats.faults_coalesced,
+			   (unsigned long long)info.stats.pages_copied,
+			   (unsigned long long)info.stats.copy_eexist,
+			   (unsigned long long)info.stats.faults_pending);
+	pca_client_close(c);
+}
+
+/* Lower bound (us) of the wait-histogram bucket holding percentile @p. */
+static double hist_pct_us(const struct pca_region_stats *s, unsigned int p,
+			  double *hi)
+{
+	uint64_t total = 0, acc = 0;
+	int i;
+
+	for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++)
+		total += s->wait_hist[i];
+	*hi = 0;
+	if (!total)
+		return 0;
+	for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++) {
+		acc += s->wait_hist[i];
+		if (acc * 100 >= total * p)
+			break;
+	}
+	if (i == PCA_WAIT_HIST_BUCKETS)
+		i--;
+	*hi = (double)(1ULL << i);
+	return i ? (double)(1ULL << (i - 1)) : 0;
+}
+
+static void fault_results(struct frun *run, struct fault_result *res)
+{
+	uint64_t start = UINT64_MAX, end = 0, *lat;
+	int64_t *seg;
+	size_t i, n = run->npages, ns;
+	unsigned long calls = 0, records = 0;
+	int s;
+
+	for (i = 0; i < (size_t)run->nf; i++) {
+		if (run->f[i].start < start)
+			start = run->f[i].start;
+		if (run->f[i].end > end)
+			end = run->f[i].end;
+	}
+	res->rate = end > start ? n * 1e9 / (end - start) : 0;
+
+	lat = calloc(n, sizeof(*lat));
+	seg = calloc(n, sizeof(*seg));
+	if (!lat || !seg) {
+		/* tiny next to the mappings; fail loudly all the same */
+		fprintf(stdout, "# %s: out of memory for %zu latencies\n",
+			cur_test, n);
+		fflush(stdout);
+		_exit(KSFT_FAIL);
+	}
+	for (i = 0; i < n; i++)
+		lat[i] = run->t_back[i] - run->t_touch[i];
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	res->p50_us = pct_u64(lat, n, 50) / 1e3;
+	res->p99_us = pct_u64(lat, n, 99) / 1e3;
+
+	/* where the time goes, from the timestamps taken on the way */
+	res->nseg = run->be == BE_UFFD ? ARRAY_SIZE(seg_uffd) :
+		    ARRAY_SIZE(seg_pca);
+	for (s = 0; s < res->nseg; s++) {
+		for (i = 0, ns = 0; i < n; i++) {
+			uint64_t pts[5] = {
+				run->t_touch[i], run->t_raise[i],
+				run->t_recv[i], run->t_done[i], run->t_back[i],
+			};
+			uint64_t a, b;
+
+			if (run->be == BE_UFFD) {
+				/* no raise time: touch, recv, done, back */
+				a = pts[s == 0 ? 0 : s + 1];
+				b = pts[s + 2];
+			} else {
+				a = pts[s];
+				b = pts[s + 1];
+			}
+			if (!a || !b)
+				continue;
+			seg[ns++] = (int64_t)(b - a);
+		}
+		if (!ns) {
+			res->seg_us[s] = NAN;
+			continue;
+		}
+		qsort(seg, ns, sizeof(*seg), cmp_s64);
+		res->seg_us[s] = seg[(ns - 1) / 2] / 1e3;
+	}
+	free(lat);
+	free(seg);
+
+	res->dup = res->enobufs = 0;
+	for (i = 0; i < (size_t)run->nr; i++) {
+		calls += atomic_load(&run->r[i].calls);
+		records += atomic_load(&run->r[i].records);
+		res->dup += atomic_load(&run->r[i].dup);
+		res->enobufs += atomic_load(&run->r[i].enobufs);
+	}
+	res->recs_per_call = calls ? (double)records / calls : 0;
+}
+
+static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
+			 int nr, size_t npages, const struct fault_result *res)
+{
+	const char *const *names = be == BE_UFFD ? seg_uffd : seg_pca;
+	char segs[256];
+	size_t off = 0;
+	int s;
+
+	pca_t_diag(t, "%-16s %dT/%dR: %zu pages, %.0f pages/s, p50 %.1f us, p99 %.1f us, %.2f records/receive, %lu dup, %lu ENOBUFS",
+		   be_name[be], nf, nr, npages, res->rate, res->p50_us,
+		   res->p99_us, res->recs_per_call, res->dup, res->enobufs);
+	for (s = 0; s < res->nseg; s++)
+		off += snprintf(segs + off, sizeof(segs) - off, "%s%s %.1f",
+				s ? ", " : "", names[s], res->seg_us[s]);
+	pca_t_diag(t, "%-16s   medians (us): %s", "", segs);
+	if (res->has_info) {
+		const struct pca_region_stats *st = &res->info.stats;
+		double lo50, hi50, lo99, hi99;
+
+		lo50 = hist_pct_us(st, 50, &hi50);
+		lo99 = hist_pct_us(st, 99, &hi99);
+		pca_t_diag(t, "%-16s   kernel: faults %llu, coalesced %llu, copied %llu, eexist %llu; in-kernel wait p50 in [%.0f, %.0f) us, p99 in [%.0f, %.0f) us",
+			   "", (unsigned long long)st->faults,
+			   (unsigned long long)st->faults_coalesced,
+			   (unsigned long long)st->pages_copied,
+			   (unsigned long long)st->copy_eexist,
+			   lo50, hi50, lo99, hi99);
+	}
+}
+
+/*
+ * One fault run: @nf faulting threads touch @npages pages of a missing
+ * area in @order, @nr resolvers serve them through backend @be.
+ */
+static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
+		      int nr, const char *src, const uint32_t *order,
+		      size_t npages, struct fault_result *res)
+{
+	struct frun *run;
+	size_t len = npages * pg;
+	uint64_t tlast;
+	unsigned long last;
+	int i, ret;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		PCA_FATAL(t, "out of memory");
+	run->be = be;
+	run->npages = npages;
+	run->order = order;
+	run->src = src;
+	run->nf = nf;
+	run->nr = nr;
+	run->fd = -1;
+	pthread_mutex_init(&run->lock, NULL);
+	run->t_touch = calloc(npages, sizeof(uint64_t));
+	run->t_back = calloc(npages, sizeof(uint64_t));
+	run->t_raise = calloc(npages, sizeof(uint64_t));
+	run->t_recv = calloc(npages, sizeof(uint64_t));
+	run->t_done = calloc(npages, sizeof(uint64_t));
+	if (!run->t_touch || !run->t_back || !run->t_raise || !run->t_recv ||
+	    !run->t_done)
+		PCA_FATAL(t, "out of memory for %zu timestamps", npages);
+
+	if (be == BE_UFFD) {
+		run->area = map_anon(t, len);
+		run->fd = uffd_register_area(t, run->area, len);
+	} else {
+		run->fd = pca_region_create(len, PCA_REGION_MISSING,
+					    &run->region_id);
+		if (run->fd < 0)
+			PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING): %s",
+				  len / MIB, strerror(-run->fd));
+		run->area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 run->fd, 0);
+		if (run->area == MAP_FAILED)
+			PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+		/* attach order is queue order: queue i serves CPU i (of nr) */
+		for (i = 0; i < nr; i++) {
+			struct resolver *rv = &run->r[i];
+
+			if (pca_client_open(&rv->c))
+				PCA_FATAL(t, "pca_client_open: %s",
+					  pca_strerror(NULL));
+			pca_client_set_timeout(rv->c, 5000);
+			if (pca_attach(rv->c, run->region_id, PCA_POLICY_FAIL,
+				       &rv->queue_id))
+				PCA_FATAL(t, "pca_attach(region %u) #%d: %s",
+					  run->region_id, i,
+					  pca_strerror(rv->c));
+		}
+	}
+
+	ret = pthread_barrier_init(&run->barrier, NULL, nf + 1);
+	if (ret)
+		PCA_FATAL(t, "pthread_barrier_init: %s", strerror(ret));
+	for (i = 0; i < nr; i++) {
+		run->r[i].run = run;
+		run->r[i].idx = i;
+		ret = pthread_create(&run->r[i].th, NULL,
+				     be == BE_UFFD ? resolver_uffd :
+				     resolver_pca, &run->r[i]);
+		if (ret)
+			PCA_FATAL(t, "pthread_create(resolver): %s",
+				  strerror(ret));
+	}
+	for (i = 0; i < nf; i++) {
+		struct faulter *f = &run->f[i];
+
+		f->run = run;
+		f->first = npages * i / nf;
+		f->count = npages * (i + 1) / nf - f->first;
+		f->cpu = nf == 1 ? usable_cpu(0) : i;
+		ret = pthread_create(&f->th, NULL, faulter_main, f);
+		if (ret)
+			PCA_FATAL(t, "pthread_create(faulter): %s",
+				  strerror(ret));
+	}
+	pthread_barrier_wait(&run->barrier);
+
+	/* watchdog: faulting threads sleep in the kernel if nobody serves */
+	last = 0;
+	tlast = now_ns();
+	while (atomic_load(&run->faulters_done) < nf) {
+		unsigned long cur;
+
+		sleep_ms(10);
+		if (atomic_load(&run->failed)) {
+			pthread_mutex_lock(&run->lock);
+			PCA_FATAL(t, "%s: %s", be_name[be], run->err);
+		}
+		cur = atomic_load(&run->touched);
+		if (cur != last) {
+			last = cur;
+			tlast = now_ns();
+		} else if (now_ns() - tlast >
+			   PCA_BENCH_STALL_S * NSEC_PER_SEC) {
+			stall_report(t, run);
+			PCA_FATAL(t, "%s: fault round trips stalled", be_name[be]);
+		}
+	}
+	for (i = 0; i < nf; i++)
+		pthread_join(run->f[i].th, NULL);
+	atomic_store(&run->stop, 1);
+	for (i = 0; i < nr; i++)
+		pthread_join(run->r[i].th, NULL);
+	if (atomic_load(&run->failed))
+		PCA_FATAL(t, "%s: %s", be_name[be], run->err);
+	for (i = 0; i < nf; i++)
+		if (run->f[i].bad)
+			PCA_FATAL(t, "%s: faulting thread %d read %lu pages with wrong contents",
+				  be_name[be], i, run->f[i].bad);
+
+	fault_results(run, res);
+	res->has_info = false;
+	if (be != BE_UFFD) {
+		/* the resolvers are done: their client is free to use */
+		if (pca_region_get(run->r[0].c, run->region_id, &res->info))
+			pca_t_diag(t, "pca_region_get(%u): %s", run->region_id,
+				   pca_strerror(run->r[0].c));
+		else
+			res->has_info = res->info.has_stats;
+		for (i = 0; i < nr; i++)
+			pca_client_close(run->r[i].c);
+	}
+	munmap(run->area, len);
+	close(run->fd);
+	pthread_barrier_destroy(&run->barrier);
+	pthread_mutex_destroy(&run->lock);
+	free(run->t_touch);
+	free(run->t_back);
+	free(run->t_raise);
+	free(run->t_recv);
+	free(run->t_done);
+	free(run);
+}
+
+static uint32_t *make_order(struct pca_test_ctx *t, size_t npages)
+{
+	uint32_t *order = calloc(npages, sizeof(*order));
+	uint64_t x = 0x9e3779b97f4a7c15ULL;	/* fixed: same for both */
+	size_t i;
+
+	if (!order)
+		PCA_FATAL(t, "out of memory");
+	for (i = 0; i < npages; i++)
+		order[i] = i;
+	if (!cfg.shuffle)
+		return order;
+	for (i = npages - 1; i > 0; i--) {
+		size_t j;
+		uint32_t tmp;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = x % (i + 1);
+		tmp = order[i];
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+	return order;
+}
+
+/* Fail unless the handshake reported @features; false in -b mode. */
+static bool need_ours(struct pca_test_ctx *t, uint64_t features)
+{
+	uint64_t missing = features & ~t->api.features;
+	char names[200];
+
+	if (cfg.baseline_only)
+		return false;
+	if (!t->api.version)
+		PCA_FATAL(t, "no postcopy_assist handshake (module not loaded?); -b measures userfaultfd alone");
+	if (missing) {
+		pca_features_text(missing, names, sizeof(names));
+		PCA_SKIP(t, "feature(s) not supported: %s", names);
+	}
+	return true;
+}
+
+static void bench_header(void)
+{
+	struct utsname u;
+	char cs[64] = "?";
+	uint64_t t0, t1;
+	int i;
+	FILE *f;
+
+	if (sh->header_done)
+		return;
+	sh->header_done = 1;
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "?");
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  "r");
+	if (f) {
+		if (fgets(cs, sizeof(cs), f))
+			cs[strcspn(cs, "\n")] = '\0';
+		fclose(f);
+	}
+	t0 = now_ns();
+	for (i = 0; i < 10000; i++)
+		now_ns();
+	t1 = now_ns();
+	pca_diag("fault_bench: kernel %s, %ld CPUs, clocksource %s, clock_gettime %.0f ns",
+		 u.release, sysconf(_SC_NPROCESSORS_ONLN), cs,
+		 (t1 - t0) / 10000.0);
+	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s), -m %zu MiB, -B %zu, -r %d%s",
+		 cfg.fault_pages, cfg.fault_pages * pg / MIB,
+		 cfg.shuffle ? "shuffled" : "sequential", cfg.bulk_mib,
+		 cfg.batch, cfg.repeats,
+		 cfg.baseline_only ? ", userfaultfd only" : "");
+}
+
+static void bench_start(struct pca_test_ctx *t)
+{
+	cur_test = t->test->name;
+	bench_header();
+}
+
+/*
+ * Fault round trips, @nf faulting threads and @nr resolvers, userfaultfd
+ * and ours (fd_copy; netlink COPY too with @with_nl), runs interleaved.
+ */
+static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
+			  bool with_nl, uint64_t features)
+{
+	static const char *const tag[NR_BACKENDS] = {
+		[BE_PCA_FD] = "fdcopy", [BE_PCA_NL] = "nlcopy",
+	};
+	static const char *const what[3] = { "rate", "p50", "p99" };
+	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
+	double m[NR_BACKENDS][3] = { { 0 } };
+	bool on[NR_BACKENDS] = { false };
+	size_t npages = cfg.fault_pages;
+	uint32_t *order;
+	char name[64];
+	char *src;
+	int r, k, b, w;
+
+	bench_start(t);
+	on[BE_PCA_FD] = need_ours(t, features);
+	on[BE_PCA_NL] = on[BE_PCA_FD] && with_nl;
+	on[BE_UFFD] = uffd_usable(t);
+	if (nf > 1 && (usable_cpu(0) < 0 || usable_cpu(1) < 0))
+		PCA_SKIP(t, "needs CPUs 0 and 1 to pin the faulting threads");
+
+	src = src_alloc(t, npages);
+	order = make_order(t, npages);
+
+	/* warm up each path (slab caches, socket buffers), not reported */
+	for (b = 0; b < NR_BACKENDS; b++) {
+		uint32_t *w;
+		size_t wn = npages < WARMUP_PAGES ? npages : WARMUP_PAGES;
+
+		if (!on[b])
+			continue;
+		w = make_order(t, wn);
+		fault_run(t, b, 1, 1, src, w, wn, &res[b][0]);
+		free(w);
+	}
+
+	for (r = 0; r < cfg.repeats; r++) {
+		/* rotate who goes first, so neither side always does */
+		for (k = 0; k < NR_BACKENDS; k++) {
+			b = (k + r) % NR_BACKENDS;
+			if (!on[b])
+				continue;
+			fault_run(t, b, nf, nr, src, order, npages,
+				  &res[b][r]);
+			fault_report(t, b, nf, nr, npages, &res[b][r]);
+		}
+	}
+
+	for (b = 0; b < NR_BACKENDS; b++) {
+		double v[MAX_REPEATS];
+
+		for (w = 0; w < 3 && on[b]; w++) {
+			for (r = 0; r < cfg.repeats; r++)
+				v[r] = w == 0 ? res[b][r].rate :
+				       w == 1 ? res[b][r].p50_us : res[b][r].p99_us;
+			m[b][w] = median_d(v, cfg.repeats);
+		}
+	}
+	/* rows for fd_copy (even in -b mode, ours null), netlink COPY */
+	for (b = BE_PCA_FD; b <= (with_nl ? BE_PCA_NL : BE_PCA_FD); b++) {
+		for (w = 0; w < 3; w++) {
+			snprintf(name, sizeof(name), "%s_%s_%s", t->test->name,
+				 tag[b], what[w]);
+			emit_row(name, w ? "us" : "pages/s", w != 0, on[b],
+				 m[b][w], on[BE_UFFD], m[BE_UFFD][w]);
+		}
+	}
+	free(order);
+	munmap(src, npages * pg);
+}
+
+static void test_fault_1t(struct pca_test_ctx *t)
+{
+	fault_compare(t, 1, 1, true,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE);
+}
+
+static void test_fault_2t_1r(struct pca_test_ctx *t)
+{
+	fault_compare(t, 2, 1, false,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE);
+}
+
+static void test_fault_2t_2r(struct pca_test_ctx *t)
+{
+	fault_compare(t, 2, 2, false,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		      PCA_FEATURE_SHARDED_QUEUES);
+}
+
+/* -------------------------------------------------------------------------
+ * Bulk placement
+ */
+
+enum bulk_kind {
+	BULK_PCA_BATCH,
+	BULK_PCA_CONTIG,
+	BULK_UFFD_PAGE,
+	BULK_UFFD_CONTIG,
+	BULK_MEMCPY,
+	NR_BULK
+};
+
+static const char *const bulk_name[NR_BULK] = {
+	[BULK_PCA_BATCH] = "pca COPY_BATCH",
+	[BULK_PCA_CONTIG] = "pca COPY (one call)",
+	[BULK_UFFD_PAGE] = "UFFDIO_COPY per page",
+	[BULK_UFFD_CONTIG] = "UFFDIO_COPY (one call)",
+	[BULK_MEMCPY] = "memcpy, populated",
+};
+
+/* Place @npages pages of @src one way; MiB/s.  Checked afterwards. */
+static double bulk_run(struct pca_test_ctx *t, enum bulk_kind kind,
+		       const char *src, size_t npages)
+{
+	size_t len = npages * pg, i, bad;
+	struct pca_copy_entry *ents = NULL;
+	char *area = NULL;
+	uint64_t t0, t1;
+	uint32_t id = 0;
+	int fd = -1, ret;
+
+	/* setup, untimed */
+	switch (kind) {
+	case BULK_PCA_BATCH:
+		ents = calloc(npages, sizeof(*ents));
+		if (!ents)
+			PCA_FATAL(t, "out of memory");
+		for (i = 0; i < npages; i++) {
+			ents[i].offset = i * pg;
+			ents[i].src = (uintptr_t)(src + i * pg);
+		}
+		/* fall through */
+	case BULK_PCA_CONTIG:
+		fd = pca_region_create(len, PCA_REGION_MISSING, &id);
+		if (fd < 0)
+			PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING): %s",
+				  len / MIB, strerror(-fd));
+		break;
+	case BULK_UFFD_PAGE:
+	case BULK_UFFD_CONTIG:
+		area = map_anon(t, len);
+		fd = uffd_register_area(t, area, len);
+		break;
+	case BULK_MEMCPY:
+		area = map_anon(t, len);
+		memset(area, 0, len);	/* populated: no fault below */
+		break;
+	case NR_BULK:
+		break;
+	}
+
+	t0 = now_ns();
+	switch (kind) {
+	case BULK_PCA_BATCH:
+		for (i = 0; i < npages; i += cfg.batch) {
+			uint64_t n = npages - i < cfg.batch ? npages - i :
+				     cfg.batch, copied = 0, existed = 0;
+
+			ret = pca_fd_copy_batch(fd, ents + i, n, 0, &copied,
+						&existed);
+			if (ret || copied != n || existed)
+				PCA_FATAL(t, "pca_fd_copy_batch(%llu entries at page %zu): %s, copied %llu, existed %llu",
+					  (unsigned long long)n, i,
+					  ret ? strerror(-ret) : "ok",
+					  (unsigned long long)copied,
+					  (unsigned long long)existed);
+		}
+		break;
+	case BULK_PCA_CONTIG: {
+		int64_t copied = 0;
+
+		ret = pca_fd_copy(fd, 0, src, len, 0, &copied);
+		if (ret || copied != (int64_t)len)
+			PCA_FATAL(t, "pca_fd_copy(%zu MiB): %s, copied %lld",
+				  len / MIB, ret ? strerror(-ret) : "ok",
+				  (long long)copied);
+		break;
+	}
+	case BULK_UFFD_PAGE:
+		for (i = 0; i < npages; i++) {
+			ret = uffd_copy(fd, (uintptr_t)area + i * pg,
+					src + i * pg, pg);
+			if (ret)
+				PCA_FATAL(t, "UFFDIO_COPY of page %zu: %s", i,
+					  strerror(-ret));
+		}
+		break;
+	case BULK_UFFD_CONTIG:
+		ret = uffd_copy(fd, (uintptr_t)area, src, len);
+		if (ret)
+			PCA_FATAL(t, "UFFDIO_COPY of %zu MiB: %s", len / MIB,
+				  strerror(-ret));
+		break;
+	case BULK_MEMCPY:
+		memcpy(area, src, len);
+		break;
+	case NR_BULK:
+		break;
+	}
+	t1 = now_ns();
+
+	/* check, untimed: the pages must hold the source's data */
+	if (kind == BULK_PCA_BATCH || kind == BULK_PCA_CONTIG) {
+		area = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (area == MAP_FAILED)
+			PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+	}
+	bad = verify_area(area, npages);
+	if (bad)
+		PCA_FATAL(t, "%s: %zu of %zu pages hold wrong data",
+			  bulk_name[kind], bad, npages);
+	munmap(area, len);
+	if (fd >= 0)
+		close(fd);
+	free(ents);
+	return t1 > t0 ? (double)len / MIB * 1e9 / (t1 - t0) : 0;
+}
+
+static void test_bulk_copy(struct pca_test_ctx *t)
+{
+	static const struct {
+		const char *name;
+		enum bulk_kind ours, base;
+	} rows[] = {
+		{ "bulk_batch_vs_uffd_page", BULK_PCA_BATCH, BULK_UFFD_PAGE },
+		{ "bulk_contig_vs_uffd_page", BULK_PCA_CONTIG, BULK_UFFD_PAGE },
+		{ "bulk_contig_vs_uffd_contig", BULK_PCA_CONTIG,
+		  BULK_UFFD_CONTIG },
+		{ "bulk_batch_vs_memcpy", BULK_PCA_BATCH, BULK_MEMCPY },
+		{ "bulk_contig_vs_memcpy", BULK_PCA_CONTIG, BULK_MEMCPY },
+	};
+	double v[NR_BULK][MAX_REPEATS], m[NR_BULK];
+	bool on[NR_BULK];
+	size_t npages = cfg.bulk_mib * MIB / pg;
+	char *src;
+	int r, k, kind;
+	size_t i;
+
+	bench_start(t);
+	on[BULK_PCA_BATCH] = need_ours(t, PCA_FEATURE_MISSING |
+				       PCA_FEATURE_FD_RESOLVE |
+				       PCA_FEATURE_COPY_BATCH);
+	on[BULK_PCA_CONTIG] = on[BULK_PCA_BATCH];
+	on[BULK_UFFD_PAGE] = on[BULK_UFFD_CONTIG] = uffd_usable(t);
+	on[BULK_MEMCPY] = true;
+
+	src = src_alloc(t, npages);
+	for (r = 0; r < cfg.repeats; r++) {
+		for (k = 0; k < NR_BULK; k++) {
+			/* alternate: ours first, then the baselines first */
+			kind = r % 2 ? NR_BULK - 1 - k : k;
+			if (!on[kind])
+				continue;
+			v[kind][r] = bulk_run(t, kind, src, npages);
+			pca_t_diag(t, "%-24s %zu MiB: %.1f MiB/s", bulk_name[kind],
+				   cfg.bulk_mib, v[kind][r]);
+		}
+	}
+	for (kind = 0; kind < NR_BULK; kind++)
+		m[kind] = on[kind] ? median_d(v[kind], cfg.repeats) : 0;
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
+			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
+	munmap(src, npages * pg);
+}
+
+/* -------------------------------------------------------------------------
+ * Main
+ */
+
+static const struct pca_test tests[] = {
+	PCA_TEST("fault_1t", test_fault_1t, 0, .timeout = 60,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("fault_2t_1r", test_fault_2t_1r, 0, .timeout = 45,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("fault_2t_2r", test_fault_2t_2r, 0, .timeout = 45,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("bulk_copy", test_bulk_copy, 0, .timeout = 60,
+		 .flags = PCA_TEST_NO_CLIENT),
+};
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"Usage: %s [-n PAGES] [-m MIB] [-B ENTRIES] [-o seq|shuffle] [-r REPEATS] [-b]\n"
+		"          [-l] [-t TEST]... [-T SECONDS]\n"
+		"  -n PAGES    pages of the fault area (default %zu)\n"
+		"  -m MIB      MiB placed by bulk_copy (default %zu)\n"
+		"  -B ENTRIES  entries per COPY_BATCH call (default %zu)\n"
+		"  -o ORDER    page touch order: seq or shuffle (default seq)\n"
+		"  -r REPEATS  runs of every measurement, median reported (default 1, max %d)\n"
+		"  -b          userfaultfd and memcpy only: no module needed\n"
+		"  -l, -t, -T  list tests, run only TEST, override timeouts\n",
+		argv0, cfg.fault_pages, cfg.bulk_mib, cfg.batch, MAX_REPEATS);
+}
+
+static size_t parse_num(const char *argv0, char opt, const char *s,
+			size_t min, size_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "%s: -%c %s: expected a number from %zu to %zu\n",
+			argv0, opt, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static char opt_l[] = "-l", opt_t[] = "-t", opt_T[] = "-T";
+	struct sigaction sa = { .sa_sigaction = sigbus_handler,
+				.sa_flags = SA_SIGINFO };
+	char **hargv;
+	int opt, hargc = 0, list = 0, ret;
+
+	pg = sysconf(_SC_PAGESIZE);
+	hargv = calloc(2 * argc + 1, sizeof(*hargv));
+	if (!hargv) {
+		perror("calloc");
+		return KSFT_FAIL;
+	}
+	hargv[hargc++] = argv[0];
+	while ((opt = getopt(argc, argv, "n:m:B:o:r:blt:T:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			cfg.fault_pages = parse_num(argv[0], opt, optarg, 1,
+						    1U << 22);
+			break;
+		case 'm':
+			cfg.bulk_mib = parse_num(argv[0], opt, optarg, 1, 1024);
+			break;
+		case 'B':
+			cfg.batch = parse_num(argv[0], opt, optarg, 1, 1U << 20);
+			break;
+		case 'o':
+			if (!strcmp(optarg, "seq")) {
+				cfg.shuffle = false;
+			} else if (!strcmp(optarg, "shuffle")) {
+				cfg.shuffle = true;
+			} else {
+				fprintf(stderr, "%s: -o %s: expected seq or shuffle\n",
+					argv[0], optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			cfg.repeats = parse_num(argv[0], opt, optarg, 1,
+						MAX_REPEATS);
+			break;
+		case 'b':
+			cfg.baseline_only = true;
+			break;
+		case 'l':
+			list = 1;
+			hargv[hargc++] = opt_l;
+			break;
+		case 't':
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = optarg;
+			break;
+		case 'T':
+			hargv[hargc++] = opt_T;
+			hargv[hargc++] = optarg;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],
+			argv[optind]);
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	if (pg < 4096 || pg % 8) {
+		fprintf(stderr, "%s: odd page size %zu\n", argv[0], pg);
+		return KSFT_FAIL;
+	}
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("mmap");
+		return KSFT_FAIL;
+	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL)) {
+		perror("sigaction");
+		return KSFT_FAIL;
+	}
+
+	/* the harness parses its own options from a fresh start */
+	optind = 1;
+	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
+	if (!list)
+		print_table();
+	free(hargv);
+	return ret;
+}

@@ -1,0 +1,1194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_test: regions, missing-page faults forwarded over netlink, and
+ * their resolution with COPY, ZERO and WAKE.
+ *
+ * Threads that touch a missing page stand for vCPUs; the test itself (or a
+ * resolver thread) plays the agent: it attaches a netlink socket to the
+ * region, reads fault records and resolves them.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "kselftest_pca.h"
+
+#define PAGE		4096UL
+#define WAIT_MS		5000	/* longest wait for an event that must come */
+#define QUIET_MS	300	/* how long "nothing happens" is watched */
+
+struct region {
+	int fd;
+	uint32_t id;
+	size_t pages;
+	uint8_t *mem;
+};
+
+static void region_new(struct pca_test_ctx *t, struct region *r, size_t pages,
+		       uint64_t flags)
+{
+	r->pages = pages;
+	r->fd = PCA_ASSERT_OK(t, pca_region_create(pages * PAGE, flags, &r->id));
+	r->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      r->fd, 0);
+	PCA_ASSERT(t, r->mem != MAP_FAILED, "mmap: %s", strerror(errno));
+}
+
+static void region_free(struct region *r)
+{
+	munmap(r->mem, r->pages * PAGE);
+	close(r->fd);
+}
+
+static void fill(uint8_t *buf, uint64_t seed)
+{
+	uint64_t *w = (uint64_t *)buf;
+	size_t i;
+
+	for (i = 0; i < PAGE / 8; i++)
+		w[i] = seed * 0x9e3779b97f4a7c15ULL + i;
+}
+
+static int check(const uint8_t *buf, uint64_t seed)
+{
+	uint8_t want[PAGE];
+
+	fill(want, seed);
+	return !memcmp(buf, want, PAGE);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A thread that touches one page, as a vCPU would. */
+struct toucher {
+	pthread_t th;
+	volatile uint8_t *addr;
+	int write;
+	pid_t tid;
+	uint8_t first;		/* the byte read */
+	atomic_int done;
+};
+
+static void *toucher_fn(void *arg)
+{
+	struct toucher *k = arg;
+
+	k->tid = syscall(SYS_gettid);
+	if (k->write)
+		*k->addr = 0x5a;
+	else
+		k->first = *k->addr;
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+static void touch_start(struct pca_test_ctx *t, struct toucher *k,
+			void *addr, int write)
+{
+	memset(k, 0, sizeof(*k));
+	k->addr = addr;
+	k->write = write;
+	PCA_ASSERT_EQ(t, pthread_create(&k->th, NULL, toucher_fn, k), 0);
+}
+
+static int wait_done(struct toucher *k, int ms)
+{
+	uint64_t end = now_ns() + ms * 1000000ULL;
+
+	while (!atomic_load(&k->done)) {
+		if (now_ns() > end)
+			return 0;
+		usleep(1000);
+	}
+	pthread_join(k->th, NULL);
+	return 1;
+}
+
+static struct pca_fault_record one_fault(struct pca_test_ctx *t,
+					 struct pca_client *c)
+{
+	struct pca_fault_record rec;
+	int n = pca_recv_faults(c, &rec, 1, WAIT_MS);
+
+	PCA_ASSERT(t, n == 1, "expected a fault record, got %d: %s", n,
+		   n < 0 ? pca_strerror(c) : "timeout");
+	return rec;
+}
+
+/* No fault record arrives for QUIET_MS. */
+static void no_fault(struct pca_test_ctx *t, struct pca_client *c)
+{
+	struct pca_fault_record rec;
+	int n = pca_recv_faults(c, &rec, 1, QUIET_MS);
+
+	PCA_EXPECT(t, n == 0, "unexpected record (%d), offset %llu", n,
+		   n > 0 ? (unsigned long long)rec.offset : 0ULL);
+}
+
+static void get_info(struct pca_test_ctx *t, uint32_t id,
+		     struct pca_region_info *info)
+{
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, info));
+}
+
+/* ---- basic resolution ------------------------------------------------ */
+
+static void test_single_fault_copy(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct pca_fault_record rec;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem + 2 * PAGE + 100, 0);
+
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.region_id, r.id);
+	PCA_EXPECT_EQ(t, rec.offset, 2 * PAGE);
+	PCA_EXPECT_EQ(t, rec.flags, 0);
+	PCA_EXPECT(t, rec.time_ns > 0 && rec.time_ns <= now_ns(), "time");
+	PCA_EXPECT(t, !atomic_load(&k.done), "toucher ran past a missing page");
+
+	fill(data, 7);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 2 * PAGE, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT_EQ(t, rec.tid, k.tid);
+	PCA_EXPECT_EQ(t, k.first, data[100]);
+	PCA_EXPECT(t, check(r.mem + 2 * PAGE, 7), "page content differs");
+
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.pages_present, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_pending, 0);
+	region_free(&r);
+}
+
+static void test_write_fault_flags(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem + 8, 1);
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.flags, PCA_FAULT_WRITE);
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT_EQ(t, r.mem[8], 0x5a);
+	PCA_EXPECT_EQ(t, r.mem[9], data[9]);
+	region_free(&r);
+}
+
+static void test_zero(struct pca_test_ctx *t)
+{
+	struct toucher k[2];
+	struct region r;
+	size_t i;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k[0], r.mem + PAGE, 0);
+	touch_start(t, &k[1], r.mem + 3 * PAGE, 0);
+	one_fault(t, t->c);
+	one_fault(t, t->c);
+	PCA_ASSERT_OK(t, pca_zero(t->c, r.id, PAGE, 3 * PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k[0], WAIT_MS), "toucher 0 not woken");
+	PCA_ASSERT(t, wait_done(&k[1], WAIT_MS), "toucher 1 not woken");
+	for (i = PAGE; i < 4 * PAGE; i++)
+		if (r.mem[i])
+			PCA_FATAL(t, "byte %zu not zero", i);
+	/* Page 0 stayed missing: ZERO over present pages says so. */
+	PCA_EXPECT_ERR(t, pca_zero(t->c, r.id, 0, 2 * PAGE, 0, NULL), EEXIST);
+	region_free(&r);
+}
+
+static void test_fd_copy(struct pca_test_ctx *t)
+{
+	struct toucher k;
+	struct region r;
+	uint8_t data[2 * PAGE];
+	int64_t copied = 0;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem + PAGE, 0);
+	one_fault(t, t->c);
+	fill(data, 3);
+	fill(data + PAGE, 4);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, 2 * PAGE, 0, &copied));
+	PCA_EXPECT_EQ(t, copied, 2 * PAGE);
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT(t, check(r.mem, 3) && check(r.mem + PAGE, 4), "content");
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, &copied),
+		       EEXIST);
+	PCA_EXPECT_EQ(t, copied, 0);
+	region_free(&r);
+}
+
+static void test_wake_after_dontwake(struct pca_test_ctx *t)
+{
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	fill(data, 9);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, PCA_RESOLVE_DONTWAKE,
+				  NULL));
+	usleep(QUIET_MS * 1000);
+	PCA_EXPECT(t, !atomic_load(&k.done), "DONTWAKE woke the waiter");
+	PCA_ASSERT_OK(t, pca_wake(t->c, r.id, 0, PAGE));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "WAKE did not wake");
+	PCA_EXPECT_EQ(t, k.first, data[0]);
+	region_free(&r);
+}
+
+static void test_wake_without_page_refaults(struct pca_test_ctx *t)
+{
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	/* A spurious WAKE: the thread retries and faults again. */
+	PCA_ASSERT_OK(t, pca_wake(t->c, r.id, 0, PAGE));
+	one_fault(t, t->c);
+	PCA_EXPECT(t, !atomic_load(&k.done), "woke without a page");
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "not woken");
+	region_free(&r);
+}
+
+static void test_two_threads_one_page(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct toucher k[2];
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k[0], r.mem + 1, 0);
+	one_fault(t, t->c);
+	touch_start(t, &k[1], r.mem + 2000, 0);
+	usleep(QUIET_MS * 1000);
+	no_fault(t, t->c);	/* the second thread joined the first fault */
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_coalesced, 1);
+	fill(data, 5);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k[0], WAIT_MS), "first not woken");
+	PCA_ASSERT(t, wait_done(&k[1], WAIT_MS), "second not woken");
+	PCA_EXPECT_EQ(t, k[0].first, data[1]);
+	PCA_EXPECT_EQ(t, k[1].first, data[2000]);
+	region_free(&r);
+}
+
+static void test_eexist_still_wakes(struct pca_test_ctx *t)
+{
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE], other[PAGE];
+	int64_t copied;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	/* The background stream places the page but does not wake... */
+	fill(data, 11);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE,
+				     PCA_RESOLVE_DONTWAKE, &copied));
+	usleep(100 * 1000);
+	PCA_EXPECT(t, !atomic_load(&k.done), "DONTWAKE woke");
+	/* ...then the urgent reply loses the race: EEXIST, and it wakes. */
+	fill(other, 12);
+	PCA_EXPECT_ERR(t, pca_copy(t->c, r.id, 0, other, 0, NULL), EEXIST);
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "EEXIST did not wake");
+	PCA_EXPECT(t, check(r.mem, 11), "first copy must win");
+	region_free(&r);
+}
+
+/* ---- many threads ---------------------------------------------------- */
+
+struct resolver {
+	pthread_t th;
+	struct pca_client *c;
+	struct region *r;
+	atomic_int stop;
+	atomic_long served;
+	int zero;		/* serve zero pages instead of patterns */
+	int err;
+};
+
+static void *resolver_fn(void *arg)
+{
+	struct pca_fault_record recs[64];
+	struct resolver *s = arg;
+	uint8_t data[PAGE];
+	int n, i, ret;
+
+	while (!atomic_load(&s->stop)) {
+		n = pca_recv_faults(s->c, recs, 64, 50);
+		if (n == -ENOBUFS) {
+			pca_fault_resend(s->c, s->r->id);
+			continue;
+		}
+		if (n < 0) {
+			s->err = n;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (s->zero)
+				memset(data, 0, PAGE);
+			else
+				fill(data, recs[i].offset / PAGE);
+			ret = pca_fd_copy(s->r->fd, recs[i].offset, data, PAGE,
+					  0, NULL);
+			if (ret && ret != -EEXIST) {
+				s->err = ret;
+				return NULL;
+			}
+			atomic_fetch_add(&s->served, 1);
+		}
+	}
+	return NULL;
+}
+
+static void resolver_start(struct pca_test_ctx *t, struct resolver *s,
+			   struct region *r, int zero)
+{
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->zero = zero;
+	PCA_ASSERT_OK(t, pca_client_open(&s->c));
+	PCA_ASSERT_OK(t, pca_attach(s->c, r->id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_EQ(t, pthread_create(&s->th, NULL, resolver_fn, s), 0);
+}
+
+static void resolver_stop(struct pca_test_ctx *t, struct resolver *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	PCA_EXPECT_EQ(t, s->err, 0);
+	pca_client_close(s->c);
+}
+
+#define MT_THREADS	8
+#define MT_PAGES	64
+
+struct mt_arg {
+	struct region *r;
+	int idx;
+	int bad;
+};
+
+static void *mt_fn(void *arg)
+{
+	struct mt_arg *a = arg;
+	size_t p;
+
+	/* Every thread reads every page, from a different starting point. */
+	for (p = 0; p < MT_PAGES; p++) {
+		size_t pg = (p + a->idx * 7) % MT_PAGES;
+
+		if (!check(a->r->mem + pg * PAGE, pg))
+			a->bad++;
+	}
+	return NULL;
+}
+
+static void test_many_threads_many_pages(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct mt_arg args[MT_THREADS];
+	pthread_t th[MT_THREADS];
+	struct resolver s;
+	struct region r;
+	int i;
+
+	region_new(t, &r, MT_PAGES, PCA_REGION_MISSING);
+	resolver_start(t, &s, &r, 0);
+	for (i = 0; i < MT_THREADS; i++) {
+		args[i] = (struct mt_arg){ .r = &r, .idx = i };
+		PCA_ASSERT_EQ(t, pthread_create(&th[i], NULL, mt_fn, &args[i]),
+			      0);
+	}
+	for (i = 0; i < MT_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		PCA_EXPECT_EQ(t, args[i].bad, 0);
+	}
+	resolver_stop(t, &s);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.pages_present, MT_PAGES);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, MT_PAGES);
+	PCA_EXPECT(t, info.stats.faults >= MT_PAGES, "faults %llu",
+		   (unsigned long long)info.stats.faults);
+	pca_t_diag(t, "faults %llu coalesced %llu eexist %llu",
+		   (unsigned long long)info.stats.faults,
+		   (unsigned long long)info.stats.faults_coalesced,
+		   (unsigned long long)info.stats.copy_eexist);
+	region_free(&r);
+}
+
+/*
+ * Stress in the spirit of uffd-stress: threads increment their own counter
+ * slot in random pages while a resolver serves zero pages.  A page placed
+ * twice, or a write lost to a late placement, breaks the final sums.
+ */
+#define ST_THREADS	4
+#define ST_PAGES	256
+#define ST_INCS		20000
+
+struct st_arg {
+	struct region *r;
+	int idx;
+};
+
+static void *st_fn(void *arg)
+{
+	struct st_arg *a = arg;
+	unsigned int seed = a->idx + 1;
+	int i;
+
+	for (i = 0; i < ST_INCS; i++) {
+		size_t pg = rand_r(&seed) % ST_PAGES;
+		uint64_t *slot = (uint64_t *)(a->r->mem + pg * PAGE) + a->idx;
+
+		__atomic_fetch_add(slot, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void test_stress_counts_exact(struct pca_test_ctx *t)
+{
+	struct st_arg args[ST_THREADS];
+	pthread_t th[ST_THREADS];
+	struct resolver s;
+	struct region r;
+	int i;
+	size_t pg;
+
+	region_new(t, &r, ST_PAGES, PCA_REGION_MISSING);
+	resolver_start(t, &s, &r, 1);
+	for (i = 0; i < ST_THREADS; i++) {
+		args[i] = (struct st_arg){ .r = &r, .idx = i };
+		PCA_ASSERT_EQ(t, pthread_create(&th[i], NULL, st_fn, &args[i]),
+			      0);
+	}
+	for (i = 0; i < ST_THREADS; i++)
+		pthread_join(th[i], NULL);
+	resolver_stop(t, &s);
+	for (i = 0; i < ST_THREADS; i++) {
+		uint64_t sum = 0;
+
+		for (pg = 0; pg < ST_PAGES; pg++)
+			sum += ((uint64_t *)(r.mem + pg * PAGE))[i];
+		PCA_EXPECT_EQ(t, sum, ST_INCS);
+	}
+	region_free(&r);
+}
+
+/* Two queues on one region: faults from both CPUs reach both sockets. */
+static void test_sharded_queues(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct pca_client *c2;
+	struct toucher k;
+	struct region r;
+	uint32_t q1, q2, seen = 0;
+	uint8_t data[PAGE];
+	int cpu, n;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		PCA_SKIP(t, "needs 2 CPUs");
+	region_new(t, &r, 16, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_client_open(&c2));
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, &q1));
+	PCA_ASSERT_OK(t, pca_attach(c2, r.id, PCA_POLICY_FAIL, &q2));
+	PCA_EXPECT(t, q1 != q2, "queue ids must differ");
+	fill(data, 0);
+	for (cpu = 0; cpu < 2; cpu++) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		PCA_ASSERT_OK(t, sched_setaffinity(0, sizeof(set), &set));
+		/* The thread inherits the affinity. */
+		touch_start(t, &k, r.mem + cpu * PAGE, 0);
+		n = pca_recv_faults(t->c, &rec, 1, 1000);
+		if (n != 1)
+			n = pca_recv_faults(c2, &rec, 1, WAIT_MS);
+		PCA_ASSERT(t, n == 1, "no record for cpu %d", cpu);
+		seen |= 1U << (rec.queue_id == q1 ? 0 : 1);
+		PCA_ASSERT_OK(t, pca_copy(t->c, r.id, cpu * PAGE, data, 0,
+					  NULL));
+		PCA_ASSERT(t, wait_done(&k, WAIT_MS), "not woken");
+	}
+	PCA_EXPECT_EQ(t, seen, 3);
+	pca_client_close(c2);
+	region_free(&r);
+}
+
+/* ---- kernel-originated accesses --------------------------------------- */
+
+static void *pipe_read_fn(void *arg)
+{
+	void **a = arg;
+	long n = read((int)(long)a[0], a[1], PAGE);
+
+	a[2] = (void *)(n < 0 ? (long)-errno : n);
+	return NULL;
+}
+
+static void test_kernel_read_into_region(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	uint8_t src[PAGE], data[PAGE];
+	struct region r;
+	pthread_t th;
+	void *a[3];
+	int p[2];
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_OK(t, pipe(p));
+	fill(src, 21);
+	PCA_ASSERT_EQ(t, write(p[1], src, PAGE), PAGE);
+	a[0] = (void *)(long)p[0];
+	a[1] = r.mem + PAGE;
+	a[2] = NULL;
+	/* read() copies into the missing page from inside the kernel. */
+	PCA_ASSERT_EQ(t, pthread_create(&th, NULL, pipe_read_fn, a), 0);
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, PAGE);
+	PCA_EXPECT_EQ(t, rec.flags, PCA_FAULT_WRITE | PCA_FAULT_KERNEL);
+	fill(data, 22);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	pthread_join(th, NULL);
+	PCA_EXPECT_EQ(t, (long)a[2], PAGE);
+	PCA_EXPECT(t, check(r.mem + PAGE, 21), "read() data not in region");
+	close(p[0]);
+	close(p[1]);
+	region_free(&r);
+}
+
+static void test_user_only(struct pca_test_ctx *t)
+{
+	uint8_t src[PAGE], data[PAGE];
+	struct toucher k;
+	struct region r;
+	int p[2];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING | PCA_REGION_USER_ONLY);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_OK(t, pipe(p));
+	fill(src, 1);
+	PCA_ASSERT_EQ(t, write(p[1], src, PAGE), PAGE);
+	/* The kernel may not wait: read() fails at once, nothing queued. */
+	errno = 0;
+	PCA_EXPECT_EQ(t, read(p[0], r.mem, PAGE), -1);
+	PCA_EXPECT_EQ(t, errno, EFAULT);
+	no_fault(t, t->c);
+	/* User accesses still wait and resolve. */
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "not woken");
+	/* Present now, so the kernel access works too. */
+	PCA_EXPECT_EQ(t, read(p[0], r.mem, PAGE), PAGE);
+	PCA_EXPECT(t, check(r.mem, 1), "read() data");
+	close(p[0]);
+	close(p[1]);
+	region_free(&r);
+}
+
+/* ---- agents that go away ---------------------------------------------- */
+
+/* Fork a child that touches page @pg; returns its pid. */
+static pid_t child_touch(struct pca_test_ctx *t, struct region *r, size_t pg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		volatile uint8_t v;
+
+		/* Agent sockets must not live on in the child. */
+		close_range(3, ~0U, 0);
+		v = r->mem[pg * PAGE];
+
+		_exit(v == (uint8_t)0xee ? 3 : 0);
+	}
+	return pid;
+}
+
+static int child_status(pid_t pid, int ms)
+{
+	uint64_t end = now_ns() + ms * 1000000ULL;
+	int status;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ns() > end)
+			return -1;
+		usleep(2000);
+	}
+	return status;
+}
+
+static void test_no_agent_sigbus(struct pca_test_ctx *t)
+{
+	struct region r;
+	int status;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	status = child_status(child_touch(t, &r, 0), WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status) &&
+		   WTERMSIG(status) == SIGBUS, "status %#x", status);
+	region_free(&r);
+}
+
+static void test_detach_fail_sigbus(struct pca_test_ctx *t)
+{
+	struct region r;
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	pid = child_touch(t, &r, 1);
+	one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, child_status(pid, QUIET_MS), -1);
+	PCA_ASSERT_OK(t, pca_detach(t->c, r.id));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status) &&
+		   WTERMSIG(status) == SIGBUS, "status %#x", status);
+	PCA_EXPECT_ERR(t, pca_detach(t->c, r.id), ENOENT);
+	region_free(&r);
+}
+
+static void test_agent_death_fail_sigbus(struct pca_test_ctx *t)
+{
+	struct pca_client *c2;
+	struct region r;
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_client_open(&c2));
+	PCA_ASSERT_OK(t, pca_attach(c2, r.id, PCA_POLICY_FAIL, NULL));
+	pid = child_touch(t, &r, 0);
+	one_fault(t, c2);
+	/* Closing the socket is what an agent's death does. */
+	pca_client_close(c2);
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status) &&
+		   WTERMSIG(status) == SIGBUS, "status %#x", status);
+	region_free(&r);
+}
+
+static void test_detach_wait_reattach(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct pca_fault_record rec;
+	struct pca_client *c2;
+	struct region r;
+	uint8_t data[PAGE];
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_client_open(&c2));
+	PCA_ASSERT_OK(t, pca_attach(c2, r.id, PCA_POLICY_WAIT, NULL));
+	pid = child_touch(t, &r, 1);
+	one_fault(t, c2);
+	pca_client_close(c2);	/* the agent crashes */
+	PCA_EXPECT_EQ(t, child_status(pid, QUIET_MS), -1);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	PCA_EXPECT_EQ(t, info.stats.faults_pending, 1);
+
+	/* A new agent attaches and is told about the blocked fault. */
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_WAIT, NULL));
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, PAGE);
+	fill(data, 0);
+	data[0] = 0xee;
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 3, "status %#x", status);
+	region_free(&r);
+}
+
+static void test_resend_on_request(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	/* An agent that lost track asks again: the fault is still pending. */
+	PCA_ASSERT_OK(t, pca_fault_resend(t->c, r.id));
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, 0);
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "not woken");
+	region_free(&r);
+}
+
+/* The VMM dies while its threads wait: nothing stays behind. */
+static void test_vmm_killed_while_waiting(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	int sync[2], go[2], status;
+	uint32_t id;
+	pid_t pid;
+
+	PCA_ASSERT_OK(t, pipe(sync));
+	PCA_ASSERT_OK(t, pipe(go));
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		struct region r;
+		struct toucher k[3];
+		char c;
+		int i;
+
+		region_new(t, &r, 4, PCA_REGION_MISSING);
+		if (write(sync[1], &r.id, sizeof(r.id)) != sizeof(r.id))
+			_exit(1);
+		/* Touch only once the agent is attached. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		for (i = 0; i < 3; i++)
+			touch_start(t, &k[i], r.mem + i * PAGE, 0);
+		pause();
+		_exit(0);
+	}
+	PCA_ASSERT_EQ(t, read(sync[0], &id, sizeof(id)), sizeof(id));
+	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_EQ(t, write(go[1], "g", 1), 1);
+	one_fault(t, t->c);
+	kill(pid, SIGKILL);
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status), "status %#x",
+		   status);
+	/* The region went with its last user. */
+	PCA_EXPECT_ERR(t, pca_region_get(t->c, id, &info), ENOENT);
+	close(sync[0]);
+	close(sync[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
+static void test_fork_child_maps(struct pca_test_ctx *t)
+{
+	struct region r;
+	uint8_t data[PAGE];
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		/* A mapping of its own, from the inherited fd, and the old. */
+		uint8_t *m = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, r.fd, PAGE);
+
+		if (m == MAP_FAILED)
+			_exit(2);
+		m[5] = 0x77;
+		_exit(check(r.mem, 30) ? 0 : 4);
+	}
+	one_fault(t, t->c);
+	fill(data, 31);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	one_fault(t, t->c);
+	fill(data, 30);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0, "child status %#x", status);
+	/* The child's write went to the shared page. */
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 5], 0x77);
+	region_free(&r);
+}
+
+/* ---- present mode, listing, module life ------------------------------- */
+
+static void test_present_mode(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct region r;
+	size_t i;
+
+	region_new(t, &r, 8, 0);
+	for (i = 0; i < 8 * PAGE; i += 997)
+		PCA_ASSERT_EQ(t, r.mem[i], 0);
+	memset(r.mem + 3 * PAGE, 0xab, PAGE);
+	PCA_EXPECT_EQ(t, r.mem[3 * PAGE + 17], 0xab);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.flags, 0);
+	PCA_EXPECT_EQ(t, info.size, 8 * PAGE);
+	PCA_EXPECT_EQ(t, info.pages_present, 8);
+	PCA_EXPECT_EQ(t, info.stats.faults, 0);
+	region_free(&r);
+}
+
+static void test_region_list(struct pca_test_ctx *t)
+{
+	struct pca_region_info *list = NULL;
+	struct region a, b;
+	size_t n = 0, i;
+	int found = 0;
+
+	region_new(t, &a, 3, PCA_REGION_MISSING);
+	region_new(t, &b, 5, PCA_REGION_MISSING | PCA_REGION_USER_ONLY);
+	PCA_ASSERT_OK(t, pca_region_list(t->c, &list, &n));
+	for (i = 0; i < n; i++) {
+		if (list[i].id == a.id && list[i].size == 3 * PAGE &&
+		    list[i].flags == PCA_REGION_MISSING)
+			found |= 1;
+		if (list[i].id == b.id && list[i].size == 5 * PAGE &&
+		    list[i].flags == (PCA_REGION_MISSING |
+				      PCA_REGION_USER_ONLY))
+			found |= 2;
+	}
+	free(list);
+	PCA_EXPECT_EQ(t, found, 3);
+	region_free(&a);
+	region_free(&b);
+	PCA_EXPECT_ERR(t, pca_region_get(t->c, a.id, NULL), ENOENT);
+}
+
+static void test_wait_histogram(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	uint64_t sum = 0;
+	int i;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem, 0);
+	one_fault(t, t->c);
+	usleep(20 * 1000);
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "not woken");
+	get_info(t, r.id, &info);
+	for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++) {
+		sum += info.stats.wait_hist[i];
+		/* waited >= 20 ms: nothing below 2^14 us = 16 ms */
+		if (i < 15)
+			PCA_EXPECT_EQ(t, info.stats.wait_hist[i], 0);
+	}
+	PCA_EXPECT_EQ(t, sum, 1);
+	region_free(&r);
+}
+
+static void test_rmmod_refused_in_use(struct pca_test_ctx *t)
+{
+	char *rmmod[] = { "rmmod", "postcopy_assist", NULL };
+	const char *mod = getenv("PCA_MODULE");
+	struct region r;
+	int ret;
+
+	if (!mod)
+		PCA_SKIP(t, "PCA_MODULE not set");
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	munmap(r.mem, PAGE);
+	/* The fd alone holds the module. */
+	ret = pca_run_cmd(rmmod);
+	PCA_EXPECT(t, ret != 0, "rmmod succeeded with a region open");
+	PCA_EXPECT_OK(t, pca_api(t->c, PCA_API_VERSION, 0, NULL));
+	close(r.fd);
+}
+
+/* ---- bad input --------------------------------------------------------- */
+
+static int send_raw(struct pca_test_ctx *t, uint8_t cmd, uint32_t id,
+		    int with_id, uint64_t off, uint64_t len, int with_range,
+		    const void *data, size_t data_len, int64_t flags)
+{
+	struct nl_msg *m = pca_msg_new_size(t->c, cmd, 0, 2 * PAGE);
+
+	PCA_ASSERT(t, m, "pca_msg_new");
+	if (with_id)
+		nla_put_u32(m, PCA_A_REGION_ID, id);
+	if (flags >= 0)
+		nla_put_u32(m, PCA_A_RESOLVE_FLAGS, (uint32_t)flags);
+	if (with_range) {
+		nla_put_u64(m, PCA_A_OFFSET, off);
+		nla_put_u64(m, PCA_A_LENGTH, len);
+	}
+	if (data) {
+		struct nlattr *pg = nla_nest_start(m, PCA_A_PAGE);
+
+		nla_put_u64(m, PCA_A_OFFSET, off);
+		nla_put(m, PCA_A_DATA, data_len, data);
+		nla_nest_end(m, pg);
+	}
+	return pca_request(t->c, m, NULL, NULL);
+}
+
+static void test_bad_netlink_input(struct pca_test_ctx *t)
+{
+	struct pca_region_info before, after;
+	static uint8_t data[2 * PAGE];
+	struct region r;
+	struct nl_msg *m;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	get_info(t, r.id, &before);
+
+	/* COPY */
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 4 * PAGE, 0, 0,
+				      data, PAGE, -1), ERANGE);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 100, 0, 0,
+				      data, PAGE, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 0, 0, 0,
+				      data, PAGE - 1, -1), ERANGE);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 0, 0, 0,
+				      data, PAGE + 8, -1), ERANGE);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 0, 0, 0,
+				      NULL, 0, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, 0, 0, 0, 0, 0,
+				      data, PAGE, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, 0x7ffffff0, 1, 0, 0, 0,
+				      data, PAGE, -1), ENOENT);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_COPY, r.id, 1, 0, 0, 0,
+				      data, PAGE, 0x80), EINVAL);
+	/* A batch with one bad page places none of the good ones. */
+	m = pca_msg_new_size(t->c, PCA_CMD_COPY, 0, 3 * PAGE);
+	PCA_ASSERT(t, m, "msg");
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	{
+		struct nlattr *pg = nla_nest_start(m, PCA_A_PAGE);
+
+		nla_put_u64(m, PCA_A_OFFSET, 0);
+		nla_put(m, PCA_A_DATA, PAGE, data);
+		nla_nest_end(m, pg);
+		pg = nla_nest_start(m, PCA_A_PAGE);
+		nla_put_u64(m, PCA_A_OFFSET, 64 * PAGE);
+		nla_put(m, PCA_A_DATA, PAGE, data);
+		nla_nest_end(m, pg);
+	}
+	PCA_EXPECT_EXTACK(t, pca_request(t->c, m, NULL, NULL), ERANGE);
+
+	/* ZERO and WAKE ranges */
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, 0, 0, 1,
+				      NULL, 0, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, 0, 100, 1,
+				      NULL, 0, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, PAGE + 1, PAGE,
+				      1, NULL, 0, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, 2 * PAGE,
+				      4 * PAGE, 1, NULL, 0, -1), ERANGE);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, -PAGE, 2 * PAGE,
+				      1, NULL, 0, -1), ERANGE);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_ZERO, r.id, 1, 0, 0, 0,
+				      NULL, 0, -1), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_WAKE, r.id, 1, 0, PAGE, 1,
+				      NULL, 0, PCA_RESOLVE_DONTWAKE), EINVAL);
+	PCA_EXPECT_EXTACK(t, send_raw(t, PCA_CMD_WAKE, r.id, 1, 0, -PAGE, 1,
+				      NULL, 0, -1), ERANGE);
+
+	/* queues */
+	PCA_EXPECT_EXTACK(t, pca_detach(t->c, r.id), ENOENT);
+	PCA_EXPECT_EXTACK(t, pca_fault_resend(t->c, r.id), ENOENT);
+	PCA_EXPECT_EXTACK(t, pca_attach(t->c, r.id, 7, NULL), ERANGE);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_EXPECT_EXTACK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL),
+			  EEXIST);
+	/* Output-only attributes are refused in requests. */
+	m = pca_msg_new(t->c, PCA_CMD_WAKE, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	nla_put_u64(m, PCA_A_OFFSET, 0);
+	nla_put_u64(m, PCA_A_LENGTH, PAGE);
+	nla_put_u64(m, PCA_A_PAGES_PRESENT, 1);
+	PCA_EXPECT_EXTACK(t, pca_request(t->c, m, NULL, NULL), EINVAL);
+
+	get_info(t, r.id, &after);
+	PCA_EXPECT_EQ(t, after.pages_present, before.pages_present);
+	PCA_EXPECT_EQ(t, after.stats.pages_copied, 0);
+	PCA_EXPECT_EQ(t, after.stats.pages_zeroed, 0);
+	region_free(&r);
+}
+
+static void test_bad_ioctl_input(struct pca_test_ctx *t)
+{
+	static uint8_t data[2 * PAGE];
+	struct pca_copy_entry ent[2];
+	struct pca_region_info info;
+	struct region r;
+	uint64_t copied, existed;
+	int64_t done;
+	uint32_t id;
+	void *p;
+	int dev;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 100, data, PAGE, 0, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, data, 100, 0, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, data, 0, 0, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 4 * PAGE, data, PAGE, 0, NULL),
+		       ERANGE);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 3 * PAGE, data, 2 * PAGE, 0, NULL),
+		       ERANGE);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, data, PAGE, 0x10, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, (void *)16, PAGE, 0, NULL),
+		       EFAULT);
+	PCA_EXPECT_ERR(t, pca_fd_zero(r.fd, 0, 0, 0, &done), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_zero(r.fd, -PAGE, 2 * PAGE, 0, &done), ERANGE);
+	PCA_EXPECT_ERR(t, pca_fd_wake(r.fd, 0, 8 * PAGE), ERANGE);
+	ent[0] = (struct pca_copy_entry){ .offset = 0,
+					  .src = (uintptr_t)data };
+	ent[1] = (struct pca_copy_entry){ .offset = 9 * PAGE,
+					  .src = (uintptr_t)data };
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, ent, 2, 0, &copied,
+					    &existed), ERANGE);
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, ent, 1ULL << 40, 0, &copied,
+					    &existed), E2BIG);
+	PCA_EXPECT_ERR(t, ioctl(r.fd, _IO(PCA_IOC_MAGIC, 0x7f)) ? -errno : 0,
+		       ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_REGION_CREATE, NULL) ? -errno : 0,
+		       ENOTTY);
+
+	/* mmap */
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, r.fd, 0);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "MAP_PRIVATE");
+	p = mmap(NULL, 5 * PAGE, PROT_READ, MAP_SHARED, r.fd, 0);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "beyond size");
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, r.fd, 4 * PAGE);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "offset past end");
+
+	/* region creation */
+	PCA_EXPECT_ERR(t, pca_region_create(0, 0, &id), EINVAL);
+	PCA_EXPECT_ERR(t, pca_region_create(PAGE + 1, 0, &id), EINVAL);
+	PCA_EXPECT_ERR(t, pca_region_create(1ULL << 50, 0, &id), EINVAL);
+	PCA_EXPECT_ERR(t, pca_region_create(PAGE, 1ULL << 20, &id), EINVAL);
+	dev = PCA_ASSERT_OK(t, pca_dev_open());
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_COPY, NULL) ? -errno : 0, ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_REGION_CREATE, 16) ? -errno : 0,
+		       EFAULT);
+	close(dev);
+
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	region_free(&r);
+}
+
+static uint32_t unpriv_region;
+
+static void unpriv_part(struct pca_test_ctx *t)
+{
+	if (!t->c)
+		PCA_FATAL(t, "client: %s", pca_strerror(NULL));
+	PCA_EXPECT_EXTACK(t, pca_attach(t->c, unpriv_region, 0, NULL), EPERM);
+	PCA_EXPECT_EXTACK(t, pca_wake(t->c, unpriv_region, 0, PAGE), EPERM);
+	PCA_EXPECT_EXTACK(t, pca_region_get(t->c, unpriv_region, NULL),
+			  EPERM);
+}
+
+static void test_unprivileged_refused(struct pca_test_ctx *t)
+{
+	struct region r;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	unpriv_region = r.id;
+	pca_run_as(t, 65534, 65534, unpriv_part);
+	region_free(&r);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("single_fault_copy", test_single_fault_copy,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("write_fault_flags", test_write_fault_flags,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("zero", test_zero, PCA_FEATURE_MISSING),
+	PCA_TEST("fd_copy", test_fd_copy, PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("wake_after_dontwake", test_wake_after_dontwake,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("wake_without_page_refaults", test_wake_without_page_refaults,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("two_threads_one_page", test_two_threads_one_page,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("eexist_still_wakes", test_eexist_still_wakes,
+		 PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("many_threads_many_pages", test_many_threads_many_pages,
+		 PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("stress_counts_exact", test_stress_counts_exact,
+		 PCA_FEATURE_FD_RESOLVE, .timeout = 120),
+	PCA_TEST("sharded_queues", test_sharded_queues,
+		 PCA_FEATURE_SHARDED_QUEUES),
+	PCA_TEST("kernel_read_into_region", test_kernel_read_into_region,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("user_only", test_user_only, PCA_FEATURE_USER_ONLY),
+	PCA_TEST("no_agent_sigbus", test_no_agent_sigbus, PCA_FEATURE_MISSING),
+	PCA_TEST("detach_fail_sigbus", test_detach_fail_sigbus,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("agent_death_fail_sigbus", test_agent_death_fail_sigbus,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("detach_wait_reattach", test_detach_wait_reattach,
+		 PCA_FEATURE_WAIT_POLICY),
+	PCA_TEST("resend_on_request", test_resend_on_request,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("vmm_killed_while_waiting", test_vmm_killed_while_waiting,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("fork_child_maps", test_fork_child_maps, PCA_FEATURE_MISSING),
+	PCA_TEST("present_mode", test_present_mode, 0),
+	PCA_TEST("region_list", test_region_list, 0),
+	PCA_TEST("wait_histogram", test_wait_histogram, PCA_FEATURE_MISSING),
+	PCA_TEST("rmmod_refused_in_use", test_rmmod_refused_in_use, 0),
+	PCA_TEST("bad_netlink_input", test_bad_netlink_input,
+		 PCA_FEATURE_COPY_BATCH),
+	PCA_TEST("bad_ioctl_input", test_bad_ioctl_input,
+		 PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
+};
+
+PCA_TEST_MAIN(tests)

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libpca_test: libpca against the module, end to end: region queries,
+ * queues, fault delivery (direct, and kept aside while a request waits),
+ * netlink and fd resolution, and the agent CLI.  The module's own
+ * semantics get their own tests; this one checks the library's plumbing.
+ */
+#include "kselftest_pca.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#define PG	4096UL
+
+struct toucher {
+	volatile unsigned char *p;
+	unsigned char seen;
+	pthread_t th;
+};
+
+static void *touch(void *arg)
+{
+	struct toucher *to = arg;
+
+	to->seen = *to->p;
+	return NULL;
+}
+
+static void toucher_start(struct pca_test_ctx *t, struct toucher *to,
+			  void *addr)
+{
+	to->p = addr;
+	to->seen = 0xee;
+	if (pthread_create(&to->th, NULL, touch, to))
+		PCA_FATAL(t, "pthread_create");
+}
+
+static void *map_region(struct pca_test_ctx *t, int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		PCA_FATAL(t, "mmap: %s", strerror(errno));
+	return p;
+}
+
+static void test_region_lifecycle(struct pca_test_ctx *t)
+{
+	struct pca_region_info info, *v;
+	uint32_t id;
+	size_t n, i;
+	int fd, found = 0;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	pca_t_diag(t, "region %u fd %d", id, fd);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.id, id);
+	PCA_EXPECT_EQ(t, info.size, 16 * PG);
+	PCA_EXPECT_EQ(t, info.flags, PCA_REGION_MISSING);
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	PCA_EXPECT(t, info.has_stats, "no stats");
+	PCA_ASSERT_OK(t, pca_region_list(t->c, &v, &n));
+	for (i = 0; i < n; i++)
+		found |= v[i].id == id;
+	free(v);
+	PCA_EXPECT(t, found, "region %u not in the dump of %zu", id, n);
+	PCA_EXPECT_EXTACK(t, pca_region_get(t->c, id + 1000, &info), ENOENT);
+	close(fd);
+	PCA_EXPECT_ERR(t, pca_region_get(t->c, id, &info), ENOENT);
+}
+
+static void test_attach_detach(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	uint32_t id, qid = 99;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, &qid));
+	pca_t_diag(t, "queue id %u", qid);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.queues, 1);
+	PCA_EXPECT_EXTACK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL),
+			  EEXIST);
+	PCA_EXPECT_OK(t, pca_detach(t->c, id));
+	PCA_EXPECT_EXTACK(t, pca_detach(t->c, id), ENOENT);
+	PCA_EXPECT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	close(fd);
+}
+
+static void test_fault_copy(struct pca_test_ctx *t)
+{
+	struct pca_fault_record recs[8];
+	struct pca_region_info info;
+	struct toucher to;
+	unsigned char page[PG];
+	unsigned char *map;
+	uint32_t id;
+	int fd, n;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	map = map_region(t, fd, 16 * PG);
+	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL));
+	toucher_start(t, &to, map + 3 * PG + 7);
+	n = PCA_ASSERT_OK(t, pca_recv_faults(t->c, recs, 8, 5000));
+	PCA_ASSERT_EQ(t, n, 1);
+	PCA_EXPECT_EQ(t, recs[0].offset, 3 * PG);
+	PCA_EXPECT_EQ(t, recs[0].region_id, id);
+	PCA_EXPECT(t, recs[0].time_ns, "no time");
+	pca_t_diag(t, "fault tid %u flags %#x queue %u", recs[0].tid,
+		   recs[0].flags, recs[0].queue_id);
+	memset(page, 0x5a, sizeof(page));
+	PCA_EXPECT_OK(t, pca_copy(t->c, id, 3 * PG, page, 0, NULL));
+	pthread_join(to.th, NULL);
+	PCA_EXPECT_EQ(t, to.seen, 0x5a);
+	PCA_EXPECT_ERR(t, pca_copy(t->c, id, 3 * PG, page, 0, NULL), EEXIST);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 1);
+	PCA_EXPECT(t, info.stats.faults >= 1, "faults %llu",
+		   (unsigned long long)info.stats.faults);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, 1);
+	munmap(map, 16 * PG);
+	close(fd);
+}
+
+static void test_fault_stashed(struct pca_test_ctx *t)
+{
+	struct pca_fault_record recs[8];
+	struct pca_region_info info;
+	struct pollfd pfd = { .events = POLLIN };
+	struct toucher to;
+	unsigned char *map;
+	uint32_t id;
+	int fd, n, i;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	map = map_region(t, fd, 16 * PG);
+	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL));
+	toucher_start(t, &to, map + 5 * PG);
+	for (i = 0; i < 100; i++) {
+		PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+		if (info.stats.faults_pending)
+			break;
+		usleep(10000);
+	}
+	PCA_ASSERT(t, info.stats.faults_pending, "the fault never came");
+	/*
+	 * Let the event land in the socket, then make a request: its answer
+	 * queues behind the event, so the request must set the event aside
+	 * and leave the socket empty.
+	 */
+	usleep(50000);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	pfd.fd = pca_client_fd(t->c);
+	PCA_EXPECT_EQ(t, poll(&pfd, 1, 0), 0);
+	n = PCA_ASSERT_OK(t, pca_recv_faults(t->c, recs, 8, 0));
+	PCA_ASSERT_EQ(t, n, 1);
+	PCA_EXPECT_EQ(t, recs[0].offset, 5 * PG);
+	PCA_EXPECT_OK(t, pca_zero(t->c, id, 5 * PG, PG, 0, NULL));
+	pthread_join(to.th, NULL);
+	PCA_EXPECT_EQ(t, to.seen, 0);
+	PCA_EXPECT_EQ(t, pca_recv_faults(t->c, recs, 8, 50), 0);
+	munmap(map, 16 * PG);
+	close(fd);
+}
+
+static void test_copy_pages(struct pca_test_ctx *t)
+{
+	static unsigned char data[128][PG];
+	struct pca_page pages[128];
+	struct pca_resolve_result res;
+	struct pca_region_info info;
+	unsigned char *map;
+	uint32_t id;
+	int fd, i;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(256 * PG, PCA_REGION_MISSING,
+						&id));
+	for (i = 0; i < 128; i++) {
+		memset(data[i], i + 1, PG);
+		pages[i].offset = i * PG;
+		pages[i].data = data[i];
+	}
+	PCA_ASSERT_OK(t, pca_copy_pages(t->c, id, pages, 100, 0, &res));
+	PCA_EXPECT_EQ(t, res.done, 100);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 100);
+	/* 90..127: 90..99 exist, the rest must still be placed */
+	PCA_EXPECT_ERR(t, pca_copy_pages(t->c, id, pages + 90, 38, 0, &res),
+		       EEXIST);
+	pca_t_diag(t, "%s", pca_strerror(t->c));
+	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 128);
+	map = map_region(t, fd, 256 * PG);
+	for (i = 0; i < 128; i++)
+		if (map[i * PG + 100] != i + 1)
+			PCA_FAIL(t, "page %d holds %d", i, map[i * PG + 100]);
+	/* bad offsets: refused with extack */
+	PCA_EXPECT_EXTACK(t, pca_copy(t->c, id, 256 * PG, data[0], 0, NULL),
+			  ERANGE);
+	PCA_EXPECT_EXTACK(t, pca_copy(t->c, id, 7, data[0], 0, NULL), EINVAL);
+	PCA_EXPECT_OK(t, pca_wake(t->c, id, 0, 256 * PG));
+	munmap(map, 256 * PG);
+	close(fd);
+}
+
+static void test_fd_path(struct pca_test_ctx *t)
+{
+	static unsigned char buf[4][PG];
+	struct pca_copy_entry e[3];
+	uint64_t copied = 0, existed = 0;
+	struct pca_api a;
+	unsigned char *map;
+	int64_t n = 0;
+	uint32_t id;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	PCA_EXPECT_OK(t, pca_dev_api(fd, PCA_API_VERSION, 0, &a));
+	pca_t_diag(t, "region fd ioctls %#llx", (unsigned long long)a.ioctls);
+	memset(buf, 0x11, sizeof(buf));
+	PCA_EXPECT_OK(t, pca_fd_copy(fd, 0, buf, 2 * PG, 0, &n));
+	PCA_EXPECT_EQ(t, n, 2 * PG);
+	PCA_EXPECT_OK(t, pca_fd_zero(fd, 2 * PG, 2 * PG, 0, &n));
+	PCA_EXPECT_EQ(t, n, 2 * PG);
+	e[0] = (struct pca_copy_entry){ 1 * PG, (uintptr_t)buf[1] };
+	e[1] = (struct pca_copy_entry){ 4 * PG, (uintptr_t)buf[2] };
+	e[2] = (struct pca_copy_entry){ 5 * PG, (uintptr_t)buf[3] };
+	memset(buf[2], 0x22, PG);
+	memset(buf[3], 0x33, PG);
+	/* one page exists: -EEXIST, the others placed, both counted */
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(fd, e, 3, 0, &copied, &existed),
+		       EEXIST);
+	PCA_EXPECT_EQ(t, copied, 2);
+	PCA_EXPECT_EQ(t, existed, 1);
+	PCA_EXPECT_OK(t, pca_fd_wake(fd, 0, 16 * PG));
+	map = map_region(t, fd, 16 * PG);
+	PCA_EXPECT_EQ(t, map[0], 0x11);
+	PCA_EXPECT_EQ(t, map[2 * PG], 0);
+	PCA_EXPECT_EQ(t, map[4 * PG], 0x22);
+	PCA_EXPECT_EQ(t, map[5 * PG + 4095], 0x33);
+	PCA_EXPECT_ERR(t, pca_fd_copy(fd, 1, buf, PG, 0, &n), EINVAL);
+	/* a partly present range: counts come back with the error */
+	PCA_EXPECT_ERR(t, pca_fd_copy(fd, 5 * PG, buf, 2 * PG, 0, &n), EEXIST);
+	PCA_EXPECT_EQ(t, n, PG);
+	munmap(map, 16 * PG);
+	close(fd);
+}
+
+/* Run the agent, its output as diagnostics; returns its exit status. */
+static int agent(struct pca_test_ctx *t, char *out, size_t len,
+		 char *arg1, char *arg2)
+{
+	char *argv[] = { "postcopy-agent", arg1, arg2, NULL };
+	int ret;
+
+	ret = pca_run_capture(argv, out, len);
+	pca_t_diag(t, "postcopy-agent %s %s: exit %d", arg1, arg2 ? arg2 : "",
+		   ret);
+	pca_diag_lines(t, out);
+	return ret;
+}
+
+static void test_agent_cli(struct pca_test_ctx *t)
+{
+	char out[8192], want[64];
+	uint32_t id;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	PCA_EXPECT_OK(t, pca_zero(t->c, id, 0, 2 * PG, 0, NULL));
+
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "api", NULL), 0);
+	PCA_EXPECT(t, strstr(out, "postcopy_assist API 1\n"), "banner");
+	PCA_EXPECT(t, strstr(out, "commands: api "), "commands");
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "api", "--json"), 0);
+	PCA_EXPECT(t, strstr(out, "\"api_version\": 1,"), "json version");
+
+	snprintf(want, sizeof(want), "region %u: size 65536 ", id);
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "regions", NULL), 0);
+	PCA_EXPECT(t, strstr(out, want), "no \"%s\"", want);
+	PCA_EXPECT(t, strstr(out, "zeroed 2 "), "zeroed count");
+	snprintf(want, sizeof(want), "{\"id\": %u, \"size\": 65536,", id);
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "regions", "--json"), 0);
+	PCA_EXPECT(t, strstr(out, want), "no \"%s\"", want);
+
+	/* usage errors exit 2 */
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "nope", NULL), 2);
+	PCA_EXPECT_EQ(t, agent(t, out, sizeof(out), "api", "--bogus"), 2);
+	close(fd);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("region_lifecycle", test_region_lifecycle,
+		 PCA_FEATURE_MISSING),
+	PCA_TEST("attach_detach", test_attach_detach, PCA_FEATURE_MISSING),
+	PCA_TEST("fault_copy", test_fault_copy, PCA_FEATURE_MISSING),
+	PCA_TEST("fault_stashed", test_fault_stashed, PCA_FEATURE_MISSING),
+	PCA_TEST("copy_pages", test_copy_pages, PCA_FEATURE_COPY_BATCH),
+	PCA_TEST("fd_path", test_fd_path, PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("agent_cli", test_agent_cli, PCA_FEATURE_MISSING),
+};
+
+PCA_TEST_MAIN(tests)

@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install the host packages the build and the VM harness need, and unpack
+# one Debian guest kernel per kernel line into the cache.  Cheap when
+# everything is already there: one dpkg-query and a stamp test per kernel.
+#
+# Environment: KERNELS (kernel lines, e.g. "6.1 6.12"), CACHE.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+KERNELS=${KERNELS-6.1 6.12}
+
+PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd
+      qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
+      libnl-3-dev libnl-genl-3-dev
+      linux-headers-amd64 linux-headers-6.12-amd64"
+for line in $KERNELS; do
+	PKGS="$PKGS $(kernel_headers_pkg "$line")"
+done
+
+APT_OPTS="-y -q --no-install-recommends -o DPkg::Lock::Timeout=600"
+export DEBIAN_FRONTEND=noninteractive
+
+apt_updated=
+apt_update() {
+	[ -n "$apt_updated" ] && return 0
+	say "deps: apt-get update"
+	apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null
+	apt_updated=1
+}
+
+missing_pkgs() {
+	local have p
+	# shellcheck disable=SC2086
+	have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PKGS 2>/dev/null |
+		awk '$1 == "ii" { print $2 }')
+	for p in $PKGS; do
+		printf '%s\n' "$have" | grep -qx -- "$p" || printf '%s ' "$p"
+	done
+}
+
+missing=$(missing_pkgs)
+if [ -n "$missing" ]; then
+	[ "$(id -u)" = 0 ] || die "missing packages ($missing); run 'make deps' as root"
+	say "deps: installing $missing"
+	# A machine that never ran apt-get update has no package lists.
+	if [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$')" ]; then
+		apt_update
+	fi
+	# shellcheck disable=SC2086
+	if ! apt-get install $APT_OPTS $missing >/dev/null; then
+		apt_update
+		# shellcheck disable=SC2086
+		apt-get install $APT_OPTS $missing >/dev/null
+	fi
+	missing=$(missing_pkgs)
+	[ -z "$missing" ] || die "still missing after install: $missing"
+fi
+
+# Guest kernels: the linux-image package of exactly the header ABI, unpacked
+# (never installed) so modules built against the headers load in the guest.
+fetch_kernel() {
+	local line=$1 abi dir tmp deb
+	abi=$(kernel_abi "$line") || die "no headers for kernel line $line"
+	dir=$(kernel_dir "$abi")
+	if [ -f "$dir/.stamp" ] && [ -f "$dir/boot/vmlinuz-$abi" ]; then
+		return 0
+	fi
+	say "deps: fetching guest kernel linux-image-$abi"
+	mkdir -p "$CACHE/kernels"
+	tmp=$(mktemp -d "$CACHE/kernels/.fetch.XXXXXX")
+	# shellcheck disable=SC2064
+	trap "rm -rf '$tmp'" EXIT
+	if ! (cd "$tmp" && apt-get -q download "linux-image-$abi" >/dev/null 2>&1); then
+		apt_update
+		(cd "$tmp" && apt-get -q download "linux-image-$abi" >/dev/null 2>&1) ||
+		(cd "$tmp" && apt-get -q download "linux-image-$abi-unsigned" >/dev/null) ||
+			die "cannot download linux-image-$abi"
+	fi
+	deb=$(ls "$tmp"/linux-image-*.deb)
+	mkdir "$tmp/root"
+	dpkg-deb -x "$deb" "$tmp/root"
+	[ -f "$tmp/root/boot/vmlinuz-$abi" ] || die "$deb has no boot/vmlinuz-$abi"
+	dpkg-deb -f "$deb" Package Version >"$tmp/root/.stamp"
+	rm -rf "$dir"
+	mv "$tmp/root" "$dir"
+	rm -rf "$tmp"
+	trap - EXIT
+	say "deps: $dir/boot/vmlinuz-$abi"
+}
+
+for line in $KERNELS; do
+	fetch_kernel "$line"
+done

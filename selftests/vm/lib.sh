@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers shared by the VM harness scripts; sourced, never run.
+
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { warn "$*"; exit 1; }
+
+# Cache of guest kernels and tools; nothing in it is ever committed.
+: "${CACHE:=${HOME:-/root}/.cache/postcopy_assist}"
+
+# Kernel line (6.1, 6.12, ...) -> Debian ABI (6.1.0-56-amd64, ...).
+# The ABI comes from the installed header metapackages, so a point release
+# of Debian moves the guest kernel and the headers together.
+kernel_abi() {
+	local line=$1 pkg dep abi
+	for pkg in "linux-headers-$line-amd64" linux-headers-amd64; do
+		dep=$(dpkg-query -W -f='${Depends}' "$pkg" 2>/dev/null) || continue
+		abi=$(printf '%s\n' "$dep" | tr ',' '\n' |
+			sed -n 's/^ *linux-headers-\([^ ]*-amd64\).*/\1/p' | head -n1)
+		case $abi in
+		"$line".*|"$line"-*|"$line"+*)
+			printf '%s\n' "$abi"
+			return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# Header package that carries a kernel line (for installing it).
+kernel_headers_pkg() {
+	case $1 in
+	6.1) echo linux-headers-amd64 ;;
+	*) echo "linux-headers-$1-amd64" ;;
+	esac
+}
+
+kernel_dir() { printf '%s/kernels/%s\n' "$CACHE" "$1"; }

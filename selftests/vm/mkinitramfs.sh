@@ -1,0 +1,182 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the guest initramfs: static busybox with its applets, the harness
+# /init, the module under test, the agent and test binaries, and any extra
+# kernel modules the tests need (with their dependencies, decompressed).
+#
+# usage: mkinitramfs.sh -o OUT.cpio -a ABI -k postcopy_assist.ko
+#        [-b BINDIR] [-s SELFTESTDIR] [-l LIST [-t "name ..."]] [-m MODSRC]
+#        [-g "veth sch_netem ..."]
+#
+# MODSRC is searched for the -g modules: an unpacked linux-image root
+# (lib/modules/ABI inside) or a kernel build tree.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+out= abi= ko= bindir= stdir= list= tests= modsrc= gmods=
+while getopts o:a:k:b:s:l:t:m:g: opt; do
+	case $opt in
+	o) out=$OPTARG ;;
+	a) abi=$OPTARG ;;
+	k) ko=$OPTARG ;;
+	b) bindir=$OPTARG ;;
+	s) stdir=$OPTARG ;;
+	l) list=$OPTARG ;;
+	t) tests=$OPTARG ;;
+	m) modsrc=$OPTARG ;;
+	g) gmods=$OPTARG ;;
+	*) die "bad option" ;;
+	esac
+done
+[ -n "$out" ] && [ -n "$abi" ] && [ -n "$ko" ] || die "usage: -o OUT -a ABI -k MODULE.ko"
+[ -f "$ko" ] || die "$ko: no such module"
+
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+[ -x "$BUSYBOX" ] || die "$BUSYBOX missing (apt-get install busybox-static)"
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/pca-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,dev,etc/pca,lib,proc,sys,tmp,run,root,selftests,mnt}
+mkdir -p "$root/usr"
+ln -s ../bin "$root/usr/bin"
+ln -s ../bin "$root/usr/sbin"
+ln -s bin "$root/sbin"
+ln -s lib "$root/lib64"
+
+# The initial console must exist before /init runs, or init starts with no
+# stdin/stdout; devtmpfs is mounted only later, by init.
+mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
+mknod -m 666 "$root/dev/null" c 1 3 2>/dev/null || true
+
+cp "$BUSYBOX" "$root/bin/busybox"
+for applet in $("$BUSYBOX" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+printf '127.0.0.1 localhost\n::1 localhost\n' >"$root/etc/hosts"
+
+install -m 755 "$here/init" "$root/init"
+install -m 755 "$here/demo.sh" "$root/demo.sh"
+cp "$ko" "$root/lib/postcopy_assist.ko"
+
+# Dynamically linked binaries get their libraries; the project links its
+# binaries statically, so this is only a safety net.
+copy_libs() {
+	local f=$1 lib
+	readelf -l "$f" 2>/dev/null | grep -q 'program interpreter' || return 0
+	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+if [ -n "$bindir" ] && [ -d "$bindir" ]; then
+	for f in "$bindir"/*; do
+		[ -f "$f" ] || continue
+		rm -f "$root/bin/${f##*/}"
+		cp "$f" "$root/bin/"
+		copy_libs "$f"
+	done
+fi
+if [ -n "$stdir" ] && [ -d "$stdir" ]; then
+	# Top-level entries only: OUT/.obj holds the build's objects.
+	for f in "$stdir"/*; do
+		[ -e "$f" ] && cp -R "$f" "$root/selftests/"
+	done
+	for f in "$root"/selftests/*; do
+		[ -f "$f" ] && [ -x "$f" ] && copy_libs "$f"
+	done
+fi
+
+# What /init runs: the names in LIST (TESTS or BENCH), in that order, or
+# just those of them named by -t.
+: >"$root/etc/pca/list"
+if [ -n "$list" ]; then
+	[ -f "$list" ] || die "$list missing"
+	all=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$list" || true)
+	if [ -n "$tests" ]; then
+		# "api" names api_test too.
+		want=
+		for t in $tests; do
+			if printf '%s\n' "$all" | grep -qx -- "$t"; then
+				want="$want $t"
+			elif printf '%s\n' "$all" | grep -qx -- "${t}_test"; then
+				want="$want ${t}_test"
+			else
+				die "'$t' is not in $list (have: $(echo $all))"
+			fi
+		done
+		tests=$want
+		for t in $all; do
+			case " $tests " in *" $t "*) printf '%s\n' "$t" ;; esac
+		done >"$root/etc/pca/list"
+	else
+		printf '%s\n' "$all" >"$root/etc/pca/list"
+	fi
+fi
+
+# Extra kernel modules, resolved through modinfo's depends= (the .deb ships
+# no modules.dep) and stored uncompressed: busybox insmod cannot read .xz.
+moddir=
+if [ -n "$modsrc" ] && [ -d "$modsrc/lib/modules/$abi" ]; then
+	moddir=$modsrc/lib/modules/$abi
+elif [ -n "$modsrc" ]; then
+	moddir=$modsrc
+fi
+: >"$root/etc/pca/modules"
+if [ -n "$gmods" ]; then
+	[ -n "$moddir" ] || die "GUEST_MODULES set but no module tree for $abi"
+	index=$root/.modindex
+	find "$moddir" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' \
+		-o -name '*.ko.gz' \) -print | awk '{
+			n = $0; sub(/.*\//, "", n); sub(/\.ko(\.(xz|zst|gz))?$/, "", n)
+			gsub(/-/, "_", n); print n, $0 }' >"$index"
+	builtin=
+	for b in "$moddir/modules.builtin" "$modsrc/modules.builtin"; do
+		[ -f "$b" ] && builtin=$b && break
+	done
+	guest_moddir=$root/lib/modules/$abi
+	mkdir -p "$guest_moddir"
+	declare -A seen=()
+	add_module() {
+		local name=${1//-/_} path dep rel dst
+		[ -n "${seen[$name]:-}" ] && return 0
+		seen[$name]=1
+		path=$(awk -v n="$name" '$1 == n { print $2; exit }' "$index")
+		if [ -z "$path" ]; then
+			if [ -n "$builtin" ] && sed 's/-/_/g' "$builtin" |
+				grep -q "/$name\.ko$"; then
+				return 0
+			fi
+			die "kernel module $name not found in $moddir"
+		fi
+		for dep in $(modinfo -F depends "$path" | tr ',' ' '); do
+			add_module "$dep"
+		done
+		rel=${path#"$moddir"/}
+		rel=${rel%.xz}; rel=${rel%.zst}; rel=${rel%.gz}
+		dst=$guest_moddir/$rel
+		mkdir -p "$(dirname "$dst")"
+		case $path in
+		*.xz) xz -dc "$path" >"$dst" ;;
+		*.zst) zstd -qdc "$path" >"$dst" ;;
+		*.gz) gzip -dc "$path" >"$dst" ;;
+		*) cp "$path" "$dst" ;;
+		esac
+		printf '/lib/modules/%s/%s\n' "$abi" "$rel" >>"$root/etc/pca/modules"
+	}
+	for m in $gmods; do
+		add_module "$m"
+	done
+	rm -f "$index"
+fi
+
+mkdir -p "$(dirname "$out")"
+(cd "$root" && find . -print | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$out.tmp"
+mv "$out.tmp" "$out"

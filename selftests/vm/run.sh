@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Drive the guest runs behind `make check`, `make bench` and `make demo`:
+# for each kernel build the initramfs, boot it, judge the result channel,
+# and finish with one "N passed, N failed, N skipped" line.
+#
+# usage: run.sh check|bench|demo
+#
+# Environment (set by the Makefile): BUILD, CACHE, KERNELS, KDIR, VMLINUZ,
+# TESTS, GUEST_MODULES, VM_TIMEOUT, APPEND, V.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+mode=${1:-check}
+case $mode in
+check) vmmode=test ;;
+bench) vmmode=bench ;;
+demo) vmmode=demo ;;
+*) die "unknown mode $mode" ;;
+esac
+
+BUILD=${BUILD:-$(pwd)/build}
+KERNELS=${KERNELS-6.1 6.12}
+bindir=$BUILD/bin
+stdir=$BUILD/selftests
+
+[ -d "$bindir" ] || die "$bindir missing: run 'make userspace'"
+[ "$mode" = check ] && { [ -f "$stdir/TESTS" ] || die "$stdir/TESTS missing: run 'make userspace'"; }
+
+# Per-test guest timeout, as in kselftest's settings file.
+test_timeout=45
+if [ -f "$stdir/settings" ]; then
+	v=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$stdir/settings" | tail -n1)
+	[ -n "$v" ] && test_timeout=$v
+fi
+
+list_file=
+ntests=1
+case $mode in
+check) list_file=$stdir/TESTS ;;
+bench) list_file=$stdir/BENCH ;;
+esac
+if [ -n "$list_file" ]; then
+	ntests=0
+	[ -f "$list_file" ] &&
+		ntests=$(grep -c -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$list_file" || true)
+	[ -n "${TESTS:-}" ] && ntests=$(echo "$TESTS" | wc -w)
+	if [ "$ntests" = 0 ]; then
+		say "$mode: nothing listed in $list_file"
+		[ "$mode" = bench ] && exit 0
+		die "no tests to run"
+	fi
+fi
+# Boot and shutdown take ~10 s under TCG; the rest is the tests' own limits.
+limit=${VM_TIMEOUT:-$((120 + ntests * (test_timeout + 15)))}
+
+gmods=${GUEST_MODULES:-}
+if [ -f "$stdir/MODULES" ]; then
+	gmods="$gmods $(grep -v -e '^[[:space:]]*#' "$stdir/MODULES" | tr '\n' ' ')"
+fi
+
+# One target per kernel: "name abi vmlinuz module-source module.ko".
+targets=()
+if [ -n "${KDIR:-}" ]; then
+	[ -d "$KDIR" ] || die "KDIR=$KDIR is not a directory"
+	if [ -f "$KDIR/include/config/kernel.release" ]; then
+		abi=$(cat "$KDIR/include/config/kernel.release")
+	else
+		abi=$(make -s -C "$KDIR" kernelrelease)
+	fi
+	vmlinuz=${VMLINUZ:-$KDIR/arch/x86/boot/bzImage}
+	[ -f "$vmlinuz" ] || die "no kernel image at $vmlinuz: build the kernel or set VMLINUZ="
+	targets+=("custom $abi $vmlinuz $KDIR")
+else
+	[ "$mode" = demo ] && KERNELS=${DEMO_KERNEL:-6.1}
+	for line in $KERNELS; do
+		abi=$(kernel_abi "$line") || die "no headers for kernel line $line: run 'make deps'"
+		kd=$(kernel_dir "$abi")
+		vmlinuz=${VMLINUZ:-$kd/boot/vmlinuz-$abi}
+		[ -f "$vmlinuz" ] || die "$vmlinuz missing: run 'make deps'"
+		targets+=("$abi $abi $vmlinuz $kd")
+	done
+fi
+
+total_pass=0 total_fail=0 total_skip=0
+summary=()
+: >"$BUILD/.bench.jsonl"
+for t in "${targets[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $t
+	name=$1 abi=$2 vmlinuz=$3 modsrc=$4
+	ko=$BUILD/$name/kmod/postcopy_assist.ko
+	out=$BUILD/$name/$mode
+	[ -f "$ko" ] || die "$ko missing: run 'make modules'"
+	mkdir -p "$out"
+
+	say "== $mode: $abi ($out)"
+	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
+		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
+		-m "$modsrc" -g "$gmods"
+
+	t0=$(date +%s)
+	rc=0
+	"$here/run-vm.sh" -k "$vmlinuz" -i "$out/initramfs.cpio" -d "$out" \
+		-t "$limit" -m "$vmmode" -a "${APPEND:-}" || rc=$?
+	t1=$(date +%s)
+	[ "$rc" = 124 ] && warn "$abi: guest killed after ${limit}s"
+
+	say "-- $abi results (guest ran $((t1 - t0))s; console: $out/console.log)"
+	: >"$out/bench.jsonl"
+	"$here/parse-results.sh" -r "$out/result.txt" -c "$out/console.log" \
+		-n "$abi" -o "$out/counts" -j "$out/bench.jsonl"
+	read -r p f s <"$out/counts"
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		# The guest reported everything but QEMU itself failed.
+		say "   FAIL: qemu exited with status $rc"
+		f=1
+	fi
+	cat "$out/bench.jsonl" >>"$BUILD/.bench.jsonl"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + s))
+	verdict=ok
+	[ "$f" = 0 ] || verdict=FAILED
+	summary+=("$(printf '%-24s pass %d, fail %d, skip %d  %ds  %s' "$abi:" "$p" "$f" "$s" $((t1 - t0)) "$verdict")")
+	say
+done
+
+if [ "$mode" = bench ]; then
+	{
+		echo "["
+		sed '$!s/$/,/' "$BUILD/.bench.jsonl"
+		echo "]"
+	} >"$BUILD/bench.json"
+	say "bench: $(grep -c . "$BUILD/.bench.jsonl" || true) results in $BUILD/bench.json"
+fi
+rm -f "$BUILD/.bench.jsonl"
+
+say "== summary"
+for l in "${summary[@]}"; do
+	say "$l"
+done
+if [ "$mode" = demo ]; then
+	[ "$total_fail" = 0 ] && say "demo: ok" && exit 0
+	say "demo: FAILED"
+	exit 1
+fi
+if [ "$total_skip" -gt 0 ]; then
+	say "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	say "$total_pass passed, $total_fail failed"
+fi
+[ "$total_fail" = 0 ]
