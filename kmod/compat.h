@@ -1,43 +1,43 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Differences between the kernel lines the module is built for (6.1, 6.12).
- * Each shim names the interface that changed and the version it changed in.
+ * Each shim names the interface that changed and the version it changed in;
+ * Kbuild probes the headers for it (PCA_HAVE_*).
  */
 #ifndef _PCA_COMPAT_H
 #define _PCA_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/mm.h>
 #include <net/netlink.h>
 
 /* 6.3 made vma->vm_flags read-only outside helpers. */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
-static inline void pca_vm_flags_set(struct vm_area_struct *vma,
-				    vm_flags_t flags)
-{
-	vma->vm_flags |= flags;
-}
-#else
+#ifdef PCA_HAVE_VM_FLAGS_SET
 static inline void pca_vm_flags_set(struct vm_area_struct *vma,
 				    vm_flags_t flags)
 {
 	vm_flags_set(vma, flags);
 }
+#else
+static inline void pca_vm_flags_set(struct vm_area_struct *vma,
+				    vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
 #endif
 
 /*
- * Faults may run under the per-VMA lock from 6.4 on; release_fault_lock()
+ * Faults on file mappings may run under the per-VMA lock from 6.6 on; release_fault_lock()
  * drops whichever lock the fault holds.  Before that it is always mmap_lock.
  */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+#ifdef PCA_HAVE_RELEASE_FAULT_LOCK
 static inline void pca_release_fault_lock(struct vm_fault *vmf)
 {
-	mmap_read_unlock(vmf->vma->vm_mm);
+	release_fault_lock(vmf);
 }
 #else
 static inline void pca_release_fault_lock(struct vm_fault *vmf)
 {
-	release_fault_lock(vmf);
+	mmap_read_unlock(vmf->vma->vm_mm);
 }
 #endif
 

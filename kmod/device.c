@@ -10,7 +10,10 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
+#include <net/net_namespace.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/uaccess.h>
 
 #include "device.h"
@@ -28,7 +31,7 @@
 /* Entries read from user space per step of a COPY_BATCH. */
 #define PCA_BATCH_CHUNK		16
 /* One COPY_BATCH call places at most this many pages (4 GiB). */
-#define PCA_BATCH_MAX		(1UL << 20)
+#define PCA_BATCH_MAX		SZ_1M
 
 static int pca_ioctl_api(void __user *argp, u64 ioctls)
 {
@@ -93,8 +96,11 @@ static long pca_device_ioctl(struct file *file, unsigned int cmd,
 
 static int pca_device_open(struct inode *inode, struct file *file)
 {
-	/* The node is root-only; this also holds in a user namespace. */
-	if (!ns_capable(current_user_ns(), CAP_SYS_ADMIN))
+	/*
+	 * The node is root-only; beyond that, the same privilege as for the
+	 * netlink family: regions belong to the caller's network namespace.
+	 */
+	if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_SYS_ADMIN))
 		return -EPERM;
 	return 0;
 }
@@ -239,6 +245,7 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	struct pca_src src = {};
 	u64 i, copied = 0, existed = 0;
 	unsigned int j, n;
+	const char *why;
 	int ret, err;
 
 	if (copy_from_user(&ub, argp, sizeof(ub)))
@@ -254,6 +261,13 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 		n = min_t(u64, ub.count - i, PCA_BATCH_CHUNK);
 		ret = pca_batch_read(ents, uents, i, n);
 		for (j = 0; !ret && j < n; j++) {
+			/* User memory may have changed since the check. */
+			err = pca_region_range(r, ents[j].offset, PAGE_SIZE,
+					       &why);
+			if (err) {
+				ret = err;
+				break;
+			}
 			src.ubuf = u64_to_user_ptr(ents[j].src);
 			err = pca_region_copy(r, ents[j].offset >> PAGE_SHIFT,
 					      &src, ub.flags);

@@ -107,6 +107,8 @@ int pca_fault_init(void)
 void pca_fault_exit(void)
 {
 	destroy_workqueue(pca_wq);
+	/* Queues and regions are freed through RCU callbacks. */
+	rcu_barrier();
 	kmem_cache_destroy(pca_fault_cache);
 }
 
@@ -320,7 +322,7 @@ static void pca_wait_hist(struct pca_region *r, u64 ns)
 
 	if (bucket >= PCA_WAIT_HIST_BUCKETS)
 		bucket = PCA_WAIT_HIST_BUCKETS - 1;
-	pca_stat_inc(r, wait_hist[bucket]);
+	pca_count_wait(r, bucket);
 }
 
 /**
@@ -399,14 +401,14 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		kmem_cache_free(pca_fault_cache, new);
 
 	if (created) {
-		pca_stat_inc(r, faults);
+		pca_count_add(r, PCA_COUNT_FAULTS, 1);
 		q = pca_queue_pick(r);
 		if (q) {
 			refcount_inc(&f->ref);	/* the send list's */
 			llist_add(&f->send, &q->pending);
 		}
 	} else {
-		pca_stat_inc(r, faults_coalesced);
+		pca_count_add(r, PCA_COUNT_COALESCED, 1);
 	}
 
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
@@ -550,7 +552,8 @@ int pca_queue_attach(struct pca_region *r, u32 portid, u32 policy,
 	pca_region_get(r);
 	q->region = r;
 	q->id = r->next_queue_id++;
-	WRITE_ONCE(r->policy, policy);
+	if (policy != PCA_POLICY_KEEP)
+		WRITE_ONCE(r->policy, policy);
 	first = !r->nr_queues;
 	rcu_assign_pointer(r->queues[r->nr_queues], q);
 	WRITE_ONCE(r->nr_queues, r->nr_queues + 1);

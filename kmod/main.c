@@ -4,7 +4,6 @@
  */
 
 #include <linux/module.h>
-#include <linux/rcupdate.h>
 #include <net/genetlink.h>
 
 #include "device.h"
@@ -16,15 +15,15 @@ static int __init pca_init(void)
 {
 	int ret;
 
-	ret = pca_fault_init();
-	if (ret)
-		return ret;
 	ret = pca_region_init();
 	if (ret)
-		goto err_fault;
-	ret = pca_netlink_init();
+		return ret;
+	ret = pca_fault_init();
 	if (ret)
 		goto err_region;
+	ret = pca_netlink_init();
+	if (ret)
+		goto err_fault;
 	ret = pca_device_init();
 	if (ret)
 		goto err_netlink;
@@ -33,10 +32,10 @@ static int __init pca_init(void)
 
 err_netlink:
 	pca_netlink_exit();
-err_region:
-	pca_region_exit();
 err_fault:
 	pca_fault_exit();
+err_region:
+	pca_region_exit();
 	return ret;
 }
 
@@ -44,10 +43,9 @@ static void __exit pca_exit(void)
 {
 	pca_device_exit();
 	pca_netlink_exit();
-	/* Queues and regions are freed through RCU callbacks. */
-	rcu_barrier();
-	pca_region_exit();
+	/* Drains late resends, which may drop the last region reference. */
 	pca_fault_exit();
+	pca_region_exit();
 }
 
 module_init(pca_init);

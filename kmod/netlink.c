@@ -131,24 +131,29 @@ static int pca_nl_api(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+static const u16 pca_count_attr[PCA_NR_COUNTS] = {
+	[PCA_COUNT_FAULTS]	= PCA_STAT_FAULTS,
+	[PCA_COUNT_COALESCED]	= PCA_STAT_FAULTS_COALESCED,
+	[PCA_COUNT_COPIED]	= PCA_STAT_PAGES_COPIED,
+	[PCA_COUNT_ZEROED]	= PCA_STAT_PAGES_ZEROED,
+	[PCA_COUNT_EEXIST]	= PCA_STAT_COPY_EEXIST,
+};
+
 static int pca_nl_put_stats(struct sk_buff *msg, struct pca_region *r)
 {
 	struct pca_stats s;
 	struct nlattr *nest;
+	int i;
 
 	pca_region_stats(r, &s);
 	nest = nla_nest_start(msg, PCA_A_STATS);
-	if (!nest ||
-	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS, s.faults, PCA_STAT_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS_COALESCED,
-			      s.faults_coalesced, PCA_STAT_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_STAT_PAGES_COPIED, s.pages_copied,
-			      PCA_STAT_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_STAT_PAGES_ZEROED, s.pages_zeroed,
-			      PCA_STAT_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_STAT_COPY_EEXIST, s.copy_eexist,
-			      PCA_STAT_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_STAT_FAULTS_PENDING,
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < PCA_NR_COUNTS; i++)
+		if (nla_put_u64_64bit(msg, pca_count_attr[i], s.count[i],
+				      PCA_STAT_PAD))
+			return -EMSGSIZE;
+	if (nla_put_u64_64bit(msg, PCA_STAT_FAULTS_PENDING,
 			      atomic_read(&r->nr_pending), PCA_STAT_PAD) ||
 	    nla_put(msg, PCA_STAT_WAIT_HIST, sizeof(s.wait_hist),
 		    s.wait_hist))
@@ -221,8 +226,14 @@ static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	int ret;
 
 	while ((r = pca_region_find_next(net, &id))) {
-		ret = pca_nl_fill_region(skb, r, NETLINK_CB(cb->skb).portid,
-					 cb->nlh->nlmsg_seq, NLM_F_MULTI);
+		/* List only what REGION_GET would show this caller. */
+		if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN))
+			ret = 0;
+		else
+			ret = pca_nl_fill_region(skb, r,
+						 NETLINK_CB(cb->skb).portid,
+						 cb->nlh->nlmsg_seq,
+						 NLM_F_MULTI);
 		pca_region_put(r);
 		if (ret)
 			break;
@@ -235,7 +246,7 @@ static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 static int pca_nl_attach(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r = pca_nl_region(skb, info);
-	u32 policy = PCA_POLICY_FAIL, queue_id;
+	u32 policy = PCA_POLICY_KEEP, queue_id;
 	struct sk_buff *msg;
 	void *hdr;
 	int ret;

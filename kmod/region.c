@@ -3,8 +3,9 @@
  * Regions: memory the module owns and a VMM maps through a region file.
  *
  * Each region file gets an inode of its own on a private pseudo filesystem,
- * so the region has an address_space of its own: unmap_mapping_range() on
- * it reaches exactly the mappings of this region and nothing else.
+ * so the region has an address_space of its own: its mappings are found
+ * through it, and only its (unmap_mapping_range() for write protection and
+ * discard), never those of other anonymous-inode files.
  */
 
 #include <linux/file.h>
@@ -178,7 +179,7 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 	if (xa_load(&r->pages, pgoff))
 		return -EEXIST;
 
-	page = alloc_page(GFP_HIGHUSER);
+	page = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
 	if (!page)
 		return -ENOMEM;
 	ret = pca_fill_page(page, src);
@@ -203,9 +204,9 @@ int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
 	int ret = pca_region_place(r, pgoff, src);
 
 	if (!ret)
-		pca_stat_inc(r, pages_copied);
+		pca_count_add(r, PCA_COUNT_COPIED, 1);
 	else if (ret == -EEXIST)
-		pca_stat_inc(r, copy_eexist);
+		pca_count_add(r, PCA_COUNT_EEXIST, 1);
 	/* Waiters wake on -EEXIST too: someone else placed their page. */
 	if ((!ret || ret == -EEXIST) && !(flags & PCA_RESOLVE_DONTWAKE))
 		pca_fault_wake_range(r, pgoff, 1);
@@ -226,12 +227,13 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 	*done = 0;
 	for (i = 0; i < nr; i++) {
 		err = pca_region_place(r, pgoff + i, NULL);
-		if (err == -EEXIST) {
-			pca_stat_inc(r, copy_eexist);
-			ret = -EEXIST;
-		} else if (err) {
+		if (err && err != -EEXIST) {
 			ret = err;
 			break;
+		}
+		if (err) {
+			pca_count_add(r, PCA_COUNT_EEXIST, 1);
+			ret = -EEXIST;
 		} else {
 			(*done)++;
 		}
@@ -242,7 +244,7 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		}
 		cond_resched();
 	}
-	pca_stat_add(r, pages_zeroed, *done);
+	pca_count_add(r, PCA_COUNT_ZEROED, *done);
 	if (i && !(flags & PCA_RESOLVE_DONTWAKE))
 		pca_fault_wake_range(r, pgoff, i);
 	return ret;
@@ -256,11 +258,8 @@ void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
 	for_each_possible_cpu(cpu) {
 		const struct pca_stats *s = per_cpu_ptr(r->stats, cpu);
 
-		sum->faults += s->faults;
-		sum->faults_coalesced += s->faults_coalesced;
-		sum->pages_copied += s->pages_copied;
-		sum->pages_zeroed += s->pages_zeroed;
-		sum->copy_eexist += s->copy_eexist;
+		for (i = 0; i < PCA_NR_COUNTS; i++)
+			sum->count[i] += s->count[i];
 		for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++)
 			sum->wait_hist[i] += s->wait_hist[i];
 	}

@@ -8,6 +8,7 @@
 #include <linux/xarray.h>
 #include <linux/rcupdate.h>
 #include <linux/percpu.h>
+#include <linux/sizes.h>
 #include <uapi/linux/postcopy_assist.h>
 
 struct net;
@@ -18,23 +19,28 @@ struct file;
 struct pca_queue;
 
 /* Largest region accepted: 1 TiB, far above any guest we expect. */
-#define PCA_REGION_MAX_SIZE	(1ULL << 40)
+#define PCA_REGION_MAX_SIZE	SZ_1T
 #define PCA_FAULT_BUCKETS	64	/* power of two */
 #define PCA_MAX_QUEUES		64
 
 /* Pending faults hash by page offset; one lock per bucket. */
 struct pca_fault_bucket {
-	spinlock_t lock;
+	spinlock_t lock;		/* guards @head and its entries */
 	struct hlist_head head;
 } ____cacheline_aligned_in_smp;
 
+enum pca_count {
+	PCA_COUNT_FAULTS,
+	PCA_COUNT_COALESCED,
+	PCA_COUNT_COPIED,
+	PCA_COUNT_ZEROED,
+	PCA_COUNT_EEXIST,
+	PCA_NR_COUNTS
+};
+
 /* Per-CPU so that counting never bounces a cache line between faults. */
 struct pca_stats {
-	u64 faults;
-	u64 faults_coalesced;
-	u64 pages_copied;
-	u64 pages_zeroed;
-	u64 copy_eexist;
+	u64 count[PCA_NR_COUNTS];
 	u64 wait_hist[PCA_WAIT_HIST_BUCKETS];
 };
 
@@ -47,10 +53,11 @@ struct pca_stats {
  * @pages fully written and only through pca_region_place(), so no thread
  * ever maps a partial page.
  *
- * Lifetime: the region file (and every VMA through it) holds a reference;
- * so do netlink commands between lookup and reply.  The file's release
- * closes the region (it leaves the id table, queues detach, waiters wake);
- * the last reference frees the pages.
+ * Lifetime: the region file (and every VMA through it, and every thread
+ * asleep in a fault) holds a reference; so do netlink commands between
+ * lookup and reply.  The file's release closes the region: it leaves the
+ * id table, its queues detach and pending entries left by killed waiters
+ * are dropped.  The last reference frees the pages.
  *
  * Locking, outermost first:
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
@@ -58,8 +65,9 @@ struct pca_stats {
  *   pca_fault_bucket.lock - pending faults of one hash bucket.
  *   @pages' xa_lock       - page insertion; lookups are RCU only.
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
- * its record; it sleeps without it.  No lock is held while a netlink
- * message is built or sent.
+ * its record; it sleeps without it.  Fault messages are built and sent
+ * with none of the locks above, and with the fault lock only on the
+ * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace.
  */
 struct pca_region {
 	u32 id;
@@ -81,7 +89,7 @@ struct pca_region {
 	atomic_t nr_pending;
 	struct pca_fault_bucket buckets[PCA_FAULT_BUCKETS];
 
-	struct mutex queues_lock;
+	struct mutex queues_lock;	/* see the lock order above */
 	struct pca_queue __rcu *queues[PCA_MAX_QUEUES];
 	u32 nr_queues;
 	u32 next_queue_id;
@@ -120,8 +128,16 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		    u32 flags, pgoff_t *done);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 
-#define pca_stat_inc(r, field)	this_cpu_inc((r)->stats->field)
-#define pca_stat_add(r, field, n) this_cpu_add((r)->stats->field, n)
+static inline void pca_count_add(struct pca_region *r, enum pca_count c,
+				 u64 n)
+{
+	this_cpu_add(r->stats->count[c], n);
+}
+
+static inline void pca_count_wait(struct pca_region *r, unsigned int bucket)
+{
+	this_cpu_inc(r->stats->wait_hist[bucket]);
+}
 
 extern const u64 pca_supported_features;
 

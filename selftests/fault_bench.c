@@ -68,6 +68,7 @@
 #define POLL_MS			50	/* receive loops check for the end */
 #define PCA_BENCH_STALL_S	10	/* no progress this long: give up */
 #define WARMUP_PAGES		256
+#define WARMUP_SECONDS		1
 
 /* -------------------------------------------------------------------------
  * Options, shared results
@@ -78,14 +79,20 @@ static struct {
 	size_t bulk_mib;	/* -m */
 	size_t batch;		/* -B */
 	bool shuffle;		/* -o shuffle */
-	int repeats;		/* -r */
+	unsigned int seconds;	/* -d: time cap of one fault run */
+	bool pin_local;		/* -P local: resolver i on faulter i's CPU */
+	int repeats;		/* -r: fault runs */
+	int bulk_repeats;	/* -R: bulk runs */
 	bool baseline_only;	/* -b */
 } cfg = {
 	.fault_pages = 10000,
 	.bulk_mib = 64,
 	.batch = 256,
 	.shuffle = false,
+	.seconds = 4,
+	.pin_local = true,
 	.repeats = 1,
+	.bulk_repeats = 3,
 	.baseline_only = false,
 };
 
@@ -461,6 +468,7 @@ struct faulter {
 	pthread_t th;
 	int cpu;		/* -1: not pinned */
 	size_t first, count;	/* slice of run->order */
+	size_t done;		/* pages touched before the time cap */
 	uint64_t start, end;
 	unsigned long bad;
 };
@@ -469,6 +477,7 @@ struct resolver {
 	struct frun *run;
 	pthread_t th;
 	int idx;
+	int cpu;		/* -1: not pinned */
 	struct pca_client *c;	/* ours only */
 	uint32_t queue_id;
 	atomic_ulong calls, records, dup, enobufs;
@@ -483,6 +492,7 @@ struct frun {
 	int fd;			/* region fd or userfaultfd */
 	uint32_t region_id;
 	int nf, nr;
+	uint64_t cap_ns;	/* a faulting thread stops touching after */
 	struct faulter f[2];
 	struct resolver r[2];
 
@@ -501,6 +511,8 @@ struct frun {
 };
 
 struct fault_result {
+	size_t pages;		/* touched within the time cap */
+	double secs;
 	double rate;		/* pages/s */
 	double p50_us, p99_us;
 	double seg_us[4];	/* medians of the round trip's segments */
@@ -542,31 +554,40 @@ static void set_once(uint64_t *p, uint64_t v)
 				    __ATOMIC_RELAXED);
 }
 
+/* Pin the calling thread to @cpu (-1: leave it), then wait for the start. */
+static void thread_start(struct frun *run, int cpu, const char *who)
+{
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		/* pid 0: the calling thread */
+		if (sched_setaffinity(0, sizeof(set), &set))
+			run_fail(run, "%s: sched_setaffinity(CPU %d): %s", who,
+				 cpu, strerror(errno));
+	}
+	pthread_barrier_wait(&run->barrier);
+}
+
 static void *faulter_main(void *arg)
 {
 	struct faulter *f = arg;
 	struct frun *run = f->run;
+	uint64_t last = 0, deadline;
 	size_t i;
 
-	if (f->cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(f->cpu, &set);
-		/* pid 0: the calling thread */
-		if (sched_setaffinity(0, sizeof(set), &set))
-			run_fail(run, "sched_setaffinity(CPU %d): %s", f->cpu,
-				 strerror(errno));
-	}
-	pthread_barrier_wait(&run->barrier);
+	thread_start(run, f->cpu, "faulting thread");
 	f->start = now_ns();
+	deadline = f->start + run->cap_ns;
 	for (i = f->first; i < f->first + f->count; i++) {
 		size_t page = run->order[i];
 		const volatile uint64_t *p =
 			(const volatile uint64_t *)(run->area + page * pg);
 		uint64_t t0, t1, head, tail;
 
-		if (atomic_load_explicit(&run->stop, memory_order_relaxed))
+		if (atomic_load_explicit(&run->stop, memory_order_relaxed) ||
+		    last > deadline)
 			break;
 		t0 = now_ns();
 		head = p[0];		/* the first touch: faults */
@@ -574,8 +595,10 @@ static void *faulter_main(void *arg)
 		tail = p[pg / 8 - 1];
 		run->t_touch[page] = t0;
 		run->t_back[page] = t1;
+		last = t1;
 		if (head != stamp_head(page) || tail != stamp_tail(page))
 			f->bad++;
+		f->done++;
 		atomic_fetch_add_explicit(&run->touched, 1,
 					  memory_order_relaxed);
 	}
@@ -590,6 +613,7 @@ static void *resolver_pca(void *arg)
 	struct frun *run = rv->run;
 	struct pca_fault_record recs[RECS_PER_CALL];
 
+	thread_start(run, rv->cpu, "resolver");
 	while (!atomic_load(&run->stop)) {
 		uint64_t trecv;
 		int n, i;
@@ -664,6 +688,7 @@ static void *resolver_uffd(void *arg)
 	struct frun *run = rv->run;
 	struct uffd_msg msgs[RECS_PER_CALL];
 
+	thread_start(run, rv->cpu, "resolver");
 	while (!atomic_load(&run->stop)) {
 		struct pollfd pfd = { .fd = run->fd, .events = POLLIN };
 		uint64_t trecv;
@@ -799,7 +824,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 {
 	uint64_t start = UINT64_MAX, end = 0, *lat;
 	int64_t *seg;
-	size_t i, n = run->npages, ns;
+	size_t i, n = 0, ns;
 	unsigned long calls = 0, records = 0;
 	int s;
 
@@ -808,11 +833,14 @@ static void fault_results(struct frun *run, struct fault_result *res)
 			start = run->f[i].start;
 		if (run->f[i].end > end)
 			end = run->f[i].end;
+		n += run->f[i].done;
 	}
+	res->pages = n;
+	res->secs = end > start ? (end - start) / 1e9 : 0;
 	res->rate = end > start ? n * 1e9 / (end - start) : 0;
 
-	lat = calloc(n, sizeof(*lat));
-	seg = calloc(n, sizeof(*seg));
+	lat = calloc(run->npages, sizeof(*lat));
+	seg = calloc(run->npages, sizeof(*seg));
 	if (!lat || !seg) {
 		/* tiny next to the mappings; fail loudly all the same */
 		fprintf(stdout, "# %s: out of memory for %zu latencies\n",
@@ -820,8 +848,17 @@ static void fault_results(struct frun *run, struct fault_result *res)
 		fflush(stdout);
 		_exit(KSFT_FAIL);
 	}
-	for (i = 0; i < n; i++)
-		lat[i] = run->t_back[i] - run->t_touch[i];
+	/* the pages touched before the time cap */
+	for (i = 0, ns = 0; i < run->npages; i++)
+		if (run->t_back[i])
+			lat[ns++] = run->t_back[i] - run->t_touch[i];
+	n = ns;
+	if (!n) {
+		fprintf(stdout, "# %s: %s: no page touched\n", cur_test,
+			be_name[run->be]);
+		fflush(stdout);
+		_exit(KSFT_FAIL);
+	}
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	res->p50_us = pct_u64(lat, n, 50) / 1e3;
 	res->p99_us = pct_u64(lat, n, 99) / 1e3;
@@ -830,7 +867,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 	res->nseg = run->be == BE_UFFD ? ARRAY_SIZE(seg_uffd) :
 		    ARRAY_SIZE(seg_pca);
 	for (s = 0; s < res->nseg; s++) {
-		for (i = 0, ns = 0; i < n; i++) {
+		for (i = 0, ns = 0; i < run->npages; i++) {
 			uint64_t pts[5] = {
 				run->t_touch[i], run->t_raise[i],
 				run->t_recv[i], run->t_done[i], run->t_back[i],
@@ -877,9 +914,10 @@ static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
 	size_t off = 0;
 	int s;
 
-	pca_t_diag(t, "%-16s %dT/%dR: %zu pages, %.0f pages/s, p50 %.1f us, p99 %.1f us, %.2f records/receive, %lu dup, %lu ENOBUFS",
-		   be_name[be], nf, nr, npages, res->rate, res->p50_us,
-		   res->p99_us, res->recs_per_call, res->dup, res->enobufs);
+	pca_t_diag(t, "%-16s %dT/%dR: %zu of %zu pages in %.2f s: %.0f pages/s, p50 %.1f us, p99 %.1f us, %.2f records/receive, %lu dup, %lu ENOBUFS",
+		   be_name[be], nf, nr, res->pages, npages, res->secs,
+		   res->rate, res->p50_us, res->p99_us, res->recs_per_call,
+		   res->dup, res->enobufs);
 	for (s = 0; s < res->nseg; s++)
 		off += snprintf(segs + off, sizeof(segs) - off, "%s%s %.1f",
 				s ? ", " : "", names[s], res->seg_us[s]);
@@ -904,8 +942,9 @@ static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
  * area in @order, @nr resolvers serve them through backend @be.
  */
 static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
-		      int nr, const char *src, const uint32_t *order,
-		      size_t npages, struct fault_result *res)
+		      int nr, const int *rcpu, const char *src,
+		      const uint32_t *order, size_t npages,
+		      unsigned int seconds, struct fault_result *res)
 {
 	struct frun *run;
 	size_t len = npages * pg;
@@ -922,6 +961,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	run->src = src;
 	run->nf = nf;
 	run->nr = nr;
+	run->cap_ns = seconds * NSEC_PER_SEC;
 	run->fd = -1;
 	pthread_mutex_init(&run->lock, NULL);
 	run->t_touch = calloc(npages, sizeof(uint64_t));
@@ -962,12 +1002,13 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		}
 	}
 
-	ret = pthread_barrier_init(&run->barrier, NULL, nf + 1);
+	ret = pthread_barrier_init(&run->barrier, NULL, nf + nr + 1);
 	if (ret)
 		PCA_FATAL(t, "pthread_barrier_init: %s", strerror(ret));
 	for (i = 0; i < nr; i++) {
 		run->r[i].run = run;
 		run->r[i].idx = i;
+		run->r[i].cpu = rcpu[i];
 		ret = pthread_create(&run->r[i].th, NULL,
 				     be == BE_UFFD ? resolver_uffd :
 				     resolver_pca, &run->r[i]);
@@ -1117,10 +1158,11 @@ static void bench_header(void)
 	pca_diag("fault_bench: kernel %s, %ld CPUs, clocksource %s, clock_gettime %.0f ns",
 		 u.release, sysconf(_SC_NPROCESSORS_ONLN), cs,
 		 (t1 - t0) / 10000.0);
-	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s), -m %zu MiB, -B %zu, -r %d%s",
+	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s) -d %u s -P %s -r %d; -m %zu MiB -B %zu -R %d%s",
 		 cfg.fault_pages, cfg.fault_pages * pg / MIB,
-		 cfg.shuffle ? "shuffled" : "sequential", cfg.bulk_mib,
-		 cfg.batch, cfg.repeats,
+		 cfg.shuffle ? "shuffled" : "sequential", cfg.seconds,
+		 cfg.pin_local ? "local" : "free", cfg.repeats, cfg.bulk_mib,
+		 cfg.batch, cfg.bulk_repeats,
 		 cfg.baseline_only ? ", userfaultfd only" : "");
 }
 
@@ -1131,11 +1173,14 @@ static void bench_start(struct pca_test_ctx *t)
 }
 
 /*
- * Fault round trips, @nf faulting threads and @nr resolvers, userfaultfd
- * and ours (fd_copy; netlink COPY too with @with_nl), runs interleaved.
+ * Fault round trips, @nf faulting threads (on CPUs 0 and 1) and @nr
+ * resolvers, userfaultfd and ours (fd_copy; netlink COPY too with
+ * @with_nl), runs interleaved.  Resolvers run on the CPU of the faulting
+ * thread of the same index (-P local), anywhere (-P free), or, with
+ * @xcpu, on CPU 1 while the one faulting thread is on CPU 0.
  */
 static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
-			  bool with_nl, uint64_t features)
+			  bool with_nl, bool xcpu, uint64_t features)
 {
 	static const char *const tag[NR_BACKENDS] = {
 		[BE_PCA_FD] = "fdcopy", [BE_PCA_NL] = "nlcopy",
@@ -1144,33 +1189,45 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
 	double m[NR_BACKENDS][3] = { { 0 } };
 	bool on[NR_BACKENDS] = { false };
-	size_t npages = cfg.fault_pages;
-	uint32_t *order;
+	size_t npages = cfg.fault_pages, wn;
+	int rcpu[2] = { -1, -1 }, r, k, b, w;
+	uint32_t *order, *worder;
 	char name[64];
 	char *src;
-	int r, k, b, w;
 
 	bench_start(t);
 	on[BE_PCA_FD] = need_ours(t, features);
 	on[BE_PCA_NL] = on[BE_PCA_FD] && with_nl;
 	on[BE_UFFD] = uffd_usable(t);
-	if (nf > 1 && (usable_cpu(0) < 0 || usable_cpu(1) < 0))
-		PCA_SKIP(t, "needs CPUs 0 and 1 to pin the faulting threads");
+	if ((nf > 1 || xcpu || (cfg.pin_local && nr > 1)) &&
+	    (usable_cpu(0) < 0 || usable_cpu(1) < 0))
+		PCA_SKIP(t, "needs CPUs 0 and 1 to pin the threads");
+	if (xcpu)
+		rcpu[0] = 1;
+	else if (cfg.pin_local)
+		for (k = 0; k < nr; k++)
+			rcpu[k] = nf == 1 ? usable_cpu(0) : k % nf;
+	for (k = 0, wn = 0; k < nr; k++) {
+		if (rcpu[k] >= 0)
+			wn += snprintf(name + wn, sizeof(name) - wn, " %d",
+				       rcpu[k]);
+		else
+			wn += snprintf(name + wn, sizeof(name) - wn, " any");
+	}
+	pca_t_diag(t, "faulting threads on CPU%s; resolvers on CPU%s",
+		   nf == 1 ? " 0" : "s 0 1", name);
 
 	src = src_alloc(t, npages);
 	order = make_order(t, npages);
 
 	/* warm up each path (slab caches, socket buffers), not reported */
-	for (b = 0; b < NR_BACKENDS; b++) {
-		uint32_t *w;
-		size_t wn = npages < WARMUP_PAGES ? npages : WARMUP_PAGES;
-
-		if (!on[b])
-			continue;
-		w = make_order(t, wn);
-		fault_run(t, b, 1, 1, src, w, wn, &res[b][0]);
-		free(w);
-	}
+	wn = npages < WARMUP_PAGES ? npages : WARMUP_PAGES;
+	worder = make_order(t, wn);
+	for (b = 0; b < NR_BACKENDS; b++)
+		if (on[b])
+			fault_run(t, b, 1, 1, rcpu, src, worder, wn,
+				  WARMUP_SECONDS, &res[b][0]);
+	free(worder);
 
 	for (r = 0; r < cfg.repeats; r++) {
 		/* rotate who goes first, so neither side always does */
@@ -1178,8 +1235,8 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			b = (k + r) % NR_BACKENDS;
 			if (!on[b])
 				continue;
-			fault_run(t, b, nf, nr, src, order, npages,
-				  &res[b][r]);
+			fault_run(t, b, nf, nr, rcpu, src, order, npages,
+				  cfg.seconds, &res[b][r]);
 			fault_report(t, b, nf, nr, npages, &res[b][r]);
 		}
 	}
@@ -1209,19 +1266,25 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 
 static void test_fault_1t(struct pca_test_ctx *t)
 {
-	fault_compare(t, 1, 1, true,
+	fault_compare(t, 1, 1, true, false,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE);
+}
+
+static void test_fault_1t_xcpu(struct pca_test_ctx *t)
+{
+	fault_compare(t, 1, 1, false, true,
 		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE);
 }
 
 static void test_fault_2t_1r(struct pca_test_ctx *t)
 {
-	fault_compare(t, 2, 1, false,
+	fault_compare(t, 2, 1, false, false,
 		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE);
 }
 
 static void test_fault_2t_2r(struct pca_test_ctx *t)
 {
-	fault_compare(t, 2, 2, false,
+	fault_compare(t, 2, 2, false, false,
 		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 		      PCA_FEATURE_SHARDED_QUEUES);
 }
@@ -1384,7 +1447,7 @@ static void test_bulk_copy(struct pca_test_ctx *t)
 	on[BULK_MEMCPY] = true;
 
 	src = src_alloc(t, npages);
-	for (r = 0; r < cfg.repeats; r++) {
+	for (r = 0; r < cfg.bulk_repeats; r++) {
 		for (k = 0; k < NR_BULK; k++) {
 			/* alternate: ours first, then the baselines first */
 			kind = r % 2 ? NR_BULK - 1 - k : k;
@@ -1396,7 +1459,7 @@ static void test_bulk_copy(struct pca_test_ctx *t)
 		}
 	}
 	for (kind = 0; kind < NR_BULK; kind++)
-		m[kind] = on[kind] ? median_d(v[kind], cfg.repeats) : 0;
+		m[kind] = on[kind] ? median_d(v[kind], cfg.bulk_repeats) : 0;
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
 		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
 			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
@@ -1408,29 +1471,38 @@ static void test_bulk_copy(struct pca_test_ctx *t)
  */
 
 static const struct pca_test tests[] = {
-	PCA_TEST("fault_1t", test_fault_1t, 0, .timeout = 60,
+	PCA_TEST("fault_1t", test_fault_1t, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("fault_2t_1r", test_fault_2t_1r, 0, .timeout = 45,
+	PCA_TEST("fault_1t_xcpu", test_fault_1t_xcpu, 0, .timeout = 30,
 		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("fault_2t_2r", test_fault_2t_2r, 0, .timeout = 45,
+	PCA_TEST("fault_2t_1r", test_fault_2t_1r, 0, .timeout = 30,
 		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("bulk_copy", test_bulk_copy, 0, .timeout = 60,
+	PCA_TEST("fault_2t_2r", test_fault_2t_2r, 0, .timeout = 30,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("bulk_copy", test_bulk_copy, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
 };
 
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"Usage: %s [-n PAGES] [-m MIB] [-B ENTRIES] [-o seq|shuffle] [-r REPEATS] [-b]\n"
-		"          [-l] [-t TEST]... [-T SECONDS]\n"
+		"Usage: %s [-n PAGES] [-d SECONDS] [-o seq|shuffle] [-P local|free] [-r REPEATS]\n"
+		"          [-m MIB] [-B ENTRIES] [-R REPEATS] [-b] [-l] [-t TEST]... [-T SECONDS]\n"
 		"  -n PAGES    pages of the fault area (default %zu)\n"
+		"  -d SECONDS  time cap of one fault run: a faulting thread stops\n"
+		"              touching pages after it (default %u)\n"
+		"  -o ORDER    page touch order: seq or shuffle (default seq)\n"
+		"  -P WHERE    resolvers pinned to the CPU of their faulting thread\n"
+		"              (local, default) or not pinned (free)\n"
+		"  -r REPEATS  fault runs of each side, median reported (default %d)\n"
 		"  -m MIB      MiB placed by bulk_copy (default %zu)\n"
 		"  -B ENTRIES  entries per COPY_BATCH call (default %zu)\n"
-		"  -o ORDER    page touch order: seq or shuffle (default seq)\n"
-		"  -r REPEATS  runs of every measurement, median reported (default 1, max %d)\n"
+		"  -R REPEATS  bulk runs of each kind, median reported (default %d)\n"
 		"  -b          userfaultfd and memcpy only: no module needed\n"
-		"  -l, -t, -T  list tests, run only TEST, override timeouts\n",
-		argv0, cfg.fault_pages, cfg.bulk_mib, cfg.batch, MAX_REPEATS);
+		"  -l, -t, -T  list tests, run only TEST, override timeouts\n"
+		"Repeats are at most %d.\n",
+		argv0, cfg.fault_pages, cfg.seconds, cfg.repeats,
+		cfg.bulk_mib, cfg.batch, cfg.bulk_repeats, MAX_REPEATS);
 }
 
 static size_t parse_num(const char *argv0, char opt, const char *s,
@@ -1464,11 +1536,29 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	hargv[hargc++] = argv[0];
-	while ((opt = getopt(argc, argv, "n:m:B:o:r:blt:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:o:P:r:m:B:R:blt:T:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			cfg.fault_pages = parse_num(argv[0], opt, optarg, 1,
 						    1U << 22);
+			break;
+		case 'd':
+			cfg.seconds = parse_num(argv[0], opt, optarg, 1, 600);
+			break;
+		case 'P':
+			if (!strcmp(optarg, "local")) {
+				cfg.pin_local = true;
+			} else if (!strcmp(optarg, "free")) {
+				cfg.pin_local = false;
+			} else {
+				fprintf(stderr, "%s: -P %s: expected local or free\n",
+					argv[0], optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			cfg.bulk_repeats = parse_num(argv[0], opt, optarg, 1,
+						     MAX_REPEATS);
 			break;
 		case 'm':
 			cfg.bulk_mib = parse_num(argv[0], opt, optarg, 1, 1024);

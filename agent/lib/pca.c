@@ -123,8 +123,6 @@ static const char *const attr_names[] = {
 	[PCA_A_DATA] = "data",
 	[PCA_A_FAULT_RECORDS] = "fault_records",
 	[PCA_A_STATS] = "stats",
-	[PCA_A_PAGES_DONE] = "pages_done",
-	[PCA_A_PAGES_EXISTED] = "pages_existed",
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -603,8 +601,6 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 		[PCA_A_RESOLVE_FLAGS]	= { .type = NLA_U32 },
 		[PCA_A_PAGE]		= { .type = NLA_NESTED },
 		[PCA_A_STATS]		= { .type = NLA_NESTED },
-		[PCA_A_PAGES_DONE]	= { .type = NLA_U64 },
-		[PCA_A_PAGES_EXISTED]	= { .type = NLA_U64 },
 	};
 	int64_t deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
 	int parse_err = 0;
@@ -1003,15 +999,13 @@ struct resolve_reply {
 	int seen;
 };
 
+/* Resolution commands answer with an ACK only; a reply is a protocol error. */
 static int parse_resolve(struct nlattr **tb, void *arg)
 {
 	struct resolve_reply *rr = arg;
 
+	(void)tb;
 	rr->seen = 1;
-	if (tb[PCA_A_PAGES_DONE])
-		rr->r.done += nla_get_u64(tb[PCA_A_PAGES_DONE]);
-	if (tb[PCA_A_PAGES_EXISTED])
-		rr->r.existed += nla_get_u64(tb[PCA_A_PAGES_EXISTED]);
 	return 0;
 }
 

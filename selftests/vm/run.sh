@@ -65,7 +65,11 @@ fi
 targets=()
 if [ -n "${KDIR:-}" ]; then
 	[ -d "$KDIR" ] || die "KDIR=$KDIR is not a directory"
-	if [ -f "$KDIR/include/config/kernel.release" ]; then
+	# utsrelease.h is what the module's vermagic says.
+	if [ -f "$KDIR/include/generated/utsrelease.h" ]; then
+		abi=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' \
+			"$KDIR/include/generated/utsrelease.h")
+	elif [ -f "$KDIR/include/config/kernel.release" ]; then
 		abi=$(cat "$KDIR/include/config/kernel.release")
 	else
 		abi=$(make -s -C "$KDIR" kernelrelease)
@@ -138,15 +142,15 @@ if [ "$mode" = bench ]; then
 fi
 rm -f "$BUILD/.bench.jsonl"
 
-say "== summary"
-for l in "${summary[@]}"; do
-	say "$l"
-done
 if [ "$mode" = demo ]; then
 	[ "$total_fail" = 0 ] && say "demo: ok" && exit 0
 	say "demo: FAILED"
 	exit 1
 fi
+say "== summary"
+for l in "${summary[@]}"; do
+	say "$l"
+done
 if [ "$total_skip" -gt 0 ]; then
 	say "$total_pass passed, $total_fail failed, $total_skip skipped"
 else

@@ -13,9 +13,9 @@
  *  - ioctls on /dev/postcopy_assist and on region fds (region creation and a
  *    fast resolution path that copies straight from user buffers).
  *
- * Both start with an API handshake (PCA_CMD_API / PCA_IOC_API): the caller
- * names PCA_API_VERSION and the PCA_FEATURE_* bits it needs; unknown bits are
- * refused with -EINVAL.
+ * Callers start with an API handshake (PCA_CMD_API / PCA_IOC_API): they
+ * name PCA_API_VERSION and the PCA_FEATURE_* bits they need; unknown bits
+ * are refused with -EINVAL.  The handshake keeps no state.
  *
  * Every structure below has only naturally aligned __u64/__u32 fields and no
  * implicit padding.  Released structures never change; new behaviour gets a
@@ -48,9 +48,8 @@ enum pca_cmd {
 	PCA_CMD_API,		/* handshake: version, features -> supported */
 	PCA_CMD_REGION_GET,	/* one region (REGION_ID) or dump all */
 	PCA_CMD_ATTACH,		/* attach the sending socket as a fault queue */
-	PCA_CMD_DETACH,		/* detach the sending socket's queues */
-	PCA_CMD_FAULT,		/* kernel -> agent: PCA_A_FAULT_RECORDS;
-				 * agent -> kernel: resend what is pending */
+	PCA_CMD_DETACH,		/* detach the sending socket's queue */
+	PCA_CMD_FAULT,		/* records to agent; resend request */
 	PCA_CMD_COPY,		/* place PCA_A_PAGE(s) and wake */
 	PCA_CMD_ZERO,		/* place zero pages over a range and wake */
 	PCA_CMD_WAKE,		/* wake waiters over a range */
@@ -80,8 +79,6 @@ enum pca_attr {
 	PCA_A_DATA,		/* binary, exactly one page */
 	PCA_A_FAULT_RECORDS,	/* binary, struct pca_fault_record[] */
 	PCA_A_STATS,		/* nest: enum pca_stat_attr */
-	PCA_A_PAGES_DONE,	/* u64, pages placed by a COPY/ZERO */
-	PCA_A_PAGES_EXISTED,	/* u64, pages already present (-EEXIST) */
 
 	__PCA_A_MAX,
 	PCA_A_MAX = __PCA_A_MAX - 1
@@ -111,8 +108,8 @@ enum pca_stat_attr {
 
 /* Region flags, fixed at creation. */
 #define PCA_REGION_MISSING	(1ULL << 0) /* every page starts missing */
-#define PCA_REGION_USER_ONLY	(1ULL << 1) /* kernel accesses to a missing
-					     * page fail (-EFAULT), never wait */
+/* Kernel accesses to a missing page fail with -EFAULT, never wait. */
+#define PCA_REGION_USER_ONLY	(1ULL << 1)
 
 /* What happens to faults when no agent is attached. */
 enum pca_policy {
@@ -129,7 +126,9 @@ struct pca_fault_record {
 	__u64 time_ns;		/* CLOCK_MONOTONIC when the fault was raised */
 	__u32 region_id;
 	__u32 flags;		/* PCA_FAULT_* */
-	__u32 tid;		/* faulting thread, in the agent's pid ns */
+	__u32 tid;		/* faulting thread, in the pid namespace
+				 * of the region's creator
+				 */
 	__u32 queue_id;		/* queue the record was sent to */
 };
 
@@ -163,14 +162,14 @@ struct pca_copy {
 	__u64 src;		/* in: user address of the data */
 	__u64 len;		/* in: bytes, page multiple */
 	__u64 flags;		/* in: PCA_RESOLVE_* */
-	__s64 copied;		/* out: bytes placed, or -errno */
+	__s64 copied;		/* out: bytes placed */
 };
 
 struct pca_range {
 	__u64 offset;		/* in: page aligned */
 	__u64 len;		/* in: bytes, page multiple */
 	__u64 flags;		/* in: PCA_RESOLVE_* (ZERO only) */
-	__s64 done;		/* out: bytes placed (ZERO), or -errno */
+	__s64 done;		/* out: bytes placed (ZERO) */
 };
 
 struct pca_copy_entry {
