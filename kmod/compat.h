@@ -8,6 +8,7 @@
 #define _PCA_COMPAT_H
 
 #include <linux/mm.h>
+#include <net/genetlink.h>
 #include <net/netlink.h>
 
 /* 6.3 made vma->vm_flags read-only outside helpers. */
@@ -66,5 +67,18 @@ static inline void pca_extack_attr_msg(struct netlink_ext_ack *extack,
 		extack->bad_attr = attr;
 	}
 }
+
+/* 6.6 moved the dump's attributes into a struct genl_info. */
+#ifdef PCA_HAVE_GENL_INFO_DUMP
+static inline struct nlattr **pca_dump_attrs(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->attrs;
+}
+#else
+static inline struct nlattr **pca_dump_attrs(struct netlink_callback *cb)
+{
+	return genl_dumpit_info(cb)->attrs;
+}
+#endif
 
 #endif /* _PCA_COMPAT_H */

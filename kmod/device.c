@@ -9,6 +9,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nsproxy.h>
 #include <net/net_namespace.h>
@@ -17,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "device.h"
+#include "dirty.h"
 #include "fault.h"
 #include "region.h"
 
@@ -26,7 +28,9 @@
 				 BIT_ULL(_IOC_NR(PCA_IOC_COPY)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_ZERO)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_WAKE)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_COPY_BATCH)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_COPY_BATCH)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_LOG)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_CLEAR)))
 
 /* Entries read from user space per step of a COPY_BATCH. */
 #define PCA_BATCH_CHUNK		16
@@ -164,6 +168,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 			err = -EINTR;
 			break;
 		}
+		cond_resched();
 	}
 	uc.copied = placed << PAGE_SHIFT;
 	if (put_user(uc.copied, &argp->copied))
@@ -290,6 +295,80 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	return ret;
 }
 
+static int pca_ioctl_dirty_log(struct pca_region *r,
+			       struct pca_dirty_log __user *argp)
+{
+	struct pca_dirty_log ud;
+	u64 __user *ubits;
+	pgoff_t first, nr, done, n;
+	u64 dirty, total = 0;
+	const char *why;
+	u64 *bits = NULL;
+	size_t words;
+	int ret;
+
+	if (copy_from_user(&ud, argp, sizeof(ud)))
+		return -EFAULT;
+	if (ud.flags & ~(u64)(PCA_DIRTY_CLEAR | PCA_DIRTY_COUNT_ONLY))
+		return -EINVAL;
+	/* Clearing what nobody sees would lose writes. */
+	if ((ud.flags & PCA_DIRTY_CLEAR) && (ud.flags & PCA_DIRTY_COUNT_ONLY))
+		return -EINVAL;
+	ret = pca_region_range(r, ud.offset, ud.len, &why);
+	if (ret)
+		return ret;
+	first = ud.offset >> PAGE_SHIFT;
+	nr = ud.len >> PAGE_SHIFT;
+	ubits = u64_to_user_ptr(ud.bitmap);
+	if (!(ud.flags & PCA_DIRTY_COUNT_ONLY)) {
+		if (ud.bitmap_size < DIV_ROUND_UP(nr, 64) * sizeof(u64))
+			return -ENOSPC;
+		bits = kvmalloc(PCA_DIRTY_MSG_PAGES / 8, GFP_KERNEL);
+		if (!bits)
+			return -ENOMEM;
+	}
+
+	/* In steps of one message's worth, so memory stays bounded. */
+	for (done = 0; done < nr && !ret; done += n) {
+		n = min_t(pgoff_t, nr - done, PCA_DIRTY_MSG_PAGES);
+		words = DIV_ROUND_UP(n, 64);
+		if (bits)
+			memset(bits, 0, words * sizeof(u64));
+		ret = pca_dirty_collect(r, first + done, n, bits, false,
+					&dirty);
+		total += dirty;
+		if (!ret && bits &&
+		    copy_to_user(ubits + done / 64, bits, words * sizeof(u64)))
+			ret = -EFAULT;
+		/* Delivered: only now may the bits go. */
+		if (!ret && (ud.flags & PCA_DIRTY_CLEAR))
+			pca_dirty_clear_bits(r, first + done, n, bits);
+	}
+	kvfree(bits);
+	if (!ret && put_user(total, &argp->dirty))
+		ret = -EFAULT;
+	return ret;
+}
+
+static int pca_ioctl_dirty_clear(struct pca_region *r,
+				 struct pca_range __user *argp)
+{
+	struct pca_range ur;
+	const char *why;
+	u64 dirty;
+	int ret;
+
+	if (copy_from_user(&ur, argp, sizeof(ur)))
+		return -EFAULT;
+	if (ur.flags)
+		return -EINVAL;
+	ret = pca_region_range(r, ur.offset, ur.len, &why);
+	if (ret)
+		return ret;
+	return pca_dirty_collect(r, ur.offset >> PAGE_SHIFT,
+				 ur.len >> PAGE_SHIFT, NULL, true, &dirty);
+}
+
 long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct pca_region *r = file->private_data;
@@ -305,6 +384,10 @@ long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pca_ioctl_range(r, cmd, argp);
 	case PCA_IOC_COPY_BATCH:
 		return pca_ioctl_copy_batch(r, argp);
+	case PCA_IOC_DIRTY_LOG:
+		return pca_ioctl_dirty_log(r, argp);
+	case PCA_IOC_DIRTY_CLEAR:
+		return pca_ioctl_dirty_clear(r, argp);
 	}
 	return -ENOTTY;
 }

@@ -16,6 +16,7 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "dirty.h"
 #include "fault.h"
 #include "netlink.h"
 #include "region.h"
@@ -23,7 +24,12 @@
 #define PCA_NL_COMMANDS	(BIT_ULL(PCA_CMD_API) | BIT_ULL(PCA_CMD_REGION_GET) | \
 			 BIT_ULL(PCA_CMD_ATTACH) | BIT_ULL(PCA_CMD_DETACH) | \
 			 BIT_ULL(PCA_CMD_FAULT) | BIT_ULL(PCA_CMD_COPY) | \
-			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE))
+			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE) | \
+			 BIT_ULL(PCA_CMD_DIRTY_TRACK) | \
+			 BIT_ULL(PCA_CMD_DIRTY_GET) | BIT_ULL(PCA_CMD_DIRTY_CLEAR))
+
+/* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
+#define PCA_DIRTY_DUMP_PAGES	(16 * 1024)
 
 static struct genl_family pca_family;
 
@@ -43,6 +49,9 @@ static const struct nla_policy pca_policy[PCA_A_MAX + 1] = {
 	[PCA_A_RESOLVE_FLAGS]	= NLA_POLICY_MASK(NLA_U32,
 						  PCA_RESOLVE_DONTWAKE),
 	[PCA_A_PAGE]		= NLA_POLICY_NESTED(pca_page_policy),
+	[PCA_A_DIRTY_ENABLE]	= NLA_POLICY_MAX(NLA_U32, 1),
+	[PCA_A_DIRTY_FLAGS]	= NLA_POLICY_MASK(NLA_U32, PCA_DIRTY_CLEAR |
+						  PCA_DIRTY_COUNT_ONLY),
 };
 
 static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
@@ -178,6 +187,9 @@ static int pca_nl_fill_region(struct sk_buff *msg, struct pca_region *r,
 			      atomic_long_read(&r->nr_present), PCA_A_PAD) ||
 	    nla_put_u32(msg, PCA_A_QUEUES, READ_ONCE(r->nr_queues)) ||
 	    nla_put_u32(msg, PCA_A_POLICY, READ_ONCE(r->policy)) ||
+	    nla_put_u32(msg, PCA_A_DIRTY_TRACKING, READ_ONCE(r->tracking)) ||
+	    nla_put_u64_64bit(msg, PCA_A_DIRTY_PAGES,
+			      atomic_long_read(&r->nr_dirty), PCA_A_PAD) ||
 	    pca_nl_put_stats(msg, r)) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
@@ -406,30 +418,46 @@ out:
 	return ret;
 }
 
-/* PCA_A_OFFSET + PCA_A_LENGTH, checked against @r, as pages. */
-static int pca_nl_range(struct pca_region *r, struct genl_info *info,
-			pgoff_t *first, pgoff_t *nr)
+/*
+ * PCA_A_OFFSET + PCA_A_LENGTH, checked against @r, as pages.  With
+ * @whole_default, a request naming neither means the whole region.
+ */
+static int pca_nl_range_attrs(struct pca_region *r, struct nlattr **attrs,
+			      struct netlink_ext_ack *extack,
+			      bool whole_default, pgoff_t *first, pgoff_t *nr)
 {
 	const char *why;
 	u64 offset, len;
 	int ret;
 
-	if (GENL_REQ_ATTR_CHECK(info, PCA_A_OFFSET) ||
-	    GENL_REQ_ATTR_CHECK(info, PCA_A_LENGTH))
+	if (whole_default && !attrs[PCA_A_OFFSET] && !attrs[PCA_A_LENGTH]) {
+		*first = 0;
+		*nr = r->nr_pages;
+		return 0;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, NULL, attrs, PCA_A_OFFSET) ||
+	    NL_REQ_ATTR_CHECK(extack, NULL, attrs, PCA_A_LENGTH))
 		return -EINVAL;
-	offset = nla_get_u64(info->attrs[PCA_A_OFFSET]);
-	len = nla_get_u64(info->attrs[PCA_A_LENGTH]);
+	offset = nla_get_u64(attrs[PCA_A_OFFSET]);
+	len = nla_get_u64(attrs[PCA_A_LENGTH]);
 	ret = pca_region_range(r, offset, len, &why);
 	if (ret) {
-		pca_extack_attr_msg(info->extack,
-				    info->attrs[len && PAGE_ALIGNED(len) ?
-						PCA_A_OFFSET : PCA_A_LENGTH],
+		pca_extack_attr_msg(extack,
+				    attrs[len && PAGE_ALIGNED(len) ?
+					  PCA_A_OFFSET : PCA_A_LENGTH],
 				    why);
 		return ret;
 	}
 	*first = offset >> PAGE_SHIFT;
 	*nr = len >> PAGE_SHIFT;
 	return 0;
+}
+
+static int pca_nl_range(struct pca_region *r, struct genl_info *info,
+			pgoff_t *first, pgoff_t *nr)
+{
+	return pca_nl_range_attrs(r, info->attrs, info->extack, false, first,
+				  nr);
 }
 
 static int pca_nl_zero(struct sk_buff *skb, struct genl_info *info)
@@ -474,6 +502,258 @@ static int pca_nl_wake(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int pca_nl_dirty_track(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_DIRTY_ENABLE))
+		ret = -EINVAL;
+	else
+		ret = pca_dirty_track(r,
+				      nla_get_u32(info->attrs[PCA_A_DIRTY_ENABLE]));
+	pca_region_put(r);
+	return ret;
+}
+
+static u32 pca_nl_dirty_flags(struct nlattr **attrs)
+{
+	return attrs[PCA_A_DIRTY_FLAGS] ? nla_get_u32(attrs[PCA_A_DIRTY_FLAGS]) :
+					  0;
+}
+
+static void pca_nl_dirty_error(struct netlink_ext_ack *extack, int err)
+{
+	if (err == -ENODATA)
+		NL_SET_ERR_MSG_MOD(extack,
+				   "dirty tracking was never enabled on region");
+}
+
+/*
+ * One message: the log of pages [@first, @first + @nr) of @r; *@bitmapp
+ * (may be NULL) gets the bitmap attribute.  Dumps clear here: the core
+ * queues every dump message it asked for.
+ */
+static int pca_nl_fill_dirty(struct sk_buff *msg, struct pca_region *r,
+			     pgoff_t first, pgoff_t nr, u32 flags,
+			     u32 portid, u32 seq, int nlflags,
+			     struct netlink_ext_ack *extack,
+			     struct nlattr **bitmapp)
+{
+	struct nlattr *bitmap = NULL, *pages;
+	u64 dirty;
+	void *hdr;
+	int ret;
+
+	hdr = genlmsg_put(msg, portid, seq, &pca_family, nlflags,
+			  PCA_CMD_DIRTY_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
+	    nla_put_u64_64bit(msg, PCA_A_OFFSET, (u64)first << PAGE_SHIFT,
+			      PCA_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_A_LENGTH, (u64)nr << PAGE_SHIFT,
+			      PCA_A_PAD))
+		goto cancel;
+	if (!(flags & PCA_DIRTY_COUNT_ONLY)) {
+		bitmap = nla_reserve_64bit(msg, PCA_A_DIRTY_BITMAP,
+					   DIV_ROUND_UP(nr, 64) * sizeof(u64),
+					   PCA_A_PAD);
+		if (!bitmap)
+			goto cancel;
+		memset(nla_data(bitmap), 0, nla_len(bitmap));
+	}
+	/* All room taken before clearing: a cleared bit is always reported. */
+	pages = nla_reserve_64bit(msg, PCA_A_DIRTY_PAGES, sizeof(u64),
+				  PCA_A_PAD);
+	if (!pages)
+		goto cancel;
+	ret = pca_dirty_collect(r, first, nr, bitmap ? nla_data(bitmap) : NULL,
+				flags & PCA_DIRTY_CLEAR, &dirty);
+	if (ret) {
+		pca_nl_dirty_error(extack, ret);
+		genlmsg_cancel(msg, hdr);
+		return ret;
+	}
+	memcpy(nla_data(pages), &dirty, sizeof(dirty));
+	genlmsg_end(msg, hdr);
+	if (bitmapp)
+		*bitmapp = bitmap;
+	return 0;
+cancel:
+	genlmsg_cancel(msg, hdr);
+	return -EMSGSIZE;
+}
+
+static int pca_nl_dirty_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	struct nlattr *bitmap = NULL;
+	pgoff_t first, nr;
+	struct sk_buff *msg;
+	u64 *sent = NULL;
+	u32 flags;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	flags = pca_nl_dirty_flags(info->attrs);
+	ret = pca_nl_range_attrs(r, info->attrs, info->extack, true, &first,
+				 &nr);
+	if (ret)
+		goto out;
+	if ((flags & PCA_DIRTY_CLEAR) && (flags & PCA_DIRTY_COUNT_ONLY)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "clearing needs the bitmap: use DIRTY_CLEAR");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (nr > PCA_DIRTY_MSG_PAGES && !(flags & PCA_DIRTY_COUNT_ONLY)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "range too large for one message: dump it");
+		ret = -E2BIG;
+		goto out;
+	}
+	msg = genlmsg_new(nla_total_size_64bit(DIV_ROUND_UP(nr, 64) * 8) +
+			  NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* A reply can be dropped (full socket): clear once it is queued. */
+	ret = pca_nl_fill_dirty(msg, r, first, nr, flags & ~PCA_DIRTY_CLEAR,
+				info->snd_portid, info->snd_seq, 0,
+				info->extack, &bitmap);
+	if (ret) {
+		nlmsg_free(msg);
+		goto out;
+	}
+	if (flags & PCA_DIRTY_CLEAR) {
+		sent = kvmalloc(nla_len(bitmap), GFP_KERNEL);
+		if (!sent) {
+			nlmsg_free(msg);
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(sent, nla_data(bitmap), nla_len(bitmap));
+	}
+	ret = genlmsg_reply(msg, info);
+	if (!ret && sent)
+		pca_dirty_clear_bits(r, first, nr, sent);
+	kvfree(sent);
+out:
+	pca_region_put(r);
+	return ret;
+}
+
+/*
+ * Dump state in cb->args: region id, next page, end page, flags, started.
+ * Checked in the first dump call rather than in .start, whose errors carry
+ * no extack text on 6.1.
+ */
+static int pca_nl_dirty_dump_init(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = pca_dump_attrs(cb);
+	struct net *net = sock_net(cb->skb->sk);
+	struct pca_region *r;
+	pgoff_t first, nr;
+	int ret;
+
+	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+		return -EPERM;
+	}
+	if (NL_REQ_ATTR_CHECK(cb->extack, NULL, attrs, PCA_A_REGION_ID))
+		return -EINVAL;
+	r = pca_region_lookup(net, nla_get_u32(attrs[PCA_A_REGION_ID]));
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[PCA_A_REGION_ID],
+				    "no such region");
+		return -ENOENT;
+	}
+	if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "caller does not own the region");
+		ret = -EPERM;
+	} else if (!READ_ONCE(r->dirty)) {
+		pca_nl_dirty_error(cb->extack, -ENODATA);
+		ret = -ENODATA;
+	} else {
+		ret = pca_nl_range_attrs(r, attrs, cb->extack, true, &first,
+					 &nr);
+	}
+	if (!ret && (pca_nl_dirty_flags(attrs) & PCA_DIRTY_CLEAR) &&
+	    (pca_nl_dirty_flags(attrs) & PCA_DIRTY_COUNT_ONLY)) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "clearing needs the bitmap: use DIRTY_CLEAR");
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		cb->args[0] = r->id;
+		cb->args[1] = first;
+		cb->args[2] = first + nr;
+		cb->args[3] = pca_nl_dirty_flags(attrs);
+		cb->args[4] = 1;
+	}
+	pca_region_put(r);
+	return ret;
+}
+
+static int pca_nl_dirty_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct pca_region *r;
+	pgoff_t next, end, nr;
+	int ret = 0;
+
+	if (!cb->args[4]) {
+		ret = pca_nl_dirty_dump_init(cb);
+		if (ret)
+			return ret;
+	}
+	next = cb->args[1];
+	end = cb->args[2];
+	r = pca_region_lookup(sock_net(skb->sk), cb->args[0]);
+	if (!r)
+		return -ENOENT;
+	while (next < end) {
+		nr = min_t(pgoff_t, end - next, PCA_DIRTY_DUMP_PAGES);
+		ret = pca_nl_fill_dirty(skb, r, next, nr, cb->args[3],
+					NETLINK_CB(cb->skb).portid,
+					cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					cb->extack, NULL);
+		if (ret)
+			break;
+		next += nr;
+	}
+	pca_region_put(r);
+	cb->args[1] = next;
+	/* A full skb goes out; the dump goes on from @next. */
+	if (ret == -EMSGSIZE && skb->len)
+		return skb->len;
+	return ret ? ret : skb->len;
+}
+
+static int pca_nl_dirty_clear(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	pgoff_t first, nr;
+	u64 dirty;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = pca_nl_range(r, info, &first, &nr);
+	if (!ret) {
+		ret = pca_dirty_collect(r, first, nr, NULL, true, &dirty);
+		pca_nl_dirty_error(info->extack, ret);
+	}
+	pca_region_put(r);
+	return ret;
+}
+
 static const struct genl_ops pca_ops[] = {
 	{
 		.cmd	= PCA_CMD_API,
@@ -508,6 +788,19 @@ static const struct genl_ops pca_ops[] = {
 	{
 		.cmd	= PCA_CMD_WAKE,
 		.doit	= pca_nl_wake,
+	},
+	{
+		.cmd	= PCA_CMD_DIRTY_TRACK,
+		.doit	= pca_nl_dirty_track,
+	},
+	{
+		.cmd	= PCA_CMD_DIRTY_GET,
+		.doit	= pca_nl_dirty_get,
+		.dumpit	= pca_nl_dirty_dump,
+	},
+	{
+		.cmd	= PCA_CMD_DIRTY_CLEAR,
+		.doit	= pca_nl_dirty_clear,
 	},
 };
 

@@ -16,6 +16,7 @@
 #include <linux/mount.h>
 #include <linux/pid_namespace.h>
 #include <linux/pseudo_fs.h>
+#include <linux/cred.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -24,6 +25,7 @@
 
 #include "compat.h"
 #include "device.h"
+#include "dirty.h"
 #include "fault.h"
 #include "region.h"
 
@@ -32,7 +34,7 @@
 const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE |
 	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
-	PCA_FEATURE_SHARDED_QUEUES;
+	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG;
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -71,9 +73,13 @@ static void pca_region_release(struct kref *kref)
 	unsigned long index;
 	struct page *page;
 
-	xa_for_each(&r->pages, index, page)
+	xa_for_each(&r->pages, index, page) {
+		/* Pages may outlive us pinned; they leave the address_space. */
+		page->mapping = NULL;
 		put_page(page);
+	}
 	xa_destroy(&r->pages);
+	pca_dirty_free(r);
 	free_percpu(r->stats);
 	iput(r->inode);
 	put_pid_ns(r->pid_ns);
@@ -187,9 +193,13 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		__free_page(page);
 		return ret;
 	}
+	/* Found by the rmap through the region's address_space (dirty log). */
+	page->mapping = r->inode->i_mapping;
+	page->index = pgoff;
 
 	old = xa_cmpxchg(&r->pages, pgoff, NULL, page, GFP_KERNEL);
 	if (old) {
+		page->mapping = NULL;
 		__free_page(page);
 		return xa_is_err(old) ? xa_err(old) : -EEXIST;
 	}
@@ -294,7 +304,8 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 }
 
 static const struct vm_operations_struct pca_vm_ops = {
-	.fault = pca_vm_fault,
+	.fault		= pca_vm_fault,
+	.page_mkwrite	= pca_dirty_page_mkwrite,
 };
 
 static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
@@ -317,19 +328,46 @@ static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * A region file opened again by path, /proc/<pid>/fd/<n>: how a VMM that
+ * only takes a path (QEMU's memory-backend-file) maps an existing region.
+ */
+static int pca_region_file_open(struct inode *inode, struct file *file)
+{
+	struct pca_region *r = inode->i_private;
+
+	if (!atomic_inc_not_zero(&r->nr_files))
+		return -ENOENT;
+	pca_region_get(r);
+	file->private_data = r;
+	return 0;
+}
+
 static int pca_region_file_release(struct inode *inode, struct file *file)
 {
 	struct pca_region *r = file->private_data;
 
-	xa_erase(&pca_regions, r->id);
-	pca_queue_detach_all(r);
-	pca_fault_wake_all(r);
+	if (atomic_dec_and_test(&r->nr_files)) {
+		xa_erase(&pca_regions, r->id);
+		pca_queue_detach_all(r);
+		pca_fault_wake_all(r);
+	}
 	pca_region_put(r);
 	return 0;
 }
 
+/* The size is what SEEK_END reports: VMMs size their mapping from it. */
+static loff_t pca_region_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct pca_region *r = file->private_data;
+
+	return fixed_size_llseek(file, offset, whence, r->size);
+}
+
 static const struct file_operations pca_region_fops = {
 	.owner		= THIS_MODULE,
+	.open		= pca_region_file_open,
+	.llseek		= pca_region_llseek,
 	.mmap		= pca_region_mmap,
 	.unlocked_ioctl	= pca_region_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
@@ -355,6 +393,8 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 	r->policy = PCA_POLICY_FAIL;
 	xa_init(&r->pages);
 	mutex_init(&r->queues_lock);
+	mutex_init(&r->dirty_lock);
+	atomic_set(&r->nr_files, 1);
 	pca_region_faults_init(r);
 	r->net = get_net(current->nsproxy->net_ns);
 	r->user_ns = get_user_ns(current_user_ns());
@@ -392,6 +432,10 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 		goto err_region;
 	}
 	inode->i_size = size;
+	inode->i_fop = &pca_region_fops;
+	inode->i_private = r;
+	inode->i_uid = current_fsuid();
+	inode->i_gid = current_fsgid();
 	r->inode = inode;
 	ihold(inode);	/* the region's own, dropped when it is freed */
 

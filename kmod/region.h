@@ -64,6 +64,8 @@ struct pca_stats {
  *                          @nr_queues, @policy, @closed.
  *   pca_fault_bucket.lock - pending faults of one hash bucket.
  *   @pages' xa_lock       - page insertion; lookups are RCU only.
+ * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
+ * it, a page's lock orders its dirty bit against its write permission.
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
  * its record; it sleeps without it.  Fault messages are built and sent
  * with none of the locks above, and with the fault lock only on the
@@ -97,6 +99,15 @@ struct pca_region {
 	bool closed;
 
 	struct pca_stats __percpu *stats;
+
+	/* Open files of the region; the last to close closes the region. */
+	atomic_t nr_files;
+
+	/* Dirty log: a bit per page, allocated when first enabled. */
+	struct mutex dirty_lock;	/* see the lock order above */
+	unsigned long *dirty;
+	atomic_long_t nr_dirty;
+	bool tracking;
 };
 
 int pca_region_init(void);

@@ -2,42 +2,53 @@
 /*
  * fault_bench: postcopy_assist against userfaultfd, side by side in one run.
  *
- * fault_1t, fault_2t_1r, fault_2t_2r - missing-page fault round trips.
- *	An area of -n pages, all missing, is touched once per page (one
- *	load, timed with CLOCK_MONOTONIC around it) by one or two faulting
- *	threads pinned to CPUs 0 and 1; resolver threads receive the faults
- *	and place each page from a source buffer in memory.
+ * fault_1t, fault_1t_xcpu, fault_2t_1r, fault_2t_2r - missing-page fault
+ *	round trips.  An area of -n pages, all missing, is touched once per
+ *	page (one load, timed with CLOCK_MONOTONIC around it) by one or two
+ *	faulting threads pinned to CPUs 0 and 1, for at most -d seconds a
+ *	run (TCG guests are slow; the pages touched are reported).
+ *	Resolver threads receive the faults and place each page from a
+ *	source buffer in memory.  They are pinned to the CPU of the faulting
+ *	thread of the same index (-P local, the default: cross-vCPU wakeups
+ *	under TCG cost milliseconds and would drown everything else), or
+ *	left to the scheduler (-P free); fault_1t_xcpu puts the one resolver
+ *	on CPU 1 on purpose, to show what a cross-CPU round trip costs.
  *	Ours: a PCA_REGION_MISSING region mapped MAP_SHARED; every resolver
- *	thread has its own pca_client attached with pca_attach() (two
- *	resolvers: two queues, which the module picks by faulting CPU),
- *	takes records with pca_recv_faults() and resolves with pca_fd_copy()
- *	on the region fd (fault_1t also with a netlink COPY, pca_copy()).
+ *	has its own pca_client attached with pca_attach() (two resolvers:
+ *	two queues, which the module picks by faulting CPU), takes records
+ *	with pca_recv_faults() and resolves with pca_fd_copy() on the region
+ *	fd (fault_1t also with a netlink COPY, pca_copy()).
  *	Baseline: an anonymous MAP_PRIVATE area registered with userfaultfd
  *	(UFFDIO_REGISTER_MODE_MISSING); resolvers poll() + read() uffd_msg
  *	and UFFDIO_COPY; two resolvers read the one userfaultfd.
- *	Reported: pages/s over the run, p50/p99 of the per-touch latency.
+ *	Reported: pages/s over the run, p50/p99 of the per-touch latency,
+ *	and, as diagnostics, medians of the segments of a round trip from
+ *	the timestamps taken on the way (the kernel's in the fault record,
+ *	the resolver's around its receive and its copy).
  *
- * bulk_copy - -m MiB placed into a missing region with nothing faulting:
- *	PCA_IOC_COPY_BATCH with -B entries a call, and one PCA_IOC_COPY over
- *	the whole range, against one UFFDIO_COPY per page into a registered
- *	area (and one UFFDIO_COPY over the whole range) and against memcpy()
- *	into an already populated buffer.  Reported in MiB/s.
+ * bulk_copy - -m MiB placed with nothing faulting: PCA_IOC_COPY_BATCH with
+ *	-B entries a call, and one PCA_IOC_COPY over the whole range, into a
+ *	missing region, against one UFFDIO_COPY per page (and one over the
+ *	whole range) into a registered area, and against memcpy() into an
+ *	already populated buffer.  -R runs of each, alternating the order.
+ *	Reported in MiB/s; the placed pages are checked afterwards.
  *
  * Every measurement prints a human "# " row and one line
  *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
  * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
  * ours/baseline for throughput, baseline/ours for latency.  Without
- * userfaultfd, baseline and ratio are null.  The VM harness
- * (selftests/vm/parse-results.sh) prepends "kernel" (the guest's
- * release, i.e. uname -r) and "test" (this binary) to every object, so
- * this binary does not print them a second time; the release is in the
- * "# " header.  With -r N every figure is the median of N runs; runs of
- * the two sides alternate.
+ * userfaultfd, baseline and ratio are null (and ours with -b).  The VM
+ * harness (selftests/vm/parse-results.sh) prepends "kernel" (the guest's
+ * release, uname -r) and "test" (this binary) to every object, so this
+ * binary does not print them a second time; the release is in the "# "
+ * header.  With -r/-R N every figure is the median of N runs.  A table
+ * of all rows follows the KTAP totals.
  *
  * A hang cannot outlive its test: the harness runs each test under a
- * timeout, the main thread of a fault run gives up when no page has been
- * touched for PCA_BENCH_STALL_S seconds (faulting threads sleep killably
- * on both sides), and every receive loop polls with a short timeout.
+ * timeout, the main thread of a fault run gives up (with the kernel's
+ * view of the region) when no page has been touched for
+ * PCA_BENCH_STALL_S seconds - faulting threads sleep killably on both
+ * sides - and every receive loop polls with a short timeout.
  */
 #include "kselftest_pca.h"
 
@@ -1054,8 +1065,18 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	for (i = 0; i < nf; i++)
 		pthread_join(run->f[i].th, NULL);
 	atomic_store(&run->stop, 1);
-	for (i = 0; i < nr; i++)
-		pthread_join(run->r[i].th, NULL);
+	for (i = 0; i < nr; i++) {
+		/* resolvers look at stop every POLL_MS, unless the kernel holds them */
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += PCA_BENCH_STALL_S;
+		ret = pthread_timedjoin_np(run->r[i].th, NULL, &until);
+		if (ret)
+			PCA_FATAL(t, "%s: resolver %d did not stop within %d s (%s): stuck in a receive or a COPY?",
+				  be_name[be], i, PCA_BENCH_STALL_S,
+				  strerror(ret));
+	}
 	if (atomic_load(&run->failed))
 		PCA_FATAL(t, "%s: %s", be_name[be], run->err);
 	for (i = 0; i < nf; i++)

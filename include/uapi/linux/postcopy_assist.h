@@ -41,6 +41,7 @@
 #define PCA_FEATURE_USER_ONLY		(1ULL << 3) /* PCA_REGION_USER_ONLY */
 #define PCA_FEATURE_WAIT_POLICY		(1ULL << 4) /* PCA_POLICY_WAIT */
 #define PCA_FEATURE_SHARDED_QUEUES	(1ULL << 5) /* several queues a region */
+#define PCA_FEATURE_DIRTY_LOG		(1ULL << 6) /* write tracking */
 
 /* Generic netlink commands. */
 enum pca_cmd {
@@ -53,6 +54,9 @@ enum pca_cmd {
 	PCA_CMD_COPY,		/* place PCA_A_PAGE(s) and wake */
 	PCA_CMD_ZERO,		/* place zero pages over a range and wake */
 	PCA_CMD_WAKE,		/* wake waiters over a range */
+	PCA_CMD_DIRTY_TRACK,	/* PCA_A_DIRTY_ENABLE: start/stop logging */
+	PCA_CMD_DIRTY_GET,	/* bitmap of a range, or dump all in chunks */
+	PCA_CMD_DIRTY_CLEAR,	/* clear a range of the log */
 
 	__PCA_CMD_MAX,
 	PCA_CMD_MAX = __PCA_CMD_MAX - 1
@@ -79,6 +83,11 @@ enum pca_attr {
 	PCA_A_DATA,		/* binary, exactly one page */
 	PCA_A_FAULT_RECORDS,	/* binary, struct pca_fault_record[] */
 	PCA_A_STATS,		/* nest: enum pca_stat_attr */
+	PCA_A_DIRTY_ENABLE,	/* u32, 0 or 1 */
+	PCA_A_DIRTY_FLAGS,	/* u32, PCA_DIRTY_* */
+	PCA_A_DIRTY_BITMAP,	/* binary, __u64 words, see below */
+	PCA_A_DIRTY_PAGES,	/* u64, dirty pages in the range / region */
+	PCA_A_DIRTY_TRACKING,	/* u32, 1 while writes are logged */
 
 	__PCA_A_MAX,
 	PCA_A_MAX = __PCA_A_MAX - 1
@@ -117,6 +126,17 @@ enum pca_policy {
 	PCA_POLICY_WAIT,	/* faults stay blocked until an agent attaches */
 };
 
+/*
+ * Dirty log.  A bitmap covers [offset, offset + length) of a region: page
+ * (offset >> PAGE_SHIFT) + n is bit (n % 64) of little-endian-host __u64
+ * word n / 64, as KVM_GET_DIRTY_LOG.  One DIRTY_GET message carries at most
+ * PCA_DIRTY_MSG_PAGES pages; a dump covers any range in such chunks.
+ */
+#define PCA_DIRTY_MSG_PAGES	(256 * 1024)
+
+#define PCA_DIRTY_CLEAR		(1U << 0) /* fetch and clear, atomically */
+#define PCA_DIRTY_COUNT_ONLY	(1U << 1) /* PCA_A_DIRTY_PAGES, no bitmap */
+
 /* Resolution flags. */
 #define PCA_RESOLVE_DONTWAKE	(1U << 0) /* place, wake later with WAKE */
 
@@ -136,7 +156,8 @@ struct pca_fault_record {
 #define PCA_FAULT_KERNEL	(1U << 1) /* raised by a kernel access */
 
 /* ioctls.  On /dev/postcopy_assist: API, REGION_CREATE.  On a region fd:
- * API, COPY, ZERO, WAKE, COPY_BATCH.  Anything else: -ENOTTY.
+ * API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR.  Anything
+ * else: -ENOTTY.
  */
 #define PCA_IOC_MAGIC		0xCA
 
@@ -185,11 +206,27 @@ struct pca_copy_batch {
 	__u64 existed;		/* out: pages that were already present */
 };
 
+/*
+ * PCA_IOC_DIRTY_LOG: the dirty bitmap of [offset, offset + len) into a
+ * user buffer of bitmap_size bytes (at least 8 * DIV_ROUND_UP(pages, 64)),
+ * cleared at the same time with PCA_DIRTY_CLEAR.
+ */
+struct pca_dirty_log {
+	__u64 offset;		/* in: page aligned */
+	__u64 len;		/* in: bytes, page multiple */
+	__u64 bitmap;		/* in: user address of the bitmap */
+	__u64 bitmap_size;	/* in: bytes available at bitmap */
+	__u64 flags;		/* in: PCA_DIRTY_CLEAR, PCA_DIRTY_COUNT_ONLY */
+	__u64 dirty;		/* out: dirty pages in the range */
+};
+
 #define PCA_IOC_API		_IOWR(PCA_IOC_MAGIC, 0x00, struct pca_api)
 #define PCA_IOC_REGION_CREATE	_IOWR(PCA_IOC_MAGIC, 0x01, struct pca_region_create)
 #define PCA_IOC_COPY		_IOWR(PCA_IOC_MAGIC, 0x02, struct pca_copy)
 #define PCA_IOC_ZERO		_IOWR(PCA_IOC_MAGIC, 0x03, struct pca_range)
 #define PCA_IOC_WAKE		_IOW(PCA_IOC_MAGIC, 0x04, struct pca_range)
 #define PCA_IOC_COPY_BATCH	_IOWR(PCA_IOC_MAGIC, 0x05, struct pca_copy_batch)
+#define PCA_IOC_DIRTY_LOG	_IOWR(PCA_IOC_MAGIC, 0x06, struct pca_dirty_log)
+#define PCA_IOC_DIRTY_CLEAR	_IOW(PCA_IOC_MAGIC, 0x07, struct pca_range)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */

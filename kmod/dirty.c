@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dirty log: which pages of a region were written since the log was
+ * last cleared, for precopy rounds on the source host.
+ *
+ * Region pages carry the region's address_space and their page offset, so
+ * the rmap finds every PTE that maps them, in every process.  Shared
+ * mappings of a region have a page_mkwrite handler, which makes the core
+ * map pages read-only until they are written: the first write through any
+ * mapping, by a thread or by the kernel on its behalf (read() into the
+ * region, GUP for write), comes to page_mkwrite, which sets the page's bit.
+ * Clearing a bit write-protects the page again with folio_mkclean().
+ *
+ * Bit and write permission change together under the page lock, which
+ * page_mkwrite holds until the writable PTE is installed: a write either
+ * happened before a clear (and was in the log the clear reported, with its
+ * data readable once the clear returns) or faults after it and lands in the
+ * next log.  A page pinned for DMA can be written without a fault, so a
+ * clear leaves its bit set until the pin goes.
+ *
+ * Cost: one minor fault per page per round that writes it; a clear costs
+ * one rmap walk per dirty page, nothing for clean pages.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+
+#include "dirty.h"
+#include "region.h"
+
+vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
+{
+	struct pca_region *r = vmf->vma->vm_file->private_data;
+	struct page *page = vmf->page;
+
+	/* Held until the core has made the PTE writable. */
+	lock_page(page);
+	/* Pairs with smp_store_release() in pca_dirty_track(). */
+	if (smp_load_acquire(&r->tracking) &&
+	    !test_and_set_bit(page->index, r->dirty))
+		atomic_long_inc(&r->nr_dirty);
+	return VM_FAULT_LOCKED;
+}
+
+/* Write-protect every mapping of @page; the page lock is held. */
+static void pca_dirty_wrprotect(struct page *page)
+{
+	folio_mkclean(page_folio(page));
+}
+
+/**
+ * pca_dirty_track() - start or stop logging writes
+ * @r: the region
+ * @on: start (with an empty log) or stop (the log stays readable)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int pca_dirty_track(struct pca_region *r, bool on)
+{
+	unsigned long index;
+	struct page *page;
+
+	mutex_lock(&r->dirty_lock);
+	if (!on || r->tracking) {
+		if (!on)
+			WRITE_ONCE(r->tracking, false);
+		mutex_unlock(&r->dirty_lock);
+		return 0;
+	}
+	if (!r->dirty) {
+		r->dirty = kvcalloc(BITS_TO_LONGS(r->nr_pages),
+				    sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
+		if (!r->dirty) {
+			mutex_unlock(&r->dirty_lock);
+			return -ENOMEM;
+		}
+	} else {
+		bitmap_zero(r->dirty, r->nr_pages);
+	}
+	atomic_long_set(&r->nr_dirty, 0);
+	/* The bitmap is ready before page_mkwrite can see tracking on. */
+	smp_store_release(&r->tracking, true);
+
+	/* Writable PTEs from before must fault again to be seen. */
+	xa_for_each(&r->pages, index, page) {
+		lock_page(page);
+		pca_dirty_wrprotect(page);
+		unlock_page(page);
+		cond_resched();
+	}
+	mutex_unlock(&r->dirty_lock);
+	return 0;
+}
+
+/* Clear @pgoff's bit and write-protect the page, unless it is pinned. */
+static void pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff)
+{
+	/* Only written pages have bits, and pages never go away. */
+	struct page *page = xa_load(&r->pages, pgoff);
+
+	if (WARN_ON_ONCE(!page))
+		return;
+	lock_page(page);
+	if (!folio_maybe_dma_pinned(page_folio(page)) &&
+	    test_and_clear_bit(pgoff, r->dirty)) {
+		atomic_long_dec(&r->nr_dirty);
+		pca_dirty_wrprotect(page);
+	}
+	unlock_page(page);
+}
+
+/**
+ * pca_dirty_collect() - read, and optionally clear, part of the log
+ * @r: the region
+ * @first: first page
+ * @nr: number of pages
+ * @bitmap: DIV_ROUND_UP(@nr, 64) zeroed words to set bits in, or NULL
+ * @clear: clear what is reported, write-protecting the pages again
+ * @dirty: dirty pages found
+ *
+ * Return: 0, or -ENODATA if the region never tracked writes.
+ */
+int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
+		      u64 *bitmap, bool clear, u64 *dirty)
+{
+	pgoff_t end = first + nr, pgoff;
+
+	*dirty = 0;
+	mutex_lock(&r->dirty_lock);
+	if (!r->dirty) {
+		mutex_unlock(&r->dirty_lock);
+		return -ENODATA;
+	}
+	for (pgoff = find_next_bit(r->dirty, end, first); pgoff < end;
+	     pgoff = find_next_bit(r->dirty, end, pgoff + 1)) {
+		if (bitmap)
+			bitmap[(pgoff - first) / 64] |=
+				1ULL << ((pgoff - first) % 64);
+		(*dirty)++;
+		if (!clear)
+			continue;
+		pca_dirty_clear_page(r, pgoff);
+		cond_resched();
+	}
+	mutex_unlock(&r->dirty_lock);
+	return 0;
+}
+
+/**
+ * pca_dirty_clear_bits() - clear what a collect reported, once delivered
+ * @r: the region
+ * @first: first page of the report
+ * @nr: pages it covers
+ * @bitmap: its bitmap
+ *
+ * Callers that can fail to deliver a report (copy_to_user, a full socket)
+ * collect without clearing, deliver, then clear.  Writes in between land
+ * in pages that are reported and read by the agent after this returns, so
+ * they are not missed either.
+ */
+void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
+			  const u64 *bitmap)
+{
+	pgoff_t i;
+
+	mutex_lock(&r->dirty_lock);
+	for (i = 0; i < nr; i++) {
+		if (!(bitmap[i / 64] & (1ULL << (i % 64))))
+			continue;
+		pca_dirty_clear_page(r, first + i);
+		cond_resched();
+	}
+	mutex_unlock(&r->dirty_lock);
+}
+
+void pca_dirty_free(struct pca_region *r)
+{
+	kvfree(r->dirty);
+}

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dirty_test: the dirty log used by precopy rounds, and regions reopened
+ * by path.
+ *
+ * The central check is the one precopy depends on: after every round the
+ * copy of a page taken from the log must end up equal to the page, i.e. no
+ * write is ever missed, whoever writes and through whichever mapping.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "kselftest_pca.h"
+
+#define PAGE	4096UL
+
+struct region {
+	int fd;
+	uint32_t id;
+	size_t pages;
+	uint8_t *mem;
+};
+
+static void region_new(struct pca_test_ctx *t, struct region *r, size_t pages,
+		       uint64_t flags)
+{
+	r->pages = pages;
+	r->fd = PCA_ASSERT_OK(t, pca_region_create(pages * PAGE, flags, &r->id));
+	r->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      r->fd, 0);
+	PCA_ASSERT(t, r->mem != MAP_FAILED, "mmap: %s", strerror(errno));
+}
+
+static void region_free(struct region *r)
+{
+	munmap(r->mem, r->pages * PAGE);
+	close(r->fd);
+}
+
+static int track(struct pca_test_ctx *t, uint32_t id, uint32_t on)
+{
+	struct nl_msg *m = pca_msg_new(t->c, PCA_CMD_DIRTY_TRACK, 0);
+
+	PCA_ASSERT(t, m, "msg");
+	nla_put_u32(m, PCA_A_REGION_ID, id);
+	nla_put_u32(m, PCA_A_DIRTY_ENABLE, on);
+	return pca_request(t->c, m, NULL, NULL);
+}
+
+/* PCA_IOC_DIRTY_LOG over the whole region; returns the dirty count. */
+static long fd_log(int fd, size_t pages, uint64_t *bits, uint64_t flags)
+{
+	struct pca_dirty_log dl = {
+		.offset = 0,
+		.len = pages * PAGE,
+		.bitmap = (uintptr_t)bits,
+		.bitmap_size = (pages + 63) / 64 * 8,
+		.flags = flags,
+	};
+
+	if (bits)
+		memset(bits, 0, dl.bitmap_size);
+	if (ioctl(fd, PCA_IOC_DIRTY_LOG, &dl))
+		return -errno;
+	return dl.dirty;
+}
+
+static int bit(const uint64_t *bits, size_t n)
+{
+	return (bits[n / 64] >> (n % 64)) & 1;
+}
+
+static void expect_log(struct pca_test_ctx *t, struct region *r,
+		       const size_t *want, size_t nwant, uint64_t flags)
+{
+	uint64_t bits[64] = { 0 };
+	size_t i, n = 0;
+	long dirty;
+
+	PCA_ASSERT(t, r->pages <= 64 * 64, "test region too large");
+	dirty = PCA_ASSERT_OK(t, fd_log(r->fd, r->pages, bits, flags));
+	for (i = 0; i < r->pages; i++)
+		n += bit(bits, i);
+	PCA_EXPECT_EQ(t, dirty, nwant);
+	PCA_EXPECT_EQ(t, n, nwant);
+	for (i = 0; i < nwant; i++)
+		PCA_EXPECT(t, bit(bits, want[i]), "page %zu not logged",
+			   want[i]);
+}
+
+static void test_basic(struct pca_test_ctx *t)
+{
+	struct region r;
+	volatile uint8_t v;
+	size_t p3[] = { 3 }, p3_10[] = { 3, 10 };
+
+	region_new(t, &r, 64, 0);
+	r.mem[3 * PAGE] = 1;			/* before tracking: not logged */
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	expect_log(t, &r, NULL, 0, PCA_DIRTY_CLEAR);
+	r.mem[3 * PAGE + 1] = 2;		/* writable before: must fault */
+	r.mem[10 * PAGE] = 3;			/* first touch is a write */
+	v = r.mem[20 * PAGE];			/* reads dirty nothing */
+	(void)v;
+	expect_log(t, &r, p3_10, 2, 0);		/* peek: nothing cleared */
+	expect_log(t, &r, p3_10, 2, PCA_DIRTY_CLEAR);
+	expect_log(t, &r, NULL, 0, PCA_DIRTY_CLEAR);
+	r.mem[3 * PAGE + 5] = 4;		/* re-armed by the clear */
+	expect_log(t, &r, p3, 1, PCA_DIRTY_CLEAR);
+	region_free(&r);
+}
+
+static void test_second_mapping_and_fork(struct pca_test_ctx *t)
+{
+	size_t want[] = { 2, 5 };
+	struct region r;
+	uint8_t *m2;
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 8, 0);
+	memset(r.mem, 0, 8 * PAGE);		/* all present and writable */
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	m2 = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+	PCA_ASSERT(t, m2 != MAP_FAILED, "mmap");
+	m2[2 * PAGE] = 1;
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		r.mem[5 * PAGE + 7] = 9;
+		_exit(0);
+	}
+	PCA_ASSERT_EQ(t, waitpid(pid, &status, 0), pid);
+	expect_log(t, &r, want, 2, PCA_DIRTY_CLEAR);
+	/* Both mappings were write-protected again. */
+	m2[5 * PAGE] = 1;
+	r.mem[2 * PAGE + 1] = 1;
+	expect_log(t, &r, want, 2, PCA_DIRTY_CLEAR);
+	munmap(m2, 8 * PAGE);
+	region_free(&r);
+}
+
+static void test_kernel_write(struct pca_test_ctx *t)
+{
+	size_t want[] = { 5 };
+	uint8_t src[PAGE];
+	struct region r;
+	int p[2];
+
+	region_new(t, &r, 8, 0);
+	memset(r.mem, 0, 8 * PAGE);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	PCA_ASSERT_OK(t, pipe(p));
+	memset(src, 0x3c, PAGE);
+	PCA_ASSERT_EQ(t, write(p[1], src, PAGE), PAGE);
+	/* The kernel writes into the region on our behalf. */
+	PCA_ASSERT_EQ(t, read(p[0], r.mem + 5 * PAGE, PAGE), PAGE);
+	expect_log(t, &r, want, 1, PCA_DIRTY_CLEAR);
+	close(p[0]);
+	close(p[1]);
+	region_free(&r);
+}
+
+static void test_clear_range(struct pca_test_ctx *t)
+{
+	struct pca_range cr = { .offset = 2 * PAGE, .len = PAGE };
+	size_t want[] = { 1, 3 };
+	struct region r;
+	struct nl_msg *m;
+
+	region_new(t, &r, 8, 0);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	r.mem[1 * PAGE] = 1;
+	r.mem[2 * PAGE] = 1;
+	r.mem[3 * PAGE] = 1;
+	PCA_ASSERT_OK(t, ioctl(r.fd, PCA_IOC_DIRTY_CLEAR, &cr) ? -errno : 0);
+	expect_log(t, &r, want, 2, 0);
+	/* The same over netlink. */
+	m = pca_msg_new(t->c, PCA_CMD_DIRTY_CLEAR, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	nla_put_u64(m, PCA_A_OFFSET, PAGE);
+	nla_put_u64(m, PCA_A_LENGTH, PAGE);
+	PCA_ASSERT_OK(t, pca_request(t->c, m, NULL, NULL));
+	expect_log(t, &r, want + 1, 1, 0);
+	region_free(&r);
+}
+
+static void test_tracking_off(struct pca_test_ctx *t)
+{
+	size_t want[] = { 1 };
+	struct region r;
+
+	region_new(t, &r, 4, 0);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	r.mem[1 * PAGE] = 1;
+	PCA_ASSERT_OK(t, track(t, r.id, 0));
+	r.mem[2 * PAGE] = 1;			/* not logged any more */
+	expect_log(t, &r, want, 1, PCA_DIRTY_CLEAR);
+	r.mem[1 * PAGE] = 2;
+	expect_log(t, &r, NULL, 0, 0);
+	/* On again: an empty log, and writes are seen again. */
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	expect_log(t, &r, NULL, 0, 0);
+	r.mem[2 * PAGE] = 3;
+	want[0] = 2;
+	expect_log(t, &r, want, 1, 0);
+	region_free(&r);
+}
+
+static void test_copy_starts_clean(struct pca_test_ctx *t)
+{
+	uint8_t data[2 * PAGE];
+	size_t want[] = { 1 };
+	struct region r;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	memset(data, 7, sizeof(data));
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, 2 * PAGE, 0, NULL));
+	expect_log(t, &r, NULL, 0, 0);
+	PCA_EXPECT_EQ(t, r.mem[PAGE], 7);	/* reading keeps it clean */
+	expect_log(t, &r, NULL, 0, 0);
+	r.mem[PAGE] = 8;
+	expect_log(t, &r, want, 1, 0);
+	region_free(&r);
+}
+
+/* Netlink: one message, count only, and a dump over a large region. */
+struct nl_log {
+	uint64_t pages_seen;	/* pages covered by the messages */
+	uint64_t dirty;
+	uint64_t bits_set;
+	int bad;
+	uint64_t want_bit;	/* a page expected dirty */
+	int want_seen;
+};
+
+static int parse_log(struct nlattr **tb, void *arg)
+{
+	struct nl_log *l = arg;
+	uint64_t off, len, i;
+	const uint64_t *bits;
+
+	if (!tb[PCA_A_OFFSET] || !tb[PCA_A_LENGTH] || !tb[PCA_A_DIRTY_PAGES]) {
+		l->bad++;
+		return 0;
+	}
+	off = nla_get_u64(tb[PCA_A_OFFSET]) / PAGE;
+	len = nla_get_u64(tb[PCA_A_LENGTH]) / PAGE;
+	l->pages_seen += len;
+	l->dirty += nla_get_u64(tb[PCA_A_DIRTY_PAGES]);
+	if (!tb[PCA_A_DIRTY_BITMAP])
+		return 0;
+	if ((uint64_t)nla_len(tb[PCA_A_DIRTY_BITMAP]) < (len + 63) / 64 * 8) {
+		l->bad++;
+		return 0;
+	}
+	bits = nla_data(tb[PCA_A_DIRTY_BITMAP]);
+	for (i = 0; i < len; i++) {
+		if (!bit(bits, i))
+			continue;
+		l->bits_set++;
+		if (off + i == l->want_bit)
+			l->want_seen = 1;
+	}
+	return 0;
+}
+
+static int nl_get(struct pca_test_ctx *t, uint32_t id, int dump,
+		  uint32_t flags, int64_t off, uint64_t len, struct nl_log *l)
+{
+	struct nl_msg *m = pca_msg_new(t->c, PCA_CMD_DIRTY_GET,
+				       dump ? NLM_F_DUMP : 0);
+
+	PCA_ASSERT(t, m, "msg");
+	nla_put_u32(m, PCA_A_REGION_ID, id);
+	if (flags)
+		nla_put_u32(m, PCA_A_DIRTY_FLAGS, flags);
+	if (off >= 0) {
+		nla_put_u64(m, PCA_A_OFFSET, off);
+		nla_put_u64(m, PCA_A_LENGTH, len);
+	}
+	return pca_request(t->c, m, parse_log, l);
+}
+
+static void test_netlink_get_and_dump(struct pca_test_ctx *t)
+{
+	const size_t pages = 300000;	/* > 1 GiB: more than one message */
+	struct pca_region_info info;
+	struct nl_log l;
+	struct region r;
+	size_t i;
+
+	region_new(t, &r, pages, 0);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	for (i = 0; i < pages; i += 997)
+		r.mem[i * PAGE] = 1;
+
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+
+	memset(&l, 0, sizeof(l));
+	l.want_bit = 997 * 3;
+	PCA_ASSERT_OK(t, nl_get(t, r.id, 0, 0, 0, 8192 * PAGE, &l));
+	PCA_EXPECT_EQ(t, l.pages_seen, 8192);
+	PCA_EXPECT_EQ(t, l.dirty, (8192 + 996) / 997);
+	PCA_EXPECT_EQ(t, l.bits_set, l.dirty);
+	PCA_EXPECT(t, l.want_seen, "page %llu missing",
+		   (unsigned long long)l.want_bit);
+
+	memset(&l, 0, sizeof(l));
+	PCA_ASSERT_OK(t, nl_get(t, r.id, 0, PCA_DIRTY_COUNT_ONLY, -1, 0, &l));
+	PCA_EXPECT_EQ(t, l.dirty, (pages + 996) / 997);
+	PCA_EXPECT_EQ(t, l.bits_set, 0);
+
+	/* Whole region in one message is too much: dump it, clearing. */
+	memset(&l, 0, sizeof(l));
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, 0, -1, 0, &l), E2BIG);
+	memset(&l, 0, sizeof(l));
+	l.want_bit = 997 * 99;
+	PCA_ASSERT_OK(t, nl_get(t, r.id, 1, PCA_DIRTY_CLEAR, -1, 0, &l));
+	PCA_EXPECT_EQ(t, l.bad, 0);
+	PCA_EXPECT_EQ(t, l.pages_seen, pages);
+	PCA_EXPECT_EQ(t, l.dirty, (pages + 996) / 997);
+	PCA_EXPECT_EQ(t, l.bits_set, l.dirty);
+	PCA_EXPECT(t, l.want_seen, "page %llu missing",
+		   (unsigned long long)l.want_bit);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	memset(&l, 0, sizeof(l));
+	PCA_ASSERT_OK(t, nl_get(t, r.id, 0, PCA_DIRTY_COUNT_ONLY, -1, 0, &l));
+	PCA_EXPECT_EQ(t, l.dirty, 0);
+	region_free(&r);
+}
+
+/*
+ * Ground truth: writers bump generation numbers in random pages while the
+ * "agent" loops get+clear and copies the pages logged; after a last round
+ * with the writers stopped, its copy must equal the region exactly.
+ */
+#define GT_PAGES	2048
+#define GT_WRITERS	3
+
+struct gt {
+	struct region *r;
+	atomic_int stop;
+	int idx;
+	uint64_t writes;
+};
+
+static void *gt_writer(void *arg)
+{
+	struct gt *g = arg;
+	unsigned int seed = 77 + g->idx;
+	uint64_t gen = 0;
+
+	while (!atomic_load(&g->stop)) {
+		size_t pg = rand_r(&seed) % GT_PAGES;
+		size_t slot = rand_r(&seed) % (PAGE / 8);
+
+		((volatile uint64_t *)(g->r->mem + pg * PAGE))[slot] =
+			((uint64_t)g->idx << 56) | ++gen;
+		g->writes++;
+	}
+	return NULL;
+}
+
+static void test_ground_truth(struct pca_test_ctx *t)
+{
+	static uint64_t bits[GT_PAGES / 64];
+	struct gt g[GT_WRITERS];
+	pthread_t th[GT_WRITERS];
+	uint64_t rounds = 0, sent = 0, fp = 0, writes = 0;
+	uint8_t *shadow;
+	struct region r;
+	struct timespec end, now;
+	size_t i, missed = 0;
+	int w, last = 0;
+
+	region_new(t, &r, GT_PAGES, 0);
+	shadow = calloc(GT_PAGES, PAGE);
+	PCA_ASSERT(t, shadow, "calloc");
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	/* Round 0 sends everything (all zero: nothing written yet). */
+	for (w = 0; w < GT_WRITERS; w++) {
+		g[w] = (struct gt){ .r = &r, .idx = w };
+		PCA_ASSERT_EQ(t, pthread_create(&th[w], NULL, gt_writer, &g[w]),
+			      0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += 2;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!last && (now.tv_sec > end.tv_sec ||
+			      (now.tv_sec == end.tv_sec &&
+			       now.tv_nsec >= end.tv_nsec))) {
+			for (w = 0; w < GT_WRITERS; w++) {
+				atomic_store(&g[w].stop, 1);
+				pthread_join(th[w], NULL);
+				writes += g[w].writes;
+			}
+			last = 1;
+		}
+		PCA_ASSERT_OK(t, fd_log(r.fd, GT_PAGES, bits, PCA_DIRTY_CLEAR));
+		rounds++;
+		for (i = 0; i < GT_PAGES; i++) {
+			if (!bit(bits, i))
+				continue;
+			sent++;
+			if (last && !memcmp(shadow + i * PAGE, r.mem + i * PAGE,
+					    PAGE))
+				fp++;
+			memcpy(shadow + i * PAGE, r.mem + i * PAGE, PAGE);
+		}
+		if (last)
+			break;
+	}
+	for (i = 0; i < GT_PAGES; i++)
+		if (memcmp(shadow + i * PAGE, r.mem + i * PAGE, PAGE))
+			missed++;
+	pca_t_diag(t, "%llu writes, %llu rounds, %llu pages sent, %zu missed, %llu unchanged in the last round",
+		   (unsigned long long)writes, (unsigned long long)rounds,
+		   (unsigned long long)sent, missed, (unsigned long long)fp);
+	PCA_EXPECT_EQ(t, missed, 0);
+	PCA_EXPECT(t, rounds > 1, "only %llu rounds",
+		   (unsigned long long)rounds);
+	free(shadow);
+	region_free(&r);
+}
+
+static void test_bad_input(struct pca_test_ctx *t)
+{
+	struct pca_dirty_log dl;
+	uint64_t bits[2];
+	struct region r;
+	struct nl_log l;
+	struct nl_msg *m;
+
+	region_new(t, &r, 100, 0);
+	/* Never tracked: nothing to read. */
+	PCA_EXPECT_ERR(t, fd_log(r.fd, 100, NULL, PCA_DIRTY_COUNT_ONLY),
+		       ENODATA);
+	memset(&l, 0, sizeof(l));
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, 0, -1, 0, &l), ENODATA);
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	r.mem[0] = 1;
+
+	dl = (struct pca_dirty_log){ .len = 100 * PAGE,
+				     .bitmap = (uintptr_t)bits,
+				     .bitmap_size = 8 };
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       ENOSPC);
+	dl.bitmap_size = 16;
+	dl.offset = 100;
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       EINVAL);
+	dl.offset = PAGE;
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       ERANGE);
+	dl.offset = 0;
+	dl.flags = 0x80;
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       EINVAL);
+	dl.flags = PCA_DIRTY_CLEAR | PCA_DIRTY_COUNT_ONLY;
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       EINVAL);
+	dl.flags = PCA_DIRTY_CLEAR;
+	dl.bitmap = 16;
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0,
+		       EFAULT);
+
+	memset(&l, 0, sizeof(l));
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, 0, 3, PAGE, &l), EINVAL);
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, 0, 0, 101 * PAGE, &l), ERANGE);
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, 0x10, -1, 0, &l), EINVAL);
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 0, PCA_DIRTY_CLEAR |
+				    PCA_DIRTY_COUNT_ONLY, -1, 0, &l), EINVAL);
+	PCA_EXPECT_EXTACK(t, nl_get(t, r.id, 1, 0, 0, 0, &l), EINVAL);
+	PCA_EXPECT_EXTACK(t, track(t, r.id, 2), ERANGE);
+	m = pca_msg_new(t->c, PCA_CMD_DIRTY_TRACK, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	PCA_EXPECT_EXTACK(t, pca_request(t->c, m, NULL, NULL), EINVAL);
+	m = pca_msg_new(t->c, PCA_CMD_DIRTY_CLEAR, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	PCA_EXPECT_EXTACK(t, pca_request(t->c, m, NULL, NULL), EINVAL);
+
+	/* Nothing was lost to the bad calls, the EFAULT one included. */
+	PCA_EXPECT_EQ(t, fd_log(r.fd, 100, NULL, PCA_DIRTY_COUNT_ONLY), 1);
+	region_free(&r);
+}
+
+/* QEMU's memory-backend-file takes a path: /proc/<pid>/fd/<n> is one. */
+static void test_reopen_by_path(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	uint8_t data[PAGE];
+	struct region r;
+	char path[64];
+	uint8_t *m2;
+	int fd2;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r.fd);
+	fd2 = open(path, O_RDWR | O_CLOEXEC);
+	PCA_ASSERT(t, fd2 >= 0, "open %s: %s", path, strerror(errno));
+	PCA_EXPECT_EQ(t, lseek(fd2, 0, SEEK_END), 4 * PAGE);
+	PCA_EXPECT_EQ(t, lseek(fd2, 0, SEEK_SET), 0);
+	m2 = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	PCA_ASSERT(t, m2 != MAP_FAILED, "mmap: %s", strerror(errno));
+	memset(data, 0x42, PAGE);
+	PCA_ASSERT_OK(t, pca_fd_copy(fd2, PAGE, data, PAGE, 0, NULL));
+	PCA_EXPECT_EQ(t, m2[PAGE + 9], 0x42);
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 9], 0x42);
+
+	/* The first fd goes; the region lives on through the second. */
+	region_free(&r);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	m2[PAGE] = 1;
+	munmap(m2, 4 * PAGE);
+	close(fd2);
+	PCA_EXPECT_ERR(t, pca_region_get(t->c, r.id, &info), ENOENT);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("basic", test_basic, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("second_mapping_and_fork", test_second_mapping_and_fork,
+		 PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("kernel_write", test_kernel_write, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("clear_range", test_clear_range, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("tracking_off", test_tracking_off, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("copy_starts_clean", test_copy_starts_clean,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("netlink_get_and_dump", test_netlink_get_and_dump,
+		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
+	PCA_TEST("ground_truth", test_ground_truth, PCA_FEATURE_DIRTY_LOG,
+		 .timeout = 120),
+	PCA_TEST("bad_input", test_bad_input, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("reopen_by_path", test_reopen_by_path, PCA_FEATURE_FD_RESOLVE),
+};
+
+PCA_TEST_MAIN(tests)
