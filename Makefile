@@ -89,7 +89,7 @@ bench: deps modules userspace
 demo: deps modules userspace
 	+@$(HARNESS_ENV) $(VM)/run.sh demo
 
-style:
+style: deps
 	+@BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(KERNELS)' KDIR='$(KDIR)' \
 		$(VM)/style.sh
 

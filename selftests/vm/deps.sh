@@ -45,7 +45,7 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" = 0 ] || die "missing packages ($missing); run 'make deps' as root"
 	say "deps: installing $missing"
 	# A machine that never ran apt-get update has no package lists.
-	if [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e '^lock$' -e '^partial$' -e '^auxfiles$')" ]; then
+	if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
 		apt_update
 	fi
 	# shellcheck disable=SC2086

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Helpers shared by the VM harness scripts; sourced, never run.
 
 say() { printf '%s\n' "$*"; }

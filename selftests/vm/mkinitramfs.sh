@@ -15,7 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-out= abi= ko= bindir= stdir= list= tests= modsrc= gmods=
+out='' abi='' ko='' bindir='' stdir='' list='' tests='' modsrc='' gmods=''
 while getopts o:a:k:b:s:l:t:m:g: opt; do
 	case $opt in
 	o) out=$OPTARG ;;

@@ -16,7 +16,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-result= console= name= counts= json=/dev/null
+result='' console='' name='' counts='' json=/dev/null
 while getopts r:c:n:o:j: opt; do
 	case $opt in
 	r) result=$OPTARG ;;

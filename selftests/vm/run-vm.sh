@@ -14,7 +14,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-kernel= initrd= outdir= limit=600 append= mode=test
+kernel='' initrd='' outdir='' limit=600 append='' mode=test
 while getopts k:i:d:t:a:m: opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
@@ -41,7 +41,10 @@ fi
 # panic=-1 with -no-reboot turns the panic into QEMU exiting at once, so a
 # broken kernel ends the run instead of limping on.
 cmdline="console=ttyS0,115200 loglevel=7 printk.time=1 panic_on_warn=1"
-cmdline="$cmdline oops=panic panic=-1 nokaslr slub_debug=FZP page_poison=1"
+cmdline="$cmdline oops=panic panic=-1 nokaslr"
+# Slab redzones and page poisoning catch memory corruption in tests; they
+# would only distort the numbers of a benchmark.
+[ "$mode" = bench ] || cmdline="$cmdline slub_debug=FZP page_poison=1"
 cmdline="$cmdline pca.mode=$mode $append"
 
 mkdir -p "$outdir"
@@ -55,7 +58,7 @@ show='/pca-init:/ { on = 1 } on'
 set +e
 timeout -k 10 "$limit" "$QEMU" \
 	-machine q35,accel=$accel -cpu max -m "${VM_MEM:-1G}" -smp "${VM_SMP:-2}" \
-	-nographic -no-reboot \
+	-nographic -no-reboot -nic none \
 	-serial mon:stdio -serial "file:$result" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	</dev/null 2>&1 |
