@@ -30,7 +30,8 @@
 				 BIT_ULL(_IOC_NR(PCA_IOC_WAKE)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_COPY_BATCH)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_LOG)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_CLEAR)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_CLEAR)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD)))
 
 /* Entries read from user space per step of a COPY_BATCH. */
 #define PCA_BATCH_CHUNK		16
@@ -188,8 +189,8 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 		return -EFAULT;
 	if (ur.flags & ~PCA_RESOLVE_DONTWAKE)
 		return -EINVAL;
-	/* WAKE has nothing to leave undone: DONTWAKE makes no sense there. */
-	if (cmd == PCA_IOC_WAKE && ur.flags)
+	/* Only ZERO leaves something undone: DONTWAKE means nothing else. */
+	if (cmd != PCA_IOC_ZERO && ur.flags)
 		return -EINVAL;
 	ret = pca_region_range(r, ur.offset, ur.len, &why);
 	if (ret)
@@ -199,6 +200,11 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 		pca_fault_wake_range(r, ur.offset >> PAGE_SHIFT,
 				     ur.len >> PAGE_SHIFT);
 		return 0;
+	}
+	if (cmd == PCA_IOC_DISCARD) {
+		pca_region_discard(r, ur.offset >> PAGE_SHIFT,
+				   ur.len >> PAGE_SHIFT, &done);
+		return put_user((s64)done << PAGE_SHIFT, &argp->done);
 	}
 	ret = pca_region_zero(r, ur.offset >> PAGE_SHIFT, ur.len >> PAGE_SHIFT,
 			      ur.flags, &done);
@@ -381,6 +387,7 @@ long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pca_ioctl_copy(r, argp);
 	case PCA_IOC_ZERO:
 	case PCA_IOC_WAKE:
+	case PCA_IOC_DISCARD:
 		return pca_ioctl_range(r, cmd, argp);
 	case PCA_IOC_COPY_BATCH:
 		return pca_ioctl_copy_batch(r, argp);

@@ -26,7 +26,8 @@
 			 BIT_ULL(PCA_CMD_FAULT) | BIT_ULL(PCA_CMD_COPY) | \
 			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE) | \
 			 BIT_ULL(PCA_CMD_DIRTY_TRACK) | \
-			 BIT_ULL(PCA_CMD_DIRTY_GET) | BIT_ULL(PCA_CMD_DIRTY_CLEAR))
+			 BIT_ULL(PCA_CMD_DIRTY_GET) | BIT_ULL(PCA_CMD_DIRTY_CLEAR) | \
+			 BIT_ULL(PCA_CMD_DISCARD))
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
 #define PCA_DIRTY_DUMP_PAGES	(16 * 1024)
@@ -754,6 +755,21 @@ static int pca_nl_dirty_clear(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int pca_nl_discard(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = pca_nl_region(skb, info);
+	pgoff_t first, nr, done;
+	int ret;
+
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = pca_nl_range(r, info, &first, &nr);
+	if (!ret)
+		pca_region_discard(r, first, nr, &done);
+	pca_region_put(r);
+	return ret;
+}
+
 static const struct genl_ops pca_ops[] = {
 	{
 		.cmd	= PCA_CMD_API,
@@ -801,6 +817,10 @@ static const struct genl_ops pca_ops[] = {
 	{
 		.cmd	= PCA_CMD_DIRTY_CLEAR,
 		.doit	= pca_nl_dirty_clear,
+	},
+	{
+		.cmd	= PCA_CMD_DISCARD,
+		.doit	= pca_nl_discard,
 	},
 };
 

@@ -14,6 +14,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/pseudo_fs.h>
 #include <linux/cred.h>
@@ -34,7 +35,8 @@
 const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE |
 	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
-	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG;
+	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG |
+	PCA_FEATURE_DISCARD;
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -260,6 +262,51 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 	return ret;
 }
 
+/**
+ * pca_region_discard() - make pages absent again
+ * @r: the region
+ * @first: first page
+ * @nr: number of pages
+ * @done: pages that were present and are gone
+ *
+ * Absent pages are missing in a PCA_REGION_MISSING region (the next touch
+ * faults to the agent) and zero-filled on touch otherwise.  Every mapping
+ * of a page loses it before its lock is dropped; a pinned page lives on
+ * with its pinner, outside the region.
+ */
+void pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
+			pgoff_t *done)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	struct page *page;
+	pgoff_t pgoff;
+
+	*done = 0;
+	/* Dirty bits belong to present pages; keep the log consistent. */
+	mutex_lock(&r->dirty_lock);
+	for (pgoff = first; pgoff < first + nr; pgoff++) {
+		page = xa_load(&r->pages, pgoff);
+		if (!page)
+			continue;
+		lock_page(page);
+		if (xa_cmpxchg(&r->pages, pgoff, page, NULL, 0) != page) {
+			unlock_page(page);
+			continue;
+		}
+		unmap_mapping_range(mapping, (loff_t)pgoff << PAGE_SHIFT,
+				    PAGE_SIZE, 1);
+		if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
+			atomic_long_dec(&r->nr_dirty);
+		page->mapping = NULL;
+		unlock_page(page);
+		put_page(page);
+		atomic_long_dec(&r->nr_present);
+		(*done)++;
+		cond_resched();
+	}
+	mutex_unlock(&r->dirty_lock);
+}
+
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
 {
 	int cpu, i;
@@ -297,10 +344,21 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 		if (err && err != -EEXIST)
 			return VM_FAULT_OOM;
 	}
-	/* Pages leave @pages only when the region dies, after its VMAs. */
 	get_page(page);
+	/*
+	 * DISCARD takes pages out of @pages under their lock and then zaps
+	 * their PTEs; the core keeps the lock until our PTE is in place, so
+	 * a page still in @pages here is either mapped before the zap or not
+	 * mapped at all.
+	 */
+	lock_page(page);
+	if (unlikely(xa_load(&r->pages, vmf->pgoff) != page)) {
+		unlock_page(page);
+		put_page(page);
+		return VM_FAULT_NOPAGE;	/* retried from the start */
+	}
 	vmf->page = page;
-	return 0;
+	return VM_FAULT_LOCKED;
 }
 
 static const struct vm_operations_struct pca_vm_ops = {

@@ -51,7 +51,8 @@ struct pca_stats {
  * *present* when @pages holds it; in a PCA_REGION_MISSING region an absent
  * page is *missing* and a fault on it waits for an agent.  A page enters
  * @pages fully written and only through pca_region_place(), so no thread
- * ever maps a partial page.
+ * ever maps a partial page.  DISCARD takes pages out again, under the
+ * page lock, which the fault path also holds while it maps a page.
  *
  * Lifetime: the region file (and every VMA through it, and every thread
  * asleep in a fault) holds a reference; so do netlink commands between
@@ -137,6 +138,8 @@ int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
 		    const struct pca_src *src, u32 flags);
 int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		    u32 flags, pgoff_t *done);
+void pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
+			pgoff_t *done);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 
 static inline void pca_count_add(struct pca_region *r, enum pca_count c,

@@ -855,6 +855,111 @@ static void test_fork_child_maps(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- discard ----------------------------------------------------------- */
+
+static int fd_discard(int fd, uint64_t off, uint64_t len, int64_t *done)
+{
+	struct pca_range rg = { .offset = off, .len = len };
+
+	if (ioctl(fd, PCA_IOC_DISCARD, &rg))
+		return -errno;
+	if (done)
+		*done = rg.done;
+	return 0;
+}
+
+static void test_discard_back_to_missing(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct pca_fault_record rec;
+	uint8_t data[PAGE], *m2;
+	struct region r;
+	struct nl_msg *m;
+	int64_t done = -1;
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, PAGE, data, PAGE, 0, NULL));
+	m2 = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, r.fd, 0);
+	PCA_ASSERT(t, m2 != MAP_FAILED, "mmap");
+	/* Both mappings have the page mapped. */
+	PCA_ASSERT(t, check(r.mem + PAGE, 1) && check(m2 + PAGE, 1), "copy");
+
+	PCA_ASSERT_OK(t, fd_discard(r.fd, 0, 4 * PAGE, &done));
+	PCA_EXPECT_EQ(t, done, PAGE);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+
+	/* The next touch, through either mapping, is a fault again. */
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		close_range(3, ~0U, 0);
+		_exit(check(m2 + PAGE, 2) ? 0 : 1);
+	}
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, PAGE);
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0, "child saw stale data: %#x",
+		   status);
+	PCA_EXPECT(t, check(r.mem + PAGE, 2), "stale page through mapping 1");
+
+	/* Over netlink too; discarding absent pages is not an error. */
+	m = pca_msg_new(t->c, PCA_CMD_DISCARD, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	nla_put_u64(m, PCA_A_OFFSET, 0);
+	nla_put_u64(m, PCA_A_LENGTH, 2 * PAGE);
+	PCA_ASSERT_OK(t, pca_request(t->c, m, NULL, NULL));
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	PCA_EXPECT_ERR(t, fd_discard(r.fd, PAGE, 4 * PAGE, NULL), ERANGE);
+	PCA_EXPECT_ERR(t, fd_discard(r.fd, 1, PAGE, NULL), EINVAL);
+	munmap(m2, 4 * PAGE);
+	region_free(&r);
+}
+
+static void test_discard_present_mode_zero(struct pca_test_ctx *t)
+{
+	struct region r;
+	int64_t done = -1;
+
+	region_new(t, &r, 2, 0);
+	memset(r.mem, 0x11, 2 * PAGE);
+	PCA_ASSERT_OK(t, fd_discard(r.fd, PAGE, PAGE, &done));
+	PCA_EXPECT_EQ(t, done, PAGE);
+	PCA_EXPECT_EQ(t, r.mem[0], 0x11);
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 100], 0);	/* a balloon page */
+	region_free(&r);
+}
+
+/* Discards racing with faults and copies never leave a stale mapping. */
+static void test_discard_race(struct pca_test_ctx *t)
+{
+	struct resolver s;
+	struct region r;
+	int i, round, bad = 0;
+
+	region_new(t, &r, 32, PCA_REGION_MISSING);
+	resolver_start(t, &s, &r, 0);
+	for (round = 0; round < 50; round++) {
+		for (i = 0; i < 32; i++)
+			if (!check(r.mem + i * PAGE, i))
+				bad++;
+		PCA_ASSERT_OK(t, fd_discard(r.fd, (round % 4) * 8 * PAGE,
+					    8 * PAGE, NULL));
+	}
+	resolver_stop(t, &s);
+	PCA_EXPECT_EQ(t, bad, 0);
+	region_free(&r);
+}
+
 /* ---- present mode, listing, module life ------------------------------- */
 
 static void test_present_mode(struct pca_test_ctx *t)
@@ -1066,7 +1171,7 @@ static void test_bad_ioctl_input(struct pca_test_ctx *t)
 	struct pca_region_info info;
 	struct region r;
 	uint64_t copied, existed;
-	int64_t done;
+	int64_t done = -1;
 	uint32_t id;
 	void *p;
 	int dev;
@@ -1180,6 +1285,11 @@ static const struct pca_test tests[] = {
 	PCA_TEST("vmm_killed_while_waiting", test_vmm_killed_while_waiting,
 		 PCA_FEATURE_MISSING),
 	PCA_TEST("fork_child_maps", test_fork_child_maps, PCA_FEATURE_MISSING),
+	PCA_TEST("discard_back_to_missing", test_discard_back_to_missing,
+		 PCA_FEATURE_DISCARD),
+	PCA_TEST("discard_present_mode_zero", test_discard_present_mode_zero,
+		 PCA_FEATURE_DISCARD),
+	PCA_TEST("discard_race", test_discard_race, PCA_FEATURE_DISCARD),
 	PCA_TEST("present_mode", test_present_mode, 0),
 	PCA_TEST("region_list", test_region_list, 0),
 	PCA_TEST("wait_histogram", test_wait_histogram, PCA_FEATURE_MISSING),

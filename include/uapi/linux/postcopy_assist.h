@@ -42,6 +42,7 @@
 #define PCA_FEATURE_WAIT_POLICY		(1ULL << 4) /* PCA_POLICY_WAIT */
 #define PCA_FEATURE_SHARDED_QUEUES	(1ULL << 5) /* several queues a region */
 #define PCA_FEATURE_DIRTY_LOG		(1ULL << 6) /* write tracking */
+#define PCA_FEATURE_DISCARD		(1ULL << 7) /* pages back to missing */
 
 /* Generic netlink commands. */
 enum pca_cmd {
@@ -57,6 +58,9 @@ enum pca_cmd {
 	PCA_CMD_DIRTY_TRACK,	/* PCA_A_DIRTY_ENABLE: start/stop logging */
 	PCA_CMD_DIRTY_GET,	/* bitmap of a range, or dump all in chunks */
 	PCA_CMD_DIRTY_CLEAR,	/* clear a range of the log */
+	PCA_CMD_DISCARD,	/* drop pages: missing again (zero in present
+				 * mode)
+				 */
 
 	__PCA_CMD_MAX,
 	PCA_CMD_MAX = __PCA_CMD_MAX - 1
@@ -156,8 +160,8 @@ struct pca_fault_record {
 #define PCA_FAULT_KERNEL	(1U << 1) /* raised by a kernel access */
 
 /* ioctls.  On /dev/postcopy_assist: API, REGION_CREATE.  On a region fd:
- * API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR.  Anything
- * else: -ENOTTY.
+ * API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR, DISCARD.
+ * Anything else: -ENOTTY.
  */
 #define PCA_IOC_MAGIC		0xCA
 
@@ -190,7 +194,9 @@ struct pca_range {
 	__u64 offset;		/* in: page aligned */
 	__u64 len;		/* in: bytes, page multiple */
 	__u64 flags;		/* in: PCA_RESOLVE_* (ZERO only) */
-	__s64 done;		/* out: bytes placed (ZERO) */
+	__s64 done;		/* out: bytes placed (ZERO) or dropped
+				 * (DISCARD)
+				 */
 };
 
 struct pca_copy_entry {
@@ -228,5 +234,6 @@ struct pca_dirty_log {
 #define PCA_IOC_COPY_BATCH	_IOWR(PCA_IOC_MAGIC, 0x05, struct pca_copy_batch)
 #define PCA_IOC_DIRTY_LOG	_IOWR(PCA_IOC_MAGIC, 0x06, struct pca_dirty_log)
 #define PCA_IOC_DIRTY_CLEAR	_IOW(PCA_IOC_MAGIC, 0x07, struct pca_range)
+#define PCA_IOC_DISCARD		_IOWR(PCA_IOC_MAGIC, 0x08, struct pca_range)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */
