@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "dirty.h"
+#include "migrate.h"
 #include "fault.h"
 #include "netlink.h"
 #include "region.h"
@@ -27,12 +28,15 @@
 			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE) | \
 			 BIT_ULL(PCA_CMD_DIRTY_TRACK) | \
 			 BIT_ULL(PCA_CMD_DIRTY_GET) | BIT_ULL(PCA_CMD_DIRTY_CLEAR) | \
-			 BIT_ULL(PCA_CMD_DISCARD))
+			 BIT_ULL(PCA_CMD_DISCARD) | BIT_ULL(PCA_CMD_MIGRATE) | \
+			 BIT_ULL(PCA_CMD_MIGRATE_ACCEPT) | \
+			 BIT_ULL(PCA_CMD_MIGRATE_UPDATE) | \
+			 BIT_ULL(PCA_CMD_MIGRATE_PAUSED) | \
+			 BIT_ULL(PCA_CMD_MIGRATE_CANCEL) | \
+			 BIT_ULL(PCA_CMD_MIGRATE_GET))
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
 #define PCA_DIRTY_DUMP_PAGES	(16 * 1024)
-
-static struct genl_family pca_family;
 
 static const struct nla_policy pca_page_policy[PCA_A_MAX + 1] = {
 	[PCA_A_OFFSET]		= { .type = NLA_U64 },
@@ -53,9 +57,18 @@ static const struct nla_policy pca_policy[PCA_A_MAX + 1] = {
 	[PCA_A_DIRTY_ENABLE]	= NLA_POLICY_MAX(NLA_U32, 1),
 	[PCA_A_DIRTY_FLAGS]	= NLA_POLICY_MASK(NLA_U32, PCA_DIRTY_CLEAR |
 						  PCA_DIRTY_COUNT_ONLY),
+	[PCA_A_MIG_ID]		= { .type = NLA_U32 },
+	[PCA_A_MIG_ROLE]	= NLA_POLICY_MAX(NLA_U32, PCA_MIG_DESTINATION),
+	[PCA_A_MIG_PEER]	= { .type = NLA_NUL_STRING, .len = 63 },
+	[PCA_A_MIG_ARGS]	= { .type = NLA_NUL_STRING, .len = 1023 },
+	[PCA_A_MIG_PHASE]	= NLA_POLICY_MAX(NLA_U32, PCA_MIG_CANCELLED),
+	[PCA_A_MIG_PROGRESS]	=
+		NLA_POLICY_EXACT_LEN(sizeof(struct pca_mig_progress)),
+	[PCA_A_MIG_ERROR]	= NLA_POLICY_MAX(NLA_U32, 4095),
+	[PCA_A_MIG_MESSAGE]	= { .type = NLA_NUL_STRING, .len = 127 },
 };
 
-static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
+int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
 {
 	if (netlink_ns_capable(skb, genl_info_net(info)->user_ns,
 			       CAP_SYS_ADMIN))
@@ -66,8 +79,7 @@ static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
 }
 
 /* The region named by PCA_A_REGION_ID, referenced, if the caller owns it. */
-static struct pca_region *pca_nl_region(struct sk_buff *skb,
-					struct genl_info *info)
+struct pca_region *pca_nl_region(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r;
 	int ret;
@@ -822,9 +834,45 @@ static const struct genl_ops pca_ops[] = {
 		.cmd	= PCA_CMD_DISCARD,
 		.doit	= pca_nl_discard,
 	},
+	{
+		.cmd	= PCA_CMD_MIGRATE,
+		.doit	= pca_nl_migrate,
+	},
+	{
+		.cmd	= PCA_CMD_MIGRATE_ACCEPT,
+		.doit	= pca_nl_migrate_accept,
+	},
+	{
+		.cmd	= PCA_CMD_MIGRATE_UPDATE,
+		.doit	= pca_nl_migrate_update,
+	},
+	{
+		.cmd	= PCA_CMD_MIGRATE_PAUSED,
+		.doit	= pca_nl_migrate_paused,
+	},
+	{
+		.cmd	= PCA_CMD_MIGRATE_CANCEL,
+		.doit	= pca_nl_migrate_cancel,
+	},
+	{
+		.cmd	= PCA_CMD_MIGRATE_GET,
+		.doit	= pca_nl_migrate_get,
+		.dumpit	= pca_nl_migrate_dump,
+	},
 };
 
-static struct genl_family pca_family __ro_after_init = {
+static const struct genl_multicast_group pca_mcgrps[] = {
+	[PCA_NL_MCGRP_AGENT] = {
+		.name	= PCA_MCGRP_AGENT,
+		.flags	= GENL_MCAST_CAP_SYS_ADMIN,
+	},
+	[PCA_NL_MCGRP_VMM] = {
+		.name	= PCA_MCGRP_VMM,
+		.flags	= GENL_MCAST_CAP_SYS_ADMIN,
+	},
+};
+
+struct genl_family pca_family __ro_after_init = {
 	.name		= POSTCOPY_ASSIST_GENL_NAME,
 	.version	= POSTCOPY_ASSIST_GENL_VERSION,
 	.maxattr	= PCA_A_MAX,
@@ -834,6 +882,8 @@ static struct genl_family pca_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= pca_ops,
 	.n_ops		= ARRAY_SIZE(pca_ops),
+	.mcgrps		= pca_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(pca_mcgrps),
 };
 
 int pca_nl_send_faults(struct net *net, u32 portid,
@@ -861,8 +911,10 @@ static int pca_nl_release(struct notifier_block *nb, unsigned long event,
 	struct netlink_notify *n = ptr;
 
 	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
-	    n->portid)
+	    n->portid) {
 		pca_queue_release_portid(n->net, n->portid);
+		pca_migrate_release_portid(n->net, n->portid);
+	}
 	return NOTIFY_DONE;
 }
 
@@ -887,4 +939,5 @@ void pca_netlink_exit(void)
 {
 	genl_unregister_family(&pca_family);
 	netlink_unregister_notifier(&pca_nl_notifier);
+	pca_migrate_exit();
 }

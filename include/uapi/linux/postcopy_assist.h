@@ -43,6 +43,15 @@
 #define PCA_FEATURE_SHARDED_QUEUES	(1ULL << 5) /* several queues a region */
 #define PCA_FEATURE_DIRTY_LOG		(1ULL << 6) /* write tracking */
 #define PCA_FEATURE_DISCARD		(1ULL << 7) /* pages back to missing */
+#define PCA_FEATURE_MIGRATE		(1ULL << 8) /* VMM <-> agent relay */
+
+/*
+ * Multicast groups.  An agent daemon listens on "agent" for migration
+ * requests; VMMs (and operators) listen on "vmm" for migration events.
+ * Both need CAP_SYS_ADMIN.
+ */
+#define PCA_MCGRP_AGENT		"agent"
+#define PCA_MCGRP_VMM		"vmm"
 
 /* Generic netlink commands. */
 enum pca_cmd {
@@ -61,6 +70,14 @@ enum pca_cmd {
 	PCA_CMD_DISCARD,	/* drop pages: missing again (zero in present
 				 * mode)
 				 */
+	PCA_CMD_MIGRATE,	/* VMM: migrate a region (role, peer, args) */
+	PCA_CMD_MIGRATE_REQUEST, /* to "agent": a migration waits for one */
+	PCA_CMD_MIGRATE_ACCEPT,	/* agent: take a requested migration */
+	PCA_CMD_MIGRATE_UPDATE,	/* agent: phase, progress, result */
+	PCA_CMD_MIGRATE_PAUSED,	/* VMM: vCPUs paused, as asked */
+	PCA_CMD_MIGRATE_CANCEL,	/* VMM: stop a migration */
+	PCA_CMD_MIGRATE_GET,	/* status of one migration, or dump all */
+	PCA_CMD_MIGRATE_EVENT,	/* to "vmm" (and the agent): state changed */
 
 	__PCA_CMD_MAX,
 	PCA_CMD_MAX = __PCA_CMD_MAX - 1
@@ -92,6 +109,14 @@ enum pca_attr {
 	PCA_A_DIRTY_BITMAP,	/* binary, __u64 words, see below */
 	PCA_A_DIRTY_PAGES,	/* u64, dirty pages in the range / region */
 	PCA_A_DIRTY_TRACKING,	/* u32, 1 while writes are logged */
+	PCA_A_MIG_ID,		/* u32 */
+	PCA_A_MIG_ROLE,		/* u32, enum pca_mig_role */
+	PCA_A_MIG_PEER,		/* string, "host:port" */
+	PCA_A_MIG_ARGS,		/* string, agent options, passed through */
+	PCA_A_MIG_PHASE,	/* u32, enum pca_mig_phase */
+	PCA_A_MIG_PROGRESS,	/* binary, struct pca_mig_progress */
+	PCA_A_MIG_ERROR,	/* u32, errno of a failed migration */
+	PCA_A_MIG_MESSAGE,	/* string, what went wrong or what is done */
 
 	__PCA_A_MAX,
 	PCA_A_MAX = __PCA_A_MAX - 1
@@ -140,6 +165,44 @@ enum pca_policy {
 
 #define PCA_DIRTY_CLEAR		(1U << 0) /* fetch and clear, atomically */
 #define PCA_DIRTY_COUNT_ONLY	(1U << 1) /* PCA_A_DIRTY_PAGES, no bitmap */
+
+/* Migrations relayed between a VMM and the agent daemon. */
+enum pca_mig_role {
+	PCA_MIG_SOURCE,
+	PCA_MIG_DESTINATION,
+};
+
+/*
+ * Phases only move forward.  REQUESTED: waiting for an agent.  ACCEPTED:
+ * an agent took it.  SWITCHOVER: the agent asks the VMM to pause its
+ * vCPUs; the VMM answers with MIGRATE_PAUSED, which moves it to PAUSED.
+ * COMPLETED, FAILED and CANCELLED are final.
+ */
+enum pca_mig_phase {
+	PCA_MIG_REQUESTED,
+	PCA_MIG_ACCEPTED,
+	PCA_MIG_PRECOPY,
+	PCA_MIG_SWITCHOVER,
+	PCA_MIG_PAUSED,
+	PCA_MIG_POSTCOPY,
+	PCA_MIG_COMPLETED,
+	PCA_MIG_FAILED,
+	PCA_MIG_CANCELLED,
+};
+
+/* Progress as the agent reports it; the kernel only relays it. */
+struct pca_mig_progress {
+	__u64 pages_total;
+	__u64 pages_sent;	/* or placed, on the destination */
+	__u64 pages_remaining;
+	__u64 round;
+	__u64 bytes_wire;
+	__u64 dirty_rate;	/* pages/s */
+	__u64 faults;		/* postcopy faults */
+	__u64 elapsed_ns;
+	__u64 downtime_ns;
+	__u64 reserved[7];
+};
 
 /* Resolution flags. */
 #define PCA_RESOLVE_DONTWAKE	(1U << 0) /* place, wake later with WAKE */

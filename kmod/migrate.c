@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Migrations: the relay between a VMM and the agent daemon.
+ *
+ * The kernel moves no pages here.  It keeps a small record per migration
+ * so that a VMM and one agent daemon per host can find each other without
+ * another channel, as the kernel's handshake family does for TLS: the VMM
+ * asks (MIGRATE), the daemon hears it on the "agent" group and takes it
+ * (ACCEPT), reports phases and progress (UPDATE), and the VMM hears those
+ * on the "vmm" group and answers the pause request at switchover (PAUSED).
+ *
+ * A migration belongs to the VMM socket that asked for it: when that socket
+ * closes the migration is cancelled and forgotten.  When the agent's socket
+ * closes first, the migration fails and the VMM is told.
+ */
+
+#include <linux/capability.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/xarray.h>
+#include <net/genetlink.h>
+#include <net/sock.h>
+
+#include "migrate.h"
+#include "netlink.h"
+#include "region.h"
+
+/* Migrations known at once, all namespaces together. */
+#define PCA_MIG_MAX		1024
+#define PCA_MIG_PEER_LEN	64
+#define PCA_MIG_MESSAGE_LEN	128
+
+/**
+ * struct pca_migration - one migration request and what became of it
+ * @id: its id
+ * @net: namespace of the VMM socket that owns it (which pins @net)
+ * @region_id: the region to migrate
+ * @role: enum pca_mig_role
+ * @phase: enum pca_mig_phase
+ * @vmm_portid: the owner
+ * @agent_portid: the agent that accepted it, 0 before
+ * @error: errno of a failure
+ * @peer: peer address, as the VMM gave it
+ * @args: agent options, or NULL
+ * @message: last message from the agent
+ * @progress: last progress from the agent
+ *
+ * All fields are guarded by pca_mig_lock.
+ */
+struct pca_migration {
+	u32 id;
+	struct net *net;
+	u32 region_id;
+	u32 role;
+	u32 phase;
+	u32 vmm_portid;
+	u32 agent_portid;
+	u32 error;
+	char peer[PCA_MIG_PEER_LEN];
+	char *args;
+	char message[PCA_MIG_MESSAGE_LEN];
+	struct pca_mig_progress progress;
+};
+
+static DEFINE_MUTEX(pca_mig_lock);
+static DEFINE_XARRAY_ALLOC1(pca_migrations);
+static u32 pca_next_mig_id;
+static unsigned int pca_nr_migrations;
+
+static bool pca_mig_final(u32 phase)
+{
+	return phase >= PCA_MIG_COMPLETED;
+}
+
+static int pca_mig_fill(struct sk_buff *msg, const struct pca_migration *m,
+			u8 cmd, u32 portid, u32 seq, int flags)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(msg, portid, seq, &pca_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, PCA_A_MIG_ID, m->id) ||
+	    nla_put_u32(msg, PCA_A_REGION_ID, m->region_id) ||
+	    nla_put_u32(msg, PCA_A_MIG_ROLE, m->role) ||
+	    nla_put_string(msg, PCA_A_MIG_PEER, m->peer) ||
+	    (m->args && nla_put_string(msg, PCA_A_MIG_ARGS, m->args)) ||
+	    nla_put_u32(msg, PCA_A_MIG_PHASE, m->phase) ||
+	    nla_put_64bit(msg, PCA_A_MIG_PROGRESS, sizeof(m->progress),
+			  &m->progress, PCA_A_PAD) ||
+	    nla_put_u32(msg, PCA_A_MIG_ERROR, m->error) ||
+	    (m->message[0] &&
+	     nla_put_string(msg, PCA_A_MIG_MESSAGE, m->message))) {
+		genlmsg_cancel(msg, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return 0;
+}
+
+static struct sk_buff *pca_mig_msg(const struct pca_migration *m, u8 cmd)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+
+	if (msg && pca_mig_fill(msg, m, cmd, 0, 0, 0)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+/*
+ * Tell the "vmm" group, and the agent if there is one, that @m changed.
+ * Delivery is best effort: GET always has the state.
+ */
+static void pca_mig_event(const struct pca_migration *m, bool to_agent)
+{
+	struct sk_buff *msg;
+
+	if (to_agent && m->agent_portid) {
+		msg = pca_mig_msg(m, PCA_CMD_MIGRATE_EVENT);
+		if (msg)
+			genlmsg_unicast(m->net, msg, m->agent_portid);
+	}
+	if (!genl_has_listeners(&pca_family, m->net, PCA_NL_MCGRP_VMM))
+		return;
+	msg = pca_mig_msg(m, PCA_CMD_MIGRATE_EVENT);
+	if (msg)
+		genlmsg_multicast_netns(&pca_family, m->net, msg, 0,
+					PCA_NL_MCGRP_VMM, GFP_KERNEL);
+}
+
+static void pca_mig_free(struct pca_migration *m)
+{
+	xa_erase(&pca_migrations, m->id);
+	pca_nr_migrations--;
+	kfree(m->args);
+	kfree(m);
+}
+
+/* The migration named in @info, in the caller's namespace; lock held. */
+static struct pca_migration *pca_mig_find(struct genl_info *info)
+{
+	struct pca_migration *m;
+
+	lockdep_assert_held(&pca_mig_lock);
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_MIG_ID))
+		return ERR_PTR(-EINVAL);
+	m = xa_load(&pca_migrations, nla_get_u32(info->attrs[PCA_A_MIG_ID]));
+	if (!m || !net_eq(m->net, genl_info_net(info))) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCA_A_MIG_ID],
+				    "no such migration");
+		return ERR_PTR(-ENOENT);
+	}
+	return m;
+}
+
+static int pca_mig_reply(struct genl_info *info, const struct pca_migration *m,
+			 u8 cmd)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	ret = pca_mig_fill(msg, m, cmd, info->snd_portid, info->snd_seq, 0);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct pca_migration *m;
+	struct pca_region *r;
+	struct sk_buff *req;
+	int ret;
+
+	/* Checks admin, and that the caller owns the region. */
+	r = pca_nl_region(skb, info);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	pca_region_put(r);
+	if (GENL_REQ_ATTR_CHECK(info, PCA_A_MIG_ROLE) ||
+	    GENL_REQ_ATTR_CHECK(info, PCA_A_MIG_PEER))
+		return -EINVAL;
+	if (!genl_has_listeners(&pca_family, net, PCA_NL_MCGRP_AGENT)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "no agent daemon listens: start postcopy-agent daemon");
+		return -ENOTCONN;
+	}
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->net = net;
+	m->region_id = nla_get_u32(info->attrs[PCA_A_REGION_ID]);
+	m->role = nla_get_u32(info->attrs[PCA_A_MIG_ROLE]);
+	m->phase = PCA_MIG_REQUESTED;
+	m->vmm_portid = info->snd_portid;
+	nla_strscpy(m->peer, info->attrs[PCA_A_MIG_PEER], sizeof(m->peer));
+	if (info->attrs[PCA_A_MIG_ARGS]) {
+		m->args = nla_strdup(info->attrs[PCA_A_MIG_ARGS], GFP_KERNEL);
+		if (!m->args) {
+			kfree(m);
+			return -ENOMEM;
+		}
+	}
+
+	mutex_lock(&pca_mig_lock);
+	if (pca_nr_migrations >= PCA_MIG_MAX) {
+		NL_SET_ERR_MSG_MOD(info->extack, "too many migrations");
+		ret = -ENOSPC;
+	} else {
+		ret = xa_alloc_cyclic(&pca_migrations, &m->id, m, xa_limit_31b,
+				      &pca_next_mig_id, GFP_KERNEL);
+	}
+	if (ret < 0) {
+		mutex_unlock(&pca_mig_lock);
+		kfree(m->args);
+		kfree(m);
+		return ret;
+	}
+	pca_nr_migrations++;
+	ret = pca_mig_reply(info, m, PCA_CMD_MIGRATE);
+	req = pca_mig_msg(m, PCA_CMD_MIGRATE_REQUEST);
+	if (req)
+		genlmsg_multicast_netns(&pca_family, net, req, 0,
+					PCA_NL_MCGRP_AGENT, GFP_KERNEL);
+	else
+		ret = -ENOMEM;
+	if (ret)
+		pca_mig_free(m);
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+int pca_nl_migrate_accept(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_migration *m;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find(info);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+	} else if (m->phase != PCA_MIG_REQUESTED) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "migration was accepted already or ended");
+		ret = -EBUSY;
+	} else {
+		m->agent_portid = info->snd_portid;
+		m->phase = PCA_MIG_ACCEPTED;
+		ret = pca_mig_reply(info, m, PCA_CMD_MIGRATE_ACCEPT);
+		if (ret) {
+			m->agent_portid = 0;
+			m->phase = PCA_MIG_REQUESTED;
+		} else {
+			pca_mig_event(m, false);
+		}
+	}
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+int pca_nl_migrate_update(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	struct pca_migration *m;
+	u32 phase;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find(info);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+		goto out;
+	}
+	if (m->agent_portid != info->snd_portid) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "only the agent that accepted the migration may update it");
+		ret = -EPERM;
+		goto out;
+	}
+	phase = attrs[PCA_A_MIG_PHASE] ? nla_get_u32(attrs[PCA_A_MIG_PHASE]) :
+					 m->phase;
+	if (pca_mig_final(m->phase) || phase < m->phase ||
+	    (phase == PCA_MIG_PAUSED && m->phase != PCA_MIG_PAUSED)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attrs[PCA_A_MIG_PHASE],
+				    "phase may only move forward, and only the VMM pauses");
+		ret = -EINVAL;
+		goto out;
+	}
+	m->phase = phase;
+	if (attrs[PCA_A_MIG_PROGRESS])
+		nla_memcpy(&m->progress, attrs[PCA_A_MIG_PROGRESS],
+			   sizeof(m->progress));
+	if (attrs[PCA_A_MIG_ERROR])
+		m->error = nla_get_u32(attrs[PCA_A_MIG_ERROR]);
+	if (attrs[PCA_A_MIG_MESSAGE])
+		nla_strscpy(m->message, attrs[PCA_A_MIG_MESSAGE],
+			    sizeof(m->message));
+	pca_mig_event(m, false);
+out:
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+/* Checks for commands only the migration's VMM may send; lock held. */
+static struct pca_migration *pca_mig_find_owned(struct genl_info *info)
+{
+	struct pca_migration *m = pca_mig_find(info);
+
+	if (!IS_ERR(m) && m->vmm_portid != info->snd_portid) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "only the socket that asked for the migration may steer it");
+		return ERR_PTR(-EPERM);
+	}
+	return m;
+}
+
+int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_migration *m;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find_owned(info);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+	} else if (m->phase != PCA_MIG_SWITCHOVER) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the agent has not asked for a pause");
+		ret = -EINVAL;
+	} else {
+		m->phase = PCA_MIG_PAUSED;
+		pca_mig_event(m, true);
+	}
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+int pca_nl_migrate_cancel(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_migration *m;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find_owned(info);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+	} else if (pca_mig_final(m->phase)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "migration has ended already");
+		ret = -EINVAL;
+	} else {
+		m->phase = PCA_MIG_CANCELLED;
+		m->error = ECANCELED;
+		pca_mig_event(m, true);
+	}
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+int pca_nl_migrate_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_migration *m;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret)
+		return ret;
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find(info);
+	ret = IS_ERR(m) ? PTR_ERR(m) : pca_mig_reply(info, m,
+						     PCA_CMD_MIGRATE_GET);
+	mutex_unlock(&pca_mig_lock);
+	return ret;
+}
+
+int pca_nl_migrate_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct net *net = sock_net(skb->sk);
+	unsigned long id = cb->args[0];
+	struct pca_migration *m;
+
+	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN))
+		return -EPERM;
+	mutex_lock(&pca_mig_lock);
+	xa_for_each_start(&pca_migrations, id, m, cb->args[0]) {
+		if (!net_eq(m->net, net))
+			continue;
+		if (pca_mig_fill(skb, m, PCA_CMD_MIGRATE_GET,
+				 NETLINK_CB(cb->skb).portid,
+				 cb->nlh->nlmsg_seq, NLM_F_MULTI))
+			break;
+	}
+	mutex_unlock(&pca_mig_lock);
+	cb->args[0] = m ? id : ULONG_MAX;
+	return skb->len;
+}
+
+/* A socket closed: its VMM's migrations go, its agent's migrations fail. */
+void pca_migrate_release_portid(struct net *net, u32 portid)
+{
+	struct pca_migration *m;
+	unsigned long id;
+
+	mutex_lock(&pca_mig_lock);
+	xa_for_each(&pca_migrations, id, m) {
+		if (!net_eq(m->net, net))
+			continue;
+		if (m->vmm_portid == portid) {
+			if (!pca_mig_final(m->phase)) {
+				m->phase = PCA_MIG_CANCELLED;
+				m->error = ECANCELED;
+				pca_mig_event(m, true);
+			}
+			pca_mig_free(m);
+		} else if (m->agent_portid == portid &&
+			   !pca_mig_final(m->phase)) {
+			m->phase = PCA_MIG_FAILED;
+			m->error = ECONNABORTED;
+			strscpy(m->message, "the agent went away",
+				sizeof(m->message));
+			m->agent_portid = 0;
+			pca_mig_event(m, false);
+		}
+	}
+	mutex_unlock(&pca_mig_lock);
+}
+
+void pca_migrate_exit(void)
+{
+	struct pca_migration *m;
+	unsigned long id;
+
+	/* The family is gone: nobody can reach these any more. */
+	mutex_lock(&pca_mig_lock);
+	xa_for_each(&pca_migrations, id, m)
+		pca_mig_free(m);
+	mutex_unlock(&pca_mig_lock);
+}

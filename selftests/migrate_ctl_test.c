@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migrate_ctl_test: the migration relay between a VMM and the agent
+ * daemon: requests on the "agent" group, events on the "vmm" group, the
+ * phase rules, and what happens when either side goes away.
+ *
+ * Each side is a bare libnl socket here, because the relay cares about
+ * which socket says what.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include "kselftest_pca.h"
+
+#define PAGE	4096UL
+#define MAX_SEEN 32
+
+struct seen {
+	uint8_t cmd;
+	uint32_t id, phase, error, role;
+	char peer[64], args[128];
+	struct pca_mig_progress progress;
+};
+
+struct side {
+	struct nl_sock *sk;
+	int family;
+	int err;		/* last NLMSG_ERROR, as -errno */
+	int nseen;
+	struct seen seen[MAX_SEEN];
+};
+
+static int side_valid(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *g = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[PCA_A_MAX + 1];
+	struct side *s = arg;
+	struct seen *e;
+
+	if (s->nseen == MAX_SEEN ||
+	    genlmsg_parse(nlmsg_hdr(msg), 0, tb, PCA_A_MAX, NULL))
+		return NL_OK;
+	e = &s->seen[s->nseen++];
+	memset(e, 0, sizeof(*e));
+	e->cmd = g->cmd;
+	if (tb[PCA_A_MIG_ID])
+		e->id = nla_get_u32(tb[PCA_A_MIG_ID]);
+	if (tb[PCA_A_MIG_PHASE])
+		e->phase = nla_get_u32(tb[PCA_A_MIG_PHASE]);
+	if (tb[PCA_A_MIG_ERROR])
+		e->error = nla_get_u32(tb[PCA_A_MIG_ERROR]);
+	if (tb[PCA_A_MIG_ROLE])
+		e->role = nla_get_u32(tb[PCA_A_MIG_ROLE]);
+	if (tb[PCA_A_MIG_PEER])
+		nla_strlcpy(e->peer, tb[PCA_A_MIG_PEER], sizeof(e->peer));
+	if (tb[PCA_A_MIG_ARGS])
+		nla_strlcpy(e->args, tb[PCA_A_MIG_ARGS], sizeof(e->args));
+	if (tb[PCA_A_MIG_PROGRESS])
+		nla_memcpy(&e->progress, tb[PCA_A_MIG_PROGRESS],
+			   sizeof(e->progress));
+	return NL_OK;
+}
+
+static int side_error(struct sockaddr_nl *nla, struct nlmsgerr *err,
+		      void *arg)
+{
+	struct side *s = arg;
+
+	(void)nla;
+	s->err = err->error;
+	return NL_STOP;
+}
+
+static int side_ack(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	((struct side *)arg)->err = 0;
+	return NL_STOP;
+}
+
+static void side_open(struct pca_test_ctx *t, struct side *s, const char *grp)
+{
+	int g;
+
+	memset(s, 0, sizeof(*s));
+	s->sk = nl_socket_alloc();
+	PCA_ASSERT(t, s->sk, "nl_socket_alloc");
+	PCA_ASSERT_EQ(t, genl_connect(s->sk), 0);
+	s->family = genl_ctrl_resolve(s->sk, POSTCOPY_ASSIST_GENL_NAME);
+	PCA_ASSERT(t, s->family > 0, "family");
+	nl_socket_disable_seq_check(s->sk);
+	nl_socket_modify_cb(s->sk, NL_CB_VALID, NL_CB_CUSTOM, side_valid, s);
+	nl_socket_modify_cb(s->sk, NL_CB_ACK, NL_CB_CUSTOM, side_ack, s);
+	nl_socket_modify_err_cb(s->sk, NL_CB_CUSTOM, side_error, s);
+	nl_socket_set_nonblocking(s->sk);
+	if (grp) {
+		g = genl_ctrl_resolve_grp(s->sk, POSTCOPY_ASSIST_GENL_NAME,
+					  grp);
+		PCA_ASSERT(t, g >= 0, "group %s", grp);
+		PCA_ASSERT_EQ(t, nl_socket_add_membership(s->sk, g), 0);
+	}
+}
+
+static void side_close(struct side *s)
+{
+	if (s->sk)
+		nl_socket_free(s->sk);
+	s->sk = NULL;
+}
+
+/* Read whatever arrives within @ms. */
+static void side_drain(struct side *s, int ms)
+{
+	struct pollfd p = { .fd = nl_socket_get_fd(s->sk), .events = POLLIN };
+
+	while (poll(&p, 1, ms) > 0)
+		nl_recvmsgs_default(s->sk);
+}
+
+/* The newest message of @cmd seen, waiting up to a second for it. */
+static struct seen *side_wait(struct side *s, uint8_t cmd, uint32_t phase)
+{
+	int i, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		for (i = s->nseen - 1; i >= 0; i--)
+			if (s->seen[i].cmd == cmd && s->seen[i].phase == phase)
+				return &s->seen[i];
+		side_drain(s, 50);
+	}
+	return NULL;
+}
+
+struct req {
+	uint32_t region, id, role, phase, error;
+	const char *peer, *args;
+	const struct pca_mig_progress *progress;
+	int has_id, has_phase, has_region;
+};
+
+static int side_req(struct side *s, uint8_t cmd, const struct req *r)
+{
+	struct nl_msg *m = nlmsg_alloc();
+	struct pollfd p = { .fd = nl_socket_get_fd(s->sk), .events = POLLIN };
+
+	genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, s->family, 0, NLM_F_ACK, cmd,
+		    POSTCOPY_ASSIST_GENL_VERSION);
+	if (r->has_region)
+		nla_put_u32(m, PCA_A_REGION_ID, r->region);
+	if (r->has_id)
+		nla_put_u32(m, PCA_A_MIG_ID, r->id);
+	if (r->peer) {
+		nla_put_u32(m, PCA_A_MIG_ROLE, r->role);
+		nla_put_string(m, PCA_A_MIG_PEER, r->peer);
+	}
+	if (r->args)
+		nla_put_string(m, PCA_A_MIG_ARGS, r->args);
+	if (r->has_phase)
+		nla_put_u32(m, PCA_A_MIG_PHASE, r->phase);
+	if (r->progress)
+		nla_put(m, PCA_A_MIG_PROGRESS, sizeof(*r->progress),
+			r->progress);
+	s->err = 1;
+	nl_send_auto(s->sk, m);
+	nlmsg_free(m);
+	while (s->err == 1 && poll(&p, 1, 2000) > 0)
+		nl_recvmsgs_default(s->sk);
+	return s->err == 1 ? -ETIMEDOUT : s->err;
+}
+
+static uint32_t region_id_new(struct pca_test_ctx *t, int *fd)
+{
+	uint32_t id;
+
+	*fd = PCA_ASSERT_OK(t, pca_region_create(16 * PAGE, 0, &id));
+	return id;
+}
+
+static void test_no_agent_listening(struct pca_test_ctx *t)
+{
+	struct side vmm;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "127.0.0.1:7000" };
+
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), -ENOTCONN);
+	side_close(&vmm);
+	close(fd);
+}
+
+static void test_full_flow(struct pca_test_ctx *t)
+{
+	struct pca_mig_progress pr = { .pages_total = 1000, .pages_sent = 400,
+				       .round = 2 };
+	struct side agent, vmm, other;
+	struct seen *e;
+	uint32_t id;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "10.0.0.2:4444", .args = "rounds=3",
+			 .role = PCA_MIG_SOURCE };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+	side_open(t, &other, NULL);
+
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the migration id");
+	id = e->id;
+	e = side_wait(&agent, PCA_CMD_MIGRATE_REQUEST, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "agent heard no request");
+	PCA_EXPECT_EQ(t, e->id, id);
+	PCA_EXPECT(t, !strcmp(e->peer, "10.0.0.2:4444") &&
+		   !strcmp(e->args, "rounds=3"), "peer/args");
+
+	r = (struct req){ .id = id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_ACCEPT, &r), -EBUSY);
+	PCA_EXPECT(t, side_wait(&vmm, PCA_CMD_MIGRATE_EVENT, PCA_MIG_ACCEPTED),
+		   "no ACCEPTED event");
+
+	r.has_phase = 1;
+	r.phase = PCA_MIG_PRECOPY;
+	r.progress = &pr;
+	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_UPDATE, &r), -EPERM);
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE_EVENT, PCA_MIG_PRECOPY);
+	PCA_ASSERT(t, e, "no PRECOPY event");
+	PCA_EXPECT_EQ(t, e->progress.pages_sent, 400);
+
+	/* Only forward, and only the VMM pauses. */
+	r.progress = NULL;
+	r.phase = PCA_MIG_ACCEPTED;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+	r.phase = PCA_MIG_PAUSED;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+	r.has_phase = 0;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_PAUSED, &r), -EINVAL);
+
+	r.has_phase = 1;
+	r.phase = PCA_MIG_SWITCHOVER;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	PCA_ASSERT(t, side_wait(&vmm, PCA_CMD_MIGRATE_EVENT,
+				PCA_MIG_SWITCHOVER), "no SWITCHOVER event");
+	r.has_phase = 0;
+	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_PAUSED, &r), -EPERM);
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_PAUSED, &r), 0);
+	PCA_EXPECT(t, side_wait(&agent, PCA_CMD_MIGRATE_EVENT, PCA_MIG_PAUSED),
+		   "agent not told of the pause");
+
+	r.has_phase = 1;
+	r.phase = PCA_MIG_POSTCOPY;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	r.phase = PCA_MIG_COMPLETED;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	PCA_EXPECT(t, side_wait(&vmm, PCA_CMD_MIGRATE_EVENT, PCA_MIG_COMPLETED),
+		   "no COMPLETED event");
+	r.phase = PCA_MIG_FAILED;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+	r.has_phase = 0;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_CANCEL, &r), -EINVAL);
+
+	/* GET keeps the result, with the last progress. */
+	PCA_ASSERT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_GET, &r), 0);
+	e = side_wait(&other, PCA_CMD_MIGRATE_GET, PCA_MIG_COMPLETED);
+	PCA_ASSERT(t, e, "GET");
+	PCA_EXPECT_EQ(t, e->progress.pages_total, 1000);
+
+	/* The owner goes: so does the migration. */
+	side_close(&vmm);
+	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_GET, &r), -ENOENT);
+	side_close(&agent);
+	side_close(&other);
+	close(fd);
+}
+
+static void test_agent_death_fails(struct pca_test_ctx *t)
+{
+	struct side agent, vmm;
+	struct seen *e;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "h:1", .role = PCA_MIG_DESTINATION };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&agent, PCA_CMD_MIGRATE_REQUEST, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "request");
+	r = (struct req){ .id = e->id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	side_close(&agent);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE_EVENT, PCA_MIG_FAILED);
+	PCA_ASSERT(t, e, "no FAILED event");
+	PCA_EXPECT_EQ(t, e->error, ECONNABORTED);
+	side_close(&vmm);
+	close(fd);
+}
+
+static void test_cancel_tells_agent(struct pca_test_ctx *t)
+{
+	struct side agent, vmm;
+	struct seen *e;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "h:1" };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, NULL);
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&agent, PCA_CMD_MIGRATE_REQUEST, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "request");
+	r = (struct req){ .id = e->id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_CANCEL, &r), -EPERM);
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_CANCEL, &r), 0);
+	e = side_wait(&agent, PCA_CMD_MIGRATE_EVENT, PCA_MIG_CANCELLED);
+	PCA_ASSERT(t, e, "agent not told");
+	PCA_EXPECT_EQ(t, e->error, ECANCELED);
+	r.id = 0x7ffffff0;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_GET, &r), -ENOENT);
+	side_close(&agent);
+	side_close(&vmm);
+	close(fd);
+}
+
+static uint32_t unpriv_region;
+
+static void unpriv_part(struct pca_test_ctx *t)
+{
+	struct side s;
+	int g;
+	struct req r = { .region = unpriv_region, .has_region = 1,
+			 .peer = "h:1" };
+
+	side_open(t, &s, NULL);
+	g = genl_ctrl_resolve_grp(s.sk, POSTCOPY_ASSIST_GENL_NAME,
+				  PCA_MCGRP_AGENT);
+	PCA_ASSERT(t, g >= 0, "group");
+	PCA_EXPECT(t, nl_socket_add_membership(s.sk, g) < 0,
+		   "nobody joined the agent group");
+	PCA_EXPECT_EQ(t, side_req(&s, PCA_CMD_MIGRATE, &r), -EPERM);
+	side_close(&s);
+}
+
+static void test_unprivileged_refused(struct pca_test_ctx *t)
+{
+	int fd;
+
+	unpriv_region = region_id_new(t, &fd);
+	pca_run_as(t, 65534, 65534, unpriv_part);
+	close(fd);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("no_agent_listening", test_no_agent_listening,
+		 PCA_FEATURE_MIGRATE),
+	PCA_TEST("full_flow", test_full_flow, PCA_FEATURE_MIGRATE),
+	PCA_TEST("agent_death_fails", test_agent_death_fails,
+		 PCA_FEATURE_MIGRATE),
+	PCA_TEST("cancel_tells_agent", test_cancel_tells_agent,
+		 PCA_FEATURE_MIGRATE),
+	PCA_TEST("unprivileged_refused", test_unprivileged_refused,
+		 PCA_FEATURE_MIGRATE),
+};
+
+PCA_TEST_MAIN(tests)
