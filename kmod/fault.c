@@ -246,21 +246,30 @@ static void pca_queue_resend_work(struct work_struct *work)
 	pca_queue_put(q);
 }
 
+/* Records sent from the stack; larger batches take an allocation. */
+#define PCA_RECORDS_ON_STACK	4
+
 /* Send one batch taken off the pending list; drops the list's refs. */
 static void pca_queue_send_batch(struct pca_queue *q, struct llist_node *batch)
 {
-	struct pca_fault_record *recs;
+	struct pca_fault_record stack[PCA_RECORDS_ON_STACK], *recs = stack;
+	unsigned int n = 0, max = PCA_RECORDS_ON_STACK, count = 0;
 	struct pca_fault *f, *tmp;
-	unsigned int n = 0;
 	bool failed = false;
 
-	recs = kmalloc_array(PCA_RECORDS_PER_MSG, sizeof(*recs), GFP_KERNEL);
+	llist_for_each_entry(f, batch, send)
+		count++;
+	/* The usual batch is one fault: no allocation on the fault path. */
+	if (count > PCA_RECORDS_ON_STACK) {
+		max = min_t(unsigned int, count, PCA_RECORDS_PER_MSG);
+		recs = kmalloc_array(max, sizeof(*recs), GFP_KERNEL);
+	}
 	llist_for_each_entry_safe(f, tmp, batch, send) {
 		/* Resolved before we got to it: nobody needs the record. */
 		if (recs && !failed && !READ_ONCE(f->done))
 			pca_fault_record(q->region, q, f, &recs[n++]);
 		pca_fault_put(f);
-		if (n == PCA_RECORDS_PER_MSG) {
+		if (n == max) {
 			failed = pca_queue_send(q, recs, n) != 0;
 			n = 0;
 		}
@@ -269,7 +278,8 @@ static void pca_queue_send_batch(struct pca_queue *q, struct llist_node *batch)
 		pca_queue_send(q, recs, n);
 	if (!recs)
 		pca_queue_schedule_resend(q);
-	kfree(recs);
+	if (recs != stack)
+		kfree(recs);
 }
 
 /*
