@@ -39,6 +39,14 @@ vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
 
 	/* Held until the core has made the PTE writable. */
 	lock_page(page);
+	/*
+	 * The core unlocked the page between ->fault and here: DISCARD may
+	 * have taken it from the region.  Then retry the fault from scratch.
+	 */
+	if (unlikely(page->mapping != r->inode->i_mapping)) {
+		unlock_page(page);
+		return VM_FAULT_NOPAGE;
+	}
 	/* Pairs with smp_store_release() in pca_dirty_track(). */
 	if (smp_load_acquire(&r->tracking) &&
 	    !test_and_set_bit(page->index, r->dirty))
@@ -165,14 +173,19 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			  const u64 *bitmap)
 {
-	pgoff_t i;
+	pgoff_t w, i;
+	u64 word;
 
 	mutex_lock(&r->dirty_lock);
-	for (i = 0; i < nr; i++) {
-		if (!(bitmap[i / 64] & (1ULL << (i % 64))))
-			continue;
-		pca_dirty_clear_page(r, first + i);
-		cond_resched();
+	for (w = 0; w < DIV_ROUND_UP(nr, 64); w++) {
+		/* Clean words cost one test: most of a sparse log is clean. */
+		for (word = bitmap[w]; word; word &= word - 1) {
+			i = w * 64 + __ffs64(word);
+			if (i >= nr)
+				break;
+			pca_dirty_clear_page(r, first + i);
+			cond_resched();
+		}
 	}
 	mutex_unlock(&r->dirty_lock);
 }

@@ -322,6 +322,30 @@ void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
 	}
 }
 
+/*
+ * The page at @pgoff with a reference, or NULL.  DISCARD may free a page
+ * at any time, so the reference is taken speculatively, as the page cache
+ * does, and kept only if the page is still the region's.
+ */
+static struct page *pca_region_get_page(struct pca_region *r, pgoff_t pgoff)
+{
+	struct page *page;
+
+	rcu_read_lock();
+	for (;;) {
+		page = xa_load(&r->pages, pgoff);
+		if (!page)
+			break;
+		if (!get_page_unless_zero(page))
+			continue;
+		if (likely(xa_load(&r->pages, pgoff) == page))
+			break;
+		put_page(page);
+	}
+	rcu_read_unlock();
+	return page;
+}
+
 static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 {
 	struct pca_region *r = vmf->vma->vm_file->private_data;
@@ -332,7 +356,7 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
 
-	while (!(page = xa_load(&r->pages, vmf->pgoff))) {
+	while (!(page = pca_region_get_page(r, vmf->pgoff))) {
 		if (r->flags & PCA_REGION_MISSING) {
 			ret = pca_fault_wait(r, vmf);
 			if (ret)
@@ -344,7 +368,6 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 		if (err && err != -EEXIST)
 			return VM_FAULT_OOM;
 	}
-	get_page(page);
 	/*
 	 * DISCARD takes pages out of @pages under their lock and then zaps
 	 * their PTEs; the core keeps the lock until our PTE is in place, so

@@ -960,6 +960,101 @@ static void test_discard_race(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * A thread faults on a page (read, then write: both write-fault paths)
+ * while DISCARD takes it away.  Afterwards the page must be gone from
+ * every mapping and the dirty log; the kernel must not free it twice.
+ */
+static char *race_area;
+static atomic_ulong race_go, race_done;
+static atomic_int race_stop;
+static sigjmp_buf race_jb;
+
+static void race_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(race_jb, 1);
+}
+
+/* The race needs both sides running at once: one per CPU. */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *race_writer(void *arg)
+{
+	volatile unsigned long seen = 0, it;
+
+	(void)arg;
+	pin_cpu(1);
+	signal(SIGBUS, race_sigbus);
+	while (!atomic_load(&race_stop)) {
+		it = atomic_load(&race_go);
+		if (it == seen)
+			continue;
+		seen = it;
+		if (!sigsetjmp(race_jb, 1)) {
+			if (it % 2)
+				(void)*(volatile char *)race_area;
+			*(volatile char *)race_area = (char)it;
+		}
+		atomic_store(&race_done, it);
+	}
+	return NULL;
+}
+
+static void test_discard_fault_race(struct pca_test_ctx *t)
+{
+	struct pca_dirty_log dl = { .len = PAGE,
+				    .flags = PCA_DIRTY_COUNT_ONLY };
+	struct nl_msg *m;
+	unsigned int seed = 1;
+	unsigned long it;
+	struct region r;
+	uint8_t data[PAGE];
+	uint64_t e;
+	pthread_t th;
+	int pm, spin;
+	uint64_t end = now_ns() + 6000000000ULL;
+
+	pin_cpu(0);
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	race_area = (char *)r.mem;
+	m = pca_msg_new(t->c, PCA_CMD_DIRTY_TRACK, 0);
+	nla_put_u32(m, PCA_A_REGION_ID, r.id);
+	nla_put_u32(m, PCA_A_DIRTY_ENABLE, 1);
+	PCA_ASSERT_OK(t, pca_request(t->c, m, NULL, NULL));
+	memset(data, 1, PAGE);
+	PCA_ASSERT_EQ(t, pthread_create(&th, NULL, race_writer, NULL), 0);
+	for (it = 1; now_ns() < end; it++) {
+		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+		atomic_store(&race_go, it);
+		for (spin = rand_r(&seed) % 20000; spin > 0; spin--)
+			__asm__ volatile("" ::: "memory");
+		PCA_ASSERT_OK(t, fd_discard(r.fd, 0, PAGE, NULL));
+		while (atomic_load(&race_done) != it)
+			;
+		/* Discarded: a PTE left now would map an orphan page. */
+		PCA_ASSERT_OK(t, fd_discard(r.fd, 0, PAGE, NULL));
+	}
+	atomic_store(&race_stop, 1);
+	pthread_join(th, NULL);
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	PCA_ASSERT(t, pm >= 0, "pagemap");
+	PCA_ASSERT_EQ(t, pread(pm, &e, 8, (uintptr_t)r.mem / PAGE * 8), 8);
+	close(pm);
+	PCA_EXPECT(t, !(e >> 63), "an orphan page is still mapped");
+	PCA_ASSERT_OK(t, ioctl(r.fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
+	PCA_EXPECT_EQ(t, dl.dirty, 0);
+	pca_t_diag(t, "%lu rounds", it);
+	region_free(&r);
+}
+
 /* ---- present mode, listing, module life ------------------------------- */
 
 static void test_present_mode(struct pca_test_ctx *t)
@@ -1290,6 +1385,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("discard_present_mode_zero", test_discard_present_mode_zero,
 		 PCA_FEATURE_DISCARD),
 	PCA_TEST("discard_race", test_discard_race, PCA_FEATURE_DISCARD),
+	PCA_TEST("discard_fault_race", test_discard_fault_race,
+		 PCA_FEATURE_DISCARD | PCA_FEATURE_DIRTY_LOG, .timeout = 60),
 	PCA_TEST("present_mode", test_present_mode, 0),
 	PCA_TEST("region_list", test_region_list, 0),
 	PCA_TEST("wait_histogram", test_wait_histogram, PCA_FEATURE_MISSING),
