@@ -22,6 +22,7 @@
 #include <net/genetlink.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "migrate.h"
 #include "netlink.h"
 #include "region.h"
@@ -329,7 +330,12 @@ static struct pca_migration *pca_mig_find_owned(struct genl_info *info)
 	return m;
 }
 
-int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
+/*
+ * A step only the owning VMM takes, allowed from the phases in @from (a
+ * mask of BIT(phase)); the agent hears of it too.
+ */
+static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
+			    u32 from, u32 to, u32 error, const char *refused)
 {
 	struct pca_migration *m;
 	int ret;
@@ -341,40 +347,30 @@ int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
 	m = pca_mig_find_owned(info);
 	if (IS_ERR(m)) {
 		ret = PTR_ERR(m);
-	} else if (m->phase != PCA_MIG_SWITCHOVER) {
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "the agent has not asked for a pause");
+	} else if (!(BIT(m->phase) & from)) {
+		pca_extack_attr_msg(info->extack, NULL, refused);
 		ret = -EINVAL;
 	} else {
-		m->phase = PCA_MIG_PAUSED;
+		m->phase = to;
+		m->error = error;
 		pca_mig_event(m, true);
 	}
 	mutex_unlock(&pca_mig_lock);
 	return ret;
 }
 
+int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
+{
+	return pca_mig_vmm_step(skb, info, BIT(PCA_MIG_SWITCHOVER),
+				PCA_MIG_PAUSED, 0,
+				"the agent has not asked for a pause");
+}
+
 int pca_nl_migrate_cancel(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_migration *m;
-	int ret;
-
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
-	mutex_lock(&pca_mig_lock);
-	m = pca_mig_find_owned(info);
-	if (IS_ERR(m)) {
-		ret = PTR_ERR(m);
-	} else if (pca_mig_final(m->phase)) {
-		NL_SET_ERR_MSG_MOD(info->extack, "migration has ended already");
-		ret = -EINVAL;
-	} else {
-		m->phase = PCA_MIG_CANCELLED;
-		m->error = ECANCELED;
-		pca_mig_event(m, true);
-	}
-	mutex_unlock(&pca_mig_lock);
-	return ret;
+	return pca_mig_vmm_step(skb, info, BIT(PCA_MIG_COMPLETED) - 1,
+				PCA_MIG_CANCELLED, ECANCELED,
+				"migration has ended already");
 }
 
 int pca_nl_migrate_get(struct sk_buff *skb, struct genl_info *info)
