@@ -7,10 +7,18 @@
 #   make check                 all tests on every kernel in KERNELS
 #   make check TESTS=api       one test binary (names from selftests' TESTS)
 #   make check KERNELS=6.1     one kernel line
+#   make check-debug           the debug lane alone: KASAN, lockdep, kmemleak,
+#                              ... kernel (selftests/debug), same as
+#                              make check KERNELS=debug
 #   make demo | bench | style | modules | userspace | deps | clean
 #
 # Variables:
-#   KERNELS        kernel lines; headers and guest kernels come from Debian
+#   KERNELS        kernel lines; headers and guest kernels come from Debian;
+#                  "debug" is the debug lane
+#   CHECK_DEBUG    whether `make check` adds the debug lane when KERNELS is
+#                  not given: 0 (the default: it adds 10-15 minutes),
+#                  auto (if its kernel is cached already), 1 (build the
+#                  kernel if need be: most of an hour)
 #   KDIR           a kernel tree to build against instead (one build, in
 #                  build/custom/); its arch/x86/boot/bzImage, or VMLINUZ=,
 #                  is the guest kernel
@@ -24,6 +32,7 @@
 #   V=1            show the whole guest console and verbose Kbuild
 
 KERNELS ?= 6.1 6.12
+CHECK_DEBUG ?= 0
 DEMO_KERNEL ?= 6.1
 CACHE ?= $(HOME)/.cache/postcopy_assist
 KDIR ?=
@@ -44,23 +53,35 @@ VM := $(CURDIR)/selftests/vm
 # scripts get them explicitly instead.
 MAKEOVERRIDES :=
 unexport KERNELS DEMO_KERNEL CACHE KDIR VMLINUZ TESTS GUEST_MODULES \
-	VM_TIMEOUT APPEND V
+	VM_TIMEOUT APPEND V CHECK_DEBUG
+
+# Debian's kernel lines, and whether the debug lane runs: named in KERNELS,
+# or by CHECK_DEBUG when KERNELS is left to its default.
+LINES := $(filter-out debug,$(KERNELS))
+ifneq ($(filter debug,$(KERNELS)),)
+DEBUG_LANE := 1
+else ifeq ($(origin KERNELS),command line)
+DEBUG_LANE := 0
+else
+DEBUG_LANE := $(CHECK_DEBUG)
+endif
 
 # deps must finish before anything builds; the sub-makes still run in
 # parallel under -j.
 .NOTPARALLEL:
 
-HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(KERNELS)' \
+HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	KDIR='$(KDIR)' VMLINUZ='$(VMLINUZ)' TESTS='$(TESTS)' \
 	GUEST_MODULES='$(GUEST_MODULES)' DEMO_KERNEL='$(DEMO_KERNEL)' \
 	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
 
-.PHONY: all deps modules userspace check bench demo style clean help
+.PHONY: all deps modules userspace check check-debug bench demo style \
+	clean help
 
 all: modules userspace
 
 deps:
-	@CACHE='$(CACHE)' KERNELS='$(if $(KDIR),,$(sort $(KERNELS) $(DEMO_KERNEL)))' \
+	@CACHE='$(CACHE)' KERNELS='$(if $(KDIR),,$(sort $(LINES) $(DEMO_KERNEL)))' \
 		$(VM)/deps.sh
 
 ifneq ($(KDIR),)
@@ -69,7 +90,7 @@ modules:
 	@echo "modules: $(BUILD)/custom/kmod/postcopy_assist.ko"
 else
 modules:
-	+@set -e; . $(VM)/lib.sh; for line in $(KERNELS); do \
+	+@set -e; . $(VM)/lib.sh; for line in $(LINES); do \
 		abi=$$(kernel_abi $$line) || die "no headers for kernel line $$line: run 'make deps'"; \
 		$(VM)/build-module.sh $(BUILD)/$$abi /lib/modules/$$abi/build W=1 V=$(V); \
 		echo "modules: $(BUILD)/$$abi/kmod/postcopy_assist.ko"; \
@@ -80,8 +101,17 @@ userspace:
 	+$(MAKE) -C agent OUT=$(BUILD)/bin
 	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
 
+# The debug lane's kernel and module are made by selftests/debug/prepare.sh,
+# which prints the kernel's tree when the lane runs.
 check: deps modules userspace
-	+@$(HARNESS_ENV) $(VM)/run.sh check
+	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
+		'$(BUILD)' '$(DEBUG_LANE)') && \
+	$(HARNESS_ENV) DEBUG_KDIR="$$dk" $(VM)/run.sh check
+
+check-debug: deps userspace
+	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
+		'$(BUILD)' 1) && \
+	$(HARNESS_ENV) DEBUG_KDIR="$$dk" DEBUG_ONLY=1 $(VM)/run.sh check
 
 bench: deps modules userspace
 	+@$(HARNESS_ENV) $(VM)/run.sh bench
@@ -90,7 +120,7 @@ demo: deps modules userspace
 	+@$(HARNESS_ENV) $(VM)/run.sh demo
 
 style: deps
-	+@BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(KERNELS)' KDIR='$(KDIR)' \
+	+@BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' KDIR='$(KDIR)' \
 		$(VM)/style.sh
 
 clean:

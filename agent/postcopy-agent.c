@@ -15,31 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "lib/pca.h"
-
-#define PROG	"postcopy-agent"
-
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *args;
-	const char *help;
-};
 
 static const struct command commands[];
 
 /* Set when a command refuses its arguments: exit 2, not 1. */
-static int usage_error;
+int usage_error;
 
 static void usage(FILE *f);
 
-static int fail(const char *what, const char *why, int err)
+int fail(const char *what, const char *why, int err)
 {
 	fprintf(stderr, PROG ": %s: %s\n", what, why);
 	return err;
 }
 
-static int cmd_usage(const char *name, const char *fmt, const char *arg)
+int cmd_usage(const char *name, const char *fmt, const char *arg)
 {
 	const struct command *cmd;
 
@@ -200,6 +192,9 @@ static void print_region_text(const struct pca_region_info *r)
 	print_bits(r->flags, region_flag_name, ",", 0);
 	printf("\n\tpages present %" PRIu64 " queues %" PRIu32 " policy %s\n",
 	       r->pages_present, r->queues, policy_name(r->policy));
+	if (r->has_dirty)
+		printf("\tdirty tracking %s, %" PRIu64 " pages logged\n",
+		       r->dirty_tracking ? "on" : "off", r->dirty_pages);
 	if (!r->has_stats)
 		return;
 	printf("\tfaults %" PRIu64 " coalesced %" PRIu64 " pending %" PRIu64
@@ -236,6 +231,9 @@ static void print_region_json(const struct pca_region_info *r)
 	printf("], \"pages_present\": %" PRIu64 ", \"queues\": %" PRIu32
 	       ", \"policy\": \"%s\"", r->pages_present, r->queues,
 	       policy_name(r->policy));
+	if (r->has_dirty)
+		printf(", \"dirty_tracking\": %s, \"dirty_pages\": %" PRIu64,
+		       r->dirty_tracking ? "true" : "false", r->dirty_pages);
 	if (r->has_stats) {
 		printf(", \"stats\": {\"faults\": %" PRIu64
 		       ", \"faults_coalesced\": %" PRIu64
@@ -298,6 +296,19 @@ static int cmd_help(int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{ "source", cmd_source,
+	  "--listen ADDR:PORT --region-fd N --region-id ID [options]",
+	  "serve a region to a destination: precopy, switchover, postcopy" },
+	{ "destination", cmd_destination,
+	  "--connect ADDR:PORT --region-id ID [--region-fd N] [options]",
+	  "fill a missing-mode region from a source" },
+	{ "status", cmd_status, "[--json]",
+	  "migrations in progress on this host" },
+	{ "snapshot", cmd_snapshot, "--region-fd N --output FILE [options]",
+	  "write a region to a snapshot file (VMM paused meanwhile)" },
+	{ "restore", cmd_restore,
+	  "--snapshot FILE --region-id ID [--region-fd N] [options]",
+	  "restore a region lazily from a snapshot file" },
 	{ "api", cmd_api, "[--json]",
 	  "API handshake: version, supported features and commands" },
 	{ "regions", cmd_regions, "[--json]",
@@ -312,11 +323,15 @@ static void usage(FILE *f)
 
 	fprintf(f, "Usage: " PROG " <command> [<args>]\n\nCommands:\n");
 	for (cmd = commands; cmd->name; cmd++) {
-		char head[64];
+		char head[96];
 
 		snprintf(head, sizeof(head), "%s %s", cmd->name, cmd->args);
-		fprintf(f, "  %-24s %s\n", head, cmd->help);
+		if (strlen(head) > 24)
+			fprintf(f, "  %s\n  %-24s %s\n", head, "", cmd->help);
+		else
+			fprintf(f, "  %-24s %s\n", head, cmd->help);
 	}
+	fprintf(f, "\nRun '" PROG " <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -14,7 +14,8 @@
  *  - exits 0 when no test failed, 1 otherwise.
  *
  * Options: -l lists the tests, -t NAME (repeatable) runs only those,
- * -T SECONDS overrides every test's timeout.
+ * -T SECONDS overrides every test's timeout.  PCA_TIMEOUT_SCALE=N in the
+ * environment multiplies the tests' own timeouts (slow debug kernels).
  *
  * Assertion macros print "# <test>: <file>:<line>: <what>" on failure.
  * PCA_ASSERT_* end the test at once (the test runs in its own process, so
@@ -508,6 +509,7 @@ static inline int pca_test_main(int argc, char **argv,
 				const struct pca_test *tests, size_t ntests)
 {
 	unsigned int pass = 0, fail = 0, skip = 0, n = 0, override = 0;
+	unsigned int scale = 1;
 	char handshake_err[512] = "";
 	struct pca_api_info api = { 0 };
 	struct pca_client *c;
@@ -538,6 +540,9 @@ static inline int pca_test_main(int argc, char **argv,
 	}
 	for (i = 0; i < ntests; i++)
 		planned += pca_selected(tests[i].name, only, nonly);
+	if (getenv("PCA_TIMEOUT_SCALE") &&
+	    strtoul(getenv("PCA_TIMEOUT_SCALE"), NULL, 0) > 1)
+		scale = strtoul(getenv("PCA_TIMEOUT_SCALE"), NULL, 0);
 
 	pca_skip_reason = mmap(NULL, PCA_SKIP_REASON_LEN,
 			       PROT_READ | PROT_WRITE,
@@ -597,8 +602,8 @@ static inline int pca_test_main(int argc, char **argv,
 			ret = KSFT_SKIP;
 		} else {
 			timeout = override ? override :
-				  test->timeout ? test->timeout :
-				  PCA_TEST_TIMEOUT;
+				  scale * (test->timeout ? test->timeout :
+					   PCA_TEST_TIMEOUT);
 			ret = pca_run_one(test, &api, timeout);
 		}
 

@@ -135,6 +135,9 @@ struct pca_region_info {
 	uint64_t pages_present;
 	int has_stats;		/* the reply carried PCA_A_STATS */
 	struct pca_region_stats stats;
+	int has_dirty;		/* the reply carried the dirty-log state */
+	uint32_t dirty_tracking; /* 1 while writes are logged */
+	uint64_t dirty_pages;	/* pages in the log right now */
 };
 
 /* PCA_CMD_REGION_GET for one region. */
@@ -207,6 +210,38 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 int pca_fault_resend(struct pca_client *c, uint32_t region_id);
 
 /* -------------------------------------------------------------------------
+ * Dirty log (PCA_FEATURE_DIRTY_LOG)
+ *
+ * Bitmaps are arrays of uint64_t: page (offset / page size) + n of the
+ * range is bit n % 64 of word n / 64.  A bitmap for @pages pages needs
+ * pca_bitmap_bytes(@pages) bytes.
+ */
+
+static inline size_t pca_bitmap_bytes(uint64_t pages)
+{
+	return (size_t)((pages + 63) / 64) * sizeof(uint64_t);
+}
+
+/* PCA_CMD_DIRTY_TRACK: start (with an empty log) or stop logging writes. */
+int pca_dirty_track(struct pca_client *c, uint32_t region_id, int enable);
+/*
+ * PCA_CMD_DIRTY_GET over [offset, offset + length); length 0 means the
+ * whole region (offset must then be 0).  @flags: PCA_DIRTY_CLEAR (fetch
+ * and clear), PCA_DIRTY_COUNT_ONLY (no bitmap: @bitmap may be NULL).
+ * Ranges above PCA_DIRTY_MSG_PAGES pages, and whole-region requests, are
+ * fetched with a dump.  @bitmap (@bitmap_size bytes, zeroed here first)
+ * receives the bits; *@dirty (may be NULL) the number of dirty pages.
+ * -ENOSPC when the bitmap is too small for the range, -ENODATA when the
+ * region never tracked writes.
+ */
+int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
+		  uint64_t length, uint32_t flags, uint64_t *bitmap,
+		  size_t bitmap_size, uint64_t *dirty);
+/* PCA_CMD_DIRTY_CLEAR: clear the log of [offset, offset + length). */
+int pca_dirty_clear(struct pca_client *c, uint32_t region_id,
+		    uint64_t offset, uint64_t length);
+
+/* -------------------------------------------------------------------------
  * Device and region fd ioctls (no client needed; 0 or -errno)
  */
 
@@ -228,5 +263,19 @@ int pca_fd_wake(int fd, uint64_t offset, uint64_t len);
 int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
 		      uint64_t count, uint64_t flags, uint64_t *copied,
 		      uint64_t *existed);
+/*
+ * PCA_IOC_DIRTY_LOG: the log of [offset, offset + len) into @bitmap
+ * (@bitmap_size bytes; may be NULL with PCA_DIRTY_COUNT_ONLY), cleared at
+ * the same time with PCA_DIRTY_CLEAR.  *@dirty (may be NULL): dirty pages.
+ */
+int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
+		     uint64_t *bitmap, uint64_t bitmap_size, uint64_t *dirty);
+/* PCA_IOC_DIRTY_CLEAR over [offset, offset + len). */
+int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len);
+/*
+ * The region's size in bytes, from the region fd (SEEK_END), or -errno.
+ * Kernels without it answer -ESPIPE or -EINVAL.
+ */
+int64_t pca_fd_region_size(int fd);
 
 #endif /* PCA_H */

@@ -9,3 +9,32 @@ set -e
 echo "== postcopy_assist loaded: $(grep '^postcopy_assist ' /proc/modules)"
 echo "== API handshake: postcopy-agent api"
 postcopy-agent api
+
+# The largest region up to 256 MiB that fits twice (source and
+# destination) with room to spare.
+avail_kb=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+size_mb=256
+while [ $((size_mb * 1024 * 3)) -gt "$avail_kb" ] && [ "$size_mb" -gt 16 ]; do
+	size_mb=$((size_mb / 2))
+done
+
+# Source and destination in two network namespaces joined by a veth pair
+# with netem, when iproute2 and the modules are there; else loopback.
+net="over loopback TCP"
+set --
+if [ -x /bin/tc ] && [ -x /bin/ip ] && grep -q '^veth ' /proc/modules &&
+	grep -q '^sch_netem ' /proc/modules; then
+	netem="delay 1ms rate 1gbit"
+	net="between two network namespaces (veth, netem: $netem)"
+	set -- --netem "$netem"
+fi
+
+echo
+echo "== live migration of a ${size_mb} MiB region $net"
+echo "   pca-workload plays the VMM: 2 vCPUs write 2000 pages/s on the source,"
+echo "   pause at switchover, run on the destination after the resume;"
+echo "   postcopy-agent source and destination move the memory: at most 3"
+echo "   precopy rounds, then what is still dirty moves in postcopy."
+pca-workload --size "${size_mb}M" --writers 2 --rate 2000 --dest-rate 2000 \
+	--rounds 3 --downtime-ms 20 --agent /bin/postcopy-agent --progress \
+	"$@" 2>&1

@@ -84,6 +84,20 @@ if [ -n "$bindir" ] && [ -d "$bindir" ]; then
 		copy_libs "$f"
 	done
 fi
+# iproute2's ip and tc, for tests between network namespaces (busybox's
+# ip has no netns support and there is no tc applet), with their
+# libraries.  Optional: tests skip what is missing.
+for tool in ip tc; do
+	path=
+	for d in /usr/sbin /sbin /usr/bin /bin; do
+		[ -x "$d/$tool" ] && [ ! -L "$d/$tool" ] && path=$d/$tool && break
+	done
+	[ -n "$path" ] || continue
+	rm -f "$root/bin/$tool"
+	cp "$path" "$root/bin/$tool"
+	copy_libs "$path"
+done
+
 if [ -n "$stdir" ] && [ -d "$stdir" ]; then
 	# Top-level entries only: OUT/.obj holds the build's objects.
 	for f in "$stdir"/*; do

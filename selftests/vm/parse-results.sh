@@ -134,6 +134,12 @@ BEGIN {
 	if (l ~ /^\[ *[0-9]+\.[0-9]+\]/ && l ~ splat) add_splat(l)
 	next
 }
+/^PCA-KMEMLEAK / {
+	# the report behind a failed kmemleak check: its first lines
+	if (nleak < 40) leaks = leaks "      " substr($0, 14) "\n"
+	nleak++
+	next
+}
 /^RESULT-END$/ { ended = 1; next }
 END {
 	# A dead guest and its splat are one failure of the kernel run, not
@@ -156,6 +162,10 @@ END {
 	}
 	if (nsplat > 0)
 		broken = broken "   FAIL: kernel splat (" nsplat " lines):\n" splats
+	if (nleak > 0) {
+		problems = problems "   kmemleak report (" nleak " lines):\n" leaks
+		if (nleak > 40) problems = problems "      ...\n"
+	}
 	printf "%s%s", problems, broken
 	if (broken != "") fail++
 	printf "%d %d %d\n", pass, fail, skip > counts

@@ -9,6 +9,12 @@
 #
 # Environment (set by the Makefile): BUILD, CACHE, KERNELS, KDIR, VMLINUZ,
 # TESTS, GUEST_MODULES, VM_TIMEOUT, APPEND, V.
+#
+# The debug lane (selftests/debug, `make check-debug`): DEBUG_KDIR is the
+# build tree of the debug kernel, whose module is $BUILD/debug/kmod; it
+# runs as one more kernel, "debug", with DEBUG_APPEND on its command line,
+# DEBUG_VM_MEM of memory and every time limit times DEBUG_SCALE.
+# DEBUG_ONLY=1 runs it alone.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -61,9 +67,17 @@ if [ -f "$stdir/MODULES" ]; then
 	gmods="$gmods $(grep -v -e '^[[:space:]]*#' "$stdir/MODULES" | tr '\n' ' ')"
 fi
 
+DEBUG_KDIR=${DEBUG_KDIR:-}
+DEBUG_SCALE=${DEBUG_SCALE:-8}
+DEBUG_VM_MEM=${DEBUG_VM_MEM:-2G}
+# debug_pagealloc unmaps freed pages; the fuzzer does 100k operations.
+DEBUG_APPEND=${DEBUG_APPEND:-debug_pagealloc=on PCA_FUZZ_OPS=100000}
+
 # One target per kernel: "name abi vmlinuz module-source module.ko".
 targets=()
-if [ -n "${KDIR:-}" ]; then
+if [ "${DEBUG_ONLY:-0}" = 1 ]; then
+	[ -n "$DEBUG_KDIR" ] || die "DEBUG_ONLY=1 without DEBUG_KDIR"
+elif [ -n "${KDIR:-}" ]; then
 	[ -d "$KDIR" ] || die "KDIR=$KDIR is not a directory"
 	# utsrelease.h is what the module's vermagic says.
 	if [ -f "$KDIR/include/generated/utsrelease.h" ]; then
@@ -87,6 +101,11 @@ else
 		targets+=("$abi $abi $vmlinuz $kd")
 	done
 fi
+if [ -n "$DEBUG_KDIR" ] && [ "$mode" != demo ]; then
+	abi=$(cat "$DEBUG_KDIR/include/config/kernel.release") ||
+		die "DEBUG_KDIR=$DEBUG_KDIR is not a built kernel tree"
+	targets+=("debug $abi $DEBUG_KDIR/arch/x86/boot/bzImage $DEBUG_KDIR")
+fi
 
 total_pass=0 total_fail=0 total_skip=0
 summary=()
@@ -100,6 +119,13 @@ for t in "${targets[@]}"; do
 	[ -f "$ko" ] || die "$ko missing: run 'make modules'"
 	mkdir -p "$out"
 
+	t_limit=$limit t_append=${APPEND:-} t_mem=${VM_MEM:-1G}
+	if [ "$name" = debug ]; then
+		t_limit=${VM_TIMEOUT:-$(((limit + 60) * DEBUG_SCALE))}
+		t_append="$DEBUG_APPEND PCA_TIMEOUT_SCALE=$DEBUG_SCALE $t_append"
+		t_mem=$DEBUG_VM_MEM
+	fi
+
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
 		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
@@ -107,10 +133,10 @@ for t in "${targets[@]}"; do
 
 	t0=$(date +%s)
 	rc=0
-	"$here/run-vm.sh" -k "$vmlinuz" -i "$out/initramfs.cpio" -d "$out" \
-		-t "$limit" -m "$vmmode" -a "${APPEND:-}" || rc=$?
+	VM_MEM=$t_mem "$here/run-vm.sh" -k "$vmlinuz" -i "$out/initramfs.cpio" \
+		-d "$out" -t "$t_limit" -m "$vmmode" -a "$t_append" || rc=$?
 	t1=$(date +%s)
-	[ "$rc" = 124 ] && warn "$abi: guest killed after ${limit}s"
+	[ "$rc" = 124 ] && warn "$abi: guest killed after ${t_limit}s"
 
 	say "-- $abi results (guest ran $((t1 - t0))s; console: $out/console.log)"
 	: >"$out/bench.jsonl"

@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cli-migrate.c: postcopy-agent source, destination and status.
+ *
+ * The agent is driven by whoever owns the region (the VMM) through an
+ * optional control socket (--control-fd), one line per message:
+ *
+ *   agent -> VMM   "pause"          source, at switchover: stop writing
+ *   VMM -> agent   "paused"         ... done (anything else: abort)
+ *   agent -> VMM   "unpause"        source: failed before the resume
+ *   agent -> VMM   "resume"         destination: run now
+ *   agent -> VMM   "phase <name>"   every phase change
+ *   agent -> VMM   "result <json>"  the final summary, as --json prints it
+ *
+ * Running agents publish their state in $PCA_AGENT_RUNDIR (default
+ * /run/postcopy-agent), one <pid>.json file each, for "status".
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/pca.h"
+#include "migrate.h"
+
+static volatile int cancelled;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cancelled = 1;
+}
+
+enum mode {
+	M_SOURCE,
+	M_DEST,
+	M_SNAPSHOT,
+	M_RESTORE,
+};
+
+static const char *const mode_names[] = {
+	"source", "destination", "snapshot", "restore",
+};
+
+struct mcli {
+	const char *name;		/* mode_names[mode] */
+	enum mode mode;
+	const char *file;		/* snapshot: output; restore: input */
+	int keep_paused;
+	struct mig_config cfg;
+	int json, quiet, progress;
+	int control_fd;
+	const char *region_path;
+	int region_fd_opened;
+	int tty;
+	enum mig_phase last_phase;
+	int line_open;			/* a \r progress line is shown */
+	uint64_t last_line_ns, last_status_ns;
+	char status_path[PATH_MAX];
+	char status_tmp[PATH_MAX];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* -------------------------------------------------------------------------
+ * The VMM control socket
+ */
+
+static void ctl_write(struct mcli *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void ctl_write(struct mcli *m, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	if (m->control_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	/* a VMM that went away must not kill us: MSG_NOSIGNAL or write */
+	if (send(m->control_fd, buf, n, MSG_NOSIGNAL) < 0 &&
+	    errno == ENOTSOCK && write(m->control_fd, buf, n) < 0)
+		return;
+}
+
+/* One line from the VMM within @timeout_ms: 0, -ETIMEDOUT, -EPIPE. */
+static int ctl_read_line(struct mcli *m, char *buf, size_t len,
+			 int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd pfd = { .fd = m->control_fd, .events = POLLIN };
+		uint64_t now = now_ns();
+		ssize_t r;
+		char c;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (deadline - now) / 1000000 + 1) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = read(m->control_fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		if (c == '\n')
+			break;
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+static void end_line(struct mcli *m)
+{
+	if (m->line_open) {
+		fputc('\n', stderr);
+		m->line_open = 0;
+	}
+}
+
+static int hook_pause(void *arg)
+{
+	struct mcli *m = arg;
+	char line[128];
+	int ret;
+
+	if (m->control_fd < 0)
+		return 0;
+	ctl_write(m, "pause\n");
+	ret = ctl_read_line(m, line, sizeof(line), m->cfg.io_timeout_ms);
+	if (ret) {
+		end_line(m);
+		fprintf(stderr, PROG ": %s: the VMM did not confirm the pause on fd %d: %s\n",
+			m->name, m->control_fd,
+			ret == -ETIMEDOUT ? "no answer" : "control socket closed");
+		return ret;
+	}
+	if (strcmp(line, "paused")) {
+		end_line(m);
+		fprintf(stderr, PROG ": %s: the VMM refused to pause: %s\n",
+			m->name, line);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void hook_unpause(void *arg)
+{
+	ctl_write(arg, "unpause\n");
+}
+
+static void hook_resume(void *arg)
+{
+	ctl_write(arg, "resume\n");
+}
+
+static void hook_log(enum mig_log_level level, const char *msg, void *arg)
+{
+	struct mcli *m = arg;
+
+	if (m->quiet && level > MIG_LOG_WARN)
+		return;
+	if (level == MIG_LOG_DEBUG && !getenv("PCA_AGENT_DEBUG"))
+		return;
+	end_line(m);
+	fprintf(stderr, PROG ": %s: %s%s\n", m->name,
+		level == MIG_LOG_ERROR ? "error: " :
+		level == MIG_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* -------------------------------------------------------------------------
+ * Status files
+ */
+
+static const char *rundir(void)
+{
+	const char *d = getenv("PCA_AGENT_RUNDIR");
+
+	return d && *d ? d : "/run/postcopy-agent";
+}
+
+static void status_init(struct mcli *m)
+{
+	const char *d = rundir();
+
+	if (mkdir(d, 0755) && errno != EEXIST)
+		return;
+	snprintf(m->status_path, sizeof(m->status_path), "%s/%d.json", d,
+		 (int)getpid());
+	snprintf(m->status_tmp, sizeof(m->status_tmp), "%s/.%d.tmp", d,
+		 (int)getpid());
+}
+
+static void status_write(struct mcli *m, const struct mig_progress *p)
+{
+	FILE *f;
+
+	if (!m->status_path[0])
+		return;
+	f = fopen(m->status_tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "{\"pid\": %d, \"role\": \"%s\", \"phase\": \"%s\", \"round\": %u"
+		", \"pages\": %" PRIu64 ", \"pages_sent\": %" PRIu64
+		", \"pages_remaining\": %" PRIu64 ", \"bytes\": %" PRIu64
+		", \"rate_bps\": %.0f, \"dirty_rate\": %.0f, \"faults\": %" PRIu64
+		", \"reconnects\": %" PRIu64 ", \"elapsed_s\": %.1f, \"peer\": \"%s\"}\n",
+		(int)getpid(), m->name, mig_phase_name(p->phase), p->round,
+		p->pages, p->pages_sent, p->pages_remaining, p->bytes,
+		p->rate_bps, p->dirty_rate, p->faults, p->reconnects,
+		p->elapsed_ns / 1e9, m->cfg.addr ? m->cfg.addr : "");
+	if (fclose(f) || rename(m->status_tmp, m->status_path))
+		unlink(m->status_tmp);
+}
+
+static void status_remove(struct mcli *m)
+{
+	if (m->status_path[0])
+		unlink(m->status_path);
+}
+
+static void hook_progress(const struct mig_progress *p, void *arg)
+{
+	struct mcli *m = arg;
+	uint64_t now = now_ns();
+	int changed = p->phase != m->last_phase;
+	char line[200];
+
+	if (changed) {
+		m->last_phase = p->phase;
+		ctl_write(m, "phase %s\n", mig_phase_name(p->phase));
+	}
+	if (changed || now - m->last_status_ns > 1000000000ULL) {
+		status_write(m, p);
+		m->last_status_ns = now;
+	}
+	if (m->quiet)
+		return;
+	mig_format_progress(line, sizeof(line), p);
+	if (m->tty) {
+		fprintf(stderr, "\r%s\033[K", line);
+		m->line_open = 1;
+		if (changed && (p->phase == MIG_PHASE_COMPLETE ||
+				p->phase == MIG_PHASE_FAILED))
+			end_line(m);
+	} else if (changed ||
+		   (m->progress && now - m->last_line_ns > 1000000000ULL)) {
+		fprintf(stderr, "%s\n", line);
+		m->last_line_ns = now;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Options
+ */
+
+enum {
+	OPT_LISTEN = 256, OPT_LISTEN_FD, OPT_CONNECT, OPT_REGION_FD,
+	OPT_REGION_PATH, OPT_REGION_ID, OPT_SIZE, OPT_ROUNDS, OPT_DOWNTIME,
+	OPT_BUDGET, OPT_NO_POSTCOPY, OPT_CHANNELS, OPT_ID, OPT_IO_TIMEOUT,
+	OPT_CONNECT_TIMEOUT, OPT_RECOVER_TIMEOUT, OPT_CONTROL_FD, OPT_JSON,
+	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
+	OPT_KEEP_PAUSED, OPT_HELP,
+};
+
+static const struct option mig_opts[] = {
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "listen-fd", required_argument, NULL, OPT_LISTEN_FD },
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "region-fd", required_argument, NULL, OPT_REGION_FD },
+	{ "region-path", required_argument, NULL, OPT_REGION_PATH },
+	{ "region-id", required_argument, NULL, OPT_REGION_ID },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "rounds", required_argument, NULL, OPT_ROUNDS },
+	{ "downtime-ms", required_argument, NULL, OPT_DOWNTIME },
+	{ "precopy-budget-ms", required_argument, NULL, OPT_BUDGET },
+	{ "no-postcopy", no_argument, NULL, OPT_NO_POSTCOPY },
+	{ "channels", required_argument, NULL, OPT_CHANNELS },
+	{ "migration-id", required_argument, NULL, OPT_ID },
+	{ "io-timeout-ms", required_argument, NULL, OPT_IO_TIMEOUT },
+	{ "connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "recover-timeout-ms", required_argument, NULL, OPT_RECOVER_TIMEOUT },
+	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "resume", no_argument, NULL, OPT_RESUME },
+	{ "output", required_argument, NULL, OPT_OUTPUT },
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "keep-paused", no_argument, NULL, OPT_KEEP_PAUSED },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char source_help[] =
+"Usage: " PROG " source --listen ADDR:PORT --region-fd N --region-id ID [options]\n"
+"\n"
+"Serve a region to one destination: precopy rounds while the VMM runs,\n"
+"switchover (the VMM pauses), then postcopy until the destination holds\n"
+"every page.\n"
+"\n"
+"  --listen ADDR:PORT       address to wait on (0.0.0.0:4444, [::]:4444)\n"
+"  --listen-fd N            an inherited listening socket instead\n"
+"  --region-fd N            the region, an inherited fd (pages are read\n"
+"                           from a mapping of it)\n"
+"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N\n"
+"  --region-id ID           its id (dirty tracking is switched by id)\n"
+"  --size BYTES             region size, if the fd cannot tell\n"
+"  --rounds N               precopy rounds at most (10); 0: postcopy only\n"
+"  --downtime-ms MS         downtime target (300): precopy stops when what\n"
+"                           is left would take less to send\n"
+"  --precopy-budget-ms MS   stop precopy after this long (0: no limit)\n"
+"  --no-postcopy            send everything left while paused\n"
+"  --migration-id HEX       32 hex digits (default: random)\n"
+"  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
+"  --io-timeout-ms MS       a silent peer is gone after this (10000)\n"
+"  --recover-timeout-ms MS  wait this long for it to come back (60000)\n"
+"  --control-fd N           VMM control socket (see Documentation/agent.rst);\n"
+"                           without it the region must not be written\n"
+"                           during the switchover\n"
+"  --json                   final summary as JSON on stdout\n"
+"  --quiet                  no progress, no informational messages\n"
+"  --progress               progress lines even when stderr is no terminal\n";
+
+static const char dest_help[] =
+"Usage: " PROG " destination --connect ADDR:PORT --region-id ID [--region-fd N] [options]\n"
+"\n"
+"Fill a missing-mode region from a source: stage precopy pages, resume\n"
+"the VMM at switchover, turn its faults into urgent requests, place the\n"
+"rest as it streams in, and detach once every page is present.\n"
+"\n"
+"  --connect ADDR:PORT      the source\n"
+"  --region-id ID           the destination region (missing mode, empty)\n"
+"  --region-fd N            place pages with the fd's ioctls (faster);\n"
+"                           without it, pages go over netlink\n"
+"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N\n"
+"  --channels N             data connections (4, at most 16)\n"
+"  --migration-id HEX       refuse a source serving another migration\n"
+"  --resume                 take over the migration --migration-id from a\n"
+"                           destination agent that died (the region keeps\n"
+"                           what it placed; faults waited meanwhile)\n"
+"  --connect-timeout-ms MS  keep trying to reach the source (60000)\n"
+"  --io-timeout-ms MS       a silent peer is gone after this (10000)\n"
+"  --recover-timeout-ms MS  keep reconnecting after a break (60000)\n"
+"  --control-fd N           VMM control socket (see Documentation/agent.rst)\n"
+"  --json                   final summary as JSON on stdout\n"
+"  --quiet                  no progress, no informational messages\n"
+"  --progress               progress lines even when stderr is no terminal\n";
+
+static const char snapshot_help[] =
+"Usage: " PROG " snapshot --region-fd N --output FILE [options]\n"
+"\n"
+"Pause the VMM, write the region to a snapshot file (sparse: zero pages\n"
+"take no space), and let the VMM run again.\n"
+"\n"
+"  --region-fd N | --region-path PATH   the region\n"
+"  --output FILE            the snapshot (written to FILE.tmp.PID, renamed\n"
+"                           when complete)\n"
+"  --size BYTES             region size, if the fd cannot tell\n"
+"  --control-fd N           VMM control socket: pause before, unpause after\n"
+"  --keep-paused            do not unpause (the VM moves elsewhere)\n"
+"  --json, --quiet\n";
+
+static const char restore_help[] =
+"Usage: " PROG " restore --snapshot FILE --region-id ID [--region-fd N] [options]\n"
+"\n"
+"Restore a missing-mode region lazily from a snapshot: the VMM runs at\n"
+"once, its faults are served from the file, the rest is placed in the\n"
+"background; returns when every page is present.\n"
+"\n"
+"  --snapshot FILE          written by '" PROG " snapshot'\n"
+"  --region-id ID           the region (missing mode, empty)\n"
+"  --region-fd N | --region-path PATH   place with the fd's ioctls\n"
+"  --control-fd N           VMM control socket (\"resume\" is sent)\n"
+"  --json, --quiet, --progress\n";
+
+static const char *const mode_help[] = {
+	source_help, dest_help, snapshot_help, restore_help,
+};
+
+static int parse_num(const char *name, const char *opt, const char *arg,
+		     unsigned long long max, unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-' || *v > max) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "bad value for --%s: %%s", opt);
+		return cmd_usage(name, msg, arg);
+	}
+	return 0;
+}
+
+static int parse_mig_opts(struct mcli *m, int argc, char **argv)
+{
+	int src = m->mode == M_SOURCE, dst = m->mode == M_DEST;
+	const char *name = m->name;
+	unsigned long long v;
+	int opt, ret = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", mig_opts, NULL)) != -1) {
+		const char *oname = NULL;
+		int idx;
+
+		for (idx = 0; mig_opts[idx].name; idx++)
+			if (mig_opts[idx].val == opt)
+				oname = mig_opts[idx].name;
+		switch (opt) {
+		case OPT_LISTEN:
+		case OPT_LISTEN_FD:
+		case OPT_BUDGET:
+		case OPT_NO_POSTCOPY:
+		case OPT_ROUNDS:
+		case OPT_DOWNTIME:
+			if (!src)
+				return cmd_usage(name, "%s is a source option",
+						 argv[optind - 1]);
+			break;
+		case OPT_CONNECT:
+		case OPT_CHANNELS:
+		case OPT_RESUME:
+			if (!dst)
+				return cmd_usage(name,
+						 "%s is a destination option",
+						 argv[optind - 1]);
+			break;
+		case OPT_ID:
+		case OPT_IO_TIMEOUT:
+		case OPT_CONNECT_TIMEOUT:
+		case OPT_RECOVER_TIMEOUT:
+			if (!src && !dst)
+				return cmd_usage(name,
+						 "%s is a migration option",
+						 argv[optind - 1]);
+			break;
+		case OPT_OUTPUT:
+		case OPT_KEEP_PAUSED:
+			if (m->mode != M_SNAPSHOT)
+				return cmd_usage(name,
+						 "%s is a snapshot option",
+						 argv[optind - 1]);
+			break;
+		case OPT_SNAPSHOT:
+			if (m->mode != M_RESTORE)
+				return cmd_usage(name,
+						 "%s is a restore option",
+						 argv[optind - 1]);
+			break;
+		}
+		switch (opt) {
+		case OPT_LISTEN:
+		case OPT_CONNECT:
+			m->cfg.addr = optarg;
+			break;
+		case OPT_LISTEN_FD:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->cfg.listen_fd = v;
+			break;
+		case OPT_REGION_FD:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->cfg.region_fd = v;
+			break;
+		case OPT_REGION_PATH:
+			m->region_path = optarg;
+			break;
+		case OPT_REGION_ID:
+			ret = parse_num(name, oname, optarg, UINT32_MAX, &v);
+			m->cfg.region_id = v;
+			break;
+		case OPT_SIZE:
+			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
+			m->cfg.region_size = v;
+			break;
+		case OPT_ROUNDS:
+			ret = parse_num(name, oname, optarg, 1000, &v);
+			m->cfg.max_rounds = v;
+			break;
+		case OPT_DOWNTIME:
+			ret = parse_num(name, oname, optarg, 3600000, &v);
+			m->cfg.downtime_ms = v;
+			break;
+		case OPT_BUDGET:
+			ret = parse_num(name, oname, optarg, UINT32_MAX, &v);
+			m->cfg.precopy_budget_ms = v;
+			break;
+		case OPT_NO_POSTCOPY:
+			m->cfg.no_postcopy = 1;
+			break;
+		case OPT_CHANNELS:
+			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,
+					&v);
+			if (!ret && !v)
+				ret = cmd_usage(name,
+						"--channels must be 1 to 16, not %s",
+						optarg);
+			m->cfg.channels = v;
+			break;
+		case OPT_ID:
+			if (mig_parse_id(optarg, m->cfg.id))
+				return cmd_usage(name,
+						 "--migration-id takes 32 hex digits, not %s",
+						 optarg);
+			m->cfg.have_id = 1;
+			break;
+		case OPT_IO_TIMEOUT:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->cfg.io_timeout_ms = v;
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->cfg.connect_timeout_ms = v;
+			break;
+		case OPT_RECOVER_TIMEOUT:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->cfg.recover_timeout_ms = v;
+			break;
+		case OPT_CONTROL_FD:
+			ret = parse_num(name, oname, optarg, INT_MAX, &v);
+			m->control_fd = v;
+			break;
+		case OPT_JSON:
+			m->json = 1;
+			break;
+		case OPT_QUIET:
+			m->quiet = 1;
+			break;
+		case OPT_PROGRESS:
+			m->progress = 1;
+			break;
+		case OPT_RESUME:
+			m->cfg.want_resume = 1;
+			break;
+		case OPT_OUTPUT:
+		case OPT_SNAPSHOT:
+			m->file = optarg;
+			break;
+		case OPT_KEEP_PAUSED:
+			m->keep_paused = 1;
+			break;
+		case OPT_HELP:
+		case 'h':
+			fputs(mode_help[m->mode], stdout);
+			return 1;
+		default:
+			return cmd_usage(name, "unknown option %s",
+					 argv[optind - 1]);
+		}
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return cmd_usage(name, "unexpected argument %s", argv[optind]);
+
+	if (src && !m->cfg.addr && m->cfg.listen_fd < 0)
+		return cmd_usage(name, "%s",
+				 "--listen ADDR:PORT (or --listen-fd) is required");
+	if (dst && !m->cfg.addr)
+		return cmd_usage(name, "%s", "--connect ADDR:PORT is required");
+	if (m->mode == M_SNAPSHOT && !m->file)
+		return cmd_usage(name, "%s", "--output FILE is required");
+	if (m->mode == M_RESTORE && !m->file)
+		return cmd_usage(name, "%s", "--snapshot FILE is required");
+	if (m->region_path && m->cfg.region_fd >= 0)
+		return cmd_usage(name, "%s",
+				 "--region-fd and --region-path exclude each other");
+	if ((src || m->mode == M_SNAPSHOT) && !m->region_path &&
+	    m->cfg.region_fd < 0)
+		return cmd_usage(name, "%s",
+				 "--region-fd N (or --region-path) is required: pages are read from a mapping of the region");
+	if ((dst || m->mode == M_RESTORE) && !m->cfg.region_id)
+		return cmd_usage(name, "%s",
+				 "--region-id is required: faults are received for it");
+	if (m->cfg.want_resume && !m->cfg.have_id)
+		return cmd_usage(name, "%s",
+				 "--resume needs --migration-id: the id of the migration to take over");
+	if (src && m->cfg.no_postcopy && !m->cfg.max_rounds)
+		return cmd_usage(name, "%s",
+				 "--no-postcopy needs precopy rounds (--rounds > 0)");
+	return 0;
+}
+
+static int check_fd(int fd, const char *opt)
+{
+	char why[128];
+
+	if (fd < 0 || fcntl(fd, F_GETFD) >= 0)
+		return 0;
+	snprintf(why, sizeof(why),
+		 "fd %d is not open: pass it open to the agent (e.g. %d<&N in a shell)",
+		 fd, fd);
+	return fail(opt, why, -EBADF);
+}
+
+static int run_migration(int argc, char **argv, enum mode mode)
+{
+	int src = mode == M_SOURCE;
+	struct mig_result res;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct mcli *m;
+	int ret;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return fail(mode_names[mode], "out of memory", -ENOMEM);
+	m->mode = mode;
+	m->name = mode_names[mode];
+	m->control_fd = -1;
+	m->last_phase = (enum mig_phase)-1;
+	mig_config_init(&m->cfg);
+	ret = parse_mig_opts(m, argc, argv);
+	if (ret) {
+		free(m);
+		return ret > 0 ? 0 : ret;
+	}
+	if (check_fd(m->cfg.region_fd, "--region-fd") ||
+	    check_fd(m->cfg.listen_fd, "--listen-fd") ||
+	    check_fd(m->control_fd, "--control-fd")) {
+		free(m);
+		return -EBADF;
+	}
+	if (m->region_path) {
+		m->cfg.region_fd = open(m->region_path, O_RDWR | O_CLOEXEC);
+		if (m->cfg.region_fd < 0) {
+			char why[PATH_MAX + 64];
+
+			ret = -errno;
+			snprintf(why, sizeof(why), "%s: %s", m->region_path,
+				 strerror(-ret));
+			free(m);
+			return fail("--region-path", why, ret);
+		}
+		m->region_fd_opened = 1;
+	}
+	m->tty = isatty(STDERR_FILENO) && !m->quiet;
+	m->cfg.cancel = &cancelled;
+	m->cfg.hooks.pause = hook_pause;
+	m->cfg.hooks.unpause = hook_unpause;
+	m->cfg.hooks.resume = hook_resume;
+	m->cfg.hooks.progress = hook_progress;
+	m->cfg.hooks.log = hook_log;
+	m->cfg.hooks.arg = m;
+	if (src && m->control_fd < 0 && !m->quiet)
+		fprintf(stderr, PROG ": source: no --control-fd: nothing may write the region from the switchover on\n");
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	status_init(m);
+
+	switch (mode) {
+	case M_SOURCE:
+		ret = mig_source_run(&m->cfg, &res);
+		break;
+	case M_DEST:
+		ret = mig_dest_run(&m->cfg, &res);
+		break;
+	case M_SNAPSHOT:
+		ret = mig_snapshot_write(&m->cfg, m->file, m->keep_paused,
+					 &res);
+		break;
+	default:
+		ret = mig_restore_run(&m->cfg, m->file, &res);
+		break;
+	}
+	end_line(m);
+	status_remove(m);
+
+	if (m->control_fd >= 0) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		if (f) {
+			mig_print_json(f, &res);
+			fclose(f);
+			ctl_write(m, "result %s", buf);
+			free(buf);
+		}
+	}
+	if (m->json)
+		mig_print_json(stdout, &res);
+	else if (!m->quiet || ret)
+		mig_print_summary(m->quiet ? stderr : stdout, &res);
+	if (ret)
+		fail(m->name, res.error[0] ? res.error : strerror(-ret), ret);
+	if (m->region_fd_opened)
+		close(m->cfg.region_fd);
+	free(m);
+	return ret;
+}
+
+int cmd_source(int argc, char **argv)
+{
+	return run_migration(argc, argv, M_SOURCE);
+}
+
+int cmd_destination(int argc, char **argv)
+{
+	return run_migration(argc, argv, M_DEST);
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	return run_migration(argc, argv, M_SNAPSHOT);
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	return run_migration(argc, argv, M_RESTORE);
+}
+
+/* -------------------------------------------------------------------------
+ * status
+ */
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = rundir();
+	struct dirent *de;
+	int json = 0, opt, n = 0;
+	DIR *d;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
+		if (opt != 'j')
+			return cmd_usage("status", "unknown option %s",
+					 argv[optind - 1]);
+		json = 1;
+	}
+	if (optind < argc)
+		return cmd_usage("status", "unexpected argument %s",
+				 argv[optind]);
+
+	if (json)
+		printf("[");
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX], line[2048];
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		FILE *f;
+
+		if (pid <= 0 || strcmp(end, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		/* a dead agent's file is stale */
+		if (kill(pid, 0) && errno == ESRCH) {
+			unlink(path);
+			continue;
+		}
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (json) {
+				printf("%s%s", n ? ",\n " : "", line);
+			} else {
+				char role[32] = "?", phase[32] = "?";
+				unsigned long long pages = 0, left = 0;
+				unsigned long long faults = 0, rec = 0;
+				double rate = 0, el = 0;
+				const char *p;
+
+#define FIELD(key, fmt, var) do { \
+	p = strstr(line, "\"" key "\": "); \
+	if (p) \
+		sscanf(p + strlen("\"" key "\": "), fmt, var); \
+} while (0)
+				FIELD("role", "\"%31[^\"]", role);
+				FIELD("phase", "\"%31[^\"]", phase);
+				FIELD("pages", "%llu", &pages);
+				FIELD("pages_remaining", "%llu", &left);
+				FIELD("faults", "%llu", &faults);
+				FIELD("reconnects", "%llu", &rec);
+				FIELD("rate_bps", "%lf", &rate);
+				FIELD("elapsed_s", "%lf", &el);
+#undef FIELD
+				printf("pid %ld: %s, %s, %llu of %llu pages left, %.1f MiB/s, %llu faults, %llu reconnects, %.1f s\n",
+				       pid, role, phase, left, pages,
+				       rate / (1 << 20), faults, rec, el);
+			}
+			n++;
+		}
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	if (json)
+		printf("]\n");
+	else if (!n)
+		printf("no migration in progress (status files in %s)\n", dir);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cli.h: what the postcopy-agent subcommands share (postcopy-agent.c).
+ */
+#ifndef PCA_CLI_H
+#define PCA_CLI_H
+
+#include <stdio.h>
+
+#define PROG	"postcopy-agent"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+/* Set when a command refuses its arguments: the exit status is 2. */
+extern int usage_error;
+
+/* "postcopy-agent: <what>: <why>" on stderr; returns @err. */
+int fail(const char *what, const char *why, int err);
+/* A usage error of command @name (fmt takes one string); -EINVAL. */
+int cmd_usage(const char *name, const char *fmt, const char *arg);
+
+/* cli-migrate.c */
+int cmd_source(int argc, char **argv);
+int cmd_destination(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+
+#endif /* PCA_CLI_H */

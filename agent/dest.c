@@ -1,0 +1,1792 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dest.c: the destination side of a migration.
+ *
+ * The module has no way to make a present page missing again (no
+ * DISCARD), so a page placed into the region must be final.  Precopy
+ * pages are therefore *staged*: received into an anonymous buffer the size
+ * of the region (MAP_NORESERVE, so only received pages take memory), a
+ * later copy of a page overwriting the earlier one.  Nothing is placed
+ * before the switchover.
+ *
+ * Switchover: once every data channel has delivered END_PRECOPY (so every
+ * precopy page sent before it is staged), the source's discard bitmap is
+ * applied: staged copies of those pages (dirtied after they were sent, or
+ * never sent) are dropped.  What remains staged is final.  The VMM is
+ * told to resume at once; it does not wait for anything to be placed.
+ *
+ * Postcopy: a fault on a staged page is resolved locally from the staging
+ * buffer; a fault on a missing page becomes an urgent request on the
+ * preempt channel.  A stager thread places the staged pages in bulk
+ * (COPY_BATCH with DONTWAKE, then one WAKE per chunk) and frees the
+ * staging memory behind it; the background stream from the source is
+ * placed as it arrives.  When every page is present the destination
+ * tells the source, waits for its statistics, and detaches.
+ *
+ * Per page the destination keeps a state (missing, staged, staged zero,
+ * placed) and the version of the copy it holds (wire.h); after a broken
+ * connection it reconnects with backoff and sends the versions, and the
+ * source sends what is missing or stale.  Faults meanwhile stay blocked
+ * (PCA_POLICY_WAIT) and are requested again once connected.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/pca.h"
+#include "mig.h"
+
+enum {
+	ST_MISSING,
+	ST_STAGED,
+	ST_STAGED_ZERO,
+	ST_PLACED,
+};
+
+/* Pages per placement batch of a data channel, and per stager step. */
+#define DST_BATCH	64
+#define STAGER_CHUNK	512
+
+struct dst;
+
+/* How one thread places pages: region fd ioctls, or its own netlink socket. */
+struct placer {
+	struct dst *d;
+	struct pca_client *nl;
+	struct pca_copy_entry ents[STAGER_CHUNK];
+	struct pca_page pgs[STAGER_CHUNK];
+	uint64_t pages[STAGER_CHUNK];	/* stager scratch */
+	void *data[STAGER_CHUNK];
+};
+
+struct dst_chan {
+	struct dst *d;
+	unsigned int idx;
+	struct placer pl;
+	uint8_t *buf;			/* DST_BATCH pages */
+	uint64_t pages[DST_BATCH];
+	uint32_t vers[DST_BATCH];
+	unsigned int n;
+};
+
+struct dst {
+	const struct mig_config *cfg;
+	struct mig_result *res;
+	const struct mig_hooks *hk;
+
+	int fd;
+	uint32_t rid;
+	uint64_t size, pages, words;
+	uint32_t psz;
+	uint8_t *stage;
+	uint8_t *state;		/* ST_*, atomic */
+	uint32_t *ver;
+	uint64_t *fault_ns;	/* fault time of a waiting page, atomic */
+	uint64_t *requested;	/* bitmap: asked the source for it */
+	uint64_t *discard;	/* the switchover's bitmap */
+	uint64_t placed;	/* atomic */
+	uint64_t held;		/* atomic: staged or placed */
+	struct pca_client *fnl;	/* the fault queue */
+	int attached;
+
+	uint8_t id[MIG_ID_LEN];
+	char idtxt[2 * MIG_ID_LEN + 1];
+	int have_id;
+	unsigned int nch;
+
+	/* connections of the current epoch */
+	int ctrl, data[MIG_MAX_CHANNELS], pre;
+	int broken;		/* atomic */
+	int threads;
+	pthread_t data_th[MIG_MAX_CHANNELS], pre_th, rx_th, hb_th;
+	struct dst_chan ch[MIG_MAX_CHANNELS];
+	char broken_why[256];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_mutex_t ctrl_tx;
+	pthread_mutex_t pre_tx;	/* d->pre and requests on it */
+	int switched;		/* discard applied, VMM resumed */
+	unsigned int ended;	/* channels past END_PRECOPY, this epoch */
+	int have_switchover;	/* received, not applied */
+	uint64_t t_switch_rx;
+	int got_stats;
+	struct mig_result src;	/* the source's statistics */
+	int peer_error;
+	char peer_msg[256];
+	int all_placed;
+	int rerequest;		/* atomic: ask again for what is missing */
+	int fatal;		/* a worker failed for good */
+	int src_postcopy;	/* the last welcome: switchover happened */
+	uint64_t t_connected;	/* first contact made */
+	char fatal_msg[256];
+
+	/* postcopy workers */
+	int stop_workers;	/* atomic */
+	int fault_running, stager_running;
+	pthread_t fault_th, stager_th;
+	struct mig_lat lat;
+
+	/* atomic counters */
+	uint64_t bytes, faults, faults_remote, staged_placed, urgent_rx;
+
+	enum mig_phase phase;
+	unsigned int round;
+	uint64_t t_start, t_prog, prog_bytes;
+};
+
+static void add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_fetch_add(ctr, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *ctr)
+{
+	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
+}
+
+static int is_broken(struct dst *d)
+{
+	return __atomic_load_n(&d->broken, __ATOMIC_ACQUIRE);
+}
+
+static uint8_t state_of(struct dst *d, uint64_t page)
+{
+	return __atomic_load_n(&d->state[page], __ATOMIC_ACQUIRE);
+}
+
+static void timed_wait(struct dst *d)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += MIG_TICK_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+}
+
+/* -------------------------------------------------------------------------
+ * Progress, errors
+ */
+
+static void progress(struct dst *d, int force)
+{
+	struct mig_progress p = { .role = MIG_DEST };
+	uint64_t now = mig_now_ns(), bytes = get(&d->bytes);
+
+	if (!d->hk->progress)
+		return;
+	if (!force && now - d->t_prog <
+	    (uint64_t)d->cfg->progress_ms * 1000000ULL)
+		return;
+	p.phase = d->phase;
+	p.round = d->round;
+	p.pages = d->pages;
+	p.pages_remaining = d->pages - get(&d->held);
+	p.bytes = bytes;
+	if (d->t_prog && now > d->t_prog)
+		p.rate_bps = (double)(bytes - d->prog_bytes) * 1e9 /
+			     (now - d->t_prog);
+	p.faults = get(&d->faults);
+	p.reconnects = d->res->reconnects;
+	p.elapsed_ns = d->t_start ? now - d->t_start : 0;
+	d->t_prog = now;
+	d->prog_bytes = bytes;
+	d->hk->progress(&p, d->hk->arg);
+}
+
+static void set_phase(struct dst *d, enum mig_phase phase)
+{
+	d->phase = phase;
+	progress(d, 1);
+}
+
+static void shutdown_fd(int fd)
+{
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+static void mark_broken(struct dst *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mark_broken(struct dst *d, int err, const char *fmt, ...)
+{
+	unsigned int i;
+	va_list ap;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->broken) {
+		char what[160];
+
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		snprintf(d->broken_why, sizeof(d->broken_why), "%s: %s", what,
+			 err == -ECONNRESET ? "connection closed by the peer" :
+			 err == -ETIMEDOUT ? "peer silent for too long" :
+			 mig_errstr(err));
+		__atomic_store_n(&d->broken, 1, __ATOMIC_RELEASE);
+		shutdown_fd(d->ctrl);
+		shutdown_fd(d->pre);
+		for (i = 0; i < d->nch; i++)
+			shutdown_fd(d->data[i]);
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void set_fatal(struct dst *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_fatal(struct dst *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&d->lock);
+	if (!d->fatal) {
+		va_start(ap, fmt);
+		vsnprintf(d->fatal_msg, sizeof(d->fatal_msg), fmt, ap);
+		va_end(ap);
+		d->fatal = 1;
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
+		     const void *payload, uint32_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&d->ctrl_tx);
+	ret = d->ctrl < 0 ? -ENOTCONN :
+	      mig_send_rec(d->ctrl, type, flags, 0, 0, payload, len,
+			   d->cfg->io_timeout_ms, &d->broken);
+	pthread_mutex_unlock(&d->ctrl_tx);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * Placing pages
+ */
+
+static int placer_init(struct dst *d, struct placer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->d = d;
+	if (d->fd >= 0)
+		return 0;
+	return pca_client_open(&p->nl);
+}
+
+static void placer_fini(struct placer *p)
+{
+	pca_client_close(p->nl);
+	p->nl = NULL;
+}
+
+static const char *placer_err(struct placer *p, int ret)
+{
+	return p->nl ? pca_strerror(p->nl) : mig_errstr(ret);
+}
+
+/* One page: @data, or zeros when NULL.  Already present is success. */
+static int place_one(struct placer *p, uint64_t page, const void *data,
+		     uint32_t flags)
+{
+	struct dst *d = p->d;
+	uint64_t off = page * d->psz;
+	int ret;
+
+	if (!p->nl)
+		ret = data ? pca_fd_copy(d->fd, off, data, d->psz, flags,
+					 NULL) :
+			     pca_fd_zero(d->fd, off, d->psz, flags, NULL);
+	else
+		ret = data ? pca_copy(p->nl, d->rid, off, data, flags, NULL) :
+			     pca_zero(p->nl, d->rid, off, d->psz, flags,
+				      NULL);
+	return ret == -EEXIST ? 0 : ret;
+}
+
+/* @n pages (at most STAGER_CHUNK) of data. */
+static int place_many(struct placer *p, const uint64_t *pages,
+		      void *const *data, unsigned int n, uint32_t flags)
+{
+	struct dst *d = p->d;
+	unsigned int i;
+	int ret;
+
+	if (!n)
+		return 0;
+	if (!p->nl) {
+		for (i = 0; i < n; i++) {
+			p->ents[i].offset = pages[i] * d->psz;
+			p->ents[i].src = (uintptr_t)data[i];
+		}
+		ret = pca_fd_copy_batch(d->fd, p->ents, n, flags, NULL, NULL);
+	} else {
+		for (i = 0; i < n; i++) {
+			p->pgs[i].offset = pages[i] * d->psz;
+			p->pgs[i].data = data[i];
+		}
+		ret = pca_copy_pages(p->nl, d->rid, p->pgs, n, flags, NULL);
+	}
+	return ret == -EEXIST ? 0 : ret;
+}
+
+static int wake_range(struct placer *p, uint64_t page, uint64_t n)
+{
+	struct dst *d = p->d;
+
+	if (!p->nl)
+		return pca_fd_wake(d->fd, page * d->psz, n * d->psz);
+	return pca_wake(p->nl, d->rid, page * d->psz, n * d->psz);
+}
+
+/* A fault on @page has been resolved now: its latency. */
+static void resolved(struct dst *d, uint64_t page)
+{
+	uint64_t t = __atomic_exchange_n(&d->fault_ns[page], 0,
+					 __ATOMIC_ACQ_REL);
+
+	if (t) {
+		uint64_t now = mig_now_ns();
+
+		mig_lat_add(&d->lat, now > t ? now - t : 0);
+	}
+}
+
+/* @page is present in the region: count it once. */
+static void mark_placed(struct dst *d, uint64_t page)
+{
+	uint8_t old = state_of(d, page);
+
+	while (old != ST_PLACED) {
+		if (__atomic_compare_exchange_n(&d->state[page], &old,
+						ST_PLACED, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			if (old == ST_MISSING)
+				add(&d->held, 1);
+			if (__atomic_add_fetch(&d->placed, 1,
+					       __ATOMIC_ACQ_REL) == d->pages) {
+				pthread_mutex_lock(&d->lock);
+				d->all_placed = 1;
+				pthread_cond_broadcast(&d->cond);
+				pthread_mutex_unlock(&d->lock);
+			}
+			break;
+		}
+	}
+	resolved(d, page);
+}
+
+/* -------------------------------------------------------------------------
+ * Data, preempt and control channels
+ */
+
+static int chan_flush(struct dst_chan *ch)
+{
+	struct dst *d = ch->d;
+	void *ptrs[DST_BATCH];
+	unsigned int i;
+	int ret;
+
+	if (!ch->n)
+		return 0;
+	for (i = 0; i < ch->n; i++)
+		ptrs[i] = ch->buf + (size_t)i * d->psz;
+	ret = place_many(&ch->pl, ch->pages, ptrs, ch->n, 0);
+	if (ret) {
+		set_fatal(d, "placing pages: %s", placer_err(&ch->pl, ret));
+		return ret;
+	}
+	for (i = 0; i < ch->n; i++) {
+		d->ver[ch->pages[i]] = ch->vers[i];
+		mark_placed(d, ch->pages[i]);
+	}
+	ch->n = 0;
+	return 0;
+}
+
+/* Check a page record; the page number or -EPROTO. */
+static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan)
+{
+	uint64_t page = r->offset / d->psz;
+
+	if (r->offset % d->psz || page >= d->pages ||
+	    (r->flags & ~(MIG_PAGE_ZERO | MIG_PAGE_URGENT)) ||
+	    r->len != ((r->flags & MIG_PAGE_ZERO) ? 0 : d->psz) ||
+	    (chan >= 0 && (page / 64) % d->nch != (unsigned int)chan)) {
+		mig_logf(d->hk, MIG_LOG_ERROR,
+			 "bad page record on %s channel: offset %llu flags %#x length %u",
+			 chan >= 0 ? "a data" : "the preempt",
+			 (unsigned long long)r->offset, r->flags, r->len);
+		return -EPROTO;
+	}
+	return page;
+}
+
+static int wait_switched(struct dst *d)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	d->ended++;
+	pthread_cond_broadcast(&d->cond);
+	while (!d->switched && !d->broken && !d->fatal)
+		timed_wait(d);
+	if (!d->switched)
+		ret = -ECANCELED;
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
+static void *data_thread(void *arg)
+{
+	struct dst_chan *ch = arg;
+	struct dst *d = ch->d;
+	int post, ret, fd = d->data[ch->idx];
+	const char *why = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	post = d->switched;
+	pthread_mutex_unlock(&d->lock);
+
+	for (;;) {
+		struct mig_rec r;
+		int64_t page;
+
+		/* never sit on placed-but-unflushed pages while idle */
+		if (ch->n && !mig_readable(fd)) {
+			ret = chan_flush(ch);
+			if (ret)
+				break;
+		}
+		ret = mig_recv_hdr(fd, &r, -1, d->cfg->io_timeout_ms,
+				   &d->broken);
+		if (ret)
+			break;
+		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
+		if (r.type == MIG_MSG_END_PRECOPY && !post) {
+			ret = wait_switched(d);
+			if (ret)
+				break;
+			post = 1;
+			continue;
+		}
+		if (r.type != MIG_MSG_PAGE) {
+			mig_logf(d->hk, MIG_LOG_ERROR,
+				 "data channel %u: unexpected record %s (%u)",
+				 ch->idx, mig_msg_name(r.type), r.type);
+			ret = -EPROTO;
+			break;
+		}
+		page = check_page(d, &r, ch->idx);
+		if (page < 0) {
+			ret = page;
+			break;
+		}
+		if (!post) {
+			/* precopy: stage it, replacing an older copy */
+			uint8_t st = ST_STAGED_ZERO;
+
+			if (!(r.flags & MIG_PAGE_ZERO)) {
+				ret = mig_recv_all(fd, d->stage +
+						   page * d->psz, d->psz,
+						   d->cfg->io_timeout_ms,
+						   &d->broken);
+				if (ret)
+					break;
+				st = ST_STAGED;
+			}
+			if (__atomic_exchange_n(&d->state[page], st,
+						__ATOMIC_ACQ_REL) == ST_MISSING)
+				add(&d->held, 1);
+			d->ver[page] = r.arg;
+			continue;
+		}
+		if (r.flags & MIG_PAGE_ZERO) {
+			ret = place_one(&ch->pl, page, NULL, 0);
+			if (ret) {
+				set_fatal(d, "placing a zero page: %s",
+					  placer_err(&ch->pl, ret));
+				break;
+			}
+			d->ver[page] = r.arg;
+			mark_placed(d, page);
+			continue;
+		}
+		ret = mig_recv_all(fd, ch->buf + (size_t)ch->n * d->psz,
+				   d->psz, d->cfg->io_timeout_ms, &d->broken);
+		if (ret)
+			break;
+		ch->pages[ch->n] = page;
+		ch->vers[ch->n] = r.arg;
+		if (++ch->n == DST_BATCH) {
+			ret = chan_flush(ch);
+			if (ret)
+				break;
+		}
+	}
+	if (!ret || ret == -ECANCELED)
+		why = NULL;
+	else
+		why = "data channel";
+	/* pages received whole are still worth placing */
+	if (post && ch->n && !d->fatal)
+		chan_flush(ch);
+	ch->n = 0;
+	if (why)
+		mark_broken(d, ret, "%s %u", why, ch->idx);
+	return NULL;
+}
+
+static void *preempt_thread(void *arg)
+{
+	struct dst *d = arg;
+	struct placer pl;
+	uint8_t *buf = malloc(d->psz);
+	int ret;
+
+	if (!buf || placer_init(d, &pl)) {
+		free(buf);
+		set_fatal(d, "preempt channel: out of memory or no netlink");
+		mark_broken(d, -ENOMEM, "preempt channel");
+		return NULL;
+	}
+	for (;;) {
+		struct mig_rec r;
+		int64_t page;
+
+		ret = mig_recv_hdr(d->pre, &r, -1, d->cfg->io_timeout_ms,
+				   &d->broken);
+		if (ret)
+			break;
+		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
+		if (r.type != MIG_MSG_PAGE || !d->switched) {
+			mig_logf(d->hk, MIG_LOG_ERROR,
+				 "preempt channel: unexpected record %s (%u)",
+				 mig_msg_name(r.type), r.type);
+			ret = -EPROTO;
+			break;
+		}
+		page = check_page(d, &r, -1);
+		if (page < 0) {
+			ret = page;
+			break;
+		}
+		if (!(r.flags & MIG_PAGE_ZERO)) {
+			ret = mig_recv_all(d->pre, buf, d->psz,
+					   d->cfg->io_timeout_ms, &d->broken);
+			if (ret)
+				break;
+		}
+		ret = place_one(&pl, page,
+				(r.flags & MIG_PAGE_ZERO) ? NULL : buf, 0);
+		if (ret) {
+			set_fatal(d, "placing an urgent page: %s",
+				  placer_err(&pl, ret));
+			break;
+		}
+		d->ver[page] = r.arg;
+		mark_placed(d, page);
+		add(&d->urgent_rx, 1);
+	}
+	if (ret != -ECANCELED)
+		mark_broken(d, ret, "preempt channel");
+	placer_fini(&pl);
+	free(buf);
+	return NULL;
+}
+
+static void *ctrl_rx_thread(void *arg)
+{
+	struct dst *d = arg;
+	struct mig_wire_stats ws;
+	struct mig_rec r;
+	int ret;
+
+	for (;;) {
+		ret = mig_recv_hdr(d->ctrl, &r, d->cfg->io_timeout_ms,
+				   d->cfg->io_timeout_ms, &d->broken);
+		if (ret)
+			break;
+		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
+		switch (r.type) {
+		case MIG_MSG_HEARTBEAT:
+			ret = mig_skip(d->ctrl, r.len, d->cfg->io_timeout_ms,
+				       &d->broken);
+			break;
+		case MIG_MSG_ROUND:
+			d->round = r.arg;
+			ret = mig_skip(d->ctrl, r.len, d->cfg->io_timeout_ms,
+				       &d->broken);
+			break;
+		case MIG_MSG_SWITCHOVER:
+			if (r.len != d->words * sizeof(uint64_t) ||
+			    d->switched || d->have_switchover) {
+				ret = -EPROTO;
+				mig_logf(d->hk, MIG_LOG_ERROR,
+					 "control channel: unexpected switchover (%u bytes)",
+					 r.len);
+				break;
+			}
+			ret = mig_recv_all(d->ctrl, d->discard, r.len,
+					   d->cfg->io_timeout_ms, &d->broken);
+			if (ret)
+				break;
+			mig_bitmap_from_le(d->discard, d->words);
+			pthread_mutex_lock(&d->lock);
+			d->have_switchover = 1;
+			d->t_switch_rx = mig_now_ns();
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			break;
+		case MIG_MSG_STATS:
+			if (r.len != sizeof(ws)) {
+				ret = -EPROTO;
+				break;
+			}
+			ret = mig_recv_all(d->ctrl, &ws, sizeof(ws),
+					   d->cfg->io_timeout_ms, &d->broken);
+			if (ret)
+				break;
+			pthread_mutex_lock(&d->lock);
+			mig_stats_decode(&ws, &d->src);
+			d->got_stats = 1;
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			break;
+		case MIG_MSG_ERROR: {
+			char msg[256] = "";
+			uint32_t n = MIG_MIN(r.len, sizeof(msg) - 1);
+
+			ret = mig_recv_all(d->ctrl, msg, n,
+					   d->cfg->io_timeout_ms, &d->broken);
+			msg[n] = '\0';
+			pthread_mutex_lock(&d->lock);
+			d->peer_error = 1;
+			snprintf(d->peer_msg, sizeof(d->peer_msg), "%s", msg);
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			if (!ret)
+				ret = -EREMOTEIO;
+			break;
+		}
+		default:
+			mig_logf(d->hk, MIG_LOG_ERROR,
+				 "control channel: unexpected record %s (%u)",
+				 mig_msg_name(r.type), r.type);
+			ret = -EPROTO;
+			break;
+		}
+		if (ret)
+			break;
+	}
+	if (ret != -ECANCELED)
+		mark_broken(d, ret, "control channel");
+	return NULL;
+}
+
+static void *heartbeat_thread(void *arg)
+{
+	struct dst *d = arg;
+	int ticks = 0;
+
+	while (!is_broken(d)) {
+		mig_sleep_ms(MIG_TICK_MS);
+		if (++ticks < MIG_HEARTBEAT_MS / MIG_TICK_MS)
+			continue;
+		ticks = 0;
+		if (ctrl_send(d, MIG_MSG_HEARTBEAT, 0, NULL, 0))
+			break;
+	}
+	return NULL;
+}
+
+/* -------------------------------------------------------------------------
+ * Postcopy workers: faults and the stager
+ */
+
+static void send_request(struct dst *d, uint64_t page)
+{
+	int ret = -ENOTCONN;
+
+	pthread_mutex_lock(&d->pre_tx);
+	if (d->pre >= 0 && !is_broken(d))
+		ret = mig_send_rec(d->pre, MIG_MSG_REQUEST, 1,
+				   page * d->psz, 0, NULL, 0,
+				   d->cfg->io_timeout_ms, &d->broken);
+	pthread_mutex_unlock(&d->pre_tx);
+	if (!ret)
+		add(&d->bytes, sizeof(struct mig_hdr));
+	else if (ret != -ENOTCONN && ret != -ECANCELED)
+		mark_broken(d, ret, "preempt channel");
+	/* not sent: asked again after the reconnect */
+}
+
+static void handle_fault(struct dst *d, struct placer *pl,
+			 const struct pca_fault_record *rec)
+{
+	uint64_t page = rec->offset / d->psz, zero = 0;
+	int ret = 0;
+
+	if (rec->region_id != d->rid || page >= d->pages)
+		return;
+	add(&d->faults, 1);
+	__atomic_compare_exchange_n(&d->fault_ns[page], &zero,
+				    rec->time_ns ? rec->time_ns : 1, 0,
+				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	switch (state_of(d, page)) {
+	case ST_PLACED:
+		/* a duplicate, or placed without a wake-up */
+		ret = wake_range(pl, page, 1);
+		resolved(d, page);
+		break;
+	case ST_STAGED:
+		ret = place_one(pl, page, d->stage + page * d->psz, 0);
+		if (!ret)
+			mark_placed(d, page);
+		break;
+	case ST_STAGED_ZERO:
+		ret = place_one(pl, page, NULL, 0);
+		if (!ret)
+			mark_placed(d, page);
+		break;
+	default:
+		add(&d->faults_remote, 1);
+		if (!mig_test_and_set_bit(d->requested, page))
+			send_request(d, page);
+		break;
+	}
+	if (ret)
+		set_fatal(d, "resolving a fault at offset %llu: %s",
+			  (unsigned long long)rec->offset,
+			  placer_err(pl, ret));
+}
+
+static void rerequest(struct dst *d)
+{
+	uint64_t p;
+
+	for (p = 0; p < d->pages; p++)
+		if (mig_test_bit(d->requested, p) &&
+		    state_of(d, p) != ST_PLACED)
+			send_request(d, p);
+}
+
+static void *fault_thread(void *arg)
+{
+	struct dst *d = arg;
+	struct pca_fault_record recs[64];
+	struct placer pl;
+	int n, i;
+
+	if (placer_init(d, &pl)) {
+		set_fatal(d, "fault thread: netlink: %s", pca_strerror(NULL));
+		return NULL;
+	}
+	while (!__atomic_load_n(&d->stop_workers, __ATOMIC_ACQUIRE)) {
+		if (__atomic_exchange_n(&d->rerequest, 0, __ATOMIC_ACQ_REL))
+			rerequest(d);
+		n = pca_recv_faults(d->fnl, recs, 64, MIG_TICK_MS);
+		if (n == -ENOBUFS) {
+			/* events were lost: the kernel sends them all again */
+			pca_fault_resend(d->fnl, d->rid);
+			continue;
+		}
+		if (n < 0) {
+			set_fatal(d, "receiving faults: %s",
+				  pca_strerror(d->fnl));
+			break;
+		}
+		for (i = 0; i < n; i++)
+			handle_fault(d, &pl, &recs[i]);
+	}
+	placer_fini(&pl);
+	return NULL;
+}
+
+/* Place a run of staged pages [first, first + n) in bulk. */
+static int stage_chunk(struct dst *d, struct placer *pl, uint64_t first,
+		       uint64_t n)
+{
+	uint64_t *pages = pl->pages, p, zfirst = 0, zn = 0;
+	void **data = pl->data;
+	unsigned int k = 0;
+	int ret = 0, any = 0;
+
+	for (p = first; p < first + n; p++) {
+		uint8_t st = state_of(d, p);
+
+		if (st == ST_STAGED_ZERO) {
+			if (zn && zfirst + zn != p) {
+				ret = pl->nl ?
+				      pca_zero(pl->nl, d->rid, zfirst * d->psz,
+					       zn * d->psz,
+					       PCA_RESOLVE_DONTWAKE, NULL) :
+				      pca_fd_zero(d->fd, zfirst * d->psz,
+						  zn * d->psz,
+						  PCA_RESOLVE_DONTWAKE, NULL);
+				if (ret && ret != -EEXIST)
+					return ret;
+				zn = 0;
+			}
+			if (!zn)
+				zfirst = p;
+			zn++;
+			any = 1;
+		} else if (st == ST_STAGED) {
+			pages[k] = p;
+			data[k++] = d->stage + p * d->psz;
+			any = 1;
+		}
+	}
+	if (zn) {
+		ret = pl->nl ? pca_zero(pl->nl, d->rid, zfirst * d->psz,
+					zn * d->psz, PCA_RESOLVE_DONTWAKE,
+					NULL) :
+			       pca_fd_zero(d->fd, zfirst * d->psz, zn * d->psz,
+					   PCA_RESOLVE_DONTWAKE, NULL);
+		if (ret && ret != -EEXIST)
+			return ret;
+	}
+	ret = place_many(pl, pages, data, k, PCA_RESOLVE_DONTWAKE);
+	if (ret)
+		return ret;
+	if (!any)
+		return 0;
+	ret = wake_range(pl, first, n);
+	if (ret)
+		return ret;
+	for (p = first; p < first + n; p++) {
+		uint8_t st = state_of(d, p);
+
+		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
+			mark_placed(d, p);
+			add(&d->staged_placed, 1);
+		}
+	}
+	return 0;
+}
+
+static void *stager_thread(void *arg)
+{
+	struct dst *d = arg;
+	struct placer *pl = malloc(sizeof(*pl));
+	uint64_t first;
+	int ret = 0;
+
+	if (!pl || placer_init(d, pl)) {
+		free(pl);
+		set_fatal(d, "stager: out of memory or no netlink");
+		return NULL;
+	}
+	for (first = 0; first < d->pages; first += STAGER_CHUNK) {
+		uint64_t n = MIG_MIN(STAGER_CHUNK, d->pages - first);
+
+		if (__atomic_load_n(&d->stop_workers, __ATOMIC_ACQUIRE))
+			break;
+		ret = stage_chunk(d, pl, first, n);
+		if (ret) {
+			set_fatal(d, "placing staged pages: %s",
+				  placer_err(pl, ret));
+			break;
+		}
+		/* the staging copies are in the region now */
+		madvise(d->stage + first * d->psz, n * d->psz, MADV_DONTNEED);
+	}
+	placer_fini(pl);
+	free(pl);
+	return NULL;
+}
+
+static int start_workers(struct dst *d)
+{
+	int ret;
+
+	__atomic_store_n(&d->stop_workers, 0, __ATOMIC_RELEASE);
+	ret = pthread_create(&d->fault_th, NULL, fault_thread, d);
+	if (ret)
+		return -ret;
+	d->fault_running = 1;
+	ret = pthread_create(&d->stager_th, NULL, stager_thread, d);
+	if (ret)
+		return -ret;
+	d->stager_running = 1;
+	return 0;
+}
+
+static void stop_workers(struct dst *d)
+{
+	__atomic_store_n(&d->stop_workers, 1, __ATOMIC_RELEASE);
+	if (d->fault_running)
+		pthread_join(d->fault_th, NULL);
+	if (d->stager_running)
+		pthread_join(d->stager_th, NULL);
+	d->fault_running = d->stager_running = 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Connections
+ */
+
+static void close_conns(struct dst *d)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&d->ctrl_tx);
+	if (d->ctrl >= 0)
+		close(d->ctrl);
+	d->ctrl = -1;
+	pthread_mutex_unlock(&d->ctrl_tx);
+	pthread_mutex_lock(&d->pre_tx);
+	if (d->pre >= 0)
+		close(d->pre);
+	d->pre = -1;
+	pthread_mutex_unlock(&d->pre_tx);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
+		if (d->data[i] >= 0)
+			close(d->data[i]);
+		d->data[i] = -1;
+	}
+}
+
+static int start_threads(struct dst *d)
+{
+	unsigned int i;
+	int ret;
+
+	__atomic_store_n(&d->broken, 0, __ATOMIC_RELEASE);
+	d->broken_why[0] = '\0';
+	d->threads = 0;
+	d->ended = 0;
+	for (i = 0; i < d->nch; i++) {
+		ret = pthread_create(&d->data_th[i], NULL, data_thread,
+				     &d->ch[i]);
+		if (ret)
+			goto fail;
+		d->threads++;
+	}
+	ret = pthread_create(&d->pre_th, NULL, preempt_thread, d);
+	if (ret)
+		goto fail;
+	d->threads++;
+	ret = pthread_create(&d->rx_th, NULL, ctrl_rx_thread, d);
+	if (ret)
+		goto fail;
+	d->threads++;
+	ret = pthread_create(&d->hb_th, NULL, heartbeat_thread, d);
+	if (ret)
+		goto fail;
+	d->threads++;
+	return 0;
+fail:
+	mark_broken(d, -ret, "starting threads");
+	return -ret;
+}
+
+static void stop_threads(struct dst *d)
+{
+	unsigned int i, n = d->threads;
+
+	mark_broken(d, -ECANCELED, "stopping");
+	for (i = 0; i < n; i++) {
+		if (i < d->nch)
+			pthread_join(d->data_th[i], NULL);
+		else if (i == d->nch)
+			pthread_join(d->pre_th, NULL);
+		else if (i == d->nch + 1)
+			pthread_join(d->rx_th, NULL);
+		else
+			pthread_join(d->hb_th, NULL);
+	}
+	d->threads = 0;
+	close_conns(d);
+}
+
+/* Errors of a handshake: retry (1) or give up (0). */
+struct hs_err {
+	int retry;
+	char msg[300];
+};
+
+/* Open one channel: connect, hello, welcome.  -errno with @e filled. */
+static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
+			uint64_t flags, int timeout_ms, int *fdp,
+			struct mig_welcome *w, struct hs_err *e)
+{
+	const char *addr = d->cfg->addr;
+	struct mig_hello h;
+	char err[200], dump[64];
+	unsigned int status;
+	int fd, ret;
+
+	e->retry = 1;
+	ret = mig_connect(addr, timeout_ms, &fd, err, sizeof(err));
+	if (ret) {
+		snprintf(e->msg, sizeof(e->msg), "%s", err);
+		/* refused: the source may not listen yet */
+		e->retry = ret == -ECONNREFUSED || ret == -ETIMEDOUT ||
+			   ret == -EHOSTUNREACH || ret == -ENETUNREACH ||
+			   ret == -ECONNRESET;
+		return ret;
+	}
+	mig_sock_tune(fd, d->cfg->io_timeout_ms, chan != MIG_CHAN_DATA);
+	mig_hello_encode(&h, chan, d->have_id ? d->id : NULL, index, d->nch,
+			 flags, d->size, d->psz);
+	ret = mig_send_all(fd, &h, sizeof(h), MIG_HANDSHAKE_MS, NULL);
+	if (!ret)
+		ret = mig_recv_all(fd, w, sizeof(*w), MIG_HANDSHAKE_MS, NULL);
+	if (ret) {
+		close(fd);
+		if (ret == -ECONNRESET) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "%s closed the connection during the handshake: is it a postcopy-agent source?",
+				 addr);
+			/* a source restarting or busy: maybe; garbage: no */
+			e->retry = flags & MIG_HELLO_RESUME;
+		} else {
+			snprintf(e->msg, sizeof(e->msg),
+				 "no handshake answer from %s within %d s (%s): is it a postcopy-agent source?",
+				 addr, MIG_HANDSHAKE_MS / 1000,
+				 mig_errstr(ret));
+			e->retry = flags & MIG_HELLO_RESUME;
+		}
+		return ret;
+	}
+	e->retry = 0;
+	if (mig_le32_to_cpu(w->magic) != MIG_MAGIC) {
+		mig_hexdump(w, 8, dump, sizeof(dump));
+		snprintf(e->msg, sizeof(e->msg),
+			 "%s is not a postcopy-agent source (bad magic; first bytes %s): check the address and port",
+			 addr, dump);
+		close(fd);
+		return -EPROTO;
+	}
+	status = mig_le16_to_cpu(w->status);
+	w->reason[sizeof(w->reason) - 1] = '\0';
+	if (mig_le16_to_cpu(w->version) != MIG_VERSION ||
+	    status == MIG_ERR_VERSION) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "the source at %s speaks protocol version %u, this agent %u: use matching postcopy-agent versions",
+			 addr, mig_le16_to_cpu(w->version), MIG_VERSION);
+		close(fd);
+		return -EPROTONOSUPPORT;
+	}
+	if (status != MIG_OK) {
+		switch (status) {
+		case MIG_ERR_ID:
+			snprintf(e->msg, sizeof(e->msg),
+				 "the source at %s refused: %s (%s)%s", addr,
+				 mig_status_name(status), w->reason,
+				 flags & MIG_HELLO_RESUME ?
+				 ": it has no state for this migration (was it restarted?)" :
+				 ": check --migration-id");
+			break;
+		case MIG_ERR_SIZE:
+			snprintf(e->msg, sizeof(e->msg),
+				 "the source at %s refused: %s (%s; this region: %llu bytes, %u-byte pages): create the destination region with the source's size",
+				 addr, mig_status_name(status), w->reason,
+				 (unsigned long long)d->size, d->psz);
+			break;
+		default:
+			snprintf(e->msg, sizeof(e->msg),
+				 "the source at %s refused: %s (%s)", addr,
+				 mig_status_name(status), w->reason);
+			e->retry = status == MIG_ERR_BUSY ||
+				   status == MIG_ERR_STATE;
+			break;
+		}
+		close(fd);
+		return -ECONNREFUSED;
+	}
+	if (mig_le64_to_cpu(w->region_size) != d->size ||
+	    mig_le32_to_cpu(w->page_size) != d->psz) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "region sizes differ: source %llu bytes (%u-byte pages), destination %llu bytes (%u-byte pages): create the destination region with the source's size",
+			 (unsigned long long)mig_le64_to_cpu(w->region_size),
+			 mig_le32_to_cpu(w->page_size),
+			 (unsigned long long)d->size, d->psz);
+		close(fd);
+		return -EINVAL;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Control, data and preempt channels; @resume after a break. */
+static int connect_all(struct dst *d, int resume, int timeout_ms,
+		       struct hs_err *e)
+{
+	struct mig_welcome w;
+	unsigned int i;
+	int ret, fd;
+
+	ret = open_channel(d, MIG_CHAN_CONTROL, 0,
+			   resume ? MIG_HELLO_RESUME : 0, timeout_ms, &fd, &w,
+			   e);
+	if (ret)
+		return ret;
+	if (d->have_id && memcmp(w.id, d->id, MIG_ID_LEN)) {
+		char theirs[2 * MIG_ID_LEN + 1];
+
+		mig_format_id(w.id, theirs);
+		snprintf(e->msg, sizeof(e->msg),
+			 "the source serves migration %s, not %s: check --migration-id",
+			 theirs, d->idtxt);
+		e->retry = 0;
+		close(fd);
+		return -EINVAL;
+	}
+	d->src_postcopy = !!(mig_le64_to_cpu(w.flags) & MIG_WELCOME_POSTCOPY);
+	if (!resume || !d->t_connected) {
+		/* first contact, also of an agent restarted to resume */
+		memcpy(d->id, w.id, MIG_ID_LEN);
+		mig_format_id(d->id, d->idtxt);
+		d->have_id = 1;
+		memcpy(d->res->id, d->id, MIG_ID_LEN);
+		d->nch = mig_le32_to_cpu(w.nchannels);
+		if (!d->nch || d->nch > MIG_MAX_CHANNELS) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "the source asks for %u data channels", d->nch);
+			e->retry = 0;
+			close(fd);
+			return -EPROTO;
+		}
+	} else if (mig_le32_to_cpu(w.nchannels) != d->nch) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "the source changed its channel count");
+		e->retry = 0;
+		close(fd);
+		return -EPROTO;
+	}
+	d->ctrl = fd;
+	for (i = 0; i < d->nch; i++) {
+		ret = open_channel(d, MIG_CHAN_DATA, i, 0, timeout_ms,
+				   &d->data[i], &w, e);
+		if (ret)
+			goto fail;
+	}
+	ret = open_channel(d, MIG_CHAN_PREEMPT, 0, 0, timeout_ms, &fd, &w, e);
+	if (ret)
+		goto fail;
+	pthread_mutex_lock(&d->pre_tx);
+	d->pre = fd;
+	pthread_mutex_unlock(&d->pre_tx);
+	return 0;
+fail:
+	close_conns(d);
+	return ret;
+}
+
+/* The versions of what this side holds, for the source. */
+static int send_received(struct dst *d)
+{
+	uint32_t *v = malloc(d->pages * sizeof(*v));
+	uint64_t p;
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	for (p = 0; p < d->pages; p++)
+		v[p] = mig_cpu_to_le32(state_of(d, p) == ST_MISSING ? 0 :
+				       d->ver[p]);
+	/* not through ctrl_send(): the old epoch's abort flag is still up */
+	pthread_mutex_lock(&d->ctrl_tx);
+	ret = mig_send_rec(d->ctrl, MIG_MSG_RECEIVED,
+			   d->switched ? MIG_RECV_SWITCHED : 0, 0, 0, v,
+			   d->pages * sizeof(*v), d->cfg->io_timeout_ms, NULL);
+	pthread_mutex_unlock(&d->ctrl_tx);
+	if (!ret)
+		add(&d->bytes, sizeof(struct mig_hdr) + d->pages * sizeof(*v));
+	free(v);
+	return ret;
+}
+
+static int reconnect(struct dst *d)
+{
+	enum mig_phase was = d->phase;
+	uint64_t deadline;
+	int backoff = 100, ret, attempts = 0;
+	struct hs_err e = { 0 };
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", d->broken_why);
+	stop_threads(d);
+	pthread_mutex_lock(&d->lock);
+	d->have_switchover = 0;	/* the source sends it again if needed */
+	pthread_mutex_unlock(&d->lock);
+	mig_logf(d->hk, MIG_LOG_WARN,
+		 "connection to the source lost (%s); reconnecting for up to %d s%s",
+		 why, d->cfg->recover_timeout_ms / 1000,
+		 d->switched ? " (faults wait meanwhile)" : "");
+	set_phase(d, MIG_PHASE_RECOVERING);
+	deadline = mig_now_ns() +
+		   (uint64_t)d->cfg->recover_timeout_ms * 1000000ULL;
+	for (;;) {
+		uint64_t now = mig_now_ns();
+
+		if (mig_cancelled(d->cfg))
+			return -ECANCELED;
+		if (now >= deadline) {
+			mig_set_error(d->res, 0,
+				      "the source could not be reached again within %d s after the connection broke (%s; last attempt: %s)%s",
+				      d->cfg->recover_timeout_ms / 1000, why,
+				      e.msg[0] ? e.msg : "none",
+				      d->switched ?
+				      "; the destination is incomplete, the source holds the complete copy" :
+				      "");
+			return -ETIMEDOUT;
+		}
+		attempts++;
+		ret = connect_all(d, 1, MIG_MIN(d->cfg->io_timeout_ms,
+						(int)((deadline - now) / 1000000) + 1),
+				  &e);
+		if (!ret) {
+			ret = send_received(d);
+			if (ret) {
+				snprintf(e.msg, sizeof(e.msg),
+					 "sending what this side holds: %s",
+					 mig_errstr(ret));
+				e.retry = 1;
+			}
+		}
+		if (!ret)
+			break;
+		close_conns(d);
+		if (!e.retry) {
+			mig_set_error(d->res, 0, "reconnecting: %s", e.msg);
+			return ret;
+		}
+		mig_sleep_ms(backoff);
+		backoff = MIG_MIN(backoff * 2, 2000);
+	}
+	d->res->reconnects++;
+	mig_logf(d->hk, MIG_LOG_INFO, "reconnected after %d attempt%s",
+		 attempts, attempts == 1 ? "" : "s");
+	ret = start_threads(d);
+	if (ret)
+		return ret;
+	__atomic_store_n(&d->rerequest, 1, __ATOMIC_RELEASE);
+	set_phase(d, was);
+	return 0;
+}
+
+/* First contact, retried while the source is not listening yet. */
+static int first_connect(struct dst *d)
+{
+	uint64_t deadline = mig_now_ns() +
+			    (uint64_t)d->cfg->connect_timeout_ms * 1000000ULL;
+	struct hs_err e = { 0 };
+	int backoff = 100, ret;
+
+	for (;;) {
+		uint64_t now = mig_now_ns();
+
+		if (mig_cancelled(d->cfg))
+			return -ECANCELED;
+		ret = connect_all(d, d->cfg->want_resume,
+				  MIG_MIN(d->cfg->io_timeout_ms,
+					  (int)((deadline - now) / 1000000) + 1),
+				  &e);
+		if (!ret) {
+			d->t_connected = mig_now_ns();
+			return 0;
+		}
+		if (!e.retry || mig_now_ns() + backoff * 1000000ULL >= deadline) {
+			mig_set_error(d->res, 0, "%s", e.msg);
+			return ret;
+		}
+		mig_sleep_ms(backoff);
+		backoff = MIG_MIN(backoff * 2, 1000);
+	}
+}
+
+/*
+ * This agent replaces one that died.  What it placed is in the region,
+ * what it staged is lost: it holds nothing it can vouch for, so it
+ * reports no page and lets COPY find the present ones (-EEXIST).  After
+ * the switchover the VMM runs already (faults waited for us); before it,
+ * nothing was placed and the source starts over.
+ */
+static int restart(struct dst *d)
+{
+	int ret;
+
+	mig_logf(d->hk, MIG_LOG_INFO,
+		 "resuming migration %s %s the switchover", d->idtxt,
+		 d->src_postcopy ? "after" : "before");
+	if (d->src_postcopy) {
+		ret = start_workers(d);
+		if (ret) {
+			mig_set_error(d->res, 0,
+				      "starting the postcopy threads: %s",
+				      mig_errstr(ret));
+			return ret;
+		}
+		pthread_mutex_lock(&d->lock);
+		d->switched = 1;
+		pthread_mutex_unlock(&d->lock);
+		if (d->hk->resume)
+			d->hk->resume(d->hk->arg);
+	}
+	ret = send_received(d);
+	if (ret) {
+		mig_set_error(d->res, 0, "resuming: sending the page versions: %s",
+			      mig_errstr(ret));
+		return ret;
+	}
+	d->res->reconnects++;
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Phases
+ */
+
+static int apply_switchover(struct dst *d)
+{
+	uint64_t p, dropped = 0;
+	int ret;
+
+	for (p = 0; p < d->pages; p++) {
+		uint8_t st;
+
+		if (!mig_test_bit(d->discard, p))
+			continue;
+		st = state_of(d, p);
+		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
+			__atomic_store_n(&d->state[p], ST_MISSING,
+					 __ATOMIC_RELEASE);
+			dropped++;
+		}
+		d->ver[p] = 0;
+	}
+	__atomic_fetch_sub(&d->held, dropped, __ATOMIC_RELAXED);
+	mig_logf(d->hk, MIG_LOG_DEBUG,
+		 "switchover: %llu staged pages dropped as stale",
+		 (unsigned long long)dropped);
+	ret = start_workers(d);
+	if (ret) {
+		mig_set_error(d->res, 0, "starting the postcopy threads: %s",
+			      mig_errstr(ret));
+		return ret;
+	}
+	pthread_mutex_lock(&d->lock);
+	d->switched = 1;
+	d->have_switchover = 0;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (d->hk->resume)
+		d->hk->resume(d->hk->arg);
+	d->res->downtime_ns = mig_now_ns() - d->t_switch_rx;
+	set_phase(d, MIG_PHASE_POSTCOPY);
+	/* lost with a break: the source then only learns it on resume */
+	if (ctrl_send(d, MIG_MSG_RESUMED, 0, NULL, 0))
+		mig_logf(d->hk, MIG_LOG_WARN,
+			 "could not tell the source about the resume");
+	return 0;
+}
+
+enum { EV_NONE, EV_SWITCH, EV_ALL_PLACED, EV_STATS, EV_BROKEN };
+
+static int next_event(struct dst *d, int complete_sent, uint64_t stats_deadline)
+{
+	int ev = EV_NONE, ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		if (d->fatal) {
+			mig_set_error(d->res, 0, "%s", d->fatal_msg);
+			ret = -EIO;
+			break;
+		}
+		if (d->peer_error) {
+			mig_set_error(d->res, 0, "the source gave up: %s",
+				      d->peer_msg[0] ? d->peer_msg :
+				      "no reason given");
+			ret = -EREMOTEIO;
+			break;
+		}
+		if (mig_cancelled(d->cfg)) {
+			ret = -ECANCELED;
+			break;
+		}
+		if (complete_sent && d->got_stats) {
+			ev = EV_STATS;
+			break;
+		}
+		if (d->broken) {
+			ev = EV_BROKEN;
+			break;
+		}
+		if (d->have_switchover && !d->switched && d->ended >= d->nch) {
+			ev = EV_SWITCH;
+			break;
+		}
+		if (d->all_placed && !complete_sent && d->switched) {
+			ev = EV_ALL_PLACED;
+			break;
+		}
+		if (complete_sent && mig_now_ns() > stats_deadline) {
+			ev = EV_STATS;	/* done without them */
+			break;
+		}
+		timed_wait(d);
+		pthread_mutex_unlock(&d->lock);
+		progress(d, 0);
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ret ? ret : ev;
+}
+
+static int migrate(struct dst *d)
+{
+	uint64_t stats_deadline = 0;
+	int complete_sent = 0, told_again = 0, ev, ret;
+
+	set_phase(d, d->switched ? MIG_PHASE_POSTCOPY : MIG_PHASE_PRECOPY);
+	for (;;) {
+		ev = next_event(d, complete_sent, stats_deadline);
+		if (ev < 0)
+			return ev;
+		switch (ev) {
+		case EV_SWITCH:
+			set_phase(d, MIG_PHASE_SWITCHOVER);
+			ret = apply_switchover(d);
+			if (ret)
+				return ret;
+			break;
+		case EV_ALL_PLACED:
+			ret = ctrl_send(d, MIG_MSG_COMPLETE, 0, NULL, 0);
+			if (ret) {
+				/* the page count is what matters */
+				mig_logf(d->hk, MIG_LOG_WARN,
+					 "could not send completion to the source: %s",
+					 mig_errstr(ret));
+				return 0;
+			}
+			complete_sent = 1;
+			stats_deadline = mig_now_ns() +
+				(uint64_t)d->cfg->io_timeout_ms * 1000000ULL;
+			break;
+		case EV_STATS:
+			if (!d->got_stats)
+				mig_logf(d->hk, MIG_LOG_WARN,
+					 "no statistics from the source");
+			return 0;
+		case EV_BROKEN:
+			if (complete_sent && (d->got_stats || told_again))
+				return 0;
+			if (complete_sent) {
+				/*
+				 * COMPLETE may be lost: coming back holding
+				 * every page tells the source all the same.
+				 */
+				told_again = 1;
+				if (reconnect(d)) {
+					mig_logf(d->hk, MIG_LOG_WARN,
+						 "complete, but the source could not be told");
+					return 0;
+				}
+				stats_deadline = mig_now_ns() +
+					(uint64_t)d->cfg->io_timeout_ms * 1000000ULL;
+				break;
+			}
+			ret = reconnect(d);
+			if (ret)
+				return ret;
+			break;
+		}
+	}
+}
+
+static int setup(struct dst *d)
+{
+	const struct mig_config *cfg = d->cfg;
+	struct pca_region_info info;
+	unsigned int i;
+	int ret;
+
+	d->psz = sysconf(_SC_PAGESIZE);
+	d->fd = cfg->region_fd;
+	d->rid = cfg->region_id;
+	if (!d->rid) {
+		mig_set_error(d->res, 0,
+			      "the destination needs the region id (--region-id): faults are received for it");
+		return -EINVAL;
+	}
+	ret = pca_client_open(&d->fnl);
+	if (ret) {
+		mig_set_error(d->res, 0, "netlink: %s", pca_strerror(NULL));
+		return ret;
+	}
+	ret = pca_region_get(d->fnl, d->rid, &info);
+	if (ret) {
+		mig_set_error(d->res, 0, "region %u: %s", d->rid,
+			      pca_strerror(d->fnl));
+		return ret;
+	}
+	if (!(info.flags & PCA_REGION_MISSING)) {
+		mig_set_error(d->res, 0,
+			      "region %u is not in missing mode: create the destination region with PCA_REGION_MISSING",
+			      d->rid);
+		return -EINVAL;
+	}
+	if (info.pages_present && !cfg->want_resume) {
+		mig_set_error(d->res, 0,
+			      "region %u already holds %llu pages: migrate into a fresh region",
+			      d->rid,
+			      (unsigned long long)info.pages_present);
+		return -EEXIST;
+	}
+	d->size = cfg->region_size ? cfg->region_size : info.size;
+	if (d->size != info.size) {
+		mig_set_error(d->res, 0,
+			      "region %u is %llu bytes, not %llu", d->rid,
+			      (unsigned long long)info.size,
+			      (unsigned long long)d->size);
+		return -EINVAL;
+	}
+	if (d->fd >= 0) {
+		int64_t fsz = pca_fd_region_size(d->fd);
+
+		if (fsz > 0 && (uint64_t)fsz != d->size) {
+			mig_set_error(d->res, 0,
+				      "region fd %d is %lld bytes but region %u is %llu: fd and id name different regions",
+				      d->fd, (long long)fsz, d->rid,
+				      (unsigned long long)d->size);
+			return -EINVAL;
+		}
+	}
+	d->pages = d->size / d->psz;
+	d->words = (d->pages + 63) / 64;
+	d->res->pages = d->pages;
+	d->res->page_size = d->psz;
+
+	d->stage = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (d->stage == MAP_FAILED) {
+		d->stage = NULL;
+		mig_set_error(d->res, 0, "no memory for the staging buffer");
+		return -ENOMEM;
+	}
+	d->state = calloc(d->pages, 1);
+	d->ver = calloc(d->pages, sizeof(*d->ver));
+	d->fault_ns = calloc(d->pages, sizeof(*d->fault_ns));
+	d->requested = calloc(d->words, sizeof(uint64_t));
+	d->discard = calloc(d->words, sizeof(uint64_t));
+	if (!d->state || !d->ver || !d->fault_ns || !d->requested ||
+	    !d->discard || mig_lat_init(&d->lat, d->pages + 1024)) {
+		mig_set_error(d->res, 0, "out of memory for %llu pages",
+			      (unsigned long long)d->pages);
+		return -ENOMEM;
+	}
+	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
+		struct dst_chan *ch = &d->ch[i];
+
+		ch->d = d;
+		ch->idx = i;
+	}
+	if (cfg->want_resume && !cfg->have_id) {
+		mig_set_error(d->res, 0,
+			      "resuming needs the migration id (--migration-id)");
+		return -EINVAL;
+	}
+	if (cfg->have_id) {
+		memcpy(d->id, cfg->id, MIG_ID_LEN);
+		mig_format_id(d->id, d->idtxt);
+		d->have_id = 1;
+	}
+	d->nch = cfg->channels;
+	if (!d->nch || d->nch > MIG_MAX_CHANNELS) {
+		mig_set_error(d->res, 0, "channels must be 1 to %u",
+			      MIG_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	/* faults wait for us, whatever happens to the connection */
+	ret = pca_attach(d->fnl, d->rid, PCA_POLICY_WAIT, NULL);
+	if (ret) {
+		mig_set_error(d->res, 0, "attaching to region %u: %s",
+			      d->rid, pca_strerror(d->fnl));
+		return ret;
+	}
+	d->attached = 1;
+	return 0;
+}
+
+static int chans_init(struct dst *d)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->nch; i++) {
+		struct dst_chan *ch = &d->ch[i];
+
+		ch->buf = malloc((size_t)DST_BATCH * d->psz);
+		if (!ch->buf)
+			return -ENOMEM;
+		ret = placer_init(d, &ch->pl);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void teardown(struct dst *d)
+{
+	unsigned int i;
+
+	stop_workers(d);
+	if (d->threads)
+		stop_threads(d);
+	close_conns(d);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
+		free(d->ch[i].buf);
+		placer_fini(&d->ch[i].pl);
+	}
+	if (d->attached)
+		pca_detach(d->fnl, d->rid);
+	pca_client_close(d->fnl);
+	if (d->stage)
+		munmap(d->stage, d->size);
+	free(d->state);
+	free(d->ver);
+	free(d->fault_ns);
+	free(d->requested);
+	free(d->discard);
+	mig_lat_free(&d->lat);
+	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->ctrl_tx);
+	pthread_mutex_destroy(&d->pre_tx);
+	pthread_cond_destroy(&d->cond);
+}
+
+static void fill_result(struct dst *d)
+{
+	struct mig_result *r = d->res;
+	uint64_t own_downtime = r->downtime_ns;
+
+	if (d->got_stats) {
+		r->rounds = d->src.rounds;
+		r->precopy_pages = d->src.precopy_pages;
+		r->precopy_zero = d->src.precopy_zero;
+		r->stopcopy_pages = d->src.stopcopy_pages;
+		r->postcopy_pages = d->src.postcopy_pages;
+		r->urgent_pages = d->src.urgent_pages;
+		r->discarded = d->src.discarded;
+		r->bytes_sent = d->src.bytes_sent;
+		r->precopy_ns = d->src.precopy_ns;
+		/* pause to resume as the source saw it: one-way delay more */
+		r->downtime_ns = d->src.downtime_ns > own_downtime ?
+				 d->src.downtime_ns : own_downtime;
+		r->have_source_stats = 1;
+	}
+	r->bytes_received = get(&d->bytes);
+	r->staged_placed = get(&d->staged_placed);
+	r->faults = get(&d->faults);
+	r->faults_remote = get(&d->faults_remote);
+	mig_lat_finish(&d->lat, r);
+	if (d->t_start)
+		r->total_ns = mig_now_ns() - d->t_start;
+}
+
+int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
+{
+	struct pca_region_info info;
+	struct dst *d;
+	unsigned int i;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	res->role = MIG_DEST;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		mig_set_error(res, 0, "out of memory");
+		return -ENOMEM;
+	}
+	d->cfg = cfg;
+	d->res = res;
+	d->hk = &cfg->hooks;
+	d->fd = -1;
+	d->ctrl = d->pre = -1;
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		d->data[i] = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->ctrl_tx, NULL);
+	pthread_mutex_init(&d->pre_tx, NULL);
+	pthread_cond_init(&d->cond, NULL);
+
+	ret = setup(d);
+	if (ret)
+		goto out;
+	set_phase(d, MIG_PHASE_CONNECTING);
+	d->t_start = mig_now_ns();
+	ret = first_connect(d);
+	if (ret)
+		goto out;
+	mig_logf(d->hk, MIG_LOG_INFO,
+		 "connected to %s: migration %s, %u data channels",
+		 cfg->addr, d->idtxt, d->nch);
+	ret = chans_init(d);
+	if (ret) {
+		mig_set_error(res, 0, "channel setup: %s", mig_errstr(ret));
+		goto out;
+	}
+	if (cfg->want_resume) {
+		ret = restart(d);
+		if (ret)
+			goto out;
+	}
+	ret = start_threads(d);
+	if (ret)
+		goto out;
+	ret = migrate(d);
+out:
+	if (ret) {
+		if (ret == -ECANCELED)
+			mig_set_error(res, 0, "cancelled");
+		else if (d->broken_why[0])
+			mig_set_error(res, 0, "%s", d->broken_why);
+		else
+			mig_set_error(res, 0, "%s", mig_errstr(ret));
+		/* tell the source, if it still listens */
+		if (d->ctrl >= 0 && !is_broken(d))
+			ctrl_send(d, MIG_MSG_ERROR, 0, res->error,
+				  strlen(res->error));
+		d->phase = MIG_PHASE_FAILED;
+	} else {
+		res->ok = 1;
+		d->phase = MIG_PHASE_COMPLETE;
+	}
+	stop_workers(d);
+	if (d->threads)
+		stop_threads(d);
+	fill_result(d);
+	if (d->fnl && d->rid && !pca_region_get(d->fnl, d->rid, &info))
+		res->pages_present = info.pages_present;
+	if (!ret && res->pages_present != d->pages) {
+		mig_set_error(res, 1,
+			      "the module reports %llu of %llu pages present after the migration",
+			      (unsigned long long)res->pages_present,
+			      (unsigned long long)d->pages);
+		res->ok = 0;
+		ret = -EIO;
+		d->phase = MIG_PHASE_FAILED;
+	}
+	progress(d, 1);
+	teardown(d);
+	free(d);
+	return ret;
+}

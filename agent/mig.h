@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mig.h: what source.c and dest.c share (migrate.c): time, logging,
+ * sockets with timeouts, records, handshakes and atomic bitmaps.
+ * Internal to the engine.
+ */
+#ifndef PCA_MIG_H
+#define PCA_MIG_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "migrate.h"
+#include "wire.h"
+
+/* How often blocked I/O looks at its abort flag. */
+#define MIG_TICK_MS		100
+#define MIG_HEARTBEAT_MS	1000
+/* Longest a handshake may take once connected. */
+#define MIG_HANDSHAKE_MS	5000
+
+#define MIG_MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MIG_MAX(a, b)	((a) > (b) ? (a) : (b))
+
+uint64_t mig_now_ns(void);
+void mig_sleep_ms(int ms);
+
+void mig_logf(const struct mig_hooks *h, enum mig_log_level level,
+	      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Write "fmt..." into res->error (the first error wins unless @force). */
+void mig_set_error(struct mig_result *res, int force, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+const char *mig_errstr(int err);	/* strerror of a -errno */
+int mig_cancelled(const struct mig_config *cfg);
+
+/* Sockets. */
+int mig_parse_addr(const char *s, struct sockaddr_storage *ss,
+		   socklen_t *len);
+void mig_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
+/* Connect with a deadline; -errno, with @err filled. */
+int mig_connect(const char *addr, int timeout_ms, int *fd, char *err,
+		size_t err_len);
+/* Keepalive, user timeout, buffers, TCP_NODELAY (@nodelay). */
+void mig_sock_tune(int fd, int io_timeout_ms, int nodelay);
+/* Accept one connection within @timeout_ms (<0: forever). */
+int mig_accept(int lfd, int timeout_ms, const int *abort, int *fd,
+	       char *peer, size_t peer_len);
+
+/*
+ * Blocking I/O with a stall timeout: -ETIMEDOUT when no byte moves for
+ * @timeout_ms (<0: never), -ECANCELED once *@abort is set, -ECONNRESET
+ * when the peer closed, other -errno as the socket says.  @abort may be
+ * NULL.
+ */
+int mig_send_all(int fd, const void *buf, size_t len, int timeout_ms,
+		 const int *abort);
+int mig_sendv_all(int fd, struct iovec *iov, int iovcnt, int timeout_ms,
+		  const int *abort);
+int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
+		 const int *abort);
+/* Bytes readable right now without blocking (FIONREAD), or 0. */
+size_t mig_readable(int fd);
+
+/* A record header in host order. */
+struct mig_rec {
+	uint32_t type;
+	uint32_t flags;
+	uint64_t offset;
+	uint32_t len;
+	uint32_t arg;
+};
+
+void mig_hdr_encode(struct mig_hdr *h, uint32_t type, uint32_t flags,
+		    uint64_t offset, uint32_t len, uint32_t arg);
+void mig_hdr_decode(const struct mig_hdr *h, struct mig_rec *r);
+/* Header + payload in one write. */
+int mig_send_rec(int fd, uint32_t type, uint32_t flags, uint64_t offset,
+		 uint32_t arg, const void *payload, uint32_t len,
+		 int timeout_ms, const int *abort);
+/*
+ * The next header: waits up to @idle_ms for its first byte (<0: forever,
+ * still abortable), then @timeout_ms for the rest.
+ */
+int mig_recv_hdr(int fd, struct mig_rec *r, int idle_ms, int timeout_ms,
+		 const int *abort);
+/* Skip @len bytes of payload. */
+int mig_skip(int fd, uint64_t len, int timeout_ms, const int *abort);
+const char *mig_msg_name(uint32_t type);
+
+/* Handshakes. */
+void mig_hello_encode(struct mig_hello *h, enum mig_chan chan,
+		      const uint8_t *id, uint32_t index, uint32_t nchannels,
+		      uint64_t flags, uint64_t region_size,
+		      uint32_t page_size);
+void mig_welcome_encode(struct mig_welcome *w, enum mig_status status,
+			const uint8_t *id, uint64_t region_size,
+			uint32_t page_size, uint32_t nchannels,
+			uint64_t flags, const char *reason);
+const char *mig_status_name(unsigned int status);
+/* 32-bit magic in host order, for error texts. */
+uint32_t mig_magic_of(const void *p);
+void mig_hexdump(const void *p, size_t n, char *buf, size_t len);
+
+/* Atomic bitmaps of uint64_t words. */
+static inline int mig_test_bit(const uint64_t *bm, uint64_t n)
+{
+	return (__atomic_load_n(&bm[n / 64], __ATOMIC_RELAXED) >> (n % 64)) & 1;
+}
+
+static inline void mig_set_bit(uint64_t *bm, uint64_t n)
+{
+	__atomic_fetch_or(&bm[n / 64], 1ULL << (n % 64), __ATOMIC_RELAXED);
+}
+
+static inline void mig_clear_bit(uint64_t *bm, uint64_t n)
+{
+	__atomic_fetch_and(&bm[n / 64], ~(1ULL << (n % 64)),
+			   __ATOMIC_RELAXED);
+}
+
+static inline int mig_test_and_set_bit(uint64_t *bm, uint64_t n)
+{
+	uint64_t m = 1ULL << (n % 64);
+
+	return !!(__atomic_fetch_or(&bm[n / 64], m, __ATOMIC_RELAXED) & m);
+}
+
+uint64_t mig_bitmap_weight(const uint64_t *bm, uint64_t words);
+/* Bitmap words <-> little-endian wire words, in place. */
+void mig_bitmap_to_le(uint64_t *bm, uint64_t words);
+void mig_bitmap_from_le(uint64_t *bm, uint64_t words);
+
+/* Is the page all zero? */
+int mig_page_is_zero(const void *p, size_t len);
+
+/* Latency samples, for percentiles. */
+struct mig_lat {
+	uint32_t *us;		/* microseconds, capped at UINT32_MAX */
+	uint64_t cap;
+	uint64_t n;		/* recorded (atomic) */
+	uint64_t max_ns;	/* atomic */
+};
+
+int mig_lat_init(struct mig_lat *l, uint64_t cap);
+void mig_lat_free(struct mig_lat *l);
+void mig_lat_add(struct mig_lat *l, uint64_t ns);
+/* Fill lat_* of @res; sorts the samples. */
+void mig_lat_finish(struct mig_lat *l, struct mig_result *res);
+
+/* A random migration id. */
+void mig_random_id(uint8_t id[MIG_ID_LEN]);
+
+/* Wire statistics. */
+void mig_stats_encode(struct mig_wire_stats *w, const struct mig_result *r);
+void mig_stats_decode(const struct mig_wire_stats *w, struct mig_result *r);
+
+#endif /* PCA_MIG_H */

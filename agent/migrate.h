@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * migrate.h: the migration engine of postcopy-agent, as a library.
+ *
+ * mig_source_run() serves a region to one destination; mig_dest_run()
+ * fills a region in missing mode from a source.  Both run to the end of
+ * the migration (or its failure) in the calling thread, with threads of
+ * their own for the channels, and talk to whoever plays the VMM through
+ * struct mig_hooks.  postcopy-agent wraps them in a CLI; pca-workload and
+ * the selftests call them directly.
+ *
+ * Conventions as libpca: 0 or -errno, never exit(), never print; failures
+ * are described in mig_result.error.  Every blocking wait has a timeout.
+ */
+#ifndef PCA_MIGRATE_H
+#define PCA_MIGRATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wire.h"
+
+#define MIG_DEFAULT_CHANNELS		4
+#define MIG_DEFAULT_IO_TIMEOUT_MS	10000
+#define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
+#define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
+#define MIG_DEFAULT_MAX_ROUNDS		10
+#define MIG_DEFAULT_DOWNTIME_MS		300
+#define MIG_DEFAULT_PROGRESS_MS		250
+
+enum mig_role {
+	MIG_SOURCE,
+	MIG_DEST,
+};
+
+enum mig_phase {
+	MIG_PHASE_SETUP,
+	MIG_PHASE_CONNECTING,	/* waiting for / connecting to the peer */
+	MIG_PHASE_PRECOPY,
+	MIG_PHASE_SWITCHOVER,	/* paused on the source, not yet resumed */
+	MIG_PHASE_POSTCOPY,
+	MIG_PHASE_RECOVERING,	/* a connection broke; reconnecting */
+	MIG_PHASE_COMPLETE,
+	MIG_PHASE_FAILED,
+};
+
+const char *mig_phase_name(enum mig_phase phase);
+
+enum mig_log_level {
+	MIG_LOG_ERROR,
+	MIG_LOG_WARN,
+	MIG_LOG_INFO,
+	MIG_LOG_DEBUG,
+};
+
+/* A snapshot for progress displays. */
+struct mig_progress {
+	enum mig_role role;
+	enum mig_phase phase;
+	unsigned int round;		/* precopy round, 1-based; 0 before */
+	uint64_t pages;			/* region pages */
+	uint64_t pages_sent;		/* source: page records sent, total */
+	uint64_t pages_remaining;	/* source: to send; dest: not present */
+	uint64_t bytes;			/* this side's bytes on the wire */
+	double rate_bps;		/* wire bytes/s over the last interval */
+	double dirty_rate;		/* source: pages/s dirtied, last round */
+	uint64_t faults;		/* destination: fault records */
+	uint64_t reconnects;
+	uint64_t elapsed_ns;
+};
+
+/*
+ * The VMM side.  Every hook may be NULL; they are called from the engine's
+ * threads, one at a time, and must not block for long.
+ */
+struct mig_hooks {
+	/*
+	 * Source, at switchover: stop every writer of the region and return
+	 * once none can write any more (0), or -errno to abort the migration.
+	 * NULL: the region is taken to be idle already.
+	 */
+	int (*pause)(void *arg);
+	/*
+	 * Source: the migration failed before the destination resumed, so
+	 * the region's owner may run again on the source.
+	 */
+	void (*unpause)(void *arg);
+	/* Destination: the region holds no stale page any more: run. */
+	void (*resume)(void *arg);
+	/* Phase changes (phase) and periodic progress. */
+	void (*progress)(const struct mig_progress *p, void *arg);
+	/* Warnings and events, one line each, no trailing newline. */
+	void (*log)(enum mig_log_level level, const char *msg, void *arg);
+	void *arg;
+};
+
+struct mig_config {
+	/*
+	 * Source: "ADDR:PORT" to listen on (unless listen_fd >= 0, a
+	 * listening socket to use).  Destination: "ADDR:PORT" to connect
+	 * to.  ADDR is numeric IPv4, [IPv6] or localhost.
+	 */
+	const char *addr;
+	int listen_fd;
+	/*
+	 * The region: fd and id.  The source needs both (pages are read
+	 * from a mapping of the fd; dirty tracking is switched on by id).
+	 * The destination needs the id (fault queue) and places pages with
+	 * the fd's ioctls, or with netlink when region_fd < 0.
+	 */
+	int region_fd;
+	uint32_t region_id;
+	uint64_t region_size;		/* 0: from the fd or the module */
+	/* Migration id: the source's, or the one a destination expects. */
+	uint8_t id[MIG_ID_LEN];
+	int have_id;
+	unsigned int channels;		/* destination: data channels */
+	int io_timeout_ms;		/* a peer silent this long is gone */
+	int connect_timeout_ms;		/* first contact */
+	int recover_timeout_ms;		/* reconnecting after a break */
+	/* source */
+	unsigned int max_rounds;	/* precopy rounds; 0: postcopy only */
+	unsigned int downtime_ms;	/* target; sets the convergence point */
+	unsigned int precopy_budget_ms;	/* 0: no time limit on precopy */
+	int no_postcopy;		/* finish with stop-and-copy */
+	/* destination */
+	int want_resume;		/* reconnect to an existing migration */
+	struct mig_hooks hooks;
+	int progress_ms;		/* progress hook interval */
+	/* cancellation: the engine gives up (-ECANCELED) once it is set */
+	const volatile int *cancel;
+};
+
+/* Defaults: no region, no address, timeouts and rounds as above. */
+void mig_config_init(struct mig_config *cfg);
+
+struct mig_result {
+	enum mig_role role;
+	int ok;
+	char error[320];		/* what went wrong, and what to do */
+	uint8_t id[MIG_ID_LEN];
+	uint64_t pages;
+	uint64_t page_size;
+	uint64_t total_ns;
+	uint64_t downtime_ns;		/* source pause -> destination resumed */
+	uint64_t precopy_ns;
+	uint64_t rounds;
+	uint64_t precopy_pages;		/* page records sent in rounds */
+	uint64_t precopy_zero;		/* of which zero markers */
+	uint64_t stopcopy_pages;	/* sent while paused */
+	uint64_t postcopy_pages;	/* background stream */
+	uint64_t urgent_pages;		/* answers to requests */
+	uint64_t discarded;		/* stale or unsent at switchover */
+	uint64_t bytes_sent;		/* source: all channels */
+	uint64_t bytes_received;	/* destination: all channels */
+	uint64_t staged_placed;		/* destination: from precopy staging */
+	uint64_t faults;		/* destination: fault records */
+	uint64_t faults_remote;		/* of which needed the source */
+	uint64_t lat_count;		/* faults with a measured latency */
+	uint64_t lat_p50_ns;
+	uint64_t lat_p99_ns;
+	uint64_t lat_max_ns;
+	uint64_t reconnects;
+	uint64_t pages_present;		/* destination: module's count */
+	int have_source_stats;		/* destination got MIG_MSG_STATS */
+};
+
+int mig_source_run(const struct mig_config *cfg, struct mig_result *res);
+int mig_dest_run(const struct mig_config *cfg, struct mig_result *res);
+
+/*
+ * Snapshots (snapshot.c, format in wire.h).  mig_snapshot_write() pauses
+ * the VMM (hooks.pause), writes the region (cfg->region_fd) to @path
+ * (through a temporary file, renamed when complete) and unpauses it
+ * unless @keep_paused.  mig_restore_run() fills a missing-mode region
+ * (region_id, region_fd or netlink) lazily from @path: the VMM resumes
+ * at once, faults are served from the file, a background stream places
+ * the rest; it returns when every page is present.
+ */
+int mig_snapshot_write(const struct mig_config *cfg, const char *path,
+		       int keep_paused, struct mig_result *res);
+int mig_restore_run(const struct mig_config *cfg, const char *path,
+		    struct mig_result *res);
+
+/*
+ * A listening TCP socket on "ADDR:PORT" (port 0: any), close-on-exec;
+ * *bound gets the address actually bound ("127.0.0.1:40123").  0 or
+ * -errno; @err describes a failure.
+ */
+int mig_listen(const char *addr, int *fd, char *bound, size_t bound_len,
+	       char *err, size_t err_len);
+
+/* Migration ids as 32 hex digits. */
+int mig_parse_id(const char *hex, uint8_t id[MIG_ID_LEN]);
+void mig_format_id(const uint8_t id[MIG_ID_LEN], char out[2 * MIG_ID_LEN + 1]);
+
+/* Reports (report.c). */
+void mig_print_summary(FILE *f, const struct mig_result *r);
+void mig_print_json(FILE *f, const struct mig_result *r);
+/* One progress line, no newline. */
+void mig_format_progress(char *buf, size_t len, const struct mig_progress *p);
+
+#endif /* PCA_MIGRATE_H */

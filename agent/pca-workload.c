@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pca-workload: stands in for a VMM and its guest around a migration.
+ *
+ * Creates a source region (written by vCPU threads at a chosen rate with
+ * a verifiable pattern) and a destination region in missing mode,
+ * migrates one into the other over loopback TCP (the engines in-process,
+ * or postcopy-agent processes with --agent), pauses the writers at
+ * switchover, runs vCPUs on the destination after the resume, and at the
+ * end checks every page byte for byte.  The last line is
+ *
+ *   MIGRATION OK pages=N mismatches=0 total_s=... downtime_ms=...
+ *   faults=... p50_us=... p99_us=...
+ *
+ * Exit status: 0 migrated and verified, 1 failed, 2 usage.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workload.h"
+
+static volatile int cancelled;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cancelled = 1;
+}
+
+static const char help[] =
+"Usage: pca-workload [options]\n"
+"\n"
+"  --size BYTES          region size, K/M/G suffixes (64M)\n"
+"  --writers N           vCPU threads on each side (2)\n"
+"  --rate N              pages written per second on the source (0: idle)\n"
+"  --dest-rate N         pages touched per second on the destination (2000)\n"
+"  --fill PCT            pages written before the migration (90)\n"
+"  --channels N          data channels (4)\n"
+"  --rounds N            precopy rounds at most (10); 0: postcopy only\n"
+"  --downtime-ms MS      downtime target (300)\n"
+"  --budget-ms MS        precopy time budget (none)\n"
+"  --no-postcopy         finish with stop-and-copy\n"
+"  --cut precopy|postcopy  cut every connection once, in that phase\n"
+"  --cut-pct PCT         ... after PCT%% of the region went by (25)\n"
+"  --kill dest|source    with --agent: kill that agent at the cut point\n"
+"                        instead (a destination is restarted with --resume)\n"
+"  --garbage             send garbage to the source port first\n"
+"  --netem SPEC          source and destination in two network namespaces\n"
+"                        joined by a veth pair with this tc netem spec,\n"
+"                        e.g. \"delay 1ms rate 1gbit\" (\"\" for none)\n"
+"  --snapshot FILE       snapshot the source to FILE and restore the\n"
+"                        destination lazily from it, instead of migrating\n"
+"  --netlink             destination places pages over netlink\n"
+"  --agent PATH          run postcopy-agent processes instead\n"
+"  --io-timeout-ms MS    (5000)\n"
+"  --recover-timeout-ms MS (20000)\n"
+"  --progress            progress lines\n"
+"  --json                results as JSON\n"
+"  --quiet               only the result\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "writers", required_argument, NULL, 'w' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "dest-rate", required_argument, NULL, 'R' },
+		{ "fill", required_argument, NULL, 'f' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "rounds", required_argument, NULL, 'n' },
+		{ "downtime-ms", required_argument, NULL, 'd' },
+		{ "budget-ms", required_argument, NULL, 'b' },
+		{ "no-postcopy", no_argument, NULL, 'N' },
+		{ "cut", required_argument, NULL, 'x' },
+		{ "cut-pct", required_argument, NULL, 'X' },
+		{ "garbage", no_argument, NULL, 'g' },
+		{ "kill", required_argument, NULL, 'K' },
+		{ "snapshot", required_argument, NULL, 'S' },
+		{ "netem", required_argument, NULL, 'E' },
+		{ "netlink", no_argument, NULL, 'l' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "io-timeout-ms", required_argument, NULL, 'i' },
+		{ "recover-timeout-ms", required_argument, NULL, 'T' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct wl_result r;
+	struct wl_opts o;
+	int opt, json = 0, quiet = 0, ret;
+	unsigned long v;
+	char *end;
+
+	wl_opts_init(&o);
+	o.log = stderr;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(help, stdout);
+			return 0;
+		}
+		if (opt == '?') {
+			fputs(help, stderr);
+			return 2;
+		}
+		v = optarg ? strtoul(optarg, &end, 0) : 0;
+		switch (opt) {
+		case 's':
+			o.size = wl_parse_size(optarg);
+			if (!o.size) {
+				fprintf(stderr, "pca-workload: bad size %s\n",
+					optarg);
+				return 2;
+			}
+			continue;
+		case 'x':
+			if (!strcmp(optarg, "precopy")) {
+				o.cut = WL_CUT_PRECOPY;
+			} else if (!strcmp(optarg, "postcopy")) {
+				o.cut = WL_CUT_POSTCOPY;
+			} else {
+				fprintf(stderr, "pca-workload: --cut precopy or postcopy, not %s\n",
+					optarg);
+				return 2;
+			}
+			continue;
+		case 'a':
+			o.agent = optarg;
+			continue;
+		case 'S':
+			o.snapshot = optarg;
+			continue;
+		case 'E':
+			o.netem = optarg;
+			continue;
+		case 'K':
+			if (!strcmp(optarg, "dest")) {
+				o.kill = WL_KILL_DEST;
+			} else if (!strcmp(optarg, "source")) {
+				o.kill = WL_KILL_SOURCE;
+			} else {
+				fprintf(stderr, "pca-workload: --kill dest or source, not %s\n",
+					optarg);
+				return 2;
+			}
+			continue;
+		case 'N':
+			o.no_postcopy = 1;
+			continue;
+		case 'g':
+			o.garbage_first = 1;
+			continue;
+		case 'l':
+			o.netlink = 1;
+			continue;
+		case 'p':
+			o.progress = 1;
+			continue;
+		case 'j':
+			json = 1;
+			continue;
+		case 'q':
+			quiet = 1;
+			continue;
+		}
+		if (*end || *optarg == '-') {
+			fprintf(stderr, "pca-workload: bad number %s\n", optarg);
+			return 2;
+		}
+		switch (opt) {
+		case 'w': o.writers = v; break;
+		case 'r': o.rate = v; break;
+		case 'R': o.dest_rate = v; break;
+		case 'f': o.fill_pct = v > 100 ? 100 : v; break;
+		case 'c': o.channels = v; break;
+		case 'n': o.rounds = v; break;
+		case 'd': o.downtime_ms = v; break;
+		case 'b': o.budget_ms = v; break;
+		case 'X': o.cut_pct = v; break;
+		case 'i': o.io_timeout_ms = v; break;
+		case 'T': o.recover_timeout_ms = v; break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pca-workload: unexpected argument %s\n",
+			argv[optind]);
+		return 2;
+	}
+	if (quiet)
+		o.log = NULL;
+	o.cancel = &cancelled;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = wl_run(&o, &r);
+	if (json) {
+		printf("{\"ok\": %s, \"pages\": %" PRIu64 ", \"mismatches\": %" PRIu64
+		       ", \"dest_checked\": %" PRIu64 ", \"dest_bad\": %" PRIu64
+		       ", \"source_writes\": %" PRIu64 ", \"dest_writes\": %" PRIu64
+		       ", \"wall_s\": %.2f, \"destination\": ",
+		       r.ok ? "true" : "false", r.pages, r.mismatches,
+		       r.dest_checked, r.dest_bad, r.src_writes, r.dest_writes,
+		       r.wall_s);
+		if (r.have_dst)
+			mig_print_json(stdout, &r.dst);
+		else
+			printf("null\n");
+		printf("}\n");
+	} else if (!quiet) {
+		/* postcopy-agent printed its own summaries */
+		if (r.have_dst && !o.agent)
+			mig_print_summary(stdout, &r.dst);
+		else if (r.have_src && !o.agent)
+			mig_print_summary(stdout, &r.src);
+		printf("workload: %" PRIu64 " source writes, %" PRIu64
+		       " destination pages checked on first read (%" PRIu64
+		       " bad), %" PRIu64 " destination writes\n",
+		       r.src_writes, r.dest_checked, r.dest_bad, r.dest_writes);
+	}
+	wl_print_line(json ? stderr : stdout, &r);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * report.c: the migration summary, as text or JSON, and the progress
+ * line.  Shared by postcopy-agent and pca-workload.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "migrate.h"
+
+static const char *size_text(double bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int u = 0;
+
+	while (bytes >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f %s", bytes, units[u]);
+	return buf;
+}
+
+static const char *us_text(uint64_t ns, char *buf, size_t len)
+{
+	if (ns >= 10000000ULL)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%" PRIu64 " us", ns / 1000);
+	return buf;
+}
+
+void mig_print_summary(FILE *f, const struct mig_result *r)
+{
+	char id[2 * MIG_ID_LEN + 1], a[32], b[32], c[32];
+
+	mig_format_id(r->id, id);
+	fprintf(f, "migration %s (%s): %s in %.2f s\n", id,
+		r->role == MIG_SOURCE ? "source" : "destination",
+		r->ok ? "complete" : "FAILED", r->total_ns / 1e9);
+	if (!r->ok)
+		fprintf(f, "  error           %s\n", r->error);
+	fprintf(f, "  region          %" PRIu64 " pages of %" PRIu64 " bytes (%s)\n",
+		r->pages, r->page_size,
+		size_text((double)r->pages * r->page_size, a, sizeof(a)));
+	fprintf(f, "  downtime        %.1f ms\n", r->downtime_ns / 1e6);
+	if (r->role == MIG_SOURCE || r->have_source_stats) {
+		fprintf(f, "  precopy         %" PRIu64 " round%s, %.2f s, %" PRIu64
+			" pages (%" PRIu64 " zero)\n", r->rounds,
+			r->rounds == 1 ? "" : "s", r->precopy_ns / 1e9,
+			r->precopy_pages, r->precopy_zero);
+		fprintf(f, "  stop-and-copy   %" PRIu64 " pages\n",
+			r->stopcopy_pages);
+		fprintf(f, "  postcopy        %" PRIu64 " discarded at switchover, %"
+			PRIu64 " pages background, %" PRIu64 " urgent\n",
+			r->discarded, r->postcopy_pages, r->urgent_pages);
+	}
+	if (r->role == MIG_DEST) {
+		fprintf(f, "  staged          %" PRIu64 " pages placed from precopy staging in bulk\n",
+			r->staged_placed);
+		fprintf(f, "  wire            %s sent by the source, %s received\n",
+			size_text(r->bytes_sent, a, sizeof(a)),
+			size_text(r->bytes_received, b, sizeof(b)));
+		fprintf(f, "  faults          %" PRIu64 " (%" PRIu64
+			" from the source); latency p50 %s, p99 %s, max %s\n",
+			r->faults, r->faults_remote,
+			us_text(r->lat_p50_ns, a, sizeof(a)),
+			us_text(r->lat_p99_ns, b, sizeof(b)),
+			us_text(r->lat_max_ns, c, sizeof(c)));
+		fprintf(f, "  present         %" PRIu64 " of %" PRIu64 " pages\n",
+			r->pages_present, r->pages);
+	} else {
+		fprintf(f, "  wire            %s sent\n",
+			size_text(r->bytes_sent, a, sizeof(a)));
+	}
+	fprintf(f, "  reconnects      %" PRIu64 "\n", r->reconnects);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void mig_print_json(FILE *f, const struct mig_result *r)
+{
+	char id[2 * MIG_ID_LEN + 1];
+
+	mig_format_id(r->id, id);
+	fprintf(f, "{\"role\": \"%s\", \"ok\": %s, \"migration_id\": \"%s\", ",
+		r->role == MIG_SOURCE ? "source" : "destination",
+		r->ok ? "true" : "false", id);
+	fprintf(f, "\"error\": ");
+	json_str(f, r->ok ? "" : r->error);
+	fprintf(f, ", \"pages\": %" PRIu64 ", \"page_size\": %" PRIu64
+		", \"total_s\": %.3f, \"downtime_ms\": %.3f"
+		", \"precopy_s\": %.3f, \"rounds\": %" PRIu64
+		", \"precopy_pages\": %" PRIu64 ", \"precopy_zero\": %" PRIu64
+		", \"stopcopy_pages\": %" PRIu64 ", \"discarded\": %" PRIu64
+		", \"postcopy_pages\": %" PRIu64 ", \"urgent_pages\": %" PRIu64
+		", \"staged_placed\": %" PRIu64
+		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
+		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
+		", \"latency_samples\": %" PRIu64
+		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
+		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
+		", \"pages_present\": %" PRIu64 "}\n",
+		r->pages, r->page_size, r->total_ns / 1e9,
+		r->downtime_ns / 1e6, r->precopy_ns / 1e9, r->rounds,
+		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
+		r->discarded, r->postcopy_pages, r->urgent_pages,
+		r->staged_placed, r->bytes_sent, r->bytes_received,
+		r->faults, r->faults_remote, r->lat_count,
+		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,
+		r->lat_max_ns / 1000, r->reconnects, r->pages_present);
+}
+
+void mig_format_progress(char *buf, size_t len, const struct mig_progress *p)
+{
+	char rate[32];
+
+	size_text(p->rate_bps, rate, sizeof(rate));
+	if (p->role == MIG_SOURCE)
+		snprintf(buf, len,
+			 "source  %-10s round %-2u sent %-8" PRIu64
+			 " left %-8" PRIu64 " %9s/s dirty %7.0f p/s %6.1fs%s",
+			 mig_phase_name(p->phase), p->round, p->pages_sent,
+			 p->pages_remaining, rate, p->dirty_rate,
+			 p->elapsed_ns / 1e9,
+			 p->reconnects ? " (reconnected)" : "");
+	else
+		snprintf(buf, len,
+			 "dest    %-10s round %-2u missing %-8" PRIu64
+			 " of %-8" PRIu64 " %9s/s faults %-6" PRIu64
+			 " %6.1fs%s",
+			 mig_phase_name(p->phase), p->round,
+			 p->pages_remaining, p->pages, rate, p->faults,
+			 p->elapsed_ns / 1e9,
+			 p->reconnects ? " (reconnected)" : "");
+}

@@ -1,0 +1,1526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * source.c: the source side of a migration.
+ *
+ * Pages are read from a read-only shared mapping of the region fd.  The
+ * source keeps:
+ *
+ *   pending   a bitmap of the pages the destination lacks, or may hold a
+ *             stale copy of, that are not in flight;
+ *   ver       per page, the number of the last copy sent (wire.h).
+ *
+ * Precopy: round 1 sends every page, each later round first moves the
+ * kernel's dirty log into pending (fetch and clear, so a write after the
+ * fetch lands in the next log) and sends that.  Rounds stop when what is
+ * left would take less than the downtime target at the bandwidth of the
+ * last round, at the round limit, or at the time budget.
+ *
+ * Switchover: the VMM is paused, the last dirty log is merged; if little
+ * is left (or postcopy is off) it is sent while paused (stop-and-copy).
+ * Each data channel then carries END_PRECOPY, and the control channel
+ * SWITCHOVER with pending as the discard bitmap: the destination must not
+ * use its staged copy of those pages.
+ *
+ * Postcopy: the data channels push what is still pending (background),
+ * each from the word after the last urgent request (locality); the
+ * preempt channel answers requests at once.  The migration ends when the
+ * destination reports COMPLETE; the source is left paused, with its copy
+ * intact, until then.
+ *
+ * A broken connection ends an "epoch": every channel thread is stopped
+ * and the source waits for the destination to come back (RESUME with the
+ * same id), then merges the page versions it reports into pending.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/pca.h"
+#include "mig.h"
+
+
+
+/* Send buffer of a data channel. */
+#define SRC_BUF_PAGES		64
+
+enum pass_mode {
+	PASS_IDLE,
+	PASS_SEND,		/* pending pages, then done */
+	PASS_END,		/* END_PRECOPY marker, then done */
+	PASS_POSTCOPY,		/* background stream until the epoch ends */
+};
+
+enum pass_kind {
+	KIND_PRECOPY,
+	KIND_STOPCOPY,
+};
+
+struct src;
+
+struct src_chan {
+	struct src *s;
+	unsigned int idx;
+	unsigned int gen;	/* last pass seen */
+	uint8_t *buf;
+	size_t used;
+	size_t cap;
+};
+
+struct src {
+	const struct mig_config *cfg;
+	struct mig_result *res;
+	const struct mig_hooks *hk;
+
+	int fd;
+	const uint8_t *mem;
+	uint64_t size, pages, words;
+	uint32_t psz;
+	struct pca_client *nl;
+	int tracking;
+	uint64_t *dirty_bm;	/* scratch for the dirty log */
+
+	uint64_t *pending;
+	uint32_t *ver;
+	uint8_t id[MIG_ID_LEN];
+	char idtxt[2 * MIG_ID_LEN + 1];
+	int lfd;
+	int own_lfd;
+	unsigned int nch;
+
+	/* connections of the current epoch */
+	int ctrl, data[MIG_MAX_CHANNELS], pre;
+	int broken;		/* atomic: the epoch is over */
+	int threads;		/* channel threads are running */
+	pthread_t data_th[MIG_MAX_CHANNELS], pre_th, rx_th, hb_th;
+	struct src_chan ch[MIG_MAX_CHANNELS];
+	char broken_why[256];
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int pass_gen;	/* under lock */
+	enum pass_mode pass_mode;
+	enum pass_kind pass_kind;
+	unsigned int pass_done;
+	int resumed, complete, peer_error;
+	uint64_t t_resumed;
+	char peer_msg[256];
+
+	pthread_mutex_t ctrl_tx;
+
+	uint64_t hint_word;	/* atomic: background restarts here */
+	unsigned int hint_gen;	/* atomic */
+
+	/* atomic counters */
+	uint64_t bytes, sent_pages;
+	uint64_t precopy_pages, precopy_zero, stop_pages, post_pages;
+	uint64_t urgent_pages;
+
+	unsigned int max_rounds;	/* 0 without a dirty log */
+	int postcopy;		/* SWITCHOVER sent */
+	int paused;
+	enum mig_phase phase;
+	unsigned int round;
+	double dirty_rate;
+	uint64_t t_start, t_pause, t_prog, prog_bytes;
+};
+
+static void add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_fetch_add(ctr, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *ctr)
+{
+	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
+}
+
+static int is_broken(struct src *s)
+{
+	return __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE);
+}
+
+/* -------------------------------------------------------------------------
+ * Progress and epochs
+ */
+
+static void progress(struct src *s, int force)
+{
+	struct mig_progress p = { .role = MIG_SOURCE };
+	uint64_t now = mig_now_ns(), bytes = get(&s->bytes);
+
+	if (!s->hk->progress)
+		return;
+	if (!force && now - s->t_prog <
+	    (uint64_t)s->cfg->progress_ms * 1000000ULL)
+		return;
+	p.phase = s->phase;
+	p.round = s->round;
+	p.pages = s->pages;
+	p.pages_sent = get(&s->sent_pages);
+	p.pages_remaining = mig_bitmap_weight(s->pending, s->words);
+	p.bytes = bytes;
+	if (s->t_prog && now > s->t_prog)
+		p.rate_bps = (double)(bytes - s->prog_bytes) * 1e9 /
+			     (now - s->t_prog);
+	p.dirty_rate = s->dirty_rate;
+	p.reconnects = s->res->reconnects;
+	p.elapsed_ns = s->t_start ? now - s->t_start : 0;
+	s->t_prog = now;
+	s->prog_bytes = bytes;
+	s->hk->progress(&p, s->hk->arg);
+}
+
+static void set_phase(struct src *s, enum mig_phase phase)
+{
+	s->phase = phase;
+	progress(s, 1);
+}
+
+static void shutdown_fd(int fd)
+{
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* End the epoch from any thread: every blocked channel wakes up. */
+static void mark_broken(struct src *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mark_broken(struct src *s, int err, const char *fmt, ...)
+{
+	unsigned int i;
+	va_list ap;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->broken) {
+		char what[160];
+
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		snprintf(s->broken_why, sizeof(s->broken_why), "%s: %s", what,
+			 err == -ECONNRESET ? "connection closed by the peer" :
+			 err == -ETIMEDOUT ? "peer silent for too long" :
+			 mig_errstr(err));
+		__atomic_store_n(&s->broken, 1, __ATOMIC_RELEASE);
+		shutdown_fd(s->ctrl);
+		shutdown_fd(s->pre);
+		for (i = 0; i < s->nch; i++)
+			shutdown_fd(s->data[i]);
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int ctrl_send(struct src *s, uint32_t type, uint32_t flags,
+		     uint64_t offset, uint32_t arg, const void *payload,
+		     uint32_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->ctrl_tx);
+	ret = mig_send_rec(s->ctrl, type, flags, offset, arg, payload, len,
+			   s->cfg->io_timeout_ms, &s->broken);
+	pthread_mutex_unlock(&s->ctrl_tx);
+	if (!ret)
+		add(&s->bytes, sizeof(struct mig_hdr) + len);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * Data channels
+ */
+
+static int chan_flush(struct src_chan *ch)
+{
+	struct src *s = ch->s;
+	int ret;
+
+	if (!ch->used)
+		return 0;
+	ret = mig_send_all(s->data[ch->idx], ch->buf, ch->used,
+			   s->cfg->io_timeout_ms, &s->broken);
+	if (!ret)
+		add(&s->bytes, ch->used);
+	ch->used = 0;
+	return ret;
+}
+
+/*
+ * Append one page record (read now from the mapping) to @buf at *@used;
+ * returns 1 for a zero page, 0 otherwise.
+ */
+static int put_page(struct src *s, uint8_t *buf, size_t *used, uint64_t page,
+		    uint32_t flags)
+{
+	struct mig_hdr *h = (struct mig_hdr *)(buf + *used);
+	uint8_t *data = buf + *used + sizeof(*h);
+	uint32_t v = __atomic_add_fetch(&s->ver[page], 1, __ATOMIC_RELAXED);
+
+	memcpy(data, s->mem + page * s->psz, s->psz);
+	if (mig_page_is_zero(data, s->psz)) {
+		mig_hdr_encode(h, MIG_MSG_PAGE, flags | MIG_PAGE_ZERO,
+			       page * s->psz, 0, v);
+		*used += sizeof(*h);
+		return 1;
+	}
+	mig_hdr_encode(h, MIG_MSG_PAGE, flags, page * s->psz, s->psz, v);
+	*used += sizeof(*h) + s->psz;
+	return 0;
+}
+
+/* Send the pages of bitmap word @w (taken from pending word @k). */
+static int send_word(struct src_chan *ch, uint64_t k, uint64_t w,
+		     uint64_t *ctr, uint64_t *zero_ctr)
+{
+	struct src *s = ch->s;
+
+	while (w) {
+		uint64_t page = k * 64 + __builtin_ctzll(w);
+		int ret;
+
+		if (ch->cap - ch->used < sizeof(struct mig_hdr) + s->psz) {
+			ret = chan_flush(ch);
+			if (ret) {
+				/* not sent: still pending */
+				__atomic_fetch_or(&s->pending[k], w,
+						  __ATOMIC_RELAXED);
+				return ret;
+			}
+		}
+		if (put_page(s, ch->buf, &ch->used, page, 0) && zero_ctr)
+			add(zero_ctr, 1);
+		add(ctr, 1);
+		add(&s->sent_pages, 1);
+		w &= w - 1;
+	}
+	return 0;
+}
+
+static int send_pass(struct src_chan *ch, enum pass_kind kind)
+{
+	struct src *s = ch->s;
+	uint64_t *ctr = kind == KIND_PRECOPY ? &s->precopy_pages :
+			&s->stop_pages;
+	uint64_t k;
+	int ret;
+
+	for (k = ch->idx; k < s->words; k += s->nch) {
+		uint64_t w = __atomic_exchange_n(&s->pending[k], 0,
+						 __ATOMIC_RELAXED);
+
+		if (!w)
+			continue;
+		ret = send_word(ch, k, w, ctr,
+				kind == KIND_PRECOPY ? &s->precopy_zero : NULL);
+		if (ret)
+			return ret;
+		if (is_broken(s))
+			return -ECANCELED;
+	}
+	return chan_flush(ch);
+}
+
+/* First word of this channel's stripe at or after word @w. */
+static uint64_t stripe_from(struct src_chan *ch, uint64_t w)
+{
+	unsigned int nch = ch->s->nch;
+
+	return w + (ch->idx + nch - w % nch) % nch;
+}
+
+/*
+ * The background stream: this channel's words of pending, from the last
+ * urgent request on, wrapping around, until a whole lap finds nothing.
+ */
+static int background(struct src_chan *ch)
+{
+	struct src *s = ch->s;
+	uint64_t mine = (s->words + s->nch - 1 - ch->idx) / s->nch;
+	uint64_t k = ch->idx, empty = 0;
+	unsigned int seen = __atomic_load_n(&s->hint_gen, __ATOMIC_ACQUIRE);
+	int ret;
+
+	/* more channels than bitmap words: nothing is ours */
+	while (ch->idx < s->words && !is_broken(s)) {
+		unsigned int g = __atomic_load_n(&s->hint_gen,
+						 __ATOMIC_ACQUIRE);
+		uint64_t w;
+
+		if (g != seen) {
+			seen = g;
+			k = stripe_from(ch, __atomic_load_n(&s->hint_word,
+							    __ATOMIC_RELAXED));
+			empty = 0;
+		}
+		if (k >= s->words)
+			k = ch->idx;
+		w = __atomic_exchange_n(&s->pending[k], 0, __ATOMIC_RELAXED);
+		if (w) {
+			ret = send_word(ch, k, w, &s->post_pages, NULL);
+			if (!ret)
+				ret = chan_flush(ch);
+			if (ret)
+				return ret;
+			empty = 0;
+		} else if (++empty > mine) {
+			break;
+		}
+		k += s->nch;
+	}
+	ret = chan_flush(ch);
+	if (ret)
+		return ret;
+	/* nothing left; a new epoch starts new threads */
+	pthread_mutex_lock(&s->lock);
+	while (!s->broken) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += MIG_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void timed_wait(struct src *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += MIG_TICK_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
+static void *data_thread(void *arg)
+{
+	struct src_chan *ch = arg;
+	struct src *s = ch->s;
+
+	for (;;) {
+		enum pass_mode mode;
+		enum pass_kind kind;
+		int ret = 0;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->broken && s->pass_gen == ch->gen)
+			timed_wait(s);
+		if (s->broken) {
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		ch->gen = s->pass_gen;
+		mode = s->pass_mode;
+		kind = s->pass_kind;
+		pthread_mutex_unlock(&s->lock);
+
+		switch (mode) {
+		case PASS_SEND:
+			ret = send_pass(ch, kind);
+			break;
+		case PASS_END:
+			ret = mig_send_rec(s->data[ch->idx],
+					   MIG_MSG_END_PRECOPY, 0, 0, 0, NULL,
+					   0, s->cfg->io_timeout_ms,
+					   &s->broken);
+			if (!ret)
+				add(&s->bytes, sizeof(struct mig_hdr));
+			break;
+		case PASS_POSTCOPY:
+			ret = background(ch);
+			break;
+		case PASS_IDLE:
+			break;
+		}
+		if (ret) {
+			if (ret != -ECANCELED)
+				mark_broken(s, ret, "data channel %u",
+					    ch->idx);
+			break;
+		}
+		pthread_mutex_lock(&s->lock);
+		if (ch->gen == s->pass_gen)
+			s->pass_done++;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return NULL;
+}
+
+/* -------------------------------------------------------------------------
+ * Preempt and control channels
+ */
+
+static void *preempt_thread(void *arg)
+{
+	struct src *s = arg;
+	size_t cap = 64 * (sizeof(struct mig_hdr) + s->psz), used;
+	uint8_t *buf = malloc(cap);
+	struct mig_rec r;
+	int ret = 0;
+
+	if (!buf) {
+		mark_broken(s, -ENOMEM, "preempt channel");
+		return NULL;
+	}
+	for (;;) {
+		uint64_t first, n, i;
+
+		ret = mig_recv_hdr(s->pre, &r, -1, s->cfg->io_timeout_ms,
+				   &s->broken);
+		if (ret)
+			break;
+		n = MIG_REQ_PAGES(r.flags);
+		first = r.offset / s->psz;
+		if (r.type != MIG_MSG_REQUEST || r.len || !n || n > 64 ||
+		    r.offset % s->psz || first >= s->pages ||
+		    n > s->pages - first) {
+			mig_logf(s->hk, MIG_LOG_ERROR,
+				 "preempt channel: bad record %s (%u) offset %llu flags %#x",
+				 mig_msg_name(r.type), r.type,
+				 (unsigned long long)r.offset, r.flags);
+			ret = -EPROTO;
+			break;
+		}
+		used = 0;
+		for (i = first; i < first + n; i++) {
+			mig_clear_bit(s->pending, i);
+			put_page(s, buf, &used, i, MIG_PAGE_URGENT);
+		}
+		__atomic_store_n(&s->hint_word, first / 64,
+				 __ATOMIC_RELAXED);
+		__atomic_fetch_add(&s->hint_gen, 1, __ATOMIC_RELEASE);
+		ret = mig_send_all(s->pre, buf, used, s->cfg->io_timeout_ms,
+				   &s->broken);
+		if (ret)
+			break;
+		add(&s->bytes, used + sizeof(struct mig_hdr));
+		add(&s->urgent_pages, n);
+		add(&s->sent_pages, n);
+	}
+	if (ret != -ECANCELED)
+		mark_broken(s, ret, "preempt channel");
+	free(buf);
+	return NULL;
+}
+
+static void *ctrl_rx_thread(void *arg)
+{
+	struct src *s = arg;
+	struct mig_rec r;
+	int ret;
+
+	for (;;) {
+		ret = mig_recv_hdr(s->ctrl, &r, s->cfg->io_timeout_ms,
+				   s->cfg->io_timeout_ms, &s->broken);
+		if (ret)
+			break;
+		switch (r.type) {
+		case MIG_MSG_HEARTBEAT:
+			ret = mig_skip(s->ctrl, r.len, s->cfg->io_timeout_ms,
+				       &s->broken);
+			break;
+		case MIG_MSG_RESUMED:
+			pthread_mutex_lock(&s->lock);
+			if (!s->resumed) {
+				s->resumed = 1;
+				s->t_resumed = mig_now_ns();
+			}
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			break;
+		case MIG_MSG_COMPLETE:
+			pthread_mutex_lock(&s->lock);
+			s->complete = 1;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			break;
+		case MIG_MSG_ERROR: {
+			char msg[256] = "";
+			uint32_t n = MIG_MIN(r.len, sizeof(msg) - 1);
+
+			ret = mig_recv_all(s->ctrl, msg, n,
+					   s->cfg->io_timeout_ms, &s->broken);
+			msg[n] = '\0';
+			pthread_mutex_lock(&s->lock);
+			s->peer_error = 1;
+			snprintf(s->peer_msg, sizeof(s->peer_msg), "%s", msg);
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			if (!ret)
+				ret = -EREMOTEIO;
+			break;
+		}
+		default:
+			mig_logf(s->hk, MIG_LOG_ERROR,
+				 "control channel: unexpected record %s (%u)",
+				 mig_msg_name(r.type), r.type);
+			ret = -EPROTO;
+			break;
+		}
+		if (ret)
+			break;
+	}
+	if (ret != -ECANCELED)
+		mark_broken(s, ret, "control channel");
+	return NULL;
+}
+
+static void *heartbeat_thread(void *arg)
+{
+	struct src *s = arg;
+	int ticks = 0;
+
+	while (!is_broken(s)) {
+		mig_sleep_ms(MIG_TICK_MS);
+		if (++ticks < MIG_HEARTBEAT_MS / MIG_TICK_MS)
+			continue;
+		ticks = 0;
+		if (ctrl_send(s, MIG_MSG_HEARTBEAT, 0, 0, 0, NULL, 0))
+			break;
+	}
+	return NULL;
+}
+
+/* -------------------------------------------------------------------------
+ * Epochs: start and stop the channel threads
+ */
+
+static int start_threads(struct src *s)
+{
+	unsigned int i;
+	int ret;
+
+	__atomic_store_n(&s->broken, 0, __ATOMIC_RELEASE);
+	s->broken_why[0] = '\0';
+	s->threads = 0;
+	for (i = 0; i < s->nch; i++) {
+		struct src_chan *ch = &s->ch[i];
+
+		ch->s = s;
+		ch->idx = i;
+		ch->gen = s->pass_gen;
+		ch->used = 0;
+		if (!ch->buf) {
+			ch->cap = SRC_BUF_PAGES *
+				  (sizeof(struct mig_hdr) + s->psz);
+			ch->buf = malloc(ch->cap);
+			if (!ch->buf) {
+				ret = ENOMEM;
+				goto fail;
+			}
+		}
+		ret = pthread_create(&s->data_th[i], NULL, data_thread, ch);
+		if (ret)
+			goto fail;
+		s->threads++;
+	}
+	ret = pthread_create(&s->pre_th, NULL, preempt_thread, s);
+	if (ret)
+		goto fail;
+	s->threads++;
+	ret = pthread_create(&s->rx_th, NULL, ctrl_rx_thread, s);
+	if (ret)
+		goto fail;
+	s->threads++;
+	ret = pthread_create(&s->hb_th, NULL, heartbeat_thread, s);
+	if (ret)
+		goto fail;
+	s->threads++;
+	return 0;
+fail:
+	mark_broken(s, -ret, "starting threads");
+	return -ret;
+}
+
+static void close_conns(struct src *s)
+{
+	unsigned int i;
+
+	if (s->ctrl >= 0)
+		close(s->ctrl);
+	if (s->pre >= 0)
+		close(s->pre);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
+		if (s->data[i] >= 0)
+			close(s->data[i]);
+		s->data[i] = -1;
+	}
+	s->ctrl = s->pre = -1;
+}
+
+/* Stop the epoch: every thread joined, every connection closed. */
+static void stop_threads(struct src *s)
+{
+	unsigned int i, n = s->threads;
+
+	mark_broken(s, -ECANCELED, "stopping");
+	/* creation order: data threads, preempt, control rx, heartbeat */
+	for (i = 0; i < n; i++) {
+		if (i < s->nch)
+			pthread_join(s->data_th[i], NULL);
+		else if (i == s->nch)
+			pthread_join(s->pre_th, NULL);
+		else if (i == s->nch + 1)
+			pthread_join(s->rx_th, NULL);
+		else
+			pthread_join(s->hb_th, NULL);
+	}
+	s->threads = 0;
+	close_conns(s);
+}
+
+/* -------------------------------------------------------------------------
+ * Handshakes
+ */
+
+static void reject(struct src *s, int fd, enum mig_status status,
+		   const char *reason)
+{
+	struct mig_welcome w;
+
+	mig_welcome_encode(&w, status, s->id, s->size, s->psz, s->nch, 0,
+			   reason);
+	mig_send_all(fd, &w, sizeof(w), MIG_HANDSHAKE_MS, NULL);
+	close(fd);
+}
+
+/*
+ * Accept one connection that starts with a well-formed hello of our
+ * version; garbage, strangers and other versions are turned away (and
+ * logged) and the wait goes on.  -ETIMEDOUT after @deadline_ns.
+ */
+static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
+			struct mig_hello *h, char *peer, size_t peer_len)
+{
+	for (;;) {
+		uint64_t now = mig_now_ns();
+		char dump[64];
+		int fd, ret;
+
+		if (mig_cancelled(s->cfg))
+			return -ECANCELED;
+		if (now >= deadline_ns)
+			return -ETIMEDOUT;
+		ret = mig_accept(s->lfd, MIG_MIN((deadline_ns - now) / 1000000,
+						 (uint64_t)MIG_TICK_MS * 5),
+				 NULL, &fd, peer, peer_len);
+		if (ret == -ETIMEDOUT || ret == -EAGAIN)
+			continue;
+		if (ret)
+			return ret;
+		mig_sock_tune(fd, s->cfg->io_timeout_ms, 1);
+		ret = mig_recv_all(fd, h, sizeof(*h), MIG_HANDSHAKE_MS, NULL);
+		if (ret) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s dropped: no handshake (%s)",
+				 peer, ret == -ECONNRESET ?
+				 "closed before sending one" :
+				 mig_errstr(ret));
+			close(fd);
+			continue;
+		}
+		if (mig_le32_to_cpu(h->magic) != MIG_MAGIC) {
+			mig_hexdump(h, 8, dump, sizeof(dump));
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: not a postcopy-agent destination (bad magic; first bytes %s)",
+				 peer, dump);
+			close(fd);
+			continue;
+		}
+		if (mig_le16_to_cpu(h->version) != MIG_VERSION) {
+			char why[MIG_REASON_LEN];
+
+			snprintf(why, sizeof(why),
+				 "the source speaks protocol version %u only",
+				 MIG_VERSION);
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: protocol version %u, this agent speaks %u: use matching postcopy-agent versions",
+				 peer, mig_le16_to_cpu(h->version),
+				 MIG_VERSION);
+			reject(s, fd, MIG_ERR_VERSION, why);
+			continue;
+		}
+		*fdp = fd;
+		return 0;
+	}
+}
+
+static int send_welcome(struct src *s, int fd)
+{
+	struct mig_welcome w;
+
+	mig_welcome_encode(&w, MIG_OK, s->id, s->size, s->psz, s->nch,
+			   s->postcopy ? MIG_WELCOME_POSTCOPY : 0, NULL);
+	return mig_send_all(fd, &w, sizeof(w), MIG_HANDSHAKE_MS, NULL);
+}
+
+/*
+ * A control connection: a new destination (@resume 0) or one coming back
+ * (@resume 1, same id).  Others are answered with an error and the wait
+ * goes on.
+ */
+static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
+{
+	for (;;) {
+		struct mig_hello h;
+		char peer[64], why[MIG_REASON_LEN];
+		uint64_t flags;
+		int fd, ret;
+
+		ret = accept_hello(s, deadline_ns, &fd, &h, peer, sizeof(peer));
+		if (ret)
+			return ret;
+		flags = mig_le64_to_cpu(h.flags);
+		if (mig_le16_to_cpu(h.chan) != MIG_CHAN_CONTROL) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: channel type %u before the control channel",
+				 peer, mig_le16_to_cpu(h.chan));
+			reject(s, fd, MIG_ERR_STATE,
+			       "no control channel for this migration");
+			continue;
+		}
+		if (!!(flags & MIG_HELLO_RESUME) != resume) {
+			snprintf(why, sizeof(why), resume ?
+				 "migration %.8s... in progress" :
+				 "no migration to resume: start afresh",
+				 s->idtxt);
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: %s", peer, why);
+			reject(s, fd, resume ? MIG_ERR_BUSY : MIG_ERR_ID, why);
+			continue;
+		}
+		/* an id of zeros means "any" on a first connection */
+		if ((resume || memcmp(h.id, (uint8_t[MIG_ID_LEN]){ 0 },
+				      MIG_ID_LEN)) &&
+		    memcmp(h.id, s->id, MIG_ID_LEN)) {
+			char theirs[2 * MIG_ID_LEN + 1];
+
+			mig_format_id(h.id, theirs);
+			snprintf(why, sizeof(why), "this source serves %s",
+				 s->idtxt);
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: it wants migration %s, this source serves %s",
+				 peer, theirs, s->idtxt);
+			reject(s, fd, MIG_ERR_ID, why);
+			continue;
+		}
+		if (mig_le64_to_cpu(h.region_size) != s->size ||
+		    mig_le32_to_cpu(h.page_size) != s->psz) {
+			snprintf(why, sizeof(why),
+				 "source region: %llu bytes, %u-byte pages",
+				 (unsigned long long)s->size, s->psz);
+			mig_logf(s->hk, MIG_LOG_ERROR,
+				 "destination %s rejected: its region is %llu bytes with %u-byte pages, the source's %llu bytes with %u-byte pages: create the destination region with the source's size",
+				 peer,
+				 (unsigned long long)mig_le64_to_cpu(h.region_size),
+				 mig_le32_to_cpu(h.page_size),
+				 (unsigned long long)s->size, s->psz);
+			reject(s, fd, MIG_ERR_SIZE, why);
+			continue;
+		}
+		if (!resume) {
+			s->nch = mig_le32_to_cpu(h.nchannels);
+			if (!s->nch)
+				s->nch = 1;
+			if (s->nch > MIG_MAX_CHANNELS)
+				s->nch = MIG_MAX_CHANNELS;
+		}
+		ret = send_welcome(s, fd);
+		if (ret) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "destination %s: sending the welcome: %s",
+				 peer, mig_errstr(ret));
+			close(fd);
+			continue;
+		}
+		mig_logf(s->hk, MIG_LOG_INFO,
+			 "destination %s %s migration %s, %u data channels",
+			 peer, resume ? "resumed" : "joined", s->idtxt, s->nch);
+		s->ctrl = fd;
+		return 0;
+	}
+}
+
+/* The data and preempt channels of the control connection just taken. */
+static int accept_channels(struct src *s)
+{
+	uint64_t deadline = mig_now_ns() +
+			    (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	unsigned int need = s->nch + 1;
+
+	while (need) {
+		struct mig_hello h;
+		char peer[64];
+		unsigned int chan, idx;
+		int fd, ret;
+
+		ret = accept_hello(s, deadline, &fd, &h, peer, sizeof(peer));
+		if (ret)
+			return ret;
+		chan = mig_le16_to_cpu(h.chan);
+		idx = mig_le32_to_cpu(h.index);
+		if (memcmp(h.id, s->id, MIG_ID_LEN)) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: another migration id",
+				 peer);
+			reject(s, fd, MIG_ERR_ID, "unknown migration id");
+			continue;
+		}
+		if (chan == MIG_CHAN_DATA && idx < s->nch &&
+		    s->data[idx] < 0) {
+			s->data[idx] = fd;
+		} else if (chan == MIG_CHAN_PREEMPT && s->pre < 0) {
+			s->pre = fd;
+		} else {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s rejected: channel %u index %u unexpected",
+				 peer, chan, idx);
+			reject(s, fd, chan == MIG_CHAN_CONTROL ? MIG_ERR_BUSY :
+				      MIG_ERR_CHANNEL, "unexpected channel");
+			continue;
+		}
+		ret = send_welcome(s, fd);
+		if (ret)
+			return ret;
+		need--;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Passes and recovery
+ */
+
+static int recover(struct src *s, int *need_switchover);
+
+/* Wait with the lock held for @done, the epoch's end, or the peer's word. */
+static int wait_locked(struct src *s, int (*done)(struct src *))
+{
+	while (!done(s)) {
+		if (s->peer_error)
+			return -EREMOTEIO;
+		if (s->broken)
+			return -EPIPE;
+		if (mig_cancelled(s->cfg))
+			return -ECANCELED;
+		timed_wait(s);
+		pthread_mutex_unlock(&s->lock);
+		progress(s, 0);
+		pthread_mutex_lock(&s->lock);
+	}
+	return 0;
+}
+
+static int pass_finished(struct src *s)
+{
+	return s->pass_done >= s->nch;
+}
+
+static int run_pass(struct src *s, enum pass_mode mode, enum pass_kind kind)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->lock);
+	s->pass_mode = mode;
+	s->pass_kind = kind;
+	s->pass_done = 0;
+	s->pass_gen++;
+	pthread_cond_broadcast(&s->cond);
+	ret = mode == PASS_POSTCOPY ? 0 : wait_locked(s, pass_finished);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* A pass, again after each recovery, until it completes. */
+static int run_pass_retry(struct src *s, enum pass_mode mode,
+			  enum pass_kind kind, int *need_switchover)
+{
+	int ret;
+
+	for (;;) {
+		ret = run_pass(s, mode, kind);
+		if (ret != -EPIPE)
+			return ret;
+		ret = recover(s, need_switchover);
+		if (ret)
+			return ret;
+	}
+}
+
+/* Merge what a returning destination holds into pending. */
+static int merge_received(struct src *s, int *need_switchover)
+{
+	uint64_t len = s->pages * sizeof(uint32_t), p, lacks = 0;
+	struct mig_rec r;
+	uint32_t *dv;
+	int ret, switched;
+
+	ret = mig_recv_hdr(s->ctrl, &r, s->cfg->io_timeout_ms,
+			   s->cfg->io_timeout_ms, NULL);
+	if (ret)
+		return ret;
+	if (r.type != MIG_MSG_RECEIVED || r.len != len) {
+		mig_logf(s->hk, MIG_LOG_ERROR,
+			 "resuming destination sent %s (%u bytes), not its %llu page versions",
+			 mig_msg_name(r.type), r.len,
+			 (unsigned long long)s->pages);
+		return -EPROTO;
+	}
+	dv = malloc(len);
+	if (!dv)
+		return -ENOMEM;
+	ret = mig_recv_all(s->ctrl, dv, len, s->cfg->io_timeout_ms, NULL);
+	if (ret) {
+		free(dv);
+		return ret;
+	}
+	switched = r.flags & MIG_RECV_SWITCHED;
+	if (switched && !s->postcopy) {
+		free(dv);
+		mig_logf(s->hk, MIG_LOG_ERROR,
+			 "resuming destination claims a switchover that never happened");
+		return -EPROTO;
+	}
+	for (p = 0; p < s->pages; p++) {
+		uint32_t v = mig_le32_to_cpu(dv[p]);
+
+		if (switched) {
+			/* everything it holds is final */
+			if (v)
+				mig_clear_bit(s->pending, p);
+			else
+				mig_set_bit(s->pending, p);
+		} else if (v != s->ver[p]) {
+			/* lost in flight, or an older copy */
+			mig_set_bit(s->pending, p);
+		}
+		lacks += !v;
+	}
+	free(dv);
+	/* the destination never saw the switchover: it is sent again */
+	if (s->postcopy && !switched)
+		*need_switchover = 1;
+	/* it has everything: its COMPLETE was lost with the connection */
+	if (switched && !lacks) {
+		pthread_mutex_lock(&s->lock);
+		s->complete = 1;
+		pthread_mutex_unlock(&s->lock);
+	}
+	mig_logf(s->hk, MIG_LOG_INFO,
+		 "destination holds %llu of %llu pages; %llu to send",
+		 (unsigned long long)(s->pages - lacks),
+		 (unsigned long long)s->pages,
+		 (unsigned long long)mig_bitmap_weight(s->pending, s->words));
+	return 0;
+}
+
+/* After a break: stop the epoch, wait for the destination to come back. */
+static int recover(struct src *s, int *need_switchover)
+{
+	enum mig_phase was = s->phase;
+	uint64_t deadline;
+	char why[256];
+	int ret;
+
+	snprintf(why, sizeof(why), "%s", s->broken_why);
+	stop_threads(s);
+	if (s->peer_error)
+		return -EREMOTEIO;
+	mig_logf(s->hk, MIG_LOG_WARN,
+		 "connection to the destination lost (%s); waiting up to %d s for it to come back",
+		 why, s->cfg->recover_timeout_ms / 1000);
+	set_phase(s, MIG_PHASE_RECOVERING);
+	deadline = mig_now_ns() +
+		   (uint64_t)s->cfg->recover_timeout_ms * 1000000ULL;
+	for (;;) {
+		ret = accept_control(s, deadline, 1);
+		if (ret == -ETIMEDOUT) {
+			mig_set_error(s->res, 0,
+				      "the destination did not come back within %d s after the connection broke (%s); the source still holds a complete copy",
+				      s->cfg->recover_timeout_ms / 1000, why);
+			return ret;
+		}
+		if (ret)
+			return ret;
+		ret = accept_channels(s);
+		if (!ret)
+			ret = merge_received(s, need_switchover);
+		if (!ret)
+			break;
+		mig_logf(s->hk, MIG_LOG_WARN, "resume failed: %s",
+			 mig_errstr(ret));
+		close_conns(s);
+	}
+	s->res->reconnects++;
+	ret = start_threads(s);
+	if (ret)
+		return ret;
+	set_phase(s, was);
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Phases
+ */
+
+/* Move the dirty log into pending: the number of pages it held. */
+static int fetch_dirty(struct src *s, uint64_t *count)
+{
+	uint64_t i;
+	int ret;
+
+	ret = pca_fd_dirty_log(s->fd, 0, s->pages * s->psz, PCA_DIRTY_CLEAR,
+			       s->dirty_bm, pca_bitmap_bytes(s->pages), count);
+	if (ret) {
+		mig_set_error(s->res, 0, "reading the dirty log: %s",
+			      mig_errstr(ret));
+		return ret;
+	}
+	for (i = 0; i < s->words; i++)
+		if (s->dirty_bm[i])
+			__atomic_fetch_or(&s->pending[i], s->dirty_bm[i],
+					  __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int dirty_count(struct src *s, uint64_t *count)
+{
+	return pca_fd_dirty_log(s->fd, 0, s->pages * s->psz,
+				PCA_DIRTY_COUNT_ONLY, NULL, 0, count);
+}
+
+static int precopy(struct src *s, uint64_t *threshold)
+{
+	uint64_t t_round = mig_now_ns(), t0 = t_round;
+	unsigned int round;
+	int ret, dummy = 0;
+
+	ret = pca_dirty_track(s->nl, s->cfg->region_id, 1);
+	if (ret) {
+		mig_set_error(s->res, 0,
+			      "enabling dirty tracking on region %u: %s",
+			      s->cfg->region_id, pca_strerror(s->nl));
+		return ret;
+	}
+	s->tracking = 1;
+	set_phase(s, MIG_PHASE_PRECOPY);
+	for (round = 1; round <= s->max_rounds; round++) {
+		uint64_t b0 = get(&s->bytes), dirty = 0, left, now, bw;
+
+		s->round = round;
+		if (round > 1) {
+			ret = fetch_dirty(s, &dirty);
+			if (ret)
+				return ret;
+			now = mig_now_ns();
+			s->dirty_rate = now > t_round ?
+					(double)dirty * 1e9 / (now - t_round) :
+					0;
+		}
+		t_round = mig_now_ns();
+		/* best effort: the destination shows the round */
+		ctrl_send(s, MIG_MSG_ROUND, 0, 0, round, NULL, 0);
+		ret = run_pass_retry(s, PASS_SEND, KIND_PRECOPY, &dummy);
+		if (ret)
+			return ret;
+		s->res->rounds = round;
+		now = mig_now_ns();
+		bw = (get(&s->bytes) - b0) * 1000000000ULL /
+		     MIG_MAX(now - t_round, 1);
+		*threshold = MIG_MAX(64, bw / (s->psz + sizeof(struct mig_hdr)) *
+				     s->cfg->downtime_ms / 1000);
+		ret = dirty_count(s, &left);
+		if (ret) {
+			mig_set_error(s->res, 0, "reading the dirty log: %s",
+				      mig_errstr(ret));
+			return ret;
+		}
+		left += mig_bitmap_weight(s->pending, s->words);
+		mig_logf(s->hk, MIG_LOG_DEBUG,
+			 "round %u: %llu dirty, %llu left, threshold %llu pages",
+			 round, (unsigned long long)dirty,
+			 (unsigned long long)left,
+			 (unsigned long long)*threshold);
+		if (left <= *threshold)
+			break;
+		if (s->cfg->precopy_budget_ms &&
+		    now - t0 >= (uint64_t)s->cfg->precopy_budget_ms * 1000000ULL) {
+			mig_logf(s->hk, MIG_LOG_INFO,
+				 "precopy time budget of %u ms used up after round %u",
+				 s->cfg->precopy_budget_ms, round);
+			break;
+		}
+	}
+	s->res->precopy_ns = mig_now_ns() - t0;
+	return 0;
+}
+
+static int completed(struct src *s)
+{
+	return s->complete;
+}
+
+static int switchover_and_postcopy(struct src *s, uint64_t threshold)
+{
+	int need_switchover = 1, ret;
+	uint64_t left, *bm;
+
+	set_phase(s, MIG_PHASE_SWITCHOVER);
+	s->t_pause = mig_now_ns();
+	if (s->hk->pause) {
+		ret = s->hk->pause(s->hk->arg);
+		if (ret) {
+			mig_set_error(s->res, 0,
+				      "the VMM could not pause: %s",
+				      mig_errstr(ret));
+			return ret;
+		}
+	}
+	s->paused = 1;
+	if (s->tracking) {
+		ret = fetch_dirty(s, &left);
+		if (ret)
+			return ret;
+		pca_dirty_track(s->nl, s->cfg->region_id, 0);
+		s->tracking = 0;
+	}
+	left = mig_bitmap_weight(s->pending, s->words);
+	if (left && s->max_rounds &&
+	    (s->cfg->no_postcopy || left <= threshold)) {
+		ret = run_pass_retry(s, PASS_SEND, KIND_STOPCOPY,
+				     &need_switchover);
+		if (ret)
+			return ret;
+	}
+	s->res->discarded = mig_bitmap_weight(s->pending, s->words);
+
+	bm = malloc(s->words * sizeof(*bm));
+	if (!bm)
+		return -ENOMEM;
+	for (;;) {
+		if (need_switchover) {
+			ret = run_pass(s, PASS_END, KIND_PRECOPY);
+			if (!ret) {
+				uint64_t i;
+
+				for (i = 0; i < s->words; i++)
+					bm[i] = __atomic_load_n(&s->pending[i],
+								__ATOMIC_RELAXED);
+				mig_bitmap_to_le(bm, s->words);
+				ret = ctrl_send(s, MIG_MSG_SWITCHOVER, 0,
+						mig_bitmap_weight(s->pending,
+								  s->words),
+						0, bm, s->words * sizeof(*bm));
+				if (ret && !is_broken(s))
+					mark_broken(s, ret, "control channel");
+				if (ret)
+					ret = -EPIPE;
+			}
+			if (!ret) {
+				need_switchover = 0;
+				s->postcopy = 1;
+				set_phase(s, MIG_PHASE_POSTCOPY);
+			}
+		}
+		if (!ret)
+			ret = run_pass(s, PASS_POSTCOPY, KIND_PRECOPY);
+		if (!ret) {
+			pthread_mutex_lock(&s->lock);
+			ret = wait_locked(s, completed);
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (!ret)
+			break;
+		if (ret != -EPIPE)
+			break;
+		ret = recover(s, &need_switchover);
+		if (ret)
+			break;
+	}
+	free(bm);
+	return ret;
+}
+
+static int migrate(struct src *s)
+{
+	uint64_t threshold = 0;
+	int ret;
+
+	if (s->max_rounds) {
+		ret = precopy(s, &threshold);
+		if (ret)
+			return ret;
+	}
+	ret = switchover_and_postcopy(s, threshold);
+	if (ret)
+		return ret;
+	if (s->resumed && s->t_resumed > s->t_pause)
+		s->res->downtime_ns = s->t_resumed - s->t_pause;
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Entry
+ */
+
+static void fill_result(struct src *s)
+{
+	struct mig_result *r = s->res;
+
+	r->precopy_pages = get(&s->precopy_pages);
+	r->precopy_zero = get(&s->precopy_zero);
+	r->stopcopy_pages = get(&s->stop_pages);
+	r->postcopy_pages = get(&s->post_pages);
+	r->urgent_pages = get(&s->urgent_pages);
+	r->bytes_sent = get(&s->bytes);
+	if (s->t_start)
+		r->total_ns = mig_now_ns() - s->t_start;
+}
+
+static int setup(struct src *s)
+{
+	const struct mig_config *cfg = s->cfg;
+	char err[200];
+	int64_t size;
+	int ret;
+
+	if (cfg->region_fd < 0) {
+		mig_set_error(s->res, 0,
+			      "the source needs the region fd (--region-fd): pages are read from a mapping of it");
+		return -EINVAL;
+	}
+	s->fd = cfg->region_fd;
+	s->psz = sysconf(_SC_PAGESIZE);
+	size = cfg->region_size;
+	if (!size) {
+		size = pca_fd_region_size(s->fd);
+		if (size <= 0) {
+			mig_set_error(s->res, 0,
+				      "cannot tell the region's size from fd %d (%s): give it with --size",
+				      s->fd, size < 0 ? mig_errstr(size) :
+				      "size 0");
+			return size < 0 ? (int)size : -EINVAL;
+		}
+	}
+	if (size % s->psz) {
+		mig_set_error(s->res, 0,
+			      "region size %lld is not a multiple of the page size %u",
+			      (long long)size, s->psz);
+		return -EINVAL;
+	}
+	s->size = size;
+	s->pages = size / s->psz;
+	s->words = (s->pages + 63) / 64;
+	s->res->pages = s->pages;
+	s->res->page_size = s->psz;
+
+	s->mem = mmap(NULL, s->size, PROT_READ, MAP_SHARED, s->fd, 0);
+	if (s->mem == MAP_FAILED) {
+		ret = -errno;
+		s->mem = NULL;
+		mig_set_error(s->res, 0,
+			      "cannot map the region (fd %d): %s: is it a postcopy_assist region fd?",
+			      s->fd, mig_errstr(ret));
+		return ret;
+	}
+	s->pending = calloc(s->words, sizeof(uint64_t));
+	s->dirty_bm = calloc(s->words, sizeof(uint64_t));
+	s->ver = calloc(s->pages, sizeof(uint32_t));
+	if (!s->pending || !s->dirty_bm || !s->ver) {
+		mig_set_error(s->res, 0, "out of memory for %llu pages",
+			      (unsigned long long)s->pages);
+		return -ENOMEM;
+	}
+	memset(s->pending, 0xff, s->words * sizeof(uint64_t));
+	if (s->pages % 64)
+		s->pending[s->words - 1] = (1ULL << (s->pages % 64)) - 1;
+
+	s->max_rounds = cfg->max_rounds;
+	if (cfg->max_rounds) {
+		struct pca_api a;
+
+		ret = pca_dev_api(s->fd, PCA_API_VERSION,
+				  PCA_FEATURE_DIRTY_LOG, &a);
+		if (ret) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "the module has no dirty log: no precopy, the migration is postcopy only");
+			s->max_rounds = 0;
+		} else if (!cfg->region_id) {
+			mig_set_error(s->res, 0,
+				      "precopy needs the region id (--region-id) to switch dirty tracking on; or use --rounds 0 for postcopy only");
+			return -EINVAL;
+		} else {
+			ret = pca_client_open(&s->nl);
+			if (ret) {
+				mig_set_error(s->res, 0, "netlink: %s",
+					      pca_strerror(NULL));
+				return ret;
+			}
+		}
+	}
+
+	if (cfg->have_id)
+		memcpy(s->id, cfg->id, MIG_ID_LEN);
+	else
+		mig_random_id(s->id);
+	memcpy(s->res->id, s->id, MIG_ID_LEN);
+	mig_format_id(s->id, s->idtxt);
+
+	if (cfg->listen_fd >= 0) {
+		s->lfd = cfg->listen_fd;
+	} else {
+		char bound[64];
+
+		ret = mig_listen(cfg->addr, &s->lfd, bound, sizeof(bound),
+				 err, sizeof(err));
+		if (ret) {
+			mig_set_error(s->res, 0, "%s", err);
+			return ret;
+		}
+		s->own_lfd = 1;
+		mig_logf(s->hk, MIG_LOG_INFO, "listening on %s", bound);
+	}
+	return 0;
+}
+
+static void teardown(struct src *s)
+{
+	unsigned int i;
+
+	if (s->threads)
+		stop_threads(s);
+	close_conns(s);
+	if (s->tracking)
+		pca_dirty_track(s->nl, s->cfg->region_id, 0);
+	pca_client_close(s->nl);
+	if (s->own_lfd && s->lfd >= 0)
+		close(s->lfd);
+	if (s->mem)
+		munmap((void *)s->mem, s->size);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		free(s->ch[i].buf);
+	free(s->pending);
+	free(s->dirty_bm);
+	free(s->ver);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->ctrl_tx);
+	pthread_cond_destroy(&s->cond);
+}
+
+int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
+{
+	struct mig_wire_stats ws;
+	struct src *s;
+	unsigned int i;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	res->role = MIG_SOURCE;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		mig_set_error(res, 0, "out of memory");
+		return -ENOMEM;
+	}
+	s->cfg = cfg;
+	s->res = res;
+	s->hk = &cfg->hooks;
+	s->fd = -1;
+	s->lfd = -1;
+	s->ctrl = s->pre = -1;
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		s->data[i] = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->ctrl_tx, NULL);
+	pthread_cond_init(&s->cond, NULL);
+
+	ret = setup(s);
+	if (ret)
+		goto out;
+
+	set_phase(s, MIG_PHASE_CONNECTING);
+	ret = accept_control(s, mig_now_ns() +
+			     (uint64_t)cfg->connect_timeout_ms * 1000000ULL, 0);
+	if (ret == -ETIMEDOUT)
+		mig_set_error(res, 0,
+			      "no destination connected within %d s: start 'postcopy-agent destination --connect' pointing at this address",
+			      cfg->connect_timeout_ms / 1000);
+	if (!ret) {
+		ret = accept_channels(s);
+		if (ret)
+			mig_set_error(res, 0,
+				      "the destination did not open its %u data channels and preempt channel: %s",
+				      s->nch, mig_errstr(ret));
+	}
+	if (ret)
+		goto out;
+	s->t_start = mig_now_ns();
+	ret = start_threads(s);
+	if (!ret)
+		ret = migrate(s);
+	if (!ret) {
+		fill_result(s);
+		mig_stats_encode(&ws, res);
+		/* the destination waits for this before it detaches */
+		if (ctrl_send(s, MIG_MSG_STATS, 0, 0, 0, &ws, sizeof(ws))) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "could not send the final statistics");
+		} else {
+			uint64_t end = mig_now_ns() +
+				(uint64_t)cfg->io_timeout_ms * 1000000ULL;
+
+			/* closing first could lose them: it hangs up */
+			pthread_mutex_lock(&s->lock);
+			while (!s->broken && mig_now_ns() < end)
+				timed_wait(s);
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+out:
+	if (ret) {
+		if (ret == -EREMOTEIO)
+			mig_set_error(res, 0,
+				      "the destination gave up: %s",
+				      s->peer_msg[0] ? s->peer_msg :
+				      "no reason given");
+		else if (ret == -ECANCELED)
+			mig_set_error(res, 0, "cancelled");
+		else if (s->broken_why[0])
+			mig_set_error(res, 0, "%s", s->broken_why);
+		else
+			mig_set_error(res, 0, "%s", mig_errstr(ret));
+		if (s->paused && !s->resumed) {
+			/* the destination never ran: the source may go on */
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "migration failed before the destination resumed: unpausing the source");
+			if (s->hk->unpause)
+				s->hk->unpause(s->hk->arg);
+		} else if (s->paused) {
+			mig_logf(s->hk, MIG_LOG_ERROR,
+				 "migration failed after the destination resumed: the source stays paused and holds the last complete copy");
+		}
+		s->phase = MIG_PHASE_FAILED;
+	} else {
+		res->ok = 1;
+		s->phase = MIG_PHASE_COMPLETE;
+	}
+	fill_result(s);
+	progress(s, 1);
+	teardown(s);
+	free(s);
+	return ret;
+}

@@ -1,0 +1,1623 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * workload.c: the VMM stand-in around a migration (see workload.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/pca.h"
+#include "mig.h"
+#include "workload.h"
+
+#define WL_MAX_WRITERS		64
+#define WL_PAUSE_MS		10000
+#define WL_JOIN_MS		2000
+
+void wl_opts_init(struct wl_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = 64ULL << 20;
+	o->writers = 2;
+	o->rate = 0;
+	o->dest_rate = 2000;
+	o->fill_pct = 90;
+	o->channels = MIG_DEFAULT_CHANNELS;
+	o->rounds = MIG_DEFAULT_MAX_ROUNDS;
+	o->downtime_ms = MIG_DEFAULT_DOWNTIME_MS;
+	o->io_timeout_ms = 5000;
+	o->recover_timeout_ms = 20000;
+	o->cut_pct = 25;
+	o->log_prefix = "";
+}
+
+uint64_t wl_parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return 0;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end++;
+	if (*end == 'B')
+		end++;
+	return *end ? 0 : v;
+}
+
+/* -------------------------------------------------------------------------
+ * The pattern
+ */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Page @page at generation @gen; generation 0 is all zero. */
+static void pattern(uint64_t *w, size_t words, uint64_t page, uint32_t gen)
+{
+	uint64_t seed;
+	size_t k;
+
+	if (!gen) {
+		memset(w, 0, words * sizeof(*w));
+		return;
+	}
+	seed = mix64(page * 0x100000001b3ULL ^ ((uint64_t)gen << 40));
+	w[0] = gen;
+	w[1] = page;
+	for (k = 2; k < words; k++)
+		w[k] = seed ^ (k * 0x9e3779b97f4a7c15ULL);
+}
+
+static int pattern_ok(const uint64_t *w, size_t words, uint64_t page,
+		      uint32_t gen, uint64_t *scratch)
+{
+	pattern(scratch, words, page, gen);
+	return !memcmp(w, scratch, words * sizeof(*w));
+}
+
+/* -------------------------------------------------------------------------
+ * State
+ */
+
+struct wl;
+
+struct vcpu {
+	struct wl *wl;
+	unsigned int idx;
+	pthread_t th;
+	int running;
+	uint64_t rng;
+};
+
+struct relay_pair;
+
+struct relay_dir {
+	struct relay_pair *p;
+	int to_dest;
+};
+
+struct relay_pair {
+	int a, b;		/* client side, server side */
+	pthread_t th[2];
+	struct relay_dir dir[2];
+	struct relay *r;
+};
+
+struct relay {
+	int lfd;
+	char target[64];
+	char addr[64];
+	pthread_t th;
+	int running;
+	int stop;		/* atomic */
+	pthread_mutex_t lock;
+	struct relay_pair *pairs[256];
+	unsigned int npairs;
+	uint64_t bytes;		/* atomic, source -> destination */
+	uint64_t arm_bytes;	/* atomic: cut when bytes reach this; 0 off */
+	int cut_done;		/* atomic */
+	int only_flag;		/* just set cut_done, cut nothing */
+};
+
+struct wl {
+	const struct wl_opts *o;
+	struct wl_result *r;
+	uint32_t psz;
+	uint64_t pages;
+
+	int sfd, dfd;
+	uint32_t sid, did;
+	uint8_t *smem, *dmem;
+
+	uint32_t *gen;		/* source: last generation written */
+	uint32_t *expect;	/* destination: what it must hold */
+
+	struct vcpu src_cpu[WL_MAX_WRITERS], dst_cpu[WL_MAX_WRITERS];
+	int pause_req;		/* atomic */
+	unsigned int parked;	/* atomic */
+	int src_stop, dst_stop;	/* atomic */
+	int dst_started;
+	int resumed;
+	uint64_t src_writes, dest_writes, dest_checked, dest_bad; /* atomic */
+
+	int src_cancel;		/* the source engine's cancel flag */
+	int ns_src, ns_dst, ns_home;	/* netns fds with .netem, else -1 */
+	struct relay relay;
+	int cut_armed;
+	pthread_mutex_t log_lock;
+};
+
+static void wl_log(struct wl *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void wl_log(struct wl *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!w->o->log)
+		return;
+	pthread_mutex_lock(&w->log_lock);
+	fputs(w->o->log_prefix, w->o->log);
+	va_start(ap, fmt);
+	vfprintf(w->o->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', w->o->log);
+	fflush(w->o->log);
+	pthread_mutex_unlock(&w->log_lock);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Pages of a vCPU's stripe: p % writers == idx. */
+static uint64_t stripe_pages(struct wl *w, unsigned int idx)
+{
+	unsigned int n = w->o->writers;
+
+	return w->pages > idx ? (w->pages - idx + n - 1) / n : 0;
+}
+
+/* Sleep until @next (ns) if it is ahead; catching up is capped. */
+static void pace(uint64_t *next, uint64_t interval)
+{
+	uint64_t now = mig_now_ns();
+
+	*next += interval;
+	if (*next > now) {
+		uint64_t d = *next - now;
+		struct timespec ts = {
+			.tv_sec = d / 1000000000ULL,
+			.tv_nsec = d % 1000000000ULL,
+		};
+
+		nanosleep(&ts, NULL);
+	} else if (now - *next > 100000000ULL) {
+		*next = now;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Network namespaces
+ */
+
+#define NS_SRC		"pca-mig-src"
+#define NS_DST		"pca-mig-dst"
+#define NS_ADDR_SRC	"10.77.0.1"
+#define NS_ADDR_DST	"10.77.0.2"
+#define NS_DIR		"/var/run/netns"
+
+/* Run "sh -c @cmd"; its exit status, or -errno. */
+static int run_sh(struct wl *w, const char *cmd, int quiet)
+{
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	int status, ret;
+	pid_t pid;
+
+	ret = posix_spawnp(&pid, "sh", NULL, NULL, argv, environ);
+	if (ret)
+		return -ret;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	if (ret && !quiet)
+		wl_log(w, "netns: '%s' failed (status %d)", cmd, ret);
+	return ret;
+}
+
+/*
+ * iproute2's ip and tc by full path: busybox's sh runs its own applets
+ * first, and busybox's ip knows no namespaces.
+ */
+static const char *tool(const char *name, char *buf, size_t len)
+{
+	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin",
+					    "/bin" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(buf, len, "%s/%s", dirs[i], name);
+		if (!access(buf, X_OK))
+			return buf;
+	}
+	snprintf(buf, len, "%s", name);
+	return buf;
+}
+
+static void netns_teardown(struct wl *w)
+{
+	char ip[64], cmd[256];
+
+	if (w->ns_home >= 0 && setns(w->ns_home, CLONE_NEWNET))
+		wl_log(w, "netns: cannot go home: %s", strerror(errno));
+	if (w->ns_src >= 0)
+		close(w->ns_src);
+	if (w->ns_dst >= 0)
+		close(w->ns_dst);
+	if (w->ns_home >= 0)
+		close(w->ns_home);
+	w->ns_src = w->ns_dst = w->ns_home = -1;
+	tool("ip", ip, sizeof(ip));
+	snprintf(cmd, sizeof(cmd),
+		 "%s netns del " NS_SRC " 2>/dev/null; %s netns del " NS_DST
+		 " 2>/dev/null; true", ip, ip);
+	run_sh(w, cmd, 1);
+}
+
+static int netns_setup(struct wl *w)
+{
+	const char *netem = w->o->netem;
+	char cmd[2048], ip[64], tc[64];
+	int ret;
+
+	tool("ip", ip, sizeof(ip));
+	tool("tc", tc, sizeof(tc));
+	snprintf(cmd, sizeof(cmd),
+		 "%s netns del " NS_SRC " 2>/dev/null; %s netns del " NS_DST
+		 " 2>/dev/null; mkdir -p " NS_DIR, ip, ip);
+	run_sh(w, cmd, 1);
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; IP=%s; $IP netns add " NS_SRC "; $IP netns add " NS_DST "; "
+		 "$IP link add pca-veth0 type veth peer name pca-veth1; "
+		 "$IP link set pca-veth0 netns " NS_SRC "; "
+		 "$IP link set pca-veth1 netns " NS_DST "; "
+		 "$IP -n " NS_SRC " addr add " NS_ADDR_SRC "/24 dev pca-veth0; "
+		 "$IP -n " NS_DST " addr add " NS_ADDR_DST "/24 dev pca-veth1; "
+		 "$IP -n " NS_SRC " link set lo up; $IP -n " NS_DST " link set lo up; "
+		 "$IP -n " NS_SRC " link set pca-veth0 up; $IP -n " NS_DST " link set pca-veth1 up",
+		 ip);
+	ret = run_sh(w, cmd, 0);
+	if (!ret && *netem) {
+		snprintf(cmd, sizeof(cmd),
+			 "set -e; %s -n " NS_SRC " qdisc add dev pca-veth0 root netem %s; "
+			 "%s -n " NS_DST " qdisc add dev pca-veth1 root netem %s",
+			 tc, netem, tc, netem);
+		ret = run_sh(w, cmd, 0);
+	}
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "setting up the network namespaces failed: needs iproute2's ip and tc, and the veth and sch_netem modules");
+		netns_teardown(w);
+		return -ENOTSUP;
+	}
+	w->ns_home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* iproute2 keeps them in /run/netns (older ones: /var/run/netns) */
+	w->ns_src = open("/run/netns/" NS_SRC, O_RDONLY | O_CLOEXEC);
+	if (w->ns_src < 0)
+		w->ns_src = open(NS_DIR "/" NS_SRC, O_RDONLY | O_CLOEXEC);
+	w->ns_dst = open("/run/netns/" NS_DST, O_RDONLY | O_CLOEXEC);
+	if (w->ns_dst < 0)
+		w->ns_dst = open(NS_DIR "/" NS_DST, O_RDONLY | O_CLOEXEC);
+	if (w->ns_home < 0 || w->ns_src < 0 || w->ns_dst < 0) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "opening the network namespaces: %s", strerror(errno));
+		netns_teardown(w);
+		return -ENOENT;
+	}
+	wl_log(w, "netns: source %s in %s, destination %s in %s, veth with netem '%s'",
+	       NS_ADDR_SRC, NS_SRC, NS_ADDR_DST, NS_DST, netem);
+	return 0;
+}
+
+/* This thread into a namespace (fd), if namespaces are in use. */
+static int netns_enter(struct wl *w, int fd)
+{
+	if (fd < 0)
+		return 0;
+	if (setns(fd, CLONE_NEWNET)) {
+		int ret = -errno;
+
+		wl_log(w, "netns: setns: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Source vCPUs and the pause
+ */
+
+static void *src_vcpu(void *arg)
+{
+	struct vcpu *c = arg;
+	struct wl *w = c->wl;
+	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
+	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
+			    MIG_MAX(w->o->rate, 1);
+	size_t words = w->psz / 8;
+
+	while (!__atomic_load_n(&w->src_stop, __ATOMIC_ACQUIRE) && n) {
+		uint64_t page;
+
+		if (__atomic_load_n(&w->pause_req, __ATOMIC_ACQUIRE)) {
+			__atomic_fetch_add(&w->parked, 1, __ATOMIC_ACQ_REL);
+			while (__atomic_load_n(&w->pause_req,
+					       __ATOMIC_ACQUIRE) &&
+			       !__atomic_load_n(&w->src_stop,
+						__ATOMIC_ACQUIRE))
+				mig_sleep_ms(1);
+			__atomic_fetch_sub(&w->parked, 1, __ATOMIC_ACQ_REL);
+			next = mig_now_ns();
+			continue;
+		}
+		page = (rng_next(&c->rng) % n) * w->o->writers + c->idx;
+		pattern((uint64_t *)(w->smem + page * w->psz), words, page,
+			w->gen[page] + 1);
+		w->gen[page]++;
+		__atomic_fetch_add(&w->src_writes, 1, __ATOMIC_RELAXED);
+		pace(&next, interval);
+	}
+	return NULL;
+}
+
+static int hook_pause(void *arg)
+{
+	struct wl *w = arg;
+	unsigned int want = 0, i;
+	uint64_t deadline = mig_now_ns() + WL_PAUSE_MS * 1000000ULL;
+
+	for (i = 0; i < w->o->writers; i++)
+		want += w->src_cpu[i].running;
+	__atomic_store_n(&w->pause_req, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&w->parked, __ATOMIC_ACQUIRE) < want) {
+		if (mig_now_ns() > deadline)
+			return -ETIMEDOUT;
+		mig_sleep_ms(1);
+	}
+	wl_log(w, "vmm: source paused after %" PRIu64 " writes",
+	       __atomic_load_n(&w->src_writes, __ATOMIC_RELAXED));
+	return 0;
+}
+
+static void hook_unpause(void *arg)
+{
+	struct wl *w = arg;
+
+	wl_log(w, "vmm: source runs again");
+	__atomic_store_n(&w->pause_req, 0, __ATOMIC_RELEASE);
+}
+
+/* -------------------------------------------------------------------------
+ * Destination vCPUs
+ */
+
+static void *dst_vcpu(void *arg)
+{
+	struct vcpu *c = arg;
+	struct wl *w = c->wl;
+	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
+	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
+			    MIG_MAX(w->o->dest_rate, 1);
+	size_t words = w->psz / 8;
+	uint64_t *buf = malloc(w->psz), *want = malloc(w->psz);
+
+	if (!buf || !want)
+		goto out;
+	while (!__atomic_load_n(&w->dst_stop, __ATOMIC_ACQUIRE) && n) {
+		uint64_t page = (rng_next(&c->rng) % n) * w->o->writers +
+				c->idx;
+		uint8_t *mem = w->dmem + page * w->psz;
+
+		/* the read faults the page in if it is missing */
+		memcpy(buf, mem, w->psz);
+		__atomic_fetch_add(&w->dest_checked, 1, __ATOMIC_RELAXED);
+		if (!pattern_ok(buf, words, page, w->expect[page], want)) {
+			if (__atomic_fetch_add(&w->dest_bad, 1,
+					       __ATOMIC_RELAXED) < 5)
+				wl_log(w, "vmm: destination page %" PRIu64
+				       " differs when first read (generation %"
+				       PRIu64 ", expected %u)", page, buf[0],
+				       w->expect[page]);
+		}
+		if (rng_next(&c->rng) & 1) {
+			pattern((uint64_t *)mem, words, page,
+				w->expect[page] + 1);
+			w->expect[page]++;
+			__atomic_fetch_add(&w->dest_writes, 1,
+					   __ATOMIC_RELAXED);
+		}
+		pace(&next, interval);
+	}
+out:
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+static void hook_resume(void *arg)
+{
+	struct wl *w = arg;
+	unsigned int i;
+
+	if (w->resumed) {
+		wl_log(w, "vmm: destination runs already");
+		return;
+	}
+	w->resumed = 1;
+	wl_log(w, "vmm: destination resumes");
+	memcpy(w->expect, w->gen, w->pages * sizeof(*w->gen));
+	if (!w->o->dest_rate)
+		return;
+	for (i = 0; i < w->o->writers; i++) {
+		struct vcpu *c = &w->dst_cpu[i];
+
+		c->wl = w;
+		c->idx = i;
+		c->rng = 0x9e3779b97f4a7c15ULL * (i + 7);
+		if (!pthread_create(&c->th, NULL, dst_vcpu, c))
+			c->running = 1;
+	}
+	w->dst_started = 1;
+}
+
+/* -------------------------------------------------------------------------
+ * Logging and progress hooks
+ */
+
+static void src_log(enum mig_log_level level, const char *msg, void *arg)
+{
+	struct wl *w = arg;
+
+	if (level <= MIG_LOG_WARN) {
+		w->r->src_warnings++;
+		snprintf(w->r->src_last_warning,
+			 sizeof(w->r->src_last_warning), "%s", msg);
+	}
+	if (level <= MIG_LOG_INFO)
+		wl_log(w, "source: %s", msg);
+}
+
+static void dst_log(enum mig_log_level level, const char *msg, void *arg)
+{
+	struct wl *w = arg;
+
+	if (level <= MIG_LOG_INFO)
+		wl_log(w, "destination: %s", msg);
+}
+
+static void show_progress(struct wl *w, const struct mig_progress *p)
+{
+	char line[200];
+
+	if (!w->o->progress)
+		return;
+	mig_format_progress(line, sizeof(line), p);
+	wl_log(w, "%s", line);
+}
+
+
+/*
+ * An engine entered @phase: maybe arm the relay's cut.  Precopy counts
+ * from the destination's start, postcopy from the source's switchover
+ * (the destination learns of it after the background stream started).
+ */
+static void phase_seen(struct wl *w, enum mig_role role, enum mig_phase phase)
+{
+	if (w->o->cut && !w->cut_armed &&
+	    ((w->o->cut == WL_CUT_PRECOPY && role == MIG_DEST &&
+	      phase == MIG_PHASE_PRECOPY) ||
+	     (w->o->cut == WL_CUT_POSTCOPY && role == MIG_SOURCE &&
+	      phase == MIG_PHASE_POSTCOPY))) {
+		uint64_t at = __atomic_load_n(&w->relay.bytes,
+					      __ATOMIC_RELAXED);
+
+		at += w->pages * w->psz * w->o->cut_pct / 100 + 1;
+		w->cut_armed = 1;
+		__atomic_store_n(&w->relay.arm_bytes, at, __ATOMIC_RELEASE);
+		wl_log(w, "relay: %s %u%% of the region into %s",
+		       w->o->kill == WL_KILL_DEST ?
+		       "killing the destination agent" :
+		       w->o->kill == WL_KILL_SOURCE ?
+		       "killing the source agent" :
+		       "cutting every connection",
+		       w->o->cut_pct, mig_phase_name(phase));
+	}
+}
+
+static void src_progress(const struct mig_progress *p, void *arg)
+{
+	show_progress(arg, p);
+	phase_seen(arg, MIG_SOURCE, p->phase);
+}
+
+static void dst_progress(const struct mig_progress *p, void *arg)
+{
+	struct wl *w = arg;
+
+	show_progress(w, p);
+	phase_seen(w, MIG_DEST, p->phase);
+}
+
+/* -------------------------------------------------------------------------
+ * The relay: a TCP forwarder that can cut everything once
+ */
+
+static void *pump(void *arg)
+{
+	struct relay_dir *dir = arg;
+	struct relay_pair *p = dir->p;
+	struct relay *r = p->r;
+	int to_dest = dir->to_dest;
+	int from = to_dest ? p->b : p->a, to = to_dest ? p->a : p->b;
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = recv(from, buf, sizeof(buf), 0);
+		uint64_t arm;
+
+		if (n <= 0)
+			break;
+		if (mig_send_all(to, buf, n, 10000, &r->stop))
+			break;
+		if (!to_dest)
+			continue;
+		__atomic_fetch_add(&r->bytes, n, __ATOMIC_RELAXED);
+		arm = __atomic_load_n(&r->arm_bytes, __ATOMIC_ACQUIRE);
+		if (arm && __atomic_load_n(&r->bytes, __ATOMIC_RELAXED) >= arm &&
+		    !__atomic_exchange_n(&r->cut_done, 1, __ATOMIC_ACQ_REL) &&
+		    !r->only_flag) {
+			unsigned int i;
+
+			pthread_mutex_lock(&r->lock);
+			for (i = 0; i < r->npairs; i++) {
+				shutdown(r->pairs[i]->a, SHUT_RDWR);
+				shutdown(r->pairs[i]->b, SHUT_RDWR);
+			}
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
+	shutdown(p->a, SHUT_RDWR);
+	shutdown(p->b, SHUT_RDWR);
+	return NULL;
+}
+
+static void *relay_thread(void *arg)
+{
+	struct relay *r = arg;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		struct relay_pair *p;
+		char err[128];
+		int a, b;
+
+		if (mig_accept(r->lfd, 100, &r->stop, &a, NULL, 0))
+			continue;
+		if (mig_connect(r->target, 5000, &b, err, sizeof(err))) {
+			close(a);
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+		pthread_mutex_lock(&r->lock);
+		if (!p || r->npairs == sizeof(r->pairs) / sizeof(r->pairs[0])) {
+			pthread_mutex_unlock(&r->lock);
+			free(p);
+			close(a);
+			close(b);
+			continue;
+		}
+		p->a = a;
+		p->b = b;
+		p->r = r;
+		p->dir[0].p = p;
+		p->dir[1].p = p;
+		p->dir[1].to_dest = 1;
+		if (pthread_create(&p->th[0], NULL, pump, &p->dir[0])) {
+			pthread_mutex_unlock(&r->lock);
+			close(a);
+			close(b);
+			free(p);
+			continue;
+		}
+		if (pthread_create(&p->th[1], NULL, pump, &p->dir[1])) {
+			shutdown(a, SHUT_RDWR);
+			pthread_join(p->th[0], NULL);
+			pthread_mutex_unlock(&r->lock);
+			close(a);
+			close(b);
+			free(p);
+			continue;
+		}
+		r->pairs[r->npairs++] = p;
+		pthread_mutex_unlock(&r->lock);
+	}
+	return NULL;
+}
+
+static int relay_start(struct relay *r, const char *target, int only_flag)
+{
+	char err[128];
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->only_flag = only_flag;
+	pthread_mutex_init(&r->lock, NULL);
+	snprintf(r->target, sizeof(r->target), "%s", target);
+	ret = mig_listen("127.0.0.1:0", &r->lfd, r->addr, sizeof(r->addr),
+			 err, sizeof(err));
+	if (ret)
+		return ret;
+	ret = -pthread_create(&r->th, NULL, relay_thread, r);
+	if (ret) {
+		close(r->lfd);
+		return ret;
+	}
+	r->running = 1;
+	return 0;
+}
+
+static void relay_stop(struct relay *r)
+{
+	unsigned int i;
+
+	if (!r->running)
+		return;
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(r->th, NULL);
+	for (i = 0; i < r->npairs; i++) {
+		struct relay_pair *p = r->pairs[i];
+
+		shutdown(p->a, SHUT_RDWR);
+		shutdown(p->b, SHUT_RDWR);
+		pthread_join(p->th[0], NULL);
+		pthread_join(p->th[1], NULL);
+		close(p->a);
+		close(p->b);
+		free(p);
+	}
+	close(r->lfd);
+	pthread_mutex_destroy(&r->lock);
+	r->running = 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Running the engines in-process
+ */
+
+struct src_run {
+	struct wl *w;
+	struct mig_config cfg;
+	int ret;
+};
+
+static void *src_thread(void *arg)
+{
+	struct src_run *sr = arg;
+
+	/* its netlink socket must see the source region's namespace */
+	sr->ret = netns_enter(sr->w, sr->w->ns_src);
+	if (!sr->ret)
+		sr->ret = mig_source_run(&sr->cfg, &sr->w->r->src);
+	return NULL;
+}
+
+/* A stranger talks nonsense to the source first. */
+static void send_garbage(struct wl *w, const char *addr)
+{
+	static const char junk[64] =
+		"GET / HTTP/1.0\r\nHost: postcopy-agent-test\r\n\r\n";
+	char err[128], buf[64];
+	int fd;
+
+	if (mig_connect(addr, 2000, &fd, err, sizeof(err))) {
+		wl_log(w, "garbage: %s", err);
+		return;
+	}
+	mig_send_all(fd, junk, sizeof(junk), 2000, NULL);
+	/* the source hangs up on it */
+	if (mig_recv_all(fd, buf, 1, 6000, NULL) == -ECONNRESET)
+		wl_log(w, "garbage: the source closed the connection");
+	close(fd);
+}
+
+static int join_timed(pthread_t th, int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_timedjoin_np(th, NULL, &ts);
+}
+
+static void stop_vcpus(struct wl *w, struct vcpu *cpus, int *stop)
+{
+	uint64_t end = mig_now_ns() + WL_JOIN_MS * 1000000ULL;
+	unsigned int i;
+
+	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < w->o->writers; i++) {
+		uint64_t now = mig_now_ns();
+
+		if (!cpus[i].running)
+			continue;
+		/* a vCPU stuck on a page that never came stays behind */
+		if (join_timed(cpus[i].th, now < end ?
+			       (int)((end - now) / 1000000) : 0))
+			pthread_detach(cpus[i].th);
+		cpus[i].running = 0;
+	}
+}
+
+static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
+{
+	const struct wl_opts *o = w->o;
+	struct src_run sr = { .w = w };
+	struct mig_config dc;
+	pthread_t sth;
+	int ret;
+
+	mig_config_init(&sr.cfg);
+	sr.cfg.listen_fd = lfd;
+	sr.cfg.region_fd = w->sfd;
+	sr.cfg.region_id = w->sid;
+	sr.cfg.max_rounds = o->rounds;
+	sr.cfg.downtime_ms = o->downtime_ms;
+	sr.cfg.precopy_budget_ms = o->budget_ms;
+	sr.cfg.no_postcopy = o->no_postcopy;
+	sr.cfg.io_timeout_ms = o->io_timeout_ms;
+	sr.cfg.connect_timeout_ms = 30000;
+	sr.cfg.recover_timeout_ms = o->recover_timeout_ms;
+	sr.cfg.cancel = &w->src_cancel;
+	sr.cfg.hooks.pause = hook_pause;
+	sr.cfg.hooks.unpause = hook_unpause;
+	sr.cfg.hooks.log = src_log;
+	sr.cfg.hooks.progress = src_progress;
+	sr.cfg.hooks.arg = w;
+
+	mig_config_init(&dc);
+	dc.addr = w->relay.running ? w->relay.addr : src_addr;
+	dc.region_fd = o->netlink ? -1 : w->dfd;
+	dc.region_id = w->did;
+	dc.channels = o->channels;
+	dc.io_timeout_ms = o->io_timeout_ms;
+	dc.connect_timeout_ms = 30000;
+	dc.recover_timeout_ms = o->recover_timeout_ms;
+	dc.cancel = o->cancel;
+	dc.hooks.resume = hook_resume;
+	dc.hooks.log = dst_log;
+	dc.hooks.progress = dst_progress;
+	dc.hooks.arg = w;
+
+	ret = -pthread_create(&sth, NULL, src_thread, &sr);
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "starting the source: %s", mig_errstr(ret));
+		return ret;
+	}
+	ret = netns_enter(w, w->ns_dst);
+	if (ret) {
+		__atomic_store_n(&w->src_cancel, 1, __ATOMIC_RELEASE);
+		pthread_join(sth, NULL);
+		return ret;
+	}
+	if (o->garbage_first)
+		send_garbage(w, src_addr);
+	ret = mig_dest_run(&dc, &w->r->dst);
+	w->r->have_dst = 1;
+	if (ret) {
+		/* the source would wait for a comeback that never happens */
+		__atomic_store_n(&w->src_cancel, 1, __ATOMIC_RELEASE);
+	}
+	pthread_join(sth, NULL);
+	w->r->have_src = 1;
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error), "destination: %s",
+			 w->r->dst.error);
+		return ret;
+	}
+	if (sr.ret) {
+		snprintf(w->r->error, sizeof(w->r->error), "source: %s",
+			 w->r->src.error);
+		return sr.ret;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Running postcopy-agent processes
+ */
+
+struct agent_proc {
+	pid_t pid;
+	int ctl;		/* our end of the control socket */
+	FILE *in;
+	char json[4096];	/* its "result" line */
+	int paused;
+};
+
+/*
+ * Start an agent with fd 3 = @keep1 (the region), 5 = @keep2 (a listening
+ * socket), 6 = its end of a new control socket.  posix_spawn(), not
+ * fork(): vCPU threads may sleep in faults on the region, and fork()
+ * would wait for locks and copy the address space of a busy VMM.
+ */
+static int spawn_agent(struct wl *w, struct agent_proc *a, char **argv,
+		       int keep1, int keep2)
+{
+	static const int dst[3] = { 3, 5, 6 };
+	posix_spawn_file_actions_t fa;
+	int sv[2], fds[3], i, ret;
+
+	memset(a, 0, sizeof(*a));
+	a->pid = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	fds[0] = keep1;
+	fds[1] = keep2;
+	fds[2] = sv[1];
+	ret = -posix_spawn_file_actions_init(&fa);
+	if (ret)
+		goto out;
+	/* out of the way first, so no dup2() hits another source */
+	for (i = 0; i < 3 && !ret; i++)
+		if (fds[i] >= 0)
+			ret = -posix_spawn_file_actions_adddup2(&fa, fds[i],
+								100 + i);
+	for (i = 0; i < 3 && !ret; i++)
+		if (fds[i] >= 0)
+			ret = -posix_spawn_file_actions_adddup2(&fa, 100 + i,
+								dst[i]);
+	for (i = 0; i < 3 && !ret; i++)
+		if (fds[i] >= 0)
+			ret = -posix_spawn_file_actions_addclose(&fa, 100 + i);
+	/*
+	 * Not fflush(NULL): it locks every stream, and agent readers sit in
+	 * fgets() holding theirs.
+	 */
+	pthread_mutex_lock(&w->log_lock);
+	fflush(stdout);
+	fflush(stderr);
+	pthread_mutex_unlock(&w->log_lock);
+	if (!ret)
+		ret = -posix_spawn(&a->pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+out:
+	close(sv[1]);
+	if (ret) {
+		close(sv[0]);
+		a->pid = -1;
+		return ret;
+	}
+	a->ctl = sv[0];
+	ret = fcntl(sv[0], F_DUPFD_CLOEXEC, 0);
+	a->in = ret < 0 ? NULL : fdopen(ret, "r");
+	return a->in ? 0 : -ENOMEM;
+}
+
+/* Read the agent's control lines until its result (or EOF). */
+struct agent_ctx {
+	struct wl *w;
+	struct agent_proc *a;
+	int role;
+	pthread_t th;
+};
+
+static void *agent_reader(void *arg)
+{
+	struct agent_ctx *x = arg;
+	char line[4096];
+
+	while (fgets(line, sizeof(line), x->a->in)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, "pause")) {
+			int ret = hook_pause(x->w);
+
+			dprintf(x->a->ctl, "%s\n", ret ? "error" : "paused");
+		} else if (!strcmp(line, "unpause")) {
+			hook_unpause(x->w);
+		} else if (!strcmp(line, "resume")) {
+			hook_resume(x->w);
+		} else if (!strncmp(line, "phase ", 6)) {
+			unsigned int ph;
+
+			for (ph = 0; ph <= MIG_PHASE_FAILED; ph++)
+				if (!strcmp(line + 6, mig_phase_name(ph)))
+					phase_seen(x->w, x->role, ph);
+		} else if (!strncmp(line, "result ", 7)) {
+			snprintf(x->a->json, sizeof(x->a->json), "%s",
+				 line + 7);
+		} else if (line[0]) {
+			wl_log(x->w, "%s agent: %s",
+			       x->role == MIG_SOURCE ? "source" : "destination",
+			       line);
+		}
+	}
+	return NULL;
+}
+
+static uint64_t json_num(const char *json, const char *key, double scale)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(json, pat);
+	if (!p)
+		return 0;
+	return (uint64_t)(strtod(p + strlen(pat), NULL) * scale);
+}
+
+static void json_result(const char *json, struct mig_result *r)
+{
+	const char *e;
+
+	r->ok = strstr(json, "\"ok\": true") != NULL;
+	r->pages = json_num(json, "pages", 1);
+	r->total_ns = json_num(json, "total_s", 1e9);
+	r->downtime_ns = json_num(json, "downtime_ms", 1e6);
+	r->rounds = json_num(json, "rounds", 1);
+	r->precopy_pages = json_num(json, "precopy_pages", 1);
+	r->postcopy_pages = json_num(json, "postcopy_pages", 1);
+	r->urgent_pages = json_num(json, "urgent_pages", 1);
+	r->faults = json_num(json, "faults", 1);
+	r->faults_remote = json_num(json, "faults_remote", 1);
+	r->lat_p50_ns = json_num(json, "p50_us", 1000);
+	r->lat_p99_ns = json_num(json, "p99_us", 1000);
+	r->lat_max_ns = json_num(json, "max_us", 1000);
+	r->reconnects = json_num(json, "reconnects", 1);
+	r->bytes_sent = json_num(json, "bytes_sent", 1);
+	r->bytes_received = json_num(json, "bytes_received", 1);
+	r->pages_present = json_num(json, "pages_present", 1);
+	e = strstr(json, "\"error\": \"");
+	if (e) {
+		e += strlen("\"error\": \"");
+		snprintf(r->error, sizeof(r->error), "%.*s",
+			 (int)strcspn(e, "\""), e);
+	}
+}
+
+static int cancelled_wl(const struct wl_opts *o)
+{
+	return o->cancel && *o->cancel;
+}
+
+static int wait_agent(struct agent_proc *a, int timeout_ms)
+{
+	uint64_t deadline = mig_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int status;
+
+	for (;;) {
+		pid_t p = waitpid(a->pid, &status, WNOHANG);
+
+		if (p == a->pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			       128 + WTERMSIG(status);
+		if (p < 0)
+			return -errno;
+		if (mig_now_ns() > deadline) {
+			kill(a->pid, SIGKILL);
+			waitpid(a->pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		mig_sleep_ms(20);
+	}
+}
+
+/* Argument vectors of the two agents; @resume for a replacement. */
+struct agent_args {
+	char sid[16], did[16], rounds[16], down[16], chans[16], iot[16];
+	char rect[16], id[2 * MIG_ID_LEN + 1], addr[64];
+	char *v[40];
+};
+
+static void source_args(struct wl *w, struct agent_args *a)
+{
+	const struct wl_opts *o = w->o;
+	int n = 0;
+
+	snprintf(a->sid, sizeof(a->sid), "%u", w->sid);
+	snprintf(a->rounds, sizeof(a->rounds), "%u", o->rounds);
+	snprintf(a->down, sizeof(a->down), "%u", o->downtime_ms);
+	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
+	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
+	a->v[n++] = (char *)o->agent;
+	a->v[n++] = "source";
+	a->v[n++] = "--listen-fd";
+	a->v[n++] = "5";
+	a->v[n++] = "--region-fd";
+	a->v[n++] = "3";
+	a->v[n++] = "--region-id";
+	a->v[n++] = a->sid;
+	a->v[n++] = "--rounds";
+	a->v[n++] = a->rounds;
+	a->v[n++] = "--downtime-ms";
+	a->v[n++] = a->down;
+	a->v[n++] = "--io-timeout-ms";
+	a->v[n++] = a->iot;
+	a->v[n++] = "--recover-timeout-ms";
+	a->v[n++] = a->rect;
+	a->v[n++] = "--migration-id";
+	a->v[n++] = a->id;
+	a->v[n++] = "--control-fd";
+	a->v[n++] = "6";
+	if (o->no_postcopy)
+		a->v[n++] = "--no-postcopy";
+	a->v[n++] = o->progress ? "--progress" : "--quiet";
+	a->v[n] = NULL;
+}
+
+static void dest_args(struct wl *w, struct agent_args *a, int resume)
+{
+	const struct wl_opts *o = w->o;
+	int n = 0;
+
+	snprintf(a->did, sizeof(a->did), "%u", w->did);
+	snprintf(a->chans, sizeof(a->chans), "%u", o->channels);
+	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
+	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
+	a->v[n++] = (char *)o->agent;
+	a->v[n++] = "destination";
+	a->v[n++] = "--connect";
+	a->v[n++] = a->addr;
+	if (!o->netlink) {
+		a->v[n++] = "--region-fd";
+		a->v[n++] = "3";
+	}
+	a->v[n++] = "--region-id";
+	a->v[n++] = a->did;
+	a->v[n++] = "--channels";
+	a->v[n++] = a->chans;
+	a->v[n++] = "--io-timeout-ms";
+	a->v[n++] = a->iot;
+	a->v[n++] = "--recover-timeout-ms";
+	a->v[n++] = a->rect;
+	a->v[n++] = "--migration-id";
+	a->v[n++] = a->id;
+	if (resume)
+		a->v[n++] = "--resume";
+	a->v[n++] = "--control-fd";
+	a->v[n++] = "6";
+	a->v[n++] = o->progress ? "--progress" : "--quiet";
+	a->v[n] = NULL;
+}
+
+/* Reap a killed agent (it may take a moment to let go of everything). */
+static void reap_killed(struct wl *w, pid_t pid)
+{
+	uint64_t t0 = mig_now_ns();
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	wl_log(w, "vmm: killed agent %d reaped after %.3f s", (int)pid,
+	       (mig_now_ns() - t0) / 1e9);
+}
+
+static void agent_reap(struct agent_ctx *x)
+{
+	pthread_join(x->th, NULL);
+	fclose(x->a->in);
+	close(x->a->ctl);
+}
+
+static int run_agents(struct wl *w, int *lfdp)
+{
+	int lfd = *lfdp;
+	const struct wl_opts *o = w->o;
+	struct agent_args sargs, dargs;
+	struct agent_proc sa, da;
+	struct agent_ctx sx = { .w = w, .a = &sa, .role = MIG_SOURCE };
+	struct agent_ctx dx = { .w = w, .a = &da, .role = MIG_DEST };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint8_t id[MIG_ID_LEN];
+	char src_addr[64];
+	uint64_t deadline;
+	int ret, sret = 0, dret = -ETIMEDOUT, status;
+
+	mig_random_id(id);
+	mig_format_id(id, sargs.id);
+	memcpy(dargs.id, sargs.id, sizeof(dargs.id));
+	getsockname(lfd, (struct sockaddr *)&ss, &len);
+	mig_format_sockaddr((struct sockaddr *)&ss, src_addr, sizeof(src_addr));
+	snprintf(dargs.addr, sizeof(dargs.addr), "%s",
+		 w->relay.running ? w->relay.addr : src_addr);
+	source_args(w, &sargs);
+	dest_args(w, &dargs, 0);
+
+	/* each agent is born in its side's namespace */
+	ret = netns_enter(w, w->ns_src);
+	if (!ret)
+		ret = spawn_agent(w, &sa, sargs.v, w->sfd, lfd);
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "starting %s: %s", o->agent, mig_errstr(ret));
+		return ret;
+	}
+	netns_enter(w, w->ns_dst);
+	pthread_create(&sx.th, NULL, agent_reader, &sx);
+	/* the port is the source agent's now: it dies with it */
+	close(lfd);
+	*lfdp = -1;
+	if (o->garbage_first)
+		send_garbage(w, src_addr);
+	ret = spawn_agent(w, &da, dargs.v, o->netlink ? -1 : w->dfd, -1);
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "starting %s: %s", o->agent, mig_errstr(ret));
+		kill(sa.pid, SIGTERM);
+		wait_agent(&sa, 5000);
+		agent_reap(&sx);
+		return ret;
+	}
+	pthread_create(&dx.th, NULL, agent_reader, &dx);
+
+	/* wait for the destination; kill an agent on the way if asked */
+	deadline = mig_now_ns() + 600 * 1000000000ULL;
+	for (;;) {
+		pid_t p;
+
+		if (o->kill && !w->r->killed &&
+		    __atomic_load_n(&w->relay.cut_done, __ATOMIC_ACQUIRE)) {
+			struct agent_proc *victim = o->kill == WL_KILL_DEST ?
+						    &da : &sa;
+
+			w->r->killed = 1;
+			kill(victim->pid, SIGKILL);
+			reap_killed(w, victim->pid);
+			wl_log(w, "vmm: killed the %s agent (pid %d)",
+			       victim == &da ? "destination" : "source",
+			       (int)victim->pid);
+			if (victim == &sa) {
+				sret = 128 + SIGKILL;
+				sa.pid = -1;
+			} else {
+				agent_reap(&dx);
+				dest_args(w, &dargs, 1);
+				ret = spawn_agent(w, &da, dargs.v,
+						  o->netlink ? -1 : w->dfd, -1);
+				if (ret) {
+					snprintf(w->r->error,
+						 sizeof(w->r->error),
+						 "restarting %s: %s", o->agent,
+						 mig_errstr(ret));
+					break;
+				}
+				wl_log(w, "vmm: started a new destination agent (pid %d) with --resume",
+				       (int)da.pid);
+				pthread_create(&dx.th, NULL, agent_reader, &dx);
+			}
+		}
+		p = waitpid(da.pid, &status, WNOHANG);
+		if (p == da.pid) {
+			dret = WIFEXITED(status) ? WEXITSTATUS(status) :
+			       128 + WTERMSIG(status);
+			break;
+		}
+		if (mig_now_ns() > deadline || (cancelled_wl(o))) {
+			kill(da.pid, SIGKILL);
+			waitpid(da.pid, &status, 0);
+			break;
+		}
+		mig_sleep_ms(20);
+	}
+	if (sa.pid > 0) {
+		if (dret)
+			kill(sa.pid, SIGTERM);
+		sret = wait_agent(&sa, dret ? 5000 : 30000);
+	}
+	agent_reap(&dx);
+	agent_reap(&sx);
+	if (da.json[0]) {
+		json_result(da.json, &w->r->dst);
+		w->r->dst.role = MIG_DEST;
+		w->r->have_dst = 1;
+	}
+	if (sa.json[0]) {
+		json_result(sa.json, &w->r->src);
+		w->r->src.role = MIG_SOURCE;
+		w->r->have_src = 1;
+	}
+	if (dret || sret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "postcopy-agent exited with status %d (destination), %d (source)%s%s",
+			 dret, sret, w->r->dst.error[0] ? ": " : "",
+			 w->r->dst.error);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Snapshot and lazy restore instead of a live migration
+ */
+
+static int run_snapshot(struct wl *w)
+{
+	const struct wl_opts *o = w->o;
+	struct mig_config sc, dc;
+	int ret;
+
+	if (o->agent) {
+		char sid[16], did[16];
+		char *sv[] = { (char *)o->agent, "snapshot", "--region-fd", "3",
+			       "--output", (char *)o->snapshot,
+			       "--control-fd", "6", "--keep-paused",
+			       "--json", NULL };
+		char *dv[] = { (char *)o->agent, "restore", "--snapshot",
+			       (char *)o->snapshot, "--region-id", did,
+			       "--region-fd", "3", "--control-fd", "6",
+			       "--json", NULL };
+		struct agent_proc a;
+		struct agent_ctx x = { .w = w, .a = &a };
+		int st;
+
+		snprintf(sid, sizeof(sid), "%u", w->sid);
+		snprintf(did, sizeof(did), "%u", w->did);
+		x.role = MIG_SOURCE;
+		ret = spawn_agent(w, &a, sv, w->sfd, -1);
+		if (ret)
+			goto spawn_fail;
+		pthread_create(&x.th, NULL, agent_reader, &x);
+		st = wait_agent(&a, 120000);
+		agent_reap(&x);
+		if (a.json[0]) {
+			json_result(a.json, &w->r->src);
+			w->r->have_src = 1;
+		}
+		if (st) {
+			snprintf(w->r->error, sizeof(w->r->error),
+				 "postcopy-agent snapshot exited with status %d: %s",
+				 st, w->r->src.error);
+			return -EIO;
+		}
+		x.role = MIG_DEST;
+		ret = spawn_agent(w, &a, dv, w->dfd, -1);
+		if (ret)
+			goto spawn_fail;
+		pthread_create(&x.th, NULL, agent_reader, &x);
+		st = wait_agent(&a, 120000);
+		agent_reap(&x);
+		if (a.json[0]) {
+			json_result(a.json, &w->r->dst);
+			w->r->dst.role = MIG_DEST;
+			w->r->have_dst = 1;
+		}
+		if (st) {
+			snprintf(w->r->error, sizeof(w->r->error),
+				 "postcopy-agent restore exited with status %d: %s",
+				 st, w->r->dst.error);
+			return -EIO;
+		}
+		return 0;
+spawn_fail:
+		snprintf(w->r->error, sizeof(w->r->error), "starting %s: %s",
+			 o->agent, mig_errstr(ret));
+		return ret;
+	}
+
+	mig_config_init(&sc);
+	sc.region_fd = w->sfd;
+	sc.region_id = w->sid;
+	sc.cancel = o->cancel;
+	sc.hooks.pause = hook_pause;
+	sc.hooks.log = src_log;
+	sc.hooks.arg = w;
+	/* the VM moves to the restored region: the source stays paused */
+	ret = mig_snapshot_write(&sc, o->snapshot, 1, &w->r->src);
+	w->r->have_src = 1;
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error), "snapshot: %s",
+			 w->r->src.error);
+		return ret;
+	}
+	mig_config_init(&dc);
+	dc.region_fd = o->netlink ? -1 : w->dfd;
+	dc.region_id = w->did;
+	dc.cancel = o->cancel;
+	dc.hooks.resume = hook_resume;
+	dc.hooks.log = dst_log;
+	dc.hooks.arg = w;
+	ret = netns_enter(w, w->ns_dst);
+	if (!ret)
+		ret = mig_restore_run(&dc, o->snapshot, &w->r->dst);
+	w->r->have_dst = 1;
+	if (ret)
+		snprintf(w->r->error, sizeof(w->r->error), "restore: %s",
+			 w->r->dst.error);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * Setup, verification, entry
+ */
+
+static int make_region(struct wl *w, uint64_t flags, int *fd, uint32_t *id,
+		       uint8_t **mem)
+{
+	int ret = pca_region_create(w->o->size, flags, id);
+
+	if (ret < 0) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "creating a %" PRIu64 "-byte region: %s%s",
+			 w->o->size, mig_errstr(ret),
+			 ret == -ENOENT ? " (is the module loaded?)" : "");
+		return ret;
+	}
+	*fd = ret;
+	*mem = mmap(NULL, w->o->size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd,
+		    0);
+	if (*mem == MAP_FAILED) {
+		ret = -errno;
+		*mem = NULL;
+		snprintf(w->r->error, sizeof(w->r->error), "mmap: %s",
+			 mig_errstr(ret));
+		return ret;
+	}
+	return 0;
+}
+
+static uint64_t verify_source(struct wl *w)
+{
+	size_t words = w->psz / 8;
+	uint64_t *want = malloc(w->psz), bad = 0, p;
+
+	if (!want)
+		return w->pages;
+	for (p = 0; p < w->pages; p++)
+		bad += !pattern_ok((const uint64_t *)(w->smem + p * w->psz),
+				   words, p, w->gen[p], want);
+	free(want);
+	return bad;
+}
+
+static uint64_t verify(struct wl *w)
+{
+	size_t words = w->psz / 8;
+	uint64_t *want = malloc(w->psz), bad = 0, p;
+
+	if (!want)
+		return w->pages;
+	for (p = 0; p < w->pages; p++) {
+		const uint8_t *d = w->dmem + p * w->psz;
+		int ok = pattern_ok((const uint64_t *)d, words, p,
+				    w->expect[p], want);
+
+		/* untouched on the destination: the source's last bytes */
+		if (ok && w->expect[p] == w->gen[p])
+			ok = !memcmp(d, w->smem + p * w->psz, w->psz);
+		if (!ok && bad++ < 5)
+			wl_log(w, "verify: page %" PRIu64
+			       " differs (holds generation %" PRIu64
+			       ", expected %u)", p, *(const uint64_t *)d,
+			       w->expect[p]);
+	}
+	free(want);
+	return bad;
+}
+
+int wl_run(const struct wl_opts *o, struct wl_result *r)
+{
+	struct wl *w;
+	char err[128], addr[64];
+	uint64_t t0 = mig_now_ns(), p;
+	unsigned int i;
+	int ret, lfd = -1;
+	size_t words;
+
+	memset(r, 0, sizeof(*r));
+	if (!o->writers || o->writers > WL_MAX_WRITERS || !o->size) {
+		snprintf(r->error, sizeof(r->error),
+			 "bad workload options: writers 1..%d, size > 0",
+			 WL_MAX_WRITERS);
+		return -EINVAL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->o = o;
+	w->r = r;
+	w->sfd = w->dfd = -1;
+	w->ns_src = w->ns_dst = w->ns_home = -1;
+	pthread_mutex_init(&w->log_lock, NULL);
+	w->psz = sysconf(_SC_PAGESIZE);
+	if (o->size % w->psz) {
+		snprintf(r->error, sizeof(r->error),
+			 "size must be a multiple of %u", w->psz);
+		ret = -EINVAL;
+		goto out;
+	}
+	w->pages = o->size / w->psz;
+	r->pages = w->pages;
+	words = w->psz / 8;
+	w->gen = calloc(w->pages, sizeof(*w->gen));
+	w->expect = calloc(w->pages, sizeof(*w->expect));
+	if (!w->gen || !w->expect) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (o->netem) {
+		if (o->cut) {
+			snprintf(r->error, sizeof(r->error),
+				 "cuts and network namespaces do not mix");
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = netns_setup(w);
+		if (ret)
+			goto out;
+	}
+	/* regions belong to their creator's network namespace */
+	ret = netns_enter(w, w->ns_src);
+	if (!ret)
+		ret = make_region(w, 0, &w->sfd, &w->sid, &w->smem);
+	if (ret)
+		goto out;
+	ret = netns_enter(w, w->ns_dst);
+	if (!ret)
+		ret = make_region(w, PCA_REGION_MISSING, &w->dfd, &w->did,
+				  &w->dmem);
+	if (ret)
+		goto out;
+
+	/* the guest's memory before the migration */
+	for (p = 0; p < w->pages; p++) {
+		if (mix64(p + 1) % 100 >= o->fill_pct)
+			continue;
+		pattern((uint64_t *)(w->smem + p * w->psz), words, p, 1);
+		w->gen[p] = 1;
+	}
+	wl_log(w, "vmm: regions %u (source) and %u (destination), %" PRIu64
+	       " pages, %u%% filled; %u vCPUs writing %u pages/s",
+	       w->sid, w->did, w->pages, o->fill_pct, o->writers, o->rate);
+	if (o->rate) {
+		for (i = 0; i < o->writers; i++) {
+			struct vcpu *c = &w->src_cpu[i];
+
+			c->wl = w;
+			c->idx = i;
+			c->rng = 0x2545f4914f6cdd1dULL * (i + 1);
+			if (!pthread_create(&c->th, NULL, src_vcpu, c))
+				c->running = 1;
+		}
+	}
+
+	ret = netns_enter(w, w->ns_src);
+	if (!ret)
+		ret = mig_listen(o->netem ? NS_ADDR_SRC ":0" : "127.0.0.1:0",
+				 &lfd, addr, sizeof(addr), err, sizeof(err));
+	if (ret) {
+		snprintf(r->error, sizeof(r->error), "%s", err);
+		goto out;
+	}
+	if (o->kill && (!o->agent || !o->cut)) {
+		snprintf(r->error, sizeof(r->error),
+			 "killing an agent needs --agent and a --cut phase");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (o->cut) {
+		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE);
+		if (ret) {
+			snprintf(r->error, sizeof(r->error), "relay: %s",
+				 mig_errstr(ret));
+			goto out;
+		}
+	}
+	if (o->snapshot)
+		ret = run_snapshot(w);
+	else if (o->agent)
+		ret = run_agents(w, &lfd);
+	else
+		ret = run_inprocess(w, addr, lfd);
+
+	stop_vcpus(w, w->dst_cpu, &w->dst_stop);
+	stop_vcpus(w, w->src_cpu, &w->src_stop);
+	relay_stop(&w->relay);
+	/* whatever happened, the source must hold what it last wrote */
+	r->source_bad = verify_source(w);
+	if (r->source_bad)
+		wl_log(w, "verify: %" PRIu64 " source pages are not what was last written",
+		       r->source_bad);
+	r->src_writes = w->src_writes;
+	r->dest_writes = w->dest_writes;
+	r->dest_checked = w->dest_checked;
+	r->dest_bad = w->dest_bad;
+	if (ret)
+		goto out;
+	if (!w->dst_started)
+		memcpy(w->expect, w->gen, w->pages * sizeof(*w->gen));
+	r->mismatches = verify(w);
+	if (r->mismatches || r->dest_bad) {
+		snprintf(r->error, sizeof(r->error),
+			 "%" PRIu64 " pages differ at the end, %" PRIu64
+			 " differed when first read on the destination",
+			 r->mismatches, r->dest_bad);
+		ret = -EIO;
+		goto out;
+	}
+	r->ok = 1;
+out:
+	r->wall_s = (mig_now_ns() - t0) / 1e9;
+	if (lfd >= 0)
+		close(lfd);
+	if (w->smem)
+		munmap(w->smem, o->size);
+	if (w->dmem)
+		munmap(w->dmem, o->size);
+	if (w->sfd >= 0)
+		close(w->sfd);
+	if (w->dfd >= 0)
+		close(w->dfd);
+	if (o->netem)
+		netns_teardown(w);
+	free(w->gen);
+	free(w->expect);
+	pthread_mutex_destroy(&w->log_lock);
+	free(w);
+	return ret;
+}
+
+void wl_print_line(FILE *f, const struct wl_result *r)
+{
+	const struct mig_result *d = &r->dst;
+
+	if (!r->ok) {
+		fprintf(f, "MIGRATION FAILED pages=%" PRIu64 " mismatches=%"
+			PRIu64 " error=\"%s\"\n", r->pages, r->mismatches,
+			r->error);
+		return;
+	}
+	fprintf(f, "MIGRATION OK pages=%" PRIu64 " mismatches=%" PRIu64
+		" total_s=%.2f downtime_ms=%.1f faults=%" PRIu64
+		" p50_us=%" PRIu64 " p99_us=%" PRIu64 "\n", r->pages,
+		r->mismatches, d->total_ns / 1e9, d->downtime_ns / 1e6,
+		d->faults, d->lat_p50_ns / 1000, d->lat_p99_ns / 1000);
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * workload.h: a VMM and its guest, played by threads, around a migration.
+ *
+ * The source region is written by "vCPU" threads at a chosen rate with a
+ * verifiable pattern: page p at generation g holds pattern(p, g) (g = 0:
+ * all zero), and the last generation of every page is known.  At
+ * switchover the writers are paused; on the destination, after resume,
+ * vCPU threads read pages (faulting them in), check them against what
+ * the source last wrote, and write new generations.  At the end every
+ * page of the destination is compared, byte for byte, with what it must
+ * hold.
+ *
+ * The migration runs in-process (source and destination engines in two
+ * threads over loopback TCP), or with the postcopy-agent binary as two
+ * processes that get the region fds and a control socket each.  A relay
+ * between them can cut every connection once, in precopy or postcopy, to
+ * exercise recovery.
+ */
+#ifndef PCA_WORKLOAD_H
+#define PCA_WORKLOAD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "migrate.h"
+
+enum wl_cut {
+	WL_CUT_NONE,
+	WL_CUT_PRECOPY,
+	WL_CUT_POSTCOPY,
+};
+
+/* With --agent: kill one agent process (SIGKILL) at the cut point. */
+enum wl_kill {
+	WL_KILL_NONE,
+	WL_KILL_DEST,		/* and start it again with --resume */
+	WL_KILL_SOURCE,
+};
+
+struct wl_opts {
+	uint64_t size;			/* region bytes */
+	unsigned int writers;		/* vCPU threads on each side */
+	unsigned int rate;		/* source pages written per second */
+	unsigned int dest_rate;		/* destination pages touched per s */
+	unsigned int fill_pct;		/* pages written before migrating */
+	unsigned int channels;
+	unsigned int rounds;		/* precopy rounds; 0: postcopy only */
+	unsigned int downtime_ms;
+	unsigned int budget_ms;		/* precopy time budget */
+	int no_postcopy;
+	enum wl_cut cut;
+	unsigned int cut_pct;		/* into that phase: percent of the
+					 * region's bytes forwarded
+					 */
+	enum wl_kill kill;		/* instead of cutting (needs .cut) */
+	int garbage_first;		/* garbage hits the source port first */
+	/*
+	 * Run source and destination in two network namespaces joined by a
+	 * veth pair, with this tc netem spec on both ends, e.g. "delay 1ms
+	 * rate 1gbit" ("" for none).  Needs iproute2's ip and tc, and the
+	 * veth and sch_netem modules; not with .cut.
+	 */
+	const char *netem;
+	const char *snapshot;		/* snapshot to this file, restore
+					 * from it, instead of migrating
+					 */
+	int netlink;			/* destination places with netlink */
+	int io_timeout_ms;
+	int recover_timeout_ms;
+	const char *agent;		/* postcopy-agent path: run as processes */
+	int progress;			/* progress lines on @log */
+	FILE *log;			/* events and progress; NULL: quiet */
+	const char *log_prefix;		/* e.g. "# " inside KTAP */
+	const volatile int *cancel;
+};
+
+void wl_opts_init(struct wl_opts *o);
+
+struct wl_result {
+	int ok;				/* migrated and verified */
+	char error[512];
+	struct mig_result src, dst;
+	int have_src, have_dst;
+	uint64_t pages;
+	uint64_t mismatches;		/* pages that differ at the end */
+	uint64_t dest_checked;		/* pages checked by destination vCPUs */
+	uint64_t dest_bad;		/* of which differed when first read */
+	uint64_t src_writes, dest_writes;
+	uint64_t source_bad;		/* source pages not as last written */
+	int killed;			/* an agent was killed as asked */
+	unsigned int src_warnings;	/* source log lines of warning level */
+	char src_last_warning[256];
+	double wall_s;
+};
+
+/* 0 when the migration completed and every page verified; else -errno. */
+int wl_run(const struct wl_opts *o, struct wl_result *r);
+
+/* "MIGRATION OK pages=... " or "MIGRATION FAILED ..." */
+void wl_print_line(FILE *f, const struct wl_result *r);
+
+/* Size with an optional K/M/G suffix; 0 on error. */
+uint64_t wl_parse_size(const char *s);
+
+#endif /* PCA_WORKLOAD_H */

@@ -1,0 +1,2722 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_test: a seeded interface fuzzer for postcopy_assist.
+ *
+ *   fuzz_test [-s SEED] [-n OPS] [harness options: -l, -t NAME, -T SECS]
+ *
+ * Environment (the guest's kernel command line can set both, e.g.
+ * APPEND="PCA_FUZZ_OPS=100000"): PCA_FUZZ_SEED, PCA_FUZZ_OPS.  Options win.
+ * Default: a seed from the clock, 20000 operations.  PCA_FUZZ_VERBOSE=1
+ * traces every netlink message and ioctl on stderr.
+ *
+ * OPS is split over the parts below, each with a seed derived from SEED, so
+ * one part can be rerun alone (-t NAME) with the same -s and -n:
+ *
+ *  netlink     random and mutated generic netlink messages for every
+ *              command and for unknown ones: wrong attribute types, short
+ *              and oversized attributes, wrong nesting, repeated attributes,
+ *              random region ids, offsets and lengths, bad header fields,
+ *              truncated and padded datagrams, dumps, the migration
+ *              relay with the socket in the "agent" and "vmm" groups;
+ *              some sent without CAP_SYS_ADMIN and from another network
+ *              namespace;
+ *  ioctl       random ioctls on the device and region fds: random numbers
+ *              in our magic, random sizes and directions, structured and
+ *              random arguments, bad pointers (NULL, kernel, unmapped,
+ *              read-only, straddling a guard page);
+ *  mmap        mmap/munmap/mremap/mprotect/madvise/msync/mlock/fork/close
+ *              and reopen-through-/proc sequences on region fds, with
+ *              touches of present and missing pages, kernel accesses and
+ *              DISCARD of mapped pages;
+ *  concurrent  faulting processes (two threads each, user and kernel
+ *              accesses, GUP through /proc/self/mem and process_vm_readv,
+ *              remapping, forks) against missing regions, two resolver
+ *              threads resolving some faults (COPY, ZERO, WAKE, batches,
+ *              DONTWAKE, over netlink and ioctl, or DISCARD right after)
+ *              and ignoring others, and chaos threads that attach, detach
+ *              and close sockets, send fuzzed messages, toggle dirty
+ *              tracking, discard pages and destroy regions while all of
+ *              this runs; faulting processes are killed and
+ *              respawned, and all of them are killed at the end;
+ *  reopen_race regression: regions reopened through /proc/self/fd while
+ *              their last fd is replaced (a use-after-free it found);
+ *  no_leaks    once every process and fd of the parts above is gone: no
+ *              region is left (REGION_GET dump) and the module's
+ *              reference count is zero; the fault cache's object count
+ *              is printed (SLUB counts per-CPU free objects too).
+ *
+ * Sequential parts replay exactly from the seed; the concurrent part's
+ * choices come from the seed but its interleaving does not.  Every wait is
+ * bounded.  The number of operations and the seed are printed.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include "kselftest_pca.h"
+
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#define PAGE		4096UL
+#define NOBODY		65534
+#define DEFAULT_OPS	20000
+
+/* Regions the sequential parts keep open at once. */
+#define MAX_REGIONS	8
+/* Most pages one resolution may place: keeps the guest's memory bounded. */
+#define MAX_RESOLVE	64
+/* Largest region anything but a create-and-close uses (dirty bitmaps). */
+#define BIG_REGION	(1ULL << 30)
+/* Pages carried by one fuzzed COPY message at most. */
+#define MAX_MSG_PAGES	16
+#define NLBUF		(MAX_MSG_PAGES * (PAGE + 64) + 8192)
+#define RECVBUF		(256 * 1024)
+
+/* -------------------------------------------------------------------------
+ * Seeds, counters, random numbers
+ */
+
+static uint64_t fuzz_seed;
+/* Commands the module has, from the handshake: most messages use them. */
+static uint64_t fuzz_commands;
+/* The last migration ids seen in answers and events, for MIGRATE_*. */
+static _Atomic uint32_t mig_ids[8];
+static atomic_uint mig_next;
+static uint64_t fuzz_ops = DEFAULT_OPS;
+/* PCA_FUZZ_VERBOSE=1: one stderr line per netlink message and ioctl */
+static int fuzz_verbose;
+/* PCA_TIMEOUT_SCALE (slow debug kernels) stretches the waits for exits */
+static unsigned int wait_scale = 1;
+
+/* In shared memory: counts survive the harness's forked children. */
+struct fuzz_shared {
+	atomic_ullong ops[8];		/* per part */
+	atomic_ullong errs[160];	/* replies/ioctl results by errno */
+	atomic_ullong ok;
+	atomic_ullong no_answer;	/* requests netlink did not answer */
+};
+static struct fuzz_shared *shared;
+
+enum part { P_NETLINK, P_IOCTL, P_MMAP, P_CONCURRENT, P_NR };
+static const char *const part_name[P_NR] = {
+	"netlink", "ioctl", "mmap", "concurrent",
+};
+/* Share of the operations, in percent. */
+static const unsigned int part_share[P_NR] = { 40, 25, 15, 20 };
+
+static uint64_t part_ops(enum part p)
+{
+	uint64_t n = fuzz_ops * part_share[p] / 100;
+
+	return n ? n : 1;
+}
+
+static uint64_t now_ms(void);
+static uint64_t part_t0;
+
+/* The first line of every part: enough to rerun it. */
+static void part_start(struct pca_test_ctx *t, enum part p)
+{
+	part_t0 = now_ms();
+	fuzz_commands = t->api.commands;
+	pca_t_diag(t, "seed %#llx, %llu of %llu operations (rerun: fuzz_test -s %#llx -n %llu -t %s)",
+		   (unsigned long long)fuzz_seed,
+		   (unsigned long long)part_ops(p),
+		   (unsigned long long)fuzz_ops,
+		   (unsigned long long)fuzz_seed,
+		   (unsigned long long)fuzz_ops, part_name[p]);
+}
+
+static void count_op(enum part p)
+{
+	atomic_fetch_add_explicit(&shared->ops[p], 1, memory_order_relaxed);
+}
+
+static void count_result(long ret)
+{
+	if (ret >= 0)
+		atomic_fetch_add_explicit(&shared->ok, 1, memory_order_relaxed);
+	else if (-ret < 160)
+		atomic_fetch_add_explicit(&shared->errs[-ret], 1,
+					  memory_order_relaxed);
+}
+
+struct rng {
+	uint64_t s;
+};
+
+/* splitmix64: small, fast, and any seed is a good one. */
+static uint64_t rnext(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void rng_init(struct rng *r, uint64_t seed, uint64_t stream)
+{
+	r->s = seed ^ (stream * 0xd1b54a32d192ed03ULL);
+	rnext(r);
+}
+
+static uint64_t rbelow(struct rng *r, uint64_t n)
+{
+	return n ? rnext(r) % n : 0;
+}
+
+static int chance(struct rng *r, unsigned int pct)
+{
+	return rbelow(r, 100) < pct;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static const uint64_t interesting[] = {
+	0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 64, 127, 128, 255, 256,
+	511, 512, 1023, 1024, 4095, 4096, 4097, 8191, 8192, 8193, 0x7fff,
+	0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff,
+	0x100000000ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
+	UINT64_MAX, UINT64_MAX - 4095, UINT64_MAX - 4096, 1ULL << 40,
+	(1ULL << 40) + 4096, (1ULL << 40) - 4096, 1ULL << 30, 1ULL << 52,
+	1ULL << 63 | 4096,
+};
+
+static uint64_t rinteresting(struct rng *r)
+{
+	uint64_t v = interesting[rbelow(r, sizeof(interesting) /
+					  sizeof(interesting[0]))];
+
+	switch (rbelow(r, 8)) {
+	case 0:
+		return v + rbelow(r, 3) - 1;
+	case 1:
+		return rnext(r);
+	case 2:
+		return rnext(r) & ~(PAGE - 1);
+	default:
+		return v;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Region sizes, offsets and lengths
+ */
+
+/* A size for a new region: mostly small, some large, some invalid. */
+static uint64_t rsize(struct rng *r)
+{
+	switch (rbelow(r, 20)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return BIG_REGION;
+	case 2:
+		return (1 + rbelow(r, 1024)) * PAGE;
+	case 3:
+		return 1 + rbelow(r, 64 * PAGE);	/* mostly unaligned */
+	default:
+		return (1 + rbelow(r, 64)) * PAGE;
+	}
+}
+
+static uint64_t roffset(struct rng *r, uint64_t size)
+{
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return size;
+	case 2:
+		return size >= PAGE ? size - PAGE : 0;
+	case 3:
+		return rbelow(r, size + 1);		/* unaligned */
+	case 4:
+		return size + PAGE * rbelow(r, 4);
+	default:
+		return size >= PAGE ? rbelow(r, size / PAGE) * PAGE : 0;
+	}
+}
+
+static uint64_t rlength(struct rng *r, uint64_t size, uint64_t off)
+{
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return 0;
+	case 2:
+		return off < size ? size - off : PAGE;
+	case 3:
+		return 1 + rbelow(r, 4 * PAGE);		/* unaligned */
+	case 4:
+		return size + PAGE;
+	default:
+		return (1 + rbelow(r, 8)) * PAGE;
+	}
+}
+
+/*
+ * A range that would make the module allocate pages is cut to MAX_RESOLVE
+ * pages; out-of-range and malformed ones are left as they are.
+ */
+static uint64_t clamp_resolve(uint64_t size, uint64_t off, uint64_t len)
+{
+	if (off < size && len <= size - off && len > MAX_RESOLVE * PAGE)
+		return MAX_RESOLVE * PAGE;
+	return len;
+}
+
+/* -------------------------------------------------------------------------
+ * Catching SIGBUS/SIGSEGV from touches of missing or unmapped memory
+ */
+
+static __thread sigjmp_buf *volatile touch_jmp;
+
+static void touch_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (touch_jmp)
+		siglongjmp(*touch_jmp, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void touch_setup(void)
+{
+	struct sigaction sa = { .sa_sigaction = touch_handler,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	/* a pipe whose reader went away */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Read or write one byte: 0, or the signal it raised. */
+static int touch(volatile uint8_t *p, int write)
+{
+	sigjmp_buf jb;
+	int sig;
+
+	sig = sigsetjmp(jb, 1);
+	if (sig) {
+		touch_jmp = NULL;
+		return sig;
+	}
+	touch_jmp = &jb;
+	/* the access must stay between the two stores */
+	__asm__ __volatile__("" ::: "memory");
+	if (write)
+		*p = 0x5a;
+	else
+		(void)*p;
+	__asm__ __volatile__("" ::: "memory");
+	touch_jmp = NULL;
+	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Buffers for pointers: good ones, and bad ones of every kind
+ */
+
+struct bufs {
+	uint8_t *data;		/* MAX_RESOLVE pages of pattern */
+	uint8_t *ro;		/* one read-only page */
+	uint8_t *guard;		/* a PROT_NONE page... */
+	uint8_t *before_guard;	/* ...and the writable page before it */
+	uint8_t *gone;		/* an address that was unmapped */
+};
+
+static struct bufs bufs;
+
+static void bufs_init(void)
+{
+	size_t i;
+	uint8_t *p;
+
+	bufs.data = mmap(NULL, MAX_RESOLVE * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < MAX_RESOLVE * PAGE; i++)
+		bufs.data[i] = (uint8_t)(i * 131 + (i >> 12));
+	bufs.ro = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(bufs.ro, 0x11, PAGE);
+	mprotect(bufs.ro, PAGE, PROT_READ);
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bufs.before_guard = p;
+	bufs.guard = p + PAGE;
+	mprotect(bufs.guard, PAGE, PROT_NONE);
+	bufs.gone = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	munmap(bufs.gone, PAGE);
+}
+
+/* bufs.ro changes protection for a moment: one thread at a time. */
+static pthread_mutex_t ro_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t rbadptr(struct rng *r)
+{
+	switch (rbelow(r, 12)) {
+	case 0:
+		return 0;
+	case 1:
+		return 1 + rbelow(r, PAGE);
+	case 2:
+		return (uintptr_t)bufs.guard;
+	case 3:
+		return (uintptr_t)bufs.guard - 1 - rbelow(r, 40);
+	case 4:
+		return (uintptr_t)bufs.ro;
+	case 5:
+		return (uintptr_t)bufs.gone;
+	case 6:
+		return 0xffff888000000000ULL + rbelow(r, 1 << 20) * PAGE;
+	case 7:
+		return 0xffffffff81000000ULL;
+	case 8:
+		return 0x800000000000ULL;	/* not canonical */
+	case 9:
+		return 0x7ffffffff000ULL;
+	case 10:
+		return UINT64_MAX - rbelow(r, 64);
+	default:
+		return rnext(r);
+	}
+}
+
+/* A source of page data: mostly good, sometimes anything. */
+static uint64_t rsrc(struct rng *r, uint64_t len)
+{
+	if (chance(r, 85) && len <= MAX_RESOLVE * PAGE)
+		return (uintptr_t)bufs.data +
+		       (len < MAX_RESOLVE * PAGE ?
+			rbelow(r, MAX_RESOLVE * PAGE - len + 1) & ~7ULL : 0);
+	if (chance(r, 30))
+		return (uintptr_t)bufs.data + rbelow(r, MAX_RESOLVE * PAGE);
+	return rbadptr(r);
+}
+
+/*
+ * Where an ioctl's argument struct of @size bytes goes: a good buffer, at
+ * the very end of a page before a guard, in read-only memory, or nowhere.
+ */
+static void *rargp(struct rng *r, void *good, size_t size)
+{
+	switch (rbelow(r, 20)) {
+	case 0:
+		return (void *)(uintptr_t)rbadptr(r);
+	case 1:
+		/* readable, not writable: the copy back fails */
+		pthread_mutex_lock(&ro_lock);
+		mprotect(bufs.ro, PAGE, PROT_READ | PROT_WRITE);
+		memcpy(bufs.ro + PAGE - size, good, size);
+		mprotect(bufs.ro, PAGE, PROT_READ);
+		pthread_mutex_unlock(&ro_lock);
+		return bufs.ro + PAGE - size;
+	case 2:
+	case 3:
+		/* ends exactly at the guard, or runs into it */
+		memcpy(bufs.guard - size, good, size);
+		return bufs.guard - size + (rbelow(r, 2) ? 0 : 1 +
+					    rbelow(r, size));
+	default:
+		return good;
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Regions the sequential parts keep
+ */
+
+struct fregion {
+	int fd;			/* -1: slot free */
+	uint32_t id;
+	uint64_t size;
+	uint64_t flags;
+	uint8_t *map;		/* a MAP_SHARED view of the first map_len */
+	uint64_t map_len;
+};
+
+struct fstate {
+	struct rng rng;
+	enum part part;
+	struct fregion reg[MAX_REGIONS];
+	uint32_t dead_ids[16];	/* ids of closed regions */
+	unsigned int ndead;
+};
+
+static void fstate_init(struct fstate *s, enum part p)
+{
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	rng_init(&s->rng, fuzz_seed, p + 1);
+	s->part = p;
+	for (i = 0; i < MAX_REGIONS; i++)
+		s->reg[i].fd = -1;
+}
+
+static struct fregion *any_region(struct fstate *s)
+{
+	unsigned int i, start = rbelow(&s->rng, MAX_REGIONS);
+
+	for (i = 0; i < MAX_REGIONS; i++) {
+		struct fregion *fr = &s->reg[(start + i) % MAX_REGIONS];
+
+		if (fr->fd >= 0)
+			return fr;
+	}
+	return NULL;
+}
+
+static void region_close(struct fstate *s, struct fregion *fr)
+{
+	if (fr->fd < 0)
+		return;
+	if (fr->map && chance(&s->rng, 80))
+		munmap(fr->map, fr->map_len);
+	/* else the mapping outlives the fd, and the region with it */
+	close(fr->fd);
+	s->dead_ids[s->ndead++ % 16] = fr->id;
+	count_op(s->part);
+	memset(fr, 0, sizeof(*fr));
+	fr->fd = -1;
+}
+
+static void region_adopt(struct fstate *s, int fd, uint32_t id, uint64_t size,
+			 uint64_t flags)
+{
+	struct fregion *fr = NULL;
+	unsigned int i;
+
+	for (i = 0; i < MAX_REGIONS && !fr; i++)
+		if (s->reg[i].fd < 0)
+			fr = &s->reg[i];
+	if (!fr) {
+		fr = &s->reg[rbelow(&s->rng, MAX_REGIONS)];
+		region_close(s, fr);
+	}
+	fr->fd = fd;
+	fr->id = id;
+	fr->size = size;
+	fr->flags = flags;
+	fr->map = NULL;
+	fr->map_len = 0;
+	/* Huge ones are only boundary values: gone again at once. */
+	if (size > BIG_REGION) {
+		region_close(s, fr);
+		return;
+	}
+	if (chance(&s->rng, 70)) {
+		uint64_t len = size < 256 * PAGE ? size : 256 * PAGE;
+		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, 0);
+
+		count_op(s->part);
+		if (m != MAP_FAILED) {
+			fr->map = m;
+			fr->map_len = len;
+		}
+	}
+}
+
+static int region_new(struct fstate *s)
+{
+	uint64_t size = rsize(&s->rng), flags;
+	uint32_t id;
+	int fd;
+
+	flags = chance(&s->rng, 75) ? PCA_REGION_MISSING : 0;
+	if (chance(&s->rng, 20))
+		flags |= PCA_REGION_USER_ONLY;
+	if (chance(&s->rng, 5))
+		flags = rinteresting(&s->rng);
+	fd = pca_region_create(size, flags, &id);
+	count_op(s->part);
+	count_result(fd);
+	if (fd < 0)
+		return fd;
+	region_adopt(s, fd, id, size, flags);
+	return 0;
+}
+
+static void regions_close_all(struct fstate *s)
+{
+	int i;
+
+	for (i = 0; i < MAX_REGIONS; i++)
+		if (s->reg[i].fd >= 0) {
+			if (s->reg[i].map)
+				munmap(s->reg[i].map, s->reg[i].map_len);
+			s->reg[i].map = NULL;
+			close(s->reg[i].fd);
+			s->reg[i].fd = -1;
+		}
+}
+
+/* A region id: live, dead, or made up. */
+static uint32_t rregion_id(struct fstate *s)
+{
+	struct fregion *fr;
+
+	switch (rbelow(&s->rng, 10)) {
+	case 0:
+		return s->ndead ? s->dead_ids[rbelow(&s->rng,
+					s->ndead < 16 ? s->ndead : 16)] : 0;
+	case 1:
+		return (uint32_t)rinteresting(&s->rng);
+	default:
+		fr = any_region(s);
+		return fr ? fr->id : (uint32_t)rbelow(&s->rng, 64);
+	}
+}
+
+/* -------------------------------------------------------------------------
+ * Generic netlink messages, built byte by byte
+ */
+
+struct nlb {
+	uint8_t *b;
+	size_t len;
+	size_t cap;
+};
+
+static void *nlb_put(struct nlb *m, size_t n)
+{
+	void *p;
+
+	if (m->len + NLMSG_ALIGN(n) > m->cap)
+		return NULL;
+	p = m->b + m->len;
+	memset(p, 0, NLMSG_ALIGN(n));
+	m->len += NLMSG_ALIGN(n);
+	return p;
+}
+
+/* One attribute, possibly mangled: wrong length, type or flags, twice. */
+static void nlb_attr(struct fstate *s, struct nlb *m, uint16_t type,
+		     const void *data, size_t len)
+{
+	struct rng *r = &s->rng;
+	uint8_t tmp[256];
+	struct nlattr *a;
+	int copies = 1, i;
+
+	if (chance(r, 8)) {
+		switch (rbelow(r, 7)) {
+		case 0:
+			return;				/* dropped */
+		case 1:
+			copies = 2 + rbelow(r, 3);	/* repeated */
+			break;
+		case 2:
+			len = len ? rbelow(r, len) : 0;	/* short */
+			break;
+		case 3:					/* long */
+			if (len <= sizeof(tmp) - 16) {
+				memset(tmp, (int)rnext(r), sizeof(tmp));
+				memcpy(tmp, data, len);
+				data = tmp;
+				len += 1 + rbelow(r, 16);
+			}
+			break;
+		case 4:
+			type |= NLA_F_NESTED;
+			break;
+		case 5:
+			type |= NLA_F_NET_BYTEORDER;
+			break;
+		default:
+			type = rbelow(r, PCA_A_MAX + 4);
+			break;
+		}
+	}
+	for (i = 0; i < copies; i++) {
+		a = nlb_put(m, NLA_HDRLEN + len);
+		if (!a)
+			return;
+		a->nla_type = type;
+		a->nla_len = NLA_HDRLEN + len;
+		memcpy((uint8_t *)a + NLA_HDRLEN, data, len);
+	}
+}
+
+static void nlb_u32(struct fstate *s, struct nlb *m, uint16_t type, uint32_t v)
+{
+	nlb_attr(s, m, type, &v, sizeof(v));
+}
+
+static void nlb_u64(struct fstate *s, struct nlb *m, uint16_t type, uint64_t v)
+{
+	nlb_attr(s, m, type, &v, sizeof(v));
+}
+
+static size_t nlb_nest_start(struct nlb *m, uint16_t type)
+{
+	struct nlattr *a = nlb_put(m, NLA_HDRLEN);
+
+	if (!a)
+		return SIZE_MAX;
+	a->nla_type = type;
+	return (uint8_t *)a - m->b;
+}
+
+static void nlb_nest_end(struct nlb *m, size_t at)
+{
+	struct nlattr *a;
+
+	if (at == SIZE_MAX)
+		return;
+	a = (struct nlattr *)(m->b + at);
+	a->nla_len = m->len - at > 0xffff ? 0xffff : m->len - at;
+}
+
+static uint32_t rmig_id(struct rng *r);
+
+/* A string attribute: usually terminated and short, sometimes not. */
+static void nlb_string(struct fstate *s, struct nlb *m, uint16_t type)
+{
+	static const char *const peers[] = { "127.0.0.1:4444", "[::1]:1",
+		"localhost:65535", "", ":", "host:99999", "a:b:c" };
+	struct rng *r = &s->rng;
+	char str[300];
+	size_t len, i;
+
+	if (chance(r, 60)) {
+		const char *p = peers[rbelow(r, sizeof(peers) / sizeof(peers[0]))];
+
+		nlb_attr(s, m, type, p, strlen(p) + (chance(r, 90) ? 1 : 0));
+		return;
+	}
+	len = chance(r, 80) ? rbelow(r, 80) : rbelow(r, sizeof(str));
+	for (i = 0; i < len; i++)
+		str[i] = chance(r, 95) ? (char)('a' + rbelow(r, 26)) :
+			 (char)rnext(r);
+	if (len && chance(r, 80))
+		str[len - 1] = 0;
+	nlb_attr(s, m, type, str, len);
+}
+
+/* Random garbage attributes, any type, any length. */
+static void nlb_garbage(struct fstate *s, struct nlb *m)
+{
+	struct rng *r = &s->rng;
+	size_t len = chance(r, 90) ? rbelow(r, 24) : rbelow(r, 9000);
+	uint8_t *p;
+	struct nlattr *a;
+	size_t i;
+
+	a = nlb_put(m, NLA_HDRLEN + len);
+	if (!a)
+		return;
+	a->nla_type = chance(r, 80) ? rbelow(r, PCA_A_MAX + 4) :
+		      (uint16_t)rnext(r);
+	a->nla_len = NLA_HDRLEN + len;
+	p = (uint8_t *)a + NLA_HDRLEN;
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)rnext(r);
+}
+
+/* A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways. */
+static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size)
+{
+	struct rng *r = &s->rng;
+	size_t nest = nlb_nest_start(m, chance(r, 95) ? PCA_A_PAGE | (chance(r, 50) ? NLA_F_NESTED : 0) :
+				     rbelow(r, PCA_A_MAX + 2));
+	uint64_t off = roffset(r, size);
+	size_t dlen = PAGE;
+
+	if (chance(r, 5))
+		dlen = chance(r, 50) ? rbelow(r, PAGE) : PAGE + 1 +
+		       rbelow(r, 64);
+	if (!chance(r, 4))
+		nlb_u64(s, m, PCA_A_OFFSET, off);
+	if (!chance(r, 4))
+		nlb_attr(s, m, PCA_A_DATA, bufs.data + rbelow(r, 8) * PAGE,
+			 dlen > PAGE ? PAGE : dlen);
+	if (chance(r, 3))
+		nlb_u32(s, m, PCA_A_REGION_ID, rregion_id(s));	/* misplaced */
+	if (chance(r, 3)) {					/* nested deeper */
+		size_t inner = nlb_nest_start(m, PCA_A_PAGE);
+
+		nlb_u64(s, m, PCA_A_OFFSET, off);
+		nlb_nest_end(m, inner);
+	}
+	if (chance(r, 3))
+		nlb_garbage(s, m);
+	nlb_nest_end(m, nest);
+}
+
+/* The attributes a command takes, each possibly mangled, plus extras. */
+static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
+			  uint32_t id, uint64_t size)
+{
+	struct rng *r = &s->rng;
+	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	unsigned int i, n;
+
+	if (cmd == PCA_CMD_ZERO || cmd == PCA_CMD_COPY)
+		len = clamp_resolve(size, off, len);
+	if (cmd >= PCA_CMD_MIGRATE && chance(r, 50))
+		id = rregion_id(s);
+	switch (cmd) {
+	case PCA_CMD_API:
+		nlb_u32(s, m, PCA_A_API_VERSION, chance(r, 80) ?
+			PCA_API_VERSION : (uint32_t)rinteresting(r));
+		if (chance(r, 70))
+			nlb_u64(s, m, PCA_A_FEATURES, chance(r, 60) ?
+				rnext(r) & 0x7f : rinteresting(r));
+		break;
+	case PCA_CMD_REGION_GET:
+	case PCA_CMD_DETACH:
+	case PCA_CMD_FAULT:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		break;
+	case PCA_CMD_ATTACH:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		if (chance(r, 60))
+			nlb_u32(s, m, PCA_A_POLICY, chance(r, 80) ?
+				rbelow(r, 2) : (uint32_t)rinteresting(r));
+		break;
+	case PCA_CMD_COPY:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		if (chance(r, 30))
+			nlb_u32(s, m, PCA_A_RESOLVE_FLAGS, chance(r, 70) ?
+				PCA_RESOLVE_DONTWAKE : (uint32_t)rnext(r));
+		n = chance(r, 10) ? 0 : 1 + rbelow(r, chance(r, 80) ? 2 :
+						   MAX_MSG_PAGES);
+		for (i = 0; i < n; i++)
+			nlb_page(s, m, size);
+		break;
+	case PCA_CMD_ZERO:
+	case PCA_CMD_WAKE:
+	case PCA_CMD_DIRTY_GET:
+	case PCA_CMD_DIRTY_CLEAR:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		if (!chance(r, 10))
+			nlb_u64(s, m, PCA_A_OFFSET, off);
+		if (!chance(r, 10))
+			nlb_u64(s, m, PCA_A_LENGTH, len);
+		if (cmd == PCA_CMD_DIRTY_GET && chance(r, 60))
+			nlb_u32(s, m, PCA_A_DIRTY_FLAGS, chance(r, 80) ?
+				rbelow(r, 4) : (uint32_t)rnext(r));
+		else if (cmd != PCA_CMD_DIRTY_GET && chance(r, 30))
+			nlb_u32(s, m, PCA_A_RESOLVE_FLAGS, chance(r, 70) ?
+				rbelow(r, 2) : (uint32_t)rnext(r));
+		break;
+	case PCA_CMD_DIRTY_TRACK:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		nlb_u32(s, m, PCA_A_DIRTY_ENABLE, chance(r, 90) ?
+			rbelow(r, 2) : (uint32_t)rinteresting(r));
+		break;
+	case PCA_CMD_DISCARD:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		if (!chance(r, 10))
+			nlb_u64(s, m, PCA_A_OFFSET, off);
+		if (!chance(r, 10))
+			nlb_u64(s, m, PCA_A_LENGTH, len);
+		break;
+	case PCA_CMD_MIGRATE:
+		nlb_u32(s, m, PCA_A_REGION_ID, id);
+		if (!chance(r, 10))
+			nlb_u32(s, m, PCA_A_MIG_ROLE, chance(r, 90) ?
+				rbelow(r, 2) : (uint32_t)rinteresting(r));
+		if (!chance(r, 10))
+			nlb_string(s, m, PCA_A_MIG_PEER);
+		if (chance(r, 30))
+			nlb_string(s, m, PCA_A_MIG_ARGS);
+		break;
+	case PCA_CMD_MIGRATE_UPDATE: {
+		struct pca_mig_progress pr;
+		size_t k;
+
+		nlb_u32(s, m, PCA_A_MIG_ID, rmig_id(r));
+		if (chance(r, 70))
+			nlb_u32(s, m, PCA_A_MIG_PHASE, chance(r, 90) ?
+				rbelow(r, PCA_MIG_CANCELLED + 1) :
+				(uint32_t)rinteresting(r));
+		if (chance(r, 40)) {
+			for (k = 0; k < sizeof(pr) / 8; k++)
+				((uint64_t *)&pr)[k] = rinteresting(r);
+			nlb_attr(s, m, PCA_A_MIG_PROGRESS, &pr, chance(r, 90) ?
+				 sizeof(pr) : rbelow(r, sizeof(pr) + 1));
+		}
+		if (chance(r, 30))
+			nlb_u32(s, m, PCA_A_MIG_ERROR, (uint32_t)rinteresting(r));
+		if (chance(r, 30))
+			nlb_string(s, m, PCA_A_MIG_MESSAGE);
+		break;
+	}
+	case PCA_CMD_MIGRATE_ACCEPT:
+	case PCA_CMD_MIGRATE_PAUSED:
+	case PCA_CMD_MIGRATE_CANCEL:
+	case PCA_CMD_MIGRATE_GET:
+		nlb_u32(s, m, PCA_A_MIG_ID, rmig_id(r));
+		break;
+	default:
+		/* commands newer than this file: a region and a range */
+		if (cmd > PCA_CMD_MIGRATE_EVENT && cmd <= PCA_CMD_MAX) {
+			nlb_u32(s, m, PCA_A_REGION_ID, id);
+			if (chance(r, 80))
+				nlb_u64(s, m, PCA_A_OFFSET, off);
+			if (chance(r, 80))
+				nlb_u64(s, m, PCA_A_LENGTH, clamp_resolve(size, off, len));
+		}
+		break;
+	}
+	/* extras: any attribute, right or wrong */
+	n = chance(r, 70) ? 0 : 1 + rbelow(r, 4);
+	for (i = 0; i < n; i++) {
+		switch (rbelow(r, 5)) {
+		case 0:
+			nlb_page(s, m, size);
+			break;
+		case 1:
+			nlb_u32(s, m, rbelow(r, PCA_A_MAX + 3),
+				(uint32_t)rinteresting(r));
+			break;
+		case 2:
+			nlb_u64(s, m, rbelow(r, PCA_A_MAX + 3),
+				rinteresting(r));
+			break;
+		default:
+			nlb_garbage(s, m);
+			break;
+		}
+	}
+}
+
+struct nlsock {
+	int fd;
+	uint32_t seq;
+	uint16_t family;
+};
+
+/* The family's multicast groups ("agent", "vmm"); 0 when unknown. */
+static uint32_t mcgrp[2];
+
+static void mcgrp_resolve(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int g;
+
+	if (!sk)
+		return;
+	if (!genl_connect(sk)) {
+		g = genl_ctrl_resolve_grp(sk, POSTCOPY_ASSIST_GENL_NAME,
+					  PCA_MCGRP_AGENT);
+		mcgrp[0] = g > 0 ? g : 0;
+		g = genl_ctrl_resolve_grp(sk, POSTCOPY_ASSIST_GENL_NAME,
+					  PCA_MCGRP_VMM);
+		mcgrp[1] = g > 0 ? g : 0;
+	}
+	nl_socket_free(sk);
+}
+
+/* Join or leave a group: an "agent" listener lets MIGRATE go through. */
+static void nlsock_groups(struct fstate *s, struct nlsock *ns)
+{
+	uint32_t g = mcgrp[rbelow(&s->rng, 2)];
+
+	if (g)
+		setsockopt(ns->fd, SOL_NETLINK, chance(&s->rng, 70) ?
+			   NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+			   &g, sizeof(g));
+}
+
+static int nlsock_open(struct nlsock *ns, uint16_t family)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int one = 1, big = 1 << 20;
+
+	ns->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (ns->fd < 0)
+		return -errno;
+	if (bind(ns->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(ns->fd);
+		ns->fd = -1;
+		return -errno;
+	}
+	setsockopt(ns->fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	setsockopt(ns->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(ns->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	ns->family = family;
+	return 0;
+}
+
+static void nlsock_close(struct nlsock *ns)
+{
+	if (ns->fd >= 0)
+		close(ns->fd);
+	ns->fd = -1;
+}
+
+/* Remember the migration id a message of the family carries. */
+static void note_mig_id(const struct nlmsghdr *h)
+{
+	const struct nlattr *a;
+	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+	a = (const struct nlattr *)((const uint8_t *)NLMSG_DATA(h) +
+				    GENL_HDRLEN);
+	for (; len >= (int)NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+	       a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (const struct nlattr *)((const uint8_t *)a +
+					 NLA_ALIGN(a->nla_len))) {
+		if ((a->nla_type & NLA_TYPE_MASK) == PCA_A_MIG_ID &&
+		    a->nla_len == NLA_HDRLEN + 4) {
+			uint32_t id;
+
+			memcpy(&id, (const uint8_t *)a + NLA_HDRLEN, 4);
+			mig_ids[atomic_fetch_add(&mig_next, 1) % 8] = id;
+			return;
+		}
+	}
+}
+
+static uint32_t rmig_id(struct rng *r)
+{
+	if (chance(r, 85))
+		return mig_ids[rbelow(r, 8)];
+	return chance(r, 50) ? (uint32_t)rbelow(r, 64) :
+	       (uint32_t)rinteresting(r);
+}
+
+/*
+ * Read replies until the answer to @seq (ERROR/ACK or DONE), for at most
+ * @ms; then take whatever else is queued (fault events, stray replies).
+ * Returns the error of the answer (0: ACK), 1 if none came.
+ */
+static int nlsock_drain(struct nlsock *ns, uint32_t seq, int ms)
+{
+	static __thread uint8_t *buf;
+	uint64_t end = now_ms() + ms;
+	int result = 1;
+
+	if (!buf)
+		buf = malloc(RECVBUF);
+	for (;;) {
+		struct pollfd p = { .fd = ns->fd, .events = POLLIN };
+		int64_t left = result == 1 ? (int64_t)(end - now_ms()) : 0;
+		struct nlmsghdr *h;
+		ssize_t n;
+
+		if (left < 0)
+			left = 0;
+		if (poll(&p, 1, left) <= 0)
+			break;
+		n = recv(ns->fd, buf, RECVBUF, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			break;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == ns->family)
+				note_mig_id(h);
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)))
+					result = e->error;
+			} else if (h->nlmsg_type == NLMSG_DONE) {
+				result = 0;
+			}
+		}
+	}
+	return result;
+}
+
+/* Build, maybe mangle, send one message and read its answer. */
+static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
+{
+	static __thread uint8_t *buf;
+	struct rng *r = &s->rng;
+	struct nlb m;
+	struct nlmsghdr *h;
+	struct genlmsghdr *g;
+	struct fregion *fr = any_region(s);
+	uint32_t id = rregion_id(s), seq = ++ns->seq;
+	uint64_t size = fr && fr->id == id ? fr->size :
+			(fr ? fr->size : (1 + rbelow(r, 64)) * PAGE);
+	uint8_t cmd;
+	size_t sendlen;
+	int ret, dump, i, flips, answer;
+
+	if (!buf)
+		buf = malloc(NLBUF);
+	m = (struct nlb){ .b = buf, .cap = NLBUF };
+
+	if (chance(r, 85) && fuzz_commands) {
+		do
+			cmd = rbelow(r, 64);
+		while (!(fuzz_commands & (1ULL << cmd)));
+	} else if (chance(r, 50))
+		cmd = 1 + rbelow(r, PCA_CMD_MAX);
+	else if (chance(r, 50))
+		cmd = chance(r, 50) ? PCA_CMD_UNSPEC : PCA_CMD_MAX + 1 +
+		      rbelow(r, 4);
+	else
+		cmd = (uint8_t)rnext(r);
+	dump = chance(r, cmd == PCA_CMD_REGION_GET ||
+		      cmd == PCA_CMD_DIRTY_GET ||
+		      cmd == PCA_CMD_MIGRATE_GET ? 40 : 5);
+
+	h = nlb_put(&m, NLMSG_HDRLEN);
+	h->nlmsg_type = ns->family;
+	h->nlmsg_flags = NLM_F_REQUEST | (chance(r, 90) ? NLM_F_ACK : 0) |
+			 (dump ? NLM_F_DUMP : 0);
+	if (chance(r, 3))
+		h->nlmsg_flags = (uint16_t)rnext(r);
+	h->nlmsg_seq = seq;
+	g = nlb_put(&m, GENL_HDRLEN);
+	g->cmd = cmd;
+	g->version = chance(r, 95) ? POSTCOPY_ASSIST_GENL_VERSION :
+		     (uint8_t)rnext(r);
+	if (chance(r, 3))
+		g->reserved = (uint16_t)rnext(r);
+
+	if (chance(r, 5)) {
+		int n = rbelow(r, 6);
+
+		for (i = 0; i < n; i++)
+			nlb_garbage(s, &m);
+	} else if (!(dump && chance(r, 50))) {
+		nlb_cmd_attrs(s, &m, cmd, id, size);
+	}
+	h->nlmsg_len = m.len;
+	sendlen = m.len;
+
+	/* Mangling of the whole message. */
+	if (chance(r, 10)) {
+		flips = 1 + rbelow(r, 4);
+		for (i = 0; i < flips; i++) {
+			size_t at = NLMSG_HDRLEN + rbelow(r, m.len - NLMSG_HDRLEN);
+
+			m.b[at] ^= 1 << rbelow(r, 8);
+		}
+	}
+	if (chance(r, 5)) {
+		switch (rbelow(r, 4)) {
+		case 0:		/* header claims less than is there */
+			h->nlmsg_len = NLMSG_HDRLEN + rbelow(r, m.len -
+							     NLMSG_HDRLEN + 1);
+			break;
+		case 1:		/* header claims more than is there */
+			h->nlmsg_len = m.len + 1 + rbelow(r, 64);
+			break;
+		case 2:		/* datagram cut short */
+			sendlen = rbelow(r, m.len + 1);
+			break;
+		default:	/* a second message in the datagram */
+			if (m.len * 2 <= m.cap) {
+				memcpy(m.b + m.len, m.b, m.len);
+				((struct nlmsghdr *)(m.b + m.len))->nlmsg_seq =
+					seq;
+				sendlen = m.len * 2;
+			}
+			break;
+		}
+	}
+
+	count_op(s->part);
+	if (send(ns->fd, m.b, sendlen, 0) < 0) {
+		count_result(-errno);
+		return -errno;
+	}
+	/*
+	 * Only a whole request with ACK or a dump always gets an answer:
+	 * netlink drops a message whose length does not fit the datagram.
+	 */
+	answer = (h->nlmsg_flags & NLM_F_REQUEST) &&
+		 (h->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP)) &&
+		 h->nlmsg_len >= NLMSG_HDRLEN + GENL_HDRLEN &&
+		 h->nlmsg_len <= sendlen;
+	ret = nlsock_drain(ns, seq, answer ? 2000 : 1);
+	if (fuzz_verbose)
+		fprintf(stderr, "nl cmd %u flags %#x len %u/%zu -> %d\n", cmd,
+			h->nlmsg_flags, h->nlmsg_len, sendlen, ret);
+	if (ret != 1)
+		count_result(ret);
+	else if (answer)
+		atomic_fetch_add(&shared->no_answer, 1);
+	return ret;
+}
+
+static uint16_t family_id(void)
+{
+	struct pca_client *c;
+	int fam;
+
+	if (pca_client_open(&c))
+		return 0;
+	fam = pca_client_family(c);
+	pca_client_close(c);
+	return fam > 0 ? fam : 0;
+}
+
+/* Fork, run @fn, and wait at most @ms for it, then kill it. */
+static int run_bounded(void (*fn)(void *), void *arg, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms * wait_scale;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		fn(arg);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
+	}
+	return status;
+}
+
+struct nl_child_arg {
+	struct fstate *s;
+	uint16_t family;
+	int unprivileged;
+};
+
+/* Some messages without CAP_SYS_ADMIN, or from a new network namespace. */
+static void nl_child(void *p)
+{
+	struct nl_child_arg *a = p;
+	struct nlsock ns;
+	int i;
+
+	if (a->unprivileged) {
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(1);
+	} else if (unshare(CLONE_NEWNET)) {
+		_exit(0);	/* no namespaces in this kernel: nothing to do */
+	}
+	/* family ids are global: the parent's is good in any namespace */
+	if (nlsock_open(&ns, a->family))
+		_exit(1);
+	for (i = 0; i < 20; i++)
+		nl_fuzz_one(a->s, &ns);
+	nlsock_close(&ns);
+}
+
+static void test_netlink(struct pca_test_ctx *t)
+{
+	struct fstate *s = malloc(sizeof(*s));
+	uint64_t budget = part_ops(P_NETLINK), start;
+	struct nlsock ns;
+	uint16_t family = family_id();
+
+	part_start(t, P_NETLINK);
+	PCA_ASSERT(t, family, "cannot resolve the family");
+	fstate_init(s, P_NETLINK);
+	bufs_init();
+	touch_setup();
+	PCA_ASSERT_OK(t, nlsock_open(&ns, family));
+	mcgrp_resolve();
+	start = atomic_load(&shared->ops[P_NETLINK]);
+	while (atomic_load(&shared->ops[P_NETLINK]) - start < budget) {
+		struct rng *r = &s->rng;
+		unsigned int what = rbelow(r, 1000);
+
+		if (what < 20) {
+			region_new(s);
+		} else if (what < 30) {
+			struct fregion *fr = any_region(s);
+
+			if (fr)
+				region_close(s, fr);
+		} else if (what < 35) {
+			/* a closed socket detaches wherever it was attached */
+			nlsock_close(&ns);
+			count_op(P_NETLINK);
+			PCA_ASSERT_OK(t, nlsock_open(&ns, family));
+		} else if (what < 45) {
+			nlsock_groups(s, &ns);
+			count_op(P_NETLINK);
+		} else if (what < 47) {
+			struct nl_child_arg a = { s, family, rbelow(r, 2) };
+			int st = run_bounded(nl_child, &a, 60000);
+
+			PCA_EXPECT(t, st != -ETIMEDOUT, "child hung");
+			/* its messages used a copy of the generator */
+			rnext(r);
+			count_op(P_NETLINK);
+		} else {
+			nl_fuzz_one(s, &ns);
+		}
+	}
+	nlsock_close(&ns);
+	regions_close_all(s);
+	pca_t_diag(t, "%llu operations in %.1f s",
+		   (unsigned long long)(atomic_load(&shared->ops[P_NETLINK]) -
+					start), (now_ms() - part_t0) / 1000.0);
+	free(s);
+}
+
+/* -------------------------------------------------------------------------
+ * ioctls
+ */
+
+static const unsigned long valid_cmds[] = {
+	PCA_IOC_API, PCA_IOC_REGION_CREATE, PCA_IOC_COPY, PCA_IOC_ZERO,
+	PCA_IOC_WAKE, PCA_IOC_COPY_BATCH, PCA_IOC_DIRTY_LOG,
+	PCA_IOC_DIRTY_CLEAR, PCA_IOC_DISCARD,
+};
+
+static unsigned long rand_cmd(struct rng *r)
+{
+	unsigned long cmd = valid_cmds[rbelow(r, sizeof(valid_cmds) /
+					      sizeof(valid_cmds[0]))];
+
+	switch (rbelow(r, 10)) {
+	case 0:		/* right number, wrong direction or size */
+		return _IOC(rbelow(r, 4), PCA_IOC_MAGIC, _IOC_NR(cmd),
+			    chance(r, 50) ? rbelow(r, 1 << _IOC_SIZEBITS) :
+			    _IOC_SIZE(cmd) + rbelow(r, 3) * 8 - 8);
+	case 1:		/* any number in our magic */
+		return _IOC(rbelow(r, 4), PCA_IOC_MAGIC, rbelow(r, 256),
+			    rbelow(r, 1 << _IOC_SIZEBITS));
+	case 2:		/* anything at all, now and then */
+		return chance(r, 20) ? (unsigned int)rnext(r) :
+		       _IOC(_IOC_READ | _IOC_WRITE, PCA_IOC_MAGIC,
+			    8 + rbelow(r, 8), 40);
+	default:
+		return cmd;
+	}
+}
+
+union ioc_arg {
+	struct pca_api api;
+	struct pca_region_create rc;
+	struct pca_copy copy;
+	struct pca_range range;
+	struct pca_copy_batch batch;
+	struct pca_dirty_log dlog;
+	uint8_t raw[128];
+};
+
+/* Entries for COPY_BATCH, the last one right before the guard page. */
+static struct pca_copy_entry *batch_entries(struct rng *r, uint64_t size,
+					    uint64_t count)
+{
+	size_t max = PAGE / sizeof(struct pca_copy_entry);
+	struct pca_copy_entry *e;
+	uint64_t i, n = count < max ? count : max;
+
+	e = (struct pca_copy_entry *)bufs.guard - n;
+	for (i = 0; i < n; i++) {
+		e[i].offset = chance(r, 90) && size >= PAGE ?
+			      rbelow(r, size / PAGE) * PAGE : roffset(r, size);
+		e[i].src = chance(r, 90) ? (uintptr_t)bufs.data +
+			   rbelow(r, MAX_RESOLVE) * PAGE : rsrc(r, PAGE);
+	}
+	return e;
+}
+
+static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
+		     struct fregion *fr)
+{
+	struct rng *r = &s->rng;
+	uint64_t size = fr ? fr->size : (1 + rbelow(r, 64)) * PAGE;
+	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	size_t i;
+
+	memset(a, 0, sizeof(*a));
+	if (chance(r, 5)) {
+		for (i = 0; i < sizeof(a->raw); i++)
+			a->raw[i] = (uint8_t)rnext(r);
+		return;
+	}
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(PCA_IOC_API):
+		a->api.api = chance(r, 80) ? PCA_API_VERSION : rinteresting(r);
+		a->api.features = chance(r, 70) ? rnext(r) & 0x7f :
+				  rinteresting(r);
+		a->api.ioctls = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_REGION_CREATE):
+		a->rc.size = rsize(r);
+		if (a->rc.size > BIG_REGION && a->rc.size <= (1ULL << 40))
+			a->rc.size = BIG_REGION;
+		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
+		a->rc.region_id = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_COPY):
+		a->copy.offset = off;
+		a->copy.len = clamp_resolve(size, off, len);
+		a->copy.src = rsrc(r, a->copy.len);
+		if (fr && fr->map && chance(r, 3))	/* from itself */
+			a->copy.src = (uintptr_t)fr->map +
+				      rbelow(r, fr->map_len / PAGE) * PAGE;
+		a->copy.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
+		a->copy.copied = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_ZERO):
+	case _IOC_NR(PCA_IOC_WAKE):
+	case _IOC_NR(PCA_IOC_DIRTY_CLEAR):
+	case _IOC_NR(PCA_IOC_DISCARD):
+		a->range.offset = off;
+		a->range.len = clamp_resolve(size, off, len);
+		a->range.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
+		a->range.done = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_COPY_BATCH):
+		a->batch.count = chance(r, 80) ? rbelow(r, 32) :
+				 chance(r, 50) ? (1ULL << 20) + rbelow(r, 2) :
+				 rinteresting(r);
+		a->batch.entries = chance(r, 85) ?
+			(uintptr_t)batch_entries(r, size, a->batch.count) :
+			rbadptr(r);
+		a->batch.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
+		a->batch.copied = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_DIRTY_LOG):
+		a->dlog.offset = off;
+		a->dlog.len = len;
+		a->dlog.flags = chance(r, 80) ? rbelow(r, 4) : rinteresting(r);
+		if (chance(r, 80)) {
+			/* a bitmap that fits, ending right at the guard */
+			uint64_t need = len / PAGE / 8 + 8;
+
+			need = need > PAGE ? PAGE : (need + 7) & ~7ULL;
+			a->dlog.bitmap = (uintptr_t)bufs.guard - need;
+			a->dlog.bitmap_size = chance(r, 80) ? need :
+					      rinteresting(r);
+		} else {
+			a->dlog.bitmap = rbadptr(r);
+			a->dlog.bitmap_size = rinteresting(r);
+		}
+		break;
+	default:
+		for (i = 0; i < sizeof(a->raw); i++)
+			a->raw[i] = (uint8_t)rnext(r);
+		break;
+	}
+}
+
+/* The netlink side of the dirty log, so DIRTY_LOG sees live tracking. */
+static void ioc_dirty_track(struct fstate *s, struct pca_client *c,
+			    struct fregion *fr)
+{
+	if (!c || !fr)
+		return;
+	count_op(s->part);
+	count_result(pca_dirty_track(c, fr->id, rbelow(&s->rng, 2)));
+}
+
+/* Touch mapped pages: allocates in present mode, SIGBUS when missing. */
+static void touch_some(struct fstate *s, struct fregion *fr)
+{
+	struct rng *r = &s->rng;
+	int i, n = 1 + rbelow(r, 8);
+
+	if (!fr || !fr->map)
+		return;
+	for (i = 0; i < n; i++) {
+		touch(fr->map + rbelow(r, fr->map_len), rbelow(r, 2));
+		count_op(s->part);
+	}
+}
+
+static void ioc_one(struct fstate *s, int devfd)
+{
+	struct rng *r = &s->rng;
+	struct fregion *fr = any_region(s);
+	unsigned long cmd = rand_cmd(r);
+	union ioc_arg a;
+	void *argp;
+	int fd;
+	long ret;
+
+	/* mostly the right kind of fd for the command */
+	if (_IOC_NR(cmd) <= 1 && _IOC_TYPE(cmd) == PCA_IOC_MAGIC &&
+	    chance(r, 85))
+		fd = devfd;
+	else
+		fd = fr && chance(r, 90) ? fr->fd : devfd;
+	ioc_fill(s, cmd, &a, fd == devfd ? NULL : fr);
+	argp = chance(r, 90) ? rargp(r, &a, _IOC_SIZE(cmd) && _IOC_SIZE(cmd) <=
+				     sizeof(a) ? _IOC_SIZE(cmd) : sizeof(a)) :
+	       (void *)(uintptr_t)rbadptr(r);
+	if (_IOC_NR(cmd) == _IOC_NR(PCA_IOC_REGION_CREATE) &&
+	    argp == (void *)&a && a.rc.size > BIG_REGION)
+		a.rc.size = BIG_REGION;
+
+	ret = ioctl(fd, cmd, argp);
+	ret = ret < 0 ? -errno : ret;
+	if (fuzz_verbose)
+		fprintf(stderr, "ioctl %s %#lx %p -> %ld\n",
+			fd == devfd ? "dev" : "region", cmd, argp, ret);
+	count_op(s->part);
+	count_result(ret);
+	if (ret > 0) {
+		/* only REGION_CREATE returns something: a new region fd */
+		struct stat st;
+
+		if (cmd == PCA_IOC_REGION_CREATE && !fstat(ret, &st)) {
+			int64_t size = pca_fd_region_size(ret);
+
+			if (size > 0 && (uint64_t)size <= BIG_REGION &&
+			    argp == (void *)&a)
+				region_adopt(s, ret, a.rc.region_id, size,
+					     a.rc.flags);
+			else
+				close(ret);
+		} else {
+			close(ret);
+		}
+	}
+}
+
+static void test_ioctl(struct pca_test_ctx *t)
+{
+	struct fstate *s = malloc(sizeof(*s));
+	uint64_t budget = part_ops(P_IOCTL), start;
+	struct pca_client *c = NULL;
+	int devfd;
+
+	part_start(t, P_IOCTL);
+	fstate_init(s, P_IOCTL);
+	bufs_init();
+	touch_setup();
+	devfd = PCA_ASSERT_OK(t, pca_dev_open());
+	pca_client_open(&c);
+	start = atomic_load(&shared->ops[P_IOCTL]);
+	while (atomic_load(&shared->ops[P_IOCTL]) - start < budget) {
+		unsigned int what = rbelow(&s->rng, 1000);
+		struct fregion *fr = any_region(s);
+
+		if (what < 40) {
+			region_new(s);
+		} else if (what < 55) {
+			if (fr)
+				region_close(s, fr);
+		} else if (what < 75) {
+			ioc_dirty_track(s, c, fr);
+		} else if (what < 120) {
+			touch_some(s, fr);
+		} else if (what < 125 && fr) {
+			/* the other file operations */
+			char b[16];
+
+			count_op(P_IOCTL);
+			count_result(read(fr->fd, b, sizeof(b)) < 0 ? -errno : 0);
+			count_result(write(fr->fd, b, sizeof(b)) < 0 ? -errno : 0);
+			count_result(lseek(fr->fd, rinteresting(&s->rng),
+					   rbelow(&s->rng, 5)) < 0 ? -errno : 0);
+		} else {
+			ioc_one(s, devfd);
+		}
+	}
+	regions_close_all(s);
+	pca_client_close(c);
+	close(devfd);
+	pca_t_diag(t, "%llu operations in %.1f s",
+		   (unsigned long long)(atomic_load(&shared->ops[P_IOCTL]) -
+					start), (now_ms() - part_t0) / 1000.0);
+	free(s);
+}
+
+/* -------------------------------------------------------------------------
+ * mmap and friends
+ */
+
+/* DISCARD on a region fd: the pages go missing again. */
+static long fd_discard(int fd, uint64_t off, uint64_t len)
+{
+	struct pca_range rg = { .offset = off, .len = len };
+
+	return ioctl(fd, PCA_IOC_DISCARD, &rg) < 0 ? -errno : 0;
+}
+
+#define MAX_MAPS	32
+
+struct fmap {
+	uint8_t *addr;
+	uint64_t len;
+};
+
+struct mmstate {
+	struct fstate s;
+	struct fmap maps[MAX_MAPS];
+};
+
+static struct fmap *map_slot(struct mmstate *m)
+{
+	struct rng *r = &m->s.rng;
+	int i;
+
+	for (i = 0; i < MAX_MAPS; i++)
+		if (!m->maps[i].addr)
+			return &m->maps[i];
+	i = rbelow(r, MAX_MAPS);
+	munmap(m->maps[i].addr, m->maps[i].len);
+	count_op(P_MMAP);
+	m->maps[i].addr = NULL;
+	return &m->maps[i];
+}
+
+static struct fmap *any_map(struct mmstate *m)
+{
+	int i, start = rbelow(&m->s.rng, MAX_MAPS);
+
+	for (i = 0; i < MAX_MAPS; i++)
+		if (m->maps[(start + i) % MAX_MAPS].addr)
+			return &m->maps[(start + i) % MAX_MAPS];
+	return NULL;
+}
+
+static void do_mmap(struct mmstate *m, struct fregion *fr)
+{
+	struct rng *r = &m->s.rng;
+	uint64_t off = chance(r, 80) ? rbelow(r, fr->size / PAGE) * PAGE :
+		       roffset(r, fr->size);
+	uint64_t len = chance(r, 80) ? (1 + rbelow(r, (fr->size - (off < fr->size ? off : 0)) / PAGE + 1)) * PAGE :
+		       rlength(r, fr->size, off);
+	int prot = chance(r, 80) ? PROT_READ | PROT_WRITE : rbelow(r, 8);
+	int flags = chance(r, 90) ? MAP_SHARED : MAP_PRIVATE;
+	struct fmap *fm;
+	void *p;
+
+	if (len > 256 * PAGE)
+		len = 256 * PAGE;
+	if (chance(r, 3))
+		flags |= MAP_POPULATE;	/* missing pages: SIGBUS ignored */
+	if (chance(r, 3))
+		flags |= MAP_LOCKED;
+	p = mmap(NULL, len, prot, flags, fr->fd, off);
+	count_op(P_MMAP);
+	count_result(p == MAP_FAILED ? -errno : 0);
+	if (p == MAP_FAILED)
+		return;
+	fm = map_slot(m);
+	fm->addr = p;
+	fm->len = len;
+}
+
+struct fork_arg {
+	struct mmstate *m;
+};
+
+static void fork_child(void *p)
+{
+	struct mmstate *m = ((struct fork_arg *)p)->m;
+	struct fmap *fm;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		fm = any_map(m);
+		if (fm)
+			touch(fm->addr + rbelow(&m->s.rng, fm->len),
+			      rbelow(&m->s.rng, 2));
+	}
+}
+
+/* Reopen a region through /proc/self/fd, as QEMU's file backend does. */
+static void do_reopen(struct mmstate *m, struct fregion *fr)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fr->fd);
+	fd = open(path, chance(&m->s.rng, 80) ? O_RDWR : O_RDONLY);
+	count_op(P_MMAP);
+	count_result(fd < 0 ? -errno : 0);
+	if (fd < 0)
+		return;
+	if (chance(&m->s.rng, 50)) {
+		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, 0);
+
+		count_op(P_MMAP);
+		if (p != MAP_FAILED) {
+			struct fmap *fm = map_slot(m);
+
+			fm->addr = p;
+			fm->len = PAGE;
+		}
+	}
+	close(fd);
+}
+
+/* Kernel accesses to mapped memory: copy_to/from_user and GUP. */
+static void do_kernel_access(struct rng *r, uint8_t *addr, uint64_t len)
+{
+	uint8_t *p = addr + rbelow(r, len / PAGE) * PAGE;
+	uint8_t local[64];
+	struct iovec liov = { local, sizeof(local) }, riov = { p, sizeof(local) };
+	int fds[2], fd;
+
+	switch (rbelow(r, 4)) {
+	case 0:		/* the kernel reads user memory */
+		if (!pipe2(fds, O_NONBLOCK | O_CLOEXEC)) {
+			count_result(write(fds[1], p, 64) < 0 ? -errno : 0);
+			close(fds[0]);
+			close(fds[1]);
+		}
+		break;
+	case 1:		/* the kernel writes user memory */
+		fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			count_result(read(fd, p, 64) < 0 ? -errno : 0);
+			close(fd);
+		}
+		break;
+	case 2:		/* GUP through the process's own mm */
+		fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			count_result(pread(fd, local, 64, (uintptr_t)p) < 0 ?
+				     -errno : 0);
+			close(fd);
+		}
+		break;
+	default:
+		count_result(process_vm_readv(getpid(), &liov, 1, &riov, 1,
+					      0) < 0 ? -errno : 0);
+		break;
+	}
+}
+
+static void mm_one(struct mmstate *m, struct pca_client *c)
+{
+	struct rng *r = &m->s.rng;
+	struct fregion *fr = any_region(&m->s);
+	struct fmap *fm = any_map(m);
+	unsigned int what = rbelow(r, 100);
+	uint64_t off, len;
+	void *p;
+
+	if (what < 6 || !fr) {
+		region_new(&m->s);
+	} else if (what < 10) {
+		region_close(&m->s, fr);
+	} else if (what < 25) {
+		do_mmap(m, fr);
+	} else if (!fm) {
+		do_mmap(m, fr);
+	} else if (what < 32) {
+		/* all, or a piece: splits the VMA */
+		off = chance(r, 50) ? 0 : rbelow(r, fm->len / PAGE) * PAGE;
+		len = chance(r, 50) ? fm->len - off : PAGE;
+		count_op(P_MMAP);
+		count_result(munmap(fm->addr + off, len) ? -errno : 0);
+		if (!off && len == fm->len)
+			fm->addr = NULL;
+	} else if (what < 38) {
+		/* grow (refused: VM_DONTEXPAND), shrink, or move */
+		int flags = rbelow(r, 3) ? MREMAP_MAYMOVE : 0;
+		uint64_t nlen = chance(r, 50) ? fm->len + PAGE :
+				(fm->len > PAGE ? fm->len - PAGE : fm->len);
+
+		if (chance(r, 10))
+			flags |= MREMAP_DONTUNMAP;
+		p = mremap(fm->addr, fm->len, nlen, flags);
+		count_op(P_MMAP);
+		count_result(p == MAP_FAILED ? -errno : 0);
+		if (p != MAP_FAILED) {
+			/* with DONTUNMAP the old range stays, forgotten */
+			fm->addr = p;
+			fm->len = nlen;
+		}
+	} else if (what < 44) {
+		static const int prots[] = { PROT_NONE, PROT_READ,
+			PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC };
+
+		count_op(P_MMAP);
+		count_result(mprotect(fm->addr, fm->len,
+				      prots[rbelow(r, 4)]) ? -errno : 0);
+	} else if (what < 52) {
+		static const int advice[] = { MADV_DONTNEED, MADV_WILLNEED,
+			MADV_SEQUENTIAL, MADV_RANDOM, MADV_REMOVE,
+			MADV_DONTFORK, MADV_DOFORK, MADV_MERGEABLE,
+			MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP,
+			MADV_COLD, MADV_PAGEOUT, MADV_FREE, MADV_POPULATE_READ,
+			MADV_POPULATE_WRITE, MADV_WIPEONFORK };
+
+		count_op(P_MMAP);
+		count_result(madvise(fm->addr, fm->len,
+				     advice[rbelow(r, sizeof(advice) /
+						   sizeof(advice[0]))]) ?
+			     -errno : 0);
+	} else if (what < 55) {
+		count_op(P_MMAP);
+		count_result(msync(fm->addr, fm->len, chance(r, 50) ?
+				   MS_SYNC : MS_ASYNC | MS_INVALIDATE) ?
+			     -errno : 0);
+	} else if (what < 58) {
+		count_op(P_MMAP);
+		count_result(mlock(fm->addr, fm->len) ? -errno : 0);
+		count_result(munlock(fm->addr, fm->len) ? -errno : 0);
+	} else if (what < 61) {
+		struct fork_arg a = { m };
+
+		count_op(P_MMAP);
+		run_bounded(fork_child, &a, 10000);
+	} else if (what < 64) {
+		do_reopen(m, fr);
+	} else if (what < 70) {
+		count_op(P_MMAP);
+		do_kernel_access(r, fm->addr, fm->len);
+	} else if (what < 73 && c) {
+		count_op(P_MMAP);
+		count_result(pca_dirty_track(c, fr->id, rbelow(r, 2)));
+	} else if (what < 77) {
+		/* mapped, maybe dirty-tracked pages made absent again */
+		off = roffset(r, fr->size);
+		count_op(P_MMAP);
+		count_result(fd_discard(fr->fd, off, rlength(r, fr->size, off)));
+	} else {
+		int i, n = 1 + rbelow(r, 4);
+
+		for (i = 0; i < n; i++) {
+			touch(fm->addr + rbelow(r, fm->len), rbelow(r, 2));
+			count_op(P_MMAP);
+		}
+	}
+}
+
+static void test_mmap(struct pca_test_ctx *t)
+{
+	struct mmstate *m = calloc(1, sizeof(*m));
+	uint64_t budget = part_ops(P_MMAP), start;
+	struct pca_client *c = NULL;
+	int i;
+
+	part_start(t, P_MMAP);
+	fstate_init(&m->s, P_MMAP);
+	bufs_init();
+	touch_setup();
+	pca_client_open(&c);
+	start = atomic_load(&shared->ops[P_MMAP]);
+	while (atomic_load(&shared->ops[P_MMAP]) - start < budget)
+		mm_one(m, c);
+	for (i = 0; i < MAX_MAPS; i++)
+		if (m->maps[i].addr)
+			munmap(m->maps[i].addr, m->maps[i].len);
+	regions_close_all(&m->s);
+	pca_client_close(c);
+	pca_t_diag(t, "%llu operations in %.1f s",
+		   (unsigned long long)(atomic_load(&shared->ops[P_MMAP]) -
+					start), (now_ms() - part_t0) / 1000.0);
+	free(m);
+}
+
+/* -------------------------------------------------------------------------
+ * Concurrent: faulting processes, resolvers, chaos
+ */
+
+#define SLOTS		4
+#define SLOT_FD		100	/* region of slot i is fd SLOT_FD + i */
+#define FAULTERS	3
+#define FAULTER_THREADS	2
+#define RESOLVERS	2
+#define CHAOS		2
+
+/* Shared with the faulting processes. */
+struct cshared {
+	atomic_int stop;
+	atomic_uint gen[SLOTS];		/* bumped when a slot gets a new region */
+};
+
+struct cslot {
+	uint32_t id;
+	uint64_t size;
+	int live;
+};
+
+struct cstate {
+	struct cshared *sh;
+	pthread_mutex_t lock;		/* guards slots and the slot fds */
+	struct cslot slot[SLOTS];
+	pid_t faulter[FAULTERS];
+	uint16_t family;
+	atomic_int stop;
+	atomic_ullong faults_seen, resolved, regions_made;
+};
+
+static uint64_t cops(void)
+{
+	return atomic_load(&shared->ops[P_CONCURRENT]);
+}
+
+/* ---- the faulting processes ---- */
+
+struct fmapping {
+	pthread_mutex_t lock;
+	uint8_t *volatile addr;
+	volatile uint64_t len;
+	unsigned int gen;
+};
+
+struct faulter {
+	struct cshared *sh;
+	pid_t parent;
+	struct fmapping map[SLOTS];
+	uint64_t seed;
+};
+
+static void faulter_remap(struct faulter *f, struct rng *r, int i)
+{
+	struct fmapping *fm = &f->map[i];
+	char path[64];
+	int64_t size;
+	void *p;
+	int fd;
+
+	if (pthread_mutex_trylock(&fm->lock))
+		return;
+	fm->gen = atomic_load(&f->sh->gen[i]);
+	if (fm->addr) {
+		uint8_t *old = fm->addr;
+
+		fm->addr = NULL;
+		munmap(old, fm->len);
+		count_op(P_CONCURRENT);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->parent, SLOT_FD + i);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	count_op(P_CONCURRENT);
+	if (fd < 0)
+		goto out;
+	size = pca_fd_region_size(fd);
+	if (size > 0) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		count_op(P_CONCURRENT);
+		if (p != MAP_FAILED) {
+			fm->len = size;
+			fm->addr = p;
+		}
+	}
+	/* the mapping keeps the region; the fd need not */
+	if (chance(r, 90))
+		close(fd);
+out:
+	pthread_mutex_unlock(&fm->lock);
+}
+
+static void faulter_fork_child(void *p)
+{
+	volatile uint8_t *addr = p;
+
+	touch(addr, 0);
+}
+
+static void *faulter_thread(void *arg)
+{
+	struct faulter *f = arg;
+	struct rng r;
+	int i;
+
+	rng_init(&r, f->seed, (uintptr_t)pthread_self());
+	while (!atomic_load(&f->sh->stop)) {
+		unsigned int what = rbelow(&r, 100);
+		struct fmapping *fm;
+		uint8_t *base;
+		uint64_t len;
+
+		i = rbelow(&r, SLOTS);
+		fm = &f->map[i];
+		if (fm->gen != atomic_load(&f->sh->gen[i]) || what < 2) {
+			faulter_remap(f, &r, i);
+			continue;
+		}
+		base = fm->addr;
+		len = fm->len;
+		if (!base || !len) {
+			faulter_remap(f, &r, i);
+			usleep(1000);
+			continue;
+		}
+		count_op(P_CONCURRENT);
+		if (what < 70) {
+			touch(base + rbelow(&r, len), chance(&r, 40));
+		} else if (what < 85) {
+			do_kernel_access(&r, base, len);
+		} else if (what < 90) {
+			madvise(base + rbelow(&r, len / PAGE) * PAGE, PAGE,
+				MADV_DONTNEED);
+		} else if (what < 92) {
+			mprotect(base, len, PROT_READ);
+			touch(base + rbelow(&r, len), 1);
+			mprotect(base, len, PROT_READ | PROT_WRITE);
+		} else if (what < 93) {
+			run_bounded(faulter_fork_child,
+				    base + rbelow(&r, len), 200);
+		} else {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static void faulter_main(struct cshared *sh, pid_t parent, uint64_t seed)
+{
+	struct faulter f = { .sh = sh, .parent = parent, .seed = seed };
+	pthread_t th[FAULTER_THREADS];
+	int i;
+
+	/* die with the test, whatever happens to it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	touch_setup();
+	for (i = 0; i < SLOTS; i++)
+		pthread_mutex_init(&f.map[i].lock, NULL);
+	for (i = 0; i < FAULTER_THREADS; i++)
+		pthread_create(&th[i], NULL, faulter_thread, &f);
+	for (i = 0; i < FAULTER_THREADS; i++)
+		pthread_join(th[i], NULL);
+	_exit(0);
+}
+
+static pid_t faulter_spawn(struct cstate *cs, uint64_t seed)
+{
+	pid_t parent = getpid(), pid;
+
+	pid = fork();
+	if (!pid)
+		faulter_main(cs->sh, parent, seed);
+	return pid;
+}
+
+/* ---- slots ---- */
+
+static void slot_renew(struct cstate *cs, struct rng *r, int i)
+{
+	uint64_t size = (8 + rbelow(r, 120)) * PAGE;
+	uint64_t flags = PCA_REGION_MISSING |
+			 (chance(r, 20) ? PCA_REGION_USER_ONLY : 0);
+	uint32_t id;
+	int fd;
+
+	fd = pca_region_create(size, flags, &id);
+	count_op(P_CONCURRENT);
+	pthread_mutex_lock(&cs->lock);
+	if (fd >= 0) {
+		/* the old region dies once the faulters let go of it */
+		dup2(fd, SLOT_FD + i);
+		close(fd);
+		cs->slot[i] = (struct cslot){ .id = id, .size = size, .live = 1 };
+		atomic_fetch_add(&cs->regions_made, 1);
+	} else {
+		close(SLOT_FD + i);
+		cs->slot[i].live = 0;
+	}
+	atomic_fetch_add(&cs->sh->gen[i], 1);
+	pthread_mutex_unlock(&cs->lock);
+}
+
+/* A dup of slot @i's fd and its id, or -1. */
+static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&cs->lock);
+	if (cs->slot[i].live) {
+		fd = fcntl(SLOT_FD + i, F_DUPFD_CLOEXEC, 3);
+		*id = cs->slot[i].id;
+		*size = cs->slot[i].size;
+	}
+	pthread_mutex_unlock(&cs->lock);
+	return fd;
+}
+
+/* ---- resolvers ---- */
+
+struct resolver {
+	struct cstate *cs;
+	int idx;
+	struct pca_client *c;
+	uint32_t attached[SLOTS];
+	uint32_t later[64][2];		/* DONTWAKE'd pages to WAKE */
+	unsigned int nlater;
+};
+
+static void resolver_attach(struct resolver *rv, struct rng *r)
+{
+	int i;
+
+	for (i = 0; i < SLOTS; i++) {
+		uint32_t id;
+		int live;
+
+		pthread_mutex_lock(&rv->cs->lock);
+		live = rv->cs->slot[i].live;
+		id = rv->cs->slot[i].id;
+		pthread_mutex_unlock(&rv->cs->lock);
+		if (!live || rv->attached[i] == id)
+			continue;
+		count_op(P_CONCURRENT);
+		if (!pca_attach(rv->c, id, chance(r, 70) ? PCA_POLICY_FAIL :
+				PCA_POLICY_WAIT, NULL))
+			rv->attached[i] = id;
+	}
+}
+
+static int slot_of(struct cstate *cs, uint32_t id)
+{
+	int i, found = -1;
+
+	pthread_mutex_lock(&cs->lock);
+	for (i = 0; i < SLOTS; i++)
+		if (cs->slot[i].live && cs->slot[i].id == id)
+			found = i;
+	pthread_mutex_unlock(&cs->lock);
+	return found;
+}
+
+static void resolve_one(struct resolver *rv, struct rng *r,
+			const struct pca_fault_record *rec)
+{
+	struct cstate *cs = rv->cs;
+	unsigned int what = rbelow(r, 100);
+	uint64_t size, off = rec->offset;
+	uint32_t id;
+	long ret = 0;
+	int slot, fd;
+
+	count_op(P_CONCURRENT);
+	if (what < 45) {
+		ret = pca_copy(rv->c, rec->region_id, off,
+			       bufs.data + rbelow(r, MAX_RESOLVE) * PAGE, 0,
+			       NULL);
+	} else if (what < 52) {
+		ret = pca_zero(rv->c, rec->region_id, off & ~(4 * PAGE - 1),
+			       4 * PAGE, 0, NULL);
+	} else if (what < 57) {
+		ret = pca_wake(rv->c, rec->region_id, off, PAGE);
+	} else if (what < 62 && rv->nlater < 64) {
+		ret = pca_copy(rv->c, rec->region_id, off, bufs.data,
+			       PCA_RESOLVE_DONTWAKE, NULL);
+		rv->later[rv->nlater][0] = rec->region_id;
+		rv->later[rv->nlater++][1] = off / PAGE;
+	} else if (what < 85) {
+		/* through the region fd, if the slot still has it */
+		slot = slot_of(cs, rec->region_id);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		if (fd < 0)
+			return;
+		if (id == rec->region_id && what < 72) {
+			ret = pca_fd_copy(fd, off, bufs.data, PAGE,
+					  chance(r, 10) ? PCA_RESOLVE_DONTWAKE :
+					  0, NULL);
+		} else if (id == rec->region_id && what < 78) {
+			struct pca_copy_entry e[8];
+			uint64_t n = 1 + rbelow(r, 8), k;
+
+			for (k = 0; k < n; k++) {
+				e[k].offset = k ? rbelow(r, size / PAGE) * PAGE :
+					      off;
+				e[k].src = (uintptr_t)bufs.data + k * PAGE;
+			}
+			ret = pca_fd_copy_batch(fd, e, n, 0, NULL, NULL);
+		} else if (id == rec->region_id) {
+			ret = pca_fd_zero(fd, off, PAGE, 0, NULL);
+		}
+		close(fd);
+	} else if (what < 88) {
+		ret = pca_fault_resend(rv->c, rec->region_id);
+	} else if (what < 92) {
+		/* resolve, then take it away again: the toucher faults anew */
+		slot = slot_of(cs, rec->region_id);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		if (fd < 0)
+			return;
+		if (id == rec->region_id) {
+			pca_fd_copy(fd, off, bufs.data, PAGE, 0, NULL);
+			ret = fd_discard(fd, off & ~(8 * PAGE - 1),
+					 size - (off & ~(8 * PAGE - 1)) < 8 * PAGE ?
+					 size - (off & ~(8 * PAGE - 1)) : 8 * PAGE);
+		}
+		close(fd);
+	}
+	/* else: ignored; a resend or the region's end will deal with it */
+	count_result(ret);
+	if (!ret)
+		atomic_fetch_add(&cs->resolved, 1);
+}
+
+static void *resolver_thread(void *arg)
+{
+	struct resolver *rv = arg;
+	struct cstate *cs = rv->cs;
+	struct pca_fault_record recs[64];
+	struct rng r;
+	unsigned int loops = 0, i;
+	int n;
+
+	rng_init(&r, fuzz_seed, 100 + rv->idx);
+	if (pca_client_open(&rv->c))
+		return NULL;
+	pca_client_set_timeout(rv->c, 3000);
+	while (!atomic_load(&cs->stop)) {
+		/* new regions get an agent at once, or faults SIGBUS */
+		resolver_attach(rv, &r);
+		loops++;
+		n = pca_recv_faults(rv->c, recs, 64, 20);
+		count_op(P_CONCURRENT);
+		if (n == -ENOBUFS) {
+			for (i = 0; i < SLOTS; i++)
+				if (rv->attached[i])
+					pca_fault_resend(rv->c, rv->attached[i]);
+			continue;
+		}
+		for (i = 0; n > 0 && i < (unsigned int)n; i++) {
+			atomic_fetch_add(&cs->faults_seen, 1);
+			resolve_one(rv, &r, &recs[i]);
+		}
+		if (rv->nlater && (n <= 0 || chance(&r, 20))) {
+			for (i = 0; i < rv->nlater; i++)
+				pca_wake(rv->c, rv->later[i][0],
+					 (uint64_t)rv->later[i][1] * PAGE,
+					 PAGE);
+			count_op(P_CONCURRENT);
+			rv->nlater = 0;
+		}
+		/* now and then: everything pending again */
+		if (chance(&r, 3))
+			for (i = 0; i < SLOTS; i++)
+				if (rv->attached[i]) {
+					count_op(P_CONCURRENT);
+					pca_fault_resend(rv->c,
+							 rv->attached[i]);
+				}
+	}
+	pca_client_close(rv->c);
+	return NULL;
+}
+
+/* ---- chaos ---- */
+
+struct chaos {
+	struct cstate *cs;
+	int idx;
+};
+
+static void *chaos_thread(void *arg)
+{
+	struct chaos *ch = arg;
+	struct cstate *cs = ch->cs;
+	struct fstate *s = calloc(1, sizeof(*s));
+	struct pca_client *c = NULL;
+	struct nlsock ns = { .fd = -1 };
+	int i;
+
+	fstate_init(s, P_CONCURRENT);
+	rng_init(&s->rng, fuzz_seed, 200 + ch->idx);
+	while (!atomic_load(&cs->stop)) {
+		struct rng *r = &s->rng;
+		unsigned int what = rbelow(r, 100);
+		int slot = rbelow(r, SLOTS), fd;
+		uint32_t id = rregion_id(s);
+		uint64_t size;
+
+		/* the generator's view of the regions: the slots */
+		pthread_mutex_lock(&cs->lock);
+		for (i = 0; i < SLOTS && i < MAX_REGIONS; i++) {
+			s->reg[i].fd = cs->slot[i].live ? SLOT_FD + i : -1;
+			s->reg[i].id = cs->slot[i].id;
+			s->reg[i].size = cs->slot[i].size;
+		}
+		pthread_mutex_unlock(&cs->lock);
+
+		count_op(P_CONCURRENT);
+		/* leave the CPUs mostly to the faulters and resolvers */
+		usleep(500 + rbelow(r, 2000));
+		if (what < 4) {
+			/* destroy a region while it is being resolved */
+			slot_renew(cs, r, slot);
+		} else if (what < 30) {
+			/* an agent that attaches, maybe serves, then leaves */
+			if (!c && pca_client_open(&c))
+				continue;
+			pca_client_set_timeout(c, 3000);
+			fd = slot_get(cs, slot, &id, &size);
+			if (fd < 0)
+				continue;
+			close(fd);
+			count_result(pca_attach(c, id, rbelow(r, 2), NULL));
+			if (chance(r, 50)) {
+				struct pca_fault_record rec[8];
+				int n = pca_recv_faults(c, rec, 8, 5), k;
+
+				for (k = 0; k < n; k++)
+					pca_zero(c, rec[k].region_id,
+						 rec[k].offset, PAGE, 0, NULL);
+			}
+			if (chance(r, 50)) {
+				count_result(pca_detach(c, id));
+			} else if (chance(r, 50)) {
+				/* the socket's release detaches it */
+				pca_client_close(c);
+				c = NULL;
+			}
+		} else if (what < 60) {
+			if (ns.fd < 0 && nlsock_open(&ns, cs->family))
+				continue;
+			if (chance(r, 10))
+				nlsock_groups(s, &ns);
+			nl_fuzz_one(s, &ns);
+			if (chance(r, 5))
+				nlsock_close(&ns);
+		} else if (what < 70) {
+			if (!c && pca_client_open(&c))
+				continue;
+			fd = slot_get(cs, slot, &id, &size);
+			if (fd >= 0)
+				close(fd);
+			count_result(pca_dirty_track(c, id, rbelow(r, 2)));
+		} else if (what < 80) {
+			struct pca_region_info *list = NULL;
+			size_t n = 0;
+
+			if (!c && pca_client_open(&c))
+				continue;
+			count_result(pca_region_list(c, &list, &n));
+			free(list);
+		} else {
+			/* whole-region resolutions and wakes by fd */
+			fd = slot_get(cs, slot, &id, &size);
+			if (fd < 0)
+				continue;
+			if (what < 84)
+				count_result(pca_fd_wake(fd, 0, size));
+			else if (what < 87)
+				count_result(pca_fd_zero(fd, 0, size, 0, NULL));
+			else if (what < 93)
+				/* pages vanish under the faulters and resolvers */
+				count_result(fd_discard(fd, chance(r, 50) ? 0 :
+					rbelow(r, size / PAGE) * PAGE, chance(r, 50) ?
+					size : PAGE));
+			else
+				ioc_one(s, fd);
+			close(fd);
+		}
+	}
+	pca_client_close(c);
+	nlsock_close(&ns);
+	free(s);
+	return NULL;
+}
+
+/* Wait for @pid at most @ms after killing it; 0 if it is gone. */
+static int reap(pid_t pid, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms * wait_scale;
+	int status;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() > end)
+			return -1;
+		usleep(2000);
+	}
+	return 0;
+}
+
+static void show_stack(struct pca_test_ctx *t, pid_t pid)
+{
+	char path[64], buf[4096];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(buf, sizeof(buf), "/proc/%d/task/%s/stack", pid,
+			 d->d_name);
+		f = fopen(buf, "r");
+		pca_t_diag(t, "thread %s of %d:", d->d_name, pid);
+		while (f && fgets(buf, sizeof(buf), f))
+			pca_t_diag(t, "  %s", strtok(buf, "\n"));
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+}
+
+static void test_concurrent(struct pca_test_ctx *t)
+{
+	struct cstate *cs = calloc(1, sizeof(*cs));
+	struct resolver rv[RESOLVERS] = {};
+	struct chaos ch[CHAOS] = {};
+	pthread_t rth[RESOLVERS], cth[CHAOS];
+	uint64_t budget = part_ops(P_CONCURRENT), start, t0;
+	/* a hang is a failure; slowness is not */
+	uint64_t cap_ms = 20000 + budget * 20;
+	struct rng r;
+	int i;
+
+	part_start(t, P_CONCURRENT);
+	rng_init(&r, fuzz_seed, 99);
+	bufs_init();
+	touch_setup();
+	pthread_mutex_init(&cs->lock, NULL);
+	cs->family = family_id();
+	PCA_ASSERT(t, cs->family, "cannot resolve the family");
+	mcgrp_resolve();
+	cs->sh = mmap(NULL, sizeof(*cs->sh), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	PCA_ASSERT(t, cs->sh != MAP_FAILED, "mmap: %s", strerror(errno));
+	memset(cs->sh, 0, sizeof(*cs->sh));
+
+	start = cops();
+	for (i = 0; i < SLOTS; i++)
+		slot_renew(cs, &r, i);
+	for (i = 0; i < FAULTERS; i++) {
+		cs->faulter[i] = faulter_spawn(cs, rnext(&r));
+		PCA_ASSERT(t, cs->faulter[i] > 0, "fork: %s", strerror(errno));
+	}
+	for (i = 0; i < RESOLVERS; i++) {
+		rv[i] = (struct resolver){ .cs = cs, .idx = i };
+		pthread_create(&rth[i], NULL, resolver_thread, &rv[i]);
+	}
+	for (i = 0; i < CHAOS; i++) {
+		ch[i] = (struct chaos){ .cs = cs, .idx = i };
+		pthread_create(&cth[i], NULL, chaos_thread, &ch[i]);
+	}
+
+	/* supervise: kill and respawn faulters, renew full regions */
+	t0 = now_ms();
+	while ((cops() - start < budget || now_ms() - t0 < 2000) &&
+	       now_ms() - t0 < cap_ms) {
+		usleep(20000);
+		if (chance(&r, 10)) {
+			i = rbelow(&r, FAULTERS);
+			if (reap(cs->faulter[i], 10000)) {
+				show_stack(t, cs->faulter[i]);
+				PCA_FATAL(t, "faulter %d survives SIGKILL for %u s",
+					  cs->faulter[i], 10 * wait_scale);
+			}
+			count_op(P_CONCURRENT);
+			cs->faulter[i] = faulter_spawn(cs, rnext(&r));
+		}
+		if (chance(&r, 10))
+			slot_renew(cs, &r, rbelow(&r, SLOTS));
+	}
+	if (cops() - start < budget)
+		pca_t_diag(t, "stopped by the time cap (%llu s) before the budget",
+			   (unsigned long long)cap_ms / 1000);
+
+	/* the end: faulters die in their faults, threads stop */
+	atomic_store(&cs->sh->stop, 1);
+	for (i = 0; i < FAULTERS; i++)
+		if (reap(cs->faulter[i], 20000)) {
+			show_stack(t, cs->faulter[i]);
+			PCA_FATAL(t, "faulter %d survives SIGKILL for %u s",
+				  cs->faulter[i], 20 * wait_scale);
+		}
+	atomic_store(&cs->stop, 1);
+	for (i = 0; i < RESOLVERS; i++)
+		pthread_join(rth[i], NULL);
+	for (i = 0; i < CHAOS; i++)
+		pthread_join(cth[i], NULL);
+	for (i = 0; i < SLOTS; i++)
+		close(SLOT_FD + i);
+
+	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records, %llu resolved",
+		   (unsigned long long)(cops() - start),
+		   (now_ms() - part_t0) / 1000.0,
+		   (unsigned long long)atomic_load(&cs->regions_made),
+		   (unsigned long long)atomic_load(&cs->faults_seen),
+		   (unsigned long long)atomic_load(&cs->resolved));
+	PCA_EXPECT(t, atomic_load(&cs->faults_seen) > 0,
+		   "no fault record arrived: the faulters did not fault");
+	munmap(cs->sh, sizeof(*cs->sh));
+	free(cs);
+}
+
+/* -------------------------------------------------------------------------
+ * Regression: a region reopened through /proc while it dies
+ *
+ * open("/proc/<pid>/fd/<n>") holds the file's path, and so its inode,
+ * from the lookup to the region's ->open, which reads the region through
+ * inode->i_private.  When the fd is closed meanwhile and that was the
+ * region's last file, the region went away under the open: KASAN's
+ * slab-out-of-bounds (use-after-free) in pca_region_file_open(), found by
+ * the concurrent part.  Openers race with a thread that keeps replacing
+ * the fd with a new region, while another forces RCU grace periods
+ * (membarrier), which the freeing waited for.
+ */
+
+#define RACE_FD		120
+#define RACE_OPENERS	3
+
+struct race {
+	atomic_int stop;
+	atomic_ullong opens, enoent, swaps;
+};
+
+static void *race_opener(void *arg)
+{
+	struct race *rc = arg;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", RACE_FD);
+	while (!atomic_load(&rc->stop)) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			atomic_fetch_add(&rc->opens, 1);
+			close(fd);
+		} else if (errno == ENOENT) {
+			atomic_fetch_add(&rc->enoent, 1);
+		}
+	}
+	return NULL;
+}
+
+static void *race_grace(void *arg)
+{
+	struct race *rc = arg;
+
+	/* MEMBARRIER_CMD_GLOBAL: synchronize_rcu() */
+	while (!atomic_load(&rc->stop))
+		if (syscall(__NR_membarrier, 1, 0, 0) < 0)
+			usleep(100);
+	return NULL;
+}
+
+static void test_reopen_race(struct pca_test_ctx *t)
+{
+	struct race rc = {};
+	pthread_t th[RACE_OPENERS + 1];
+	uint64_t end = now_ms() + 3000ULL * wait_scale;
+	uint32_t id;
+	int i, fd;
+
+	for (i = 0; i < RACE_OPENERS; i++)
+		pthread_create(&th[i], NULL, race_opener, &rc);
+	pthread_create(&th[i], NULL, race_grace, &rc);
+	while (now_ms() < end) {
+		fd = pca_region_create(PAGE, PCA_REGION_MISSING, &id);
+		if (fd < 0) {
+			atomic_store(&rc.stop, 1);
+			PCA_FAIL(t, "pca_region_create: %s", strerror(-fd));
+			break;
+		}
+		/* the old region's last file closes here */
+		dup2(fd, RACE_FD);
+		close(fd);
+		atomic_fetch_add(&rc.swaps, 1);
+	}
+	atomic_store(&rc.stop, 1);
+	for (i = 0; i <= RACE_OPENERS; i++)
+		pthread_join(th[i], NULL);
+	close(RACE_FD);
+	pca_t_diag(t, "%llu regions replaced, %llu reopened, %llu refused",
+		   (unsigned long long)atomic_load(&rc.swaps),
+		   (unsigned long long)atomic_load(&rc.opens),
+		   (unsigned long long)atomic_load(&rc.enoent));
+}
+
+/* -------------------------------------------------------------------------
+ * Nothing left behind
+ */
+
+static long read_long(const char *path)
+{
+	char buf[64];
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f && fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Objects of the module's fault cache, if it has a sysfs dir of its own. */
+static long fault_cache_objects(void)
+{
+	struct stat st;
+
+	if (lstat("/sys/kernel/slab/pca_fault", &st) || !S_ISDIR(st.st_mode))
+		return -1;	/* absent, or merged with another cache */
+	return read_long("/sys/kernel/slab/pca_fault/objects");
+}
+
+static void test_no_leaks(struct pca_test_ctx *t)
+{
+	struct pca_region_info *list = NULL;
+	uint64_t end = now_ms() + 20000ULL * wait_scale;
+	long refcnt, objs;
+	size_t n = 0, i;
+
+	/* Releases finish in RCU callbacks and work items: allow a moment. */
+	for (;;) {
+		free(list);
+		list = NULL;
+		PCA_ASSERT_OK(t, pca_region_list(t->c, &list, &n));
+		refcnt = read_long("/sys/module/postcopy_assist/refcnt");
+		objs = fault_cache_objects();
+		if ((!n && refcnt <= 0) || now_ms() > end)
+			break;
+		usleep(100000);
+	}
+	for (i = 0; i < n; i++)
+		pca_t_diag(t, "left: region %u size %llu queues %u pending %llu",
+			   list[i].id, (unsigned long long)list[i].size,
+			   list[i].queues,
+			   (unsigned long long)list[i].stats.faults_pending);
+	PCA_EXPECT_EQ(t, n, 0);
+	/* -1: built in, or no such file */
+	PCA_EXPECT(t, refcnt <= 0, "module refcnt %ld", refcnt);
+	/* SLUB counts free objects of per-CPU slabs too: only a hint */
+	if (objs > 0)
+		pca_t_diag(t, "pca_fault cache: %ld objects (incl. per-CPU free)",
+			   objs);
+	free(list);
+}
+
+/* -------------------------------------------------------------------------
+ * main
+ */
+
+static struct pca_test tests[] = {
+	PCA_TEST("netlink", test_netlink, 0),
+	PCA_TEST("ioctl", test_ioctl, PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("mmap", test_mmap, PCA_FEATURE_MISSING),
+	PCA_TEST("concurrent", test_concurrent,
+		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_WAIT_POLICY),
+	PCA_TEST("reopen_race", test_reopen_race, PCA_FEATURE_MISSING),
+	PCA_TEST("no_leaks", test_no_leaks, 0),
+};
+
+int main(int argc, char **argv)
+{
+	char **rest = calloc(argc + 1, sizeof(*rest));
+	const char *e;
+	uint64_t total = 0;
+	int i, nrest = 0, ret;
+
+	e = getenv("PCA_FUZZ_SEED");
+	fuzz_seed = e ? strtoull(e, NULL, 0) : 0;
+	if (!e) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fuzz_seed = (uint64_t)ts.tv_sec * 1000000007ULL ^ ts.tv_nsec ^
+			    ((uint64_t)getpid() << 32);
+		fuzz_seed &= 0xffffffffffffULL;
+	}
+	e = getenv("PCA_TIMEOUT_SCALE");
+	if (e && atoi(e) > 1)
+		wait_scale = atoi(e);
+	e = getenv("PCA_FUZZ_VERBOSE");
+	fuzz_verbose = e && atoi(e);
+	e = getenv("PCA_FUZZ_OPS");
+	if (e)
+		fuzz_ops = strtoull(e, NULL, 0);
+
+	/* -s and -n are ours; the rest goes to the harness */
+	rest[nrest++] = argv[0];
+	for (i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-s") || !strcmp(argv[i], "-n")) &&
+		    i + 1 < argc) {
+			if (argv[i][1] == 's')
+				fuzz_seed = strtoull(argv[i + 1], NULL, 0);
+			else
+				fuzz_ops = strtoull(argv[i + 1], NULL, 0);
+			i++;
+		} else if (!strncmp(argv[i], "-s", 2) && argv[i][2]) {
+			fuzz_seed = strtoull(argv[i] + 2, NULL, 0);
+		} else if (!strncmp(argv[i], "-n", 2) && argv[i][2]) {
+			fuzz_ops = strtoull(argv[i] + 2, NULL, 0);
+		} else if (!strcmp(argv[i], "-h")) {
+			fprintf(stderr, "Usage: %s [-s SEED] [-n OPS] [-l] [-t TEST]... [-T SECONDS]\n",
+				argv[0]);
+			return 0;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED) {
+		perror("mmap");
+		return KSFT_FAIL;
+	}
+	/* Time limits grow with the work: only a hang should hit them. */
+	for (i = 0; i < P_NR; i++)
+		tests[i].timeout = 60 + part_ops(i) / 100;
+
+	ret = pca_test_main(nrest, rest, tests, sizeof(tests) / sizeof(tests[0]));
+
+	for (i = 0; i < P_NR; i++)
+		total += atomic_load(&shared->ops[i]);
+	if (total) {
+		char errs[512];
+		size_t off = 0;
+
+		off += snprintf(errs, sizeof(errs), "ok:%llu",
+				(unsigned long long)atomic_load(&shared->ok));
+		for (i = 0; i < 160 && off < sizeof(errs); i++)
+			if (atomic_load(&shared->errs[i]))
+				off += snprintf(errs + off, sizeof(errs) - off,
+						" %s:%llu", strerrorname_np(i) ?
+						strerrorname_np(i) : "?",
+						(unsigned long long)
+						atomic_load(&shared->errs[i]));
+		printf("# fuzz_test: results %s\n", errs);
+		if (atomic_load(&shared->no_answer))
+			printf("# fuzz_test: %llu requests got no answer within 2 s\n",
+			       (unsigned long long)atomic_load(&shared->no_answer));
+		printf("# fuzz_test: seed %#llx, %llu operations done (netlink %llu, ioctl %llu, mmap %llu, concurrent %llu); rerun: fuzz_test -s %#llx -n %llu\n",
+		       (unsigned long long)fuzz_seed, (unsigned long long)total,
+		       (unsigned long long)atomic_load(&shared->ops[P_NETLINK]),
+		       (unsigned long long)atomic_load(&shared->ops[P_IOCTL]),
+		       (unsigned long long)atomic_load(&shared->ops[P_MMAP]),
+		       (unsigned long long)atomic_load(&shared->ops[P_CONCURRENT]),
+		       (unsigned long long)fuzz_seed,
+		       (unsigned long long)fuzz_ops);
+	}
+	free(rest);
+	return ret;
+}

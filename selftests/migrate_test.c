@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migrate_test: live migrations of a region between two regions of one
+ * guest over loopback TCP, with the agent's engine (agent/migrate.h) and
+ * the workload that plays the VMM (agent/workload.h).  Every migration
+ * ends with a byte-for-byte check of every page of the destination.
+ *
+ * Protocol misuse (garbage on the port, a peer that is no source, the
+ * wrong protocol version or migration id) must fail with a clear error
+ * and place nothing.
+ */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "kselftest_pca.h"
+#include "mig.h"
+#include "migrate.h"
+#include "workload.h"
+
+#define MiB		(1ULL << 20)
+#define MIG_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_WAIT_POLICY | \
+			 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE)
+#define PRECOPY		(MIG_FEATURES | PCA_FEATURE_DIRTY_LOG)
+
+static void opts(struct wl_opts *o, uint64_t size)
+{
+	wl_opts_init(o);
+	o->size = size;
+	o->log = stdout;
+	o->log_prefix = "# ";
+	o->io_timeout_ms = 3000;
+	o->recover_timeout_ms = 15000;
+}
+
+static void report(struct pca_test_ctx *t, const struct wl_result *r)
+{
+	const struct mig_result *d = &r->dst;
+
+	pca_t_diag(t, "%s pages=%llu mismatches=%llu total=%.2fs downtime=%.1fms rounds=%llu precopy=%llu stop=%llu discarded=%llu post=%llu urgent=%llu faults=%llu (remote %llu) p50=%lluus p99=%lluus reconnects=%llu wall=%.1fs",
+		   r->ok ? "OK" : "FAILED", (unsigned long long)r->pages,
+		   (unsigned long long)r->mismatches, d->total_ns / 1e9,
+		   d->downtime_ns / 1e6, (unsigned long long)d->rounds,
+		   (unsigned long long)d->precopy_pages,
+		   (unsigned long long)d->stopcopy_pages,
+		   (unsigned long long)d->discarded,
+		   (unsigned long long)d->postcopy_pages,
+		   (unsigned long long)d->urgent_pages,
+		   (unsigned long long)d->faults,
+		   (unsigned long long)d->faults_remote,
+		   (unsigned long long)(d->lat_p50_ns / 1000),
+		   (unsigned long long)(d->lat_p99_ns / 1000),
+		   (unsigned long long)d->reconnects, r->wall_s);
+	if (!r->ok)
+		pca_t_diag(t, "error: %s", r->error);
+}
+
+static void migrate_ok(struct pca_test_ctx *t, const struct wl_opts *o,
+		       struct wl_result *r)
+{
+	int ret = wl_run(o, r);
+
+	report(t, r);
+	PCA_ASSERT(t, !ret && r->ok, "migration failed: %s", r->error);
+	PCA_EXPECT_EQ(t, r->mismatches, 0);
+	PCA_EXPECT_EQ(t, r->dest_bad, 0);
+	PCA_EXPECT_EQ(t, r->dst.pages_present, r->pages);
+}
+
+/* ---- migrations -------------------------------------------------------- */
+
+static void test_idle(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.dest_rate = 0;
+	migrate_ok(t, &o, &r);
+	/* idle: one round, nothing left over, no postcopy needed */
+	PCA_EXPECT_EQ(t, r.dst.rounds, 1);
+	PCA_EXPECT_EQ(t, r.dst.discarded, 0);
+	PCA_EXPECT(t, r.dst.precopy_zero > 0, "no zero page markers sent");
+}
+
+static void test_low_rate(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 32 * MiB);
+	o.rate = 500;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src_writes > 0, "the writers wrote nothing");
+	/* what was written after round 1 went again: a round or paused */
+	PCA_EXPECT(t, r.dst.rounds >= 2 || r.dst.stopcopy_pages ||
+		   r.dst.discarded, "dirty pages never sent again");
+	PCA_EXPECT(t, r.dst.precopy_pages >= r.pages, "precopy sent %llu",
+		   (unsigned long long)r.dst.precopy_pages);
+}
+
+static void test_high_rate(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* faster than precopy converges: the round limit ends it */
+	opts(&o, 32 * MiB);
+	o.rate = 20000;
+	o.writers = 2;
+	o.rounds = 4;
+	o.downtime_ms = 10;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.discarded > 0 || r.dst.stopcopy_pages > 0,
+		   "nothing left over at switchover");
+}
+
+static void test_postcopy_only(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 5000;
+	o.writers = 4;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT_EQ(t, r.dst.precopy_pages, 0);
+	PCA_EXPECT(t, r.dst.faults > 0, "no postcopy faults");
+	PCA_EXPECT(t, r.dst.urgent_pages > 0, "no urgent pages");
+}
+
+static void test_stop_and_copy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.rate = 2000;
+	o.rounds = 3;
+	o.no_postcopy = 1;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT_EQ(t, r.dst.discarded, 0);
+	PCA_EXPECT_EQ(t, r.dst.faults_remote, 0);
+}
+
+static void test_netlink_placement(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 8 * MiB);
+	o.rounds = 0;
+	o.netlink = 1;
+	migrate_ok(t, &o, &r);
+}
+
+static void test_cut_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 32 * MiB);
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+}
+
+static void test_cut_precopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 32 * MiB);
+	o.rate = 1000;
+	o.cut = WL_CUT_PRECOPY;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+}
+
+/*
+ * Cuts at random points: PCA_MIGRATE_RUNS migrations (default 10, 3 on
+ * a debug kernel) of a
+ * small region with a writer, each cut once a random share of the region
+ * into the phase.  Every one must complete with every page right.
+ */
+static void cut_random(struct pca_test_ctx *t, enum wl_cut phase)
+{
+	const char *env = getenv("PCA_MIGRATE_RUNS");
+	struct utsname u;
+	unsigned int runs, i, reconnects = 0;
+	uint64_t seed = getpid() ^ time(NULL);
+	double wall = 0, total = 0, maxw = 0;
+
+	/* a debug kernel (KASAN, lockdep, ...) is many times slower */
+	runs = !uname(&u) && strstr(u.release, "debug") ? 3 : 10;
+	if (env)
+		runs = atoi(env);
+
+	pca_t_diag(t, "%u runs, seed %llu", runs, (unsigned long long)seed);
+	for (i = 0; i < runs; i++) {
+		struct wl_result r;
+		struct wl_opts o;
+		int ret;
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		opts(&o, 4 * MiB);
+		o.log = NULL;
+		o.rate = 2000;
+		o.dest_rate = 2000;
+		/* postcopy only: the whole region goes after the switchover */
+		o.rounds = phase == WL_CUT_POSTCOPY ? 0 : 5;
+		o.cut = phase;
+		o.cut_pct = 1 + (seed >> 33) % 60;
+		ret = wl_run(&o, &r);
+		if (ret || !r.ok || r.mismatches || r.dest_bad) {
+			report(t, &r);
+			PCA_FATAL(t, "run %u (cut at %u%%) failed", i, o.cut_pct);
+		}
+		reconnects += r.dst.reconnects;
+		wall += r.wall_s;
+		total += r.dst.total_ns / 1e9;
+		if (r.wall_s > maxw)
+			maxw = r.wall_s;
+	}
+	pca_t_diag(t, "%u runs, %u reconnects, 0 mismatches; migration %.2f s on average, wall %.2f s (max %.2f s)",
+		   runs, reconnects, total / MIG_MAX(runs, 1),
+		   wall / MIG_MAX(runs, 1), maxw);
+	/* a cut point past the end of a short phase cuts nothing */
+	PCA_EXPECT(t, reconnects >= runs / 2, "only %u reconnects",
+		   reconnects);
+}
+
+static void test_cut_random_precopy(struct pca_test_ctx *t)
+{
+	cut_random(t, WL_CUT_PRECOPY);
+}
+
+static void test_cut_random_postcopy(struct pca_test_ctx *t)
+{
+	cut_random(t, WL_CUT_POSTCOPY);
+}
+
+static void test_garbage_to_source(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* a stranger first; the source turns it away and serves the real one */
+	opts(&o, 8 * MiB);
+	o.garbage_first = 1;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src_warnings >= 1, "the source said nothing");
+	PCA_EXPECT(t, strstr(r.src_last_warning, "bad magic") != NULL,
+		   "warning: %s", r.src_last_warning);
+}
+
+static void test_agent_processes(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(&o, 16 * MiB);
+	o.rate = 500;
+	o.agent = "/bin/postcopy-agent";
+	migrate_ok(t, &o, &r);
+}
+
+static void test_dest_agent_killed(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* kill -9 in postcopy; a new agent takes over with --resume */
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 3000;
+	o.agent = "/bin/postcopy-agent";
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 10;
+	o.kill = WL_KILL_DEST;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.killed, "the destination agent was not killed");
+}
+
+static void test_source_agent_killed(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+	int ret;
+
+	/* the destination gives up with a clear error; the source is intact */
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.agent = "/bin/postcopy-agent";
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 5;
+	o.kill = WL_KILL_SOURCE;
+	o.recover_timeout_ms = 3000;
+	o.dest_rate = 200;
+	ret = wl_run(&o, &r);
+	report(t, &r);
+	PCA_EXPECT(t, ret < 0 && !r.ok, "the migration succeeded");
+	PCA_EXPECT(t, r.killed, "the source agent was not killed");
+	PCA_EXPECT(t, strstr(r.error, "could not be reached again") != NULL,
+		   "unclear error: %s", r.error);
+	PCA_EXPECT_EQ(t, r.source_bad, 0);
+}
+
+static void test_snapshot_restore(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* lazy restore: faults served from the file, the rest streamed */
+	opts(&o, 16 * MiB);
+	o.rate = 1000;
+	o.dest_rate = 4000;
+	o.fill_pct = 70;
+	o.snapshot = "/tmp/migrate_test.snap";
+	migrate_ok(t, &o, &r);
+	unlink(o.snapshot);
+	PCA_EXPECT(t, r.dst.faults > 0, "no fault served from the file");
+	PCA_EXPECT(t, r.src.precopy_zero > 0, "no hole for the zero pages");
+}
+
+static void test_snapshot_agent(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(&o, 8 * MiB);
+	o.rate = 1000;
+	o.agent = "/bin/postcopy-agent";
+	o.snapshot = "/tmp/migrate_test_agent.snap";
+	migrate_ok(t, &o, &r);
+	unlink(o.snapshot);
+}
+
+static void test_netns_netem(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* two network namespaces, a veth pair, 2 ms of delay each way */
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	opts(&o, 16 * MiB);
+	o.rate = 500;
+	o.rounds = 2;
+	o.downtime_ms = 1;
+	o.dest_rate = 2000;
+	o.netem = "delay 2ms rate 500mbit";
+	migrate_ok(t, &o, &r);
+
+	/* postcopy only: a remote fault costs a round trip at least */
+	o.rounds = 0;
+	o.rate = 0;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.faults_remote > 0, "no remote fault");
+	PCA_EXPECT(t, r.dst.lat_p50_ns >= 4000000ULL,
+		   "p50 %llu us below the 4 ms round trip",
+		   (unsigned long long)(r.dst.lat_p50_ns / 1000));
+}
+
+/* ---- protocol errors ---------------------------------------------------- */
+
+struct fake_peer {
+	int lfd;
+	char addr[64];
+	const void *reply;
+	size_t len;
+	pthread_t th;
+};
+
+/* Accept one connection, read what comes, answer @reply, hang up. */
+static void *fake_thread(void *arg)
+{
+	struct fake_peer *f = arg;
+	char buf[256];
+	int fd;
+
+	fd = accept(f->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	usleep(100000);
+	if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+		buf[0] = 0;
+	if (f->len)
+		send(fd, f->reply, f->len, MSG_NOSIGNAL);
+	usleep(200000);
+	close(fd);
+	return NULL;
+}
+
+static void fake_start(struct pca_test_ctx *t, struct fake_peer *f,
+		       const void *reply, size_t len)
+{
+	char err[128];
+
+	f->reply = reply;
+	f->len = len;
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &f->lfd, f->addr,
+				    sizeof(f->addr), err, sizeof(err)));
+	PCA_ASSERT_EQ(t, pthread_create(&f->th, NULL, fake_thread, f), 0);
+}
+
+static void fake_stop(struct fake_peer *f)
+{
+	shutdown(f->lfd, SHUT_RDWR);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+/* A destination against @addr must fail saying @want, placing nothing. */
+static void dest_fails(struct pca_test_ctx *t, const char *addr,
+		       uint64_t pages, const uint8_t *id, const char *want)
+{
+	struct pca_region_info info;
+	struct mig_result res;
+	struct mig_config dc;
+	uint32_t rid;
+	int fd, ret;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(pages * 4096,
+						PCA_REGION_MISSING, &rid));
+	mig_config_init(&dc);
+	dc.addr = addr;
+	dc.region_fd = fd;
+	dc.region_id = rid;
+	dc.connect_timeout_ms = 3000;
+	dc.io_timeout_ms = 2000;
+	if (id) {
+		memcpy(dc.id, id, MIG_ID_LEN);
+		dc.have_id = 1;
+	}
+	ret = mig_dest_run(&dc, &res);
+	pca_t_diag(t, "destination: %d: %s", ret, res.error);
+	PCA_EXPECT(t, ret < 0, "the destination succeeded");
+	PCA_EXPECT(t, strstr(res.error, want) != NULL,
+		   "error does not say '%s'", want);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, rid, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	close(fd);
+}
+
+static void test_garbage_peer(struct pca_test_ctx *t)
+{
+	static const char junk[160] =
+		"HTTP/1.0 400 Bad Request\r\nServer: not-a-source\r\n\r\n";
+	struct fake_peer f;
+
+	fake_start(t, &f, junk, sizeof(junk));
+	dest_fails(t, f.addr, 16, NULL, "is not a postcopy-agent source");
+	fake_stop(&f);
+}
+
+static void test_wrong_version(struct pca_test_ctx *t)
+{
+	struct mig_welcome w;
+	struct fake_peer f;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = mig_cpu_to_le32(MIG_MAGIC);
+	w.version = mig_cpu_to_le16(99);
+	w.status = mig_cpu_to_le16(MIG_ERR_VERSION);
+	fake_start(t, &f, &w, sizeof(w));
+	dest_fails(t, f.addr, 16, NULL, "speaks protocol version 99");
+	fake_stop(&f);
+}
+
+static void test_silent_peer(struct pca_test_ctx *t)
+{
+	struct fake_peer f;
+
+	fake_start(t, &f, NULL, 0);
+	dest_fails(t, f.addr, 16, NULL, "closed the connection");
+	fake_stop(&f);
+}
+
+static void test_no_source(struct pca_test_ctx *t)
+{
+	char addr[64], err[128];
+	int lfd;
+
+	/* a port nobody listens on: refused until the connect timeout */
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &lfd, addr, sizeof(addr),
+				    err, sizeof(err)));
+	close(lfd);
+	dest_fails(t, addr, 16, NULL, "Connection refused");
+}
+
+struct src_bg {
+	struct mig_config cfg;
+	struct mig_result res;
+	pthread_t th;
+	int cancel;
+	int ret;
+};
+
+static void *src_bg_fn(void *arg)
+{
+	struct src_bg *b = arg;
+
+	b->ret = mig_source_run(&b->cfg, &b->res);
+	return NULL;
+}
+
+/* A real source (postcopy only) serving @pages pages as migration @id. */
+static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
+			 uint64_t pages, const uint8_t *id, char *addr,
+			 size_t len)
+{
+	char err[128];
+	uint32_t rid;
+	int fd, lfd;
+
+	memset(b, 0, sizeof(*b));
+	fd = PCA_ASSERT_OK(t, pca_region_create(pages * 4096, 0, &rid));
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &lfd, addr, len, err,
+				    sizeof(err)));
+	mig_config_init(&b->cfg);
+	b->cfg.listen_fd = lfd;
+	b->cfg.region_fd = fd;
+	b->cfg.region_id = rid;
+	b->cfg.max_rounds = 0;
+	b->cfg.connect_timeout_ms = 20000;
+	b->cfg.cancel = &b->cancel;
+	memcpy(b->cfg.id, id, MIG_ID_LEN);
+	b->cfg.have_id = 1;
+	PCA_ASSERT_EQ(t, pthread_create(&b->th, NULL, src_bg_fn, b), 0);
+}
+
+static void src_bg_stop(struct src_bg *b)
+{
+	__atomic_store_n(&b->cancel, 1, __ATOMIC_RELEASE);
+	pthread_join(b->th, NULL);
+	close(b->cfg.listen_fd);
+	close(b->cfg.region_fd);
+}
+
+static void test_wrong_migration_id(struct pca_test_ctx *t)
+{
+	static const uint8_t a[MIG_ID_LEN] = { 0xaa, 1, 2, 3 };
+	static const uint8_t b[MIG_ID_LEN] = { 0xbb, 1, 2, 3 };
+	struct src_bg s;
+	char addr[64];
+
+	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
+	dest_fails(t, addr, 16, b, "--migration-id");
+	src_bg_stop(&s);
+	PCA_EXPECT_EQ(t, s.ret, -ECANCELED);
+}
+
+static void test_size_mismatch(struct pca_test_ctx *t)
+{
+	static const uint8_t a[MIG_ID_LEN] = { 0xcc };
+	struct src_bg s;
+	char addr[64];
+
+	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
+	dest_fails(t, addr, 32, NULL, "with the source's size");
+	src_bg_stop(&s);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("idle", test_idle, PRECOPY, .timeout = 90),
+	PCA_TEST("low_rate", test_low_rate, PRECOPY, .timeout = 90),
+	PCA_TEST("high_rate", test_high_rate, PRECOPY, .timeout = 90),
+	PCA_TEST("postcopy_only", test_postcopy_only, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("stop_and_copy", test_stop_and_copy, PRECOPY, .timeout = 90),
+	PCA_TEST("netlink_placement", test_netlink_placement, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("cut_postcopy", test_cut_postcopy, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("cut_precopy", test_cut_precopy, PRECOPY, .timeout = 90),
+	PCA_TEST("cut_random_precopy", test_cut_random_precopy, PRECOPY,
+		 .timeout = 100),
+	PCA_TEST("cut_random_postcopy", test_cut_random_postcopy, PRECOPY,
+		 .timeout = 100),
+	PCA_TEST("garbage_to_source", test_garbage_to_source, PRECOPY,
+		 .timeout = 90),
+	PCA_TEST("agent_processes", test_agent_processes, PRECOPY,
+		 .timeout = 90),
+	PCA_TEST("dest_agent_killed", test_dest_agent_killed, PRECOPY,
+		 .timeout = 90),
+	PCA_TEST("source_agent_killed", test_source_agent_killed,
+		 MIG_FEATURES, .timeout = 90),
+	PCA_TEST("netns_netem", test_netns_netem, PRECOPY, .timeout = 90),
+	PCA_TEST("snapshot_restore", test_snapshot_restore, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("snapshot_agent", test_snapshot_agent, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("garbage_peer", test_garbage_peer, MIG_FEATURES),
+	PCA_TEST("wrong_version", test_wrong_version, MIG_FEATURES),
+	PCA_TEST("silent_peer", test_silent_peer, MIG_FEATURES),
+	PCA_TEST("no_source", test_no_source, MIG_FEATURES),
+	PCA_TEST("wrong_migration_id", test_wrong_migration_id, MIG_FEATURES),
+	PCA_TEST("size_mismatch", test_size_mismatch, MIG_FEATURES),
+};
+
+PCA_TEST_MAIN(tests)
