@@ -42,9 +42,37 @@ static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
 static u32 pca_next_region_id;
 
+static void pca_region_free_rcu(struct rcu_head *head);
+
+/*
+ * The region's memory lives as long as its inode: a path to the inode
+ * (/proc/<pid>/fd/<n> being opened) can outlast the region, and
+ * pca_region_file_open() reads the region through inode->i_private.
+ */
+static void pca_fs_evict_inode(struct inode *inode)
+{
+	struct pca_region *r = inode->i_private;
+
+	truncate_inode_pages_final(&inode->i_data);
+	clear_inode(inode);
+	/* Lookups walk the id table under RCU only. */
+	if (r)
+		call_rcu(&r->rcu, pca_region_free_rcu);
+}
+
+static const struct super_operations pca_fs_sops = {
+	.statfs		= simple_statfs,
+	.evict_inode	= pca_fs_evict_inode,
+};
+
 static int pca_fs_init_fs_context(struct fs_context *fc)
 {
-	return init_pseudo(fc, PCA_FS_MAGIC) ? 0 : -ENOMEM;
+	struct pseudo_fs_context *ctx = init_pseudo(fc, PCA_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ops = &pca_fs_sops;
+	return 0;
 }
 
 static struct file_system_type pca_fs_type = {
@@ -83,12 +111,14 @@ static void pca_region_release(struct kref *kref)
 	xa_destroy(&r->pages);
 	pca_dirty_free(r);
 	free_percpu(r->stats);
-	iput(r->inode);
 	put_pid_ns(r->pid_ns);
 	put_user_ns(r->user_ns);
 	put_net(r->net);
-	/* Lookups walk the id table under RCU only. */
-	call_rcu(&r->rcu, pca_region_free_rcu);
+	/* The inode frees @r when it goes (pca_fs_evict_inode()). */
+	if (r->inode)
+		iput(r->inode);
+	else
+		call_rcu(&r->rcu, pca_region_free_rcu);
 }
 
 void pca_region_put(struct pca_region *r)
@@ -417,9 +447,18 @@ static int pca_region_file_open(struct inode *inode, struct file *file)
 {
 	struct pca_region *r = inode->i_private;
 
-	if (!atomic_inc_not_zero(&r->nr_files))
+	/*
+	 * @r's memory lasts as long as the inode, which our caller's path
+	 * pins, but the region itself may be gone or going: a reference
+	 * first, so that the last file's release cannot drop the region
+	 * between our nr_files and our reference.
+	 */
+	if (!kref_get_unless_zero(&r->ref))
 		return -ENOENT;
-	pca_region_get(r);
+	if (!atomic_inc_not_zero(&r->nr_files)) {
+		pca_region_put(r);
+		return -ENOENT;
+	}
 	file->private_data = r;
 	return 0;
 }
