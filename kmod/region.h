@@ -58,7 +58,8 @@ struct pca_stats {
  * asleep in a fault) holds a reference; so do netlink commands between
  * lookup and reply.  The file's release closes the region: it leaves the
  * id table, its queues detach and pending entries left by killed waiters
- * are dropped.  The last reference frees the pages.
+ * are dropped.  The last reference frees the pages; the struct itself
+ * goes with the inode (a path being opened can still reach it).
  *
  * Locking, outermost first:
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
