@@ -13,32 +13,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-#include "kselftest_pca.h"
-
-#define PAGE	4096UL
-
-struct region {
-	int fd;
-	uint32_t id;
-	size_t pages;
-	uint8_t *mem;
-};
-
-static void region_new(struct pca_test_ctx *t, struct region *r, size_t pages,
-		       uint64_t flags)
-{
-	r->pages = pages;
-	r->fd = PCA_ASSERT_OK(t, pca_region_create(pages * PAGE, flags, &r->id));
-	r->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      r->fd, 0);
-	PCA_ASSERT(t, r->mem != MAP_FAILED, "mmap: %s", strerror(errno));
-}
-
-static void region_free(struct region *r)
-{
-	munmap(r->mem, r->pages * PAGE);
-	close(r->fd);
-}
+#include "pca_region_util.h"
 
 static int track(struct pca_test_ctx *t, uint32_t id, uint32_t on)
 {

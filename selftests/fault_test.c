@@ -17,34 +17,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "kselftest_pca.h"
+#include "pca_region_util.h"
 
-#define PAGE		4096UL
 #define WAIT_MS		5000	/* longest wait for an event that must come */
 #define QUIET_MS	300	/* how long "nothing happens" is watched */
-
-struct region {
-	int fd;
-	uint32_t id;
-	size_t pages;
-	uint8_t *mem;
-};
-
-static void region_new(struct pca_test_ctx *t, struct region *r, size_t pages,
-		       uint64_t flags)
-{
-	r->pages = pages;
-	r->fd = PCA_ASSERT_OK(t, pca_region_create(pages * PAGE, flags, &r->id));
-	r->mem = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      r->fd, 0);
-	PCA_ASSERT(t, r->mem != MAP_FAILED, "mmap: %s", strerror(errno));
-}
-
-static void region_free(struct region *r)
-{
-	munmap(r->mem, r->pages * PAGE);
-	close(r->fd);
-}
 
 static void fill(uint8_t *buf, uint64_t seed)
 {
