@@ -493,6 +493,24 @@ static inline int pca_run_one(const struct pca_test *test,
 	}
 }
 
+/*
+ * PCA_TIMEOUT_SCALE=N (N > 1) stretches every timeout: the harness's per
+ * test limits and the waits inside tests, for slow (debug) kernels.
+ */
+static inline unsigned int pca_timeout_scale(void)
+{
+	const char *s = getenv("PCA_TIMEOUT_SCALE");
+	unsigned long n = s ? strtoul(s, NULL, 0) : 1;
+
+	return n > 1 && n < 100 ? n : 1;
+}
+
+/* A wait inside a test, in ms, scaled as above. */
+static inline int pca_scaled_ms(int ms)
+{
+	return ms * (int)pca_timeout_scale();
+}
+
 static inline int pca_selected(const char *name, char **only, int nonly)
 {
 	int i;
@@ -509,7 +527,7 @@ static inline int pca_test_main(int argc, char **argv,
 				const struct pca_test *tests, size_t ntests)
 {
 	unsigned int pass = 0, fail = 0, skip = 0, n = 0, override = 0;
-	unsigned int scale = 1;
+	unsigned int scale;
 	char handshake_err[512] = "";
 	struct pca_api_info api = { 0 };
 	struct pca_client *c;
@@ -540,9 +558,7 @@ static inline int pca_test_main(int argc, char **argv,
 	}
 	for (i = 0; i < ntests; i++)
 		planned += pca_selected(tests[i].name, only, nonly);
-	if (getenv("PCA_TIMEOUT_SCALE") &&
-	    strtoul(getenv("PCA_TIMEOUT_SCALE"), NULL, 0) > 1)
-		scale = strtoul(getenv("PCA_TIMEOUT_SCALE"), NULL, 0);
+	scale = pca_timeout_scale();
 
 	pca_skip_reason = mmap(NULL, PCA_SKIP_REASON_LEN,
 			       PROT_READ | PROT_WRITE,

@@ -32,8 +32,8 @@ static void opts(struct wl_opts *o, uint64_t size)
 	o->size = size;
 	o->log = stdout;
 	o->log_prefix = "# ";
-	o->io_timeout_ms = 3000;
-	o->recover_timeout_ms = 15000;
+	o->io_timeout_ms = pca_scaled_ms(3000);
+	o->recover_timeout_ms = pca_scaled_ms(15000);
 }
 
 static void report(struct pca_test_ctx *t, const struct wl_result *r)
@@ -307,7 +307,7 @@ static void test_source_agent_killed(struct pca_test_ctx *t)
 	o.cut = WL_CUT_POSTCOPY;
 	o.cut_pct = 5;
 	o.kill = WL_KILL_SOURCE;
-	o.recover_timeout_ms = 3000;
+	o.recover_timeout_ms = pca_scaled_ms(3000);
 	o.dest_rate = 200;
 	ret = wl_run(&o, &r);
 	report(t, &r);
@@ -441,8 +441,8 @@ static void dest_fails(struct pca_test_ctx *t, const char *addr,
 	dc.addr = addr;
 	dc.region_fd = fd;
 	dc.region_id = rid;
-	dc.connect_timeout_ms = 3000;
-	dc.io_timeout_ms = 2000;
+	dc.connect_timeout_ms = pca_scaled_ms(3000);
+	dc.io_timeout_ms = pca_scaled_ms(2000);
 	if (id) {
 		memcpy(dc.id, id, MIG_ID_LEN);
 		dc.have_id = 1;
@@ -538,7 +538,7 @@ static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
 	b->cfg.region_fd = fd;
 	b->cfg.region_id = rid;
 	b->cfg.max_rounds = 0;
-	b->cfg.connect_timeout_ms = 20000;
+	b->cfg.connect_timeout_ms = pca_scaled_ms(20000);
 	b->cfg.cancel = &b->cancel;
 	memcpy(b->cfg.id, id, MIG_ID_LEN);
 	b->cfg.have_id = 1;
