@@ -12,6 +12,11 @@
  *   agent -> VMM   "phase <name>"   every phase change
  *   agent -> VMM   "result <json>"  the final summary, as --json prints it
  *
+ * Or by the module's migration relay (Documentation/relay.rst): the
+ * daemon (cli-relay.c) forks a worker per migration request, and the
+ * worker takes the migration, opens the region by id, and reports phases
+ * and progress to the VMM through the module instead.
+ *
  * Running agents publish their state in $PCA_AGENT_RUNDIR (default
  * /run/postcopy-agent), one <pid>.json file each, for "status".
  */
@@ -23,6 +28,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +78,15 @@ struct mcli {
 	uint64_t last_line_ns, last_status_ns;
 	char status_path[PATH_MAX];
 	char status_tmp[PATH_MAX];
+
+	/* driven by the relay: the migration, as accepted */
+	struct pca_client *relay;
+	struct pca_mig_info mig;
+	uint32_t relay_phase;		/* last phase the module has */
+	int relay_paused;		/* the VMM confirmed the pause */
+	int relay_warned;
+	uint64_t relay_update_ns;
+	pthread_mutex_t relay_lock;
 };
 
 static uint64_t now_ns(void)
@@ -140,6 +155,183 @@ static int ctl_read_line(struct mcli *m, char *buf, size_t len,
 	return 0;
 }
 
+/* -------------------------------------------------------------------------
+ * The relay: the same steps through the module
+ */
+
+#define RELAY_UPDATE_NS		1000000000ULL	/* progress to the VMM */
+
+static void relay_fill(struct pca_mig_progress *out,
+		       const struct mig_progress *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->pages_total = p->pages;
+	out->pages_sent = p->role == MIG_SOURCE ? p->pages_sent :
+			  p->pages - p->pages_remaining;
+	out->pages_remaining = p->pages_remaining;
+	out->round = p->round;
+	out->bytes_wire = p->bytes;
+	out->dirty_rate = (uint64_t)p->dirty_rate;
+	out->faults = p->faults;
+	out->elapsed_ns = p->elapsed_ns;
+}
+
+/* Events for our migration: the VMM's pause and cancel.  Lock held. */
+static void relay_events(struct mcli *m, int timeout_ms)
+{
+	struct pca_mig_info ev;
+	int ret;
+
+	while ((ret = pca_mig_recv(m->relay, &ev, timeout_ms)) != 0) {
+		if (ret < 0) {
+			/* lost some: the module has the state */
+			if (ret == -ENOBUFS &&
+			    !pca_migrate_get(m->relay, m->mig.mig_id, &ev))
+				goto state;
+			return;
+		}
+		if (ev.mig_id != m->mig.mig_id)
+			continue;
+state:
+		if (ev.phase == PCA_MIG_PAUSED)
+			m->relay_paused = 1;
+		if (ev.phase == PCA_MIG_CANCELLED)
+			cancelled = 1;
+		if (ev.phase > m->relay_phase)
+			m->relay_phase = ev.phase;
+		timeout_ms = 0;
+	}
+}
+
+/* Tell the module (and so the VMM); lock held. */
+static void relay_update(struct mcli *m, uint32_t phase,
+			 const struct pca_mig_progress *prog, uint32_t error,
+			 const char *message)
+{
+	int ret;
+
+	if (phase < m->relay_phase)
+		phase = m->relay_phase;
+	ret = pca_migrate_update(m->relay, m->mig.mig_id, phase, prog, error,
+				 message);
+	if (!ret) {
+		m->relay_phase = phase;
+	} else if (!m->relay_warned && !cancelled) {
+		m->relay_warned = 1;
+		fprintf(stderr, PROG ": %s: migration %u: reporting to the VMM failed: %s\n",
+			m->name, m->mig.mig_id, pca_strerror(m->relay));
+	}
+	m->relay_update_ns = now_ns();
+	relay_events(m, 0);
+}
+
+static uint32_t relay_phase_of(enum mig_phase phase)
+{
+	switch (phase) {
+	case MIG_PHASE_PRECOPY:
+		return PCA_MIG_PRECOPY;
+	case MIG_PHASE_POSTCOPY:
+		return PCA_MIG_POSTCOPY;
+	default:
+		/* the pause, the resume and the end are reported apart */
+		return PCA_MIG_ACCEPTED;
+	}
+}
+
+static void relay_progress(struct mcli *m, const struct mig_progress *p,
+			   int changed)
+{
+	struct pca_mig_progress prog;
+
+	/* the pause hook may be waiting for the VMM: skip a beat */
+	if (pthread_mutex_trylock(&m->relay_lock))
+		return;
+	if (changed || now_ns() - m->relay_update_ns > RELAY_UPDATE_NS) {
+		relay_fill(&prog, p);
+		relay_update(m, relay_phase_of(p->phase), &prog, 0, NULL);
+	} else {
+		relay_events(m, 0);
+	}
+	pthread_mutex_unlock(&m->relay_lock);
+}
+
+/* Source, at switchover: ask the VMM to pause, wait for its answer. */
+static int relay_pause(struct mcli *m)
+{
+	uint64_t deadline;
+	int ret = 0;
+
+	pthread_mutex_lock(&m->relay_lock);
+	relay_update(m, PCA_MIG_SWITCHOVER, NULL, 0, NULL);
+	deadline = now_ns() + (uint64_t)m->cfg.io_timeout_ms * 1000000ULL;
+	while (!m->relay_paused && !cancelled) {
+		uint64_t now = now_ns();
+		struct pca_mig_info st;
+
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		relay_events(m, deadline - now > 250000000ULL ? 250 :
+				(int)((deadline - now) / 1000000) + 1);
+		/* events are best effort; the state is not */
+		if (!m->relay_paused && !cancelled &&
+		    !pca_migrate_get(m->relay, m->mig.mig_id, &st) &&
+		    st.phase >= PCA_MIG_PAUSED) {
+			m->relay_paused = st.phase == PCA_MIG_PAUSED;
+			cancelled = st.phase != PCA_MIG_PAUSED;
+		}
+	}
+	if (cancelled)
+		ret = -ECANCELED;
+	pthread_mutex_unlock(&m->relay_lock);
+	if (ret == -ETIMEDOUT)
+		fprintf(stderr, PROG ": %s: migration %u: the VMM did not confirm the pause within %d ms\n",
+			m->name, m->mig.mig_id, m->cfg.io_timeout_ms);
+	return ret;
+}
+
+static void relay_message(struct mcli *m, uint32_t phase, const char *msg)
+{
+	pthread_mutex_lock(&m->relay_lock);
+	relay_update(m, phase, NULL, 0, msg);
+	pthread_mutex_unlock(&m->relay_lock);
+}
+
+/* The result, as the final phase. */
+static void relay_finish(struct mcli *m, int ret, const struct mig_result *r)
+{
+	struct pca_mig_progress prog = {
+		.pages_total = r->pages,
+		.pages_sent = r->role == MIG_SOURCE ?
+			      r->precopy_pages + r->stopcopy_pages +
+			      r->postcopy_pages + r->urgent_pages :
+			      r->pages_present,
+		.round = r->rounds,
+		.bytes_wire = r->role == MIG_SOURCE ? r->bytes_sent :
+			      r->bytes_received,
+		.faults = r->faults,
+		.elapsed_ns = r->total_ns,
+		.downtime_ns = r->downtime_ns,
+		.fault_p50_ns = r->lat_p50_ns,
+		.fault_p99_ns = r->lat_p99_ns,
+	};
+	char msg[PCA_MIG_MESSAGE_MAX];
+
+	if (ret)
+		/* the module keeps the start; our stderr has it all */
+		snprintf(msg, sizeof(msg), "%.*s", (int)sizeof(msg) - 1,
+			 r->error[0] ? r->error : strerror(-ret));
+	else
+		snprintf(msg, sizeof(msg),
+			 "%" PRIu64 " pages in %.2f s, downtime %.1f ms",
+			 r->pages, r->total_ns / 1e9, r->downtime_ns / 1e6);
+	pthread_mutex_lock(&m->relay_lock);
+	relay_update(m, ret ? PCA_MIG_FAILED : PCA_MIG_COMPLETED, &prog,
+		     ret ? -ret : 0, msg);
+	pthread_mutex_unlock(&m->relay_lock);
+}
+
 static void end_line(struct mcli *m)
 {
 	if (m->line_open) {
@@ -154,6 +346,8 @@ static int hook_pause(void *arg)
 	char line[128];
 	int ret;
 
+	if (m->relay)
+		return relay_pause(m);
 	if (m->control_fd < 0)
 		return 0;
 	ctl_write(m, "pause\n");
@@ -176,12 +370,22 @@ static int hook_pause(void *arg)
 
 static void hook_unpause(void *arg)
 {
-	ctl_write(arg, "unpause\n");
+	struct mcli *m = arg;
+
+	/* FAILED follows: before POSTCOPY, it means the VMM may run */
+	if (m->relay)
+		relay_message(m, m->relay_phase,
+			      "the destination never ran: the VMM may run on the source again");
+	ctl_write(m, "unpause\n");
 }
 
 static void hook_resume(void *arg)
 {
-	ctl_write(arg, "resume\n");
+	struct mcli *m = arg;
+
+	if (m->relay)
+		relay_message(m, PCA_MIG_POSTCOPY, NULL);
+	ctl_write(m, "resume\n");
 }
 
 static void hook_log(enum mig_log_level level, const char *msg, void *arg)
@@ -264,6 +468,8 @@ static void hook_progress(const struct mig_progress *p, void *arg)
 		status_write(m, p);
 		m->last_status_ns = now;
 	}
+	if (m->relay)
+		relay_progress(m, p, changed);
 	if (m->quiet)
 		return;
 	mig_format_progress(line, sizeof(line), p);
@@ -482,6 +688,28 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 						 argv[optind - 1]);
 			break;
 		}
+		if (m->relay) {
+			switch (opt) {
+			case OPT_LISTEN:
+			case OPT_LISTEN_FD:
+			case OPT_CONNECT:
+			case OPT_REGION_FD:
+			case OPT_REGION_PATH:
+			case OPT_REGION_ID:
+			case OPT_SIZE:
+			case OPT_CONTROL_FD:
+			case OPT_JSON:
+			case OPT_HELP:
+			case 'h':
+				char opt_name[64];
+
+				snprintf(opt_name, sizeof(opt_name), "--%s",
+					 oname ? oname : "help");
+				return cmd_usage(name,
+						 "%s comes from the relay, not from the migration's arguments",
+						 opt_name);
+			}
+		}
 		switch (opt) {
 		case OPT_LISTEN:
 		case OPT_CONNECT:
@@ -626,47 +854,39 @@ static int check_fd(int fd, const char *opt)
 	return fail(opt, why, -EBADF);
 }
 
-static int run_migration(int argc, char **argv, enum mode mode)
+static struct mcli *mcli_new(enum mode mode)
 {
-	int src = mode == M_SOURCE;
-	struct mig_result res;
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct mcli *m;
-	int ret;
+	struct mcli *m = calloc(1, sizeof(*m));
 
-	m = calloc(1, sizeof(*m));
 	if (!m)
-		return fail(mode_names[mode], "out of memory", -ENOMEM);
+		return NULL;
 	m->mode = mode;
 	m->name = mode_names[mode];
 	m->control_fd = -1;
 	m->last_phase = (enum mig_phase)-1;
+	pthread_mutex_init(&m->relay_lock, NULL);
 	mig_config_init(&m->cfg);
-	ret = parse_mig_opts(m, argc, argv);
-	if (ret) {
-		free(m);
-		return ret > 0 ? 0 : ret;
-	}
-	if (check_fd(m->cfg.region_fd, "--region-fd") ||
-	    check_fd(m->cfg.listen_fd, "--listen-fd") ||
-	    check_fd(m->control_fd, "--control-fd")) {
-		free(m);
-		return -EBADF;
-	}
-	if (m->region_path) {
-		m->cfg.region_fd = open(m->region_path, O_RDWR | O_CLOEXEC);
-		if (m->cfg.region_fd < 0) {
-			char why[PATH_MAX + 64];
+	return m;
+}
 
-			ret = -errno;
-			snprintf(why, sizeof(why), "%s: %s", m->region_path,
-				 strerror(-ret));
-			free(m);
-			return fail("--region-path", why, ret);
-		}
-		m->region_fd_opened = 1;
-	}
-	m->tty = isatty(STDERR_FILENO) && !m->quiet;
+static void mcli_free(struct mcli *m)
+{
+	if (m->region_fd_opened)
+		close(m->cfg.region_fd);
+	pca_client_close(m->relay);
+	pthread_mutex_destroy(&m->relay_lock);
+	free(m);
+}
+
+/* Run the migration @m describes, options parsed, and report it. */
+static int run_parsed(struct mcli *m)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct mig_result res;
+	int ret;
+
+	if (!m->relay)
+		m->tty = isatty(STDERR_FILENO) && !m->quiet;
 	m->cfg.cancel = &cancelled;
 	m->cfg.hooks.pause = hook_pause;
 	m->cfg.hooks.unpause = hook_unpause;
@@ -674,7 +894,8 @@ static int run_migration(int argc, char **argv, enum mode mode)
 	m->cfg.hooks.progress = hook_progress;
 	m->cfg.hooks.log = hook_log;
 	m->cfg.hooks.arg = m;
-	if (src && m->control_fd < 0 && !m->quiet)
+	if (m->mode == M_SOURCE && m->control_fd < 0 && !m->relay &&
+	    !m->quiet)
 		fprintf(stderr, PROG ": source: no --control-fd: nothing may write the region from the switchover on\n");
 
 	sigemptyset(&sa.sa_mask);
@@ -683,7 +904,7 @@ static int run_migration(int argc, char **argv, enum mode mode)
 	signal(SIGPIPE, SIG_IGN);
 	status_init(m);
 
-	switch (mode) {
+	switch (m->mode) {
 	case M_SOURCE:
 		ret = mig_source_run(&m->cfg, &res);
 		break;
@@ -701,6 +922,8 @@ static int run_migration(int argc, char **argv, enum mode mode)
 	end_line(m);
 	status_remove(m);
 
+	if (m->relay)
+		relay_finish(m, ret, &res);
 	if (m->control_fd >= 0) {
 		char *buf = NULL;
 		size_t len = 0;
@@ -719,9 +942,144 @@ static int run_migration(int argc, char **argv, enum mode mode)
 		mig_print_summary(m->quiet ? stderr : stdout, &res);
 	if (ret)
 		fail(m->name, res.error[0] ? res.error : strerror(-ret), ret);
-	if (m->region_fd_opened)
-		close(m->cfg.region_fd);
-	free(m);
+	return ret;
+}
+
+static int run_migration(int argc, char **argv, enum mode mode)
+{
+	struct mcli *m;
+	int ret;
+
+	m = mcli_new(mode);
+	if (!m)
+		return fail(mode_names[mode], "out of memory", -ENOMEM);
+	ret = parse_mig_opts(m, argc, argv);
+	if (ret) {
+		mcli_free(m);
+		return ret > 0 ? 0 : ret;
+	}
+	if (check_fd(m->cfg.region_fd, "--region-fd") ||
+	    check_fd(m->cfg.listen_fd, "--listen-fd") ||
+	    check_fd(m->control_fd, "--control-fd")) {
+		mcli_free(m);
+		return -EBADF;
+	}
+	if (m->region_path) {
+		m->cfg.region_fd = open(m->region_path, O_RDWR | O_CLOEXEC);
+		if (m->cfg.region_fd < 0) {
+			char why[PATH_MAX + 64];
+
+			ret = -errno;
+			snprintf(why, sizeof(why), "%s: %s", m->region_path,
+				 strerror(-ret));
+			mcli_free(m);
+			return fail("--region-path", why, ret);
+		}
+		m->region_fd_opened = 1;
+	}
+	ret = run_parsed(m);
+	mcli_free(m);
+	return ret;
+}
+
+/* The migration's arguments as words (no quoting); argv[0] is @name. */
+static int split_args(char *args, const char *name, char **argv, int max)
+{
+	int argc = 0;
+	char *save = NULL, *w;
+
+	argv[argc++] = (char *)name;
+	for (w = strtok_r(args, " \t\n", &save); w;
+	     w = strtok_r(NULL, " \t\n", &save)) {
+		if (argc == max - 1)
+			return -E2BIG;
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* Tell the VMM why its migration cannot even start. */
+static int relay_refuse(struct mcli *m, int err, const char *why)
+{
+	char msg[PCA_MIG_MESSAGE_MAX];
+
+	snprintf(msg, sizeof(msg), "%.*s", (int)sizeof(msg) - 1, why);
+	fail(m->name, why, err);
+	pthread_mutex_lock(&m->relay_lock);
+	relay_update(m, PCA_MIG_FAILED, NULL, -err, msg);
+	pthread_mutex_unlock(&m->relay_lock);
+	return err;
+}
+
+int relay_worker(const struct pca_mig_info *req, int quiet)
+{
+	enum mode mode = req->role == PCA_MIG_SOURCE ? M_SOURCE : M_DEST;
+	char args[PCA_MIG_ARGS_MAX], why[256], *argv[64];
+	uint64_t size;
+	struct mcli *m;
+	int argc, fd, ret;
+
+	m = mcli_new(mode);
+	if (!m)
+		return fail(mode_names[mode], "out of memory", -ENOMEM);
+	m->quiet = quiet;
+	ret = pca_client_open(&m->relay);
+	if (ret) {
+		fail(m->name, pca_strerror(NULL), ret);
+		goto out;
+	}
+	ret = pca_migrate_accept(m->relay, req->mig_id, &m->mig);
+	if (ret) {
+		/* another agent took it, or the VMM gave up: not ours */
+		if (ret != -EBUSY && ret != -ENOENT)
+			fail(m->name, pca_strerror(m->relay), ret);
+		ret = 0;
+		goto out;
+	}
+	m->relay_phase = PCA_MIG_ACCEPTED;
+	if (m->mig.role != PCA_MIG_SOURCE &&
+	    m->mig.role != PCA_MIG_DESTINATION) {
+		snprintf(why, sizeof(why), "migration %u: unknown role %u",
+			 m->mig.mig_id, m->mig.role);
+		ret = relay_refuse(m, -EINVAL, why);
+		goto out;
+	}
+
+	fd = pca_region_open(m->mig.region_id, &size);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "opening region %u: %s",
+			 m->mig.region_id, strerror(-fd));
+		ret = relay_refuse(m, fd, why);
+		goto out;
+	}
+	m->cfg.region_fd = fd;
+	m->region_fd_opened = 1;
+	m->cfg.region_id = m->mig.region_id;
+	m->cfg.region_size = size;
+	m->cfg.addr = m->mig.peer;
+
+	snprintf(args, sizeof(args), "%s", m->mig.args);
+	argc = split_args(args, m->name, argv, 64);
+	if (argc < 0) {
+		ret = relay_refuse(m, argc, "too many migration arguments");
+		goto out;
+	}
+	usage_text[0] = '\0';
+	ret = parse_mig_opts(m, argc, argv);
+	if (ret) {
+		snprintf(why, sizeof(why), "bad migration arguments: %s",
+			 usage_text);
+		ret = relay_refuse(m, -EINVAL, why);
+		goto out;
+	}
+	if (!m->quiet)
+		fprintf(stderr, PROG ": %s: migration %u of region %u, peer %s\n",
+			m->name, m->mig.mig_id, m->mig.region_id,
+			m->mig.peer);
+	ret = run_parsed(m);
+out:
+	mcli_free(m);
 	return ret;
 }
 

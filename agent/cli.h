@@ -23,6 +23,8 @@ extern int usage_error;
 int fail(const char *what, const char *why, int err);
 /* A usage error of command @name (fmt takes one string); -EINVAL. */
 int cmd_usage(const char *name, const char *fmt, const char *arg);
+/* The text of the last usage error. */
+extern char usage_text[256];
 
 /* cli-migrate.c */
 int cmd_source(int argc, char **argv);
@@ -30,5 +32,17 @@ int cmd_destination(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+
+struct pca_mig_info;
+/*
+ * Take migration @req from the relay and run it to its end (a process of
+ * its own, forked by the daemon): 0, or -errno once reported to the VMM.
+ */
+int relay_worker(const struct pca_mig_info *req, int quiet);
+
+/* cli-relay.c */
+int cmd_daemon(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migrations(int argc, char **argv);
 
 #endif /* PCA_CLI_H */

@@ -57,6 +57,9 @@ static const char help[] =
 "                        destination lazily from it, instead of migrating\n"
 "  --netlink             destination places pages over netlink\n"
 "  --agent PATH          run postcopy-agent processes instead\n"
+"  --relay               with --agent: start \"postcopy-agent daemon\" and\n"
+"                        ask the module's relay for the migrations, as a\n"
+"                        VMM does\n"
 "  --io-timeout-ms MS    (5000)\n"
 "  --recover-timeout-ms MS (20000)\n"
 "  --progress            progress lines\n"
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
 		{ "netem", required_argument, NULL, 'E' },
 		{ "netlink", no_argument, NULL, 'l' },
 		{ "agent", required_argument, NULL, 'a' },
+		{ "relay", no_argument, NULL, 'Y' },
 		{ "io-timeout-ms", required_argument, NULL, 'i' },
 		{ "recover-timeout-ms", required_argument, NULL, 'T' },
 		{ "progress", no_argument, NULL, 'p' },
@@ -159,6 +163,9 @@ int main(int argc, char **argv)
 			continue;
 		case 'l':
 			o.netlink = 1;
+			continue;
+		case 'Y':
+			o.relay = 1;
 			continue;
 		case 'p':
 			o.progress = 1;

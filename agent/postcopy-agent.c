@@ -31,13 +31,14 @@ int fail(const char *what, const char *why, int err)
 	return err;
 }
 
+char usage_text[256];
+
 int cmd_usage(const char *name, const char *fmt, const char *arg)
 {
 	const struct command *cmd;
 
-	fprintf(stderr, PROG " %s: ", name);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	snprintf(usage_text, sizeof(usage_text), fmt, arg);
+	fprintf(stderr, PROG " %s: %s\n", name, usage_text);
 	for (cmd = commands; cmd->name; cmd++)
 		if (!strcmp(cmd->name, name))
 			fprintf(stderr, "Usage: " PROG " %s %s\n", cmd->name,
@@ -304,6 +305,13 @@ static const struct command commands[] = {
 	  "fill a missing-mode region from a source" },
 	{ "status", cmd_status, "[--json]",
 	  "migrations in progress on this host" },
+	{ "daemon", cmd_daemon, "[--quiet]",
+	  "take migration requests from the module's relay" },
+	{ "migrate", cmd_migrate,
+	  "--region-id ID --role ROLE --peer ADDR:PORT [options]",
+	  "ask the relay for a migration, follow it to its end" },
+	{ "migrations", cmd_migrations, "[--json]",
+	  "migrations the module's relay knows of" },
 	{ "snapshot", cmd_snapshot, "--region-fd N --output FILE [options]",
 	  "write a region to a snapshot file (VMM paused meanwhile)" },
 	{ "restore", cmd_restore,

@@ -1276,6 +1276,280 @@ static int run_agents(struct wl *w, int *lfdp)
 }
 
 /* -------------------------------------------------------------------------
+ * Through the module's relay: postcopy-agent daemons do the work, the VMM
+ * only asks and follows events (Documentation/relay.rst)
+ */
+
+#define WL_DAEMON_WAIT_MS	20000	/* for a daemon to listen */
+
+struct relay_vmm {
+	struct pca_client *c;
+	enum mig_role role;
+	uint32_t id;
+	struct pca_mig_info last;	/* latest state seen */
+	int paused, resumed;
+	int done;
+};
+
+static int start_daemon(struct wl *w, pid_t *pid)
+{
+	char *argv[4];
+	int n = 0;
+
+	argv[n++] = (char *)w->o->agent;
+	argv[n++] = "daemon";
+	if (!w->o->progress)
+		argv[n++] = "--quiet";
+	argv[n] = NULL;
+	pthread_mutex_lock(&w->log_lock);
+	fflush(stdout);
+	fflush(stderr);
+	pthread_mutex_unlock(&w->log_lock);
+	return -posix_spawn(pid, argv[0], NULL, NULL, argv, environ);
+}
+
+static void stop_daemon(struct wl *w, pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		wl_log(w, "vmm: the agent daemon %d ended with status %d",
+		       (int)pid, WIFEXITED(status) ? WEXITSTATUS(status) :
+		       128 + WTERMSIG(status));
+}
+
+/* Ask for a migration; a daemon just started may not listen yet. */
+static int relay_ask(struct wl *w, struct relay_vmm *v, uint32_t region,
+		     const char *peer, const char *args)
+{
+	uint64_t deadline = mig_now_ns() + WL_DAEMON_WAIT_MS * 1000000ULL;
+	const char *side = v->role == MIG_SOURCE ? "source" : "destination";
+	int ret;
+
+	ret = pca_client_open(&v->c);
+	if (!ret)
+		ret = pca_join_group(v->c, PCA_MCGRP_VMM);
+	while (!ret) {
+		ret = pca_migrate(v->c, region, v->role == MIG_SOURCE ?
+				  PCA_MIG_SOURCE : PCA_MIG_DESTINATION,
+				  peer, args, &v->id);
+		if (ret != -ENOTCONN || mig_now_ns() > deadline)
+			break;
+		mig_sleep_ms(20);
+		ret = 0;
+	}
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "%s: asking the relay for a migration: %s", side,
+			 v->c ? pca_strerror(v->c) : pca_strerror(NULL));
+		return ret;
+	}
+	wl_log(w, "vmm: %s migration %u of region %u (peer %s, \"%s\")",
+	       side, v->id, region, peer, args);
+	return 0;
+}
+
+static enum mig_phase relay_engine_phase(uint32_t phase)
+{
+	switch (phase) {
+	case PCA_MIG_PRECOPY:
+		return MIG_PHASE_PRECOPY;
+	case PCA_MIG_SWITCHOVER:
+	case PCA_MIG_PAUSED:
+		return MIG_PHASE_SWITCHOVER;
+	case PCA_MIG_POSTCOPY:
+		return MIG_PHASE_POSTCOPY;
+	case PCA_MIG_COMPLETED:
+		return MIG_PHASE_COMPLETE;
+	case PCA_MIG_FAILED:
+	case PCA_MIG_CANCELLED:
+		return MIG_PHASE_FAILED;
+	}
+	return MIG_PHASE_SETUP;
+}
+
+/* One state of @v's migration: do what a VMM does about it. */
+static void relay_vmm_state(struct wl *w, struct relay_vmm *v,
+			    const struct pca_mig_info *m)
+{
+	const char *side = v->role == MIG_SOURCE ? "source" : "destination";
+	int changed = m->phase != v->last.phase;
+
+	v->last = *m;
+	if (changed) {
+		wl_log(w, "vmm: %s migration %u: %s%s%s", side, m->mig_id,
+		       pca_mig_phase_name(m->phase), m->message[0] ? ": " : "",
+		       m->message);
+		phase_seen(w, v->role, relay_engine_phase(m->phase));
+	}
+	if (v->role == MIG_SOURCE && m->phase == PCA_MIG_SWITCHOVER &&
+	    !v->paused) {
+		v->paused = 1;
+		if (hook_pause(w) || pca_migrate_paused(v->c, v->id)) {
+			wl_log(w, "vmm: source: the pause failed: cancelling");
+			pca_migrate_cancel(v->c, v->id);
+		}
+	}
+	if (v->role == MIG_DEST && !v->resumed &&
+	    (m->phase == PCA_MIG_POSTCOPY || m->phase == PCA_MIG_COMPLETED)) {
+		v->resumed = 1;
+		hook_resume(w);
+	}
+	if (m->phase >= PCA_MIG_COMPLETED && !v->done) {
+		v->done = 1;
+		/* before POSTCOPY, the guest never ran anywhere else */
+		if (v->role == MIG_SOURCE && v->paused &&
+		    m->phase != PCA_MIG_COMPLETED && !w->resumed)
+			hook_unpause(w);
+	}
+}
+
+static void relay_vmm_poll(struct wl *w, struct relay_vmm *v, int ms)
+{
+	struct pca_mig_info ev;
+	int ret;
+
+	if (!v->c || v->done)
+		return;
+	ret = pca_mig_recv(v->c, &ev, ms);
+	if (ret > 0 && ev.mig_id != v->id)
+		return;
+	/* quiet or lost events: the state is always there */
+	if (ret <= 0 && pca_migrate_get(v->c, v->id, &ev))
+		return;
+	relay_vmm_state(w, v, &ev);
+}
+
+static void relay_result(const struct relay_vmm *v, struct mig_result *r)
+{
+	const struct pca_mig_progress *p = &v->last.progress;
+
+	memset(r, 0, sizeof(*r));
+	r->role = v->role;
+	r->ok = v->last.phase == PCA_MIG_COMPLETED;
+	r->pages = p->pages_total;
+	r->total_ns = p->elapsed_ns;
+	r->downtime_ns = p->downtime_ns;
+	r->rounds = p->round;
+	r->faults = p->faults;
+	r->lat_p50_ns = p->fault_p50_ns;
+	r->lat_p99_ns = p->fault_p99_ns;
+	if (v->role == MIG_SOURCE) {
+		r->bytes_sent = p->bytes_wire;
+	} else {
+		r->bytes_received = p->bytes_wire;
+		r->pages_present = p->pages_sent;
+	}
+	if (!r->ok)
+		snprintf(r->error, sizeof(r->error), "%s: %s",
+			 pca_mig_phase_name(v->last.phase),
+			 v->last.message[0] ? v->last.message :
+			 strerror(v->last.error));
+}
+
+static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
+{
+	const struct wl_opts *o = w->o;
+	struct relay_vmm src = { .role = MIG_SOURCE };
+	struct relay_vmm dst = { .role = MIG_DEST };
+	char sargs[512], dargs[256], id[2 * MIG_ID_LEN + 1];
+	pid_t sd = -1, dd = -1;
+	uint8_t raw[MIG_ID_LEN];
+	uint64_t deadline;
+	int ret;
+
+	if (o->kill || o->garbage_first || o->netlink) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "--relay does not take --kill, --garbage or --netlink");
+		return -EINVAL;
+	}
+	mig_random_id(raw);
+	mig_format_id(raw, id);
+	snprintf(sargs, sizeof(sargs),
+		 "--rounds %u --downtime-ms %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s%s",
+		 o->rounds, o->downtime_ms, o->io_timeout_ms,
+		 o->recover_timeout_ms, id, o->no_postcopy ?
+		 " --no-postcopy" : "");
+	if (o->budget_ms)
+		snprintf(sargs + strlen(sargs), sizeof(sargs) - strlen(sargs),
+			 " --precopy-budget-ms %u", o->budget_ms);
+	snprintf(dargs, sizeof(dargs),
+		 "--channels %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s",
+		 o->channels, o->io_timeout_ms, o->recover_timeout_ms, id);
+
+	/* the source agent binds the address itself */
+	close(*lfdp);
+	*lfdp = -1;
+
+	/* a daemon per namespace: the relay, like regions, is per netns */
+	ret = netns_enter(w, w->ns_src);
+	if (!ret)
+		ret = start_daemon(w, &sd);
+	if (!ret && w->ns_dst >= 0) {
+		ret = netns_enter(w, w->ns_dst);
+		if (!ret)
+			ret = start_daemon(w, &dd);
+	}
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "starting %s daemon: %s", o->agent, mig_errstr(ret));
+		goto out;
+	}
+
+	ret = netns_enter(w, w->ns_src);
+	if (!ret)
+		ret = relay_ask(w, &src, w->sid, src_addr, sargs);
+	if (!ret)
+		ret = netns_enter(w, w->ns_dst);
+	if (!ret)
+		ret = relay_ask(w, &dst, w->did, w->relay.running ?
+				w->relay.addr : src_addr, dargs);
+	if (ret)
+		goto out;
+
+	deadline = mig_now_ns() + 600 * 1000000000ULL;
+	while (!dst.done || !src.done) {
+		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
+		relay_vmm_poll(w, &dst, src.done ? 100 : 10);
+		/* the destination failed: the source must stop too */
+		if (dst.done && !src.done &&
+		    dst.last.phase != PCA_MIG_COMPLETED &&
+		    src.last.phase < PCA_MIG_COMPLETED) {
+			pca_migrate_cancel(src.c, src.id);
+		}
+		if (mig_now_ns() > deadline || cancelled_wl(o)) {
+			wl_log(w, "vmm: giving up: cancelling both migrations");
+			pca_migrate_cancel(src.c, src.id);
+			pca_migrate_cancel(dst.c, dst.id);
+			break;
+		}
+	}
+	relay_result(&src, &w->r->src);
+	relay_result(&dst, &w->r->dst);
+	w->r->have_src = w->r->have_dst = 1;
+	if (!w->r->dst.ok || !w->r->src.ok) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "destination %.200s; source %.200s",
+			 w->r->dst.ok ? "completed" : w->r->dst.error,
+			 w->r->src.ok ? "completed" : w->r->src.error);
+		ret = -EIO;
+	}
+out:
+	/* our sockets go first: a migration still running is cancelled */
+	pca_client_close(src.c);
+	pca_client_close(dst.c);
+	netns_enter(w, w->ns_home);
+	stop_daemon(w, sd);
+	stop_daemon(w, dd);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
  * Snapshot and lazy restore instead of a live migration
  */
 
@@ -1553,6 +1827,8 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	}
 	if (o->snapshot)
 		ret = run_snapshot(w);
+	else if (o->agent && o->relay)
+		ret = run_relay(w, &lfd, addr);
 	else if (o->agent)
 		ret = run_agents(w, &lfd);
 	else

@@ -69,6 +69,10 @@ struct wl_opts {
 	int io_timeout_ms;
 	int recover_timeout_ms;
 	const char *agent;		/* postcopy-agent path: run as processes */
+	int relay;			/* with .agent: through the module's
+					 * relay, "postcopy-agent daemon" per
+					 * namespace
+					 */
 	int progress;			/* progress lines on @log */
 	FILE *log;			/* events and progress; NULL: quiet */
 	const char *log_prefix;		/* e.g. "# " inside KTAP */

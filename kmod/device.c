@@ -23,7 +23,8 @@
 #include "region.h"
 
 #define PCA_DEVICE_IOCTLS	(BIT_ULL(_IOC_NR(PCA_IOC_API)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_REGION_CREATE)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_REGION_CREATE)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_REGION_OPEN)))
 #define PCA_REGION_IOCTLS	(BIT_ULL(_IOC_NR(PCA_IOC_API)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_COPY)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_ZERO)) | \
@@ -85,6 +86,36 @@ err_file:
 	return fd;
 }
 
+static int pca_ioctl_region_open(void __user *argp)
+{
+	struct pca_region_open ro;
+	struct file *file;
+	int fd;
+
+	if (copy_from_user(&ro, argp, sizeof(ro)))
+		return -EFAULT;
+	if (ro.flags || ro.region_id > U32_MAX)
+		return -EINVAL;
+	file = pca_region_open(ro.region_id, &ro.size);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto err_file;
+	if (copy_to_user(argp, &ro, sizeof(ro))) {
+		put_unused_fd(fd);
+		fd = -EFAULT;
+		goto err_file;
+	}
+	fd_install(fd, file);
+	return fd;
+
+err_file:
+	fput(file);
+	return fd;
+}
+
 static long pca_device_ioctl(struct file *file, unsigned int cmd,
 			     unsigned long arg)
 {
@@ -95,6 +126,8 @@ static long pca_device_ioctl(struct file *file, unsigned int cmd,
 		return pca_ioctl_api(argp, PCA_DEVICE_IOCTLS);
 	case PCA_IOC_REGION_CREATE:
 		return pca_ioctl_region_create(argp);
+	case PCA_IOC_REGION_OPEN:
+		return pca_ioctl_region_open(argp);
 	}
 	return -ENOTTY;
 }

@@ -8,12 +8,14 @@
  * discard), never those of other anonymous-inode files.
  */
 
+#include <linux/capability.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/nsproxy.h>
 #include <linux/pagemap.h>
 #include <linux/pid_namespace.h>
 #include <linux/pseudo_fs.h>
@@ -36,7 +38,7 @@ const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE |
 	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
 	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG |
-	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE;
+	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN;
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -463,16 +465,20 @@ static int pca_region_file_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int pca_region_file_release(struct inode *inode, struct file *file)
+/* A file of @r goes: the last one closes the region. */
+static void pca_region_file_put(struct pca_region *r)
 {
-	struct pca_region *r = file->private_data;
-
 	if (atomic_dec_and_test(&r->nr_files)) {
 		xa_erase(&pca_regions, r->id);
 		pca_queue_detach_all(r);
 		pca_fault_wake_all(r);
 	}
 	pca_region_put(r);
+}
+
+static int pca_region_file_release(struct inode *inode, struct file *file)
+{
+	pca_region_file_put(file->private_data);
 	return 0;
 }
 
@@ -588,4 +594,50 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 err_region:
 	pca_region_put(r);
 	return ERR_PTR(ret);
+}
+
+/**
+ * pca_region_open() - another file of an existing region
+ * @id: the region's id, in the caller's network namespace
+ * @size: the region's size
+ *
+ * For an agent that took a migration of a region it did not create.  The
+ * caller needs CAP_SYS_ADMIN over the region's user namespace, as for
+ * every netlink command on the region.
+ *
+ * Return: the new file, or an ERR_PTR: -ENOENT for no such region (or
+ * one closing), -EPERM.
+ */
+struct file *pca_region_open(u32 id, u64 *size)
+{
+	struct pca_region *r;
+	struct file *file;
+
+	r = pca_region_lookup(current->nsproxy->net_ns, id);
+	if (!r)
+		return ERR_PTR(-ENOENT);
+	if (!ns_capable(r->user_ns, CAP_SYS_ADMIN)) {
+		pca_region_put(r);
+		return ERR_PTR(-EPERM);
+	}
+	/* Its last file may be closing: the id is about to go. */
+	if (!atomic_inc_not_zero(&r->nr_files)) {
+		pca_region_put(r);
+		return ERR_PTR(-ENOENT);
+	}
+
+	/* The new file's inode and module references, as at creation. */
+	ihold(r->inode);
+	__module_get(THIS_MODULE);
+	file = alloc_file_pseudo(r->inode, pca_mnt, "[postcopy_assist]",
+				 O_RDWR, &pca_region_fops);
+	if (IS_ERR(file)) {
+		module_put(THIS_MODULE);
+		iput(r->inode);
+		pca_region_file_put(r);
+		return file;
+	}
+	file->private_data = r;
+	*size = r->size;
+	return file;
 }

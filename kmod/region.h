@@ -116,6 +116,7 @@ int pca_region_init(void);
 void pca_region_exit(void);
 
 struct file *pca_region_create(u64 size, u64 flags, u32 *id);
+struct file *pca_region_open(u32 id, u64 *size);
 struct pca_region *pca_region_lookup(struct net *net, u32 id);
 struct pca_region *pca_region_find_next(struct net *net, unsigned long *id);
 void pca_region_put(struct pca_region *r);

@@ -1298,6 +1298,55 @@ static void test_bad_ioctl_input(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+static void test_region_open(struct pca_test_ctx *t)
+{
+	struct pca_region_open ro = { 0 };
+	struct region r;
+	uint64_t size = 0;
+	uint8_t *mem2;
+	int fd2, dev;
+
+	/* a second fd by id: the same memory, the region lives on with it */
+	region_new(t, &r, 4, 0);
+	memset(r.mem + PAGE, 0x5a, PAGE);
+	fd2 = PCA_ASSERT_OK(t, pca_region_open(r.id, &size));
+	PCA_EXPECT_EQ(t, size, 4 * PAGE);
+	PCA_EXPECT(t, fcntl(fd2, F_GETFD) & FD_CLOEXEC, "not close-on-exec");
+	mem2 = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
+	PCA_ASSERT(t, mem2 != MAP_FAILED, "mmap: %s", strerror(errno));
+	PCA_EXPECT_EQ(t, mem2[PAGE + 100], 0x5a);
+	mem2[2 * PAGE] = 0xa5;
+	PCA_EXPECT_EQ(t, r.mem[2 * PAGE], 0xa5);
+	region_free(&r);
+	PCA_EXPECT_OK(t, pca_region_get(t->c, r.id, NULL));
+	PCA_EXPECT_EQ(t, mem2[PAGE + 100], 0x5a);
+	munmap(mem2, 4 * PAGE);
+	close(fd2);
+	PCA_EXPECT_ERR(t, pca_region_get(t->c, r.id, NULL), ENOENT);
+	PCA_EXPECT_ERR(t, pca_region_open(r.id, NULL), ENOENT);
+
+	/* bad input */
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	dev = PCA_ASSERT_OK(t, pca_dev_open());
+	ro.region_id = r.id;
+	ro.flags = 1;
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_REGION_OPEN, &ro) < 0 ? -errno : 0,
+		       EINVAL);
+	ro.flags = 0;
+	ro.region_id = 1ULL << 32 | r.id;
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_REGION_OPEN, &ro) < 0 ? -errno : 0,
+		       EINVAL);
+	ro.region_id = 0;
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_REGION_OPEN, &ro) < 0 ? -errno : 0,
+		       ENOENT);
+	PCA_EXPECT_ERR(t, ioctl(dev, PCA_IOC_REGION_OPEN, NULL) < 0 ? -errno : 0,
+		       EFAULT);
+	PCA_EXPECT_ERR(t, ioctl(r.fd, PCA_IOC_REGION_OPEN, &ro) < 0 ?
+		       -errno : 0, ENOTTY);
+	close(dev);
+	region_free(&r);
+}
+
 static uint32_t unpriv_region;
 
 static void unpriv_part(struct pca_test_ctx *t)
@@ -1308,6 +1357,10 @@ static void unpriv_part(struct pca_test_ctx *t)
 	PCA_EXPECT_EXTACK(t, pca_wake(t->c, unpriv_region, 0, PAGE), EPERM);
 	PCA_EXPECT_EXTACK(t, pca_region_get(t->c, unpriv_region, NULL),
 			  EPERM);
+	/* the device is root's: no fd of someone else's region either */
+	PCA_EXPECT(t, pca_region_open(unpriv_region, NULL) == -EACCES ||
+		   pca_region_open(unpriv_region, NULL) == -EPERM,
+		   "an unprivileged caller opened region %u", unpriv_region);
 }
 
 static void test_unprivileged_refused(struct pca_test_ctx *t)
@@ -1372,6 +1425,7 @@ static const struct pca_test tests[] = {
 	PCA_TEST("bad_ioctl_input", test_bad_ioctl_input,
 		 PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
+	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
 };
 
 PCA_TEST_MAIN(tests)

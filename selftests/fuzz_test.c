@@ -496,6 +496,16 @@ static struct fregion *any_region(struct fstate *s)
 	return NULL;
 }
 
+static struct fregion *region_by_id(struct fstate *s, uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_REGIONS; i++)
+		if (s->reg[i].fd >= 0 && s->reg[i].id == id)
+			return &s->reg[i];
+	return NULL;
+}
+
 static void region_close(struct fstate *s, struct fregion *fr)
 {
 	if (fr->fd < 0)
@@ -1300,7 +1310,7 @@ static void test_netlink(struct pca_test_ctx *t)
 static const unsigned long valid_cmds[] = {
 	PCA_IOC_API, PCA_IOC_REGION_CREATE, PCA_IOC_COPY, PCA_IOC_ZERO,
 	PCA_IOC_WAKE, PCA_IOC_COPY_BATCH, PCA_IOC_DIRTY_LOG,
-	PCA_IOC_DIRTY_CLEAR, PCA_IOC_DISCARD,
+	PCA_IOC_DIRTY_CLEAR, PCA_IOC_DISCARD, PCA_IOC_REGION_OPEN,
 };
 
 static unsigned long rand_cmd(struct rng *r)
@@ -1328,6 +1338,7 @@ static unsigned long rand_cmd(struct rng *r)
 union ioc_arg {
 	struct pca_api api;
 	struct pca_region_create rc;
+	struct pca_region_open ro;
 	struct pca_copy copy;
 	struct pca_range range;
 	struct pca_copy_batch batch;
@@ -1380,6 +1391,17 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 			a->rc.size = BIG_REGION;
 		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
 		a->rc.region_id = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_REGION_OPEN):
+		/* a live region, a closed one, or anything */
+		fr = any_region(s);
+		a->ro.region_id = fr && chance(r, 70) ? fr->id :
+				  s->ndead && chance(r, 50) ?
+				  s->dead_ids[rbelow(r, s->ndead < 16 ?
+						       s->ndead : 16)] :
+				  rinteresting(r);
+		a->ro.flags = chance(r, 85) ? 0 : rinteresting(r);
+		a->ro.size = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_COPY):
 		a->copy.offset = off;
@@ -1469,8 +1491,9 @@ static void ioc_one(struct fstate *s, int devfd)
 	long ret;
 
 	/* mostly the right kind of fd for the command */
-	if (_IOC_NR(cmd) <= 1 && _IOC_TYPE(cmd) == PCA_IOC_MAGIC &&
-	    chance(r, 85))
+	if ((_IOC_NR(cmd) <= 1 ||
+	     _IOC_NR(cmd) == _IOC_NR(PCA_IOC_REGION_OPEN)) &&
+	    _IOC_TYPE(cmd) == PCA_IOC_MAGIC && chance(r, 85))
 		fd = devfd;
 	else
 		fd = fr && chance(r, 90) ? fr->fd : devfd;
@@ -1490,10 +1513,15 @@ static void ioc_one(struct fstate *s, int devfd)
 	count_op(s->part);
 	count_result(ret);
 	if (ret > 0) {
-		/* only REGION_CREATE returns something: a new region fd */
+		/* REGION_CREATE and _OPEN return a new region fd */
+		struct fregion *of = region_by_id(s, a.ro.region_id);
 		struct stat st;
 
-		if (cmd == PCA_IOC_REGION_CREATE && !fstat(ret, &st)) {
+		if (cmd == PCA_IOC_REGION_OPEN && argp == (void *)&a && of &&
+		    a.ro.size == of->size) {
+			/* a second fd: may outlive the first */
+			region_adopt(s, ret, of->id, of->size, of->flags);
+		} else if (cmd == PCA_IOC_REGION_CREATE && !fstat(ret, &st)) {
 			int64_t size = pca_fd_region_size(ret);
 
 			if (size > 0 && (uint64_t)size <= BIG_REGION &&

@@ -25,6 +25,7 @@
 #define MIG_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_WAIT_POLICY | \
 			 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE)
 #define PRECOPY		(MIG_FEATURES | PCA_FEATURE_DIRTY_LOG)
+#define RELAY		(PRECOPY | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN)
 
 static void opts(struct wl_opts *o, uint64_t size)
 {
@@ -350,6 +351,147 @@ static void test_snapshot_agent(struct pca_test_ctx *t)
 	unlink(o.snapshot);
 }
 
+/*
+ * Through the module's relay: the workload asks as a VMM does, the agent
+ * daemon's workers take the migrations and report back.
+ */
+static void relay_opts(struct pca_test_ctx *t, struct wl_opts *o,
+		       uint64_t size)
+{
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(o, size);
+	o->agent = "/bin/postcopy-agent";
+	o->relay = 1;
+}
+
+static void test_relay_writer(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	relay_opts(t, &o, 16 * MiB);
+	o.rate = 500;
+	o.rounds = 3;
+	migrate_ok(t, &o, &r);
+	/* the results came back through the module */
+	PCA_EXPECT_EQ(t, r.dst.pages, r.pages);
+	PCA_EXPECT_EQ(t, r.dst.pages_present, r.pages);
+	PCA_EXPECT(t, r.src.rounds >= 1, "no precopy round reported");
+	PCA_EXPECT(t, r.dst.total_ns > 0, "no total time reported");
+	PCA_EXPECT(t, r.src.bytes_sent >= r.pages * 64,
+		   "source reported %llu bytes",
+		   (unsigned long long)r.src.bytes_sent);
+}
+
+static void test_relay_postcopy_only(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	relay_opts(t, &o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.faults > 0, "no postcopy faults reported");
+	PCA_EXPECT(t, r.dst.lat_p50_ns > 0 && r.dst.lat_p99_ns >=
+		   r.dst.lat_p50_ns, "fault latency p50 %llu p99 %llu ns",
+		   (unsigned long long)r.dst.lat_p50_ns,
+		   (unsigned long long)r.dst.lat_p99_ns);
+}
+
+static void test_relay_cut_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	relay_opts(t, &o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 2000;
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 20;
+	migrate_ok(t, &o, &r);
+}
+
+static void test_relay_netns(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* a daemon in each namespace, as on two hosts */
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	relay_opts(t, &o, 16 * MiB);
+	o.rate = 300;
+	o.rounds = 2;
+	o.netem = "delay 1ms rate 500mbit";
+	migrate_ok(t, &o, &r);
+}
+
+/* A migration the daemon's worker refuses: the VMM learns why. */
+static void relay_refused(struct pca_test_ctx *t, struct pca_client *c,
+			  uint32_t region, const char *args, const char *why)
+{
+	struct pca_mig_info m;
+	uint32_t id;
+	int i;
+
+	PCA_ASSERT_OK(t, pca_migrate(c, region, PCA_MIG_DESTINATION,
+				     "127.0.0.1:9", args, &id));
+	for (i = 0; i < pca_scaled_ms(10000) / 20; i++) {
+		PCA_ASSERT_OK(t, pca_migrate_get(c, id, &m));
+		if (m.phase >= PCA_MIG_COMPLETED)
+			break;
+		usleep(20000);
+	}
+	PCA_EXPECT_EQ(t, m.phase, PCA_MIG_FAILED);
+	PCA_EXPECT(t, m.error != 0, "no errno");
+	PCA_EXPECT(t, strstr(m.message, why) != NULL,
+		   "args \"%s\": unclear message \"%s\"", args, m.message);
+}
+
+static void test_relay_bad_args(struct pca_test_ctx *t)
+{
+	char *const argv[] = { "/bin/postcopy-agent", "daemon", "--quiet",
+			       NULL };
+	struct pca_client *c;
+	uint32_t rid, id;
+	pid_t daemon;
+	int fd, i, ret;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * 4096, PCA_REGION_MISSING,
+						&rid));
+	PCA_ASSERT_OK(t, pca_client_open(&c));
+	daemon = fork();
+	PCA_ASSERT(t, daemon >= 0, "fork: %s", strerror(errno));
+	if (!daemon) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* until the daemon listens, there is nobody to ask */
+	for (i = 0; i < pca_scaled_ms(10000) / 20; i++) {
+		ret = pca_migrate(c, rid, PCA_MIG_DESTINATION, "127.0.0.1:9",
+				  "--bogus", &id);
+		if (ret != -ENOTCONN)
+			break;
+		usleep(20000);
+	}
+	PCA_EXPECT_OK(t, ret);
+	relay_refused(t, c, rid, "--channels 99", "--channels");
+	relay_refused(t, c, rid, "--region-fd 3", "--region-fd comes from the relay");
+	relay_refused(t, c, rid, "--connect 1.2.3.4:5", "--connect comes from the relay");
+	relay_refused(t, c, rid, "extra", "unexpected argument");
+	kill(daemon, SIGTERM);
+	while (waitpid(daemon, &ret, 0) < 0 && errno == EINTR)
+		;
+	PCA_EXPECT(t, WIFEXITED(ret) && !WEXITSTATUS(ret),
+		   "daemon status %#x", ret);
+	pca_client_close(c);
+	close(fd);
+}
+
 static void test_netns_netem(struct pca_test_ctx *t)
 {
 	struct wl_result r;
@@ -602,6 +744,13 @@ static const struct pca_test tests[] = {
 	PCA_TEST("source_agent_killed", test_source_agent_killed,
 		 MIG_FEATURES, .timeout = 90),
 	PCA_TEST("netns_netem", test_netns_netem, PRECOPY, .timeout = 90),
+	PCA_TEST("relay_writer", test_relay_writer, RELAY, .timeout = 90),
+	PCA_TEST("relay_postcopy_only", test_relay_postcopy_only, RELAY,
+		 .timeout = 90),
+	PCA_TEST("relay_cut_postcopy", test_relay_cut_postcopy, RELAY,
+		 .timeout = 90),
+	PCA_TEST("relay_netns", test_relay_netns, RELAY, .timeout = 90),
+	PCA_TEST("relay_bad_args", test_relay_bad_args, RELAY, .timeout = 60),
 	PCA_TEST("snapshot_restore", test_snapshot_restore, MIG_FEATURES,
 		 .timeout = 90),
 	PCA_TEST("snapshot_agent", test_snapshot_agent, MIG_FEATURES,

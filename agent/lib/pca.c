@@ -42,6 +42,8 @@
 #define PCA_RXBUF_SIZE		(256 * 1024)
 /* Fault records that arrive while a request waits for its ACK. */
 #define PCA_STASH_RECS		4096
+/* Relay messages that arrive while a request waits for its ACK. */
+#define PCA_MIG_STASH		64
 /* Socket buffers: fault bursts and 64-page COPY messages. */
 #define PCA_SOCK_BUF		(4 * 1024 * 1024)
 #define PCA_DEFAULT_TIMEOUT_MS	10000
@@ -70,6 +72,12 @@ struct pca_client {
 	unsigned int stash_head;
 	unsigned int stash_count;
 	int faults_lost;
+
+	/* the same for relay messages, allocated on first use */
+	struct pca_mig_info *mig_stash;
+	unsigned int mig_head;
+	unsigned int mig_count;
+	int mig_lost;
 };
 
 /* pca_client_open() failures, for pca_strerror(NULL). */
@@ -88,7 +96,7 @@ static const char *errno_text(int err)
 
 static const char *const feature_names[] = {
 	"missing", "copy_batch", "fd_resolve", "user_only", "wait_policy",
-	"sharded_queues", "dirty_log", "discard", "migrate",
+	"sharded_queues", "dirty_log", "discard", "migrate", "region_open",
 };
 
 static const char *const cmd_names[] = {
@@ -457,6 +465,7 @@ void pca_client_close(struct pca_client *c)
 		nl_socket_free(c->sk);	/* closes the fd */
 	free(c->rxbuf);
 	free(c->stash);
+	free(c->mig_stash);
 	free(c);
 }
 
@@ -594,6 +603,116 @@ static int take_faults(struct pca_client *c, const struct nlmsghdr *nlh,
 	return taken;
 }
 
+/* What the kernel sends us; attributes it does not send are not listed. */
+static const struct nla_policy reply_policy[PCA_A_MAX + 1] = {
+	[PCA_A_API_VERSION]	= { .type = NLA_U32 },
+	[PCA_A_FEATURES]	= { .type = NLA_U64 },
+	[PCA_A_COMMANDS]	= { .type = NLA_U64 },
+	[PCA_A_REGION_ID]	= { .type = NLA_U32 },
+	[PCA_A_REGION_SIZE]	= { .type = NLA_U64 },
+	[PCA_A_REGION_FLAGS]	= { .type = NLA_U64 },
+	[PCA_A_PAGES_PRESENT]	= { .type = NLA_U64 },
+	[PCA_A_QUEUES]		= { .type = NLA_U32 },
+	[PCA_A_POLICY]		= { .type = NLA_U32 },
+	[PCA_A_QUEUE_ID]	= { .type = NLA_U32 },
+	[PCA_A_OFFSET]		= { .type = NLA_U64 },
+	[PCA_A_LENGTH]		= { .type = NLA_U64 },
+	[PCA_A_RESOLVE_FLAGS]	= { .type = NLA_U32 },
+	[PCA_A_PAGE]		= { .type = NLA_NESTED },
+	[PCA_A_STATS]		= { .type = NLA_NESTED },
+	[PCA_A_DIRTY_PAGES]	= { .type = NLA_U64 },
+	[PCA_A_DIRTY_TRACKING]	= { .type = NLA_U32 },
+	[PCA_A_MIG_ID]		= { .type = NLA_U32 },
+	[PCA_A_MIG_ROLE]	= { .type = NLA_U32 },
+	[PCA_A_MIG_PEER]	= { .type = NLA_STRING },
+	[PCA_A_MIG_ARGS]	= { .type = NLA_STRING },
+	[PCA_A_MIG_PHASE]	= { .type = NLA_U32 },
+	[PCA_A_MIG_ERROR]	= { .type = NLA_U32 },
+	[PCA_A_MIG_MESSAGE]	= { .type = NLA_STRING },
+};
+
+/* A relay message the kernel sent on its own (not an answer). */
+static int is_mig_msg(struct pca_client *c, const struct nlmsghdr *nlh)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+
+	return nlh->nlmsg_type == c->family && nlh->nlmsg_seq == 0 &&
+	       nlh->nlmsg_len >= NLMSG_LENGTH(GENL_HDRLEN) &&
+	       (g->cmd == PCA_CMD_MIGRATE_REQUEST ||
+		g->cmd == PCA_CMD_MIGRATE_EVENT);
+}
+
+static void copy_str(char *dst, size_t len, const struct nlattr *a)
+{
+	dst[0] = '\0';
+	if (a)
+		snprintf(dst, len, "%.*s", nla_len(a), (const char *)nla_data(a));
+	dst[strnlen(dst, len - 1)] = '\0';
+}
+
+/* An older or newer kernel may send a shorter or longer progress. */
+static size_t progress_len(const struct nlattr *a)
+{
+	size_t len = nla_len(a);
+
+	return len < sizeof(struct pca_mig_progress) ?
+	       len : sizeof(struct pca_mig_progress);
+}
+
+static int parse_mig(struct nlattr **tb, void *arg)
+{
+	struct pca_mig_info *m = arg;
+
+	if (!tb[PCA_A_MIG_ID] || !tb[PCA_A_MIG_PHASE])
+		return -EPROTO;
+	m->mig_id = nla_get_u32(tb[PCA_A_MIG_ID]);
+	m->phase = nla_get_u32(tb[PCA_A_MIG_PHASE]);
+	m->region_id = tb[PCA_A_REGION_ID] ?
+		       nla_get_u32(tb[PCA_A_REGION_ID]) : 0;
+	m->role = tb[PCA_A_MIG_ROLE] ? nla_get_u32(tb[PCA_A_MIG_ROLE]) : 0;
+	m->error = tb[PCA_A_MIG_ERROR] ? nla_get_u32(tb[PCA_A_MIG_ERROR]) : 0;
+	memset(&m->progress, 0, sizeof(m->progress));
+	if (tb[PCA_A_MIG_PROGRESS])
+		memcpy(&m->progress, nla_data(tb[PCA_A_MIG_PROGRESS]),
+		       progress_len(tb[PCA_A_MIG_PROGRESS]));
+	copy_str(m->peer, sizeof(m->peer), tb[PCA_A_MIG_PEER]);
+	copy_str(m->args, sizeof(m->args), tb[PCA_A_MIG_ARGS]);
+	copy_str(m->message, sizeof(m->message), tb[PCA_A_MIG_MESSAGE]);
+	return 0;
+}
+
+/* Parse relay message @nlh into @m: 0 or -EPROTO. */
+static int mig_from_msg(struct nlmsghdr *nlh, struct pca_mig_info *m)
+{
+	struct nlattr *tb[PCA_A_MAX + 1];
+
+	if (genlmsg_parse(nlh, 0, tb, PCA_A_MAX, reply_policy) < 0)
+		return -EPROTO;
+	m->cmd = ((struct genlmsghdr *)NLMSG_DATA(nlh))->cmd;
+	return parse_mig(tb, m);
+}
+
+/* Keep a relay message for pca_mig_recv(). */
+static void stash_mig(struct pca_client *c, struct nlmsghdr *nlh)
+{
+	unsigned int slot;
+
+	if (!c->mig_stash) {
+		c->mig_stash = calloc(PCA_MIG_STASH, sizeof(*c->mig_stash));
+		if (!c->mig_stash) {
+			c->mig_lost = 1;
+			return;
+		}
+	}
+	if (c->mig_count == PCA_MIG_STASH) {
+		c->mig_lost = 1;
+		return;
+	}
+	slot = (c->mig_head + c->mig_count) % PCA_MIG_STASH;
+	if (mig_from_msg(nlh, &c->mig_stash[slot]) == 0)
+		c->mig_count++;
+}
+
 /*
  * Wait for the answer to request @seq.  Messages of other sequence numbers
  * are stale answers of abandoned requests and are dropped; fault events
@@ -602,25 +721,6 @@ static int take_faults(struct pca_client *c, const struct nlmsghdr *nlh,
 static int wait_answer(struct pca_client *c, uint32_t seq,
 		       int (*parse)(struct nlattr **tb, void *arg), void *arg)
 {
-	static const struct nla_policy policy[PCA_A_MAX + 1] = {
-		[PCA_A_API_VERSION]	= { .type = NLA_U32 },
-		[PCA_A_FEATURES]	= { .type = NLA_U64 },
-		[PCA_A_COMMANDS]	= { .type = NLA_U64 },
-		[PCA_A_REGION_ID]	= { .type = NLA_U32 },
-		[PCA_A_REGION_SIZE]	= { .type = NLA_U64 },
-		[PCA_A_REGION_FLAGS]	= { .type = NLA_U64 },
-		[PCA_A_PAGES_PRESENT]	= { .type = NLA_U64 },
-		[PCA_A_QUEUES]		= { .type = NLA_U32 },
-		[PCA_A_POLICY]		= { .type = NLA_U32 },
-		[PCA_A_QUEUE_ID]	= { .type = NLA_U32 },
-		[PCA_A_OFFSET]		= { .type = NLA_U64 },
-		[PCA_A_LENGTH]		= { .type = NLA_U64 },
-		[PCA_A_RESOLVE_FLAGS]	= { .type = NLA_U32 },
-		[PCA_A_PAGE]		= { .type = NLA_NESTED },
-		[PCA_A_STATS]		= { .type = NLA_NESTED },
-		[PCA_A_DIRTY_PAGES]	= { .type = NLA_U64 },
-		[PCA_A_DIRTY_TRACKING]	= { .type = NLA_U32 },
-	};
 	int64_t deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
 	int parse_err = 0;
 
@@ -661,6 +761,10 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 				take_faults(c, nlh, NULL, 0);
 				continue;
 			}
+			if (is_mig_msg(c, nlh)) {
+				stash_mig(c, nlh);
+				continue;
+			}
 			if (nlh->nlmsg_seq != seq)
 				continue;
 
@@ -679,7 +783,8 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 			}
 			if (nlh->nlmsg_type != c->family || !parse || parse_err)
 				continue;
-			ret = genlmsg_parse(nlh, 0, tb, PCA_A_MAX, policy);
+			ret = genlmsg_parse(nlh, 0, tb, PCA_A_MAX,
+					    reply_policy);
 			if (ret < 0) {
 				parse_err = set_error(c, -EPROTO,
 						      "malformed reply from the kernel: %s",
@@ -1285,6 +1390,248 @@ int pca_dirty_clear(struct pca_client *c, uint32_t region_id,
 }
 
 /* -------------------------------------------------------------------------
+ * Migration relay
+ */
+
+static const char *const mig_phase_names[] = {
+	[PCA_MIG_REQUESTED] = "requested",
+	[PCA_MIG_ACCEPTED] = "accepted",
+	[PCA_MIG_PRECOPY] = "precopy",
+	[PCA_MIG_SWITCHOVER] = "switchover",
+	[PCA_MIG_PAUSED] = "paused",
+	[PCA_MIG_POSTCOPY] = "postcopy",
+	[PCA_MIG_COMPLETED] = "completed",
+	[PCA_MIG_FAILED] = "failed",
+	[PCA_MIG_CANCELLED] = "cancelled",
+};
+
+const char *pca_mig_phase_name(uint32_t phase)
+{
+	if (phase < sizeof(mig_phase_names) / sizeof(mig_phase_names[0]))
+		return mig_phase_names[phase];
+	return "unknown";
+}
+
+const char *pca_mig_role_name(uint32_t role)
+{
+	switch (role) {
+	case PCA_MIG_SOURCE:
+		return "source";
+	case PCA_MIG_DESTINATION:
+		return "destination";
+	}
+	return "unknown";
+}
+
+int pca_join_group(struct pca_client *c, const char *group)
+{
+	int grp, ret;
+
+	clear_error(c);
+	grp = genl_ctrl_resolve_grp(c->sk, POSTCOPY_ASSIST_GENL_NAME, group);
+	if (grp < 0)
+		return set_error(c, grp == -NLE_OBJ_NOTFOUND ? -ENOENT :
+				 nl_to_errno(grp),
+				 "multicast group %s of %s: %s", group,
+				 POSTCOPY_ASSIST_GENL_NAME, nl_geterror(grp));
+	ret = nl_socket_add_membership(c->sk, grp);
+	if (ret < 0) {
+		ret = nl_to_errno(ret);
+		return set_error(c, ret, "joining multicast group %s: %s%s",
+				 group, errno_text(ret),
+				 ret == -EPERM ?
+				 " (needs CAP_SYS_ADMIN in the network namespace)" : "");
+	}
+	return 0;
+}
+
+static struct nl_msg *mig_msg(struct pca_client *c, uint8_t cmd,
+			      uint32_t mig_id)
+{
+	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
+
+	if (msg && nla_put_u32(msg, PCA_A_MIG_ID, mig_id) < 0) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
+		const char *peer, const char *args, uint32_t *mig_id)
+{
+	struct nl_msg *msg = pca_msg_new(c, PCA_CMD_MIGRATE, 0);
+	struct pca_mig_info m;
+	int ret;
+
+	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) < 0 ||
+		    nla_put_u32(msg, PCA_A_MIG_ROLE, role) < 0 ||
+		    nla_put_string(msg, PCA_A_MIG_PEER, peer) < 0 ||
+		    (args && *args &&
+		     nla_put_string(msg, PCA_A_MIG_ARGS, args) < 0))) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	ret = pca_request(c, msg, parse_mig, &m);
+	if (!ret && mig_id)
+		*mig_id = m.mig_id;
+	return ret;
+}
+
+int pca_migrate_paused(struct pca_client *c, uint32_t mig_id)
+{
+	return pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_PAUSED, mig_id),
+			   NULL, NULL);
+}
+
+int pca_migrate_cancel(struct pca_client *c, uint32_t mig_id)
+{
+	return pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_CANCEL, mig_id),
+			   NULL, NULL);
+}
+
+int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
+		       struct pca_mig_info *info)
+{
+	struct pca_mig_info m;
+	int ret;
+
+	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_ACCEPT, mig_id),
+			  parse_mig, &m);
+	if (!ret && info) {
+		*info = m;
+		info->cmd = PCA_CMD_MIGRATE_ACCEPT;
+	}
+	return ret;
+}
+
+int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
+		       const struct pca_mig_progress *progress, uint32_t error,
+		       const char *message)
+{
+	struct nl_msg *msg = mig_msg(c, PCA_CMD_MIGRATE_UPDATE, mig_id);
+
+	if (msg && (nla_put_u32(msg, PCA_A_MIG_PHASE, phase) < 0 ||
+		    (progress &&
+		     nla_put(msg, PCA_A_MIG_PROGRESS, sizeof(*progress),
+			     progress) < 0) ||
+		    (error && nla_put_u32(msg, PCA_A_MIG_ERROR, error) < 0) ||
+		    (message && *message &&
+		     nla_put_string(msg, PCA_A_MIG_MESSAGE, message) < 0))) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return pca_request(c, msg, NULL, NULL);
+}
+
+int pca_migrate_get(struct pca_client *c, uint32_t mig_id,
+		    struct pca_mig_info *info)
+{
+	struct pca_mig_info m;
+	int ret;
+
+	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_GET, mig_id),
+			  parse_mig, &m);
+	if (!ret && info) {
+		*info = m;
+		info->cmd = PCA_CMD_MIGRATE_GET;
+	}
+	return ret;
+}
+
+struct mig_list {
+	struct pca_mig_info *v;
+	size_t n, cap;
+};
+
+static int parse_mig_list(struct nlattr **tb, void *arg)
+{
+	struct mig_list *l = arg;
+	int ret;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct pca_mig_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	ret = parse_mig(tb, &l->v[l->n]);
+	if (!ret) {
+		l->v[l->n].cmd = PCA_CMD_MIGRATE_GET;
+		l->n++;
+	}
+	return ret;
+}
+
+int pca_migrate_list(struct pca_client *c, struct pca_mig_info **out,
+		     size_t *count)
+{
+	struct mig_list l = { 0 };
+	int ret;
+
+	ret = pca_request(c, pca_msg_new(c, PCA_CMD_MIGRATE_GET, NLM_F_DUMP),
+			  parse_mig_list, &l);
+	if (ret) {
+		free(l.v);
+		return ret;
+	}
+	*out = l.v;
+	*count = l.n;
+	return 0;
+}
+
+int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
+		 int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+	clear_error(c);
+	for (;;) {
+		struct nlmsghdr *nlh;
+		ssize_t n;
+		int ret;
+
+		if (c->mig_lost) {
+			c->mig_lost = 0;
+			return set_error(c, -ENOBUFS,
+					 "migration messages were lost: ask for the state");
+		}
+		if (c->mig_count) {
+			*info = c->mig_stash[c->mig_head];
+			c->mig_head = (c->mig_head + 1) % PCA_MIG_STASH;
+			c->mig_count--;
+			return 1;
+		}
+		n = recv_datagram(c);
+		if (n == -EAGAIN) {
+			ret = wait_readable(c, remaining_ms(deadline));
+			if (ret < 0)
+				return set_error(c, ret, "poll: %s",
+						 errno_text(ret));
+			if (!ret)
+				return 0;
+			continue;
+		}
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			c->mig_lost = 1;
+			continue;
+		}
+		if (n < 0)
+			return set_error(c, n, "recvmsg: %s", errno_text(n));
+		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			if (is_mig_msg(c, nlh))
+				stash_mig(c, nlh);
+			else if (is_fault_msg(c, nlh))
+				take_faults(c, nlh, NULL, 0);
+		}
+	}
+}
+
+/* -------------------------------------------------------------------------
  * Fault reception
  */
 
@@ -1343,10 +1690,13 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 
 		/* answers of abandoned requests are dropped here */
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
-		     nlh = NLMSG_NEXT(nlh, n))
+		     nlh = NLMSG_NEXT(nlh, n)) {
 			if (is_fault_msg(c, nlh))
 				got += take_faults(c, nlh, recs + got,
 						   max - got);
+			else if (is_mig_msg(c, nlh))
+				stash_mig(c, nlh);
+		}
 	}
 	return got;
 }
@@ -1415,6 +1765,23 @@ int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id)
 		return ret;
 	}
 	return fd;
+}
+
+int pca_region_open(uint32_t id, uint64_t *size)
+{
+	struct pca_region_open ro = { .region_id = id };
+	int fd, ret;
+
+	fd = pca_dev_open();
+	if (fd < 0)
+		return fd;
+	ret = xioctl(fd, PCA_IOC_REGION_OPEN, &ro);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if (size)
+		*size = ro.size;
+	return ret;
 }
 
 int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,

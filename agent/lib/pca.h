@@ -242,6 +242,68 @@ int pca_dirty_clear(struct pca_client *c, uint32_t region_id,
 		    uint64_t offset, uint64_t length);
 
 /* -------------------------------------------------------------------------
+ * Migration relay (Documentation/relay.rst)
+ */
+
+#define PCA_MIG_PEER_MAX	64	/* with the NUL, as the kernel keeps it */
+#define PCA_MIG_ARGS_MAX	1024
+#define PCA_MIG_MESSAGE_MAX	128
+
+/* A migration's state, as every relay message carries it. */
+struct pca_mig_info {
+	uint8_t cmd;			/* the message: PCA_CMD_MIGRATE_* */
+	uint32_t mig_id;
+	uint32_t region_id;
+	uint32_t role;			/* enum pca_mig_role */
+	uint32_t phase;			/* enum pca_mig_phase */
+	uint32_t error;			/* errno of a failed migration, or 0 */
+	struct pca_mig_progress progress;
+	char peer[PCA_MIG_PEER_MAX];
+	char args[PCA_MIG_ARGS_MAX];	/* "" when none were given */
+	char message[PCA_MIG_MESSAGE_MAX];
+};
+
+const char *pca_mig_phase_name(uint32_t phase);
+const char *pca_mig_role_name(uint32_t role);
+
+/* Join a multicast group of the family: PCA_MCGRP_AGENT or _VMM. */
+int pca_join_group(struct pca_client *c, const char *group);
+
+/* VMM: ask for a migration of @region_id; *@mig_id gets its id. */
+int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
+		const char *peer, const char *args, uint32_t *mig_id);
+/* VMM: the vCPUs are paused, as the agent asked (SWITCHOVER). */
+int pca_migrate_paused(struct pca_client *c, uint32_t mig_id);
+/* VMM: stop a migration that has not ended. */
+int pca_migrate_cancel(struct pca_client *c, uint32_t mig_id);
+/* Agent: take a requested migration; @info (may be NULL) gets its state. */
+int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
+		       struct pca_mig_info *info);
+/*
+ * Agent: report @phase, with @progress (may be NULL), and for a failure
+ * @error (an errno, 0 for none) and @message (may be NULL).
+ */
+int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
+		       const struct pca_mig_progress *progress, uint32_t error,
+		       const char *message);
+/* Anyone privileged: the current state of one migration. */
+int pca_migrate_get(struct pca_client *c, uint32_t mig_id,
+		    struct pca_mig_info *info);
+/* Every migration of the namespace; free(*out). */
+int pca_migrate_list(struct pca_client *c, struct pca_mig_info **out,
+		     size_t *count);
+/*
+ * The next relay message sent to us by the kernel (a MIGRATE_REQUEST on
+ * the agent group, a MIGRATE_EVENT on the vmm group or to the accepting
+ * agent), waiting up to @timeout_ms (-1: forever).  Messages that arrive
+ * while a request waits for its answer are kept for this call.  Returns
+ * 1 with *@info filled, 0 on timeout, -errno (-ENOBUFS: messages were
+ * lost; MIGRATE_GET has the state).
+ */
+int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
+		 int timeout_ms);
+
+/* -------------------------------------------------------------------------
  * Device and region fd ioctls (no client needed; 0 or -errno)
  */
 
@@ -253,6 +315,12 @@ int pca_dev_open(void);
 int pca_dev_api(int fd, uint64_t version, uint64_t want, struct pca_api *out);
 /* Create a region: returns its fd (close-on-exec) or -errno. */
 int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id);
+/*
+ * Another fd (close-on-exec) of the existing region @id, e.g. for the agent
+ * that took its migration; *@size (may be NULL) gets its size.  fd or
+ * -errno (-ENOENT: no such region).
+ */
+int pca_region_open(uint32_t id, uint64_t *size);
 
 /* Fast path on a region fd.  Counts are returned even when failing. */
 int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,

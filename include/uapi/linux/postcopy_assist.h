@@ -44,6 +44,7 @@
 #define PCA_FEATURE_DIRTY_LOG		(1ULL << 6) /* write tracking */
 #define PCA_FEATURE_DISCARD		(1ULL << 7) /* pages back to missing */
 #define PCA_FEATURE_MIGRATE		(1ULL << 8) /* VMM <-> agent relay */
+#define PCA_FEATURE_REGION_OPEN		(1ULL << 9) /* PCA_IOC_REGION_OPEN */
 
 /*
  * Multicast groups.  An agent daemon listens on "agent" for migration
@@ -201,7 +202,9 @@ struct pca_mig_progress {
 	__u64 faults;		/* postcopy faults */
 	__u64 elapsed_ns;
 	__u64 downtime_ns;
-	__u64 reserved[7];
+	__u64 fault_p50_ns;	/* postcopy fault latency, destination */
+	__u64 fault_p99_ns;
+	__u64 reserved[5];
 };
 
 /* Resolution flags. */
@@ -222,9 +225,10 @@ struct pca_fault_record {
 #define PCA_FAULT_WRITE		(1U << 0)
 #define PCA_FAULT_KERNEL	(1U << 1) /* raised by a kernel access */
 
-/* ioctls.  On /dev/postcopy_assist: API, REGION_CREATE.  On a region fd:
- * API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR, DISCARD.
- * Anything else: -ENOTTY.
+/*
+ * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
+ * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
+ * DISCARD.  Anything else: -ENOTTY.
  */
 #define PCA_IOC_MAGIC		0xCA
 
@@ -243,6 +247,19 @@ struct pca_region_create {
 	__u64 size;		/* in: bytes, page multiple, non-zero */
 	__u64 flags;		/* in: PCA_REGION_* */
 	__u64 region_id;	/* out */
+};
+
+/*
+ * PCA_IOC_REGION_OPEN returns a new fd (O_RDWR, close-on-exec) of an
+ * existing region of the caller's network namespace, given its id: how an
+ * agent daemon that took a migration over the relay reaches the region's
+ * memory.  Needs CAP_SYS_ADMIN over the region's user namespace.  The
+ * region stays open while this fd is.
+ */
+struct pca_region_open {
+	__u64 region_id;	/* in */
+	__u64 flags;		/* in: 0 */
+	__u64 size;		/* out: the region's size */
 };
 
 struct pca_copy {
@@ -298,5 +315,6 @@ struct pca_dirty_log {
 #define PCA_IOC_DIRTY_LOG	_IOWR(PCA_IOC_MAGIC, 0x06, struct pca_dirty_log)
 #define PCA_IOC_DIRTY_CLEAR	_IOW(PCA_IOC_MAGIC, 0x07, struct pca_range)
 #define PCA_IOC_DISCARD		_IOWR(PCA_IOC_MAGIC, 0x08, struct pca_range)
+#define PCA_IOC_REGION_OPEN	_IOWR(PCA_IOC_MAGIC, 0x09, struct pca_region_open)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cli-relay.c: postcopy-agent daemon, migrate and migrations.
+ *
+ * The daemon is the host's agent for the module's migration relay
+ * (Documentation/relay.rst): it listens on the "agent" group and forks a
+ * worker for every migration request.  The worker accepts the migration
+ * on a socket of its own, so the module sees it go if it dies, and runs
+ * it to the end (relay_worker() in cli-migrate.c).  A crash in one
+ * migration cannot take the others, or the daemon, with it.
+ *
+ * migrate is the VMM's side for operators and scripts: it asks for a
+ * migration, follows its events, pauses and resumes through commands of
+ * the operator's choosing, and waits for the end.  migrations lists what
+ * the module knows.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/pca.h"
+
+#define DAEMON_MAX_WORKERS	256
+#define DAEMON_POLL_MS		500
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void catch_stop(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int relay_client(const char *name, const char *group,
+			struct pca_client **c)
+{
+	struct pca_api_info api;
+	int ret;
+
+	ret = pca_client_open(c);
+	if (ret)
+		return fail(name, pca_strerror(NULL), ret);
+	ret = pca_api(*c, PCA_API_VERSION, PCA_FEATURE_MIGRATE |
+		      PCA_FEATURE_REGION_OPEN, &api);
+	if (!ret && group)
+		ret = pca_join_group(*c, group);
+	if (ret) {
+		fail(name, pca_strerror(*c), ret);
+		pca_client_close(*c);
+		*c = NULL;
+	}
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * daemon
+ */
+
+struct daemon {
+	struct pca_client *c;
+	int quiet;
+	pid_t workers[DAEMON_MAX_WORKERS];
+	uint32_t mig_ids[DAEMON_MAX_WORKERS];
+	unsigned int nr_workers;
+};
+
+static void daemon_spawn(struct daemon *d, const struct pca_mig_info *req)
+{
+	unsigned int i;
+	pid_t pid;
+
+	for (i = 0; i < d->nr_workers; i++)
+		if (d->mig_ids[i] == req->mig_id)
+			return;		/* seen twice: a rescan */
+	if (d->nr_workers == DAEMON_MAX_WORKERS) {
+		fprintf(stderr, PROG ": daemon: migration %u left to another agent: %u migrations run here already\n",
+			req->mig_id, DAEMON_MAX_WORKERS);
+		return;
+	}
+	/* no stdio buffer may be written twice */
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, PROG ": daemon: migration %u: fork: %s\n",
+			req->mig_id, strerror(errno));
+		return;
+	}
+	if (!pid) {
+		/* the worker: the daemon's socket is not its to read */
+		pca_client_close(d->c);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		_exit(relay_worker(req, d->quiet) ? 1 : 0);
+	}
+	d->workers[d->nr_workers] = pid;
+	d->mig_ids[d->nr_workers++] = req->mig_id;
+	if (!d->quiet)
+		fprintf(stderr, PROG ": daemon: migration %u (%s of region %u, peer %s): worker %d\n",
+			req->mig_id, pca_mig_role_name(req->role),
+			req->region_id, req->peer, (int)pid);
+}
+
+static void daemon_reap(struct daemon *d, int hang)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, hang ? 0 : WNOHANG)) > 0) {
+		unsigned int i;
+
+		for (i = 0; i < d->nr_workers; i++)
+			if (d->workers[i] == pid)
+				break;
+		if (i == d->nr_workers)
+			continue;
+		if (!d->quiet || !WIFEXITED(status) || WEXITSTATUS(status))
+			fprintf(stderr, PROG ": daemon: migration %u: worker %d %s %d\n",
+				d->mig_ids[i], (int)pid,
+				WIFEXITED(status) ? "exited with status" :
+				"killed by signal",
+				WIFEXITED(status) ? WEXITSTATUS(status) :
+				WTERMSIG(status));
+		d->nr_workers--;
+		d->workers[i] = d->workers[d->nr_workers];
+		d->mig_ids[i] = d->mig_ids[d->nr_workers];
+		if (hang && !d->nr_workers)
+			break;
+	}
+}
+
+/* Requests made while no daemon listened (one was restarting). */
+static void daemon_rescan(struct daemon *d)
+{
+	struct pca_mig_info *v;
+	size_t n, i;
+
+	if (pca_migrate_list(d->c, &v, &n)) {
+		fprintf(stderr, PROG ": daemon: listing migrations: %s\n",
+			pca_strerror(d->c));
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].phase == PCA_MIG_REQUESTED)
+			daemon_spawn(d, &v[i]);
+	free(v);
+}
+
+int cmd_daemon(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon *d;
+	int opt, ret;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return fail("daemon", "out of memory", -ENOMEM);
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		if (opt == 'q') {
+			d->quiet = 1;
+		} else if (opt == 'h') {
+			printf("Usage: " PROG " daemon [--quiet]\n\n"
+			       "Take migration requests from the module's relay (one daemon per\n"
+			       "host and network namespace), one worker process each.  The\n"
+			       "migration's arguments are the options of '" PROG " source' or\n"
+			       "'" PROG " destination', e.g. \"--channels 4 --rounds 5\".\n");
+			free(d);
+			return 0;
+		} else {
+			free(d);
+			return cmd_usage("daemon", "unknown option %s",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		free(d);
+		return cmd_usage("daemon", "unexpected argument %s",
+				 argv[optind]);
+	}
+
+	ret = relay_client("daemon", PCA_MCGRP_AGENT, &d->c);
+	if (ret) {
+		free(d);
+		return ret;
+	}
+	catch_stop();
+	if (!d->quiet)
+		fprintf(stderr, PROG ": daemon: waiting for migration requests\n");
+	daemon_rescan(d);
+
+	while (!stop_requested) {
+		struct pca_mig_info req;
+
+		ret = pca_mig_recv(d->c, &req, DAEMON_POLL_MS);
+		if (ret == -ENOBUFS) {
+			daemon_rescan(d);
+		} else if (ret < 0 && ret != -EINTR) {
+			fail("daemon", pca_strerror(d->c), ret);
+			break;
+		} else if (ret > 0 && req.cmd == PCA_CMD_MIGRATE_REQUEST &&
+			   req.phase == PCA_MIG_REQUESTED) {
+			daemon_spawn(d, &req);
+		}
+		daemon_reap(d, 0);
+		ret = 0;
+	}
+
+	/* workers end their migrations as failed, and say so */
+	if (d->nr_workers) {
+		unsigned int i;
+
+		for (i = 0; i < d->nr_workers; i++)
+			kill(d->workers[i], SIGTERM);
+		daemon_reap(d, 1);
+	}
+	pca_client_close(d->c);
+	free(d);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * migrate: the VMM's side, for operators
+ */
+
+static int run_cmd(const char *what, const char *cmd)
+{
+	int status;
+
+	if (!cmd)
+		return 0;
+	status = system(cmd);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, PROG ": migrate: %s command failed: %s\n",
+			what, cmd);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void print_event(const struct pca_mig_info *m, int json)
+{
+	const struct pca_mig_progress *p = &m->progress;
+
+	if (json) {
+		printf("{\"id\": %u, \"region\": %u, \"role\": \"%s\", \"phase\": \"%s\", \"peer\": \"%s\", \"pages\": %llu, \"pages_sent\": %llu, \"pages_remaining\": %llu, \"round\": %llu, \"bytes\": %llu, \"dirty_rate\": %llu, \"faults\": %llu, \"elapsed_s\": %.3f, \"downtime_ms\": %.3f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"error\": %u, \"message\": \"%s\"}\n",
+		       m->mig_id, m->region_id, pca_mig_role_name(m->role),
+		       pca_mig_phase_name(m->phase), m->peer,
+		       (unsigned long long)p->pages_total,
+		       (unsigned long long)p->pages_sent,
+		       (unsigned long long)p->pages_remaining,
+		       (unsigned long long)p->round,
+		       (unsigned long long)p->bytes_wire,
+		       (unsigned long long)p->dirty_rate,
+		       (unsigned long long)p->faults, p->elapsed_ns / 1e9,
+		       p->downtime_ns / 1e6, p->fault_p50_ns / 1e3,
+		       p->fault_p99_ns / 1e3, m->error, m->message);
+	} else {
+		printf("migration %u: %-10s %s region %u, %llu/%llu pages, %llu left, round %llu, %.1f MiB, %llu faults, %.1f s%s%s\n",
+		       m->mig_id, pca_mig_phase_name(m->phase),
+		       pca_mig_role_name(m->role), m->region_id,
+		       (unsigned long long)p->pages_sent,
+		       (unsigned long long)p->pages_total,
+		       (unsigned long long)p->pages_remaining,
+		       (unsigned long long)p->round,
+		       p->bytes_wire / 1048576.0,
+		       (unsigned long long)p->faults, p->elapsed_ns / 1e9,
+		       m->message[0] ? ": " : "", m->message);
+	}
+	fflush(stdout);
+}
+
+static const char migrate_help[] =
+"Usage: " PROG " migrate --region-id ID --role source|destination --peer ADDR:PORT\n"
+"                       [--args \"OPTIONS\"] [--pause-cmd CMD] [--resume-cmd CMD]\n"
+"                       [--timeout-s N] [--json]\n"
+"\n"
+"Ask the module's relay for a migration of a region (the daemon does the\n"
+"work), print its events, and wait for its end.  The migration belongs\n"
+"to this command: interrupting it cancels the migration.\n"
+"\n"
+"  --region-id ID        the region (created by the VMM)\n"
+"  --role ROLE           source (PEER: the address to listen on) or\n"
+"                        destination (PEER: the source's address)\n"
+"  --peer ADDR:PORT\n"
+"  --args \"OPTIONS\"      options for the agent, as for '" PROG " source'\n"
+"                        or 'destination', e.g. \"--channels 4\"\n"
+"  --pause-cmd CMD       source, at switchover: a shell command that stops\n"
+"                        every writer of the region (none: it is idle)\n"
+"  --resume-cmd CMD      destination: a shell command that starts the VMM\n"
+"  --timeout-s N         give up (cancel) after N seconds (0: never)\n"
+"  --json                one JSON object per event\n";
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "region-id", required_argument, NULL, 'r' },
+		{ "role", required_argument, NULL, 'o' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "args", required_argument, NULL, 'a' },
+		{ "pause-cmd", required_argument, NULL, 'P' },
+		{ "resume-cmd", required_argument, NULL, 'R' },
+		{ "timeout-s", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *peer = NULL, *args = NULL, *pause_cmd = NULL;
+	const char *resume_cmd = NULL;
+	unsigned long region = 0, timeout_s = 0;
+	int role = -1, json = 0, opt, ret, resumed = 0;
+	struct pca_client *c;
+	struct timespec t0, now;
+	uint32_t id, last_phase = PCA_MIG_REQUESTED;
+	char *end;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			errno = 0;
+			region = strtoul(optarg, &end, 0);
+			if (errno || *end || !region || region > UINT32_MAX)
+				return cmd_usage("migrate",
+						 "bad region id %s", optarg);
+			break;
+		case 'o':
+			if (!strcmp(optarg, "source"))
+				role = PCA_MIG_SOURCE;
+			else if (!strcmp(optarg, "destination"))
+				role = PCA_MIG_DESTINATION;
+			else
+				return cmd_usage("migrate",
+						 "--role is source or destination, not %s",
+						 optarg);
+			break;
+		case 'p':
+			peer = optarg;
+			break;
+		case 'a':
+			args = optarg;
+			break;
+		case 'P':
+			pause_cmd = optarg;
+			break;
+		case 'R':
+			resume_cmd = optarg;
+			break;
+		case 't':
+			errno = 0;
+			timeout_s = strtoul(optarg, &end, 0);
+			if (errno || *end)
+				return cmd_usage("migrate",
+						 "bad --timeout-s %s", optarg);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			fputs(migrate_help, stdout);
+			return 0;
+		default:
+			return cmd_usage("migrate", "unknown option %s",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage("migrate", "unexpected argument %s",
+				 argv[optind]);
+	if (!region || role < 0 || !peer)
+		return cmd_usage("migrate", "%s",
+				 "--region-id, --role and --peer are required");
+	if (strlen(peer) >= PCA_MIG_PEER_MAX)
+		return cmd_usage("migrate", "--peer %s is too long", peer);
+	if (args && strlen(args) >= PCA_MIG_ARGS_MAX)
+		return cmd_usage("migrate", "%s", "--args is too long");
+
+	/* events first, so that none is missed */
+	ret = relay_client("migrate", PCA_MCGRP_VMM, &c);
+	if (ret)
+		return ret;
+	ret = pca_migrate(c, region, role, peer, args, &id);
+	if (ret) {
+		fail("migrate", pca_strerror(c), ret);
+		pca_client_close(c);
+		return ret;
+	}
+	catch_stop();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!json)
+		printf("migration %u: requested\n", id);
+
+	for (;;) {
+		struct pca_mig_info ev;
+
+		if (stop_requested) {
+			fprintf(stderr, PROG ": migrate: interrupted: cancelling migration %u\n",
+				id);
+			pca_migrate_cancel(c, id);
+			ret = -ECANCELED;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (timeout_s && now.tv_sec - t0.tv_sec >= (time_t)timeout_s) {
+			fprintf(stderr, PROG ": migrate: migration %u did not end within %lu s: cancelled\n",
+				id, timeout_s);
+			pca_migrate_cancel(c, id);
+			ret = -ETIMEDOUT;
+			break;
+		}
+		ret = pca_mig_recv(c, &ev, 1000);
+		if (ret == 0 || ret == -ENOBUFS || ret == -EINTR) {
+			/* quiet, or events lost: ask */
+			if (pca_migrate_get(c, id, &ev)) {
+				ret = fail("migrate", pca_strerror(c), -EIO);
+				break;
+			}
+			if (ev.phase == last_phase)
+				continue;
+		} else if (ret < 0) {
+			fail("migrate", pca_strerror(c), ret);
+			break;
+		} else if (ev.mig_id != id) {
+			continue;
+		}
+		last_phase = ev.phase;
+		print_event(&ev, json);
+		if (ev.phase == PCA_MIG_SWITCHOVER && role == PCA_MIG_SOURCE) {
+			ret = run_cmd("pause", pause_cmd);
+			if (!ret)
+				ret = pca_migrate_paused(c, id);
+			if (ret) {
+				if (ret != -EIO)
+					fail("migrate", pca_strerror(c), ret);
+				pca_migrate_cancel(c, id);
+				break;
+			}
+		}
+		if (role == PCA_MIG_DESTINATION && !resumed &&
+		    (ev.phase == PCA_MIG_POSTCOPY ||
+		     ev.phase == PCA_MIG_COMPLETED)) {
+			resumed = 1;
+			run_cmd("resume", resume_cmd);
+		}
+		if (ev.phase >= PCA_MIG_COMPLETED) {
+			ret = ev.phase == PCA_MIG_COMPLETED ? 0 :
+			      -(int)(ev.error ? ev.error : EIO);
+			if (ret && !json)
+				fprintf(stderr, PROG ": migrate: migration %u %s: %s\n",
+					id, pca_mig_phase_name(ev.phase),
+					ev.message[0] ? ev.message :
+					strerror(-ret));
+			break;
+		}
+	}
+	pca_client_close(c);
+	return ret;
+}
+
+/* -------------------------------------------------------------------------
+ * migrations
+ */
+
+int cmd_migrations(int argc, char **argv)
+{
+	struct pca_mig_info *v;
+	struct pca_client *c;
+	size_t n, i;
+	int json = 0, ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--json"))
+		json = 1;
+	else if (argc > 1)
+		return cmd_usage("migrations", "unexpected argument %s",
+				 argv[1]);
+	ret = relay_client("migrations", NULL, &c);
+	if (ret)
+		return ret;
+	ret = pca_migrate_list(c, &v, &n);
+	if (ret) {
+		fail("migrations", pca_strerror(c), ret);
+		pca_client_close(c);
+		return ret;
+	}
+	if (json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		if (json && i)
+			printf(",");
+		print_event(&v[i], json);
+	}
+	if (json)
+		printf("]\n");
+	else if (!n)
+		printf("no migrations\n");
+	free(v);
+	pca_client_close(c);
+	return 0;
+}
