@@ -624,6 +624,18 @@ static void *pump(void *arg)
 	return NULL;
 }
 
+static int relay_connect(struct relay *r, int *fd, char *err, size_t len)
+{
+	uint64_t deadline = mig_now_ns() + 10 * 1000000000ULL;
+	int ret;
+
+	while ((ret = mig_connect(r->target, 5000, fd, err, len)) ==
+	       -ECONNREFUSED && mig_now_ns() < deadline &&
+	       !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+		mig_sleep_ms(20);
+	return ret;
+}
+
 static void *relay_thread(void *arg)
 {
 	struct relay *r = arg;
@@ -635,7 +647,11 @@ static void *relay_thread(void *arg)
 
 		if (mig_accept(r->lfd, 100, &r->stop, &a, NULL, 0))
 			continue;
-		if (mig_connect(r->target, 5000, &b, err, sizeof(err))) {
+		/*
+		 * The source may not listen yet (an agent that binds its own
+		 * port): keep trying, as the destination itself would.
+		 */
+		if (relay_connect(r, &b, err, sizeof(err))) {
 			close(a);
 			continue;
 		}

@@ -33,8 +33,9 @@ echo
 echo "== live migration of a ${size_mb} MiB region $net"
 echo "   pca-workload plays the VMM: 2 vCPUs write 2000 pages/s on the source,"
 echo "   pause at switchover, run on the destination after the resume;"
-echo "   postcopy-agent source and destination move the memory: at most 3"
-echo "   precopy rounds, then what is still dirty moves in postcopy."
+echo "   it asks the module for the migrations over netlink, and a"
+echo "   postcopy-agent daemon on each side takes them and moves the memory:"
+echo "   at most 3 precopy rounds, then what is still dirty moves in postcopy."
 pca-workload --size "${size_mb}M" --writers 2 --rate 2000 --dest-rate 2000 \
-	--rounds 3 --downtime-ms 20 --agent /bin/postcopy-agent --progress \
-	"$@" 2>&1
+	--rounds 3 --downtime-ms 20 --agent /bin/postcopy-agent --relay \
+	--progress "$@" 2>&1
