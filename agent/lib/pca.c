@@ -56,6 +56,7 @@ struct pca_client {
 	int family;
 	uint32_t seq;
 	int timeout_ms;
+	int rcvtimeo_ms;	/* SO_RCVTIMEO as set; -1: none (block) */
 	size_t max_msg;		/* largest request the send buffer takes */
 	long page_size;
 
@@ -395,6 +396,7 @@ int pca_client_open(struct pca_client **cp)
 		return open_fail(-ENOMEM, "%s", errno_text(ENOMEM));
 	c->fd = -1;
 	c->timeout_ms = PCA_DEFAULT_TIMEOUT_MS;
+	c->rcvtimeo_ms = -1;
 	c->page_size = sysconf(_SC_PAGESIZE);
 	clear_error(c);
 	c->rxbuf = malloc(PCA_RXBUF_SIZE);
@@ -513,7 +515,7 @@ static int remaining_ms(int64_t deadline)
  * One datagram into c->rxbuf without blocking.  Returns its length, 0 for
  * nothing usable (not from the kernel), or -errno (-EAGAIN: empty).
  */
-static ssize_t recv_datagram(struct pca_client *c)
+static ssize_t recv_datagram_flags(struct pca_client *c, int flags)
 {
 	struct sockaddr_nl sa;
 	struct iovec iov = {
@@ -529,16 +531,46 @@ static ssize_t recv_datagram(struct pca_client *c)
 	ssize_t n;
 
 	do {
-		n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
+		n = recvmsg(c->fd, &mh, flags);
+	} while (n < 0 && errno == EINTR && (flags & MSG_DONTWAIT));
 	if (n < 0)
-		return -errno;
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	if (mh.msg_flags & MSG_TRUNC)
 		return -EMSGSIZE;
 	/* other sockets may unicast to us; only the kernel is trusted */
 	if (mh.msg_namelen < sizeof(sa) || sa.nl_pid != 0)
 		return 0;
 	return n;
+}
+
+static ssize_t recv_datagram(struct pca_client *c)
+{
+	return recv_datagram_flags(c, MSG_DONTWAIT);
+}
+
+/*
+ * One datagram, waiting up to @timeout_ms (-1: forever) in recvmsg()
+ * itself: one system call per datagram on the fault path, where poll()
+ * and a second recvmsg() would double it.  -EAGAIN on timeout, -EINTR
+ * when a signal came first.
+ */
+static ssize_t recv_datagram_wait(struct pca_client *c, int timeout_ms)
+{
+	if (!timeout_ms)
+		return recv_datagram(c);
+	if (timeout_ms != c->rcvtimeo_ms) {
+		struct timeval tv = {
+			.tv_sec = timeout_ms < 0 ? 0 : timeout_ms / 1000,
+			.tv_usec = timeout_ms < 0 ? 0 :
+				   (timeout_ms % 1000) * 1000,
+		};
+
+		if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+			       sizeof(tv)))
+			return -errno;
+		c->rcvtimeo_ms = timeout_ms;
+	}
+	return recv_datagram_flags(c, 0);
 }
 
 /* Wait for the socket to become readable: 1, 0 on timeout, or -errno. */
@@ -1639,7 +1671,7 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		    int max, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int got = 0;
+	int got = 0, first = 1;
 
 	clear_error(c);
 	if (max <= 0)
@@ -1657,25 +1689,20 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		c->stash_count--;
 	}
 
-	while (got < max) {
+	/*
+	 * One datagram per call once there is something to return: the next
+	 * call takes the next one as cheaply, and the caller resolves sooner.
+	 */
+	while (!got) {
 		struct nlmsghdr *nlh;
 		ssize_t n;
 
-		n = recv_datagram(c);
-		if (n == -EAGAIN) {
-			int ret;
-
-			/* block only until there is something to return */
-			if (got)
-				break;
-			ret = wait_readable(c, remaining_ms(deadline));
-			if (ret < 0)
-				return set_error(c, ret, "poll: %s",
-						 errno_text(ret));
-			if (!ret)
-				break;
-			continue;
-		}
+		/* the caller's timeout as is, so SO_RCVTIMEO stays set */
+		n = recv_datagram_wait(c, first ? timeout_ms :
+					  remaining_ms(deadline));
+		first = 0;
+		if (n == -EAGAIN || n == -EINTR)
+			break;
 		if (n == -ENOBUFS || n == -EMSGSIZE) {
 			if (got) {
 				/* report the loss on the next call */

@@ -90,7 +90,8 @@ struct nl_msg *pca_msg_new_size(struct pca_client *c, uint8_t cmd, int flags,
 /*
  * Send @msg (always consumed), call @parse (may be NULL) for every reply
  * message with its attributes in tb[PCA_A_MAX + 1] (indexed by enum
- * pca_attr; the parser returns 0 or -errno), then wait for the ACK (or NLMSG_DONE of a dump).  Returns 0 or
+ * pca_attr; the parser returns 0 or -errno), then wait for the ACK (or
+ * NLMSG_DONE of a dump).  Returns 0 or
  * the kernel's -errno with the extack captured; a parser error is returned
  * after the exchange has completed, so the socket stays in step.
  * Fault events that arrive meanwhile are kept for pca_recv_faults().
@@ -200,8 +201,10 @@ int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
 
 /*
  * Receive up to @max fault records, waiting up to @timeout_ms (0: poll,
- * <0: forever) for the first.  Returns the number of records, 0 on timeout,
- * or -errno.  -ENOBUFS means fault events were lost (socket overrun or the
+ * <0: forever) for the first: those kept from earlier, or else those of
+ * the next message (a message carries up to 64), with one recvmsg() per
+ * message.  Returns the number of records, 0 on timeout or a signal, or
+ * -errno.  -ENOBUFS means fault events were lost (socket overrun or the
  * client's holding area overflowed): call pca_fault_resend() and go on.
  */
 int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
