@@ -16,9 +16,9 @@
 #   KERNELS        kernel lines; headers and guest kernels come from Debian;
 #                  "debug" is the debug lane
 #   CHECK_DEBUG    whether `make check` adds the debug lane when KERNELS is
-#                  not given: 0 (the default: it adds 10-15 minutes),
-#                  auto (if its kernel is cached already), 1 (build the
-#                  kernel if need be: most of an hour)
+#                  not given: auto (the default: if its kernel is cached
+#                  already; it adds about 15 minutes), 1 (build the kernel
+#                  if need be: most of an hour the first time), 0 (never)
 #   KDIR           a kernel tree to build against instead (one build, in
 #                  build/custom/); its arch/x86/boot/bzImage, or VMLINUZ=,
 #                  is the guest kernel
@@ -32,7 +32,7 @@
 #   V=1            show the whole guest console and verbose Kbuild
 
 KERNELS ?= 6.1 6.12
-CHECK_DEBUG ?= 0
+CHECK_DEBUG ?= auto
 DEMO_KERNEL ?= 6.1
 CACHE ?= $(HOME)/.cache/postcopy_assist
 KDIR ?=
