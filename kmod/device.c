@@ -56,24 +56,18 @@ static int pca_ioctl_api(void __user *argp, u64 ioctls)
 	return 0;
 }
 
-static int pca_ioctl_region_create(void __user *argp)
+/*
+ * Hand @file to the caller as a new fd, once @len bytes of @arg are back
+ * at @argp; on failure the file goes.
+ */
+static int pca_install_fd(struct file *file, void __user *argp,
+			  const void *arg, size_t len)
 {
-	struct pca_region_create rc;
-	struct file *file;
-	u32 id;
-	int fd;
+	int fd = get_unused_fd_flags(O_CLOEXEC);
 
-	if (copy_from_user(&rc, argp, sizeof(rc)))
-		return -EFAULT;
-	file = pca_region_create(rc.size, rc.flags, &id);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		goto err_file;
-	rc.region_id = id;
-	if (copy_to_user(argp, &rc, sizeof(rc))) {
+	if (copy_to_user(argp, arg, len)) {
 		put_unused_fd(fd);
 		fd = -EFAULT;
 		goto err_file;
@@ -86,11 +80,25 @@ err_file:
 	return fd;
 }
 
+static int pca_ioctl_region_create(void __user *argp)
+{
+	struct pca_region_create rc;
+	struct file *file;
+	u32 id;
+
+	if (copy_from_user(&rc, argp, sizeof(rc)))
+		return -EFAULT;
+	file = pca_region_create(rc.size, rc.flags, &id);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	rc.region_id = id;
+	return pca_install_fd(file, argp, &rc, sizeof(rc));
+}
+
 static int pca_ioctl_region_open(void __user *argp)
 {
 	struct pca_region_open ro;
 	struct file *file;
-	int fd;
 
 	if (copy_from_user(&ro, argp, sizeof(ro)))
 		return -EFAULT;
@@ -99,21 +107,7 @@ static int pca_ioctl_region_open(void __user *argp)
 	file = pca_region_open(ro.region_id, &ro.size);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
-
-	fd = get_unused_fd_flags(O_CLOEXEC);
-	if (fd < 0)
-		goto err_file;
-	if (copy_to_user(argp, &ro, sizeof(ro))) {
-		put_unused_fd(fd);
-		fd = -EFAULT;
-		goto err_file;
-	}
-	fd_install(fd, file);
-	return fd;
-
-err_file:
-	fput(file);
-	return fd;
+	return pca_install_fd(file, argp, &ro, sizeof(ro));
 }
 
 static long pca_device_ioctl(struct file *file, unsigned int cmd,

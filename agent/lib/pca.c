@@ -1058,40 +1058,47 @@ int pca_region_get(struct pca_client *c, uint32_t id,
 	return 0;
 }
 
-struct region_list {
-	struct pca_region_info *v;
-	size_t n, cap;
+/*
+ * A dump into a growing array: @parse_one fills one element of @size
+ * bytes from a message's attributes.
+ */
+struct dump_list {
+	void *v;
+	size_t n, cap, size;
+	int (*parse_one)(struct nlattr **tb, void *elem);
 };
 
-static int parse_region_list(struct nlattr **tb, void *arg)
+static int parse_dump_elem(struct nlattr **tb, void *arg)
 {
-	struct region_list *l = arg;
+	struct dump_list *l = arg;
+	int ret;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct pca_region_info *v = realloc(l->v, cap * sizeof(*v));
+		void *v = realloc(l->v, cap * l->size);
 
 		if (!v)
 			return -ENOMEM;
 		l->v = v;
 		l->cap = cap;
 	}
-	if (region_from_attrs(tb, &l->v[l->n]))
-		return -EPROTO;
-	l->n++;
-	return 0;
+	ret = l->parse_one(tb, (char *)l->v + l->n * l->size);
+	if (!ret)
+		l->n++;
+	return ret;
 }
 
-int pca_region_list(struct pca_client *c, struct pca_region_info **out,
-		    size_t *n)
+static int dump_request(struct pca_client *c, uint8_t cmd, size_t size,
+			int (*parse_one)(struct nlattr **tb, void *elem),
+			void **out, size_t *n)
 {
-	struct region_list l = { 0 };
+	struct dump_list l = { .size = size, .parse_one = parse_one };
 	int ret;
 
 	*out = NULL;
 	*n = 0;
-	ret = pca_request(c, pca_msg_new(c, PCA_CMD_REGION_GET, NLM_F_DUMP),
-			  parse_region_list, &l);
+	ret = pca_request(c, pca_msg_new(c, cmd, NLM_F_DUMP),
+			  parse_dump_elem, &l);
 	if (ret) {
 		free(l.v);
 		return ret;
@@ -1099,6 +1106,18 @@ int pca_region_list(struct pca_client *c, struct pca_region_info **out,
 	*out = l.v;
 	*n = l.n;
 	return 0;
+}
+
+static int parse_region_elem(struct nlattr **tb, void *elem)
+{
+	return region_from_attrs(tb, elem) ? -EPROTO : 0;
+}
+
+int pca_region_list(struct pca_client *c, struct pca_region_info **out,
+		    size_t *n)
+{
+	return dump_request(c, PCA_CMD_REGION_GET, sizeof(**out),
+			    parse_region_elem, (void **)out, n);
 }
 
 static int parse_queue_id(struct nlattr **tb, void *arg)
@@ -1571,48 +1590,19 @@ int pca_migrate_get(struct pca_client *c, uint32_t mig_id,
 	return ret;
 }
 
-struct mig_list {
-	struct pca_mig_info *v;
-	size_t n, cap;
-};
-
-static int parse_mig_list(struct nlattr **tb, void *arg)
+static int parse_mig_elem(struct nlattr **tb, void *elem)
 {
-	struct mig_list *l = arg;
-	int ret;
+	struct pca_mig_info *m = elem;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct pca_mig_info *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	ret = parse_mig(tb, &l->v[l->n]);
-	if (!ret) {
-		l->v[l->n].cmd = PCA_CMD_MIGRATE_GET;
-		l->n++;
-	}
-	return ret;
+	m->cmd = PCA_CMD_MIGRATE_GET;
+	return parse_mig(tb, m);
 }
 
 int pca_migrate_list(struct pca_client *c, struct pca_mig_info **out,
 		     size_t *count)
 {
-	struct mig_list l = { 0 };
-	int ret;
-
-	ret = pca_request(c, pca_msg_new(c, PCA_CMD_MIGRATE_GET, NLM_F_DUMP),
-			  parse_mig_list, &l);
-	if (ret) {
-		free(l.v);
-		return ret;
-	}
-	*out = l.v;
-	*count = l.n;
-	return 0;
+	return dump_request(c, PCA_CMD_MIGRATE_GET, sizeof(**out),
+			    parse_mig_elem, (void **)out, count);
 }
 
 int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
