@@ -199,7 +199,7 @@ static void cut_random(struct pca_test_ctx *t, enum wl_cut phase)
 	double wall = 0, total = 0, maxw = 0;
 
 	/* a debug kernel (KASAN, lockdep, ...) is many times slower */
-	runs = !uname(&u) && strstr(u.release, "debug") ? 3 : 10;
+	runs = !uname(&u) && strstr(u.release, "debug") ? 3 : 20;
 	if (env)
 		runs = atoi(env);
 
