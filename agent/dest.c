@@ -2,8 +2,13 @@
 /*
  * dest.c: the destination side of a migration.
  *
- * The module has no way to make a present page missing again (no
- * DISCARD), so a page placed into the region must be final.  Precopy
+ * Faults and placement go through a backend (backend.h): the module's
+ * region, or memory registered with userfaultfd.  Everything below is
+ * the same for both.
+ *
+ * A page placed into the region is meant to be final: discarding it
+ * again (PCA_IOC_DISCARD, or a hole punched for userfaultfd) is only the
+ * safety net for placed pages the switchover names as stale.  Precopy
  * pages are therefore *staged*: received into an anonymous buffer the size
  * of the region (MAP_NORESERVE, so only received pages take memory), a
  * later copy of a page overwriting the earlier one.  Nothing is placed
