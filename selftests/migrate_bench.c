@@ -67,7 +67,7 @@ static struct {
 	enum wl_uffd uffd;	/* -u */
 } cfg = {
 	.repeats = 3,
-	.mib = 16,
+	.mib = 8,
 	.uffd = WL_UFFD_MEMFD,
 };
 
@@ -177,7 +177,7 @@ static void opts(struct wl_opts *o, const char *netem, int precopy)
 	o->recover_timeout_ms = pca_scaled_ms(15000);
 	o->netem = netem;
 	o->writers = 2;
-	o->dest_rate = 2000;
+	o->dest_rate = 3000;
 	if (precopy) {
 		o->rounds = 1;
 		o->rate = 1000;
