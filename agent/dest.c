@@ -2,8 +2,13 @@
 /*
  * dest.c: the destination side of a migration.
  *
- * The module has no way to make a present page missing again (no
- * DISCARD), so a page placed into the region must be final.  Precopy
+ * Faults and placement go through a backend (backend.h): the module's
+ * region, or memory registered with userfaultfd.  Everything below is
+ * the same for both.
+ *
+ * A page placed into the region is meant to be final: discarding it
+ * again (PCA_IOC_DISCARD, or a hole punched for userfaultfd) is only the
+ * safety net for placed pages the switchover names as stale.  Precopy
  * pages are therefore *staged*: received into an anonymous buffer the size
  * of the region (MAP_NORESERVE, so only received pages take memory), a
  * later copy of a page overwriting the earlier one.  Nothing is placed
@@ -39,6 +44,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "lib/pca.h"
 #include "mig.h"
 
@@ -55,20 +61,10 @@ enum {
 
 struct dst;
 
-/* How one thread places pages: region fd ioctls, or its own netlink socket. */
-struct placer {
-	struct dst *d;
-	struct pca_client *nl;
-	struct pca_copy_entry ents[STAGER_CHUNK];
-	struct pca_page pgs[STAGER_CHUNK];
-	uint64_t pages[STAGER_CHUNK];	/* stager scratch */
-	void *data[STAGER_CHUNK];
-};
-
 struct dst_chan {
 	struct dst *d;
 	unsigned int idx;
-	struct placer pl;
+	struct mig_placer pl;
 	uint8_t *buf;			/* DST_BATCH pages */
 	uint64_t pages[DST_BATCH];
 	uint32_t vers[DST_BATCH];
@@ -80,8 +76,7 @@ struct dst {
 	struct mig_result *res;
 	const struct mig_hooks *hk;
 
-	int fd;
-	uint32_t rid;
+	struct mig_be be;	/* faults and placement (backend.c) */
 	uint64_t size, pages, words;
 	uint32_t psz;
 	uint8_t *stage;
@@ -92,8 +87,6 @@ struct dst {
 	uint64_t *discard;	/* the switchover's bitmap */
 	uint64_t placed;	/* atomic */
 	uint64_t held;		/* atomic: staged or placed */
-	struct pca_client *fnl;	/* the fault queue */
-	int attached;
 
 	uint8_t id[MIG_ID_LEN];
 	char idtxt[2 * MIG_ID_LEN + 1];
@@ -278,80 +271,6 @@ static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
  * Placing pages
  */
 
-static int placer_init(struct dst *d, struct placer *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->d = d;
-	if (d->fd >= 0)
-		return 0;
-	return pca_client_open(&p->nl);
-}
-
-static void placer_fini(struct placer *p)
-{
-	pca_client_close(p->nl);
-	p->nl = NULL;
-}
-
-static const char *placer_err(struct placer *p, int ret)
-{
-	return p->nl ? pca_strerror(p->nl) : mig_errstr(ret);
-}
-
-/* One page: @data, or zeros when NULL.  Already present is success. */
-static int place_one(struct placer *p, uint64_t page, const void *data,
-		     uint32_t flags)
-{
-	struct dst *d = p->d;
-	uint64_t off = page * d->psz;
-	int ret;
-
-	if (!p->nl)
-		ret = data ? pca_fd_copy(d->fd, off, data, d->psz, flags,
-					 NULL) :
-			     pca_fd_zero(d->fd, off, d->psz, flags, NULL);
-	else
-		ret = data ? pca_copy(p->nl, d->rid, off, data, flags, NULL) :
-			     pca_zero(p->nl, d->rid, off, d->psz, flags,
-				      NULL);
-	return ret == -EEXIST ? 0 : ret;
-}
-
-/* @n pages (at most STAGER_CHUNK) of data. */
-static int place_many(struct placer *p, const uint64_t *pages,
-		      void *const *data, unsigned int n, uint32_t flags)
-{
-	struct dst *d = p->d;
-	unsigned int i;
-	int ret;
-
-	if (!n)
-		return 0;
-	if (!p->nl) {
-		for (i = 0; i < n; i++) {
-			p->ents[i].offset = pages[i] * d->psz;
-			p->ents[i].src = (uintptr_t)data[i];
-		}
-		ret = pca_fd_copy_batch(d->fd, p->ents, n, flags, NULL, NULL);
-	} else {
-		for (i = 0; i < n; i++) {
-			p->pgs[i].offset = pages[i] * d->psz;
-			p->pgs[i].data = data[i];
-		}
-		ret = pca_copy_pages(p->nl, d->rid, p->pgs, n, flags, NULL);
-	}
-	return ret == -EEXIST ? 0 : ret;
-}
-
-static int wake_range(struct placer *p, uint64_t page, uint64_t n)
-{
-	struct dst *d = p->d;
-
-	if (!p->nl)
-		return pca_fd_wake(d->fd, page * d->psz, n * d->psz);
-	return pca_wake(p->nl, d->rid, page * d->psz, n * d->psz);
-}
-
 /* A fault on @page has been resolved now: its latency. */
 static void resolved(struct dst *d, uint64_t page)
 {
@@ -404,9 +323,10 @@ static int chan_flush(struct dst_chan *ch)
 		return 0;
 	for (i = 0; i < ch->n; i++)
 		ptrs[i] = ch->buf + (size_t)i * d->psz;
-	ret = place_many(&ch->pl, ch->pages, ptrs, ch->n, 0);
+	ret = mig_place_many(&ch->pl, ch->pages, ptrs, ch->n, 0);
 	if (ret) {
-		set_fatal(d, "placing pages: %s", placer_err(&ch->pl, ret));
+		set_fatal(d, "placing pages: %s",
+				  mig_placer_err(&ch->pl, ret));
 		return ret;
 	}
 	for (i = 0; i < ch->n; i++) {
@@ -515,10 +435,10 @@ static void *data_thread(void *arg)
 			continue;
 		}
 		if (r.flags & MIG_PAGE_ZERO) {
-			ret = place_one(&ch->pl, page, NULL, 0);
+			ret = mig_place_zero(&ch->pl, page, 1, 0);
 			if (ret) {
 				set_fatal(d, "placing a zero page: %s",
-					  placer_err(&ch->pl, ret));
+					  mig_placer_err(&ch->pl, ret));
 				break;
 			}
 			d->ver[page] = r.arg;
@@ -553,11 +473,12 @@ static void *data_thread(void *arg)
 static void *preempt_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct placer pl;
+	struct mig_placer *pl = malloc(sizeof(*pl));
 	uint8_t *buf = malloc(d->psz);
 	int ret;
 
-	if (!buf || placer_init(d, &pl)) {
+	if (!buf || !pl || mig_placer_init(&d->be, pl)) {
+		free(pl);
 		free(buf);
 		set_fatal(d, "preempt channel: out of memory or no netlink");
 		mark_broken(d, -ENOMEM, "preempt channel");
@@ -590,11 +511,12 @@ static void *preempt_thread(void *arg)
 			if (ret)
 				break;
 		}
-		ret = place_one(&pl, page,
-				(r.flags & MIG_PAGE_ZERO) ? NULL : buf, 0);
+		ret = (r.flags & MIG_PAGE_ZERO) ?
+		      mig_place_zero(pl, page, 1, 0) :
+		      mig_place_copy(pl, page, buf, 0);
 		if (ret) {
 			set_fatal(d, "placing an urgent page: %s",
-				  placer_err(&pl, ret));
+				  mig_placer_err(pl, ret));
 			break;
 		}
 		d->ver[page] = r.arg;
@@ -603,7 +525,8 @@ static void *preempt_thread(void *arg)
 	}
 	if (ret != -ECANCELED)
 		mark_broken(d, ret, "preempt channel");
-	placer_fini(&pl);
+	mig_placer_fini(pl);
+	free(pl);
 	free(buf);
 	return NULL;
 }
@@ -734,31 +657,31 @@ static void send_request(struct dst *d, uint64_t page)
 	/* not sent: asked again after the reconnect */
 }
 
-static void handle_fault(struct dst *d, struct placer *pl,
-			 const struct pca_fault_record *rec)
+static void handle_fault(struct dst *d, struct mig_placer *pl,
+			 const struct mig_fault *f)
 {
-	uint64_t page = rec->offset / d->psz, zero = 0;
+	uint64_t page = f->page, zero = 0;
 	int ret = 0;
 
-	if (rec->region_id != d->rid || page >= d->pages)
+	if (page >= d->pages)
 		return;
 	add(&d->faults, 1);
 	__atomic_compare_exchange_n(&d->fault_ns[page], &zero,
-				    rec->time_ns ? rec->time_ns : 1, 0,
+				    f->time_ns ? f->time_ns : 1, 0,
 				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	switch (state_of(d, page)) {
 	case ST_PLACED:
 		/* a duplicate, or placed without a wake-up */
-		ret = wake_range(pl, page, 1);
+		ret = mig_place_wake(pl, page, 1);
 		resolved(d, page);
 		break;
 	case ST_STAGED:
-		ret = place_one(pl, page, d->stage + page * d->psz, 0);
+		ret = mig_place_copy(pl, page, d->stage + page * d->psz, 0);
 		if (!ret)
 			mark_placed(d, page);
 		break;
 	case ST_STAGED_ZERO:
-		ret = place_one(pl, page, NULL, 0);
+		ret = mig_place_zero(pl, page, 1, 0);
 		if (!ret)
 			mark_placed(d, page);
 		break;
@@ -770,8 +693,8 @@ static void handle_fault(struct dst *d, struct placer *pl,
 	}
 	if (ret)
 		set_fatal(d, "resolving a fault at offset %llu: %s",
-			  (unsigned long long)rec->offset,
-			  placer_err(pl, ret));
+			  (unsigned long long)(page * d->psz),
+			  mig_placer_err(pl, ret));
 }
 
 static void rerequest(struct dst *d)
@@ -787,41 +710,39 @@ static void rerequest(struct dst *d)
 static void *fault_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct pca_fault_record recs[64];
-	struct placer pl;
+	struct mig_fault faults[64];
+	struct mig_placer *pl = malloc(sizeof(*pl));
 	int n, i;
 
-	if (placer_init(d, &pl)) {
-		set_fatal(d, "fault thread: netlink: %s", pca_strerror(NULL));
+	if (!pl || mig_placer_init(&d->be, pl)) {
+		free(pl);
+		set_fatal(d, "fault thread: out of memory or no netlink: %s",
+			  pca_strerror(NULL));
 		return NULL;
 	}
 	while (!__atomic_load_n(&d->stop_workers, __ATOMIC_ACQUIRE)) {
 		if (__atomic_exchange_n(&d->rerequest, 0, __ATOMIC_ACQ_REL))
 			rerequest(d);
-		n = pca_recv_faults(d->fnl, recs, 64, MIG_TICK_MS);
-		if (n == -ENOBUFS) {
-			/* events were lost: the kernel sends them all again */
-			pca_fault_resend(d->fnl, d->rid);
-			continue;
-		}
+		n = mig_be_faults(&d->be, faults, 64, MIG_TICK_MS);
 		if (n < 0) {
 			set_fatal(d, "receiving faults: %s",
-				  pca_strerror(d->fnl));
+				  mig_be_fault_err(&d->be, n));
 			break;
 		}
 		for (i = 0; i < n; i++)
-			handle_fault(d, &pl, &recs[i]);
+			handle_fault(d, pl, &faults[i]);
 	}
-	placer_fini(&pl);
+	mig_placer_fini(pl);
+	free(pl);
 	return NULL;
 }
 
 /* Place a run of staged pages [first, first + n) in bulk. */
-static int stage_chunk(struct dst *d, struct placer *pl, uint64_t first,
+static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 		       uint64_t n)
 {
-	uint64_t *pages = pl->pages, p, zfirst = 0, zn = 0;
-	void **data = pl->data;
+	uint64_t pages[STAGER_CHUNK], p, zfirst = 0, zn = 0;
+	void *data[STAGER_CHUNK];
 	unsigned int k = 0;
 	int ret = 0, any = 0;
 
@@ -830,14 +751,9 @@ static int stage_chunk(struct dst *d, struct placer *pl, uint64_t first,
 
 		if (st == ST_STAGED_ZERO) {
 			if (zn && zfirst + zn != p) {
-				ret = pl->nl ?
-				      pca_zero(pl->nl, d->rid, zfirst * d->psz,
-					       zn * d->psz,
-					       PCA_RESOLVE_DONTWAKE, NULL) :
-				      pca_fd_zero(d->fd, zfirst * d->psz,
-						  zn * d->psz,
-						  PCA_RESOLVE_DONTWAKE, NULL);
-				if (ret && ret != -EEXIST)
+				ret = mig_place_zero(pl, zfirst, zn,
+						     MIG_PLACE_DONTWAKE);
+				if (ret)
 					return ret;
 				zn = 0;
 			}
@@ -852,20 +768,16 @@ static int stage_chunk(struct dst *d, struct placer *pl, uint64_t first,
 		}
 	}
 	if (zn) {
-		ret = pl->nl ? pca_zero(pl->nl, d->rid, zfirst * d->psz,
-					zn * d->psz, PCA_RESOLVE_DONTWAKE,
-					NULL) :
-			       pca_fd_zero(d->fd, zfirst * d->psz, zn * d->psz,
-					   PCA_RESOLVE_DONTWAKE, NULL);
-		if (ret && ret != -EEXIST)
+		ret = mig_place_zero(pl, zfirst, zn, MIG_PLACE_DONTWAKE);
+		if (ret)
 			return ret;
 	}
-	ret = place_many(pl, pages, data, k, PCA_RESOLVE_DONTWAKE);
+	ret = k ? mig_place_many(pl, pages, data, k, MIG_PLACE_DONTWAKE) : 0;
 	if (ret)
 		return ret;
 	if (!any)
 		return 0;
-	ret = wake_range(pl, first, n);
+	ret = mig_place_wake(pl, first, n);
 	if (ret)
 		return ret;
 	for (p = first; p < first + n; p++) {
@@ -882,11 +794,11 @@ static int stage_chunk(struct dst *d, struct placer *pl, uint64_t first,
 static void *stager_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = malloc(sizeof(*pl));
 	uint64_t first;
 	int ret = 0;
 
-	if (!pl || placer_init(d, pl)) {
+	if (!pl || mig_placer_init(&d->be, pl)) {
 		free(pl);
 		set_fatal(d, "stager: out of memory or no netlink");
 		return NULL;
@@ -899,13 +811,13 @@ static void *stager_thread(void *arg)
 		ret = stage_chunk(d, pl, first, n);
 		if (ret) {
 			set_fatal(d, "placing staged pages: %s",
-				  placer_err(pl, ret));
+				  mig_placer_err(pl, ret));
 			break;
 		}
 		/* the staging copies are in the region now */
 		madvise(d->stage + first * d->psz, n * d->psz, MADV_DONTNEED);
 	}
-	placer_fini(pl);
+	mig_placer_fini(pl);
 	free(pl);
 	return NULL;
 }
@@ -1354,12 +1266,47 @@ static int restart(struct dst *d)
  * Phases
  */
 
-static int apply_switchover(struct dst *d)
+/*
+ * A page in the region that the discard bitmap names is stale: make it
+ * missing again, so that the next touch faults and the source's copy is
+ * placed.  Staging places nothing before the switchover, so this only
+ * finds pages that a destination placed before it (none with this
+ * source); the backends do it with PCA_IOC_DISCARD, or with
+ * fallocate(PUNCH_HOLE) / MADV_DONTNEED for userfaultfd.
+ */
+static int unplace(struct dst *d, struct mig_placer **pl, uint64_t page)
 {
-	uint64_t p, dropped = 0;
 	int ret;
 
-	for (p = 0; p < d->pages; p++) {
+	if (!*pl) {
+		*pl = malloc(sizeof(**pl));
+		if (!*pl)
+			return -ENOMEM;
+		ret = mig_placer_init(&d->be, *pl);
+		if (ret) {
+			free(*pl);
+			*pl = NULL;
+			return ret;
+		}
+	}
+	ret = mig_place_discard(*pl, page, 1);
+	if (ret) {
+		mig_set_error(d->res, 0, "switchover: %s",
+			      mig_placer_err(*pl, ret));
+		return ret;
+	}
+	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+static int apply_switchover(struct dst *d)
+{
+	uint64_t p, dropped = 0, unplaced = 0;
+	struct mig_placer *pl = NULL;
+	int ret = 0;
+
+	for (p = 0; p < d->pages && !ret; p++) {
 		uint8_t st;
 
 		if (!mig_test_bit(d->discard, p))
@@ -1369,13 +1316,22 @@ static int apply_switchover(struct dst *d)
 			__atomic_store_n(&d->state[p], ST_MISSING,
 					 __ATOMIC_RELEASE);
 			dropped++;
+		} else if (st == ST_PLACED) {
+			ret = unplace(d, &pl, p);
+			unplaced += !ret;
 		}
 		d->ver[p] = 0;
 	}
-	__atomic_fetch_sub(&d->held, dropped, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
+	if (pl) {
+		mig_placer_fini(pl);
+		free(pl);
+	}
+	if (ret)
+		return ret;
 	mig_logf(d->hk, MIG_LOG_DEBUG,
-		 "switchover: %llu staged pages dropped as stale",
-		 (unsigned long long)dropped);
+		 "switchover: %llu staged pages dropped as stale, %llu placed pages discarded",
+		 (unsigned long long)dropped, (unsigned long long)unplaced);
 	ret = start_workers(d);
 	if (ret) {
 		mig_set_error(d->res, 0, "starting the postcopy threads: %s",
@@ -1515,61 +1471,15 @@ static int migrate(struct dst *d)
 static int setup(struct dst *d)
 {
 	const struct mig_config *cfg = d->cfg;
-	struct pca_region_info info;
 	unsigned int i;
 	int ret;
 
 	d->psz = sysconf(_SC_PAGESIZE);
-	d->fd = cfg->region_fd;
-	d->rid = cfg->region_id;
-	if (!d->rid) {
-		mig_set_error(d->res, 0,
-			      "the destination needs the region id (--region-id): faults are received for it");
-		return -EINVAL;
-	}
-	ret = pca_client_open(&d->fnl);
-	if (ret) {
-		mig_set_error(d->res, 0, "netlink: %s", pca_strerror(NULL));
+	/* the module: checks the region and attaches, faults wait for us */
+	ret = mig_be_open(&d->be, cfg, cfg->want_resume, "migrate", d->res);
+	if (ret)
 		return ret;
-	}
-	ret = pca_region_get(d->fnl, d->rid, &info);
-	if (ret) {
-		mig_set_error(d->res, 0, "region %u: %s", d->rid,
-			      pca_strerror(d->fnl));
-		return ret;
-	}
-	if (!(info.flags & PCA_REGION_MISSING)) {
-		mig_set_error(d->res, 0,
-			      "region %u is not in missing mode: create the destination region with PCA_REGION_MISSING",
-			      d->rid);
-		return -EINVAL;
-	}
-	if (info.pages_present && !cfg->want_resume) {
-		mig_set_error(d->res, 0,
-			      "region %u already holds %llu pages: migrate into a fresh region",
-			      d->rid,
-			      (unsigned long long)info.pages_present);
-		return -EEXIST;
-	}
-	d->size = cfg->region_size ? cfg->region_size : info.size;
-	if (d->size != info.size) {
-		mig_set_error(d->res, 0,
-			      "region %u is %llu bytes, not %llu", d->rid,
-			      (unsigned long long)info.size,
-			      (unsigned long long)d->size);
-		return -EINVAL;
-	}
-	if (d->fd >= 0) {
-		int64_t fsz = pca_fd_region_size(d->fd);
-
-		if (fsz > 0 && (uint64_t)fsz != d->size) {
-			mig_set_error(d->res, 0,
-				      "region fd %d is %lld bytes but region %u is %llu: fd and id name different regions",
-				      d->fd, (long long)fsz, d->rid,
-				      (unsigned long long)d->size);
-			return -EINVAL;
-		}
-	}
+	d->size = d->be.size;
 	d->pages = d->size / d->psz;
 	d->words = (d->pages + 63) / 64;
 	d->res->pages = d->pages;
@@ -1615,14 +1525,6 @@ static int setup(struct dst *d)
 			      MIG_MAX_CHANNELS);
 		return -EINVAL;
 	}
-	/* faults wait for us, whatever happens to the connection */
-	ret = pca_attach(d->fnl, d->rid, PCA_POLICY_WAIT, NULL);
-	if (ret) {
-		mig_set_error(d->res, 0, "attaching to region %u: %s",
-			      d->rid, pca_strerror(d->fnl));
-		return ret;
-	}
-	d->attached = 1;
 	return 0;
 }
 
@@ -1637,7 +1539,7 @@ static int chans_init(struct dst *d)
 		ch->buf = malloc((size_t)DST_BATCH * d->psz);
 		if (!ch->buf)
 			return -ENOMEM;
-		ret = placer_init(d, &ch->pl);
+		ret = mig_placer_init(&d->be, &ch->pl);
 		if (ret)
 			return ret;
 	}
@@ -1654,11 +1556,9 @@ static void teardown(struct dst *d)
 	close_conns(d);
 	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
 		free(d->ch[i].buf);
-		placer_fini(&d->ch[i].pl);
+		mig_placer_fini(&d->ch[i].pl);
 	}
-	if (d->attached)
-		pca_detach(d->fnl, d->rid);
-	pca_client_close(d->fnl);
+	mig_be_close(&d->be);
 	if (d->stage)
 		munmap(d->stage, d->size);
 	free(d->state);
@@ -1704,9 +1604,9 @@ static void fill_result(struct dst *d)
 
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
-	struct pca_region_info info;
 	struct dst *d;
 	unsigned int i;
+	int64_t present;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -1719,7 +1619,7 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	d->cfg = cfg;
 	d->res = res;
 	d->hk = &cfg->hooks;
-	d->fd = -1;
+	d->be.fd = d->be.uffd = d->be.memfd = -1;
 	d->ctrl = d->pre = -1;
 	for (i = 0; i < MIG_MAX_CHANNELS; i++)
 		d->data[i] = -1;
@@ -1774,11 +1674,13 @@ out:
 	if (d->threads)
 		stop_threads(d);
 	fill_result(d);
-	if (d->fnl && d->rid && !pca_region_get(d->fnl, d->rid, &info))
-		res->pages_present = info.pages_present;
+	present = mig_be_present(&d->be);
+	if (present >= 0)
+		res->pages_present = present;
 	if (!ret && res->pages_present != d->pages) {
 		mig_set_error(res, 1,
-			      "the module reports %llu of %llu pages present after the migration",
+			      "%s reports %llu of %llu pages present after the migration",
+			      mig_be_counter(&d->be),
 			      (unsigned long long)res->pages_present,
 			      (unsigned long long)d->pages);
 		res->ok = 0;

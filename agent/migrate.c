@@ -41,6 +41,8 @@ void mig_config_init(struct mig_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->listen_fd = -1;
 	cfg->region_fd = -1;
+	cfg->uffd = -1;
+	cfg->uffd_memfd = -1;
 	cfg->channels = MIG_DEFAULT_CHANNELS;
 	cfg->io_timeout_ms = MIG_DEFAULT_IO_TIMEOUT_MS;
 	cfg->connect_timeout_ms = MIG_DEFAULT_CONNECT_TIMEOUT_MS;

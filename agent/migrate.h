@@ -94,6 +94,26 @@ struct mig_hooks {
 	void *arg;
 };
 
+/*
+ * How the destination places pages and learns about faults.
+ *
+ * MIG_BACKEND_MODULE: a postcopy_assist region in missing mode; faults
+ * from the module's fault queue (region_id), pages placed with the
+ * region fd's ioctls (or netlink), the module counts the pages present.
+ *
+ * MIG_BACKEND_UFFD: an ordinary mapping (anonymous MAP_PRIVATE, or a
+ * memfd mapped MAP_SHARED) registered with userfaultfd in MISSING mode
+ * (mig_uffd_register()); faults are read from the userfaultfd, pages
+ * placed with UFFDIO_COPY / UFFDIO_ZEROPAGE, and the engine keeps its own
+ * present bitmap.  Needs neither /dev/postcopy_assist nor the netlink
+ * family.  The userfaultfd may belong to another process (it was passed
+ * down): the addresses are then the owner's.
+ */
+enum mig_backend {
+	MIG_BACKEND_MODULE,
+	MIG_BACKEND_UFFD,
+};
+
 struct mig_config {
 	/*
 	 * Source: "ADDR:PORT" to listen on (unless listen_fd >= 0, a
@@ -111,6 +131,21 @@ struct mig_config {
 	int region_fd;
 	uint32_t region_id;
 	uint64_t region_size;		/* 0: from the fd or the module */
+	/*
+	 * The destination's backend (MIG_BACKEND_MODULE by default).  With
+	 * MIG_BACKEND_UFFD: uffd is the registered userfaultfd, uffd_base
+	 * the start of the registered range in the mm of the process that
+	 * registered it, region_size its length (needed: there is no module
+	 * to ask); uffd_memfd the memfd behind a MAP_SHARED range (-1:
+	 * anonymous); uffd_local set when the range is mapped in this
+	 * process.  Discarding a page (back to missing) needs uffd_memfd
+	 * (fallocate PUNCH_HOLE) or uffd_local (MADV_DONTNEED).
+	 */
+	enum mig_backend backend;
+	int uffd;
+	uint64_t uffd_base;
+	int uffd_memfd;
+	int uffd_local;
 	/* Migration id: the source's, or the one a destination expects. */
 	uint8_t id[MIG_ID_LEN];
 	int have_id;
@@ -161,7 +196,9 @@ struct mig_result {
 	uint64_t lat_p99_ns;
 	uint64_t lat_max_ns;
 	uint64_t reconnects;
-	uint64_t pages_present;		/* destination: module's count */
+	uint64_t pages_present;		/* destination: module's count, or
+					 * the uffd backend's bitmap
+					 */
 	int have_source_stats;		/* destination got MIG_MSG_STATS */
 };
 
@@ -181,6 +218,17 @@ int mig_snapshot_write(const struct mig_config *cfg, const char *path,
 		       int keep_paused, struct mig_result *res);
 int mig_restore_run(const struct mig_config *cfg, const char *path,
 		    struct mig_result *res);
+
+/*
+ * Create a userfaultfd (close-on-exec, non-blocking) and register
+ * [@addr, @addr + @len) with it in MISSING mode, after checking that the
+ * kernel can place pages there (UFFDIO_COPY, UFFDIO_ZEROPAGE, UFFDIO_WAKE;
+ * shmem support for a shared mapping).  The range must be page aligned
+ * and mapped, anonymous private or shared memory (memfd, tmpfs).  *@uffd
+ * gets the fd; 0 or -errno, @err describing a failure.
+ */
+int mig_uffd_register(void *addr, uint64_t len, int *uffd, char *err,
+		      size_t err_len);
 
 /*
  * A listening TCP socket on "ADDR:PORT" (port 0: any), close-on-exec;

@@ -56,6 +56,9 @@ static const char help[] =
 "  --snapshot FILE       snapshot the source to FILE and restore the\n"
 "                        destination lazily from it, instead of migrating\n"
 "  --netlink             destination places pages over netlink\n"
+"  --uffd[=anon|memfd]   the destination is ordinary memory registered with\n"
+"                        userfaultfd (anonymous by default, or a memfd\n"
+"                        mapped shared) instead of a module region\n"
 "  --agent PATH          run postcopy-agent processes instead\n"
 "  --relay               with --agent: start \"postcopy-agent daemon\" and\n"
 "                        ask the module's relay for the migrations, as a\n"
@@ -86,6 +89,7 @@ int main(int argc, char **argv)
 		{ "snapshot", required_argument, NULL, 'S' },
 		{ "netem", required_argument, NULL, 'E' },
 		{ "netlink", no_argument, NULL, 'l' },
+		{ "uffd", optional_argument, NULL, 'u' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "relay", no_argument, NULL, 'Y' },
 		{ "io-timeout-ms", required_argument, NULL, 'i' },
@@ -167,6 +171,17 @@ int main(int argc, char **argv)
 		case 'Y':
 			o.relay = 1;
 			continue;
+		case 'u':
+			if (!optarg || !strcmp(optarg, "anon")) {
+				o.uffd = WL_UFFD_ANON;
+			} else if (!strcmp(optarg, "memfd")) {
+				o.uffd = WL_UFFD_MEMFD;
+			} else {
+				fprintf(stderr, "pca-workload: --uffd=anon or --uffd=memfd, not %s\n",
+					optarg);
+				return 2;
+			}
+			continue;
 		case 'p':
 			o.progress = 1;
 			continue;
@@ -232,6 +247,12 @@ int main(int argc, char **argv)
 		       " destination pages checked on first read (%" PRIu64
 		       " bad), %" PRIu64 " destination writes\n",
 		       r.src_writes, r.dest_checked, r.dest_bad, r.dest_writes);
+		if (r.touch_count)
+			printf("workload: first reads on the destination during the migration: %"
+			       PRIu64 ", p50 %" PRIu64 " us, p99 %" PRIu64
+			       " us, max %" PRIu64 " us\n", r.touch_count,
+			       r.touch_p50_ns / 1000, r.touch_p99_ns / 1000,
+			       r.touch_max_ns / 1000);
 	}
 	wl_print_line(json ? stderr : stdout, &r);
 	return ret ? 1 : 0;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "lib/pca.h"
 #include "mig.h"
 
@@ -193,16 +194,13 @@ struct rst {
 	const struct mig_config *cfg;
 	struct mig_result *res;
 	const struct mig_hooks *hk;
-	int fd;			/* region, or -1: netlink */
+	struct mig_be be;	/* faults and placement (backend.c) */
 	int sfd;		/* snapshot file */
-	uint32_t rid;
 	uint64_t size, pages;
 	uint32_t psz;
 	uint64_t *placed;	/* bitmap, atomic */
 	uint64_t nplaced;	/* atomic */
 	uint64_t *fault_ns;	/* atomic */
-	struct pca_client *fnl;
-	int attached;
 	int stop;		/* atomic */
 	uint64_t hint;		/* atomic: the background goes on here */
 	unsigned int hint_gen;	/* atomic */
@@ -213,13 +211,6 @@ struct rst {
 	pthread_cond_t cond;
 	int done, fatal;
 	char fatal_msg[256];
-};
-
-struct rplacer {
-	struct rst *r;
-	struct pca_client *nl;
-	struct pca_copy_entry ents[SNAP_CHUNK];
-	struct pca_page pgs[SNAP_CHUNK];
 };
 
 static void rst_fatal(struct rst *r, const char *fmt, ...)
@@ -237,65 +228,6 @@ static void rst_fatal(struct rst *r, const char *fmt, ...)
 	}
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-}
-
-static int rplacer_init(struct rst *r, struct rplacer *pl)
-{
-	memset(pl, 0, sizeof(*pl));
-	pl->r = r;
-	return r->fd >= 0 ? 0 : pca_client_open(&pl->nl);
-}
-
-static const char *rplacer_err(struct rplacer *pl, int ret)
-{
-	return pl->nl ? pca_strerror(pl->nl) : mig_errstr(ret);
-}
-
-static int r_copy(struct rplacer *pl, uint64_t page, const void *buf)
-{
-	struct rst *r = pl->r;
-	int ret = pl->nl ? pca_copy(pl->nl, r->rid, page * r->psz, buf, 0,
-				    NULL) :
-			   pca_fd_copy(r->fd, page * r->psz, buf, r->psz, 0,
-				       NULL);
-
-	return ret == -EEXIST ? 0 : ret;
-}
-
-static int r_zero(struct rplacer *pl, uint64_t page, uint64_t n)
-{
-	struct rst *r = pl->r;
-	int ret = pl->nl ? pca_zero(pl->nl, r->rid, page * r->psz,
-				    n * r->psz, 0, NULL) :
-			   pca_fd_zero(r->fd, page * r->psz, n * r->psz, 0,
-				       NULL);
-
-	return ret == -EEXIST ? 0 : ret;
-}
-
-static int r_batch(struct rplacer *pl, const uint64_t *pages,
-		   uint8_t *const *data, unsigned int n)
-{
-	struct rst *r = pl->r;
-	unsigned int i;
-	int ret;
-
-	if (!n)
-		return 0;
-	if (pl->nl) {
-		for (i = 0; i < n; i++) {
-			pl->pgs[i].offset = pages[i] * r->psz;
-			pl->pgs[i].data = data[i];
-		}
-		ret = pca_copy_pages(pl->nl, r->rid, pl->pgs, n, 0, NULL);
-	} else {
-		for (i = 0; i < n; i++) {
-			pl->ents[i].offset = pages[i] * r->psz;
-			pl->ents[i].src = (uintptr_t)data[i];
-		}
-		ret = pca_fd_copy_batch(r->fd, pl->ents, n, 0, NULL, NULL);
-	}
-	return ret == -EEXIST ? 0 : ret;
 }
 
 static void r_mark(struct rst *r, uint64_t page)
@@ -343,55 +275,49 @@ static int read_pages(struct rst *r, uint64_t page, uint64_t n, void *buf)
 static void *rst_fault_thread(void *arg)
 {
 	struct rst *r = arg;
-	struct pca_fault_record recs[64];
-	struct rplacer *pl = malloc(sizeof(*pl));
+	struct mig_fault faults[64];
+	struct mig_placer *pl = malloc(sizeof(*pl));
 	uint8_t *buf = malloc(r->psz);
 	int n, i, ret;
 
-	if (!pl || !buf || rplacer_init(r, pl)) {
+	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
+		free(pl);
+		pl = NULL;
 		rst_fatal(r, "fault thread: out of memory or no netlink");
 		goto out;
 	}
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-		n = pca_recv_faults(r->fnl, recs, 64, MIG_TICK_MS);
-		if (n == -ENOBUFS) {
-			pca_fault_resend(r->fnl, r->rid);
-			continue;
-		}
+		n = mig_be_faults(&r->be, faults, 64, MIG_TICK_MS);
 		if (n < 0) {
 			rst_fatal(r, "receiving faults: %s",
-				  pca_strerror(r->fnl));
+				  mig_be_fault_err(&r->be, n));
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			uint64_t page = recs[i].offset / r->psz, zero = 0;
+			uint64_t page = faults[i].page, zero = 0;
 
-			if (recs[i].region_id != r->rid || page >= r->pages)
+			if (page >= r->pages)
 				continue;
 			__atomic_fetch_add(&r->faults, 1, __ATOMIC_RELAXED);
 			__atomic_compare_exchange_n(&r->fault_ns[page], &zero,
-						    recs[i].time_ns ?
-						    recs[i].time_ns : 1, 0,
+						    faults[i].time_ns, 0,
 						    __ATOMIC_ACQ_REL,
 						    __ATOMIC_RELAXED);
 			if (mig_test_bit(r->placed, page)) {
-				ret = pl->nl ? pca_wake(pl->nl, r->rid,
-							page * r->psz, r->psz) :
-					       pca_fd_wake(r->fd, page * r->psz,
-							   r->psz);
+				ret = mig_place_wake(pl, page, 1);
 			} else {
 				ret = read_pages(r, page, 1, buf);
 				if (!ret)
 					ret = mig_page_is_zero(buf, r->psz) ?
-					      r_zero(pl, page, 1) :
-					      r_copy(pl, page, buf);
+					      mig_place_zero(pl, page, 1, 0) :
+					      mig_place_copy(pl, page, buf, 0);
 			}
 			if (ret) {
 				rst_fatal(r, "resolving a fault at page %llu: %s",
 					  (unsigned long long)page,
 					  ret == -ENODATA ?
 					  "the snapshot file is truncated" :
-					  rplacer_err(pl, ret));
+					  mig_placer_err(pl, ret));
 				goto out;
 			}
 			r_mark(r, page);
@@ -401,18 +327,18 @@ static void *rst_fault_thread(void *arg)
 	}
 out:
 	if (pl)
-		pca_client_close(pl->nl);
+		mig_placer_fini(pl);
 	free(pl);
 	free(buf);
 	return NULL;
 }
 
 /* Place [first, first + n) that is not placed yet. */
-static int rst_chunk(struct rst *r, struct rplacer *pl, uint64_t first,
+static int rst_chunk(struct rst *r, struct mig_placer *pl, uint64_t first,
 		     uint64_t n, uint8_t *buf)
 {
 	uint64_t pages[SNAP_CHUNK], p, zfirst = 0, zn = 0;
-	uint8_t *data[SNAP_CHUNK];
+	void *data[SNAP_CHUNK];
 	unsigned int k = 0;
 	off_t next;
 	int ret;
@@ -421,7 +347,7 @@ static int rst_chunk(struct rst *r, struct rplacer *pl, uint64_t first,
 	next = lseek(r->sfd, (first + 1) * r->psz, SEEK_DATA);
 	if ((next < 0 && errno == ENXIO) ||
 	    (next >= 0 && (uint64_t)next >= (first + n + 1) * r->psz)) {
-		ret = r_zero(pl, first, n);
+		ret = mig_place_zero(pl, first, n, 0);
 		if (ret)
 			return ret;
 		for (p = first; p < first + n; p++)
@@ -438,7 +364,7 @@ static int rst_chunk(struct rst *r, struct rplacer *pl, uint64_t first,
 			continue;
 		if (mig_page_is_zero(d, r->psz)) {
 			if (zn && zfirst + zn != p) {
-				ret = r_zero(pl, zfirst, zn);
+				ret = mig_place_zero(pl, zfirst, zn, 0);
 				if (ret)
 					return ret;
 				zn = 0;
@@ -452,11 +378,11 @@ static int rst_chunk(struct rst *r, struct rplacer *pl, uint64_t first,
 		data[k++] = d;
 	}
 	if (zn) {
-		ret = r_zero(pl, zfirst, zn);
+		ret = mig_place_zero(pl, zfirst, zn, 0);
 		if (ret)
 			return ret;
 	}
-	ret = r_batch(pl, pages, data, k);
+	ret = k ? mig_place_many(pl, pages, data, k, 0) : 0;
 	if (ret)
 		return ret;
 	for (p = first; p < first + n; p++)
@@ -469,12 +395,14 @@ static void *rst_bg_thread(void *arg)
 	struct rst *r = arg;
 	uint64_t chunks = (r->pages + SNAP_CHUNK - 1) / SNAP_CHUNK;
 	uint64_t c = 0, empty = 0;
-	struct rplacer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = malloc(sizeof(*pl));
 	uint8_t *buf = malloc((size_t)SNAP_CHUNK * r->psz);
 	unsigned int seen = 0;
 	int ret;
 
-	if (!pl || !buf || rplacer_init(r, pl)) {
+	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
+		free(pl);
+		pl = NULL;
 		rst_fatal(r, "background: out of memory or no netlink");
 		goto out;
 	}
@@ -510,13 +438,13 @@ static void *rst_bg_thread(void *arg)
 				  (unsigned long long)(first + n - 1),
 				  ret == -ENODATA ?
 				  "the snapshot file is truncated" :
-				  rplacer_err(pl, ret));
+				  mig_placer_err(pl, ret));
 			break;
 		}
 	}
 out:
 	if (pl)
-		pca_client_close(pl->nl);
+		mig_placer_fini(pl);
 	free(pl);
 	free(buf);
 	return NULL;
@@ -554,10 +482,10 @@ static int rst_open(struct rst *r, const char *path)
 	if (mig_le32_to_cpu(h.page_size) != r->psz ||
 	    mig_le64_to_cpu(h.region_size) != r->size) {
 		mig_set_error(r->res, 0,
-			      "%s holds %llu bytes of %u-byte pages, region %u is %llu bytes of %u-byte pages: restore into a region of the snapshot's size",
+			      "%s holds %llu bytes of %u-byte pages, the destination is %llu bytes of %u-byte pages: restore into a region of the snapshot's size",
 			      path,
 			      (unsigned long long)mig_le64_to_cpu(h.region_size),
-			      mig_le32_to_cpu(h.page_size), r->rid,
+			      mig_le32_to_cpu(h.page_size),
 			      (unsigned long long)r->size, r->psz);
 		return -EINVAL;
 	}
@@ -572,35 +500,14 @@ static int rst_open(struct rst *r, const char *path)
 
 static int rst_setup(struct rst *r)
 {
-	struct pca_region_info info;
 	int ret;
 
 	r->psz = sysconf(_SC_PAGESIZE);
-	r->fd = r->cfg->region_fd;
-	r->rid = r->cfg->region_id;
-	if (!r->rid) {
-		mig_set_error(r->res, 0,
-			      "restoring needs the region id (--region-id)");
-		return -EINVAL;
-	}
-	ret = pca_client_open(&r->fnl);
-	if (ret) {
-		mig_set_error(r->res, 0, "netlink: %s", pca_strerror(NULL));
+	/* the module: missing mode, empty, attached with PCA_POLICY_WAIT */
+	ret = mig_be_open(&r->be, r->cfg, 0, "restore", r->res);
+	if (ret)
 		return ret;
-	}
-	ret = pca_region_get(r->fnl, r->rid, &info);
-	if (ret) {
-		mig_set_error(r->res, 0, "region %u: %s", r->rid,
-			      pca_strerror(r->fnl));
-		return ret;
-	}
-	if (!(info.flags & PCA_REGION_MISSING) || info.pages_present) {
-		mig_set_error(r->res, 0,
-			      "region %u must be in missing mode and empty to restore into",
-			      r->rid);
-		return -EINVAL;
-	}
-	r->size = info.size;
+	r->size = r->be.size;
 	r->pages = r->size / r->psz;
 	r->res->pages = r->pages;
 	r->res->page_size = r->psz;
@@ -616,7 +523,6 @@ static int rst_setup(struct rst *r)
 int mig_restore_run(const struct mig_config *cfg, const char *path,
 		    struct mig_result *res)
 {
-	struct pca_region_info info;
 	pthread_t fth, bth;
 	int ret, fstarted = 0, bstarted = 0;
 	uint64_t t0 = mig_now_ns();
@@ -641,13 +547,6 @@ int mig_restore_run(const struct mig_config *cfg, const char *path,
 		ret = rst_open(r, path);
 	if (ret)
 		goto out;
-	ret = pca_attach(r->fnl, r->rid, PCA_POLICY_WAIT, NULL);
-	if (ret) {
-		mig_set_error(res, 0, "attaching to region %u: %s", r->rid,
-			      pca_strerror(r->fnl));
-		goto out;
-	}
-	r->attached = 1;
 	ret = -pthread_create(&fth, NULL, rst_fault_thread, r);
 	if (!ret) {
 		fstarted = 1;
@@ -691,13 +590,15 @@ out:
 	res->bytes_received = r->bytes;
 	if (r->lat.us)
 		mig_lat_finish(&r->lat, res);
-	if (r->attached) {
-		pca_detach(r->fnl, r->rid);
-		if (!pca_region_get(r->fnl, r->rid, &info))
-			res->pages_present = info.pages_present;
+	if (r->pages) {
+		int64_t present = mig_be_present(&r->be);
+
+		if (present >= 0)
+			res->pages_present = present;
 		if (!ret && res->pages_present != r->pages) {
 			mig_set_error(res, 1,
-				      "the module reports %llu of %llu pages present after the restore",
+				      "%s reports %llu of %llu pages present after the restore",
+				      mig_be_counter(&r->be),
 				      (unsigned long long)res->pages_present,
 				      (unsigned long long)r->pages);
 			ret = -EIO;
@@ -707,7 +608,7 @@ out:
 	res->total_ns = mig_now_ns() - t0;
 	if (r->sfd >= 0)
 		close(r->sfd);
-	pca_client_close(r->fnl);
+	mig_be_close(&r->be);
 	mig_lat_free(&r->lat);
 	free(r->placed);
 	free(r->fault_ns);

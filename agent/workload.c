@@ -157,6 +157,13 @@ struct wl {
 	int sfd, dfd;
 	uint32_t sid, did;
 	uint8_t *smem, *dmem;
+	int uffd, memfd;	/* with .uffd: the destination's */
+
+	/* first reads on the destination, while its engine runs */
+	uint8_t *touched;	/* atomic, per page */
+	uint32_t *touch_us;
+	uint64_t ntouch;	/* atomic */
+	int dst_done;		/* atomic: the destination engine returned */
 
 	uint32_t *gen;		/* source: last generation written */
 	uint32_t *expect;	/* destination: what it must hold */
@@ -450,9 +457,23 @@ static void *dst_vcpu(void *arg)
 		uint64_t page = (rng_next(&c->rng) % n) * w->o->writers +
 				c->idx;
 		uint8_t *mem = w->dmem + page * w->psz;
+		uint64_t t0 = 0;
 
+		if (!__atomic_load_n(&w->dst_done, __ATOMIC_ACQUIRE) &&
+		    !__atomic_exchange_n(&w->touched[page], 1,
+					 __ATOMIC_ACQ_REL))
+			t0 = mig_now_ns();
 		/* the read faults the page in if it is missing */
 		memcpy(buf, mem, w->psz);
+		if (t0) {
+			uint64_t us = (mig_now_ns() - t0) / 1000;
+			uint64_t i = __atomic_fetch_add(&w->ntouch, 1,
+							__ATOMIC_ACQ_REL);
+
+			if (i < w->pages)
+				w->touch_us[i] = us > UINT32_MAX ? UINT32_MAX :
+						 us;
+		}
 		__atomic_fetch_add(&w->dest_checked, 1, __ATOMIC_RELAXED);
 		if (!pattern_ok(buf, words, page, w->expect[page], want)) {
 			if (__atomic_fetch_add(&w->dest_bad, 1,
@@ -742,6 +763,22 @@ static void relay_stop(struct relay *r)
  * Running the engines in-process
  */
 
+/* The destination engine's backend: the module region, or userfaultfd. */
+static void dest_backend(struct wl *w, struct mig_config *dc)
+{
+	if (w->o->uffd) {
+		dc->backend = MIG_BACKEND_UFFD;
+		dc->uffd = w->uffd;
+		dc->uffd_base = (uintptr_t)w->dmem;
+		dc->uffd_memfd = w->memfd;
+		dc->uffd_local = 1;
+		dc->region_size = w->o->size;
+		return;
+	}
+	dc->region_fd = w->o->netlink ? -1 : w->dfd;
+	dc->region_id = w->did;
+}
+
 struct src_run {
 	struct wl *w;
 	struct mig_config cfg;
@@ -839,8 +876,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 
 	mig_config_init(&dc);
 	dc.addr = w->relay.running ? w->relay.addr : src_addr;
-	dc.region_fd = o->netlink ? -1 : w->dfd;
-	dc.region_id = w->did;
+	dest_backend(w, &dc);
 	dc.channels = o->channels;
 	dc.io_timeout_ms = o->io_timeout_ms;
 	dc.connect_timeout_ms = 30000;
@@ -866,6 +902,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	if (o->garbage_first)
 		send_garbage(w, src_addr);
 	ret = mig_dest_run(&dc, &w->r->dst);
+	__atomic_store_n(&w->dst_done, 1, __ATOMIC_RELEASE);
 	w->r->have_dst = 1;
 	if (ret) {
 		/* the source would wait for a comeback that never happens */
@@ -1649,8 +1686,7 @@ spawn_fail:
 		return ret;
 	}
 	mig_config_init(&dc);
-	dc.region_fd = o->netlink ? -1 : w->dfd;
-	dc.region_id = w->did;
+	dest_backend(w, &dc);
 	dc.cancel = o->cancel;
 	dc.hooks.resume = hook_resume;
 	dc.hooks.log = dst_log;
@@ -1658,6 +1694,7 @@ spawn_fail:
 	ret = netns_enter(w, w->ns_dst);
 	if (!ret)
 		ret = mig_restore_run(&dc, o->snapshot, &w->r->dst);
+	__atomic_store_n(&w->dst_done, 1, __ATOMIC_RELEASE);
 	w->r->have_dst = 1;
 	if (ret)
 		snprintf(w->r->error, sizeof(w->r->error), "restore: %s",
@@ -1692,6 +1729,62 @@ static int make_region(struct wl *w, uint64_t flags, int *fd, uint32_t *id,
 		return ret;
 	}
 	return 0;
+}
+
+/* The destination as ordinary memory registered with userfaultfd. */
+static int make_uffd_mem(struct wl *w)
+{
+	const struct wl_opts *o = w->o;
+	char err[256];
+	int ret;
+
+	if (o->uffd == WL_UFFD_MEMFD) {
+		w->memfd = memfd_create("pca-workload-dest", MFD_CLOEXEC);
+		if (w->memfd < 0 || ftruncate(w->memfd, o->size)) {
+			ret = -errno;
+			snprintf(w->r->error, sizeof(w->r->error),
+				 "creating a %" PRIu64 "-byte memfd: %s",
+				 o->size, mig_errstr(ret));
+			return ret;
+		}
+		w->dmem = mmap(NULL, o->size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, w->memfd, 0);
+	} else {
+		w->dmem = mmap(NULL, o->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
+	}
+	if (w->dmem == MAP_FAILED) {
+		ret = -errno;
+		w->dmem = NULL;
+		snprintf(w->r->error, sizeof(w->r->error), "mmap: %s",
+			 mig_errstr(ret));
+		return ret;
+	}
+	ret = mig_uffd_register(w->dmem, o->size, &w->uffd, err, sizeof(err));
+	if (ret)
+		snprintf(w->r->error, sizeof(w->r->error), "%s", err);
+	return ret;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void touch_stats(struct wl *w)
+{
+	uint64_t n = MIG_MIN(w->ntouch, w->pages);
+
+	w->r->touch_count = n;
+	if (!n)
+		return;
+	qsort(w->touch_us, n, sizeof(*w->touch_us), cmp_u32);
+	w->r->touch_p50_ns = w->touch_us[(n - 1) / 2] * 1000ULL;
+	w->r->touch_p99_ns = w->touch_us[(n - 1) * 99 / 100] * 1000ULL;
+	w->r->touch_max_ns = w->touch_us[n - 1] * 1000ULL;
 }
 
 static uint64_t verify_source(struct wl *w)
@@ -1755,6 +1848,7 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	w->o = o;
 	w->r = r;
 	w->sfd = w->dfd = -1;
+	w->uffd = w->memfd = -1;
 	w->ns_src = w->ns_dst = w->ns_home = -1;
 	pthread_mutex_init(&w->log_lock, NULL);
 	w->psz = sysconf(_SC_PAGESIZE);
@@ -1769,8 +1863,16 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	words = w->psz / 8;
 	w->gen = calloc(w->pages, sizeof(*w->gen));
 	w->expect = calloc(w->pages, sizeof(*w->expect));
-	if (!w->gen || !w->expect) {
+	w->touched = calloc(w->pages, 1);
+	w->touch_us = calloc(w->pages, sizeof(*w->touch_us));
+	if (!w->gen || !w->expect || !w->touched || !w->touch_us) {
 		ret = -ENOMEM;
+		goto out;
+	}
+	if (o->uffd && (o->agent || o->netlink)) {
+		snprintf(r->error, sizeof(r->error),
+			 "the userfaultfd destination runs in-process only: drop --agent and --netlink");
+		ret = -EINVAL;
 		goto out;
 	}
 	if (o->netem) {
@@ -1791,7 +1893,9 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	if (ret)
 		goto out;
 	ret = netns_enter(w, w->ns_dst);
-	if (!ret)
+	if (!ret && o->uffd)
+		ret = make_uffd_mem(w);
+	else if (!ret)
 		ret = make_region(w, PCA_REGION_MISSING, &w->dfd, &w->did,
 				  &w->dmem);
 	if (ret)
@@ -1804,9 +1908,16 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		pattern((uint64_t *)(w->smem + p * w->psz), words, p, 1);
 		w->gen[p] = 1;
 	}
-	wl_log(w, "vmm: regions %u (source) and %u (destination), %" PRIu64
-	       " pages, %u%% filled; %u vCPUs writing %u pages/s",
-	       w->sid, w->did, w->pages, o->fill_pct, o->writers, o->rate);
+	if (o->uffd)
+		wl_log(w, "vmm: region %u (source) and %s memory with userfaultfd (destination), %"
+		       PRIu64 " pages, %u%% filled; %u vCPUs writing %u pages/s",
+		       w->sid, o->uffd == WL_UFFD_MEMFD ? "memfd" : "anonymous",
+		       w->pages, o->fill_pct, o->writers, o->rate);
+	else
+		wl_log(w, "vmm: regions %u (source) and %u (destination), %"
+		       PRIu64 " pages, %u%% filled; %u vCPUs writing %u pages/s",
+		       w->sid, w->did, w->pages, o->fill_pct, o->writers,
+		       o->rate);
 	if (o->rate) {
 		for (i = 0; i < o->writers; i++) {
 			struct vcpu *c = &w->src_cpu[i];
@@ -1850,9 +1961,20 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	else
 		ret = run_inprocess(w, addr, lfd);
 
+	__atomic_store_n(&w->dst_done, 1, __ATOMIC_RELEASE);
 	stop_vcpus(w, w->dst_cpu, &w->dst_stop);
 	stop_vcpus(w, w->src_cpu, &w->src_stop);
 	relay_stop(&w->relay);
+	touch_stats(w);
+	/*
+	 * Unregister: a page the engine never placed now reads as zero
+	 * (and fails the check) instead of blocking the check forever; a
+	 * vCPU left waiting for one is woken the same way.
+	 */
+	if (w->uffd >= 0) {
+		close(w->uffd);
+		w->uffd = -1;
+	}
 	/* whatever happened, the source must hold what it last wrote */
 	r->source_bad = verify_source(w);
 	if (r->source_bad)
@@ -1888,10 +2010,16 @@ out:
 		close(w->sfd);
 	if (w->dfd >= 0)
 		close(w->dfd);
+	if (w->uffd >= 0)
+		close(w->uffd);
+	if (w->memfd >= 0)
+		close(w->memfd);
 	if (o->netem)
 		netns_teardown(w);
 	free(w->gen);
 	free(w->expect);
+	free(w->touched);
+	free(w->touch_us);
 	pthread_mutex_destroy(&w->log_lock);
 	free(w);
 	return ret;

@@ -38,6 +38,13 @@ enum wl_kill {
 	WL_KILL_SOURCE,
 };
 
+/* The destination's memory, and how the engine fills it. */
+enum wl_uffd {
+	WL_UFFD_NONE,		/* a module region in missing mode */
+	WL_UFFD_ANON,		/* anonymous MAP_PRIVATE, userfaultfd */
+	WL_UFFD_MEMFD,		/* a memfd mapped MAP_SHARED, userfaultfd */
+};
+
 struct wl_opts {
 	uint64_t size;			/* region bytes */
 	unsigned int writers;		/* vCPU threads on each side */
@@ -66,6 +73,12 @@ struct wl_opts {
 					 * from it, instead of migrating
 					 */
 	int netlink;			/* destination places with netlink */
+	/*
+	 * The destination is a userfaultfd-registered mapping instead of a
+	 * module region (MIG_BACKEND_UFFD); in-process only (not with
+	 * .agent), not with .netlink.
+	 */
+	enum wl_uffd uffd;
 	int io_timeout_ms;
 	int recover_timeout_ms;
 	const char *agent;		/* postcopy-agent path: run as processes */
@@ -91,6 +104,12 @@ struct wl_result {
 	uint64_t dest_checked;		/* pages checked by destination vCPUs */
 	uint64_t dest_bad;		/* of which differed when first read */
 	uint64_t src_writes, dest_writes;
+	/*
+	 * The first read of each page by a destination vCPU while the
+	 * destination engine ran, timed around the read: what the guest
+	 * waits for a page, measured the same way for every backend.
+	 */
+	uint64_t touch_count, touch_p50_ns, touch_p99_ns, touch_max_ns;
 	uint64_t source_bad;		/* source pages not as last written */
 	int killed;			/* an agent was killed as asked */
 	unsigned int src_warnings;	/* source log lines of warning level */

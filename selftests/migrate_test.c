@@ -12,11 +12,13 @@
 #define _GNU_SOURCE
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
 
 #include "kselftest_pca.h"
+#include "backend.h"
 #include "mig.h"
 #include "migrate.h"
 #include "workload.h"
@@ -518,6 +520,270 @@ static void test_netns_netem(struct pca_test_ctx *t)
 		   (unsigned long long)(r.dst.lat_p50_ns / 1000));
 }
 
+/* ---- the userfaultfd backend ------------------------------------------- */
+
+/*
+ * The destination is ordinary memory registered with userfaultfd; the
+ * source is a module region as before.  Same checks as above: every page
+ * byte for byte, and the engine's own present count.
+ */
+static void test_uffd_idle(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.uffd = WL_UFFD_ANON;
+	o.dest_rate = 0;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT_EQ(t, r.dst.rounds, 1);
+	PCA_EXPECT_EQ(t, r.dst.discarded, 0);
+	/* staged zero markers are placed with UFFDIO_ZEROPAGE */
+	PCA_EXPECT(t, r.dst.precopy_zero > 0, "no zero page markers sent");
+	PCA_EXPECT_EQ(t, r.dst.staged_placed, r.pages);
+}
+
+static void test_uffd_low_rate(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/*
+	 * One precopy round (the whole region: about a second), then what
+	 * was dirtied meanwhile, far above the 64-page stop-and-copy floor,
+	 * moves in postcopy.
+	 */
+	opts(&o, 32 * MiB);
+	o.uffd = WL_UFFD_MEMFD;
+	o.rate = 1000;
+	o.rounds = 1;
+	o.downtime_ms = 1;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src_writes > 0, "the writers wrote nothing");
+	PCA_EXPECT_EQ(t, r.dst.rounds, 1);
+	PCA_EXPECT(t, r.dst.precopy_pages >= r.pages, "precopy sent %llu",
+		   (unsigned long long)r.dst.precopy_pages);
+	PCA_EXPECT(t, r.dst.discarded > 0, "nothing left for postcopy");
+	PCA_EXPECT(t, r.dst.postcopy_pages + r.dst.urgent_pages > 0,
+		   "no page moved in postcopy");
+}
+
+static void test_uffd_postcopy_only(struct pca_test_ctx *t)
+{
+	static const enum wl_uffd kinds[] = { WL_UFFD_ANON, WL_UFFD_MEMFD };
+	struct wl_result r;
+	struct wl_opts o;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		opts(&o, 16 * MiB);
+		o.uffd = kinds[i];
+		o.rounds = 0;
+		o.dest_rate = 5000;
+		o.writers = 4;
+		migrate_ok(t, &o, &r);
+		PCA_EXPECT_EQ(t, r.dst.precopy_pages, 0);
+		PCA_EXPECT(t, r.dst.faults > 0, "no postcopy faults");
+		PCA_EXPECT(t, r.dst.urgent_pages > 0, "no urgent pages");
+		PCA_EXPECT(t, r.dst.lat_count > 0, "no fault latency measured");
+	}
+}
+
+static void test_uffd_cut_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* faults keep waiting in the userfaultfd while it reconnects */
+	opts(&o, 32 * MiB);
+	o.uffd = WL_UFFD_MEMFD;
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+}
+
+static void test_uffd_netns_netem(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	opts(&o, 16 * MiB);
+	o.uffd = WL_UFFD_ANON;
+	o.rounds = 0;
+	o.dest_rate = 2000;
+	o.netem = "delay 2ms rate 500mbit";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.faults_remote > 0, "no remote fault");
+	/* stamped when read from the userfaultfd, before the request */
+	PCA_EXPECT(t, r.dst.lat_p50_ns >= 4000000ULL,
+		   "p50 %llu us below the 4 ms round trip",
+		   (unsigned long long)(r.dst.lat_p50_ns / 1000));
+}
+
+static void test_uffd_snapshot_restore(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.uffd = WL_UFFD_MEMFD;
+	o.rate = 1000;
+	o.dest_rate = 4000;
+	o.fill_pct = 70;
+	o.snapshot = "/tmp/migrate_test_uffd.snap";
+	migrate_ok(t, &o, &r);
+	unlink(o.snapshot);
+	PCA_EXPECT(t, r.dst.faults > 0, "no fault served from the file");
+}
+
+/* A thread that reads one page (faulting it in) and keeps its first word. */
+struct toucher {
+	volatile uint64_t *addr;
+	uint64_t word;
+	int done;
+	pthread_t th;
+};
+
+static void *touch_fn(void *arg)
+{
+	struct toucher *x = arg;
+
+	x->word = *x->addr;
+	__atomic_store_n(&x->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Wait for one fault on @want through the backend. */
+static void expect_fault(struct pca_test_ctx *t, struct mig_be *be,
+			 uint64_t want)
+{
+	uint64_t end = mig_now_ns() + pca_scaled_ms(5000) * 1000000ULL;
+	struct mig_fault f[8];
+	int n = 0;
+
+	while (!n && mig_now_ns() < end)
+		n = PCA_ASSERT_OK(t, mig_be_faults(be, f, 8, 100));
+	PCA_ASSERT(t, n > 0, "no fault on page %llu within 5 s",
+		   (unsigned long long)want);
+	PCA_EXPECT_EQ(t, f[0].page, want);
+	PCA_EXPECT(t, f[0].time_ns > 0, "fault without a time");
+}
+
+static void join_toucher(struct pca_test_ctx *t, struct toucher *x)
+{
+	uint64_t end = mig_now_ns() + pca_scaled_ms(5000) * 1000000ULL;
+
+	while (!__atomic_load_n(&x->done, __ATOMIC_ACQUIRE) &&
+	       mig_now_ns() < end)
+		mig_sleep_ms(5);
+	PCA_ASSERT(t, x->done, "the faulting thread was not woken");
+	pthread_join(x->th, NULL);
+}
+
+/*
+ * The backend's operations on both kinds of memory: a fault read from
+ * the userfaultfd, COPY wakes it, COPY of a present page succeeds (and
+ * wakes), ZERO over a range with a present page, the present count, and
+ * DISCARD: the page is missing again and the next touch faults.
+ */
+static void uffd_ops(struct pca_test_ctx *t, int memfd)
+{
+	const uint64_t pages = 16, psz = 4096;
+	uint64_t page_buf[512];
+	struct mig_config cfg;
+	struct mig_result res;
+	struct mig_placer pl;
+	struct toucher x;
+	struct mig_be be;
+	char err[256];
+	uint8_t *mem;
+	int uffd, mfd = -1;
+
+	if (memfd) {
+		mfd = PCA_ASSERT_OK(t, memfd_create("uffd_ops", MFD_CLOEXEC));
+		PCA_ASSERT_OK(t, ftruncate(mfd, pages * psz));
+		mem = mmap(NULL, pages * psz, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, mfd, 0);
+	} else {
+		mem = mmap(NULL, pages * psz, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	PCA_ASSERT(t, mem != MAP_FAILED, "mmap: %s", strerror(errno));
+	PCA_ASSERT(t, !mig_uffd_register(mem, pages * psz, &uffd, err,
+					 sizeof(err)), "%s", err);
+	mig_config_init(&cfg);
+	cfg.backend = MIG_BACKEND_UFFD;
+	cfg.uffd = uffd;
+	cfg.uffd_base = (uintptr_t)mem;
+	cfg.uffd_memfd = mfd;
+	cfg.uffd_local = 1;
+	cfg.region_size = pages * psz;
+	memset(&res, 0, sizeof(res));
+	PCA_ASSERT(t, !mig_be_open(&be, &cfg, 0, "test", &res), "%s",
+		   res.error);
+	PCA_ASSERT_OK(t, mig_placer_init(&be, &pl));
+
+	/* a fault, resolved by COPY */
+	memset(&x, 0, sizeof(x));
+	x.addr = (volatile uint64_t *)(mem + 3 * psz);
+	PCA_ASSERT_EQ(t, pthread_create(&x.th, NULL, touch_fn, &x), 0);
+	expect_fault(t, &be, 3);
+	page_buf[0] = 0xabcdef;
+	PCA_EXPECT_OK(t, mig_place_copy(&pl, 3, page_buf, 0));
+	join_toucher(t, &x);
+	PCA_EXPECT_EQ(t, x.word, 0xabcdef);
+	PCA_EXPECT_EQ(t, mig_be_present(&be), 1);
+
+	/* present already: success, nothing changes */
+	page_buf[0] = 0x1111;
+	PCA_EXPECT_OK(t, mig_place_copy(&pl, 3, page_buf, 0));
+	PCA_EXPECT_EQ(t, *(uint64_t *)(mem + 3 * psz), 0xabcdef);
+	/* zeros around it, with and without a wake-up */
+	PCA_EXPECT_OK(t, mig_place_zero(&pl, 0, 8, MIG_PLACE_DONTWAKE));
+	PCA_EXPECT_OK(t, mig_place_wake(&pl, 0, 8));
+	PCA_EXPECT_EQ(t, mig_be_present(&be), 8);
+	PCA_EXPECT_EQ(t, *(uint64_t *)(mem + 3 * psz), 0xabcdef);
+	PCA_EXPECT_EQ(t, *(uint64_t *)(mem + 5 * psz), 0);
+
+	/* discarded: missing again, the next touch faults */
+	PCA_EXPECT_OK(t, mig_place_discard(&pl, 3, 1));
+	PCA_EXPECT_EQ(t, mig_be_present(&be), 7);
+	memset(&x, 0, sizeof(x));
+	x.addr = (volatile uint64_t *)(mem + 3 * psz);
+	PCA_ASSERT_EQ(t, pthread_create(&x.th, NULL, touch_fn, &x), 0);
+	expect_fault(t, &be, 3);
+	page_buf[0] = 0x2222;
+	PCA_EXPECT_OK(t, mig_place_copy(&pl, 3, page_buf, 0));
+	join_toucher(t, &x);
+	PCA_EXPECT_EQ(t, x.word, 0x2222);
+	PCA_EXPECT_EQ(t, mig_be_present(&be), 8);
+
+	/* an anonymous range that is not ours cannot be discarded */
+	if (!memfd) {
+		be.local = 0;
+		PCA_EXPECT_ERR(t, mig_place_discard(&pl, 4, 1), EOPNOTSUPP);
+		pca_t_diag(t, "%s", mig_placer_err(&pl, -EOPNOTSUPP));
+		be.local = 1;
+	}
+	mig_placer_fini(&pl);
+	mig_be_close(&be);
+	close(uffd);
+	munmap(mem, pages * psz);
+	if (mfd >= 0)
+		close(mfd);
+}
+
+static void test_uffd_backend_ops(struct pca_test_ctx *t)
+{
+	uffd_ops(t, 0);
+	uffd_ops(t, 1);
+}
+
 /* ---- protocol errors ---------------------------------------------------- */
 
 struct fake_peer {
@@ -755,6 +1021,18 @@ static const struct pca_test tests[] = {
 		 .timeout = 90),
 	PCA_TEST("snapshot_agent", test_snapshot_agent, MIG_FEATURES,
 		 .timeout = 90),
+	PCA_TEST("uffd_backend_ops", test_uffd_backend_ops, 0,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("uffd_idle", test_uffd_idle, PRECOPY, .timeout = 90),
+	PCA_TEST("uffd_low_rate", test_uffd_low_rate, PRECOPY, .timeout = 90),
+	PCA_TEST("uffd_postcopy_only", test_uffd_postcopy_only, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("uffd_cut_postcopy", test_uffd_cut_postcopy, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("uffd_netns_netem", test_uffd_netns_netem, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("uffd_snapshot_restore", test_uffd_snapshot_restore,
+		 MIG_FEATURES, .timeout = 90),
 	PCA_TEST("garbage_peer", test_garbage_peer, MIG_FEATURES),
 	PCA_TEST("wrong_version", test_wrong_version, MIG_FEATURES),
 	PCA_TEST("silent_peer", test_silent_peer, MIG_FEATURES),

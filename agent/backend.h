@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * backend.h: how the destination engine (dest.c) and the lazy restore
+ * (snapshot.c) receive faults and place pages: through the module
+ * (region fd ioctls or netlink, the module's fault queue and page count)
+ * or through userfaultfd (UFFDIO_COPY / UFFDIO_ZEROPAGE / UFFDIO_WAKE,
+ * faults read from the userfaultfd, a present bitmap of our own).  Every
+ * difference between the two lives in backend.c; the callers only see
+ * pages.  Internal to the engine.
+ *
+ * Conventions: 0 or -errno.  Placing a page that is present already is
+ * success, and wakes its waiters unless MIG_PLACE_DONTWAKE (the module
+ * wakes them on -EEXIST; for userfaultfd, UFFDIO_WAKE does).
+ */
+#ifndef PCA_BACKEND_H
+#define PCA_BACKEND_H
+
+#include <stdint.h>
+
+#include "lib/pca.h"
+#include "migrate.h"
+
+/* Pages one placer call takes at most. */
+#define MIG_PLACE_MAX		512
+/* Place without waking the waiters: a wake follows (PCA_RESOLVE_DONTWAKE). */
+#define MIG_PLACE_DONTWAKE	PCA_RESOLVE_DONTWAKE
+
+/* A fault: the page, and when it was raised (or first seen) in ns. */
+struct mig_fault {
+	uint64_t page;
+	uint64_t time_ns;	/* CLOCK_MONOTONIC */
+};
+
+struct mig_be {
+	enum mig_backend kind;
+	uint32_t psz;
+	uint64_t size, pages;
+	/* module */
+	int fd;			/* region fd, or -1: netlink */
+	uint32_t rid;
+	struct pca_client *fnl;	/* the fault queue */
+	int attached;
+	/* userfaultfd */
+	int uffd;
+	uint64_t base;		/* registered range, in the owner's mm */
+	int memfd;		/* behind a shared range, or -1 */
+	int local;		/* the range is mapped in this process */
+	uint64_t *present;	/* bitmap, atomic */
+	uint64_t npresent;	/* atomic */
+};
+
+/* One thread's way of placing pages. */
+struct mig_placer {
+	struct mig_be *be;
+	struct pca_client *nl;	/* module without a region fd */
+	char msg[200];		/* userfaultfd: the last failure */
+	struct pca_copy_entry ents[MIG_PLACE_MAX];
+	struct pca_page pgs[MIG_PLACE_MAX];
+};
+
+/*
+ * Check the destination and get it ready: for the module, the region
+ * (missing mode, empty unless @resume, sizes agree) and a fault queue
+ * attached with PCA_POLICY_WAIT; for userfaultfd, the fd and range.
+ * @what names the operation in errors ("migrate", "restore").  Failures
+ * are described in @res->error.
+ */
+int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
+		int resume, const char *what, struct mig_result *res);
+/* Detach (module); the userfaultfd stays open: it is the caller's. */
+void mig_be_close(struct mig_be *be);
+/*
+ * Up to @max faults within @timeout_ms: their count (0: none), or -errno.
+ * Lost module events are asked for again (pca_fault_resend()).
+ */
+int mig_be_faults(struct mig_be *be, struct mig_fault *f, unsigned int max,
+		  int timeout_ms);
+/* What went wrong receiving faults. */
+const char *mig_be_fault_err(struct mig_be *be, int ret);
+/* Pages present: the module's count, or our bitmap's; or -errno. */
+int64_t mig_be_present(struct mig_be *be);
+/* Who counts the pages present, for error texts. */
+const char *mig_be_counter(const struct mig_be *be);
+
+int mig_placer_init(struct mig_be *be, struct mig_placer *pl);
+void mig_placer_fini(struct mig_placer *pl);
+/* The text of a failed placer call that returned @ret. */
+const char *mig_placer_err(struct mig_placer *pl, int ret);
+
+/* One page from @data. */
+int mig_place_copy(struct mig_placer *pl, uint64_t page, const void *data,
+		   uint32_t flags);
+/* @n pages (at most MIG_PLACE_MAX), each from its own buffer. */
+int mig_place_many(struct mig_placer *pl, const uint64_t *pages,
+		   void *const *data, unsigned int n, uint32_t flags);
+/* Zero pages [@page, @page + @n). */
+int mig_place_zero(struct mig_placer *pl, uint64_t page, uint64_t n,
+		   uint32_t flags);
+/* Wake the waiters of [@page, @page + @n). */
+int mig_place_wake(struct mig_placer *pl, uint64_t page, uint64_t n);
+/*
+ * Make [@page, @page + @n) missing again: the next touch faults.  Module:
+ * PCA_IOC_DISCARD; userfaultfd: fallocate(PUNCH_HOLE) on the memfd, or
+ * MADV_DONTNEED on a local anonymous range.
+ */
+int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n);
+
+#endif /* PCA_BACKEND_H */

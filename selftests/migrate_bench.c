@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migrate_bench: the destination's two backends side by side, one live
+ * migration engine.
+ *
+ * Each test migrates the same region with the same workload
+ * (agent/workload.c) through the module backend (a missing-mode region,
+ * faults from the module's queue, pages placed with the region fd's
+ * ioctls) and through the userfaultfd backend (a memfd mapped shared, or
+ * with -u anon anonymous memory, registered with userfaultfd; UFFDIO_COPY
+ * and UFFDIO_ZEROPAGE), -r times each, alternating which goes first.
+ * Source and destination run in two network namespaces joined by a veth
+ * pair with tc netem on both ends; the source is a module region in both
+ * cases.  Nothing differs but the destination's backend: same engine,
+ * channels, rounds, downtime target, writers and rates.
+ *
+ * fast_postcopy, fast_precopy - "delay 1ms rate 1gbit"
+ * slow_postcopy, slow_precopy - "delay 5ms rate 100mbit"
+ *	postcopy: no precopy round, the source pauses at once, every page
+ *	moves after the switchover (background stream and faults).
+ *	precopy: one precopy round with a writer at 1000 pages/s and a 1 ms
+ *	downtime target, so what was dirtied meanwhile moves in postcopy.
+ *
+ * Reported, the median of the runs, each as a "# " row and one line
+ *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
+ * (the format of fault_bench and dirty_bench) with ours = the module
+ * backend, baseline = the userfaultfd backend and R = baseline / ours:
+ * every figure is lower-is-better, so R > 1 means the module did better.
+ *	total_ms	the destination's migration time
+ *	downtime_ms	source pause to destination resume
+ *	faults		postcopy faults on the destination
+ *	fault_p50_us, fault_p99_us	the engine's fault latency.  Not
+ *		measured from the same point: the module stamps a fault
+ *		when it is raised, userfaultfd faults are stamped when the
+ *		engine reads them, which leaves out the time they waited to
+ *		be read and flatters userfaultfd.
+ *	touch_p50_us, touch_p99_us	the first read of each page by a
+ *		destination vCPU while the engine ran, timed by the vCPU
+ *		around the read: what the guest waits, measured the same
+ *		way for both.
+ * Every migration must complete with every page verified, or the test
+ * fails.  A table of all rows follows the KTAP totals.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "kselftest_pca.h"
+#include "mig.h"
+#include "workload.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAX_REPEATS	9
+#define MAX_ROWS	64
+#define MIG_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_WAIT_POLICY | \
+			 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE | \
+			 PCA_FEATURE_DIRTY_LOG)
+
+#define NET_FAST	"delay 1ms rate 1gbit"
+#define NET_SLOW	"delay 5ms rate 100mbit"
+
+static struct {
+	int repeats;		/* -r */
+	unsigned int mib;	/* -s */
+	enum wl_uffd uffd;	/* -u */
+} cfg = {
+	.repeats = 3,
+	.mib = 8,
+	.uffd = WL_UFFD_MEMFD,
+};
+
+struct row {
+	char name[48];
+	char unit[8];
+	double ours, base;
+};
+
+/* In MAP_SHARED memory: the tests run in children of the harness. */
+struct shared {
+	int nrows;
+	struct row rows[MAX_ROWS];
+};
+
+static struct shared *sh;
+
+static double ratio_of(const struct row *r)
+{
+	if (r->ours <= 0 || r->base <= 0)
+		return NAN;
+	return r->base / r->ours;
+}
+
+static const char *jnum(char *buf, size_t len, double v, const char *fmt)
+{
+	if (!isfinite(v))
+		snprintf(buf, len, "null");
+	else
+		snprintf(buf, len, fmt, v);
+	return buf;
+}
+
+static void emit_row(const char *name, const char *unit, double ours,
+		     double base)
+{
+	char o[32], b[32], r[32];
+	struct row row = { .ours = ours, .base = base };
+
+	snprintf(row.name, sizeof(row.name), "%s", name);
+	snprintf(row.unit, sizeof(row.unit), "%s", unit);
+	if (sh->nrows < MAX_ROWS)
+		sh->rows[sh->nrows++] = row;
+	pca_diag("%-28s module %10s  uffd %10s %-3s ratio %s", name,
+		 jnum(o, sizeof(o), ours, "%.2f"),
+		 jnum(b, sizeof(b), base, "%.2f"), unit,
+		 jnum(r, sizeof(r), ratio_of(&row), "%.3f"));
+	printf("BENCH-JSON {\"name\":\"%s\",\"ours\":%s,\"baseline\":%s,"
+	       "\"unit\":\"%s\",\"ratio\":%s}\n", name,
+	       jnum(o, sizeof(o), ours, "%.6g"),
+	       jnum(b, sizeof(b), base, "%.6g"), unit,
+	       jnum(r, sizeof(r), ratio_of(&row), "%.4g"));
+	fflush(stdout);
+}
+
+static void print_table(void)
+{
+	char o[32], b[32], r[32];
+	int i;
+
+	if (!sh->nrows)
+		return;
+	pca_diag("%-28s %10s %10s %-4s %s", "name", "module", "uffd", "unit",
+		 "ratio (uffd/module, >1: module better)");
+	for (i = 0; i < sh->nrows; i++) {
+		const struct row *row = &sh->rows[i];
+
+		pca_diag("%-28s %10s %10s %-4s %s", row->name,
+			 jnum(o, sizeof(o), row->ours, "%.2f"),
+			 jnum(b, sizeof(b), row->base, "%.2f"), row->unit,
+			 jnum(r, sizeof(r), ratio_of(row), "%.3f"));
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { M_TOTAL, M_DOWN, M_FAULTS, M_FP50, M_FP99, M_TP50, M_TP99, M_NR };
+
+static const struct {
+	const char *name, *unit;
+} metrics[M_NR] = {
+	[M_TOTAL] = { "total_ms", "ms" },
+	[M_DOWN] = { "downtime_ms", "ms" },
+	[M_FAULTS] = { "faults", "n" },
+	[M_FP50] = { "fault_p50_us", "us" },
+	[M_FP99] = { "fault_p99_us", "us" },
+	[M_TP50] = { "touch_p50_us", "us" },
+	[M_TP99] = { "touch_p99_us", "us" },
+};
+
+static void opts(struct wl_opts *o, const char *netem, int precopy)
+{
+	wl_opts_init(o);
+	o->size = (uint64_t)cfg.mib << 20;
+	o->io_timeout_ms = pca_scaled_ms(5000);
+	o->recover_timeout_ms = pca_scaled_ms(15000);
+	o->netem = netem;
+	o->writers = 2;
+	o->dest_rate = 3000;
+	if (precopy) {
+		o->rounds = 1;
+		o->rate = 1000;
+		o->downtime_ms = 1;
+	} else {
+		o->rounds = 0;
+	}
+}
+
+/* One migration; its figures into @v. */
+static void run_one(struct pca_test_ctx *t, const char *netem, int precopy,
+		    enum wl_uffd uffd, double *v)
+{
+	const struct mig_result *d;
+	struct wl_result r;
+	struct wl_opts o;
+	int ret;
+
+	opts(&o, netem, precopy);
+	o.uffd = uffd;
+	ret = wl_run(&o, &r);
+	d = &r.dst;
+	pca_t_diag(t, "%-6s %s total %.1f ms downtime %.1f ms faults %llu (remote %llu) fault p50/p99 %llu/%llu us touch p50/p99 %llu/%llu us (%llu) reconnects %llu",
+		   uffd ? "uffd" : "module", r.ok ? "OK" : "FAILED",
+		   d->total_ns / 1e6, d->downtime_ns / 1e6,
+		   (unsigned long long)d->faults,
+		   (unsigned long long)d->faults_remote,
+		   (unsigned long long)(d->lat_p50_ns / 1000),
+		   (unsigned long long)(d->lat_p99_ns / 1000),
+		   (unsigned long long)(r.touch_p50_ns / 1000),
+		   (unsigned long long)(r.touch_p99_ns / 1000),
+		   (unsigned long long)r.touch_count,
+		   (unsigned long long)d->reconnects);
+	if (ret || !r.ok || r.mismatches || r.dest_bad)
+		PCA_FATAL(t, "%s migration failed: %s",
+			  uffd ? "userfaultfd" : "module", r.error);
+	v[M_TOTAL] = d->total_ns / 1e6;
+	v[M_DOWN] = d->downtime_ns / 1e6;
+	v[M_FAULTS] = d->faults;
+	v[M_FP50] = d->lat_p50_ns / 1e3;
+	v[M_FP99] = d->lat_p99_ns / 1e3;
+	v[M_TP50] = r.touch_p50_ns / 1e3;
+	v[M_TP99] = r.touch_p99_ns / 1e3;
+}
+
+static void scenario(struct pca_test_ctx *t, const char *tag,
+		     const char *netem, int precopy)
+{
+	double mod[M_NR][MAX_REPEATS], uf[M_NR][MAX_REPEATS], v[M_NR];
+	char name[48];
+	int i, m;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	pca_t_diag(t, "%u MiB, netem \"%s\", %s, %d runs per backend, uffd memory %s",
+		   cfg.mib, netem,
+		   precopy ? "1 precopy round, writer 1000 pages/s, downtime target 1 ms" :
+			     "postcopy only",
+		   cfg.repeats, cfg.uffd == WL_UFFD_MEMFD ? "memfd" : "anonymous");
+	pca_t_diag(t, "module = ours, uffd = baseline; every figure is lower-is-better, ratio = uffd / module: > 1 means the module did better");
+	for (i = 0; i < cfg.repeats; i++) {
+		/* alternate the order: neither backend always goes first */
+		int first_uffd = i % 2;
+
+		run_one(t, netem, precopy, first_uffd ? cfg.uffd : 0, v);
+		for (m = 0; m < M_NR; m++)
+			(first_uffd ? uf : mod)[m][i] = v[m];
+		run_one(t, netem, precopy, first_uffd ? 0 : cfg.uffd, v);
+		for (m = 0; m < M_NR; m++)
+			(first_uffd ? mod : uf)[m][i] = v[m];
+	}
+	for (m = 0; m < M_NR; m++) {
+		snprintf(name, sizeof(name), "%s_%s", tag, metrics[m].name);
+		emit_row(name, metrics[m].unit, median(mod[m], cfg.repeats),
+			 median(uf[m], cfg.repeats));
+	}
+}
+
+static void test_fast_postcopy(struct pca_test_ctx *t)
+{
+	scenario(t, "fast_postcopy", NET_FAST, 0);
+}
+
+static void test_fast_precopy(struct pca_test_ctx *t)
+{
+	scenario(t, "fast_precopy", NET_FAST, 1);
+}
+
+static void test_slow_postcopy(struct pca_test_ctx *t)
+{
+	scenario(t, "slow_postcopy", NET_SLOW, 0);
+}
+
+static void test_slow_precopy(struct pca_test_ctx *t)
+{
+	scenario(t, "slow_precopy", NET_SLOW, 1);
+}
+
+static const struct pca_test tests[] = {
+	PCA_TEST("fast_postcopy", test_fast_postcopy, MIG_FEATURES,
+		 .timeout = 60),
+	PCA_TEST("fast_precopy", test_fast_precopy, MIG_FEATURES,
+		 .timeout = 60),
+	PCA_TEST("slow_postcopy", test_slow_postcopy, MIG_FEATURES,
+		 .timeout = 60),
+	PCA_TEST("slow_precopy", test_slow_precopy, MIG_FEATURES,
+		 .timeout = 60),
+};
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"Usage: %s [-r REPEATS] [-s MIB] [-u memfd|anon] [-l] [-t TEST]... [-T SECONDS]\n"
+		"  -r REPEATS  migrations per backend and test, median reported (default %d, at most %d)\n"
+		"  -s MIB      region size (default %u)\n"
+		"  -u MEMORY   the userfaultfd destination: memfd mapped shared (default)\n"
+		"              or anonymous private memory\n"
+		"  -l, -t, -T  list tests, run only TEST, override timeouts\n",
+		argv0, cfg.repeats, MAX_REPEATS, cfg.mib);
+}
+
+int main(int argc, char **argv)
+{
+	static char opt_l[] = "-l", opt_t[] = "-t", opt_T[] = "-T";
+	char **hargv, *end;
+	int opt, hargc = 0, list = 0, ret;
+	unsigned long v;
+
+	hargv = calloc(2 * argc + 1, sizeof(*hargv));
+	if (!hargv) {
+		perror("calloc");
+		return KSFT_FAIL;
+	}
+	hargv[hargc++] = argv[0];
+	while ((opt = getopt(argc, argv, "r:s:u:lt:T:h")) != -1) {
+		switch (opt) {
+		case 'r':
+		case 's':
+			v = strtoul(optarg, &end, 0);
+			if (*end || !v || (opt == 'r' && v > MAX_REPEATS) ||
+			    (opt == 's' && v > 1024)) {
+				fprintf(stderr, "%s: -%c %s: expected a number from 1 to %d\n",
+					argv[0], opt, optarg,
+					opt == 'r' ? MAX_REPEATS : 1024);
+				return 2;
+			}
+			if (opt == 'r')
+				cfg.repeats = v;
+			else
+				cfg.mib = v;
+			break;
+		case 'u':
+			if (!strcmp(optarg, "memfd")) {
+				cfg.uffd = WL_UFFD_MEMFD;
+			} else if (!strcmp(optarg, "anon")) {
+				cfg.uffd = WL_UFFD_ANON;
+			} else {
+				fprintf(stderr, "%s: -u %s: expected memfd or anon\n",
+					argv[0], optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			list = 1;
+			hargv[hargc++] = opt_l;
+			break;
+		case 't':
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = optarg;
+			break;
+		case 'T':
+			hargv[hargc++] = opt_T;
+			hargv[hargc++] = optarg;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],
+			argv[optind]);
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		perror("mmap");
+		return KSFT_FAIL;
+	}
+	optind = 1;
+	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
+	if (!list)
+		print_table();
+	free(hargv);
+	return ret;
+}
