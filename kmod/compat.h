@@ -54,20 +54,6 @@ static inline void pca_release_fault_lock(struct vm_fault *vmf)
 	NL_SET_ERR_MSG_MOD(extack, plain)
 #endif
 
-/*
- * NL_SET_ERR_MSG_ATTR() wants a literal; shared checks return a pointer to
- * one of their literals instead, which has the same static lifetime.
- */
-static inline void pca_extack_attr_msg(struct netlink_ext_ack *extack,
-				       const struct nlattr *attr,
-				       const char *msg)
-{
-	if (extack) {
-		extack->_msg = msg;
-		extack->bad_attr = attr;
-	}
-}
-
 /* 6.6 moved the dump's attributes into a struct genl_info. */
 #ifdef PCA_HAVE_GENL_INFO_DUMP
 static inline struct nlattr **pca_dump_attrs(struct netlink_callback *cb)

@@ -165,7 +165,6 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 {
 	struct pca_copy uc;
 	struct pca_src src = {};
-	const char *why;
 	pgoff_t i, nr, pgoff;
 	u64 placed = 0;
 	int ret, err = 0;
@@ -174,7 +173,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 		return -EFAULT;
 	if (uc.flags & ~PCA_RESOLVE_DONTWAKE)
 		return -EINVAL;
-	ret = pca_region_range(r, uc.offset, uc.len, &why);
+	ret = pca_region_range(r, uc.offset, uc.len, NULL);
 	if (ret)
 		return ret;
 
@@ -183,15 +182,15 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 	for (i = 0; i < nr; i++) {
 		src.ubuf = u64_to_user_ptr(uc.src + (i << PAGE_SHIFT));
 		ret = pca_region_copy(r, pgoff + i, &src, uc.flags);
-		if (ret == -EEXIST) {
-			err = ret;
-			continue;
-		}
-		if (ret) {
+		if (ret && ret != -EEXIST) {
 			err = ret;
 			break;
 		}
-		placed++;
+		if (ret)
+			err = ret;	/* reported once the rest is placed */
+		else
+			placed++;
+		/* Present pages cost little each, but a range can be 1 TiB. */
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
 			break;
@@ -208,7 +207,6 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 			   struct pca_range __user *argp)
 {
 	struct pca_range ur;
-	const char *why;
 	pgoff_t done = 0;
 	int ret;
 
@@ -219,7 +217,7 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 	/* Only ZERO leaves something undone: DONTWAKE means nothing else. */
 	if (cmd != PCA_IOC_ZERO && ur.flags)
 		return -EINVAL;
-	ret = pca_region_range(r, ur.offset, ur.len, &why);
+	ret = pca_region_range(r, ur.offset, ur.len, NULL);
 	if (ret)
 		return ret;
 
@@ -229,9 +227,11 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 		return 0;
 	}
 	if (cmd == PCA_IOC_DISCARD) {
-		pca_region_discard(r, ur.offset >> PAGE_SHIFT,
-				   ur.len >> PAGE_SHIFT, &done);
-		return put_user((s64)done << PAGE_SHIFT, &argp->done);
+		ret = pca_region_discard(r, ur.offset >> PAGE_SHIFT,
+					 ur.len >> PAGE_SHIFT, &done);
+		if (put_user((s64)done << PAGE_SHIFT, &argp->done))
+			return -EFAULT;
+		return ret;
 	}
 	ret = pca_region_zero(r, ur.offset >> PAGE_SHIFT, ur.len >> PAGE_SHIFT,
 			      ur.flags, &done);
@@ -257,7 +257,6 @@ static int pca_batch_check(struct pca_region *r,
 {
 	struct pca_copy_entry ents[PCA_BATCH_CHUNK];
 	unsigned int j, n;
-	const char *why;
 	u64 i;
 	int ret;
 
@@ -266,9 +265,11 @@ static int pca_batch_check(struct pca_region *r,
 		ret = pca_batch_read(ents, uents, i, n);
 		for (j = 0; !ret && j < n; j++)
 			ret = pca_region_range(r, ents[j].offset, PAGE_SIZE,
-					       &why);
+					       NULL);
 		if (ret)
 			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
 	return 0;
@@ -283,7 +284,6 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	struct pca_src src = {};
 	u64 i, copied = 0, existed = 0;
 	unsigned int j, n;
-	const char *why;
 	int ret, err;
 
 	if (copy_from_user(&ub, argp, sizeof(ub)))
@@ -301,7 +301,7 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 		for (j = 0; !ret && j < n; j++) {
 			/* User memory may have changed since the check. */
 			err = pca_region_range(r, ents[j].offset, PAGE_SIZE,
-					       &why);
+					       NULL);
 			if (err) {
 				ret = err;
 				break;
@@ -335,7 +335,6 @@ static int pca_ioctl_dirty_log(struct pca_region *r,
 	u64 __user *ubits;
 	pgoff_t first, nr, done, n;
 	u64 dirty, total = 0;
-	const char *why;
 	u64 *bits = NULL;
 	size_t words;
 	int ret;
@@ -347,7 +346,7 @@ static int pca_ioctl_dirty_log(struct pca_region *r,
 	/* Clearing what nobody sees would lose writes. */
 	if ((ud.flags & PCA_DIRTY_CLEAR) && (ud.flags & PCA_DIRTY_COUNT_ONLY))
 		return -EINVAL;
-	ret = pca_region_range(r, ud.offset, ud.len, &why);
+	ret = pca_region_range(r, ud.offset, ud.len, NULL);
 	if (ret)
 		return ret;
 	first = ud.offset >> PAGE_SHIFT;
@@ -376,6 +375,9 @@ static int pca_ioctl_dirty_log(struct pca_region *r,
 		/* Delivered: only now may the bits go. */
 		if (!ret && (ud.flags & PCA_DIRTY_CLEAR))
 			pca_dirty_clear_bits(r, first + done, n, bits);
+		/* Between chunks nothing reported is left uncleared. */
+		if (!ret && fatal_signal_pending(current))
+			ret = -EINTR;
 	}
 	kvfree(bits);
 	if (!ret && put_user(total, &argp->dirty))
@@ -387,7 +389,6 @@ static int pca_ioctl_dirty_clear(struct pca_region *r,
 				 struct pca_range __user *argp)
 {
 	struct pca_range ur;
-	const char *why;
 	u64 dirty;
 	int ret;
 
@@ -395,7 +396,7 @@ static int pca_ioctl_dirty_clear(struct pca_region *r,
 		return -EFAULT;
 	if (ur.flags)
 		return -EINVAL;
-	ret = pca_region_range(r, ur.offset, ur.len, &why);
+	ret = pca_region_range(r, ur.offset, ur.len, NULL);
 	if (ret)
 		return ret;
 	return pca_dirty_collect(r, ur.offset >> PAGE_SHIFT,

@@ -27,6 +27,7 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "dirty.h"
@@ -104,13 +105,19 @@ int pca_dirty_track(struct pca_region *r, bool on)
 	return 0;
 }
 
-/* Clear @pgoff's bit and write-protect the page, unless it is pinned. */
+/*
+ * Clear @pgoff's bit and write-protect the page, unless it is pinned.
+ * dirty_lock is held, so the page cannot be discarded under us; but it
+ * may have been discarded (or discarded and placed again) since its bit
+ * was reported, when the report was delivered with the lock dropped.
+ * DISCARD cleared the bit then, and a page placed since has a bit of its
+ * own, which this clears as it would any other written page.
+ */
 static void pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff)
 {
-	/* Only written pages have bits, and pages never go away. */
 	struct page *page = xa_load(&r->pages, pgoff);
 
-	if (WARN_ON_ONCE(!page))
+	if (!page)
 		return;
 	lock_page(page);
 	if (!folio_maybe_dma_pinned(page_folio(page)) &&
@@ -130,12 +137,19 @@ static void pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff)
  * @clear: clear what is reported, write-protecting the pages again
  * @dirty: dirty pages found
  *
- * Return: 0, or -ENODATA if the region never tracked writes.
+ * A fatal signal stops a walk that loses nothing by stopping: one that
+ * only reports, or only clears.  One that reports into @bitmap and clears
+ * at once runs to the end, since its caller delivers what it cleared;
+ * such callers keep @nr small (a dump message).
+ *
+ * Return: 0, -ENODATA if the region never tracked writes, -EINTR.
  */
 int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		      u64 *bitmap, bool clear, u64 *dirty)
 {
+	bool killable = !(bitmap && clear);
 	pgoff_t end = first + nr, pgoff;
+	int ret = 0;
 
 	*dirty = 0;
 	mutex_lock(&r->dirty_lock);
@@ -149,13 +163,16 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			bitmap[(pgoff - first) / 64] |=
 				1ULL << ((pgoff - first) % 64);
 		(*dirty)++;
-		if (!clear)
-			continue;
-		pca_dirty_clear_page(r, pgoff);
+		if (clear)
+			pca_dirty_clear_page(r, pgoff);
+		if (killable && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		cond_resched();
 	}
 	mutex_unlock(&r->dirty_lock);
-	return 0;
+	return ret;
 }
 
 /**
@@ -166,9 +183,14 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
  * @bitmap: its bitmap
  *
  * Callers that can fail to deliver a report (copy_to_user, a full socket)
- * collect without clearing, deliver, then clear.  Writes in between land
- * in pages that are reported and read by the agent after this returns, so
- * they are not missed either.
+ * collect without clearing, deliver, then clear the pages the report
+ * named, and only those: a page written for the first time while the
+ * report was in flight keeps its bit for the next round.  A page the
+ * report named and written again in between has its bit cleared here, and
+ * is not missed: the agent reads the pages a report names after the
+ * report, so it reads that write too.  Pages discarded in between are
+ * skipped (DISCARD cleared their bits).  Runs to the end whatever the
+ * signals: the report is out, so its bits must go.
  */
 void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			  const u64 *bitmap)

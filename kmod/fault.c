@@ -151,6 +151,8 @@ static void pca_fault_record(const struct pca_region *r,
 			     const struct pca_fault *f,
 			     struct pca_fault_record *rec)
 {
+	/* Reserved fields go out as zeroes, never as stack contents. */
+	memset(rec, 0, sizeof(*rec));
 	rec->offset = (u64)f->pgoff << PAGE_SHIFT;
 	rec->time_ns = f->time_ns;
 	rec->region_id = r->id;

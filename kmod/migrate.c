@@ -330,12 +330,16 @@ static struct pca_migration *pca_mig_find_owned(struct genl_info *info)
 	return m;
 }
 
+/* pca_mig_vmm_step()'s answer when the phase does not allow the step. */
+#define PCA_MIG_WRONG_PHASE	1
+
 /*
  * A step only the owning VMM takes, allowed from the phases in @from (a
- * mask of BIT(phase)); the agent hears of it too.
+ * mask of BIT(phase)); the agent hears of it too.  Return: 0, -errno, or
+ * PCA_MIG_WRONG_PHASE for the caller to explain.
  */
 static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
-			    u32 from, u32 to, u32 error, const char *refused)
+			    u32 from, u32 to, u32 error)
 {
 	struct pca_migration *m;
 	int ret;
@@ -348,8 +352,7 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 	if (IS_ERR(m)) {
 		ret = PTR_ERR(m);
 	} else if (!(BIT(m->phase) & from)) {
-		pca_extack_attr_msg(info->extack, NULL, refused);
-		ret = -EINVAL;
+		ret = PCA_MIG_WRONG_PHASE;
 	} else {
 		m->phase = to;
 		m->error = error;
@@ -361,16 +364,27 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 
 int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
 {
-	return pca_mig_vmm_step(skb, info, BIT(PCA_MIG_SWITCHOVER),
-				PCA_MIG_PAUSED, 0,
-				"the agent has not asked for a pause");
+	int ret = pca_mig_vmm_step(skb, info, BIT(PCA_MIG_SWITCHOVER),
+				   PCA_MIG_PAUSED, 0);
+
+	if (ret == PCA_MIG_WRONG_PHASE) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the agent has not asked for a pause");
+		ret = -EINVAL;
+	}
+	return ret;
 }
 
 int pca_nl_migrate_cancel(struct sk_buff *skb, struct genl_info *info)
 {
-	return pca_mig_vmm_step(skb, info, BIT(PCA_MIG_COMPLETED) - 1,
-				PCA_MIG_CANCELLED, ECANCELED,
-				"migration has ended already");
+	int ret = pca_mig_vmm_step(skb, info, BIT(PCA_MIG_COMPLETED) - 1,
+				   PCA_MIG_CANCELLED, ECANCELED);
+
+	if (ret == PCA_MIG_WRONG_PHASE) {
+		NL_SET_ERR_MSG_MOD(info->extack, "migration has ended already");
+		ret = -EINVAL;
+	}
+	return ret;
 }
 
 int pca_nl_migrate_get(struct sk_buff *skb, struct genl_info *info)

@@ -343,18 +343,48 @@ static int pca_nl_fault(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-static u32 pca_nl_resolve_flags(struct genl_info *info)
+static u64 pca_nl_resolve_flags(struct genl_info *info)
 {
 	struct nlattr *a = info->attrs[PCA_A_RESOLVE_FLAGS];
 
 	return a ? nla_get_u32(a) : 0;
 }
 
+/*
+ * Explain a range refused by pca_region_range(); @offset and @len are the
+ * attributes that carried it (the same one for a page).
+ */
+static void pca_nl_range_error(struct netlink_ext_ack *extack,
+			       const struct nlattr *offset,
+			       const struct nlattr *len,
+			       enum pca_range_error why)
+{
+	switch (why) {
+	case PCA_RANGE_OK:
+		break;
+	case PCA_RANGE_EMPTY:
+		NL_SET_ERR_MSG_ATTR(extack, len, "length is zero");
+		break;
+	case PCA_RANGE_OFFSET_UNALIGNED:
+		NL_SET_ERR_MSG_ATTR(extack, offset,
+				    "offset is not page aligned");
+		break;
+	case PCA_RANGE_LENGTH_UNALIGNED:
+		NL_SET_ERR_MSG_ATTR(extack, len,
+				    "length is not a multiple of the page size");
+		break;
+	case PCA_RANGE_OUTSIDE:
+		NL_SET_ERR_MSG_ATTR(extack, offset,
+				    "range extends beyond the region");
+		break;
+	}
+}
+
 /* Parse one PCA_A_PAGE nest and check its offset against @r. */
 static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
 		       struct nlattr **tb, struct netlink_ext_ack *extack)
 {
-	const char *why;
+	enum pca_range_error why;
 	int ret;
 
 	ret = nla_parse_nested(tb, PCA_A_MAX, page, pca_page_policy, extack);
@@ -368,7 +398,8 @@ static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
 	ret = pca_region_range(r, nla_get_u64(tb[PCA_A_OFFSET]), PAGE_SIZE,
 			       &why);
 	if (ret)
-		pca_extack_attr_msg(extack, tb[PCA_A_OFFSET], why);
+		pca_nl_range_error(extack, tb[PCA_A_OFFSET], tb[PCA_A_OFFSET],
+				   why);
 	return ret;
 }
 
@@ -380,7 +411,7 @@ static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
 	unsigned int pages = 0, existed = 0;
 	struct pca_src src = {};
 	int len, rem, ret = 0;
-	u32 flags;
+	u64 flags;
 
 	if (IS_ERR(r))
 		return PTR_ERR(r);
@@ -439,7 +470,7 @@ static int pca_nl_range_attrs(struct pca_region *r, struct nlattr **attrs,
 			      struct netlink_ext_ack *extack,
 			      bool whole_default, pgoff_t *first, pgoff_t *nr)
 {
-	const char *why;
+	enum pca_range_error why;
 	u64 offset, len;
 	int ret;
 
@@ -455,10 +486,8 @@ static int pca_nl_range_attrs(struct pca_region *r, struct nlattr **attrs,
 	len = nla_get_u64(attrs[PCA_A_LENGTH]);
 	ret = pca_region_range(r, offset, len, &why);
 	if (ret) {
-		pca_extack_attr_msg(extack,
-				    attrs[len && PAGE_ALIGNED(len) ?
-					  PCA_A_OFFSET : PCA_A_LENGTH],
-				    why);
+		pca_nl_range_error(extack, attrs[PCA_A_OFFSET],
+				   attrs[PCA_A_LENGTH], why);
 		return ret;
 	}
 	*first = offset >> PAGE_SHIFT;
@@ -777,7 +806,7 @@ static int pca_nl_discard(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(r);
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret)
-		pca_region_discard(r, first, nr, &done);
+		ret = pca_region_discard(r, first, nr, &done);
 	pca_region_put(r);
 	return ret;
 }

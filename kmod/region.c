@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
@@ -21,6 +22,8 @@
 #include <linux/pseudo_fs.h>
 #include <linux/cred.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
@@ -105,14 +108,18 @@ static void pca_region_release(struct kref *kref)
 	unsigned long index;
 	struct page *page;
 
+	/* Process context only: a region can hold millions of pages. */
+	might_sleep();
 	xa_for_each(&r->pages, index, page) {
 		/* Pages may outlive us pinned; they leave the address_space. */
 		page->mapping = NULL;
 		put_page(page);
+		cond_resched();
 	}
 	xa_destroy(&r->pages);
 	pca_dirty_free(r);
 	free_percpu(r->stats);
+	mem_cgroup_put(r->memcg);
 	put_pid_ns(r->pid_ns);
 	put_user_ns(r->user_ns);
 	put_net(r->net);
@@ -161,26 +168,34 @@ struct pca_region *pca_region_find_next(struct net *net, unsigned long *id)
 	return r;
 }
 
+/**
+ * pca_region_range() - check a byte range of a region
+ * @r: the region
+ * @offset: first byte
+ * @len: bytes
+ * @why: what is wrong with the range (for the caller's message), or NULL
+ *
+ * Return: 0, -EINVAL for an empty or unaligned range, -ERANGE for one
+ * that does not lie within the region.
+ */
 int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
-		     const char **why)
+		     enum pca_range_error *why)
 {
-	if (!len) {
-		*why = "length is zero";
-		return -EINVAL;
-	}
-	if (!PAGE_ALIGNED(offset)) {
-		*why = "offset is not page aligned";
-		return -EINVAL;
-	}
-	if (!PAGE_ALIGNED(len)) {
-		*why = "length is not a multiple of the page size";
-		return -EINVAL;
-	}
-	if (offset >= r->size || len > r->size - offset) {
-		*why = "range extends beyond the region";
-		return -ERANGE;
-	}
-	return 0;
+	enum pca_range_error err = PCA_RANGE_OK;
+
+	if (!len)
+		err = PCA_RANGE_EMPTY;
+	else if (!PAGE_ALIGNED(offset))
+		err = PCA_RANGE_OFFSET_UNALIGNED;
+	else if (!PAGE_ALIGNED(len))
+		err = PCA_RANGE_LENGTH_UNALIGNED;
+	else if (offset >= r->size || len > r->size - offset)
+		err = PCA_RANGE_OUTSIDE;
+	if (why)
+		*why = err;
+	if (err == PCA_RANGE_OK)
+		return 0;
+	return err == PCA_RANGE_OUTSIDE ? -ERANGE : -EINVAL;
 }
 
 static int pca_fill_page(struct page *page, const struct pca_src *src)
@@ -206,12 +221,16 @@ static int pca_fill_page(struct page *page, const struct pca_src *src)
  *
  * The page is filled completely before it is published, so a fault that
  * finds it in @r->pages maps whole data.  Waiters are not woken here.
+ * The page is charged to the memory cgroup of the region's creator (the
+ * VMM, whose guest it is), not to the caller (an agent, or a thread that
+ * touched a page of a present-mode region).
  *
  * Return: 0, -EEXIST if the page was already present, or -errno.
  */
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src)
 {
+	struct mem_cgroup *old_memcg;
 	struct page *page, *old;
 	int ret;
 
@@ -219,7 +238,9 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 	if (xa_load(&r->pages, pgoff))
 		return -EEXIST;
 
+	old_memcg = set_active_memcg(r->memcg);
 	page = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+	set_active_memcg(old_memcg);
 	if (!page)
 		return -ENOMEM;
 	ret = pca_fill_page(page, src);
@@ -243,7 +264,7 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 
 /* COPY of one page: place, count, and wake unless told not to. */
 int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
-		    const struct pca_src *src, u32 flags)
+		    const struct pca_src *src, u64 flags)
 {
 	int ret = pca_region_place(r, pgoff, src);
 
@@ -263,7 +284,7 @@ int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
  * *@done counts the pages placed.
  */
 int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
-		    u32 flags, pgoff_t *done)
+		    u64 flags, pgoff_t *done)
 {
 	pgoff_t i;
 	int ret = 0, err;
@@ -304,39 +325,50 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
  * Absent pages are missing in a PCA_REGION_MISSING region (the next touch
  * faults to the agent) and zero-filled on touch otherwise.  Every mapping
  * of a page loses it before its lock is dropped; a pinned page lives on
- * with its pinner, outside the region.
+ * with its pinner, outside the region.  The walk visits present pages
+ * only, so its cost follows them, not the length of the range.
+ *
+ * Return: 0, or -EINTR when a fatal signal stopped it part way (*@done
+ * says how far it got; the pages not yet reached are untouched).
  */
-void pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
-			pgoff_t *done)
+int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
+		       pgoff_t *done)
 {
 	struct address_space *mapping = r->inode->i_mapping;
+	pgoff_t pgoff = first, last = first + nr - 1;
 	struct page *page;
-	pgoff_t pgoff;
+	int ret = 0;
 
 	*done = 0;
 	/* Dirty bits belong to present pages; keep the log consistent. */
 	mutex_lock(&r->dirty_lock);
-	for (pgoff = first; pgoff < first + nr; pgoff++) {
-		page = xa_load(&r->pages, pgoff);
-		if (!page)
-			continue;
+	while ((page = xa_find(&r->pages, &pgoff, last, XA_PRESENT))) {
 		lock_page(page);
-		if (xa_cmpxchg(&r->pages, pgoff, page, NULL, 0) != page) {
+		if (xa_cmpxchg(&r->pages, pgoff, page, NULL, 0) == page) {
+			unmap_mapping_range(mapping,
+					    (loff_t)pgoff << PAGE_SHIFT,
+					    PAGE_SIZE, 1);
+			if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
+				atomic_long_dec(&r->nr_dirty);
+			page->mapping = NULL;
 			unlock_page(page);
-			continue;
+			put_page(page);
+			atomic_long_dec(&r->nr_present);
+			(*done)++;
+		} else {
+			unlock_page(page);
 		}
-		unmap_mapping_range(mapping, (loff_t)pgoff << PAGE_SHIFT,
-				    PAGE_SIZE, 1);
-		if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
-			atomic_long_dec(&r->nr_dirty);
-		page->mapping = NULL;
-		unlock_page(page);
-		put_page(page);
-		atomic_long_dec(&r->nr_present);
-		(*done)++;
+		if (pgoff == last)
+			break;
+		pgoff++;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
 		cond_resched();
 	}
 	mutex_unlock(&r->dirty_lock);
+	return ret;
 }
 
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
@@ -525,6 +557,7 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 	r->net = get_net(current->nsproxy->net_ns);
 	r->user_ns = get_user_ns(current_user_ns());
 	r->pid_ns = get_pid_ns(task_active_pid_ns(current));
+	r->memcg = get_mem_cgroup_from_mm(current->mm);
 	return r;
 }
 

@@ -17,6 +17,7 @@ struct pid_namespace;
 struct inode;
 struct file;
 struct pca_queue;
+struct mem_cgroup;
 
 /* Largest region accepted: 1 TiB, far above any guest we expect. */
 #define PCA_REGION_MAX_SIZE	SZ_1T
@@ -85,6 +86,8 @@ struct pca_region {
 	struct user_namespace *user_ns;
 	struct pid_namespace *pid_ns;
 	struct inode *inode;
+	/* The creator's: every page is charged here, whoever places it. */
+	struct mem_cgroup *memcg;
 
 	struct xarray pages;
 	atomic_long_t nr_present;
@@ -125,8 +128,17 @@ static inline void pca_region_get(struct pca_region *r)
 	kref_get(&r->ref);
 }
 
+/* What is wrong with a range a caller gave. */
+enum pca_range_error {
+	PCA_RANGE_OK,
+	PCA_RANGE_EMPTY,
+	PCA_RANGE_OFFSET_UNALIGNED,
+	PCA_RANGE_LENGTH_UNALIGNED,
+	PCA_RANGE_OUTSIDE,
+};
+
 int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
-		     const char **why);
+		     enum pca_range_error *why);
 
 /* Where the bytes of one page come from: a kernel or a user buffer. */
 struct pca_src {
@@ -137,11 +149,11 @@ struct pca_src {
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src);
 int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
-		    const struct pca_src *src, u32 flags);
+		    const struct pca_src *src, u64 flags);
 int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
-		    u32 flags, pgoff_t *done);
-void pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
-			pgoff_t *done);
+		    u64 flags, pgoff_t *done);
+int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
+		       pgoff_t *done);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 
 static inline void pca_count_add(struct pca_region *r, enum pca_count c,

@@ -88,6 +88,88 @@ static void test_basic(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+struct log_call {
+	int fd;
+	size_t pages;
+	uint64_t *bits;
+	long ret;
+	uint64_t dirty;
+};
+
+/* PCA_IOC_DIRTY_LOG with CLEAR into a bitmap nobody touched before. */
+static void *log_call_fn(void *arg)
+{
+	struct log_call *lc = arg;
+	struct pca_dirty_log dl = {
+		.len = lc->pages * PAGE,
+		.bitmap = (uintptr_t)lc->bits,
+		.bitmap_size = (lc->pages + 63) / 64 * 8,
+		.flags = PCA_DIRTY_CLEAR,
+	};
+
+	lc->ret = ioctl(lc->fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0;
+	lc->dirty = dl.dirty;
+	return NULL;
+}
+
+/*
+ * A report is delivered with the log's lock dropped, and cleared after.
+ * Here delivery waits as long as the test likes: the bitmap lies on a
+ * missing page of another region, so the ioctl's copy to userspace
+ * faults and waits for this test, acting as agent, to place that page.
+ * Meanwhile a DISCARD takes the reported page away.  The clear that
+ * follows must cope with the page being gone (it once warned, which
+ * panics a panic_on_warn host).
+ */
+static void test_discard_during_report(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct region r, out;
+	struct pca_range rg = { .offset = 3 * PAGE, .len = PAGE };
+	struct log_call lc;
+	uint8_t data[PAGE];
+	pthread_t th;
+	long dirty;
+	int n;
+
+	region_new(t, &r, 8, 0);
+	region_new(t, &out, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, out.id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	r.mem[3 * PAGE] = 1;
+
+	lc = (struct log_call){
+		.fd = r.fd, .pages = r.pages, .bits = (uint64_t *)out.mem,
+	};
+	PCA_ASSERT_EQ(t, pthread_create(&th, NULL, log_call_fn, &lc), 0);
+	/* the report is out of the lock and on its way to a missing page */
+	n = pca_recv_faults(t->c, &rec, 1, pca_scaled_ms(5000));
+	PCA_ASSERT(t, n == 1, "no fault from the report's delivery: %d", n);
+	PCA_EXPECT_EQ(t, rec.region_id, out.id);
+	PCA_EXPECT(t, rec.flags & PCA_FAULT_KERNEL, "flags %#x", rec.flags);
+
+	PCA_EXPECT_OK(t, ioctl(r.fd, PCA_IOC_DISCARD, &rg) ? -errno : 0);
+	PCA_EXPECT_EQ(t, rg.done, PAGE);
+
+	memset(data, 0, sizeof(data));
+	PCA_ASSERT_OK(t, pca_copy(t->c, out.id, 0, data, 0, NULL));
+	pthread_join(th, NULL);
+	PCA_EXPECT_OK(t, lc.ret);
+	PCA_EXPECT_EQ(t, lc.dirty, 1);
+	PCA_EXPECT_EQ(t, ((uint64_t *)out.mem)[0], 1ULL << 3);
+
+	/* the page is zero now, and the log is empty */
+	PCA_EXPECT_EQ(t, r.mem[3 * PAGE], 0);
+	dirty = fd_log(r.fd, r.pages, NULL, PCA_DIRTY_COUNT_ONLY);
+	PCA_EXPECT_EQ(t, dirty, 0);
+	/* and logging goes on for the page placed again */
+	r.mem[3 * PAGE] = 2;
+	dirty = fd_log(r.fd, r.pages, NULL, PCA_DIRTY_COUNT_ONLY);
+	PCA_EXPECT_EQ(t, dirty, 1);
+	region_free(&out);
+	region_free(&r);
+}
+
 static void test_second_mapping_and_fork(struct pca_test_ctx *t)
 {
 	size_t want[] = { 2, 5 };
@@ -500,6 +582,8 @@ static void test_reopen_by_path(struct pca_test_ctx *t)
 
 static const struct pca_test tests[] = {
 	PCA_TEST("basic", test_basic, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("discard_during_report", test_discard_during_report,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD),
 	PCA_TEST("second_mapping_and_fork", test_second_mapping_and_fork,
 		 PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("kernel_write", test_kernel_write, PCA_FEATURE_DIRTY_LOG),

@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -100,6 +102,11 @@ static struct pca_fault_record one_fault(struct pca_test_ctx *t,
 
 	PCA_ASSERT(t, n == 1, "expected a fault record, got %d: %s", n,
 		   n < 0 ? pca_strerror(c) : "timeout");
+	/* room to grow, zeroed until a feature gives it meaning */
+	for (n = 0; n < (int)(sizeof(rec.reserved) / sizeof(rec.reserved[0]));
+	     n++)
+		PCA_EXPECT(t, !rec.reserved[n], "record reserved[%d] = %#llx",
+			   n, (unsigned long long)rec.reserved[n]);
 	return rec;
 }
 
@@ -728,6 +735,136 @@ static void test_detach_wait_reattach(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * An agent restarted after a crash attaches without naming a policy: the
+ * region keeps the one its VMM chose, so a blocked guest is not failed
+ * (SIGBUS) by the agent that is about to serve it.
+ */
+static void test_attach_keeps_policy(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct pca_client *c2;
+	struct region r;
+	uint8_t data[PAGE];
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.policy, PCA_POLICY_FAIL);
+	PCA_ASSERT_OK(t, pca_client_open(&c2));
+	PCA_ASSERT_OK(t, pca_attach(c2, r.id, PCA_POLICY_WAIT, NULL));
+	pid = child_touch(t, &r, 1);
+	one_fault(t, c2);
+	pca_client_close(c2);	/* the agent crashes */
+
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_UNCHANGED, NULL));
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.policy, PCA_POLICY_WAIT);
+	one_fault(t, t->c);
+	/* detaching again leaves the fault waiting, as WAIT says */
+	PCA_ASSERT_OK(t, pca_detach(t->c, r.id));
+	PCA_EXPECT_EQ(t, child_status(pid, QUIET_MS), -1);
+
+	/* naming a policy still sets it */
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.policy, PCA_POLICY_FAIL);
+	one_fault(t, t->c);
+	fill(data, 0);
+	data[0] = 0xee;
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 3, "status %#x", status);
+	region_free(&r);
+}
+
+/* ---- memory cgroups -------------------------------------------------- */
+
+#define CGROOT		"/sys/fs/cgroup"
+
+static int cg_write(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static long long cg_read(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoll(buf) : -EIO;
+}
+
+static void cg_enter(struct pca_test_ctx *t, const char *dir)
+{
+	char path[128], pid[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	PCA_ASSERT_OK(t, cg_write(path, pid));
+}
+
+/*
+ * Guest memory is charged to the memory cgroup of the process that
+ * created the region (the VMM), never to the agent that placed the page.
+ */
+static void test_memcg_charges_creator(struct pca_test_ctx *t)
+{
+	const size_t pages = 2048;	/* 8 MiB */
+	const char *vmm = CGROOT "/pca-vmm", *agent = CGROOT "/pca-agent";
+	long long vmm0, agent0, vmm1, agent1;
+	int64_t done = 0;
+	struct region r;
+
+	mkdir(CGROOT, 0755);
+	if (mount("cgroup2", CGROOT, "cgroup2", 0, NULL) && errno != EBUSY)
+		PCA_SKIP(t, "no cgroup2: %s", strerror(errno));
+	if (cg_write(CGROOT "/cgroup.subtree_control", "+memory"))
+		PCA_SKIP(t, "no memory controller");
+	rmdir(vmm);
+	rmdir(agent);
+	PCA_ASSERT_OK(t, mkdir(vmm, 0755) ? -errno : 0);
+	PCA_ASSERT_OK(t, mkdir(agent, 0755) ? -errno : 0);
+
+	cg_enter(t, vmm);
+	region_new(t, &r, pages, 0);
+	cg_enter(t, agent);
+	vmm0 = cg_read(CGROOT "/pca-vmm/memory.current");
+	agent0 = cg_read(CGROOT "/pca-agent/memory.current");
+	PCA_ASSERT_OK(t, pca_fd_zero(r.fd, 0, pages * PAGE, 0, &done));
+	PCA_EXPECT_EQ(t, done, (int64_t)(pages * PAGE));
+	vmm1 = cg_read(CGROOT "/pca-vmm/memory.current");
+	agent1 = cg_read(CGROOT "/pca-agent/memory.current");
+	pca_t_diag(t, "vmm %lld -> %lld, agent %lld -> %lld bytes", vmm0,
+		   vmm1, agent0, agent1);
+	/* other charges of the cgroup come and go: allow a tenth */
+	PCA_EXPECT(t, vmm1 - vmm0 >= (long long)(pages * PAGE) * 9 / 10,
+		   "the creator's cgroup grew by %lld bytes for %zu pages",
+		   vmm1 - vmm0, pages);
+	PCA_EXPECT(t, agent1 - agent0 < (long long)(pages * PAGE) / 4,
+		   "the placing process's cgroup grew by %lld bytes",
+		   agent1 - agent0);
+
+	region_free(&r);
+	cg_enter(t, CGROOT);
+	rmdir(vmm);
+	rmdir(agent);
+}
+
 static void test_resend_on_request(struct pca_test_ctx *t)
 {
 	struct pca_fault_record rec;
@@ -842,6 +979,46 @@ static int fd_discard(int fd, uint64_t off, uint64_t len, int64_t *done)
 	if (done)
 		*done = rg.done;
 	return 0;
+}
+
+/*
+ * DISCARD over the largest region there is, 1 TiB with one page present:
+ * the walk costs what is present, and a caller killed in it stops.
+ * Before, it stepped through 2^28 absent pages under a mutex without a
+ * reschedule point (a soft lockup) and ignored SIGKILL for tens of
+ * seconds.
+ */
+static void test_discard_huge_range(struct pca_test_ctx *t)
+{
+	const uint64_t size = 1ULL << 40;
+	int64_t done = -1;
+	int fd, status;
+	uint32_t id;
+	pid_t pid;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(size, 0, &id));
+	PCA_ASSERT_OK(t, pca_fd_zero(fd, size - PAGE, PAGE, 0, NULL));
+	PCA_ASSERT_OK(t, pca_fd_zero(fd, size / 2, PAGE, 0, NULL));
+	PCA_EXPECT_OK(t, fd_discard(fd, 0, size, &done));
+	PCA_EXPECT_EQ(t, done, 2 * PAGE);
+
+	/* killed while discarding (or just after): gone promptly */
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		for (;;)
+			fd_discard(fd, 0, size, NULL);
+	}
+	usleep(200 * 1000);
+	kill(pid, SIGKILL);
+	status = child_status(pid, pca_scaled_ms(WAIT_MS));
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status),
+		   "discarding child not gone after SIGKILL: status %#x",
+		   status);
+	if (status < 0)
+		waitpid(pid, &status, 0);
+	close(fd);
 }
 
 static void test_discard_back_to_missing(struct pca_test_ctx *t)
@@ -1404,6 +1581,12 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_MISSING),
 	PCA_TEST("detach_wait_reattach", test_detach_wait_reattach,
 		 PCA_FEATURE_WAIT_POLICY),
+	PCA_TEST("attach_keeps_policy", test_attach_keeps_policy,
+		 PCA_FEATURE_WAIT_POLICY),
+	PCA_TEST("discard_huge_range", test_discard_huge_range,
+		 PCA_FEATURE_DISCARD),
+	PCA_TEST("memcg_charges_creator", test_memcg_charges_creator,
+		 PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("resend_on_request", test_resend_on_request,
 		 PCA_FEATURE_MISSING),
 	PCA_TEST("vmm_killed_while_waiting", test_vmm_killed_while_waiting,

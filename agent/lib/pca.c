@@ -1138,7 +1138,8 @@ int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
 
 	msg = pca_msg_new(c, PCA_CMD_ATTACH, 0);
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
-		    nla_put_u32(msg, PCA_A_POLICY, policy))) {
+		    (policy != PCA_POLICY_UNCHANGED &&
+		     nla_put_u32(msg, PCA_A_POLICY, policy)))) {
 		nlmsg_free(msg);
 		msg = NULL;
 	}

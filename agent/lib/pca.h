@@ -152,9 +152,13 @@ int pca_region_list(struct pca_client *c, struct pca_region_info **out,
 		    size_t *n);
 
 /*
- * PCA_CMD_ATTACH: make this client's socket a fault queue of the region.
- * @queue_id (may be NULL) receives PCA_A_QUEUE_ID when the kernel sends it.
+ * PCA_CMD_ATTACH: make this client's socket a fault queue of the region,
+ * and set its policy (PCA_POLICY_*), or leave it as it is with
+ * PCA_POLICY_UNCHANGED (what an agent restarted after a crash should
+ * pass: the VMM's choice stays).  @queue_id (may be NULL) receives
+ * PCA_A_QUEUE_ID when the kernel sends it.
  */
+#define PCA_POLICY_UNCHANGED	UINT32_MAX
 int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
 	       uint32_t *queue_id);
 /* PCA_CMD_DETACH: detach this socket's queues from the region. */

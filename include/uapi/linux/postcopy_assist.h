@@ -32,7 +32,7 @@
 #define POSTCOPY_ASSIST_DEVICE_NAME	"postcopy_assist"
 
 /* The one API version this header describes. */
-#define PCA_API_VERSION			1
+#define PCA_API_VERSION			2
 
 /* Feature bits negotiated by the handshake. */
 #define PCA_FEATURE_MISSING		(1ULL << 0) /* missing regions, fault events */
@@ -164,8 +164,12 @@ enum pca_policy {
  */
 #define PCA_DIRTY_MSG_PAGES	(256 * 1024)
 
-#define PCA_DIRTY_CLEAR		(1U << 0) /* fetch and clear, atomically */
-#define PCA_DIRTY_COUNT_ONLY	(1U << 1) /* PCA_A_DIRTY_PAGES, no bitmap */
+/*
+ * Flag constants are 64-bit so that "flags & ~KNOWN" tests every bit of a
+ * __u64 field; netlink carries them in u32 attributes.
+ */
+#define PCA_DIRTY_CLEAR		(1ULL << 0) /* fetch and clear, atomically */
+#define PCA_DIRTY_COUNT_ONLY	(1ULL << 1) /* PCA_A_DIRTY_PAGES, no bitmap */
 
 /* Migrations relayed between a VMM and the agent daemon. */
 enum pca_mig_role {
@@ -208,9 +212,14 @@ struct pca_mig_progress {
 };
 
 /* Resolution flags. */
-#define PCA_RESOLVE_DONTWAKE	(1U << 0) /* place, wake later with WAKE */
+#define PCA_RESOLVE_DONTWAKE	(1ULL << 0) /* place, wake later with WAKE */
 
-/* One fault, as carried in PCA_A_FAULT_RECORDS. */
+/*
+ * One fault, as carried in PCA_A_FAULT_RECORDS: 64 bytes.  The kernel
+ * zeroes @reserved; a later API version may give it meaning (a fault's
+ * unit size, a vCPU hint) behind a feature bit, and agents that did not
+ * ask for that feature keep seeing zeroes.
+ */
 struct pca_fault_record {
 	__u64 offset;		/* page-aligned byte offset in the region */
 	__u64 time_ns;		/* CLOCK_MONOTONIC when the fault was raised */
@@ -220,6 +229,7 @@ struct pca_fault_record {
 				 * of the region's creator
 				 */
 	__u32 queue_id;		/* queue the record was sent to */
+	__u64 reserved[4];	/* zero */
 };
 
 #define PCA_FAULT_WRITE		(1U << 0)
@@ -228,9 +238,11 @@ struct pca_fault_record {
 /*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
- * DISCARD.  Anything else: -ENOTTY.
+ * DISCARD.  Anything else: -ENOTTY.  Type 0xBA, numbers 0x00-0x1F, is
+ * free in the kernel's Documentation/userspace-api/ioctl/ioctl-number.rst;
+ * this interface takes all of it.
  */
-#define PCA_IOC_MAGIC		0xCA
+#define PCA_IOC_MAGIC		0xBA
 
 struct pca_api {
 	__u64 api;		/* in: PCA_API_VERSION */
