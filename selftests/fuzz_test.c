@@ -40,6 +40,13 @@
  *              respawned, and all of them are killed at the end;
  *  reopen_race regression: regions reopened through /proc/self/fd while
  *              their last fd is replaced (a use-after-free it found);
+ *  report_race every dirty-log report path (ioctl get, get+clear into a
+ *              bitmap on a missing page that an agent thread places late,
+ *              netlink get+clear, dumps with clear, clears) against
+ *              writers and DISCARD over netlink and ioctl, plus whole-
+ *              range operations on a 1 TiB region (DISCARD, WAKE, ZERO,
+ *              COPY, dirty count and clear), some by processes killed in
+ *              the middle; then the log must still be exact;
  *  no_leaks    once every process and fd of the parts above is gone: no
  *              region is left (REGION_GET dump) and the module's
  *              reference count is zero; the fault cache's object count
@@ -2642,6 +2649,286 @@ static void test_no_leaks(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * report_race
+ */
+
+#define RR_PAGES	256		/* the tracked region */
+#define RR_OUT		16		/* pages that receive reports */
+#define RR_HUGE		(1ULL << 40)	/* the largest region there is */
+
+struct rr {
+	atomic_int stop;
+	atomic_ulong ops;
+	uint64_t budget;
+	int fd, outfd, hugefd;
+	uint32_t id, outid, hugeid;
+	uint8_t *mem, *out;
+};
+
+static int rr_more(struct rr *rr)
+{
+	return !atomic_load(&rr->stop) &&
+	       atomic_fetch_add(&rr->ops, 1) < rr->budget;
+}
+
+/* PCA_CMD_DISCARD, which libpca has no call for. */
+static int nl_discard(struct pca_client *c, uint32_t id, uint64_t off,
+		      uint64_t len)
+{
+	struct nl_msg *m = pca_msg_new(c, PCA_CMD_DISCARD, 0);
+
+	if (!m)
+		return -ENOMEM;
+	if (nla_put_u32(m, PCA_A_REGION_ID, id) ||
+	    nla_put_u64(m, PCA_A_OFFSET, off) ||
+	    nla_put_u64(m, PCA_A_LENGTH, len)) {
+		nlmsg_free(m);
+		return -EMSGSIZE;
+	}
+	return pca_request(c, m, NULL, NULL);
+}
+
+static void *rr_writer(void *arg)
+{
+	struct rr *rr = arg;
+	struct rng r;
+
+	rng_init(&r, fuzz_seed, 300);
+	while (!atomic_load(&rr->stop)) {
+		rr->mem[rbelow(&r, RR_PAGES) * PAGE + rbelow(&r, PAGE)] =
+			rnext(&r);
+		if (chance(&r, 5))
+			usleep(rbelow(&r, 200));
+	}
+	return NULL;
+}
+
+/* The agent of the report pages: places them late, discards them again. */
+static void *rr_agent(void *arg)
+{
+	struct rr *rr = arg;
+	struct pca_fault_record rec[8];
+	struct pca_client *c;
+	struct rng r;
+	int n, i;
+
+	rng_init(&r, fuzz_seed, 301);
+	if (pca_client_open(&c))
+		return NULL;
+	pca_attach(c, rr->outid, PCA_POLICY_FAIL, NULL);
+	while (!atomic_load(&rr->stop)) {
+		n = pca_recv_faults(c, rec, 8, 20);
+		for (i = 0; i < n; i++) {
+			/* the report waits in the gap meanwhile */
+			usleep(rbelow(&r, 3000));
+			pca_zero(c, rec[i].region_id, rec[i].offset, PAGE, 0,
+				 NULL);
+		}
+		if (chance(&r, 30))
+			fd_discard(rr->outfd, rbelow(&r, RR_OUT) * PAGE, PAGE);
+	}
+	pca_client_close(c);
+	return NULL;
+}
+
+static void rr_report(struct rr *rr, struct pca_client *c, struct rng *r)
+{
+	uint64_t local[RR_PAGES / 64], *bits = local, off, len, dirty;
+	unsigned int what = rbelow(r, 100);
+	struct pca_dirty_log dl;
+
+	off = rbelow(r, RR_PAGES) * PAGE;
+	len = (1 + rbelow(r, RR_PAGES - off / PAGE)) * PAGE;
+	if (chance(r, 50)) {
+		off = 0;
+		len = RR_PAGES * PAGE;
+	}
+	if (what < 35) {
+		/* ioctl get (+clear), often into a missing page */
+		if (chance(r, 60))
+			bits = (uint64_t *)(rr->out + rbelow(r, RR_OUT) * PAGE +
+					    rbelow(r, PAGE / 64) * 32);
+		dl = (struct pca_dirty_log){
+			.offset = off, .len = len, .bitmap = (uintptr_t)bits,
+			.bitmap_size = sizeof(local),
+			.flags = chance(r, 70) ? PCA_DIRTY_CLEAR :
+				 chance(r, 50) ? PCA_DIRTY_COUNT_ONLY : 0,
+		};
+		count_result(ioctl(rr->fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
+	} else if (what < 55) {
+		count_result(pca_dirty_get(c, rr->id, off, len,
+					   chance(r, 70) ? PCA_DIRTY_CLEAR : 0,
+					   local, sizeof(local), &dirty));
+	} else if (what < 70) {
+		/* a dump: the whole region, cleared message by message */
+		count_result(pca_dirty_get(c, rr->id, 0, 0, PCA_DIRTY_CLEAR,
+					   local, sizeof(local), &dirty));
+	} else if (what < 80) {
+		count_result(chance(r, 50) ?
+			     pca_dirty_clear(c, rr->id, off, len) :
+			     pca_fd_dirty_clear(rr->fd, off, len));
+	} else if (what < 95) {
+		count_result(chance(r, 50) ? nl_discard(c, rr->id, off, len) :
+			     fd_discard(rr->fd, off, len));
+	} else {
+		/* restart tracking: an empty log, every page re-armed */
+		count_result(pca_dirty_track(c, rr->id, 1));
+	}
+}
+
+/* Whole-range operations on the 1 TiB region: none may stall a CPU. */
+static void rr_huge(struct rr *rr, struct pca_client *c, struct rng *r)
+{
+	static uint8_t page[PAGE];
+	uint64_t off = rbelow(r, RR_HUGE / PAGE) * PAGE, dirty = 0;
+	struct pca_dirty_log dl = {
+		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
+	};
+
+	switch (rbelow(r, 7)) {
+	case 0:
+		count_result(fd_discard(rr->hugefd, 0, RR_HUGE));
+		break;
+	case 1:
+		count_result(nl_discard(c, rr->hugeid, 0, RR_HUGE));
+		break;
+	case 2:
+		count_result(pca_fd_wake(rr->hugefd, 0, RR_HUGE));
+		break;
+	case 3:
+		/* a few pages present, far apart */
+		count_result(pca_fd_zero(rr->hugefd, off, PAGE, 0, NULL));
+		count_result(pca_fd_copy(rr->hugefd, RR_HUGE - PAGE, page,
+					 PAGE, 0, NULL));
+		break;
+	case 4:
+		count_result(ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl) ?
+			     -errno : 0);
+		break;
+	case 5:
+		count_result(pca_fd_dirty_clear(rr->hugefd, 0, RR_HUGE));
+		break;
+	default:
+		count_result(pca_dirty_get(c, rr->hugeid, 0, RR_HUGE,
+					   PCA_DIRTY_COUNT_ONLY, NULL, 0,
+					   &dirty));
+		break;
+	}
+}
+
+static void *rr_reporter(void *arg)
+{
+	struct rr *rr = arg;
+	static atomic_int next;
+	struct pca_client *c;
+	struct rng r;
+
+	rng_init(&r, fuzz_seed, 310 + atomic_fetch_add(&next, 1));
+	if (pca_client_open(&c))
+		return NULL;
+	pca_client_set_timeout(c, 10000 * wait_scale);
+	while (rr_more(rr)) {
+		count_op(P_CONCURRENT);
+		if (chance(&r, 10))
+			rr_huge(rr, c, &r);
+		else
+			rr_report(rr, c, &r);
+	}
+	pca_client_close(c);
+	return NULL;
+}
+
+/* Killed in the middle of whole-range work: must die promptly. */
+static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
+{
+	static uint8_t page[PAGE];
+	struct pca_dirty_log dl = {
+		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
+	};
+	unsigned int what = rbelow(r, 3);
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (!pid) {
+		for (;;) {
+			if (what == 0)
+				fd_discard(rr->hugefd, 0, RR_HUGE);
+			else if (what == 1)
+				ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl);
+			else
+				pca_fd_copy(rr->hugefd, 0, page, PAGE, 0, NULL);
+		}
+	}
+	usleep(rbelow(r, 50000));
+	kill(pid, SIGKILL);
+	PCA_EXPECT(t, !reap(pid, 10000 * wait_scale),
+		   "a process killed in whole-range work did not die");
+}
+
+static void test_report_race(struct pca_test_ctx *t)
+{
+	pthread_t wr, ag, rep[3];
+	uint64_t bits[RR_PAGES / 64], dirty = 0;
+	struct rr rr = { .budget = fuzz_ops / 10 + 100 };
+	struct rng r;
+	int i, k, n;
+
+	rng_init(&r, fuzz_seed, 320);
+	rr.fd = PCA_ASSERT_OK(t, pca_region_create(RR_PAGES * PAGE, 0, &rr.id));
+	rr.outfd = PCA_ASSERT_OK(t, pca_region_create(RR_OUT * PAGE,
+						      PCA_REGION_MISSING,
+						      &rr.outid));
+	rr.hugefd = PCA_ASSERT_OK(t, pca_region_create(RR_HUGE, 0,
+						       &rr.hugeid));
+	rr.mem = mmap(NULL, RR_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, rr.fd, 0);
+	rr.out = mmap(NULL, RR_OUT * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      rr.outfd, 0);
+	PCA_ASSERT(t, rr.mem != MAP_FAILED && rr.out != MAP_FAILED, "mmap");
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.id, 1));
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.hugeid, 1));
+
+	pthread_create(&wr, NULL, rr_writer, &rr);
+	pthread_create(&ag, NULL, rr_agent, &rr);
+	for (i = 0; i < 3; i++)
+		pthread_create(&rep[i], NULL, rr_reporter, &rr);
+	for (k = 0; k < 4; k++)
+		rr_killed(t, &rr, &r);
+	for (i = 0; i < 3; i++)
+		pthread_join(rep[i], NULL);
+	atomic_store(&rr.stop, 1);
+	pthread_join(wr, NULL);
+	pthread_join(ag, NULL);
+	pca_t_diag(t, "report_race: %lu operations",
+		   (unsigned long)atomic_load(&rr.ops));
+
+	/* the log is still exact: exactly the pages written now */
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(rr.fd, 0, RR_PAGES * PAGE,
+					  PCA_DIRTY_CLEAR, bits, sizeof(bits),
+					  NULL));
+	for (i = 0; i < RR_PAGES; i += 7)
+		rr.mem[i * PAGE] ^= 1;
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(rr.fd, 0, RR_PAGES * PAGE, 0, bits,
+					  sizeof(bits), &dirty));
+	for (i = 0, n = 0; i < RR_PAGES; i++) {
+		int set = (bits[i / 64] >> (i % 64)) & 1;
+
+		PCA_EXPECT(t, set == !(i % 7), "page %d: bit %d", i, set);
+		n += set;
+	}
+	PCA_EXPECT_EQ(t, dirty, (uint64_t)n);
+
+	munmap(rr.mem, RR_PAGES * PAGE);
+	munmap(rr.out, RR_OUT * PAGE);
+	close(rr.fd);
+	close(rr.outfd);
+	close(rr.hugefd);
+}
+
+/* -------------------------------------------------------------------------
  * main
  */
 
@@ -2653,6 +2940,9 @@ static struct pca_test tests[] = {
 		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 		 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_WAIT_POLICY),
 	PCA_TEST("reopen_race", test_reopen_race, PCA_FEATURE_MISSING),
+	PCA_TEST("report_race", test_report_race,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD |
+		 PCA_FEATURE_FD_RESOLVE, .timeout = 240),
 	PCA_TEST("no_leaks", test_no_leaks, 0),
 };
 
