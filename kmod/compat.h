@@ -54,6 +54,17 @@ static inline void pca_release_fault_lock(struct vm_fault *vmf)
 	NL_SET_ERR_MSG_MOD(extack, plain)
 #endif
 
+/*
+ * 6.3 passes inode operations a struct mnt_idmap where 6.1 passed the
+ * mount's user namespace; PCA_SETATTR_ARGS names the first argument
+ * pca_setattr_idmap whichever it is.
+ */
+#ifdef PCA_HAVE_MNT_IDMAP
+#define PCA_SETATTR_ARGS	struct mnt_idmap *pca_setattr_idmap
+#else
+#define PCA_SETATTR_ARGS	struct user_namespace *pca_setattr_idmap
+#endif
+
 /* 6.6 moved the dump's attributes into a struct genl_info. */
 #ifdef PCA_HAVE_GENL_INFO_DUMP
 static inline struct nlattr **pca_dump_attrs(struct netlink_callback *cb)

@@ -25,6 +25,7 @@
 #include <linux/bitmap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/rmap.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -36,29 +37,23 @@
 vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
 {
 	struct pca_region *r = vmf->vma->vm_file->private_data;
-	struct page *page = vmf->page;
+	struct folio *folio = page_folio(vmf->page);
 
 	/* Held until the core has made the PTE writable. */
-	lock_page(page);
+	folio_lock(folio);
 	/*
 	 * The core unlocked the page between ->fault and here: DISCARD may
 	 * have taken it from the region.  Then retry the fault from scratch.
 	 */
-	if (unlikely(page->mapping != r->inode->i_mapping)) {
-		unlock_page(page);
+	if (unlikely(folio->mapping != r->inode->i_mapping)) {
+		folio_unlock(folio);
 		return VM_FAULT_NOPAGE;
 	}
 	/* Pairs with smp_store_release() in pca_dirty_track(). */
 	if (smp_load_acquire(&r->tracking) &&
-	    !test_and_set_bit(page->index, r->dirty))
+	    !test_and_set_bit(vmf->pgoff, r->dirty))
 		atomic_long_inc(&r->nr_dirty);
 	return VM_FAULT_LOCKED;
-}
-
-/* Write-protect every mapping of @page; the page lock is held. */
-static void pca_dirty_wrprotect(struct page *page)
-{
-	folio_mkclean(page_folio(page));
 }
 
 /**
@@ -70,8 +65,10 @@ static void pca_dirty_wrprotect(struct page *page)
  */
 int pca_dirty_track(struct pca_region *r, bool on)
 {
-	unsigned long index;
-	struct page *page;
+	struct address_space *mapping = r->inode->i_mapping;
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	unsigned int i;
 
 	mutex_lock(&r->dirty_lock);
 	if (!on || r->tracking) {
@@ -95,10 +92,17 @@ int pca_dirty_track(struct pca_region *r, bool on)
 	smp_store_release(&r->tracking, true);
 
 	/* Writable PTEs from before must fault again to be seen. */
-	xa_for_each(&r->pages, index, page) {
-		lock_page(page);
-		pca_dirty_wrprotect(page);
-		unlock_page(page);
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, r->nr_pages - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			if (folio->mapping == mapping)
+				folio_mkclean(folio);
+			folio_unlock(folio);
+		}
+		folio_batch_release(&fbatch);
 		cond_resched();
 	}
 	mutex_unlock(&r->dirty_lock);
@@ -115,17 +119,33 @@ int pca_dirty_track(struct pca_region *r, bool on)
  */
 static void pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff)
 {
-	struct page *page = xa_load(&r->pages, pgoff);
+	struct folio *folio = pca_region_get_folio(r, pgoff);
 
-	if (!page)
+	if (!folio)
 		return;
-	lock_page(page);
-	if (!folio_maybe_dma_pinned(page_folio(page)) &&
+	folio_lock(folio);
+	if (folio->mapping == r->inode->i_mapping &&
+	    !folio_maybe_dma_pinned(folio) &&
 	    test_and_clear_bit(pgoff, r->dirty)) {
 		atomic_long_dec(&r->nr_dirty);
-		pca_dirty_wrprotect(page);
+		/* Write-protect every mapping of the page. */
+		folio_mkclean(folio);
 	}
-	unlock_page(page);
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+/* Pages [@first, @first + @nr) are leaving the region: no bits for them. */
+void pca_dirty_forget(struct pca_region *r, pgoff_t first, pgoff_t nr)
+{
+	pgoff_t pgoff;
+
+	lockdep_assert_held(&r->dirty_lock);
+	if (!r->dirty)
+		return;
+	for (pgoff = first; pgoff < first + nr; pgoff++)
+		if (test_and_clear_bit(pgoff, r->dirty))
+			atomic_long_dec(&r->nr_dirty);
 }
 
 /**

@@ -395,7 +395,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	 * same holds for a detach that leaves no agent under the FAIL policy.
 	 */
 	smp_mb__after_atomic();
-	present = xa_load(&r->pages, vmf->pgoff);
+	present = pca_region_present(r, vmf->pgoff);
 	if (present || !pca_region_can_wait(r)) {
 		if (created) {
 			hlist_del(&f->node);

@@ -197,7 +197,7 @@ static int pca_nl_fill_region(struct sk_buff *msg, struct pca_region *r,
 	    nla_put_u64_64bit(msg, PCA_A_REGION_SIZE, r->size, PCA_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCA_A_REGION_FLAGS, r->flags, PCA_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCA_A_PAGES_PRESENT,
-			      atomic_long_read(&r->nr_present), PCA_A_PAD) ||
+			      pca_region_nr_present(r), PCA_A_PAD) ||
 	    nla_put_u32(msg, PCA_A_QUEUES, READ_ONCE(r->nr_queues)) ||
 	    nla_put_u32(msg, PCA_A_POLICY, READ_ONCE(r->policy)) ||
 	    nla_put_u32(msg, PCA_A_DIRTY_TRACKING, READ_ONCE(r->tracking)) ||

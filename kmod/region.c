@@ -9,6 +9,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/falloc.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -18,6 +19,7 @@
 #include <linux/mount.h>
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/pid_namespace.h>
 #include <linux/pseudo_fs.h>
 #include <linux/cred.h>
@@ -105,18 +107,16 @@ static void pca_region_free_rcu(struct rcu_head *head)
 static void pca_region_release(struct kref *kref)
 {
 	struct pca_region *r = container_of(kref, struct pca_region, ref);
-	unsigned long index;
-	struct page *page;
 
-	/* Process context only: a region can hold millions of pages. */
+	/*
+	 * Nothing maps the region any more; its memory goes now, not when
+	 * the inode does (a path to it can keep the inode).  Pinned pages
+	 * live on with their pinners.  Process context only: truncation
+	 * sleeps, and reschedules over millions of pages.
+	 */
 	might_sleep();
-	xa_for_each(&r->pages, index, page) {
-		/* Pages may outlive us pinned; they leave the address_space. */
-		page->mapping = NULL;
-		put_page(page);
-		cond_resched();
-	}
-	xa_destroy(&r->pages);
+	if (r->inode)
+		truncate_inode_pages(r->inode->i_mapping, 0);
 	pca_dirty_free(r);
 	free_percpu(r->stats);
 	mem_cgroup_put(r->memcg);
@@ -213,14 +213,35 @@ static int pca_fill_page(struct page *page, const struct pca_src *src)
 	return ret;
 }
 
+/* The page at @pgoff with a reference, or NULL if it is absent. */
+struct folio *pca_region_get_folio(struct pca_region *r, pgoff_t pgoff)
+{
+	struct folio *folio = __filemap_get_folio(r->inode->i_mapping, pgoff,
+						  0, 0);
+
+	/* 6.1 answers NULL for "absent", later kernels ERR_PTR(-ENOENT). */
+	return IS_ERR_OR_NULL(folio) ? NULL : folio;
+}
+
+/* Whether @pgoff is present, without a reference: a hint, and a fence. */
+bool pca_region_present(struct pca_region *r, pgoff_t pgoff)
+{
+	void *entry = xa_load(&r->inode->i_mapping->i_pages, pgoff);
+
+	return entry && !xa_is_value(entry);
+}
+
 /**
  * pca_region_place() - make one page present
  * @r: the region
  * @pgoff: page offset, already checked against the region size
  * @src: the page's contents, or NULL for zeroes
  *
- * The page is filled completely before it is published, so a fault that
- * finds it in @r->pages maps whole data.  Waiters are not woken here.
+ * The page is filled completely and marked uptodate before it enters the
+ * region's page cache, so a fault (or fault-around) that finds it maps
+ * whole data.  It enters dirty, as in ramfs: with no backing store, a
+ * dirty page is one that drop_caches and fadvise never drop.  Waiters are
+ * not woken here.
  * The page is charged to the memory cgroup of the region's creator (the
  * VMM, whose guest it is), not to the caller (an agent, or a thread that
  * touched a page of a present-mode region).
@@ -231,16 +252,15 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src)
 {
 	struct mem_cgroup *old_memcg;
-	struct page *page, *old;
+	struct folio *folio;
+	struct page *page;
 	int ret;
 
 	/* The common race (urgent page beat the stream): no allocation. */
-	if (xa_load(&r->pages, pgoff))
+	if (pca_region_present(r, pgoff))
 		return -EEXIST;
 
-	old_memcg = set_active_memcg(r->memcg);
-	page = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
-	set_active_memcg(old_memcg);
+	page = alloc_page(GFP_HIGHUSER);
 	if (!page)
 		return -ENOMEM;
 	ret = pca_fill_page(page, src);
@@ -248,17 +268,19 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		__free_page(page);
 		return ret;
 	}
-	/* Found by the rmap through the region's address_space (dirty log). */
-	page->mapping = r->inode->i_mapping;
-	page->index = pgoff;
-
-	old = xa_cmpxchg(&r->pages, pgoff, NULL, page, GFP_KERNEL);
-	if (old) {
-		page->mapping = NULL;
-		__free_page(page);
-		return xa_is_err(old) ? xa_err(old) : -EEXIST;
+	folio = page_folio(page);
+	__folio_mark_uptodate(folio);
+	/* The page cache charges the folio, to the active memcg if set. */
+	old_memcg = set_active_memcg(r->memcg);
+	ret = filemap_add_folio(r->inode->i_mapping, folio, pgoff, GFP_KERNEL);
+	set_active_memcg(old_memcg);
+	if (ret) {
+		folio_put(folio);
+		return ret;	/* -EEXIST: placed by someone else meanwhile */
 	}
-	atomic_long_inc(&r->nr_present);
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	folio_put(folio);	/* the page cache holds its own */
 	return 0;
 }
 
@@ -323,10 +345,17 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
  * @done: pages that were present and are gone
  *
  * Absent pages are missing in a PCA_REGION_MISSING region (the next touch
- * faults to the agent) and zero-filled on touch otherwise.  Every mapping
- * of a page loses it before its lock is dropped; a pinned page lives on
- * with its pinner, outside the region.  The walk visits present pages
- * only, so its cost follows them, not the length of the range.
+ * faults to the agent) and zero-filled on touch otherwise.  Pages leave
+ * the page cache as in a hole punch: unmapped from every mapping, then
+ * truncated under their lock; a pinned page lives on with its pinner,
+ * outside the region.  The walk visits present pages only, so its cost
+ * follows them, not the length of the range.
+ *
+ * A page's dirty bit is cleared under its lock before it goes: a write
+ * fault racing the discard then either comes before (its bit is cleared
+ * with the page) or after, and sets a bit for a page about to go, which
+ * only makes a later report name a page that is absent (and zero, or
+ * missing).  No write to a page that stays is ever dropped from the log.
  *
  * Return: 0, or -EINTR when a fatal signal stopped it part way (*@done
  * says how far it got; the pages not yet reached are untouched).
@@ -335,36 +364,33 @@ int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		       pgoff_t *done)
 {
 	struct address_space *mapping = r->inode->i_mapping;
-	pgoff_t pgoff = first, last = first + nr - 1;
-	struct page *page;
+	pgoff_t index = first, last = first + nr - 1;
+	struct folio_batch fbatch;
+	unsigned int i;
 	int ret = 0;
 
 	*done = 0;
+	folio_batch_init(&fbatch);
 	/* Dirty bits belong to present pages; keep the log consistent. */
 	mutex_lock(&r->dirty_lock);
-	while ((page = xa_find(&r->pages, &pgoff, last, XA_PRESENT))) {
-		lock_page(page);
-		if (xa_cmpxchg(&r->pages, pgoff, page, NULL, 0) == page) {
-			unmap_mapping_range(mapping,
-					    (loff_t)pgoff << PAGE_SHIFT,
-					    PAGE_SIZE, 1);
-			if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
-				atomic_long_dec(&r->nr_dirty);
-			page->mapping = NULL;
-			unlock_page(page);
-			put_page(page);
-			atomic_long_dec(&r->nr_present);
-			(*done)++;
-		} else {
-			unlock_page(page);
+	while (!ret && filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+			loff_t pos = folio_pos(folio);
+
+			folio_lock(folio);
+			if (folio->mapping == mapping) {
+				pca_dirty_forget(r, folio->index,
+						 folio_nr_pages(folio));
+				*done += folio_nr_pages(folio);
+			}
+			folio_unlock(folio);
+			truncate_pagecache_range(r->inode, pos,
+						 pos + folio_size(folio) - 1);
 		}
-		if (pgoff == last)
-			break;
-		pgoff++;
-		if (fatal_signal_pending(current)) {
+		folio_batch_release(&fbatch);
+		if (fatal_signal_pending(current))
 			ret = -EINTR;
-			break;
-		}
 		cond_resched();
 	}
 	mutex_unlock(&r->dirty_lock);
@@ -386,41 +412,17 @@ void pca_region_stats(struct pca_region *r, struct pca_stats *sum)
 	}
 }
 
-/*
- * The page at @pgoff with a reference, or NULL.  DISCARD may free a page
- * at any time, so the reference is taken speculatively, as the page cache
- * does, and kept only if the page is still the region's.
- */
-static struct page *pca_region_get_page(struct pca_region *r, pgoff_t pgoff)
-{
-	struct page *page;
-
-	rcu_read_lock();
-	for (;;) {
-		page = xa_load(&r->pages, pgoff);
-		if (!page)
-			break;
-		if (!get_page_unless_zero(page))
-			continue;
-		if (likely(xa_load(&r->pages, pgoff) == page))
-			break;
-		put_page(page);
-	}
-	rcu_read_unlock();
-	return page;
-}
-
 static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 {
 	struct pca_region *r = vmf->vma->vm_file->private_data;
-	struct page *page;
+	struct folio *folio;
 	vm_fault_t ret;
 	int err;
 
 	if (vmf->pgoff >= r->nr_pages)
 		return VM_FAULT_SIGBUS;
 
-	while (!(page = pca_region_get_page(r, vmf->pgoff))) {
+	while (!(folio = pca_region_get_folio(r, vmf->pgoff))) {
 		if (r->flags & PCA_REGION_MISSING) {
 			ret = pca_fault_wait(r, vmf);
 			if (ret)
@@ -433,23 +435,31 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 			return VM_FAULT_OOM;
 	}
 	/*
-	 * DISCARD takes pages out of @pages under their lock and then zaps
-	 * their PTEs; the core keeps the lock until our PTE is in place, so
-	 * a page still in @pages here is either mapped before the zap or not
-	 * mapped at all.
+	 * DISCARD truncates a page under its lock, which unmaps it if it is
+	 * mapped; the core keeps the lock until our PTE is in place, so a
+	 * page still in the page cache here is either mapped before the
+	 * truncation (and unmapped by it) or not mapped at all.
 	 */
-	lock_page(page);
-	if (unlikely(xa_load(&r->pages, vmf->pgoff) != page)) {
-		unlock_page(page);
-		put_page(page);
+	folio_lock(folio);
+	if (unlikely(folio->mapping != r->inode->i_mapping)) {
+		folio_unlock(folio);
+		folio_put(folio);
 		return VM_FAULT_NOPAGE;	/* retried from the start */
 	}
-	vmf->page = page;
+	vmf->page = folio_file_page(folio, vmf->pgoff);
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * .map_pages maps the present neighbours of a read fault (fault-around)
+ * straight from the page cache, read-only, so that a guest reading pages
+ * placed ahead of it takes a fraction of the faults; writes still come
+ * through .page_mkwrite for the dirty log.  It also lets 6.6+ kernels run
+ * .fault under the per-VMA lock instead of retrying under mmap_lock.
+ */
 static const struct vm_operations_struct pca_vm_ops = {
 	.fault		= pca_vm_fault,
+	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= pca_dirty_page_mkwrite,
 };
 
@@ -464,9 +474,8 @@ static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
 	    vma_pages(vma) > r->nr_pages - vma->vm_pgoff)
 		return -EINVAL;
 	/*
-	 * No growth past the region through mremap; no core dump, which
-	 * would otherwise stall on missing pages; and VM_DONTEXPAND also
-	 * keeps mlock from trying to put our non-LRU pages on an LRU.
+	 * No growth past the region through mremap, and no core dump, which
+	 * would otherwise stall on missing pages.
 	 */
 	pca_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &pca_vm_ops;
@@ -514,6 +523,49 @@ static int pca_region_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE), and MADV_REMOVE on
+ * a mapping, which comes here: how QEMU and other VMMs discard guest RAM
+ * on a file (balloon, postcopy discard).  The same as DISCARD: missing
+ * again in a missing-mode region, zero on the next touch otherwise.
+ */
+static long pca_region_fallocate(struct file *file, int mode, loff_t offset,
+				 loff_t len)
+{
+	struct pca_region *r = file->private_data;
+	pgoff_t done;
+
+	if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP;
+	/* No partial pages: a page is present or absent, never half. */
+	if (pca_region_range(r, offset, len, NULL))
+		return -EINVAL;
+	return pca_region_discard(r, offset >> PAGE_SHIFT, len >> PAGE_SHIFT,
+				  &done);
+}
+
+/*
+ * The region's size is fixed: truncating it would drop guest memory.
+ * ftruncate() to the size it has is allowed (a VMM sizing its "file");
+ * owner and mode changes are a file's as usual.
+ */
+static int pca_region_setattr(PCA_SETATTR_ARGS, struct dentry *dentry,
+			      struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+
+	if (attr->ia_valid & ATTR_SIZE) {
+		if (attr->ia_size != i_size_read(inode))
+			return -EPERM;
+		attr->ia_valid &= ~ATTR_SIZE;
+	}
+	return simple_setattr(pca_setattr_idmap, dentry, attr);
+}
+
+static const struct inode_operations pca_region_iops = {
+	.setattr	= pca_region_setattr,
+};
+
 /* The size is what SEEK_END reports: VMMs size their mapping from it. */
 static loff_t pca_region_llseek(struct file *file, loff_t offset, int whence)
 {
@@ -529,6 +581,7 @@ static const struct file_operations pca_region_fops = {
 	.mmap		= pca_region_mmap,
 	.unlocked_ioctl	= pca_region_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.fallocate	= pca_region_fallocate,
 	.release	= pca_region_file_release,
 };
 
@@ -549,7 +602,6 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 	r->nr_pages = size >> PAGE_SHIFT;
 	r->flags = flags;
 	r->policy = PCA_POLICY_FAIL;
-	xa_init(&r->pages);
 	mutex_init(&r->queues_lock);
 	mutex_init(&r->dirty_lock);
 	atomic_set(&r->nr_files, 1);
@@ -591,7 +643,12 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 		goto err_region;
 	}
 	inode->i_size = size;
+	/* A regular file to fstat() and fallocate(), of a fixed size. */
+	inode->i_mode = S_IFREG | 0600;
+	inode->i_op = &pca_region_iops;
 	inode->i_fop = &pca_region_fops;
+	/* Guest memory is never reclaimed, written back or dropped. */
+	mapping_set_unevictable(inode->i_mapping);
 	inode->i_private = r;
 	inode->i_uid = current_fsuid();
 	inode->i_gid = current_fsgid();

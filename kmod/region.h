@@ -8,6 +8,7 @@
 #include <linux/xarray.h>
 #include <linux/rcupdate.h>
 #include <linux/percpu.h>
+#include <linux/fs.h>
 #include <linux/sizes.h>
 #include <uapi/linux/postcopy_assist.h>
 
@@ -48,12 +49,15 @@ struct pca_stats {
 /**
  * struct pca_region - guest memory owned by the module
  *
- * A region's pages live in @pages, indexed by page offset.  A page is
- * *present* when @pages holds it; in a PCA_REGION_MISSING region an absent
- * page is *missing* and a fault on it waits for an agent.  A page enters
- * @pages fully written and only through pca_region_place(), so no thread
- * ever maps a partial page.  DISCARD takes pages out again, under the
- * page lock, which the fault path also holds while it maps a page.
+ * A region's pages live in the page cache of its inode (@inode->i_mapping),
+ * indexed by page offset, unevictable and dirty from the start, charged to
+ * the creator's memory cgroup (@memcg).  A page is *present* when the page
+ * cache holds it; in a PCA_REGION_MISSING region an absent page is
+ * *missing* and a fault on it waits for an agent.  A page enters the page
+ * cache uptodate and fully written, and only through pca_region_place(),
+ * so no thread ever maps a partial page.  DISCARD truncates pages out
+ * again, under the page lock, which the fault path also holds while it
+ * maps a page.
  *
  * Lifetime: the region file (and every VMA through it, and every thread
  * asleep in a fault) holds a reference; so do netlink commands between
@@ -66,7 +70,8 @@ struct pca_stats {
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
  *                          @nr_queues, @policy, @closed.
  *   pca_fault_bucket.lock - pending faults of one hash bucket.
- *   @pages' xa_lock       - page insertion; lookups are RCU only.
+ * The page cache has its own locks (i_pages, the folio lock, i_mmap_rwsem);
+ * lookups are RCU only.
  * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
  * it, a page's lock orders its dirty bit against its write permission.
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
@@ -89,8 +94,6 @@ struct pca_region {
 	/* The creator's: every page is charged here, whoever places it. */
 	struct mem_cgroup *memcg;
 
-	struct xarray pages;
-	atomic_long_t nr_present;
 
 	/* Faults waiting now; lets resolution skip the hash when zero. */
 	atomic_t nr_pending;
@@ -146,6 +149,8 @@ struct pca_src {
 	const void __user *ubuf;
 };
 
+struct folio *pca_region_get_folio(struct pca_region *r, pgoff_t pgoff);
+bool pca_region_present(struct pca_region *r, pgoff_t pgoff);
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src);
 int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
@@ -165,6 +170,12 @@ static inline void pca_count_add(struct pca_region *r, enum pca_count c,
 static inline void pca_count_wait(struct pca_region *r, unsigned int bucket)
 {
 	this_cpu_inc(r->stats->wait_hist[bucket]);
+}
+
+/* Pages present now. */
+static inline unsigned long pca_region_nr_present(struct pca_region *r)
+{
+	return READ_ONCE(r->inode->i_mapping->nrpages);
 }
 
 extern const u64 pca_supported_features;

@@ -65,6 +65,7 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <linux/falloc.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1752,6 +1753,18 @@ static void do_kernel_access(struct rng *r, uint8_t *addr, uint64_t len)
 	}
 }
 
+/* Drop the clean page cache, as an operator might at any time. */
+static void drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "3", 1) < 0)
+			count_result(-errno);
+		close(fd);
+	}
+}
+
 static void mm_one(struct mmstate *m, struct pca_client *c)
 {
 	struct rng *r = &m->s.rng;
@@ -1835,11 +1848,41 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 	} else if (what < 73 && c) {
 		count_op(P_MMAP);
 		count_result(pca_dirty_track(c, fr->id, rbelow(r, 2)));
-	} else if (what < 77) {
+	} else if (what < 75) {
 		/* mapped, maybe dirty-tracked pages made absent again */
 		off = roffset(r, fr->size);
 		count_op(P_MMAP);
 		count_result(fd_discard(fr->fd, off, rlength(r, fr->size, off)));
+	} else if (what < 78) {
+		/* the file calls a VMM makes on its guest RAM */
+		static const int modes[] = {
+			FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+			FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
+		};
+
+		off = chance(r, 70) ? roffset(r, fr->size) : rinteresting(r);
+		len = chance(r, 70) ? rlength(r, fr->size, off) :
+		      rinteresting(r);
+		count_op(P_MMAP);
+		switch (rbelow(r, 4)) {
+		case 0:
+		case 1:
+			count_result(fallocate(fr->fd, modes[rbelow(r, 6)],
+					       off, len) ? -errno : 0);
+			break;
+		case 2:
+			count_result(ftruncate(fr->fd, chance(r, 50) ?
+					       (off_t)fr->size : (off_t)off) ?
+				     -errno : 0);
+			break;
+		default:
+			count_result(-posix_fadvise(fr->fd, off, len,
+						    POSIX_FADV_DONTNEED));
+			if (chance(r, 10))
+				drop_caches();
+			break;
+		}
 	} else {
 		int i, n = 1 + rbelow(r, 4);
 
