@@ -355,6 +355,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	bool created = false, present;
 	struct file *file;
 	u64 start;
+	int err;
 
 	/* Hosts may forbid the kernel itself to stall on an agent. */
 	if (!(vmf->flags & FAULT_FLAG_USER) &&
@@ -441,7 +442,18 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		pca_queue_put(q);
 	}
 	start = ktime_get_ns();
-	if (!wait_event_killable(f->wq, READ_ONCE(f->done)))
+	/*
+	 * A user access may be interrupted by any signal (a VMM kicks a vCPU
+	 * thread out with one): the handler runs and the access faults
+	 * again, joining the same pending entry.  A kernel access would only
+	 * retry at once, so it waits for the page or a fatal signal.
+	 */
+	if ((vmf->flags & (FAULT_FLAG_INTERRUPTIBLE | FAULT_FLAG_USER)) ==
+	    (FAULT_FLAG_INTERRUPTIBLE | FAULT_FLAG_USER))
+		err = wait_event_interruptible(f->wq, READ_ONCE(f->done));
+	else
+		err = wait_event_killable(f->wq, READ_ONCE(f->done));
+	if (!err)
 		pca_wait_hist(r, ktime_get_ns() - start);
 	pca_fault_put(f);
 	fput(file);

@@ -780,6 +780,61 @@ static void test_attach_keeps_policy(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- signals ---------------------------------------------------------- */
+
+static atomic_int signals_handled;
+
+static void count_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&signals_handled, 1);
+}
+
+/*
+ * A thread waiting for a missing page handles a non-fatal signal at once
+ * (a VMM kicks a vCPU thread out of the guest with one), then waits again
+ * for the same page, without a second fault record; it gets its page when
+ * the agent places it.
+ */
+static void test_signal_while_waiting(struct pca_test_ctx *t)
+{
+	struct sigaction sa = { .sa_handler = count_signal }, old;
+	struct pca_fault_record rec;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	uint64_t end;
+	int i;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	atomic_store(&signals_handled, 0);
+	sigemptyset(&sa.sa_mask);
+	PCA_ASSERT_OK(t, sigaction(SIGUSR1, &sa, &old) ? -errno : 0);
+	touch_start(t, &k, r.mem, 0);
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, 0);
+
+	for (i = 1; i <= 3; i++) {
+		pthread_kill(k.th, SIGUSR1);
+		end = now_ns() + pca_scaled_ms(WAIT_MS) * 1000000ULL;
+		while (atomic_load(&signals_handled) < i && now_ns() < end)
+			usleep(1000);
+		PCA_EXPECT_EQ(t, atomic_load(&signals_handled), i);
+	}
+	PCA_EXPECT(t, !atomic_load(&k.done), "the access completed unserved");
+	/* back to waiting for the same fault: no new record */
+	no_fault(t, t->c);
+
+	fill(data, 7);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 0, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, pca_scaled_ms(WAIT_MS)),
+		   "not woken by COPY after the signals");
+	PCA_EXPECT_EQ(t, k.first, data[0]);
+	sigaction(SIGUSR1, &old, NULL);
+	region_free(&r);
+}
+
 /* ---- memory cgroups -------------------------------------------------- */
 
 #define CGROOT		"/sys/fs/cgroup"
@@ -1585,6 +1640,8 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_WAIT_POLICY),
 	PCA_TEST("discard_huge_range", test_discard_huge_range,
 		 PCA_FEATURE_DISCARD),
+	PCA_TEST("signal_while_waiting", test_signal_while_waiting,
+		 PCA_FEATURE_MISSING),
 	PCA_TEST("memcg_charges_creator", test_memcg_charges_creator,
 		 PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("resend_on_request", test_resend_on_request,
