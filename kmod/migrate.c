@@ -395,8 +395,11 @@ int pca_nl_migrate_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	unsigned long id = cb->args[0];
 	struct pca_migration *m;
 
-	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN))
+	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "CAP_SYS_ADMIN in the network namespace's user namespace required");
 		return -EPERM;
+	}
 	mutex_lock(&pca_mig_lock);
 	xa_for_each_start(&pca_migrations, id, m, cb->args[0]) {
 		if (!net_eq(m->net, net))
