@@ -8,6 +8,7 @@
 
 #include "device.h"
 #include "fault.h"
+#include "limits.h"
 #include "netlink.h"
 #include "region.h"
 
@@ -15,9 +16,13 @@ static int __init pca_init(void)
 {
 	int ret;
 
-	ret = pca_region_init();
+	/* First in, last out: every object counted there is gone by then. */
+	ret = pca_limits_init();
 	if (ret)
 		return ret;
+	ret = pca_region_init();
+	if (ret)
+		goto err_limits;
 	ret = pca_fault_init();
 	if (ret)
 		goto err_region;
@@ -36,6 +41,8 @@ err_fault:
 	pca_fault_exit();
 err_region:
 	pca_region_exit();
+err_limits:
+	pca_limits_exit();
 	return ret;
 }
 
@@ -46,6 +53,7 @@ static void __exit pca_exit(void)
 	/* Drains late resends, which may drop the last region reference. */
 	pca_fault_exit();
 	pca_region_exit();
+	pca_limits_exit();
 }
 
 module_init(pca_init);

@@ -23,12 +23,11 @@
 #include <net/sock.h>
 
 #include "compat.h"
+#include "limits.h"
 #include "migrate.h"
 #include "netlink.h"
 #include "region.h"
 
-/* Migrations known at once, all namespaces together. */
-#define PCA_MIG_MAX		1024
 #define PCA_MIG_PEER_LEN	64
 #define PCA_MIG_MESSAGE_LEN	128
 
@@ -67,7 +66,6 @@ struct pca_migration {
 static DEFINE_MUTEX(pca_mig_lock);
 static DEFINE_XARRAY_ALLOC1(pca_migrations);
 static u32 pca_next_mig_id;
-static unsigned int pca_nr_migrations;
 
 static bool pca_mig_final(u32 phase)
 {
@@ -135,7 +133,7 @@ static void pca_mig_event(const struct pca_migration *m, bool to_agent)
 static void pca_mig_free(struct pca_migration *m)
 {
 	xa_erase(&pca_migrations, m->id);
-	pca_nr_migrations--;
+	pca_limit_migration_del(m->net);
 	kfree(m->args);
 	kfree(m);
 }
@@ -195,9 +193,15 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 		return -ENOTCONN;
 	}
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
-	if (!m)
-		return -ENOMEM;
+	/* Counted in the caller's namespace, charged to its memory cgroup. */
+	ret = pca_limit_migration_add(net, info->extack);
+	if (ret)
+		return ret;
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m) {
+		ret = -ENOMEM;
+		goto err_limit;
+	}
 	m->net = net;
 	m->region_id = nla_get_u32(info->attrs[PCA_A_REGION_ID]);
 	m->role = nla_get_u32(info->attrs[PCA_A_MIG_ROLE]);
@@ -205,28 +209,24 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	m->vmm_portid = info->snd_portid;
 	nla_strscpy(m->peer, info->attrs[PCA_A_MIG_PEER], sizeof(m->peer));
 	if (info->attrs[PCA_A_MIG_ARGS]) {
-		m->args = nla_strdup(info->attrs[PCA_A_MIG_ARGS], GFP_KERNEL);
+		m->args = nla_strdup(info->attrs[PCA_A_MIG_ARGS],
+				     GFP_KERNEL_ACCOUNT);
 		if (!m->args) {
 			kfree(m);
-			return -ENOMEM;
+			ret = -ENOMEM;
+			goto err_limit;
 		}
 	}
 
 	mutex_lock(&pca_mig_lock);
-	if (pca_nr_migrations >= PCA_MIG_MAX) {
-		NL_SET_ERR_MSG_MOD(info->extack, "too many migrations");
-		ret = -ENOSPC;
-	} else {
-		ret = xa_alloc_cyclic(&pca_migrations, &m->id, m, xa_limit_31b,
-				      &pca_next_mig_id, GFP_KERNEL);
-	}
+	ret = xa_alloc_cyclic(&pca_migrations, &m->id, m, xa_limit_31b,
+			      &pca_next_mig_id, GFP_KERNEL);
 	if (ret < 0) {
 		mutex_unlock(&pca_mig_lock);
 		kfree(m->args);
 		kfree(m);
-		return ret;
+		goto err_limit;
 	}
-	pca_nr_migrations++;
 	ret = pca_mig_reply(info, m, PCA_CMD_MIGRATE);
 	req = pca_mig_msg(m, PCA_CMD_MIGRATE_REQUEST);
 	if (req)
@@ -237,6 +237,10 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		pca_mig_free(m);
 	mutex_unlock(&pca_mig_lock);
+	return ret;
+
+err_limit:
+	pca_limit_migration_del(net);
 	return ret;
 }
 
@@ -409,8 +413,11 @@ int pca_nl_migrate_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	unsigned long id = cb->args[0];
 	struct pca_migration *m;
 
-	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN))
+	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "CAP_SYS_ADMIN in the network namespace's user namespace required");
 		return -EPERM;
+	}
 	mutex_lock(&pca_mig_lock);
 	xa_for_each_start(&pca_migrations, id, m, cb->args[0]) {
 		if (!net_eq(m->net, net))

@@ -233,16 +233,10 @@ static int pca_nl_region_get(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-static int pca_nl_region_dump_start(struct netlink_callback *cb)
-{
-	if (netlink_ns_capable(cb->skb, sock_net(cb->skb->sk)->user_ns,
-			       CAP_SYS_ADMIN))
-		return 0;
-	NL_SET_ERR_MSG_MOD(cb->extack,
-			   "CAP_SYS_ADMIN in the network namespace's user namespace required");
-	return -EPERM;
-}
-
+/*
+ * Checked in the dump rather than in .start, whose errors carry no extack
+ * text on 6.1; cb->args[1] says the check was made.
+ */
 static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
@@ -250,6 +244,15 @@ static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct pca_region *r;
 	int ret;
 
+	if (!cb->args[1]) {
+		if (!netlink_ns_capable(cb->skb, net->user_ns,
+					CAP_SYS_ADMIN)) {
+			NL_SET_ERR_MSG_MOD(cb->extack,
+					   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+			return -EPERM;
+		}
+		cb->args[1] = 1;
+	}
 	while ((r = pca_region_find_next(net, &id))) {
 		/* List only what REGION_GET would show this caller. */
 		if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN))
@@ -819,7 +822,6 @@ static const struct genl_ops pca_ops[] = {
 	{
 		.cmd	= PCA_CMD_REGION_GET,
 		.doit	= pca_nl_region_get,
-		.start	= pca_nl_region_dump_start,
 		.dumpit	= pca_nl_region_dump,
 	},
 	{

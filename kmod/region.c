@@ -35,6 +35,7 @@
 #include "device.h"
 #include "dirty.h"
 #include "fault.h"
+#include "limits.h"
 #include "region.h"
 
 #define PCA_FS_MAGIC	0x70636173	/* "pcas" */
@@ -120,6 +121,7 @@ static void pca_region_release(struct kref *kref)
 	pca_dirty_free(r);
 	free_percpu(r->stats);
 	mem_cgroup_put(r->memcg);
+	pca_limit_region_del(r->net, r->size);
 	put_pid_ns(r->pid_ns);
 	put_user_ns(r->user_ns);
 	put_net(r->net);
@@ -589,10 +591,11 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 {
 	struct pca_region *r;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	/* Charged to the creator's memory cgroup, as are its pages. */
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return NULL;
-	r->stats = alloc_percpu(struct pca_stats);
+	r->stats = alloc_percpu_gfp(struct pca_stats, GFP_KERNEL_ACCOUNT);
 	if (!r->stats) {
 		kfree(r);
 		return NULL;
@@ -619,7 +622,8 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
  * @flags: PCA_REGION_*
  * @id: the new region's id
  *
- * Return: the region file, or an ERR_PTR.
+ * Return: the region file, or an ERR_PTR: -EDQUOT when the caller's
+ * network namespace has as many regions, or region bytes, as allowed.
  */
 struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 {
@@ -633,9 +637,14 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 	if (flags & ~(PCA_REGION_MISSING | PCA_REGION_USER_ONLY))
 		return ERR_PTR(-EINVAL);
 
+	ret = pca_limit_region_add(current->nsproxy->net_ns, size);
+	if (ret)
+		return ERR_PTR(ret);
 	r = pca_region_alloc(size, flags);
-	if (!r)
+	if (!r) {
+		pca_limit_region_del(current->nsproxy->net_ns, size);
 		return ERR_PTR(-ENOMEM);
+	}
 
 	inode = alloc_anon_inode(pca_mnt->mnt_sb);
 	if (IS_ERR(inode)) {

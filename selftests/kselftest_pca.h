@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -202,6 +203,45 @@ __pca_test_exit(struct pca_test_ctx *t, int code)
 	else if (__e < 0 && (t)->c) \
 		pca_t_diag(t, "%s: %s", #expr, pca_strerror((t)->c)); \
 } while (0)
+
+/*
+ * Expect a failing client call refused by the module itself: errno @e and
+ * an extack message that contains @text, e.g.
+ *	PCA_EXPECT_REFUSED(t, pca_api(t->c, PCA_API_VERSION, 0, NULL),
+ *			   EPERM, PCA_MSG_NEED_ADMIN);
+ * A generic failure with the same errno (a path lookup, a socket that
+ * could not be opened, a check of the core) carries no such text.
+ */
+#define PCA_EXPECT_REFUSED(t, expr, e, text) do { \
+	long __e = __PCA_CHECK_ERR2(t, PCA_FAIL, expr, e, e, #expr, "-" #e); \
+	const char *__x = (t)->c ? pca_extack((t)->c) : ""; \
+	if (__e == -(long)(e) && !strstr(__x, (text))) \
+		PCA_FAIL(t, "%s: extack \"%s\", expected \"%s\"", #expr, \
+			 __x, (text)); \
+} while (0)
+
+/* The module's extack for a caller without CAP_SYS_ADMIN in its netns. */
+#define PCA_MSG_NEED_ADMIN \
+	"CAP_SYS_ADMIN in the network namespace's user namespace required"
+
+/*
+ * A node at @path for the module's device, owned by @uid:@gid, mode 0600:
+ * the device given to a user as an operator would (through a group, say),
+ * so that the user's open() passes the file permissions and meets the
+ * module's own check.  0 or -errno.
+ */
+static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(PCA_DEVICE_PATH, &st))
+		return -errno;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	if (mknod(path, S_IFCHR | 0600, st.st_rdev) || chown(path, uid, gid))
+		return -errno;
+	return 0;
+}
 
 /*
  * Run @fn in a child that dropped to @uid/@gid, no supplementary groups

@@ -28,6 +28,7 @@ struct side {
 	struct nl_sock *sk;
 	int family;
 	int err;		/* last NLMSG_ERROR, as -errno */
+	char extack[256];	/* its extack message, "" when none */
 	int nseen;
 	struct seen seen[MAX_SEEN];
 };
@@ -66,11 +67,41 @@ static int side_valid(struct nl_msg *msg, void *arg)
 static int side_error(struct sockaddr_nl *nla, struct nlmsgerr *err,
 		      void *arg)
 {
+	const struct nlmsghdr *nlh = (const void *)((const char *)err -
+						    NLMSG_HDRLEN);
+	size_t off = sizeof(*err);
 	struct side *s = arg;
+	struct nlattr *a;
+	int rem;
 
 	(void)nla;
 	s->err = err->error;
+	s->extack[0] = '\0';
+	/* The TLVs follow the request, unless it was capped. */
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += err->msg.nlmsg_len - NLMSG_HDRLEN;
+	off = NLMSG_ALIGN(off);
+	if (NLMSG_LENGTH(off) >= nlh->nlmsg_len)
+		return NL_STOP;
+	nla_for_each_attr(a, (struct nlattr *)((char *)err + off),
+			  nlh->nlmsg_len - NLMSG_LENGTH(off), rem)
+		if (nla_type(a) == NLMSGERR_ATTR_MSG)
+			snprintf(s->extack, sizeof(s->extack), "%.*s",
+				 nla_len(a), (char *)nla_data(a));
 	return NL_STOP;
+}
+
+/* @err (an -errno of side_req()) with @text in the extack message. */
+static int side_refused(struct side *s, int ret, int err, const char *text)
+{
+	if (ret != -err || !strstr(s->extack, text)) {
+		pca_diag("expected %d \"%s\", got %d \"%s\"", -err, text,
+			 ret, s->extack);
+		return 0;
+	}
+	return 1;
 }
 
 static int side_ack(struct nl_msg *msg, void *arg)
@@ -82,7 +113,7 @@ static int side_ack(struct nl_msg *msg, void *arg)
 
 static void side_open(struct pca_test_ctx *t, struct side *s, const char *grp)
 {
-	int g;
+	int g, one = 1;
 
 	memset(s, 0, sizeof(*s));
 	s->sk = nl_socket_alloc();
@@ -95,6 +126,8 @@ static void side_open(struct pca_test_ctx *t, struct side *s, const char *grp)
 	nl_socket_modify_cb(s->sk, NL_CB_ACK, NL_CB_CUSTOM, side_ack, s);
 	nl_socket_modify_err_cb(s->sk, NL_CB_CUSTOM, side_error, s);
 	nl_socket_set_nonblocking(s->sk);
+	PCA_ASSERT_EQ(t, setsockopt(nl_socket_get_fd(s->sk), SOL_NETLINK,
+				    NETLINK_EXT_ACK, &one, sizeof(one)), 0);
 	if (grp) {
 		g = genl_ctrl_resolve_grp(s->sk, POSTCOPY_ASSIST_GENL_NAME,
 					  grp);
@@ -226,7 +259,10 @@ static void test_full_flow(struct pca_test_ctx *t)
 	r.has_phase = 1;
 	r.phase = PCA_MIG_PRECOPY;
 	r.progress = &pr;
-	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_UPDATE, &r), -EPERM);
+	PCA_EXPECT(t, side_refused(&other,
+				   side_req(&other, PCA_CMD_MIGRATE_UPDATE, &r),
+				   EPERM, "only the agent that accepted"),
+		   "UPDATE from another socket");
 	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
 	e = side_wait(&vmm, PCA_CMD_MIGRATE_EVENT, PCA_MIG_PRECOPY);
 	PCA_ASSERT(t, e, "no PRECOPY event");
@@ -247,7 +283,10 @@ static void test_full_flow(struct pca_test_ctx *t)
 	PCA_ASSERT(t, side_wait(&vmm, PCA_CMD_MIGRATE_EVENT,
 				PCA_MIG_SWITCHOVER), "no SWITCHOVER event");
 	r.has_phase = 0;
-	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_PAUSED, &r), -EPERM);
+	PCA_EXPECT(t, side_refused(&other,
+				   side_req(&other, PCA_CMD_MIGRATE_PAUSED, &r),
+				   EPERM, "only the socket that asked"),
+		   "PAUSED from another socket");
 	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_PAUSED, &r), 0);
 	PCA_EXPECT(t, side_wait(&agent, PCA_CMD_MIGRATE_EVENT, PCA_MIG_PAUSED),
 		   "agent not told of the pause");
@@ -316,7 +355,10 @@ static void test_cancel_tells_agent(struct pca_test_ctx *t)
 	PCA_ASSERT(t, e, "request");
 	r = (struct req){ .id = e->id, .has_id = 1 };
 	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
-	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_CANCEL, &r), -EPERM);
+	PCA_EXPECT(t, side_refused(&agent,
+				   side_req(&agent, PCA_CMD_MIGRATE_CANCEL, &r),
+				   EPERM, "only the socket that asked"),
+		   "CANCEL from the agent");
 	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_CANCEL, &r), 0);
 	e = side_wait(&agent, PCA_CMD_MIGRATE_EVENT, PCA_MIG_CANCELLED);
 	PCA_ASSERT(t, e, "agent not told");
@@ -341,9 +383,11 @@ static void unpriv_part(struct pca_test_ctx *t)
 	g = genl_ctrl_resolve_grp(s.sk, POSTCOPY_ASSIST_GENL_NAME,
 				  PCA_MCGRP_AGENT);
 	PCA_ASSERT(t, g >= 0, "group");
-	PCA_EXPECT(t, nl_socket_add_membership(s.sk, g) < 0,
-		   "nobody joined the agent group");
-	PCA_EXPECT_EQ(t, side_req(&s, PCA_CMD_MIGRATE, &r), -EPERM);
+	/* the family asks the core to check CAP_SYS_ADMIN for the group */
+	PCA_EXPECT_EQ(t, nl_socket_add_membership(s.sk, g), -NLE_PERM);
+	PCA_EXPECT(t, side_refused(&s, side_req(&s, PCA_CMD_MIGRATE, &r),
+				   EPERM, PCA_MSG_NEED_ADMIN),
+		   "MIGRATE as nobody");
 	side_close(&s);
 }
 

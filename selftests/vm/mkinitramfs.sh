@@ -41,6 +41,12 @@ trap 'rm -rf "$root"' EXIT
 
 mkdir -p "$root"/{bin,dev,etc/pca,lib,proc,sys,tmp,run,root,selftests,mnt}
 mkdir -p "$root/usr"
+# mktemp -d made the archive's root 0700, and mkdir follows the host's
+# umask: give the guest the usual modes, so that a test running as an
+# unprivileged user reaches the module instead of failing at path lookup.
+chmod 0755 "$root" "$root"/{bin,dev,etc,etc/pca,lib,proc,sys,selftests,mnt,usr}
+chmod 1777 "$root"/{tmp,run}
+chmod 0700 "$root/root"
 ln -s ../bin "$root/usr/bin"
 ln -s ../bin "$root/usr/sbin"
 ln -s bin "$root/sbin"
