@@ -286,7 +286,7 @@ static int relay_pause(struct mcli *m)
 		ret = -ECANCELED;
 	pthread_mutex_unlock(&m->relay_lock);
 	if (ret == -ETIMEDOUT)
-		fprintf(stderr, PROG ": %s: migration %u: the VMM did not confirm the pause within %d ms\n",
+		fprintf(stderr, PROG ": %s: migration %u: the VMM did not confirm the pause within %d ms (--io-timeout-ms)\n",
 			m->name, m->mig.mig_id, m->cfg.io_timeout_ms);
 	return ret;
 }
@@ -355,8 +355,9 @@ static int hook_pause(void *arg)
 	if (ret) {
 		end_line(m);
 		fprintf(stderr, PROG ": %s: the VMM did not confirm the pause on fd %d: %s\n",
-			m->name, m->control_fd,
-			ret == -ETIMEDOUT ? "no answer" : "control socket closed");
+			m->name, m->control_fd, ret == -ETIMEDOUT ?
+			"no answer within --io-timeout-ms" :
+			"control socket closed");
 		return ret;
 	}
 	if (strcmp(line, "paused")) {
@@ -549,7 +550,8 @@ static const char source_help[] =
 "  --no-postcopy            send everything left while paused\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
-"  --io-timeout-ms MS       a silent peer is gone after this (10000)\n"
+"  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
+"                           that sends heartbeats is alive however slow\n"
 "  --recover-timeout-ms MS  wait this long for it to come back (60000)\n"
 "  --control-fd N           VMM control socket (see Documentation/agent.rst);\n"
 "                           without it the region must not be written\n"
@@ -576,7 +578,8 @@ static const char dest_help[] =
 "                           destination agent that died (the region keeps\n"
 "                           what it placed; faults waited meanwhile)\n"
 "  --connect-timeout-ms MS  keep trying to reach the source (60000)\n"
-"  --io-timeout-ms MS       a silent peer is gone after this (10000)\n"
+"  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
+"                           that sends heartbeats is alive however slow\n"
 "  --recover-timeout-ms MS  keep reconnecting after a break (60000)\n"
 "  --control-fd N           VMM control socket (see Documentation/agent.rst)\n"
 "  --json                   final summary as JSON on stdout\n"

@@ -223,10 +223,15 @@ static void mark_broken(struct dst *d, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(what, sizeof(what), fmt, ap);
 		va_end(ap);
-		snprintf(d->broken_why, sizeof(d->broken_why), "%s: %s", what,
-			 err == -ECONNRESET ? "connection closed by the peer" :
-			 err == -ETIMEDOUT ? "peer silent for too long" :
-			 mig_errstr(err));
+		if (err == -ETIMEDOUT)
+			snprintf(d->broken_why, sizeof(d->broken_why),
+				 "%s: peer silent for %d ms (--io-timeout-ms)",
+				 what, d->cfg->io_timeout_ms);
+		else
+			snprintf(d->broken_why, sizeof(d->broken_why),
+				 "%s: %s", what, err == -ECONNRESET ?
+				 "connection closed by the peer" :
+				 mig_errstr(err));
 		__atomic_store_n(&d->broken, 1, __ATOMIC_RELEASE);
 		shutdown_fd(d->ctrl);
 		shutdown_fd(d->pre);
@@ -623,11 +628,12 @@ static void *ctrl_rx_thread(void *arg)
 static void *heartbeat_thread(void *arg)
 {
 	struct dst *d = arg;
-	int ticks = 0;
+	int ticks = 0, every = mig_heartbeat_ms(d->cfg->io_timeout_ms) /
+			      MIG_TICK_MS;
 
 	while (!is_broken(d)) {
 		mig_sleep_ms(MIG_TICK_MS);
-		if (++ticks < MIG_HEARTBEAT_MS / MIG_TICK_MS)
+		if (++ticks < every)
 			continue;
 		ticks = 0;
 		if (ctrl_send(d, MIG_MSG_HEARTBEAT, 0, NULL, 0))
@@ -932,6 +938,40 @@ struct hs_err {
 	char msg[300];
 };
 
+/*
+ * The welcome, after any number of heartbeats (MIG_HELLO_HEARTBEAT): a
+ * source that keeps sending them is alive, however long it takes to
+ * answer; one silent for --io-timeout-ms is not.
+ */
+static int recv_welcome(struct dst *d, int fd, struct mig_welcome *w,
+			unsigned int *beats)
+{
+	const int *abort = (const int *)d->cfg->cancel;
+	int io = d->cfg->io_timeout_ms, ret;
+
+	*beats = 0;
+	for (;;) {
+		struct mig_hdr h;
+		struct mig_rec r;
+
+		ret = mig_recv_all(fd, w, 4, io, abort);
+		if (ret)
+			return ret;
+		if (mig_magic_of(w) != MIG_MSG_HEARTBEAT)
+			break;
+		memcpy(&h, w, 4);
+		ret = mig_recv_all(fd, (char *)&h + 4, sizeof(h) - 4, io,
+				   abort);
+		if (ret)
+			return ret;
+		mig_hdr_decode(&h, &r);
+		if (r.len)
+			return -EPROTO;
+		(*beats)++;
+	}
+	return mig_recv_all(fd, (char *)w + 4, sizeof(*w) - 4, io, abort);
+}
+
 /* Open one channel: connect, hello, welcome.  -errno with @e filled. */
 static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 			uint64_t flags, int timeout_ms, int *fdp,
@@ -940,7 +980,7 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 	const char *addr = d->cfg->addr;
 	struct mig_hello h;
 	char err[200], dump[64];
-	unsigned int status;
+	unsigned int status, beats = 0;
 	int fd, ret;
 
 	e->retry = 1;
@@ -955,25 +995,30 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 	}
 	mig_sock_tune(fd, d->cfg->io_timeout_ms, chan != MIG_CHAN_DATA);
 	mig_hello_encode(&h, chan, d->have_id ? d->id : NULL, index, d->nch,
-			 flags, d->size, d->psz);
-	ret = mig_send_all(fd, &h, sizeof(h), MIG_HANDSHAKE_MS, NULL);
+			 flags | MIG_HELLO_HEARTBEAT, d->size, d->psz);
+	ret = mig_send_all(fd, &h, sizeof(h), d->cfg->io_timeout_ms,
+			   (const int *)d->cfg->cancel);
 	if (!ret)
-		ret = mig_recv_all(fd, w, sizeof(*w), MIG_HANDSHAKE_MS, NULL);
+		ret = recv_welcome(d, fd, w, &beats);
 	if (ret) {
 		close(fd);
-		if (ret == -ECONNRESET) {
+		/* a source restarting or busy: maybe; garbage: no */
+		e->retry = flags & MIG_HELLO_RESUME;
+		if (ret == -ECONNRESET)
 			snprintf(e->msg, sizeof(e->msg),
 				 "%s closed the connection during the handshake: is it a postcopy-agent source?",
 				 addr);
-			/* a source restarting or busy: maybe; garbage: no */
-			e->retry = flags & MIG_HELLO_RESUME;
-		} else {
+		else if (ret == -ETIMEDOUT)
 			snprintf(e->msg, sizeof(e->msg),
-				 "no handshake answer from %s within %d s (%s): is it a postcopy-agent source?",
-				 addr, MIG_HANDSHAKE_MS / 1000,
-				 mig_errstr(ret));
-			e->retry = flags & MIG_HELLO_RESUME;
-		}
+				 "no handshake answer from %s: silent for %d ms (--io-timeout-ms)%s: is it a postcopy-agent source?",
+				 addr, d->cfg->io_timeout_ms, beats ?
+				 " after heartbeats" : "");
+		else if (ret == -ECANCELED)
+			snprintf(e->msg, sizeof(e->msg), "cancelled");
+		else
+			snprintf(e->msg, sizeof(e->msg),
+				 "handshake with %s: %s: is it a postcopy-agent source?",
+				 addr, mig_errstr(ret));
 		return ret;
 	}
 	e->retry = 0;
@@ -1139,7 +1184,7 @@ static int reconnect(struct dst *d)
 	d->have_switchover = 0;	/* the source sends it again if needed */
 	pthread_mutex_unlock(&d->lock);
 	mig_logf(d->hk, MIG_LOG_WARN,
-		 "connection to the source lost (%s); reconnecting for up to %d s%s",
+		 "connection to the source lost (%s); reconnecting for up to %d s (--recover-timeout-ms)%s",
 		 why, d->cfg->recover_timeout_ms / 1000,
 		 d->switched ? " (faults wait meanwhile)" : "");
 	set_phase(d, MIG_PHASE_RECOVERING);
@@ -1152,7 +1197,7 @@ static int reconnect(struct dst *d)
 			return -ECANCELED;
 		if (now >= deadline) {
 			mig_set_error(d->res, 0,
-				      "the source could not be reached again within %d s after the connection broke (%s; last attempt: %s)%s",
+				      "the source could not be reached again within %d s (--recover-timeout-ms) after the connection broke (%s; last attempt: %s)%s",
 				      d->cfg->recover_timeout_ms / 1000, why,
 				      e.msg[0] ? e.msg : "none",
 				      d->switched ?
@@ -1215,8 +1260,13 @@ static int first_connect(struct dst *d)
 			d->t_connected = mig_now_ns();
 			return 0;
 		}
-		if (!e.retry || mig_now_ns() + backoff * 1000000ULL >= deadline) {
+		if (!e.retry) {
 			mig_set_error(d->res, 0, "%s", e.msg);
+			return ret;
+		}
+		if (mig_now_ns() + backoff * 1000000ULL >= deadline) {
+			mig_set_error(d->res, 0, "%s (tried for %d s, --connect-timeout-ms)",
+				      e.msg, d->cfg->connect_timeout_ms / 1000);
 			return ret;
 		}
 		mig_sleep_ms(backoff);

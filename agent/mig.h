@@ -19,15 +19,20 @@
 
 /* How often blocked I/O looks at its abort flag. */
 #define MIG_TICK_MS		100
+/* Heartbeat interval, shorter when the silence limit is short. */
 #define MIG_HEARTBEAT_MS	1000
-/* Longest a handshake may take once connected. */
-#define MIG_HANDSHAKE_MS	5000
+
 
 #define MIG_MIN(a, b)	((a) < (b) ? (a) : (b))
 #define MIG_MAX(a, b)	((a) > (b) ? (a) : (b))
 
 uint64_t mig_now_ns(void);
 void mig_sleep_ms(int ms);
+/*
+ * How often to send a heartbeat when a peer that is silent for
+ * @io_timeout_ms is taken for dead: a few of them fit in the limit.
+ */
+int mig_heartbeat_ms(int io_timeout_ms);
 
 void mig_logf(const struct mig_hooks *h, enum mig_log_level level,
 	      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -45,7 +50,11 @@ void mig_format_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
 /* Connect with a deadline; -errno, with @err filled. */
 int mig_connect(const char *addr, int timeout_ms, int *fd, char *err,
 		size_t err_len);
-/* Keepalive, user timeout, buffers, TCP_NODELAY (@nodelay). */
+/*
+ * Keepalive probes that give up after about @io_timeout_ms, the same TCP
+ * user timeout (unacknowledged data, or a zero window, for that long
+ * breaks the connection), buffers, TCP_NODELAY (@nodelay).
+ */
 void mig_sock_tune(int fd, int io_timeout_ms, int nodelay);
 /* Accept one connection within @timeout_ms (<0: forever). */
 int mig_accept(int lfd, int timeout_ms, const int *abort, int *fd,

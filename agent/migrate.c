@@ -75,6 +75,14 @@ void mig_sleep_ms(int ms)
 		;
 }
 
+int mig_heartbeat_ms(int io_timeout_ms)
+{
+	if (io_timeout_ms <= 0)
+		return MIG_HEARTBEAT_MS;
+	return MIG_MAX(MIG_MIN(io_timeout_ms / 4, MIG_HEARTBEAT_MS),
+		       MIG_TICK_MS);
+}
+
 void mig_logf(const struct mig_hooks *h, enum mig_log_level level,
 	      const char *fmt, ...)
 {
@@ -246,8 +254,15 @@ int mig_listen(const char *addr, int *fdp, char *bound, size_t bound_len,
 
 void mig_sock_tune(int fd, int io_timeout_ms, int nodelay)
 {
-	int one = 1, idle = 2, intvl = 1, cnt = 5, buf = 4 << 20;
 	unsigned int user_timeout = io_timeout_ms > 0 ? io_timeout_ms : 0;
+	int one = 1, buf = 4 << 20;
+	/*
+	 * Probes from half the limit on, four of them in the other half: a
+	 * dead host is found about when a silent peer would be, not after
+	 * a fixed few seconds that a busy network may exceed.
+	 */
+	int idle = MIG_MAX(io_timeout_ms / 2000, 1);
+	int intvl = MIG_MAX(io_timeout_ms / 8000, 1), cnt = 4;
 
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));

@@ -21,7 +21,7 @@
 #include "wire.h"
 
 #define MIG_DEFAULT_CHANNELS		4
-#define MIG_DEFAULT_IO_TIMEOUT_MS	10000
+#define MIG_DEFAULT_IO_TIMEOUT_MS	30000
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -150,7 +150,13 @@ struct mig_config {
 	uint8_t id[MIG_ID_LEN];
 	int have_id;
 	unsigned int channels;		/* destination: data channels */
-	int io_timeout_ms;		/* a peer silent this long is gone */
+	/*
+	 * A peer silent this long is gone: no record, not even a heartbeat
+	 * (sent every second, more often when this is below 4 s), in a
+	 * handshake or after it; also a write stalled this long, and the
+	 * TCP keepalive and user timeouts.
+	 */
+	int io_timeout_ms;
 	int connect_timeout_ms;		/* first contact */
 	int recover_timeout_ms;		/* reconnecting after a break */
 	/* source */

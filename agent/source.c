@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,21 @@ enum pass_mode {
 enum pass_kind {
 	KIND_PRECOPY,
 	KIND_STOPCOPY,
+};
+
+/*
+ * Connections the lobby holds: accepted, hello being read (in), or read
+ * and waiting for the engine (ready).
+ */
+#define LOBBY_MAX		(2 * MIG_MAX_CHANNELS + 4)
+
+struct lobby_conn {
+	int fd;
+	size_t got;		/* hello bytes read */
+	struct mig_hello h;
+	char peer[64];
+	uint64_t t_last;	/* accepted, or the last byte read */
+	uint64_t t_hb;		/* the last heartbeat sent */
 };
 
 struct src;
@@ -92,6 +108,19 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
+
+	/* the lobby (below) */
+	pthread_t lobby_th;
+	int lobby_running;
+	int lobby_stop;		/* atomic */
+	struct lobby_conn in[LOBBY_MAX];	/* lobby thread only */
+	unsigned int nin;
+	pthread_mutex_t lobby_lock;
+	pthread_cond_t lobby_cond;
+	int accepting;		/* under lobby_lock: the engine takes hellos */
+	int lobby_err;		/* under lobby_lock: accept() failed for good */
+	struct lobby_conn ready[LOBBY_MAX];	/* under lobby_lock */
+	unsigned int nready;
 
 	/* connections of the current epoch */
 	int ctrl, data[MIG_MAX_CHANNELS], pre;
@@ -203,10 +232,15 @@ static void mark_broken(struct src *s, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(what, sizeof(what), fmt, ap);
 		va_end(ap);
-		snprintf(s->broken_why, sizeof(s->broken_why), "%s: %s", what,
-			 err == -ECONNRESET ? "connection closed by the peer" :
-			 err == -ETIMEDOUT ? "peer silent for too long" :
-			 mig_errstr(err));
+		if (err == -ETIMEDOUT)
+			snprintf(s->broken_why, sizeof(s->broken_why),
+				 "%s: peer silent for %d ms (--io-timeout-ms)",
+				 what, s->cfg->io_timeout_ms);
+		else
+			snprintf(s->broken_why, sizeof(s->broken_why),
+				 "%s: %s", what, err == -ECONNRESET ?
+				 "connection closed by the peer" :
+				 mig_errstr(err));
 		__atomic_store_n(&s->broken, 1, __ATOMIC_RELEASE);
 		shutdown_fd(s->ctrl);
 		shutdown_fd(s->pre);
@@ -583,11 +617,12 @@ static void *ctrl_rx_thread(void *arg)
 static void *heartbeat_thread(void *arg)
 {
 	struct src *s = arg;
-	int ticks = 0;
+	int ticks = 0, every = mig_heartbeat_ms(s->cfg->io_timeout_ms) /
+			      MIG_TICK_MS;
 
 	while (!is_broken(s)) {
 		mig_sleep_ms(MIG_TICK_MS);
-		if (++ticks < MIG_HEARTBEAT_MS / MIG_TICK_MS)
+		if (++ticks < every)
 			continue;
 		ticks = 0;
 		if (ctrl_send(s, MIG_MSG_HEARTBEAT, 0, 0, 0, NULL, 0))
@@ -695,69 +730,301 @@ static void reject(struct src *s, int fd, enum mig_status status,
 
 	mig_welcome_encode(&w, status, s->id, s->size, s->psz, s->nch, 0,
 			   reason);
-	mig_send_all(fd, &w, sizeof(w), MIG_HANDSHAKE_MS, NULL);
+	mig_send_all(fd, &w, sizeof(w), s->cfg->io_timeout_ms, NULL);
 	close(fd);
 }
 
 /*
- * Accept one connection that starts with a well-formed hello of our
- * version; garbage, strangers and other versions are turned away (and
- * logged) and the wait goes on.  -ETIMEDOUT after @deadline_ns.
+ * The lobby: a thread that accepts connections and reads their hellos
+ * for the whole life of the source, from before its setup on.  The
+ * engine takes the hellos it waits for (accept_hello()); until it does,
+ * a destination that asked for them (MIG_HELLO_HEARTBEAT) gets a
+ * heartbeat about every second, so that it can tell a source that is
+ * busy (setting up a large region, or on a loaded host) from one that is
+ * gone, however long the wait.  Garbage, other versions and peers that
+ * send no hello within --io-timeout-ms are turned away here, and so is
+ * every hello while the migration runs (busy: a destination coming back
+ * retries until the source looks for it).
+ */
+static void lobby_drop(struct src *s, unsigned int i)
+{
+	s->in[i] = s->in[--s->nin];
+}
+
+static void lobby_accept(struct src *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct lobby_conn *c;
+	char peer[64];
+	int fd;
+
+	/* poll() said so; a connection gone meanwhile is simply not there */
+	fd = accept4(s->lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	mig_format_sockaddr((struct sockaddr *)&ss, peer, sizeof(peer));
+	if (s->nin == LOBBY_MAX) {
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s dropped: %u handshakes pending",
+			 peer, LOBBY_MAX);
+		close(fd);
+		return;
+	}
+	mig_sock_tune(fd, s->cfg->io_timeout_ms, 1);
+	c = &s->in[s->nin++];
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->t_last = mig_now_ns();
+}
+
+/* Hello @i is complete: check what the engine need not see, queue it. */
+static void lobby_hello(struct src *s, unsigned int i)
+{
+	struct lobby_conn *c = &s->in[i];
+	char dump[64], why[MIG_REASON_LEN];
+
+	if (mig_le32_to_cpu(c->h.magic) != MIG_MAGIC) {
+		mig_hexdump(&c->h, 8, dump, sizeof(dump));
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s rejected: not a postcopy-agent destination (bad magic; first bytes %s)",
+			 c->peer, dump);
+		close(c->fd);
+		lobby_drop(s, i);
+		return;
+	}
+	if (mig_le16_to_cpu(c->h.version) != MIG_VERSION) {
+		snprintf(why, sizeof(why),
+			 "the source speaks protocol version %u only",
+			 MIG_VERSION);
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s rejected: protocol version %u, this agent speaks %u: use matching postcopy-agent versions",
+			 c->peer, mig_le16_to_cpu(c->h.version), MIG_VERSION);
+		reject(s, c->fd, MIG_ERR_VERSION, why);
+		lobby_drop(s, i);
+		return;
+	}
+	pthread_mutex_lock(&s->lobby_lock);
+	if (!s->accepting || s->nready == LOBBY_MAX) {
+		pthread_mutex_unlock(&s->lobby_lock);
+		snprintf(why, sizeof(why), "migration %.8s... in progress",
+			 s->idtxt);
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s rejected: %s", c->peer, why);
+		reject(s, c->fd, MIG_ERR_BUSY, why);
+		lobby_drop(s, i);
+		return;
+	}
+	c->t_hb = mig_now_ns();
+	s->ready[s->nready++] = *c;
+	pthread_cond_broadcast(&s->lobby_cond);
+	pthread_mutex_unlock(&s->lobby_lock);
+	lobby_drop(s, i);
+}
+
+static void lobby_read(struct src *s, unsigned int i)
+{
+	struct lobby_conn *c = &s->in[i];
+	ssize_t n;
+
+	n = recv(c->fd, (char *)&c->h + c->got, sizeof(c->h) - c->got,
+		 MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s dropped: no handshake (%s)",
+			 c->peer, n ? mig_errstr(-errno) :
+			 "closed before sending one");
+		close(c->fd);
+		lobby_drop(s, i);
+		return;
+	}
+	c->got += n;
+	c->t_last = mig_now_ns();
+	if (c->got == sizeof(c->h))
+		lobby_hello(s, i);
+}
+
+/* Heartbeats to the hellos that wait for the engine and asked for them. */
+static void lobby_heartbeats(struct src *s, uint64_t now, uint64_t every)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&s->lobby_lock);
+	for (i = 0; i < s->nready; i++) {
+		struct lobby_conn *c = &s->ready[i];
+		struct mig_hdr h;
+		ssize_t n;
+
+		if (!(mig_le64_to_cpu(c->h.flags) & MIG_HELLO_HEARTBEAT) ||
+		    now < c->t_hb + every)
+			continue;
+		c->t_hb = now;
+		mig_hdr_encode(&h, MIG_MSG_HEARTBEAT, 0, 0, 0, 0);
+		n = send(c->fd, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n == sizeof(h))
+			continue;
+		/* gone, or a header cut in half: the stream is lost */
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s dropped while it waited: %s",
+			 c->peer, n < 0 ? mig_errstr(-errno) : "short write");
+		close(c->fd);
+		s->ready[i--] = s->ready[--s->nready];
+	}
+	pthread_mutex_unlock(&s->lobby_lock);
+}
+
+static void *lobby_thread(void *arg)
+{
+	struct src *s = arg;
+	uint64_t every = (uint64_t)mig_heartbeat_ms(s->cfg->io_timeout_ms) *
+			 1000000ULL;
+	uint64_t limit = (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	struct pollfd pfd[LOBBY_MAX + 1];
+
+	while (!__atomic_load_n(&s->lobby_stop, __ATOMIC_ACQUIRE)) {
+		unsigned int i, n = s->nin;
+		uint64_t now;
+		int ret;
+
+		pfd[0].fd = s->lfd;
+		pfd[0].events = POLLIN;
+		for (i = 0; i < n; i++) {
+			pfd[i + 1].fd = s->in[i].fd;
+			pfd[i + 1].events = POLLIN;
+		}
+		ret = poll(pfd, n + 1, MIG_TICK_MS);
+		if (ret < 0 && errno != EINTR) {
+			pthread_mutex_lock(&s->lobby_lock);
+			s->lobby_err = -errno;
+			pthread_cond_broadcast(&s->lobby_cond);
+			pthread_mutex_unlock(&s->lobby_lock);
+			break;
+		}
+		if (ret <= 0)
+			for (i = 0; i <= n; i++)
+				pfd[i].revents = 0;
+		now = mig_now_ns();
+		/* downwards: a dropped entry takes the last one's place */
+		for (i = n; i-- > 0;) {
+			if (pfd[i + 1].revents)
+				lobby_read(s, i);
+			else if (s->cfg->io_timeout_ms > 0 &&
+				 now - s->in[i].t_last > limit) {
+				mig_logf(s->hk, MIG_LOG_WARN,
+					 "connection from %s dropped: no handshake within %d ms (--io-timeout-ms)",
+					 s->in[i].peer, s->cfg->io_timeout_ms);
+				close(s->in[i].fd);
+				lobby_drop(s, i);
+			}
+		}
+		if (pfd[0].revents & POLLIN)
+			lobby_accept(s);
+		lobby_heartbeats(s, now, every);
+	}
+	return NULL;
+}
+
+static int lobby_start(struct src *s)
+{
+	int ret;
+
+	s->accepting = 1;
+	ret = pthread_create(&s->lobby_th, NULL, lobby_thread, s);
+	if (ret)
+		return -ret;
+	s->lobby_running = 1;
+	return 0;
+}
+
+static void lobby_stop(struct src *s)
+{
+	unsigned int i;
+
+	if (s->lobby_running) {
+		__atomic_store_n(&s->lobby_stop, 1, __ATOMIC_RELEASE);
+		pthread_join(s->lobby_th, NULL);
+		s->lobby_running = 0;
+	}
+	for (i = 0; i < s->nin; i++)
+		close(s->in[i].fd);
+	s->nin = 0;
+	for (i = 0; i < s->nready; i++)
+		close(s->ready[i].fd);
+	s->nready = 0;
+}
+
+/*
+ * Whether the engine looks for hellos.  When it stops, what waits is
+ * answered busy: a destination retries those.
+ */
+static void set_accepting(struct src *s, int on)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&s->lobby_lock);
+	s->accepting = on;
+	if (!on) {
+		for (i = 0; i < s->nready; i++)
+			reject(s, s->ready[i].fd, MIG_ERR_BUSY,
+			       "not waiting for this connection");
+		s->nready = 0;
+	}
+	pthread_mutex_unlock(&s->lobby_lock);
+}
+
+/*
+ * The next hello of our version that the lobby read, in arrival order.
+ * -ETIMEDOUT after @deadline_ns.
  */
 static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
 			struct mig_hello *h, char *peer, size_t peer_len)
 {
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lobby_lock);
 	for (;;) {
-		uint64_t now = mig_now_ns();
-		char dump[64];
-		int fd, ret;
+		uint64_t now = mig_now_ns(), left;
+		struct timespec ts;
 
-		if (mig_cancelled(s->cfg))
-			return -ECANCELED;
-		if (now >= deadline_ns)
-			return -ETIMEDOUT;
-		ret = mig_accept(s->lfd, MIG_MIN((deadline_ns - now) / 1000000,
-						 (uint64_t)MIG_TICK_MS * 5),
-				 NULL, &fd, peer, peer_len);
-		if (ret == -ETIMEDOUT || ret == -EAGAIN)
-			continue;
-		if (ret)
-			return ret;
-		mig_sock_tune(fd, s->cfg->io_timeout_ms, 1);
-		ret = mig_recv_all(fd, h, sizeof(*h), MIG_HANDSHAKE_MS, NULL);
-		if (ret) {
-			mig_logf(s->hk, MIG_LOG_WARN,
-				 "connection from %s dropped: no handshake (%s)",
-				 peer, ret == -ECONNRESET ?
-				 "closed before sending one" :
-				 mig_errstr(ret));
-			close(fd);
-			continue;
-		}
-		if (mig_le32_to_cpu(h->magic) != MIG_MAGIC) {
-			mig_hexdump(h, 8, dump, sizeof(dump));
-			mig_logf(s->hk, MIG_LOG_WARN,
-				 "connection from %s rejected: not a postcopy-agent destination (bad magic; first bytes %s)",
-				 peer, dump);
-			close(fd);
-			continue;
-		}
-		if (mig_le16_to_cpu(h->version) != MIG_VERSION) {
-			char why[MIG_REASON_LEN];
+		if (s->nready) {
+			struct lobby_conn c = s->ready[0];
 
-			snprintf(why, sizeof(why),
-				 "the source speaks protocol version %u only",
-				 MIG_VERSION);
-			mig_logf(s->hk, MIG_LOG_WARN,
-				 "connection from %s rejected: protocol version %u, this agent speaks %u: use matching postcopy-agent versions",
-				 peer, mig_le16_to_cpu(h->version),
-				 MIG_VERSION);
-			reject(s, fd, MIG_ERR_VERSION, why);
-			continue;
+			memmove(&s->ready[0], &s->ready[1],
+				--s->nready * sizeof(s->ready[0]));
+			*fdp = c.fd;
+			*h = c.h;
+			snprintf(peer, peer_len, "%s", c.peer);
+			break;
 		}
-		*fdp = fd;
-		return 0;
+		if (s->lobby_err) {
+			ret = s->lobby_err;
+			break;
+		}
+		if (mig_cancelled(s->cfg)) {
+			ret = -ECANCELED;
+			break;
+		}
+		if (now >= deadline_ns) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		left = MIG_MIN(deadline_ns - now,
+			       (uint64_t)MIG_TICK_MS * 1000000ULL);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += left;
+		while (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->lobby_cond, &s->lobby_lock, &ts);
 	}
+	pthread_mutex_unlock(&s->lobby_lock);
+	return ret;
 }
 
 static int send_welcome(struct src *s, int fd)
@@ -766,7 +1033,7 @@ static int send_welcome(struct src *s, int fd)
 
 	mig_welcome_encode(&w, MIG_OK, s->id, s->size, s->psz, s->nch,
 			   s->postcopy ? MIG_WELCOME_POSTCOPY : 0, NULL);
-	return mig_send_all(fd, &w, sizeof(w), MIG_HANDSHAKE_MS, NULL);
+	return mig_send_all(fd, &w, sizeof(w), s->cfg->io_timeout_ms, NULL);
 }
 
 /*
@@ -856,11 +1123,14 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 	}
 }
 
-/* The data and preempt channels of the control connection just taken. */
+/*
+ * The data and preempt channels of the control connection just taken;
+ * each must come within --io-timeout-ms of the one before.
+ */
 static int accept_channels(struct src *s)
 {
-	uint64_t deadline = mig_now_ns() +
-			    (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	uint64_t silence = (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	uint64_t deadline = mig_now_ns() + silence;
 	unsigned int need = s->nch + 1;
 
 	while (need) {
@@ -898,6 +1168,7 @@ static int accept_channels(struct src *s)
 		if (ret)
 			return ret;
 		need--;
+		deadline = mig_now_ns() + silence;
 	}
 	return 0;
 }
@@ -1041,8 +1312,9 @@ static int recover(struct src *s, int *need_switchover)
 	stop_threads(s);
 	if (s->peer_error)
 		return -EREMOTEIO;
+	set_accepting(s, 1);
 	mig_logf(s->hk, MIG_LOG_WARN,
-		 "connection to the destination lost (%s); waiting up to %d s for it to come back",
+		 "connection to the destination lost (%s); waiting up to %d s (--recover-timeout-ms) for it to come back",
 		 why, s->cfg->recover_timeout_ms / 1000);
 	set_phase(s, MIG_PHASE_RECOVERING);
 	deadline = mig_now_ns() +
@@ -1051,7 +1323,7 @@ static int recover(struct src *s, int *need_switchover)
 		ret = accept_control(s, deadline, 1);
 		if (ret == -ETIMEDOUT) {
 			mig_set_error(s->res, 0,
-				      "the destination did not come back within %d s after the connection broke (%s); the source still holds a complete copy",
+				      "the destination did not come back within %d s (--recover-timeout-ms) after the connection broke (%s); the source still holds a complete copy",
 				      s->cfg->recover_timeout_ms / 1000, why);
 			return ret;
 		}
@@ -1066,6 +1338,7 @@ static int recover(struct src *s, int *need_switchover)
 			 mig_errstr(ret));
 		close_conns(s);
 	}
+	set_accepting(s, 0);
 	s->res->reconnects++;
 	ret = start_threads(s);
 	if (ret)
@@ -1292,10 +1565,49 @@ static void fill_result(struct src *s)
 		r->total_ns = mig_now_ns() - s->t_start;
 }
 
-static int setup(struct src *s)
+/*
+ * The id and the listening socket, with the lobby on it, before anything
+ * that may take long: a destination that connects meanwhile gets
+ * heartbeats, not silence.
+ */
+static int setup_listen(struct src *s)
 {
 	const struct mig_config *cfg = s->cfg;
 	char err[200];
+	int ret;
+
+	if (cfg->have_id)
+		memcpy(s->id, cfg->id, MIG_ID_LEN);
+	else
+		mig_random_id(s->id);
+	memcpy(s->res->id, s->id, MIG_ID_LEN);
+	mig_format_id(s->id, s->idtxt);
+	s->psz = sysconf(_SC_PAGESIZE);
+
+	if (cfg->listen_fd >= 0) {
+		s->lfd = cfg->listen_fd;
+	} else {
+		char bound[64];
+
+		ret = mig_listen(cfg->addr, &s->lfd, bound, sizeof(bound),
+				 err, sizeof(err));
+		if (ret) {
+			mig_set_error(s->res, 0, "%s", err);
+			return ret;
+		}
+		s->own_lfd = 1;
+		mig_logf(s->hk, MIG_LOG_INFO, "listening on %s", bound);
+	}
+	ret = lobby_start(s);
+	if (ret)
+		mig_set_error(s->res, 0, "starting the lobby thread: %s",
+			      mig_errstr(ret));
+	return ret;
+}
+
+static int setup(struct src *s)
+{
+	const struct mig_config *cfg = s->cfg;
 	int64_t size;
 	int ret;
 
@@ -1305,7 +1617,6 @@ static int setup(struct src *s)
 		return -EINVAL;
 	}
 	s->fd = cfg->region_fd;
-	s->psz = sysconf(_SC_PAGESIZE);
 	size = cfg->region_size;
 	if (!size) {
 		size = pca_fd_region_size(s->fd);
@@ -1374,27 +1685,6 @@ static int setup(struct src *s)
 		}
 	}
 
-	if (cfg->have_id)
-		memcpy(s->id, cfg->id, MIG_ID_LEN);
-	else
-		mig_random_id(s->id);
-	memcpy(s->res->id, s->id, MIG_ID_LEN);
-	mig_format_id(s->id, s->idtxt);
-
-	if (cfg->listen_fd >= 0) {
-		s->lfd = cfg->listen_fd;
-	} else {
-		char bound[64];
-
-		ret = mig_listen(cfg->addr, &s->lfd, bound, sizeof(bound),
-				 err, sizeof(err));
-		if (ret) {
-			mig_set_error(s->res, 0, "%s", err);
-			return ret;
-		}
-		s->own_lfd = 1;
-		mig_logf(s->hk, MIG_LOG_INFO, "listening on %s", bound);
-	}
 	return 0;
 }
 
@@ -1405,6 +1695,7 @@ static void teardown(struct src *s)
 	if (s->threads)
 		stop_threads(s);
 	close_conns(s);
+	lobby_stop(s);
 	if (s->tracking)
 		pca_dirty_track(s->nl, s->cfg->region_id, 0);
 	pca_client_close(s->nl);
@@ -1420,6 +1711,8 @@ static void teardown(struct src *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->ctrl_tx);
 	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lobby_lock);
+	pthread_cond_destroy(&s->lobby_cond);
 }
 
 int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
@@ -1447,8 +1740,12 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->ctrl_tx, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->lobby_lock, NULL);
+	pthread_cond_init(&s->lobby_cond, NULL);
 
-	ret = setup(s);
+	ret = setup_listen(s);
+	if (!ret)
+		ret = setup(s);
 	if (ret)
 		goto out;
 
@@ -1457,17 +1754,20 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 			     (uint64_t)cfg->connect_timeout_ms * 1000000ULL, 0);
 	if (ret == -ETIMEDOUT)
 		mig_set_error(res, 0,
-			      "no destination connected within %d s: start 'postcopy-agent destination --connect' pointing at this address",
+			      "no destination connected within %d s (--connect-timeout-ms): start 'postcopy-agent destination --connect' pointing at this address",
 			      cfg->connect_timeout_ms / 1000);
 	if (!ret) {
 		ret = accept_channels(s);
 		if (ret)
 			mig_set_error(res, 0,
-				      "the destination did not open its %u data channels and preempt channel: %s",
-				      s->nch, mig_errstr(ret));
+				      "the destination did not open its %u data channels and preempt channel: %s%s",
+				      s->nch, mig_errstr(ret),
+				      ret == -ETIMEDOUT ?
+				      " (none for --io-timeout-ms)" : "");
 	}
 	if (ret)
 		goto out;
+	set_accepting(s, 0);
 	s->t_start = mig_now_ns();
 	ret = start_threads(s);
 	if (!ret)

@@ -29,6 +29,16 @@
  * MIG_HELLO_RESUME and the same id, then the other channels, then sends
  * MIG_MSG_RECEIVED with the versions of the pages it holds (below).
  *
+ * Liveness during the handshake: a destination that sets
+ * MIG_HELLO_HEARTBEAT accepts MIG_MSG_HEARTBEAT records (a bare header,
+ * len 0) before the welcome, and the source sends one about every second
+ * while the connection waits for its answer (the source may be busy,
+ * e.g. still setting up a large region).  A welcome starts with
+ * MIG_MAGIC, a heartbeat with its type: the first four bytes tell them
+ * apart.  The flag keeps both sides compatible with agents that do not
+ * know it: without it no heartbeat precedes the welcome, and a source
+ * that does not know it ignores it.
+ *
  * After the handshake, each connection carries records: a struct mig_hdr
  * followed by hdr.len bytes of payload.
  */
@@ -56,6 +66,7 @@ enum mig_chan {
 
 /* mig_hello.flags */
 #define MIG_HELLO_RESUME	(1ULL << 0) /* reconnect to migration id */
+#define MIG_HELLO_HEARTBEAT	(1ULL << 1) /* heartbeats before the welcome */
 
 /* First bytes on every connection, destination -> source: 56 bytes. */
 struct mig_hello {
@@ -112,7 +123,9 @@ enum mig_msg {
 	MIG_MSG_RESUMED = 18,	/* control: the destination runs */
 	MIG_MSG_COMPLETE = 19,	/* control: every page is present */
 	/* both ways */
-	MIG_MSG_HEARTBEAT = 32,	/* control, every second while idle */
+	MIG_MSG_HEARTBEAT = 32,	/* control, every second while idle; any
+				 * connection before its welcome (above)
+				 */
 	MIG_MSG_ERROR = 33,	/* control: text, then the sender closes */
 };
 

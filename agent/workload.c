@@ -29,6 +29,26 @@
 #define WL_PAUSE_MS		10000
 #define WL_JOIN_MS		2000
 
+/*
+ * The workload's own waits (for its threads, its agents, its relay) in
+ * ms, times PCA_TIMEOUT_SCALE from the environment: the selftests'
+ * knob for slow kernels and busy hosts.  The migration's limits are
+ * options (wl_opts), which the tests scale themselves.
+ */
+static int wl_ms(int ms)
+{
+	static int scale;
+
+	if (!scale) {
+		const char *e = getenv("PCA_TIMEOUT_SCALE");
+		int v = e ? atoi(e) : 1;
+
+		__atomic_store_n(&scale, v > 0 && v <= 100 ? v : 1,
+				 __ATOMIC_RELAXED);
+	}
+	return ms * __atomic_load_n(&scale, __ATOMIC_RELAXED);
+}
+
 void wl_opts_init(struct wl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -414,7 +434,7 @@ static int hook_pause(void *arg)
 {
 	struct wl *w = arg;
 	unsigned int want = 0, i;
-	uint64_t deadline = mig_now_ns() + WL_PAUSE_MS * 1000000ULL;
+	uint64_t deadline = mig_now_ns() + wl_ms(WL_PAUSE_MS) * 1000000ULL;
 
 	for (i = 0; i < w->o->writers; i++)
 		want += w->src_cpu[i].running;
@@ -621,7 +641,7 @@ static void *pump(void *arg)
 
 		if (n <= 0)
 			break;
-		if (mig_send_all(to, buf, n, 10000, &r->stop))
+		if (mig_send_all(to, buf, n, wl_ms(10000), &r->stop))
 			break;
 		if (!to_dest)
 			continue;
@@ -647,10 +667,10 @@ static void *pump(void *arg)
 
 static int relay_connect(struct relay *r, int *fd, char *err, size_t len)
 {
-	uint64_t deadline = mig_now_ns() + 10 * 1000000000ULL;
+	uint64_t deadline = mig_now_ns() + wl_ms(10000) * 1000000ULL;
 	int ret;
 
-	while ((ret = mig_connect(r->target, 5000, fd, err, len)) ==
+	while ((ret = mig_connect(r->target, wl_ms(5000), fd, err, len)) ==
 	       -ECONNREFUSED && mig_now_ns() < deadline &&
 	       !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
 		mig_sleep_ms(20);
@@ -804,13 +824,13 @@ static void send_garbage(struct wl *w, const char *addr)
 	char err[128], buf[64];
 	int fd;
 
-	if (mig_connect(addr, 2000, &fd, err, sizeof(err))) {
+	if (mig_connect(addr, wl_ms(2000), &fd, err, sizeof(err))) {
 		wl_log(w, "garbage: %s", err);
 		return;
 	}
-	mig_send_all(fd, junk, sizeof(junk), 2000, NULL);
+	mig_send_all(fd, junk, sizeof(junk), wl_ms(2000), NULL);
 	/* the source hangs up on it */
-	if (mig_recv_all(fd, buf, 1, 6000, NULL) == -ECONNRESET)
+	if (mig_recv_all(fd, buf, 1, wl_ms(6000), NULL) == -ECONNRESET)
 		wl_log(w, "garbage: the source closed the connection");
 	close(fd);
 }
@@ -831,7 +851,7 @@ static int join_timed(pthread_t th, int ms)
 
 static void stop_vcpus(struct wl *w, struct vcpu *cpus, int *stop)
 {
-	uint64_t end = mig_now_ns() + WL_JOIN_MS * 1000000ULL;
+	uint64_t end = mig_now_ns() + wl_ms(WL_JOIN_MS) * 1000000ULL;
 	unsigned int i;
 
 	__atomic_store_n(stop, 1, __ATOMIC_RELEASE);
@@ -865,7 +885,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.precopy_budget_ms = o->budget_ms;
 	sr.cfg.no_postcopy = o->no_postcopy;
 	sr.cfg.io_timeout_ms = o->io_timeout_ms;
-	sr.cfg.connect_timeout_ms = 30000;
+	sr.cfg.connect_timeout_ms = wl_ms(30000);
 	sr.cfg.recover_timeout_ms = o->recover_timeout_ms;
 	sr.cfg.cancel = &w->src_cancel;
 	sr.cfg.hooks.pause = hook_pause;
@@ -879,7 +899,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	dest_backend(w, &dc);
 	dc.channels = o->channels;
 	dc.io_timeout_ms = o->io_timeout_ms;
-	dc.connect_timeout_ms = 30000;
+	dc.connect_timeout_ms = wl_ms(30000);
 	dc.recover_timeout_ms = o->recover_timeout_ms;
 	dc.cancel = o->cancel;
 	dc.hooks.resume = hook_resume;
@@ -1083,7 +1103,8 @@ static int cancelled_wl(const struct wl_opts *o)
 
 static int wait_agent(struct agent_proc *a, int timeout_ms)
 {
-	uint64_t deadline = mig_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t deadline = mig_now_ns() +
+			    (uint64_t)wl_ms(timeout_ms) * 1000000ULL;
 	int status;
 
 	for (;;) {
@@ -1253,7 +1274,7 @@ static int run_agents(struct wl *w, int *lfdp)
 	pthread_create(&dx.th, NULL, agent_reader, &dx);
 
 	/* wait for the destination; kill an agent on the way if asked */
-	deadline = mig_now_ns() + 600 * 1000000000ULL;
+	deadline = mig_now_ns() + wl_ms(600000) * 1000000ULL;
 	for (;;) {
 		pid_t p;
 
@@ -1380,7 +1401,8 @@ static void stop_daemon(struct wl *w, pid_t pid)
 static int relay_ask(struct wl *w, struct relay_vmm *v, uint32_t region,
 		     const char *peer, const char *args)
 {
-	uint64_t deadline = mig_now_ns() + WL_DAEMON_WAIT_MS * 1000000ULL;
+	uint64_t deadline = mig_now_ns() +
+			    wl_ms(WL_DAEMON_WAIT_MS) * 1000000ULL;
 	const char *side = v->role == MIG_SOURCE ? "source" : "destination";
 	int ret;
 
@@ -1565,7 +1587,7 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	if (ret)
 		goto out;
 
-	deadline = mig_now_ns() + 600 * 1000000000ULL;
+	deadline = mig_now_ns() + wl_ms(600000) * 1000000ULL;
 	while (!dst.done || !src.done) {
 		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
 		relay_vmm_poll(w, &dst, src.done ? 100 : 10);

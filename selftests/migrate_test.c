@@ -929,9 +929,11 @@ static void *src_bg_fn(void *arg)
 }
 
 /* A real source (postcopy only) serving @pages pages as migration @id. */
-static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
-			 uint64_t pages, const uint8_t *id, char *addr,
-			 size_t len)
+static void src_bg_start_hook(struct pca_test_ctx *t, struct src_bg *b,
+			      uint64_t pages, const uint8_t *id, char *addr,
+			      size_t len,
+			      void (*prog)(const struct mig_progress *, void *),
+			      void *arg)
 {
 	char err[128];
 	uint32_t rid;
@@ -950,7 +952,17 @@ static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
 	b->cfg.cancel = &b->cancel;
 	memcpy(b->cfg.id, id, MIG_ID_LEN);
 	b->cfg.have_id = 1;
+	b->cfg.io_timeout_ms = pca_scaled_ms(2000);
+	b->cfg.hooks.progress = prog;
+	b->cfg.hooks.arg = arg;
 	PCA_ASSERT_EQ(t, pthread_create(&b->th, NULL, src_bg_fn, b), 0);
+}
+
+static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
+			 uint64_t pages, const uint8_t *id, char *addr,
+			 size_t len)
+{
+	src_bg_start_hook(t, b, pages, id, addr, len, NULL, NULL);
 }
 
 static void src_bg_stop(struct src_bg *b)
@@ -959,6 +971,88 @@ static void src_bg_stop(struct src_bg *b)
 	pthread_join(b->th, NULL);
 	close(b->cfg.listen_fd);
 	close(b->cfg.region_fd);
+}
+
+/*
+ * Liveness in the handshake.  A source that is slow to answer (here: it
+ * sits in its phase hook before it looks for a destination, as one
+ * setting up a large region on a busy host would) is alive as long as
+ * its heartbeats come, past the fixed 5 s that a handshake used to be
+ * allowed and past twice the destination's --io-timeout-ms: the
+ * migration completes.  A listener that never answers is given up after
+ * the silence limit, with an error that names the option.
+ */
+static int slow_source_ms(void)
+{
+	return pca_scaled_ms(3000) * 2 > 6000 ? pca_scaled_ms(3000) * 2 : 6000;
+}
+
+static void slow_progress(const struct mig_progress *p, void *arg)
+{
+	int *slept = arg;
+
+	if (p->phase == MIG_PHASE_CONNECTING && !*slept) {
+		*slept = 1;
+		mig_sleep_ms(slow_source_ms());
+	}
+}
+
+static void test_slow_source_handshake(struct pca_test_ctx *t)
+{
+	static const uint8_t id[MIG_ID_LEN] = { 0x51, 0x0e };
+	struct mig_result res;
+	struct mig_config dc;
+	struct src_bg s;
+	char addr[64];
+	uint64_t t0;
+	int fd, ret, slept = 0;
+	uint32_t rid;
+
+	src_bg_start_hook(t, &s, 64, id, addr, sizeof(addr), slow_progress,
+			  &slept);
+	fd = PCA_ASSERT_OK(t, pca_region_create(64 * 4096, PCA_REGION_MISSING,
+						&rid));
+	mig_config_init(&dc);
+	dc.addr = addr;
+	dc.region_fd = fd;
+	dc.region_id = rid;
+	dc.channels = 2;
+	dc.connect_timeout_ms = pca_scaled_ms(3000);
+	/* half the source's delay: only heartbeats keep it waiting */
+	dc.io_timeout_ms = pca_scaled_ms(3000);
+	t0 = mig_now_ns();
+	ret = mig_dest_run(&dc, &res);
+	pca_t_diag(t, "destination: %d after %.1f s: %s", ret,
+		   (mig_now_ns() - t0) / 1e9, res.ok ? "ok" : res.error);
+	PCA_EXPECT_OK(t, ret);
+	PCA_EXPECT(t, res.ok, "the migration failed: %s", res.error);
+	PCA_EXPECT_EQ(t, res.pages_present, 64);
+	PCA_EXPECT(t, mig_now_ns() - t0 >= slow_source_ms() * 1000000ULL,
+		   "the source did not keep the destination waiting");
+	pthread_join(s.th, NULL);
+	PCA_EXPECT_OK(t, s.ret);
+	close(s.cfg.listen_fd);
+	close(s.cfg.region_fd);
+	close(fd);
+}
+
+static void test_dead_source_handshake(struct pca_test_ctx *t)
+{
+	char addr[64], err[128];
+	uint64_t t0, took;
+	int lfd;
+
+	/* connections complete in the backlog, nobody ever answers */
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &lfd, addr, sizeof(addr),
+				    err, sizeof(err)));
+	t0 = mig_now_ns();
+	dest_fails(t, addr, 16, NULL, "silent for");
+	took = (mig_now_ns() - t0) / 1000000;
+	pca_t_diag(t, "given up after %llu ms", (unsigned long long)took);
+	/* dest_fails() allows 2 s of silence */
+	PCA_EXPECT(t, took < (uint64_t)pca_scaled_ms(2000) + 2000,
+		   "took %llu ms", (unsigned long long)took);
+	close(lfd);
 }
 
 static void test_wrong_migration_id(struct pca_test_ctx *t)
@@ -1037,6 +1131,10 @@ static const struct pca_test tests[] = {
 	PCA_TEST("wrong_version", test_wrong_version, MIG_FEATURES),
 	PCA_TEST("silent_peer", test_silent_peer, MIG_FEATURES),
 	PCA_TEST("no_source", test_no_source, MIG_FEATURES),
+	PCA_TEST("slow_source_handshake", test_slow_source_handshake,
+		 MIG_FEATURES, .timeout = 60),
+	PCA_TEST("dead_source_handshake", test_dead_source_handshake,
+		 MIG_FEATURES),
 	PCA_TEST("wrong_migration_id", test_wrong_migration_id, MIG_FEATURES),
 	PCA_TEST("size_mismatch", test_size_mismatch, MIG_FEATURES),
 };
