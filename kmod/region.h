@@ -94,7 +94,6 @@ struct pca_region {
 	/* The creator's: every page is charged here, whoever places it. */
 	struct mem_cgroup *memcg;
 
-
 	/* Faults waiting now; lets resolution skip the hash when zero. */
 	atomic_t nr_pending;
 	struct pca_fault_bucket buckets[PCA_FAULT_BUCKETS];
