@@ -71,7 +71,8 @@ struct pca_stats {
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
  * its record; it sleeps without it.  Fault messages are built and sent
  * with none of the locks above, and with the fault lock only on the
- * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace.
+ * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace; delivery
+ * takes the agent socket's sk_callback_lock (read side, pca_nl_deliver()).
  */
 struct pca_region {
 	u32 id;
