@@ -74,6 +74,7 @@ enum {
  * @portid: @sk's port at ATTACH, to match the release notifier
  * @ref: the region's queue table holds one; so do senders and @resend
  * @state: PCA_QUEUE_* bits
+ * @lock: makes setting PCA_QUEUE_DEAD and queueing @resend exclusive
  * @pending: faults not yet sent
  * @resend: sends every pending fault again after a failed send
  * @rcu: frees the queue after lock-free readers of the table are done
@@ -84,9 +85,20 @@ enum {
  * agent's file: the socket closes as usual, turns SOCK_DEAD, and the
  * release notifier detaches every queue of a dead socket with that port.
  * Until then records to it fail with -ECONNREFUSED and are not resent.
- * The last reference drops @sk and @region and frees the queue after an
- * RCU grace period.  No lock of ours is held while a message is delivered
- * (sk_callback_lock, read side, inside pca_nl_deliver()).
+ *
+ * Lifetime: pca_queue_unlink() sets PCA_QUEUE_DEAD under @lock and
+ * pca_queue_dispose() then waits for @resend; pca_queue_schedule_resend()
+ * queues @resend only under @lock with the bit clear.  So once a queue is
+ * disposed no work of it is pending or running, and none can start: the
+ * module's exit, which comes after every queue was disposed (a queue lives
+ * in a region, a region in an open file, a file holds the module), finds
+ * nothing of it on the workqueue.  The last reference drops @sk and
+ * @region and frees the queue after an RCU grace period.
+ *
+ * Locking: the region's queues_lock, then @lock; @lock is held only around
+ * the flag and queue_delayed_work().  No lock of ours is held while a
+ * message is delivered (sk_callback_lock, read side, inside
+ * pca_nl_deliver()).
  */
 struct pca_queue {
 	struct pca_region *region;
@@ -95,6 +107,7 @@ struct pca_queue {
 	u32 portid;
 	refcount_t ref;
 	unsigned long state;
+	spinlock_t lock;	/* see above */
 	struct llist_head pending;
 	struct delayed_work resend;
 	struct rcu_head rcu;
@@ -120,6 +133,10 @@ int pca_fault_init(void)
 
 void pca_fault_exit(void)
 {
+	/*
+	 * Every queue was disposed before the module's last reference went,
+	 * so no resend is pending; this waits for anything still running.
+	 */
 	destroy_workqueue(pca_wq);
 	/* Queues and regions are freed through RCU callbacks. */
 	rcu_barrier();
@@ -194,14 +211,22 @@ static void pca_queue_put(struct pca_queue *q)
 	call_rcu(&q->rcu, pca_queue_release_rcu);
 }
 
+/* Send everything again soon; the caller holds a reference to @q. */
 static void pca_queue_schedule_resend(struct pca_queue *q)
 {
-	if (test_bit(PCA_QUEUE_DEAD, &q->state) ||
-	    !refcount_inc_not_zero(&q->ref))
-		return;
-	if (!queue_delayed_work(pca_wq, &q->resend,
-				msecs_to_jiffies(PCA_RESEND_DELAY_MS)))
-		pca_queue_put(q);
+	bool queued = false;
+
+	/* Atomic with unlink's DEAD: nothing is queued after a dispose. */
+	spin_lock(&q->lock);
+	if (!test_bit(PCA_QUEUE_DEAD, &q->state)) {
+		refcount_inc(&q->ref);	/* the work's */
+		queued = queue_delayed_work(pca_wq, &q->resend,
+					    msecs_to_jiffies(PCA_RESEND_DELAY_MS));
+		/* Pending already: the work has a reference, and we hold one. */
+		if (!queued)
+			refcount_dec(&q->ref);
+	}
+	spin_unlock(&q->lock);
 }
 
 static int pca_queue_send(struct pca_queue *q,
@@ -567,6 +592,7 @@ int pca_queue_attach(struct pca_region *r, struct sock *sk, u32 portid,
 		return -ENOMEM;
 	q->portid = portid;
 	refcount_set(&q->ref, 2);	/* the table's and ours */
+	spin_lock_init(&q->lock);
 	init_llist_head(&q->pending);
 	INIT_DELAYED_WORK(&q->resend, pca_queue_resend_work);
 
@@ -620,14 +646,22 @@ static struct pca_queue *pca_queue_unlink(struct pca_region *r,
 	rcu_assign_pointer(r->queues[slot], last);
 	RCU_INIT_POINTER(r->queues[r->nr_queues - 1], NULL);
 	WRITE_ONCE(r->nr_queues, r->nr_queues - 1);
+	spin_lock(&q->lock);
 	set_bit(PCA_QUEUE_DEAD, &q->state);
+	spin_unlock(&q->lock);
 	atomic_dec(&pca_nr_queues);
 	return q;
 }
 
+/*
+ * Drop the table's reference of an unlinked queue.  Its resend can no
+ * longer be queued (DEAD is set); wait for one pending or running, so
+ * that none outlives this call.  Sleeps: process context, and never from
+ * the resend work itself.
+ */
 static void pca_queue_dispose(struct pca_queue *q)
 {
-	if (cancel_delayed_work(&q->resend))
+	if (cancel_delayed_work_sync(&q->resend))
 		pca_queue_put(q);
 	pca_queue_put(q);
 }

@@ -64,6 +64,8 @@ struct pca_stats {
  * Locking, outermost first:
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
  *                          @nr_queues, @policy, @closed.
+ *     pca_queue.lock     - a queue's DEAD bit against queueing its resend
+ *                          work; nothing else is taken under it.
  *   pca_fault_bucket.lock - pending faults of one hash bucket.
  *   @pages' xa_lock       - page insertion; lookups are RCU only.
  * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
