@@ -1239,6 +1239,124 @@ static void test_port_reuse_reattach(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * Full agent sockets keep their queues resending (every 10 ms, each send
+ * failing again) when the queues go, by the agents' close or the region's,
+ * and the module is unloaded at once.  A resend queued after its queue was
+ * disposed would hold the queue and the region with no module reference
+ * and run after the module's exit: the unload fails, or the kernel crashes
+ * when the timer fires into freed module text.  The window the module
+ * closes (a resend being queued just while the queue is disposed) is a few
+ * instructions wide, so a pass says little about it; what this checks is
+ * that the unload, every round, finds nothing of the queues left, with the
+ * module removed as soon as the last process that used it is reaped, well
+ * within the 10 ms a resend waits.
+ */
+#define UNLOAD_ROUNDS	10
+#define UNLOAD_AGENTS	8
+#define UNLOAD_PAGES	8
+
+static void unload_vmm(int out, int go)
+{
+	struct pca_test_ctx t = { 0 };
+	struct pca_test test = { .name = "resend_unload vmm" };
+	struct toucher k[UNLOAD_PAGES];
+	struct region r;
+	char c;
+	int i;
+
+	t.test = &test;
+	region_new(&t, &r, UNLOAD_PAGES, PCA_REGION_MISSING);
+	if (write(out, &r.id, sizeof(r.id)) != sizeof(r.id) ||
+	    read(go, &c, 1) != 1)
+		_exit(1);
+	for (i = 0; i < UNLOAD_PAGES; i++)
+		touch_start(&t, &k[i], r.mem + i * PAGE, 0);
+	pause();
+	_exit(0);
+}
+
+static void test_resend_unload(struct pca_test_ctx *t)
+{
+	const char *mod = getenv("PCA_MODULE");
+	char *insmod[] = { "insmod", (char *)mod, NULL };
+	struct raw_sock agent[UNLOAD_AGENTS];
+	int round, i, ret, tries, tiny = 1, records = 0;
+	unsigned int seed = 7;
+
+	if (!mod)
+		PCA_SKIP(t, "PCA_MODULE not set");
+	for (round = 0; round < UNLOAD_ROUNDS; round++) {
+		int ids[2], go[2], status;
+		struct pca_client *c;
+		uint16_t family;
+		uint32_t id;
+		pid_t vmm;
+
+		/* the family id is new after every reload */
+		PCA_ASSERT_OK(t, pca_client_open(&c));
+		family = pca_client_family(c);
+		pca_client_close(c);
+
+		PCA_ASSERT_OK(t, pipe(ids));
+		PCA_ASSERT_OK(t, pipe(go));
+		fflush(stdout);
+		vmm = fork();
+		PCA_ASSERT(t, vmm >= 0, "fork");
+		if (!vmm)
+			unload_vmm(ids[1], go[0]);
+		PCA_ASSERT_EQ(t, read(ids[0], &id, sizeof(id)), sizeof(id));
+		for (i = 0; i < UNLOAD_AGENTS; i++) {
+			PCA_ASSERT_OK(t, raw_open(&agent[i], family, 0));
+			/* the smallest buffer: one message fills it */
+			setsockopt(agent[i].fd, SOL_SOCKET, SO_RCVBUF, &tiny,
+				   sizeof(tiny));
+			PCA_ASSERT_EQ(t, raw_request(&agent[i], PCA_CMD_ATTACH,
+						     id, PCA_POLICY_WAIT), 0);
+		}
+		PCA_ASSERT_EQ(t, write(go[1], "g", 1), 1);
+		/* some records get through; then the queues resend and fail */
+		raw_recv(&agent[0], 0, pca_scaled_ms(WAIT_MS) / 50);
+		records += agent[0].faults;
+		usleep(50000 + rand_r(&seed) % 50000);
+
+		/* the agents and the VMM go, in either order */
+		if (round % 2)
+			kill(vmm, SIGKILL);
+		for (i = 0; i < UNLOAD_AGENTS; i++)
+			close(agent[i].fd);
+		if (!(round % 2))
+			kill(vmm, SIGKILL);
+		/* killable waits: the harness's timeout covers a hang */
+		PCA_ASSERT_EQ(t, waitpid(vmm, &status, 0), vmm);
+		PCA_ASSERT(t, WIFSIGNALED(status), "round %d: VMM status %#x",
+			   round, status);
+
+		/* at once: nothing may be left that needs the module */
+		for (tries = 0; syscall(SYS_delete_module, "postcopy_assist",
+					O_NONBLOCK); tries++) {
+			ret = -errno;
+			PCA_ASSERT(t, tries < pca_scaled_ms(2000) / 10,
+				   "round %d: delete_module: %s", round,
+				   strerror(-ret));
+			usleep(10000);
+		}
+		close(ids[0]);
+		close(ids[1]);
+		close(go[0]);
+		close(go[1]);
+		if (tries)
+			pca_t_diag(t, "round %d: unloaded after %d tries",
+				   round, tries + 1);
+		ret = pca_run_cmd(insmod);
+		PCA_ASSERT(t, ret == 0, "round %d: insmod %s: %d", round, mod,
+			   ret);
+	}
+	pca_t_diag(t, "%d rounds, %d records reached an agent before its buffer filled",
+		   UNLOAD_ROUNDS, records);
+	PCA_EXPECT(t, records > 0, "no fault was sent");
+}
+
 /* ---- discard ----------------------------------------------------------- */
 
 static int fd_discard(int fd, uint64_t off, uint64_t len, int64_t *done)
@@ -1838,6 +1956,9 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
 	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
+	/* last: it unloads and reloads the module */
+	PCA_TEST("resend_unload", test_resend_unload, PCA_FEATURE_WAIT_POLICY,
+		 .timeout = 120, .flags = PCA_TEST_NO_CLIENT),
 };
 
 PCA_TEST_MAIN(tests)
