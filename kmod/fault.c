@@ -5,7 +5,8 @@
  * A fault on a missing page hashes a pending entry by page offset (one lock
  * per bucket, never one lock per region), then hands the entry to one of
  * the region's fault queues, chosen by the faulting CPU.  A queue is an
- * agent's netlink socket; its pending list is lock-free, and whichever
+ * agent's netlink socket (the object, referenced, not its port number:
+ * pca_nl_deliver() says why); its pending list is lock-free, and whichever
  * faulting thread finds the queue idle sends everything queued so far in
  * as few messages as it can.  The thread then drops its fault lock and
  * sleeps, killably, until the page is resolved.
@@ -24,6 +25,7 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <net/sock.h>
 
 #include "compat.h"
 #include "fault.h"
@@ -68,19 +70,44 @@ enum {
  * struct pca_queue - an agent socket that receives a region's faults
  * @region: referenced for the queue's lifetime
  * @id: stable id reported in records
- * @portid: the agent's netlink port
+ * @sk: the agent's socket, referenced for the queue's lifetime
+ * @portid: @sk's port at ATTACH, to match the release notifier
  * @ref: the region's queue table holds one; so do senders and @resend
  * @state: PCA_QUEUE_* bits
+ * @lock: makes setting PCA_QUEUE_DEAD and queueing @resend exclusive
  * @pending: faults not yet sent
  * @resend: sends every pending fault again after a failed send
  * @rcu: frees the queue after lock-free readers of the table are done
+ *
+ * A queue is the socket object, not its port: records are queued on @sk
+ * while it is alive (pca_nl_deliver()), never on whichever socket holds
+ * the port number later.  Holding @sk keeps the struct sock, not the
+ * agent's file: the socket closes as usual, turns SOCK_DEAD, and the
+ * release notifier detaches every queue of a dead socket with that port.
+ * Until then records to it fail with -ECONNREFUSED and are not resent.
+ *
+ * Lifetime: pca_queue_unlink() sets PCA_QUEUE_DEAD under @lock and
+ * pca_queue_dispose() then waits for @resend; pca_queue_schedule_resend()
+ * queues @resend only under @lock with the bit clear.  So once a queue is
+ * disposed no work of it is pending or running, and none can start: the
+ * module's exit, which comes after every queue was disposed (a queue lives
+ * in a region, a region in an open file, a file holds the module), finds
+ * nothing of it on the workqueue.  The last reference drops @sk and
+ * @region and frees the queue after an RCU grace period.
+ *
+ * Locking: the region's queues_lock, then @lock; @lock is held only around
+ * the flag and queue_delayed_work().  No lock of ours is held while a
+ * message is delivered (sk_callback_lock, read side, inside
+ * pca_nl_deliver()).
  */
 struct pca_queue {
 	struct pca_region *region;
 	u32 id;
+	struct sock *sk;
 	u32 portid;
 	refcount_t ref;
 	unsigned long state;
+	spinlock_t lock;	/* see above */
 	struct llist_head pending;
 	struct delayed_work resend;
 	struct rcu_head rcu;
@@ -106,6 +133,10 @@ int pca_fault_init(void)
 
 void pca_fault_exit(void)
 {
+	/*
+	 * Every queue was disposed before the module's last reference went,
+	 * so no resend is pending; this waits for anything still running.
+	 */
 	destroy_workqueue(pca_wq);
 	/* Queues and regions are freed through RCU callbacks. */
 	rcu_barrier();
@@ -177,27 +208,36 @@ static void pca_queue_put(struct pca_queue *q)
 	list = llist_del_all(&q->pending);
 	llist_for_each_entry_safe(f, tmp, list, send)
 		pca_fault_put(f);
+	sock_put(q->sk);
 	pca_region_put(q->region);
 	call_rcu(&q->rcu, pca_queue_release_rcu);
 }
 
+/* Send everything again soon; the caller holds a reference to @q. */
 static void pca_queue_schedule_resend(struct pca_queue *q)
 {
-	if (test_bit(PCA_QUEUE_DEAD, &q->state) ||
-	    !refcount_inc_not_zero(&q->ref))
-		return;
-	if (!queue_delayed_work(pca_wq, &q->resend,
-				msecs_to_jiffies(PCA_RESEND_DELAY_MS)))
-		pca_queue_put(q);
+	bool queued = false;
+
+	/* Atomic with unlink's DEAD: nothing is queued after a dispose. */
+	spin_lock(&q->lock);
+	if (!test_bit(PCA_QUEUE_DEAD, &q->state)) {
+		refcount_inc(&q->ref);	/* the work's */
+		queued = queue_delayed_work(pca_wq, &q->resend,
+					    msecs_to_jiffies(PCA_RESEND_DELAY_MS));
+		/* Pending already: the work has a reference, and we hold one. */
+		if (!queued)
+			refcount_dec(&q->ref);
+	}
+	spin_unlock(&q->lock);
 }
 
 static int pca_queue_send(struct pca_queue *q,
 			  struct pca_fault_record *recs, unsigned int n)
 {
-	int err = pca_nl_send_faults(q->region->net, q->portid, recs, n);
+	int err = pca_nl_send_faults(q->sk, recs, n);
 
 	/* A full socket drops the message; the hash still has it all. */
-	if (err == -EAGAIN || err == -ENOBUFS || err == -ENOMEM)
+	if (err == -EAGAIN || err == -ENOMEM)
 		pca_queue_schedule_resend(q);
 	return err;
 }
@@ -515,8 +555,12 @@ void pca_fault_wake_all(struct pca_region *r)
 	pca_fault_wake_range(r, 0, r->nr_pages);
 }
 
-static struct pca_queue *pca_queue_find(struct pca_region *r, u32 portid,
-					unsigned int *slot)
+/*
+ * The queue of socket @sk, or with @sk NULL the first queue of a dead
+ * socket that was bound to @portid.
+ */
+static struct pca_queue *pca_queue_find(struct pca_region *r, struct sock *sk,
+					u32 portid, unsigned int *slot)
 {
 	struct pca_queue *q;
 	unsigned int i;
@@ -525,7 +569,8 @@ static struct pca_queue *pca_queue_find(struct pca_region *r, u32 portid,
 	for (i = 0; i < r->nr_queues; i++) {
 		q = rcu_dereference_protected(r->queues[i],
 					      lockdep_is_held(&r->queues_lock));
-		if (q->portid == portid) {
+		if (sk ? q->sk == sk :
+			 q->portid == portid && sock_flag(q->sk, SOCK_DEAD)) {
 			*slot = i;
 			return q;
 		}
@@ -534,19 +579,22 @@ static struct pca_queue *pca_queue_find(struct pca_region *r, u32 portid,
 }
 
 /**
- * pca_queue_attach() - make the socket @portid a fault queue of @r
+ * pca_queue_attach() - make the socket @sk a fault queue of @r
  * @r: the region
- * @portid: the agent's netlink port
+ * @sk: the agent's socket, which sent the request
+ * @portid: its port
  * @policy: what faults do while no agent is attached, from now on
  * @queue_id: the new queue's id
  *
- * The first queue to attach receives every fault already pending.
+ * The first queue to attach receives every fault already pending.  A dead
+ * socket that had the same port and is not detached yet is no obstacle:
+ * queues are told apart by socket.
  *
- * Return: 0, -EEXIST if @portid is attached already, -ENOSPC when the
- * region has PCA_MAX_QUEUES, -ENOENT if the region is closed, -ENOMEM.
+ * Return: 0, -EEXIST if @sk is attached already, -ENOSPC when the region
+ * has PCA_MAX_QUEUES, -ENOENT if the region is closed, -ENOMEM.
  */
-int pca_queue_attach(struct pca_region *r, u32 portid, u32 policy,
-		     u32 *queue_id)
+int pca_queue_attach(struct pca_region *r, struct sock *sk, u32 portid,
+		     u32 policy, u32 *queue_id)
 {
 	struct pca_queue *q;
 	unsigned int slot;
@@ -558,13 +606,14 @@ int pca_queue_attach(struct pca_region *r, u32 portid, u32 policy,
 		return -ENOMEM;
 	q->portid = portid;
 	refcount_set(&q->ref, 2);	/* the table's and ours */
+	spin_lock_init(&q->lock);
 	init_llist_head(&q->pending);
 	INIT_DELAYED_WORK(&q->resend, pca_queue_resend_work);
 
 	mutex_lock(&r->queues_lock);
 	if (r->closed)
 		ret = -ENOENT;
-	else if (pca_queue_find(r, portid, &slot))
+	else if (pca_queue_find(r, sk, 0, &slot))
 		ret = -EEXIST;
 	else if (r->nr_queues == PCA_MAX_QUEUES)
 		ret = -ENOSPC;
@@ -575,6 +624,8 @@ int pca_queue_attach(struct pca_region *r, u32 portid, u32 policy,
 	}
 	pca_region_get(r);
 	q->region = r;
+	sock_hold(sk);
+	q->sk = sk;
 	q->id = r->next_queue_id++;
 	if (policy != PCA_POLICY_KEEP)
 		WRITE_ONCE(r->policy, policy);
@@ -609,14 +660,22 @@ static struct pca_queue *pca_queue_unlink(struct pca_region *r,
 	rcu_assign_pointer(r->queues[slot], last);
 	RCU_INIT_POINTER(r->queues[r->nr_queues - 1], NULL);
 	WRITE_ONCE(r->nr_queues, r->nr_queues - 1);
+	spin_lock(&q->lock);
 	set_bit(PCA_QUEUE_DEAD, &q->state);
+	spin_unlock(&q->lock);
 	atomic_dec(&pca_nr_queues);
 	return q;
 }
 
+/*
+ * Drop the table's reference of an unlinked queue.  Its resend can no
+ * longer be queued (DEAD is set); wait for one pending or running, so
+ * that none outlives this call.  Sleeps: process context, and never from
+ * the resend work itself.
+ */
 static void pca_queue_dispose(struct pca_queue *q)
 {
-	if (cancel_delayed_work(&q->resend))
+	if (cancel_delayed_work_sync(&q->resend))
 		pca_queue_put(q);
 	pca_queue_put(q);
 }
@@ -638,21 +697,32 @@ static void pca_queue_after_detach(struct pca_region *r)
 	}
 }
 
-int pca_queue_detach(struct pca_region *r, u32 portid)
+/* Detach @sk's queue, or with @sk NULL every dead socket's of @portid. */
+static int pca_queue_detach_match(struct pca_region *r, struct sock *sk,
+				  u32 portid)
 {
-	struct pca_queue *q;
-	unsigned int slot;
+	struct pca_queue *gone[PCA_MAX_QUEUES], *q;
+	unsigned int slot, n = 0;
 
 	mutex_lock(&r->queues_lock);
-	q = pca_queue_find(r, portid, &slot);
-	if (q)
-		pca_queue_unlink(r, slot);
+	while (n < PCA_MAX_QUEUES &&
+	       (q = pca_queue_find(r, sk, portid, &slot))) {
+		gone[n++] = pca_queue_unlink(r, slot);
+		if (sk)
+			break;
+	}
 	mutex_unlock(&r->queues_lock);
-	if (!q)
+	if (!n)
 		return -ENOENT;
-	pca_queue_dispose(q);
+	while (n)
+		pca_queue_dispose(gone[--n]);
 	pca_queue_after_detach(r);
 	return 0;
+}
+
+int pca_queue_detach(struct pca_region *r, struct sock *sk)
+{
+	return pca_queue_detach_match(r, sk, 0);
 }
 
 /* The region is closing: no queue stays, no fault waits. */
@@ -670,13 +740,13 @@ void pca_queue_detach_all(struct pca_region *r)
 		pca_queue_dispose(gone[--n]);
 }
 
-int pca_queue_resend(struct pca_region *r, u32 portid)
+int pca_queue_resend(struct pca_region *r, struct sock *sk)
 {
 	struct pca_queue *q;
 	unsigned int slot;
 
 	mutex_lock(&r->queues_lock);
-	q = pca_queue_find(r, portid, &slot);
+	q = pca_queue_find(r, sk, 0, &slot);
 	if (q)
 		refcount_inc(&q->ref);
 	mutex_unlock(&r->queues_lock);
@@ -687,7 +757,11 @@ int pca_queue_resend(struct pca_region *r, u32 portid)
 	return 0;
 }
 
-/* An agent's socket closed (or it died): detach it everywhere. */
+/*
+ * A socket bound to @portid closed (or its agent died): detach it
+ * everywhere.  It is dead by now (netlink orphans it before it notifies);
+ * a live socket that took the port meanwhile keeps its queues.
+ */
 void pca_queue_release_portid(struct net *net, u32 portid)
 {
 	struct pca_region *r;
@@ -696,7 +770,7 @@ void pca_queue_release_portid(struct net *net, u32 portid)
 	if (!atomic_read(&pca_nr_queues))
 		return;
 	while ((r = pca_region_find_next(net, &id))) {
-		pca_queue_detach(r, portid);
+		pca_queue_detach_match(r, NULL, portid);
 		pca_region_put(r);
 		id++;
 	}

@@ -11,7 +11,9 @@
  *
  * A migration belongs to the VMM socket that asked for it: when that socket
  * closes the migration is cancelled and forgotten.  When the agent's socket
- * closes first, the migration fails and the VMM is told.
+ * closes first, the migration fails and the VMM is told.  Both are held as
+ * socket objects, not port numbers, so a process that binds a closed
+ * socket's port neither steers the migration nor hears the agent's events.
  */
 
 #include <linux/capability.h>
@@ -38,15 +40,20 @@
  * @region_id: the region to migrate
  * @role: enum pca_mig_role
  * @phase: enum pca_mig_phase
- * @vmm_portid: the owner
- * @agent_portid: the agent that accepted it, 0 before
+ * @vmm_sk: the owner's socket, referenced
+ * @vmm_portid: its port, to match the release notifier
+ * @agent_sk: the socket of the agent that accepted it, referenced; NULL
+ *	before, and after that socket closed
+ * @agent_portid: its port
  * @error: errno of a failure
  * @peer: peer address, as the VMM gave it
  * @args: agent options, or NULL
  * @message: last message from the agent
  * @progress: last progress from the agent
  *
- * All fields are guarded by pca_mig_lock.
+ * All fields are guarded by pca_mig_lock.  The release notifier names
+ * only a port: it lets go of a socket with that port that is dead (a live
+ * one bound the port after the closed one let it go).
  */
 struct pca_migration {
 	u32 id;
@@ -54,7 +61,9 @@ struct pca_migration {
 	u32 region_id;
 	u32 role;
 	u32 phase;
+	struct sock *vmm_sk;
 	u32 vmm_portid;
+	struct sock *agent_sk;
 	u32 agent_portid;
 	u32 error;
 	char peer[PCA_MIG_PEER_LEN];
@@ -117,10 +126,11 @@ static void pca_mig_event(const struct pca_migration *m, bool to_agent)
 {
 	struct sk_buff *msg;
 
-	if (to_agent && m->agent_portid) {
+	if (to_agent && m->agent_sk) {
 		msg = pca_mig_msg(m, PCA_CMD_MIGRATE_EVENT);
-		if (msg)
-			genlmsg_unicast(m->net, msg, m->agent_portid);
+		/* Lost for good: the agent learns to ask for the state. */
+		if (!msg || pca_nl_deliver(m->agent_sk, msg) == -EAGAIN)
+			pca_nl_report_loss(m->agent_sk);
 	}
 	if (!genl_has_listeners(&pca_family, m->net, PCA_NL_MCGRP_VMM))
 		return;
@@ -130,10 +140,23 @@ static void pca_mig_event(const struct pca_migration *m, bool to_agent)
 					PCA_NL_MCGRP_VMM, GFP_KERNEL);
 }
 
+static void pca_mig_set_agent(struct pca_migration *m, struct sock *sk,
+			      u32 portid)
+{
+	if (sk)
+		sock_hold(sk);
+	if (m->agent_sk)
+		sock_put(m->agent_sk);
+	m->agent_sk = sk;
+	m->agent_portid = portid;
+}
+
 static void pca_mig_free(struct pca_migration *m)
 {
 	xa_erase(&pca_migrations, m->id);
 	pca_limit_migration_del(m->net);
+	pca_mig_set_agent(m, NULL, 0);
+	sock_put(m->vmm_sk);
 	kfree(m->args);
 	kfree(m);
 }
@@ -206,7 +229,6 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	m->region_id = nla_get_u32(info->attrs[PCA_A_REGION_ID]);
 	m->role = nla_get_u32(info->attrs[PCA_A_MIG_ROLE]);
 	m->phase = PCA_MIG_REQUESTED;
-	m->vmm_portid = info->snd_portid;
 	nla_strscpy(m->peer, info->attrs[PCA_A_MIG_PEER], sizeof(m->peer));
 	if (info->attrs[PCA_A_MIG_ARGS]) {
 		m->args = nla_strdup(info->attrs[PCA_A_MIG_ARGS],
@@ -227,6 +249,9 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 		kfree(m);
 		goto err_limit;
 	}
+	m->vmm_sk = pca_nl_sender(skb);
+	sock_hold(m->vmm_sk);
+	m->vmm_portid = info->snd_portid;
 	ret = pca_mig_reply(info, m, PCA_CMD_MIGRATE);
 	req = pca_mig_msg(m, PCA_CMD_MIGRATE_REQUEST);
 	if (req)
@@ -261,11 +286,11 @@ int pca_nl_migrate_accept(struct sk_buff *skb, struct genl_info *info)
 				   "migration was accepted already or ended");
 		ret = -EBUSY;
 	} else {
-		m->agent_portid = info->snd_portid;
+		pca_mig_set_agent(m, pca_nl_sender(skb), info->snd_portid);
 		m->phase = PCA_MIG_ACCEPTED;
 		ret = pca_mig_reply(info, m, PCA_CMD_MIGRATE_ACCEPT);
 		if (ret) {
-			m->agent_portid = 0;
+			pca_mig_set_agent(m, NULL, 0);
 			m->phase = PCA_MIG_REQUESTED;
 		} else {
 			pca_mig_event(m, false);
@@ -291,7 +316,7 @@ int pca_nl_migrate_update(struct sk_buff *skb, struct genl_info *info)
 		ret = PTR_ERR(m);
 		goto out;
 	}
-	if (m->agent_portid != info->snd_portid) {
+	if (!m->agent_sk || m->agent_sk != pca_nl_sender(skb)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "only the agent that accepted the migration may update it");
 		ret = -EPERM;
@@ -322,11 +347,12 @@ out:
 }
 
 /* Checks for commands only the migration's VMM may send; lock held. */
-static struct pca_migration *pca_mig_find_owned(struct genl_info *info)
+static struct pca_migration *pca_mig_find_owned(struct sk_buff *skb,
+						struct genl_info *info)
 {
 	struct pca_migration *m = pca_mig_find(info);
 
-	if (!IS_ERR(m) && m->vmm_portid != info->snd_portid) {
+	if (!IS_ERR(m) && m->vmm_sk != pca_nl_sender(skb)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "only the socket that asked for the migration may steer it");
 		return ERR_PTR(-EPERM);
@@ -352,7 +378,7 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 	if (ret)
 		return ret;
 	mutex_lock(&pca_mig_lock);
-	m = pca_mig_find_owned(info);
+	m = pca_mig_find_owned(skb, info);
 	if (IS_ERR(m)) {
 		ret = PTR_ERR(m);
 	} else if (!(BIT(m->phase) & from)) {
@@ -432,7 +458,16 @@ int pca_nl_migrate_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-/* A socket closed: its VMM's migrations go, its agent's migrations fail. */
+/* True if @sk is a dead socket that had @portid. */
+static bool pca_mig_released(struct sock *sk, u32 sk_portid, u32 portid)
+{
+	return sk && sk_portid == portid && sock_flag(sk, SOCK_DEAD);
+}
+
+/*
+ * A socket bound to @portid closed: its VMM's migrations go, its agent's
+ * migrations fail.
+ */
 void pca_migrate_release_portid(struct net *net, u32 portid)
 {
 	struct pca_migration *m;
@@ -442,20 +477,22 @@ void pca_migrate_release_portid(struct net *net, u32 portid)
 	xa_for_each(&pca_migrations, id, m) {
 		if (!net_eq(m->net, net))
 			continue;
-		if (m->vmm_portid == portid) {
+		if (pca_mig_released(m->vmm_sk, m->vmm_portid, portid)) {
 			if (!pca_mig_final(m->phase)) {
 				m->phase = PCA_MIG_CANCELLED;
 				m->error = ECANCELED;
 				pca_mig_event(m, true);
 			}
 			pca_mig_free(m);
-		} else if (m->agent_portid == portid &&
-			   !pca_mig_final(m->phase)) {
+		} else if (pca_mig_released(m->agent_sk, m->agent_portid,
+					    portid)) {
+			pca_mig_set_agent(m, NULL, 0);
+			if (pca_mig_final(m->phase))
+				continue;
 			m->phase = PCA_MIG_FAILED;
 			m->error = ECONNABORTED;
 			strscpy(m->message, "the agent went away",
 				sizeof(m->message));
-			m->agent_portid = 0;
 			pca_mig_event(m, false);
 		}
 	}

@@ -7,9 +7,14 @@
  * in, and regions are visible only in the namespace that created them.
  * An agent's socket is its fault queue: closing it (or the agent dying)
  * detaches it, observed through the netlink release notifier.
+ *
+ * Messages meant for one agent (fault records, migration events) go to the
+ * socket object that asked for them, never to a port number: see
+ * pca_nl_deliver().
  */
 
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
 #include <net/genetlink.h>
@@ -289,7 +294,8 @@ static int pca_nl_attach(struct sk_buff *skb, struct genl_info *info)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = pca_queue_attach(r, info->snd_portid, policy, &queue_id);
+	ret = pca_queue_attach(r, pca_nl_sender(skb), info->snd_portid, policy,
+			       &queue_id);
 	if (ret) {
 		nlmsg_free(msg);
 		if (ret == -EEXIST)
@@ -323,7 +329,7 @@ static int pca_nl_detach(struct sk_buff *skb, struct genl_info *info)
 
 	if (IS_ERR(r))
 		return PTR_ERR(r);
-	ret = pca_queue_detach(r, info->snd_portid);
+	ret = pca_queue_detach(r, pca_nl_sender(skb));
 	if (ret == -ENOENT)
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "socket is not attached to region");
@@ -338,7 +344,7 @@ static int pca_nl_fault(struct sk_buff *skb, struct genl_info *info)
 
 	if (IS_ERR(r))
 		return PTR_ERR(r);
-	ret = pca_queue_resend(r, info->snd_portid);
+	ret = pca_queue_resend(r, pca_nl_sender(skb));
 	if (ret == -ENOENT)
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "socket is not attached to region");
@@ -917,8 +923,75 @@ struct genl_family pca_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(pca_mcgrps),
 };
 
-int pca_nl_send_faults(struct net *net, u32 portid,
-		       const struct pca_fault_record *recs, unsigned int n)
+/**
+ * pca_nl_deliver() - queue a message on the socket it is meant for
+ * @sk: the socket, referenced by the caller
+ * @msg: the message, consumed
+ *
+ * genlmsg_unicast() addresses a port number, and netlink frees a closing
+ * socket's number (unhashes it) before it orphans the socket and before the
+ * release notifier runs: any process may bind the number in between and
+ * would receive what was meant for the closing socket.  So the module keeps
+ * the socket itself and queues on it directly, as netlink does once it has
+ * looked the port up, and only while the socket is not dead: sock_orphan()
+ * sets SOCK_DEAD under sk_callback_lock held for writing, so under the read
+ * side the socket either is still its owner's or is known to be dead.  A
+ * message queued just before the owner closed is freed with the socket,
+ * whose receive queue is purged only by its destructor, which the caller's
+ * reference holds off.
+ *
+ * The socket's filter applies, as with netlink_unicast(); network taps
+ * (nlmon) do not see these messages.  The buffer check is netlink's (a
+ * message always fits an empty queue), without its overrun report, which
+ * is private to netlink: a full socket is the caller's to handle.
+ *
+ * Return: 0 (also when the socket's filter dropped @msg), -ECONNREFUSED if
+ * the socket is closing, -EAGAIN if its receive buffer is full.
+ */
+int pca_nl_deliver(struct sock *sk, struct sk_buff *msg)
+{
+	unsigned int rmem;
+	int ret = 0;
+
+	if (sk_filter(sk, msg)) {
+		kfree_skb(msg);
+		return 0;
+	}
+	read_lock_bh(&sk->sk_callback_lock);
+	rmem = atomic_read(&sk->sk_rmem_alloc);
+	if (sock_flag(sk, SOCK_DEAD)) {
+		ret = -ECONNREFUSED;
+	} else if (rmem && rmem + msg->truesize > READ_ONCE(sk->sk_rcvbuf)) {
+		ret = -EAGAIN;
+	} else {
+		skb_set_owner_r(msg, sk);
+		skb_queue_tail(&sk->sk_receive_queue, msg);
+		sk->sk_data_ready(sk);
+		msg = NULL;
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+	kfree_skb(msg);
+	return ret;
+}
+
+/*
+ * Report a message lost for good on @sk, as netlink reports an overrun:
+ * the owner's next receive fails with ENOBUFS.  Netlink's own state (the
+ * congestion bit, NETLINK_NO_ENOBUFS) is private to it, so this is done
+ * only when no error is pending already.
+ */
+void pca_nl_report_loss(struct sock *sk)
+{
+	read_lock_bh(&sk->sk_callback_lock);
+	if (!sock_flag(sk, SOCK_DEAD) && !READ_ONCE(sk->sk_err)) {
+		WRITE_ONCE(sk->sk_err, ENOBUFS);
+		sk_error_report(sk);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+int pca_nl_send_faults(struct sock *sk, const struct pca_fault_record *recs,
+		       unsigned int n)
 {
 	size_t len = n * sizeof(*recs);
 	struct sk_buff *msg;
@@ -933,7 +1006,7 @@ int pca_nl_send_faults(struct net *net, u32 portid,
 		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
-	return genlmsg_unicast(net, msg, portid);
+	return pca_nl_deliver(sk, msg);
 }
 
 static int pca_nl_release(struct notifier_block *nb, unsigned long event,
@@ -941,6 +1014,10 @@ static int pca_nl_release(struct notifier_block *nb, unsigned long event,
 {
 	struct netlink_notify *n = ptr;
 
+	/*
+	 * The notifier names the port, not the socket, and the port may have
+	 * a new owner by now: only dead sockets bound to it are let go.
+	 */
 	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
 	    n->portid) {
 		pca_queue_release_portid(n->net, n->portid);

@@ -3,12 +3,14 @@
 #define _PCA_NETLINK_H
 
 #include <linux/types.h>
+#include <linux/netlink.h>
 
 struct genl_info;
 struct net;
 struct pca_fault_record;
 struct pca_region;
 struct sk_buff;
+struct sock;
 
 /* Indices into the family's multicast groups. */
 enum {
@@ -23,7 +25,19 @@ struct pca_region *pca_nl_region(struct sk_buff *skb, struct genl_info *info);
 
 int pca_netlink_init(void);
 void pca_netlink_exit(void);
-int pca_nl_send_faults(struct net *net, u32 portid,
-		       const struct pca_fault_record *recs, unsigned int n);
+int pca_nl_deliver(struct sock *sk, struct sk_buff *msg);
+void pca_nl_report_loss(struct sock *sk);
+int pca_nl_send_faults(struct sock *sk, const struct pca_fault_record *recs,
+		       unsigned int n);
+
+/*
+ * The socket a request came from (netlink_unicast_kernel() sets it), which
+ * is alive and bound for as long as the request is handled: the sender is
+ * inside sendmsg() on it.
+ */
+static inline struct sock *pca_nl_sender(struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).sk;
+}
 
 #endif /* _PCA_NETLINK_H */

@@ -69,6 +69,8 @@ struct pca_stats {
  * Locking, outermost first:
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
  *                          @nr_queues, @policy, @closed.
+ *     pca_queue.lock     - a queue's DEAD bit against queueing its resend
+ *                          work; nothing else is taken under it.
  *   pca_fault_bucket.lock - pending faults of one hash bucket.
  * The page cache has its own locks (i_pages, the folio lock, i_mmap_rwsem);
  * lookups are RCU only.
@@ -77,7 +79,8 @@ struct pca_stats {
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
  * its record; it sleeps without it.  Fault messages are built and sent
  * with none of the locks above, and with the fault lock only on the
- * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace.
+ * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace; delivery
+ * takes the agent socket's sk_callback_lock (read side, pca_nl_deliver()).
  */
 struct pca_region {
 	u32 id;

@@ -15,14 +15,19 @@
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 
 #include "pca_region_util.h"
 
 #define WAIT_MS		5000	/* longest wait for an event that must come */
 #define QUIET_MS	300	/* how long "nothing happens" is watched */
+#define NOBODY		65534
 
 static void fill(uint8_t *buf, uint64_t seed)
 {
@@ -1023,6 +1028,527 @@ static void test_fork_child_maps(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- agent sockets and their ports -------------------------------------- */
+
+/*
+ * A bare generic netlink socket, bound to a port of our choosing, as an
+ * agent whose netlink library picks its own port numbers would have.
+ */
+struct raw_sock {
+	int fd;
+	uint16_t family;
+	uint32_t seq;
+	int faults;			/* PCA_CMD_FAULT records received */
+	struct pca_fault_record last;	/* the last of them */
+};
+
+/* Bind to @portid (0: the kernel picks one); 0 or -errno. */
+static int raw_open(struct raw_sock *rs, uint16_t family, uint32_t portid)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = portid };
+	int err;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->family = family;
+	rs->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (rs->fd < 0)
+		return -errno;
+	if (bind(rs->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		close(rs->fd);
+		rs->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+static uint32_t raw_portid(int fd)
+{
+	struct sockaddr_nl sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+		return 0;
+	return sa.nl_pid;
+}
+
+/* PCA_CMD_FAULT records in the message at @h, or 0 if it is none. */
+static int raw_fault_records(uint16_t family, const struct nlmsghdr *h,
+			     struct pca_fault_record *last)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(h);
+	const struct nlattr *a;
+	int len = h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+	if (h->nlmsg_type != family || len < 0 || g->cmd != PCA_CMD_FAULT)
+		return 0;
+	a = (const struct nlattr *)((const uint8_t *)g + GENL_HDRLEN);
+	for (; len >= (int)NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+	       a->nla_len <= len;
+	     len -= NLA_ALIGN(a->nla_len),
+	     a = (const struct nlattr *)((const uint8_t *)a +
+					 NLA_ALIGN(a->nla_len))) {
+		int n = (a->nla_len - NLA_HDRLEN) / sizeof(*last);
+
+		if ((a->nla_type & NLA_TYPE_MASK) != PCA_A_FAULT_RECORDS)
+			continue;
+		if (n && last)
+			memcpy(last, (const uint8_t *)a + NLA_HDRLEN +
+			       (n - 1) * sizeof(*last), sizeof(*last));
+		return n;
+	}
+	return 0;
+}
+
+/*
+ * Read what arrives for at most @ms, counting fault records; stop early at
+ * the answer to @seq (when not 0).  Returns that answer's error (0: ACK),
+ * or 1 if it did not come.
+ */
+static int raw_recv(struct raw_sock *rs, uint32_t seq, int ms)
+{
+	static uint8_t buf[64 * 1024];
+	uint64_t end = now_ns() + ms * 1000000ULL;
+	int result = 1;
+
+	while (result == 1) {
+		struct pollfd p = { .fd = rs->fd, .events = POLLIN };
+		int64_t left = (int64_t)(end - now_ns()) / 1000000;
+		struct nlmsghdr *h;
+		ssize_t n;
+
+		if (poll(&p, 1, left > 0 ? left : 0) <= 0)
+			break;
+		n = recv(rs->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			rs->faults += raw_fault_records(rs->family, h,
+							&rs->last);
+			if (seq && h->nlmsg_seq == seq &&
+			    h->nlmsg_type == NLMSG_ERROR)
+				result = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+		}
+	}
+	return result;
+}
+
+/* Send @cmd about @region (and @policy unless < 0); its answer, as above. */
+static int raw_request(struct raw_sock *rs, uint8_t cmd, uint32_t region,
+		       int policy)
+{
+	struct {
+		struct nlmsghdr h;
+		struct genlmsghdr g;
+		struct nlattr id_hdr;
+		uint32_t id;
+		struct nlattr policy_hdr;
+		uint32_t policy;
+	} req = {
+		.h.nlmsg_type = rs->family,
+		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		.h.nlmsg_seq = ++rs->seq,
+		.g.cmd = cmd,
+		.g.version = POSTCOPY_ASSIST_GENL_VERSION,
+		.id_hdr = { .nla_len = NLA_HDRLEN + 4,
+			    .nla_type = PCA_A_REGION_ID },
+		.id = region,
+		.policy_hdr = { .nla_len = NLA_HDRLEN + 4,
+				.nla_type = PCA_A_POLICY },
+		.policy = policy,
+	};
+	size_t len = policy < 0 ? offsetof(typeof(req), policy_hdr) :
+		     sizeof(req);
+
+	req.h.nlmsg_len = len;
+	if (send(rs->fd, &req, len, 0) < 0)
+		return -errno;
+	return raw_recv(rs, req.h.nlmsg_seq, pca_scaled_ms(WAIT_MS));
+}
+
+/*
+ * An agent closes its socket and another process binds the same port at
+ * once: that process must get none of the region's fault records.  The
+ * module used to address a queue by port number, and netlink frees the
+ * number (unhashes the socket) before it tells the module about the close,
+ * so records sent in between reached whoever took the port, here a process
+ * without any privilege.  Faults keep coming throughout: threads wait on
+ * missing pages and a WAKE pump makes them fault again and again.  Idle
+ * regions created before the one under test make the module's release
+ * handler take longer to reach it, as on a host with many guests.
+ */
+#define LEAK_IDLE_REGIONS	200
+#define LEAK_TOUCHERS		4
+#define LEAK_TRIALS_MS		4000
+
+struct leak_result {
+	int bound;		/* the port was ours within the time limit */
+	int faults;		/* fault records received on it */
+	int msgs;		/* messages of any kind received on it */
+};
+
+/* As nobody: bind each port the parent names and report what arrives. */
+static void leak_thief(int in, int out, uint16_t family)
+{
+	uint32_t portid;
+
+	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+		_exit(2);
+	while (read(in, &portid, sizeof(portid)) == sizeof(portid) && portid) {
+		struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+					  .nl_pid = portid };
+		struct leak_result res = { 0 };
+		uint64_t end = now_ns() + pca_scaled_ms(2000) * 1000000ULL;
+		struct raw_sock rs = { .family = family };
+
+		rs.fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+			       NETLINK_GENERIC);
+		if (rs.fd < 0)
+			_exit(3);
+		/* taken while the agent's socket lives: try until it is not */
+		while (bind(rs.fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			if (errno != EADDRINUSE || now_ns() > end)
+				break;
+		}
+		res.bound = raw_portid(rs.fd) == portid;
+		if (res.bound) {
+			static uint8_t buf[64 * 1024];
+			struct nlmsghdr *h;
+			uint64_t stop = now_ns() + 200 * 1000000ULL;
+			ssize_t n;
+
+			while (now_ns() < stop) {
+				struct pollfd p = { .fd = rs.fd,
+						    .events = POLLIN };
+
+				if (poll(&p, 1, 20) <= 0)
+					continue;
+				n = recv(rs.fd, buf, sizeof(buf), MSG_DONTWAIT);
+				if (n <= 0)
+					continue;
+				for (h = (struct nlmsghdr *)buf;
+				     NLMSG_OK(h, (size_t)n);
+				     h = NLMSG_NEXT(h, n)) {
+					res.msgs++;
+					res.faults += raw_fault_records(family,
+									h, NULL);
+				}
+			}
+		}
+		close(rs.fd);
+		if (write(out, &res, sizeof(res)) != sizeof(res))
+			_exit(4);
+	}
+	_exit(0);
+}
+
+struct wake_pump {
+	pthread_t th;
+	struct pca_client *c;
+	uint32_t id;
+	uint64_t len;
+	atomic_int stop;
+	atomic_long wakes;
+};
+
+static void *wake_pump_fn(void *arg)
+{
+	struct wake_pump *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		if (!pca_wake(w->c, w->id, 0, w->len))
+			atomic_fetch_add(&w->wakes, 1);
+	}
+	return NULL;
+}
+
+static void test_port_reuse_no_leak(struct pca_test_ctx *t)
+{
+	struct region idle[LEAK_IDLE_REGIONS], r;
+	struct toucher k[LEAK_TOUCHERS];
+	int to_thief[2], from_thief[2], i, trials = 0, bound = 0;
+	int leaked = 0, msgs = 0, status;
+	uint16_t family = pca_client_family(t->c);
+	struct pca_fault_record recs[64];
+	struct wake_pump w = { 0 };
+	unsigned int seed = 1;
+	uint64_t end;
+	pid_t thief;
+
+	PCA_ASSERT_OK(t, pipe(to_thief));
+	PCA_ASSERT_OK(t, pipe(from_thief));
+	/* before any agent socket exists: it must not hold a copy of one */
+	fflush(stdout);
+	thief = fork();
+	PCA_ASSERT(t, thief >= 0, "fork");
+	if (!thief) {
+		close(pca_client_fd(t->c));
+		leak_thief(to_thief[0], from_thief[1], family);
+	}
+
+	for (i = 0; i < LEAK_IDLE_REGIONS; i++)
+		idle[i].fd = PCA_ASSERT_OK(t, pca_region_create(PAGE, 0,
+								&idle[i].id));
+	region_new(t, &r, LEAK_TOUCHERS, PCA_REGION_MISSING);
+	/* faults wait while no agent is attached */
+	{
+		struct pca_client *a;
+
+		PCA_ASSERT_OK(t, pca_client_open(&a));
+		PCA_ASSERT_OK(t, pca_attach(a, r.id, PCA_POLICY_WAIT, NULL));
+		for (i = 0; i < LEAK_TOUCHERS; i++)
+			touch_start(t, &k[i], r.mem + i * PAGE, 0);
+		pca_client_close(a);
+	}
+	w.id = r.id;
+	w.len = r.pages * PAGE;
+	PCA_ASSERT_OK(t, pca_client_open(&w.c));
+	PCA_ASSERT_EQ(t, pthread_create(&w.th, NULL, wake_pump_fn, &w), 0);
+
+	end = now_ns() + LEAK_TRIALS_MS * 1000000ULL;
+	while (now_ns() < end) {
+		struct leak_result res;
+		struct pca_client *agent;
+		struct pollfd p = { .fd = from_thief[0], .events = POLLIN };
+		uint32_t portid;
+		int n;
+
+		PCA_ASSERT_OK(t, pca_client_open(&agent));
+		PCA_ASSERT_OK(t, pca_attach(agent, r.id, PCA_POLICY_WAIT,
+					    NULL));
+		portid = raw_portid(pca_client_fd(agent));
+		PCA_ASSERT(t, portid, "getsockname: %s", strerror(errno));
+		/* the agent gets the faults... */
+		n = pca_recv_faults(agent, recs, 64, pca_scaled_ms(WAIT_MS));
+		PCA_ASSERT(t, n > 0 || n == -ENOBUFS,
+			   "no fault record for the agent: %d", n);
+		/* ...and goes, while the thief waits for its port */
+		PCA_ASSERT_EQ(t, write(to_thief[1], &portid, sizeof(portid)),
+			      sizeof(portid));
+		usleep(rand_r(&seed) % 2000);
+		pca_client_close(agent);
+		PCA_ASSERT(t, poll(&p, 1, pca_scaled_ms(WAIT_MS)) == 1,
+			   "the thief does not answer");
+		PCA_ASSERT_EQ(t, read(from_thief[0], &res, sizeof(res)),
+			      sizeof(res));
+		trials++;
+		bound += res.bound;
+		leaked += res.faults;
+		msgs += res.msgs;
+	}
+	i = 0;	/* port 0: the thief is done */
+	PCA_EXPECT_EQ(t, write(to_thief[1], &i, sizeof(i)), sizeof(i));
+	status = child_status(thief, pca_scaled_ms(WAIT_MS));
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0, "thief status %#x", status);
+
+	atomic_store(&w.stop, 1);
+	pthread_join(w.th, NULL);
+	pca_t_diag(t, "%d trials, port taken over in %d, %ld wakes, %d fault records and %d messages reached the new owner",
+		   trials, bound, atomic_load(&w.wakes), leaked, msgs);
+	PCA_EXPECT_EQ(t, leaked, 0);
+	PCA_EXPECT_EQ(t, msgs, 0);
+	/* a run in which the port was never taken over proves nothing */
+	PCA_EXPECT(t, bound > 0, "the thief never got the port");
+
+	PCA_ASSERT_OK(t, pca_zero(t->c, r.id, 0, r.pages * PAGE, 0, NULL));
+	for (i = 0; i < LEAK_TOUCHERS; i++)
+		PCA_EXPECT(t, wait_done(&k[i], pca_scaled_ms(WAIT_MS)),
+			   "toucher %d not woken", i);
+	pca_client_close(w.c);
+	region_free(&r);
+	for (i = 0; i < LEAK_IDLE_REGIONS; i++)
+		close(idle[i].fd);
+}
+
+/*
+ * The same port, one socket after the other: the new socket attaches
+ * (the old socket's queue is not in its way), gets the pending fault,
+ * and can ask for it again and detach; the old socket's queue is gone.
+ */
+static void test_port_reuse_reattach(struct pca_test_ctx *t)
+{
+	uint16_t family = pca_client_family(t->c);
+	struct pca_region_info info;
+	struct raw_sock a, b;
+	struct region r;
+	struct toucher k;
+	uint8_t data[PAGE];
+	uint32_t portid;
+	int i;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	for (i = 0; i < 3; i++) {
+		PCA_ASSERT_OK(t, raw_open(&a, family, 0));
+		portid = raw_portid(a.fd);
+		PCA_ASSERT(t, portid, "getsockname: %s", strerror(errno));
+		PCA_ASSERT_EQ(t, raw_request(&a, PCA_CMD_ATTACH, r.id,
+					     PCA_POLICY_WAIT), 0);
+		if (!i)
+			touch_start(t, &k, r.mem + PAGE, 0);
+		if (!a.faults)
+			raw_recv(&a, 0, pca_scaled_ms(WAIT_MS));
+		PCA_ASSERT(t, a.faults > 0, "round %d: no fault record", i);
+		PCA_EXPECT_EQ(t, a.last.offset, PAGE);
+		close(a.fd);
+
+		/* the very port again, at once */
+		PCA_ASSERT_OK(t, raw_open(&b, family, portid));
+		get_info(t, r.id, &info);
+		PCA_EXPECT_EQ(t, info.queues, 0);
+		PCA_ASSERT_EQ(t, raw_request(&b, PCA_CMD_ATTACH, r.id,
+					     PCA_POLICY_WAIT), 0);
+		/* the first queue gets what is pending */
+		if (!b.faults)
+			raw_recv(&b, 0, pca_scaled_ms(WAIT_MS));
+		PCA_EXPECT(t, b.faults > 0, "round %d: no resent record", i);
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_ATTACH, r.id, -1),
+			      -EEXIST);
+		b.faults = 0;
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_FAULT, r.id, -1), 0);
+		PCA_EXPECT(t, b.faults > 0, "round %d: FAULT sent nothing", i);
+		get_info(t, r.id, &info);
+		PCA_EXPECT_EQ(t, info.queues, 1);
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_DETACH, r.id, -1), 0);
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_DETACH, r.id, -1),
+			      -ENOENT);
+		/* attached again, then closed with the queue in place */
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_ATTACH, r.id,
+					     PCA_POLICY_WAIT), 0);
+		close(b.fd);
+		get_info(t, r.id, &info);
+		PCA_EXPECT_EQ(t, info.queues, 0);
+		PCA_EXPECT_EQ(t, info.stats.faults_pending, 1);
+	}
+	PCA_EXPECT(t, !atomic_load(&k.done), "woke without a page");
+	fill(data, 3);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, PAGE, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, pca_scaled_ms(WAIT_MS)), "not woken");
+	region_free(&r);
+}
+
+/*
+ * Full agent sockets keep their queues resending (every 10 ms, each send
+ * failing again) when the queues go, by the agents' close or the region's,
+ * and the module is unloaded at once.  A resend queued after its queue was
+ * disposed would hold the queue and the region with no module reference
+ * and run after the module's exit: the unload fails, or the kernel crashes
+ * when the timer fires into freed module text.  The window the module
+ * closes (a resend being queued just while the queue is disposed) is a few
+ * instructions wide, so a pass says little about it; what this checks is
+ * that the unload, every round, finds nothing of the queues left, with the
+ * module removed as soon as the last process that used it is reaped, well
+ * within the 10 ms a resend waits.
+ */
+#define UNLOAD_ROUNDS	10
+#define UNLOAD_AGENTS	8
+#define UNLOAD_PAGES	8
+
+static void unload_vmm(int out, int go)
+{
+	struct pca_test_ctx t = { 0 };
+	struct pca_test test = { .name = "resend_unload vmm" };
+	struct toucher k[UNLOAD_PAGES];
+	struct region r;
+	char c;
+	int i;
+
+	t.test = &test;
+	region_new(&t, &r, UNLOAD_PAGES, PCA_REGION_MISSING);
+	if (write(out, &r.id, sizeof(r.id)) != sizeof(r.id) ||
+	    read(go, &c, 1) != 1)
+		_exit(1);
+	for (i = 0; i < UNLOAD_PAGES; i++)
+		touch_start(&t, &k[i], r.mem + i * PAGE, 0);
+	pause();
+	_exit(0);
+}
+
+static void test_resend_unload(struct pca_test_ctx *t)
+{
+	const char *mod = getenv("PCA_MODULE");
+	char *insmod[] = { "insmod", (char *)mod, NULL };
+	struct raw_sock agent[UNLOAD_AGENTS];
+	int round, i, ret, tries, tiny = 1, records = 0;
+	unsigned int seed = 7;
+
+	if (!mod)
+		PCA_SKIP(t, "PCA_MODULE not set");
+	for (round = 0; round < UNLOAD_ROUNDS; round++) {
+		int ids[2], go[2], status;
+		struct pca_client *c;
+		uint16_t family;
+		uint32_t id;
+		pid_t vmm;
+
+		/* the family id is new after every reload */
+		PCA_ASSERT_OK(t, pca_client_open(&c));
+		family = pca_client_family(c);
+		pca_client_close(c);
+
+		PCA_ASSERT_OK(t, pipe(ids));
+		PCA_ASSERT_OK(t, pipe(go));
+		fflush(stdout);
+		vmm = fork();
+		PCA_ASSERT(t, vmm >= 0, "fork");
+		if (!vmm)
+			unload_vmm(ids[1], go[0]);
+		PCA_ASSERT_EQ(t, read(ids[0], &id, sizeof(id)), sizeof(id));
+		for (i = 0; i < UNLOAD_AGENTS; i++) {
+			PCA_ASSERT_OK(t, raw_open(&agent[i], family, 0));
+			/* the smallest buffer: one message fills it */
+			setsockopt(agent[i].fd, SOL_SOCKET, SO_RCVBUF, &tiny,
+				   sizeof(tiny));
+			PCA_ASSERT_EQ(t, raw_request(&agent[i], PCA_CMD_ATTACH,
+						     id, PCA_POLICY_WAIT), 0);
+		}
+		PCA_ASSERT_EQ(t, write(go[1], "g", 1), 1);
+		/* some records get through; then the queues resend and fail */
+		raw_recv(&agent[0], 0, pca_scaled_ms(WAIT_MS) / 50);
+		records += agent[0].faults;
+		usleep(50000 + rand_r(&seed) % 50000);
+
+		/* the agents and the VMM go, in either order */
+		if (round % 2)
+			kill(vmm, SIGKILL);
+		for (i = 0; i < UNLOAD_AGENTS; i++)
+			close(agent[i].fd);
+		if (!(round % 2))
+			kill(vmm, SIGKILL);
+		/* killable waits: the harness's timeout covers a hang */
+		PCA_ASSERT_EQ(t, waitpid(vmm, &status, 0), vmm);
+		PCA_ASSERT(t, WIFSIGNALED(status), "round %d: VMM status %#x",
+			   round, status);
+
+		/* at once: nothing may be left that needs the module */
+		for (tries = 0; syscall(SYS_delete_module, "postcopy_assist",
+					O_NONBLOCK); tries++) {
+			ret = -errno;
+			PCA_ASSERT(t, tries < pca_scaled_ms(2000) / 10,
+				   "round %d: delete_module: %s", round,
+				   strerror(-ret));
+			usleep(10000);
+		}
+		close(ids[0]);
+		close(ids[1]);
+		close(go[0]);
+		close(go[1]);
+		if (tries)
+			pca_t_diag(t, "round %d: unloaded after %d tries",
+				   round, tries + 1);
+		ret = pca_run_cmd(insmod);
+		PCA_ASSERT(t, ret == 0, "round %d: insmod %s: %d", round, mod,
+			   ret);
+	}
+	pca_t_diag(t, "%d rounds, %d records reached an agent before its buffer filled",
+		   UNLOAD_ROUNDS, records);
+	PCA_EXPECT(t, records > 0, "no fault was sent");
+}
+
 /* ---- discard ----------------------------------------------------------- */
 
 static int fd_discard(int fd, uint64_t off, uint64_t len, int64_t *done)
@@ -1660,6 +2186,10 @@ static const struct pca_test tests[] = {
 	PCA_TEST("vmm_killed_while_waiting", test_vmm_killed_while_waiting,
 		 PCA_FEATURE_MISSING),
 	PCA_TEST("fork_child_maps", test_fork_child_maps, PCA_FEATURE_MISSING),
+	PCA_TEST("port_reuse_no_leak", test_port_reuse_no_leak,
+		 PCA_FEATURE_WAIT_POLICY, .timeout = 60),
+	PCA_TEST("port_reuse_reattach", test_port_reuse_reattach,
+		 PCA_FEATURE_WAIT_POLICY),
 	PCA_TEST("discard_back_to_missing", test_discard_back_to_missing,
 		 PCA_FEATURE_DISCARD),
 	PCA_TEST("discard_present_mode_zero", test_discard_present_mode_zero,
@@ -1677,6 +2207,9 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
 	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
+	/* last: it unloads and reloads the module */
+	PCA_TEST("resend_unload", test_resend_unload, PCA_FEATURE_WAIT_POLICY,
+		 .timeout = 120, .flags = PCA_TEST_NO_CLIENT),
 };
 
 PCA_TEST_MAIN(tests)

@@ -19,7 +19,8 @@
  *              truncated and padded datagrams, dumps, the migration
  *              relay with the socket in the "agent" and "vmm" groups;
  *              some sent without CAP_SYS_ADMIN and from another network
- *              namespace;
+ *              namespace; the socket closed and reopened, half the time
+ *              on the same port, then attached and detached;
  *  ioctl       random ioctls on the device and region fds: random numbers
  *              in our magic, random sizes and directions, structured and
  *              random arguments, bad pointers (NULL, kernel, unmapped,
@@ -34,7 +35,9 @@
  *              threads resolving some faults (COPY, ZERO, WAKE, batches,
  *              DONTWAKE, over netlink and ioctl, or DISCARD right after)
  *              and ignoring others, and chaos threads that attach, detach
- *              and close sockets, send fuzzed messages, toggle dirty
+ *              and close sockets (and bind a closed agent's port again at
+ *              once: no record may reach the new socket before it
+ *              attaches), send fuzzed messages, toggle dirty
  *              tracking, discard pages and destroy regions while all of
  *              this runs; faulting processes are killed and
  *              respawned, and all of them are killed at the end;
@@ -935,6 +938,7 @@ struct nlsock {
 	int fd;
 	uint32_t seq;
 	uint16_t family;
+	unsigned long faults;	/* PCA_CMD_FAULT messages read */
 };
 
 /* The family's multicast groups ("agent", "vmm"); 0 when unknown. */
@@ -969,24 +973,43 @@ static void nlsock_groups(struct fstate *s, struct nlsock *ns)
 			   &g, sizeof(g));
 }
 
-static int nlsock_open(struct nlsock *ns, uint16_t family)
+/* A socket bound to @portid (0: the kernel picks one). */
+static int nlsock_open_port(struct nlsock *ns, uint16_t family,
+			    uint32_t portid)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	int one = 1, big = 1 << 20;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = portid };
+	int one = 1, big = 1 << 20, err;
 
 	ns->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (ns->fd < 0)
 		return -errno;
 	if (bind(ns->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
 		close(ns->fd);
 		ns->fd = -1;
-		return -errno;
+		return err;
 	}
 	setsockopt(ns->fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	setsockopt(ns->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 	setsockopt(ns->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	ns->family = family;
+	ns->faults = 0;
 	return 0;
+}
+
+static int nlsock_open(struct nlsock *ns, uint16_t family)
+{
+	return nlsock_open_port(ns, family, 0);
+}
+
+static uint32_t nlsock_portid(struct nlsock *ns)
+{
+	struct sockaddr_nl sa;
+	socklen_t len = sizeof(sa);
+
+	if (ns->fd < 0 || getsockname(ns->fd, (struct sockaddr *)&sa, &len))
+		return 0;
+	return sa.nl_pid;
 }
 
 static void nlsock_close(struct nlsock *ns)
@@ -1059,6 +1082,11 @@ static int nlsock_drain(struct nlsock *ns, uint32_t seq, int ms)
 		}
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
 		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == ns->family &&
+			    h->nlmsg_len >= NLMSG_LENGTH(GENL_HDRLEN) &&
+			    ((struct genlmsghdr *)NLMSG_DATA(h))->cmd ==
+			    PCA_CMD_FAULT)
+				ns->faults++;
 			if (h->nlmsg_type == ns->family)
 				note_mig_id(h);
 			if (h->nlmsg_seq != seq)
@@ -1192,6 +1220,51 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 	return ret;
 }
 
+/*
+ * A well-formed ATTACH (with @policy), DETACH or FAULT for region @id;
+ * its answer as nlsock_drain() gives it.
+ */
+static int nl_queue_cmd(struct nlsock *ns, uint8_t cmd, uint32_t id,
+			int policy)
+{
+	struct {
+		struct nlmsghdr h;
+		struct genlmsghdr g;
+		struct nlattr id_hdr;
+		uint32_t id;
+		struct nlattr policy_hdr;
+		uint32_t policy;
+	} req = {
+		.h.nlmsg_type = ns->family,
+		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		.h.nlmsg_seq = ++ns->seq,
+		.g.cmd = cmd,
+		.g.version = POSTCOPY_ASSIST_GENL_VERSION,
+		.id_hdr = { .nla_len = NLA_HDRLEN + 4,
+			    .nla_type = PCA_A_REGION_ID },
+		.id = id,
+		.policy_hdr = { .nla_len = NLA_HDRLEN + 4,
+				.nla_type = PCA_A_POLICY },
+		.policy = policy,
+	};
+	size_t len = cmd == PCA_CMD_ATTACH ? sizeof(req) :
+		     offsetof(typeof(req), policy_hdr);
+
+	req.h.nlmsg_len = len;
+	if (send(ns->fd, &req, len, 0) < 0)
+		return -errno;
+	return nlsock_drain(ns, req.h.nlmsg_seq, 2000);
+}
+
+/* count_result() for an answer of nlsock_drain() */
+static void count_answer(int ret)
+{
+	if (ret != 1)
+		count_result(ret);
+	else
+		atomic_fetch_add(&shared->no_answer, 1);
+}
+
 static uint16_t family_id(void)
 {
 	struct pca_client *c;
@@ -1285,9 +1358,31 @@ static void test_netlink(struct pca_test_ctx *t)
 				region_close(s, fr);
 		} else if (what < 35) {
 			/* a closed socket detaches wherever it was attached */
+			uint32_t port = nlsock_portid(&ns);
+			int reuse = chance(r, 50), attach = chance(r, 70);
+			int detach = chance(r, 50), policy = rbelow(r, 2);
+			struct fregion *fr = any_region(s);
+
 			nlsock_close(&ns);
 			count_op(P_NETLINK);
-			PCA_ASSERT_OK(t, nlsock_open(&ns, family));
+			/*
+			 * Half the time the next socket takes the same port at
+			 * once, as libraries that number their sockets do, and
+			 * attaches where the old one may have been.
+			 */
+			if (!reuse || nlsock_open_port(&ns, family, port)) {
+				PCA_ASSERT_OK(t, nlsock_open(&ns, family));
+			} else if (attach && fr) {
+				count_op(P_NETLINK);
+				count_answer(nl_queue_cmd(&ns, PCA_CMD_ATTACH,
+							  fr->id, policy));
+				if (detach) {
+					count_op(P_NETLINK);
+					count_answer(nl_queue_cmd(&ns,
+								  PCA_CMD_DETACH,
+								  fr->id, -1));
+				}
+			}
 		} else if (what < 45) {
 			nlsock_groups(s, &ns);
 			count_op(P_NETLINK);
@@ -1950,6 +2045,9 @@ struct cstate {
 	uint16_t family;
 	atomic_int stop;
 	atomic_ullong faults_seen, resolved, regions_made;
+	/* fault records on a socket that had attached nowhere */
+	atomic_ullong stray_faults;
+	atomic_ullong ports_reused;
 };
 
 static uint64_t cops(void)
@@ -2342,6 +2440,45 @@ static void *chaos_thread(void *arg)
 		if (what < 4) {
 			/* destroy a region while it is being resolved */
 			slot_renew(cs, r, slot);
+		} else if (what < 10) {
+			/*
+			 * An agent closes while faults come in, and the next
+			 * socket takes its port at once: that socket gets no
+			 * record until it attaches itself.
+			 */
+			struct nlsock a = { .fd = -1 }, b = { .fd = -1 };
+			int wait_ms = rbelow(r, 5), again = chance(r, 70);
+			int detach = chance(r, 50);
+			uint32_t port;
+
+			fd = slot_get(cs, slot, &id, &size);
+			if (fd < 0)
+				continue;
+			close(fd);
+			if (nlsock_open(&a, cs->family))
+				continue;
+			port = nlsock_portid(&a);
+			count_answer(nl_queue_cmd(&a, PCA_CMD_ATTACH, id,
+						  rbelow(r, 2)));
+			nlsock_drain(&a, 0, wait_ms);
+			nlsock_close(&a);
+			/* another thread's socket may have got it first */
+			if (!port || nlsock_open_port(&b, cs->family, port))
+				continue;
+			atomic_fetch_add(&cs->ports_reused, 1);
+			count_op(P_CONCURRENT);
+			nlsock_drain(&b, 0, 2);
+			atomic_fetch_add(&cs->stray_faults, b.faults);
+			if (again) {
+				count_answer(nl_queue_cmd(&b, PCA_CMD_ATTACH,
+							  id, rbelow(r, 2)));
+				nlsock_drain(&b, 0, wait_ms);
+				if (detach)
+					count_answer(nl_queue_cmd(&b,
+							PCA_CMD_DETACH, id,
+							-1));
+			}
+			nlsock_close(&b);
 		} else if (what < 30) {
 			/* an agent that attaches, maybe serves, then leaves */
 			if (!c && pca_client_open(&c))
@@ -2535,12 +2672,16 @@ static void test_concurrent(struct pca_test_ctx *t)
 	for (i = 0; i < SLOTS; i++)
 		close(SLOT_FD + i);
 
-	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records, %llu resolved",
+	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records, %llu resolved, %llu ports taken over",
 		   (unsigned long long)(cops() - start),
 		   (now_ms() - part_t0) / 1000.0,
 		   (unsigned long long)atomic_load(&cs->regions_made),
 		   (unsigned long long)atomic_load(&cs->faults_seen),
-		   (unsigned long long)atomic_load(&cs->resolved));
+		   (unsigned long long)atomic_load(&cs->resolved),
+		   (unsigned long long)atomic_load(&cs->ports_reused));
+	PCA_EXPECT(t, !atomic_load(&cs->stray_faults),
+		   "%llu fault records reached sockets that had not attached (ports of closed agents)",
+		   (unsigned long long)atomic_load(&cs->stray_faults));
 	PCA_EXPECT(t, atomic_load(&cs->faults_seen) > 0,
 		   "no fault record arrived: the faulters did not fault");
 	munmap(cs->sh, sizeof(*cs->sh));

@@ -9,6 +9,12 @@
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <linux/netlink.h>
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 
@@ -370,6 +376,201 @@ static void test_cancel_tells_agent(struct pca_test_ctx *t)
 	close(fd);
 }
 
+/*
+ * An agent that accepted migrations closes its socket while the VMM
+ * cancels them, and an unprivileged process binds the agent's port id as
+ * soon as it is free: the cancel events meant for the agent must not reach
+ * it.  The relay used to address the agent by port id, which netlink frees
+ * before it tells the module of the close.  The agent is also attached to
+ * many regions, as fault queues, which the module's release handler
+ * detaches before it comes to the relay: the window is wider, as on a busy
+ * host.
+ */
+#define REUSE_MIGS	30
+#define REUSE_IDLE	150
+#define REUSE_MS	6000
+
+struct thief_result {
+	int bound;		/* the port was ours within the time limit */
+	int msgs;		/* messages received on it */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* As nobody: bind each port the parent names and count what arrives. */
+static void port_thief(int in, int out)
+{
+	static uint8_t buf[64 * 1024];
+	uint32_t portid;
+
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		_exit(2);
+	while (read(in, &portid, sizeof(portid)) == sizeof(portid) && portid) {
+		struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+					  .nl_pid = portid };
+		struct thief_result res = { 0 };
+		uint64_t end = now_ms() + pca_scaled_ms(2000);
+		socklen_t len = sizeof(sa);
+		int fd;
+
+		fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+			    NETLINK_GENERIC);
+		if (fd < 0)
+			_exit(3);
+		/* taken while the agent's socket lives: try until it is not */
+		while (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+		       errno == EADDRINUSE && now_ms() < end)
+			;
+		res.bound = !getsockname(fd, (struct sockaddr *)&sa, &len) &&
+			    sa.nl_pid == portid;
+		/* the agent's events come at once, if they come */
+		end = now_ms() + pca_scaled_ms(60);
+		while (res.bound && now_ms() < end) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			struct nlmsghdr *h;
+			ssize_t n;
+
+			if (poll(&p, 1, 10) <= 0)
+				continue;
+			n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			for (h = (struct nlmsghdr *)buf;
+			     n > 0 && NLMSG_OK(h, (size_t)n);
+			     h = NLMSG_NEXT(h, n))
+				res.msgs++;
+		}
+		close(fd);
+		if (write(out, &res, sizeof(res)) != sizeof(res))
+			_exit(4);
+	}
+	_exit(0);
+}
+
+struct canceller {
+	pthread_t th;
+	struct side *vmm;
+	uint32_t ids[REUSE_MIGS];
+	atomic_int sent;
+	int cancelled;
+};
+
+static void *cancel_fn(void *arg)
+{
+	struct canceller *c = arg;
+	int i;
+
+	for (i = 0; i < REUSE_MIGS; i++) {
+		struct req r = { .id = c->ids[i], .has_id = 1 };
+
+		c->vmm->nseen = 0;
+		if (!side_req(c->vmm, PCA_CMD_MIGRATE_CANCEL, &r))
+			c->cancelled++;
+		atomic_fetch_add(&c->sent, 1);
+	}
+	return NULL;
+}
+
+static void test_agent_port_reuse(struct pca_test_ctx *t)
+{
+	int idle[REUSE_IDLE], to_thief[2], from_thief[2], fd, i, status;
+	int trials = 0, bound = 0, leaked = 0, cancelled = 0;
+	uint32_t idle_id[REUSE_IDLE], region = region_id_new(t, &fd);
+	unsigned int seed = 3;
+	uint64_t end;
+	pid_t thief;
+
+	PCA_ASSERT_OK(t, pipe(to_thief));
+	PCA_ASSERT_OK(t, pipe(from_thief));
+	fflush(stdout);
+	thief = fork();
+	PCA_ASSERT(t, thief >= 0, "fork");
+	if (!thief) {
+		close(pca_client_fd(t->c));
+		port_thief(to_thief[0], from_thief[1]);
+	}
+	for (i = 0; i < REUSE_IDLE; i++)
+		idle[i] = PCA_ASSERT_OK(t, pca_region_create(PAGE, 0,
+							     &idle_id[i]));
+
+	end = now_ms() + REUSE_MS;
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = from_thief[0], .events = POLLIN };
+		struct canceller c = { 0 };
+		int close_after = 5 + rand_r(&seed) % (REUSE_MIGS - 10);
+		uint64_t give_up = now_ms() + pca_scaled_ms(5000);
+		struct thief_result res;
+		struct side agent, vmm;
+		uint32_t portid;
+		struct seen *e;
+
+		side_open(t, &agent, PCA_MCGRP_AGENT);
+		side_open(t, &vmm, NULL);
+		for (i = 0; i < REUSE_IDLE; i++) {
+			struct req r = { .region = idle_id[i],
+					 .has_region = 1 };
+
+			agent.nseen = 0;
+			PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_ATTACH, &r),
+				      0);
+		}
+		for (i = 0; i < REUSE_MIGS; i++) {
+			struct req r = { .region = region, .has_region = 1,
+					 .peer = "h:1" };
+
+			vmm.nseen = 0;
+			PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r),
+				      0);
+			e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+			PCA_ASSERT(t, e, "no migration id");
+			r = (struct req){ .id = e->id, .has_id = 1 };
+			agent.nseen = 0;
+			PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT,
+						  &r), 0);
+			c.ids[i] = r.id;
+		}
+		portid = nl_socket_get_local_port(agent.sk);
+		PCA_ASSERT_EQ(t, write(to_thief[1], &portid, sizeof(portid)),
+			      sizeof(portid));
+		/* the VMM cancels them all, and the agent goes meanwhile */
+		c.vmm = &vmm;
+		PCA_ASSERT_EQ(t, pthread_create(&c.th, NULL, cancel_fn, &c),
+			      0);
+		while (atomic_load(&c.sent) < close_after &&
+		       now_ms() < give_up)
+			sched_yield();
+		side_close(&agent);
+		pthread_join(c.th, NULL);
+		PCA_ASSERT(t, poll(&p, 1, pca_scaled_ms(5000)) == 1,
+			   "the thief does not answer");
+		PCA_ASSERT_EQ(t, read(from_thief[0], &res, sizeof(res)),
+			      sizeof(res));
+		side_close(&vmm);
+		trials++;
+		bound += res.bound;
+		leaked += res.msgs;
+		cancelled += c.cancelled;
+	}
+	i = 0;	/* port 0: the thief is done */
+	PCA_EXPECT_EQ(t, write(to_thief[1], &i, sizeof(i)), sizeof(i));
+	PCA_EXPECT_EQ(t, waitpid(thief, &status, 0), thief);
+	PCA_EXPECT(t, WIFEXITED(status) && !WEXITSTATUS(status),
+		   "thief status %#x", status);
+	pca_t_diag(t, "%d trials, port taken over in %d, %d migrations cancelled, %d messages reached the new owner",
+		   trials, bound, cancelled, leaked);
+	PCA_EXPECT_EQ(t, leaked, 0);
+	/* a run in which the port was never taken over proves nothing */
+	PCA_EXPECT(t, bound > 0, "the thief never got the port");
+	PCA_EXPECT(t, cancelled > 0, "nothing was cancelled");
+	for (i = 0; i < REUSE_IDLE; i++)
+		close(idle[i]);
+	close(fd);
+}
+
 static uint32_t unpriv_region;
 
 static void unpriv_part(struct pca_test_ctx *t)
@@ -408,6 +609,8 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_MIGRATE),
 	PCA_TEST("cancel_tells_agent", test_cancel_tells_agent,
 		 PCA_FEATURE_MIGRATE),
+	PCA_TEST("agent_port_reuse", test_agent_port_reuse,
+		 PCA_FEATURE_MIGRATE, .timeout = 60),
 	PCA_TEST("unprivileged_refused", test_unprivileged_refused,
 		 PCA_FEATURE_MIGRATE),
 };
