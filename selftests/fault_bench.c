@@ -33,6 +33,15 @@
  *	already populated buffer.  -R runs of each, alternating the order.
  *	Reported in MiB/s; the placed pages are checked afterwards.
  *
+ * placed_touch - the first touch of pages placed before anything touched
+ *	them: 4096 pages placed (COPY_BATCH into a missing region; one
+ *	UFFDIO_COPY over a registered anonymous area, which installs the
+ *	PTEs), then each page read once, in address order and in a fixed
+ *	shuffled order, one load timed around it.  Reported: p50 and mean
+ *	of the per-touch time, median of -R runs.  userfaultfd maps the
+ *	page as it copies it; the region maps it on the first touch, with
+ *	its placed neighbours (fault-around).
+ *
  * Every measurement prints a human "# " row and one line
  *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
  * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
@@ -1488,6 +1497,119 @@ static void test_bulk_copy(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * First touch of placed pages
+ */
+
+#define TOUCH_PAGES	4096
+
+/* Place TOUCH_PAGES of @src, touch each once in @order: p50 and mean, us. */
+static void touch_run(struct pca_test_ctx *t, bool ours, const char *src,
+		      const uint32_t *order, double *p50, double *mean)
+{
+	size_t len = TOUCH_PAGES * pg, i, bad = 0;
+	uint64_t *lat = calloc(TOUCH_PAGES, sizeof(*lat)), sum = 0;
+	char *area;
+	uint32_t id;
+	int fd;
+
+	if (!lat)
+		PCA_FATAL(t, "out of memory");
+	if (ours) {
+		struct pca_copy_entry *ents = calloc(TOUCH_PAGES,
+						     sizeof(*ents));
+		uint64_t copied = 0, existed = 0;
+
+		if (!ents)
+			PCA_FATAL(t, "out of memory");
+		fd = pca_region_create(len, PCA_REGION_MISSING, &id);
+		if (fd < 0)
+			PCA_FATAL(t, "pca_region_create: %s", strerror(-fd));
+		for (i = 0; i < TOUCH_PAGES; i++) {
+			ents[i].offset = i * pg;
+			ents[i].src = (uintptr_t)(src + i * pg);
+		}
+		for (i = 0; i < TOUCH_PAGES; i += cfg.batch)
+			if (pca_fd_copy_batch(fd, ents + i,
+					      TOUCH_PAGES - i < cfg.batch ?
+					      TOUCH_PAGES - i : cfg.batch, 0,
+					      &copied, &existed))
+				PCA_FATAL(t, "pca_fd_copy_batch failed");
+		free(ents);
+		area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			    0);
+		if (area == MAP_FAILED)
+			PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+	} else {
+		area = map_anon(t, len);
+		fd = uffd_register_area(t, area, len);
+		if (uffd_copy(fd, (uintptr_t)area, src, len))
+			PCA_FATAL(t, "UFFDIO_COPY of the area failed");
+	}
+
+	for (i = 0; i < TOUCH_PAGES; i++) {
+		const volatile uint64_t *p =
+			(const volatile uint64_t *)(area + order[i] * pg);
+		uint64_t t0 = now_ns(), head;
+
+		head = p[0];
+		lat[i] = now_ns() - t0;
+		sum += lat[i];
+		if (head != stamp_head(order[i]))
+			bad++;
+	}
+	if (bad)
+		PCA_FATAL(t, "%zu pages read wrong after placement", bad);
+	qsort(lat, TOUCH_PAGES, sizeof(*lat), cmp_u64);
+	*p50 = lat[TOUCH_PAGES / 2] / 1000.0;
+	*mean = (double)sum / TOUCH_PAGES / 1000.0;
+	munmap(area, len);
+	close(fd);
+	free(lat);
+}
+
+static void test_placed_touch(struct pca_test_ctx *t)
+{
+	double v[2][2][2][MAX_REPEATS];	/* [ours][shuffled][p50/mean][run] */
+	static const char *const names[2][2] = {
+		{ "placed_touch_seq_p50", "placed_touch_seq_mean" },
+		{ "placed_touch_rand_p50", "placed_touch_rand_mean" },
+	};
+	bool base = uffd_usable(t), saved = cfg.shuffle, ours;
+	uint32_t *order[2];
+	int r, o, s, k;
+	char *src;
+
+	bench_start(t);
+	ours = need_ours(t, PCA_FEATURE_MISSING | PCA_FEATURE_COPY_BATCH);
+	src = src_alloc(t, TOUCH_PAGES);
+	cfg.shuffle = false;
+	order[0] = make_order(t, TOUCH_PAGES);
+	cfg.shuffle = true;
+	order[1] = make_order(t, TOUCH_PAGES);
+	cfg.shuffle = saved;
+	for (r = 0; r < cfg.bulk_repeats; r++)
+		for (s = 0; s < 2; s++)
+			for (k = 0; k < 2; k++) {
+				/* alternate which goes first */
+				o = (r + k) % 2;
+				if ((!o && !base) || (o && !ours))
+					continue;
+				touch_run(t, o, src, order[s], &v[o][s][0][r],
+					  &v[o][s][1][r]);
+			}
+	for (s = 0; s < 2; s++)
+		for (k = 0; k < 2; k++)
+			emit_row(names[s][k], "us", true, ours,
+				 ours ? median_d(v[1][s][k], cfg.bulk_repeats) :
+					0, base,
+				 base ? median_d(v[0][s][k], cfg.bulk_repeats) :
+					0);
+	free(order[0]);
+	free(order[1]);
+	munmap(src, TOUCH_PAGES * pg);
+}
+
+/* -------------------------------------------------------------------------
  * Main
  */
 
@@ -1501,6 +1623,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("fault_2t_2r", test_fault_2t_2r, 0, .timeout = 30,
 		 .flags = PCA_TEST_NO_CLIENT),
 	PCA_TEST("bulk_copy", test_bulk_copy, 0, .timeout = 40,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("placed_touch", test_placed_touch, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
 };
 
