@@ -19,7 +19,9 @@
  * clear leaves its bit set until the pin goes.
  *
  * Cost: one minor fault per page per round that writes it; a clear costs
- * one rmap walk per dirty page, nothing for clean pages.
+ * one rmap walk per dirty page, nothing for clean pages, or, when the
+ * range is dense, a page lock per dirty page and one page-table walk of
+ * the range per mapping (pca_dirty_by_range()).
  */
 
 #include <linux/bitmap.h>
@@ -117,22 +119,57 @@ int pca_dirty_track(struct pca_region *r, bool on)
  * DISCARD cleared the bit then, and a page placed since has a bit of its
  * own, which this clears as it would any other written page.
  */
-static void pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff)
+static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
+				 bool wrprotect)
 {
 	struct folio *folio = pca_region_get_folio(r, pgoff);
+	bool cleared = false;
 
 	if (!folio)
-		return;
+		return false;
+	/*
+	 * The lock waits out a write fault that set the bit and has yet to
+	 * make its PTE writable: the write protection that follows, here or
+	 * for the whole range after the loop, then sees that PTE.
+	 */
 	folio_lock(folio);
 	if (folio->mapping == r->inode->i_mapping &&
 	    !folio_maybe_dma_pinned(folio) &&
 	    test_and_clear_bit(pgoff, r->dirty)) {
 		atomic_long_dec(&r->nr_dirty);
+		cleared = true;
 		/* Write-protect every mapping of the page. */
-		folio_mkclean(folio);
+		if (wrprotect)
+			folio_mkclean(folio);
 	}
 	folio_unlock(folio);
 	folio_put(folio);
+	return cleared;
+}
+
+/*
+ * Re-arming a dense stretch of the log costs less as one walk of the
+ * range's page tables in every mapping, with a TLB flush per mapping,
+ * than as an rmap walk and a flush per page; a sparse one the other way
+ * round.  The range walk is chosen when at least one page in this many is
+ * to be cleared (and the kernel has the walk: CONFIG_MAPPING_DIRTY_HELPERS,
+ * which every distribution kernel with vmwgfx has).
+ */
+#define PCA_DIRTY_RANGE_RATIO	64
+
+static bool pca_dirty_by_range(pgoff_t nr, u64 count)
+{
+	return IS_ENABLED(CONFIG_MAPPING_DIRTY_HELPERS) &&
+	       count * PCA_DIRTY_RANGE_RATIO >= nr;
+}
+
+/* Write-protect [@first, @first + @nr) in every mapping of the region. */
+static void pca_dirty_wrprotect_range(struct pca_region *r, pgoff_t first,
+				      pgoff_t nr)
+{
+#ifdef CONFIG_MAPPING_DIRTY_HELPERS
+	wp_shared_mapping_range(r->inode->i_mapping, first, nr);
+#endif
 }
 
 /* Pages [@first, @first + @nr) are leaving the region: no bits for them. */
@@ -167,8 +204,9 @@ void pca_dirty_forget(struct pca_region *r, pgoff_t first, pgoff_t nr)
 int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		      u64 *bitmap, bool clear, u64 *dirty)
 {
-	bool killable = !(bitmap && clear);
+	bool killable = !(bitmap && clear), by_range = false;
 	pgoff_t end = first + nr, pgoff;
+	unsigned long cleared = 0;
 	int ret = 0;
 
 	*dirty = 0;
@@ -177,6 +215,8 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		mutex_unlock(&r->dirty_lock);
 		return -ENODATA;
 	}
+	if (clear)
+		by_range = pca_dirty_by_range(nr, atomic_long_read(&r->nr_dirty));
 	for (pgoff = find_next_bit(r->dirty, end, first); pgoff < end;
 	     pgoff = find_next_bit(r->dirty, end, pgoff + 1)) {
 		if (bitmap)
@@ -184,13 +224,16 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 				1ULL << ((pgoff - first) % 64);
 		(*dirty)++;
 		if (clear)
-			pca_dirty_clear_page(r, pgoff);
+			cleared += pca_dirty_clear_page(r, pgoff, !by_range);
 		if (killable && fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
 		cond_resched();
 	}
+	/* Before the lock goes: nothing cleared stays writable after it. */
+	if (by_range && cleared)
+		pca_dirty_wrprotect_range(r, first, nr);
 	mutex_unlock(&r->dirty_lock);
 	return ret;
 }
@@ -215,20 +258,28 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			  const u64 *bitmap)
 {
-	pgoff_t w, i;
-	u64 word;
+	pgoff_t w, i, words = DIV_ROUND_UP(nr, 64);
+	unsigned long cleared = 0;
+	u64 word, count = 0;
+	bool by_range;
 
+	for (w = 0; w < words; w++)
+		count += hweight64(bitmap[w]);
+	by_range = pca_dirty_by_range(nr, count);
 	mutex_lock(&r->dirty_lock);
-	for (w = 0; w < DIV_ROUND_UP(nr, 64); w++) {
+	for (w = 0; w < words; w++) {
 		/* Clean words cost one test: most of a sparse log is clean. */
 		for (word = bitmap[w]; word; word &= word - 1) {
 			i = w * 64 + __ffs64(word);
 			if (i >= nr)
 				break;
-			pca_dirty_clear_page(r, first + i);
+			cleared += pca_dirty_clear_page(r, first + i,
+							!by_range);
 			cond_resched();
 		}
 	}
+	if (by_range && cleared)
+		pca_dirty_wrprotect_range(r, first, nr);
 	mutex_unlock(&r->dirty_lock);
 }
 
