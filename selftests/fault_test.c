@@ -844,18 +844,6 @@ static void test_signal_while_waiting(struct pca_test_ctx *t)
 
 #define CGROOT		"/sys/fs/cgroup"
 
-static int cg_write(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static long long cg_read(const char *path)
 {
 	char buf[64] = "";
@@ -875,7 +863,7 @@ static void cg_enter(struct pca_test_ctx *t, const char *dir)
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	PCA_ASSERT_OK(t, cg_write(path, pid));
+	PCA_ASSERT_OK(t, pca_write_file(path, pid));
 }
 
 /*
@@ -893,7 +881,7 @@ static void test_memcg_charges_creator(struct pca_test_ctx *t)
 	mkdir(CGROOT, 0755);
 	if (mount("cgroup2", CGROOT, "cgroup2", 0, NULL) && errno != EBUSY)
 		PCA_SKIP(t, "no cgroup2: %s", strerror(errno));
-	if (cg_write(CGROOT "/cgroup.subtree_control", "+memory"))
+	if (pca_write_file(CGROOT "/cgroup.subtree_control", "+memory"))
 		PCA_SKIP(t, "no memory controller");
 	rmdir(vmm);
 	rmdir(agent);
@@ -1141,30 +1129,10 @@ static int raw_recv(struct raw_sock *rs, uint32_t seq, int ms)
 static int raw_request(struct raw_sock *rs, uint8_t cmd, uint32_t region,
 		       int policy)
 {
-	struct {
-		struct nlmsghdr h;
-		struct genlmsghdr g;
-		struct nlattr id_hdr;
-		uint32_t id;
-		struct nlattr policy_hdr;
-		uint32_t policy;
-	} req = {
-		.h.nlmsg_type = rs->family,
-		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
-		.h.nlmsg_seq = ++rs->seq,
-		.g.cmd = cmd,
-		.g.version = POSTCOPY_ASSIST_GENL_VERSION,
-		.id_hdr = { .nla_len = NLA_HDRLEN + 4,
-			    .nla_type = PCA_A_REGION_ID },
-		.id = region,
-		.policy_hdr = { .nla_len = NLA_HDRLEN + 4,
-				.nla_type = PCA_A_POLICY },
-		.policy = policy,
-	};
-	size_t len = policy < 0 ? offsetof(typeof(req), policy_hdr) :
-		     sizeof(req);
+	struct pca_raw_queue_req req;
+	size_t len = pca_raw_queue_req(&req, rs->family, ++rs->seq, cmd,
+				       region, policy);
 
-	req.h.nlmsg_len = len;
 	if (send(rs->fd, &req, len, 0) < 0)
 		return -errno;
 	return raw_recv(rs, req.h.nlmsg_seq, pca_scaled_ms(WAIT_MS));

@@ -1227,30 +1227,10 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 static int nl_queue_cmd(struct nlsock *ns, uint8_t cmd, uint32_t id,
 			int policy)
 {
-	struct {
-		struct nlmsghdr h;
-		struct genlmsghdr g;
-		struct nlattr id_hdr;
-		uint32_t id;
-		struct nlattr policy_hdr;
-		uint32_t policy;
-	} req = {
-		.h.nlmsg_type = ns->family,
-		.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
-		.h.nlmsg_seq = ++ns->seq,
-		.g.cmd = cmd,
-		.g.version = POSTCOPY_ASSIST_GENL_VERSION,
-		.id_hdr = { .nla_len = NLA_HDRLEN + 4,
-			    .nla_type = PCA_A_REGION_ID },
-		.id = id,
-		.policy_hdr = { .nla_len = NLA_HDRLEN + 4,
-				.nla_type = PCA_A_POLICY },
-		.policy = policy,
-	};
-	size_t len = cmd == PCA_CMD_ATTACH ? sizeof(req) :
-		     offsetof(typeof(req), policy_hdr);
+	struct pca_raw_queue_req req;
+	size_t len = pca_raw_queue_req(&req, ns->family, ++ns->seq, cmd, id,
+				       cmd == PCA_CMD_ATTACH ? policy : -1);
 
-	req.h.nlmsg_len = len;
 	if (send(ns->fd, &req, len, 0) < 0)
 		return -errno;
 	return nlsock_drain(ns, req.h.nlmsg_seq, 2000);

@@ -375,6 +375,57 @@ out_close:
 	return WEXITSTATUS(status);
 }
 
+/* Write @text to the file @path (procfs, sysfs, cgroupfs): 0 or -errno. */
+static inline int pca_write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * A generic netlink request about region @region with @cmd, and with
+ * PCA_A_POLICY @policy unless @policy < 0, built in @req for tests that
+ * speak netlink on a socket of their own: its length.
+ */
+struct pca_raw_queue_req {
+	struct nlmsghdr h;
+	struct genlmsghdr g;
+	struct nlattr id_hdr;
+	uint32_t id;
+	struct nlattr policy_hdr;
+	uint32_t policy;
+};
+
+static inline size_t pca_raw_queue_req(struct pca_raw_queue_req *req,
+				       uint16_t family, uint32_t seq,
+				       uint8_t cmd, uint32_t region,
+				       int policy)
+{
+	size_t len = policy < 0 ? offsetof(struct pca_raw_queue_req,
+					   policy_hdr) : sizeof(*req);
+
+	memset(req, 0, sizeof(*req));
+	req->h.nlmsg_len = len;
+	req->h.nlmsg_type = family;
+	req->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req->h.nlmsg_seq = seq;
+	req->g.cmd = cmd;
+	req->g.version = POSTCOPY_ASSIST_GENL_VERSION;
+	req->id_hdr.nla_len = NLA_HDRLEN + 4;
+	req->id_hdr.nla_type = PCA_A_REGION_ID;
+	req->id = region;
+	req->policy_hdr.nla_len = NLA_HDRLEN + 4;
+	req->policy_hdr.nla_type = PCA_A_POLICY;
+	req->policy = policy;
+	return len;
+}
+
 static inline int pca_run_cmd(char *const argv[])
 {
 	return pca_run_capture(argv, NULL, 0);

@@ -590,18 +590,6 @@ static void test_init_net_limits(struct pca_test_ctx *t)
 #define CG_REGIONS	400
 #define CG_MIGRATIONS	900
 
-static int file_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 static uint64_t cg_current(struct pca_test_ctx *t)
 {
 	char buf[64] = "";
@@ -688,7 +676,7 @@ static void test_memcg_charged(struct pca_test_ctx *t)
 			PCA_SKIP(t, "no cgroup2: %s", strerror(errno));
 		mounted = 1;
 	}
-	if (file_write(CGROOT "/cgroup.subtree_control", "+memory"))
+	if (pca_write_file(CGROOT "/cgroup.subtree_control", "+memory"))
 		PCA_SKIP(t, "no memory controller: %s", strerror(errno));
 	if (mkdir(CG, 0755) && errno != EEXIST)
 		PCA_FATAL(t, "mkdir %s: %s", CG, strerror(errno));
@@ -703,7 +691,7 @@ static void test_memcg_charged(struct pca_test_ctx *t)
 		ct.c = NULL;
 		ct.failed = 0;
 		snprintf(pid, sizeof(pid), "%d", getpid());
-		if (file_write(CG "/cgroup.procs", pid))
+		if (pca_write_file(CG "/cgroup.procs", pid))
 			PCA_FATAL(&ct, "joining %s: %s", CG, strerror(errno));
 		if (pca_client_open(&ct.c))
 			PCA_FATAL(&ct, "client: %s", pca_strerror(NULL));

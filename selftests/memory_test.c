@@ -47,18 +47,6 @@ static size_t check_pattern(struct pca_test_ctx *t, struct region *r)
 	return bad;
 }
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static uint64_t present(struct pca_test_ctx *t, uint32_t id)
 {
 	struct pca_region_info info;
@@ -94,7 +82,7 @@ static void test_never_dropped(struct pca_test_ctx *t)
 	munmap(r.mem, r.pages * PAGE);
 	PCA_EXPECT_OK(t, -posix_fadvise(r.fd, 0, 0, POSIX_FADV_DONTNEED));
 	PCA_EXPECT_OK(t, -posix_fadvise(m.fd, 0, 0, POSIX_FADV_DONTNEED));
-	PCA_EXPECT_OK(t, write_file("/proc/sys/vm/drop_caches", "3"));
+	PCA_EXPECT_OK(t, pca_write_file("/proc/sys/vm/drop_caches", "3"));
 	r.mem = mmap(NULL, r.pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		     r.fd, 0);
 	PCA_ASSERT(t, r.mem != MAP_FAILED, "mmap: %s", strerror(errno));
@@ -110,7 +98,7 @@ static void test_never_dropped(struct pca_test_ctx *t)
 			   ret ? strerror(errno) : "ok");
 		madvise(m.mem, m.pages * PAGE, advice[i]);
 	}
-	PCA_EXPECT_OK(t, write_file("/proc/sys/vm/drop_caches", "3"));
+	PCA_EXPECT_OK(t, pca_write_file("/proc/sys/vm/drop_caches", "3"));
 	PCA_EXPECT_EQ(t, present(t, r.id), r.pages);
 	PCA_EXPECT_EQ(t, present(t, m.id), m.pages);
 	PCA_EXPECT_EQ(t, check_pattern(t, &r), 0);
