@@ -16,6 +16,7 @@
 #include "pca_region_util.h"
 
 #define WAIT_MS		5000
+#define PMD_BYTES	(2UL << 20)	/* what one x86-64 page table maps */
 
 /* A recognisable byte for every page of every region of a test. */
 static uint8_t pattern(size_t pg, size_t i)
@@ -136,6 +137,7 @@ static void test_fault_around(struct pca_test_ctx *t)
 	const size_t pages = 64;
 	volatile uint8_t v;
 	struct region r;
+	uint8_t *at;
 	uint8_t page[PAGE];
 	size_t i, n;
 
@@ -145,6 +147,22 @@ static void test_fault_around(struct pca_test_ctx *t)
 		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, i * PAGE, page, PAGE, 0,
 					     NULL));
 	}
+	/*
+	 * Fault-around stays within one page table and the VMA: map the
+	 * region at a 2 MiB boundary, so the window of the first page is
+	 * whole wherever mmap() would have put it.
+	 */
+	munmap(r.mem, pages * PAGE);
+	r.mem = mmap(NULL, 2 * PMD_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	PCA_ASSERT(t, r.mem != MAP_FAILED, "mmap: %s", strerror(errno));
+	at = (uint8_t *)(((uintptr_t)r.mem + PMD_BYTES - 1) &
+			 ~(uintptr_t)(PMD_BYTES - 1));
+	munmap(r.mem, 2 * PMD_BYTES);
+	r.mem = mmap(at, pages * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_FIXED_NOREPLACE, r.fd, 0);
+	PCA_ASSERT(t, r.mem == at, "mmap at %p: %s", (void *)at,
+		   strerror(errno));
 	PCA_EXPECT_EQ(t, mapped_pages(t, r.mem, pages), 0);
 	v = r.mem[0];
 	(void)v;
