@@ -36,6 +36,31 @@
 #include "dirty.h"
 #include "region.h"
 
+/* Log @pgoff as written; dirty_lock or the page lock is held. */
+static void pca_dirty_set(struct pca_region *r, pgoff_t pgoff)
+{
+	if (!test_and_set_bit(pgoff, r->dirty))
+		atomic_long_inc(&r->nr_dirty);
+}
+
+/*
+ * Whether the page at @pgoff may be pinned for DMA now.  A hint read
+ * without a reference (the struct page outlives any page it describes):
+ * a wrong "yes" only logs a page that was not written.
+ */
+static bool pca_dirty_pinned(struct pca_region *r, pgoff_t pgoff)
+{
+	struct folio *folio;
+	bool pinned = false;
+
+	rcu_read_lock();
+	folio = xa_load(&r->inode->i_mapping->i_pages, pgoff);
+	if (folio && !xa_is_value(folio))
+		pinned = folio_maybe_dma_pinned(folio);
+	rcu_read_unlock();
+	return pinned;
+}
+
 vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
 {
 	struct pca_region *r = vmf->vma->vm_file->private_data;
@@ -52,9 +77,8 @@ vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
 		return VM_FAULT_NOPAGE;
 	}
 	/* Pairs with smp_store_release() in pca_dirty_track(). */
-	if (smp_load_acquire(&r->tracking) &&
-	    !test_and_set_bit(vmf->pgoff, r->dirty))
-		atomic_long_inc(&r->nr_dirty);
+	if (smp_load_acquire(&r->tracking))
+		pca_dirty_set(r, vmf->pgoff);
 	return VM_FAULT_LOCKED;
 }
 
@@ -100,8 +124,15 @@ int pca_dirty_track(struct pca_region *r, bool on)
 			struct folio *folio = fbatch.folios[i];
 
 			folio_lock(folio);
-			if (folio->mapping == mapping)
+			if (folio->mapping == mapping) {
 				folio_mkclean(folio);
+				/*
+				 * Pinned before tracking began: DMA may write
+				 * it without a fault, in any round.
+				 */
+				if (folio_maybe_dma_pinned(folio))
+					pca_dirty_set(r, folio->index);
+			}
 			folio_unlock(folio);
 		}
 		folio_batch_release(&fbatch);
@@ -139,8 +170,18 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 		atomic_long_dec(&r->nr_dirty);
 		cleared = true;
 		/* Write-protect every mapping of the page. */
-		if (wrprotect)
+		if (wrprotect) {
 			folio_mkclean(folio);
+			/*
+			 * A GUP-fast pin through a PTE still writable after
+			 * the check above: the page stays in the log.  A pin
+			 * after this faults, and page_mkwrite logs it.
+			 */
+			if (folio_maybe_dma_pinned(folio)) {
+				pca_dirty_set(r, pgoff);
+				cleared = false;
+			}
+		}
 	}
 	folio_unlock(folio);
 	folio_put(folio);
@@ -163,13 +204,31 @@ static bool pca_dirty_by_range(pgoff_t nr, u64 count)
 	       count * PCA_DIRTY_RANGE_RATIO >= nr;
 }
 
-/* Write-protect [@first, @first + @nr) in every mapping of the region. */
+/*
+ * Write-protect [@first, @first + @nr) in every mapping of the region,
+ * after the bits of the pages in @bitmap were cleared.  A page pinned
+ * through a PTE still writable in between (GUP-fast) goes back into the
+ * log: DMA can write it without a fault.  A pin after the walk faults.
+ */
 static void pca_dirty_wrprotect_range(struct pca_region *r, pgoff_t first,
-				      pgoff_t nr)
+				      pgoff_t nr, const u64 *bitmap)
 {
+	pgoff_t w, i;
+	u64 word;
+
 #ifdef CONFIG_MAPPING_DIRTY_HELPERS
 	wp_shared_mapping_range(r->inode->i_mapping, first, nr);
 #endif
+	for (w = 0; w < DIV_ROUND_UP(nr, 64); w++) {
+		for (word = bitmap[w]; word; word &= word - 1) {
+			i = w * 64 + __ffs64(word);
+			if (i >= nr)
+				break;
+			if (pca_dirty_pinned(r, first + i))
+				pca_dirty_set(r, first + i);
+		}
+		cond_resched();
+	}
 }
 
 /* Pages [@first, @first + @nr) are leaving the region: no bits for them. */
@@ -215,7 +274,8 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		mutex_unlock(&r->dirty_lock);
 		return -ENODATA;
 	}
-	if (clear)
+	/* The range walk needs the report, to look for pins after it. */
+	if (clear && bitmap)
 		by_range = pca_dirty_by_range(nr, atomic_long_read(&r->nr_dirty));
 	for (pgoff = find_next_bit(r->dirty, end, first); pgoff < end;
 	     pgoff = find_next_bit(r->dirty, end, pgoff + 1)) {
@@ -233,7 +293,7 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 	}
 	/* Before the lock goes: nothing cleared stays writable after it. */
 	if (by_range && cleared)
-		pca_dirty_wrprotect_range(r, first, nr);
+		pca_dirty_wrprotect_range(r, first, nr, bitmap);
 	mutex_unlock(&r->dirty_lock);
 	return ret;
 }
@@ -279,7 +339,7 @@ void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		}
 	}
 	if (by_range && cleared)
-		pca_dirty_wrprotect_range(r, first, nr);
+		pca_dirty_wrprotect_range(r, first, nr, bitmap);
 	mutex_unlock(&r->dirty_lock);
 }
 

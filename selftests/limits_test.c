@@ -155,6 +155,31 @@ struct nschild {
 	int from;	/* child -> parent */
 };
 
+/*
+ * Whether nobody may create a user and network namespace here: kernels
+ * without CONFIG_USER_NS (the debug lane's) or with it restricted skip the
+ * tests that need one, rather than fail in a child.
+ */
+static void need_userns(struct pca_test_ctx *t)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(2);
+		_exit(unshare(CLONE_NEWUSER | CLONE_NEWNET) ? 1 : 0);
+	}
+	PCA_ASSERT(t, waitpid(pid, &status, 0) == pid, "waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 2)
+		PCA_FATAL(t, "dropping to nobody failed: status %#x", status);
+	if (WEXITSTATUS(status))
+		PCA_SKIP(t, "no unprivileged user namespaces here");
+}
+
 /* Drop to nobody, then unshare -Urn: root of a new user and net namespace. */
 static void enter_userns(struct pca_test_ctx *t)
 {
@@ -410,6 +435,7 @@ static void test_netns_migrations(struct pca_test_ctx *t)
 	uint32_t region = 0;
 	int rfd;
 
+	need_userns(t);
 	ns_max_migrations = param_or(t, "netns_max_migrations", 64);
 	PCA_ASSERT(t, ns_max_migrations && ns_max_migrations <= 100000,
 		   "netns_max_migrations %llu",
@@ -500,6 +526,7 @@ static void test_netns_regions(struct pca_test_ctx *t)
 {
 	struct nschild a;
 
+	need_userns(t);
 	ns_max_regions = param_or(t, "netns_max_regions", 64);
 	ns_max_bytes = param_or(t, "netns_max_region_bytes", TIB);
 	PCA_ASSERT(t, ns_max_regions && ns_max_regions <= 1000,
@@ -534,6 +561,7 @@ static void test_init_net_limits(struct pca_test_ctx *t)
 	char val[32];
 	int rfd, fd;
 
+	need_userns(t);
 	PCA_ASSERT_OK(t, pca_dev_node_for(NS_DEV, NOBODY, NOBODY));
 	agent = agent_open(t);
 	rfd = PCA_ASSERT_OK(t, pca_region_create(PAGE, 0, &region));
