@@ -231,17 +231,39 @@ static void pca_dirty_wrprotect_range(struct pca_region *r, pgoff_t first,
 	}
 }
 
-/* Pages [@first, @first + @nr) are leaving the region: no bits for them. */
-void pca_dirty_forget(struct pca_region *r, pgoff_t first, pgoff_t nr)
+/**
+ * pca_dirty_forget() - drop the bits of pages that left the region
+ * @r: the region; its dirty_lock is held
+ * @first: first page
+ * @nr: number of pages
+ *
+ * Each bit is cleared only if its page is absent, under the page cache's
+ * lock: a page placed there meanwhile (and its bit) cannot appear between
+ * the look and the clear, and a fault on the old page no longer sets bits
+ * (page_mkwrite finds it truncated).
+ *
+ * Return: the pages of the range that are absent.
+ */
+unsigned long pca_dirty_forget(struct pca_region *r, pgoff_t first,
+			       pgoff_t nr)
 {
+	struct address_space *mapping = r->inode->i_mapping;
+	unsigned long absent = 0;
 	pgoff_t pgoff;
+	void *entry;
 
 	lockdep_assert_held(&r->dirty_lock);
-	if (!r->dirty)
-		return;
-	for (pgoff = first; pgoff < first + nr; pgoff++)
-		if (test_and_clear_bit(pgoff, r->dirty))
+	xa_lock_irq(&mapping->i_pages);
+	for (pgoff = first; pgoff < first + nr; pgoff++) {
+		entry = xa_load(&mapping->i_pages, pgoff);
+		if (entry && !xa_is_value(entry))
+			continue;
+		absent++;
+		if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
 			atomic_long_dec(&r->nr_dirty);
+	}
+	xa_unlock_irq(&mapping->i_pages);
+	return absent;
 }
 
 /**

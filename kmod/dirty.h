@@ -13,7 +13,8 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		      u64 *bitmap, bool clear, u64 *dirty);
 void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			  const u64 *bitmap);
-void pca_dirty_forget(struct pca_region *r, pgoff_t first, pgoff_t nr);
+unsigned long pca_dirty_forget(struct pca_region *r, pgoff_t first,
+			       pgoff_t nr);
 void pca_dirty_free(struct pca_region *r);
 
 #endif /* _PCA_DIRTY_H */

@@ -353,11 +353,11 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
  * outside the region.  The walk visits present pages only, so its cost
  * follows them, not the length of the range.
  *
- * A page's dirty bit is cleared under its lock before it goes: a write
- * fault racing the discard then either comes before (its bit is cleared
- * with the page) or after, and sets a bit for a page about to go, which
- * only makes a later report name a page that is absent (and zero, or
- * missing).  No write to a page that stays is ever dropped from the log.
+ * A page's dirty bit goes once the page has: pca_dirty_forget() clears it
+ * only while the index is absent, with the page cache's lock held, so a
+ * bit set by a write fault that came before the truncation goes with the
+ * page, and one of a page placed there since stays.  Dirty bits belong
+ * to present pages only.
  *
  * Return: 0, or -EINTR when a fatal signal stopped it part way (*@done
  * says how far it got; the pages not yet reached are untouched).
@@ -380,15 +380,10 @@ int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			struct folio *folio = fbatch.folios[i];
 			loff_t pos = folio_pos(folio);
 
-			folio_lock(folio);
-			if (folio->mapping == mapping) {
-				pca_dirty_forget(r, folio->index,
-						 folio_nr_pages(folio));
-				*done += folio_nr_pages(folio);
-			}
-			folio_unlock(folio);
 			truncate_pagecache_range(r->inode, pos,
 						 pos + folio_size(folio) - 1);
+			*done += pca_dirty_forget(r, folio->index,
+						  folio_nr_pages(folio));
 		}
 		folio_batch_release(&fbatch);
 		if (fatal_signal_pending(current))
