@@ -44,20 +44,18 @@ static void pca_dirty_set(struct pca_region *r, pgoff_t pgoff)
 }
 
 /*
- * Whether the page at @pgoff may be pinned for DMA now.  A hint read
- * without a reference (the struct page outlives any page it describes):
- * a wrong "yes" only logs a page that was not written.
+ * Whether the page at @pgoff may be pinned for DMA now (a wrong "yes"
+ * only logs a page that was not written).
  */
 static bool pca_dirty_pinned(struct pca_region *r, pgoff_t pgoff)
 {
-	struct folio *folio;
-	bool pinned = false;
+	struct folio *folio = pca_region_get_folio(r, pgoff);
+	bool pinned;
 
-	rcu_read_lock();
-	folio = xa_load(&r->inode->i_mapping->i_pages, pgoff);
-	if (folio && !xa_is_value(folio))
-		pinned = folio_maybe_dma_pinned(folio);
-	rcu_read_unlock();
+	if (!folio)
+		return false;
+	pinned = folio_maybe_dma_pinned(folio);
+	folio_put(folio);
 	return pinned;
 }
 
