@@ -17,7 +17,7 @@
 #                  "debug" is the debug lane
 #   CHECK_DEBUG    whether `make check` adds the debug lane when KERNELS is
 #                  not given: auto (the default: if its kernel is cached
-#                  already; it adds about 15 minutes), 1 (build the kernel
+#                  already; it adds about 20 minutes), 1 (build the kernel
 #                  if need be: most of an hour the first time), 0 (never)
 #   KDIR           a kernel tree to build against instead (one build, in
 #                  build/custom/); its arch/x86/boot/bzImage, or VMLINUZ=,
