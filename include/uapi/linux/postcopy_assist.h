@@ -45,6 +45,7 @@
 #define PCA_FEATURE_DISCARD		(1ULL << 7) /* pages back to missing */
 #define PCA_FEATURE_MIGRATE		(1ULL << 8) /* VMM <-> agent relay */
 #define PCA_FEATURE_REGION_OPEN		(1ULL << 9) /* PCA_IOC_REGION_OPEN */
+#define PCA_FEATURE_HUGE		(1ULL << 10) /* PCA_REGION_HUGE */
 
 /*
  * Multicast groups.  An agent daemon listens on "agent" for migration
@@ -118,6 +119,7 @@ enum pca_attr {
 	PCA_A_MIG_PROGRESS,	/* binary, struct pca_mig_progress */
 	PCA_A_MIG_ERROR,	/* u32, errno of a failed migration */
 	PCA_A_MIG_MESSAGE,	/* string, what went wrong or what is done */
+	PCA_A_REGION_UNIT,	/* u64, bytes: PAGE_SIZE, or a huge unit */
 
 	__PCA_A_MAX,
 	PCA_A_MAX = __PCA_A_MAX - 1
@@ -149,6 +151,15 @@ enum pca_stat_attr {
 #define PCA_REGION_MISSING	(1ULL << 0) /* every page starts missing */
 /* Kernel accesses to a missing page fail with -EFAULT, never wait. */
 #define PCA_REGION_USER_ONLY	(1ULL << 1)
+/*
+ * Pages in units of the kernel's PMD size (2 MiB on x86-64), mapped with
+ * one PMD each where the mapping is aligned to the unit.  The size is a
+ * multiple of the unit, which the region file reports as st_blksize (and
+ * REGION_GET as PCA_A_REGION_UNIT).  Every range named on such a region
+ * is in whole units: COPY takes a unit of data per offset, faults and the
+ * dirty log name whole units, DISCARD drops whole units.
+ */
+#define PCA_REGION_HUGE		(1ULL << 2)
 
 /* What happens to faults when no agent is attached. */
 enum pca_policy {
@@ -159,7 +170,8 @@ enum pca_policy {
 /*
  * Dirty log.  A bitmap covers [offset, offset + length) of a region: page
  * (offset >> PAGE_SHIFT) + n is bit (n % 64) of little-endian-host __u64
- * word n / 64, as KVM_GET_DIRTY_LOG.  One DIRTY_GET message carries at most
+ * word n / 64, as KVM_GET_DIRTY_LOG; in a PCA_REGION_HUGE region a written
+ * unit sets the bits of all its pages.  One DIRTY_GET message carries at most
  * PCA_DIRTY_MSG_PAGES pages; a dump covers any range in such chunks.
  */
 #define PCA_DIRTY_MSG_PAGES	(256 * 1024)
@@ -216,12 +228,12 @@ struct pca_mig_progress {
 
 /*
  * One fault, as carried in PCA_A_FAULT_RECORDS: 64 bytes.  The kernel
- * zeroes @reserved; a later API version may give it meaning (a fault's
- * unit size, a vCPU hint) behind a feature bit, and agents that did not
- * ask for that feature keep seeing zeroes.
+ * zeroes @reserved; a later API version may give it meaning (a vCPU hint)
+ * behind a feature bit, and agents that did not ask for that feature keep
+ * seeing zeroes.
  */
 struct pca_fault_record {
-	__u64 offset;		/* page-aligned byte offset in the region */
+	__u64 offset;		/* byte offset in the region of the unit */
 	__u64 time_ns;		/* CLOCK_MONOTONIC when the fault was raised */
 	__u32 region_id;
 	__u32 flags;		/* PCA_FAULT_* */
@@ -229,7 +241,11 @@ struct pca_fault_record {
 				 * of the region's creator
 				 */
 	__u32 queue_id;		/* queue the record was sent to */
-	__u64 reserved[4];	/* zero */
+	__u64 length;		/* bytes to resolve from @offset: the unit,
+				 * PAGE_SIZE or that of a PCA_REGION_HUGE
+				 * region
+				 */
+	__u64 reserved[3];	/* zero */
 };
 
 #define PCA_FAULT_WRITE		(1U << 0)
@@ -292,8 +308,8 @@ struct pca_range {
 };
 
 struct pca_copy_entry {
-	__u64 offset;		/* page-aligned destination offset */
-	__u64 src;		/* user address of one page of data */
+	__u64 offset;		/* unit-aligned destination offset */
+	__u64 src;		/* user address of one unit of data */
 };
 
 struct pca_copy_batch {
