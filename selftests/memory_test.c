@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -262,6 +263,106 @@ static void test_fixed_size_file(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, st.st_size, 8 * PAGE);
 	PCA_EXPECT_EQ(t, present(t, r.id), 8);
 	PCA_EXPECT_EQ(t, check_pattern(t, &r), 0);
+	region_free(&r);
+}
+
+/* Read @len bytes of @fd into registered buffer 0 at @buf: no page fault. */
+static int read_fixed(struct io_uring *ring, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	io_uring_prep_read_fixed(sqe, fd, buf, len, 0, 0);
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+/*
+ * Long-term write pins (io_uring fixed buffers here; VFIO and RDMA pin the
+ * same way): a kernel from 6.5 on refuses them on a mapping that takes
+ * write faults, which a region's mappings do only while the dirty log
+ * runs.  Pages pinned before the log started are in every report (the
+ * pinner writes them without a fault), and a write through the pin lands.
+ * 6.1's io_uring refuses file-backed buffers itself (EOPNOTSUPP).
+ */
+static void test_longterm_pin(struct pca_test_ctx *t)
+{
+	const size_t pages = 16;
+	uint64_t bitmap[1], dirty;
+	struct io_uring ring, ring2;
+	struct iovec iov;
+	struct region r;
+	uint8_t data[PAGE];
+	int fd, ret, round;
+
+	region_new(t, &r, pages, 0);
+	fill_pattern(&r);
+	PCA_ASSERT_OK(t, io_uring_queue_init(4, &ring, 0));
+	iov = (struct iovec){ .iov_base = r.mem, .iov_len = pages * PAGE };
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (ret == -EOPNOTSUPP) {
+		pca_t_diag(t, "io_uring refuses file-backed buffers here");
+		PCA_EXPECT_OK(t, pca_dirty_track(t->c, r.id, 1));
+		PCA_EXPECT_ERR(t, io_uring_register_buffers(&ring, &iov, 1),
+			       EOPNOTSUPP);
+		goto out;
+	}
+	PCA_ASSERT_OK(t, ret);
+
+	/* a source file for writes through the pin */
+	fd = open("/tmp/longterm_pin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	PCA_ASSERT(t, fd >= 0, "open: %s", strerror(errno));
+	memset(data, 0xe7, sizeof(data));
+	PCA_ASSERT_EQ(t, pwrite(fd, data, PAGE, 0), PAGE);
+
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+	/* the log takes write faults now: no new long-term pin */
+	PCA_ASSERT_OK(t, io_uring_queue_init(4, &ring2, 0));
+	PCA_EXPECT_ERR(t, io_uring_register_buffers(&ring2, &iov, 1), EFAULT);
+	io_uring_queue_exit(&ring2);
+	for (round = 0; round < 2; round++) {
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+						  PCA_DIRTY_CLEAR, bitmap,
+						  sizeof(bitmap), &dirty));
+		PCA_EXPECT_EQ(t, dirty, pages);
+	}
+	PCA_EXPECT_EQ(t, read_fixed(&ring, fd, r.mem + 5 * PAGE, PAGE), PAGE);
+	PCA_EXPECT_EQ(t, r.mem[5 * PAGE + 100], 0xe7);
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	PCA_EXPECT_EQ(t, bitmap[0] & (1ULL << 5), 1ULL << 5);
+
+	/* unpinned: reported once more at most, then only when written */
+	PCA_ASSERT_OK(t, io_uring_unregister_buffers(&ring));
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	r.mem[2 * PAGE] = 1;
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	PCA_EXPECT_EQ(t, dirty, 1);
+	PCA_EXPECT_EQ(t, bitmap[0], 1ULL << 2);
+
+	/* the log stopped: pins are allowed again */
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 0));
+	PCA_EXPECT_OK(t, io_uring_register_buffers(&ring, &iov, 1));
+	PCA_EXPECT_EQ(t, read_fixed(&ring, fd, r.mem + 9 * PAGE, PAGE), PAGE);
+	PCA_EXPECT_EQ(t, r.mem[9 * PAGE + 7], 0xe7);
+	io_uring_unregister_buffers(&ring);
+	close(fd);
+	unlink("/tmp/longterm_pin");
+out:
+	io_uring_queue_exit(&ring);
 	region_free(&r);
 }
 
@@ -632,6 +733,7 @@ static const struct pca_test tests[] = {
 	PCA_TEST("fault_around", test_fault_around, PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("punch_hole", test_punch_hole, PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("fixed_size_file", test_fixed_size_file, 0),
+	PCA_TEST("longterm_pin", test_longterm_pin, PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("huge_create", test_huge_create, PCA_FEATURE_HUGE),
 	PCA_TEST("huge_pmd_mapped", test_huge_pmd_mapped, PCA_FEATURE_HUGE),
 	PCA_TEST("huge_fault_unit", test_huge_fault_unit,
