@@ -312,6 +312,12 @@ unsigned long pca_dirty_forget(struct pca_region *r, pgoff_t first,
 		absent++;
 		if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
 			atomic_long_dec(&r->nr_dirty);
+		/* Each page stands alone: let interrupts in now and then. */
+		if (pgoff % 1024 == 1023) {
+			xa_unlock_irq(&mapping->i_pages);
+			cond_resched();
+			xa_lock_irq(&mapping->i_pages);
+		}
 	}
 	xa_unlock_irq(&mapping->i_pages);
 	return absent;

@@ -412,14 +412,21 @@ int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 	/* Dirty bits belong to present pages; keep the log consistent. */
 	mutex_lock(&r->dirty_lock);
 	while (!ret && filemap_get_folios(mapping, &index, last, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
-			struct folio *folio = fbatch.folios[i];
-			loff_t pos = folio_pos(folio);
+		/*
+		 * A run of adjacent folios goes in one truncation: one walk
+		 * of the mappings, one TLB flush, not one per page.
+		 */
+		for (i = 0; i < folio_batch_count(&fbatch); ) {
+			pgoff_t start = fbatch.folios[i]->index;
+			pgoff_t end = folio_next_index(fbatch.folios[i]);
 
-			truncate_pagecache_range(r->inode, pos,
-						 pos + folio_size(folio) - 1);
-			*done += pca_dirty_forget(r, folio->index,
-						  folio_nr_pages(folio));
+			for (i++; i < folio_batch_count(&fbatch) &&
+			     fbatch.folios[i]->index == end; i++)
+				end = folio_next_index(fbatch.folios[i]);
+			truncate_pagecache_range(r->inode,
+						 (loff_t)start << PAGE_SHIFT,
+						 ((loff_t)end << PAGE_SHIFT) - 1);
+			*done += pca_dirty_forget(r, start, end - start);
 		}
 		folio_batch_release(&fbatch);
 		if (fatal_signal_pending(current))
