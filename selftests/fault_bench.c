@@ -42,6 +42,21 @@
  *	page as it copies it; the region maps it on the first touch, with
  *	its placed neighbours (fault-around).
  *
+ * huge_place - -H MiB (256) placed in 2 MiB units with nothing faulting:
+ *	one PCA_IOC_COPY per unit into a missing PCA_REGION_HUGE region,
+ *	against one UFFDIO_COPY per unit into a MAP_SHARED hugetlbfs area
+ *	(a memfd_create(MFD_HUGETLB) of 2 MiB pages) registered with
+ *	userfaultfd for missing faults (huge_place_vs_uffd), and against
+ *	memcpy() into an already populated buffer (huge_place_vs_memcpy;
+ *	the target is a ratio of at least 0.5).  -R runs of each, in MiB/s,
+ *	the placed data checked afterwards.
+ *	The hugetlbfs baseline needs free 2 MiB huge pages: the huge_*
+ *	tests raise /proc/sys/vm/nr_hugepages for their run and set it
+ *	back at the end; where that fails (no hugetlbfs, memory too
+ *	fragmented) the baseline is null and a "# " row says why.  The
+ *	three 256 MiB areas (source, hugetlbfs, region or memcpy target)
+ *	are why `make bench` guests get 2 GiB.
+ *
  * Every measurement prints a human "# " row and one line
  *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
  * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
@@ -77,6 +92,9 @@
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
 #endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB		(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define MIB			(1024UL * 1024)
@@ -89,6 +107,7 @@
 #define PCA_BENCH_STALL_S	10	/* no progress this long: give up */
 #define WARMUP_PAGES		256
 #define WARMUP_SECONDS		1
+#define HUGE_UNIT		(2 * MIB)	/* PCA_REGION_HUGE, hugetlbfs */
 
 /* -------------------------------------------------------------------------
  * Options, shared results
@@ -103,6 +122,7 @@ static struct {
 	bool pin_local;		/* -P local: resolver i on faulter i's CPU */
 	int repeats;		/* -r: fault runs */
 	int bulk_repeats;	/* -R: bulk runs */
+	size_t huge_mib;	/* -H: area of the huge_* benches */
 	bool baseline_only;	/* -b */
 } cfg = {
 	.fault_pages = 10000,
@@ -113,6 +133,7 @@ static struct {
 	.pin_local = true,
 	.repeats = 1,
 	.bulk_repeats = 3,
+	.huge_mib = 256,
 	.baseline_only = false,
 };
 
@@ -467,6 +488,198 @@ static int uffd_copy(int fd, uintptr_t dst, const char *src, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * 2 MiB units: huge regions, and hugetlbfs for the baseline
+ */
+
+/*
+ * The huge page pool the baseline takes its pages from, grown for a test
+ * and given back at its end (also when the test fails: atexit).
+ */
+static struct {
+	long old;		/* nr_hugepages before; -1: untouched */
+} hpool = { .old = -1 };
+
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+
+static long read_long_file(const char *path)
+{
+	char buf[32];
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* A "Name: N" (kB) field of /proc/meminfo, or -1. */
+static long meminfo_field(const char *name)
+{
+	char line[128];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static void hpool_restore(void)
+{
+	char buf[32];
+
+	if (hpool.old < 0)
+		return;
+	snprintf(buf, sizeof(buf), "%ld", hpool.old);
+	if (pca_write_file(NR_HUGEPAGES, buf))
+		printf("# %s: could not set %s back to %ld\n", cur_test,
+		       NR_HUGEPAGES, hpool.old);
+	hpool.old = -1;
+}
+
+/*
+ * Make @units free 2 MiB huge pages available through nr_hugepages: true,
+ * or false with the reason in @why.
+ */
+static bool hpool_reserve(size_t units, char *why, size_t len)
+{
+	static bool registered;
+	long nr, free_pages, size_kb, want;
+	char buf[32];
+	int ret;
+
+	size_kb = meminfo_field("Hugepagesize");
+	nr = read_long_file(NR_HUGEPAGES);
+	if (size_kb < 0 || nr < 0) {
+		snprintf(why, len, "no hugetlbfs in this kernel (no %s)",
+			 NR_HUGEPAGES);
+		return false;
+	}
+	if ((size_t)size_kb * 1024 != HUGE_UNIT) {
+		snprintf(why, len, "default huge page size is %ld kB, not %zu",
+			 size_kb, HUGE_UNIT / 1024);
+		return false;
+	}
+	free_pages = meminfo_field("HugePages_Free");
+	if (free_pages >= (long)units)
+		return true;
+	if (!registered) {
+		atexit(hpool_restore);
+		registered = true;
+	}
+	if (hpool.old < 0)
+		hpool.old = nr;
+	want = nr + (long)units - (free_pages > 0 ? free_pages : 0);
+	snprintf(buf, sizeof(buf), "%ld", want);
+	ret = pca_write_file(NR_HUGEPAGES, buf);
+	free_pages = meminfo_field("HugePages_Free");
+	if (ret || free_pages < (long)units) {
+		snprintf(why, len, "%s: asked for %ld huge pages: %s, %ld free of the %zu needed",
+			 NR_HUGEPAGES, want, ret ? strerror(-ret) : "ok",
+			 free_pages, units);
+		hpool_restore();
+		return false;
+	}
+	return true;
+}
+
+/* A MAP_SHARED hugetlbfs area of @len bytes (a memfd), its fd in *@fd. */
+static char *hugetlb_map(struct pca_test_ctx *t, size_t len, int *fd)
+{
+	char *p;
+
+	*fd = memfd_create("fault_bench", MFD_CLOEXEC | MFD_HUGETLB |
+			   MFD_HUGE_2MB);
+	if (*fd < 0)
+		PCA_FATAL(t, "memfd_create(MFD_HUGETLB | MFD_HUGE_2MB): %s",
+			  strerror(errno));
+	if (ftruncate(*fd, len))
+		PCA_FATAL(t, "ftruncate of the hugetlbfs memfd to %zu MiB: %s",
+			  len / MIB, strerror(errno));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED)
+		PCA_FATAL(t, "mmap of %zu MiB of hugetlbfs: %s", len / MIB,
+			  strerror(errno));
+	return p;
+}
+
+/* A missing PCA_REGION_HUGE region of @len bytes; checks its unit. */
+static int huge_region_create(struct pca_test_ctx *t, size_t len,
+			      uint32_t *id)
+{
+	struct stat st;
+	int fd;
+
+	fd = pca_region_create(len, PCA_REGION_MISSING | PCA_REGION_HUGE, id);
+	if (fd < 0)
+		PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING | HUGE): %s",
+			  len / MIB, strerror(-fd));
+	if (fstat(fd, &st))
+		PCA_FATAL(t, "fstat of the region fd: %s", strerror(errno));
+	if ((size_t)st.st_blksize != HUGE_UNIT)
+		PCA_FATAL(t, "huge region: st_blksize %ld, expected the unit, %zu",
+			  (long)st.st_blksize, HUGE_UNIT);
+	return fd;
+}
+
+/*
+ * Field @field (kB) of the /proc/self/smaps entry of the mapping that
+ * holds @addr, or -1.
+ */
+static long smaps_kb(const void *addr, const char *field)
+{
+	uintptr_t a = (uintptr_t)addr;
+	size_t n = strlen(field);
+	bool in = false;
+	char line[512];
+	long v = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			if (in)
+				break;
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, field, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * Pages of @area that differ from the source: the stamps of every page
+ * (verify_area()) and, compared whole, one page of every 61.
+ */
+static size_t verify_sample(const char *area, const char *src, size_t npages)
+{
+	size_t i, bad = verify_area(area, npages);
+
+	for (i = 0; i < npages; i += 61)
+		if (memcmp(area + i * pg, src + i * pg, pg))
+			bad++;
+	return bad;
 }
 
 /* -------------------------------------------------------------------------
@@ -1188,11 +1401,11 @@ static void bench_header(void)
 	pca_diag("fault_bench: kernel %s, %ld CPUs, clocksource %s, clock_gettime %.0f ns",
 		 u.release, sysconf(_SC_NPROCESSORS_ONLN), cs,
 		 (t1 - t0) / 10000.0);
-	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s) -d %u s -P %s -r %d; -m %zu MiB -B %zu -R %d%s",
+	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s) -d %u s -P %s -r %d; -m %zu MiB -B %zu -R %d; -H %zu MiB%s",
 		 cfg.fault_pages, cfg.fault_pages * pg / MIB,
 		 cfg.shuffle ? "shuffled" : "sequential", cfg.seconds,
 		 cfg.pin_local ? "local" : "free", cfg.repeats, cfg.bulk_mib,
-		 cfg.batch, cfg.bulk_repeats,
+		 cfg.batch, cfg.bulk_repeats, cfg.huge_mib,
 		 cfg.baseline_only ? ", userfaultfd only" : "");
 }
 
@@ -1610,6 +1823,165 @@ static void test_placed_touch(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * 2 MiB units
+ */
+
+/*
+ * Whether the hugetlbfs baseline can run, with the pool grown for
+ * @npages pages; says why not once per test.
+ */
+static bool huge_base_usable(struct pca_test_ctx *t, size_t npages)
+{
+	char why[200];
+
+	if (!uffd_usable(t))
+		return false;
+	if (!hpool_reserve(npages * pg / HUGE_UNIT, why, sizeof(why))) {
+		pca_t_diag(t, "SKIP baseline: no huge pages for hugetlbfs: %s",
+			   why);
+		return false;
+	}
+	return true;
+}
+
+enum hplace_kind { HPL_PCA, HPL_UFFD, HPL_MEMCPY, NR_HPL };
+
+static const char *const hplace_name[NR_HPL] = {
+	[HPL_PCA] = "pca COPY per 2 MiB",
+	[HPL_UFFD] = "UFFDIO_COPY per 2 MiB",
+	[HPL_MEMCPY] = "memcpy, populated",
+};
+
+/*
+ * Place @len bytes of @src in 2 MiB units one way; MiB/s.  Checked
+ * afterwards (with @show, ours says how much of it is mapped by PMD).
+ */
+static double hplace_run(struct pca_test_ctx *t, enum hplace_kind kind,
+			 const char *src, size_t len, bool show)
+{
+	size_t npages = len / pg, off, bad;
+	char *area = NULL;
+	int fd = -1, hfd = -1, ret;
+	uint64_t t0, t1;
+	uint32_t id;
+
+	/* setup, untimed */
+	switch (kind) {
+	case HPL_PCA:
+		fd = huge_region_create(t, len, &id);
+		break;
+	case HPL_UFFD:
+		area = hugetlb_map(t, len, &hfd);
+		fd = uffd_register_area(t, area, len);
+		break;
+	case HPL_MEMCPY:
+		area = map_anon(t, len);
+		memset(area, 0, len);	/* populated: no fault below */
+		break;
+	case NR_HPL:
+		break;
+	}
+
+	t0 = now_ns();
+	switch (kind) {
+	case HPL_PCA:
+		for (off = 0; off < len; off += HUGE_UNIT) {
+			int64_t copied = 0;
+
+			ret = pca_fd_copy(fd, off, src + off, HUGE_UNIT, 0,
+					  &copied);
+			if (ret || copied != (int64_t)HUGE_UNIT)
+				PCA_FATAL(t, "pca_fd_copy(2 MiB at %#zx): %s, copied %lld",
+					  off, ret ? strerror(-ret) : "ok",
+					  (long long)copied);
+		}
+		break;
+	case HPL_UFFD:
+		for (off = 0; off < len; off += HUGE_UNIT) {
+			ret = uffd_copy(fd, (uintptr_t)area + off, src + off,
+					HUGE_UNIT);
+			if (ret)
+				PCA_FATAL(t, "UFFDIO_COPY of 2 MiB at %#zx: %s",
+					  off, strerror(-ret));
+		}
+		break;
+	case HPL_MEMCPY:
+		memcpy(area, src, len);
+		break;
+	case NR_HPL:
+		break;
+	}
+	t1 = now_ns();
+
+	/* check, untimed: the units must hold the source's data */
+	if (kind == HPL_PCA) {
+		area = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (area == MAP_FAILED)
+			PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+	}
+	bad = verify_sample(area, src, npages);
+	if (bad)
+		PCA_FATAL(t, "%s: %zu of %zu pages hold wrong data",
+			  hplace_name[kind], bad, npages);
+	if (show && kind == HPL_PCA)
+		pca_t_diag(t, "placed region read back: FilePmdMapped %ld kB of %zu kB, mapping %s",
+			   smaps_kb(area, "FilePmdMapped"), len / 1024,
+			   (uintptr_t)area % HUGE_UNIT ? "NOT 2 MiB aligned" :
+			   "2 MiB aligned");
+	munmap(area, len);
+	if (fd >= 0)
+		close(fd);
+	if (hfd >= 0)
+		close(hfd);
+	return t1 > t0 ? (double)len / MIB * 1e9 / (t1 - t0) : 0;
+}
+
+static void test_huge_place(struct pca_test_ctx *t)
+{
+	static const struct {
+		const char *name;
+		enum hplace_kind ours, base;
+	} rows[] = {
+		{ "huge_place_vs_uffd", HPL_PCA, HPL_UFFD },
+		{ "huge_place_vs_memcpy", HPL_PCA, HPL_MEMCPY },
+	};
+	double v[NR_HPL][MAX_REPEATS], m[NR_HPL];
+	size_t len = cfg.huge_mib * MIB, i;
+	bool on[NR_HPL];
+	int r, k, kind;
+	char *src;
+
+	bench_start(t);
+	on[HPL_PCA] = need_ours(t, PCA_FEATURE_MISSING |
+				PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_HUGE);
+	on[HPL_UFFD] = huge_base_usable(t, len / pg);
+	on[HPL_MEMCPY] = true;
+
+	src = src_alloc(t, len / pg);
+	for (r = 0; r < cfg.bulk_repeats; r++) {
+		for (k = 0; k < NR_HPL; k++) {
+			/* alternate: ours first, then the baselines first */
+			kind = r % 2 ? NR_HPL - 1 - k : k;
+			if (!on[kind])
+				continue;
+			v[kind][r] = hplace_run(t, kind, src, len, !r);
+			pca_t_diag(t, "%-24s %zu MiB: %.1f MiB/s",
+				   hplace_name[kind], cfg.huge_mib, v[kind][r]);
+		}
+	}
+	hpool_restore();
+	for (kind = 0; kind < NR_HPL; kind++)
+		m[kind] = on[kind] ? median_d(v[kind], cfg.bulk_repeats) : 0;
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
+			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
+	if (on[HPL_PCA] && m[HPL_PCA] < 0.5 * m[HPL_MEMCPY])
+		pca_t_diag(t, "placement below the target of half memcpy's rate: ratio %.3f < 0.5",
+			   m[HPL_PCA] / m[HPL_MEMCPY]);
+	munmap(src, len);
+}
+
+/* -------------------------------------------------------------------------
  * Main
  */
 
@@ -1626,13 +1998,16 @@ static const struct pca_test tests[] = {
 		 .flags = PCA_TEST_NO_CLIENT),
 	PCA_TEST("placed_touch", test_placed_touch, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("huge_place", test_huge_place, 0, .timeout = 150,
+		 .flags = PCA_TEST_NO_CLIENT),
 };
 
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"Usage: %s [-n PAGES] [-d SECONDS] [-o seq|shuffle] [-P local|free] [-r REPEATS]\n"
-		"          [-m MIB] [-B ENTRIES] [-R REPEATS] [-b] [-l] [-t TEST]... [-T SECONDS]\n"
+		"          [-m MIB] [-B ENTRIES] [-R REPEATS] [-H MIB] [-b] [-l] [-t TEST]...\n"
+		"          [-T SECONDS]\n"
 		"  -n PAGES    pages of the fault area (default %zu)\n"
 		"  -d SECONDS  time cap of one fault run: a faulting thread stops\n"
 		"              touching pages after it (default %u)\n"
@@ -1642,12 +2017,15 @@ static void usage(FILE *f, const char *argv0)
 		"  -r REPEATS  fault runs of each side, median reported (default %d)\n"
 		"  -m MIB      MiB placed by bulk_copy (default %zu)\n"
 		"  -B ENTRIES  entries per COPY_BATCH call (default %zu)\n"
-		"  -R REPEATS  bulk runs of each kind, median reported (default %d)\n"
+		"  -R REPEATS  bulk and huge_* runs of each kind, median reported\n"
+		"              (default %d)\n"
+		"  -H MIB      MiB placed by huge_place, a multiple of 2 (default %zu)\n"
 		"  -b          userfaultfd and memcpy only: no module needed\n"
 		"  -l, -t, -T  list tests, run only TEST, override timeouts\n"
 		"Repeats are at most %d.\n",
 		argv0, cfg.fault_pages, cfg.seconds, cfg.repeats,
-		cfg.bulk_mib, cfg.batch, cfg.bulk_repeats, MAX_REPEATS);
+		cfg.bulk_mib, cfg.batch, cfg.bulk_repeats, cfg.huge_mib,
+		MAX_REPEATS);
 }
 
 static size_t parse_num(const char *argv0, char opt, const char *s,
@@ -1681,7 +2059,7 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	hargv[hargc++] = argv[0];
-	while ((opt = getopt(argc, argv, "n:d:o:P:r:m:B:R:blt:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:o:P:r:m:B:R:H:blt:T:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			cfg.fault_pages = parse_num(argv[0], opt, optarg, 1,
@@ -1710,6 +2088,14 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			cfg.batch = parse_num(argv[0], opt, optarg, 1, 1U << 20);
+			break;
+		case 'H':
+			cfg.huge_mib = parse_num(argv[0], opt, optarg, 2, 1024);
+			if (cfg.huge_mib % (HUGE_UNIT / MIB)) {
+				fprintf(stderr, "%s: -H %s: expected a multiple of %zu\n",
+					argv[0], optarg, HUGE_UNIT / MIB);
+				return 2;
+			}
 			break;
 		case 'o':
 			if (!strcmp(optarg, "seq")) {
