@@ -50,6 +50,21 @@
  *	memcpy() into an already populated buffer (huge_place_vs_memcpy;
  *	the target is a ratio of at least 0.5).  -R runs of each, in MiB/s,
  *	the placed data checked afterwards.
+ *
+ * huge_touch - -H MiB of a missing area touched by one faulting thread,
+ *	one load per 4 KiB page in address order (the fault runs above,
+ *	with 2 MiB units and no time cap): ours a PCA_REGION_HUGE region,
+ *	whose resolver takes each fault record (one per unit, its length
+ *	the unit) with pca_recv_faults() and places the whole unit with
+ *	PCA_IOC_COPY; baseline the hugetlbfs area, whose resolver reads
+ *	uffd_msgs and places the unit with one UFFDIO_COPY.  Reported
+ *	(huge_touch_faults): MiB touched per second from the first touch
+ *	to the last, the median of -R runs; "# " rows give each side's
+ *	fault count (one per unit: 128 for 256 MiB) and how much of the
+ *	mapping /proc/self/smaps shows mapped by PMD (FilePmdMapped for
+ *	the region, Shared_Hugetlb for hugetlbfs; all of it when every
+ *	unit got a PMD).  The data of every page is checked as it is
+ *	touched and again, sampled, afterwards.
  *	The hugetlbfs baseline needs free 2 MiB huge pages: the huge_*
  *	tests raise /proc/sys/vm/nr_hugepages for their run and set it
  *	back at the end; where that fails (no hugetlbfs, memory too
@@ -108,6 +123,7 @@
 #define WARMUP_PAGES		256
 #define WARMUP_SECONDS		1
 #define HUGE_UNIT		(2 * MIB)	/* PCA_REGION_HUGE, hugetlbfs */
+#define HUGE_WARMUP_UNITS	4
 
 /* -------------------------------------------------------------------------
  * Options, shared results
@@ -719,13 +735,15 @@ struct resolver {
 struct frun {
 	enum backend be;
 	size_t npages;
+	size_t unit;		/* what one fault resolves: pg, or HUGE_UNIT */
 	const uint32_t *order;
 	char *area;
 	const char *src;
 	int fd;			/* region fd or userfaultfd */
+	int hfd;		/* hugetlbfs memfd of the baseline, or -1 */
 	uint32_t region_id;
 	int nf, nr;
-	uint64_t cap_ns;	/* a faulting thread stops touching after */
+	uint64_t cap_ns;	/* a faulting thread stops touching after; 0: never */
 	struct faulter f[2];
 	struct resolver r[2];
 
@@ -751,9 +769,12 @@ struct fault_result {
 	double seg_us[4];	/* medians of the round trip's segments */
 	int nseg;
 	double recs_per_call;
+	unsigned long records;	/* fault records / uffd_msgs received */
 	unsigned long dup, enobufs;
 	struct pca_region_info info;	/* ours: the kernel's view */
 	bool has_info;
+	long pmd_kb;		/* huge: smaps, kB mapped by PMD; -1: unknown */
+	bool aligned;		/* huge: the mapping starts on a unit */
 };
 
 static const char *const seg_pca[] = {
@@ -812,7 +833,7 @@ static void *faulter_main(void *arg)
 
 	thread_start(run, f->cpu, "faulting thread");
 	f->start = now_ns();
-	deadline = f->start + run->cap_ns;
+	deadline = run->cap_ns ? f->start + run->cap_ns : UINT64_MAX;
 	for (i = f->first; i < f->first + f->count; i++) {
 		size_t page = run->order[i];
 		const volatile uint64_t *p =
@@ -879,19 +900,29 @@ static void *resolver_pca(void *arg)
 			size_t page = off / pg;
 			int ret;
 
-			if (rec->region_id != run->region_id || off % pg ||
-			    page >= run->npages) {
-				run_fail(run, "resolver %d: bogus fault record: region %u offset %#llx (expected region %u, size %zu)",
+			if (rec->region_id != run->region_id ||
+			    off % run->unit || page >= run->npages) {
+				run_fail(run, "resolver %d: bogus fault record: region %u offset %#llx (expected region %u, size %zu, unit %zu)",
 					 rv->idx, rec->region_id,
 					 (unsigned long long)off,
-					 run->region_id, run->npages * pg);
+					 run->region_id, run->npages * pg,
+					 run->unit);
+				return NULL;
+			}
+			/* 0: a kernel from before the field, 4 KiB regions */
+			if (rec->length != run->unit &&
+			    (rec->length || run->unit != pg)) {
+				run_fail(run, "resolver %d: fault record at offset %#llx has length %llu, expected the unit, %zu",
+					 rv->idx, (unsigned long long)off,
+					 (unsigned long long)rec->length,
+					 run->unit);
 				return NULL;
 			}
 			set_once(&run->t_raise[page], rec->time_ns);
 			set_once(&run->t_recv[page], trecv);
 			if (run->be == BE_PCA_FD)
 				ret = pca_fd_copy(run->fd, off, run->src + off,
-						  pg, 0, NULL);
+						  run->unit, 0, NULL);
 			else
 				ret = pca_copy(rv->c, run->region_id, off,
 					       run->src + off, 0, NULL);
@@ -967,7 +998,8 @@ static void *resolver_uffd(void *arg)
 					 rv->idx, msgs[i].event);
 				return NULL;
 			}
-			addr = msgs[i].arg.pagefault.address & ~(pg - 1);
+			addr = msgs[i].arg.pagefault.address &
+			       ~(uintptr_t)(run->unit - 1);
 			if (addr < base || addr >= base + run->npages * pg) {
 				run_fail(run, "resolver %d: fault at %#lx outside the area",
 					 rv->idx, (unsigned long)addr);
@@ -976,7 +1008,8 @@ static void *resolver_uffd(void *arg)
 			off = addr - base;
 			page = off / pg;
 			set_once(&run->t_recv[page], trecv);
-			ret = uffd_copy(run->fd, addr, run->src + off, pg);
+			ret = uffd_copy(run->fd, addr, run->src + off,
+					run->unit);
 			if (ret == -EEXIST) {
 				atomic_fetch_add(&rv->dup, 1);
 				continue;
@@ -1137,6 +1170,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 		res->enobufs += atomic_load(&run->r[i].enobufs);
 	}
 	res->recs_per_call = calls ? (double)records / calls : 0;
+	res->records = records;
 }
 
 static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
@@ -1172,11 +1206,15 @@ static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
 
 /*
  * One fault run: @nf faulting threads touch @npages pages of a missing
- * area in @order, @nr resolvers serve them through backend @be.
+ * area in @order, @nr resolvers serve them through backend @be, each
+ * fault with a copy of @unit bytes: the page, or with HUGE_UNIT a huge
+ * region (ours) or a hugetlbfs area (userfaultfd), in which case every
+ * page must be touched (@seconds 0: no time cap) and the data is checked
+ * again afterwards.
  */
 static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		      int nr, const int *rcpu, const char *src,
-		      const uint32_t *order, size_t npages,
+		      const uint32_t *order, size_t npages, size_t unit,
 		      unsigned int seconds, struct fault_result *res)
 {
 	struct frun *run;
@@ -1190,12 +1228,14 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		PCA_FATAL(t, "out of memory");
 	run->be = be;
 	run->npages = npages;
+	run->unit = unit;
 	run->order = order;
 	run->src = src;
 	run->nf = nf;
 	run->nr = nr;
 	run->cap_ns = seconds * NSEC_PER_SEC;
 	run->fd = -1;
+	run->hfd = -1;
 	pthread_mutex_init(&run->lock, NULL);
 	run->t_touch = calloc(npages, sizeof(uint64_t));
 	run->t_back = calloc(npages, sizeof(uint64_t));
@@ -1207,14 +1247,19 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		PCA_FATAL(t, "out of memory for %zu timestamps", npages);
 
 	if (be == BE_UFFD) {
-		run->area = map_anon(t, len);
+		run->area = unit == pg ? map_anon(t, len) :
+			    hugetlb_map(t, len, &run->hfd);
 		run->fd = uffd_register_area(t, run->area, len);
 	} else {
-		run->fd = pca_region_create(len, PCA_REGION_MISSING,
-					    &run->region_id);
+		if (unit == pg)
+			run->fd = pca_region_create(len, PCA_REGION_MISSING,
+						    &run->region_id);
+		else
+			run->fd = huge_region_create(t, len, &run->region_id);
 		if (run->fd < 0)
 			PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING): %s",
 				  len / MIB, strerror(-run->fd));
+		/* a huge region's file aligns the address to the unit */
 		run->area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 				 run->fd, 0);
 		if (run->area == MAP_FAILED)
@@ -1306,6 +1351,20 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 			PCA_FATAL(t, "%s: faulting thread %d read %lu pages with wrong contents",
 				  be_name[be], i, run->f[i].bad);
 
+	res->pmd_kb = -1;
+	res->aligned = !((uintptr_t)run->area % unit);
+	if (unit != pg) {
+		size_t bad;
+
+		/* PMD-mapped: FilePmdMapped ours, Shared_Hugetlb hugetlbfs */
+		res->pmd_kb = smaps_kb(run->area, be == BE_UFFD ?
+				       "Shared_Hugetlb" : "FilePmdMapped");
+		/* everything was touched, nothing faults any more */
+		bad = verify_sample(run->area, src, npages);
+		if (bad)
+			PCA_FATAL(t, "%s: %zu of %zu pages hold wrong data after the run",
+				  be_name[be], bad, npages);
+	}
 	fault_results(run, res);
 	res->has_info = false;
 	if (be != BE_UFFD) {
@@ -1320,6 +1379,8 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	}
 	munmap(run->area, len);
 	close(run->fd);
+	if (run->hfd >= 0)
+		close(run->hfd);
 	pthread_barrier_destroy(&run->barrier);
 	pthread_mutex_destroy(&run->lock);
 	free(run->t_touch);
@@ -1468,7 +1529,7 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 	worder = make_order(t, wn);
 	for (b = 0; b < NR_BACKENDS; b++)
 		if (on[b])
-			fault_run(t, b, 1, 1, rcpu, src, worder, wn,
+			fault_run(t, b, 1, 1, rcpu, src, worder, wn, pg,
 				  WARMUP_SECONDS, &res[b][0]);
 	free(worder);
 
@@ -1478,7 +1539,7 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			b = (k + r) % NR_BACKENDS;
 			if (!on[b])
 				continue;
-			fault_run(t, b, nf, nr, rcpu, src, order, npages,
+			fault_run(t, b, nf, nr, rcpu, src, order, npages, pg,
 				  cfg.seconds, &res[b][r]);
 			fault_report(t, b, nf, nr, npages, &res[b][r]);
 		}
@@ -1981,6 +2042,94 @@ static void test_huge_place(struct pca_test_ctx *t)
 	munmap(src, len);
 }
 
+/* What one side of huge_touch_faults saw, as a "# " row. */
+static void huge_touch_report(struct pca_test_ctx *t, enum backend be,
+			      size_t len, const struct fault_result *res)
+{
+	char kernel[64] = "";
+
+	if (res->has_info)
+		snprintf(kernel, sizeof(kernel), " (kernel: %llu faults)",
+			 (unsigned long long)res->info.stats.faults);
+	pca_t_diag(t, "%-16s %zu MiB in %.3f s: %.1f MiB/s, %lu faults%s, %lu duplicates; %s %ld kB of %zu kB%s",
+		   be_name[be], len / MIB, res->secs,
+		   res->secs > 0 ? (double)len / MIB / res->secs : 0,
+		   res->records, kernel, res->dup,
+		   be == BE_UFFD ? "Shared_Hugetlb" : "FilePmdMapped",
+		   res->pmd_kb, len / 1024,
+		   res->aligned ? "" : ", mapping NOT 2 MiB aligned");
+}
+
+static void test_huge_touch(struct pca_test_ctx *t)
+{
+	static const enum backend sides[] = { BE_PCA_FD, BE_UFFD };
+	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
+	double v[NR_BACKENDS][MAX_REPEATS], m[NR_BACKENDS] = { 0 };
+	size_t len = cfg.huge_mib * MIB, npages = len / pg;
+	size_t units = len / HUGE_UNIT, wn = HUGE_WARMUP_UNITS * HUGE_UNIT / pg;
+	bool on[NR_BACKENDS] = { false };
+	unsigned long faults[NR_BACKENDS] = { 0 };
+	long pmd[NR_BACKENDS] = { 0 };
+	int rcpu[2] = { -1, -1 }, r, k, b;
+	uint32_t *order;
+	char *src;
+	size_t i;
+
+	bench_start(t);
+	on[BE_PCA_FD] = need_ours(t, PCA_FEATURE_MISSING |
+				  PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_HUGE);
+	on[BE_UFFD] = huge_base_usable(t, npages);
+	if (cfg.pin_local)
+		rcpu[0] = usable_cpu(0);
+	pca_t_diag(t, "one faulting thread on CPU 0 touches each 4 KiB page once, in order; the resolver on CPU %s places each 2 MiB unit",
+		   rcpu[0] >= 0 ? "0" : "any");
+
+	src = src_alloc(t, npages);
+	order = calloc(npages, sizeof(*order));
+	if (!order)
+		PCA_FATAL(t, "out of memory");
+	for (i = 0; i < npages; i++)
+		order[i] = i;
+
+	/* warm up each path, not reported */
+	for (k = 0; k < (int)ARRAY_SIZE(sides); k++)
+		if (on[sides[k]])
+			fault_run(t, sides[k], 1, 1, rcpu, src, order, wn,
+				  HUGE_UNIT, 0, &res[sides[k]][0]);
+
+	for (r = 0; r < cfg.bulk_repeats; r++) {
+		for (k = 0; k < (int)ARRAY_SIZE(sides); k++) {
+			/* alternate which side goes first */
+			b = sides[(k + r) % ARRAY_SIZE(sides)];
+			if (!on[b])
+				continue;
+			fault_run(t, b, 1, 1, rcpu, src, order, npages,
+				  HUGE_UNIT, 0, &res[b][r]);
+			fault_report(t, b, 1, 1, npages, &res[b][r]);
+			huge_touch_report(t, b, len, &res[b][r]);
+			v[b][r] = res[b][r].secs > 0 ?
+				  (double)len / MIB / res[b][r].secs : 0;
+			/* the last run's, for the summary */
+			faults[b] = res[b][r].records;
+			pmd[b] = res[b][r].pmd_kb;
+		}
+	}
+	hpool_restore();
+	for (k = 0; k < (int)ARRAY_SIZE(sides); k++) {
+		b = sides[k];
+		if (on[b])
+			m[b] = median_d(v[b], cfg.bulk_repeats);
+	}
+	emit_row("huge_touch_faults", "MiB/s", false, on[BE_PCA_FD],
+		 m[BE_PCA_FD], on[BE_UFFD], m[BE_UFFD]);
+	pca_t_diag(t, "faults to touch %zu MiB (expected %zu): ours %s%lu, userfaultfd %s%lu; kB mapped by PMD (expected %zu): ours FilePmdMapped %ld, userfaultfd Shared_Hugetlb %ld",
+		   cfg.huge_mib, units, on[BE_PCA_FD] ? "" : "not run ",
+		   faults[BE_PCA_FD], on[BE_UFFD] ? "" : "not run ",
+		   faults[BE_UFFD], len / 1024, pmd[BE_PCA_FD], pmd[BE_UFFD]);
+	free(order);
+	munmap(src, len);
+}
+
 /* -------------------------------------------------------------------------
  * Main
  */
@@ -1999,6 +2148,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("placed_touch", test_placed_touch, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
 	PCA_TEST("huge_place", test_huge_place, 0, .timeout = 150,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("huge_touch", test_huge_touch, 0, .timeout = 150,
 		 .flags = PCA_TEST_NO_CLIENT),
 };
 
@@ -2019,7 +2170,8 @@ static void usage(FILE *f, const char *argv0)
 		"  -B ENTRIES  entries per COPY_BATCH call (default %zu)\n"
 		"  -R REPEATS  bulk and huge_* runs of each kind, median reported\n"
 		"              (default %d)\n"
-		"  -H MIB      MiB placed by huge_place, a multiple of 2 (default %zu)\n"
+		"  -H MIB      MiB placed and touched by huge_place and huge_touch, a\n"
+		"              multiple of 2 (default %zu)\n"
 		"  -b          userfaultfd and memcpy only: no module needed\n"
 		"  -l, -t, -T  list tests, run only TEST, override timeouts\n"
 		"Repeats are at most %d.\n",
