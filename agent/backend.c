@@ -151,6 +151,12 @@ static int open_module(struct mig_be *be, const struct mig_config *cfg,
 			      be->rid);
 		return -EINVAL;
 	}
+	if (info.flags & PCA_REGION_HUGE) {
+		mig_set_error(res, 0,
+			      "region %u has 2 MiB units (PCA_REGION_HUGE), which the destination does not place yet: use a region of pages",
+			      be->rid);
+		return -EOPNOTSUPP;
+	}
 	if (info.pages_present && !resume) {
 		mig_set_error(res, 0,
 			      "region %u already holds %llu pages: %s into a fresh region",

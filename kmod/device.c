@@ -165,7 +165,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 {
 	struct pca_copy uc;
 	struct pca_src src = {};
-	pgoff_t i, nr, pgoff;
+	pgoff_t i, nr, pgoff, step = pca_unit_pages(r);
 	u64 placed = 0;
 	int ret, err = 0;
 
@@ -179,7 +179,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 
 	pgoff = uc.offset >> PAGE_SHIFT;
 	nr = uc.len >> PAGE_SHIFT;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < nr; i += step) {
 		src.ubuf = u64_to_user_ptr(uc.src + (i << PAGE_SHIFT));
 		ret = pca_region_copy(r, pgoff + i, &src, uc.flags);
 		if (ret && ret != -EEXIST) {
@@ -189,7 +189,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 		if (ret)
 			err = ret;	/* reported once the rest is placed */
 		else
-			placed++;
+			placed += step;
 		/* Present pages cost little each, but a range can be 1 TiB. */
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
@@ -264,8 +264,8 @@ static int pca_batch_check(struct pca_region *r,
 		n = min_t(u64, count - i, PCA_BATCH_CHUNK);
 		ret = pca_batch_read(ents, uents, i, n);
 		for (j = 0; !ret && j < n; j++)
-			ret = pca_region_range(r, ents[j].offset, PAGE_SIZE,
-					       NULL);
+			ret = pca_region_range(r, ents[j].offset,
+					       pca_unit_size(r), NULL);
 		if (ret)
 			return ret;
 		if (fatal_signal_pending(current))
@@ -300,8 +300,8 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 		ret = pca_batch_read(ents, uents, i, n);
 		for (j = 0; !ret && j < n; j++) {
 			/* User memory may have changed since the check. */
-			err = pca_region_range(r, ents[j].offset, PAGE_SIZE,
-					       NULL);
+			err = pca_region_range(r, ents[j].offset,
+					       pca_unit_size(r), NULL);
 			if (err) {
 				ret = err;
 				break;

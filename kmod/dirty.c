@@ -22,6 +22,10 @@
  * one rmap walk per dirty page, nothing for clean pages, or, when the
  * range is dense, a page lock per dirty page and one page-table walk of
  * the range per mapping (pca_dirty_by_range()).
+ *
+ * A huge region logs whole units (2 MiB): the first write to a unit after
+ * a clear sets all its bits and every later write to it is free, and a
+ * clear is one rmap walk per dirty unit.
  */
 
 #include <linux/bitmap.h>
@@ -36,11 +40,31 @@
 #include "dirty.h"
 #include "region.h"
 
-/* Log @pgoff as written; dirty_lock or the page lock is held. */
+/*
+ * Log the unit of @pgoff as written: every bit of the unit, the first
+ * one first (readers go by it).  dirty_lock or the unit's folio lock is
+ * held.  A huge unit's bits fill whole words that no other unit shares.
+ */
 static void pca_dirty_set(struct pca_region *r, pgoff_t pgoff)
 {
-	if (!test_and_set_bit(pgoff, r->dirty))
-		atomic_long_inc(&r->nr_dirty);
+	pgoff_t unit = pca_unit_start(r, pgoff);
+
+	if (test_and_set_bit(unit, r->dirty))
+		return;
+	if (r->unit_order)
+		bitmap_set(r->dirty, unit + 1, pca_unit_pages(r) - 1);
+	atomic_long_add(pca_unit_pages(r), &r->nr_dirty);
+}
+
+/* Set bits [@bit, @bit + @nr) of a report. */
+static void pca_dirty_report(u64 *bitmap, pgoff_t bit, pgoff_t nr)
+{
+	for (; nr && bit % 64; bit++, nr--)
+		bitmap[bit / 64] |= 1ULL << (bit % 64);
+	for (; nr >= 64; bit += 64, nr -= 64)
+		bitmap[bit / 64] = ~0ULL;
+	for (; nr; bit++, nr--)
+		bitmap[bit / 64] |= 1ULL << (bit % 64);
 }
 
 /*
@@ -141,7 +165,11 @@ int pca_dirty_track(struct pca_region *r, bool on)
 }
 
 /*
- * Clear @pgoff's bit and write-protect the page, unless it is pinned.
+ * Clear the bits of the unit at @pgoff and write-protect it, unless it is
+ * pinned.  A huge unit mapped by a PMD stays so mapped: the first write
+ * after this replaces the read-only PMD (the kernel drops it and faults
+ * again at page level, which maps the whole unit writable after
+ * page_mkwrite).
  * dirty_lock is held, so the page cannot be discarded under us; but it
  * may have been discarded (or discarded and placed again) since its bit
  * was reported, when the report was delivered with the lock dropped.
@@ -165,7 +193,10 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 	if (folio->mapping == r->inode->i_mapping &&
 	    !folio_maybe_dma_pinned(folio) &&
 	    test_and_clear_bit(pgoff, r->dirty)) {
-		atomic_long_dec(&r->nr_dirty);
+		if (r->unit_order)
+			bitmap_clear(r->dirty, pgoff + 1,
+				     pca_unit_pages(r) - 1);
+		atomic_long_sub(pca_unit_pages(r), &r->nr_dirty);
 		cleared = true;
 		/* Write-protect every mapping of the page. */
 		if (wrprotect) {
@@ -192,13 +223,15 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
  * than as an rmap walk and a flush per page; a sparse one the other way
  * round.  The range walk is chosen when at least one page in this many is
  * to be cleared (and the kernel has the walk: CONFIG_MAPPING_DIRTY_HELPERS,
- * which every distribution kernel with vmwgfx has).
+ * which every distribution kernel with vmwgfx has).  Never in a huge
+ * region: that walk does not write-protect PMDs (and warns at a writable
+ * one); the rmap walk does, and a huge region has 512 times fewer units.
  */
 #define PCA_DIRTY_RANGE_RATIO	64
 
-static bool pca_dirty_by_range(pgoff_t nr, u64 count)
+static bool pca_dirty_by_range(struct pca_region *r, pgoff_t nr, u64 count)
 {
-	return IS_ENABLED(CONFIG_MAPPING_DIRTY_HELPERS) &&
+	return IS_ENABLED(CONFIG_MAPPING_DIRTY_HELPERS) && !r->unit_order &&
 	       count * PCA_DIRTY_RANGE_RATIO >= nr;
 }
 
@@ -284,7 +317,7 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		      u64 *bitmap, bool clear, u64 *dirty)
 {
 	bool killable = !(bitmap && clear), by_range = false;
-	pgoff_t end = first + nr, pgoff;
+	pgoff_t end = first + nr, pgoff, step = pca_unit_pages(r);
 	unsigned long cleared = 0;
 	int ret = 0;
 
@@ -296,13 +329,19 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 	}
 	/* The range walk needs the report, to look for pins after it. */
 	if (clear && bitmap)
-		by_range = pca_dirty_by_range(nr, atomic_long_read(&r->nr_dirty));
+		by_range = pca_dirty_by_range(r, nr,
+					      atomic_long_read(&r->nr_dirty));
+	/*
+	 * Unit by unit: a dirty unit is reported whole, by its first bit
+	 * (the rest may still be being set by page_mkwrite).  Ranges are in
+	 * whole units.
+	 */
 	for (pgoff = find_next_bit(r->dirty, end, first); pgoff < end;
-	     pgoff = find_next_bit(r->dirty, end, pgoff + 1)) {
+	     pgoff = find_next_bit(r->dirty, end, pgoff + step)) {
+		pgoff = pca_unit_start(r, pgoff);
 		if (bitmap)
-			bitmap[(pgoff - first) / 64] |=
-				1ULL << ((pgoff - first) % 64);
-		(*dirty)++;
+			pca_dirty_report(bitmap, pgoff - first, step);
+		*dirty += step;
 		if (clear)
 			cleared += pca_dirty_clear_page(r, pgoff, !by_range);
 		if (killable && fatal_signal_pending(current)) {
@@ -345,7 +384,7 @@ void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 
 	for (w = 0; w < words; w++)
 		count += hweight64(bitmap[w]);
-	by_range = pca_dirty_by_range(nr, count);
+	by_range = pca_dirty_by_range(r, nr, count);
 	mutex_lock(&r->dirty_lock);
 	for (w = 0; w < words; w++) {
 		/* Clean words cost one test: most of a sparse log is clean. */
@@ -353,6 +392,9 @@ void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			i = w * 64 + __ffs64(word);
 			if (i >= nr)
 				break;
+			/* A unit goes by its first bit; reports are whole. */
+			if (first + i != pca_unit_start(r, first + i))
+				continue;
 			cleared += pca_dirty_clear_page(r, first + i,
 							!by_range);
 			cond_resched();

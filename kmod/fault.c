@@ -2,13 +2,14 @@
 /*
  * Missing-page faults: waiting, coalescing, and forwarding to agents.
  *
- * A fault on a missing page hashes a pending entry by page offset (one lock
- * per bucket, never one lock per region), then hands the entry to one of
- * the region's fault queues, chosen by the faulting CPU.  A queue is an
- * agent's netlink socket (the object, referenced, not its port number:
- * pca_nl_deliver() says why); its pending list is lock-free, and whichever
- * faulting thread finds the queue idle sends everything queued so far in
- * as few messages as it can.  The thread then drops its fault lock and
+ * A fault on a missing page hashes a pending entry by the offset of its
+ * unit (the page, or the 2 MiB of a huge region: one record and one wait
+ * for all the unit's threads), one lock per bucket, never one lock per
+ * region, then hands the entry to one of the region's fault queues, chosen
+ * by the faulting CPU.  A queue is an agent's netlink socket (the object,
+ * referenced, not its port number: pca_nl_deliver() says why); its pending
+ * list is lock-free, and whichever faulting thread finds the queue idle
+ * sends everything queued so far in as few messages as it can.  The thread then drops its fault lock and
  * sleeps until the page is resolved (interruptibly for a user access,
  * killably for a kernel one).
  *
@@ -43,7 +44,7 @@
  * @node: bucket chain; a hashed entry holds one reference
  * @send: place on a queue's send list, which holds one reference
  * @ref: the hash's, the send list's, and one for each waiting thread
- * @pgoff: the page
+ * @pgoff: the first page of the missing unit (the page, or its 2 MiB)
  * @time_ns: when the first thread faulted
  * @flags: PCA_FAULT_* of the first thread
  * @tid: the first thread, in the region creator's pid namespace
@@ -157,8 +158,8 @@ void pca_region_faults_init(struct pca_region *r)
 static struct pca_fault_bucket *pca_bucket(struct pca_region *r,
 					   pgoff_t pgoff)
 {
-	/* Neighbouring pages land in different buckets. */
-	return &r->buckets[pgoff & (PCA_FAULT_BUCKETS - 1)];
+	/* Neighbouring units land in different buckets. */
+	return &r->buckets[(pgoff >> r->unit_order) & (PCA_FAULT_BUCKETS - 1)];
 }
 
 static struct pca_fault *pca_bucket_find(struct pca_fault_bucket *b,
@@ -186,6 +187,7 @@ static void pca_fault_record(const struct pca_region *r,
 	/* Reserved fields go out as zeroes, never as stack contents. */
 	memset(rec, 0, sizeof(*rec));
 	rec->offset = (u64)f->pgoff << PAGE_SHIFT;
+	rec->length = pca_unit_size(r);
 	rec->time_ns = f->time_ns;
 	rec->region_id = r->id;
 	rec->flags = f->flags;
@@ -390,7 +392,9 @@ static void pca_wait_hist(struct pca_region *r, u64 ns)
  */
 vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 {
-	struct pca_fault_bucket *b = pca_bucket(r, vmf->pgoff);
+	/* A fault waits for, and reports, the whole unit of its page. */
+	pgoff_t unit = pca_unit_start(r, vmf->pgoff);
+	struct pca_fault_bucket *b = pca_bucket(r, unit);
 	struct pca_fault *f, *new;
 	struct pca_queue *q = NULL;
 	bool created = false, present;
@@ -413,7 +417,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 
 	spin_lock(&b->lock);
-	f = pca_bucket_find(b, vmf->pgoff);
+	f = pca_bucket_find(b, unit);
 	if (f) {
 		refcount_inc(&f->ref);
 	} else {
@@ -421,7 +425,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		new = NULL;
 		created = true;
 		refcount_set(&f->ref, 2);	/* the hash's and ours */
-		f->pgoff = vmf->pgoff;
+		f->pgoff = unit;
 		f->time_ns = ktime_get_ns();
 		f->flags = (vmf->flags & FAULT_FLAG_WRITE ? PCA_FAULT_WRITE : 0) |
 			   (vmf->flags & FAULT_FLAG_USER ? 0 : PCA_FAULT_KERNEL);
@@ -437,7 +441,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	 * same holds for a detach that leaves no agent under the FAIL policy.
 	 */
 	smp_mb__after_atomic();
-	present = pca_region_present(r, vmf->pgoff);
+	present = pca_region_present(r, unit);
 	if (present || !pca_region_can_wait(r)) {
 		if (created) {
 			hlist_del(&f->node);
@@ -527,24 +531,24 @@ static void pca_bucket_wake(struct pca_region *r, struct pca_fault_bucket *b,
 /**
  * pca_fault_wake_range() - wake every thread waiting for a page in range
  * @r: the region
- * @start: first page
- * @nr: number of pages
+ * @start: first page, of a unit
+ * @nr: number of pages, whole units
  *
  * Woken threads retry their fault: they map the page if it is present
  * now, and fault again (a new event) if it is not.
  */
 void pca_fault_wake_range(struct pca_region *r, pgoff_t start, pgoff_t nr)
 {
-	pgoff_t i;
+	pgoff_t i, step = pca_unit_pages(r);
 
 	/* Pairs with smp_mb__after_atomic() in pca_fault_wait(). */
 	smp_mb();
 	if (!atomic_read(&r->nr_pending))
 		return;
-	if (nr <= PCA_FAULT_BUCKETS) {
-		for (i = 0; i < nr; i++)
-			pca_bucket_wake(r, pca_bucket(r, start + i), start + i,
-					start + i + 1);
+	/* Entries are keyed by unit; ranges are whole units. */
+	if (nr >> r->unit_order <= PCA_FAULT_BUCKETS) {
+		for (i = start; i < start + nr; i += step)
+			pca_bucket_wake(r, pca_bucket(r, i), i, i + step);
 		return;
 	}
 	for (i = 0; i < PCA_FAULT_BUCKETS; i++)

@@ -201,6 +201,8 @@ static int pca_nl_fill_region(struct sk_buff *msg, struct pca_region *r,
 	if (nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
 	    nla_put_u64_64bit(msg, PCA_A_REGION_SIZE, r->size, PCA_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCA_A_REGION_FLAGS, r->flags, PCA_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCA_A_REGION_UNIT, pca_unit_size(r),
+			      PCA_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCA_A_PAGES_PRESENT,
 			      pca_region_nr_present(r), PCA_A_PAD) ||
 	    nla_put_u32(msg, PCA_A_QUEUES, READ_ONCE(r->nr_queues)) ||
@@ -376,11 +378,11 @@ static void pca_nl_range_error(struct netlink_ext_ack *extack,
 		break;
 	case PCA_RANGE_OFFSET_UNALIGNED:
 		NL_SET_ERR_MSG_ATTR(extack, offset,
-				    "offset is not page aligned");
+				    "offset is not aligned to the region's unit");
 		break;
 	case PCA_RANGE_LENGTH_UNALIGNED:
 		NL_SET_ERR_MSG_ATTR(extack, len,
-				    "length is not a multiple of the page size");
+				    "length is not a multiple of the region's unit");
 		break;
 	case PCA_RANGE_OUTSIDE:
 		NL_SET_ERR_MSG_ATTR(extack, offset,
@@ -424,6 +426,13 @@ static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
 
 	if (IS_ERR(r))
 		return PTR_ERR(r);
+	/* A unit of 2 MiB does not fit in an attribute (64 KiB at most). */
+	if (r->unit_order) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "huge region: place units with PCA_IOC_COPY");
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
 	flags = pca_nl_resolve_flags(info);
 	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
 	len = nlmsg_attrlen(info->nlhdr, GENL_HDRLEN);

@@ -13,6 +13,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/huge_mm.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -40,11 +41,18 @@
 
 #define PCA_FS_MAGIC	0x70636173	/* "pcas" */
 
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+#define PCA_HUGE_ORDER	HPAGE_PMD_ORDER
+#else
+#define PCA_HUGE_ORDER	0	/* no PMD mappings of file pages: refused */
+#endif
+
 const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE |
 	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
 	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG |
-	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN;
+	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN |
+	(PCA_HUGE_ORDER ? PCA_FEATURE_HUGE : 0);
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -177,6 +185,8 @@ struct pca_region *pca_region_find_next(struct net *net, unsigned long *id)
  * @len: bytes
  * @why: what is wrong with the range (for the caller's message), or NULL
  *
+ * Ranges are in whole units: pages, or 2 MiB in a huge region.
+ *
  * Return: 0, -EINVAL for an empty or unaligned range, -ERANGE for one
  * that does not lie within the region.
  */
@@ -187,9 +197,9 @@ int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
 
 	if (!len)
 		err = PCA_RANGE_EMPTY;
-	else if (!PAGE_ALIGNED(offset))
+	else if (!IS_ALIGNED(offset, pca_unit_size(r)))
 		err = PCA_RANGE_OFFSET_UNALIGNED;
-	else if (!PAGE_ALIGNED(len))
+	else if (!IS_ALIGNED(len, pca_unit_size(r)))
 		err = PCA_RANGE_LENGTH_UNALIGNED;
 	else if (offset >= r->size || len > r->size - offset)
 		err = PCA_RANGE_OUTSIDE;
@@ -200,18 +210,24 @@ int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
 	return err == PCA_RANGE_OUTSIDE ? -ERANGE : -EINVAL;
 }
 
-static int pca_fill_page(struct page *page, const struct pca_src *src)
+/* Fill every page of a new folio from @src, or with zeroes. */
+static int pca_fill_folio(struct folio *folio, const struct pca_src *src)
 {
-	void *dst = kmap_local_page(page);
+	long i, nr = folio_nr_pages(folio);
 	int ret = 0;
 
-	if (!src)
-		clear_page(dst);
-	else if (src->kbuf)
-		memcpy(dst, src->kbuf, PAGE_SIZE);
-	else if (copy_from_user(dst, src->ubuf, PAGE_SIZE))
-		ret = -EFAULT;
-	kunmap_local(dst);
+	for (i = 0; i < nr && !ret; i++) {
+		void *dst = kmap_local_page(folio_page(folio, i));
+		size_t at = i * PAGE_SIZE;
+
+		if (!src)
+			clear_page(dst);
+		else if (src->kbuf)
+			memcpy(dst, src->kbuf + at, PAGE_SIZE);
+		else if (copy_from_user(dst, src->ubuf + at, PAGE_SIZE))
+			ret = -EFAULT;
+		kunmap_local(dst);
+	}
 	return ret;
 }
 
@@ -234,12 +250,14 @@ bool pca_region_present(struct pca_region *r, pgoff_t pgoff)
 }
 
 /**
- * pca_region_place() - make one page present
+ * pca_region_place() - make one unit present
  * @r: the region
- * @pgoff: page offset, already checked against the region size
- * @src: the page's contents, or NULL for zeroes
+ * @pgoff: first page of the unit, already checked against the region
+ * @src: the unit's contents, or NULL for zeroes
  *
- * The page is filled completely and marked uptodate before it enters the
+ * A unit is one folio: a page, or a PMD-sized folio in a huge region,
+ * which a fault maps with one PMD where the mapping is aligned.  The
+ * folio is filled completely and marked uptodate before it enters the
  * region's page cache, so a fault (or fault-around) that finds it maps
  * whole data.  It enters dirty, as in ramfs: with no backing store, a
  * dirty page is one that drop_caches and fadvise never drop.  Waiters are
@@ -248,29 +266,34 @@ bool pca_region_present(struct pca_region *r, pgoff_t pgoff)
  * VMM, whose guest it is), not to the caller (an agent, or a thread that
  * touched a page of a present-mode region).
  *
- * Return: 0, -EEXIST if the page was already present, or -errno.
+ * The pages are not movable (the mapping has no migration callback, and a
+ * dirty folio without writeback cannot be moved), hence no __GFP_MOVABLE.
+ * A huge unit may take compaction to find; failing that, -ENOMEM.
+ *
+ * Return: 0, -EEXIST if the unit was already present, or -errno.
  */
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src)
 {
+	gfp_t gfp = GFP_HIGHUSER;
 	struct mem_cgroup *old_memcg;
 	struct folio *folio;
-	struct page *page;
 	int ret;
 
 	/* The common race (urgent page beat the stream): no allocation. */
 	if (pca_region_present(r, pgoff))
 		return -EEXIST;
 
-	page = alloc_page(GFP_HIGHUSER);
-	if (!page)
+	if (r->unit_order)
+		gfp |= __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	folio = folio_alloc(gfp, r->unit_order);
+	if (!folio)
 		return -ENOMEM;
-	ret = pca_fill_page(page, src);
+	ret = pca_fill_folio(folio, src);
 	if (ret) {
-		__free_page(page);
+		folio_put(folio);
 		return ret;
 	}
-	folio = page_folio(page);
 	__folio_mark_uptodate(folio);
 	/* The page cache charges the folio, to the active memcg if set. */
 	old_memcg = set_active_memcg(r->memcg);
@@ -286,35 +309,36 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 	return 0;
 }
 
-/* COPY of one page: place, count, and wake unless told not to. */
+/* COPY of one unit: place, count, and wake unless told not to. */
 int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
 		    const struct pca_src *src, u64 flags)
 {
 	int ret = pca_region_place(r, pgoff, src);
 
 	if (!ret)
-		pca_count_add(r, PCA_COUNT_COPIED, 1);
+		pca_count_add(r, PCA_COUNT_COPIED, pca_unit_pages(r));
 	else if (ret == -EEXIST)
 		pca_count_add(r, PCA_COUNT_EEXIST, 1);
 	/* Waiters wake on -EEXIST too: someone else placed their page. */
 	if ((!ret || ret == -EEXIST) && !(flags & PCA_RESOLVE_DONTWAKE))
-		pca_fault_wake_range(r, pgoff, 1);
+		pca_fault_wake_range(r, pgoff, pca_unit_pages(r));
 	return ret;
 }
 
 /*
- * ZERO over [@pgoff, @pgoff + @nr): pages already present are left alone.
- * Return: 0, -EEXIST if any page was present, or the first other error;
+ * ZERO over [@pgoff, @pgoff + @nr), whole units: units already present
+ * are left alone.
+ * Return: 0, -EEXIST if any unit was present, or the first other error;
  * *@done counts the pages placed.
  */
 int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		    u64 flags, pgoff_t *done)
 {
-	pgoff_t i;
+	pgoff_t i, step = pca_unit_pages(r);
 	int ret = 0, err;
 
 	*done = 0;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < nr; i += step) {
 		err = pca_region_place(r, pgoff + i, NULL);
 		if (err && err != -EEXIST) {
 			ret = err;
@@ -324,11 +348,11 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 			pca_count_add(r, PCA_COUNT_EEXIST, 1);
 			ret = -EEXIST;
 		} else {
-			(*done)++;
+			*done += step;
 		}
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
-			i++;
+			i += step;
 			break;
 		}
 		cond_resched();
@@ -426,8 +450,8 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 				return ret;
 			continue;
 		}
-		/* Present mode: first touch gets a zeroed page. */
-		err = pca_region_place(r, vmf->pgoff, NULL);
+		/* Present mode: first touch gets a zeroed unit. */
+		err = pca_region_place(r, pca_unit_start(r, vmf->pgoff), NULL);
 		if (err && err != -EEXIST)
 			return VM_FAULT_OOM;
 	}
@@ -575,6 +599,8 @@ static const struct file_operations pca_region_fops = {
 	.owner		= THIS_MODULE,
 	.open		= pca_region_file_open,
 	.llseek		= pca_region_llseek,
+	/* Mappings start on a PMD boundary, so that huge units map whole. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.mmap		= pca_region_mmap,
 	.unlocked_ioctl	= pca_region_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
@@ -582,7 +608,8 @@ static const struct file_operations pca_region_fops = {
 	.release	= pca_region_file_release,
 };
 
-static struct pca_region *pca_region_alloc(u64 size, u64 flags)
+static struct pca_region *pca_region_alloc(u64 size, u64 flags,
+					   unsigned int unit_order)
 {
 	struct pca_region *r;
 
@@ -599,6 +626,7 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 	r->size = size;
 	r->nr_pages = size >> PAGE_SHIFT;
 	r->flags = flags;
+	r->unit_order = unit_order;
 	r->policy = PCA_POLICY_FAIL;
 	mutex_init(&r->queues_lock);
 	mutex_init(&r->dirty_lock);
@@ -613,29 +641,39 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags)
 
 /**
  * pca_region_create() - a new region and the file that owns it
- * @size: bytes, a non-zero page multiple up to PCA_REGION_MAX_SIZE
+ * @size: bytes, a non-zero multiple of the unit up to PCA_REGION_MAX_SIZE
  * @flags: PCA_REGION_*
  * @id: the new region's id
  *
  * Return: the region file, or an ERR_PTR: -EDQUOT when the caller's
- * network namespace has as many regions, or region bytes, as allowed.
+ * network namespace has as many regions, or region bytes, as allowed;
+ * -EOPNOTSUPP for a huge region where the kernel cannot map file pages
+ * with PMDs.
  */
 struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 {
+	unsigned int unit_order = 0;
 	struct pca_region *r;
 	struct inode *inode;
 	struct file *file;
 	int ret;
 
-	if (!size || !PAGE_ALIGNED(size) || size > PCA_REGION_MAX_SIZE)
+	if (flags & ~(PCA_REGION_MISSING | PCA_REGION_USER_ONLY |
+		      PCA_REGION_HUGE))
 		return ERR_PTR(-EINVAL);
-	if (flags & ~(PCA_REGION_MISSING | PCA_REGION_USER_ONLY))
+	if (flags & PCA_REGION_HUGE) {
+		if (!PCA_HUGE_ORDER || !has_transparent_hugepage())
+			return ERR_PTR(-EOPNOTSUPP);
+		unit_order = PCA_HUGE_ORDER;
+	}
+	if (!size || !IS_ALIGNED(size, PAGE_SIZE << unit_order) ||
+	    size > PCA_REGION_MAX_SIZE)
 		return ERR_PTR(-EINVAL);
 
 	ret = pca_limit_region_add(current->nsproxy->net_ns, size);
 	if (ret)
 		return ERR_PTR(ret);
-	r = pca_region_alloc(size, flags);
+	r = pca_region_alloc(size, flags, unit_order);
 	if (!r) {
 		pca_limit_region_del(current->nsproxy->net_ns, size);
 		return ERR_PTR(-ENOMEM);
@@ -653,6 +691,11 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 	inode->i_fop = &pca_region_fops;
 	/* Guest memory is never reclaimed, written back or dropped. */
 	mapping_set_unevictable(inode->i_mapping);
+	/* st_blksize: the unit, as hugetlbfs reports its page size. */
+	if (unit_order) {
+		mapping_set_large_folios(inode->i_mapping);
+		inode->i_blkbits = PAGE_SHIFT + unit_order;
+	}
 	inode->i_private = r;
 	inode->i_uid = current_fsuid();
 	inode->i_gid = current_fsgid();

@@ -87,6 +87,8 @@ struct pca_region {
 	u64 flags;
 	u64 size;
 	pgoff_t nr_pages;
+	/* A unit is 1 << @unit_order pages: 0, or PMD order when huge. */
+	unsigned int unit_order;
 	struct kref ref;
 	struct rcu_head rcu;
 
@@ -144,6 +146,27 @@ enum pca_range_error {
 
 int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
 		     enum pca_range_error *why);
+
+/*
+ * Units: what a region places, drops, faults on and logs as one.  A page
+ * in a region of 4 KiB pages; 2 MiB (PMD size) in a PCA_REGION_HUGE one.
+ */
+static inline pgoff_t pca_unit_pages(const struct pca_region *r)
+{
+	return 1UL << r->unit_order;
+}
+
+static inline u64 pca_unit_size(const struct pca_region *r)
+{
+	return PAGE_SIZE << r->unit_order;
+}
+
+/* The first page of the unit that holds @pgoff. */
+static inline pgoff_t pca_unit_start(const struct pca_region *r,
+				     pgoff_t pgoff)
+{
+	return round_down(pgoff, pca_unit_pages(r));
+}
 
 /* Where the bytes of one page come from: a kernel or a user buffer. */
 struct pca_src {

@@ -133,6 +133,7 @@ static const char *const attr_names[] = {
 	[PCA_A_REGION_ID] = "region_id",
 	[PCA_A_REGION_SIZE] = "region_size",
 	[PCA_A_REGION_FLAGS] = "region_flags",
+	[PCA_A_REGION_UNIT] = "region_unit",
 	[PCA_A_PAGES_PRESENT] = "pages_present",
 	[PCA_A_QUEUES] = "queues",
 	[PCA_A_POLICY] = "policy",
@@ -643,6 +644,7 @@ static const struct nla_policy reply_policy[PCA_A_MAX + 1] = {
 	[PCA_A_REGION_ID]	= { .type = NLA_U32 },
 	[PCA_A_REGION_SIZE]	= { .type = NLA_U64 },
 	[PCA_A_REGION_FLAGS]	= { .type = NLA_U64 },
+	[PCA_A_REGION_UNIT]	= { .type = NLA_U64 },
 	[PCA_A_PAGES_PRESENT]	= { .type = NLA_U64 },
 	[PCA_A_QUEUES]		= { .type = NLA_U32 },
 	[PCA_A_POLICY]		= { .type = NLA_U32 },
@@ -1003,6 +1005,9 @@ static int region_from_attrs(struct nlattr **tb, struct pca_region_info *r)
 		r->size = nla_get_u64(tb[PCA_A_REGION_SIZE]);
 	if (tb[PCA_A_REGION_FLAGS])
 		r->flags = nla_get_u64(tb[PCA_A_REGION_FLAGS]);
+	r->unit = tb[PCA_A_REGION_UNIT] ?
+		  nla_get_u64(tb[PCA_A_REGION_UNIT]) :
+		  (uint64_t)sysconf(_SC_PAGESIZE);
 	if (tb[PCA_A_PAGES_PRESENT])
 		r->pages_present = nla_get_u64(tb[PCA_A_PAGES_PRESENT]);
 	if (tb[PCA_A_QUEUES])

@@ -133,6 +133,7 @@ struct pca_region_info {
 	uint32_t policy;	/* enum pca_policy */
 	uint64_t size;
 	uint64_t flags;		/* PCA_REGION_* */
+	uint64_t unit;		/* bytes placed, faulted, logged as one */
 	uint64_t pages_present;
 	int has_stats;		/* the reply carried PCA_A_STATS */
 	struct pca_region_stats stats;

@@ -316,8 +316,8 @@ struct pca_copy_batch {
 	__u64 entries;		/* in: user address of pca_copy_entry[] */
 	__u64 count;		/* in: number of entries */
 	__u64 flags;		/* in: PCA_RESOLVE_* */
-	__u64 copied;		/* out: pages placed */
-	__u64 existed;		/* out: pages that were already present */
+	__u64 copied;		/* out: entries placed */
+	__u64 existed;		/* out: entries that were already present */
 };
 
 /*
