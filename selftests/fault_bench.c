@@ -62,7 +62,8 @@
  *	to the last, the median of -R runs; "# " rows give each side's
  *	fault count (one per unit: 128 for 256 MiB) and how much of the
  *	mapping /proc/self/smaps shows mapped by PMD (FilePmdMapped for
- *	the region, Shared_Hugetlb for hugetlbfs; all of it when every
+ *	the region, Private_Hugetlb + Shared_Hugetlb for hugetlbfs, which
+ *	counts a page mapped once as private; all of it when every
  *	unit got a PMD).  The data of every page is checked as it is
  *	touched and again, sampled, afterwards.
  *	The hugetlbfs baseline needs free 2 MiB huge pages: the huge_*
@@ -1356,9 +1357,19 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	if (unit != pg) {
 		size_t bad;
 
-		/* PMD-mapped: FilePmdMapped ours, Shared_Hugetlb hugetlbfs */
-		res->pmd_kb = smaps_kb(run->area, be == BE_UFFD ?
-				       "Shared_Hugetlb" : "FilePmdMapped");
+		/*
+		 * Mapped by PMD: FilePmdMapped for the region; hugetlbfs
+		 * counts a page mapped once as Private_Hugetlb, even in a
+		 * shared mapping, and by several as Shared_Hugetlb.
+		 */
+		if (be == BE_UFFD) {
+			long p = smaps_kb(run->area, "Private_Hugetlb");
+			long s = smaps_kb(run->area, "Shared_Hugetlb");
+
+			res->pmd_kb = p < 0 || s < 0 ? -1 : p + s;
+		} else {
+			res->pmd_kb = smaps_kb(run->area, "FilePmdMapped");
+		}
 		/* everything was touched, nothing faults any more */
 		bad = verify_sample(run->area, src, npages);
 		if (bad)
@@ -2055,7 +2066,7 @@ static void huge_touch_report(struct pca_test_ctx *t, enum backend be,
 		   be_name[be], len / MIB, res->secs,
 		   res->secs > 0 ? (double)len / MIB / res->secs : 0,
 		   res->records, kernel, res->dup,
-		   be == BE_UFFD ? "Shared_Hugetlb" : "FilePmdMapped",
+		   be == BE_UFFD ? "Hugetlb" : "FilePmdMapped",
 		   res->pmd_kb, len / 1024,
 		   res->aligned ? "" : ", mapping NOT 2 MiB aligned");
 }
@@ -2122,7 +2133,7 @@ static void test_huge_touch(struct pca_test_ctx *t)
 	}
 	emit_row("huge_touch_faults", "MiB/s", false, on[BE_PCA_FD],
 		 m[BE_PCA_FD], on[BE_UFFD], m[BE_UFFD]);
-	pca_t_diag(t, "faults to touch %zu MiB (expected %zu): ours %s%lu, userfaultfd %s%lu; kB mapped by PMD (expected %zu): ours FilePmdMapped %ld, userfaultfd Shared_Hugetlb %ld",
+	pca_t_diag(t, "faults to touch %zu MiB (expected %zu): ours %s%lu, userfaultfd %s%lu; kB mapped by PMD (expected %zu): ours FilePmdMapped %ld, userfaultfd Hugetlb %ld",
 		   cfg.huge_mib, units, on[BE_PCA_FD] ? "" : "not run ",
 		   faults[BE_PCA_FD], on[BE_UFFD] ? "" : "not run ",
 		   faults[BE_UFFD], len / 1024, pmd[BE_PCA_FD], pmd[BE_UFFD]);
