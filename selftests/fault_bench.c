@@ -49,7 +49,9 @@
  *	userfaultfd for missing faults (huge_place_vs_uffd), and against
  *	memcpy() into an already populated buffer (huge_place_vs_memcpy;
  *	the target is a ratio of at least 0.5).  -R runs of each, in MiB/s,
- *	the placed data checked afterwards.
+ *	the placed data checked afterwards.  The rows of single runs name
+ *	the compaction, migration and THP work /proc/vmstat counted
+ *	meanwhile, if any.
  *
  * huge_touch - -H MiB of a missing area touched by one faulting thread,
  *	one load per 4 KiB page in address order (the fault runs above,
@@ -705,6 +707,54 @@ static size_t verify_sample(const char *area, const char *src, size_t npages)
 	return bad;
 }
 
+/*
+ * Memory management work in the background that a timed copy into huge
+ * pages competes with (or waits for): compaction, page migration, THP
+ * collapses, from /proc/vmstat.
+ */
+static const char *const vm_events[] = {
+	"compact_stall", "compact_daemon_wake", "pgmigrate_success",
+	"thp_collapse_alloc", "thp_split_pmd",
+};
+
+struct vm_snap {
+	long long v[ARRAY_SIZE(vm_events)];
+};
+
+static void vm_snap_read(struct vm_snap *s)
+{
+	char name[64];
+	long long v;
+	size_t i;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	for (i = 0; i < ARRAY_SIZE(vm_events); i++)
+		s->v[i] = -1;
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %lld", name, &v) == 2)
+		for (i = 0; i < ARRAY_SIZE(vm_events); i++)
+			if (!strcmp(name, vm_events[i]))
+				s->v[i] = v;
+	fclose(f);
+}
+
+/* "; meanwhile name +N, ..." for the counters that moved, or "". */
+static void vm_snap_diff(const struct vm_snap *a, const struct vm_snap *b,
+			 char *out, size_t len)
+{
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(vm_events) && off < len; i++) {
+		if (a->v[i] < 0 || b->v[i] <= a->v[i])
+			continue;
+		off += snprintf(out + off, len - off, "%s%s +%lld",
+				off ? ", " : "; meanwhile ", vm_events[i],
+				b->v[i] - a->v[i]);
+	}
+}
+
 /* -------------------------------------------------------------------------
  * Fault round trips
  */
@@ -781,6 +831,7 @@ struct fault_result {
 	struct pca_region_info info;	/* ours: the kernel's view */
 	bool has_info;
 	long pmd_kb;		/* huge: smaps, kB mapped by PMD; -1: unknown */
+	char vm_activity[160];	/* huge: vm_snap_diff() over the run */
 	bool aligned;		/* huge: the mapping starts on a unit */
 };
 
@@ -1224,6 +1275,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		      const uint32_t *order, size_t npages, size_t unit,
 		      unsigned int seconds, struct fault_result *res)
 {
+	struct vm_snap vm0, vm1;
 	struct frun *run;
 	size_t len = npages * pg;
 	uint64_t tlast;
@@ -1313,6 +1365,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 			PCA_FATAL(t, "pthread_create(faulter): %s",
 				  strerror(ret));
 	}
+	vm_snap_read(&vm0);
 	pthread_barrier_wait(&run->barrier);
 
 	/* watchdog: faulting threads sleep in the kernel if nobody serves */
@@ -1338,6 +1391,8 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	}
 	for (i = 0; i < nf; i++)
 		pthread_join(run->f[i].th, NULL);
+	vm_snap_read(&vm1);
+	vm_snap_diff(&vm0, &vm1, res->vm_activity, sizeof(res->vm_activity));
 	atomic_store(&run->stop, 1);
 	for (i = 0; i < nr; i++) {
 		/* resolvers look at stop every POLL_MS, unless the kernel holds them */
@@ -1967,8 +2022,10 @@ static const char *const hplace_name[NR_HPL] = {
  * afterwards (with @show, ours says how much of it is mapped by PMD).
  */
 static double hplace_run(struct pca_test_ctx *t, enum hplace_kind kind,
-			 const char *src, size_t len, bool show)
+			 const char *src, size_t len, bool show,
+			 char *activity, size_t alen)
 {
+	struct vm_snap vm0, vm1;
 	size_t npages = len / pg, off, bad;
 	char *area = NULL;
 	int fd = -1, hfd = -1, ret;
@@ -1992,6 +2049,7 @@ static double hplace_run(struct pca_test_ctx *t, enum hplace_kind kind,
 		break;
 	}
 
+	vm_snap_read(&vm0);
 	t0 = now_ns();
 	switch (kind) {
 	case HPL_PCA:
@@ -2022,6 +2080,8 @@ static double hplace_run(struct pca_test_ctx *t, enum hplace_kind kind,
 		break;
 	}
 	t1 = now_ns();
+	vm_snap_read(&vm1);
+	vm_snap_diff(&vm0, &vm1, activity, alen);
 
 	/* check, untimed: the units must hold the source's data */
 	if (kind == HPL_PCA) {
@@ -2057,6 +2117,7 @@ static void test_huge_place(struct pca_test_ctx *t)
 	};
 	double v[NR_HPL][MAX_REPEATS], m[NR_HPL];
 	size_t len = cfg.huge_mib * MIB, i;
+	char activity[160];
 	bool on[NR_HPL];
 	int r, k, kind;
 	char *src;
@@ -2074,9 +2135,11 @@ static void test_huge_place(struct pca_test_ctx *t)
 			kind = r % 2 ? NR_HPL - 1 - k : k;
 			if (!on[kind])
 				continue;
-			v[kind][r] = hplace_run(t, kind, src, len, !r);
-			pca_t_diag(t, "%-24s %zu MiB: %.1f MiB/s",
-				   hplace_name[kind], cfg.huge_mib, v[kind][r]);
+			v[kind][r] = hplace_run(t, kind, src, len, !r,
+						activity, sizeof(activity));
+			pca_t_diag(t, "%-24s %zu MiB: %.1f MiB/s%s",
+				   hplace_name[kind], cfg.huge_mib, v[kind][r],
+				   activity);
 		}
 	}
 	hpool_restore();
@@ -2100,13 +2163,14 @@ static void huge_touch_report(struct pca_test_ctx *t, enum backend be,
 	if (res->has_info)
 		snprintf(kernel, sizeof(kernel), " (kernel: %llu faults)",
 			 (unsigned long long)res->info.stats.faults);
-	pca_t_diag(t, "%-16s %zu MiB in %.3f s: %.1f MiB/s, %lu faults%s, %lu duplicates; %s %ld kB of %zu kB%s",
+	pca_t_diag(t, "%-16s %zu MiB in %.3f s: %.1f MiB/s, %lu faults%s, %lu duplicates; %s %ld kB of %zu kB%s%s",
 		   be_name[be], len / MIB, res->secs,
 		   res->secs > 0 ? (double)len / MIB / res->secs : 0,
 		   res->records, kernel, res->dup,
 		   be == BE_UFFD ? "Hugetlb" : "FilePmdMapped",
 		   res->pmd_kb, len / 1024,
-		   res->aligned ? "" : ", mapping NOT 2 MiB aligned");
+		   res->aligned ? "" : ", mapping NOT 2 MiB aligned",
+		   res->vm_activity);
 }
 
 static void test_huge_touch(struct pca_test_ctx *t)
