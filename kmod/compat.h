@@ -11,6 +11,21 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 
+/*
+ * 6.4 added per-VMA locks: a VMA's fields change under its write lock as
+ * well as under mmap_lock.  Before, mmap_lock held for write was enough.
+ */
+#ifdef PCA_HAVE_VMA_START_WRITE
+static inline void pca_vma_start_write(struct vm_area_struct *vma)
+{
+	vma_start_write(vma);
+}
+#else
+static inline void pca_vma_start_write(struct vm_area_struct *vma)
+{
+}
+#endif
+
 /* 6.3 made vma->vm_flags read-only outside helpers. */
 #ifdef PCA_HAVE_VM_FLAGS_SET
 static inline void pca_vm_flags_set(struct vm_area_struct *vma,

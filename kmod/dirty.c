@@ -4,9 +4,10 @@
  * last cleared, for precopy rounds on the source host.
  *
  * Region pages carry the region's address_space and their page offset, so
- * the rmap finds every PTE that maps them, in every process.  Shared
- * mappings of a region have a page_mkwrite handler, which makes the core
- * map pages read-only until they are written: the first write through any
+ * the rmap finds every PTE that maps them, in every process.  While the
+ * log runs, shared mappings of a region have a page_mkwrite handler
+ * (pca_region_write_notify()), which makes the core map pages read-only
+ * until they are written: the first write through any
  * mapping, by a thread or by the kernel on its behalf (read() into the
  * region, GUP for write), comes to page_mkwrite, which sets the page's bit.
  * Clearing a bit write-protects the page again with folio_mkclean().
@@ -109,7 +110,12 @@ vm_fault_t pca_dirty_page_mkwrite(struct vm_fault *vmf)
  * @r: the region
  * @on: start (with an empty log) or stop (the log stays readable)
  *
- * Return: 0 or -ENOMEM.
+ * Mappings take write faults only while the log runs: starting switches
+ * them to write notification first, stopping switches them back, which
+ * lets GUP take long-term write pins on them again.
+ *
+ * Return: 0, -ENOMEM, or -EINTR (a fatal signal while switching the
+ * mappings; starting then leaves tracking off).
  */
 int pca_dirty_track(struct pca_region *r, bool on)
 {
@@ -117,11 +123,16 @@ int pca_dirty_track(struct pca_region *r, bool on)
 	struct folio_batch fbatch;
 	pgoff_t index = 0;
 	unsigned int i;
+	int ret;
 
 	mutex_lock(&r->dirty_lock);
-	if (!on || r->tracking) {
-		if (!on)
-			WRITE_ONCE(r->tracking, false);
+	if (!on) {
+		WRITE_ONCE(r->tracking, false);
+		ret = pca_region_write_notify(r, false);
+		mutex_unlock(&r->dirty_lock);
+		return ret;
+	}
+	if (r->tracking) {
 		mutex_unlock(&r->dirty_lock);
 		return 0;
 	}
@@ -136,6 +147,15 @@ int pca_dirty_track(struct pca_region *r, bool on)
 		bitmap_zero(r->dirty, r->nr_pages);
 	}
 	atomic_long_set(&r->nr_dirty, 0);
+	/*
+	 * Every mapping faults on write from here; the walk below makes
+	 * PTEs that are writable already fault again.
+	 */
+	ret = pca_region_write_notify(r, true);
+	if (ret) {
+		mutex_unlock(&r->dirty_lock);
+		return ret;
+	}
 	/* The bitmap is ready before page_mkwrite can see tracking on. */
 	smp_store_release(&r->tracking, true);
 

@@ -113,6 +113,17 @@ static void pca_region_free_rcu(struct rcu_head *head)
 	kfree(container_of(head, struct pca_region, rcu));
 }
 
+/* The region is going: nothing maps it any more. */
+static void pca_region_drop_mms(struct pca_region *r)
+{
+	struct pca_region_mm *m, *tmp;
+
+	list_for_each_entry_safe(m, tmp, &r->mms, node) {
+		mmdrop(m->mm);
+		kfree(m);
+	}
+}
+
 static void pca_region_release(struct kref *kref)
 {
 	struct pca_region *r = container_of(kref, struct pca_region, ref);
@@ -127,6 +138,7 @@ static void pca_region_release(struct kref *kref)
 	if (r->inode)
 		truncate_inode_pages(r->inode->i_mapping, 0);
 	pca_dirty_free(r);
+	pca_region_drop_mms(r);
 	free_percpu(r->stats);
 	mem_cgroup_put(r->memcg);
 	pca_limit_region_del(r->net, r->size);
@@ -471,22 +483,214 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+static void pca_vm_open(struct vm_area_struct *vma);
+
 /*
  * .map_pages maps the present neighbours of a read fault (fault-around)
- * straight from the page cache, read-only, so that a guest reading pages
- * placed ahead of it takes a fraction of the faults; writes still come
- * through .page_mkwrite for the dirty log.  It also lets 6.6+ kernels run
+ * straight from the page cache, so that a guest reading pages placed ahead
+ * of it takes a fraction of the faults.  It also lets 6.6+ kernels run
  * .fault under the per-VMA lock instead of retrying under mmap_lock.
+ *
+ * While the dirty log runs, mappings have the second set, whose
+ * .page_mkwrite makes the core map pages read-only until written, so
+ * that every first write faults and is logged; otherwise the first, with
+ * which 6.5+ kernels let GUP take long-term write pins (see
+ * pca_region_write_notify()).
  */
 static const struct vm_operations_struct pca_vm_ops = {
+	.open		= pca_vm_open,
+	.fault		= pca_vm_fault,
+	.map_pages	= filemap_map_pages,
+};
+
+static const struct vm_operations_struct pca_vm_ops_notify = {
+	.open		= pca_vm_open,
 	.fault		= pca_vm_fault,
 	.map_pages	= filemap_map_pages,
 	.page_mkwrite	= pca_dirty_page_mkwrite,
 };
 
+/*
+ * Write notification.  A shared mapping whose vm_ops have .page_mkwrite
+ * is mapped read-only until written (vma_wants_writenotify()): that is how
+ * the dirty log sees the first write to each page.  It also makes the
+ * mapping one that needs dirty tracking in GUP's eyes, and from 6.5 on
+ * GUP refuses long-term write pins there (FOLL_LONGTERM | FOLL_WRITE:
+ * VFIO, io_uring fixed buffers, RDMA).  So mappings have .page_mkwrite
+ * only while the dirty log runs, and pca_region_write_notify() switches
+ * every VMA of the region, in every process, between the two sets.
+ *
+ * Finding the VMAs: a module cannot walk the mapping's i_mmap tree, so the
+ * region keeps a list of the mms that may map it.  Every VMA of a region
+ * comes from mmap() or from a split or copy (.open); both put its mm on
+ * the list and give it the ops of the current mode under @mms_lock.  The
+ * switch changes the mode under that lock, then visits every mm on the
+ * list with its mmap_lock held for write, which waits out an mmap() that
+ * registered under the old mode but has yet to insert its VMA, and
+ * switches each VMA of the region it finds.  An mm stays on the list
+ * until it is dead; dead ones are dropped as others are added.
+ */
+
+/* The page protection of @vma with or without write notification. */
+static pgprot_t pca_vma_page_prot(struct vm_area_struct *vma, bool notify)
+{
+	vm_flags_t flags = vma->vm_flags;
+
+	/* Soft-dirty tracking of the VMA wants read-only PTEs too. */
+	if (IS_ENABLED(CONFIG_MEM_SOFT_DIRTY) && !(flags & VM_SOFTDIRTY))
+		notify = true;
+	if (notify)
+		flags &= ~VM_SHARED;
+	/*
+	 * What mmap() gives a region VMA: nothing sets caching attributes
+	 * on it, so there is nothing of the old protection to keep.
+	 */
+	return vm_get_page_prot(flags);
+}
+
+static const struct vm_operations_struct *pca_vm_ops_for(bool notify)
+{
+	return notify ? &pca_vm_ops_notify : &pca_vm_ops;
+}
+
+/*
+ * Put @vma's mm on @r's list unless it is there, and give @vma the ops of
+ * the current mode (and, with @set_prot, the page protection that goes
+ * with them: mmap() leaves that to the core).  *@spare is an entry for a
+ * new mm; false when one is needed and *@spare is NULL.
+ */
+static bool pca_region_add_vma(struct pca_region *r,
+			       struct vm_area_struct *vma,
+			       struct pca_region_mm **spare, bool set_prot)
+{
+	const struct vm_operations_struct *ops;
+	struct pca_region_mm *m, *tmp;
+	bool found = false;
+	LIST_HEAD(dead);
+
+	spin_lock(&r->mms_lock);
+	list_for_each_entry_safe(m, tmp, &r->mms, node) {
+		if (m->mm == vma->vm_mm)
+			found = true;
+		else if (!atomic_read(&m->mm->mm_users))
+			list_move(&m->node, &dead);
+	}
+	if (!found) {
+		if (!*spare) {
+			list_splice(&dead, &r->mms);
+			spin_unlock(&r->mms_lock);
+			return false;
+		}
+		m = *spare;
+		*spare = NULL;
+		m->mm = vma->vm_mm;
+		m->gen = r->mms_gen;	/* its VMA gets the mode now */
+		mmgrab(m->mm);
+		list_add(&m->node, &r->mms);
+	}
+	ops = pca_vm_ops_for(r->write_notify);
+	if (set_prot && vma->vm_ops != ops)
+		WRITE_ONCE(vma->vm_page_prot,
+			   pca_vma_page_prot(vma, r->write_notify));
+	vma->vm_ops = ops;
+	spin_unlock(&r->mms_lock);
+
+	list_for_each_entry_safe(m, tmp, &dead, node) {
+		mmdrop(m->mm);
+		kfree(m);
+	}
+	return true;
+}
+
+/*
+ * A VMA split off, or copied by fork() or mremap(): its mm holds the
+ * mmap_lock for write, and the VMA is not visible yet.  Nothing may fail
+ * here, so a new mm's entry (a few bytes) is allocated without failing.
+ */
+static void pca_vm_open(struct vm_area_struct *vma)
+{
+	struct pca_region *r = vma->vm_file->private_data;
+	struct pca_region_mm *spare = NULL;
+
+	while (!pca_region_add_vma(r, vma, &spare, true))
+		spare = kmalloc(sizeof(*spare),
+				GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	kfree(spare);
+}
+
+/**
+ * pca_region_write_notify() - switch every mapping's write notification
+ * @r: the region; its dirty_lock is held
+ * @on: map pages read-only until written (.page_mkwrite), or not
+ *
+ * On return every VMA of the region has the ops and page protection of
+ * @on, and every VMA created later gets them.  PTEs already writable stay
+ * so: the caller write-protects the pages it needs to.  Takes each mapping
+ * process's mmap_lock for write, in turn.
+ *
+ * Return: 0, or -EINTR when a fatal signal came while waiting for a
+ * process's mmap_lock; the mode is set then, but some VMAs may not have
+ * been switched, which a later call does.
+ */
+int pca_region_write_notify(struct pca_region *r, bool on)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	const struct vm_operations_struct *ops = pca_vm_ops_for(on);
+	struct vm_area_struct *vma;
+	struct pca_region_mm *m;
+	struct mm_struct *mm;
+	u64 gen;
+
+	lockdep_assert_held(&r->dirty_lock);
+	spin_lock(&r->mms_lock);
+	r->write_notify = on;
+	gen = ++r->mms_gen;
+	spin_unlock(&r->mms_lock);
+
+	for (;;) {
+		mm = NULL;
+		spin_lock(&r->mms_lock);
+		list_for_each_entry(m, &r->mms, node) {
+			if (m->gen == gen)
+				continue;
+			m->gen = gen;
+			if (mmget_not_zero(m->mm)) {
+				mm = m->mm;
+				break;
+			}
+		}
+		spin_unlock(&r->mms_lock);
+		if (!mm)
+			return 0;
+
+		if (mmap_write_lock_killable(mm)) {
+			mmput(mm);
+			return -EINTR;
+		}
+		{
+			VMA_ITERATOR(vmi, mm, 0);
+
+			for_each_vma(vmi, vma) {
+				if (!vma->vm_file ||
+				    vma->vm_file->f_mapping != mapping ||
+				    vma->vm_ops == ops)
+					continue;
+				pca_vma_start_write(vma);
+				WRITE_ONCE(vma->vm_page_prot,
+					   pca_vma_page_prot(vma, on));
+				vma->vm_ops = ops;
+			}
+		}
+		mmap_write_unlock(mm);
+		mmput(mm);
+		cond_resched();
+	}
+}
+
 static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct pca_region *r = file->private_data;
+	struct pca_region_mm *spare = NULL;
 
 	/* A private mapping would fill with anonymous COW copies. */
 	if (!(vma->vm_flags & VM_SHARED))
@@ -499,7 +703,13 @@ static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
 	 * would otherwise stall on missing pages.
 	 */
 	pca_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &pca_vm_ops;
+	if (!pca_region_add_vma(r, vma, &spare, false)) {
+		spare = kmalloc(sizeof(*spare), GFP_KERNEL_ACCOUNT);
+		if (!spare)
+			return -ENOMEM;
+		pca_region_add_vma(r, vma, &spare, false);
+	}
+	kfree(spare);
 	return 0;
 }
 
@@ -630,6 +840,8 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags,
 	r->policy = PCA_POLICY_FAIL;
 	mutex_init(&r->queues_lock);
 	mutex_init(&r->dirty_lock);
+	spin_lock_init(&r->mms_lock);
+	INIT_LIST_HEAD(&r->mms);
 	atomic_set(&r->nr_files, 1);
 	pca_region_faults_init(r);
 	r->net = get_net(current->nsproxy->net_ns);

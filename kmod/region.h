@@ -19,6 +19,18 @@ struct inode;
 struct file;
 struct pca_queue;
 struct mem_cgroup;
+struct mm_struct;
+
+/*
+ * A process (mm) that may map the region: see pca_region_write_notify().
+ * Holds the mm_struct (mmgrab(), not its address space); dropped once the
+ * mm is dead, or with the region.
+ */
+struct pca_region_mm {
+	struct list_head node;
+	struct mm_struct *mm;
+	u64 gen;		/* write-notify switch that last saw it */
+};
 
 /* Largest region accepted: 1 TiB, far above any guest we expect. */
 #define PCA_REGION_MAX_SIZE	SZ_1T
@@ -75,7 +87,9 @@ struct pca_stats {
  * The page cache has its own locks (i_pages, the folio lock, i_mmap_rwsem);
  * lookups are RCU only.
  * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
- * it, a page's lock orders its dirty bit against its write permission.
+ * it, a page's lock orders its dirty bit against its write permission,
+ * and the write-notify switch takes each mapping process's mmap_lock for
+ * write (and a VMA's lock), then @mms_lock, a spinlock nothing nests in.
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
  * its record; it sleeps without it.  Fault messages are built and sent
  * with none of the locks above, and with the fault lock only on the
@@ -114,6 +128,15 @@ struct pca_region {
 
 	/* Open files of the region; the last to close closes the region. */
 	atomic_t nr_files;
+
+	/*
+	 * Whether mappings take write faults (.page_mkwrite), and every mm
+	 * that may map the region, for switching them.  @mms_lock is a leaf.
+	 */
+	spinlock_t mms_lock;
+	struct list_head mms;
+	bool write_notify;
+	u64 mms_gen;
 
 	/* Dirty log: a bit per page, allocated when first enabled. */
 	struct mutex dirty_lock;	/* see the lock order above */
@@ -185,6 +208,7 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		       pgoff_t *done);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
+int pca_region_write_notify(struct pca_region *r, bool on);
 
 static inline void pca_count_add(struct pca_region *r, enum pca_count c,
 				 u64 n)

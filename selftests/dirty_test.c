@@ -201,6 +201,65 @@ static void test_second_mapping_and_fork(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * Mappings take write faults only while the log runs, so starting it
+ * must reach every mapping made before: another process's (forked before
+ * tracking began), a second mmap(), and the pieces of a split one.
+ * Stopping and starting again must reach them again.
+ */
+static void test_mappings_made_before(struct pca_test_ctx *t)
+{
+	size_t want[] = { 3, 5, 6 };
+	int go[2], done[2], round;
+	struct region r;
+	uint8_t *m2;
+	pid_t pid;
+	char c;
+
+	region_new(t, &r, 8, 0);
+	memset(r.mem, 0, 8 * PAGE);	/* present and writable everywhere */
+	m2 = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, r.fd, 0);
+	PCA_ASSERT(t, m2 != MAP_FAILED, "mmap");
+	memset(m2, 0, 8 * PAGE);
+	/* split the first mapping in three */
+	PCA_ASSERT_OK(t, mprotect(r.mem + PAGE, PAGE, PROT_READ) ? -errno : 0);
+	PCA_ASSERT_OK(t, pipe(go));
+	PCA_ASSERT_OK(t, pipe(done));
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		close(go[1]);
+		close(done[0]);
+		while (read(go[0], &c, 1) == 1) {
+			r.mem[3 * PAGE + 1] = (uint8_t)c;
+			if (write(done[1], &c, 1) != 1)
+				break;
+		}
+		_exit(0);
+	}
+	for (round = 0; round < 2; round++) {
+		c = (char)(round + 1);
+		PCA_ASSERT_OK(t, track(t, r.id, 1));
+		PCA_ASSERT_EQ(t, write(go[1], &c, 1), 1);
+		PCA_ASSERT_EQ(t, read(done[0], &c, 1), 1);
+		m2[5 * PAGE + 2] = c;
+		r.mem[6 * PAGE + 3] = c;
+		expect_log(t, &r, want, 3, PCA_DIRTY_CLEAR);
+		PCA_ASSERT_OK(t, track(t, r.id, 0));
+		/* not logged, and no longer write-protected */
+		r.mem[4 * PAGE] = c;
+	}
+	close(go[1]);
+	PCA_ASSERT_EQ(t, waitpid(pid, NULL, 0), pid);
+	PCA_EXPECT_EQ(t, r.mem[3 * PAGE + 1], 2);
+	close(go[0]);
+	close(done[0]);
+	close(done[1]);
+	munmap(m2, 8 * PAGE);
+	region_free(&r);
+}
+
 static void test_kernel_write(struct pca_test_ctx *t)
 {
 	size_t want[] = { 5 };
@@ -585,6 +644,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("discard_during_report", test_discard_during_report,
 		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD),
 	PCA_TEST("second_mapping_and_fork", test_second_mapping_and_fork,
+		 PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("mappings_made_before", test_mappings_made_before,
 		 PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("kernel_write", test_kernel_write, PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("clear_range", test_clear_range, PCA_FEATURE_DIRTY_LOG),

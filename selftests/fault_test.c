@@ -107,6 +107,8 @@ static struct pca_fault_record one_fault(struct pca_test_ctx *t,
 
 	PCA_ASSERT(t, n == 1, "expected a fault record, got %d: %s", n,
 		   n < 0 ? pca_strerror(c) : "timeout");
+	/* a region of pages: a fault is resolved a page at a time */
+	PCA_EXPECT_EQ(t, rec.length, PAGE);
 	/* room to grow, zeroed until a feature gives it meaning */
 	for (n = 0; n < (int)(sizeof(rec.reserved) / sizeof(rec.reserved[0]));
 	     n++)

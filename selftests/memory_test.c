@@ -7,10 +7,19 @@
  * placed ahead of the guest are mapped by fault-around, several to a
  * fault.  A VMM discards guest memory the way it does on any file
  * (fallocate PUNCH_HOLE, MADV_REMOVE), and cannot resize it.
+ *
+ * Huge regions (PCA_REGION_HUGE) keep 2 MiB folios: a fault maps one with
+ * a PMD (smaps' FilePmdMapped), every range is in whole units, a fault
+ * record names its unit, DISCARD drops units, and the dirty log logs
+ * units and keeps the PMD mappings across its rounds.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/falloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "pca_region_util.h"
@@ -257,11 +266,484 @@ static void test_fixed_size_file(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* Read @len bytes of @fd into registered buffer 0 at @buf: no page fault. */
+static int read_fixed(struct io_uring *ring, int fd, void *buf, size_t len)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	io_uring_prep_read_fixed(sqe, fd, buf, len, 0, 0);
+	ret = io_uring_submit(ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	ret = io_uring_wait_cqe(ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return ret;
+}
+
+/*
+ * Long-term write pins (io_uring fixed buffers here; VFIO and RDMA pin the
+ * same way): a kernel from 6.5 on refuses them on a mapping that takes
+ * write faults, which a region's mappings do only while the dirty log
+ * runs.  Pages pinned before the log started are in every report (the
+ * pinner writes them without a fault), and a write through the pin lands.
+ * 6.1's io_uring refuses file-backed buffers itself (EOPNOTSUPP).
+ */
+static void test_longterm_pin(struct pca_test_ctx *t)
+{
+	const size_t pages = 16;
+	uint64_t bitmap[1], dirty;
+	struct io_uring ring, ring2;
+	struct iovec iov;
+	struct region r;
+	uint8_t data[PAGE];
+	int fd, ret, round;
+
+	region_new(t, &r, pages, 0);
+	fill_pattern(&r);
+	PCA_ASSERT_OK(t, io_uring_queue_init(4, &ring, 0));
+	iov = (struct iovec){ .iov_base = r.mem, .iov_len = pages * PAGE };
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (ret == -EOPNOTSUPP) {
+		pca_t_diag(t, "io_uring refuses file-backed buffers here");
+		PCA_EXPECT_OK(t, pca_dirty_track(t->c, r.id, 1));
+		PCA_EXPECT_ERR(t, io_uring_register_buffers(&ring, &iov, 1),
+			       EOPNOTSUPP);
+		goto out;
+	}
+	PCA_ASSERT_OK(t, ret);
+
+	/* a source file for writes through the pin */
+	fd = open("/tmp/longterm_pin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	PCA_ASSERT(t, fd >= 0, "open: %s", strerror(errno));
+	memset(data, 0xe7, sizeof(data));
+	PCA_ASSERT_EQ(t, pwrite(fd, data, PAGE, 0), PAGE);
+
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+	/* the log takes write faults now: no new long-term pin */
+	PCA_ASSERT_OK(t, io_uring_queue_init(4, &ring2, 0));
+	PCA_EXPECT_ERR(t, io_uring_register_buffers(&ring2, &iov, 1), EFAULT);
+	io_uring_queue_exit(&ring2);
+	for (round = 0; round < 2; round++) {
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+						  PCA_DIRTY_CLEAR, bitmap,
+						  sizeof(bitmap), &dirty));
+		PCA_EXPECT_EQ(t, dirty, pages);
+	}
+	PCA_EXPECT_EQ(t, read_fixed(&ring, fd, r.mem + 5 * PAGE, PAGE), PAGE);
+	PCA_EXPECT_EQ(t, r.mem[5 * PAGE + 100], 0xe7);
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	PCA_EXPECT_EQ(t, bitmap[0] & (1ULL << 5), 1ULL << 5);
+
+	/* unpinned: reported once more at most, then only when written */
+	PCA_ASSERT_OK(t, io_uring_unregister_buffers(&ring));
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	r.mem[2 * PAGE] = 1;
+	PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, pages * PAGE,
+					  PCA_DIRTY_CLEAR, bitmap,
+					  sizeof(bitmap), &dirty));
+	PCA_EXPECT_EQ(t, dirty, 1);
+	PCA_EXPECT_EQ(t, bitmap[0], 1ULL << 2);
+
+	/* the log stopped: pins are allowed again */
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 0));
+	PCA_EXPECT_OK(t, io_uring_register_buffers(&ring, &iov, 1));
+	PCA_EXPECT_EQ(t, read_fixed(&ring, fd, r.mem + 9 * PAGE, PAGE), PAGE);
+	PCA_EXPECT_EQ(t, r.mem[9 * PAGE + 7], 0xe7);
+	io_uring_unregister_buffers(&ring);
+	close(fd);
+	unlink("/tmp/longterm_pin");
+out:
+	io_uring_queue_exit(&ring);
+	region_free(&r);
+}
+
+/* ---- 2 MiB units ---- */
+
+#define UNIT		PMD_BYTES
+#define UNIT_PAGES	(UNIT / PAGE)
+
+static void huge_new(struct pca_test_ctx *t, struct region *r, size_t units,
+		     uint64_t flags)
+{
+	region_new(t, r, units * UNIT_PAGES, flags | PCA_REGION_HUGE);
+	/* the region file aligns the mapping for PMDs */
+	PCA_ASSERT(t, !((uintptr_t)r->mem % UNIT), "mapping at %p",
+		   (void *)r->mem);
+}
+
+/* smaps' FilePmdMapped of the mapping at @addr, in bytes; -1 if absent. */
+static long pmd_mapped(struct pca_test_ctx *t, void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	unsigned long start, end;
+	long kb = -1;
+	int ours = 0;
+
+	PCA_ASSERT(t, f, "smaps: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			ours = start == (uintptr_t)addr;
+			continue;
+		}
+		if (ours && sscanf(line, "FilePmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+static uint8_t unit_byte(size_t unit, size_t at)
+{
+	return (uint8_t)(unit * 13 + at / PAGE + 3);
+}
+
+static void fill_unit(uint8_t *buf, size_t unit)
+{
+	size_t at;
+
+	for (at = 0; at < UNIT; at += PAGE)
+		memset(buf + at, unit_byte(unit, at), PAGE);
+}
+
+/* Pages of unit @unit that do not hold fill_unit()'s bytes. */
+static size_t check_unit(struct pca_test_ctx *t, const uint8_t *mem,
+			 size_t unit)
+{
+	size_t at, bad = 0;
+
+	for (at = 0; at < UNIT; at += PAGE)
+		if (mem[unit * UNIT + at] != unit_byte(unit, at) ||
+		    mem[unit * UNIT + at + PAGE - 1] != unit_byte(unit, at)) {
+			if (!bad)
+				pca_t_diag(t, "unit %zu page %zu: %#x", unit,
+					   at / PAGE, mem[unit * UNIT + at]);
+			bad++;
+		}
+	return bad;
+}
+
+/* The unit is announced everywhere, and sizes must be whole units. */
+static void test_huge_create(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct region r;
+	struct stat st;
+	uint32_t id;
+
+	PCA_EXPECT(t, t->api.features & PCA_FEATURE_HUGE,
+		   "features %#llx", (unsigned long long)t->api.features);
+	PCA_EXPECT_ERR(t, pca_region_create(UNIT / 2, PCA_REGION_HUGE, &id),
+		       EINVAL);
+	PCA_EXPECT_ERR(t, pca_region_create(UNIT + PAGE, PCA_REGION_HUGE,
+					    &id), EINVAL);
+	huge_new(t, &r, 2, 0);
+	PCA_ASSERT_OK(t, fstat(r.fd, &st) ? -errno : 0);
+	PCA_EXPECT_EQ(t, st.st_blksize, UNIT);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.unit, UNIT);
+	PCA_EXPECT_EQ(t, info.flags, PCA_REGION_HUGE);
+	region_free(&r);
+	region_new(t, &r, 1, 0);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.unit, PAGE);
+	region_free(&r);
+}
+
+/* Touching a present-mode huge region maps each unit with one PMD. */
+static void test_huge_pmd_mapped(struct pca_test_ctx *t)
+{
+	const size_t units = 4;
+	struct region r;
+	size_t u;
+	long pmd;
+
+	huge_new(t, &r, units, 0);
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), 0);
+	for (u = 0; u < units; u++)
+		fill_unit(r.mem + u * UNIT, u);
+	pmd = pmd_mapped(t, r.mem);
+	pca_t_diag(t, "FilePmdMapped %ld kB after writing %zu units",
+		   pmd / 1024, units);
+	PCA_EXPECT_EQ(t, pmd, (long)(units * UNIT));
+	PCA_EXPECT_EQ(t, present(t, r.id), units * UNIT_PAGES);
+	for (u = 0; u < units; u++)
+		PCA_EXPECT_EQ(t, check_unit(t, r.mem, u), 0);
+	/* another mapping of the same units maps them with PMDs too */
+	munmap(r.mem, units * UNIT);
+	r.mem = mmap(NULL, units * UNIT, PROT_READ, MAP_SHARED, r.fd, 0);
+	PCA_ASSERT(t, r.mem != MAP_FAILED, "mmap: %s", strerror(errno));
+	for (u = 0; u < units; u++)
+		PCA_EXPECT_EQ(t, check_unit(t, r.mem, u), 0);
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), (long)(units * UNIT));
+	region_free(&r);
+}
+
+struct huge_toucher {
+	pthread_t th;
+	volatile uint8_t *addr;
+	uint8_t seen;
+	atomic_int done;
+};
+
+static void *huge_touch_fn(void *arg)
+{
+	struct huge_toucher *k = arg;
+
+	k->seen = *k->addr;
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/*
+ * A fault anywhere in a missing unit is one record for the whole unit,
+ * shared by every thread waiting in it; placing the unit wakes them all
+ * and maps it with a PMD.
+ */
+static void test_huge_fault_unit(struct pca_test_ctx *t)
+{
+	struct huge_toucher k[2] = {};
+	struct pca_fault_record rec;
+	struct pca_region_info info;
+	struct region r;
+	uint8_t *buf;
+	int i, n;
+
+	huge_new(t, &r, 3, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_WAIT, NULL));
+	k[0].addr = r.mem + UNIT + 5 * PAGE + 17;
+	k[1].addr = r.mem + 2 * UNIT - 1;
+	for (i = 0; i < 2; i++)
+		PCA_ASSERT_EQ(t, pthread_create(&k[i].th, NULL, huge_touch_fn,
+						&k[i]), 0);
+	n = pca_recv_faults(t->c, &rec, 1, WAIT_MS);
+	PCA_ASSERT(t, n == 1, "expected a fault record, got %d", n);
+	PCA_EXPECT_EQ(t, rec.offset, UNIT);
+	PCA_EXPECT_EQ(t, rec.length, UNIT);
+	for (i = 0; i < 3; i++)
+		PCA_EXPECT(t, !rec.reserved[i], "reserved[%d] %#llx", i,
+			   (unsigned long long)rec.reserved[i]);
+	/* the second thread joins the first's wait: no second record */
+	usleep(300 * 1000);
+	n = pca_recv_faults(t->c, &rec, 1, 300);
+	PCA_EXPECT(t, n == 0, "second record (%d) at %llu", n,
+		   n > 0 ? (unsigned long long)rec.offset : 0ULL);
+	PCA_EXPECT(t, !atomic_load(&k[0].done) && !atomic_load(&k[1].done),
+		   "a thread got through a missing unit");
+
+	/* half a unit, or a page of it, is not a unit */
+	buf = malloc(UNIT);
+	PCA_ASSERT(t, buf, "malloc");
+	fill_unit(buf, 1);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, UNIT, buf, PAGE, 0, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, UNIT + PAGE, buf, UNIT, 0, NULL),
+		       EINVAL);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, UNIT, buf, UNIT, 0, NULL));
+	for (i = 0; i < 2; i++) {
+		PCA_EXPECT_EQ(t, pthread_join(k[i].th, NULL), 0);
+		PCA_EXPECT(t, atomic_load(&k[i].done), "thread %d", i);
+	}
+	PCA_EXPECT_EQ(t, k[0].seen, unit_byte(1, 5 * PAGE));
+	PCA_EXPECT_EQ(t, k[1].seen, unit_byte(1, UNIT - PAGE));
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 1), 0);
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), (long)UNIT);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, UNIT_PAGES);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, UNIT_PAGES);
+	free(buf);
+	region_free(&r);
+}
+
+static int range_ioctl(int fd, unsigned long cmd, uint64_t offset,
+		       uint64_t len, int64_t *done)
+{
+	struct pca_range rg = { .offset = offset, .len = len };
+	int ret = ioctl(fd, cmd, &rg) ? -errno : 0;
+
+	if (done)
+		*done = rg.done;
+	return ret;
+}
+
+/*
+ * Every range on a huge region is whole units, on every path; netlink
+ * COPY, which carries a page an attribute, is refused with a reason.
+ */
+static void test_huge_units_only(struct pca_test_ctx *t)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	static const unsigned long cmds[] = { PCA_IOC_ZERO, PCA_IOC_WAKE,
+					      PCA_IOC_DISCARD,
+					      PCA_IOC_DIRTY_CLEAR };
+	struct pca_copy_entry ents[2];
+	uint64_t copied, existed;
+	uint8_t page[PAGE] = {};
+	struct region r;
+	uint8_t *buf;
+	size_t i;
+
+	huge_new(t, &r, 4, PCA_REGION_MISSING);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		PCA_EXPECT_ERR(t, range_ioctl(r.fd, cmds[i], 0, PAGE, NULL),
+			       EINVAL);
+		PCA_EXPECT_ERR(t, range_ioctl(r.fd, cmds[i], PAGE, UNIT, NULL),
+			       EINVAL);
+	}
+	PCA_EXPECT_ERR(t, fallocate(r.fd, punch, 0, PAGE) ? -errno : 0,
+		       EINVAL);
+	PCA_EXPECT_REFUSED(t, pca_copy(t->c, r.id, 0, page, 0, NULL),
+			   EOPNOTSUPP,
+			   "huge region");
+	PCA_EXPECT_REFUSED(t, pca_zero(t->c, r.id, 0, PAGE, 0, NULL), EINVAL,
+			   "length is not a multiple of the region's unit");
+	PCA_EXPECT_REFUSED(t, pca_wake(t->c, r.id, PAGE, UNIT), EINVAL,
+			   "offset is not aligned to the region's unit");
+	PCA_EXPECT_EQ(t, present(t, r.id), 0);
+
+	/* a batch places a unit an entry, and counts entries */
+	buf = malloc(2 * UNIT);
+	PCA_ASSERT(t, buf, "malloc");
+	fill_unit(buf, 0);
+	fill_unit(buf + UNIT, 3);
+	ents[0] = (struct pca_copy_entry){ .offset = 0,
+					   .src = (uintptr_t)buf };
+	ents[1] = (struct pca_copy_entry){ .offset = 3 * UNIT,
+					   .src = (uintptr_t)(buf + UNIT) };
+	PCA_EXPECT_OK(t, pca_fd_copy_batch(r.fd, ents, 2, 0, &copied,
+					   &existed));
+	PCA_EXPECT_EQ(t, copied, 2);
+	PCA_EXPECT_EQ(t, existed, 0);
+	ents[0].offset = PAGE;
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, ents, 2, 0, &copied,
+					    &existed), EINVAL);
+	PCA_EXPECT_EQ(t, present(t, r.id), 2 * UNIT_PAGES);
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 0), 0);
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 3), 0);
+	free(buf);
+	region_free(&r);
+}
+
+/* DISCARD, PUNCH_HOLE and MADV_REMOVE drop whole units, nothing else. */
+static void test_huge_discard(struct pca_test_ctx *t)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	struct region r, z;
+	int64_t done = 0;
+	uint8_t *buf;
+	size_t u;
+
+	huge_new(t, &r, 4, PCA_REGION_MISSING);
+	buf = malloc(UNIT);
+	PCA_ASSERT(t, buf, "malloc");
+	for (u = 0; u < 4; u++) {
+		fill_unit(buf, u);
+		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, u * UNIT, buf, UNIT, 0,
+					     NULL));
+		PCA_EXPECT_EQ(t, check_unit(t, r.mem, u), 0);
+	}
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), (long)(4 * UNIT));
+	PCA_EXPECT_OK(t, range_ioctl(r.fd, PCA_IOC_DISCARD, UNIT, UNIT,
+				     &done));
+	PCA_EXPECT_EQ(t, done, UNIT);
+	PCA_EXPECT_OK(t, fallocate(r.fd, punch, 2 * UNIT, UNIT) ? -errno : 0);
+	PCA_EXPECT_EQ(t, present(t, r.id), 2 * UNIT_PAGES);
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), (long)(2 * UNIT));
+	/* missing again: placing new data is seen through the mapping */
+	fill_unit(buf, 9);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, UNIT, buf, UNIT, 0, NULL));
+	PCA_EXPECT_EQ(t, r.mem[UNIT + 7 * PAGE], unit_byte(9, 7 * PAGE));
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 0), 0);
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 3), 0);
+	region_free(&r);
+
+	/* present mode: a removed unit reads zero again */
+	huge_new(t, &z, 2, 0);
+	memset(z.mem, 0x77, 2 * UNIT);
+	PCA_EXPECT_OK(t, madvise(z.mem + UNIT, UNIT, MADV_REMOVE) ? -errno : 0);
+	PCA_EXPECT_ERR(t, madvise(z.mem, PAGE, MADV_REMOVE) ? -errno : 0,
+		       EINVAL);
+	PCA_EXPECT_EQ(t, present(t, z.id), UNIT_PAGES);
+	PCA_EXPECT_EQ(t, z.mem[UNIT + 12345], 0);
+	PCA_EXPECT_EQ(t, z.mem[12345], 0x77);
+	free(buf);
+	region_free(&z);
+}
+
+/*
+ * The dirty log of a huge region logs units: a byte written sets the
+ * bits of its whole unit, a clear re-arms the unit, and the unit stays
+ * mapped by a PMD across rounds (written again after a clear).
+ */
+static void test_huge_dirty_units(struct pca_test_ctx *t)
+{
+	const size_t units = 4;
+	uint64_t bitmap[units * UNIT_PAGES / 64], dirty;
+	struct region r;
+	size_t i, round;
+
+	huge_new(t, &r, units, 0);
+	memset(r.mem, 1, units * UNIT);
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+	for (round = 0; round < 3; round++) {
+		r.mem[2 * UNIT + 3 * PAGE + round] = (uint8_t)round;
+		r.mem[2 * UNIT + 300 * PAGE] = (uint8_t)round;
+		if (round == 2)
+			r.mem[0] = 9;
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, units * UNIT,
+						  PCA_DIRTY_CLEAR, bitmap,
+						  sizeof(bitmap), &dirty));
+		PCA_EXPECT_EQ(t, dirty, (round == 2 ? 2 : 1) * UNIT_PAGES);
+		for (i = 0; i < units * UNIT_PAGES / 64; i++) {
+			int want = i / (UNIT_PAGES / 64) == 2 ||
+				   (round == 2 && i < UNIT_PAGES / 64);
+
+			PCA_EXPECT(t, bitmap[i] == (want ? ~0ULL : 0),
+				   "round %zu word %zu: %#llx", round, i,
+				   (unsigned long long)bitmap[i]);
+		}
+		/* nothing written since: an empty log */
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(r.fd, 0, units * UNIT,
+						  PCA_DIRTY_COUNT_ONLY, NULL, 0,
+						  &dirty));
+		PCA_EXPECT_EQ(t, dirty, 0);
+	}
+	/* written after a clear: mapped with PMDs still (or again) */
+	r.mem[2 * UNIT + 5] = 5;
+	pca_t_diag(t, "FilePmdMapped %ld kB after three rounds",
+		   pmd_mapped(t, r.mem) / 1024);
+	PCA_EXPECT_EQ(t, pmd_mapped(t, r.mem), (long)(units * UNIT));
+	PCA_EXPECT_ERR(t, pca_fd_dirty_log(r.fd, PAGE, UNIT, 0, bitmap,
+					   sizeof(bitmap), &dirty), EINVAL);
+	region_free(&r);
+}
+
 static const struct pca_test tests[] = {
 	PCA_TEST("never_dropped", test_never_dropped, PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("fault_around", test_fault_around, PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("punch_hole", test_punch_hole, PCA_FEATURE_FD_RESOLVE),
 	PCA_TEST("fixed_size_file", test_fixed_size_file, 0),
+	PCA_TEST("longterm_pin", test_longterm_pin, PCA_FEATURE_DIRTY_LOG),
+	PCA_TEST("huge_create", test_huge_create, PCA_FEATURE_HUGE),
+	PCA_TEST("huge_pmd_mapped", test_huge_pmd_mapped, PCA_FEATURE_HUGE),
+	PCA_TEST("huge_fault_unit", test_huge_fault_unit,
+		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("huge_units_only", test_huge_units_only,
+		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("huge_discard", test_huge_discard,
+		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
+	PCA_TEST("huge_dirty_units", test_huge_dirty_units,
+		 PCA_FEATURE_HUGE | PCA_FEATURE_DIRTY_LOG),
 };
 
 PCA_TEST_MAIN(tests)

@@ -98,6 +98,7 @@ static const char *errno_text(int err)
 static const char *const feature_names[] = {
 	"missing", "copy_batch", "fd_resolve", "user_only", "wait_policy",
 	"sharded_queues", "dirty_log", "discard", "migrate", "region_open",
+	"huge",
 };
 
 static const char *const cmd_names[] = {

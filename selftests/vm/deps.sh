@@ -15,7 +15,7 @@ KERNELS=${KERNELS-6.1 6.12}
 # (selftests/debug) from linux-source-6.1.
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd
       qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
-      libnl-3-dev libnl-genl-3-dev
+      libnl-3-dev libnl-genl-3-dev liburing-dev
       flex bison bc libelf-dev libssl-dev
       linux-headers-amd64 linux-headers-6.12-amd64"
 for line in $KERNELS; do
