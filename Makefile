@@ -28,6 +28,7 @@
 #                  (e.g. "veth sch_netem"); dependencies come along
 #   DEMO_KERNEL    kernel line `make demo` boots
 #   VM_TIMEOUT     host-side limit for one guest run, seconds
+#   VM_MEM         guest memory (default 1G; 2G for bench, BENCH_VM_MEM)
 #   APPEND         extra guest kernel command line
 #   V=1            show the whole guest console and verbose Kbuild
 

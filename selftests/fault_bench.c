@@ -42,6 +42,45 @@
  *	page as it copies it; the region maps it on the first touch, with
  *	its placed neighbours (fault-around).
  *
+ * huge_place - -H MiB (256) placed in 2 MiB units with nothing faulting:
+ *	one PCA_IOC_COPY per unit into a missing PCA_REGION_HUGE region,
+ *	against one UFFDIO_COPY per unit into a MAP_SHARED hugetlbfs area
+ *	(a memfd_create(MFD_HUGETLB) of 2 MiB pages) registered with
+ *	userfaultfd for missing faults (huge_place_vs_uffd), and against
+ *	memcpy() into an already populated buffer (huge_place_vs_memcpy;
+ *	the target is a ratio of at least 0.5).  -R runs of each, in MiB/s,
+ *	the placed data checked afterwards.  The source of both huge_*
+ *	tests starts 17 pages past a 2 MiB boundary (src_alloc_huge() says
+ *	why); the rows of single runs name the compaction, migration and
+ *	THP work /proc/vmstat counted meanwhile, if any.
+ *
+ * huge_touch - -H MiB of a missing area touched by one faulting thread,
+ *	one load per 4 KiB page in address order (the fault runs above,
+ *	with 2 MiB units and no time cap): ours a PCA_REGION_HUGE region,
+ *	whose resolver takes each fault record (one per unit, its length
+ *	the unit) with pca_recv_faults() and places the whole unit with
+ *	PCA_IOC_COPY; baseline the hugetlbfs area, whose resolver reads
+ *	uffd_msgs and places the unit with one UFFDIO_COPY.  Reported
+ *	(huge_touch_faults): MiB touched per second from the first touch
+ *	to the last, the median of -R runs; "# " rows give each side's
+ *	fault count (one per unit: 128 for 256 MiB) and how much of the
+ *	mapping /proc/self/smaps shows mapped by PMD (FilePmdMapped for
+ *	the region, Private_Hugetlb + Shared_Hugetlb for hugetlbfs, which
+ *	counts a page mapped once as private; all of it when every
+ *	unit got a PMD).  The data of every page is checked as it is
+ *	touched and again, sampled, afterwards.
+ *	The hugetlbfs baseline needs free 2 MiB huge pages: the huge_*
+ *	tests raise /proc/sys/vm/nr_hugepages for their run and set it
+ *	back at the end; where that fails (no hugetlbfs, memory too
+ *	fragmented) the baseline is null and a "# " row says why.  The
+ *	pool is filled before anything is timed, so UFFDIO_COPY finds its
+ *	huge pages allocated, whereas the region allocates a 2 MiB folio
+ *	in each timed COPY, which a kernel with init_on_alloc (Debian's
+ *	default; the "mem auto-init" row at the start says "heap alloc:on")
+ *	also clears before the copy fills it.  The three 256 MiB areas
+ *	(source, hugetlbfs, region or memcpy target) are why `make bench`
+ *	guests get 2 GiB.
+ *
  * Every measurement prints a human "# " row and one line
  *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
  * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
@@ -69,6 +108,7 @@
 #include <stdbool.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
@@ -76,6 +116,9 @@
 
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
+#endif
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB		(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
 #endif
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -89,6 +132,8 @@
 #define PCA_BENCH_STALL_S	10	/* no progress this long: give up */
 #define WARMUP_PAGES		256
 #define WARMUP_SECONDS		1
+#define HUGE_UNIT		(2 * MIB)	/* PCA_REGION_HUGE, hugetlbfs */
+#define HUGE_WARMUP_UNITS	4
 
 /* -------------------------------------------------------------------------
  * Options, shared results
@@ -103,6 +148,7 @@ static struct {
 	bool pin_local;		/* -P local: resolver i on faulter i's CPU */
 	int repeats;		/* -r: fault runs */
 	int bulk_repeats;	/* -R: bulk runs */
+	size_t huge_mib;	/* -H: area of the huge_* benches */
 	bool baseline_only;	/* -b */
 } cfg = {
 	.fault_pages = 10000,
@@ -113,6 +159,7 @@ static struct {
 	.pin_local = true,
 	.repeats = 1,
 	.bulk_repeats = 3,
+	.huge_mib = 256,
 	.baseline_only = false,
 };
 
@@ -287,10 +334,9 @@ static void *map_anon(struct pca_test_ctx *t, size_t len)
 	return p;
 }
 
-/* The source of every copy: populated, each page stamped at both ends. */
-static char *src_alloc(struct pca_test_ctx *t, size_t npages)
+/* Populate @npages of @src, each page stamped at both ends. */
+static void src_fill(char *src, size_t npages)
 {
-	char *src = map_anon(t, npages * pg);
 	size_t i;
 
 	memset(src, 0x5a, npages * pg);
@@ -300,6 +346,38 @@ static char *src_alloc(struct pca_test_ctx *t, size_t npages)
 		p[0] = stamp_head(i);
 		p[pg / 8 - 1] = stamp_tail(i);
 	}
+}
+
+/* The source of every copy: populated, each page stamped at both ends. */
+static char *src_alloc(struct pca_test_ctx *t, size_t npages)
+{
+	char *src = map_anon(t, npages * pg);
+
+	src_fill(src, npages);
+	return src;
+}
+
+#define HUGE_SRC_SKEW	17	/* pages past a 2 MiB boundary */
+
+/*
+ * The source of the huge_* benches, as src_alloc()'s, but starting
+ * HUGE_SRC_SKEW pages past a 2 MiB boundary (6.7 and later align large
+ * anonymous mappings to 2 MiB), so that page n of the source and page n
+ * of a 2 MiB destination do not share an entry of QEMU's TCG TLB, which
+ * made every kernel copy of a unit several times slower on both sides.
+ */
+static char *src_alloc_huge(struct pca_test_ctx *t, size_t npages)
+{
+	size_t len = npages * pg, maplen = len + 2 * HUGE_UNIT;
+	char *base = map_anon(t, maplen), *src, *end;
+
+	src = (char *)(((uintptr_t)base + HUGE_UNIT - 1) &
+		       ~(uintptr_t)(HUGE_UNIT - 1)) + HUGE_SRC_SKEW * pg;
+	end = src + len;
+	/* keep exactly [src, src + len), for munmap(src, len) */
+	munmap(base, src - base);
+	munmap(end, base + maplen - end);
+	src_fill(src, npages);
 	return src;
 }
 
@@ -470,6 +548,246 @@ static int uffd_copy(int fd, uintptr_t dst, const char *src, size_t len)
 }
 
 /* -------------------------------------------------------------------------
+ * 2 MiB units: huge regions, and hugetlbfs for the baseline
+ */
+
+/*
+ * The huge page pool the baseline takes its pages from, grown for a test
+ * and given back at its end (also when the test fails: atexit).
+ */
+static struct {
+	long old;		/* nr_hugepages before; -1: untouched */
+} hpool = { .old = -1 };
+
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+
+static long read_long_file(const char *path)
+{
+	char buf[32];
+	long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtol(buf, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* A "Name: N" (kB) field of /proc/meminfo, or -1. */
+static long meminfo_field(const char *name)
+{
+	char line[128];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static void hpool_restore(void)
+{
+	char buf[32];
+
+	if (hpool.old < 0)
+		return;
+	snprintf(buf, sizeof(buf), "%ld", hpool.old);
+	if (pca_write_file(NR_HUGEPAGES, buf))
+		printf("# %s: could not set %s back to %ld\n", cur_test,
+		       NR_HUGEPAGES, hpool.old);
+	hpool.old = -1;
+}
+
+/*
+ * Make @units free 2 MiB huge pages available through nr_hugepages: true,
+ * or false with the reason in @why.
+ */
+static bool hpool_reserve(size_t units, char *why, size_t len)
+{
+	static bool registered;
+	long nr, free_pages, size_kb, want;
+	char buf[32];
+	int ret;
+
+	size_kb = meminfo_field("Hugepagesize");
+	nr = read_long_file(NR_HUGEPAGES);
+	if (size_kb < 0 || nr < 0) {
+		snprintf(why, len, "no hugetlbfs in this kernel (no %s)",
+			 NR_HUGEPAGES);
+		return false;
+	}
+	if ((size_t)size_kb * 1024 != HUGE_UNIT) {
+		snprintf(why, len, "default huge page size is %ld kB, not %zu",
+			 size_kb, HUGE_UNIT / 1024);
+		return false;
+	}
+	free_pages = meminfo_field("HugePages_Free");
+	if (free_pages >= (long)units)
+		return true;
+	if (!registered) {
+		atexit(hpool_restore);
+		registered = true;
+	}
+	if (hpool.old < 0)
+		hpool.old = nr;
+	want = nr + (long)units - (free_pages > 0 ? free_pages : 0);
+	snprintf(buf, sizeof(buf), "%ld", want);
+	ret = pca_write_file(NR_HUGEPAGES, buf);
+	free_pages = meminfo_field("HugePages_Free");
+	if (ret || free_pages < (long)units) {
+		snprintf(why, len, "%s: asked for %ld huge pages: %s, %ld free of the %zu needed",
+			 NR_HUGEPAGES, want, ret ? strerror(-ret) : "ok",
+			 free_pages, units);
+		hpool_restore();
+		return false;
+	}
+	return true;
+}
+
+/* A MAP_SHARED hugetlbfs area of @len bytes (a memfd), its fd in *@fd. */
+static char *hugetlb_map(struct pca_test_ctx *t, size_t len, int *fd)
+{
+	char *p;
+
+	*fd = memfd_create("fault_bench", MFD_CLOEXEC | MFD_HUGETLB |
+			   MFD_HUGE_2MB);
+	if (*fd < 0)
+		PCA_FATAL(t, "memfd_create(MFD_HUGETLB | MFD_HUGE_2MB): %s",
+			  strerror(errno));
+	if (ftruncate(*fd, len))
+		PCA_FATAL(t, "ftruncate of the hugetlbfs memfd to %zu MiB: %s",
+			  len / MIB, strerror(errno));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (p == MAP_FAILED)
+		PCA_FATAL(t, "mmap of %zu MiB of hugetlbfs: %s", len / MIB,
+			  strerror(errno));
+	return p;
+}
+
+/* A missing PCA_REGION_HUGE region of @len bytes; checks its unit. */
+static int huge_region_create(struct pca_test_ctx *t, size_t len,
+			      uint32_t *id)
+{
+	struct stat st;
+	int fd;
+
+	fd = pca_region_create(len, PCA_REGION_MISSING | PCA_REGION_HUGE, id);
+	if (fd < 0)
+		PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING | HUGE): %s",
+			  len / MIB, strerror(-fd));
+	if (fstat(fd, &st))
+		PCA_FATAL(t, "fstat of the region fd: %s", strerror(errno));
+	if ((size_t)st.st_blksize != HUGE_UNIT)
+		PCA_FATAL(t, "huge region: st_blksize %ld, expected the unit, %zu",
+			  (long)st.st_blksize, HUGE_UNIT);
+	return fd;
+}
+
+/*
+ * Field @field (kB) of the /proc/self/smaps entry of the mapping that
+ * holds @addr, or -1.
+ */
+static long smaps_kb(const void *addr, const char *field)
+{
+	uintptr_t a = (uintptr_t)addr;
+	size_t n = strlen(field);
+	bool in = false;
+	char line[512];
+	long v = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			if (in)
+				break;
+			in = a >= lo && a < hi;
+			continue;
+		}
+		if (in && !strncmp(line, field, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/*
+ * Pages of @area that differ from the source: the stamps of every page
+ * (verify_area()) and, compared whole, one page of every 61.
+ */
+static size_t verify_sample(const char *area, const char *src, size_t npages)
+{
+	size_t i, bad = verify_area(area, npages);
+
+	for (i = 0; i < npages; i += 61)
+		if (memcmp(area + i * pg, src + i * pg, pg))
+			bad++;
+	return bad;
+}
+
+/*
+ * Memory management work in the background that a timed copy into huge
+ * pages competes with (or waits for): compaction, page migration, THP
+ * collapses, from /proc/vmstat.
+ */
+static const char *const vm_events[] = {
+	"compact_stall", "compact_daemon_wake", "pgmigrate_success",
+	"thp_collapse_alloc", "thp_split_pmd",
+};
+
+struct vm_snap {
+	long long v[ARRAY_SIZE(vm_events)];
+};
+
+static void vm_snap_read(struct vm_snap *s)
+{
+	char name[64];
+	long long v;
+	size_t i;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	for (i = 0; i < ARRAY_SIZE(vm_events); i++)
+		s->v[i] = -1;
+	if (!f)
+		return;
+	while (fscanf(f, "%63s %lld", name, &v) == 2)
+		for (i = 0; i < ARRAY_SIZE(vm_events); i++)
+			if (!strcmp(name, vm_events[i]))
+				s->v[i] = v;
+	fclose(f);
+}
+
+/* "; meanwhile name +N, ..." for the counters that moved, or "". */
+static void vm_snap_diff(const struct vm_snap *a, const struct vm_snap *b,
+			 char *out, size_t len)
+{
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(vm_events) && off < len; i++) {
+		if (a->v[i] < 0 || b->v[i] <= a->v[i])
+			continue;
+		off += snprintf(out + off, len - off, "%s%s +%lld",
+				off ? ", " : "; meanwhile ", vm_events[i],
+				b->v[i] - a->v[i]);
+	}
+}
+
+/* -------------------------------------------------------------------------
  * Fault round trips
  */
 
@@ -506,13 +824,15 @@ struct resolver {
 struct frun {
 	enum backend be;
 	size_t npages;
+	size_t unit;		/* what one fault resolves: pg, or HUGE_UNIT */
 	const uint32_t *order;
 	char *area;
 	const char *src;
 	int fd;			/* region fd or userfaultfd */
+	int hfd;		/* hugetlbfs memfd of the baseline, or -1 */
 	uint32_t region_id;
 	int nf, nr;
-	uint64_t cap_ns;	/* a faulting thread stops touching after */
+	uint64_t cap_ns;	/* a faulting thread stops touching after; 0: never */
 	struct faulter f[2];
 	struct resolver r[2];
 
@@ -538,9 +858,13 @@ struct fault_result {
 	double seg_us[4];	/* medians of the round trip's segments */
 	int nseg;
 	double recs_per_call;
+	unsigned long records;	/* fault records / uffd_msgs received */
 	unsigned long dup, enobufs;
 	struct pca_region_info info;	/* ours: the kernel's view */
 	bool has_info;
+	long pmd_kb;		/* huge: smaps, kB mapped by PMD; -1: unknown */
+	char vm_activity[160];	/* huge: vm_snap_diff() over the run */
+	bool aligned;		/* huge: the mapping starts on a unit */
 };
 
 static const char *const seg_pca[] = {
@@ -599,7 +923,7 @@ static void *faulter_main(void *arg)
 
 	thread_start(run, f->cpu, "faulting thread");
 	f->start = now_ns();
-	deadline = f->start + run->cap_ns;
+	deadline = run->cap_ns ? f->start + run->cap_ns : UINT64_MAX;
 	for (i = f->first; i < f->first + f->count; i++) {
 		size_t page = run->order[i];
 		const volatile uint64_t *p =
@@ -666,19 +990,29 @@ static void *resolver_pca(void *arg)
 			size_t page = off / pg;
 			int ret;
 
-			if (rec->region_id != run->region_id || off % pg ||
-			    page >= run->npages) {
-				run_fail(run, "resolver %d: bogus fault record: region %u offset %#llx (expected region %u, size %zu)",
+			if (rec->region_id != run->region_id ||
+			    off % run->unit || page >= run->npages) {
+				run_fail(run, "resolver %d: bogus fault record: region %u offset %#llx (expected region %u, size %zu, unit %zu)",
 					 rv->idx, rec->region_id,
 					 (unsigned long long)off,
-					 run->region_id, run->npages * pg);
+					 run->region_id, run->npages * pg,
+					 run->unit);
+				return NULL;
+			}
+			/* 0: a kernel from before the field, 4 KiB regions */
+			if (rec->length != run->unit &&
+			    (rec->length || run->unit != pg)) {
+				run_fail(run, "resolver %d: fault record at offset %#llx has length %llu, expected the unit, %zu",
+					 rv->idx, (unsigned long long)off,
+					 (unsigned long long)rec->length,
+					 run->unit);
 				return NULL;
 			}
 			set_once(&run->t_raise[page], rec->time_ns);
 			set_once(&run->t_recv[page], trecv);
 			if (run->be == BE_PCA_FD)
 				ret = pca_fd_copy(run->fd, off, run->src + off,
-						  pg, 0, NULL);
+						  run->unit, 0, NULL);
 			else
 				ret = pca_copy(rv->c, run->region_id, off,
 					       run->src + off, 0, NULL);
@@ -754,7 +1088,8 @@ static void *resolver_uffd(void *arg)
 					 rv->idx, msgs[i].event);
 				return NULL;
 			}
-			addr = msgs[i].arg.pagefault.address & ~(pg - 1);
+			addr = msgs[i].arg.pagefault.address &
+			       ~(uintptr_t)(run->unit - 1);
 			if (addr < base || addr >= base + run->npages * pg) {
 				run_fail(run, "resolver %d: fault at %#lx outside the area",
 					 rv->idx, (unsigned long)addr);
@@ -763,7 +1098,8 @@ static void *resolver_uffd(void *arg)
 			off = addr - base;
 			page = off / pg;
 			set_once(&run->t_recv[page], trecv);
-			ret = uffd_copy(run->fd, addr, run->src + off, pg);
+			ret = uffd_copy(run->fd, addr, run->src + off,
+					run->unit);
 			if (ret == -EEXIST) {
 				atomic_fetch_add(&rv->dup, 1);
 				continue;
@@ -924,6 +1260,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 		res->enobufs += atomic_load(&run->r[i].enobufs);
 	}
 	res->recs_per_call = calls ? (double)records / calls : 0;
+	res->records = records;
 }
 
 static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
@@ -959,13 +1296,18 @@ static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
 
 /*
  * One fault run: @nf faulting threads touch @npages pages of a missing
- * area in @order, @nr resolvers serve them through backend @be.
+ * area in @order, @nr resolvers serve them through backend @be, each
+ * fault with a copy of @unit bytes: the page, or with HUGE_UNIT a huge
+ * region (ours) or a hugetlbfs area (userfaultfd), in which case every
+ * page must be touched (@seconds 0: no time cap) and the data is checked
+ * again afterwards.
  */
 static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		      int nr, const int *rcpu, const char *src,
-		      const uint32_t *order, size_t npages,
+		      const uint32_t *order, size_t npages, size_t unit,
 		      unsigned int seconds, struct fault_result *res)
 {
+	struct vm_snap vm0, vm1;
 	struct frun *run;
 	size_t len = npages * pg;
 	uint64_t tlast;
@@ -977,12 +1319,14 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		PCA_FATAL(t, "out of memory");
 	run->be = be;
 	run->npages = npages;
+	run->unit = unit;
 	run->order = order;
 	run->src = src;
 	run->nf = nf;
 	run->nr = nr;
 	run->cap_ns = seconds * NSEC_PER_SEC;
 	run->fd = -1;
+	run->hfd = -1;
 	pthread_mutex_init(&run->lock, NULL);
 	run->t_touch = calloc(npages, sizeof(uint64_t));
 	run->t_back = calloc(npages, sizeof(uint64_t));
@@ -994,14 +1338,19 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		PCA_FATAL(t, "out of memory for %zu timestamps", npages);
 
 	if (be == BE_UFFD) {
-		run->area = map_anon(t, len);
+		run->area = unit == pg ? map_anon(t, len) :
+			    hugetlb_map(t, len, &run->hfd);
 		run->fd = uffd_register_area(t, run->area, len);
 	} else {
-		run->fd = pca_region_create(len, PCA_REGION_MISSING,
-					    &run->region_id);
+		if (unit == pg)
+			run->fd = pca_region_create(len, PCA_REGION_MISSING,
+						    &run->region_id);
+		else
+			run->fd = huge_region_create(t, len, &run->region_id);
 		if (run->fd < 0)
 			PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING): %s",
 				  len / MIB, strerror(-run->fd));
+		/* a huge region's file aligns the address to the unit */
 		run->area = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 				 run->fd, 0);
 		if (run->area == MAP_FAILED)
@@ -1048,6 +1397,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 			PCA_FATAL(t, "pthread_create(faulter): %s",
 				  strerror(ret));
 	}
+	vm_snap_read(&vm0);
 	pthread_barrier_wait(&run->barrier);
 
 	/* watchdog: faulting threads sleep in the kernel if nobody serves */
@@ -1073,6 +1423,8 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	}
 	for (i = 0; i < nf; i++)
 		pthread_join(run->f[i].th, NULL);
+	vm_snap_read(&vm1);
+	vm_snap_diff(&vm0, &vm1, res->vm_activity, sizeof(res->vm_activity));
 	atomic_store(&run->stop, 1);
 	for (i = 0; i < nr; i++) {
 		/* resolvers look at stop every POLL_MS, unless the kernel holds them */
@@ -1093,6 +1445,30 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 			PCA_FATAL(t, "%s: faulting thread %d read %lu pages with wrong contents",
 				  be_name[be], i, run->f[i].bad);
 
+	res->pmd_kb = -1;
+	res->aligned = !((uintptr_t)run->area % unit);
+	if (unit != pg) {
+		size_t bad;
+
+		/*
+		 * Mapped by PMD: FilePmdMapped for the region; hugetlbfs
+		 * counts a page mapped once as Private_Hugetlb, even in a
+		 * shared mapping, and by several as Shared_Hugetlb.
+		 */
+		if (be == BE_UFFD) {
+			long p = smaps_kb(run->area, "Private_Hugetlb");
+			long s = smaps_kb(run->area, "Shared_Hugetlb");
+
+			res->pmd_kb = p < 0 || s < 0 ? -1 : p + s;
+		} else {
+			res->pmd_kb = smaps_kb(run->area, "FilePmdMapped");
+		}
+		/* everything was touched, nothing faults any more */
+		bad = verify_sample(run->area, src, npages);
+		if (bad)
+			PCA_FATAL(t, "%s: %zu of %zu pages hold wrong data after the run",
+				  be_name[be], bad, npages);
+	}
 	fault_results(run, res);
 	res->has_info = false;
 	if (be != BE_UFFD) {
@@ -1107,6 +1483,8 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	}
 	munmap(run->area, len);
 	close(run->fd);
+	if (run->hfd >= 0)
+		close(run->hfd);
 	pthread_barrier_destroy(&run->barrier);
 	pthread_mutex_destroy(&run->lock);
 	free(run->t_touch);
@@ -1161,10 +1539,39 @@ static bool need_ours(struct pca_test_ctx *t, uint64_t features)
 	return true;
 }
 
+/*
+ * The kernel's boot line on memory auto-initialisation ("mem auto-init:
+ * stack:..., heap alloc:on, ..."), without its timestamp, into @out; ""
+ * when the log does not have it (any more).
+ */
+static void mem_auto_init(char *out, size_t len)
+{
+	static const char key[] = "mem auto-init: stack";
+	char *buf, *p, *hit = NULL;
+	int size, n;
+
+	out[0] = '\0';
+	size = klogctl(10, NULL, 0);	/* SYSLOG_ACTION_SIZE_BUFFER */
+	if (size <= 0)
+		return;
+	buf = malloc(size + 1);
+	if (!buf)
+		return;
+	n = klogctl(3, buf, size);	/* SYSLOG_ACTION_READ_ALL */
+	if (n > 0) {
+		buf[n] = '\0';
+		for (p = strstr(buf, key); p; p = strstr(p + 1, key))
+			hit = p;
+		if (hit)
+			snprintf(out, len, "%.*s", (int)strcspn(hit, "\n"), hit);
+	}
+	free(buf);
+}
+
 static void bench_header(void)
 {
 	struct utsname u;
-	char cs[64] = "?";
+	char cs[64] = "?", autoinit[160];
 	uint64_t t0, t1;
 	int i;
 	FILE *f;
@@ -1188,11 +1595,14 @@ static void bench_header(void)
 	pca_diag("fault_bench: kernel %s, %ld CPUs, clocksource %s, clock_gettime %.0f ns",
 		 u.release, sysconf(_SC_NPROCESSORS_ONLN), cs,
 		 (t1 - t0) / 10000.0);
-	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s) -d %u s -P %s -r %d; -m %zu MiB -B %zu -R %d%s",
+	mem_auto_init(autoinit, sizeof(autoinit));
+	pca_diag("fault_bench: %s", autoinit[0] ? autoinit :
+		 "mem auto-init: not in the kernel log");
+	pca_diag("fault_bench: -n %zu pages (%zu MiB, %s) -d %u s -P %s -r %d; -m %zu MiB -B %zu -R %d; -H %zu MiB%s",
 		 cfg.fault_pages, cfg.fault_pages * pg / MIB,
 		 cfg.shuffle ? "shuffled" : "sequential", cfg.seconds,
 		 cfg.pin_local ? "local" : "free", cfg.repeats, cfg.bulk_mib,
-		 cfg.batch, cfg.bulk_repeats,
+		 cfg.batch, cfg.bulk_repeats, cfg.huge_mib,
 		 cfg.baseline_only ? ", userfaultfd only" : "");
 }
 
@@ -1255,7 +1665,7 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 	worder = make_order(t, wn);
 	for (b = 0; b < NR_BACKENDS; b++)
 		if (on[b])
-			fault_run(t, b, 1, 1, rcpu, src, worder, wn,
+			fault_run(t, b, 1, 1, rcpu, src, worder, wn, pg,
 				  WARMUP_SECONDS, &res[b][0]);
 	free(worder);
 
@@ -1265,7 +1675,7 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			b = (k + r) % NR_BACKENDS;
 			if (!on[b])
 				continue;
-			fault_run(t, b, nf, nr, rcpu, src, order, npages,
+			fault_run(t, b, nf, nr, rcpu, src, order, npages, pg,
 				  cfg.seconds, &res[b][r]);
 			fault_report(t, b, nf, nr, npages, &res[b][r]);
 		}
@@ -1610,6 +2020,262 @@ static void test_placed_touch(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * 2 MiB units
+ */
+
+/*
+ * Whether the hugetlbfs baseline can run, with the pool grown for
+ * @npages pages; says why not once per test.
+ */
+static bool huge_base_usable(struct pca_test_ctx *t, size_t npages)
+{
+	char why[200];
+
+	if (!uffd_usable(t))
+		return false;
+	if (!hpool_reserve(npages * pg / HUGE_UNIT, why, sizeof(why))) {
+		pca_t_diag(t, "SKIP baseline: no huge pages for hugetlbfs: %s",
+			   why);
+		return false;
+	}
+	return true;
+}
+
+enum hplace_kind { HPL_PCA, HPL_UFFD, HPL_MEMCPY, NR_HPL };
+
+static const char *const hplace_name[NR_HPL] = {
+	[HPL_PCA] = "pca COPY per 2 MiB",
+	[HPL_UFFD] = "UFFDIO_COPY per 2 MiB",
+	[HPL_MEMCPY] = "memcpy, populated",
+};
+
+/*
+ * Place @len bytes of @src in 2 MiB units one way; MiB/s.  Checked
+ * afterwards (with @show, ours says how much of it is mapped by PMD).
+ */
+static double hplace_run(struct pca_test_ctx *t, enum hplace_kind kind,
+			 const char *src, size_t len, bool show,
+			 char *activity, size_t alen)
+{
+	struct vm_snap vm0, vm1;
+	size_t npages = len / pg, off, bad;
+	char *area = NULL;
+	int fd = -1, hfd = -1, ret;
+	uint64_t t0, t1;
+	uint32_t id;
+
+	/* setup, untimed */
+	switch (kind) {
+	case HPL_PCA:
+		fd = huge_region_create(t, len, &id);
+		break;
+	case HPL_UFFD:
+		area = hugetlb_map(t, len, &hfd);
+		fd = uffd_register_area(t, area, len);
+		break;
+	case HPL_MEMCPY:
+		area = map_anon(t, len);
+		memset(area, 0, len);	/* populated: no fault below */
+		break;
+	case NR_HPL:
+		break;
+	}
+
+	vm_snap_read(&vm0);
+	t0 = now_ns();
+	switch (kind) {
+	case HPL_PCA:
+		for (off = 0; off < len; off += HUGE_UNIT) {
+			int64_t copied = 0;
+
+			ret = pca_fd_copy(fd, off, src + off, HUGE_UNIT, 0,
+					  &copied);
+			if (ret || copied != (int64_t)HUGE_UNIT)
+				PCA_FATAL(t, "pca_fd_copy(2 MiB at %#zx): %s, copied %lld",
+					  off, ret ? strerror(-ret) : "ok",
+					  (long long)copied);
+		}
+		break;
+	case HPL_UFFD:
+		for (off = 0; off < len; off += HUGE_UNIT) {
+			ret = uffd_copy(fd, (uintptr_t)area + off, src + off,
+					HUGE_UNIT);
+			if (ret)
+				PCA_FATAL(t, "UFFDIO_COPY of 2 MiB at %#zx: %s",
+					  off, strerror(-ret));
+		}
+		break;
+	case HPL_MEMCPY:
+		memcpy(area, src, len);
+		break;
+	case NR_HPL:
+		break;
+	}
+	t1 = now_ns();
+	vm_snap_read(&vm1);
+	vm_snap_diff(&vm0, &vm1, activity, alen);
+
+	/* check, untimed: the units must hold the source's data */
+	if (kind == HPL_PCA) {
+		area = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (area == MAP_FAILED)
+			PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+	}
+	bad = verify_sample(area, src, npages);
+	if (bad)
+		PCA_FATAL(t, "%s: %zu of %zu pages hold wrong data",
+			  hplace_name[kind], bad, npages);
+	if (show && kind == HPL_PCA)
+		pca_t_diag(t, "placed region read back: FilePmdMapped %ld kB of %zu kB, mapping %s",
+			   smaps_kb(area, "FilePmdMapped"), len / 1024,
+			   (uintptr_t)area % HUGE_UNIT ? "NOT 2 MiB aligned" :
+			   "2 MiB aligned");
+	munmap(area, len);
+	if (fd >= 0)
+		close(fd);
+	if (hfd >= 0)
+		close(hfd);
+	return t1 > t0 ? (double)len / MIB * 1e9 / (t1 - t0) : 0;
+}
+
+static void test_huge_place(struct pca_test_ctx *t)
+{
+	static const struct {
+		const char *name;
+		enum hplace_kind ours, base;
+	} rows[] = {
+		{ "huge_place_vs_uffd", HPL_PCA, HPL_UFFD },
+		{ "huge_place_vs_memcpy", HPL_PCA, HPL_MEMCPY },
+	};
+	double v[NR_HPL][MAX_REPEATS], m[NR_HPL];
+	size_t len = cfg.huge_mib * MIB, i;
+	char activity[160];
+	bool on[NR_HPL];
+	int r, k, kind;
+	char *src;
+
+	bench_start(t);
+	on[HPL_PCA] = need_ours(t, PCA_FEATURE_MISSING |
+				PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_HUGE);
+	on[HPL_UFFD] = huge_base_usable(t, len / pg);
+	on[HPL_MEMCPY] = true;
+
+	src = src_alloc_huge(t, len / pg);
+	for (r = 0; r < cfg.bulk_repeats; r++) {
+		for (k = 0; k < NR_HPL; k++) {
+			/* alternate: ours first, then the baselines first */
+			kind = r % 2 ? NR_HPL - 1 - k : k;
+			if (!on[kind])
+				continue;
+			v[kind][r] = hplace_run(t, kind, src, len, !r,
+						activity, sizeof(activity));
+			pca_t_diag(t, "%-24s %zu MiB: %.1f MiB/s%s",
+				   hplace_name[kind], cfg.huge_mib, v[kind][r],
+				   activity);
+		}
+	}
+	hpool_restore();
+	for (kind = 0; kind < NR_HPL; kind++)
+		m[kind] = on[kind] ? median_d(v[kind], cfg.bulk_repeats) : 0;
+	for (i = 0; i < ARRAY_SIZE(rows); i++)
+		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
+			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
+	if (on[HPL_PCA] && m[HPL_PCA] < 0.5 * m[HPL_MEMCPY])
+		pca_t_diag(t, "placement below the target of half memcpy's rate: ratio %.3f < 0.5",
+			   m[HPL_PCA] / m[HPL_MEMCPY]);
+	munmap(src, len);
+}
+
+/* What one side of huge_touch_faults saw, as a "# " row. */
+static void huge_touch_report(struct pca_test_ctx *t, enum backend be,
+			      size_t len, const struct fault_result *res)
+{
+	char kernel[64] = "";
+
+	if (res->has_info)
+		snprintf(kernel, sizeof(kernel), " (kernel: %llu faults)",
+			 (unsigned long long)res->info.stats.faults);
+	pca_t_diag(t, "%-16s %zu MiB in %.3f s: %.1f MiB/s, %lu faults%s, %lu duplicates; %s %ld kB of %zu kB%s%s",
+		   be_name[be], len / MIB, res->secs,
+		   res->secs > 0 ? (double)len / MIB / res->secs : 0,
+		   res->records, kernel, res->dup,
+		   be == BE_UFFD ? "Hugetlb" : "FilePmdMapped",
+		   res->pmd_kb, len / 1024,
+		   res->aligned ? "" : ", mapping NOT 2 MiB aligned",
+		   res->vm_activity);
+}
+
+static void test_huge_touch(struct pca_test_ctx *t)
+{
+	static const enum backend sides[] = { BE_PCA_FD, BE_UFFD };
+	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
+	double v[NR_BACKENDS][MAX_REPEATS], m[NR_BACKENDS] = { 0 };
+	size_t len = cfg.huge_mib * MIB, npages = len / pg;
+	size_t units = len / HUGE_UNIT, wn = HUGE_WARMUP_UNITS * HUGE_UNIT / pg;
+	bool on[NR_BACKENDS] = { false };
+	unsigned long faults[NR_BACKENDS] = { 0 };
+	long pmd[NR_BACKENDS] = { 0 };
+	int rcpu[2] = { -1, -1 }, r, k, b;
+	uint32_t *order;
+	char *src;
+	size_t i;
+
+	bench_start(t);
+	on[BE_PCA_FD] = need_ours(t, PCA_FEATURE_MISSING |
+				  PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_HUGE);
+	on[BE_UFFD] = huge_base_usable(t, npages);
+	if (cfg.pin_local)
+		rcpu[0] = usable_cpu(0);
+	pca_t_diag(t, "one faulting thread on CPU 0 touches each 4 KiB page once, in order; the resolver on CPU %s places each 2 MiB unit",
+		   rcpu[0] >= 0 ? "0" : "any");
+
+	src = src_alloc_huge(t, npages);
+	order = calloc(npages, sizeof(*order));
+	if (!order)
+		PCA_FATAL(t, "out of memory");
+	for (i = 0; i < npages; i++)
+		order[i] = i;
+
+	/* warm up each path, not reported */
+	for (k = 0; k < (int)ARRAY_SIZE(sides); k++)
+		if (on[sides[k]])
+			fault_run(t, sides[k], 1, 1, rcpu, src, order, wn,
+				  HUGE_UNIT, 0, &res[sides[k]][0]);
+
+	for (r = 0; r < cfg.bulk_repeats; r++) {
+		for (k = 0; k < (int)ARRAY_SIZE(sides); k++) {
+			/* alternate which side goes first */
+			b = sides[(k + r) % ARRAY_SIZE(sides)];
+			if (!on[b])
+				continue;
+			fault_run(t, b, 1, 1, rcpu, src, order, npages,
+				  HUGE_UNIT, 0, &res[b][r]);
+			fault_report(t, b, 1, 1, npages, &res[b][r]);
+			huge_touch_report(t, b, len, &res[b][r]);
+			v[b][r] = res[b][r].secs > 0 ?
+				  (double)len / MIB / res[b][r].secs : 0;
+			/* the last run's, for the summary */
+			faults[b] = res[b][r].records;
+			pmd[b] = res[b][r].pmd_kb;
+		}
+	}
+	hpool_restore();
+	for (k = 0; k < (int)ARRAY_SIZE(sides); k++) {
+		b = sides[k];
+		if (on[b])
+			m[b] = median_d(v[b], cfg.bulk_repeats);
+	}
+	emit_row("huge_touch_faults", "MiB/s", false, on[BE_PCA_FD],
+		 m[BE_PCA_FD], on[BE_UFFD], m[BE_UFFD]);
+	pca_t_diag(t, "faults to touch %zu MiB (expected %zu): ours %s%lu, userfaultfd %s%lu; kB mapped by PMD (expected %zu): ours FilePmdMapped %ld, userfaultfd Hugetlb %ld",
+		   cfg.huge_mib, units, on[BE_PCA_FD] ? "" : "not run ",
+		   faults[BE_PCA_FD], on[BE_UFFD] ? "" : "not run ",
+		   faults[BE_UFFD], len / 1024, pmd[BE_PCA_FD], pmd[BE_UFFD]);
+	free(order);
+	munmap(src, len);
+}
+
+/* -------------------------------------------------------------------------
  * Main
  */
 
@@ -1626,13 +2292,18 @@ static const struct pca_test tests[] = {
 		 .flags = PCA_TEST_NO_CLIENT),
 	PCA_TEST("placed_touch", test_placed_touch, 0, .timeout = 40,
 		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("huge_place", test_huge_place, 0, .timeout = 150,
+		 .flags = PCA_TEST_NO_CLIENT),
+	PCA_TEST("huge_touch", test_huge_touch, 0, .timeout = 150,
+		 .flags = PCA_TEST_NO_CLIENT),
 };
 
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
 		"Usage: %s [-n PAGES] [-d SECONDS] [-o seq|shuffle] [-P local|free] [-r REPEATS]\n"
-		"          [-m MIB] [-B ENTRIES] [-R REPEATS] [-b] [-l] [-t TEST]... [-T SECONDS]\n"
+		"          [-m MIB] [-B ENTRIES] [-R REPEATS] [-H MIB] [-b] [-l] [-t TEST]...\n"
+		"          [-T SECONDS]\n"
 		"  -n PAGES    pages of the fault area (default %zu)\n"
 		"  -d SECONDS  time cap of one fault run: a faulting thread stops\n"
 		"              touching pages after it (default %u)\n"
@@ -1642,12 +2313,16 @@ static void usage(FILE *f, const char *argv0)
 		"  -r REPEATS  fault runs of each side, median reported (default %d)\n"
 		"  -m MIB      MiB placed by bulk_copy (default %zu)\n"
 		"  -B ENTRIES  entries per COPY_BATCH call (default %zu)\n"
-		"  -R REPEATS  bulk runs of each kind, median reported (default %d)\n"
+		"  -R REPEATS  bulk and huge_* runs of each kind, median reported\n"
+		"              (default %d)\n"
+		"  -H MIB      MiB placed and touched by huge_place and huge_touch, a\n"
+		"              multiple of 2 (default %zu)\n"
 		"  -b          userfaultfd and memcpy only: no module needed\n"
 		"  -l, -t, -T  list tests, run only TEST, override timeouts\n"
 		"Repeats are at most %d.\n",
 		argv0, cfg.fault_pages, cfg.seconds, cfg.repeats,
-		cfg.bulk_mib, cfg.batch, cfg.bulk_repeats, MAX_REPEATS);
+		cfg.bulk_mib, cfg.batch, cfg.bulk_repeats, cfg.huge_mib,
+		MAX_REPEATS);
 }
 
 static size_t parse_num(const char *argv0, char opt, const char *s,
@@ -1681,7 +2356,7 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	hargv[hargc++] = argv[0];
-	while ((opt = getopt(argc, argv, "n:d:o:P:r:m:B:R:blt:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "n:d:o:P:r:m:B:R:H:blt:T:h")) != -1) {
 		switch (opt) {
 		case 'n':
 			cfg.fault_pages = parse_num(argv[0], opt, optarg, 1,
@@ -1710,6 +2385,14 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			cfg.batch = parse_num(argv[0], opt, optarg, 1, 1U << 20);
+			break;
+		case 'H':
+			cfg.huge_mib = parse_num(argv[0], opt, optarg, 2, 1024);
+			if (cfg.huge_mib % (HUGE_UNIT / MIB)) {
+				fprintf(stderr, "%s: -H %s: expected a multiple of %zu\n",
+					argv[0], optarg, HUGE_UNIT / MIB);
+				return 2;
+			}
 			break;
 		case 'o':
 			if (!strcmp(optarg, "seq")) {

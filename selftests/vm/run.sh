@@ -15,6 +15,10 @@
 # runs as one more kernel, "debug", with DEBUG_APPEND on its command line,
 # DEBUG_VM_MEM of memory and every time limit times DEBUG_SCALE.
 # DEBUG_ONLY=1 runs it alone.
+#
+# Guests have VM_MEM of memory, by default 1G, and BENCH_VM_MEM (2G) for
+# `make bench`, whose huge_* benchmarks hold a 256 MiB source, 256 MiB of
+# hugetlbfs pool and 256 MiB of region (or memcpy target) at once.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -70,6 +74,7 @@ fi
 DEBUG_KDIR=${DEBUG_KDIR:-}
 DEBUG_SCALE=${DEBUG_SCALE:-8}
 DEBUG_VM_MEM=${DEBUG_VM_MEM:-2G}
+BENCH_VM_MEM=${BENCH_VM_MEM:-2G}
 # debug_pagealloc unmaps freed pages; the fuzzer does 100k operations.
 DEBUG_APPEND=${DEBUG_APPEND:-debug_pagealloc=on PCA_FUZZ_OPS=100000}
 
@@ -120,6 +125,7 @@ for t in "${targets[@]}"; do
 	mkdir -p "$out"
 
 	t_limit=$limit t_append=${APPEND:-} t_mem=${VM_MEM:-1G}
+	[ "$mode" = bench ] && t_mem=${VM_MEM:-$BENCH_VM_MEM}
 	if [ "$name" = debug ]; then
 		t_limit=${VM_TIMEOUT:-$(((limit + 60) * DEBUG_SCALE))}
 		t_append="$DEBUG_APPEND PCA_TIMEOUT_SCALE=$DEBUG_SCALE $t_append"
