@@ -10,7 +10,11 @@
  * traces every netlink message and ioctl on stderr.
  *
  * OPS is split over the parts below, each with a seed derived from SEED, so
- * one part can be rerun alone (-t NAME) with the same -s and -n:
+ * one part can be rerun alone (-t NAME) with the same -s and -n.  Where
+ * the module has PCA_REGION_HUGE, a fifth of the regions the parts make
+ * are huge (2 to 8 units of 2 MiB): their offsets and lengths are mostly
+ * whole units, some deliberately not (EINVAL), and data comes a unit at a
+ * time.
  *
  *  netlink     random and mutated generic netlink messages for every
  *              command and for unknown ones: wrong attribute types, short
@@ -24,7 +28,9 @@
  *  ioctl       random ioctls on the device and region fds: random numbers
  *              in our magic, random sizes and directions, structured and
  *              random arguments, bad pointers (NULL, kernel, unmapped,
- *              read-only, straddling a guard page);
+ *              read-only, straddling a guard page, a unit's source that
+ *              runs into one); what a COPY, ZERO or COPY_BATCH placed
+ *              must read back through the region's mapping;
  *  mmap        mmap/munmap/mremap/mprotect/madvise/msync/mlock/fork/close
  *              and reopen-through-/proc sequences on region fds, with
  *              touches of present and missing pages, kernel accesses and
@@ -57,7 +63,9 @@
  *
  * Sequential parts replay exactly from the seed; the concurrent part's
  * choices come from the seed but its interleaving does not.  Every wait is
- * bounded.  The number of operations and the seed are printed.
+ * bounded.  The number of operations and the seed are printed.  Errors are
+ * expected; a wrong answer (data that is not what was placed, an errno
+ * other than the one promised) is printed as "# wrong:" and fails its part.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -94,6 +102,18 @@
 #define MAX_RESOLVE	64
 /* Largest region anything but a create-and-close uses (dirty bitmaps). */
 #define BIG_REGION	(1ULL << 30)
+/*
+ * The unit of a PCA_REGION_HUGE region: 2 MiB, the PMD size of x86-64.
+ * Huge regions here are small (guest memory is 1 GiB): 2 to 8 units, and
+ * one resolution places at most 2 units.
+ */
+#define UNIT		(2UL << 20)
+#define UNIT_PAGES	(UNIT / PAGE)
+#define MIN_UNITS	2
+#define MAX_UNITS	8
+#define MAX_RESOLVE_UNITS 2
+/* Share of the regions the sequential parts create that are huge, %. */
+#define HUGE_PCT	20
 /* Pages carried by one fuzzed COPY message at most. */
 #define MAX_MSG_PAGES	16
 #define NLBUF		(MAX_MSG_PAGES * (PAGE + 64) + 8192)
@@ -114,6 +134,8 @@ static uint64_t fuzz_ops = DEFAULT_OPS;
 static int fuzz_verbose;
 /* PCA_TIMEOUT_SCALE (slow debug kernels) stretches the waits for exits */
 static unsigned int wait_scale = 1;
+/* The module has PCA_REGION_HUGE: some regions are made of 2 MiB units. */
+static int huge_ok;
 
 /* In shared memory: counts survive the harness's forked children. */
 struct fuzz_shared {
@@ -121,6 +143,9 @@ struct fuzz_shared {
 	atomic_ullong errs[160];	/* replies/ioctl results by errno */
 	atomic_ullong ok;
 	atomic_ullong no_answer;	/* requests netlink did not answer */
+	atomic_ullong huge_regions;	/* PCA_REGION_HUGE regions made */
+	/* answers that are wrong, not merely errors: wrong data, errno */
+	atomic_ullong wrong;
 };
 static struct fuzz_shared *shared;
 
@@ -139,13 +164,45 @@ static uint64_t part_ops(enum part p)
 }
 
 static uint64_t now_ms(void);
-static uint64_t part_t0;
+static uint64_t part_t0, part_wrong0;
+
+/*
+ * A wrong answer: data that is not what was placed, an errno other than
+ * the one the interface promises, a fault record that names no unit.
+ * Errors as such are expected; these fail the part.
+ */
+static void __attribute__((format(printf, 1, 2))) fuzz_wrong(const char *fmt,
+							       ...)
+{
+	char buf[256];
+	va_list ap;
+
+	/* the first few are enough to go on */
+	if (atomic_fetch_add(&shared->wrong, 1) >= 20)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("# wrong: %s\n", buf);
+	fflush(stdout);
+}
+
+/* The last line of a part: wrong answers since @wrong0 fail it. */
+static void wrong_check(struct pca_test_ctx *t, uint64_t wrong0)
+{
+	uint64_t n = atomic_load(&shared->wrong) - wrong0;
+
+	PCA_EXPECT(t, !n, "%llu wrong answers (the first ones above)",
+		   (unsigned long long)n);
+}
 
 /* The first line of every part: enough to rerun it. */
 static void part_start(struct pca_test_ctx *t, enum part p)
 {
 	part_t0 = now_ms();
+	part_wrong0 = atomic_load(&shared->wrong);
 	fuzz_commands = t->api.commands;
+	huge_ok = !!(t->api.features & PCA_FEATURE_HUGE);
 	pca_t_diag(t, "seed %#llx, %llu of %llu operations (rerun: fuzz_test -s %#llx -n %llu -t %s)",
 		   (unsigned long long)fuzz_seed,
 		   (unsigned long long)part_ops(p),
@@ -292,13 +349,94 @@ static uint64_t rlength(struct rng *r, uint64_t size, uint64_t off)
 
 /*
  * A range that would make the module allocate pages is cut to MAX_RESOLVE
- * pages; out-of-range and malformed ones are left as they are.
+ * pages (MAX_RESOLVE_UNITS units of a huge region); out-of-range and
+ * malformed ones are left as they are.
  */
-static uint64_t clamp_resolve(uint64_t size, uint64_t off, uint64_t len)
+static uint64_t clamp_resolve(uint64_t size, uint64_t off, uint64_t len,
+			      uint64_t unit)
 {
-	if (off < size && len <= size - off && len > MAX_RESOLVE * PAGE)
-		return MAX_RESOLVE * PAGE;
+	uint64_t max = unit == PAGE ? MAX_RESOLVE * PAGE :
+		       MAX_RESOLVE_UNITS * unit;
+
+	if (off < size && len <= size - off && len > max)
+		return max;
 	return len;
+}
+
+/* What a region places, faults on and logs as one. */
+static uint64_t region_unit(uint64_t flags)
+{
+	return flags & PCA_REGION_HUGE ? UNIT : PAGE;
+}
+
+/* A size for a new huge region: mostly whole units, some not (EINVAL). */
+static uint64_t rsize_huge(struct rng *r)
+{
+	uint64_t units = MIN_UNITS + rbelow(r, MAX_UNITS - MIN_UNITS + 1);
+
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return UNIT / 2 * (1 + 2 * rbelow(r, 2 * MAX_UNITS));
+	case 2:
+		return units * UNIT + PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+	default:
+		return units * UNIT;
+	}
+}
+
+/*
+ * An offset into a region of @unit: in a huge region mostly a whole
+ * unit, some inside one (EINVAL), some out of range.
+ */
+static uint64_t roffset_in(struct rng *r, uint64_t size, uint64_t unit)
+{
+	uint64_t units = size / unit;
+
+	if (unit == PAGE)
+		return roffset(r, size);
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return size;
+	case 2:
+		return units ? size - unit : 0;
+	case 3:		/* a page inside a unit */
+		return rbelow(r, units ? units : 1) * unit +
+		       PAGE * (1 + rbelow(r, unit / PAGE - 1));
+	case 4:
+		return rbelow(r, size + 1);
+	case 5:
+		return size + unit * rbelow(r, 4);
+	default:
+		return units ? rbelow(r, units) * unit : 0;
+	}
+}
+
+/* A length as above: mostly whole units, some pages of one (EINVAL). */
+static uint64_t rlength_in(struct rng *r, uint64_t size, uint64_t off,
+			   uint64_t unit)
+{
+	if (unit == PAGE)
+		return rlength(r, size, off);
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return 0;
+	case 2:
+		return off < size ? size - off : unit;
+	case 3:		/* part of a unit */
+		return PAGE * (1 + rbelow(r, unit / PAGE - 1));
+	case 4:		/* units and a page */
+		return unit * (1 + rbelow(r, 2)) + PAGE;
+	case 5:
+		return size + unit;
+	default:
+		return unit * (1 + rbelow(r, MAX_RESOLVE_UNITS));
+	}
 }
 
 /* -------------------------------------------------------------------------
@@ -352,12 +490,38 @@ static int touch(volatile uint8_t *p, int write)
 	return 0;
 }
 
+/* Copy @len bytes from @p into @out: 0, or the signal a read raised. */
+static int probe_read(const volatile uint8_t *p, uint8_t *out, size_t len)
+{
+	sigjmp_buf jb;
+	int sig;
+	size_t i;
+
+	sig = sigsetjmp(jb, 1);
+	if (sig) {
+		touch_jmp = NULL;
+		return sig;
+	}
+	touch_jmp = &jb;
+	__asm__ __volatile__("" ::: "memory");
+	for (i = 0; i < len; i++)
+		out[i] = p[i];
+	__asm__ __volatile__("" ::: "memory");
+	touch_jmp = NULL;
+	return 0;
+}
+
 /* -------------------------------------------------------------------------
  * Buffers for pointers: good ones, and bad ones of every kind
  */
 
+/* Units of data for huge regions, followed by a guard page. */
+#define HBUF		(2 * UNIT)
+
 struct bufs {
 	uint8_t *data;		/* MAX_RESOLVE pages of pattern */
+	uint8_t *hdata;		/* HBUF bytes of pattern... */
+	uint8_t *hguard;	/* ...and the PROT_NONE page after them */
 	uint8_t *ro;		/* one read-only page */
 	uint8_t *guard;		/* a PROT_NONE page... */
 	uint8_t *before_guard;	/* ...and the writable page before it */
@@ -387,6 +551,16 @@ static void bufs_init(void)
 	bufs.gone = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	munmap(bufs.gone, PAGE);
+	bufs.hdata = mmap(NULL, HBUF + PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* a pattern that differs from page to page and unit to unit */
+	for (i = 0; i < HBUF; i += 8) {
+		uint64_t v = (i >> 12) * 0x9e3779b97f4a7c15ULL ^ i ^ 0xa5;
+
+		memcpy(bufs.hdata + i, &v, 8);
+	}
+	bufs.hguard = bufs.hdata + HBUF;
+	mprotect(bufs.hguard, PAGE, PROT_NONE);
 }
 
 /* bufs.ro changes protection for a moment: one thread at a time. */
@@ -434,6 +608,19 @@ static uint64_t rsrc(struct rng *r, uint64_t len)
 	return rbadptr(r);
 }
 
+/* A source of @len bytes for a region of @unit. */
+static uint64_t rsrc_in(struct rng *r, uint64_t len, uint64_t unit)
+{
+	if (unit == PAGE)
+		return rsrc(r, len);
+	if (chance(r, 85) && len <= HBUF)
+		return (uintptr_t)bufs.hdata +
+		       (rbelow(r, HBUF - len + 1) & ~7ULL);
+	if (chance(r, 30))	/* runs into the guard part way */
+		return (uintptr_t)bufs.hdata + rbelow(r, HBUF);
+	return rbadptr(r);
+}
+
 /*
  * Where an ioctl's argument struct of @size bytes goes: a good buffer, at
  * the very end of a page before a guard, in read-only memory, or nowhere.
@@ -471,6 +658,7 @@ struct fregion {
 	uint32_t id;
 	uint64_t size;
 	uint64_t flags;
+	uint64_t unit;		/* PAGE, or UNIT in a huge region */
 	uint8_t *map;		/* a MAP_SHARED view of the first map_len */
 	uint64_t map_len;
 };
@@ -548,15 +736,20 @@ static void region_adopt(struct fstate *s, int fd, uint32_t id, uint64_t size,
 	fr->id = id;
 	fr->size = size;
 	fr->flags = flags;
+	fr->unit = region_unit(flags);
 	fr->map = NULL;
 	fr->map_len = 0;
-	/* Huge ones are only boundary values: gone again at once. */
+	if (flags & PCA_REGION_HUGE)
+		atomic_fetch_add(&shared->huge_regions, 1);
+	/* Very large ones are only boundary values: gone again at once. */
 	if (size > BIG_REGION) {
 		region_close(s, fr);
 		return;
 	}
 	if (chance(&s->rng, 70)) {
-		uint64_t len = size < 256 * PAGE ? size : 256 * PAGE;
+		/* a huge region's whole units, mapped with PMDs */
+		uint64_t max = fr->unit == PAGE ? 256 * PAGE : MAX_UNITS * UNIT;
+		uint64_t len = size < max ? size : max;
 		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       fd, 0);
 
@@ -570,13 +763,16 @@ static void region_adopt(struct fstate *s, int fd, uint32_t id, uint64_t size,
 
 static int region_new(struct fstate *s)
 {
-	uint64_t size = rsize(&s->rng), flags;
+	int huge = huge_ok && chance(&s->rng, HUGE_PCT);
+	uint64_t size = huge ? rsize_huge(&s->rng) : rsize(&s->rng), flags;
 	uint32_t id;
 	int fd;
 
 	flags = chance(&s->rng, 75) ? PCA_REGION_MISSING : 0;
 	if (chance(&s->rng, 20))
 		flags |= PCA_REGION_USER_ONLY;
+	if (huge)
+		flags |= PCA_REGION_HUGE;
 	if (chance(&s->rng, 5))
 		flags = rinteresting(&s->rng);
 	fd = pca_region_create(size, flags, &id);
@@ -765,13 +961,17 @@ static void nlb_garbage(struct fstate *s, struct nlb *m)
 		p[i] = (uint8_t)rnext(r);
 }
 
-/* A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways. */
-static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size)
+/*
+ * A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways (a
+ * huge region refuses them all).
+ */
+static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size,
+		     uint64_t unit)
 {
 	struct rng *r = &s->rng;
 	size_t nest = nlb_nest_start(m, chance(r, 95) ? PCA_A_PAGE | (chance(r, 50) ? NLA_F_NESTED : 0) :
 				     rbelow(r, PCA_A_MAX + 2));
-	uint64_t off = roffset(r, size);
+	uint64_t off = roffset_in(r, size, unit);
 	size_t dlen = PAGE;
 
 	if (chance(r, 5))
@@ -795,16 +995,20 @@ static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size)
 	nlb_nest_end(m, nest);
 }
 
-/* The attributes a command takes, each possibly mangled, plus extras. */
+/*
+ * The attributes a command takes, each possibly mangled, plus extras;
+ * offsets and lengths mostly in units of @unit.
+ */
 static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
-			  uint32_t id, uint64_t size)
+			  uint32_t id, uint64_t size, uint64_t unit)
 {
 	struct rng *r = &s->rng;
-	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	uint64_t off = roffset_in(r, size, unit);
+	uint64_t len = rlength_in(r, size, off, unit);
 	unsigned int i, n;
 
 	if (cmd == PCA_CMD_ZERO || cmd == PCA_CMD_COPY)
-		len = clamp_resolve(size, off, len);
+		len = clamp_resolve(size, off, len, unit);
 	if (cmd >= PCA_CMD_MIGRATE && chance(r, 50))
 		id = rregion_id(s);
 	switch (cmd) {
@@ -813,7 +1017,8 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 			PCA_API_VERSION : (uint32_t)rinteresting(r));
 		if (chance(r, 70))
 			nlb_u64(s, m, PCA_A_FEATURES, chance(r, 60) ?
-				rnext(r) & 0x7f : rinteresting(r));
+				rnext(r) & ((PCA_FEATURE_HUGE << 1) - 1) :
+				rinteresting(r));
 		break;
 	case PCA_CMD_REGION_GET:
 	case PCA_CMD_DETACH:
@@ -834,7 +1039,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 		n = chance(r, 10) ? 0 : 1 + rbelow(r, chance(r, 80) ? 2 :
 						   MAX_MSG_PAGES);
 		for (i = 0; i < n; i++)
-			nlb_page(s, m, size);
+			nlb_page(s, m, size, unit);
 		break;
 	case PCA_CMD_ZERO:
 	case PCA_CMD_WAKE:
@@ -908,7 +1113,8 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 			if (chance(r, 80))
 				nlb_u64(s, m, PCA_A_OFFSET, off);
 			if (chance(r, 80))
-				nlb_u64(s, m, PCA_A_LENGTH, clamp_resolve(size, off, len));
+				nlb_u64(s, m, PCA_A_LENGTH,
+					clamp_resolve(size, off, len, unit));
 		}
 		break;
 	}
@@ -917,7 +1123,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 	for (i = 0; i < n; i++) {
 		switch (rbelow(r, 5)) {
 		case 0:
-			nlb_page(s, m, size);
+			nlb_page(s, m, size, unit);
 			break;
 		case 1:
 			nlb_u32(s, m, rbelow(r, PCA_A_MAX + 3),
@@ -1116,6 +1322,7 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 	uint32_t id = rregion_id(s), seq = ++ns->seq;
 	uint64_t size = fr && fr->id == id ? fr->size :
 			(fr ? fr->size : (1 + rbelow(r, 64)) * PAGE);
+	uint64_t unit = fr ? fr->unit : PAGE;
 	uint8_t cmd;
 	size_t sendlen;
 	int ret, dump, i, flips, answer;
@@ -1159,7 +1366,7 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 		for (i = 0; i < n; i++)
 			nlb_garbage(s, &m);
 	} else if (!(dump && chance(r, 50))) {
-		nlb_cmd_attrs(s, &m, cmd, id, size);
+		nlb_cmd_attrs(s, &m, cmd, id, size, unit);
 	}
 	h->nlmsg_len = m.len;
 	sendlen = m.len;
@@ -1383,6 +1590,7 @@ static void test_netlink(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_NETLINK]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(s);
 }
 
@@ -1429,9 +1637,12 @@ union ioc_arg {
 	uint8_t raw[128];
 };
 
-/* Entries for COPY_BATCH, the last one right before the guard page. */
+/*
+ * Entries for COPY_BATCH, the last one right before the guard page: a
+ * page each, or a unit each in a huge region.
+ */
 static struct pca_copy_entry *batch_entries(struct rng *r, uint64_t size,
-					    uint64_t count)
+					    uint64_t count, uint64_t unit)
 {
 	size_t max = PAGE / sizeof(struct pca_copy_entry);
 	struct pca_copy_entry *e;
@@ -1439,10 +1650,16 @@ static struct pca_copy_entry *batch_entries(struct rng *r, uint64_t size,
 
 	e = (struct pca_copy_entry *)bufs.guard - n;
 	for (i = 0; i < n; i++) {
-		e[i].offset = chance(r, 90) && size >= PAGE ?
-			      rbelow(r, size / PAGE) * PAGE : roffset(r, size);
-		e[i].src = chance(r, 90) ? (uintptr_t)bufs.data +
-			   rbelow(r, MAX_RESOLVE) * PAGE : rsrc(r, PAGE);
+		e[i].offset = chance(r, 90) && size >= unit ?
+			      rbelow(r, size / unit) * unit :
+			      roffset_in(r, size, unit);
+		if (unit == PAGE)
+			e[i].src = chance(r, 90) ? (uintptr_t)bufs.data +
+				   rbelow(r, MAX_RESOLVE) * PAGE : rsrc(r, PAGE);
+		else
+			e[i].src = chance(r, 90) ? (uintptr_t)bufs.hdata +
+				   rbelow(r, HBUF / UNIT) * UNIT :
+				   rsrc_in(r, UNIT, UNIT);
 	}
 	return e;
 }
@@ -1452,7 +1669,9 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 {
 	struct rng *r = &s->rng;
 	uint64_t size = fr ? fr->size : (1 + rbelow(r, 64)) * PAGE;
-	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	uint64_t unit = fr ? fr->unit : PAGE;
+	uint64_t off = roffset_in(r, size, unit);
+	uint64_t len = rlength_in(r, size, off, unit);
 	size_t i;
 
 	memset(a, 0, sizeof(*a));
@@ -1469,10 +1688,13 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		a->api.ioctls = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_REGION_CREATE):
-		a->rc.size = rsize(r);
+		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
+		if (huge_ok && chance(r, HUGE_PCT))
+			a->rc.flags |= PCA_REGION_HUGE;
+		a->rc.size = a->rc.flags & PCA_REGION_HUGE && chance(r, 80) ?
+			     rsize_huge(r) : rsize(r);
 		if (a->rc.size > BIG_REGION && a->rc.size <= (1ULL << 40))
 			a->rc.size = BIG_REGION;
-		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
 		a->rc.region_id = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_REGION_OPEN):
@@ -1488,11 +1710,11 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		break;
 	case _IOC_NR(PCA_IOC_COPY):
 		a->copy.offset = off;
-		a->copy.len = clamp_resolve(size, off, len);
-		a->copy.src = rsrc(r, a->copy.len);
+		a->copy.len = clamp_resolve(size, off, len, unit);
+		a->copy.src = rsrc_in(r, a->copy.len, unit);
 		if (fr && fr->map && chance(r, 3))	/* from itself */
 			a->copy.src = (uintptr_t)fr->map +
-				      rbelow(r, fr->map_len / PAGE) * PAGE;
+				      rbelow(r, fr->map_len / unit) * unit;
 		a->copy.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->copy.copied = rnext(r);
 		break;
@@ -1501,7 +1723,7 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 	case _IOC_NR(PCA_IOC_DIRTY_CLEAR):
 	case _IOC_NR(PCA_IOC_DISCARD):
 		a->range.offset = off;
-		a->range.len = clamp_resolve(size, off, len);
+		a->range.len = clamp_resolve(size, off, len, unit);
 		a->range.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->range.done = rnext(r);
 		break;
@@ -1510,7 +1732,7 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 				 chance(r, 50) ? (1ULL << 20) + rbelow(r, 2) :
 				 rinteresting(r);
 		a->batch.entries = chance(r, 85) ?
-			(uintptr_t)batch_entries(r, size, a->batch.count) :
+			(uintptr_t)batch_entries(r, size, a->batch.count, unit) :
 			rbadptr(r);
 		a->batch.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->batch.copied = rnext(r);
@@ -1563,6 +1785,87 @@ static void touch_some(struct fstate *s, struct fregion *fr)
 	}
 }
 
+/* @src if all of [@src, @src + @len) is one of our pattern buffers. */
+static const uint8_t *good_src(uint64_t src, uint64_t len)
+{
+	uintptr_t d = (uintptr_t)bufs.data, h = (uintptr_t)bufs.hdata;
+
+	if (src >= d && len <= MAX_RESOLVE * PAGE &&
+	    src - d <= MAX_RESOLVE * PAGE - len)
+		return (const uint8_t *)(uintptr_t)src;
+	if (src >= h && len <= HBUF && src - h <= HBUF - len)
+		return (const uint8_t *)(uintptr_t)src;
+	return NULL;
+}
+
+/*
+ * After a COPY from @src (NULL: a ZERO) that placed all of [@off, @off +
+ * @len) of @fr, and nothing since: its mapping shows that data.  64 bytes
+ * of every page are compared, at an offset that moves from page to page.
+ */
+static void check_placed(struct fregion *fr, const char *what, uint64_t off,
+			 uint64_t len, const uint8_t *src)
+{
+	static const uint8_t zero[64];
+	uint8_t got[64];
+	uint64_t at, in;
+	int sig;
+
+	if (!fr->map || off >= fr->map_len || len > fr->map_len - off)
+		return;
+	for (at = 0; at < len; at += PAGE) {
+		in = (at / PAGE * 1032) % (PAGE - 64);
+		sig = probe_read(fr->map + off + at + in, got, sizeof(got));
+		if (sig) {
+			fuzz_wrong("%s of region %u [%#llx, +%#llx): signal %d reading byte %#llx",
+				   what, fr->id, (unsigned long long)off,
+				   (unsigned long long)len, sig,
+				   (unsigned long long)(off + at + in));
+			return;
+		}
+		if (memcmp(got, src ? src + at + in : zero, sizeof(got))) {
+			fuzz_wrong("%s of region %u [%#llx, +%#llx): byte %#llx is %#x, not %#x",
+				   what, fr->id, (unsigned long long)off,
+				   (unsigned long long)len,
+				   (unsigned long long)(off + at + in), got[0],
+				   src ? src[at + in] : 0);
+			return;
+		}
+	}
+}
+
+/* A resolution ioctl on @fr succeeded: what it placed reads back. */
+static void ioc_check(struct fregion *fr, unsigned long cmd,
+		      const union ioc_arg *a)
+{
+	const struct pca_copy_entry *e;
+	uint64_t i, max = PAGE / sizeof(*e);
+
+	switch (cmd) {
+	case PCA_IOC_COPY:
+		if (good_src(a->copy.src, a->copy.len))
+			check_placed(fr, "COPY", a->copy.offset, a->copy.len,
+				     good_src(a->copy.src, a->copy.len));
+		break;
+	case PCA_IOC_ZERO:
+		check_placed(fr, "ZERO", a->range.offset, a->range.len, NULL);
+		break;
+	case PCA_IOC_COPY_BATCH:
+		/* entries batch_entries() made, each placed (no EEXIST) */
+		if (a->batch.count > max || a->batch.entries !=
+		    (uintptr_t)((struct pca_copy_entry *)bufs.guard -
+				a->batch.count))
+			break;
+		e = (const struct pca_copy_entry *)(uintptr_t)a->batch.entries;
+		for (i = 0; i < a->batch.count; i++)
+			if (good_src(e[i].src, fr->unit))
+				check_placed(fr, "COPY_BATCH", e[i].offset,
+					     fr->unit,
+					     good_src(e[i].src, fr->unit));
+		break;
+	}
+}
+
 static void ioc_one(struct fstate *s, int devfd)
 {
 	struct rng *r = &s->rng;
@@ -1595,6 +1898,10 @@ static void ioc_one(struct fstate *s, int devfd)
 			fd == devfd ? "dev" : "region", cmd, argp, ret);
 	count_op(s->part);
 	count_result(ret);
+	/* nothing else runs in the sequential parts */
+	if (!ret && fr && fd == fr->fd && argp == (void *)&a &&
+	    s->part != P_CONCURRENT)
+		ioc_check(fr, cmd, &a);
 	if (ret > 0) {
 		/* REGION_CREATE and _OPEN return a new region fd */
 		struct fregion *of = region_by_id(s, a.ro.region_id);
@@ -1665,6 +1972,7 @@ static void test_ioctl(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_IOCTL]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(s);
 }
 
@@ -3189,6 +3497,8 @@ int main(int argc, char **argv)
 						(unsigned long long)
 						atomic_load(&shared->errs[i]));
 		printf("# fuzz_test: results %s\n", errs);
+		printf("# fuzz_test: %llu huge regions\n",
+		       (unsigned long long)atomic_load(&shared->huge_regions));
 		if (atomic_load(&shared->no_answer))
 			printf("# fuzz_test: %llu requests got no answer within 2 s\n",
 			       (unsigned long long)atomic_load(&shared->no_answer));
