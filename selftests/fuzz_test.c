@@ -33,8 +33,16 @@
  *              must read back through the region's mapping;
  *  mmap        mmap/munmap/mremap/mprotect/madvise/msync/mlock/fork/close
  *              and reopen-through-/proc sequences on region fds, with
- *              touches of present and missing pages, kernel accesses and
- *              DISCARD of mapped pages;
+ *              touches of present and missing pages, kernel accesses,
+ *              DISCARD of mapped pages and dirty log rounds; huge
+ *              regions are mapped mostly by whole units (PMDs), some at
+ *              a page inside a unit, and munmap, mremap, mprotect and
+ *              madvise take whole units or pieces of them (splitting
+ *              PMDs; MADV_COLD and MADV_PAGEOUT of part of a unit);
+ *              DISCARD must answer as the range's units say, a hole
+ *              punched or a MADV_REMOVE that succeeded must be whole
+ *              units, and two mappings of a region must show the same
+ *              bytes where they overlap;
  *  concurrent  faulting processes (two threads each, user and kernel
  *              accesses, GUP through /proc/self/mem and process_vm_readv,
  *              remapping, forks) against missing regions, two resolver
@@ -1993,7 +2001,57 @@ static long fd_discard(int fd, uint64_t off, uint64_t len)
 struct fmap {
 	uint8_t *addr;
 	uint64_t len;
+	uint64_t off;		/* the file offset at addr */
+	uint64_t unit;		/* the region's */
+	uint32_t id;		/* the region's */
+	uint64_t ino;		/* the region file's */
+	int holes;		/* unmapped in the middle since */
 };
+
+/* The inode number of the file of @fd, or 0. */
+static uint64_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/*
+ * The file offset @addr maps if a mapping of the file with inode @ino
+ * holds it now (whatever was unmapped, moved or mapped over since): 0,
+ * or -1 when something else or nothing is there.
+ */
+static int map_file_off(const void *addr, uint64_t ino, uint64_t *off)
+{
+	unsigned long start, end, pgoff, inode;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &start, &end,
+			   &pgoff, &inode) != 4 ||
+		    (uintptr_t)addr < start || (uintptr_t)addr >= end)
+			continue;
+		if (ino && inode == ino) {
+			*off = pgoff + ((uintptr_t)addr - start);
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Whether @addr maps offset @off of the file of @fm now. */
+static int map_holds(const struct fmap *fm, const void *addr, uint64_t off)
+{
+	uint64_t now;
+
+	return !map_file_off(addr, fm->ino, &now) && now == off;
+}
 
 struct mmstate {
 	struct fstate s;
@@ -2025,20 +2083,27 @@ static struct fmap *any_map(struct mmstate *m)
 	return NULL;
 }
 
+/*
+ * A mapping of @fr: in a huge region mostly of whole units at a unit's
+ * offset (mapped with PMDs), some at a page's (PTEs only).
+ */
 static void do_mmap(struct mmstate *m, struct fregion *fr)
 {
 	struct rng *r = &m->s.rng;
-	uint64_t off = chance(r, 80) ? rbelow(r, fr->size / PAGE) * PAGE :
-		       roffset(r, fr->size);
-	uint64_t len = chance(r, 80) ? (1 + rbelow(r, (fr->size - (off < fr->size ? off : 0)) / PAGE + 1)) * PAGE :
-		       rlength(r, fr->size, off);
+	/* the granule of offsets and lengths: pages, or mostly units */
+	uint64_t g = fr->unit == PAGE || chance(r, 20) ? PAGE : fr->unit;
+	uint64_t off = chance(r, 80) ? rbelow(r, fr->size / g) * g :
+		       roffset_in(r, fr->size, fr->unit);
+	uint64_t len = chance(r, 80) ? (1 + rbelow(r, (fr->size - (off < fr->size ? off : 0)) / g + 1)) * g :
+		       rlength_in(r, fr->size, off, fr->unit);
+	uint64_t max = fr->unit == PAGE ? 256 * PAGE : MAX_UNITS * UNIT;
 	int prot = chance(r, 80) ? PROT_READ | PROT_WRITE : rbelow(r, 8);
 	int flags = chance(r, 90) ? MAP_SHARED : MAP_PRIVATE;
 	struct fmap *fm;
 	void *p;
 
-	if (len > 256 * PAGE)
-		len = 256 * PAGE;
+	if (len > max)
+		len = max;
 	if (chance(r, 3))
 		flags |= MAP_POPULATE;	/* missing pages: SIGBUS ignored */
 	if (chance(r, 3))
@@ -2049,8 +2114,9 @@ static void do_mmap(struct mmstate *m, struct fregion *fr)
 	if (p == MAP_FAILED)
 		return;
 	fm = map_slot(m);
-	fm->addr = p;
-	fm->len = len;
+	*fm = (struct fmap){ .addr = p, .len = len, .off = off,
+			     .unit = fr->unit, .id = fr->id,
+			     .ino = fd_ino(fr->fd) };
 }
 
 struct fork_arg {
@@ -2084,15 +2150,17 @@ static void do_reopen(struct mmstate *m, struct fregion *fr)
 	if (fd < 0)
 		return;
 	if (chance(&m->s.rng, 50)) {
-		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
+		/* the first page, or the first unit */
+		void *p = mmap(NULL, fr->unit, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
 
 		count_op(P_MMAP);
 		if (p != MAP_FAILED) {
 			struct fmap *fm = map_slot(m);
 
-			fm->addr = p;
-			fm->len = PAGE;
+			*fm = (struct fmap){ .addr = p, .len = fr->unit,
+					     .unit = fr->unit, .id = fr->id,
+					     .ino = fd_ino(fd) };
 		}
 	}
 	close(fd);
@@ -2148,6 +2216,104 @@ static void drop_caches(void)
 	}
 }
 
+/* A piece's granule in @fm: a page, or in a huge region mostly a unit. */
+static uint64_t map_granule(struct rng *r, const struct fmap *fm)
+{
+	return fm->unit != PAGE && fm->len >= fm->unit && chance(r, 60) ?
+	       fm->unit : PAGE;
+}
+
+/*
+ * What a range operation on a region of @size and @unit must answer:
+ * the unit alignment comes before the bounds.
+ */
+static int range_errno(uint64_t size, uint64_t unit, uint64_t off,
+		       uint64_t len)
+{
+	if (!len || off % unit || len % unit)
+		return -EINVAL;
+	if (off >= size || len > size - off)
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * The log read, or read and cleared, over a range or all of it: clearing
+ * write-protects mapped pages again, and a huge region's PMD-mapped units.
+ */
+static void mm_dirty_log(struct mmstate *m, struct pca_client *c,
+			 struct fregion *fr)
+{
+	static uint64_t bits[BIG_REGION / PAGE / 64];
+	struct rng *r = &m->s.rng;
+	uint64_t off = 0, len = fr->size, dirty;
+	uint32_t flags = chance(r, 60) ? PCA_DIRTY_CLEAR :
+			 chance(r, 50) ? PCA_DIRTY_COUNT_ONLY : 0;
+
+	if (chance(r, 60)) {
+		off = roffset_in(r, fr->size, fr->unit);
+		len = rlength_in(r, fr->size, off, fr->unit);
+	}
+	count_op(P_MMAP);
+	if (c && chance(r, 40))
+		count_result(pca_dirty_get(c, fr->id, off, len, flags,
+					   flags & PCA_DIRTY_COUNT_ONLY ?
+					   NULL : bits, sizeof(bits), &dirty));
+	else
+		count_result(pca_fd_dirty_log(fr->fd, off, len, flags, bits,
+					      sizeof(bits), &dirty));
+}
+
+/*
+ * Two mappings of one region show the same bytes where they overlap in
+ * the file, however each maps them: a PMD, PTEs, moved, split, or a
+ * mapping at an offset inside a unit.
+ */
+static void mm_compare(struct mmstate *m)
+{
+	struct rng *r = &m->s.rng;
+	struct fmap *a = any_map(m), *b = NULL;
+	uint64_t lo, hi, at;
+	uint8_t x[64], y[64];
+	int i, start = rbelow(r, MAX_MAPS);
+
+	count_op(P_MMAP);
+	if (!a || a->holes)
+		return;
+	for (i = 0; i < MAX_MAPS && !b; i++) {
+		struct fmap *f = &m->maps[(start + i) % MAX_MAPS];
+
+		if (f != a && f->addr && !f->holes && f->id == a->id &&
+		    f->off < a->off + a->len && a->off < f->off + f->len)
+			b = f;
+	}
+	if (!b)
+		return;
+	lo = a->off > b->off ? a->off : b->off;
+	hi = a->off + a->len < b->off + b->len ? a->off + a->len :
+	     b->off + b->len;
+	for (i = 0; i < 4; i++) {
+		at = lo + (rbelow(r, (hi - lo) / 8) * 8);
+		if (at + sizeof(x) > hi)
+			at = hi - sizeof(x) < lo ? lo : hi - sizeof(x);
+		if (hi - at < sizeof(x))
+			return;
+		/* where both still map it, and neither is missing or PROT_NONE */
+		if (!map_holds(a, a->addr + (at - a->off), at) ||
+		    !map_holds(b, b->addr + (at - b->off), at) ||
+		    probe_read(a->addr + (at - a->off), x, sizeof(x)) ||
+		    probe_read(b->addr + (at - b->off), y, sizeof(y)))
+			continue;
+		if (memcmp(x, y, sizeof(x)))
+			fuzz_wrong("region %u: byte %#llx is %#x through the mapping of [%#llx, +%#llx) at %p but %#x through [%#llx, +%#llx) at %p",
+				   a->id, (unsigned long long)at, x[0],
+				   (unsigned long long)a->off,
+				   (unsigned long long)a->len, a->addr, y[0],
+				   (unsigned long long)b->off,
+				   (unsigned long long)b->len, b->addr);
+	}
+}
+
 static void mm_one(struct mmstate *m, struct pca_client *c)
 {
 	struct rng *r = &m->s.rng;
@@ -2166,18 +2332,35 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 	} else if (!fm) {
 		do_mmap(m, fr);
 	} else if (what < 32) {
-		/* all, or a piece: splits the VMA */
-		off = chance(r, 50) ? 0 : rbelow(r, fm->len / PAGE) * PAGE;
-		len = chance(r, 50) ? fm->len - off : PAGE;
+		/* all, or a piece: splits the VMA, and a PMD */
+		uint64_t g = map_granule(r, fm);
+		int ret;
+
+		off = chance(r, 50) ? 0 : rbelow(r, fm->len / g) * g;
+		len = chance(r, 50) ? fm->len - off : g;
 		count_op(P_MMAP);
-		count_result(munmap(fm->addr + off, len) ? -errno : 0);
-		if (!off && len == fm->len)
+		ret = munmap(fm->addr + off, len) ? -errno : 0;
+		count_result(ret);
+		if (!off && len == fm->len) {
 			fm->addr = NULL;
+		} else if (ret) {
+			/* nothing unmapped */
+		} else if (!off) {
+			fm->addr += len;
+			fm->off += len;
+			fm->len -= len;
+		} else if (off + len == fm->len) {
+			fm->len = off;
+		} else {
+			/* another mapping may fill the hole */
+			fm->holes = 1;
+		}
 	} else if (what < 38) {
 		/* grow (refused: VM_DONTEXPAND), shrink, or move */
 		int flags = rbelow(r, 3) ? MREMAP_MAYMOVE : 0;
-		uint64_t nlen = chance(r, 50) ? fm->len + PAGE :
-				(fm->len > PAGE ? fm->len - PAGE : fm->len);
+		uint64_t g = map_granule(r, fm);
+		uint64_t nlen = chance(r, 50) ? fm->len + g :
+				(fm->len > g ? fm->len - g : fm->len);
 
 		if (chance(r, 10))
 			flags |= MREMAP_DONTUNMAP;
@@ -2193,8 +2376,13 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 		static const int prots[] = { PROT_NONE, PROT_READ,
 			PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC };
 
+		uint64_t g = map_granule(r, fm);
+
+		/* all, or a piece: splits the VMA, and a PMD */
+		off = chance(r, 70) ? 0 : rbelow(r, fm->len / g) * g;
+		len = off ? g : fm->len;
 		count_op(P_MMAP);
-		count_result(mprotect(fm->addr, fm->len,
+		count_result(mprotect(fm->addr + off, len,
 				      prots[rbelow(r, 4)]) ? -errno : 0);
 	} else if (what < 52) {
 		static const int advice[] = { MADV_DONTNEED, MADV_WILLNEED,
@@ -2203,12 +2391,37 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 			MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP,
 			MADV_COLD, MADV_PAGEOUT, MADV_FREE, MADV_POPULATE_READ,
 			MADV_POPULATE_WRITE, MADV_WIPEONFORK };
+		int adv = advice[rbelow(r, sizeof(advice) / sizeof(advice[0]))];
+		uint64_t g = map_granule(r, fm);
+		int ret;
 
+		/*
+		 * All, or a piece: a part of a unit, or of its PMD, for
+		 * MADV_REMOVE (EINVAL), MADV_COLD and MADV_PAGEOUT.
+		 */
+		off = 0;
+		len = fm->len;
+		if (chance(r, 40)) {
+			off = rbelow(r, fm->len / g) * g;
+			len = g * (1 + rbelow(r, (fm->len - off) / g));
+		}
 		count_op(P_MMAP);
-		count_result(madvise(fm->addr, fm->len,
-				     advice[rbelow(r, sizeof(advice) /
-						   sizeof(advice[0]))]) ?
-			     -errno : 0);
+		ret = madvise(fm->addr + off, len, adv) ? -errno : 0;
+		count_result(ret);
+		/*
+		 * Only whole units leave a huge region (madvise() rounds the
+		 * length up to pages: a mapping's may be any).
+		 */
+		len = (len + PAGE - 1) & ~(PAGE - 1);
+		if (adv == MADV_REMOVE && !ret && !fm->holes &&
+		    map_holds(fm, fm->addr + off, fm->off + off) &&
+		    map_holds(fm, fm->addr + off + len - 1,
+			      fm->off + off + len - 1) &&
+		    range_errno(UINT64_MAX, fm->unit, fm->off + off, len))
+			fuzz_wrong("region %u: MADV_REMOVE of [%#llx, +%#llx) succeeded, unit %#llx",
+				   fm->id, (unsigned long long)(fm->off + off),
+				   (unsigned long long)len,
+				   (unsigned long long)fm->unit);
 	} else if (what < 55) {
 		count_op(P_MMAP);
 		count_result(msync(fm->addr, fm->len, chance(r, 50) ?
@@ -2233,9 +2446,20 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 		count_result(pca_dirty_track(c, fr->id, rbelow(r, 2)));
 	} else if (what < 75) {
 		/* mapped, maybe dirty-tracked pages made absent again */
-		off = roffset(r, fr->size);
+		long ret, want;
+
+		off = roffset_in(r, fr->size, fr->unit);
+		len = rlength_in(r, fr->size, off, fr->unit);
 		count_op(P_MMAP);
-		count_result(fd_discard(fr->fd, off, rlength(r, fr->size, off)));
+		ret = fd_discard(fr->fd, off, len);
+		count_result(ret);
+		want = range_errno(fr->size, fr->unit, off, len);
+		if (ret != want)
+			fuzz_wrong("region %u: DISCARD of [%#llx, +%#llx): %s, not %s (unit %#llx)",
+				   fr->id, (unsigned long long)off,
+				   (unsigned long long)len, strerror(-ret),
+				   strerror(-want),
+				   (unsigned long long)fr->unit);
 	} else if (what < 78) {
 		/* the file calls a VMM makes on its guest RAM */
 		static const int modes[] = {
@@ -2244,15 +2468,25 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 			FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
 		};
 
-		off = chance(r, 70) ? roffset(r, fr->size) : rinteresting(r);
-		len = chance(r, 70) ? rlength(r, fr->size, off) :
+		int mode = modes[rbelow(r, 6)], ret;
+
+		off = chance(r, 70) ? roffset_in(r, fr->size, fr->unit) :
+		      rinteresting(r);
+		len = chance(r, 70) ? rlength_in(r, fr->size, off, fr->unit) :
 		      rinteresting(r);
 		count_op(P_MMAP);
 		switch (rbelow(r, 4)) {
 		case 0:
 		case 1:
-			count_result(fallocate(fr->fd, modes[rbelow(r, 6)],
-					       off, len) ? -errno : 0);
+			ret = fallocate(fr->fd, mode, off, len) ? -errno : 0;
+			count_result(ret);
+			/* a hole is punched in whole units, in range */
+			if (!ret && range_errno(fr->size, fr->unit, off, len))
+				fuzz_wrong("region %u: fallocate(%#x) of [%#llx, +%#llx) succeeded, unit %#llx",
+					   fr->id, mode,
+					   (unsigned long long)off,
+					   (unsigned long long)len,
+					   (unsigned long long)fr->unit);
 			break;
 		case 2:
 			count_result(ftruncate(fr->fd, chance(r, 50) ?
@@ -2266,6 +2500,10 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 				drop_caches();
 			break;
 		}
+	} else if (what < 80) {
+		mm_dirty_log(m, c, fr);
+	} else if (what < 83) {
+		mm_compare(m);
 	} else {
 		int i, n = 1 + rbelow(r, 4);
 
@@ -2299,6 +2537,7 @@ static void test_mmap(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_MMAP]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(m);
 }
 
