@@ -45,9 +45,13 @@
  *              bytes where they overlap;
  *  concurrent  faulting processes (two threads each, user and kernel
  *              accesses, GUP through /proc/self/mem and process_vm_readv,
- *              remapping, forks) against missing regions, two resolver
- *              threads resolving some faults (COPY, ZERO, WAKE, batches,
- *              DONTWAKE, over netlink and ioctl, or DISCARD right after)
+ *              remapping, forks, MADV_REMOVE of units) against missing
+ *              regions, some huge, two resolver threads resolving some
+ *              faults (COPY, ZERO, WAKE, batches, DONTWAKE, over netlink
+ *              and ioctl, or DISCARD right after; a huge region's by
+ *              whole units, where netlink COPY must be refused with
+ *              EOPNOTSUPP and a part of a unit with EINVAL, and every
+ *              fault record must name a whole unit of its region)
  *              and ignoring others, and chaos threads that attach, detach
  *              and close sockets (and bind a closed agent's port again at
  *              once: no record may reach the new socket before it
@@ -2551,6 +2555,10 @@ static void test_mmap(struct pca_test_ctx *t)
 #define FAULTER_THREADS	2
 #define RESOLVERS	2
 #define CHAOS		2
+/* Regions remembered after their slot moved on, for their records. */
+#define MADE		1024
+/* Share of the slots' regions that are huge, %. */
+#define SLOT_HUGE_PCT	30
 
 /* Shared with the faulting processes. */
 struct cshared {
@@ -2561,6 +2569,7 @@ struct cshared {
 struct cslot {
 	uint32_t id;
 	uint64_t size;
+	uint64_t unit;
 	int live;
 };
 
@@ -2568,10 +2577,13 @@ struct cstate {
 	struct cshared *sh;
 	pthread_mutex_t lock;		/* guards slots and the slot fds */
 	struct cslot slot[SLOTS];
+	struct cslot made[MADE];	/* every region made, by id */
+	unsigned int nmade;
 	pid_t faulter[FAULTERS];
 	uint16_t family;
 	atomic_int stop;
 	atomic_ullong faults_seen, resolved, regions_made;
+	atomic_ullong unit_faults;	/* records of huge regions */
 	/* fault records on a socket that had attached nowhere */
 	atomic_ullong stray_faults;
 	atomic_ullong ports_reused;
@@ -2588,6 +2600,7 @@ struct fmapping {
 	pthread_mutex_t lock;
 	uint8_t *volatile addr;
 	volatile uint64_t len;
+	volatile uint64_t unit;
 	unsigned int gen;
 };
 
@@ -2623,9 +2636,14 @@ static void faulter_remap(struct faulter *f, struct rng *r, int i)
 		goto out;
 	size = pca_fd_region_size(fd);
 	if (size > 0) {
+		struct stat st;
+
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		count_op(P_CONCURRENT);
 		if (p != MAP_FAILED) {
+			/* st_blksize: the unit of a huge region */
+			fm->unit = !fstat(fd, &st) && st.st_blksize == UNIT ?
+				   UNIT : PAGE;
 			fm->len = size;
 			fm->addr = p;
 		}
@@ -2655,7 +2673,7 @@ static void *faulter_thread(void *arg)
 		unsigned int what = rbelow(&r, 100);
 		struct fmapping *fm;
 		uint8_t *base;
-		uint64_t len;
+		uint64_t len, unit;
 
 		i = rbelow(&r, SLOTS);
 		fm = &f->map[i];
@@ -2665,7 +2683,8 @@ static void *faulter_thread(void *arg)
 		}
 		base = fm->addr;
 		len = fm->len;
-		if (!base || !len) {
+		unit = fm->unit;
+		if (!base || !len || !unit) {
 			faulter_remap(f, &r, i);
 			usleep(1000);
 			continue;
@@ -2676,7 +2695,11 @@ static void *faulter_thread(void *arg)
 		} else if (what < 85) {
 			do_kernel_access(&r, base, len);
 		} else if (what < 90) {
-			madvise(base + rbelow(&r, len / PAGE) * PAGE, PAGE,
+			/* a page, or a whole unit; a VMM discarding a unit */
+			uint64_t g = chance(&r, 50) ? unit : PAGE;
+
+			madvise(base + rbelow(&r, len / g) * g, g,
+				unit != PAGE && chance(&r, 30) ? MADV_REMOVE :
 				MADV_DONTNEED);
 		} else if (what < 92) {
 			mprotect(base, len, PROT_READ);
@@ -2722,11 +2745,16 @@ static pid_t faulter_spawn(struct cstate *cs, uint64_t seed)
 
 /* ---- slots ---- */
 
+/* A region of pages or of 2 to 8 units, every page missing. */
 static void slot_renew(struct cstate *cs, struct rng *r, int i)
 {
-	uint64_t size = (8 + rbelow(r, 120)) * PAGE;
+	int huge = huge_ok && chance(r, SLOT_HUGE_PCT);
+	uint64_t unit = huge ? UNIT : PAGE;
+	uint64_t size = huge ? (MIN_UNITS + rbelow(r, MAX_UNITS - MIN_UNITS + 1)) *
+			       UNIT : (8 + rbelow(r, 120)) * PAGE;
 	uint64_t flags = PCA_REGION_MISSING |
-			 (chance(r, 20) ? PCA_REGION_USER_ONLY : 0);
+			 (chance(r, 20) ? PCA_REGION_USER_ONLY : 0) |
+			 (huge ? PCA_REGION_HUGE : 0);
 	uint32_t id;
 	int fd;
 
@@ -2737,8 +2765,12 @@ static void slot_renew(struct cstate *cs, struct rng *r, int i)
 		/* the old region dies once the faulters let go of it */
 		dup2(fd, SLOT_FD + i);
 		close(fd);
-		cs->slot[i] = (struct cslot){ .id = id, .size = size, .live = 1 };
+		cs->slot[i] = (struct cslot){ .id = id, .size = size,
+					      .unit = unit, .live = 1 };
+		cs->made[cs->nmade++ % MADE] = cs->slot[i];
 		atomic_fetch_add(&cs->regions_made, 1);
+		if (huge)
+			atomic_fetch_add(&shared->huge_regions, 1);
 	} else {
 		close(SLOT_FD + i);
 		cs->slot[i].live = 0;
@@ -2747,8 +2779,9 @@ static void slot_renew(struct cstate *cs, struct rng *r, int i)
 	pthread_mutex_unlock(&cs->lock);
 }
 
-/* A dup of slot @i's fd and its id, or -1. */
-static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size)
+/* A dup of slot @i's fd, its id, size and unit, or -1. */
+static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size,
+		    uint64_t *unit)
 {
 	int fd = -1;
 
@@ -2757,9 +2790,29 @@ static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size)
 		fd = fcntl(SLOT_FD + i, F_DUPFD_CLOEXEC, 3);
 		*id = cs->slot[i].id;
 		*size = cs->slot[i].size;
+		*unit = cs->slot[i].unit;
 	}
 	pthread_mutex_unlock(&cs->lock);
 	return fd;
+}
+
+/* Size and unit of region @id, made by this part: 0, or -1 if unknown. */
+static int made_lookup(struct cstate *cs, uint32_t id, uint64_t *size,
+		       uint64_t *unit)
+{
+	unsigned int i, n;
+	int ret = -1;
+
+	pthread_mutex_lock(&cs->lock);
+	n = cs->nmade < MADE ? cs->nmade : MADE;
+	for (i = 0; i < n && ret; i++)
+		if (cs->made[i].id == id) {
+			*size = cs->made[i].size;
+			*unit = cs->made[i].unit;
+			ret = 0;
+		}
+	pthread_mutex_unlock(&cs->lock);
+	return ret;
 }
 
 /* ---- resolvers ---- */
@@ -2769,9 +2822,22 @@ struct resolver {
 	int idx;
 	struct pca_client *c;
 	uint32_t attached[SLOTS];
-	uint32_t later[64][2];		/* DONTWAKE'd pages to WAKE */
+	struct {			/* DONTWAKE'd pages and units to WAKE */
+		uint32_t id;
+		uint64_t off, len;
+	} later[64];
 	unsigned int nlater;
 };
+
+static void later_add(struct resolver *rv, uint32_t id, uint64_t off,
+		      uint64_t len)
+{
+	if (rv->nlater < 64) {
+		rv->later[rv->nlater].id = id;
+		rv->later[rv->nlater].off = off;
+		rv->later[rv->nlater++].len = len;
+	}
+}
 
 static void resolver_attach(struct resolver *rv, struct rng *r)
 {
@@ -2806,16 +2872,228 @@ static int slot_of(struct cstate *cs, uint32_t id)
 	return found;
 }
 
+/*
+ * What a request about region @id must answer over netlink: @want, unless
+ * the region is gone meanwhile or the answer did not come in time.
+ */
+static void expect_nl(long ret, long want, const char *what, uint32_t id,
+		      uint64_t off, uint64_t len)
+{
+	if (ret == want || ret == -ENOENT || ret == -EAGAIN ||
+	    ret == -ETIMEDOUT || ret == -EINTR || ret == -ENOBUFS)
+		return;
+	fuzz_wrong("%s of region %u [%#llx, +%#llx): %s, not %s", what, id,
+		   (unsigned long long)off, (unsigned long long)len,
+		   ret ? strerror(-ret) : "success",
+		   want ? strerror(-want) : "success");
+}
+
+/* The same through a region fd, which keeps the region. */
+static void expect_fd(long ret, long want, const char *what, uint32_t id,
+		      uint64_t off, uint64_t len)
+{
+	if (ret == want || ret == -EINTR)
+		return;
+	fuzz_wrong("%s of region %u [%#llx, +%#llx): %s, not %s", what, id,
+		   (unsigned long long)off, (unsigned long long)len,
+		   ret ? strerror(-ret) : "success",
+		   want ? strerror(-want) : "success");
+}
+
+/* A unit placed by fd: placed, there already, or no 2 MiB to be had. */
+static void expect_placed(long ret, const char *what, uint32_t id,
+			  uint64_t off, uint64_t len)
+{
+	if (ret != -EEXIST && ret != -ENOMEM)
+		expect_fd(ret, 0, what, id, off, len);
+}
+
+/*
+ * A resolution that names part of the unit at @off of huge region @id
+ * (@fd: the region's, or -1): refused with EINVAL, nothing placed.
+ */
+static void unit_misaligned(struct resolver *rv, struct rng *r, uint32_t id,
+			    int fd, uint64_t off)
+{
+	uint64_t in = PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+	struct pca_copy_entry e[2] = {
+		{ .offset = off, .src = (uintptr_t)bufs.hdata },
+		{ .offset = off + in, .src = (uintptr_t)bufs.hdata + UNIT },
+	};
+	uint64_t copied = 1;
+	long ret;
+
+	count_op(P_CONCURRENT);
+	switch (rbelow(r, fd >= 0 ? 8 : 3)) {
+	case 0:
+		ret = pca_zero(rv->c, id, off + in, UNIT, 0, NULL);
+		expect_nl(ret, -EINVAL, "netlink ZERO", id, off + in, UNIT);
+		break;
+	case 1:
+		ret = pca_zero(rv->c, id, off, in, 0, NULL);
+		expect_nl(ret, -EINVAL, "netlink ZERO", id, off, in);
+		break;
+	case 2:
+		ret = pca_wake(rv->c, id, off, UNIT + in);
+		expect_nl(ret, -EINVAL, "netlink WAKE", id, off, UNIT + in);
+		break;
+	case 3:
+		ret = pca_fd_copy(fd, off, bufs.hdata, in, 0, NULL);
+		expect_fd(ret, -EINVAL, "COPY", id, off, in);
+		break;
+	case 4:
+		ret = pca_fd_copy(fd, off + in, bufs.hdata, UNIT, 0, NULL);
+		expect_fd(ret, -EINVAL, "COPY", id, off + in, UNIT);
+		break;
+	case 5:
+		/* every entry is checked before any is placed */
+		ret = pca_fd_copy_batch(fd, e, 2, 0, &copied, NULL);
+		expect_fd(ret, -EINVAL, "COPY_BATCH", id, off + in, UNIT);
+		if (copied)
+			fuzz_wrong("COPY_BATCH of region %u with entry %#llx placed %llu",
+				   id, (unsigned long long)(off + in),
+				   (unsigned long long)copied);
+		break;
+	case 6:
+		ret = chance(r, 50) ? fd_discard(fd, off + in, UNIT) :
+		      fd_discard(fd, off, in);
+		expect_fd(ret, -EINVAL, "DISCARD", id, off, in);
+		break;
+	default:
+		ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				off + in, UNIT) ? -errno : 0;
+		expect_fd(ret, -EINVAL, "PUNCH_HOLE", id, off + in, UNIT);
+		break;
+	}
+	count_result(ret);
+}
+
+/*
+ * A fault on a huge region: resolved a whole unit at a time, by ioctl
+ * (COPY of a unit or two, a batch of units, ZERO) or by netlink ZERO
+ * and WAKE; netlink COPY, which carries a page an attribute, is refused.
+ * Now and then a resolution that names part of a unit comes first.
+ */
+static void resolve_unit(struct resolver *rv, struct rng *r, uint32_t rid,
+			 uint64_t off)
+{
+	struct cstate *cs = rv->cs;
+	unsigned int what = rbelow(r, 100);
+	uint64_t size = 0, unit, n, k;
+	struct pca_copy_entry e[4];
+	uint32_t id;
+	long ret = 1;
+	int slot, fd = -1;
+
+	/* the region's fd, if a slot still has it */
+	slot = slot_of(cs, rid);
+	if (slot >= 0) {
+		fd = slot_get(cs, slot, &id, &size, &unit);
+		if (fd >= 0 && id != rid) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (chance(r, 10))
+		unit_misaligned(rv, r, rid, fd, off);
+	count_op(P_CONCURRENT);
+	if (what < 10) {
+		ret = pca_copy(rv->c, rid, off, bufs.data, 0, NULL);
+		expect_nl(ret, -EOPNOTSUPP, "netlink COPY", rid, off, PAGE);
+		count_result(ret);
+		ret = 1;		/* not resolved */
+	} else if (what < 25) {
+		ret = pca_zero(rv->c, rid, off, UNIT, 0, NULL);
+	} else if (what < 30) {
+		ret = pca_wake(rv->c, rid, off, UNIT);
+	} else if (what < 36 && rv->nlater < 64) {
+		/* placed now, woken later */
+		if (fd >= 0 && chance(r, 50)) {
+			ret = pca_fd_copy(fd, off, bufs.hdata, UNIT,
+					  PCA_RESOLVE_DONTWAKE, NULL);
+			expect_placed(ret, "COPY", rid, off, UNIT);
+		} else {
+			ret = pca_zero(rv->c, rid, off, UNIT,
+				       PCA_RESOLVE_DONTWAKE, NULL);
+		}
+		later_add(rv, rid, off, UNIT);
+	} else if (what < 85) {
+		if (fd < 0) {
+			/* the slot moved on: left to the region's end */
+		} else if (what < 55) {
+			ret = pca_fd_copy(fd, off, bufs.hdata +
+					  rbelow(r, HBUF / UNIT) * UNIT, UNIT,
+					  chance(r, 10) ? PCA_RESOLVE_DONTWAKE :
+					  0, NULL);
+			expect_placed(ret, "COPY", rid, off, UNIT);
+		} else if (what < 65) {
+			/* a unit an entry, the faulted one first */
+			n = 1 + rbelow(r, 4);
+			for (k = 0; k < n; k++) {
+				e[k].offset = k ? rbelow(r, size / UNIT) * UNIT :
+					      off;
+				e[k].src = (uintptr_t)bufs.hdata +
+					   (k % (HBUF / UNIT)) * UNIT;
+			}
+			ret = pca_fd_copy_batch(fd, e, n, 0, NULL, NULL);
+			expect_placed(ret, "COPY_BATCH", rid, off, n * UNIT);
+		} else if (what < 75) {
+			ret = pca_fd_zero(fd, off, UNIT, 0, NULL);
+			expect_placed(ret, "ZERO", rid, off, UNIT);
+		} else {
+			/* two units in one COPY, where they fit */
+			k = off + 2 * UNIT <= size ? off :
+			    off >= UNIT ? off - UNIT : off;
+			n = k + 2 * UNIT <= size ? 2 : 1;
+			ret = pca_fd_copy(fd, k, bufs.hdata, n * UNIT, 0,
+					  NULL);
+			expect_placed(ret, "COPY", rid, k, n * UNIT);
+		}
+	} else if (what < 88) {
+		ret = pca_fault_resend(rv->c, rid);
+	} else if (what < 92 && fd >= 0) {
+		/* resolve, then take it away again: the toucher faults anew */
+		pca_fd_copy(fd, off, bufs.hdata, UNIT, 0, NULL);
+		n = chance(r, 70) ? UNIT : size - off;
+		ret = fd_discard(fd, off, n);
+		expect_fd(ret, 0, "DISCARD", rid, off, n);
+	}
+	/* else: ignored; a resend or the region's end will deal with it */
+	if (fd >= 0)
+		close(fd);
+	if (ret != 1)
+		count_result(ret);
+	if (!ret)
+		atomic_fetch_add(&cs->resolved, 1);
+}
+
 static void resolve_one(struct resolver *rv, struct rng *r,
 			const struct pca_fault_record *rec)
 {
 	struct cstate *cs = rv->cs;
-	unsigned int what = rbelow(r, 100);
-	uint64_t size, off = rec->offset;
+	unsigned int what;
+	uint64_t size, unit, off = rec->offset;
 	uint32_t id;
 	long ret = 0;
 	int slot, fd;
 
+	/* a record names a whole unit of its region */
+	if (!made_lookup(cs, rec->region_id, &size, &unit)) {
+		if (rec->length != unit || off % unit || off >= size)
+			fuzz_wrong("fault record of region %u (%#llx bytes, unit %#llx): offset %#llx, length %#llx",
+				   rec->region_id, (unsigned long long)size,
+				   (unsigned long long)unit,
+				   (unsigned long long)off,
+				   (unsigned long long)rec->length);
+	} else {
+		unit = rec->length == UNIT ? UNIT : PAGE;
+	}
+	if (unit == UNIT) {
+		atomic_fetch_add(&cs->unit_faults, 1);
+		resolve_unit(rv, r, rec->region_id, off & ~(UNIT - 1));
+		return;
+	}
+	what = rbelow(r, 100);
 	count_op(P_CONCURRENT);
 	if (what < 45) {
 		ret = pca_copy(rv->c, rec->region_id, off,
@@ -2829,12 +3107,11 @@ static void resolve_one(struct resolver *rv, struct rng *r,
 	} else if (what < 62 && rv->nlater < 64) {
 		ret = pca_copy(rv->c, rec->region_id, off, bufs.data,
 			       PCA_RESOLVE_DONTWAKE, NULL);
-		rv->later[rv->nlater][0] = rec->region_id;
-		rv->later[rv->nlater++][1] = off / PAGE;
+		later_add(rv, rec->region_id, off, PAGE);
 	} else if (what < 85) {
 		/* through the region fd, if the slot still has it */
 		slot = slot_of(cs, rec->region_id);
-		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size, &unit);
 		if (fd < 0)
 			return;
 		if (id == rec->region_id && what < 72) {
@@ -2860,7 +3137,7 @@ static void resolve_one(struct resolver *rv, struct rng *r,
 	} else if (what < 92) {
 		/* resolve, then take it away again: the toucher faults anew */
 		slot = slot_of(cs, rec->region_id);
-		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size, &unit);
 		if (fd < 0)
 			return;
 		if (id == rec->region_id) {
@@ -2908,9 +3185,8 @@ static void *resolver_thread(void *arg)
 		}
 		if (rv->nlater && (n <= 0 || chance(&r, 20))) {
 			for (i = 0; i < rv->nlater; i++)
-				pca_wake(rv->c, rv->later[i][0],
-					 (uint64_t)rv->later[i][1] * PAGE,
-					 PAGE);
+				pca_wake(rv->c, rv->later[i].id,
+					 rv->later[i].off, rv->later[i].len);
 			count_op(P_CONCURRENT);
 			rv->nlater = 0;
 		}
@@ -2950,7 +3226,7 @@ static void *chaos_thread(void *arg)
 		unsigned int what = rbelow(r, 100);
 		int slot = rbelow(r, SLOTS), fd;
 		uint32_t id = rregion_id(s);
-		uint64_t size;
+		uint64_t size, unit;
 
 		/* the generator's view of the regions: the slots */
 		pthread_mutex_lock(&cs->lock);
@@ -2958,6 +3234,8 @@ static void *chaos_thread(void *arg)
 			s->reg[i].fd = cs->slot[i].live ? SLOT_FD + i : -1;
 			s->reg[i].id = cs->slot[i].id;
 			s->reg[i].size = cs->slot[i].size;
+			s->reg[i].unit = cs->slot[i].unit ? cs->slot[i].unit :
+					 PAGE;
 		}
 		pthread_mutex_unlock(&cs->lock);
 
@@ -2978,7 +3256,7 @@ static void *chaos_thread(void *arg)
 			int detach = chance(r, 50);
 			uint32_t port;
 
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			close(fd);
@@ -3011,7 +3289,7 @@ static void *chaos_thread(void *arg)
 			if (!c && pca_client_open(&c))
 				continue;
 			pca_client_set_timeout(c, 3000);
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			close(fd);
@@ -3020,9 +3298,11 @@ static void *chaos_thread(void *arg)
 				struct pca_fault_record rec[8];
 				int n = pca_recv_faults(c, rec, 8, 5), k;
 
+				/* the unit each record names */
 				for (k = 0; k < n; k++)
 					pca_zero(c, rec[k].region_id,
-						 rec[k].offset, PAGE, 0, NULL);
+						 rec[k].offset, rec[k].length ==
+						 UNIT ? UNIT : PAGE, 0, NULL);
 			}
 			if (chance(r, 50)) {
 				count_result(pca_detach(c, id));
@@ -3042,7 +3322,7 @@ static void *chaos_thread(void *arg)
 		} else if (what < 70) {
 			if (!c && pca_client_open(&c))
 				continue;
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd >= 0)
 				close(fd);
 			count_result(pca_dirty_track(c, id, rbelow(r, 2)));
@@ -3056,18 +3336,24 @@ static void *chaos_thread(void *arg)
 			free(list);
 		} else {
 			/* whole-region resolutions and wakes by fd */
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			if (what < 84)
 				count_result(pca_fd_wake(fd, 0, size));
 			else if (what < 87)
 				count_result(pca_fd_zero(fd, 0, size, 0, NULL));
-			else if (what < 93)
-				/* pages vanish under the faulters and resolvers */
+			else if (what < 93) {
+				/*
+				 * Pages and units vanish under the faulters
+				 * and resolvers; a page of a unit is refused.
+				 */
+				uint64_t g = chance(r, 90) ? unit : PAGE;
+
 				count_result(fd_discard(fd, chance(r, 50) ? 0 :
-					rbelow(r, size / PAGE) * PAGE, chance(r, 50) ?
-					size : PAGE));
+					rbelow(r, size / g) * g, chance(r, 50) ?
+					size : g));
+			}
 			else
 				ioc_one(s, fd);
 			close(fd);
@@ -3199,11 +3485,12 @@ static void test_concurrent(struct pca_test_ctx *t)
 	for (i = 0; i < SLOTS; i++)
 		close(SLOT_FD + i);
 
-	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records, %llu resolved, %llu ports taken over",
+	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records (%llu of units), %llu resolved, %llu ports taken over",
 		   (unsigned long long)(cops() - start),
 		   (now_ms() - part_t0) / 1000.0,
 		   (unsigned long long)atomic_load(&cs->regions_made),
 		   (unsigned long long)atomic_load(&cs->faults_seen),
+		   (unsigned long long)atomic_load(&cs->unit_faults),
 		   (unsigned long long)atomic_load(&cs->resolved),
 		   (unsigned long long)atomic_load(&cs->ports_reused));
 	PCA_EXPECT(t, !atomic_load(&cs->stray_faults),
@@ -3211,6 +3498,7 @@ static void test_concurrent(struct pca_test_ctx *t)
 		   (unsigned long long)atomic_load(&cs->stray_faults));
 	PCA_EXPECT(t, atomic_load(&cs->faults_seen) > 0,
 		   "no fault record arrived: the faulters did not fault");
+	wrong_check(t, part_wrong0);
 	munmap(cs->sh, sizeof(*cs->sh));
 	free(cs);
 }
