@@ -64,10 +64,14 @@
  *  report_race every dirty-log report path (ioctl get, get+clear into a
  *              bitmap on a missing page that an agent thread places late,
  *              netlink get+clear, dumps with clear, clears) against
- *              writers and DISCARD over netlink and ioctl, plus whole-
- *              range operations on a 1 TiB region (DISCARD, WAKE, ZERO,
+ *              writers and DISCARD over netlink and ioctl, on a region of
+ *              pages and on a huge one (whole units, some ranges part of
+ *              a unit: EINVAL), plus whole-range operations on a 1 TiB
+ *              region of pages and one of units (DISCARD, WAKE, ZERO,
  *              COPY, dirty count and clear), some by processes killed in
- *              the middle; then the log must still be exact;
+ *              the middle; then the logs must still be exact, the huge
+ *              one by units (a byte written sets all the bits of its
+ *              unit);
  *  no_leaks    once every process and fd of the parts above is gone: no
  *              region is left (REGION_GET dump) and the module's
  *              reference count is zero; the fault cache's object count
@@ -3652,8 +3656,12 @@ static void test_no_leaks(struct pca_test_ctx *t)
  */
 
 #define RR_PAGES	256		/* the tracked region */
+#define RR_UNITS	4		/* the tracked huge region */
 #define RR_OUT		16		/* pages that receive reports */
 #define RR_HUGE		(1ULL << 40)	/* the largest region there is */
+/* Bits of a report of all of either tracked region */
+#define RR_BITS		(RR_PAGES > RR_UNITS * UNIT_PAGES ? RR_PAGES : \
+			 RR_UNITS * UNIT_PAGES)
 
 struct rr {
 	atomic_int stop;
@@ -3662,6 +3670,11 @@ struct rr {
 	int fd, outfd, hugefd;
 	uint32_t id, outid, hugeid;
 	uint8_t *mem, *out;
+	/* huge regions, if the module has them: tracked, and 1 TiB */
+	int ufd, bigufd;
+	uint32_t uid, biguid;
+	uint8_t *umem;
+	uint8_t *usrc;			/* a unit of data */
 };
 
 static int rr_more(struct rr *rr)
@@ -3694,8 +3707,11 @@ static void *rr_writer(void *arg)
 
 	rng_init(&r, fuzz_seed, 300);
 	while (!atomic_load(&rr->stop)) {
-		rr->mem[rbelow(&r, RR_PAGES) * PAGE + rbelow(&r, PAGE)] =
-			rnext(&r);
+		if (rr->umem && chance(&r, 30))
+			rr->umem[rbelow(&r, RR_UNITS * UNIT)] = rnext(&r);
+		else
+			rr->mem[rbelow(&r, RR_PAGES) * PAGE +
+				rbelow(&r, PAGE)] = rnext(&r);
 		if (chance(&r, 5))
 			usleep(rbelow(&r, 200));
 	}
@@ -3730,85 +3746,124 @@ static void *rr_agent(void *arg)
 	return NULL;
 }
 
+/*
+ * One report, clear or discard on a tracked region: the one of pages, or
+ * the huge one, whose ranges are whole units but now and then part of
+ * one (EINVAL).
+ */
 static void rr_report(struct rr *rr, struct pca_client *c, struct rng *r)
 {
-	uint64_t local[RR_PAGES / 64], *bits = local, off, len, dirty;
+	uint64_t local[RR_BITS / 64], *bits = local, off, len, dirty;
 	unsigned int what = rbelow(r, 100);
+	int huge = rr->umem && chance(r, 35), bad = 0, nl = 0;
+	uint64_t unit = huge ? UNIT : PAGE, units = huge ? RR_UNITS : RR_PAGES;
+	/* the bytes of a report of the whole region */
+	uint64_t bsize = units * (unit / PAGE) / 8;
+	uint32_t id = huge ? rr->uid : rr->id;
+	int fd = huge ? rr->ufd : rr->fd;
 	struct pca_dirty_log dl;
+	long ret;
 
-	off = rbelow(r, RR_PAGES) * PAGE;
-	len = (1 + rbelow(r, RR_PAGES - off / PAGE)) * PAGE;
+	off = rbelow(r, units) * unit;
+	len = (1 + rbelow(r, units - off / unit)) * unit;
 	if (chance(r, 50)) {
 		off = 0;
-		len = RR_PAGES * PAGE;
+		len = units * unit;
+	}
+	if (huge && chance(r, 8)) {
+		uint64_t in = PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+
+		if (chance(r, 50))
+			off += in;
+		else
+			len += in - UNIT;
+		bad = 1;
 	}
 	if (what < 35) {
 		/* ioctl get (+clear), often into a missing page */
 		if (chance(r, 60))
 			bits = (uint64_t *)(rr->out + rbelow(r, RR_OUT) * PAGE +
-					    rbelow(r, PAGE / 64) * 32);
+					    rbelow(r, PAGE / bsize) * bsize);
 		dl = (struct pca_dirty_log){
 			.offset = off, .len = len, .bitmap = (uintptr_t)bits,
-			.bitmap_size = sizeof(local),
+			.bitmap_size = bsize,
 			.flags = chance(r, 70) ? PCA_DIRTY_CLEAR :
 				 chance(r, 50) ? PCA_DIRTY_COUNT_ONLY : 0,
 		};
-		count_result(ioctl(rr->fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
+		ret = ioctl(fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0;
 	} else if (what < 55) {
-		count_result(pca_dirty_get(c, rr->id, off, len,
-					   chance(r, 70) ? PCA_DIRTY_CLEAR : 0,
-					   local, sizeof(local), &dirty));
+		nl = 1;
+		ret = pca_dirty_get(c, id, off, len,
+				    chance(r, 70) ? PCA_DIRTY_CLEAR : 0, local,
+				    sizeof(local), &dirty);
 	} else if (what < 70) {
 		/* a dump: the whole region, cleared message by message */
-		count_result(pca_dirty_get(c, rr->id, 0, 0, PCA_DIRTY_CLEAR,
-					   local, sizeof(local), &dirty));
+		bad = 0;
+		ret = pca_dirty_get(c, id, 0, 0, PCA_DIRTY_CLEAR, local,
+				    sizeof(local), &dirty);
 	} else if (what < 80) {
-		count_result(chance(r, 50) ?
-			     pca_dirty_clear(c, rr->id, off, len) :
-			     pca_fd_dirty_clear(rr->fd, off, len));
+		nl = chance(r, 50);
+		ret = nl ? pca_dirty_clear(c, id, off, len) :
+		      pca_fd_dirty_clear(fd, off, len);
 	} else if (what < 95) {
-		count_result(chance(r, 50) ? nl_discard(c, rr->id, off, len) :
-			     fd_discard(rr->fd, off, len));
+		nl = chance(r, 50);
+		ret = nl ? nl_discard(c, id, off, len) :
+		      fd_discard(fd, off, len);
 	} else {
 		/* restart tracking: an empty log, every page re-armed */
-		count_result(pca_dirty_track(c, rr->id, 1));
+		bad = 0;
+		ret = pca_dirty_track(c, id, 1);
 	}
+	count_result(ret);
+	/* part of a unit: refused, before anything is done */
+	if (bad && nl)
+		expect_nl(ret, -EINVAL, "netlink dirty log/discard", id, off,
+			  len);
+	else if (bad)
+		expect_fd(ret, -EINVAL, "dirty log/discard", id, off, len);
 }
 
-/* Whole-range operations on the 1 TiB region: none may stall a CPU. */
+/*
+ * Whole-range operations on a 1 TiB region, of pages or of units: none
+ * may stall a CPU.
+ */
 static void rr_huge(struct rr *rr, struct pca_client *c, struct rng *r)
 {
 	static uint8_t page[PAGE];
-	uint64_t off = rbelow(r, RR_HUGE / PAGE) * PAGE, dirty = 0;
+	int units = rr->bigufd >= 0 && chance(r, 50);
+	int fd = units ? rr->bigufd : rr->hugefd;
+	uint32_t id = units ? rr->biguid : rr->hugeid;
+	uint64_t unit = units ? UNIT : PAGE;
+	const uint8_t *src = units ? rr->usrc : page;
+	uint64_t off = rbelow(r, RR_HUGE / unit) * unit, dirty = 0;
 	struct pca_dirty_log dl = {
 		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
 	};
 
 	switch (rbelow(r, 7)) {
 	case 0:
-		count_result(fd_discard(rr->hugefd, 0, RR_HUGE));
+		count_result(fd_discard(fd, 0, RR_HUGE));
 		break;
 	case 1:
-		count_result(nl_discard(c, rr->hugeid, 0, RR_HUGE));
+		count_result(nl_discard(c, id, 0, RR_HUGE));
 		break;
 	case 2:
-		count_result(pca_fd_wake(rr->hugefd, 0, RR_HUGE));
+		count_result(pca_fd_wake(fd, 0, RR_HUGE));
 		break;
 	case 3:
-		/* a few pages present, far apart */
-		count_result(pca_fd_zero(rr->hugefd, off, PAGE, 0, NULL));
-		count_result(pca_fd_copy(rr->hugefd, RR_HUGE - PAGE, page,
-					 PAGE, 0, NULL));
+		/* a few units present, far apart */
+		count_result(pca_fd_zero(fd, off, unit, 0, NULL));
+		count_result(pca_fd_copy(fd, RR_HUGE - unit, src, unit, 0,
+					 NULL));
 		break;
 	case 4:
-		count_result(ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl) ?
-			     -errno : 0);
+		count_result(ioctl(fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
 		break;
 	case 5:
-		count_result(pca_fd_dirty_clear(rr->hugefd, 0, RR_HUGE));
+		count_result(pca_fd_dirty_clear(fd, 0, RR_HUGE));
 		break;
 	default:
-		count_result(pca_dirty_get(c, rr->hugeid, 0, RR_HUGE,
+		count_result(pca_dirty_get(c, id, 0, RR_HUGE,
 					   PCA_DIRTY_COUNT_ONLY, NULL, 0,
 					   &dirty));
 		break;
@@ -3845,6 +3900,8 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
 	};
 	unsigned int what = rbelow(r, 3);
+	int units = rr->bigufd >= 0 && chance(r, 50);
+	int fd = units ? rr->bigufd : rr->hugefd;
 	pid_t pid;
 
 	fflush(stdout);
@@ -3854,11 +3911,13 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 	if (!pid) {
 		for (;;) {
 			if (what == 0)
-				fd_discard(rr->hugefd, 0, RR_HUGE);
+				fd_discard(fd, 0, RR_HUGE);
 			else if (what == 1)
-				ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl);
+				ioctl(fd, PCA_IOC_DIRTY_LOG, &dl);
+			else if (units)
+				pca_fd_copy(fd, 0, rr->usrc, UNIT, 0, NULL);
 			else
-				pca_fd_copy(rr->hugefd, 0, page, PAGE, 0, NULL);
+				pca_fd_copy(fd, 0, page, PAGE, 0, NULL);
 		}
 	}
 	usleep(rbelow(r, 50000));
@@ -3867,16 +3926,71 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 		   "a process killed in whole-range work did not die");
 }
 
+/*
+ * The huge region's log is exact too, by units: a byte written anywhere
+ * in a unit sets all of its bits, a clear re-arms all of its pages (each
+ * written just before), and a report of some units through netlink says
+ * the same.  Two rounds.
+ */
+static void rr_check_units(struct pca_test_ctx *t, struct rr *rr,
+			   struct rng *r)
+{
+	const int words = UNIT_PAGES / 64;
+	uint64_t bits[RR_UNITS * UNIT_PAGES / 64], part[2 * UNIT_PAGES / 64];
+	uint64_t dirty = 0, want;
+	int written[RR_UNITS], u, i, n, bad, round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < RR_UNITS * (int)UNIT_PAGES; i++)
+			rr->umem[i * PAGE + rbelow(r, PAGE)] ^= 1;
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(rr->ufd, 0, RR_UNITS * UNIT,
+						  PCA_DIRTY_CLEAR, bits,
+						  sizeof(bits), NULL));
+		for (u = 0, n = 0; u < RR_UNITS; u++) {
+			written[u] = !u || (u != 1 && chance(r, 50));
+			if (!written[u])
+				continue;
+			/* anywhere in the unit, in two of its pages */
+			for (i = 0; i < 2; i++)
+				rr->umem[u * UNIT + rbelow(r, UNIT)] ^= 1;
+			n++;
+		}
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(rr->ufd, 0, RR_UNITS * UNIT,
+						  0, bits, sizeof(bits),
+						  &dirty));
+		for (i = 0, bad = 0; i < RR_UNITS * words; i++) {
+			want = written[i / words] ? ~0ULL : 0;
+			if (bits[i] != want && bad++ < 4)
+				PCA_FAIL(t, "round %d, unit %d (%s), bits %d-%d: %#llx",
+					 round, i / words, written[i / words] ?
+					 "written" : "not written",
+					 (i % words) * 64, (i % words) * 64 + 63,
+					 (unsigned long long)bits[i]);
+		}
+		PCA_EXPECT_EQ(t, dirty, (uint64_t)n * UNIT_PAGES);
+		/* units 1 and 2 alone, over netlink */
+		PCA_ASSERT_OK(t, pca_dirty_get(t->c, rr->uid, UNIT, 2 * UNIT, 0,
+					       part, sizeof(part), &dirty));
+		PCA_EXPECT(t, !memcmp(part, bits + words, sizeof(part)),
+			   "round %d: netlink report of units 1-2 differs",
+			   round);
+		PCA_EXPECT_EQ(t, dirty, (uint64_t)(written[1] + written[2]) *
+				  UNIT_PAGES);
+	}
+}
+
 static void test_report_race(struct pca_test_ctx *t)
 {
 	pthread_t wr, ag, rep[3];
 	uint64_t bits[RR_PAGES / 64], dirty = 0;
-	struct rr rr = { .budget = fuzz_ops / 20 + 100 };
-	uint64_t t0 = now_ms();
+	struct rr rr = { .budget = fuzz_ops / 20 + 100, .ufd = -1,
+			 .bigufd = -1 };
+	uint64_t t0 = now_ms(), wrong0 = atomic_load(&shared->wrong);
 	struct rng r;
 	int i, k, n;
 
 	rng_init(&r, fuzz_seed, 320);
+	huge_ok = !!(t->api.features & PCA_FEATURE_HUGE);
 	rr.fd = PCA_ASSERT_OK(t, pca_region_create(RR_PAGES * PAGE, 0, &rr.id));
 	rr.outfd = PCA_ASSERT_OK(t, pca_region_create(RR_OUT * PAGE,
 						      PCA_REGION_MISSING,
@@ -3890,6 +4004,24 @@ static void test_report_race(struct pca_test_ctx *t)
 	PCA_ASSERT(t, rr.mem != MAP_FAILED && rr.out != MAP_FAILED, "mmap");
 	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.id, 1));
 	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.hugeid, 1));
+	if (huge_ok) {
+		rr.ufd = PCA_ASSERT_OK(t, pca_region_create(RR_UNITS * UNIT,
+							    PCA_REGION_HUGE,
+							    &rr.uid));
+		rr.bigufd = PCA_ASSERT_OK(t, pca_region_create(RR_HUGE,
+							       PCA_REGION_HUGE,
+							       &rr.biguid));
+		atomic_fetch_add(&shared->huge_regions, 2);
+		rr.umem = mmap(NULL, RR_UNITS * UNIT, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, rr.ufd, 0);
+		rr.usrc = mmap(NULL, UNIT, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		PCA_ASSERT(t, rr.umem != MAP_FAILED && rr.usrc != MAP_FAILED,
+			   "mmap");
+		memset(rr.usrc, 0x3c, UNIT);
+		PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.uid, 1));
+		PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.biguid, 1));
+	}
 
 	pthread_create(&wr, NULL, rr_writer, &rr);
 	pthread_create(&ag, NULL, rr_agent, &rr);
@@ -3921,12 +4053,21 @@ static void test_report_race(struct pca_test_ctx *t)
 		n += set;
 	}
 	PCA_EXPECT_EQ(t, dirty, (uint64_t)n);
+	if (rr.umem)
+		rr_check_units(t, &rr, &r);
+	wrong_check(t, wrong0);
 
 	munmap(rr.mem, RR_PAGES * PAGE);
 	munmap(rr.out, RR_OUT * PAGE);
 	close(rr.fd);
 	close(rr.outfd);
 	close(rr.hugefd);
+	if (rr.umem) {
+		munmap(rr.umem, RR_UNITS * UNIT);
+		munmap(rr.usrc, UNIT);
+		close(rr.ufd);
+		close(rr.bigufd);
+	}
 }
 
 /* -------------------------------------------------------------------------
