@@ -10,7 +10,11 @@
  * traces every netlink message and ioctl on stderr.
  *
  * OPS is split over the parts below, each with a seed derived from SEED, so
- * one part can be rerun alone (-t NAME) with the same -s and -n:
+ * one part can be rerun alone (-t NAME) with the same -s and -n.  Where
+ * the module has PCA_REGION_HUGE, a fifth of the regions the parts make
+ * are huge (2 to 8 units of 2 MiB): their offsets and lengths are mostly
+ * whole units, some deliberately not (EINVAL), and data comes a unit at a
+ * time.
  *
  *  netlink     random and mutated generic netlink messages for every
  *              command and for unknown ones: wrong attribute types, short
@@ -24,16 +28,30 @@
  *  ioctl       random ioctls on the device and region fds: random numbers
  *              in our magic, random sizes and directions, structured and
  *              random arguments, bad pointers (NULL, kernel, unmapped,
- *              read-only, straddling a guard page);
+ *              read-only, straddling a guard page, a unit's source that
+ *              runs into one); what a COPY, ZERO or COPY_BATCH placed
+ *              must read back through the region's mapping;
  *  mmap        mmap/munmap/mremap/mprotect/madvise/msync/mlock/fork/close
  *              and reopen-through-/proc sequences on region fds, with
- *              touches of present and missing pages, kernel accesses and
- *              DISCARD of mapped pages;
+ *              touches of present and missing pages, kernel accesses,
+ *              DISCARD of mapped pages and dirty log rounds; huge
+ *              regions are mapped mostly by whole units (PMDs), some at
+ *              a page inside a unit, and munmap, mremap, mprotect and
+ *              madvise take whole units or pieces of them (splitting
+ *              PMDs; MADV_COLD and MADV_PAGEOUT of part of a unit);
+ *              DISCARD must answer as the range's units say, a hole
+ *              punched or a MADV_REMOVE that succeeded must be whole
+ *              units, and two mappings of a region must show the same
+ *              bytes where they overlap;
  *  concurrent  faulting processes (two threads each, user and kernel
  *              accesses, GUP through /proc/self/mem and process_vm_readv,
- *              remapping, forks) against missing regions, two resolver
- *              threads resolving some faults (COPY, ZERO, WAKE, batches,
- *              DONTWAKE, over netlink and ioctl, or DISCARD right after)
+ *              remapping, forks, MADV_REMOVE of units) against missing
+ *              regions, some huge, two resolver threads resolving some
+ *              faults (COPY, ZERO, WAKE, batches, DONTWAKE, over netlink
+ *              and ioctl, or DISCARD right after; a huge region's by
+ *              whole units, where netlink COPY must be refused with
+ *              EOPNOTSUPP and a part of a unit with EINVAL, and every
+ *              fault record must name a whole unit of its region)
  *              and ignoring others, and chaos threads that attach, detach
  *              and close sockets (and bind a closed agent's port again at
  *              once: no record may reach the new socket before it
@@ -46,10 +64,14 @@
  *  report_race every dirty-log report path (ioctl get, get+clear into a
  *              bitmap on a missing page that an agent thread places late,
  *              netlink get+clear, dumps with clear, clears) against
- *              writers and DISCARD over netlink and ioctl, plus whole-
- *              range operations on a 1 TiB region (DISCARD, WAKE, ZERO,
+ *              writers and DISCARD over netlink and ioctl, on a region of
+ *              pages and on a huge one (whole units, some ranges part of
+ *              a unit: EINVAL), plus whole-range operations on a 1 TiB
+ *              region of pages and one of units (DISCARD, WAKE, ZERO,
  *              COPY, dirty count and clear), some by processes killed in
- *              the middle; then the log must still be exact;
+ *              the middle; then the logs must still be exact, the huge
+ *              one by units (a byte written sets all the bits of its
+ *              unit);
  *  no_leaks    once every process and fd of the parts above is gone: no
  *              region is left (REGION_GET dump) and the module's
  *              reference count is zero; the fault cache's object count
@@ -57,7 +79,9 @@
  *
  * Sequential parts replay exactly from the seed; the concurrent part's
  * choices come from the seed but its interleaving does not.  Every wait is
- * bounded.  The number of operations and the seed are printed.
+ * bounded.  The number of operations and the seed are printed.  Errors are
+ * expected; a wrong answer (data that is not what was placed, an errno
+ * other than the one promised) is printed as "# wrong:" and fails its part.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -94,6 +118,18 @@
 #define MAX_RESOLVE	64
 /* Largest region anything but a create-and-close uses (dirty bitmaps). */
 #define BIG_REGION	(1ULL << 30)
+/*
+ * The unit of a PCA_REGION_HUGE region: 2 MiB, the PMD size of x86-64.
+ * Huge regions here are small (guest memory is 1 GiB): 2 to 8 units, and
+ * one resolution places at most 2 units.
+ */
+#define UNIT		(2UL << 20)
+#define UNIT_PAGES	(UNIT / PAGE)
+#define MIN_UNITS	2
+#define MAX_UNITS	8
+#define MAX_RESOLVE_UNITS 2
+/* Share of the regions the sequential parts create that are huge, %. */
+#define HUGE_PCT	20
 /* Pages carried by one fuzzed COPY message at most. */
 #define MAX_MSG_PAGES	16
 #define NLBUF		(MAX_MSG_PAGES * (PAGE + 64) + 8192)
@@ -114,6 +150,8 @@ static uint64_t fuzz_ops = DEFAULT_OPS;
 static int fuzz_verbose;
 /* PCA_TIMEOUT_SCALE (slow debug kernels) stretches the waits for exits */
 static unsigned int wait_scale = 1;
+/* The module has PCA_REGION_HUGE: some regions are made of 2 MiB units. */
+static int huge_ok;
 
 /* In shared memory: counts survive the harness's forked children. */
 struct fuzz_shared {
@@ -121,6 +159,9 @@ struct fuzz_shared {
 	atomic_ullong errs[160];	/* replies/ioctl results by errno */
 	atomic_ullong ok;
 	atomic_ullong no_answer;	/* requests netlink did not answer */
+	atomic_ullong huge_regions;	/* PCA_REGION_HUGE regions made */
+	/* answers that are wrong, not merely errors: wrong data, errno */
+	atomic_ullong wrong;
 };
 static struct fuzz_shared *shared;
 
@@ -139,13 +180,45 @@ static uint64_t part_ops(enum part p)
 }
 
 static uint64_t now_ms(void);
-static uint64_t part_t0;
+static uint64_t part_t0, part_wrong0;
+
+/*
+ * A wrong answer: data that is not what was placed, an errno other than
+ * the one the interface promises, a fault record that names no unit.
+ * Errors as such are expected; these fail the part.
+ */
+static void __attribute__((format(printf, 1, 2))) fuzz_wrong(const char *fmt,
+							       ...)
+{
+	char buf[256];
+	va_list ap;
+
+	/* the first few are enough to go on */
+	if (atomic_fetch_add(&shared->wrong, 1) >= 20)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	printf("# wrong: %s\n", buf);
+	fflush(stdout);
+}
+
+/* The last line of a part: wrong answers since @wrong0 fail it. */
+static void wrong_check(struct pca_test_ctx *t, uint64_t wrong0)
+{
+	uint64_t n = atomic_load(&shared->wrong) - wrong0;
+
+	PCA_EXPECT(t, !n, "%llu wrong answers (the first ones above)",
+		   (unsigned long long)n);
+}
 
 /* The first line of every part: enough to rerun it. */
 static void part_start(struct pca_test_ctx *t, enum part p)
 {
 	part_t0 = now_ms();
+	part_wrong0 = atomic_load(&shared->wrong);
 	fuzz_commands = t->api.commands;
+	huge_ok = !!(t->api.features & PCA_FEATURE_HUGE);
 	pca_t_diag(t, "seed %#llx, %llu of %llu operations (rerun: fuzz_test -s %#llx -n %llu -t %s)",
 		   (unsigned long long)fuzz_seed,
 		   (unsigned long long)part_ops(p),
@@ -292,13 +365,94 @@ static uint64_t rlength(struct rng *r, uint64_t size, uint64_t off)
 
 /*
  * A range that would make the module allocate pages is cut to MAX_RESOLVE
- * pages; out-of-range and malformed ones are left as they are.
+ * pages (MAX_RESOLVE_UNITS units of a huge region); out-of-range and
+ * malformed ones are left as they are.
  */
-static uint64_t clamp_resolve(uint64_t size, uint64_t off, uint64_t len)
+static uint64_t clamp_resolve(uint64_t size, uint64_t off, uint64_t len,
+			      uint64_t unit)
 {
-	if (off < size && len <= size - off && len > MAX_RESOLVE * PAGE)
-		return MAX_RESOLVE * PAGE;
+	uint64_t max = unit == PAGE ? MAX_RESOLVE * PAGE :
+		       MAX_RESOLVE_UNITS * unit;
+
+	if (off < size && len <= size - off && len > max)
+		return max;
 	return len;
+}
+
+/* What a region places, faults on and logs as one. */
+static uint64_t region_unit(uint64_t flags)
+{
+	return flags & PCA_REGION_HUGE ? UNIT : PAGE;
+}
+
+/* A size for a new huge region: mostly whole units, some not (EINVAL). */
+static uint64_t rsize_huge(struct rng *r)
+{
+	uint64_t units = MIN_UNITS + rbelow(r, MAX_UNITS - MIN_UNITS + 1);
+
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return UNIT / 2 * (1 + 2 * rbelow(r, 2 * MAX_UNITS));
+	case 2:
+		return units * UNIT + PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+	default:
+		return units * UNIT;
+	}
+}
+
+/*
+ * An offset into a region of @unit: in a huge region mostly a whole
+ * unit, some inside one (EINVAL), some out of range.
+ */
+static uint64_t roffset_in(struct rng *r, uint64_t size, uint64_t unit)
+{
+	uint64_t units = size / unit;
+
+	if (unit == PAGE)
+		return roffset(r, size);
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return size;
+	case 2:
+		return units ? size - unit : 0;
+	case 3:		/* a page inside a unit */
+		return rbelow(r, units ? units : 1) * unit +
+		       PAGE * (1 + rbelow(r, unit / PAGE - 1));
+	case 4:
+		return rbelow(r, size + 1);
+	case 5:
+		return size + unit * rbelow(r, 4);
+	default:
+		return units ? rbelow(r, units) * unit : 0;
+	}
+}
+
+/* A length as above: mostly whole units, some pages of one (EINVAL). */
+static uint64_t rlength_in(struct rng *r, uint64_t size, uint64_t off,
+			   uint64_t unit)
+{
+	if (unit == PAGE)
+		return rlength(r, size, off);
+	switch (rbelow(r, 16)) {
+	case 0:
+		return rinteresting(r);
+	case 1:
+		return 0;
+	case 2:
+		return off < size ? size - off : unit;
+	case 3:		/* part of a unit */
+		return PAGE * (1 + rbelow(r, unit / PAGE - 1));
+	case 4:		/* units and a page */
+		return unit * (1 + rbelow(r, 2)) + PAGE;
+	case 5:
+		return size + unit;
+	default:
+		return unit * (1 + rbelow(r, MAX_RESOLVE_UNITS));
+	}
 }
 
 /* -------------------------------------------------------------------------
@@ -352,12 +506,38 @@ static int touch(volatile uint8_t *p, int write)
 	return 0;
 }
 
+/* Copy @len bytes from @p into @out: 0, or the signal a read raised. */
+static int probe_read(const volatile uint8_t *p, uint8_t *out, size_t len)
+{
+	sigjmp_buf jb;
+	int sig;
+	size_t i;
+
+	sig = sigsetjmp(jb, 1);
+	if (sig) {
+		touch_jmp = NULL;
+		return sig;
+	}
+	touch_jmp = &jb;
+	__asm__ __volatile__("" ::: "memory");
+	for (i = 0; i < len; i++)
+		out[i] = p[i];
+	__asm__ __volatile__("" ::: "memory");
+	touch_jmp = NULL;
+	return 0;
+}
+
 /* -------------------------------------------------------------------------
  * Buffers for pointers: good ones, and bad ones of every kind
  */
 
+/* Units of data for huge regions, followed by a guard page. */
+#define HBUF		(2 * UNIT)
+
 struct bufs {
 	uint8_t *data;		/* MAX_RESOLVE pages of pattern */
+	uint8_t *hdata;		/* HBUF bytes of pattern... */
+	uint8_t *hguard;	/* ...and the PROT_NONE page after them */
 	uint8_t *ro;		/* one read-only page */
 	uint8_t *guard;		/* a PROT_NONE page... */
 	uint8_t *before_guard;	/* ...and the writable page before it */
@@ -387,6 +567,16 @@ static void bufs_init(void)
 	bufs.gone = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	munmap(bufs.gone, PAGE);
+	bufs.hdata = mmap(NULL, HBUF + PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* a pattern that differs from page to page and unit to unit */
+	for (i = 0; i < HBUF; i += 8) {
+		uint64_t v = (i >> 12) * 0x9e3779b97f4a7c15ULL ^ i ^ 0xa5;
+
+		memcpy(bufs.hdata + i, &v, 8);
+	}
+	bufs.hguard = bufs.hdata + HBUF;
+	mprotect(bufs.hguard, PAGE, PROT_NONE);
 }
 
 /* bufs.ro changes protection for a moment: one thread at a time. */
@@ -434,6 +624,19 @@ static uint64_t rsrc(struct rng *r, uint64_t len)
 	return rbadptr(r);
 }
 
+/* A source of @len bytes for a region of @unit. */
+static uint64_t rsrc_in(struct rng *r, uint64_t len, uint64_t unit)
+{
+	if (unit == PAGE)
+		return rsrc(r, len);
+	if (chance(r, 85) && len <= HBUF)
+		return (uintptr_t)bufs.hdata +
+		       (rbelow(r, HBUF - len + 1) & ~7ULL);
+	if (chance(r, 30))	/* runs into the guard part way */
+		return (uintptr_t)bufs.hdata + rbelow(r, HBUF);
+	return rbadptr(r);
+}
+
 /*
  * Where an ioctl's argument struct of @size bytes goes: a good buffer, at
  * the very end of a page before a guard, in read-only memory, or nowhere.
@@ -471,6 +674,7 @@ struct fregion {
 	uint32_t id;
 	uint64_t size;
 	uint64_t flags;
+	uint64_t unit;		/* PAGE, or UNIT in a huge region */
 	uint8_t *map;		/* a MAP_SHARED view of the first map_len */
 	uint64_t map_len;
 };
@@ -548,15 +752,20 @@ static void region_adopt(struct fstate *s, int fd, uint32_t id, uint64_t size,
 	fr->id = id;
 	fr->size = size;
 	fr->flags = flags;
+	fr->unit = region_unit(flags);
 	fr->map = NULL;
 	fr->map_len = 0;
-	/* Huge ones are only boundary values: gone again at once. */
+	if (flags & PCA_REGION_HUGE)
+		atomic_fetch_add(&shared->huge_regions, 1);
+	/* Very large ones are only boundary values: gone again at once. */
 	if (size > BIG_REGION) {
 		region_close(s, fr);
 		return;
 	}
 	if (chance(&s->rng, 70)) {
-		uint64_t len = size < 256 * PAGE ? size : 256 * PAGE;
+		/* a huge region's whole units, mapped with PMDs */
+		uint64_t max = fr->unit == PAGE ? 256 * PAGE : MAX_UNITS * UNIT;
+		uint64_t len = size < max ? size : max;
 		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       fd, 0);
 
@@ -570,13 +779,16 @@ static void region_adopt(struct fstate *s, int fd, uint32_t id, uint64_t size,
 
 static int region_new(struct fstate *s)
 {
-	uint64_t size = rsize(&s->rng), flags;
+	int huge = huge_ok && chance(&s->rng, HUGE_PCT);
+	uint64_t size = huge ? rsize_huge(&s->rng) : rsize(&s->rng), flags;
 	uint32_t id;
 	int fd;
 
 	flags = chance(&s->rng, 75) ? PCA_REGION_MISSING : 0;
 	if (chance(&s->rng, 20))
 		flags |= PCA_REGION_USER_ONLY;
+	if (huge)
+		flags |= PCA_REGION_HUGE;
 	if (chance(&s->rng, 5))
 		flags = rinteresting(&s->rng);
 	fd = pca_region_create(size, flags, &id);
@@ -765,13 +977,17 @@ static void nlb_garbage(struct fstate *s, struct nlb *m)
 		p[i] = (uint8_t)rnext(r);
 }
 
-/* A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways. */
-static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size)
+/*
+ * A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways (a
+ * huge region refuses them all).
+ */
+static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size,
+		     uint64_t unit)
 {
 	struct rng *r = &s->rng;
 	size_t nest = nlb_nest_start(m, chance(r, 95) ? PCA_A_PAGE | (chance(r, 50) ? NLA_F_NESTED : 0) :
 				     rbelow(r, PCA_A_MAX + 2));
-	uint64_t off = roffset(r, size);
+	uint64_t off = roffset_in(r, size, unit);
 	size_t dlen = PAGE;
 
 	if (chance(r, 5))
@@ -795,16 +1011,20 @@ static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size)
 	nlb_nest_end(m, nest);
 }
 
-/* The attributes a command takes, each possibly mangled, plus extras. */
+/*
+ * The attributes a command takes, each possibly mangled, plus extras;
+ * offsets and lengths mostly in units of @unit.
+ */
 static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
-			  uint32_t id, uint64_t size)
+			  uint32_t id, uint64_t size, uint64_t unit)
 {
 	struct rng *r = &s->rng;
-	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	uint64_t off = roffset_in(r, size, unit);
+	uint64_t len = rlength_in(r, size, off, unit);
 	unsigned int i, n;
 
 	if (cmd == PCA_CMD_ZERO || cmd == PCA_CMD_COPY)
-		len = clamp_resolve(size, off, len);
+		len = clamp_resolve(size, off, len, unit);
 	if (cmd >= PCA_CMD_MIGRATE && chance(r, 50))
 		id = rregion_id(s);
 	switch (cmd) {
@@ -813,7 +1033,8 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 			PCA_API_VERSION : (uint32_t)rinteresting(r));
 		if (chance(r, 70))
 			nlb_u64(s, m, PCA_A_FEATURES, chance(r, 60) ?
-				rnext(r) & 0x7f : rinteresting(r));
+				rnext(r) & ((PCA_FEATURE_HUGE << 1) - 1) :
+				rinteresting(r));
 		break;
 	case PCA_CMD_REGION_GET:
 	case PCA_CMD_DETACH:
@@ -834,7 +1055,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 		n = chance(r, 10) ? 0 : 1 + rbelow(r, chance(r, 80) ? 2 :
 						   MAX_MSG_PAGES);
 		for (i = 0; i < n; i++)
-			nlb_page(s, m, size);
+			nlb_page(s, m, size, unit);
 		break;
 	case PCA_CMD_ZERO:
 	case PCA_CMD_WAKE:
@@ -908,7 +1129,8 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 			if (chance(r, 80))
 				nlb_u64(s, m, PCA_A_OFFSET, off);
 			if (chance(r, 80))
-				nlb_u64(s, m, PCA_A_LENGTH, clamp_resolve(size, off, len));
+				nlb_u64(s, m, PCA_A_LENGTH,
+					clamp_resolve(size, off, len, unit));
 		}
 		break;
 	}
@@ -917,7 +1139,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 	for (i = 0; i < n; i++) {
 		switch (rbelow(r, 5)) {
 		case 0:
-			nlb_page(s, m, size);
+			nlb_page(s, m, size, unit);
 			break;
 		case 1:
 			nlb_u32(s, m, rbelow(r, PCA_A_MAX + 3),
@@ -1116,6 +1338,7 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 	uint32_t id = rregion_id(s), seq = ++ns->seq;
 	uint64_t size = fr && fr->id == id ? fr->size :
 			(fr ? fr->size : (1 + rbelow(r, 64)) * PAGE);
+	uint64_t unit = fr ? fr->unit : PAGE;
 	uint8_t cmd;
 	size_t sendlen;
 	int ret, dump, i, flips, answer;
@@ -1159,7 +1382,7 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 		for (i = 0; i < n; i++)
 			nlb_garbage(s, &m);
 	} else if (!(dump && chance(r, 50))) {
-		nlb_cmd_attrs(s, &m, cmd, id, size);
+		nlb_cmd_attrs(s, &m, cmd, id, size, unit);
 	}
 	h->nlmsg_len = m.len;
 	sendlen = m.len;
@@ -1383,6 +1606,7 @@ static void test_netlink(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_NETLINK]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(s);
 }
 
@@ -1429,9 +1653,12 @@ union ioc_arg {
 	uint8_t raw[128];
 };
 
-/* Entries for COPY_BATCH, the last one right before the guard page. */
+/*
+ * Entries for COPY_BATCH, the last one right before the guard page: a
+ * page each, or a unit each in a huge region.
+ */
 static struct pca_copy_entry *batch_entries(struct rng *r, uint64_t size,
-					    uint64_t count)
+					    uint64_t count, uint64_t unit)
 {
 	size_t max = PAGE / sizeof(struct pca_copy_entry);
 	struct pca_copy_entry *e;
@@ -1439,10 +1666,16 @@ static struct pca_copy_entry *batch_entries(struct rng *r, uint64_t size,
 
 	e = (struct pca_copy_entry *)bufs.guard - n;
 	for (i = 0; i < n; i++) {
-		e[i].offset = chance(r, 90) && size >= PAGE ?
-			      rbelow(r, size / PAGE) * PAGE : roffset(r, size);
-		e[i].src = chance(r, 90) ? (uintptr_t)bufs.data +
-			   rbelow(r, MAX_RESOLVE) * PAGE : rsrc(r, PAGE);
+		e[i].offset = chance(r, 90) && size >= unit ?
+			      rbelow(r, size / unit) * unit :
+			      roffset_in(r, size, unit);
+		if (unit == PAGE)
+			e[i].src = chance(r, 90) ? (uintptr_t)bufs.data +
+				   rbelow(r, MAX_RESOLVE) * PAGE : rsrc(r, PAGE);
+		else
+			e[i].src = chance(r, 90) ? (uintptr_t)bufs.hdata +
+				   rbelow(r, HBUF / UNIT) * UNIT :
+				   rsrc_in(r, UNIT, UNIT);
 	}
 	return e;
 }
@@ -1452,7 +1685,9 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 {
 	struct rng *r = &s->rng;
 	uint64_t size = fr ? fr->size : (1 + rbelow(r, 64)) * PAGE;
-	uint64_t off = roffset(r, size), len = rlength(r, size, off);
+	uint64_t unit = fr ? fr->unit : PAGE;
+	uint64_t off = roffset_in(r, size, unit);
+	uint64_t len = rlength_in(r, size, off, unit);
 	size_t i;
 
 	memset(a, 0, sizeof(*a));
@@ -1469,10 +1704,13 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		a->api.ioctls = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_REGION_CREATE):
-		a->rc.size = rsize(r);
+		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
+		if (huge_ok && chance(r, HUGE_PCT))
+			a->rc.flags |= PCA_REGION_HUGE;
+		a->rc.size = a->rc.flags & PCA_REGION_HUGE && chance(r, 80) ?
+			     rsize_huge(r) : rsize(r);
 		if (a->rc.size > BIG_REGION && a->rc.size <= (1ULL << 40))
 			a->rc.size = BIG_REGION;
-		a->rc.flags = chance(r, 85) ? rbelow(r, 4) : rinteresting(r);
 		a->rc.region_id = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_REGION_OPEN):
@@ -1488,11 +1726,11 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		break;
 	case _IOC_NR(PCA_IOC_COPY):
 		a->copy.offset = off;
-		a->copy.len = clamp_resolve(size, off, len);
-		a->copy.src = rsrc(r, a->copy.len);
+		a->copy.len = clamp_resolve(size, off, len, unit);
+		a->copy.src = rsrc_in(r, a->copy.len, unit);
 		if (fr && fr->map && chance(r, 3))	/* from itself */
 			a->copy.src = (uintptr_t)fr->map +
-				      rbelow(r, fr->map_len / PAGE) * PAGE;
+				      rbelow(r, fr->map_len / unit) * unit;
 		a->copy.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->copy.copied = rnext(r);
 		break;
@@ -1501,7 +1739,7 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 	case _IOC_NR(PCA_IOC_DIRTY_CLEAR):
 	case _IOC_NR(PCA_IOC_DISCARD):
 		a->range.offset = off;
-		a->range.len = clamp_resolve(size, off, len);
+		a->range.len = clamp_resolve(size, off, len, unit);
 		a->range.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->range.done = rnext(r);
 		break;
@@ -1510,7 +1748,7 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 				 chance(r, 50) ? (1ULL << 20) + rbelow(r, 2) :
 				 rinteresting(r);
 		a->batch.entries = chance(r, 85) ?
-			(uintptr_t)batch_entries(r, size, a->batch.count) :
+			(uintptr_t)batch_entries(r, size, a->batch.count, unit) :
 			rbadptr(r);
 		a->batch.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
 		a->batch.copied = rnext(r);
@@ -1563,6 +1801,87 @@ static void touch_some(struct fstate *s, struct fregion *fr)
 	}
 }
 
+/* @src if all of [@src, @src + @len) is one of our pattern buffers. */
+static const uint8_t *good_src(uint64_t src, uint64_t len)
+{
+	uintptr_t d = (uintptr_t)bufs.data, h = (uintptr_t)bufs.hdata;
+
+	if (src >= d && len <= MAX_RESOLVE * PAGE &&
+	    src - d <= MAX_RESOLVE * PAGE - len)
+		return (const uint8_t *)(uintptr_t)src;
+	if (src >= h && len <= HBUF && src - h <= HBUF - len)
+		return (const uint8_t *)(uintptr_t)src;
+	return NULL;
+}
+
+/*
+ * After a COPY from @src (NULL: a ZERO) that placed all of [@off, @off +
+ * @len) of @fr, and nothing since: its mapping shows that data.  64 bytes
+ * of every page are compared, at an offset that moves from page to page.
+ */
+static void check_placed(struct fregion *fr, const char *what, uint64_t off,
+			 uint64_t len, const uint8_t *src)
+{
+	static const uint8_t zero[64];
+	uint8_t got[64];
+	uint64_t at, in;
+	int sig;
+
+	if (!fr->map || off >= fr->map_len || len > fr->map_len - off)
+		return;
+	for (at = 0; at < len; at += PAGE) {
+		in = (at / PAGE * 1032) % (PAGE - 64);
+		sig = probe_read(fr->map + off + at + in, got, sizeof(got));
+		if (sig) {
+			fuzz_wrong("%s of region %u [%#llx, +%#llx): signal %d reading byte %#llx",
+				   what, fr->id, (unsigned long long)off,
+				   (unsigned long long)len, sig,
+				   (unsigned long long)(off + at + in));
+			return;
+		}
+		if (memcmp(got, src ? src + at + in : zero, sizeof(got))) {
+			fuzz_wrong("%s of region %u [%#llx, +%#llx): byte %#llx is %#x, not %#x",
+				   what, fr->id, (unsigned long long)off,
+				   (unsigned long long)len,
+				   (unsigned long long)(off + at + in), got[0],
+				   src ? src[at + in] : 0);
+			return;
+		}
+	}
+}
+
+/* A resolution ioctl on @fr succeeded: what it placed reads back. */
+static void ioc_check(struct fregion *fr, unsigned long cmd,
+		      const union ioc_arg *a)
+{
+	const struct pca_copy_entry *e;
+	uint64_t i, max = PAGE / sizeof(*e);
+
+	switch (cmd) {
+	case PCA_IOC_COPY:
+		if (good_src(a->copy.src, a->copy.len))
+			check_placed(fr, "COPY", a->copy.offset, a->copy.len,
+				     good_src(a->copy.src, a->copy.len));
+		break;
+	case PCA_IOC_ZERO:
+		check_placed(fr, "ZERO", a->range.offset, a->range.len, NULL);
+		break;
+	case PCA_IOC_COPY_BATCH:
+		/* entries batch_entries() made, each placed (no EEXIST) */
+		if (a->batch.count > max || a->batch.entries !=
+		    (uintptr_t)((struct pca_copy_entry *)bufs.guard -
+				a->batch.count))
+			break;
+		e = (const struct pca_copy_entry *)(uintptr_t)a->batch.entries;
+		for (i = 0; i < a->batch.count; i++)
+			if (good_src(e[i].src, fr->unit))
+				check_placed(fr, "COPY_BATCH", e[i].offset,
+					     fr->unit,
+					     good_src(e[i].src, fr->unit));
+		break;
+	}
+}
+
 static void ioc_one(struct fstate *s, int devfd)
 {
 	struct rng *r = &s->rng;
@@ -1595,6 +1914,10 @@ static void ioc_one(struct fstate *s, int devfd)
 			fd == devfd ? "dev" : "region", cmd, argp, ret);
 	count_op(s->part);
 	count_result(ret);
+	/* nothing else runs in the sequential parts */
+	if (!ret && fr && fd == fr->fd && argp == (void *)&a &&
+	    s->part != P_CONCURRENT)
+		ioc_check(fr, cmd, &a);
 	if (ret > 0) {
 		/* REGION_CREATE and _OPEN return a new region fd */
 		struct fregion *of = region_by_id(s, a.ro.region_id);
@@ -1665,6 +1988,7 @@ static void test_ioctl(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_IOCTL]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(s);
 }
 
@@ -1685,7 +2009,57 @@ static long fd_discard(int fd, uint64_t off, uint64_t len)
 struct fmap {
 	uint8_t *addr;
 	uint64_t len;
+	uint64_t off;		/* the file offset at addr */
+	uint64_t unit;		/* the region's */
+	uint32_t id;		/* the region's */
+	uint64_t ino;		/* the region file's */
+	int holes;		/* unmapped in the middle since */
 };
+
+/* The inode number of the file of @fd, or 0. */
+static uint64_t fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/*
+ * The file offset @addr maps if a mapping of the file with inode @ino
+ * holds it now (whatever was unmapped, moved or mapped over since): 0,
+ * or -1 when something else or nothing is there.
+ */
+static int map_file_off(const void *addr, uint64_t ino, uint64_t *off)
+{
+	unsigned long start, end, pgoff, inode;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %lu", &start, &end,
+			   &pgoff, &inode) != 4 ||
+		    (uintptr_t)addr < start || (uintptr_t)addr >= end)
+			continue;
+		if (ino && inode == ino) {
+			*off = pgoff + ((uintptr_t)addr - start);
+			ret = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Whether @addr maps offset @off of the file of @fm now. */
+static int map_holds(const struct fmap *fm, const void *addr, uint64_t off)
+{
+	uint64_t now;
+
+	return !map_file_off(addr, fm->ino, &now) && now == off;
+}
 
 struct mmstate {
 	struct fstate s;
@@ -1717,20 +2091,27 @@ static struct fmap *any_map(struct mmstate *m)
 	return NULL;
 }
 
+/*
+ * A mapping of @fr: in a huge region mostly of whole units at a unit's
+ * offset (mapped with PMDs), some at a page's (PTEs only).
+ */
 static void do_mmap(struct mmstate *m, struct fregion *fr)
 {
 	struct rng *r = &m->s.rng;
-	uint64_t off = chance(r, 80) ? rbelow(r, fr->size / PAGE) * PAGE :
-		       roffset(r, fr->size);
-	uint64_t len = chance(r, 80) ? (1 + rbelow(r, (fr->size - (off < fr->size ? off : 0)) / PAGE + 1)) * PAGE :
-		       rlength(r, fr->size, off);
+	/* the granule of offsets and lengths: pages, or mostly units */
+	uint64_t g = fr->unit == PAGE || chance(r, 20) ? PAGE : fr->unit;
+	uint64_t off = chance(r, 80) ? rbelow(r, fr->size / g) * g :
+		       roffset_in(r, fr->size, fr->unit);
+	uint64_t len = chance(r, 80) ? (1 + rbelow(r, (fr->size - (off < fr->size ? off : 0)) / g + 1)) * g :
+		       rlength_in(r, fr->size, off, fr->unit);
+	uint64_t max = fr->unit == PAGE ? 256 * PAGE : MAX_UNITS * UNIT;
 	int prot = chance(r, 80) ? PROT_READ | PROT_WRITE : rbelow(r, 8);
 	int flags = chance(r, 90) ? MAP_SHARED : MAP_PRIVATE;
 	struct fmap *fm;
 	void *p;
 
-	if (len > 256 * PAGE)
-		len = 256 * PAGE;
+	if (len > max)
+		len = max;
 	if (chance(r, 3))
 		flags |= MAP_POPULATE;	/* missing pages: SIGBUS ignored */
 	if (chance(r, 3))
@@ -1741,8 +2122,9 @@ static void do_mmap(struct mmstate *m, struct fregion *fr)
 	if (p == MAP_FAILED)
 		return;
 	fm = map_slot(m);
-	fm->addr = p;
-	fm->len = len;
+	*fm = (struct fmap){ .addr = p, .len = len, .off = off,
+			     .unit = fr->unit, .id = fr->id,
+			     .ino = fd_ino(fr->fd) };
 }
 
 struct fork_arg {
@@ -1776,15 +2158,17 @@ static void do_reopen(struct mmstate *m, struct fregion *fr)
 	if (fd < 0)
 		return;
 	if (chance(&m->s.rng, 50)) {
-		void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
+		/* the first page, or the first unit */
+		void *p = mmap(NULL, fr->unit, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
 
 		count_op(P_MMAP);
 		if (p != MAP_FAILED) {
 			struct fmap *fm = map_slot(m);
 
-			fm->addr = p;
-			fm->len = PAGE;
+			*fm = (struct fmap){ .addr = p, .len = fr->unit,
+					     .unit = fr->unit, .id = fr->id,
+					     .ino = fd_ino(fd) };
 		}
 	}
 	close(fd);
@@ -1840,6 +2224,104 @@ static void drop_caches(void)
 	}
 }
 
+/* A piece's granule in @fm: a page, or in a huge region mostly a unit. */
+static uint64_t map_granule(struct rng *r, const struct fmap *fm)
+{
+	return fm->unit != PAGE && fm->len >= fm->unit && chance(r, 60) ?
+	       fm->unit : PAGE;
+}
+
+/*
+ * What a range operation on a region of @size and @unit must answer:
+ * the unit alignment comes before the bounds.
+ */
+static int range_errno(uint64_t size, uint64_t unit, uint64_t off,
+		       uint64_t len)
+{
+	if (!len || off % unit || len % unit)
+		return -EINVAL;
+	if (off >= size || len > size - off)
+		return -ERANGE;
+	return 0;
+}
+
+/*
+ * The log read, or read and cleared, over a range or all of it: clearing
+ * write-protects mapped pages again, and a huge region's PMD-mapped units.
+ */
+static void mm_dirty_log(struct mmstate *m, struct pca_client *c,
+			 struct fregion *fr)
+{
+	static uint64_t bits[BIG_REGION / PAGE / 64];
+	struct rng *r = &m->s.rng;
+	uint64_t off = 0, len = fr->size, dirty;
+	uint32_t flags = chance(r, 60) ? PCA_DIRTY_CLEAR :
+			 chance(r, 50) ? PCA_DIRTY_COUNT_ONLY : 0;
+
+	if (chance(r, 60)) {
+		off = roffset_in(r, fr->size, fr->unit);
+		len = rlength_in(r, fr->size, off, fr->unit);
+	}
+	count_op(P_MMAP);
+	if (c && chance(r, 40))
+		count_result(pca_dirty_get(c, fr->id, off, len, flags,
+					   flags & PCA_DIRTY_COUNT_ONLY ?
+					   NULL : bits, sizeof(bits), &dirty));
+	else
+		count_result(pca_fd_dirty_log(fr->fd, off, len, flags, bits,
+					      sizeof(bits), &dirty));
+}
+
+/*
+ * Two mappings of one region show the same bytes where they overlap in
+ * the file, however each maps them: a PMD, PTEs, moved, split, or a
+ * mapping at an offset inside a unit.
+ */
+static void mm_compare(struct mmstate *m)
+{
+	struct rng *r = &m->s.rng;
+	struct fmap *a = any_map(m), *b = NULL;
+	uint64_t lo, hi, at;
+	uint8_t x[64], y[64];
+	int i, start = rbelow(r, MAX_MAPS);
+
+	count_op(P_MMAP);
+	if (!a || a->holes)
+		return;
+	for (i = 0; i < MAX_MAPS && !b; i++) {
+		struct fmap *f = &m->maps[(start + i) % MAX_MAPS];
+
+		if (f != a && f->addr && !f->holes && f->id == a->id &&
+		    f->off < a->off + a->len && a->off < f->off + f->len)
+			b = f;
+	}
+	if (!b)
+		return;
+	lo = a->off > b->off ? a->off : b->off;
+	hi = a->off + a->len < b->off + b->len ? a->off + a->len :
+	     b->off + b->len;
+	for (i = 0; i < 4; i++) {
+		at = lo + (rbelow(r, (hi - lo) / 8) * 8);
+		if (at + sizeof(x) > hi)
+			at = hi - sizeof(x) < lo ? lo : hi - sizeof(x);
+		if (hi - at < sizeof(x))
+			return;
+		/* where both still map it, and neither is missing or PROT_NONE */
+		if (!map_holds(a, a->addr + (at - a->off), at) ||
+		    !map_holds(b, b->addr + (at - b->off), at) ||
+		    probe_read(a->addr + (at - a->off), x, sizeof(x)) ||
+		    probe_read(b->addr + (at - b->off), y, sizeof(y)))
+			continue;
+		if (memcmp(x, y, sizeof(x)))
+			fuzz_wrong("region %u: byte %#llx is %#x through the mapping of [%#llx, +%#llx) at %p but %#x through [%#llx, +%#llx) at %p",
+				   a->id, (unsigned long long)at, x[0],
+				   (unsigned long long)a->off,
+				   (unsigned long long)a->len, a->addr, y[0],
+				   (unsigned long long)b->off,
+				   (unsigned long long)b->len, b->addr);
+	}
+}
+
 static void mm_one(struct mmstate *m, struct pca_client *c)
 {
 	struct rng *r = &m->s.rng;
@@ -1858,18 +2340,35 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 	} else if (!fm) {
 		do_mmap(m, fr);
 	} else if (what < 32) {
-		/* all, or a piece: splits the VMA */
-		off = chance(r, 50) ? 0 : rbelow(r, fm->len / PAGE) * PAGE;
-		len = chance(r, 50) ? fm->len - off : PAGE;
+		/* all, or a piece: splits the VMA, and a PMD */
+		uint64_t g = map_granule(r, fm);
+		int ret;
+
+		off = chance(r, 50) ? 0 : rbelow(r, fm->len / g) * g;
+		len = chance(r, 50) ? fm->len - off : g;
 		count_op(P_MMAP);
-		count_result(munmap(fm->addr + off, len) ? -errno : 0);
-		if (!off && len == fm->len)
+		ret = munmap(fm->addr + off, len) ? -errno : 0;
+		count_result(ret);
+		if (!off && len == fm->len) {
 			fm->addr = NULL;
+		} else if (ret) {
+			/* nothing unmapped */
+		} else if (!off) {
+			fm->addr += len;
+			fm->off += len;
+			fm->len -= len;
+		} else if (off + len == fm->len) {
+			fm->len = off;
+		} else {
+			/* another mapping may fill the hole */
+			fm->holes = 1;
+		}
 	} else if (what < 38) {
 		/* grow (refused: VM_DONTEXPAND), shrink, or move */
 		int flags = rbelow(r, 3) ? MREMAP_MAYMOVE : 0;
-		uint64_t nlen = chance(r, 50) ? fm->len + PAGE :
-				(fm->len > PAGE ? fm->len - PAGE : fm->len);
+		uint64_t g = map_granule(r, fm);
+		uint64_t nlen = chance(r, 50) ? fm->len + g :
+				(fm->len > g ? fm->len - g : fm->len);
 
 		if (chance(r, 10))
 			flags |= MREMAP_DONTUNMAP;
@@ -1885,8 +2384,13 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 		static const int prots[] = { PROT_NONE, PROT_READ,
 			PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC };
 
+		uint64_t g = map_granule(r, fm);
+
+		/* all, or a piece: splits the VMA, and a PMD */
+		off = chance(r, 70) ? 0 : rbelow(r, fm->len / g) * g;
+		len = off ? g : fm->len;
 		count_op(P_MMAP);
-		count_result(mprotect(fm->addr, fm->len,
+		count_result(mprotect(fm->addr + off, len,
 				      prots[rbelow(r, 4)]) ? -errno : 0);
 	} else if (what < 52) {
 		static const int advice[] = { MADV_DONTNEED, MADV_WILLNEED,
@@ -1895,12 +2399,37 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 			MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP,
 			MADV_COLD, MADV_PAGEOUT, MADV_FREE, MADV_POPULATE_READ,
 			MADV_POPULATE_WRITE, MADV_WIPEONFORK };
+		int adv = advice[rbelow(r, sizeof(advice) / sizeof(advice[0]))];
+		uint64_t g = map_granule(r, fm);
+		int ret;
 
+		/*
+		 * All, or a piece: a part of a unit, or of its PMD, for
+		 * MADV_REMOVE (EINVAL), MADV_COLD and MADV_PAGEOUT.
+		 */
+		off = 0;
+		len = fm->len;
+		if (chance(r, 40)) {
+			off = rbelow(r, fm->len / g) * g;
+			len = g * (1 + rbelow(r, (fm->len - off) / g));
+		}
 		count_op(P_MMAP);
-		count_result(madvise(fm->addr, fm->len,
-				     advice[rbelow(r, sizeof(advice) /
-						   sizeof(advice[0]))]) ?
-			     -errno : 0);
+		ret = madvise(fm->addr + off, len, adv) ? -errno : 0;
+		count_result(ret);
+		/*
+		 * Only whole units leave a huge region (madvise() rounds the
+		 * length up to pages: a mapping's may be any).
+		 */
+		len = (len + PAGE - 1) & ~(PAGE - 1);
+		if (adv == MADV_REMOVE && !ret && !fm->holes &&
+		    map_holds(fm, fm->addr + off, fm->off + off) &&
+		    map_holds(fm, fm->addr + off + len - 1,
+			      fm->off + off + len - 1) &&
+		    range_errno(UINT64_MAX, fm->unit, fm->off + off, len))
+			fuzz_wrong("region %u: MADV_REMOVE of [%#llx, +%#llx) succeeded, unit %#llx",
+				   fm->id, (unsigned long long)(fm->off + off),
+				   (unsigned long long)len,
+				   (unsigned long long)fm->unit);
 	} else if (what < 55) {
 		count_op(P_MMAP);
 		count_result(msync(fm->addr, fm->len, chance(r, 50) ?
@@ -1925,9 +2454,20 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 		count_result(pca_dirty_track(c, fr->id, rbelow(r, 2)));
 	} else if (what < 75) {
 		/* mapped, maybe dirty-tracked pages made absent again */
-		off = roffset(r, fr->size);
+		long ret, want;
+
+		off = roffset_in(r, fr->size, fr->unit);
+		len = rlength_in(r, fr->size, off, fr->unit);
 		count_op(P_MMAP);
-		count_result(fd_discard(fr->fd, off, rlength(r, fr->size, off)));
+		ret = fd_discard(fr->fd, off, len);
+		count_result(ret);
+		want = range_errno(fr->size, fr->unit, off, len);
+		if (ret != want)
+			fuzz_wrong("region %u: DISCARD of [%#llx, +%#llx): %s, not %s (unit %#llx)",
+				   fr->id, (unsigned long long)off,
+				   (unsigned long long)len, strerror(-ret),
+				   strerror(-want),
+				   (unsigned long long)fr->unit);
 	} else if (what < 78) {
 		/* the file calls a VMM makes on its guest RAM */
 		static const int modes[] = {
@@ -1936,15 +2476,25 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 			FALLOC_FL_ZERO_RANGE, FALLOC_FL_COLLAPSE_RANGE,
 		};
 
-		off = chance(r, 70) ? roffset(r, fr->size) : rinteresting(r);
-		len = chance(r, 70) ? rlength(r, fr->size, off) :
+		int mode = modes[rbelow(r, 6)], ret;
+
+		off = chance(r, 70) ? roffset_in(r, fr->size, fr->unit) :
+		      rinteresting(r);
+		len = chance(r, 70) ? rlength_in(r, fr->size, off, fr->unit) :
 		      rinteresting(r);
 		count_op(P_MMAP);
 		switch (rbelow(r, 4)) {
 		case 0:
 		case 1:
-			count_result(fallocate(fr->fd, modes[rbelow(r, 6)],
-					       off, len) ? -errno : 0);
+			ret = fallocate(fr->fd, mode, off, len) ? -errno : 0;
+			count_result(ret);
+			/* a hole is punched in whole units, in range */
+			if (!ret && range_errno(fr->size, fr->unit, off, len))
+				fuzz_wrong("region %u: fallocate(%#x) of [%#llx, +%#llx) succeeded, unit %#llx",
+					   fr->id, mode,
+					   (unsigned long long)off,
+					   (unsigned long long)len,
+					   (unsigned long long)fr->unit);
 			break;
 		case 2:
 			count_result(ftruncate(fr->fd, chance(r, 50) ?
@@ -1958,6 +2508,10 @@ static void mm_one(struct mmstate *m, struct pca_client *c)
 				drop_caches();
 			break;
 		}
+	} else if (what < 80) {
+		mm_dirty_log(m, c, fr);
+	} else if (what < 83) {
+		mm_compare(m);
 	} else {
 		int i, n = 1 + rbelow(r, 4);
 
@@ -1991,6 +2545,7 @@ static void test_mmap(struct pca_test_ctx *t)
 	pca_t_diag(t, "%llu operations in %.1f s",
 		   (unsigned long long)(atomic_load(&shared->ops[P_MMAP]) -
 					start), (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
 	free(m);
 }
 
@@ -2004,6 +2559,10 @@ static void test_mmap(struct pca_test_ctx *t)
 #define FAULTER_THREADS	2
 #define RESOLVERS	2
 #define CHAOS		2
+/* Regions remembered after their slot moved on, for their records. */
+#define MADE		1024
+/* Share of the slots' regions that are huge, %. */
+#define SLOT_HUGE_PCT	30
 
 /* Shared with the faulting processes. */
 struct cshared {
@@ -2014,6 +2573,7 @@ struct cshared {
 struct cslot {
 	uint32_t id;
 	uint64_t size;
+	uint64_t unit;
 	int live;
 };
 
@@ -2021,10 +2581,13 @@ struct cstate {
 	struct cshared *sh;
 	pthread_mutex_t lock;		/* guards slots and the slot fds */
 	struct cslot slot[SLOTS];
+	struct cslot made[MADE];	/* every region made, by id */
+	unsigned int nmade;
 	pid_t faulter[FAULTERS];
 	uint16_t family;
 	atomic_int stop;
 	atomic_ullong faults_seen, resolved, regions_made;
+	atomic_ullong unit_faults;	/* records of huge regions */
 	/* fault records on a socket that had attached nowhere */
 	atomic_ullong stray_faults;
 	atomic_ullong ports_reused;
@@ -2041,6 +2604,7 @@ struct fmapping {
 	pthread_mutex_t lock;
 	uint8_t *volatile addr;
 	volatile uint64_t len;
+	volatile uint64_t unit;
 	unsigned int gen;
 };
 
@@ -2076,9 +2640,14 @@ static void faulter_remap(struct faulter *f, struct rng *r, int i)
 		goto out;
 	size = pca_fd_region_size(fd);
 	if (size > 0) {
+		struct stat st;
+
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		count_op(P_CONCURRENT);
 		if (p != MAP_FAILED) {
+			/* st_blksize: the unit of a huge region */
+			fm->unit = !fstat(fd, &st) && st.st_blksize == UNIT ?
+				   UNIT : PAGE;
 			fm->len = size;
 			fm->addr = p;
 		}
@@ -2108,7 +2677,7 @@ static void *faulter_thread(void *arg)
 		unsigned int what = rbelow(&r, 100);
 		struct fmapping *fm;
 		uint8_t *base;
-		uint64_t len;
+		uint64_t len, unit;
 
 		i = rbelow(&r, SLOTS);
 		fm = &f->map[i];
@@ -2118,7 +2687,8 @@ static void *faulter_thread(void *arg)
 		}
 		base = fm->addr;
 		len = fm->len;
-		if (!base || !len) {
+		unit = fm->unit;
+		if (!base || !len || !unit) {
 			faulter_remap(f, &r, i);
 			usleep(1000);
 			continue;
@@ -2129,7 +2699,11 @@ static void *faulter_thread(void *arg)
 		} else if (what < 85) {
 			do_kernel_access(&r, base, len);
 		} else if (what < 90) {
-			madvise(base + rbelow(&r, len / PAGE) * PAGE, PAGE,
+			/* a page, or a whole unit; a VMM discarding a unit */
+			uint64_t g = chance(&r, 50) ? unit : PAGE;
+
+			madvise(base + rbelow(&r, len / g) * g, g,
+				unit != PAGE && chance(&r, 30) ? MADV_REMOVE :
 				MADV_DONTNEED);
 		} else if (what < 92) {
 			mprotect(base, len, PROT_READ);
@@ -2175,11 +2749,16 @@ static pid_t faulter_spawn(struct cstate *cs, uint64_t seed)
 
 /* ---- slots ---- */
 
+/* A region of pages or of 2 to 8 units, every page missing. */
 static void slot_renew(struct cstate *cs, struct rng *r, int i)
 {
-	uint64_t size = (8 + rbelow(r, 120)) * PAGE;
+	int huge = huge_ok && chance(r, SLOT_HUGE_PCT);
+	uint64_t unit = huge ? UNIT : PAGE;
+	uint64_t size = huge ? (MIN_UNITS + rbelow(r, MAX_UNITS - MIN_UNITS + 1)) *
+			       UNIT : (8 + rbelow(r, 120)) * PAGE;
 	uint64_t flags = PCA_REGION_MISSING |
-			 (chance(r, 20) ? PCA_REGION_USER_ONLY : 0);
+			 (chance(r, 20) ? PCA_REGION_USER_ONLY : 0) |
+			 (huge ? PCA_REGION_HUGE : 0);
 	uint32_t id;
 	int fd;
 
@@ -2190,8 +2769,12 @@ static void slot_renew(struct cstate *cs, struct rng *r, int i)
 		/* the old region dies once the faulters let go of it */
 		dup2(fd, SLOT_FD + i);
 		close(fd);
-		cs->slot[i] = (struct cslot){ .id = id, .size = size, .live = 1 };
+		cs->slot[i] = (struct cslot){ .id = id, .size = size,
+					      .unit = unit, .live = 1 };
+		cs->made[cs->nmade++ % MADE] = cs->slot[i];
 		atomic_fetch_add(&cs->regions_made, 1);
+		if (huge)
+			atomic_fetch_add(&shared->huge_regions, 1);
 	} else {
 		close(SLOT_FD + i);
 		cs->slot[i].live = 0;
@@ -2200,8 +2783,9 @@ static void slot_renew(struct cstate *cs, struct rng *r, int i)
 	pthread_mutex_unlock(&cs->lock);
 }
 
-/* A dup of slot @i's fd and its id, or -1. */
-static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size)
+/* A dup of slot @i's fd, its id, size and unit, or -1. */
+static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size,
+		    uint64_t *unit)
 {
 	int fd = -1;
 
@@ -2210,9 +2794,29 @@ static int slot_get(struct cstate *cs, int i, uint32_t *id, uint64_t *size)
 		fd = fcntl(SLOT_FD + i, F_DUPFD_CLOEXEC, 3);
 		*id = cs->slot[i].id;
 		*size = cs->slot[i].size;
+		*unit = cs->slot[i].unit;
 	}
 	pthread_mutex_unlock(&cs->lock);
 	return fd;
+}
+
+/* Size and unit of region @id, made by this part: 0, or -1 if unknown. */
+static int made_lookup(struct cstate *cs, uint32_t id, uint64_t *size,
+		       uint64_t *unit)
+{
+	unsigned int i, n;
+	int ret = -1;
+
+	pthread_mutex_lock(&cs->lock);
+	n = cs->nmade < MADE ? cs->nmade : MADE;
+	for (i = 0; i < n && ret; i++)
+		if (cs->made[i].id == id) {
+			*size = cs->made[i].size;
+			*unit = cs->made[i].unit;
+			ret = 0;
+		}
+	pthread_mutex_unlock(&cs->lock);
+	return ret;
 }
 
 /* ---- resolvers ---- */
@@ -2222,9 +2826,22 @@ struct resolver {
 	int idx;
 	struct pca_client *c;
 	uint32_t attached[SLOTS];
-	uint32_t later[64][2];		/* DONTWAKE'd pages to WAKE */
+	struct {			/* DONTWAKE'd pages and units to WAKE */
+		uint32_t id;
+		uint64_t off, len;
+	} later[64];
 	unsigned int nlater;
 };
+
+static void later_add(struct resolver *rv, uint32_t id, uint64_t off,
+		      uint64_t len)
+{
+	if (rv->nlater < 64) {
+		rv->later[rv->nlater].id = id;
+		rv->later[rv->nlater].off = off;
+		rv->later[rv->nlater++].len = len;
+	}
+}
 
 static void resolver_attach(struct resolver *rv, struct rng *r)
 {
@@ -2259,16 +2876,228 @@ static int slot_of(struct cstate *cs, uint32_t id)
 	return found;
 }
 
+/*
+ * What a request about region @id must answer over netlink: @want, unless
+ * the region is gone meanwhile or the answer did not come in time.
+ */
+static void expect_nl(long ret, long want, const char *what, uint32_t id,
+		      uint64_t off, uint64_t len)
+{
+	if (ret == want || ret == -ENOENT || ret == -EAGAIN ||
+	    ret == -ETIMEDOUT || ret == -EINTR || ret == -ENOBUFS)
+		return;
+	fuzz_wrong("%s of region %u [%#llx, +%#llx): %s, not %s", what, id,
+		   (unsigned long long)off, (unsigned long long)len,
+		   ret ? strerror(-ret) : "success",
+		   want ? strerror(-want) : "success");
+}
+
+/* The same through a region fd, which keeps the region. */
+static void expect_fd(long ret, long want, const char *what, uint32_t id,
+		      uint64_t off, uint64_t len)
+{
+	if (ret == want || ret == -EINTR)
+		return;
+	fuzz_wrong("%s of region %u [%#llx, +%#llx): %s, not %s", what, id,
+		   (unsigned long long)off, (unsigned long long)len,
+		   ret ? strerror(-ret) : "success",
+		   want ? strerror(-want) : "success");
+}
+
+/* A unit placed by fd: placed, there already, or no 2 MiB to be had. */
+static void expect_placed(long ret, const char *what, uint32_t id,
+			  uint64_t off, uint64_t len)
+{
+	if (ret != -EEXIST && ret != -ENOMEM)
+		expect_fd(ret, 0, what, id, off, len);
+}
+
+/*
+ * A resolution that names part of the unit at @off of huge region @id
+ * (@fd: the region's, or -1): refused with EINVAL, nothing placed.
+ */
+static void unit_misaligned(struct resolver *rv, struct rng *r, uint32_t id,
+			    int fd, uint64_t off)
+{
+	uint64_t in = PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+	struct pca_copy_entry e[2] = {
+		{ .offset = off, .src = (uintptr_t)bufs.hdata },
+		{ .offset = off + in, .src = (uintptr_t)bufs.hdata + UNIT },
+	};
+	uint64_t copied = 1;
+	long ret;
+
+	count_op(P_CONCURRENT);
+	switch (rbelow(r, fd >= 0 ? 8 : 3)) {
+	case 0:
+		ret = pca_zero(rv->c, id, off + in, UNIT, 0, NULL);
+		expect_nl(ret, -EINVAL, "netlink ZERO", id, off + in, UNIT);
+		break;
+	case 1:
+		ret = pca_zero(rv->c, id, off, in, 0, NULL);
+		expect_nl(ret, -EINVAL, "netlink ZERO", id, off, in);
+		break;
+	case 2:
+		ret = pca_wake(rv->c, id, off, UNIT + in);
+		expect_nl(ret, -EINVAL, "netlink WAKE", id, off, UNIT + in);
+		break;
+	case 3:
+		ret = pca_fd_copy(fd, off, bufs.hdata, in, 0, NULL);
+		expect_fd(ret, -EINVAL, "COPY", id, off, in);
+		break;
+	case 4:
+		ret = pca_fd_copy(fd, off + in, bufs.hdata, UNIT, 0, NULL);
+		expect_fd(ret, -EINVAL, "COPY", id, off + in, UNIT);
+		break;
+	case 5:
+		/* every entry is checked before any is placed */
+		ret = pca_fd_copy_batch(fd, e, 2, 0, &copied, NULL);
+		expect_fd(ret, -EINVAL, "COPY_BATCH", id, off + in, UNIT);
+		if (copied)
+			fuzz_wrong("COPY_BATCH of region %u with entry %#llx placed %llu",
+				   id, (unsigned long long)(off + in),
+				   (unsigned long long)copied);
+		break;
+	case 6:
+		ret = chance(r, 50) ? fd_discard(fd, off + in, UNIT) :
+		      fd_discard(fd, off, in);
+		expect_fd(ret, -EINVAL, "DISCARD", id, off, in);
+		break;
+	default:
+		ret = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				off + in, UNIT) ? -errno : 0;
+		expect_fd(ret, -EINVAL, "PUNCH_HOLE", id, off + in, UNIT);
+		break;
+	}
+	count_result(ret);
+}
+
+/*
+ * A fault on a huge region: resolved a whole unit at a time, by ioctl
+ * (COPY of a unit or two, a batch of units, ZERO) or by netlink ZERO
+ * and WAKE; netlink COPY, which carries a page an attribute, is refused.
+ * Now and then a resolution that names part of a unit comes first.
+ */
+static void resolve_unit(struct resolver *rv, struct rng *r, uint32_t rid,
+			 uint64_t off)
+{
+	struct cstate *cs = rv->cs;
+	unsigned int what = rbelow(r, 100);
+	uint64_t size = 0, unit, n, k;
+	struct pca_copy_entry e[4];
+	uint32_t id;
+	long ret = 1;
+	int slot, fd = -1;
+
+	/* the region's fd, if a slot still has it */
+	slot = slot_of(cs, rid);
+	if (slot >= 0) {
+		fd = slot_get(cs, slot, &id, &size, &unit);
+		if (fd >= 0 && id != rid) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (chance(r, 10))
+		unit_misaligned(rv, r, rid, fd, off);
+	count_op(P_CONCURRENT);
+	if (what < 10) {
+		ret = pca_copy(rv->c, rid, off, bufs.data, 0, NULL);
+		expect_nl(ret, -EOPNOTSUPP, "netlink COPY", rid, off, PAGE);
+		count_result(ret);
+		ret = 1;		/* not resolved */
+	} else if (what < 25) {
+		ret = pca_zero(rv->c, rid, off, UNIT, 0, NULL);
+	} else if (what < 30) {
+		ret = pca_wake(rv->c, rid, off, UNIT);
+	} else if (what < 36 && rv->nlater < 64) {
+		/* placed now, woken later */
+		if (fd >= 0 && chance(r, 50)) {
+			ret = pca_fd_copy(fd, off, bufs.hdata, UNIT,
+					  PCA_RESOLVE_DONTWAKE, NULL);
+			expect_placed(ret, "COPY", rid, off, UNIT);
+		} else {
+			ret = pca_zero(rv->c, rid, off, UNIT,
+				       PCA_RESOLVE_DONTWAKE, NULL);
+		}
+		later_add(rv, rid, off, UNIT);
+	} else if (what < 85) {
+		if (fd < 0) {
+			/* the slot moved on: left to the region's end */
+		} else if (what < 55) {
+			ret = pca_fd_copy(fd, off, bufs.hdata +
+					  rbelow(r, HBUF / UNIT) * UNIT, UNIT,
+					  chance(r, 10) ? PCA_RESOLVE_DONTWAKE :
+					  0, NULL);
+			expect_placed(ret, "COPY", rid, off, UNIT);
+		} else if (what < 65) {
+			/* a unit an entry, the faulted one first */
+			n = 1 + rbelow(r, 4);
+			for (k = 0; k < n; k++) {
+				e[k].offset = k ? rbelow(r, size / UNIT) * UNIT :
+					      off;
+				e[k].src = (uintptr_t)bufs.hdata +
+					   (k % (HBUF / UNIT)) * UNIT;
+			}
+			ret = pca_fd_copy_batch(fd, e, n, 0, NULL, NULL);
+			expect_placed(ret, "COPY_BATCH", rid, off, n * UNIT);
+		} else if (what < 75) {
+			ret = pca_fd_zero(fd, off, UNIT, 0, NULL);
+			expect_placed(ret, "ZERO", rid, off, UNIT);
+		} else {
+			/* two units in one COPY, where they fit */
+			k = off + 2 * UNIT <= size ? off :
+			    off >= UNIT ? off - UNIT : off;
+			n = k + 2 * UNIT <= size ? 2 : 1;
+			ret = pca_fd_copy(fd, k, bufs.hdata, n * UNIT, 0,
+					  NULL);
+			expect_placed(ret, "COPY", rid, k, n * UNIT);
+		}
+	} else if (what < 88) {
+		ret = pca_fault_resend(rv->c, rid);
+	} else if (what < 92 && fd >= 0) {
+		/* resolve, then take it away again: the toucher faults anew */
+		pca_fd_copy(fd, off, bufs.hdata, UNIT, 0, NULL);
+		n = chance(r, 70) ? UNIT : size - off;
+		ret = fd_discard(fd, off, n);
+		expect_fd(ret, 0, "DISCARD", rid, off, n);
+	}
+	/* else: ignored; a resend or the region's end will deal with it */
+	if (fd >= 0)
+		close(fd);
+	if (ret != 1)
+		count_result(ret);
+	if (!ret)
+		atomic_fetch_add(&cs->resolved, 1);
+}
+
 static void resolve_one(struct resolver *rv, struct rng *r,
 			const struct pca_fault_record *rec)
 {
 	struct cstate *cs = rv->cs;
-	unsigned int what = rbelow(r, 100);
-	uint64_t size, off = rec->offset;
+	unsigned int what;
+	uint64_t size, unit, off = rec->offset;
 	uint32_t id;
 	long ret = 0;
 	int slot, fd;
 
+	/* a record names a whole unit of its region */
+	if (!made_lookup(cs, rec->region_id, &size, &unit)) {
+		if (rec->length != unit || off % unit || off >= size)
+			fuzz_wrong("fault record of region %u (%#llx bytes, unit %#llx): offset %#llx, length %#llx",
+				   rec->region_id, (unsigned long long)size,
+				   (unsigned long long)unit,
+				   (unsigned long long)off,
+				   (unsigned long long)rec->length);
+	} else {
+		unit = rec->length == UNIT ? UNIT : PAGE;
+	}
+	if (unit == UNIT) {
+		atomic_fetch_add(&cs->unit_faults, 1);
+		resolve_unit(rv, r, rec->region_id, off & ~(UNIT - 1));
+		return;
+	}
+	what = rbelow(r, 100);
 	count_op(P_CONCURRENT);
 	if (what < 45) {
 		ret = pca_copy(rv->c, rec->region_id, off,
@@ -2282,12 +3111,11 @@ static void resolve_one(struct resolver *rv, struct rng *r,
 	} else if (what < 62 && rv->nlater < 64) {
 		ret = pca_copy(rv->c, rec->region_id, off, bufs.data,
 			       PCA_RESOLVE_DONTWAKE, NULL);
-		rv->later[rv->nlater][0] = rec->region_id;
-		rv->later[rv->nlater++][1] = off / PAGE;
+		later_add(rv, rec->region_id, off, PAGE);
 	} else if (what < 85) {
 		/* through the region fd, if the slot still has it */
 		slot = slot_of(cs, rec->region_id);
-		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size, &unit);
 		if (fd < 0)
 			return;
 		if (id == rec->region_id && what < 72) {
@@ -2313,7 +3141,7 @@ static void resolve_one(struct resolver *rv, struct rng *r,
 	} else if (what < 92) {
 		/* resolve, then take it away again: the toucher faults anew */
 		slot = slot_of(cs, rec->region_id);
-		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size);
+		fd = slot < 0 ? -1 : slot_get(cs, slot, &id, &size, &unit);
 		if (fd < 0)
 			return;
 		if (id == rec->region_id) {
@@ -2361,9 +3189,8 @@ static void *resolver_thread(void *arg)
 		}
 		if (rv->nlater && (n <= 0 || chance(&r, 20))) {
 			for (i = 0; i < rv->nlater; i++)
-				pca_wake(rv->c, rv->later[i][0],
-					 (uint64_t)rv->later[i][1] * PAGE,
-					 PAGE);
+				pca_wake(rv->c, rv->later[i].id,
+					 rv->later[i].off, rv->later[i].len);
 			count_op(P_CONCURRENT);
 			rv->nlater = 0;
 		}
@@ -2403,7 +3230,7 @@ static void *chaos_thread(void *arg)
 		unsigned int what = rbelow(r, 100);
 		int slot = rbelow(r, SLOTS), fd;
 		uint32_t id = rregion_id(s);
-		uint64_t size;
+		uint64_t size, unit;
 
 		/* the generator's view of the regions: the slots */
 		pthread_mutex_lock(&cs->lock);
@@ -2411,6 +3238,8 @@ static void *chaos_thread(void *arg)
 			s->reg[i].fd = cs->slot[i].live ? SLOT_FD + i : -1;
 			s->reg[i].id = cs->slot[i].id;
 			s->reg[i].size = cs->slot[i].size;
+			s->reg[i].unit = cs->slot[i].unit ? cs->slot[i].unit :
+					 PAGE;
 		}
 		pthread_mutex_unlock(&cs->lock);
 
@@ -2431,7 +3260,7 @@ static void *chaos_thread(void *arg)
 			int detach = chance(r, 50);
 			uint32_t port;
 
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			close(fd);
@@ -2464,7 +3293,7 @@ static void *chaos_thread(void *arg)
 			if (!c && pca_client_open(&c))
 				continue;
 			pca_client_set_timeout(c, 3000);
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			close(fd);
@@ -2473,9 +3302,11 @@ static void *chaos_thread(void *arg)
 				struct pca_fault_record rec[8];
 				int n = pca_recv_faults(c, rec, 8, 5), k;
 
+				/* the unit each record names */
 				for (k = 0; k < n; k++)
 					pca_zero(c, rec[k].region_id,
-						 rec[k].offset, PAGE, 0, NULL);
+						 rec[k].offset, rec[k].length ==
+						 UNIT ? UNIT : PAGE, 0, NULL);
 			}
 			if (chance(r, 50)) {
 				count_result(pca_detach(c, id));
@@ -2495,7 +3326,7 @@ static void *chaos_thread(void *arg)
 		} else if (what < 70) {
 			if (!c && pca_client_open(&c))
 				continue;
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd >= 0)
 				close(fd);
 			count_result(pca_dirty_track(c, id, rbelow(r, 2)));
@@ -2509,18 +3340,24 @@ static void *chaos_thread(void *arg)
 			free(list);
 		} else {
 			/* whole-region resolutions and wakes by fd */
-			fd = slot_get(cs, slot, &id, &size);
+			fd = slot_get(cs, slot, &id, &size, &unit);
 			if (fd < 0)
 				continue;
 			if (what < 84)
 				count_result(pca_fd_wake(fd, 0, size));
 			else if (what < 87)
 				count_result(pca_fd_zero(fd, 0, size, 0, NULL));
-			else if (what < 93)
-				/* pages vanish under the faulters and resolvers */
+			else if (what < 93) {
+				/*
+				 * Pages and units vanish under the faulters
+				 * and resolvers; a page of a unit is refused.
+				 */
+				uint64_t g = chance(r, 90) ? unit : PAGE;
+
 				count_result(fd_discard(fd, chance(r, 50) ? 0 :
-					rbelow(r, size / PAGE) * PAGE, chance(r, 50) ?
-					size : PAGE));
+					rbelow(r, size / g) * g, chance(r, 50) ?
+					size : g));
+			}
 			else
 				ioc_one(s, fd);
 			close(fd);
@@ -2652,11 +3489,12 @@ static void test_concurrent(struct pca_test_ctx *t)
 	for (i = 0; i < SLOTS; i++)
 		close(SLOT_FD + i);
 
-	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records, %llu resolved, %llu ports taken over",
+	pca_t_diag(t, "%llu operations in %.1f s, %llu regions, %llu fault records (%llu of units), %llu resolved, %llu ports taken over",
 		   (unsigned long long)(cops() - start),
 		   (now_ms() - part_t0) / 1000.0,
 		   (unsigned long long)atomic_load(&cs->regions_made),
 		   (unsigned long long)atomic_load(&cs->faults_seen),
+		   (unsigned long long)atomic_load(&cs->unit_faults),
 		   (unsigned long long)atomic_load(&cs->resolved),
 		   (unsigned long long)atomic_load(&cs->ports_reused));
 	PCA_EXPECT(t, !atomic_load(&cs->stray_faults),
@@ -2664,6 +3502,7 @@ static void test_concurrent(struct pca_test_ctx *t)
 		   (unsigned long long)atomic_load(&cs->stray_faults));
 	PCA_EXPECT(t, atomic_load(&cs->faults_seen) > 0,
 		   "no fault record arrived: the faulters did not fault");
+	wrong_check(t, part_wrong0);
 	munmap(cs->sh, sizeof(*cs->sh));
 	free(cs);
 }
@@ -2817,8 +3656,12 @@ static void test_no_leaks(struct pca_test_ctx *t)
  */
 
 #define RR_PAGES	256		/* the tracked region */
+#define RR_UNITS	4		/* the tracked huge region */
 #define RR_OUT		16		/* pages that receive reports */
 #define RR_HUGE		(1ULL << 40)	/* the largest region there is */
+/* Bits of a report of all of either tracked region */
+#define RR_BITS		(RR_PAGES > RR_UNITS * UNIT_PAGES ? RR_PAGES : \
+			 RR_UNITS * UNIT_PAGES)
 
 struct rr {
 	atomic_int stop;
@@ -2827,6 +3670,11 @@ struct rr {
 	int fd, outfd, hugefd;
 	uint32_t id, outid, hugeid;
 	uint8_t *mem, *out;
+	/* huge regions, if the module has them: tracked, and 1 TiB */
+	int ufd, bigufd;
+	uint32_t uid, biguid;
+	uint8_t *umem;
+	uint8_t *usrc;			/* a unit of data */
 };
 
 static int rr_more(struct rr *rr)
@@ -2859,8 +3707,11 @@ static void *rr_writer(void *arg)
 
 	rng_init(&r, fuzz_seed, 300);
 	while (!atomic_load(&rr->stop)) {
-		rr->mem[rbelow(&r, RR_PAGES) * PAGE + rbelow(&r, PAGE)] =
-			rnext(&r);
+		if (rr->umem && chance(&r, 30))
+			rr->umem[rbelow(&r, RR_UNITS * UNIT)] = rnext(&r);
+		else
+			rr->mem[rbelow(&r, RR_PAGES) * PAGE +
+				rbelow(&r, PAGE)] = rnext(&r);
 		if (chance(&r, 5))
 			usleep(rbelow(&r, 200));
 	}
@@ -2895,85 +3746,124 @@ static void *rr_agent(void *arg)
 	return NULL;
 }
 
+/*
+ * One report, clear or discard on a tracked region: the one of pages, or
+ * the huge one, whose ranges are whole units but now and then part of
+ * one (EINVAL).
+ */
 static void rr_report(struct rr *rr, struct pca_client *c, struct rng *r)
 {
-	uint64_t local[RR_PAGES / 64], *bits = local, off, len, dirty;
+	uint64_t local[RR_BITS / 64], *bits = local, off, len, dirty;
 	unsigned int what = rbelow(r, 100);
+	int huge = rr->umem && chance(r, 35), bad = 0, nl = 0;
+	uint64_t unit = huge ? UNIT : PAGE, units = huge ? RR_UNITS : RR_PAGES;
+	/* the bytes of a report of the whole region */
+	uint64_t bsize = units * (unit / PAGE) / 8;
+	uint32_t id = huge ? rr->uid : rr->id;
+	int fd = huge ? rr->ufd : rr->fd;
 	struct pca_dirty_log dl;
+	long ret;
 
-	off = rbelow(r, RR_PAGES) * PAGE;
-	len = (1 + rbelow(r, RR_PAGES - off / PAGE)) * PAGE;
+	off = rbelow(r, units) * unit;
+	len = (1 + rbelow(r, units - off / unit)) * unit;
 	if (chance(r, 50)) {
 		off = 0;
-		len = RR_PAGES * PAGE;
+		len = units * unit;
+	}
+	if (huge && chance(r, 8)) {
+		uint64_t in = PAGE * (1 + rbelow(r, UNIT_PAGES - 1));
+
+		if (chance(r, 50))
+			off += in;
+		else
+			len += in - UNIT;
+		bad = 1;
 	}
 	if (what < 35) {
 		/* ioctl get (+clear), often into a missing page */
 		if (chance(r, 60))
 			bits = (uint64_t *)(rr->out + rbelow(r, RR_OUT) * PAGE +
-					    rbelow(r, PAGE / 64) * 32);
+					    rbelow(r, PAGE / bsize) * bsize);
 		dl = (struct pca_dirty_log){
 			.offset = off, .len = len, .bitmap = (uintptr_t)bits,
-			.bitmap_size = sizeof(local),
+			.bitmap_size = bsize,
 			.flags = chance(r, 70) ? PCA_DIRTY_CLEAR :
 				 chance(r, 50) ? PCA_DIRTY_COUNT_ONLY : 0,
 		};
-		count_result(ioctl(rr->fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
+		ret = ioctl(fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0;
 	} else if (what < 55) {
-		count_result(pca_dirty_get(c, rr->id, off, len,
-					   chance(r, 70) ? PCA_DIRTY_CLEAR : 0,
-					   local, sizeof(local), &dirty));
+		nl = 1;
+		ret = pca_dirty_get(c, id, off, len,
+				    chance(r, 70) ? PCA_DIRTY_CLEAR : 0, local,
+				    sizeof(local), &dirty);
 	} else if (what < 70) {
 		/* a dump: the whole region, cleared message by message */
-		count_result(pca_dirty_get(c, rr->id, 0, 0, PCA_DIRTY_CLEAR,
-					   local, sizeof(local), &dirty));
+		bad = 0;
+		ret = pca_dirty_get(c, id, 0, 0, PCA_DIRTY_CLEAR, local,
+				    sizeof(local), &dirty);
 	} else if (what < 80) {
-		count_result(chance(r, 50) ?
-			     pca_dirty_clear(c, rr->id, off, len) :
-			     pca_fd_dirty_clear(rr->fd, off, len));
+		nl = chance(r, 50);
+		ret = nl ? pca_dirty_clear(c, id, off, len) :
+		      pca_fd_dirty_clear(fd, off, len);
 	} else if (what < 95) {
-		count_result(chance(r, 50) ? nl_discard(c, rr->id, off, len) :
-			     fd_discard(rr->fd, off, len));
+		nl = chance(r, 50);
+		ret = nl ? nl_discard(c, id, off, len) :
+		      fd_discard(fd, off, len);
 	} else {
 		/* restart tracking: an empty log, every page re-armed */
-		count_result(pca_dirty_track(c, rr->id, 1));
+		bad = 0;
+		ret = pca_dirty_track(c, id, 1);
 	}
+	count_result(ret);
+	/* part of a unit: refused, before anything is done */
+	if (bad && nl)
+		expect_nl(ret, -EINVAL, "netlink dirty log/discard", id, off,
+			  len);
+	else if (bad)
+		expect_fd(ret, -EINVAL, "dirty log/discard", id, off, len);
 }
 
-/* Whole-range operations on the 1 TiB region: none may stall a CPU. */
+/*
+ * Whole-range operations on a 1 TiB region, of pages or of units: none
+ * may stall a CPU.
+ */
 static void rr_huge(struct rr *rr, struct pca_client *c, struct rng *r)
 {
 	static uint8_t page[PAGE];
-	uint64_t off = rbelow(r, RR_HUGE / PAGE) * PAGE, dirty = 0;
+	int units = rr->bigufd >= 0 && chance(r, 50);
+	int fd = units ? rr->bigufd : rr->hugefd;
+	uint32_t id = units ? rr->biguid : rr->hugeid;
+	uint64_t unit = units ? UNIT : PAGE;
+	const uint8_t *src = units ? rr->usrc : page;
+	uint64_t off = rbelow(r, RR_HUGE / unit) * unit, dirty = 0;
 	struct pca_dirty_log dl = {
 		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
 	};
 
 	switch (rbelow(r, 7)) {
 	case 0:
-		count_result(fd_discard(rr->hugefd, 0, RR_HUGE));
+		count_result(fd_discard(fd, 0, RR_HUGE));
 		break;
 	case 1:
-		count_result(nl_discard(c, rr->hugeid, 0, RR_HUGE));
+		count_result(nl_discard(c, id, 0, RR_HUGE));
 		break;
 	case 2:
-		count_result(pca_fd_wake(rr->hugefd, 0, RR_HUGE));
+		count_result(pca_fd_wake(fd, 0, RR_HUGE));
 		break;
 	case 3:
-		/* a few pages present, far apart */
-		count_result(pca_fd_zero(rr->hugefd, off, PAGE, 0, NULL));
-		count_result(pca_fd_copy(rr->hugefd, RR_HUGE - PAGE, page,
-					 PAGE, 0, NULL));
+		/* a few units present, far apart */
+		count_result(pca_fd_zero(fd, off, unit, 0, NULL));
+		count_result(pca_fd_copy(fd, RR_HUGE - unit, src, unit, 0,
+					 NULL));
 		break;
 	case 4:
-		count_result(ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl) ?
-			     -errno : 0);
+		count_result(ioctl(fd, PCA_IOC_DIRTY_LOG, &dl) ? -errno : 0);
 		break;
 	case 5:
-		count_result(pca_fd_dirty_clear(rr->hugefd, 0, RR_HUGE));
+		count_result(pca_fd_dirty_clear(fd, 0, RR_HUGE));
 		break;
 	default:
-		count_result(pca_dirty_get(c, rr->hugeid, 0, RR_HUGE,
+		count_result(pca_dirty_get(c, id, 0, RR_HUGE,
 					   PCA_DIRTY_COUNT_ONLY, NULL, 0,
 					   &dirty));
 		break;
@@ -3010,6 +3900,8 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 		.len = RR_HUGE, .flags = PCA_DIRTY_COUNT_ONLY,
 	};
 	unsigned int what = rbelow(r, 3);
+	int units = rr->bigufd >= 0 && chance(r, 50);
+	int fd = units ? rr->bigufd : rr->hugefd;
 	pid_t pid;
 
 	fflush(stdout);
@@ -3019,11 +3911,13 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 	if (!pid) {
 		for (;;) {
 			if (what == 0)
-				fd_discard(rr->hugefd, 0, RR_HUGE);
+				fd_discard(fd, 0, RR_HUGE);
 			else if (what == 1)
-				ioctl(rr->hugefd, PCA_IOC_DIRTY_LOG, &dl);
+				ioctl(fd, PCA_IOC_DIRTY_LOG, &dl);
+			else if (units)
+				pca_fd_copy(fd, 0, rr->usrc, UNIT, 0, NULL);
 			else
-				pca_fd_copy(rr->hugefd, 0, page, PAGE, 0, NULL);
+				pca_fd_copy(fd, 0, page, PAGE, 0, NULL);
 		}
 	}
 	usleep(rbelow(r, 50000));
@@ -3032,16 +3926,71 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
 		   "a process killed in whole-range work did not die");
 }
 
+/*
+ * The huge region's log is exact too, by units: a byte written anywhere
+ * in a unit sets all of its bits, a clear re-arms all of its pages (each
+ * written just before), and a report of some units through netlink says
+ * the same.  Two rounds.
+ */
+static void rr_check_units(struct pca_test_ctx *t, struct rr *rr,
+			   struct rng *r)
+{
+	const int words = UNIT_PAGES / 64;
+	uint64_t bits[RR_UNITS * UNIT_PAGES / 64], part[2 * UNIT_PAGES / 64];
+	uint64_t dirty = 0, want;
+	int written[RR_UNITS], u, i, n, bad, round;
+
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < RR_UNITS * (int)UNIT_PAGES; i++)
+			rr->umem[i * PAGE + rbelow(r, PAGE)] ^= 1;
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(rr->ufd, 0, RR_UNITS * UNIT,
+						  PCA_DIRTY_CLEAR, bits,
+						  sizeof(bits), NULL));
+		for (u = 0, n = 0; u < RR_UNITS; u++) {
+			written[u] = !u || (u != 1 && chance(r, 50));
+			if (!written[u])
+				continue;
+			/* anywhere in the unit, in two of its pages */
+			for (i = 0; i < 2; i++)
+				rr->umem[u * UNIT + rbelow(r, UNIT)] ^= 1;
+			n++;
+		}
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(rr->ufd, 0, RR_UNITS * UNIT,
+						  0, bits, sizeof(bits),
+						  &dirty));
+		for (i = 0, bad = 0; i < RR_UNITS * words; i++) {
+			want = written[i / words] ? ~0ULL : 0;
+			if (bits[i] != want && bad++ < 4)
+				PCA_FAIL(t, "round %d, unit %d (%s), bits %d-%d: %#llx",
+					 round, i / words, written[i / words] ?
+					 "written" : "not written",
+					 (i % words) * 64, (i % words) * 64 + 63,
+					 (unsigned long long)bits[i]);
+		}
+		PCA_EXPECT_EQ(t, dirty, (uint64_t)n * UNIT_PAGES);
+		/* units 1 and 2 alone, over netlink */
+		PCA_ASSERT_OK(t, pca_dirty_get(t->c, rr->uid, UNIT, 2 * UNIT, 0,
+					       part, sizeof(part), &dirty));
+		PCA_EXPECT(t, !memcmp(part, bits + words, sizeof(part)),
+			   "round %d: netlink report of units 1-2 differs",
+			   round);
+		PCA_EXPECT_EQ(t, dirty, (uint64_t)(written[1] + written[2]) *
+				  UNIT_PAGES);
+	}
+}
+
 static void test_report_race(struct pca_test_ctx *t)
 {
 	pthread_t wr, ag, rep[3];
 	uint64_t bits[RR_PAGES / 64], dirty = 0;
-	struct rr rr = { .budget = fuzz_ops / 20 + 100 };
-	uint64_t t0 = now_ms();
+	struct rr rr = { .budget = fuzz_ops / 20 + 100, .ufd = -1,
+			 .bigufd = -1 };
+	uint64_t t0 = now_ms(), wrong0 = atomic_load(&shared->wrong);
 	struct rng r;
 	int i, k, n;
 
 	rng_init(&r, fuzz_seed, 320);
+	huge_ok = !!(t->api.features & PCA_FEATURE_HUGE);
 	rr.fd = PCA_ASSERT_OK(t, pca_region_create(RR_PAGES * PAGE, 0, &rr.id));
 	rr.outfd = PCA_ASSERT_OK(t, pca_region_create(RR_OUT * PAGE,
 						      PCA_REGION_MISSING,
@@ -3055,6 +4004,24 @@ static void test_report_race(struct pca_test_ctx *t)
 	PCA_ASSERT(t, rr.mem != MAP_FAILED && rr.out != MAP_FAILED, "mmap");
 	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.id, 1));
 	PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.hugeid, 1));
+	if (huge_ok) {
+		rr.ufd = PCA_ASSERT_OK(t, pca_region_create(RR_UNITS * UNIT,
+							    PCA_REGION_HUGE,
+							    &rr.uid));
+		rr.bigufd = PCA_ASSERT_OK(t, pca_region_create(RR_HUGE,
+							       PCA_REGION_HUGE,
+							       &rr.biguid));
+		atomic_fetch_add(&shared->huge_regions, 2);
+		rr.umem = mmap(NULL, RR_UNITS * UNIT, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, rr.ufd, 0);
+		rr.usrc = mmap(NULL, UNIT, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		PCA_ASSERT(t, rr.umem != MAP_FAILED && rr.usrc != MAP_FAILED,
+			   "mmap");
+		memset(rr.usrc, 0x3c, UNIT);
+		PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.uid, 1));
+		PCA_ASSERT_OK(t, pca_dirty_track(t->c, rr.biguid, 1));
+	}
 
 	pthread_create(&wr, NULL, rr_writer, &rr);
 	pthread_create(&ag, NULL, rr_agent, &rr);
@@ -3086,12 +4053,21 @@ static void test_report_race(struct pca_test_ctx *t)
 		n += set;
 	}
 	PCA_EXPECT_EQ(t, dirty, (uint64_t)n);
+	if (rr.umem)
+		rr_check_units(t, &rr, &r);
+	wrong_check(t, wrong0);
 
 	munmap(rr.mem, RR_PAGES * PAGE);
 	munmap(rr.out, RR_OUT * PAGE);
 	close(rr.fd);
 	close(rr.outfd);
 	close(rr.hugefd);
+	if (rr.umem) {
+		munmap(rr.umem, RR_UNITS * UNIT);
+		munmap(rr.usrc, UNIT);
+		close(rr.ufd);
+		close(rr.bigufd);
+	}
 }
 
 /* -------------------------------------------------------------------------
@@ -3189,6 +4165,8 @@ int main(int argc, char **argv)
 						(unsigned long long)
 						atomic_load(&shared->errs[i]));
 		printf("# fuzz_test: results %s\n", errs);
+		printf("# fuzz_test: %llu huge regions\n",
+		       (unsigned long long)atomic_load(&shared->huge_regions));
 		if (atomic_load(&shared->no_answer))
 			printf("# fuzz_test: %llu requests got no answer within 2 s\n",
 			       (unsigned long long)atomic_load(&shared->no_answer));
