@@ -873,6 +873,287 @@ static void test_odirect_huge_pinned_at_clear(struct pca_test_ctx *t)
 	odirect_pinned_at_clear(t, 1);
 }
 
+/*
+ * Ground truth with O_DIRECT: writer threads each own a stretch of the
+ * region's pages and give a page a new version with every write, by
+ * O_DIRECT reads of 1 to OD_MAX_RUN pages (rewriting their blocks of the
+ * backing file first) and now and then a store to every word; one more
+ * writer only stores, to pages of its own.  A writer publishes a page's
+ * version once its write has returned.  The test is the agent: it loops
+ * get+clear rounds (ioctl, netlink, netlink dump) and copies the pages
+ * each round reports.  Before a round it notes the versions published;
+ * after the round its copy of every page must be at least that version.
+ * So a write that returned before a round began is in that round's
+ * report or was in the copy of an earlier one: a write is missed if
+ * neither the round during which it ended nor the next reports the page
+ * after it.  After a last round with the writers stopped the copy must
+ * equal the region.
+ */
+#define OD_DIO_WRITERS	2
+#define OD_WRITERS	(OD_DIO_WRITERS + 1)
+#define OD_MAX_RUN	4	/* pages one O_DIRECT read fills */
+#define OD_SECONDS	3
+#define OD_SHOW		10	/* misses shown in full */
+
+enum { OD_NONE, OD_DIO, OD_CPU };
+
+struct od_writer {
+	struct od *o;
+	int idx;
+	int dio;		/* does O_DIRECT reads (else only stores) */
+	unsigned int pause_us;	/* longest pause after a write */
+	size_t first, n;	/* its pages */
+	uint64_t dio_reads, dio_pages, cpu_writes;
+	int err;		/* errno of a failed read, or 0 */
+	ssize_t ret;		/* and what it returned */
+	pthread_t th;
+};
+
+struct od {
+	struct region *r;
+	struct loopdev ld;
+	_Atomic uint32_t *done;	/* a page's version once written */
+	uint64_t *done_round;	/* the round it returned in */
+	uint8_t *kind;		/* OD_DIO or OD_CPU: how it was written */
+	_Atomic uint64_t round;	/* rounds begun */
+	atomic_int stop;
+	struct od_writer w[OD_WRITERS];
+};
+
+static void *od_writer_fn(void *arg)
+{
+	struct od_writer *w = arg;
+	struct od *o = w->o;
+	uint32_t vers[OD_MAX_RUN];
+	unsigned int seed = 1234 + w->idx;
+	off_t boff = (off_t)w->idx * OD_MAX_RUN * PAGE;
+	size_t pg, run, i;
+	uint8_t *buf;
+	uint64_t rnd;
+	int cpu;
+
+	buf = aligned_alloc(PAGE, OD_MAX_RUN * PAGE);
+	if (!buf) {
+		w->err = ENOMEM;
+		return NULL;
+	}
+	while (!atomic_load(&o->stop)) {
+		pg = w->first + rand_r(&seed) % w->n;
+		cpu = !w->dio || rand_r(&seed) % 8 == 0;
+		run = cpu ? 1 : 1 + rand_r(&seed) % OD_MAX_RUN;
+		if (pg + run > w->first + w->n)
+			run = w->first + w->n - pg;
+		/* the writer owns its pages: nobody else changes them */
+		for (i = 0; i < run; i++) {
+			vers[i] = 1 + atomic_load_explicit(
+				&o->done[pg + i], memory_order_relaxed);
+			od_fill(cpu ? o->r->mem + (pg + i) * PAGE :
+				      buf + i * PAGE, pg + i, vers[i]);
+		}
+		if (cpu) {
+			w->cpu_writes++;
+		} else {
+			w->ret = pwrite(o->ld.bfd, buf, run * PAGE, boff);
+			if (w->ret != (ssize_t)(run * PAGE)) {
+				w->err = w->ret < 0 ? errno : EIO;
+				break;
+			}
+			w->ret = pread(o->ld.fd, o->r->mem + pg * PAGE,
+				       run * PAGE, boff);
+			if (w->ret != (ssize_t)(run * PAGE)) {
+				w->err = w->ret < 0 ? errno : EIO;
+				break;
+			}
+			w->dio_reads++;
+			w->dio_pages += run;
+		}
+		/* the write has returned: from here on a round must see it */
+		rnd = atomic_load(&o->round);
+		for (i = 0; i < run; i++) {
+			o->done_round[pg + i] = rnd;
+			o->kind[pg + i] = cpu ? OD_CPU : OD_DIO;
+			atomic_store_explicit(&o->done[pg + i], vers[i],
+					      memory_order_release);
+		}
+		if (w->pause_us)
+			usleep(rand_r(&seed) % w->pause_us);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void odirect_ground_truth(struct pca_test_ctx *t, int huge)
+{
+	const size_t pages = huge ? 2 * OD_WRITERS * OD_UNIT_PAGES : 1536;
+	const size_t unit = huge ? OD_UNIT_PAGES : 1;
+	uint64_t k, sent = 0, unchanged = 0, missed = 0, torn_copies = 0;
+	uint64_t dio_reads = 0, dio_pages = 0, cpu_writes = 0;
+	uint64_t *bits, *last_rep;
+	uint32_t *want;
+	int64_t *have;
+	size_t i, j, n, torn, differ = 0;
+	struct timespec end, now;
+	struct region r;
+	struct od o;
+	uint8_t *shadow;
+	int w, last = 0;
+
+	region_new(t, &r, pages, huge ? PCA_REGION_HUGE : 0);
+	memset(&o, 0, sizeof(o));
+	o.r = &r;
+	loop_new(t, &o.ld, OD_WRITERS * OD_MAX_RUN);
+	o.done = calloc(pages, sizeof(*o.done));
+	o.done_round = calloc(pages, sizeof(*o.done_round));
+	o.kind = calloc(pages, 1);
+	want = calloc(pages, sizeof(*want));
+	have = calloc(pages, sizeof(*have));
+	last_rep = calloc(pages, sizeof(*last_rep));
+	bits = calloc(1, pca_bitmap_bytes(pages));
+	shadow = malloc(pages * PAGE);
+	PCA_ASSERT(t, o.done && o.done_round && o.kind && want && have &&
+		   last_rep && bits && shadow, "out of memory");
+
+	/* version 0 everywhere, in the region and in the agent's copy */
+	for (i = 0; i < pages; i++)
+		od_fill(r.mem + i * PAGE, i, 0);
+	memcpy(shadow, r.mem, pages * PAGE);
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+
+	/*
+	 * The CPU writer pauses, or the rounds would spend their time copying
+	 * its pages, and the more rounds, the more clears land while a read
+	 * is in flight.  In a huge region any write to a unit logs all of
+	 * it, so a write the log missed is healed by the next write to its
+	 * unit that faults: there every writer owns whole units and pauses,
+	 * to leave units untouched for a round now and then, where a miss
+	 * shows.
+	 */
+	for (w = 0; w < OD_WRITERS; w++) {
+		i = pages * w / OD_WRITERS;
+		o.w[w] = (struct od_writer){
+			.o = &o, .idx = w, .dio = w < OD_DIO_WRITERS,
+			.pause_us = huge ? 4000 :
+				    w >= OD_DIO_WRITERS ? 2000 : 0,
+			.first = i,
+			.n = pages * (w + 1) / OD_WRITERS - i,
+		};
+		PCA_ASSERT_EQ(t, pthread_create(&o.w[w].th, NULL, od_writer_fn,
+						&o.w[w]), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += OD_SECONDS;
+	for (k = 1;; k++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!last && (now.tv_sec > end.tv_sec ||
+			      (now.tv_sec == end.tv_sec &&
+			       now.tv_nsec >= end.tv_nsec))) {
+			atomic_store(&o.stop, 1);
+			for (w = 0; w < OD_WRITERS; w++)
+				pthread_join(o.w[w].th, NULL);
+			last = 1;
+		}
+		/* every write that returned before this round begins */
+		atomic_store(&o.round, k);
+		for (i = 0; i < pages; i++)
+			want[i] = atomic_load_explicit(&o.done[i],
+						       memory_order_acquire);
+		od_round(t, &r, k, bits, &n);
+
+		/* the agent copies what the round reports */
+		for (i = 0; i < pages; i += unit) {
+			for (j = 1; j < unit; j++)
+				if (bit(bits, i + j) != bit(bits, i))
+					break;
+			PCA_ASSERT(t, j == unit,
+				   "round %llu: unit at page %zu reported in part",
+				   (unsigned long long)k, i);
+			if (!bit(bits, i))
+				continue;
+			for (j = i; j < i + unit; j++) {
+				int64_t before = have[j];
+
+				have[j] = od_copy(shadow + j * PAGE,
+						  r.mem + j * PAGE, j, &torn);
+				torn_copies += !!torn;
+				PCA_ASSERT(t, have[j] >= 0,
+					   "round %llu: page %zu holds no stamp of its own: %#llx",
+					   (unsigned long long)k, j,
+					   *(unsigned long long *)
+					   (shadow + j * PAGE));
+				unchanged += have[j] == before;
+				last_rep[j] = k;
+				sent++;
+			}
+		}
+
+		/* the ground truth: what returned before the round is in */
+		for (i = 0; i < pages; i++) {
+			if (have[i] >= (int64_t)want[i])
+				continue;
+			if (missed++ < OD_SHOW)
+				pca_t_diag(t, "round %llu: MISSED page %zu: version %u (%s, returned in round %llu) is not in the agent's copy, which has version %lld from round %llu",
+					   (unsigned long long)k, i, want[i],
+					   o.kind[i] == OD_DIO ?
+					   "O_DIRECT read" : "CPU stores",
+					   (unsigned long long)o.done_round[i],
+					   (long long)have[i],
+					   (unsigned long long)last_rep[i]);
+			/* once a version: a later report may bring it */
+			have[i] = want[i];
+		}
+		if (last)
+			break;
+	}
+
+	for (w = 0; w < OD_WRITERS; w++) {
+		PCA_EXPECT(t, !o.w[w].err, "writer %d: %zd: %s", w,
+			   o.w[w].ret, strerror(o.w[w].err));
+		dio_reads += o.w[w].dio_reads;
+		dio_pages += o.w[w].dio_pages;
+		cpu_writes += o.w[w].cpu_writes;
+	}
+	for (i = 0; i < pages; i++) {
+		if (!memcmp(shadow + i * PAGE, r.mem + i * PAGE, PAGE) ||
+		    differ++ >= OD_SHOW)
+			continue;
+		pca_t_diag(t, "page %zu differs at the end: the copy has version %lld, the region %lld",
+			   i,
+			   (long long)od_version(shadow + i * PAGE, i, &torn),
+			   (long long)od_version(r.mem + i * PAGE, i, &torn));
+	}
+	pca_t_diag(t, "%llu O_DIRECT reads (%llu pages), %llu CPU writes, %llu rounds, %llu pages sent (%llu unchanged, %llu torn copies), %llu writes missed, %zu pages differ at the end",
+		   (unsigned long long)dio_reads, (unsigned long long)dio_pages,
+		   (unsigned long long)cpu_writes, (unsigned long long)k,
+		   (unsigned long long)sent, (unsigned long long)unchanged,
+		   (unsigned long long)torn_copies, (unsigned long long)missed,
+		   differ);
+	PCA_EXPECT_EQ(t, missed, 0);
+	PCA_EXPECT_EQ(t, differ, 0);
+	PCA_EXPECT(t, dio_reads >= 50 && k > 10,
+		   "too little done: %llu reads, %llu rounds",
+		   (unsigned long long)dio_reads, (unsigned long long)k);
+	free(shadow);
+	free(bits);
+	free(last_rep);
+	free(have);
+	free(want);
+	free(o.kind);
+	free(o.done_round);
+	free(o.done);
+	loop_free(&o.ld);
+	region_free(&r);
+}
+
+static void test_odirect_ground_truth(struct pca_test_ctx *t)
+{
+	odirect_ground_truth(t, 0);
+}
+
+static void test_odirect_huge_ground_truth(struct pca_test_ctx *t)
+{
+	odirect_ground_truth(t, 1);
+}
+
 static void test_bad_input(struct pca_test_ctx *t)
 {
 	struct pca_dirty_log dl;
@@ -991,6 +1272,10 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE |
 		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 		 PCA_FEATURE_DISCARD),
+	PCA_TEST("odirect_ground_truth", test_odirect_ground_truth,
+		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
+	PCA_TEST("odirect_huge_ground_truth", test_odirect_huge_ground_truth,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE, .timeout = 120),
 	PCA_TEST("bad_input", test_bad_input, PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("reopen_by_path", test_reopen_by_path, PCA_FEATURE_FD_RESOLVE),
 };
