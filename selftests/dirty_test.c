@@ -8,9 +8,13 @@
  * write is ever missed, whoever writes and through whichever mapping.
  */
 #define _GNU_SOURCE
+#include <linux/loop.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "pca_region_util.h"
@@ -546,6 +550,610 @@ static void test_ground_truth(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * O_DIRECT reads into region memory: the block layer takes the
+ * destination pages with GUP and the device (here the loop driver's
+ * worker, copying from its backing file) writes them later, through the
+ * kernel's own mapping, with no fault on any user mapping: the DMA case.
+ * The pages are taken before the data arrives and let go after, and a
+ * clear in between must leave them in the log.
+ *
+ * The device is a loop device over an unlinked file in /tmp (tmpfs),
+ * configured here; the loop driver comes from the selftests' MODULES or
+ * is built in.  Every page of the region holds a stamp in each of its 512 words: the
+ * page's version in the low half, a hash of page and version in the high
+ * half, so that a copy taken while a write is in flight shows which words
+ * are whole, and a word that went astray shows too.
+ */
+#define OD_UNIT_PAGES	512	/* a PCA_REGION_HUGE unit, in pages */
+
+struct loopdev {
+	int ctl;		/* /dev/loop-control */
+	int nr;			/* N of /dev/loopN */
+	int bfd;		/* the backing file, buffered */
+	int fd;			/* /dev/loopN, O_DIRECT */
+};
+
+/* /dev/loopN, made from sysfs if devtmpfs has not made it. */
+static int loop_node(int nr, char *path, size_t len)
+{
+	unsigned int maj, min;
+	char sys[64], buf[32];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, len, "/dev/loop%d", nr);
+	if (!stat(path, &st))
+		return 0;
+	snprintf(sys, sizeof(sys), "/sys/block/loop%d/dev", nr);
+	fd = open(sys, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	if (sscanf(buf, "%u:%u", &maj, &min) != 2)
+		return -EIO;
+	if (mknod(path, S_IFBLK | 0600, makedev(maj, min)) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* A free loop device over a new file of @blocks pages, opened O_DIRECT. */
+static void loop_new(struct pca_test_ctx *t, struct loopdev *ld, size_t blocks)
+{
+	struct loop_config cfg;
+	char path[64];
+	int i, lfd = -1;
+
+	ld->ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ld->ctl < 0 && errno == ENOENT &&
+	    !mknod("/dev/loop-control", S_IFCHR | 0600, makedev(10, 237)))
+		ld->ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ld->ctl < 0)
+		PCA_SKIP(t, "no loop devices (/dev/loop-control: %s)",
+			 strerror(errno));
+
+	snprintf(path, sizeof(path), "/tmp/dirty_test.%d", (int)getpid());
+	ld->bfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	PCA_ASSERT(t, ld->bfd >= 0, "%s: %s", path, strerror(errno));
+	unlink(path);
+	PCA_ASSERT_OK(t, ftruncate(ld->bfd, blocks * PAGE) ? -errno : 0);
+
+	/* another process may take the free device first: try again */
+	for (i = 0; i < 8; i++) {
+		ld->nr = ioctl(ld->ctl, LOOP_CTL_GET_FREE);
+		PCA_ASSERT(t, ld->nr >= 0, "LOOP_CTL_GET_FREE: %s",
+			   strerror(errno));
+		PCA_ASSERT_OK(t, loop_node(ld->nr, path, sizeof(path)));
+		lfd = open(path, O_RDWR | O_CLOEXEC);
+		PCA_ASSERT(t, lfd >= 0, "%s: %s", path, strerror(errno));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.fd = ld->bfd;
+		cfg.block_size = PAGE;
+		/* unbound again when the last fd goes */
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (!ioctl(lfd, LOOP_CONFIGURE, &cfg))
+			break;
+		PCA_ASSERT(t, errno == EBUSY, "LOOP_CONFIGURE %s: %s", path,
+			   strerror(errno));
+		close(lfd);
+		lfd = -1;
+	}
+	PCA_ASSERT(t, lfd >= 0, "no free loop device");
+	ld->fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	PCA_ASSERT(t, ld->fd >= 0, "%s with O_DIRECT: %s", path,
+		   strerror(errno));
+	close(lfd);
+}
+
+static void loop_free(struct loopdev *ld)
+{
+	close(ld->fd);
+	close(ld->bfd);
+	/* the device unbinds on the last close; drop it if it is idle */
+	ioctl(ld->ctl, LOOP_CTL_REMOVE, ld->nr);
+	close(ld->ctl);
+}
+
+static uint32_t od_hash(size_t pg, uint32_t ver)
+{
+	uint64_t x = (pg + 1) * 0x9e3779b97f4a7c15ULL ^
+		     (ver + 1ULL) * 0xc2b2ae3d27d4eb4fULL;
+
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	return (uint32_t)(x >> 32) | 1;	/* never 0: zeroes never check */
+}
+
+static void od_fill(uint8_t *dst, size_t pg, uint32_t ver)
+{
+	volatile uint64_t *w = (volatile uint64_t *)dst;
+	uint64_t v = (uint64_t)od_hash(pg, ver) << 32 | ver;
+	size_t i;
+
+	for (i = 0; i < PAGE / 8; i++)
+		w[i] = v;
+}
+
+/*
+ * Copy page @pg from @src to @dst and return the version the copy shows:
+ * the lowest of its whole words (words only ever go from one version to a
+ * later one, so a copy taken during a write has the older version in some
+ * words, the newer in others and maybe a torn word).  -1 if no word is
+ * whole.  *@torn counts words that are not.
+ */
+static int64_t od_copy(uint8_t *dst, const uint8_t *src, size_t pg,
+		       size_t *torn)
+{
+	const volatile uint64_t *s = (const volatile uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst, w, prev = 0;
+	int64_t lo = -1;
+	int whole = 0;
+	size_t i;
+
+	*torn = 0;
+	/* word by word: TCG runs this faster than a vector memcpy() */
+	for (i = 0; i < PAGE / 8; i++) {
+		d[i] = w = s[i];
+		/* mostly the word before: hash once */
+		if (!i || w != prev) {
+			whole = (uint32_t)(w >> 32) == od_hash(pg, (uint32_t)w);
+			if (whole && (lo < 0 || (uint32_t)w < lo))
+				lo = (uint32_t)w;
+			prev = w;
+		}
+		*torn += !whole;
+	}
+	return lo;
+}
+
+static int64_t od_version(const uint8_t *page, size_t pg, size_t *torn)
+{
+	uint8_t copy[PAGE];
+
+	return od_copy(copy, page, pg, torn);
+}
+
+/* One get+clear round of the whole region: by ioctl, netlink, dump. */
+static void od_round(struct pca_test_ctx *t, struct region *r, uint64_t k,
+		     uint64_t *bits, size_t *nbits)
+{
+	size_t size = pca_bitmap_bytes(r->pages), i, n = 0;
+	uint64_t dirty = 0;
+
+	switch (k % 3) {
+	case 0:
+		PCA_ASSERT_OK(t, pca_fd_dirty_log(r->fd, 0, r->pages * PAGE,
+						  PCA_DIRTY_CLEAR, bits, size,
+						  &dirty));
+		break;
+	case 1:
+		PCA_ASSERT_OK(t, pca_dirty_get(t->c, r->id, 0, r->pages * PAGE,
+					       PCA_DIRTY_CLEAR, bits, size,
+					       &dirty));
+		break;
+	default:
+		PCA_ASSERT_OK(t, pca_dirty_get(t->c, r->id, 0, 0,
+					       PCA_DIRTY_CLEAR, bits, size,
+					       &dirty));
+		break;
+	}
+	for (i = 0; i < size / 8; i++)
+		n += __builtin_popcountll(bits[i]);
+	PCA_ASSERT(t, n == dirty, "round %llu: %zu bits set, %llu dirty",
+		   (unsigned long long)k, n, (unsigned long long)dirty);
+	*nbits = n;
+}
+
+struct od_reader {
+	struct loopdev *ld;
+	struct iovec iov[2];
+	ssize_t ret;
+	int err;
+};
+
+static void *od_reader_fn(void *arg)
+{
+	struct od_reader *rd = arg;
+
+	rd->ret = preadv(rd->ld->fd, rd->iov, 2, 0);
+	rd->err = errno;
+	return NULL;
+}
+
+/*
+ * An O_DIRECT read held between taking its pages and writing them: its
+ * destination is a region page and then a missing page of another region,
+ * so the block layer has taken the first and waits in the fault of the
+ * second, before the I/O is issued, until this test (the agent) places
+ * it.  Meanwhile get+clear rounds run: the first page is pinned, so a
+ * clear must leave it in the log, and once the read has written it the
+ * next round must report it.  Once with the page write-protected when the
+ * read takes it (GUP faults, page_mkwrite logs it) and once with it
+ * writable (GUP-fast, logged by the CPU write that made it so).
+ */
+static void odirect_pinned_at_clear(struct pca_test_ctx *t, int huge)
+{
+	const size_t unit = huge ? OD_UNIT_PAGES : 1, pg = huge ? 37 : 5;
+	const size_t pages = huge ? OD_UNIT_PAGES : 16;
+	uint64_t bits[OD_UNIT_PAGES / 64], k = 0;
+	struct pca_range rg = { .offset = 0, .len = PAGE };
+	struct pca_fault_record rec;
+	struct region r, b;
+	struct od_reader rd;
+	struct loopdev ld;
+	uint8_t blk[2 * PAGE] __attribute__((aligned(4096)));
+	uint32_t ver = 0;
+	size_t i, n, torn;
+	pthread_t th;
+	int variant, got;
+
+	region_new(t, &r, pages, huge ? PCA_REGION_HUGE : 0);
+	region_new(t, &b, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, b.id, PCA_POLICY_FAIL, NULL));
+	loop_new(t, &ld, 2);
+	for (i = 0; i < pages; i++)
+		od_fill(r.mem + i * PAGE, i, 0);
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+
+	for (variant = 0; variant < 2; variant++) {
+		const char *how = variant ? "writable" : "write-protected";
+
+		od_round(t, &r, k++, bits, &n);	/* drain: all clean */
+		if (variant)
+			od_fill(r.mem + pg * PAGE, pg, ++ver);
+		od_fill(blk, pg, ++ver);
+		memset(blk + PAGE, 0x5a, PAGE);
+		PCA_ASSERT_EQ(t, pwrite(ld.bfd, blk, 2 * PAGE, 0), 2 * PAGE);
+
+		rd = (struct od_reader){
+			.ld = &ld,
+			.iov = { { r.mem + pg * PAGE, PAGE },
+				 { b.mem, PAGE } },
+		};
+		PCA_ASSERT_EQ(t, pthread_create(&th, NULL, od_reader_fn, &rd),
+			      0);
+		got = pca_recv_faults(t->c, &rec, 1, pca_scaled_ms(5000));
+		PCA_ASSERT(t, got == 1,
+			   "%s: the read did not fault on the missing page: %d",
+			   how, got);
+		PCA_EXPECT_EQ(t, rec.region_id, b.id);
+
+		/* the read holds the page and has not written it yet */
+		PCA_EXPECT_EQ(t, od_version(r.mem + pg * PAGE, pg, &torn),
+			      ver - 1);
+		od_round(t, &r, k++, bits, &n);
+		PCA_EXPECT(t, n == unit && bit(bits, pg),
+			   "%s: page %zu taken by the read is not in the first round (%zu bits)",
+			   how, pg, n);
+		od_round(t, &r, k++, bits, &n);
+		PCA_EXPECT(t, n == unit && bit(bits, pg),
+			   "%s: page %zu, held by the read, left the log at the first round's clear (%zu bits in the second)",
+			   how, pg, n);
+
+		/* place the missing page: the read goes on and writes */
+		memset(blk, 0, PAGE);
+		PCA_ASSERT_OK(t, pca_fd_copy(b.fd, 0, blk, PAGE, 0, NULL));
+		pthread_join(th, NULL);
+		PCA_ASSERT(t, rd.ret == 2 * PAGE, "%s: preadv: %zd (%s)", how,
+			   rd.ret, strerror(rd.err));
+		PCA_EXPECT_EQ(t, od_version(r.mem + pg * PAGE, pg, &torn),
+			      ver);
+		PCA_EXPECT_EQ(t, b.mem[7], 0x5a);
+
+		od_round(t, &r, k++, bits, &n);
+		PCA_EXPECT(t, n == unit && bit(bits, pg),
+			   "%s: MISSED: the read wrote page %zu after the second round and the third does not report it (%zu bits)",
+			   how, pg, n);
+		od_round(t, &r, k++, bits, &n);
+		PCA_EXPECT(t, n == 0,
+			   "%s: %zu bits after the read let go of the page",
+			   how, n);
+
+		/* missing again for the next read */
+		PCA_ASSERT_OK(t, ioctl(b.fd, PCA_IOC_DISCARD, &rg) ?
+				 -errno : 0);
+	}
+	loop_free(&ld);
+	region_free(&b);
+	region_free(&r);
+}
+
+static void test_odirect_pinned_at_clear(struct pca_test_ctx *t)
+{
+	odirect_pinned_at_clear(t, 0);
+}
+
+static void test_odirect_huge_pinned_at_clear(struct pca_test_ctx *t)
+{
+	odirect_pinned_at_clear(t, 1);
+}
+
+/*
+ * Ground truth with O_DIRECT: writer threads each own a stretch of the
+ * region's pages and give a page a new version with every write, by
+ * O_DIRECT reads of 1 to OD_MAX_RUN pages (rewriting their blocks of the
+ * backing file first) and now and then a store to every word; one more
+ * writer only stores, to pages of its own.  A writer publishes a page's
+ * version once its write has returned.  The test is the agent: it loops
+ * get+clear rounds (ioctl, netlink, netlink dump) and copies the pages
+ * each round reports.  Before a round it notes the versions published;
+ * after the round its copy of every page must be at least that version.
+ * So a write that returned before a round began is in that round's
+ * report or was in the copy of an earlier one: a write is missed if
+ * neither the round during which it ended nor the next reports the page
+ * after it.  After a last round with the writers stopped the copy must
+ * equal the region.
+ */
+#define OD_DIO_WRITERS	2
+#define OD_WRITERS	(OD_DIO_WRITERS + 1)
+#define OD_MAX_RUN	4	/* pages one O_DIRECT read fills */
+#define OD_SECONDS	3
+#define OD_SHOW		10	/* misses shown in full */
+
+enum { OD_NONE, OD_DIO, OD_CPU };
+
+struct od_writer {
+	struct od *o;
+	int idx;
+	int dio;		/* does O_DIRECT reads (else only stores) */
+	unsigned int pause_us;	/* longest pause after a write */
+	size_t first, n;	/* its pages */
+	uint64_t dio_reads, dio_pages, cpu_writes;
+	int err;		/* errno of a failed read, or 0 */
+	ssize_t ret;		/* and what it returned */
+	pthread_t th;
+};
+
+struct od {
+	struct region *r;
+	struct loopdev ld;
+	_Atomic uint32_t *done;	/* a page's version once written */
+	uint64_t *done_round;	/* the round it returned in */
+	uint8_t *kind;		/* OD_DIO or OD_CPU: how it was written */
+	_Atomic uint64_t round;	/* rounds begun */
+	atomic_int stop;
+	struct od_writer w[OD_WRITERS];
+};
+
+static void *od_writer_fn(void *arg)
+{
+	struct od_writer *w = arg;
+	struct od *o = w->o;
+	uint32_t vers[OD_MAX_RUN];
+	unsigned int seed = 1234 + w->idx;
+	off_t boff = (off_t)w->idx * OD_MAX_RUN * PAGE;
+	size_t pg, run, i;
+	uint8_t *buf;
+	uint64_t rnd;
+	int cpu;
+
+	buf = aligned_alloc(PAGE, OD_MAX_RUN * PAGE);
+	if (!buf) {
+		w->err = ENOMEM;
+		return NULL;
+	}
+	while (!atomic_load(&o->stop)) {
+		pg = w->first + rand_r(&seed) % w->n;
+		cpu = !w->dio || rand_r(&seed) % 8 == 0;
+		run = cpu ? 1 : 1 + rand_r(&seed) % OD_MAX_RUN;
+		if (pg + run > w->first + w->n)
+			run = w->first + w->n - pg;
+		/* the writer owns its pages: nobody else changes them */
+		for (i = 0; i < run; i++) {
+			vers[i] = 1 + atomic_load_explicit(
+				&o->done[pg + i], memory_order_relaxed);
+			od_fill(cpu ? o->r->mem + (pg + i) * PAGE :
+				      buf + i * PAGE, pg + i, vers[i]);
+		}
+		if (cpu) {
+			w->cpu_writes++;
+		} else {
+			w->ret = pwrite(o->ld.bfd, buf, run * PAGE, boff);
+			if (w->ret != (ssize_t)(run * PAGE)) {
+				w->err = w->ret < 0 ? errno : EIO;
+				break;
+			}
+			w->ret = pread(o->ld.fd, o->r->mem + pg * PAGE,
+				       run * PAGE, boff);
+			if (w->ret != (ssize_t)(run * PAGE)) {
+				w->err = w->ret < 0 ? errno : EIO;
+				break;
+			}
+			w->dio_reads++;
+			w->dio_pages += run;
+		}
+		/* the write has returned: from here on a round must see it */
+		rnd = atomic_load(&o->round);
+		for (i = 0; i < run; i++) {
+			o->done_round[pg + i] = rnd;
+			o->kind[pg + i] = cpu ? OD_CPU : OD_DIO;
+			atomic_store_explicit(&o->done[pg + i], vers[i],
+					      memory_order_release);
+		}
+		if (w->pause_us)
+			usleep(rand_r(&seed) % w->pause_us);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void odirect_ground_truth(struct pca_test_ctx *t, int huge)
+{
+	const size_t pages = huge ? 2 * OD_WRITERS * OD_UNIT_PAGES : 1536;
+	const size_t unit = huge ? OD_UNIT_PAGES : 1;
+	uint64_t k, sent = 0, unchanged = 0, missed = 0, torn_copies = 0;
+	uint64_t dio_reads = 0, dio_pages = 0, cpu_writes = 0;
+	uint64_t *bits, *last_rep;
+	uint32_t *want;
+	int64_t *have;
+	size_t i, j, n, torn, differ = 0;
+	struct timespec end, now;
+	struct region r;
+	struct od o;
+	uint8_t *shadow;
+	int w, last = 0;
+
+	region_new(t, &r, pages, huge ? PCA_REGION_HUGE : 0);
+	memset(&o, 0, sizeof(o));
+	o.r = &r;
+	loop_new(t, &o.ld, OD_WRITERS * OD_MAX_RUN);
+	o.done = calloc(pages, sizeof(*o.done));
+	o.done_round = calloc(pages, sizeof(*o.done_round));
+	o.kind = calloc(pages, 1);
+	want = calloc(pages, sizeof(*want));
+	have = calloc(pages, sizeof(*have));
+	last_rep = calloc(pages, sizeof(*last_rep));
+	bits = calloc(1, pca_bitmap_bytes(pages));
+	shadow = malloc(pages * PAGE);
+	PCA_ASSERT(t, o.done && o.done_round && o.kind && want && have &&
+		   last_rep && bits && shadow, "out of memory");
+
+	/* version 0 everywhere, in the region and in the agent's copy */
+	for (i = 0; i < pages; i++)
+		od_fill(r.mem + i * PAGE, i, 0);
+	memcpy(shadow, r.mem, pages * PAGE);
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+
+	/*
+	 * The CPU writer pauses, or the rounds would spend their time copying
+	 * its pages, and the more rounds, the more clears land while a read
+	 * is in flight.  In a huge region any write to a unit logs all of
+	 * it, so a write the log missed is healed by the next write to its
+	 * unit that faults: there every writer owns whole units and pauses,
+	 * to leave units untouched for a round now and then, where a miss
+	 * shows.
+	 */
+	for (w = 0; w < OD_WRITERS; w++) {
+		i = pages * w / OD_WRITERS;
+		o.w[w] = (struct od_writer){
+			.o = &o, .idx = w, .dio = w < OD_DIO_WRITERS,
+			.pause_us = huge ? 4000 :
+				    w >= OD_DIO_WRITERS ? 2000 : 0,
+			.first = i,
+			.n = pages * (w + 1) / OD_WRITERS - i,
+		};
+		PCA_ASSERT_EQ(t, pthread_create(&o.w[w].th, NULL, od_writer_fn,
+						&o.w[w]), 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += OD_SECONDS;
+	for (k = 1;; k++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!last && (now.tv_sec > end.tv_sec ||
+			      (now.tv_sec == end.tv_sec &&
+			       now.tv_nsec >= end.tv_nsec))) {
+			atomic_store(&o.stop, 1);
+			for (w = 0; w < OD_WRITERS; w++)
+				pthread_join(o.w[w].th, NULL);
+			last = 1;
+		}
+		/* every write that returned before this round begins */
+		atomic_store(&o.round, k);
+		for (i = 0; i < pages; i++)
+			want[i] = atomic_load_explicit(&o.done[i],
+						       memory_order_acquire);
+		od_round(t, &r, k, bits, &n);
+
+		/* the agent copies what the round reports */
+		for (i = 0; i < pages; i += unit) {
+			for (j = 1; j < unit; j++)
+				if (bit(bits, i + j) != bit(bits, i))
+					break;
+			PCA_ASSERT(t, j == unit,
+				   "round %llu: unit at page %zu reported in part",
+				   (unsigned long long)k, i);
+			if (!bit(bits, i))
+				continue;
+			for (j = i; j < i + unit; j++) {
+				int64_t before = have[j];
+
+				have[j] = od_copy(shadow + j * PAGE,
+						  r.mem + j * PAGE, j, &torn);
+				torn_copies += !!torn;
+				PCA_ASSERT(t, have[j] >= 0,
+					   "round %llu: page %zu holds no stamp of its own: %#llx",
+					   (unsigned long long)k, j,
+					   *(unsigned long long *)
+					   (shadow + j * PAGE));
+				unchanged += have[j] == before;
+				last_rep[j] = k;
+				sent++;
+			}
+		}
+
+		/* the ground truth: what returned before the round is in */
+		for (i = 0; i < pages; i++) {
+			if (have[i] >= (int64_t)want[i])
+				continue;
+			if (missed++ < OD_SHOW)
+				pca_t_diag(t, "round %llu: MISSED page %zu: version %u (%s, returned in round %llu) is not in the agent's copy, which has version %lld from round %llu",
+					   (unsigned long long)k, i, want[i],
+					   o.kind[i] == OD_DIO ?
+					   "O_DIRECT read" : "CPU stores",
+					   (unsigned long long)o.done_round[i],
+					   (long long)have[i],
+					   (unsigned long long)last_rep[i]);
+			/* once a version: a later report may bring it */
+			have[i] = want[i];
+		}
+		if (last)
+			break;
+	}
+
+	for (w = 0; w < OD_WRITERS; w++) {
+		PCA_EXPECT(t, !o.w[w].err, "writer %d: %zd: %s", w,
+			   o.w[w].ret, strerror(o.w[w].err));
+		dio_reads += o.w[w].dio_reads;
+		dio_pages += o.w[w].dio_pages;
+		cpu_writes += o.w[w].cpu_writes;
+	}
+	for (i = 0; i < pages; i++) {
+		if (!memcmp(shadow + i * PAGE, r.mem + i * PAGE, PAGE) ||
+		    differ++ >= OD_SHOW)
+			continue;
+		pca_t_diag(t, "page %zu differs at the end: the copy has version %lld, the region %lld",
+			   i,
+			   (long long)od_version(shadow + i * PAGE, i, &torn),
+			   (long long)od_version(r.mem + i * PAGE, i, &torn));
+	}
+	pca_t_diag(t, "%llu O_DIRECT reads (%llu pages), %llu CPU writes, %llu rounds, %llu pages sent (%llu unchanged, %llu torn copies), %llu writes missed, %zu pages differ at the end",
+		   (unsigned long long)dio_reads, (unsigned long long)dio_pages,
+		   (unsigned long long)cpu_writes, (unsigned long long)k,
+		   (unsigned long long)sent, (unsigned long long)unchanged,
+		   (unsigned long long)torn_copies, (unsigned long long)missed,
+		   differ);
+	PCA_EXPECT_EQ(t, missed, 0);
+	PCA_EXPECT_EQ(t, differ, 0);
+	PCA_EXPECT(t, dio_reads >= 50 && k > 10,
+		   "too little done: %llu reads, %llu rounds",
+		   (unsigned long long)dio_reads, (unsigned long long)k);
+	free(shadow);
+	free(bits);
+	free(last_rep);
+	free(have);
+	free(want);
+	free(o.kind);
+	free(o.done_round);
+	free(o.done);
+	loop_free(&o.ld);
+	region_free(&r);
+}
+
+static void test_odirect_ground_truth(struct pca_test_ctx *t)
+{
+	odirect_ground_truth(t, 0);
+}
+
+static void test_odirect_huge_ground_truth(struct pca_test_ctx *t)
+{
+	odirect_ground_truth(t, 1);
+}
+
 static void test_bad_input(struct pca_test_ctx *t)
 {
 	struct pca_dirty_log dl;
@@ -656,6 +1264,18 @@ static const struct pca_test tests[] = {
 		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
 	PCA_TEST("ground_truth", test_ground_truth, PCA_FEATURE_DIRTY_LOG,
 		 .timeout = 120),
+	PCA_TEST("odirect_pinned_at_clear", test_odirect_pinned_at_clear,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_MISSING |
+		 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DISCARD),
+	PCA_TEST("odirect_huge_pinned_at_clear",
+		 test_odirect_huge_pinned_at_clear,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE |
+		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		 PCA_FEATURE_DISCARD),
+	PCA_TEST("odirect_ground_truth", test_odirect_ground_truth,
+		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
+	PCA_TEST("odirect_huge_ground_truth", test_odirect_huge_ground_truth,
+		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE, .timeout = 120),
 	PCA_TEST("bad_input", test_bad_input, PCA_FEATURE_DIRTY_LOG),
 	PCA_TEST("reopen_by_path", test_reopen_by_path, PCA_FEATURE_FD_RESOLVE),
 };
