@@ -69,9 +69,51 @@ static void pca_dirty_report(u64 *bitmap, pgoff_t bit, pgoff_t nr)
 }
 
 /*
- * Whether the page at @pgoff may be pinned for DMA now (a wrong "yes"
- * only logs a page that was not written).
+ * The mappings of @folio, each of which holds a reference: PTEs and PMDs.
+ * 6.1 counts a PMD mapping of a file folio in every page's _mapcount and
+ * in the entire mapcount, and exports no folio_mapcount(); later kernels
+ * count each mapping once, inline.
  */
+static long pca_folio_mappings(struct folio *folio)
+{
+#ifdef PCA_HAVE_INLINE_FOLIO_MAPCOUNT
+	return folio_mapcount(folio);
+#else
+	long i, nr, sum = 0;
+
+	if (!folio_test_large(folio))
+		return atomic_read(&folio->_mapcount) + 1;
+	nr = folio_nr_pages(folio);
+	for (i = 0; i < nr; i++)
+		sum += atomic_read(&folio_page(folio, i)->_mapcount) + 1;
+	return sum - (nr - 1) * folio_entire_mapcount(folio);
+#endif
+}
+
+/*
+ * Whether something may write @folio without a fault, now or later: a
+ * FOLL_PIN pin (O_DIRECT from 6.5 on, io_uring, VFIO, RDMA), or a
+ * reference beyond the page cache's, the mappings' and the @held ones of
+ * the caller: 6.1's block layer takes plain references (FOLL_GET) for
+ * O_DIRECT, as does any get_user_pages() for write.  A mapping takes its
+ * reference before it counts and drops it after, so a page being mapped
+ * or unmapped only looks referenced.  A folio not yet on the LRU may sit
+ * in a CPU's LRU batch, which holds a reference of its own; that one is
+ * allowed for.  A wrong "yes" only logs a page that was not written.
+ */
+static bool pca_folio_may_dma(struct folio *folio, long held)
+{
+	long expected = folio_nr_pages(folio) + pca_folio_mappings(folio) +
+			held;
+
+	if (folio_maybe_dma_pinned(folio))
+		return true;
+	if (!folio_test_lru(folio))
+		expected++;
+	return folio_ref_count(folio) > expected;
+}
+
+/* Whether the page at @pgoff may be written without a fault. */
 static bool pca_dirty_pinned(struct pca_region *r, pgoff_t pgoff)
 {
 	struct folio *folio = pca_region_get_folio(r, pgoff);
@@ -79,7 +121,7 @@ static bool pca_dirty_pinned(struct pca_region *r, pgoff_t pgoff)
 
 	if (!folio)
 		return false;
-	pinned = folio_maybe_dma_pinned(folio);
+	pinned = pca_folio_may_dma(folio, 1);
 	folio_put(folio);
 	return pinned;
 }
@@ -172,7 +214,7 @@ int pca_dirty_track(struct pca_region *r, bool on)
 				 * Pinned before tracking began: DMA may write
 				 * it without a fault, in any round.
 				 */
-				if (folio_maybe_dma_pinned(folio))
+				if (pca_folio_may_dma(folio, 1))
 					pca_dirty_set(r, folio->index);
 			}
 			folio_unlock(folio);
@@ -211,7 +253,7 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 	 */
 	folio_lock(folio);
 	if (folio->mapping == r->inode->i_mapping &&
-	    !folio_maybe_dma_pinned(folio) &&
+	    !pca_folio_may_dma(folio, 1) &&
 	    test_and_clear_bit(pgoff, r->dirty)) {
 		if (r->unit_order)
 			bitmap_clear(r->dirty, pgoff + 1,
@@ -226,7 +268,7 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 			 * the check above: the page stays in the log.  A pin
 			 * after this faults, and page_mkwrite logs it.
 			 */
-			if (folio_maybe_dma_pinned(folio)) {
+			if (pca_folio_may_dma(folio, 1)) {
 				pca_dirty_set(r, pgoff);
 				cleared = false;
 			}
