@@ -9,9 +9,9 @@
  * by the faulting CPU.  A queue is an agent's netlink socket (the object,
  * referenced, not its port number: pca_nl_deliver() says why); its pending
  * list is lock-free, and whichever faulting thread finds the queue idle
- * sends everything queued so far in as few messages as it can.  The thread then drops its fault lock and
- * sleeps until the page is resolved (interruptibly for a user access,
- * killably for a kernel one).
+ * sends everything queued so far in as few messages as it can.  The thread
+ * then drops its fault lock and sleeps until the page is resolved
+ * (interruptibly for a user access, killably for a kernel one).
  *
  * Records are never the only copy of a fault: the hash is.  Whenever
  * delivery may have been lost (a full socket, an agent that went away, the
