@@ -305,24 +305,6 @@ static double populate(char *area, size_t npages)
 	return ms_between(t0, now_ns());
 }
 
-static long meminfo_kib(const char *key)
-{
-	char line[128];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static int bit_of(const uint64_t *bits, size_t n)
 {
 	return (bits[n / 64] >> (n % 64)) & 1;
@@ -993,8 +975,8 @@ static void bench_header(void)
 	t1 = now_ns();
 	pca_diag("dirty_bench: kernel %s, %ld CPUs, %ld MiB RAM (%ld MiB available), clocksource %s, clock_gettime %.0f ns",
 		 u.release, sysconf(_SC_NPROCESSORS_ONLN),
-		 meminfo_kib("MemTotal") / 1024,
-		 meminfo_kib("MemAvailable") / 1024, cs, (t1 - t0) / 10000.0);
+		 pca_meminfo("MemTotal") / 1024,
+		 pca_meminfo("MemAvailable") / 1024, cs, (t1 - t0) / 10000.0);
 	if (cfg.cpu < 0)
 		snprintf(pin, sizeof(pin), "not pinned");
 	else
@@ -1008,7 +990,7 @@ static void bench_header(void)
 /* The get_clear area in pages: -m, or less when the guest lacks room. */
 static size_t area_pages(struct pca_test_ctx *t)
 {
-	long avail = meminfo_kib("MemAvailable");
+	long avail = pca_meminfo("MemAvailable");
 	size_t mib = cfg.mib;
 
 	if (avail > 0 && (size_t)avail / 1024 < mib + HEADROOM_MIB) {

@@ -575,25 +575,6 @@ static long read_long_file(const char *path)
 	return v;
 }
 
-/* A "Name: N" (kB) field of /proc/meminfo, or -1. */
-static long meminfo_field(const char *name)
-{
-	char line[128];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':') {
-			v = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static void hpool_restore(void)
 {
 	char buf[32];
@@ -618,7 +599,7 @@ static bool hpool_reserve(size_t units, char *why, size_t len)
 	char buf[32];
 	int ret;
 
-	size_kb = meminfo_field("Hugepagesize");
+	size_kb = pca_meminfo("Hugepagesize");
 	nr = read_long_file(NR_HUGEPAGES);
 	if (size_kb < 0 || nr < 0) {
 		snprintf(why, len, "no hugetlbfs in this kernel (no %s)",
@@ -630,7 +611,7 @@ static bool hpool_reserve(size_t units, char *why, size_t len)
 			 size_kb, HUGE_UNIT / 1024);
 		return false;
 	}
-	free_pages = meminfo_field("HugePages_Free");
+	free_pages = pca_meminfo("HugePages_Free");
 	if (free_pages >= (long)units)
 		return true;
 	if (!registered) {
@@ -642,7 +623,7 @@ static bool hpool_reserve(size_t units, char *why, size_t len)
 	want = nr + (long)units - (free_pages > 0 ? free_pages : 0);
 	snprintf(buf, sizeof(buf), "%ld", want);
 	ret = pca_write_file(NR_HUGEPAGES, buf);
-	free_pages = meminfo_field("HugePages_Free");
+	free_pages = pca_meminfo("HugePages_Free");
 	if (ret || free_pages < (long)units) {
 		snprintf(why, len, "%s: asked for %ld huge pages: %s, %ld free of the %zu needed",
 			 NR_HUGEPAGES, want, ret ? strerror(-ret) : "ok",

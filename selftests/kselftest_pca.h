@@ -375,6 +375,25 @@ out_close:
 	return WEXITSTATUS(status);
 }
 
+
+/* A "Key: N" field of /proc/meminfo (kB, or pages for HugePages_*), or -1. */
+static inline long pca_meminfo(const char *key)
+{
+	size_t klen = strlen(key);
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
 /* Write @text to the file @path (procfs, sysfs, cgroupfs): 0 or -errno. */
 static inline int pca_write_file(const char *path, const char *text)
 {
