@@ -69,9 +69,10 @@
  *              a unit: EINVAL), plus whole-range operations on a 1 TiB
  *              region of pages and one of units (DISCARD, WAKE, ZERO,
  *              COPY, dirty count and clear), some by processes killed in
- *              the middle; then the logs must still be exact, the huge
- *              one by units (a byte written sets all the bits of its
- *              unit);
+ *              the middle, and MADV_COLD and MADV_PAGEOUT of parts of the
+ *              huge region's units; then the logs must still be exact,
+ *              the huge one by units (a byte written sets all the bits
+ *              of its unit);
  *  no_leaks    once every process and fd of the parts above is gone: no
  *              region is left (REGION_GET dump) and the module's
  *              reference count is zero; the fault cache's object count
@@ -3749,7 +3750,8 @@ static void *rr_agent(void *arg)
 /*
  * One report, clear or discard on a tracked region: the one of pages, or
  * the huge one, whose ranges are whole units but now and then part of
- * one (EINVAL).
+ * one (EINVAL); and on the huge one, MADV_COLD and MADV_PAGEOUT of part
+ * of a unit, as any process may advise its memory.
  */
 static void rr_report(struct rr *rr, struct pca_client *c, struct rng *r)
 {
@@ -3779,7 +3781,17 @@ static void rr_report(struct rr *rr, struct pca_client *c, struct rng *r)
 			len += in - UNIT;
 		bad = 1;
 	}
-	if (what < 35) {
+	if (huge && chance(r, 10)) {
+		/* the core splits a PMD-mapped unit's folio for this */
+		uint64_t at = rbelow(r, RR_UNITS * UNIT_PAGES) * PAGE;
+		uint64_t n = PAGE * (1 + rbelow(r, UNIT_PAGES / 2));
+
+		if (at + n > RR_UNITS * UNIT)
+			n = RR_UNITS * UNIT - at;
+		bad = 0;
+		ret = madvise(rr->umem + at, n, chance(r, 50) ? MADV_COLD :
+			      MADV_PAGEOUT) ? -errno : 0;
+	} else if (what < 35) {
 		/* ioctl get (+clear), often into a missing page */
 		if (chance(r, 60))
 			bits = (uint64_t *)(rr->out + rbelow(r, RR_OUT) * PAGE +
@@ -3930,7 +3942,8 @@ static void rr_killed(struct pca_test_ctx *t, struct rr *rr, struct rng *r)
  * The huge region's log is exact too, by units: a byte written anywhere
  * in a unit sets all of its bits, a clear re-arms all of its pages (each
  * written just before), and a report of some units through netlink says
- * the same.  Two rounds.
+ * the same.  Two rounds, each after a part of each unit was advised cold
+ * or paged out, as a process may do between two rounds of a migration.
  */
 static void rr_check_units(struct pca_test_ctx *t, struct rr *rr,
 			   struct rng *r)
@@ -3941,6 +3954,14 @@ static void rr_check_units(struct pca_test_ctx *t, struct rr *rr,
 	int written[RR_UNITS], u, i, n, bad, round;
 
 	for (round = 0; round < 2; round++) {
+		/* a random part of each unit */
+		for (u = 0; u < RR_UNITS; u++) {
+			uint64_t at = rbelow(r, UNIT_PAGES / 2) * PAGE;
+			uint64_t len = PAGE * (1 + rbelow(r, UNIT_PAGES / 2));
+
+			madvise(rr->umem + u * UNIT + at, len, chance(r, 50) ?
+				MADV_COLD : MADV_PAGEOUT);
+		}
 		for (i = 0; i < RR_UNITS * (int)UNIT_PAGES; i++)
 			rr->umem[i * PAGE + rbelow(r, PAGE)] ^= 1;
 		PCA_ASSERT_OK(t, pca_fd_dirty_log(rr->ufd, 0, RR_UNITS * UNIT,
