@@ -25,8 +25,9 @@
  * the range per mapping (pca_dirty_by_range()).
  *
  * A huge region logs whole units (2 MiB): the first write to a unit after
- * a clear sets all its bits and every later write to it is free, and a
- * clear is one rmap walk per dirty unit.
+ * a clear sets its bit and every later write to it is free, and a clear
+ * is one rmap walk per folio of a dirty unit (one, unless the kernel
+ * split it).
  */
 
 #include <linux/bitmap.h>
@@ -42,19 +43,17 @@
 #include "region.h"
 
 /*
- * Log the unit of @pgoff as written: every bit of the unit, the first
- * one first (readers go by it).  dirty_lock or the unit's folio lock is
- * held.  A huge unit's bits fill whole words that no other unit shares.
+ * Log the unit of @pgoff as written.  A unit's state is the bit of its
+ * first page; the others stay clear in the kernel's bitmap (reports set
+ * them, pca_dirty_report()), so that no bitmap word is ever written but
+ * by atomic bit operations: the pages of a huge unit whose folio the
+ * kernel split (MADV_COLD or MADV_PAGEOUT over part of it) fault under
+ * locks of their own.  @nr_dirty counts pages.
  */
 static void pca_dirty_set(struct pca_region *r, pgoff_t pgoff)
 {
-	pgoff_t unit = pca_unit_start(r, pgoff);
-
-	if (test_and_set_bit(unit, r->dirty))
-		return;
-	if (r->unit_order)
-		bitmap_set(r->dirty, unit + 1, pca_unit_pages(r) - 1);
-	atomic_long_add(pca_unit_pages(r), &r->nr_dirty);
+	if (!test_and_set_bit(pca_unit_start(r, pgoff), r->dirty))
+		atomic_long_add(pca_unit_pages(r), &r->nr_dirty);
 }
 
 /* Set bits [@bit, @bit + @nr) of a report. */
@@ -238,12 +237,17 @@ int pca_dirty_track(struct pca_region *r, bool on)
  * DISCARD cleared the bit then, and a page placed since has a bit of its
  * own, which this clears as it would any other written page.
  */
+static bool pca_dirty_clear_unit(struct pca_region *r, pgoff_t unit);
+
 static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 				 bool wrprotect)
 {
-	struct folio *folio = pca_region_get_folio(r, pgoff);
+	struct folio *folio;
 	bool cleared = false;
 
+	if (r->unit_order)
+		return pca_dirty_clear_unit(r, pgoff);
+	folio = pca_region_get_folio(r, pgoff);
 	if (!folio)
 		return false;
 	/*
@@ -255,10 +259,7 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 	if (folio->mapping == r->inode->i_mapping &&
 	    !pca_folio_may_dma(folio, 1) &&
 	    test_and_clear_bit(pgoff, r->dirty)) {
-		if (r->unit_order)
-			bitmap_clear(r->dirty, pgoff + 1,
-				     pca_unit_pages(r) - 1);
-		atomic_long_sub(pca_unit_pages(r), &r->nr_dirty);
+		atomic_long_dec(&r->nr_dirty);
 		cleared = true;
 		/* Write-protect every mapping of the page. */
 		if (wrprotect) {
@@ -277,6 +278,70 @@ static bool pca_dirty_clear_page(struct pca_region *r, pgoff_t pgoff,
 	folio_unlock(folio);
 	folio_put(folio);
 	return cleared;
+}
+
+/* Whether any folio of [@first, @last] may be written without a fault. */
+static bool pca_dirty_range_may_dma(struct pca_region *r, pgoff_t first,
+				    pgoff_t last)
+{
+	struct folio_batch fbatch;
+	bool held = false;
+	unsigned int i;
+
+	folio_batch_init(&fbatch);
+	while (!held && filemap_get_folios(r->inode->i_mapping, &first, last,
+					   &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++)
+			held |= pca_folio_may_dma(fbatch.folios[i], 1);
+		folio_batch_release(&fbatch);
+	}
+	return held;
+}
+
+/*
+ * pca_dirty_clear_page() for a unit of a huge region.  The unit is one
+ * folio unless the kernel split it (MADV_COLD or MADV_PAGEOUT over part
+ * of a unit splits it into pages, which stay in the page cache): every
+ * folio of the unit is write-protected, each under its lock, after the
+ * unit's bit is cleared.  A write fault on one of them that set the bit
+ * before the clear finishes under that folio's lock before the write
+ * protection of that folio, and one after it sets the bit again; writes
+ * through PTEs still writable land before the call returns, when the
+ * agent has yet to read the unit.
+ */
+static bool pca_dirty_clear_unit(struct pca_region *r, pgoff_t unit)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	pgoff_t index = unit, last = unit + pca_unit_pages(r) - 1;
+	struct folio_batch fbatch;
+	bool held = false;
+	unsigned int i;
+
+	if (!test_bit(unit, r->dirty) ||
+	    pca_dirty_range_may_dma(r, unit, last))
+		return false;
+	if (!test_and_clear_bit(unit, r->dirty))
+		return false;
+	atomic_long_sub(pca_unit_pages(r), &r->nr_dirty);
+
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			if (folio->mapping == mapping) {
+				folio_mkclean(folio);
+				/* A GUP-fast pin before the protection. */
+				held |= pca_folio_may_dma(folio, 1);
+			}
+			folio_unlock(folio);
+		}
+		folio_batch_release(&fbatch);
+	}
+	if (held)
+		pca_dirty_set(r, unit);
+	return !held;
 }
 
 /*
@@ -352,8 +417,13 @@ unsigned long pca_dirty_forget(struct pca_region *r, pgoff_t first,
 		if (entry && !xa_is_value(entry))
 			continue;
 		absent++;
-		if (r->dirty && test_and_clear_bit(pgoff, r->dirty))
-			atomic_long_dec(&r->nr_dirty);
+		/*
+		 * A unit's bit is its first page's; a unit goes whole (its
+		 * pages are absent together once DISCARD has truncated it).
+		 */
+		if (r->dirty && pgoff == pca_unit_start(r, pgoff) &&
+		    test_and_clear_bit(pgoff, r->dirty))
+			atomic_long_sub(pca_unit_pages(r), &r->nr_dirty);
 		/* Each page stands alone: let interrupts in now and then. */
 		if (pgoff % 1024 == 1023) {
 			xa_unlock_irq(&mapping->i_pages);
