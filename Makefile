@@ -11,6 +11,9 @@
 #                              ... kernel (selftests/debug), same as
 #                              make check KERNELS=debug
 #   make demo | bench | style | modules | userspace | deps | clean
+#   make spec                  regenerate what the netlink spec drives
+#                              (Documentation/netlink/specs/); make check
+#                              first checks that nothing differs from it
 #
 # Variables:
 #   KERNELS        kernel lines; headers and guest kernels come from Debian;
@@ -77,7 +80,7 @@ HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
 
 .PHONY: all deps modules userspace check check-debug bench demo style \
-	clean help
+	spec spec-check clean help
 
 all: modules userspace
 
@@ -104,7 +107,13 @@ userspace:
 
 # The debug lane's kernel and module are made by selftests/debug/prepare.sh,
 # which prints the kernel's tree when the lane runs.
-check: deps modules userspace
+spec: deps
+	@CACHE='$(CACHE)' $(CURDIR)/scripts/ynl-regen.sh
+
+spec-check: deps
+	@CACHE='$(CACHE)' $(CURDIR)/scripts/ynl-regen.sh --check
+
+check: deps spec-check modules userspace
 	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
 		'$(BUILD)' '$(DEBUG_LANE)') && \
 	$(HARNESS_ENV) DEBUG_KDIR="$$dk" $(VM)/run.sh check

@@ -45,7 +45,10 @@ static void test_handshake(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, info.version, PCA_API_VERSION);
 	PCA_EXPECT(t, info.commands & (1ULL << PCA_CMD_API),
 		   "commands %#llx", (unsigned long long)info.commands);
-	PCA_EXPECT(t, !(info.commands & (1ULL << PCA_CMD_UNSPEC)),
+	/* Command 0 is unused; events are never requests. */
+	PCA_EXPECT(t, !(info.commands & (1ULL << 0 | 1ULL << PCA_CMD_FAULT |
+					 1ULL << PCA_CMD_MIGRATE_REQUEST |
+					 1ULL << PCA_CMD_MIGRATE_EVENT)),
 		   "commands %#llx", (unsigned long long)info.commands);
 	pca_t_diag(t, "features %#llx commands %#llx",
 		   (unsigned long long)info.features,

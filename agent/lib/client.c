@@ -53,79 +53,25 @@ const char *errno_text(int err)
  * Names
  */
 
-static const char *const feature_names[] = {
-	"missing", "copy_batch", "fd_resolve", "user_only", "wait_policy",
-	"sharded_queues", "dirty_log", "discard", "migrate", "region_open",
-	"huge",
-};
-
-static const char *const cmd_names[] = {
-	[PCA_CMD_UNSPEC] = "unspec",
-	[PCA_CMD_API] = "api",
-	[PCA_CMD_REGION_GET] = "region_get",
-	[PCA_CMD_ATTACH] = "attach",
-	[PCA_CMD_DETACH] = "detach",
-	[PCA_CMD_FAULT] = "fault",
-	[PCA_CMD_COPY] = "copy",
-	[PCA_CMD_ZERO] = "zero",
-	[PCA_CMD_WAKE] = "wake",
-	[PCA_CMD_DIRTY_TRACK] = "dirty_track",
-	[PCA_CMD_DIRTY_GET] = "dirty_get",
-	[PCA_CMD_DIRTY_CLEAR] = "dirty_clear",
-	[PCA_CMD_DISCARD] = "discard",
-	[PCA_CMD_MIGRATE] = "migrate",
-	[PCA_CMD_MIGRATE_REQUEST] = "migrate_request",
-	[PCA_CMD_MIGRATE_ACCEPT] = "migrate_accept",
-	[PCA_CMD_MIGRATE_UPDATE] = "migrate_update",
-	[PCA_CMD_MIGRATE_PAUSED] = "migrate_paused",
-	[PCA_CMD_MIGRATE_CANCEL] = "migrate_cancel",
-	[PCA_CMD_MIGRATE_GET] = "migrate_get",
-	[PCA_CMD_MIGRATE_EVENT] = "migrate_event",
-};
-
-static const char *const attr_names[] = {
-	[PCA_A_UNSPEC] = "unspec",
-	[PCA_A_PAD] = "pad",
-	[PCA_A_API_VERSION] = "api_version",
-	[PCA_A_FEATURES] = "features",
-	[PCA_A_COMMANDS] = "commands",
-	[PCA_A_REGION_ID] = "region_id",
-	[PCA_A_REGION_SIZE] = "region_size",
-	[PCA_A_REGION_FLAGS] = "region_flags",
-	[PCA_A_REGION_UNIT] = "region_unit",
-	[PCA_A_PAGES_PRESENT] = "pages_present",
-	[PCA_A_QUEUES] = "queues",
-	[PCA_A_POLICY] = "policy",
-	[PCA_A_QUEUE_ID] = "queue_id",
-	[PCA_A_OFFSET] = "offset",
-	[PCA_A_LENGTH] = "length",
-	[PCA_A_RESOLVE_FLAGS] = "resolve_flags",
-	[PCA_A_PAGE] = "page",
-	[PCA_A_DATA] = "data",
-	[PCA_A_FAULT_RECORDS] = "fault_records",
-	[PCA_A_STATS] = "stats",
-	[PCA_A_DIRTY_ENABLE] = "dirty_enable",
-	[PCA_A_DIRTY_FLAGS] = "dirty_flags",
-	[PCA_A_DIRTY_BITMAP] = "dirty_bitmap",
-	[PCA_A_DIRTY_PAGES] = "dirty_pages",
-	[PCA_A_DIRTY_TRACKING] = "dirty_tracking",
-};
-
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
+/* The names are the spec's (spec-gen.c), with underscores for dashes. */
 const char *pca_feature_name(unsigned int bit)
 {
-	return bit < ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
+	return bit < ARRAY_SIZE(pca_spec_feature_names) ?
+	       pca_spec_feature_names[bit] : NULL;
 }
 
 const char *pca_cmd_name(unsigned int cmd)
 {
-	return cmd < ARRAY_SIZE(cmd_names) ? cmd_names[cmd] : NULL;
+	return cmd < ARRAY_SIZE(pca_spec_cmd_names) ?
+	       pca_spec_cmd_names[cmd] : NULL;
 }
 
 const char *pca_attr_name(unsigned int attr)
 {
-	return attr < ARRAY_SIZE(attr_names) ? attr_names[attr] : NULL;
+	return attr < ARRAY_SIZE(pca_spec_attr_names) ?
+	       pca_spec_attr_names[attr] : NULL;
 }
 
 /* -------------------------------------------------------------------------
@@ -545,35 +491,6 @@ int wait_readable(struct pca_client *c, int timeout_ms)
 	return ret;
 }
 
-/* What the kernel sends us; attributes it does not send are not listed. */
-const struct nla_policy reply_policy[PCA_A_MAX + 1] = {
-	[PCA_A_API_VERSION]	= { .type = NLA_U32 },
-	[PCA_A_FEATURES]	= { .type = NLA_U64 },
-	[PCA_A_COMMANDS]	= { .type = NLA_U64 },
-	[PCA_A_REGION_ID]	= { .type = NLA_U32 },
-	[PCA_A_REGION_SIZE]	= { .type = NLA_U64 },
-	[PCA_A_REGION_FLAGS]	= { .type = NLA_U64 },
-	[PCA_A_REGION_UNIT]	= { .type = NLA_U64 },
-	[PCA_A_PAGES_PRESENT]	= { .type = NLA_U64 },
-	[PCA_A_QUEUES]		= { .type = NLA_U32 },
-	[PCA_A_POLICY]		= { .type = NLA_U32 },
-	[PCA_A_QUEUE_ID]	= { .type = NLA_U32 },
-	[PCA_A_OFFSET]		= { .type = NLA_U64 },
-	[PCA_A_LENGTH]		= { .type = NLA_U64 },
-	[PCA_A_RESOLVE_FLAGS]	= { .type = NLA_U32 },
-	[PCA_A_PAGE]		= { .type = NLA_NESTED },
-	[PCA_A_STATS]		= { .type = NLA_NESTED },
-	[PCA_A_DIRTY_PAGES]	= { .type = NLA_U64 },
-	[PCA_A_DIRTY_TRACKING]	= { .type = NLA_U32 },
-	[PCA_A_MIG_ID]		= { .type = NLA_U32 },
-	[PCA_A_MIG_ROLE]	= { .type = NLA_U32 },
-	[PCA_A_MIG_PEER]	= { .type = NLA_STRING },
-	[PCA_A_MIG_ARGS]	= { .type = NLA_STRING },
-	[PCA_A_MIG_PHASE]	= { .type = NLA_U32 },
-	[PCA_A_MIG_ERROR]	= { .type = NLA_U32 },
-	[PCA_A_MIG_MESSAGE]	= { .type = NLA_STRING },
-};
-
 /*
  * Wait for the answer to request @seq.  Messages of other sequence numbers
  * are stale answers of abandoned requests and are dropped; fault events
@@ -645,7 +562,7 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 			if (nlh->nlmsg_type != c->family || !parse || parse_err)
 				continue;
 			ret = genlmsg_parse(nlh, 0, tb, PCA_A_MAX,
-					    reply_policy);
+					    pca_spec_attr_policy);
 			if (ret < 0) {
 				parse_err = set_error(c, -EPROTO,
 						      "malformed reply from the kernel: %s",

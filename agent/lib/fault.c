@@ -120,7 +120,7 @@ int pca_detach(struct pca_client *c, uint32_t region_id)
 
 int pca_fault_resend(struct pca_client *c, uint32_t region_id)
 {
-	return region_request(c, PCA_CMD_FAULT, region_id);
+	return region_request(c, PCA_CMD_FAULT_RESEND, region_id);
 }
 
 /* -------------------------------------------------------------------------
@@ -204,8 +204,9 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 
 			nest = nla_nest_start(msg, PCA_A_PAGE | NLA_F_NESTED);
 			if (!nest ||
-			    nla_put_u64(msg, PCA_A_OFFSET, p->offset) ||
-			    nla_put(msg, PCA_A_DATA, c->page_size, p->data)) {
+			    nla_put_u64(msg, PCA_PAGE_A_OFFSET, p->offset) ||
+			    nla_put(msg, PCA_PAGE_A_DATA, c->page_size,
+				    p->data)) {
 				nlmsg_free(msg);
 				msg = NULL;
 				break;

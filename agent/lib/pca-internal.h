@@ -22,6 +22,7 @@
 #include <netlink/msg.h>
 
 #include "pca.h"
+#include "spec-gen.h"
 
 /*
  * Replies and fault events are received into one buffer.  The kernel caps
@@ -81,7 +82,6 @@ int remaining_ms(int64_t deadline);
 ssize_t recv_datagram(struct pca_client *c);
 ssize_t recv_datagram_wait(struct pca_client *c, int timeout_ms);
 int wait_readable(struct pca_client *c, int timeout_ms);
-extern const struct nla_policy reply_policy[PCA_A_MAX + 1];
 int xioctl(int fd, unsigned long req, void *arg);
 int resolve_ioctl(int fd, unsigned long req, void *arg);
 

@@ -19,17 +19,10 @@
 
 static void parse_stats(struct nlattr *nest, struct pca_region_stats *s)
 {
-	static const struct nla_policy policy[PCA_STAT_MAX + 1] = {
-		[PCA_STAT_FAULTS]		= { .type = NLA_U64 },
-		[PCA_STAT_FAULTS_COALESCED]	= { .type = NLA_U64 },
-		[PCA_STAT_PAGES_COPIED]		= { .type = NLA_U64 },
-		[PCA_STAT_PAGES_ZEROED]		= { .type = NLA_U64 },
-		[PCA_STAT_COPY_EEXIST]		= { .type = NLA_U64 },
-		[PCA_STAT_FAULTS_PENDING]	= { .type = NLA_U64 },
-	};
 	struct nlattr *tb[PCA_STAT_MAX + 1];
 
-	if (nla_parse_nested(tb, PCA_STAT_MAX, nest, policy) < 0)
+	if (nla_parse_nested(tb, PCA_STAT_MAX, nest,
+			     pca_spec_stat_attr_policy) < 0)
 		return;
 #define STAT(field, attr) \
 	do { if (tb[attr]) s->field = nla_get_u64(tb[attr]); } while (0)

@@ -76,7 +76,7 @@ static int mig_from_msg(struct nlmsghdr *nlh, struct pca_mig_info *m)
 {
 	struct nlattr *tb[PCA_A_MAX + 1];
 
-	if (genlmsg_parse(nlh, 0, tb, PCA_A_MAX, reply_policy) < 0)
+	if (genlmsg_parse(nlh, 0, tb, PCA_A_MAX, pca_spec_attr_policy) < 0)
 		return -EPROTO;
 	m->cmd = ((struct genlmsghdr *)NLMSG_DATA(nlh))->cmd;
 	return parse_mig(tb, m);
