@@ -4,9 +4,9 @@
  * migration engine.
  *
  * Each test migrates the same region with the same workload
- * (agent/workload.c) through the module backend (a missing-mode region,
- * faults from the module's queue, pages placed with the region fd's
- * ioctls) and through the userfaultfd backend (a memfd mapped shared, or
+ * (tools/workload/workload.c) through the module backend (a missing-mode
+ * region, faults from the module's queue, pages placed with the region
+ * fd's ioctls) and through the userfaultfd backend (a memfd mapped shared, or
  * with -u anon anonymous memory, registered with userfaultfd; UFFDIO_COPY
  * and UFFDIO_ZEROPAGE), -r times each, alternating which goes first.
  * Source and destination run in two network namespaces joined by a veth
