@@ -103,6 +103,7 @@ endif
 
 userspace:
 	+$(MAKE) -C agent OUT=$(BUILD)/bin
+	+$(MAKE) -C tools/workload OUT=$(BUILD)/bin
 	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
 
 # The debug lane's kernel and module are made by selftests/debug/prepare.sh,
@@ -136,6 +137,7 @@ style: deps
 clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C agent clean
+	-$(MAKE) -C tools/workload clean
 	-$(MAKE) -C selftests clean
 
 help:
