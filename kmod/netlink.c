@@ -25,6 +25,7 @@
 #include "migrate.h"
 #include "fault.h"
 #include "netlink.h"
+#include "queue.h"
 #include "region.h"
 
 #define PCA_NL_COMMANDS	(BIT_ULL(PCA_CMD_API) | BIT_ULL(PCA_CMD_REGION_GET) | \
