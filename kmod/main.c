@@ -10,6 +10,7 @@
 #include "fault.h"
 #include "limits.h"
 #include "netlink.h"
+#include "queue.h"
 #include "region.h"
 
 static int __init pca_init(void)
@@ -26,9 +27,12 @@ static int __init pca_init(void)
 	ret = pca_fault_init();
 	if (ret)
 		goto err_region;
-	ret = pca_netlink_init();
+	ret = pca_queue_init();
 	if (ret)
 		goto err_fault;
+	ret = pca_netlink_init();
+	if (ret)
+		goto err_queue;
 	ret = pca_device_init();
 	if (ret)
 		goto err_netlink;
@@ -37,6 +41,8 @@ static int __init pca_init(void)
 
 err_netlink:
 	pca_netlink_exit();
+err_queue:
+	pca_queue_exit();
 err_fault:
 	pca_fault_exit();
 err_region:
@@ -51,6 +57,7 @@ static void __exit pca_exit(void)
 	pca_device_exit();
 	pca_netlink_exit();
 	/* Drains late resends, which may drop the last region reference. */
+	pca_queue_exit();
 	pca_fault_exit();
 	pca_region_exit();
 	pca_limits_exit();

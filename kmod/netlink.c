@@ -26,6 +26,7 @@
 #include "fault.h"
 #include "netlink.h"
 #include "netlink-gen.h"
+#include "queue.h"
 #include "region.h"
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */

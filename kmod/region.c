@@ -37,6 +37,7 @@
 #include "dirty.h"
 #include "fault.h"
 #include "limits.h"
+#include "queue.h"
 #include "region.h"
 
 #define PCA_FS_MAGIC	0x70636173	/* "pcas" */

@@ -37,7 +37,7 @@ struct pca_region_mm {
 #define PCA_FAULT_BUCKETS	64	/* power of two */
 #define PCA_MAX_QUEUES		64
 
-/* Pending faults hash by page offset; one lock per bucket. */
+/* Pending faults hash by page offset (fault.c); one lock per bucket. */
 struct pca_fault_bucket {
 	spinlock_t lock;		/* guards @head and its entries */
 	struct hlist_head head;
@@ -82,8 +82,8 @@ struct pca_stats {
  *   @queues_lock (mutex) - attach, detach, close; guards @queues writers,
  *                          @nr_queues, @policy, @closed.
  *     pca_queue.lock     - a queue's DEAD bit against queueing its resend
- *                          work; nothing else is taken under it.
- *   pca_fault_bucket.lock - pending faults of one hash bucket.
+ *                          work (queue.c); nothing else is taken under it.
+ *   pca_fault_bucket.lock - pending faults of one hash bucket (fault.c).
  * The page cache has its own locks (i_pages, the folio lock, i_mmap_rwsem);
  * lookups are RCU only.
  * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
