@@ -36,3 +36,22 @@ kernel_headers_pkg() {
 }
 
 kernel_dir() { printf '%s/kernels/%s\n' "$CACHE" "$1"; }
+
+# The kernel's YNL tooling, unpacked from Debian's linux-source-6.12 by
+# ynl-tree.sh: tools/net/ynl (cli.py, lib/, the C generator) and
+# Documentation/netlink (the schemas and specs/), under one directory keyed
+# by the tarball's name and mtime.  Prints that directory; fails when the
+# tarball is missing.  Whether it is unpacked yet: its .stamp file.
+ynl_tarball() {
+	local t
+	t=${LINUX_SOURCE_YNL:-$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)}
+	[ -n "$t" ] && [ -f "$t" ] || return 1
+	printf '%s\n' "$t"
+}
+
+ynl_tree() {
+	local t
+	t=$(ynl_tarball) || return 1
+	printf '%s/ynl/%s-%s\n' "$CACHE" "$(basename "$t" | sed 's/\.tar\..*//')" \
+		"$(stat -c %Y "$t")"
+}
