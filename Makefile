@@ -11,6 +11,9 @@
 #                              ... kernel (selftests/debug), same as
 #                              make check KERNELS=debug
 #   make demo | bench | style | modules | userspace | ynl | deps | clean
+#   make spec                  regenerate what the netlink spec drives
+#                              (Documentation/netlink/specs/); make check
+#                              first checks that nothing differs from it
 #
 # Variables:
 #   KERNELS        kernel lines; headers and guest kernels come from Debian;
@@ -77,7 +80,7 @@ HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
 
 .PHONY: all deps modules userspace ynl check check-debug bench demo style \
-	clean help
+	spec spec-check clean help
 
 all: modules userspace
 
@@ -100,6 +103,7 @@ endif
 
 userspace:
 	+$(MAKE) -C agent OUT=$(BUILD)/bin
+	+$(MAKE) -C tools/workload OUT=$(BUILD)/bin
 	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
 
 # The kernel's YNL tooling (cli.py, its library, the netlink schemas), from
@@ -110,7 +114,13 @@ ynl: deps
 
 # The debug lane's kernel and module are made by selftests/debug/prepare.sh,
 # which prints the kernel's tree when the lane runs.
-check: deps modules userspace ynl
+spec: deps
+	@CACHE='$(CACHE)' $(CURDIR)/scripts/ynl-regen.sh
+
+spec-check: deps
+	@CACHE='$(CACHE)' $(CURDIR)/scripts/ynl-regen.sh --check
+
+check: deps spec-check modules userspace ynl
 	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
 		'$(BUILD)' '$(DEBUG_LANE)') && \
 	$(HARNESS_ENV) DEBUG_KDIR="$$dk" $(VM)/run.sh check
@@ -133,6 +143,7 @@ style: deps
 clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C agent clean
+	-$(MAKE) -C tools/workload clean
 	-$(MAKE) -C selftests clean
 
 help:

@@ -39,7 +39,7 @@
 #endif
 
 /* -------------------------------------------------------------------------
- * Registering a range (for the VMM side: workload.c, or a real VMM)
+ * Registering a range (for the VMM side: tools/workload, or a real VMM)
  */
 
 static int uffd_create(void)

@@ -46,6 +46,7 @@
 
 #include "backend.h"
 #include "lib/pca.h"
+#include "conn.h"
 #include "mig.h"
 
 enum {
@@ -93,18 +94,13 @@ struct dst {
 	int have_id;
 	unsigned int nch;
 
-	/* connections of the current epoch */
-	int ctrl, data[MIG_MAX_CHANNELS], pre;
-	int broken;		/* atomic */
-	int threads;
-	pthread_t data_th[MIG_MAX_CHANNELS], pre_th, rx_th, hb_th;
+	struct mig_conns conns;	/* of the current epoch */
 	struct dst_chan ch[MIG_MAX_CHANNELS];
-	char broken_why[256];
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_mutex_t ctrl_tx;
-	pthread_mutex_t pre_tx;	/* d->pre and requests on it */
+	pthread_mutex_t pre_tx;	/* d->conns.pre and requests on it */
 	int switched;		/* discard applied, VMM resumed */
 	unsigned int ended;	/* channels past END_PRECOPY, this epoch */
 	int have_switchover;	/* received, not applied */
@@ -142,11 +138,6 @@ static void add(uint64_t *ctr, uint64_t n)
 static uint64_t get(const uint64_t *ctr)
 {
 	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
-}
-
-static int is_broken(struct dst *d)
-{
-	return __atomic_load_n(&d->broken, __ATOMIC_ACQUIRE);
 }
 
 static uint8_t state_of(struct dst *d, uint64_t page)
@@ -203,45 +194,6 @@ static void set_phase(struct dst *d, enum mig_phase phase)
 	progress(d, 1);
 }
 
-static void shutdown_fd(int fd)
-{
-	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR);
-}
-
-static void mark_broken(struct dst *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void mark_broken(struct dst *d, int err, const char *fmt, ...)
-{
-	unsigned int i;
-	va_list ap;
-
-	pthread_mutex_lock(&d->lock);
-	if (!d->broken) {
-		char what[160];
-
-		va_start(ap, fmt);
-		vsnprintf(what, sizeof(what), fmt, ap);
-		va_end(ap);
-		if (err == -ETIMEDOUT)
-			snprintf(d->broken_why, sizeof(d->broken_why),
-				 "%s: peer silent for %d ms (--io-timeout-ms)",
-				 what, d->cfg->io_timeout_ms);
-		else
-			snprintf(d->broken_why, sizeof(d->broken_why),
-				 "%s: %s", what, err == -ECONNRESET ?
-				 "connection closed by the peer" :
-				 mig_errstr(err));
-		__atomic_store_n(&d->broken, 1, __ATOMIC_RELEASE);
-		shutdown_fd(d->ctrl);
-		shutdown_fd(d->pre);
-		for (i = 0; i < d->nch; i++)
-			shutdown_fd(d->data[i]);
-	}
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
 static void set_fatal(struct dst *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void set_fatal(struct dst *d, const char *fmt, ...)
@@ -265,9 +217,9 @@ static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
 	int ret;
 
 	pthread_mutex_lock(&d->ctrl_tx);
-	ret = d->ctrl < 0 ? -ENOTCONN :
-	      mig_send_rec(d->ctrl, type, flags, 0, 0, payload, len,
-			   d->cfg->io_timeout_ms, &d->broken);
+	ret = d->conns.ctrl < 0 ? -ENOTCONN :
+	      mig_send_rec(d->conns.ctrl, type, flags, 0, 0, payload, len,
+			   d->cfg->io_timeout_ms, &d->conns.broken);
 	pthread_mutex_unlock(&d->ctrl_tx);
 	return ret;
 }
@@ -367,7 +319,7 @@ static int wait_switched(struct dst *d)
 	pthread_mutex_lock(&d->lock);
 	d->ended++;
 	pthread_cond_broadcast(&d->cond);
-	while (!d->switched && !d->broken && !d->fatal)
+	while (!d->switched && !d->conns.broken && !d->fatal)
 		timed_wait(d);
 	if (!d->switched)
 		ret = -ECANCELED;
@@ -379,7 +331,7 @@ static void *data_thread(void *arg)
 {
 	struct dst_chan *ch = arg;
 	struct dst *d = ch->d;
-	int post, ret, fd = d->data[ch->idx];
+	int post, ret, fd = d->conns.data[ch->idx];
 	const char *why = NULL;
 
 	pthread_mutex_lock(&d->lock);
@@ -397,7 +349,7 @@ static void *data_thread(void *arg)
 				break;
 		}
 		ret = mig_recv_hdr(fd, &r, -1, d->cfg->io_timeout_ms,
-				   &d->broken);
+				   &d->conns.broken);
 		if (ret)
 			break;
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
@@ -428,7 +380,7 @@ static void *data_thread(void *arg)
 				ret = mig_recv_all(fd, d->stage +
 						   page * d->psz, d->psz,
 						   d->cfg->io_timeout_ms,
-						   &d->broken);
+						   &d->conns.broken);
 				if (ret)
 					break;
 				st = ST_STAGED;
@@ -451,7 +403,8 @@ static void *data_thread(void *arg)
 			continue;
 		}
 		ret = mig_recv_all(fd, ch->buf + (size_t)ch->n * d->psz,
-				   d->psz, d->cfg->io_timeout_ms, &d->broken);
+				   d->psz, d->cfg->io_timeout_ms,
+				   &d->conns.broken);
 		if (ret)
 			break;
 		ch->pages[ch->n] = page;
@@ -471,7 +424,7 @@ static void *data_thread(void *arg)
 		chan_flush(ch);
 	ch->n = 0;
 	if (why)
-		mark_broken(d, ret, "%s %u", why, ch->idx);
+		mig_conns_break(&d->conns, ret, "%s %u", why, ch->idx);
 	return NULL;
 }
 
@@ -486,15 +439,15 @@ static void *preempt_thread(void *arg)
 		free(pl);
 		free(buf);
 		set_fatal(d, "preempt channel: out of memory or no netlink");
-		mark_broken(d, -ENOMEM, "preempt channel");
+		mig_conns_break(&d->conns, -ENOMEM, "preempt channel");
 		return NULL;
 	}
 	for (;;) {
 		struct mig_rec r;
 		int64_t page;
 
-		ret = mig_recv_hdr(d->pre, &r, -1, d->cfg->io_timeout_ms,
-				   &d->broken);
+		ret = mig_recv_hdr(d->conns.pre, &r, -1, d->cfg->io_timeout_ms,
+				   &d->conns.broken);
 		if (ret)
 			break;
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
@@ -511,8 +464,9 @@ static void *preempt_thread(void *arg)
 			break;
 		}
 		if (!(r.flags & MIG_PAGE_ZERO)) {
-			ret = mig_recv_all(d->pre, buf, d->psz,
-					   d->cfg->io_timeout_ms, &d->broken);
+			ret = mig_recv_all(d->conns.pre, buf, d->psz,
+					   d->cfg->io_timeout_ms,
+					   &d->conns.broken);
 			if (ret)
 				break;
 		}
@@ -529,7 +483,7 @@ static void *preempt_thread(void *arg)
 		add(&d->urgent_rx, 1);
 	}
 	if (ret != -ECANCELED)
-		mark_broken(d, ret, "preempt channel");
+		mig_conns_break(&d->conns, ret, "preempt channel");
 	mig_placer_fini(pl);
 	free(pl);
 	free(buf);
@@ -544,20 +498,20 @@ static void *ctrl_rx_thread(void *arg)
 	int ret;
 
 	for (;;) {
-		ret = mig_recv_hdr(d->ctrl, &r, d->cfg->io_timeout_ms,
-				   d->cfg->io_timeout_ms, &d->broken);
+		ret = mig_recv_hdr(d->conns.ctrl, &r, d->cfg->io_timeout_ms,
+				   d->cfg->io_timeout_ms, &d->conns.broken);
 		if (ret)
 			break;
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
 		switch (r.type) {
 		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(d->ctrl, r.len, d->cfg->io_timeout_ms,
-				       &d->broken);
+			ret = mig_skip(d->conns.ctrl, r.len,
+				       d->cfg->io_timeout_ms, &d->conns.broken);
 			break;
 		case MIG_MSG_ROUND:
 			d->round = r.arg;
-			ret = mig_skip(d->ctrl, r.len, d->cfg->io_timeout_ms,
-				       &d->broken);
+			ret = mig_skip(d->conns.ctrl, r.len,
+				       d->cfg->io_timeout_ms, &d->conns.broken);
 			break;
 		case MIG_MSG_SWITCHOVER:
 			if (r.len != d->words * sizeof(uint64_t) ||
@@ -568,8 +522,9 @@ static void *ctrl_rx_thread(void *arg)
 					 r.len);
 				break;
 			}
-			ret = mig_recv_all(d->ctrl, d->discard, r.len,
-					   d->cfg->io_timeout_ms, &d->broken);
+			ret = mig_recv_all(d->conns.ctrl, d->discard, r.len,
+					   d->cfg->io_timeout_ms,
+					   &d->conns.broken);
 			if (ret)
 				break;
 			mig_bitmap_from_le(d->discard, d->words);
@@ -584,8 +539,9 @@ static void *ctrl_rx_thread(void *arg)
 				ret = -EPROTO;
 				break;
 			}
-			ret = mig_recv_all(d->ctrl, &ws, sizeof(ws),
-					   d->cfg->io_timeout_ms, &d->broken);
+			ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
+					   d->cfg->io_timeout_ms,
+					   &d->conns.broken);
 			if (ret)
 				break;
 			pthread_mutex_lock(&d->lock);
@@ -594,22 +550,11 @@ static void *ctrl_rx_thread(void *arg)
 			pthread_cond_broadcast(&d->cond);
 			pthread_mutex_unlock(&d->lock);
 			break;
-		case MIG_MSG_ERROR: {
-			char msg[256] = "";
-			uint32_t n = MIG_MIN(r.len, sizeof(msg) - 1);
-
-			ret = mig_recv_all(d->ctrl, msg, n,
-					   d->cfg->io_timeout_ms, &d->broken);
-			msg[n] = '\0';
-			pthread_mutex_lock(&d->lock);
-			d->peer_error = 1;
-			snprintf(d->peer_msg, sizeof(d->peer_msg), "%s", msg);
-			pthread_cond_broadcast(&d->cond);
-			pthread_mutex_unlock(&d->lock);
-			if (!ret)
-				ret = -EREMOTEIO;
+		case MIG_MSG_ERROR:
+			ret = mig_conns_recv_error(&d->conns, r.len,
+						   &d->peer_error, d->peer_msg,
+						   sizeof(d->peer_msg));
 			break;
-		}
 		default:
 			mig_logf(d->hk, MIG_LOG_ERROR,
 				 "control channel: unexpected record %s (%u)",
@@ -621,25 +566,13 @@ static void *ctrl_rx_thread(void *arg)
 			break;
 	}
 	if (ret != -ECANCELED)
-		mark_broken(d, ret, "control channel");
+		mig_conns_break(&d->conns, ret, "control channel");
 	return NULL;
 }
 
-static void *heartbeat_thread(void *arg)
+static int heartbeat(void *arg)
 {
-	struct dst *d = arg;
-	int ticks = 0, every = mig_heartbeat_ms(d->cfg->io_timeout_ms) /
-			      MIG_TICK_MS;
-
-	while (!is_broken(d)) {
-		mig_sleep_ms(MIG_TICK_MS);
-		if (++ticks < every)
-			continue;
-		ticks = 0;
-		if (ctrl_send(d, MIG_MSG_HEARTBEAT, 0, NULL, 0))
-			break;
-	}
-	return NULL;
+	return ctrl_send(arg, MIG_MSG_HEARTBEAT, 0, NULL, 0);
 }
 
 /* -------------------------------------------------------------------------
@@ -651,15 +584,15 @@ static void send_request(struct dst *d, uint64_t page)
 	int ret = -ENOTCONN;
 
 	pthread_mutex_lock(&d->pre_tx);
-	if (d->pre >= 0 && !is_broken(d))
-		ret = mig_send_rec(d->pre, MIG_MSG_REQUEST, 1,
+	if (d->conns.pre >= 0 && !mig_conns_broken(&d->conns))
+		ret = mig_send_rec(d->conns.pre, MIG_MSG_REQUEST, 1,
 				   page * d->psz, 0, NULL, 0,
-				   d->cfg->io_timeout_ms, &d->broken);
+				   d->cfg->io_timeout_ms, &d->conns.broken);
 	pthread_mutex_unlock(&d->pre_tx);
 	if (!ret)
 		add(&d->bytes, sizeof(struct mig_hdr));
 	else if (ret != -ENOTCONN && ret != -ECANCELED)
-		mark_broken(d, ret, "preempt channel");
+		mig_conns_break(&d->conns, ret, "preempt channel");
 	/* not sent: asked again after the reconnect */
 }
 
@@ -858,78 +791,28 @@ static void stop_workers(struct dst *d)
  * Connections
  */
 
-static void close_conns(struct dst *d)
-{
-	unsigned int i;
-
-	pthread_mutex_lock(&d->ctrl_tx);
-	if (d->ctrl >= 0)
-		close(d->ctrl);
-	d->ctrl = -1;
-	pthread_mutex_unlock(&d->ctrl_tx);
-	pthread_mutex_lock(&d->pre_tx);
-	if (d->pre >= 0)
-		close(d->pre);
-	d->pre = -1;
-	pthread_mutex_unlock(&d->pre_tx);
-	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
-		if (d->data[i] >= 0)
-			close(d->data[i]);
-		d->data[i] = -1;
-	}
-}
-
 static int start_threads(struct dst *d)
 {
 	unsigned int i;
 	int ret;
 
-	__atomic_store_n(&d->broken, 0, __ATOMIC_RELEASE);
-	d->broken_why[0] = '\0';
-	d->threads = 0;
+	mig_conns_reset(&d->conns);
 	d->ended = 0;
 	for (i = 0; i < d->nch; i++) {
-		ret = pthread_create(&d->data_th[i], NULL, data_thread,
+		ret = pthread_create(&d->conns.data_th[i], NULL, data_thread,
 				     &d->ch[i]);
 		if (ret)
 			goto fail;
-		d->threads++;
+		d->conns.threads++;
 	}
-	ret = pthread_create(&d->pre_th, NULL, preempt_thread, d);
+	ret = mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
+				   heartbeat, d);
 	if (ret)
 		goto fail;
-	d->threads++;
-	ret = pthread_create(&d->rx_th, NULL, ctrl_rx_thread, d);
-	if (ret)
-		goto fail;
-	d->threads++;
-	ret = pthread_create(&d->hb_th, NULL, heartbeat_thread, d);
-	if (ret)
-		goto fail;
-	d->threads++;
 	return 0;
 fail:
-	mark_broken(d, -ret, "starting threads");
+	mig_conns_break(&d->conns, -ret, "starting threads");
 	return -ret;
-}
-
-static void stop_threads(struct dst *d)
-{
-	unsigned int i, n = d->threads;
-
-	mark_broken(d, -ECANCELED, "stopping");
-	for (i = 0; i < n; i++) {
-		if (i < d->nch)
-			pthread_join(d->data_th[i], NULL);
-		else if (i == d->nch)
-			pthread_join(d->pre_th, NULL);
-		else if (i == d->nch + 1)
-			pthread_join(d->rx_th, NULL);
-		else
-			pthread_join(d->hb_th, NULL);
-	}
-	d->threads = 0;
-	close_conns(d);
 }
 
 /* Errors of a handshake: retry (1) or give up (0). */
@@ -1127,10 +1010,10 @@ static int connect_all(struct dst *d, int resume, int timeout_ms,
 		close(fd);
 		return -EPROTO;
 	}
-	d->ctrl = fd;
+	d->conns.ctrl = fd;
 	for (i = 0; i < d->nch; i++) {
 		ret = open_channel(d, MIG_CHAN_DATA, i, 0, timeout_ms,
-				   &d->data[i], &w, e);
+				   &d->conns.data[i], &w, e);
 		if (ret)
 			goto fail;
 	}
@@ -1138,11 +1021,11 @@ static int connect_all(struct dst *d, int resume, int timeout_ms,
 	if (ret)
 		goto fail;
 	pthread_mutex_lock(&d->pre_tx);
-	d->pre = fd;
+	d->conns.pre = fd;
 	pthread_mutex_unlock(&d->pre_tx);
 	return 0;
 fail:
-	close_conns(d);
+	mig_conns_close(&d->conns);
 	return ret;
 }
 
@@ -1160,7 +1043,7 @@ static int send_received(struct dst *d)
 				       d->ver[p]);
 	/* not through ctrl_send(): the old epoch's abort flag is still up */
 	pthread_mutex_lock(&d->ctrl_tx);
-	ret = mig_send_rec(d->ctrl, MIG_MSG_RECEIVED,
+	ret = mig_send_rec(d->conns.ctrl, MIG_MSG_RECEIVED,
 			   d->switched ? MIG_RECV_SWITCHED : 0, 0, 0, v,
 			   d->pages * sizeof(*v), d->cfg->io_timeout_ms, NULL);
 	pthread_mutex_unlock(&d->ctrl_tx);
@@ -1178,8 +1061,8 @@ static int reconnect(struct dst *d)
 	struct hs_err e = { 0 };
 	char why[256];
 
-	snprintf(why, sizeof(why), "%s", d->broken_why);
-	stop_threads(d);
+	snprintf(why, sizeof(why), "%s", d->conns.broken_why);
+	mig_conns_stop(&d->conns);
 	pthread_mutex_lock(&d->lock);
 	d->have_switchover = 0;	/* the source sends it again if needed */
 	pthread_mutex_unlock(&d->lock);
@@ -1220,7 +1103,7 @@ static int reconnect(struct dst *d)
 		}
 		if (!ret)
 			break;
-		close_conns(d);
+		mig_conns_close(&d->conns);
 		if (!e.retry) {
 			mig_set_error(d->res, 0, "reconnecting: %s", e.msg);
 			return ret;
@@ -1432,7 +1315,7 @@ static int next_event(struct dst *d, int complete_sent, uint64_t stats_deadline)
 			ev = EV_STATS;
 			break;
 		}
-		if (d->broken) {
+		if (d->conns.broken) {
 			ev = EV_BROKEN;
 			break;
 		}
@@ -1601,9 +1484,9 @@ static void teardown(struct dst *d)
 	unsigned int i;
 
 	stop_workers(d);
-	if (d->threads)
-		stop_threads(d);
-	close_conns(d);
+	if (d->conns.threads)
+		mig_conns_stop(&d->conns);
+	mig_conns_close(&d->conns);
 	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
 		free(d->ch[i].buf);
 		mig_placer_fini(&d->ch[i].pl);
@@ -1655,7 +1538,6 @@ static void fill_result(struct dst *d)
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct dst *d;
-	unsigned int i;
 	int64_t present;
 	int ret;
 
@@ -1670,13 +1552,12 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	d->res = res;
 	d->hk = &cfg->hooks;
 	d->be.fd = d->be.uffd = d->be.memfd = -1;
-	d->ctrl = d->pre = -1;
-	for (i = 0; i < MIG_MAX_CHANNELS; i++)
-		d->data[i] = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ctrl_tx, NULL);
 	pthread_mutex_init(&d->pre_tx, NULL);
 	pthread_cond_init(&d->cond, NULL);
+	mig_conns_init(&d->conns, cfg, &d->lock, &d->cond, &d->nch,
+		       &d->ctrl_tx, &d->pre_tx);
 
 	ret = setup(d);
 	if (ret)
@@ -1707,12 +1588,12 @@ out:
 	if (ret) {
 		if (ret == -ECANCELED)
 			mig_set_error(res, 0, "cancelled");
-		else if (d->broken_why[0])
-			mig_set_error(res, 0, "%s", d->broken_why);
+		else if (d->conns.broken_why[0])
+			mig_set_error(res, 0, "%s", d->conns.broken_why);
 		else
 			mig_set_error(res, 0, "%s", mig_errstr(ret));
 		/* tell the source, if it still listens */
-		if (d->ctrl >= 0 && !is_broken(d))
+		if (d->conns.ctrl >= 0 && !mig_conns_broken(&d->conns))
 			ctrl_send(d, MIG_MSG_ERROR, 0, res->error,
 				  strlen(res->error));
 		d->phase = MIG_PHASE_FAILED;
@@ -1721,8 +1602,8 @@ out:
 		d->phase = MIG_PHASE_COMPLETE;
 	}
 	stop_workers(d);
-	if (d->threads)
-		stop_threads(d);
+	if (d->conns.threads)
+		mig_conns_stop(&d->conns);
 	fill_result(d);
 	present = mig_be_present(&d->be);
 	if (present >= 0)

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "lib/pca.h"
+#include "conn.h"
 #include "mig.h"
 
 
@@ -122,13 +123,8 @@ struct src {
 	struct lobby_conn ready[LOBBY_MAX];	/* under lobby_lock */
 	unsigned int nready;
 
-	/* connections of the current epoch */
-	int ctrl, data[MIG_MAX_CHANNELS], pre;
-	int broken;		/* atomic: the epoch is over */
-	int threads;		/* channel threads are running */
-	pthread_t data_th[MIG_MAX_CHANNELS], pre_th, rx_th, hb_th;
+	struct mig_conns conns;	/* of the current epoch */
 	struct src_chan ch[MIG_MAX_CHANNELS];
-	char broken_why[256];
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -169,11 +165,6 @@ static uint64_t get(const uint64_t *ctr)
 	return __atomic_load_n(ctr, __ATOMIC_RELAXED);
 }
 
-static int is_broken(struct src *s)
-{
-	return __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE);
-}
-
 /* -------------------------------------------------------------------------
  * Progress and epochs
  */
@@ -211,46 +202,6 @@ static void set_phase(struct src *s, enum mig_phase phase)
 	progress(s, 1);
 }
 
-static void shutdown_fd(int fd)
-{
-	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR);
-}
-
-/* End the epoch from any thread: every blocked channel wakes up. */
-static void mark_broken(struct src *s, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void mark_broken(struct src *s, int err, const char *fmt, ...)
-{
-	unsigned int i;
-	va_list ap;
-
-	pthread_mutex_lock(&s->lock);
-	if (!s->broken) {
-		char what[160];
-
-		va_start(ap, fmt);
-		vsnprintf(what, sizeof(what), fmt, ap);
-		va_end(ap);
-		if (err == -ETIMEDOUT)
-			snprintf(s->broken_why, sizeof(s->broken_why),
-				 "%s: peer silent for %d ms (--io-timeout-ms)",
-				 what, s->cfg->io_timeout_ms);
-		else
-			snprintf(s->broken_why, sizeof(s->broken_why),
-				 "%s: %s", what, err == -ECONNRESET ?
-				 "connection closed by the peer" :
-				 mig_errstr(err));
-		__atomic_store_n(&s->broken, 1, __ATOMIC_RELEASE);
-		shutdown_fd(s->ctrl);
-		shutdown_fd(s->pre);
-		for (i = 0; i < s->nch; i++)
-			shutdown_fd(s->data[i]);
-	}
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-}
-
 static int ctrl_send(struct src *s, uint32_t type, uint32_t flags,
 		     uint64_t offset, uint32_t arg, const void *payload,
 		     uint32_t len)
@@ -258,8 +209,8 @@ static int ctrl_send(struct src *s, uint32_t type, uint32_t flags,
 	int ret;
 
 	pthread_mutex_lock(&s->ctrl_tx);
-	ret = mig_send_rec(s->ctrl, type, flags, offset, arg, payload, len,
-			   s->cfg->io_timeout_ms, &s->broken);
+	ret = mig_send_rec(s->conns.ctrl, type, flags, offset, arg, payload,
+			   len, s->cfg->io_timeout_ms, &s->conns.broken);
 	pthread_mutex_unlock(&s->ctrl_tx);
 	if (!ret)
 		add(&s->bytes, sizeof(struct mig_hdr) + len);
@@ -277,8 +228,8 @@ static int chan_flush(struct src_chan *ch)
 
 	if (!ch->used)
 		return 0;
-	ret = mig_send_all(s->data[ch->idx], ch->buf, ch->used,
-			   s->cfg->io_timeout_ms, &s->broken);
+	ret = mig_send_all(s->conns.data[ch->idx], ch->buf, ch->used,
+			   s->cfg->io_timeout_ms, &s->conns.broken);
 	if (!ret)
 		add(&s->bytes, ch->used);
 	ch->used = 0;
@@ -354,7 +305,7 @@ static int send_pass(struct src_chan *ch, enum pass_kind kind)
 				kind == KIND_PRECOPY ? &s->precopy_zero : NULL);
 		if (ret)
 			return ret;
-		if (is_broken(s))
+		if (mig_conns_broken(&s->conns))
 			return -ECANCELED;
 	}
 	return chan_flush(ch);
@@ -381,7 +332,7 @@ static int background(struct src_chan *ch)
 	int ret;
 
 	/* more channels than bitmap words: nothing is ours */
-	while (ch->idx < s->words && !is_broken(s)) {
+	while (ch->idx < s->words && !mig_conns_broken(&s->conns)) {
 		unsigned int g = __atomic_load_n(&s->hint_gen,
 						 __ATOMIC_ACQUIRE);
 		uint64_t w;
@@ -412,7 +363,7 @@ static int background(struct src_chan *ch)
 		return ret;
 	/* nothing left; a new epoch starts new threads */
 	pthread_mutex_lock(&s->lock);
-	while (!s->broken) {
+	while (!s->conns.broken) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -451,9 +402,9 @@ static void *data_thread(void *arg)
 		int ret = 0;
 
 		pthread_mutex_lock(&s->lock);
-		while (!s->broken && s->pass_gen == ch->gen)
+		while (!s->conns.broken && s->pass_gen == ch->gen)
 			timed_wait(s);
-		if (s->broken) {
+		if (s->conns.broken) {
 			pthread_mutex_unlock(&s->lock);
 			break;
 		}
@@ -467,10 +418,10 @@ static void *data_thread(void *arg)
 			ret = send_pass(ch, kind);
 			break;
 		case PASS_END:
-			ret = mig_send_rec(s->data[ch->idx],
+			ret = mig_send_rec(s->conns.data[ch->idx],
 					   MIG_MSG_END_PRECOPY, 0, 0, 0, NULL,
 					   0, s->cfg->io_timeout_ms,
-					   &s->broken);
+					   &s->conns.broken);
 			if (!ret)
 				add(&s->bytes, sizeof(struct mig_hdr));
 			break;
@@ -482,8 +433,8 @@ static void *data_thread(void *arg)
 		}
 		if (ret) {
 			if (ret != -ECANCELED)
-				mark_broken(s, ret, "data channel %u",
-					    ch->idx);
+				mig_conns_break(&s->conns, ret,
+						"data channel %u", ch->idx);
 			break;
 		}
 		pthread_mutex_lock(&s->lock);
@@ -508,14 +459,14 @@ static void *preempt_thread(void *arg)
 	int ret = 0;
 
 	if (!buf) {
-		mark_broken(s, -ENOMEM, "preempt channel");
+		mig_conns_break(&s->conns, -ENOMEM, "preempt channel");
 		return NULL;
 	}
 	for (;;) {
 		uint64_t first, n, i;
 
-		ret = mig_recv_hdr(s->pre, &r, -1, s->cfg->io_timeout_ms,
-				   &s->broken);
+		ret = mig_recv_hdr(s->conns.pre, &r, -1, s->cfg->io_timeout_ms,
+				   &s->conns.broken);
 		if (ret)
 			break;
 		n = MIG_REQ_PAGES(r.flags);
@@ -538,8 +489,8 @@ static void *preempt_thread(void *arg)
 		__atomic_store_n(&s->hint_word, first / 64,
 				 __ATOMIC_RELAXED);
 		__atomic_fetch_add(&s->hint_gen, 1, __ATOMIC_RELEASE);
-		ret = mig_send_all(s->pre, buf, used, s->cfg->io_timeout_ms,
-				   &s->broken);
+		ret = mig_send_all(s->conns.pre, buf, used,
+				   s->cfg->io_timeout_ms, &s->conns.broken);
 		if (ret)
 			break;
 		add(&s->bytes, used + sizeof(struct mig_hdr));
@@ -547,7 +498,7 @@ static void *preempt_thread(void *arg)
 		add(&s->sent_pages, n);
 	}
 	if (ret != -ECANCELED)
-		mark_broken(s, ret, "preempt channel");
+		mig_conns_break(&s->conns, ret, "preempt channel");
 	free(buf);
 	return NULL;
 }
@@ -559,14 +510,14 @@ static void *ctrl_rx_thread(void *arg)
 	int ret;
 
 	for (;;) {
-		ret = mig_recv_hdr(s->ctrl, &r, s->cfg->io_timeout_ms,
-				   s->cfg->io_timeout_ms, &s->broken);
+		ret = mig_recv_hdr(s->conns.ctrl, &r, s->cfg->io_timeout_ms,
+				   s->cfg->io_timeout_ms, &s->conns.broken);
 		if (ret)
 			break;
 		switch (r.type) {
 		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(s->ctrl, r.len, s->cfg->io_timeout_ms,
-				       &s->broken);
+			ret = mig_skip(s->conns.ctrl, r.len,
+				       s->cfg->io_timeout_ms, &s->conns.broken);
 			break;
 		case MIG_MSG_RESUMED:
 			pthread_mutex_lock(&s->lock);
@@ -583,22 +534,11 @@ static void *ctrl_rx_thread(void *arg)
 			pthread_cond_broadcast(&s->cond);
 			pthread_mutex_unlock(&s->lock);
 			break;
-		case MIG_MSG_ERROR: {
-			char msg[256] = "";
-			uint32_t n = MIG_MIN(r.len, sizeof(msg) - 1);
-
-			ret = mig_recv_all(s->ctrl, msg, n,
-					   s->cfg->io_timeout_ms, &s->broken);
-			msg[n] = '\0';
-			pthread_mutex_lock(&s->lock);
-			s->peer_error = 1;
-			snprintf(s->peer_msg, sizeof(s->peer_msg), "%s", msg);
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			if (!ret)
-				ret = -EREMOTEIO;
+		case MIG_MSG_ERROR:
+			ret = mig_conns_recv_error(&s->conns, r.len,
+						   &s->peer_error, s->peer_msg,
+						   sizeof(s->peer_msg));
 			break;
-		}
 		default:
 			mig_logf(s->hk, MIG_LOG_ERROR,
 				 "control channel: unexpected record %s (%u)",
@@ -610,25 +550,13 @@ static void *ctrl_rx_thread(void *arg)
 			break;
 	}
 	if (ret != -ECANCELED)
-		mark_broken(s, ret, "control channel");
+		mig_conns_break(&s->conns, ret, "control channel");
 	return NULL;
 }
 
-static void *heartbeat_thread(void *arg)
+static int heartbeat(void *arg)
 {
-	struct src *s = arg;
-	int ticks = 0, every = mig_heartbeat_ms(s->cfg->io_timeout_ms) /
-			      MIG_TICK_MS;
-
-	while (!is_broken(s)) {
-		mig_sleep_ms(MIG_TICK_MS);
-		if (++ticks < every)
-			continue;
-		ticks = 0;
-		if (ctrl_send(s, MIG_MSG_HEARTBEAT, 0, 0, 0, NULL, 0))
-			break;
-	}
-	return NULL;
+	return ctrl_send(arg, MIG_MSG_HEARTBEAT, 0, 0, 0, NULL, 0);
 }
 
 /* -------------------------------------------------------------------------
@@ -640,9 +568,7 @@ static int start_threads(struct src *s)
 	unsigned int i;
 	int ret;
 
-	__atomic_store_n(&s->broken, 0, __ATOMIC_RELEASE);
-	s->broken_why[0] = '\0';
-	s->threads = 0;
+	mig_conns_reset(&s->conns);
 	for (i = 0; i < s->nch; i++) {
 		struct src_chan *ch = &s->ch[i];
 
@@ -659,64 +585,20 @@ static int start_threads(struct src *s)
 				goto fail;
 			}
 		}
-		ret = pthread_create(&s->data_th[i], NULL, data_thread, ch);
+		ret = pthread_create(&s->conns.data_th[i], NULL, data_thread,
+				     ch);
 		if (ret)
 			goto fail;
-		s->threads++;
+		s->conns.threads++;
 	}
-	ret = pthread_create(&s->pre_th, NULL, preempt_thread, s);
+	ret = mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
+				   heartbeat, s);
 	if (ret)
 		goto fail;
-	s->threads++;
-	ret = pthread_create(&s->rx_th, NULL, ctrl_rx_thread, s);
-	if (ret)
-		goto fail;
-	s->threads++;
-	ret = pthread_create(&s->hb_th, NULL, heartbeat_thread, s);
-	if (ret)
-		goto fail;
-	s->threads++;
 	return 0;
 fail:
-	mark_broken(s, -ret, "starting threads");
+	mig_conns_break(&s->conns, -ret, "starting threads");
 	return -ret;
-}
-
-static void close_conns(struct src *s)
-{
-	unsigned int i;
-
-	if (s->ctrl >= 0)
-		close(s->ctrl);
-	if (s->pre >= 0)
-		close(s->pre);
-	for (i = 0; i < MIG_MAX_CHANNELS; i++) {
-		if (s->data[i] >= 0)
-			close(s->data[i]);
-		s->data[i] = -1;
-	}
-	s->ctrl = s->pre = -1;
-}
-
-/* Stop the epoch: every thread joined, every connection closed. */
-static void stop_threads(struct src *s)
-{
-	unsigned int i, n = s->threads;
-
-	mark_broken(s, -ECANCELED, "stopping");
-	/* creation order: data threads, preempt, control rx, heartbeat */
-	for (i = 0; i < n; i++) {
-		if (i < s->nch)
-			pthread_join(s->data_th[i], NULL);
-		else if (i == s->nch)
-			pthread_join(s->pre_th, NULL);
-		else if (i == s->nch + 1)
-			pthread_join(s->rx_th, NULL);
-		else
-			pthread_join(s->hb_th, NULL);
-	}
-	s->threads = 0;
-	close_conns(s);
 }
 
 /* -------------------------------------------------------------------------
@@ -1118,7 +1000,7 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 		mig_logf(s->hk, MIG_LOG_INFO,
 			 "destination %s %s migration %s, %u data channels",
 			 peer, resume ? "resumed" : "joined", s->idtxt, s->nch);
-		s->ctrl = fd;
+		s->conns.ctrl = fd;
 		return 0;
 	}
 }
@@ -1152,10 +1034,10 @@ static int accept_channels(struct src *s)
 			continue;
 		}
 		if (chan == MIG_CHAN_DATA && idx < s->nch &&
-		    s->data[idx] < 0) {
-			s->data[idx] = fd;
-		} else if (chan == MIG_CHAN_PREEMPT && s->pre < 0) {
-			s->pre = fd;
+		    s->conns.data[idx] < 0) {
+			s->conns.data[idx] = fd;
+		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {
+			s->conns.pre = fd;
 		} else {
 			mig_logf(s->hk, MIG_LOG_WARN,
 				 "connection from %s rejected: channel %u index %u unexpected",
@@ -1185,7 +1067,7 @@ static int wait_locked(struct src *s, int (*done)(struct src *))
 	while (!done(s)) {
 		if (s->peer_error)
 			return -EREMOTEIO;
-		if (s->broken)
+		if (s->conns.broken)
 			return -EPIPE;
 		if (mig_cancelled(s->cfg))
 			return -ECANCELED;
@@ -1241,7 +1123,7 @@ static int merge_received(struct src *s, int *need_switchover)
 	uint32_t *dv;
 	int ret, switched;
 
-	ret = mig_recv_hdr(s->ctrl, &r, s->cfg->io_timeout_ms,
+	ret = mig_recv_hdr(s->conns.ctrl, &r, s->cfg->io_timeout_ms,
 			   s->cfg->io_timeout_ms, NULL);
 	if (ret)
 		return ret;
@@ -1255,7 +1137,7 @@ static int merge_received(struct src *s, int *need_switchover)
 	dv = malloc(len);
 	if (!dv)
 		return -ENOMEM;
-	ret = mig_recv_all(s->ctrl, dv, len, s->cfg->io_timeout_ms, NULL);
+	ret = mig_recv_all(s->conns.ctrl, dv, len, s->cfg->io_timeout_ms, NULL);
 	if (ret) {
 		free(dv);
 		return ret;
@@ -1308,8 +1190,8 @@ static int recover(struct src *s, int *need_switchover)
 	char why[256];
 	int ret;
 
-	snprintf(why, sizeof(why), "%s", s->broken_why);
-	stop_threads(s);
+	snprintf(why, sizeof(why), "%s", s->conns.broken_why);
+	mig_conns_stop(&s->conns);
 	if (s->peer_error)
 		return -EREMOTEIO;
 	set_accepting(s, 1);
@@ -1336,7 +1218,7 @@ static int recover(struct src *s, int *need_switchover)
 			break;
 		mig_logf(s->hk, MIG_LOG_WARN, "resume failed: %s",
 			 mig_errstr(ret));
-		close_conns(s);
+		mig_conns_close(&s->conns);
 	}
 	set_accepting(s, 0);
 	s->res->reconnects++;
@@ -1499,8 +1381,9 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 						mig_bitmap_weight(s->pending,
 								  s->words),
 						0, bm, s->words * sizeof(*bm));
-				if (ret && !is_broken(s))
-					mark_broken(s, ret, "control channel");
+				if (ret && !mig_conns_broken(&s->conns))
+					mig_conns_break(&s->conns, ret,
+							"control channel");
 				if (ret)
 					ret = -EPIPE;
 			}
@@ -1692,9 +1575,9 @@ static void teardown(struct src *s)
 {
 	unsigned int i;
 
-	if (s->threads)
-		stop_threads(s);
-	close_conns(s);
+	if (s->conns.threads)
+		mig_conns_stop(&s->conns);
+	mig_conns_close(&s->conns);
 	lobby_stop(s);
 	if (s->tracking)
 		pca_dirty_track(s->nl, s->cfg->region_id, 0);
@@ -1719,7 +1602,6 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct mig_wire_stats ws;
 	struct src *s;
-	unsigned int i;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -1734,12 +1616,11 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 	s->hk = &cfg->hooks;
 	s->fd = -1;
 	s->lfd = -1;
-	s->ctrl = s->pre = -1;
-	for (i = 0; i < MIG_MAX_CHANNELS; i++)
-		s->data[i] = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->ctrl_tx, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	mig_conns_init(&s->conns, cfg, &s->lock, &s->cond, &s->nch, NULL,
+		       NULL);
 	pthread_mutex_init(&s->lobby_lock, NULL);
 	pthread_cond_init(&s->lobby_cond, NULL);
 
@@ -1785,7 +1666,7 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 
 			/* closing first could lose them: it hangs up */
 			pthread_mutex_lock(&s->lock);
-			while (!s->broken && mig_now_ns() < end)
+			while (!s->conns.broken && mig_now_ns() < end)
 				timed_wait(s);
 			pthread_mutex_unlock(&s->lock);
 		}
@@ -1799,8 +1680,8 @@ out:
 				      "no reason given");
 		else if (ret == -ECANCELED)
 			mig_set_error(res, 0, "cancelled");
-		else if (s->broken_why[0])
-			mig_set_error(res, 0, "%s", s->broken_why);
+		else if (s->conns.broken_why[0])
+			mig_set_error(res, 0, "%s", s->conns.broken_why);
 		else
 			mig_set_error(res, 0, "%s", mig_errstr(ret));
 		if (s->paused && !s->resumed) {

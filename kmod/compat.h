@@ -80,6 +80,16 @@ static inline void pca_release_fault_lock(struct vm_fault *vmf)
 #define PCA_SETATTR_ARGS	struct user_namespace *pca_setattr_idmap
 #endif
 
+/*
+ * 6.2 split an op into its do and dump halves (struct genl_split_ops), which
+ * a family's pre_doit and post_doit are given; before, the whole op.
+ */
+#ifdef PCA_HAVE_GENL_SPLIT_OPS
+#define pca_genl_split_ops	genl_split_ops
+#else
+#define pca_genl_split_ops	genl_ops
+#endif
+
 /* 6.6 moved the dump's attributes into a struct genl_info. */
 #ifdef PCA_HAVE_GENL_INFO_DUMP
 static inline struct nlattr **pca_dump_attrs(struct netlink_callback *cb)

@@ -28,6 +28,7 @@
 #include "limits.h"
 #include "migrate.h"
 #include "netlink.h"
+#include "netlink-gen.h"
 #include "region.h"
 
 #define PCA_MIG_PEER_LEN	64
@@ -132,12 +133,12 @@ static void pca_mig_event(const struct pca_migration *m, bool to_agent)
 		if (!msg || pca_nl_deliver(m->agent_sk, msg) == -EAGAIN)
 			pca_nl_report_loss(m->agent_sk);
 	}
-	if (!genl_has_listeners(&pca_family, m->net, PCA_NL_MCGRP_VMM))
+	if (!genl_has_listeners(&pca_family, m->net, POSTCOPY_ASSIST_NLGRP_VMM))
 		return;
 	msg = pca_mig_msg(m, PCA_CMD_MIGRATE_EVENT);
 	if (msg)
 		genlmsg_multicast_netns(&pca_family, m->net, msg, 0,
-					PCA_NL_MCGRP_VMM, GFP_KERNEL);
+					POSTCOPY_ASSIST_NLGRP_VMM, GFP_KERNEL);
 }
 
 static void pca_mig_set_agent(struct pca_migration *m, struct sock *sk,
@@ -194,23 +195,18 @@ static int pca_mig_reply(struct genl_info *info, const struct pca_migration *m,
 	return genlmsg_reply(msg, info);
 }
 
-int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
+/* pre_doit checked that the caller owns the region it names. */
+int postcopy_assist_nl_migrate_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
 	struct pca_migration *m;
-	struct pca_region *r;
 	struct sk_buff *req;
 	int ret;
 
-	/* Checks admin, and that the caller owns the region. */
-	r = pca_nl_region(skb, info);
-	if (IS_ERR(r))
-		return PTR_ERR(r);
-	pca_region_put(r);
 	if (GENL_REQ_ATTR_CHECK(info, PCA_A_MIG_ROLE) ||
 	    GENL_REQ_ATTR_CHECK(info, PCA_A_MIG_PEER))
 		return -EINVAL;
-	if (!genl_has_listeners(&pca_family, net, PCA_NL_MCGRP_AGENT)) {
+	if (!genl_has_listeners(&pca_family, net, POSTCOPY_ASSIST_NLGRP_AGENT)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "no agent daemon listens: start postcopy-agent daemon");
 		return -ENOTCONN;
@@ -256,7 +252,7 @@ int pca_nl_migrate(struct sk_buff *skb, struct genl_info *info)
 	req = pca_mig_msg(m, PCA_CMD_MIGRATE_REQUEST);
 	if (req)
 		genlmsg_multicast_netns(&pca_family, net, req, 0,
-					PCA_NL_MCGRP_AGENT, GFP_KERNEL);
+					POSTCOPY_ASSIST_NLGRP_AGENT, GFP_KERNEL);
 	else
 		ret = -ENOMEM;
 	if (ret)
@@ -269,14 +265,12 @@ err_limit:
 	return ret;
 }
 
-int pca_nl_migrate_accept(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_migrate_accept_doit(struct sk_buff *skb,
+					   struct genl_info *info)
 {
 	struct pca_migration *m;
 	int ret;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
 	mutex_lock(&pca_mig_lock);
 	m = pca_mig_find(info);
 	if (IS_ERR(m)) {
@@ -300,16 +294,14 @@ int pca_nl_migrate_accept(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-int pca_nl_migrate_update(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_migrate_update_doit(struct sk_buff *skb,
+					   struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
 	struct pca_migration *m;
 	u32 phase;
-	int ret;
+	int ret = 0;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
 	mutex_lock(&pca_mig_lock);
 	m = pca_mig_find(info);
 	if (IS_ERR(m)) {
@@ -372,11 +364,8 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 			    u32 from, u32 to, u32 error)
 {
 	struct pca_migration *m;
-	int ret;
+	int ret = 0;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
 	mutex_lock(&pca_mig_lock);
 	m = pca_mig_find_owned(skb, info);
 	if (IS_ERR(m)) {
@@ -392,7 +381,8 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 	return ret;
 }
 
-int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_migrate_paused_doit(struct sk_buff *skb,
+					   struct genl_info *info)
 {
 	int ret = pca_mig_vmm_step(skb, info, BIT(PCA_MIG_SWITCHOVER),
 				   PCA_MIG_PAUSED, 0);
@@ -405,7 +395,8 @@ int pca_nl_migrate_paused(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-int pca_nl_migrate_cancel(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_migrate_cancel_doit(struct sk_buff *skb,
+					   struct genl_info *info)
 {
 	int ret = pca_mig_vmm_step(skb, info, BIT(PCA_MIG_COMPLETED) - 1,
 				   PCA_MIG_CANCELLED, ECANCELED);
@@ -417,14 +408,12 @@ int pca_nl_migrate_cancel(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-int pca_nl_migrate_get(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_migrate_get_doit(struct sk_buff *skb,
+					struct genl_info *info)
 {
 	struct pca_migration *m;
 	int ret;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
 	mutex_lock(&pca_mig_lock);
 	m = pca_mig_find(info);
 	ret = IS_ERR(m) ? PTR_ERR(m) : pca_mig_reply(info, m,
@@ -433,17 +422,15 @@ int pca_nl_migrate_get(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-int pca_nl_migrate_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int postcopy_assist_nl_migrate_get_dumpit(struct sk_buff *skb,
+					  struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
 	unsigned long id = cb->args[0];
 	struct pca_migration *m;
 
-	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN)) {
-		NL_SET_ERR_MSG_MOD(cb->extack,
-				   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+	if (!pca_nl_dump_admin(cb))
 		return -EPERM;
-	}
 	mutex_lock(&pca_mig_lock);
 	xa_for_each_start(&pca_migrations, id, m, cb->args[0]) {
 		if (!net_eq(m->net, net))

@@ -25,55 +25,29 @@
 #include "migrate.h"
 #include "fault.h"
 #include "netlink.h"
+#include "netlink-gen.h"
 #include "region.h"
-
-#define PCA_NL_COMMANDS	(BIT_ULL(PCA_CMD_API) | BIT_ULL(PCA_CMD_REGION_GET) | \
-			 BIT_ULL(PCA_CMD_ATTACH) | BIT_ULL(PCA_CMD_DETACH) | \
-			 BIT_ULL(PCA_CMD_FAULT) | BIT_ULL(PCA_CMD_COPY) | \
-			 BIT_ULL(PCA_CMD_ZERO) | BIT_ULL(PCA_CMD_WAKE) | \
-			 BIT_ULL(PCA_CMD_DIRTY_TRACK) | \
-			 BIT_ULL(PCA_CMD_DIRTY_GET) | BIT_ULL(PCA_CMD_DIRTY_CLEAR) | \
-			 BIT_ULL(PCA_CMD_DISCARD) | BIT_ULL(PCA_CMD_MIGRATE) | \
-			 BIT_ULL(PCA_CMD_MIGRATE_ACCEPT) | \
-			 BIT_ULL(PCA_CMD_MIGRATE_UPDATE) | \
-			 BIT_ULL(PCA_CMD_MIGRATE_PAUSED) | \
-			 BIT_ULL(PCA_CMD_MIGRATE_CANCEL) | \
-			 BIT_ULL(PCA_CMD_MIGRATE_GET))
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
 #define PCA_DIRTY_DUMP_PAGES	(16 * 1024)
 
-static const struct nla_policy pca_page_policy[PCA_A_MAX + 1] = {
-	[PCA_A_OFFSET]		= { .type = NLA_U64 },
-	[PCA_A_DATA]		= NLA_POLICY_EXACT_LEN(PAGE_SIZE),
-};
+/* Bit n set: command n has an op; reported by the api handshake. */
+static u64 pca_nl_commands __ro_after_init;
 
-/* Attributes only the kernel sends are absent: requests can't carry them. */
-static const struct nla_policy pca_policy[PCA_A_MAX + 1] = {
-	[PCA_A_API_VERSION]	= { .type = NLA_U32 },
-	[PCA_A_FEATURES]	= { .type = NLA_U64 },
-	[PCA_A_REGION_ID]	= { .type = NLA_U32 },
-	[PCA_A_POLICY]		= NLA_POLICY_MAX(NLA_U32, PCA_POLICY_WAIT),
-	[PCA_A_OFFSET]		= { .type = NLA_U64 },
-	[PCA_A_LENGTH]		= { .type = NLA_U64 },
-	[PCA_A_RESOLVE_FLAGS]	= NLA_POLICY_MASK(NLA_U32,
-						  PCA_RESOLVE_DONTWAKE),
-	[PCA_A_PAGE]		= NLA_POLICY_NESTED(pca_page_policy),
-	[PCA_A_DIRTY_ENABLE]	= NLA_POLICY_MAX(NLA_U32, 1),
-	[PCA_A_DIRTY_FLAGS]	= NLA_POLICY_MASK(NLA_U32, PCA_DIRTY_CLEAR |
-						  PCA_DIRTY_COUNT_ONLY),
-	[PCA_A_MIG_ID]		= { .type = NLA_U32 },
-	[PCA_A_MIG_ROLE]	= NLA_POLICY_MAX(NLA_U32, PCA_MIG_DESTINATION),
-	[PCA_A_MIG_PEER]	= { .type = NLA_NUL_STRING, .len = 63 },
-	[PCA_A_MIG_ARGS]	= { .type = NLA_NUL_STRING, .len = 1023 },
-	[PCA_A_MIG_PHASE]	= NLA_POLICY_MAX(NLA_U32, PCA_MIG_CANCELLED),
-	[PCA_A_MIG_PROGRESS]	=
-		NLA_POLICY_EXACT_LEN(sizeof(struct pca_mig_progress)),
-	[PCA_A_MIG_ERROR]	= NLA_POLICY_MAX(NLA_U32, 4095),
-	[PCA_A_MIG_MESSAGE]	= { .type = NLA_NUL_STRING, .len = 127 },
-};
+/* Commands whose requests name a region: pre_doit looks it up. */
+#define PCA_NL_REGION_CMDS	(BIT_ULL(PCA_CMD_REGION_GET) | \
+				 BIT_ULL(PCA_CMD_ATTACH) | \
+				 BIT_ULL(PCA_CMD_DETACH) | \
+				 BIT_ULL(PCA_CMD_FAULT_RESEND) | \
+				 BIT_ULL(PCA_CMD_COPY) | BIT_ULL(PCA_CMD_ZERO) | \
+				 BIT_ULL(PCA_CMD_WAKE) | \
+				 BIT_ULL(PCA_CMD_DIRTY_TRACK) | \
+				 BIT_ULL(PCA_CMD_DIRTY_GET) | \
+				 BIT_ULL(PCA_CMD_DIRTY_CLEAR) | \
+				 BIT_ULL(PCA_CMD_DISCARD) | \
+				 BIT_ULL(PCA_CMD_MIGRATE))
 
-int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
+static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
 {
 	if (netlink_ns_capable(skb, genl_info_net(info)->user_ns,
 			       CAP_SYS_ADMIN))
@@ -83,15 +57,23 @@ int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
 	return -EPERM;
 }
 
+/* The same check for a dump, which pre_doit does not see. */
+bool pca_nl_dump_admin(struct netlink_callback *cb)
+{
+	if (netlink_ns_capable(cb->skb, sock_net(cb->skb->sk)->user_ns,
+			       CAP_SYS_ADMIN))
+		return true;
+	NL_SET_ERR_MSG_MOD(cb->extack,
+			   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+	return false;
+}
+
 /* The region named by PCA_A_REGION_ID, referenced, if the caller owns it. */
-struct pca_region *pca_nl_region(struct sk_buff *skb, struct genl_info *info)
+static struct pca_region *pca_nl_region(struct sk_buff *skb,
+					struct genl_info *info)
 {
 	struct pca_region *r;
-	int ret;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ERR_PTR(ret);
 	if (GENL_REQ_ATTR_CHECK(info, PCA_A_REGION_ID))
 		return ERR_PTR(-EINVAL);
 	r = pca_region_lookup(genl_info_net(info),
@@ -110,17 +92,43 @@ struct pca_region *pca_nl_region(struct sk_buff *skb, struct genl_info *info)
 	return r;
 }
 
-static int pca_nl_api(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Before every doit: the caller's capability, and the region a request
+ * names, referenced in info->user_ptr[0] until post_doit.  Dumps check for
+ * themselves (pre_doit does not run for them).
+ */
+static int pca_nl_pre_doit(const struct pca_genl_split_ops *ops,
+			   struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r;
+	int ret;
+
+	ret = pca_nl_admin(skb, info);
+	if (ret || !(PCA_NL_REGION_CMDS & BIT_ULL(ops->cmd)))
+		return ret;
+	r = pca_nl_region(skb, info);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	info->user_ptr[0] = r;
+	return 0;
+}
+
+static void pca_nl_post_doit(const struct pca_genl_split_ops *ops,
+			     struct sk_buff *skb, struct genl_info *info)
+{
+	struct pca_region *r = info->user_ptr[0];
+
+	if (r)
+		pca_region_put(r);
+}
+
+int postcopy_assist_nl_api_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
 	u64 want = 0;
 	u32 version;
-	int ret;
 
-	ret = pca_nl_admin(skb, info);
-	if (ret)
-		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, PCA_A_API_VERSION))
 		return -EINVAL;
 	version = nla_get_u32(info->attrs[PCA_A_API_VERSION]);
@@ -149,7 +157,7 @@ static int pca_nl_api(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
 	    nla_put_u64_64bit(msg, PCA_A_FEATURES, pca_supported_features,
 			      PCA_A_PAD) ||
-	    nla_put_u64_64bit(msg, PCA_A_COMMANDS, PCA_NL_COMMANDS,
+	    nla_put_u64_64bit(msg, PCA_A_COMMANDS, pca_nl_commands,
 			      PCA_A_PAD)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
@@ -218,21 +226,17 @@ static int pca_nl_fill_region(struct sk_buff *msg, struct pca_region *r,
 	return 0;
 }
 
-static int pca_nl_region_get(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_region_get_doit(struct sk_buff *skb,
+				       struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	struct sk_buff *msg;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg) {
-		pca_region_put(r);
+	if (!msg)
 		return -ENOMEM;
-	}
 	ret = pca_nl_fill_region(msg, r, info->snd_portid, info->snd_seq, 0);
-	pca_region_put(r);
 	if (ret) {
 		nlmsg_free(msg);
 		return ret;
@@ -244,7 +248,8 @@ static int pca_nl_region_get(struct sk_buff *skb, struct genl_info *info)
  * Checked in the dump rather than in .start, whose errors carry no extack
  * text on 6.1; cb->args[1] says the check was made.
  */
-static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int postcopy_assist_nl_region_get_dumpit(struct sk_buff *skb,
+					 struct netlink_callback *cb)
 {
 	struct net *net = sock_net(skb->sk);
 	unsigned long id = cb->args[0];
@@ -252,12 +257,8 @@ static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	int ret;
 
 	if (!cb->args[1]) {
-		if (!netlink_ns_capable(cb->skb, net->user_ns,
-					CAP_SYS_ADMIN)) {
-			NL_SET_ERR_MSG_MOD(cb->extack,
-					   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+		if (!pca_nl_dump_admin(cb))
 			return -EPERM;
-		}
 		cb->args[1] = 1;
 	}
 	while ((r = pca_region_find_next(net, &id))) {
@@ -278,24 +279,20 @@ static int pca_nl_region_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static int pca_nl_attach(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_attach_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	u32 policy = PCA_POLICY_KEEP, queue_id;
 	struct sk_buff *msg;
 	void *hdr;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	if (info->attrs[PCA_A_POLICY])
 		policy = nla_get_u32(info->attrs[PCA_A_POLICY]);
 
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!msg)
+		return -ENOMEM;
 	ret = pca_queue_attach(r, pca_nl_sender(skb), info->snd_portid, policy,
 			       &queue_id);
 	if (ret) {
@@ -308,49 +305,37 @@ static int pca_nl_attach(struct sk_buff *skb, struct genl_info *info)
 					   "region has the most queues allowed");
 		else if (ret == -ENOENT)
 			NL_SET_ERR_MSG_MOD(info->extack, "region is closing");
-		goto out;
+		return ret;
 	}
 	hdr = genlmsg_put_reply(msg, info, &pca_family, 0, PCA_CMD_ATTACH);
 	if (!hdr || nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
 	    nla_put_u32(msg, PCA_A_QUEUE_ID, queue_id)) {
 		/* Attached all the same; the agent can ask REGION_GET. */
 		nlmsg_free(msg);
-		goto out;
+		return 0;
 	}
 	genlmsg_end(msg, hdr);
-	ret = genlmsg_reply(msg, info);
-out:
-	pca_region_put(r);
-	return ret;
+	return genlmsg_reply(msg, info);
 }
 
-static int pca_nl_detach(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_detach_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
-	int ret;
+	int ret = pca_queue_detach(info->user_ptr[0], pca_nl_sender(skb));
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
-	ret = pca_queue_detach(r, pca_nl_sender(skb));
 	if (ret == -ENOENT)
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "socket is not attached to region");
-	pca_region_put(r);
 	return ret;
 }
 
-static int pca_nl_fault(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_fault_resend_doit(struct sk_buff *skb,
+					 struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
-	int ret;
+	int ret = pca_queue_resend(info->user_ptr[0], pca_nl_sender(skb));
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
-	ret = pca_queue_resend(r, pca_nl_sender(skb));
 	if (ret == -ENOENT)
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "socket is not attached to region");
-	pca_region_put(r);
 	return ret;
 }
 
@@ -398,40 +383,38 @@ static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
 	enum pca_range_error why;
 	int ret;
 
-	ret = nla_parse_nested(tb, PCA_A_MAX, page, pca_page_policy, extack);
+	ret = nla_parse_nested(tb, PCA_PAGE_A_MAX, page,
+			       postcopy_assist_page_nl_policy, extack);
 	if (ret)
 		return ret;
-	if (!tb[PCA_A_OFFSET] || !tb[PCA_A_DATA]) {
+	if (!tb[PCA_PAGE_A_OFFSET] || !tb[PCA_PAGE_A_DATA]) {
 		NL_SET_ERR_MSG_ATTR(extack, page,
-				    "page needs PCA_A_OFFSET and PCA_A_DATA");
+				    "page needs PCA_PAGE_A_OFFSET and PCA_PAGE_A_DATA");
 		return -EINVAL;
 	}
-	ret = pca_region_range(r, nla_get_u64(tb[PCA_A_OFFSET]), PAGE_SIZE,
-			       &why);
+	ret = pca_region_range(r, nla_get_u64(tb[PCA_PAGE_A_OFFSET]),
+			       PAGE_SIZE, &why);
 	if (ret)
-		pca_nl_range_error(extack, tb[PCA_A_OFFSET], tb[PCA_A_OFFSET],
-				   why);
+		pca_nl_range_error(extack, tb[PCA_PAGE_A_OFFSET],
+				   tb[PCA_PAGE_A_OFFSET], why);
 	return ret;
 }
 
-static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
-	const struct nlattr *head, *a;
-	struct nlattr *tb[PCA_A_MAX + 1];
+	struct pca_region *r = info->user_ptr[0];
+	struct nlattr *tb[PCA_PAGE_A_MAX + 1];
 	unsigned int pages = 0, existed = 0;
+	const struct nlattr *head, *a;
 	struct pca_src src = {};
 	int len, rem, ret = 0;
 	u64 flags;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	/* A unit of 2 MiB does not fit in an attribute (64 KiB at most). */
 	if (r->unit_order) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "huge region: place units with PCA_IOC_COPY");
-		ret = -EOPNOTSUPP;
-		goto out;
+		return -EOPNOTSUPP;
 	}
 	flags = pca_nl_resolve_flags(info);
 	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
@@ -443,13 +426,12 @@ static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
 			continue;
 		ret = pca_nl_page(r, a, tb, info->extack);
 		if (ret)
-			goto out;
+			return ret;
 		pages++;
 	}
 	if (!pages) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no PCA_A_PAGE to copy");
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 
 	nla_for_each_attr(a, head, len, rem) {
@@ -458,8 +440,8 @@ static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
 		ret = pca_nl_page(r, a, tb, info->extack);
 		if (ret)
 			break;
-		src.kbuf = nla_data(tb[PCA_A_DATA]);
-		ret = pca_region_copy(r, nla_get_u64(tb[PCA_A_OFFSET]) >>
+		src.kbuf = nla_data(tb[PCA_PAGE_A_DATA]);
+		ret = pca_region_copy(r, nla_get_u64(tb[PCA_PAGE_A_OFFSET]) >>
 				      PAGE_SHIFT, &src, flags);
 		if (ret == -EEXIST) {
 			existed++;
@@ -475,8 +457,6 @@ static int pca_nl_copy(struct sk_buff *skb, struct genl_info *info)
 			    "%u of %u pages already present", existed, pages);
 		ret = -EEXIST;
 	}
-out:
-	pca_region_put(r);
 	return ret;
 }
 
@@ -520,14 +500,12 @@ static int pca_nl_range(struct pca_region *r, struct genl_info *info,
 				  nr);
 }
 
-static int pca_nl_zero(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_zero_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	pgoff_t first, nr, done;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret) {
 		ret = pca_region_zero(r, first, nr, pca_nl_resolve_flags(info),
@@ -536,18 +514,15 @@ static int pca_nl_zero(struct sk_buff *skb, struct genl_info *info)
 			NL_SET_ERR_MSG_MOD(info->extack,
 					   "some pages already present");
 	}
-	pca_region_put(r);
 	return ret;
 }
 
-static int pca_nl_wake(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_wake_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	pgoff_t first, nr;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	if (pca_nl_resolve_flags(info)) {
 		NL_SET_ERR_MSG_ATTR(info->extack,
 				    info->attrs[PCA_A_RESOLVE_FLAGS],
@@ -558,24 +533,16 @@ static int pca_nl_wake(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (!ret)
 		pca_fault_wake_range(r, first, nr);
-	pca_region_put(r);
 	return ret;
 }
 
-static int pca_nl_dirty_track(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_dirty_track_doit(struct sk_buff *skb,
+					struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
-	int ret;
-
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	if (GENL_REQ_ATTR_CHECK(info, PCA_A_DIRTY_ENABLE))
-		ret = -EINVAL;
-	else
-		ret = pca_dirty_track(r,
-				      nla_get_u32(info->attrs[PCA_A_DIRTY_ENABLE]));
-	pca_region_put(r);
-	return ret;
+		return -EINVAL;
+	return pca_dirty_track(info->user_ptr[0],
+			       nla_get_u32(info->attrs[PCA_A_DIRTY_ENABLE]));
 }
 
 static u32 pca_nl_dirty_flags(struct nlattr **attrs)
@@ -647,9 +614,10 @@ cancel:
 	return -EMSGSIZE;
 }
 
-static int pca_nl_dirty_get(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_dirty_get_doit(struct sk_buff *skb,
+				      struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	struct nlattr *bitmap = NULL;
 	pgoff_t first, nr;
 	struct sk_buff *msg;
@@ -657,45 +625,38 @@ static int pca_nl_dirty_get(struct sk_buff *skb, struct genl_info *info)
 	u32 flags;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	flags = pca_nl_dirty_flags(info->attrs);
 	ret = pca_nl_range_attrs(r, info->attrs, info->extack, true, &first,
 				 &nr);
 	if (ret)
-		goto out;
+		return ret;
 	if ((flags & PCA_DIRTY_CLEAR) && (flags & PCA_DIRTY_COUNT_ONLY)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "clearing needs the bitmap: use DIRTY_CLEAR");
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	if (nr > PCA_DIRTY_MSG_PAGES && !(flags & PCA_DIRTY_COUNT_ONLY)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "range too large for one message: dump it");
-		ret = -E2BIG;
-		goto out;
+		return -E2BIG;
 	}
 	msg = genlmsg_new(nla_total_size_64bit(DIV_ROUND_UP(nr, 64) * 8) +
 			  NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (!msg)
+		return -ENOMEM;
 	/* A reply can be dropped (full socket): clear once it is queued. */
 	ret = pca_nl_fill_dirty(msg, r, first, nr, flags & ~PCA_DIRTY_CLEAR,
 				info->snd_portid, info->snd_seq, 0,
 				info->extack, &bitmap);
 	if (ret) {
 		nlmsg_free(msg);
-		goto out;
+		return ret;
 	}
 	if (flags & PCA_DIRTY_CLEAR) {
 		sent = kvmalloc(nla_len(bitmap), GFP_KERNEL);
 		if (!sent) {
 			nlmsg_free(msg);
-			ret = -ENOMEM;
-			goto out;
+			return -ENOMEM;
 		}
 		memcpy(sent, nla_data(bitmap), nla_len(bitmap));
 	}
@@ -703,8 +664,6 @@ static int pca_nl_dirty_get(struct sk_buff *skb, struct genl_info *info)
 	if (!ret && sent)
 		pca_dirty_clear_bits(r, first, nr, sent);
 	kvfree(sent);
-out:
-	pca_region_put(r);
 	return ret;
 }
 
@@ -721,11 +680,8 @@ static int pca_nl_dirty_dump_init(struct netlink_callback *cb)
 	pgoff_t first, nr;
 	int ret;
 
-	if (!netlink_ns_capable(cb->skb, net->user_ns, CAP_SYS_ADMIN)) {
-		NL_SET_ERR_MSG_MOD(cb->extack,
-				   "CAP_SYS_ADMIN in the network namespace's user namespace required");
+	if (!pca_nl_dump_admin(cb))
 		return -EPERM;
-	}
 	if (NL_REQ_ATTR_CHECK(cb->extack, NULL, attrs, PCA_A_REGION_ID))
 		return -EINVAL;
 	r = pca_region_lookup(net, nla_get_u32(attrs[PCA_A_REGION_ID]));
@@ -762,7 +718,8 @@ static int pca_nl_dirty_dump_init(struct netlink_callback *cb)
 	return ret;
 }
 
-static int pca_nl_dirty_dump(struct sk_buff *skb, struct netlink_callback *cb)
+int postcopy_assist_nl_dirty_get_dumpit(struct sk_buff *skb,
+					struct netlink_callback *cb)
 {
 	struct pca_region *r;
 	pgoff_t next, end, nr;
@@ -796,123 +753,45 @@ static int pca_nl_dirty_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return ret ? ret : skb->len;
 }
 
-static int pca_nl_dirty_clear(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_dirty_clear_doit(struct sk_buff *skb,
+					struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	pgoff_t first, nr;
 	u64 dirty;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret) {
 		ret = pca_dirty_collect(r, first, nr, NULL, true, &dirty);
 		pca_nl_dirty_error(info->extack, ret);
 	}
-	pca_region_put(r);
 	return ret;
 }
 
-static int pca_nl_discard(struct sk_buff *skb, struct genl_info *info)
+int postcopy_assist_nl_discard_doit(struct sk_buff *skb,
+				    struct genl_info *info)
 {
-	struct pca_region *r = pca_nl_region(skb, info);
+	struct pca_region *r = info->user_ptr[0];
 	pgoff_t first, nr, done;
 	int ret;
 
-	if (IS_ERR(r))
-		return PTR_ERR(r);
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret)
 		ret = pca_region_discard(r, first, nr, &done);
-	pca_region_put(r);
 	return ret;
 }
 
-static const struct genl_ops pca_ops[] = {
-	{
-		.cmd	= PCA_CMD_API,
-		.doit	= pca_nl_api,
-	},
-	{
-		.cmd	= PCA_CMD_REGION_GET,
-		.doit	= pca_nl_region_get,
-		.dumpit	= pca_nl_region_dump,
-	},
-	{
-		.cmd	= PCA_CMD_ATTACH,
-		.doit	= pca_nl_attach,
-	},
-	{
-		.cmd	= PCA_CMD_DETACH,
-		.doit	= pca_nl_detach,
-	},
-	{
-		.cmd	= PCA_CMD_FAULT,
-		.doit	= pca_nl_fault,
-	},
-	{
-		.cmd	= PCA_CMD_COPY,
-		.doit	= pca_nl_copy,
-	},
-	{
-		.cmd	= PCA_CMD_ZERO,
-		.doit	= pca_nl_zero,
-	},
-	{
-		.cmd	= PCA_CMD_WAKE,
-		.doit	= pca_nl_wake,
-	},
-	{
-		.cmd	= PCA_CMD_DIRTY_TRACK,
-		.doit	= pca_nl_dirty_track,
-	},
-	{
-		.cmd	= PCA_CMD_DIRTY_GET,
-		.doit	= pca_nl_dirty_get,
-		.dumpit	= pca_nl_dirty_dump,
-	},
-	{
-		.cmd	= PCA_CMD_DIRTY_CLEAR,
-		.doit	= pca_nl_dirty_clear,
-	},
-	{
-		.cmd	= PCA_CMD_DISCARD,
-		.doit	= pca_nl_discard,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE,
-		.doit	= pca_nl_migrate,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE_ACCEPT,
-		.doit	= pca_nl_migrate_accept,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE_UPDATE,
-		.doit	= pca_nl_migrate_update,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE_PAUSED,
-		.doit	= pca_nl_migrate_paused,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE_CANCEL,
-		.doit	= pca_nl_migrate_cancel,
-	},
-	{
-		.cmd	= PCA_CMD_MIGRATE_GET,
-		.doit	= pca_nl_migrate_get,
-		.dumpit	= pca_nl_migrate_dump,
-	},
-};
-
+/*
+ * The spec's groups, with the capability the spec cannot express: joining
+ * either needs CAP_SYS_ADMIN, as every command does.
+ */
 static const struct genl_multicast_group pca_mcgrps[] = {
-	[PCA_NL_MCGRP_AGENT] = {
+	[POSTCOPY_ASSIST_NLGRP_AGENT] = {
 		.name	= PCA_MCGRP_AGENT,
 		.flags	= GENL_MCAST_CAP_SYS_ADMIN,
 	},
-	[PCA_NL_MCGRP_VMM] = {
+	[POSTCOPY_ASSIST_NLGRP_VMM] = {
 		.name	= PCA_MCGRP_VMM,
 		.flags	= GENL_MCAST_CAP_SYS_ADMIN,
 	},
@@ -921,13 +800,13 @@ static const struct genl_multicast_group pca_mcgrps[] = {
 struct genl_family pca_family __ro_after_init = {
 	.name		= POSTCOPY_ASSIST_GENL_NAME,
 	.version	= POSTCOPY_ASSIST_GENL_VERSION,
-	.maxattr	= PCA_A_MAX,
-	.policy		= pca_policy,
 	.netnsok	= true,
 	.parallel_ops	= true,
 	.module		= THIS_MODULE,
-	.ops		= pca_ops,
-	.n_ops		= ARRAY_SIZE(pca_ops),
+	.pre_doit	= pca_nl_pre_doit,
+	.post_doit	= pca_nl_post_doit,
+	.ops		= postcopy_assist_nl_ops,
+	.n_ops		= ARRAY_SIZE(postcopy_assist_nl_ops),
 	.mcgrps		= pca_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(pca_mcgrps),
 };
@@ -1041,7 +920,10 @@ static struct notifier_block pca_nl_notifier = {
 
 int pca_netlink_init(void)
 {
-	int ret;
+	int i, ret;
+
+	for (i = 0; i < ARRAY_SIZE(postcopy_assist_nl_ops); i++)
+		pca_nl_commands |= BIT_ULL(postcopy_assist_nl_ops[i].cmd);
 
 	ret = netlink_register_notifier(&pca_nl_notifier);
 	if (ret)

@@ -6,22 +6,16 @@
 #include <linux/netlink.h>
 
 struct genl_info;
+struct netlink_callback;
 struct net;
 struct pca_fault_record;
 struct pca_region;
 struct sk_buff;
 struct sock;
 
-/* Indices into the family's multicast groups. */
-enum {
-	PCA_NL_MCGRP_AGENT,
-	PCA_NL_MCGRP_VMM,
-};
-
 extern struct genl_family pca_family;
 
-int pca_nl_admin(struct sk_buff *skb, struct genl_info *info);
-struct pca_region *pca_nl_region(struct sk_buff *skb, struct genl_info *info);
+bool pca_nl_dump_admin(struct netlink_callback *cb);
 
 int pca_netlink_init(void);
 void pca_netlink_exit(void);

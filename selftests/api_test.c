@@ -45,7 +45,10 @@ static void test_handshake(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, info.version, PCA_API_VERSION);
 	PCA_EXPECT(t, info.commands & (1ULL << PCA_CMD_API),
 		   "commands %#llx", (unsigned long long)info.commands);
-	PCA_EXPECT(t, !(info.commands & (1ULL << PCA_CMD_UNSPEC)),
+	/* Command 0 is unused; events are never requests. */
+	PCA_EXPECT(t, !(info.commands & (1ULL << 0 | 1ULL << PCA_CMD_FAULT |
+					 1ULL << PCA_CMD_MIGRATE_REQUEST |
+					 1ULL << PCA_CMD_MIGRATE_EVENT)),
 		   "commands %#llx", (unsigned long long)info.commands);
 	pca_t_diag(t, "features %#llx commands %#llx",
 		   (unsigned long long)info.features,
@@ -165,6 +168,47 @@ static void test_unknown_attr(struct pca_test_ctx *t)
 	PCA_EXPECT(t, ret < 0, "an attribute type above PCA_A_MAX was accepted");
 	if (ret < 0)
 		pca_t_diag(t, "refused: %s", pca_strerror(t->c));
+}
+
+/* An attribute another command takes: each command has its own policy. */
+static int build_foreign_attr(struct nl_msg *msg)
+{
+	return nla_put_u32(msg, PCA_A_API_VERSION, PCA_API_VERSION) ||
+	       nla_put_u32(msg, PCA_A_REGION_ID, 1);
+}
+
+static void test_per_command_policy(struct pca_test_ctx *t)
+{
+	struct nl_msg *msg;
+
+	PCA_EXPECT_ERR(t, crafted_api(t, build_foreign_attr), EINVAL);
+	pca_t_diag(t, "api with region-id: %s", pca_strerror(t->c));
+	/* DETACH takes only the region; a dirty-log attribute is refused
+	 * before the region is even looked up.
+	 */
+	msg = pca_msg_new(t->c, PCA_CMD_DETACH, 0);
+	PCA_ASSERT(t, msg, "pca_msg_new");
+	nla_put_u32(msg, PCA_A_REGION_ID, 0x7ffffff0);
+	nla_put_u32(msg, PCA_A_DIRTY_ENABLE, 1);
+	PCA_EXPECT_ERR(t, pca_request(t->c, msg, NULL, NULL), EINVAL);
+}
+
+/* Events go from the kernel only: sent as requests, no command has them. */
+static void test_events_not_requests(struct pca_test_ctx *t)
+{
+	static const uint8_t events[] = {
+		PCA_CMD_FAULT, PCA_CMD_MIGRATE_REQUEST, PCA_CMD_MIGRATE_EVENT,
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(events); i++) {
+		struct nl_msg *msg = pca_msg_new(t->c, events[i], 0);
+
+		PCA_ASSERT(t, msg, "pca_msg_new");
+		nla_put_u32(msg, PCA_A_REGION_ID, 1);
+		PCA_EXPECT_ERR(t, pca_request(t->c, msg, NULL, NULL),
+			       EOPNOTSUPP);
+	}
 }
 
 /* -------------------------------------------------------------------------
@@ -438,6 +482,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("missing_version", test_missing_version, 0),
 	PCA_TEST("oversized_attrs", test_oversized_attrs, 0),
 	PCA_TEST("unknown_attr", test_unknown_attr, 0),
+	PCA_TEST("per_command_policy", test_per_command_policy, 0),
+	PCA_TEST("events_not_requests", test_events_not_requests, 0),
 	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
 	PCA_TEST("device", test_device, 0, .flags = PCA_TEST_NO_CLIENT),
 	PCA_TEST("flags_every_bit", test_flags_every_bit,

@@ -56,6 +56,7 @@
  * "test".  A table of all rows follows the KTAP totals.
  */
 #include "kselftest_pca.h"
+#include "bench_report.h"
 
 #include <math.h>
 #include <sched.h>
@@ -126,7 +127,6 @@ struct pm_scan_arg {
 
 #define MAX_REPEATS		15
 #define MAX_SAMPLES		64	/* a median over at most this many */
-#define MAX_ROWS		64
 /* Headroom the guest keeps beyond the area: kernel, initramfs, buffers. */
 #define HEADROOM_MIB		160
 
@@ -153,21 +153,7 @@ static struct {
 
 static size_t pg;			/* page size */
 
-struct row {
-	char name[48];
-	char unit[8];
-	double ours, base;
-	bool has_ours, has_base, lower_better;
-};
-
-/* In MAP_SHARED memory: the tests run in children of the harness. */
-struct shared {
-	int header_done;
-	int nrows;
-	struct row rows[MAX_ROWS];
-};
-
-static struct shared *sh;
+static const struct bench_style style = BENCH_STYLE("%.3f");
 
 static uint64_t now_ns(void)
 {
@@ -180,74 +166,6 @@ static uint64_t now_ns(void)
 static double ms_between(uint64_t t0, uint64_t t1)
 {
 	return (t1 - t0) / 1e6;
-}
-
-static double ratio_of(const struct row *r)
-{
-	if (!r->has_ours || !r->has_base || r->ours <= 0 || r->base <= 0)
-		return NAN;
-	return r->lower_better ? r->base / r->ours : r->ours / r->base;
-}
-
-/* A JSON number, or null for what was not measured. */
-static const char *jnum(char *buf, size_t len, bool has, double v,
-			const char *fmt)
-{
-	if (!has || !isfinite(v))
-		snprintf(buf, len, "null");
-	else
-		snprintf(buf, len, fmt, v);
-	return buf;
-}
-
-static void emit_row(const char *name, const char *unit, bool lower_better,
-		     bool has_ours, double ours, bool has_base, double base)
-{
-	char o[32], b[32], r[32];
-	struct row row = {
-		.ours = ours,
-		.base = base,
-		.has_ours = has_ours,
-		.has_base = has_base,
-		.lower_better = lower_better,
-	};
-	double ratio;
-
-	snprintf(row.name, sizeof(row.name), "%s", name);
-	snprintf(row.unit, sizeof(row.unit), "%s", unit);
-	ratio = ratio_of(&row);
-	if (sh->nrows < MAX_ROWS)
-		sh->rows[sh->nrows++] = row;
-	pca_diag("%-32s ours %12s  baseline %12s %-8s ratio %s", name,
-		 jnum(o, sizeof(o), has_ours, ours, "%.3f"),
-		 jnum(b, sizeof(b), has_base, base, "%.3f"), unit,
-		 jnum(r, sizeof(r), true, ratio, "%.3f"));
-	printf("BENCH-JSON {\"name\":\"%s\",\"ours\":%s,\"baseline\":%s,"
-	       "\"unit\":\"%s\",\"ratio\":%s}\n", name,
-	       jnum(o, sizeof(o), has_ours, ours, "%.6g"),
-	       jnum(b, sizeof(b), has_base, base, "%.6g"), unit,
-	       jnum(r, sizeof(r), true, ratio, "%.4g"));
-	fflush(stdout);
-}
-
-static void print_table(void)
-{
-	char o[32], b[32], r[32];
-	int i;
-
-	if (!sh->nrows)
-		return;
-	pca_diag("%-32s %12s %12s %-8s %s", "name", "ours", "baseline",
-		 "unit", "ratio (>1: ours better)");
-	for (i = 0; i < sh->nrows; i++) {
-		const struct row *row = &sh->rows[i];
-
-		pca_diag("%-32s %12s %12s %-8s %s", row->name,
-			 jnum(o, sizeof(o), row->has_ours, row->ours, "%.3f"),
-			 jnum(b, sizeof(b), row->has_base, row->base, "%.3f"),
-			 row->unit,
-			 jnum(r, sizeof(r), true, ratio_of(row), "%.3f"));
-	}
 }
 
 /* -------------------------------------------------------------------------
@@ -957,9 +875,9 @@ static void bench_header(void)
 	int i;
 	FILE *f;
 
-	if (sh->header_done)
+	if (bench->header_done)
 		return;
-	sh->header_done = 1;
+	bench->header_done = 1;
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "?");
 	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource",
@@ -1261,21 +1179,21 @@ static void test_get_clear(struct pca_test_ctx *t)
 				snprintf(name, sizeof(name), "dirty_%s_%s_vs_%s",
 					 fracs[f].tag, side_tag[o],
 					 side_tag[b]);
-				emit_row(name, "ms", true, on[o], m[o][f],
-					 on[b], m[b][f]);
+				bench_row(name, "ms", true, on[o], m[o][f],
+					  on[b], m[b][f]);
 			}
 
 	{
 		char p[3][32];
 
 		pca_t_diag(t, "speed probe (a fixed loop, median over the rounds; higher: the host gave this guest less CPU): ours %s ms, soft-dirty %s ms, uffd-wp %s ms",
-			   jnum(p[0], sizeof(p[0]), on[S_IOCTL],
+			   bench_jnum(p[0], sizeof(p[0]), on[S_IOCTL],
 				median_d(res->probe_ms[S_IOCTL],
 					 NR_FRACS * cfg.rounds), "%.3f"),
-			   jnum(p[1], sizeof(p[1]), on[S_SD],
+			   bench_jnum(p[1], sizeof(p[1]), on[S_SD],
 				median_d(res->probe_ms[S_SD],
 					 NR_FRACS * cfg.rounds), "%.3f"),
-			   jnum(p[2], sizeof(p[2]), on[S_UWP],
+			   bench_jnum(p[2], sizeof(p[2]), on[S_UWP],
 				median_d(res->probe_ms[S_UWP],
 					 NR_FRACS * cfg.rounds), "%.3f"));
 	}
@@ -1416,10 +1334,10 @@ static void test_first_write(struct pca_test_ctx *t)
 				   side_tag[side], m[side], ctl[side],
 				   m[side] - ctl[side]);
 	}
-	emit_row("first_write_vs_softdirty", "us", true, fs[S_IOCTL].on,
-		 m[S_IOCTL], fs[S_SD].on, m[S_SD]);
-	emit_row("first_write_vs_uffdwp", "us", true, fs[S_IOCTL].on,
-		 m[S_IOCTL], fs[S_UWP].on, m[S_UWP]);
+	bench_row("first_write_vs_softdirty", "us", true, fs[S_IOCTL].on,
+		  m[S_IOCTL], fs[S_SD].on, m[S_SD]);
+	bench_row("first_write_vs_uffdwp", "us", true, fs[S_IOCTL].on,
+		  m[S_IOCTL], fs[S_UWP].on, m[S_UWP]);
 
 	if (fs[S_IOCTL].on) {
 		ours_teardown(&fs[S_IOCTL].o);
@@ -1575,18 +1493,14 @@ int main(int argc, char **argv)
 		}
 	}
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED) {
-		perror("mmap");
+	if (bench_report_init(&style))
 		return KSFT_FAIL;
-	}
 
 	/* the harness parses its own options from a fresh start */
 	optind = 1;
 	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		print_table();
+		bench_table();
 	free(hargv);
 	return ret;
 }

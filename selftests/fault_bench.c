@@ -99,6 +99,7 @@
  * sides - and every receive loop polls with a short timeout.
  */
 #include "kselftest_pca.h"
+#include "bench_report.h"
 
 #include <math.h>
 #include <poll.h>
@@ -126,7 +127,6 @@
 #define NSEC_PER_SEC		1000000000ULL
 
 #define MAX_REPEATS		9
-#define MAX_ROWS		64
 #define RECS_PER_CALL		64	/* records / uffd_msgs per receive */
 #define POLL_MS			50	/* receive loops check for the end */
 #define PCA_BENCH_STALL_S	10	/* no progress this long: give up */
@@ -164,23 +164,9 @@ static struct {
 };
 
 static size_t pg;			/* page size */
+
+static const struct bench_style style = BENCH_STYLE("%.2f");
 static const char *cur_test = "fault_bench";
-
-struct row {
-	char name[48];
-	char unit[8];
-	double ours, base;
-	bool has_ours, has_base, lower_better;
-};
-
-/* In MAP_SHARED memory: the tests run in children of the harness. */
-struct shared {
-	int header_done;
-	int nrows;
-	struct row rows[MAX_ROWS];
-};
-
-static struct shared *sh;
 
 static uint64_t now_ns(void)
 {
@@ -199,74 +185,6 @@ static void sleep_ms(unsigned int ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static double ratio_of(const struct row *r)
-{
-	if (!r->has_ours || !r->has_base || r->ours <= 0 || r->base <= 0)
-		return NAN;
-	return r->lower_better ? r->base / r->ours : r->ours / r->base;
-}
-
-/* A JSON number, or null for what was not measured. */
-static const char *jnum(char *buf, size_t len, bool has, double v,
-			const char *fmt)
-{
-	if (!has || !isfinite(v))
-		snprintf(buf, len, "null");
-	else
-		snprintf(buf, len, fmt, v);
-	return buf;
-}
-
-static void emit_row(const char *name, const char *unit, bool lower_better,
-		     bool has_ours, double ours, bool has_base, double base)
-{
-	char o[32], b[32], r[32];
-	struct row row = {
-		.ours = ours,
-		.base = base,
-		.has_ours = has_ours,
-		.has_base = has_base,
-		.lower_better = lower_better,
-	};
-	double ratio;
-
-	snprintf(row.name, sizeof(row.name), "%s", name);
-	snprintf(row.unit, sizeof(row.unit), "%s", unit);
-	ratio = ratio_of(&row);
-	if (sh->nrows < MAX_ROWS)
-		sh->rows[sh->nrows++] = row;
-	pca_diag("%-32s ours %12s  baseline %12s %-8s ratio %s", name,
-		 jnum(o, sizeof(o), has_ours, ours, "%.2f"),
-		 jnum(b, sizeof(b), has_base, base, "%.2f"), unit,
-		 jnum(r, sizeof(r), true, ratio, "%.3f"));
-	printf("BENCH-JSON {\"name\":\"%s\",\"ours\":%s,\"baseline\":%s,"
-	       "\"unit\":\"%s\",\"ratio\":%s}\n", name,
-	       jnum(o, sizeof(o), has_ours, ours, "%.6g"),
-	       jnum(b, sizeof(b), has_base, base, "%.6g"), unit,
-	       jnum(r, sizeof(r), true, ratio, "%.4g"));
-	fflush(stdout);
-}
-
-static void print_table(void)
-{
-	char o[32], b[32], r[32];
-	int i;
-
-	if (!sh->nrows)
-		return;
-	pca_diag("%-32s %12s %12s %-8s %s", "name", "ours", "baseline",
-		 "unit", "ratio (>1: ours better)");
-	for (i = 0; i < sh->nrows; i++) {
-		const struct row *row = &sh->rows[i];
-
-		pca_diag("%-32s %12s %12s %-8s %s", row->name,
-			 jnum(o, sizeof(o), row->has_ours, row->ours, "%.2f"),
-			 jnum(b, sizeof(b), row->has_base, row->base, "%.2f"),
-			 row->unit,
-			 jnum(r, sizeof(r), true, ratio_of(row), "%.3f"));
-	}
 }
 
 /* -------------------------------------------------------------------------
@@ -1557,9 +1475,9 @@ static void bench_header(void)
 	int i;
 	FILE *f;
 
-	if (sh->header_done)
+	if (bench->header_done)
 		return;
-	sh->header_done = 1;
+	bench->header_done = 1;
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "?");
 	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource",
@@ -1677,8 +1595,8 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 		for (w = 0; w < 3; w++) {
 			snprintf(name, sizeof(name), "%s_%s_%s", t->test->name,
 				 tag[b], what[w]);
-			emit_row(name, w ? "us" : "pages/s", w != 0, on[b],
-				 m[b][w], on[BE_UFFD], m[BE_UFFD][w]);
+			bench_row(name, w ? "us" : "pages/s", w != 0, on[b],
+				  m[b][w], on[BE_UFFD], m[BE_UFFD][w]);
 		}
 	}
 	free(order);
@@ -1882,8 +1800,8 @@ static void test_bulk_copy(struct pca_test_ctx *t)
 	for (kind = 0; kind < NR_BULK; kind++)
 		m[kind] = on[kind] ? median_d(v[kind], cfg.bulk_repeats) : 0;
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
-		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
-			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
+		bench_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
+			  m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
 	munmap(src, npages * pg);
 }
 
@@ -1990,11 +1908,12 @@ static void test_placed_touch(struct pca_test_ctx *t)
 			}
 	for (s = 0; s < 2; s++)
 		for (k = 0; k < 2; k++)
-			emit_row(names[s][k], "us", true, ours,
-				 ours ? median_d(v[1][s][k], cfg.bulk_repeats) :
-					0, base,
-				 base ? median_d(v[0][s][k], cfg.bulk_repeats) :
-					0);
+			bench_row(names[s][k], "us", true, ours,
+				  ours ? median_d(v[1][s][k],
+						  cfg.bulk_repeats) : 0,
+				  base,
+				  base ? median_d(v[0][s][k],
+						  cfg.bulk_repeats) : 0);
 	free(order[0]);
 	free(order[1]);
 	munmap(src, TOUCH_PAGES * pg);
@@ -2159,8 +2078,8 @@ static void test_huge_place(struct pca_test_ctx *t)
 	for (kind = 0; kind < NR_HPL; kind++)
 		m[kind] = on[kind] ? median_d(v[kind], cfg.bulk_repeats) : 0;
 	for (i = 0; i < ARRAY_SIZE(rows); i++)
-		emit_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
-			 m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
+		bench_row(rows[i].name, "MiB/s", false, on[rows[i].ours],
+			  m[rows[i].ours], on[rows[i].base], m[rows[i].base]);
 	if (on[HPL_PCA] && m[HPL_PCA] < 0.5 * m[HPL_MEMCPY])
 		pca_t_diag(t, "placement below the target of half memcpy's rate: ratio %.3f < 0.5",
 			   m[HPL_PCA] / m[HPL_MEMCPY]);
@@ -2246,8 +2165,8 @@ static void test_huge_touch(struct pca_test_ctx *t)
 		if (on[b])
 			m[b] = median_d(v[b], cfg.bulk_repeats);
 	}
-	emit_row("huge_touch_faults", "MiB/s", false, on[BE_PCA_FD],
-		 m[BE_PCA_FD], on[BE_UFFD], m[BE_UFFD]);
+	bench_row("huge_touch_faults", "MiB/s", false, on[BE_PCA_FD],
+		  m[BE_PCA_FD], on[BE_UFFD], m[BE_UFFD]);
 	pca_t_diag(t, "faults to touch %zu MiB (expected %zu): ours %s%lu, userfaultfd %s%lu; kB mapped by PMD (expected %zu): ours FilePmdMapped %ld, userfaultfd Hugetlb %ld",
 		   cfg.huge_mib, units, on[BE_PCA_FD] ? "" : "not run ",
 		   faults[BE_PCA_FD], on[BE_UFFD] ? "" : "not run ",
@@ -2424,12 +2343,8 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED) {
-		perror("mmap");
+	if (bench_report_init(&style))
 		return KSFT_FAIL;
-	}
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, NULL)) {
 		perror("sigaction");
@@ -2440,7 +2355,7 @@ int main(int argc, char **argv)
 	optind = 1;
 	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		print_table();
+		bench_table();
 	free(hargv);
 	return ret;
 }

@@ -1379,7 +1379,7 @@ static void test_port_reuse_reattach(struct pca_test_ctx *t)
 		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_ATTACH, r.id, -1),
 			      -EEXIST);
 		b.faults = 0;
-		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_FAULT, r.id, -1), 0);
+		PCA_EXPECT_EQ(t, raw_request(&b, PCA_CMD_FAULT_RESEND, r.id, -1), 0);
 		PCA_EXPECT(t, b.faults > 0, "round %d: FAULT sent nothing", i);
 		get_info(t, r.id, &info);
 		PCA_EXPECT_EQ(t, info.queues, 1);
@@ -1872,8 +1872,8 @@ static int send_raw(struct pca_test_ctx *t, uint8_t cmd, uint32_t id,
 	if (data) {
 		struct nlattr *pg = nla_nest_start(m, PCA_A_PAGE);
 
-		nla_put_u64(m, PCA_A_OFFSET, off);
-		nla_put(m, PCA_A_DATA, data_len, data);
+		nla_put_u64(m, PCA_PAGE_A_OFFSET, off);
+		nla_put(m, PCA_PAGE_A_DATA, data_len, data);
 		nla_nest_end(m, pg);
 	}
 	return pca_request(t->c, m, NULL, NULL);
@@ -1913,12 +1913,12 @@ static void test_bad_netlink_input(struct pca_test_ctx *t)
 	{
 		struct nlattr *pg = nla_nest_start(m, PCA_A_PAGE);
 
-		nla_put_u64(m, PCA_A_OFFSET, 0);
-		nla_put(m, PCA_A_DATA, PAGE, data);
+		nla_put_u64(m, PCA_PAGE_A_OFFSET, 0);
+		nla_put(m, PCA_PAGE_A_DATA, PAGE, data);
 		nla_nest_end(m, pg);
 		pg = nla_nest_start(m, PCA_A_PAGE);
-		nla_put_u64(m, PCA_A_OFFSET, 64 * PAGE);
-		nla_put(m, PCA_A_DATA, PAGE, data);
+		nla_put_u64(m, PCA_PAGE_A_OFFSET, 64 * PAGE);
+		nla_put(m, PCA_PAGE_A_DATA, PAGE, data);
 		nla_nest_end(m, pg);
 	}
 	PCA_EXPECT_EXTACK(t, pca_request(t->c, m, NULL, NULL), ERANGE);

@@ -979,7 +979,7 @@ static void nlb_garbage(struct fstate *s, struct nlb *m)
 }
 
 /*
- * A PCA_A_PAGE nest, usually right, sometimes wrong in its own ways (a
+ * A PCA_A_PAGE nest (PCA_PAGE_A_*), usually right, sometimes wrong in its own ways (a
  * huge region refuses them all).
  */
 static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size,
@@ -995,16 +995,18 @@ static void nlb_page(struct fstate *s, struct nlb *m, uint64_t size,
 		dlen = chance(r, 50) ? rbelow(r, PAGE) : PAGE + 1 +
 		       rbelow(r, 64);
 	if (!chance(r, 4))
-		nlb_u64(s, m, PCA_A_OFFSET, off);
+		nlb_u64(s, m, PCA_PAGE_A_OFFSET, off);
 	if (!chance(r, 4))
-		nlb_attr(s, m, PCA_A_DATA, bufs.data + rbelow(r, 8) * PAGE,
+		nlb_attr(s, m, PCA_PAGE_A_DATA, bufs.data + rbelow(r, 8) * PAGE,
 			 dlen > PAGE ? PAGE : dlen);
 	if (chance(r, 3))
 		nlb_u32(s, m, PCA_A_REGION_ID, rregion_id(s));	/* misplaced */
+	if (chance(r, 3))					/* other space */
+		nlb_u64(s, m, PCA_A_LENGTH, off);
 	if (chance(r, 3)) {					/* nested deeper */
 		size_t inner = nlb_nest_start(m, PCA_A_PAGE);
 
-		nlb_u64(s, m, PCA_A_OFFSET, off);
+		nlb_u64(s, m, PCA_PAGE_A_OFFSET, off);
 		nlb_nest_end(m, inner);
 	}
 	if (chance(r, 3))
@@ -1039,7 +1041,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 		break;
 	case PCA_CMD_REGION_GET:
 	case PCA_CMD_DETACH:
-	case PCA_CMD_FAULT:
+	case PCA_CMD_FAULT_RESEND:
 		nlb_u32(s, m, PCA_A_REGION_ID, id);
 		break;
 	case PCA_CMD_ATTACH:
@@ -1355,7 +1357,7 @@ static int nl_fuzz_one(struct fstate *s, struct nlsock *ns)
 	} else if (chance(r, 50))
 		cmd = 1 + rbelow(r, PCA_CMD_MAX);
 	else if (chance(r, 50))
-		cmd = chance(r, 50) ? PCA_CMD_UNSPEC : PCA_CMD_MAX + 1 +
+		cmd = chance(r, 50) ? 0 : PCA_CMD_MAX + 1 +
 		      rbelow(r, 4);
 	else
 		cmd = (uint8_t)rnext(r);

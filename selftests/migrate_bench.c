@@ -4,9 +4,9 @@
  * migration engine.
  *
  * Each test migrates the same region with the same workload
- * (agent/workload.c) through the module backend (a missing-mode region,
- * faults from the module's queue, pages placed with the region fd's
- * ioctls) and through the userfaultfd backend (a memfd mapped shared, or
+ * (tools/workload/workload.c) through the module backend (a missing-mode
+ * region, faults from the module's queue, pages placed with the region
+ * fd's ioctls) and through the userfaultfd backend (a memfd mapped shared, or
  * with -u anon anonymous memory, registered with userfaultfd; UFFDIO_COPY
  * and UFFDIO_ZEROPAGE), -r times each, alternating which goes first.
  * Source and destination run in two network namespaces joined by a veth
@@ -48,12 +48,12 @@
 #include <sys/mman.h>
 
 #include "kselftest_pca.h"
+#include "bench_report.h"
 #include "mig.h"
 #include "workload.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_REPEATS	9
-#define MAX_ROWS	64
 #define MIG_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_WAIT_POLICY | \
 			 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE | \
 			 PCA_FEATURE_DIRTY_LOG)
@@ -71,76 +71,13 @@ static struct {
 	.uffd = WL_UFFD_MEMFD,
 };
 
-struct row {
-	char name[48];
-	char unit[8];
-	double ours, base;
+/* ours: the module backend; baseline: userfaultfd */
+static const struct bench_style style = {
+	.ours = "module", .base = "uffd",
+	.ratio = "ratio (uffd/module, >1: module better)",
+	.name_w = 28, .num_w = 10, .unit_w = 3, .table_unit_w = 4,
+	.num_fmt = "%.2f",
 };
-
-/* In MAP_SHARED memory: the tests run in children of the harness. */
-struct shared {
-	int nrows;
-	struct row rows[MAX_ROWS];
-};
-
-static struct shared *sh;
-
-static double ratio_of(const struct row *r)
-{
-	if (r->ours <= 0 || r->base <= 0)
-		return NAN;
-	return r->base / r->ours;
-}
-
-static const char *jnum(char *buf, size_t len, double v, const char *fmt)
-{
-	if (!isfinite(v))
-		snprintf(buf, len, "null");
-	else
-		snprintf(buf, len, fmt, v);
-	return buf;
-}
-
-static void emit_row(const char *name, const char *unit, double ours,
-		     double base)
-{
-	char o[32], b[32], r[32];
-	struct row row = { .ours = ours, .base = base };
-
-	snprintf(row.name, sizeof(row.name), "%s", name);
-	snprintf(row.unit, sizeof(row.unit), "%s", unit);
-	if (sh->nrows < MAX_ROWS)
-		sh->rows[sh->nrows++] = row;
-	pca_diag("%-28s module %10s  uffd %10s %-3s ratio %s", name,
-		 jnum(o, sizeof(o), ours, "%.2f"),
-		 jnum(b, sizeof(b), base, "%.2f"), unit,
-		 jnum(r, sizeof(r), ratio_of(&row), "%.3f"));
-	printf("BENCH-JSON {\"name\":\"%s\",\"ours\":%s,\"baseline\":%s,"
-	       "\"unit\":\"%s\",\"ratio\":%s}\n", name,
-	       jnum(o, sizeof(o), ours, "%.6g"),
-	       jnum(b, sizeof(b), base, "%.6g"), unit,
-	       jnum(r, sizeof(r), ratio_of(&row), "%.4g"));
-	fflush(stdout);
-}
-
-static void print_table(void)
-{
-	char o[32], b[32], r[32];
-	int i;
-
-	if (!sh->nrows)
-		return;
-	pca_diag("%-28s %10s %10s %-4s %s", "name", "module", "uffd", "unit",
-		 "ratio (uffd/module, >1: module better)");
-	for (i = 0; i < sh->nrows; i++) {
-		const struct row *row = &sh->rows[i];
-
-		pca_diag("%-28s %10s %10s %-4s %s", row->name,
-			 jnum(o, sizeof(o), row->ours, "%.2f"),
-			 jnum(b, sizeof(b), row->base, "%.2f"), row->unit,
-			 jnum(r, sizeof(r), ratio_of(row), "%.3f"));
-	}
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -251,8 +188,9 @@ static void scenario(struct pca_test_ctx *t, const char *tag,
 	}
 	for (m = 0; m < M_NR; m++) {
 		snprintf(name, sizeof(name), "%s_%s", tag, metrics[m].name);
-		emit_row(name, metrics[m].unit, median(mod[m], cfg.repeats),
-			 median(uf[m], cfg.repeats));
+		bench_row(name, metrics[m].unit, true,
+			  true, median(mod[m], cfg.repeats),
+			  true, median(uf[m], cfg.repeats));
 	}
 }
 
@@ -366,16 +304,12 @@ int main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return 2;
 	}
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED) {
-		perror("mmap");
+	if (bench_report_init(&style))
 		return KSFT_FAIL;
-	}
 	optind = 1;
 	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		print_table();
+		bench_table();
 	free(hargv);
 	return ret;
 }

@@ -2,8 +2,9 @@
 /*
  * migrate_test: live migrations of a region between two regions of one
  * guest over loopback TCP, with the agent's engine (agent/migrate.h) and
- * the workload that plays the VMM (agent/workload.h).  Every migration
- * ends with a byte-for-byte check of every page of the destination.
+ * the workload that plays the VMM (tools/workload/workload.h).  Every
+ * migration ends with a byte-for-byte check of every page of the
+ * destination.
  *
  * Protocol misuse (garbage on the port, a peer that is no source, the
  * wrong protocol version or migration id) must fail with a clear error

@@ -214,7 +214,7 @@ int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
  */
 int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		    int max, int timeout_ms);
-/* PCA_CMD_FAULT request: ask the kernel to resend the pending faults. */
+/* PCA_CMD_FAULT_RESEND: ask the kernel to resend the pending faults. */
 int pca_fault_resend(struct pca_client *c, uint32_t region_id);
 
 /* -------------------------------------------------------------------------

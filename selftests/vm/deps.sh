@@ -11,16 +11,17 @@ set -eu
 
 KERNELS=${KERNELS-6.1 6.12}
 
+# linux-source-6.12 has the kernel's ynl tools (make spec), which run on
+# python3 with python3-yaml, validating with python3-jsonschema; ynl_test
+# runs the same CLI in the guest on the host's python3 and modules
+# (ynl-tree.sh, mkinitramfs.sh).
 # flex, bison, bc, libelf-dev and libssl-dev build the debug lane's kernel
-# (selftests/debug) from linux-source-6.1.  linux-source-6.12 has the
-# kernel's ynl CLI, which ynl_test runs in the guest with the host's
-# python3 and its yaml and jsonschema modules (ynl-tree.sh,
-# mkinitramfs.sh).
+# (selftests/debug) from linux-source-6.1.
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd
       qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
       libnl-3-dev libnl-genl-3-dev liburing-dev
-      flex bison bc libelf-dev libssl-dev
       linux-source-6.12 python3 python3-yaml python3-jsonschema
+      flex bison bc libelf-dev libssl-dev
       linux-headers-amd64 linux-headers-6.12-amd64"
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"

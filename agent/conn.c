@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * conn.c: the connections of one epoch (see conn.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+void mig_conns_init(struct mig_conns *c, const struct mig_config *cfg,
+		    pthread_mutex_t *lock, pthread_cond_t *cond,
+		    const unsigned int *nch, pthread_mutex_t *ctrl_tx,
+		    pthread_mutex_t *pre_tx)
+{
+	unsigned int i;
+
+	*c = (struct mig_conns){
+		.cfg = cfg, .lock = lock, .cond = cond, .nch = nch,
+		.ctrl_tx = ctrl_tx, .pre_tx = pre_tx,
+		.ctrl = -1, .pre = -1,
+	};
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		c->data[i] = -1;
+}
+
+static void shutdown_fd(int fd)
+{
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
+{
+	unsigned int i;
+	va_list ap;
+
+	pthread_mutex_lock(c->lock);
+	if (!c->broken) {
+		char what[160];
+
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		if (err == -ETIMEDOUT)
+			snprintf(c->broken_why, sizeof(c->broken_why),
+				 "%s: peer silent for %d ms (--io-timeout-ms)",
+				 what, c->cfg->io_timeout_ms);
+		else
+			snprintf(c->broken_why, sizeof(c->broken_why),
+				 "%s: %s", what, err == -ECONNRESET ?
+				 "connection closed by the peer" :
+				 mig_errstr(err));
+		__atomic_store_n(&c->broken, 1, __ATOMIC_RELEASE);
+		shutdown_fd(c->ctrl);
+		shutdown_fd(c->pre);
+		for (i = 0; i < *c->nch; i++)
+			shutdown_fd(c->data[i]);
+	}
+	pthread_cond_broadcast(c->cond);
+	pthread_mutex_unlock(c->lock);
+}
+
+void mig_conns_reset(struct mig_conns *c)
+{
+	__atomic_store_n(&c->broken, 0, __ATOMIC_RELEASE);
+	c->broken_why[0] = '\0';
+	c->threads = 0;
+}
+
+static void *heartbeat_thread(void *arg)
+{
+	struct mig_conns *c = arg;
+	int ticks = 0, every = mig_heartbeat_ms(c->cfg->io_timeout_ms) /
+			      MIG_TICK_MS;
+
+	while (!mig_conns_broken(c)) {
+		mig_sleep_ms(MIG_TICK_MS);
+		if (++ticks < every)
+			continue;
+		ticks = 0;
+		if (c->beat(c->arg))
+			break;
+	}
+	return NULL;
+}
+
+int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
+			 void *(*rx)(void *), int (*beat)(void *), void *arg)
+{
+	int ret;
+
+	c->beat = beat;
+	c->arg = arg;
+	ret = pthread_create(&c->pre_th, NULL, pre, arg);
+	if (ret)
+		return ret;
+	c->threads++;
+	ret = pthread_create(&c->rx_th, NULL, rx, arg);
+	if (ret)
+		return ret;
+	c->threads++;
+	ret = pthread_create(&c->hb_th, NULL, heartbeat_thread, c);
+	if (ret)
+		return ret;
+	c->threads++;
+	return 0;
+}
+
+int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,
+			 char *msg, size_t msg_size)
+{
+	char text[256] = "";
+	uint32_t n = MIG_MIN(len, sizeof(text) - 1);
+	int ret;
+
+	ret = mig_recv_all(c->ctrl, text, n, c->cfg->io_timeout_ms,
+			   &c->broken);
+	text[n] = '\0';
+	pthread_mutex_lock(c->lock);
+	*peer_error = 1;
+	snprintf(msg, msg_size, "%s", text);
+	pthread_cond_broadcast(c->cond);
+	pthread_mutex_unlock(c->lock);
+	return ret ? ret : -EREMOTEIO;
+}
+
+/* Close *@fd under @tx (when set), so that no sender uses it meanwhile. */
+static void close_fd(int *fd, pthread_mutex_t *tx)
+{
+	if (tx)
+		pthread_mutex_lock(tx);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (tx)
+		pthread_mutex_unlock(tx);
+}
+
+void mig_conns_close(struct mig_conns *c)
+{
+	unsigned int i;
+
+	close_fd(&c->ctrl, c->ctrl_tx);
+	close_fd(&c->pre, c->pre_tx);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		close_fd(&c->data[i], NULL);
+}
+
+void mig_conns_stop(struct mig_conns *c)
+{
+	unsigned int i, n = c->threads;
+
+	mig_conns_break(c, -ECANCELED, "stopping");
+	/* creation order: data threads, preempt, control rx, heartbeat */
+	for (i = 0; i < n; i++) {
+		if (i < *c->nch)
+			pthread_join(c->data_th[i], NULL);
+		else if (i == *c->nch)
+			pthread_join(c->pre_th, NULL);
+		else if (i == *c->nch + 1)
+			pthread_join(c->rx_th, NULL);
+		else
+			pthread_join(c->hb_th, NULL);
+	}
+	c->threads = 0;
+	mig_conns_close(c);
+}

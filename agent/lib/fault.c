@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libpca: faults and their resolution.  Attaching to a region, receiving
+ * its fault records, and resolving faults with COPY, ZERO and WAKE over
+ * netlink or with the ioctls of a region fd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <netlink/genl/genl.h>
+
+#include "pca-internal.h"
+
+/* -------------------------------------------------------------------------
+ * Fault records
+ */
+
+int is_fault_msg(struct pca_client *c, const struct nlmsghdr *nlh)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+
+	return nlh->nlmsg_type == c->family &&
+	       nlh->nlmsg_len >= NLMSG_LENGTH(GENL_HDRLEN) &&
+	       g->cmd == PCA_CMD_FAULT;
+}
+
+/*
+ * Hand out the records of one fault message: the first @room go to @recs,
+ * the rest to the stash.  Returns how many went to @recs.
+ */
+int take_faults(struct pca_client *c, const struct nlmsghdr *nlh,
+		       struct pca_fault_record *recs, int room)
+{
+	const size_t rsz = sizeof(struct pca_fault_record);
+	struct nlattr *a;
+	int rem, taken = 0;
+
+	nla_for_each_attr(a, (struct nlattr *)((const char *)NLMSG_DATA(nlh) +
+					       GENL_HDRLEN),
+			  nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN), rem) {
+		const char *p = nla_data(a);
+		size_t i, n;
+
+		if (nla_type(a) != PCA_A_FAULT_RECORDS)
+			continue;
+		n = nla_len(a) / rsz;
+		for (i = 0; i < n; i++, p += rsz) {
+			unsigned int slot;
+
+			/* attribute data is only 4-byte aligned: memcpy */
+			if (taken < room) {
+				memcpy(&recs[taken++], p, rsz);
+				continue;
+			}
+			if (c->stash_count == PCA_STASH_RECS) {
+				c->faults_lost = 1;
+				continue;
+			}
+			slot = (c->stash_head + c->stash_count) %
+			       PCA_STASH_RECS;
+			memcpy(&c->stash[slot], p, rsz);
+			c->stash_count++;
+		}
+	}
+	return taken;
+}
+
+/* -------------------------------------------------------------------------
+ * Attach and detach
+ */
+
+static int parse_queue_id(struct nlattr **tb, void *arg)
+{
+	uint32_t *queue_id = arg;
+
+	if (tb[PCA_A_QUEUE_ID])
+		*queue_id = nla_get_u32(tb[PCA_A_QUEUE_ID]);
+	return 0;
+}
+
+int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
+	       uint32_t *queue_id)
+{
+	struct nl_msg *msg;
+	uint32_t qid = 0;
+	int ret;
+
+	msg = pca_msg_new(c, PCA_CMD_ATTACH, 0);
+	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
+		    (policy != PCA_POLICY_UNCHANGED &&
+		     nla_put_u32(msg, PCA_A_POLICY, policy)))) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	ret = pca_request(c, msg, parse_queue_id, &qid);
+	if (!ret && queue_id)
+		*queue_id = qid;
+	return ret;
+}
+
+/* A request carrying only PCA_A_REGION_ID. */
+static int region_request(struct pca_client *c, uint8_t cmd,
+			  uint32_t region_id)
+{
+	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
+
+	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, region_id)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return pca_request(c, msg, NULL, NULL);
+}
+
+int pca_detach(struct pca_client *c, uint32_t region_id)
+{
+	return region_request(c, PCA_CMD_DETACH, region_id);
+}
+
+int pca_fault_resend(struct pca_client *c, uint32_t region_id)
+{
+	return region_request(c, PCA_CMD_FAULT_RESEND, region_id);
+}
+
+/* -------------------------------------------------------------------------
+ * Resolution over netlink
+ */
+
+struct resolve_reply {
+	struct pca_resolve_result r;
+	int seen;
+};
+
+/* Resolution commands answer with an ACK only; a reply is a protocol error. */
+static int parse_resolve(struct nlattr **tb, void *arg)
+{
+	struct resolve_reply *rr = arg;
+
+	(void)tb;
+	rr->seen = 1;
+	return 0;
+}
+
+/*
+ * Send a resolution request and add its counts to @res.  A kernel that
+ * sends no counts placed all @pages on success.
+ */
+static int resolve_request(struct pca_client *c, struct nl_msg *msg,
+			   uint64_t pages, struct pca_resolve_result *res)
+{
+	struct resolve_reply rr = { .seen = 0 };
+	int ret;
+
+	ret = pca_request(c, msg, parse_resolve, &rr);
+	if (!ret && !rr.seen)
+		rr.r.done = pages;
+	if (res) {
+		res->done += rr.r.done;
+		res->existed += rr.r.existed;
+	}
+	return ret;
+}
+
+static size_t copy_page_size(struct pca_client *c)
+{
+	return NLA_HDRLEN + nla_total_size(sizeof(uint64_t)) +
+	       nla_total_size(c->page_size);
+}
+
+/* Header room of a COPY message: region id and resolve flags. */
+#define COPY_FIXED	(2 * NLA_HDRLEN + 2 * NLA_ALIGN(sizeof(uint32_t)))
+
+int pca_copy_pages(struct pca_client *c, uint32_t region_id,
+		   const struct pca_page *pages, size_t n, uint32_t flags,
+		   struct pca_resolve_result *res)
+{
+	size_t per_msg, room, i = 0;
+	int ret = 0, existed = 0;
+
+	if (res)
+		memset(res, 0, sizeof(*res));
+	room = c->max_msg - NLMSG_HDRLEN - GENL_HDRLEN - COPY_FIXED;
+	per_msg = room / copy_page_size(c);
+	if (per_msg > PCA_COPY_MSG_PAGES)
+		per_msg = PCA_COPY_MSG_PAGES;
+	if (!per_msg)
+		per_msg = 1;	/* let the kernel say EMSGSIZE */
+
+	while (i < n) {
+		size_t cnt = n - i < per_msg ? n - i : per_msg, j;
+		struct nl_msg *msg;
+
+		msg = pca_msg_new_size(c, PCA_CMD_COPY, 0,
+				       COPY_FIXED + cnt * copy_page_size(c));
+		if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
+			    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
+			nlmsg_free(msg);
+			msg = NULL;
+		}
+		for (j = 0; msg && j < cnt; j++) {
+			const struct pca_page *p = &pages[i + j];
+			struct nlattr *nest;
+
+			nest = nla_nest_start(msg, PCA_A_PAGE | NLA_F_NESTED);
+			if (!nest ||
+			    nla_put_u64(msg, PCA_PAGE_A_OFFSET, p->offset) ||
+			    nla_put(msg, PCA_PAGE_A_DATA, c->page_size,
+				    p->data)) {
+				nlmsg_free(msg);
+				msg = NULL;
+				break;
+			}
+			nla_nest_end(msg, nest);
+		}
+		ret = resolve_request(c, msg, cnt, res);
+		/*
+		 * -EEXIST: some pages of this message were present, the
+		 * kernel placed all the others.  Racing a VMM's own writes
+		 * makes that common, so go on with the rest.
+		 */
+		if (ret == -EEXIST) {
+			existed = 1;
+			ret = 0;
+		}
+		if (ret)
+			return ret;
+		i += cnt;
+	}
+	if (existed)
+		return set_error(c, -EEXIST,
+				 "%s (some pages were already present, the others were placed)",
+				 errno_text(EEXIST));
+	return 0;
+}
+
+int pca_copy(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     const void *data, uint32_t flags, struct pca_resolve_result *res)
+{
+	struct pca_page p = { .offset = offset, .data = data };
+
+	return pca_copy_pages(c, region_id, &p, 1, flags, res);
+}
+
+struct nl_msg *range_msg(struct pca_client *c, uint8_t cmd,
+				uint32_t region_id, uint64_t offset,
+				uint64_t length, uint32_t flags)
+{
+	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
+
+	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
+		    nla_put_u64(msg, PCA_A_OFFSET, offset) ||
+		    nla_put_u64(msg, PCA_A_LENGTH, length) ||
+		    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+int pca_zero(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     uint64_t length, uint32_t flags, struct pca_resolve_result *res)
+{
+	if (res)
+		memset(res, 0, sizeof(*res));
+	return resolve_request(c, range_msg(c, PCA_CMD_ZERO, region_id,
+					    offset, length, flags),
+			       length / c->page_size, res);
+}
+
+int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
+	     uint64_t length)
+{
+	return pca_request(c, range_msg(c, PCA_CMD_WAKE, region_id, offset,
+					length, 0), NULL, NULL);
+}
+
+/* -------------------------------------------------------------------------
+ * Fault reception
+ */
+
+int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
+		    int max, int timeout_ms)
+{
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int got = 0, first = 1;
+
+	clear_error(c);
+	if (max <= 0)
+		return set_error(c, -EINVAL, "no room for fault records");
+	if (c->faults_lost) {
+		c->faults_lost = 0;
+		return set_error(c, -ENOBUFS,
+				 "fault events were lost: ask for a resend");
+	}
+
+	/* first what arrived while requests were waiting */
+	while (got < max && c->stash_count) {
+		recs[got++] = c->stash[c->stash_head];
+		c->stash_head = (c->stash_head + 1) % PCA_STASH_RECS;
+		c->stash_count--;
+	}
+
+	/*
+	 * One datagram per call once there is something to return: the next
+	 * call takes the next one as cheaply, and the caller resolves sooner.
+	 */
+	while (!got) {
+		struct nlmsghdr *nlh;
+		ssize_t n;
+
+		/* the caller's timeout as is, so SO_RCVTIMEO stays set */
+		n = recv_datagram_wait(c, first ? timeout_ms :
+					  remaining_ms(deadline));
+		first = 0;
+		if (n == -EAGAIN || n == -EINTR)
+			break;
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			if (got) {
+				/* report the loss on the next call */
+				c->faults_lost = 1;
+				break;
+			}
+			return set_error(c, -ENOBUFS,
+					 "fault events were lost: ask for a resend");
+		}
+		if (n < 0)
+			return set_error(c, n, "recvmsg: %s", errno_text(n));
+
+		/* answers of abandoned requests are dropped here */
+		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			if (is_fault_msg(c, nlh))
+				got += take_faults(c, nlh, recs + got,
+						   max - got);
+			else if (is_mig_msg(c, nlh))
+				stash_mig(c, nlh);
+		}
+	}
+	return got;
+}
+
+/* -------------------------------------------------------------------------
+ * Resolution through a region fd
+ */
+
+int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,
+		uint64_t flags, int64_t *copied)
+{
+	struct pca_copy a = {
+		.offset = offset,
+		.src = (uintptr_t)src,
+		.len = len,
+		.flags = flags,
+	};
+	int ret = resolve_ioctl(fd, PCA_IOC_COPY, &a);
+
+	if (copied)
+		*copied = a.copied;
+	return ret < 0 ? ret : 0;
+}
+
+int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
+		int64_t *done)
+{
+	struct pca_range a = { .offset = offset, .len = len, .flags = flags };
+	int ret = resolve_ioctl(fd, PCA_IOC_ZERO, &a);
+
+	if (done)
+		*done = a.done;
+	return ret < 0 ? ret : 0;
+}
+
+int pca_fd_wake(int fd, uint64_t offset, uint64_t len)
+{
+	struct pca_range a = { .offset = offset, .len = len };
+	int ret = resolve_ioctl(fd, PCA_IOC_WAKE, &a);
+
+	return ret < 0 ? ret : 0;
+}
+
+int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
+		      uint64_t count, uint64_t flags, uint64_t *copied,
+		      uint64_t *existed)
+{
+	struct pca_copy_batch a = {
+		.entries = (uintptr_t)entries,
+		.count = count,
+		.flags = flags,
+	};
+	int ret = resolve_ioctl(fd, PCA_IOC_COPY_BATCH, &a);
+
+	if (copied)
+		*copied = a.copied;
+	if (existed)
+		*existed = a.existed;
+	return ret < 0 ? ret : 0;
+}
