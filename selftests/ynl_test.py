@@ -166,7 +166,8 @@ def test_nlctrl_family():
     """nlctrl.yaml, the kernel's spec: the family and its commands."""
     r = ynl_json(NLCTRL, '--do', 'getfamily',
                  '--json', json.dumps({'family-name': FAMILY}))
-    expect(r.get('family-name') == FAMILY, f'family-name {r.get("family-name")!r}')
+    expect(r.get('family-name') == FAMILY,
+           f'family-name {r.get("family-name")!r}')
     as_int(r.get('family-id'), 'family-id')
     ops = [v['id'] for o in r.get('ops', []) for v in o.values()]
     groups = sorted(v['name'] for g in r.get('mcast-groups', [])
