@@ -10,7 +10,7 @@
 #   make check-debug           the debug lane alone: KASAN, lockdep, kmemleak,
 #                              ... kernel (selftests/debug), same as
 #                              make check KERNELS=debug
-#   make demo | bench | style | modules | userspace | deps | clean
+#   make demo | bench | style | modules | userspace | ynl | deps | clean
 #   make spec                  regenerate what the netlink spec drives
 #                              (Documentation/netlink/specs/); make check
 #                              first checks that nothing differs from it
@@ -79,7 +79,7 @@ HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	GUEST_MODULES='$(GUEST_MODULES)' DEMO_KERNEL='$(DEMO_KERNEL)' \
 	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
 
-.PHONY: all deps modules userspace check check-debug bench demo style \
+.PHONY: all deps modules userspace ynl check check-debug bench demo style \
 	spec spec-check clean help
 
 all: modules userspace
@@ -106,6 +106,12 @@ userspace:
 	+$(MAKE) -C tools/workload OUT=$(BUILD)/bin
 	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
 
+# The kernel's YNL tooling (cli.py, its library, the netlink schemas), from
+# Debian's linux-source-6.12, unpacked once into CACHE: ynl_test runs it in
+# the guest.
+ynl: deps
+	@CACHE='$(CACHE)' $(VM)/ynl-tree.sh >/dev/null
+
 # The debug lane's kernel and module are made by selftests/debug/prepare.sh,
 # which prints the kernel's tree when the lane runs.
 spec: deps
@@ -114,12 +120,12 @@ spec: deps
 spec-check: deps
 	@CACHE='$(CACHE)' $(CURDIR)/scripts/ynl-regen.sh --check
 
-check: deps spec-check modules userspace
+check: deps spec-check modules userspace ynl
 	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
 		'$(BUILD)' '$(DEBUG_LANE)') && \
 	$(HARNESS_ENV) DEBUG_KDIR="$$dk" $(VM)/run.sh check
 
-check-debug: deps userspace
+check-debug: deps userspace ynl
 	+@dk=$$(CACHE='$(CACHE)' V='$(V)' $(CURDIR)/selftests/debug/prepare.sh \
 		'$(BUILD)' 1) && \
 	$(HARNESS_ENV) DEBUG_KDIR="$$dk" DEBUG_ONLY=1 $(VM)/run.sh check

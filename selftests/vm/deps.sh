@@ -12,7 +12,9 @@ set -eu
 KERNELS=${KERNELS-6.1 6.12}
 
 # linux-source-6.12 has the kernel's ynl tools (make spec), which run on
-# python3 with python3-yaml, validating with python3-jsonschema.
+# python3 with python3-yaml, validating with python3-jsonschema; ynl_test
+# runs the same CLI in the guest on the host's python3 and modules
+# (ynl-tree.sh, mkinitramfs.sh).
 # flex, bison, bc, libelf-dev and libssl-dev build the debug lane's kernel
 # (selftests/debug) from linux-source-6.1.
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd

@@ -7,16 +7,23 @@
 #
 # usage: mkinitramfs.sh -o OUT.cpio -a ABI -k postcopy_assist.ko
 #        [-b BINDIR] [-s SELFTESTDIR] [-l LIST [-t "name ..."]] [-m MODSRC]
-#        [-g "veth sch_netem ..."]
+#        [-g "veth sch_netem ..."] [-y YNLTREE]
 #
 # MODSRC is searched for the -g modules: an unpacked linux-image root
 # (lib/modules/ABI inside) or a kernel build tree.
+#
+# When ynl_test is to run, the guest also gets python3 (the host's, with
+# the part of its standard library a CLI uses, PyYAML and jsonschema) and
+# the kernel's ynl CLI from YNLTREE (ynl-tree.sh) under /ynl, with the
+# family's spec, Documentation/netlink/specs/postcopy_assist.yaml (or the
+# file YNL_SPEC names, when trying out another).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 out='' abi='' ko='' bindir='' stdir='' list='' tests='' modsrc='' gmods=''
-while getopts o:a:k:b:s:l:t:m:g: opt; do
+ynltree=''
+while getopts o:a:k:b:s:l:t:m:g:y: opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	a) abi=$OPTARG ;;
@@ -27,6 +34,7 @@ while getopts o:a:k:b:s:l:t:m:g: opt; do
 	t) tests=$OPTARG ;;
 	m) modsrc=$OPTARG ;;
 	g) gmods=$OPTARG ;;
+	y) ynltree=$OPTARG ;;
 	*) die "bad option" ;;
 	esac
 done
@@ -71,15 +79,19 @@ install -m 755 "$here/demo.sh" "$root/demo.sh"
 cp "$ko" "$root/lib/postcopy_assist.ko"
 
 # Dynamically linked binaries get their libraries; the project links its
-# binaries statically, so this is only a safety net.
-copy_libs() {
+# binaries statically, so this is only a safety net (python3 of ynl_test
+# aside).
+copy_so_libs() {
 	local f=$1 lib
-	readelf -l "$f" 2>/dev/null | grep -q 'program interpreter' || return 0
 	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
 		[ -e "$root$lib" ] && continue
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
 	done
+}
+copy_libs() {
+	readelf -l "$1" 2>/dev/null | grep -q 'program interpreter' || return 0
+	copy_so_libs "$1"
 }
 
 if [ -n "$bindir" ] && [ -d "$bindir" ]; then
@@ -139,6 +151,91 @@ if [ -n "$list" ]; then
 	else
 		printf '%s\n' "$all" >"$root/etc/pca/list"
 	fi
+fi
+
+# Python and the kernel's ynl CLI, for ynl_test only: they are most of
+# the archive's size.
+# The library goes where the interpreter was built to find it, as on the
+# host: /usr/lib/python3.11 and /usr/lib/python3/dist-packages (in a real
+# /usr/lib; /usr/bin is /bin).  Modification times are kept so that the
+# byte code compiled at package installation stays valid.
+PY_SKIP='test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data
+	 config-3.* distutils venv sqlite3 dbm curses asyncio multiprocessing
+	 concurrent unittest xmlrpc wsgiref site-packages xml html logging ctypes
+	 tomllib zoneinfo pydoc.py doctest.py turtle.py'
+PY_PKGS='python3-yaml python3-jsonschema python3-attr python3-pyrsistent'
+add_python() {
+	local - py ver std pylibs so name ok lib top ex
+	set -o pipefail
+	py=$(readlink -f /usr/bin/python3)
+	[ -x "$py" ] || die "no /usr/bin/python3 (make deps)"
+	ver=${py##*/}
+	std=/usr/lib/$ver
+	[ -f "$std/os.py" ] || die "no standard library in $std"
+	rm -f "$root/bin/$ver" "$root/bin/python3"
+	cp "$py" "$root/bin/$ver"
+	ln -s "$ver" "$root/bin/python3"
+	copy_libs "$py"
+	pylibs=$(ldd "$py" | grep -o '/[^ ]*')
+
+	ex=(--exclude='__pycache__/*.opt-[12].pyc' --exclude=lib-dynload)
+	for top in $PY_SKIP; do
+		ex+=(--exclude="./$top")
+		case $top in
+		*.py) ex+=(--exclude="./__pycache__/${top%.py}.*") ;;
+		esac
+	done
+	mkdir -p "$root/usr/lib/$ver/lib-dynload"
+	chmod 0755 "$root/usr/lib"
+	tar -C "$std" -c "${ex[@]}" . | tar -C "$root/usr/lib/$ver" -x
+	# C modules that need no more libraries than python itself; the rest
+	# (ssl, sqlite3, curses, ...) are optional or unused.
+	for so in "$std"/lib-dynload/*.so; do
+		name=${so##*/}
+		case $name in _test* | _xx* | xx* | _ctypes_test*) continue ;; esac
+		ok=1
+		for lib in $(ldd "$so" | grep -o '/[^ ]*'); do
+			printf '%s\n' "$pylibs" | grep -qxF -- "$lib" || ok=0
+		done
+		[ "$ok" = 1 ] && cp -p "$so" "$root/usr/lib/$ver/lib-dynload/"
+	done
+
+	# The packages' top-level entries in dist-packages.
+	mkdir -p "$root/usr/lib/python3/dist-packages"
+	# shellcheck disable=SC2086
+	dpkg -L $PY_PKGS >/dev/null || die "missing one of $PY_PKGS (make deps)"
+	# shellcheck disable=SC2086
+	dpkg -L $PY_PKGS | sed -n 's|^/usr/lib/python3/dist-packages/\([^/]*\)$|\1|p' |
+		sort -u | tar -C /usr/lib/python3/dist-packages -c \
+			--exclude='*.opt-[12].pyc' --exclude=tests --exclude=benchmarks \
+			-T - |
+		tar -C "$root/usr/lib/python3/dist-packages" -x
+	find "$root/usr/lib/python3/dist-packages" -name '*.so' |
+		while read -r so; do copy_so_libs "$so"; done
+}
+
+add_ynl() {
+	local top spec
+	top=$(cd "$here/../.." && pwd)
+	[ -f "$ynltree/.stamp" ] || die "no ynl tree at '$ynltree' (ynl-tree.sh)"
+	mkdir -p "$root/ynl/tools/net/ynl/lib" "$root/ynl/Documentation/netlink/specs"
+	cp "$ynltree/tools/net/ynl/cli.py" "$root/ynl/tools/net/ynl/"
+	cp "$ynltree"/tools/net/ynl/lib/*.py "$root/ynl/tools/net/ynl/lib/"
+	cp "$ynltree"/Documentation/netlink/*.yaml "$root/ynl/Documentation/netlink/"
+	cp "$ynltree/Documentation/netlink/specs/nlctrl.yaml" \
+		"$root/ynl/Documentation/netlink/specs/"
+	spec=${YNL_SPEC:-$top/Documentation/netlink/specs/postcopy_assist.yaml}
+	if [ -f "$spec" ]; then
+		cp "$spec" "$root/ynl/Documentation/netlink/specs/postcopy_assist.yaml"
+	elif [ -n "${YNL_SPEC:-}" ]; then
+		die "YNL_SPEC=$YNL_SPEC: no such file"
+	fi
+	chmod -R a+rX "$root/ynl"
+}
+
+if grep -qx ynl_test "$root/etc/pca/list"; then
+	add_python
+	add_ynl
 fi
 
 # Extra kernel modules, resolved through modinfo's depends= (the .deb ships

@@ -66,6 +66,9 @@ fi
 # Boot and shutdown take ~10 s under TCG; the rest is the tests' own limits.
 limit=${VM_TIMEOUT:-$((120 + ntests * (test_timeout + 15)))}
 
+# The kernel's ynl CLI for ynl_test (make check unpacks it: ynl-tree.sh).
+ynltree=$(ynl_tree 2>/dev/null) || ynltree=
+
 gmods=${GUEST_MODULES:-}
 if [ -f "$stdir/MODULES" ]; then
 	gmods="$gmods $(grep -v -e '^[[:space:]]*#' "$stdir/MODULES" | tr '\n' ' ')"
@@ -135,7 +138,7 @@ for t in "${targets[@]}"; do
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
 		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
-		-m "$modsrc" -g "$gmods"
+		-m "$modsrc" -g "$gmods" -y "$ynltree"
 
 	t0=$(date +%s)
 	rc=0
