@@ -88,16 +88,16 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	int dump, ret;
 	struct nl_msg *msg;
 
-	clear_error(c);
+	pca_clear_error(c);
 	if (!length && offset)
-		return set_error(c, -EINVAL,
-				 "a whole-region request starts at offset 0");
+		return pca_set_error(c, -EINVAL,
+				     "a whole-region request starts at offset 0");
 	if (r.bitmap && length && bitmap_size < pca_bitmap_bytes(pages))
-		return set_error(c, -ENOSPC,
-				 "bitmap of %zu bytes too small for %llu pages",
-				 bitmap_size, (unsigned long long)pages);
+		return pca_set_error(c, -ENOSPC,
+				     "bitmap of %zu bytes too small for %llu pages",
+				     bitmap_size, (unsigned long long)pages);
 	if (!r.bitmap && !(flags & PCA_DIRTY_COUNT_ONLY))
-		return set_error(c, -EINVAL, "no bitmap to fill");
+		return pca_set_error(c, -EINVAL, "no bitmap to fill");
 	if (r.bitmap)
 		memset(r.bitmap, 0, bitmap_size);
 
@@ -116,7 +116,7 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	if (ret)
 		return ret;
 	if (!r.seen)
-		return set_error(c, -EPROTO, "the kernel sent no dirty log");
+		return pca_set_error(c, -EPROTO, "the kernel sent no dirty log");
 	if (dirty)
 		*dirty = r.dirty;
 	return 0;
@@ -125,8 +125,8 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 int pca_dirty_clear(struct pca_client *c, uint32_t region_id,
 		    uint64_t offset, uint64_t length)
 {
-	return pca_request(c, range_msg(c, PCA_CMD_DIRTY_CLEAR, region_id,
-					offset, length, 0), NULL, NULL);
+	return pca_request(c, pca_range_msg(c, PCA_CMD_DIRTY_CLEAR, region_id,
+					    offset, length, 0), NULL, NULL);
 }
 
 /* -------------------------------------------------------------------------
@@ -144,7 +144,7 @@ int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 		.flags = flags,
 	};
 	/* clearing is not idempotent: an interrupted call is not redone */
-	int ret = resolve_ioctl(fd, PCA_IOC_DIRTY_LOG, &a);
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_DIRTY_LOG, &a);
 
 	if (dirty)
 		*dirty = ret < 0 ? 0 : a.dirty;
@@ -154,7 +154,7 @@ int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len)
 {
 	struct pca_range a = { .offset = offset, .len = len };
-	int ret = xioctl(fd, PCA_IOC_DIRTY_CLEAR, &a);
+	int ret = pca_xioctl(fd, PCA_IOC_DIRTY_CLEAR, &a);
 
 	return ret < 0 ? ret : 0;
 }

@@ -104,7 +104,7 @@ int pca_region_get(struct pca_client *c, uint32_t id,
 	if (ret)
 		return ret;
 	if (!r.seen)
-		return set_error(c, -EPROTO, "the kernel sent no region");
+		return pca_set_error(c, -EPROTO, "the kernel sent no region");
 	if (out)
 		*out = info;
 	return 0;
@@ -140,9 +140,9 @@ static int parse_dump_elem(struct nlattr **tb, void *arg)
 	return ret;
 }
 
-int dump_request(struct pca_client *c, uint8_t cmd, size_t size,
-			int (*parse_one)(struct nlattr **tb, void *elem),
-			void **out, size_t *n)
+int pca_dump_request(struct pca_client *c, uint8_t cmd, size_t size,
+		     int (*parse_one)(struct nlattr **tb, void *elem),
+		     void **out, size_t *n)
 {
 	struct dump_list l = { .size = size, .parse_one = parse_one };
 	int ret;
@@ -168,8 +168,8 @@ static int parse_region_elem(struct nlattr **tb, void *elem)
 int pca_region_list(struct pca_client *c, struct pca_region_info **out,
 		    size_t *n)
 {
-	return dump_request(c, PCA_CMD_REGION_GET, sizeof(**out),
-			    parse_region_elem, (void **)out, n);
+	return pca_dump_request(c, PCA_CMD_REGION_GET, sizeof(**out),
+				parse_region_elem, (void **)out, n);
 }
 
 /* -------------------------------------------------------------------------
@@ -184,7 +184,7 @@ int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id)
 	fd = pca_dev_open();
 	if (fd < 0)
 		return fd;
-	ret = xioctl(fd, PCA_IOC_REGION_CREATE, &rc);
+	ret = pca_xioctl(fd, PCA_IOC_REGION_CREATE, &rc);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -210,7 +210,7 @@ int pca_region_open(uint32_t id, uint64_t *size)
 	fd = pca_dev_open();
 	if (fd < 0)
 		return fd;
-	ret = xioctl(fd, PCA_IOC_REGION_OPEN, &ro);
+	ret = pca_xioctl(fd, PCA_IOC_REGION_OPEN, &ro);
 	close(fd);
 	if (ret < 0)
 		return ret;

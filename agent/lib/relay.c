@@ -22,7 +22,7 @@
  */
 
 /* A relay message the kernel sent on its own (not an answer). */
-int is_mig_msg(struct pca_client *c, const struct nlmsghdr *nlh)
+int pca_is_mig_msg(struct pca_client *c, const struct nlmsghdr *nlh)
 {
 	const struct genlmsghdr *g = NLMSG_DATA(nlh);
 
@@ -83,7 +83,7 @@ static int mig_from_msg(struct nlmsghdr *nlh, struct pca_mig_info *m)
 }
 
 /* Keep a relay message for pca_mig_recv(). */
-void stash_mig(struct pca_client *c, struct nlmsghdr *nlh)
+void pca_stash_mig(struct pca_client *c, struct nlmsghdr *nlh)
 {
 	unsigned int slot;
 
@@ -141,20 +141,21 @@ int pca_join_group(struct pca_client *c, const char *group)
 {
 	int grp, ret;
 
-	clear_error(c);
+	pca_clear_error(c);
 	grp = genl_ctrl_resolve_grp(c->sk, POSTCOPY_ASSIST_GENL_NAME, group);
 	if (grp < 0)
-		return set_error(c, grp == -NLE_OBJ_NOTFOUND ? -ENOENT :
-				 nl_to_errno(grp),
-				 "multicast group %s of %s: %s", group,
-				 POSTCOPY_ASSIST_GENL_NAME, nl_geterror(grp));
+		return pca_set_error(c, grp == -NLE_OBJ_NOTFOUND ? -ENOENT :
+				     pca_nl_to_errno(grp),
+				     "multicast group %s of %s: %s", group,
+				     POSTCOPY_ASSIST_GENL_NAME,
+				     nl_geterror(grp));
 	ret = nl_socket_add_membership(c->sk, grp);
 	if (ret < 0) {
-		ret = nl_to_errno(ret);
-		return set_error(c, ret, "joining multicast group %s: %s%s",
-				 group, errno_text(ret),
-				 ret == -EPERM ?
-				 " (needs CAP_SYS_ADMIN in the network namespace)" : "");
+		ret = pca_nl_to_errno(ret);
+		return pca_set_error(c, ret, "joining multicast group %s: %s%s",
+				     group, pca_errno_text(ret),
+				     ret == -EPERM ?
+				     " (needs CAP_SYS_ADMIN in the network namespace)" : "");
 	}
 	return 0;
 }
@@ -264,16 +265,16 @@ static int parse_mig_elem(struct nlattr **tb, void *elem)
 int pca_migrate_list(struct pca_client *c, struct pca_mig_info **out,
 		     size_t *count)
 {
-	return dump_request(c, PCA_CMD_MIGRATE_GET, sizeof(**out),
-			    parse_mig_elem, (void **)out, count);
+	return pca_dump_request(c, PCA_CMD_MIGRATE_GET, sizeof(**out),
+				parse_mig_elem, (void **)out, count);
 }
 
 int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 		 int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : pca_now_ms() + timeout_ms;
 
-	clear_error(c);
+	pca_clear_error(c);
 	for (;;) {
 		struct nlmsghdr *nlh;
 		ssize_t n;
@@ -281,8 +282,8 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 
 		if (c->mig_lost) {
 			c->mig_lost = 0;
-			return set_error(c, -ENOBUFS,
-					 "migration messages were lost: ask for the state");
+			return pca_set_error(c, -ENOBUFS,
+					     "migration messages were lost: ask for the state");
 		}
 		if (c->mig_count) {
 			*info = c->mig_stash[c->mig_head];
@@ -290,12 +291,12 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 			c->mig_count--;
 			return 1;
 		}
-		n = recv_datagram(c);
+		n = pca_recv_datagram(c);
 		if (n == -EAGAIN) {
-			ret = wait_readable(c, remaining_ms(deadline));
+			ret = pca_wait_readable(c, pca_remaining_ms(deadline));
 			if (ret < 0)
-				return set_error(c, ret, "poll: %s",
-						 errno_text(ret));
+				return pca_set_error(c, ret, "poll: %s",
+						     pca_errno_text(ret));
 			if (!ret)
 				return 0;
 			continue;
@@ -305,13 +306,13 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 			continue;
 		}
 		if (n < 0)
-			return set_error(c, n, "recvmsg: %s", errno_text(n));
+			return pca_set_error(c, n, "recvmsg: %s", pca_errno_text(n));
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
-			if (is_mig_msg(c, nlh))
-				stash_mig(c, nlh);
-			else if (is_fault_msg(c, nlh))
-				take_faults(c, nlh, NULL, 0);
+			if (pca_is_mig_msg(c, nlh))
+				pca_stash_mig(c, nlh);
+			else if (pca_is_fault_msg(c, nlh))
+				pca_take_faults(c, nlh, NULL, 0);
 		}
 	}
 }
