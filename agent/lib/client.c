@@ -481,7 +481,7 @@ ssize_t pca_recv_datagram_wait(struct pca_client *c, int timeout_ms)
 }
 
 /* Wait for the socket to become readable: 1, 0 on timeout, or -errno. */
-int pca_wait_readable(struct pca_client *c, int timeout_ms)
+static int wait_readable(struct pca_client *c, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int ret;
@@ -490,6 +490,34 @@ int pca_wait_readable(struct pca_client *c, int timeout_ms)
 	if (ret < 0)
 		return errno == EINTR ? 1 : -errno;
 	return ret;
+}
+
+ssize_t pca_recv_until(struct pca_client *c, int64_t deadline, int *lost)
+{
+	for (;;) {
+		ssize_t n = pca_recv_datagram(c);
+		int ret;
+
+		if (n == -EAGAIN) {
+			ret = wait_readable(c, pca_remaining_ms(deadline));
+			if (ret < 0)
+				return pca_set_error(c, ret, "poll: %s",
+						     pca_errno_text(ret));
+			if (!ret)
+				return 0;
+			continue;
+		}
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			*lost = 1;
+			return -EAGAIN;
+		}
+		if (n < 0)
+			return pca_set_error(c, n, "recvmsg: %s",
+					     pca_errno_text(n));
+		/* nothing usable (not from the kernel): wait on */
+		if (n)
+			return n;
+	}
 }
 
 /*
@@ -509,29 +537,20 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 		ssize_t n;
 		int ret;
 
-		n = pca_recv_datagram(c);
-		if (n == -EAGAIN) {
-			ret = pca_wait_readable(c, pca_remaining_ms(deadline));
-			if (ret < 0)
-				return pca_set_error(c, ret, "poll: %s",
-						     pca_errno_text(ret));
-			if (!ret)
-				return pca_set_error(c, -ETIMEDOUT,
-						     "no answer from the kernel within %d ms",
-						     c->timeout_ms);
+		n = pca_recv_until(c, deadline, &c->faults_lost);
+		if (!n)
+			return pca_set_error(c, -ETIMEDOUT,
+					     "no answer from the kernel within %d ms",
+					     c->timeout_ms);
+		/*
+		 * An overrun: the kernel dropped messages, fault events most
+		 * likely.  Our answer may still come; if it was dropped, the
+		 * deadline ends the wait.
+		 */
+		if (n == -EAGAIN)
 			continue;
-		}
-		if (n == -ENOBUFS || n == -EMSGSIZE) {
-			/*
-			 * Overrun: the kernel dropped messages, fault events
-			 * most likely.  Our answer may still come; if it was
-			 * dropped, the deadline ends the wait.
-			 */
-			c->faults_lost = 1;
-			continue;
-		}
 		if (n < 0)
-			return pca_set_error(c, n, "recvmsg: %s", pca_errno_text(n));
+			return n;
 
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {

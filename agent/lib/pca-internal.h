@@ -84,7 +84,14 @@ int64_t pca_now_ms(void);
 int pca_remaining_ms(int64_t deadline);
 ssize_t pca_recv_datagram(struct pca_client *c);
 ssize_t pca_recv_datagram_wait(struct pca_client *c, int timeout_ms);
-int pca_wait_readable(struct pca_client *c, int timeout_ms);
+/*
+ * The next datagram from the kernel into c->rxbuf, waiting until @deadline
+ * (pca_now_ms() time, -1: forever).  Returns its length, 0 once the
+ * deadline passed, -EAGAIN after an overrun (the kernel dropped messages;
+ * *@lost is set and the caller decides whether to wait on), or another
+ * -errno, recorded in @c.
+ */
+ssize_t pca_recv_until(struct pca_client *c, int64_t deadline, int *lost);
 int pca_xioctl(int fd, unsigned long req, void *arg);
 int pca_resolve_ioctl(int fd, unsigned long req, void *arg);
 

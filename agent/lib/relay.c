@@ -278,7 +278,6 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 	for (;;) {
 		struct nlmsghdr *nlh;
 		ssize_t n;
-		int ret;
 
 		if (c->mig_lost) {
 			c->mig_lost = 0;
@@ -291,22 +290,12 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 			c->mig_count--;
 			return 1;
 		}
-		n = pca_recv_datagram(c);
-		if (n == -EAGAIN) {
-			ret = pca_wait_readable(c, pca_remaining_ms(deadline));
-			if (ret < 0)
-				return pca_set_error(c, ret, "poll: %s",
-						     pca_errno_text(ret));
-			if (!ret)
-				return 0;
+		n = pca_recv_until(c, deadline, &c->mig_lost);
+		/* after an overrun, the loop reports the loss */
+		if (n == -EAGAIN)
 			continue;
-		}
-		if (n == -ENOBUFS || n == -EMSGSIZE) {
-			c->mig_lost = 1;
-			continue;
-		}
-		if (n < 0)
-			return pca_set_error(c, n, "recvmsg: %s", pca_errno_text(n));
+		if (n <= 0)
+			return n;
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
 			if (pca_is_mig_msg(c, nlh))
