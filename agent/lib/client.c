@@ -628,6 +628,12 @@ struct nl_msg *pca_msg_new_size(struct pca_client *c, uint8_t cmd, int flags,
 	return msg;
 }
 
+struct nl_msg *pca_msg_discard(struct nl_msg *msg)
+{
+	nlmsg_free(msg);
+	return NULL;
+}
+
 struct nl_msg *pca_msg_new(struct pca_client *c, uint8_t cmd, int flags)
 {
 	/* room for any handshake, control or crafted message */
@@ -679,26 +685,47 @@ int pca_request(struct pca_client *c, struct nl_msg *msg,
 	return wait_answer(c, seq, parse, arg);
 }
 
+/* pca_request_reply()'s parser around the caller's: notes that one came. */
+struct seen_reply {
+	int (*parse)(struct nlattr **tb, void *arg);
+	void *arg;
+	int seen;
+};
+
+static int parse_seen(struct nlattr **tb, void *arg)
+{
+	struct seen_reply *r = arg;
+
+	r->seen = 1;
+	return r->parse(tb, r->arg);
+}
+
+int pca_request_reply(struct pca_client *c, struct nl_msg *msg,
+		      int (*parse)(struct nlattr **tb, void *arg), void *arg,
+		      const char *what)
+{
+	struct seen_reply r = { .parse = parse, .arg = arg };
+	int ret = pca_request(c, msg, parse_seen, &r);
+
+	if (!ret && !r.seen)
+		ret = pca_set_error(c, -EPROTO, "the kernel sent no %s", what);
+	return ret;
+}
+
 /* -------------------------------------------------------------------------
  * Handshake
  */
 
-struct api_reply {
-	struct pca_api_info *info;
-	int seen;
-};
-
 static int parse_api(struct nlattr **tb, void *arg)
 {
-	struct api_reply *r = arg;
+	struct pca_api_info *info = arg;
 
-	r->seen = 1;
 	if (tb[PCA_A_API_VERSION])
-		r->info->version = nla_get_u32(tb[PCA_A_API_VERSION]);
+		info->version = nla_get_u32(tb[PCA_A_API_VERSION]);
 	if (tb[PCA_A_FEATURES])
-		r->info->features = nla_get_u64(tb[PCA_A_FEATURES]);
+		info->features = nla_get_u64(tb[PCA_A_FEATURES]);
 	if (tb[PCA_A_COMMANDS])
-		r->info->commands = nla_get_u64(tb[PCA_A_COMMANDS]);
+		info->commands = nla_get_u64(tb[PCA_A_COMMANDS]);
 	return 0;
 }
 
@@ -706,24 +733,17 @@ int pca_api(struct pca_client *c, uint32_t version, uint64_t want,
 	    struct pca_api_info *out)
 {
 	struct pca_api_info info = { 0 };
-	struct api_reply r = { .info = &info };
 	struct nl_msg *msg;
 	int ret;
 
 	msg = pca_msg_new(c, PCA_CMD_API, 0);
 	if (msg && (nla_put_u32(msg, PCA_A_API_VERSION, version) ||
-		    nla_put_u64(msg, PCA_A_FEATURES, want))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_api, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return pca_set_error(c, -EPROTO, "the kernel sent no API reply");
-	if (out)
+		    nla_put_u64(msg, PCA_A_FEATURES, want)))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_api, &info, "API reply");
+	if (!ret && out)
 		*out = info;
-	return 0;
+	return ret;
 }
 
 /* -------------------------------------------------------------------------

@@ -20,10 +20,8 @@ int pca_dirty_track(struct pca_client *c, uint32_t region_id, int enable)
 	struct nl_msg *msg = pca_msg_new(c, PCA_CMD_DIRTY_TRACK, 0);
 
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
-		    nla_put_u32(msg, PCA_A_DIRTY_ENABLE, !!enable))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		    nla_put_u32(msg, PCA_A_DIRTY_ENABLE, !!enable)))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
@@ -34,7 +32,6 @@ struct dirty_reply {
 	uint64_t *bitmap;
 	size_t bitmap_size;
 	uint64_t dirty;
-	int seen;
 };
 
 /*
@@ -47,7 +44,6 @@ static int parse_dirty(struct nlattr **tb, void *arg)
 	uint64_t off, len, first, words;
 	size_t at, n;
 
-	r->seen = 1;
 	if (tb[PCA_A_DIRTY_PAGES])
 		r->dirty += nla_get_u64(tb[PCA_A_DIRTY_PAGES]);
 	if (!tb[PCA_A_DIRTY_BITMAP] || !r->bitmap)
@@ -108,18 +104,12 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    nla_put_u32(msg, PCA_A_DIRTY_FLAGS, flags) ||
 		    (length && (nla_put_u64(msg, PCA_A_OFFSET, offset) ||
-				nla_put_u64(msg, PCA_A_LENGTH, length))))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_dirty, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return pca_set_error(c, -EPROTO, "the kernel sent no dirty log");
-	if (dirty)
+				nla_put_u64(msg, PCA_A_LENGTH, length)))))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_dirty, &r, "dirty log");
+	if (!ret && dirty)
 		*dirty = r.dirty;
-	return 0;
+	return ret;
 }
 
 int pca_dirty_clear(struct pca_client *c, uint32_t region_id,

@@ -90,10 +90,8 @@ int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
 	msg = pca_msg_new(c, PCA_CMD_ATTACH, 0);
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    (policy != PCA_POLICY_UNCHANGED &&
-		     nla_put_u32(msg, PCA_A_POLICY, policy)))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_u32(msg, PCA_A_POLICY, policy))))
+		msg = pca_msg_discard(msg);
 	ret = pca_request(c, msg, parse_queue_id, &qid);
 	if (!ret && queue_id)
 		*queue_id = qid;
@@ -106,10 +104,8 @@ static int region_request(struct pca_client *c, uint8_t cmd,
 {
 	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
 
-	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, region_id)) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, region_id))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
@@ -194,10 +190,8 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 		msg = pca_msg_new_size(c, PCA_CMD_COPY, 0,
 				       COPY_FIXED + cnt * copy_page_size(c));
 		if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
-			    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
-			nlmsg_free(msg);
-			msg = NULL;
-		}
+			    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags)))
+			msg = pca_msg_discard(msg);
 		for (j = 0; msg && j < cnt; j++) {
 			const struct pca_page *p = &pages[i + j];
 			struct nlattr *nest;
@@ -207,8 +201,7 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 			    nla_put_u64(msg, PCA_PAGE_A_OFFSET, p->offset) ||
 			    nla_put(msg, PCA_PAGE_A_DATA, c->page_size,
 				    p->data)) {
-				nlmsg_free(msg);
-				msg = NULL;
+				msg = pca_msg_discard(msg);
 				break;
 			}
 			nla_nest_end(msg, nest);
@@ -251,10 +244,8 @@ struct nl_msg *pca_range_msg(struct pca_client *c, uint8_t cmd,
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    nla_put_u64(msg, PCA_A_OFFSET, offset) ||
 		    nla_put_u64(msg, PCA_A_LENGTH, length) ||
-		    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags)))
+		msg = pca_msg_discard(msg);
 	return msg;
 }
 

@@ -80,6 +80,18 @@ void pca_clear_error(struct pca_client *c);
 int __attribute__((format(printf, 3, 4)))
 pca_set_error(struct pca_client *c, int err, const char *fmt, ...);
 int pca_nl_to_errno(int nlerr);
+/*
+ * Frees a request whose attributes did not fit and returns NULL, which
+ * pca_request() reports as out of memory.
+ */
+struct nl_msg *pca_msg_discard(struct nl_msg *msg);
+/*
+ * pca_request() for a command that must answer with a message: -EPROTO,
+ * "the kernel sent no @what", when @parse was never called.
+ */
+int pca_request_reply(struct pca_client *c, struct nl_msg *msg,
+		      int (*parse)(struct nlattr **tb, void *arg), void *arg,
+		      const char *what);
 int64_t pca_now_ms(void);
 int pca_remaining_ms(int64_t deadline);
 ssize_t pca_recv_datagram(struct pca_client *c);

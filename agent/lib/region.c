@@ -74,40 +74,25 @@ static int region_from_attrs(struct nlattr **tb, struct pca_region_info *r)
 	return 0;
 }
 
-struct region_one {
-	struct pca_region_info *info;
-	int seen;
-};
-
 static int parse_region_one(struct nlattr **tb, void *arg)
 {
-	struct region_one *r = arg;
-
-	r->seen = 1;
-	return region_from_attrs(tb, r->info);
+	return region_from_attrs(tb, arg);
 }
 
 int pca_region_get(struct pca_client *c, uint32_t id,
 		   struct pca_region_info *out)
 {
 	struct pca_region_info info;
-	struct region_one r = { .info = &info };
 	struct nl_msg *msg;
 	int ret;
 
 	msg = pca_msg_new(c, PCA_CMD_REGION_GET, 0);
-	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, id)) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_region_one, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return pca_set_error(c, -EPROTO, "the kernel sent no region");
-	if (out)
+	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, id))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_region_one, &info, "region");
+	if (!ret && out)
 		*out = info;
-	return 0;
+	return ret;
 }
 
 /*

@@ -165,10 +165,8 @@ static struct nl_msg *mig_msg(struct pca_client *c, uint8_t cmd,
 {
 	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
 
-	if (msg && nla_put_u32(msg, PCA_A_MIG_ID, mig_id) < 0) {
-		nlmsg_free(msg);
-		return NULL;
-	}
+	if (msg && nla_put_u32(msg, PCA_A_MIG_ID, mig_id) < 0)
+		return pca_msg_discard(msg);
 	return msg;
 }
 
@@ -183,10 +181,8 @@ int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
 		    nla_put_u32(msg, PCA_A_MIG_ROLE, role) < 0 ||
 		    nla_put_string(msg, PCA_A_MIG_PEER, peer) < 0 ||
 		    (args && *args &&
-		     nla_put_string(msg, PCA_A_MIG_ARGS, args) < 0))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_string(msg, PCA_A_MIG_ARGS, args) < 0)))
+		msg = pca_msg_discard(msg);
 	ret = pca_request(c, msg, parse_mig, &m);
 	if (!ret && mig_id)
 		*mig_id = m.mig_id;
@@ -232,10 +228,8 @@ int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
 			     progress) < 0) ||
 		    (error && nla_put_u32(msg, PCA_A_MIG_ERROR, error) < 0) ||
 		    (message && *message &&
-		     nla_put_string(msg, PCA_A_MIG_MESSAGE, message) < 0))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_string(msg, PCA_A_MIG_MESSAGE, message) < 0)))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
