@@ -138,7 +138,7 @@ int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 
 	if (dirty)
 		*dirty = ret < 0 ? 0 : a.dirty;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len)

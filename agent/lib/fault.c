@@ -349,7 +349,7 @@ int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,
 
 	if (copied)
 		*copied = a.copied;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
@@ -360,15 +360,14 @@ int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 
 	if (done)
 		*done = a.done;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_wake(int fd, uint64_t offset, uint64_t len)
 {
 	struct pca_range a = { .offset = offset, .len = len };
-	int ret = pca_resolve_ioctl(fd, PCA_IOC_WAKE, &a);
 
-	return ret < 0 ? ret : 0;
+	return pca_resolve_ioctl(fd, PCA_IOC_WAKE, &a);
 }
 
 int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
@@ -386,5 +385,5 @@ int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
 		*copied = a.copied;
 	if (existed)
 		*existed = a.existed;
-	return ret < 0 ? ret : 0;
+	return ret;
 }

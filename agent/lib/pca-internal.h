@@ -104,7 +104,9 @@ ssize_t pca_recv_datagram_wait(struct pca_client *c, int timeout_ms);
  * -errno, recorded in @c.
  */
 ssize_t pca_recv_until(struct pca_client *c, int64_t deadline, int *lost);
+/* An ioctl retried on EINTR: for idempotent ones only.  -errno on error. */
 int pca_xioctl(int fd, unsigned long req, void *arg);
+/* A resolution ioctl, never redone: 0 or -errno. */
 int pca_resolve_ioctl(int fd, unsigned long req, void *arg);
 
 /* region.c */
