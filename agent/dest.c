@@ -147,15 +147,7 @@ static uint8_t state_of(struct dst *d, uint64_t page)
 
 static void timed_wait(struct dst *d)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += MIG_TICK_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	mig_cond_wait_tick(&d->cond, &d->lock);
 }
 
 /* -------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -28,6 +29,14 @@
 
 uint64_t mig_now_ns(void);
 void mig_sleep_ms(int ms);
+/*
+ * pthread_cond_wait() that gives up after @ns (less than a second), so
+ * that the waiter looks again at flags nobody signals @cond for.
+ */
+void mig_cond_wait_ns(pthread_cond_t *cond, pthread_mutex_t *lock,
+		      uint64_t ns);
+/* The same for one MIG_TICK_MS, the pace of every abort check. */
+void mig_cond_wait_tick(pthread_cond_t *cond, pthread_mutex_t *lock);
 /*
  * How often to send a heartbeat when a peer that is silent for
  * @io_timeout_ms is taken for dead: a few of them fit in the limit.

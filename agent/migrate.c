@@ -64,6 +64,26 @@ uint64_t mig_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+void mig_cond_wait_ns(pthread_cond_t *cond, pthread_mutex_t *lock,
+		      uint64_t ns)
+{
+	struct timespec ts;
+
+	/* condition variables time out by CLOCK_REALTIME */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ns;
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
+void mig_cond_wait_tick(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+	mig_cond_wait_ns(cond, lock, (uint64_t)MIG_TICK_MS * 1000000ULL);
+}
+
 void mig_sleep_ms(int ms)
 {
 	struct timespec ts = {

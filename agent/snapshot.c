@@ -561,17 +561,8 @@ int mig_restore_run(const struct mig_config *cfg, const char *path,
 	if (r->hk->resume)
 		r->hk->resume(r->hk->arg);
 	pthread_mutex_lock(&r->lock);
-	while (!r->done && !r->fatal && !mig_cancelled(cfg)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += MIG_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-	}
+	while (!r->done && !r->fatal && !mig_cancelled(cfg))
+		mig_cond_wait_tick(&r->cond, &r->lock);
 	if (r->fatal) {
 		mig_set_error(res, 0, "%s", r->fatal_msg);
 		ret = -EIO;

@@ -363,32 +363,15 @@ static int background(struct src_chan *ch)
 		return ret;
 	/* nothing left; a new epoch starts new threads */
 	pthread_mutex_lock(&s->lock);
-	while (!s->conns.broken) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += MIG_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-	}
+	while (!s->conns.broken)
+		mig_cond_wait_tick(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
 static void timed_wait(struct src *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += MIG_TICK_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	mig_cond_wait_tick(&s->cond, &s->lock);
 }
 
 static void *data_thread(void *arg)
@@ -871,7 +854,6 @@ static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
 	pthread_mutex_lock(&s->lobby_lock);
 	for (;;) {
 		uint64_t now = mig_now_ns(), left;
-		struct timespec ts;
 
 		if (s->nready) {
 			struct lobby_conn c = s->ready[0];
@@ -897,13 +879,7 @@ static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
 		}
 		left = MIG_MIN(deadline_ns - now,
 			       (uint64_t)MIG_TICK_MS * 1000000ULL);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += left;
-		while (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->lobby_cond, &s->lobby_lock, &ts);
+		mig_cond_wait_ns(&s->lobby_cond, &s->lobby_lock, left);
 	}
 	pthread_mutex_unlock(&s->lobby_lock);
 	return ret;
