@@ -383,6 +383,42 @@ void mig_placer_fini(struct mig_placer *pl)
 	pl->nl = NULL;
 }
 
+int mig_be_check_present(struct mig_be *be, uint64_t pages,
+			 struct mig_result *res, int ret, const char *after)
+{
+	int64_t present = mig_be_present(be);
+
+	if (present >= 0)
+		res->pages_present = present;
+	if (ret || res->pages_present == pages)
+		return ret;
+	mig_set_error(res, 1,
+		      "%s reports %llu of %llu pages present after the %s",
+		      mig_be_counter(be),
+		      (unsigned long long)res->pages_present,
+		      (unsigned long long)pages, after);
+	return -EIO;
+}
+
+struct mig_placer *mig_placer_new(struct mig_be *be)
+{
+	struct mig_placer *pl = malloc(sizeof(*pl));
+
+	if (pl && mig_placer_init(be, pl)) {
+		free(pl);
+		pl = NULL;
+	}
+	return pl;
+}
+
+void mig_placer_free(struct mig_placer *pl)
+{
+	if (!pl)
+		return;
+	mig_placer_fini(pl);
+	free(pl);
+}
+
 const char *mig_placer_err(struct mig_placer *pl, int ret)
 {
 	if (pl->nl)

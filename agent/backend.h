@@ -81,9 +81,20 @@ const char *mig_be_fault_err(struct mig_be *be, int ret);
 int64_t mig_be_present(struct mig_be *be);
 /* Who counts the pages present, for error texts. */
 const char *mig_be_counter(const struct mig_be *be);
+/*
+ * The end of a run that returned @ret: res->pages_present as counted, and
+ * when @ret is 0 but fewer than @pages are present, -EIO with the error
+ * "... after the @after" in @res.  Returns @ret otherwise.
+ */
+int mig_be_check_present(struct mig_be *be, uint64_t pages,
+			 struct mig_result *res, int ret, const char *after);
 
 int mig_placer_init(struct mig_be *be, struct mig_placer *pl);
 void mig_placer_fini(struct mig_placer *pl);
+/* A thread's own placer: NULL when out of memory or without netlink. */
+struct mig_placer *mig_placer_new(struct mig_be *be);
+/* Frees what mig_placer_new() made; NULL is fine. */
+void mig_placer_free(struct mig_placer *pl);
 /* The text of a failed placer call that returned @ret. */
 const char *mig_placer_err(struct mig_placer *pl, int ret);
 

@@ -186,22 +186,10 @@ static void set_phase(struct dst *d, enum mig_phase phase)
 	progress(d, 1);
 }
 
-static void set_fatal(struct dst *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_fatal(struct dst *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&d->lock);
-	if (!d->fatal) {
-		va_start(ap, fmt);
-		vsnprintf(d->fatal_msg, sizeof(d->fatal_msg), fmt, ap);
-		va_end(ap);
-		d->fatal = 1;
-	}
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
+/* The run's first fatal error, in @d->fatal_msg. */
+#define set_fatal(d, ...)						\
+	mig_set_fatal(&(d)->lock, &(d)->cond, &(d)->fatal, (d)->fatal_msg, \
+		      sizeof((d)->fatal_msg), __VA_ARGS__)
 
 static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
 		     const void *payload, uint32_t len)
@@ -423,12 +411,12 @@ static void *data_thread(void *arg)
 static void *preempt_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	uint8_t *buf = malloc(d->psz);
 	int ret;
 
-	if (!buf || !pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!buf || !pl) {
+		mig_placer_free(pl);
 		free(buf);
 		set_fatal(d, "preempt channel: out of memory or no netlink");
 		mig_conns_break(&d->conns, -ENOMEM, "preempt channel");
@@ -476,8 +464,7 @@ static void *preempt_thread(void *arg)
 	}
 	if (ret != -ECANCELED)
 		mig_conns_break(&d->conns, ret, "preempt channel");
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
 }
@@ -642,11 +629,10 @@ static void *fault_thread(void *arg)
 {
 	struct dst *d = arg;
 	struct mig_fault faults[64];
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	int n, i;
 
-	if (!pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!pl) {
 		set_fatal(d, "fault thread: out of memory or no netlink: %s",
 			  pca_strerror(NULL));
 		return NULL;
@@ -663,8 +649,7 @@ static void *fault_thread(void *arg)
 		for (i = 0; i < n; i++)
 			handle_fault(d, pl, &faults[i]);
 	}
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	return NULL;
 }
 
@@ -725,12 +710,11 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 static void *stager_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	uint64_t first;
 	int ret = 0;
 
-	if (!pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!pl) {
 		set_fatal(d, "stager: out of memory or no netlink");
 		return NULL;
 	}
@@ -748,8 +732,7 @@ static void *stager_thread(void *arg)
 		/* the staging copies are in the region now */
 		madvise(d->stage + first * d->psz, n * d->psz, MADV_DONTNEED);
 	}
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	return NULL;
 }
 
@@ -1248,10 +1231,7 @@ static int apply_switchover(struct dst *d)
 		d->ver[p] = 0;
 	}
 	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
-	if (pl) {
-		mig_placer_fini(pl);
-		free(pl);
-	}
+	mig_placer_free(pl);
 	if (ret)
 		return ret;
 	mig_logf(d->hk, MIG_LOG_DEBUG,
@@ -1530,16 +1510,11 @@ static void fill_result(struct dst *d)
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct dst *d;
-	int64_t present;
-	int ret;
+	int ret, checked;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_DEST;
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		mig_set_error(res, 0, "out of memory");
+	d = mig_run_alloc(res, MIG_DEST, sizeof(*d));
+	if (!d)
 		return -ENOMEM;
-	}
 	d->cfg = cfg;
 	d->res = res;
 	d->hk = &cfg->hooks;
@@ -1597,17 +1572,11 @@ out:
 	if (d->conns.threads)
 		mig_conns_stop(&d->conns);
 	fill_result(d);
-	present = mig_be_present(&d->be);
-	if (present >= 0)
-		res->pages_present = present;
-	if (!ret && res->pages_present != d->pages) {
-		mig_set_error(res, 1,
-			      "%s reports %llu of %llu pages present after the migration",
-			      mig_be_counter(&d->be),
-			      (unsigned long long)res->pages_present,
-			      (unsigned long long)d->pages);
+	checked = mig_be_check_present(&d->be, d->pages, res, ret,
+				       "migration");
+	if (checked != ret) {
 		res->ok = 0;
-		ret = -EIO;
+		ret = checked;
 		d->phase = MIG_PHASE_FAILED;
 	}
 	progress(d, 1);

@@ -49,6 +49,19 @@ void mig_logf(const struct mig_hooks *h, enum mig_log_level level,
 void mig_set_error(struct mig_result *res, int force, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * The start of a run: @res cleared and given @role, and the role's state
+ * of @size bytes, zeroed; NULL, with the error in @res, when out of memory.
+ */
+void *mig_run_alloc(struct mig_result *res, enum mig_role role, size_t size);
+/*
+ * A run's first fatal error: under @lock, unless *@fatal is set already,
+ * format it into @msg and set *@fatal; wake @cond's waiters either way.
+ */
+void mig_set_fatal(pthread_mutex_t *lock, pthread_cond_t *cond, int *fatal,
+		   char *msg, size_t msg_size, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 const char *mig_errstr(int err);	/* strerror of a -errno */
 int mig_cancelled(const struct mig_config *cfg);
 

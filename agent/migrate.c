@@ -84,6 +84,34 @@ void mig_cond_wait_tick(pthread_cond_t *cond, pthread_mutex_t *lock)
 	mig_cond_wait_ns(cond, lock, (uint64_t)MIG_TICK_MS * 1000000ULL);
 }
 
+void *mig_run_alloc(struct mig_result *res, enum mig_role role, size_t size)
+{
+	void *state;
+
+	memset(res, 0, sizeof(*res));
+	res->role = role;
+	state = calloc(1, size);
+	if (!state)
+		mig_set_error(res, 0, "out of memory");
+	return state;
+}
+
+void mig_set_fatal(pthread_mutex_t *lock, pthread_cond_t *cond, int *fatal,
+		   char *msg, size_t msg_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(lock);
+	if (!*fatal) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msg_size, fmt, ap);
+		va_end(ap);
+		*fatal = 1;
+	}
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+}
+
 void mig_sleep_ms(int ms)
 {
 	struct timespec ts = {

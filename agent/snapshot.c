@@ -213,22 +213,10 @@ struct rst {
 	char fatal_msg[256];
 };
 
-static void rst_fatal(struct rst *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void rst_fatal(struct rst *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&r->lock);
-	if (!r->fatal) {
-		va_start(ap, fmt);
-		vsnprintf(r->fatal_msg, sizeof(r->fatal_msg), fmt, ap);
-		va_end(ap);
-		r->fatal = 1;
-	}
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-}
+/* The run's first fatal error, in @r->fatal_msg. */
+#define rst_fatal(r, ...)						\
+	mig_set_fatal(&(r)->lock, &(r)->cond, &(r)->fatal, (r)->fatal_msg, \
+		      sizeof((r)->fatal_msg), __VA_ARGS__)
 
 static void r_mark(struct rst *r, uint64_t page)
 {
@@ -276,13 +264,11 @@ static void *rst_fault_thread(void *arg)
 {
 	struct rst *r = arg;
 	struct mig_fault faults[64];
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&r->be);
 	uint8_t *buf = malloc(r->psz);
 	int n, i, ret;
 
-	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
-		free(pl);
-		pl = NULL;
+	if (!pl || !buf) {
 		rst_fatal(r, "fault thread: out of memory or no netlink");
 		goto out;
 	}
@@ -326,9 +312,7 @@ static void *rst_fault_thread(void *arg)
 		}
 	}
 out:
-	if (pl)
-		mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
 }
@@ -395,14 +379,12 @@ static void *rst_bg_thread(void *arg)
 	struct rst *r = arg;
 	uint64_t chunks = (r->pages + SNAP_CHUNK - 1) / SNAP_CHUNK;
 	uint64_t c = 0, empty = 0;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&r->be);
 	uint8_t *buf = malloc((size_t)SNAP_CHUNK * r->psz);
 	unsigned int seen = 0;
 	int ret;
 
-	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
-		free(pl);
-		pl = NULL;
+	if (!pl || !buf) {
 		rst_fatal(r, "background: out of memory or no netlink");
 		goto out;
 	}
@@ -443,9 +425,7 @@ static void *rst_bg_thread(void *arg)
 		}
 	}
 out:
-	if (pl)
-		mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
 }
@@ -528,13 +508,9 @@ int mig_restore_run(const struct mig_config *cfg, const char *path,
 	uint64_t t0 = mig_now_ns();
 	struct rst *r;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_DEST;
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		mig_set_error(res, 0, "out of memory");
+	r = mig_run_alloc(res, MIG_DEST, sizeof(*r));
+	if (!r)
 		return -ENOMEM;
-	}
 	r->cfg = cfg;
 	r->res = res;
 	r->hk = &cfg->hooks;
@@ -581,20 +557,9 @@ out:
 	res->bytes_received = r->bytes;
 	if (r->lat.us)
 		mig_lat_finish(&r->lat, res);
-	if (r->pages) {
-		int64_t present = mig_be_present(&r->be);
-
-		if (present >= 0)
-			res->pages_present = present;
-		if (!ret && res->pages_present != r->pages) {
-			mig_set_error(res, 1,
-				      "%s reports %llu of %llu pages present after the restore",
-				      mig_be_counter(&r->be),
-				      (unsigned long long)res->pages_present,
-				      (unsigned long long)r->pages);
-			ret = -EIO;
-		}
-	}
+	if (r->pages)
+		ret = mig_be_check_present(&r->be, r->pages, res, ret,
+					   "restore");
 	res->ok = !ret;
 	res->total_ns = mig_now_ns() - t0;
 	if (r->sfd >= 0)

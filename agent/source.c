@@ -1580,13 +1580,9 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 	struct src *s;
 	int ret;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_SOURCE;
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		mig_set_error(res, 0, "out of memory");
+	s = mig_run_alloc(res, MIG_SOURCE, sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	}
 	s->cfg = cfg;
 	s->res = res;
 	s->hk = &cfg->hooks;
