@@ -127,6 +127,50 @@ int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,
 	return ret ? ret : -EREMOTEIO;
 }
 
+/* A control record the role left to us; see mig_conns_ctrl_rx(). */
+static int ctrl_record(struct mig_conns *c, const struct mig_rec *r,
+		       const struct mig_hooks *hk, int *peer_error, char *msg,
+		       size_t msg_size)
+{
+	switch (r->type) {
+	case MIG_MSG_HEARTBEAT:
+		return mig_skip(c->ctrl, r->len, c->cfg->io_timeout_ms,
+				&c->broken);
+	case MIG_MSG_ERROR:
+		return mig_conns_recv_error(c, r->len, peer_error, msg,
+					    msg_size);
+	default:
+		mig_logf(hk, MIG_LOG_ERROR,
+			 "control channel: unexpected record %s (%u)",
+			 mig_msg_name(r->type), r->type);
+		return -EPROTO;
+	}
+}
+
+void mig_conns_ctrl_rx(struct mig_conns *c, const struct mig_hooks *hk,
+		       int (*record)(void *arg, const struct mig_rec *r),
+		       void *arg, int *peer_error, char *msg,
+		       size_t msg_size)
+{
+	struct mig_rec r;
+	int ret;
+
+	for (;;) {
+		ret = mig_recv_hdr(c->ctrl, &r, c->cfg->io_timeout_ms,
+				   c->cfg->io_timeout_ms, &c->broken);
+		if (ret)
+			break;
+		ret = record(arg, &r);
+		if (ret == MIG_CTRL_NOT_MINE)
+			ret = ctrl_record(c, &r, hk, peer_error, msg,
+					  msg_size);
+		if (ret)
+			break;
+	}
+	if (ret != -ECANCELED)
+		mig_conns_break(c, ret, "control channel");
+}
+
 /* Close *@fd under @tx (when set), so that no sender uses it meanwhile. */
 static void close_fd(int *fd, pthread_mutex_t *tx)
 {

@@ -469,83 +469,61 @@ static void *preempt_thread(void *arg)
 	return NULL;
 }
 
-static void *ctrl_rx_thread(void *arg)
+/* The destination's control records; see mig_conns_ctrl_rx(). */
+static int ctrl_record(void *arg, const struct mig_rec *r)
 {
 	struct dst *d = arg;
 	struct mig_wire_stats ws;
-	struct mig_rec r;
 	int ret;
 
-	for (;;) {
-		ret = mig_recv_hdr(d->conns.ctrl, &r, d->cfg->io_timeout_ms,
+	add(&d->bytes, sizeof(struct mig_hdr) + r->len);
+	switch (r->type) {
+	case MIG_MSG_ROUND:
+		d->round = r->arg;
+		return mig_skip(d->conns.ctrl, r->len, d->cfg->io_timeout_ms,
+				&d->conns.broken);
+	case MIG_MSG_SWITCHOVER:
+		if (r->len != d->words * sizeof(uint64_t) ||
+		    d->switched || d->have_switchover) {
+			mig_logf(d->hk, MIG_LOG_ERROR,
+				 "control channel: unexpected switchover (%u bytes)",
+				 r->len);
+			return -EPROTO;
+		}
+		ret = mig_recv_all(d->conns.ctrl, d->discard, r->len,
 				   d->cfg->io_timeout_ms, &d->conns.broken);
 		if (ret)
-			break;
-		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
-		switch (r.type) {
-		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(d->conns.ctrl, r.len,
-				       d->cfg->io_timeout_ms, &d->conns.broken);
-			break;
-		case MIG_MSG_ROUND:
-			d->round = r.arg;
-			ret = mig_skip(d->conns.ctrl, r.len,
-				       d->cfg->io_timeout_ms, &d->conns.broken);
-			break;
-		case MIG_MSG_SWITCHOVER:
-			if (r.len != d->words * sizeof(uint64_t) ||
-			    d->switched || d->have_switchover) {
-				ret = -EPROTO;
-				mig_logf(d->hk, MIG_LOG_ERROR,
-					 "control channel: unexpected switchover (%u bytes)",
-					 r.len);
-				break;
-			}
-			ret = mig_recv_all(d->conns.ctrl, d->discard, r.len,
-					   d->cfg->io_timeout_ms,
-					   &d->conns.broken);
-			if (ret)
-				break;
-			mig_bitmap_from_le(d->discard, d->words);
-			pthread_mutex_lock(&d->lock);
-			d->have_switchover = 1;
-			d->t_switch_rx = mig_now_ns();
-			pthread_cond_broadcast(&d->cond);
-			pthread_mutex_unlock(&d->lock);
-			break;
-		case MIG_MSG_STATS:
-			if (r.len != sizeof(ws)) {
-				ret = -EPROTO;
-				break;
-			}
-			ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
-					   d->cfg->io_timeout_ms,
-					   &d->conns.broken);
-			if (ret)
-				break;
-			pthread_mutex_lock(&d->lock);
-			mig_stats_decode(&ws, &d->src);
-			d->got_stats = 1;
-			pthread_cond_broadcast(&d->cond);
-			pthread_mutex_unlock(&d->lock);
-			break;
-		case MIG_MSG_ERROR:
-			ret = mig_conns_recv_error(&d->conns, r.len,
-						   &d->peer_error, d->peer_msg,
-						   sizeof(d->peer_msg));
-			break;
-		default:
-			mig_logf(d->hk, MIG_LOG_ERROR,
-				 "control channel: unexpected record %s (%u)",
-				 mig_msg_name(r.type), r.type);
-			ret = -EPROTO;
-			break;
-		}
+			return ret;
+		mig_bitmap_from_le(d->discard, d->words);
+		pthread_mutex_lock(&d->lock);
+		d->have_switchover = 1;
+		d->t_switch_rx = mig_now_ns();
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	case MIG_MSG_STATS:
+		if (r->len != sizeof(ws))
+			return -EPROTO;
+		ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
+				   d->cfg->io_timeout_ms, &d->conns.broken);
 		if (ret)
-			break;
+			return ret;
+		pthread_mutex_lock(&d->lock);
+		mig_stats_decode(&ws, &d->src);
+		d->got_stats = 1;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
 	}
-	if (ret != -ECANCELED)
-		mig_conns_break(&d->conns, ret, "control channel");
+	return MIG_CTRL_NOT_MINE;
+}
+
+static void *ctrl_rx_thread(void *arg)
+{
+	struct dst *d = arg;
+
+	mig_conns_ctrl_rx(&d->conns, d->hk, ctrl_record, d, &d->peer_error,
+			  d->peer_msg, sizeof(d->peer_msg));
 	return NULL;
 }
 

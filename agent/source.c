@@ -486,54 +486,37 @@ static void *preempt_thread(void *arg)
 	return NULL;
 }
 
+/* The source's control records; see mig_conns_ctrl_rx(). */
+static int ctrl_record(void *arg, const struct mig_rec *r)
+{
+	struct src *s = arg;
+
+	switch (r->type) {
+	case MIG_MSG_RESUMED:
+		pthread_mutex_lock(&s->lock);
+		if (!s->resumed) {
+			s->resumed = 1;
+			s->t_resumed = mig_now_ns();
+		}
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case MIG_MSG_COMPLETE:
+		pthread_mutex_lock(&s->lock);
+		s->complete = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	return MIG_CTRL_NOT_MINE;
+}
+
 static void *ctrl_rx_thread(void *arg)
 {
 	struct src *s = arg;
-	struct mig_rec r;
-	int ret;
 
-	for (;;) {
-		ret = mig_recv_hdr(s->conns.ctrl, &r, s->cfg->io_timeout_ms,
-				   s->cfg->io_timeout_ms, &s->conns.broken);
-		if (ret)
-			break;
-		switch (r.type) {
-		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(s->conns.ctrl, r.len,
-				       s->cfg->io_timeout_ms, &s->conns.broken);
-			break;
-		case MIG_MSG_RESUMED:
-			pthread_mutex_lock(&s->lock);
-			if (!s->resumed) {
-				s->resumed = 1;
-				s->t_resumed = mig_now_ns();
-			}
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			break;
-		case MIG_MSG_COMPLETE:
-			pthread_mutex_lock(&s->lock);
-			s->complete = 1;
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			break;
-		case MIG_MSG_ERROR:
-			ret = mig_conns_recv_error(&s->conns, r.len,
-						   &s->peer_error, s->peer_msg,
-						   sizeof(s->peer_msg));
-			break;
-		default:
-			mig_logf(s->hk, MIG_LOG_ERROR,
-				 "control channel: unexpected record %s (%u)",
-				 mig_msg_name(r.type), r.type);
-			ret = -EPROTO;
-			break;
-		}
-		if (ret)
-			break;
-	}
-	if (ret != -ECANCELED)
-		mig_conns_break(&s->conns, ret, "control channel");
+	mig_conns_ctrl_rx(&s->conns, s->hk, ctrl_record, s, &s->peer_error,
+			  s->peer_msg, sizeof(s->peer_msg));
 	return NULL;
 }
 
