@@ -87,6 +87,16 @@ static void *heartbeat_thread(void *arg)
 	return NULL;
 }
 
+int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
+			   void *(*fn)(void *), void *arg)
+{
+	int ret = pthread_create(th, NULL, fn, arg);
+
+	if (!ret)
+		c->threads++;
+	return ret;
+}
+
 int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 			 void *(*rx)(void *), int (*beat)(void *), void *arg)
 {
@@ -94,19 +104,12 @@ int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 
 	c->beat = beat;
 	c->arg = arg;
-	ret = pthread_create(&c->pre_th, NULL, pre, arg);
-	if (ret)
-		return ret;
-	c->threads++;
-	ret = pthread_create(&c->rx_th, NULL, rx, arg);
-	if (ret)
-		return ret;
-	c->threads++;
-	ret = pthread_create(&c->hb_th, NULL, heartbeat_thread, c);
-	if (ret)
-		return ret;
-	c->threads++;
-	return 0;
+	ret = mig_conns_start_thread(c, &c->pre_th, pre, arg);
+	if (!ret)
+		ret = mig_conns_start_thread(c, &c->rx_th, rx, arg);
+	if (!ret)
+		ret = mig_conns_start_thread(c, &c->hb_th, heartbeat_thread, c);
+	return ret;
 }
 
 int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,

@@ -53,6 +53,9 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A new epoch: not broken, no threads yet. */
 void mig_conns_reset(struct mig_conns *c);
+/* One channel thread, counted in threads: 0 or a pthread_create() error. */
+int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
+			   void *(*fn)(void *), void *arg);
 /*
  * After the data threads: the preempt and control rx threads (@pre and
  * @rx, given @arg) and the heartbeat thread, which calls @beat(@arg)

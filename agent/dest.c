@@ -752,11 +752,10 @@ static int start_threads(struct dst *d)
 	mig_conns_reset(&d->conns);
 	d->ended = 0;
 	for (i = 0; i < d->nch; i++) {
-		ret = pthread_create(&d->conns.data_th[i], NULL, data_thread,
-				     &d->ch[i]);
+		ret = mig_conns_start_thread(&d->conns, &d->conns.data_th[i],
+					     data_thread, &d->ch[i]);
 		if (ret)
 			goto fail;
-		d->conns.threads++;
 	}
 	ret = mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
 				   heartbeat, d);

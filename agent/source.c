@@ -551,11 +551,10 @@ static int start_threads(struct src *s)
 				goto fail;
 			}
 		}
-		ret = pthread_create(&s->conns.data_th[i], NULL, data_thread,
-				     ch);
+		ret = mig_conns_start_thread(&s->conns, &s->conns.data_th[i],
+					     data_thread, ch);
 		if (ret)
 			goto fail;
-		s->conns.threads++;
 	}
 	ret = mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
 				   heartbeat, s);
