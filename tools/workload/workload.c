@@ -1129,77 +1129,80 @@ struct agent_args {
 	char sid[16], did[16], rounds[16], down[16], chans[16], iot[16];
 	char rect[16], id[2 * MIG_ID_LEN + 1], addr[64];
 	char *v[40];
+	int n;
 };
+
+/* One more argument; arg_opt() an option and its value. */
+static void arg_add(struct agent_args *a, const char *arg)
+{
+	a->v[a->n++] = (char *)arg;
+}
+
+static void arg_opt(struct agent_args *a, const char *opt, const char *val)
+{
+	arg_add(a, opt);
+	arg_add(a, val);
+}
+
+/* What both agents are told the same way: timeouts and the migration id. */
+static void args_timeouts_and_id(const struct wl_opts *o,
+				 struct agent_args *a)
+{
+	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
+	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
+	arg_opt(a, "--io-timeout-ms", a->iot);
+	arg_opt(a, "--recover-timeout-ms", a->rect);
+	arg_opt(a, "--migration-id", a->id);
+}
+
+/* The end of every vector: progress or quiet, NULL. */
+static void args_finish(const struct wl_opts *o, struct agent_args *a)
+{
+	arg_add(a, o->progress ? "--progress" : "--quiet");
+	a->v[a->n] = NULL;
+}
 
 static void source_args(struct wl *w, struct agent_args *a)
 {
 	const struct wl_opts *o = w->o;
-	int n = 0;
 
+	a->n = 0;
 	snprintf(a->sid, sizeof(a->sid), "%u", w->sid);
 	snprintf(a->rounds, sizeof(a->rounds), "%u", o->rounds);
 	snprintf(a->down, sizeof(a->down), "%u", o->downtime_ms);
-	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
-	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
-	a->v[n++] = (char *)o->agent;
-	a->v[n++] = "source";
-	a->v[n++] = "--listen-fd";
-	a->v[n++] = "5";
-	a->v[n++] = "--region-fd";
-	a->v[n++] = "3";
-	a->v[n++] = "--region-id";
-	a->v[n++] = a->sid;
-	a->v[n++] = "--rounds";
-	a->v[n++] = a->rounds;
-	a->v[n++] = "--downtime-ms";
-	a->v[n++] = a->down;
-	a->v[n++] = "--io-timeout-ms";
-	a->v[n++] = a->iot;
-	a->v[n++] = "--recover-timeout-ms";
-	a->v[n++] = a->rect;
-	a->v[n++] = "--migration-id";
-	a->v[n++] = a->id;
-	a->v[n++] = "--control-fd";
-	a->v[n++] = "6";
+	arg_add(a, o->agent);
+	arg_add(a, "source");
+	arg_opt(a, "--listen-fd", "5");
+	arg_opt(a, "--region-fd", "3");
+	arg_opt(a, "--region-id", a->sid);
+	arg_opt(a, "--rounds", a->rounds);
+	arg_opt(a, "--downtime-ms", a->down);
+	args_timeouts_and_id(o, a);
+	arg_opt(a, "--control-fd", "6");
 	if (o->no_postcopy)
-		a->v[n++] = "--no-postcopy";
-	a->v[n++] = o->progress ? "--progress" : "--quiet";
-	a->v[n] = NULL;
+		arg_add(a, "--no-postcopy");
+	args_finish(o, a);
 }
 
 static void dest_args(struct wl *w, struct agent_args *a, int resume)
 {
 	const struct wl_opts *o = w->o;
-	int n = 0;
 
+	a->n = 0;
 	snprintf(a->did, sizeof(a->did), "%u", w->did);
 	snprintf(a->chans, sizeof(a->chans), "%u", o->channels);
-	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
-	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
-	a->v[n++] = (char *)o->agent;
-	a->v[n++] = "destination";
-	a->v[n++] = "--connect";
-	a->v[n++] = a->addr;
-	if (!o->netlink) {
-		a->v[n++] = "--region-fd";
-		a->v[n++] = "3";
-	}
-	a->v[n++] = "--region-id";
-	a->v[n++] = a->did;
-	a->v[n++] = "--channels";
-	a->v[n++] = a->chans;
-	a->v[n++] = "--io-timeout-ms";
-	a->v[n++] = a->iot;
-	a->v[n++] = "--recover-timeout-ms";
-	a->v[n++] = a->rect;
-	a->v[n++] = "--migration-id";
-	a->v[n++] = a->id;
+	arg_add(a, o->agent);
+	arg_add(a, "destination");
+	arg_opt(a, "--connect", a->addr);
+	if (!o->netlink)
+		arg_opt(a, "--region-fd", "3");
+	arg_opt(a, "--region-id", a->did);
+	arg_opt(a, "--channels", a->chans);
+	args_timeouts_and_id(o, a);
 	if (resume)
-		a->v[n++] = "--resume";
-	a->v[n++] = "--control-fd";
-	a->v[n++] = "6";
-	a->v[n++] = o->progress ? "--progress" : "--quiet";
-	a->v[n] = NULL;
+		arg_add(a, "--resume");
+	arg_opt(a, "--control-fd", "6");
+	args_finish(o, a);
 }
 
 /* Reap a killed agent (it may take a moment to let go of everything). */
