@@ -201,19 +201,25 @@ int pca_migrate_cancel(struct pca_client *c, uint32_t mig_id)
 			   NULL, NULL);
 }
 
-int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
-		       struct pca_mig_info *info)
+/* @cmd on one migration, answered with its state, which goes to @info. */
+static int mig_info_request(struct pca_client *c, uint8_t cmd,
+			    uint32_t mig_id, struct pca_mig_info *info)
 {
 	struct pca_mig_info m;
 	int ret;
 
-	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_ACCEPT, mig_id),
-			  parse_mig, &m);
+	ret = pca_request(c, mig_msg(c, cmd, mig_id), parse_mig, &m);
 	if (!ret && info) {
 		*info = m;
-		info->cmd = PCA_CMD_MIGRATE_ACCEPT;
+		info->cmd = cmd;
 	}
 	return ret;
+}
+
+int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
+		       struct pca_mig_info *info)
+{
+	return mig_info_request(c, PCA_CMD_MIGRATE_ACCEPT, mig_id, info);
 }
 
 int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
@@ -236,16 +242,7 @@ int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
 int pca_migrate_get(struct pca_client *c, uint32_t mig_id,
 		    struct pca_mig_info *info)
 {
-	struct pca_mig_info m;
-	int ret;
-
-	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_GET, mig_id),
-			  parse_mig, &m);
-	if (!ret && info) {
-		*info = m;
-		info->cmd = PCA_CMD_MIGRATE_GET;
-	}
-	return ret;
+	return mig_info_request(c, PCA_CMD_MIGRATE_GET, mig_id, info);
 }
 
 static int parse_mig_elem(struct nlattr **tb, void *elem)
