@@ -1224,6 +1224,22 @@ static void agent_reap(struct agent_ctx *x)
 	close(x->a->ctl);
 }
 
+/* The JSON result an agent of @role printed, if any, into w->r. */
+static void agent_result(struct wl *w, const struct agent_proc *a,
+			 enum mig_role role)
+{
+	struct mig_result *res = role == MIG_DEST ? &w->r->dst : &w->r->src;
+
+	if (!a->json[0])
+		return;
+	json_result(a->json, res);
+	res->role = role;
+	if (role == MIG_DEST)
+		w->r->have_dst = 1;
+	else
+		w->r->have_src = 1;
+}
+
 static int run_agents(struct wl *w, int *lfdp)
 {
 	int lfd = *lfdp;
@@ -1332,16 +1348,8 @@ static int run_agents(struct wl *w, int *lfdp)
 	}
 	agent_reap(&dx);
 	agent_reap(&sx);
-	if (da.json[0]) {
-		json_result(da.json, &w->r->dst);
-		w->r->dst.role = MIG_DEST;
-		w->r->have_dst = 1;
-	}
-	if (sa.json[0]) {
-		json_result(sa.json, &w->r->src);
-		w->r->src.role = MIG_SOURCE;
-		w->r->have_src = 1;
-	}
+	agent_result(w, &da, MIG_DEST);
+	agent_result(w, &sa, MIG_SOURCE);
 	if (dret || sret) {
 		snprintf(w->r->error, sizeof(w->r->error),
 			 "postcopy-agent exited with status %d (destination), %d (source)%s%s",
@@ -1631,6 +1639,37 @@ out:
  * Snapshot and lazy restore instead of a live migration
  */
 
+/*
+ * One agent command, @argv (argv[1] names it), of @role on region @fd, to
+ * its end; its JSON result goes to w->r.  -errno, or -EIO when it failed.
+ */
+static int run_agent_step(struct wl *w, char **argv, int fd,
+			  enum mig_role role)
+{
+	struct mig_result *res = role == MIG_DEST ? &w->r->dst : &w->r->src;
+	struct agent_proc a;
+	struct agent_ctx x = { .w = w, .a = &a, .role = role };
+	int ret, st;
+
+	ret = spawn_agent(w, &a, argv, fd, -1);
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error), "starting %s: %s",
+			 w->o->agent, mig_errstr(ret));
+		return ret;
+	}
+	pthread_create(&x.th, NULL, agent_reader, &x);
+	st = wait_agent(&a, 120000);
+	agent_reap(&x);
+	agent_result(w, &a, role);
+	if (st) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "postcopy-agent %s exited with status %d: %s",
+			 argv[1], st, res->error);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int run_snapshot(struct wl *w)
 {
 	const struct wl_opts *o = w->o;
@@ -1647,51 +1686,12 @@ static int run_snapshot(struct wl *w)
 			       (char *)o->snapshot, "--region-id", did,
 			       "--region-fd", "3", "--control-fd", "6",
 			       "--json", NULL };
-		struct agent_proc a;
-		struct agent_ctx x = { .w = w, .a = &a };
-		int st;
 
 		snprintf(sid, sizeof(sid), "%u", w->sid);
 		snprintf(did, sizeof(did), "%u", w->did);
-		x.role = MIG_SOURCE;
-		ret = spawn_agent(w, &a, sv, w->sfd, -1);
-		if (ret)
-			goto spawn_fail;
-		pthread_create(&x.th, NULL, agent_reader, &x);
-		st = wait_agent(&a, 120000);
-		agent_reap(&x);
-		if (a.json[0]) {
-			json_result(a.json, &w->r->src);
-			w->r->have_src = 1;
-		}
-		if (st) {
-			snprintf(w->r->error, sizeof(w->r->error),
-				 "postcopy-agent snapshot exited with status %d: %s",
-				 st, w->r->src.error);
-			return -EIO;
-		}
-		x.role = MIG_DEST;
-		ret = spawn_agent(w, &a, dv, w->dfd, -1);
-		if (ret)
-			goto spawn_fail;
-		pthread_create(&x.th, NULL, agent_reader, &x);
-		st = wait_agent(&a, 120000);
-		agent_reap(&x);
-		if (a.json[0]) {
-			json_result(a.json, &w->r->dst);
-			w->r->dst.role = MIG_DEST;
-			w->r->have_dst = 1;
-		}
-		if (st) {
-			snprintf(w->r->error, sizeof(w->r->error),
-				 "postcopy-agent restore exited with status %d: %s",
-				 st, w->r->dst.error);
-			return -EIO;
-		}
-		return 0;
-spawn_fail:
-		snprintf(w->r->error, sizeof(w->r->error), "starting %s: %s",
-			 o->agent, mig_errstr(ret));
+		ret = run_agent_step(w, sv, w->sfd, MIG_SOURCE);
+		if (!ret)
+			ret = run_agent_step(w, dv, w->dfd, MIG_DEST);
 		return ret;
 	}
 
