@@ -229,6 +229,15 @@ static uint64_t rng_next(uint64_t *s)
 	return *s;
 }
 
+/*
+ * Time between one vCPU's writes when all of them write @rate pages a
+ * second together (at least one).
+ */
+static uint64_t write_interval_ns(struct wl *w, unsigned int rate)
+{
+	return (uint64_t)1000000000ULL * w->o->writers / MIG_MAX(rate, 1);
+}
+
 /* Pages of a vCPU's stripe: p % writers == idx. */
 static uint64_t stripe_pages(struct wl *w, unsigned int idx)
 {
@@ -402,8 +411,7 @@ static void *src_vcpu(void *arg)
 	struct vcpu *c = arg;
 	struct wl *w = c->wl;
 	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
-	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
-			    MIG_MAX(w->o->rate, 1);
+	uint64_t interval = write_interval_ns(w, w->o->rate);
 	size_t words = w->psz / 8;
 
 	while (!__atomic_load_n(&w->src_stop, __ATOMIC_ACQUIRE) && n) {
@@ -466,8 +474,7 @@ static void *dst_vcpu(void *arg)
 	struct vcpu *c = arg;
 	struct wl *w = c->wl;
 	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
-	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
-			    MIG_MAX(w->o->dest_rate, 1);
+	uint64_t interval = write_interval_ns(w, w->o->dest_rate);
 	size_t words = w->psz / 8;
 	uint64_t *buf = malloc(w->psz), *want = malloc(w->psz);
 
