@@ -400,6 +400,35 @@ int mig_be_check_present(struct mig_be *be, uint64_t pages,
 	return -EIO;
 }
 
+int mig_zero_run_add(struct mig_placer *pl, struct mig_zero_run *z,
+		     uint64_t page, uint32_t flags)
+{
+	int ret;
+
+	if (z->n && z->first + z->n != page) {
+		ret = mig_zero_run_flush(pl, z, flags);
+		if (ret)
+			return ret;
+	}
+	if (!z->n)
+		z->first = page;
+	z->n++;
+	return 0;
+}
+
+int mig_zero_run_flush(struct mig_placer *pl, struct mig_zero_run *z,
+		       uint32_t flags)
+{
+	int ret;
+
+	if (!z->n)
+		return 0;
+	ret = mig_place_zero(pl, z->first, z->n, flags);
+	if (!ret)
+		z->n = 0;
+	return ret;
+}
+
 struct mig_placer *mig_placer_new(struct mig_be *be)
 {
 	struct mig_placer *pl = malloc(sizeof(*pl));

@@ -107,6 +107,20 @@ int mig_place_many(struct mig_placer *pl, const uint64_t *pages,
 /* Zero pages [@page, @page + @n). */
 int mig_place_zero(struct mig_placer *pl, uint64_t page, uint64_t n,
 		   uint32_t flags);
+/*
+ * Zero pages met one at a time, placed a run at a time: fewer calls than
+ * a page each.
+ */
+struct mig_zero_run {
+	uint64_t first, n;
+};
+
+/* Add @page; the run so far is placed first when @page does not extend it. */
+int mig_zero_run_add(struct mig_placer *pl, struct mig_zero_run *z,
+		     uint64_t page, uint32_t flags);
+/* Place the run collected so far. */
+int mig_zero_run_flush(struct mig_placer *pl, struct mig_zero_run *z,
+		       uint32_t flags);
 /* Wake the waiters of [@page, @page + @n). */
 int mig_place_wake(struct mig_placer *pl, uint64_t page, uint64_t n);
 /*

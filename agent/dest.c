@@ -635,7 +635,8 @@ static void *fault_thread(void *arg)
 static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 		       uint64_t n)
 {
-	uint64_t pages[STAGER_CHUNK], p, zfirst = 0, zn = 0;
+	uint64_t pages[STAGER_CHUNK], p;
+	struct mig_zero_run zeros = { 0 };
 	void *data[STAGER_CHUNK];
 	unsigned int k = 0;
 	int ret = 0, any = 0;
@@ -644,16 +645,10 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 		uint8_t st = state_of(d, p);
 
 		if (st == ST_STAGED_ZERO) {
-			if (zn && zfirst + zn != p) {
-				ret = mig_place_zero(pl, zfirst, zn,
-						     MIG_PLACE_DONTWAKE);
-				if (ret)
-					return ret;
-				zn = 0;
-			}
-			if (!zn)
-				zfirst = p;
-			zn++;
+			ret = mig_zero_run_add(pl, &zeros, p,
+					       MIG_PLACE_DONTWAKE);
+			if (ret)
+				return ret;
 			any = 1;
 		} else if (st == ST_STAGED) {
 			pages[k] = p;
@@ -661,11 +656,9 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 			any = 1;
 		}
 	}
-	if (zn) {
-		ret = mig_place_zero(pl, zfirst, zn, MIG_PLACE_DONTWAKE);
-		if (ret)
-			return ret;
-	}
+	ret = mig_zero_run_flush(pl, &zeros, MIG_PLACE_DONTWAKE);
+	if (ret)
+		return ret;
 	ret = k ? mig_place_many(pl, pages, data, k, MIG_PLACE_DONTWAKE) : 0;
 	if (ret)
 		return ret;

@@ -321,7 +321,8 @@ out:
 static int rst_chunk(struct rst *r, struct mig_placer *pl, uint64_t first,
 		     uint64_t n, uint8_t *buf)
 {
-	uint64_t pages[SNAP_CHUNK], p, zfirst = 0, zn = 0;
+	uint64_t pages[SNAP_CHUNK], p;
+	struct mig_zero_run zeros = { 0 };
 	void *data[SNAP_CHUNK];
 	unsigned int k = 0;
 	off_t next;
@@ -347,25 +348,17 @@ static int rst_chunk(struct rst *r, struct mig_placer *pl, uint64_t first,
 		if (mig_test_bit(r->placed, p))
 			continue;
 		if (mig_page_is_zero(d, r->psz)) {
-			if (zn && zfirst + zn != p) {
-				ret = mig_place_zero(pl, zfirst, zn, 0);
-				if (ret)
-					return ret;
-				zn = 0;
-			}
-			if (!zn)
-				zfirst = p;
-			zn++;
+			ret = mig_zero_run_add(pl, &zeros, p, 0);
+			if (ret)
+				return ret;
 			continue;
 		}
 		pages[k] = p;
 		data[k++] = d;
 	}
-	if (zn) {
-		ret = mig_place_zero(pl, zfirst, zn, 0);
-		if (ret)
-			return ret;
-	}
+	ret = mig_zero_run_flush(pl, &zeros, 0);
+	if (ret)
+		return ret;
 	ret = k ? mig_place_many(pl, pages, data, k, 0) : 0;
 	if (ret)
 		return ret;
