@@ -92,9 +92,12 @@ int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
 {
 	int ret = pthread_create(th, NULL, fn, arg);
 
-	if (!ret)
-		c->threads++;
-	return ret;
+	if (ret) {
+		mig_conns_break(c, -ret, "starting threads");
+		return -ret;
+	}
+	c->threads++;
+	return 0;
 }
 
 int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),

@@ -53,14 +53,18 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A new epoch: not broken, no threads yet. */
 void mig_conns_reset(struct mig_conns *c);
-/* One channel thread, counted in threads: 0 or a pthread_create() error. */
+/*
+ * One channel thread, counted in threads.  0, or -errno with the epoch
+ * broken ("starting threads").
+ */
 int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
 			   void *(*fn)(void *), void *arg);
 /*
  * After the data threads: the preempt and control rx threads (@pre and
  * @rx, given @arg) and the heartbeat thread, which calls @beat(@arg)
  * every mig_heartbeat_ms() until the epoch breaks or @beat fails.  Each
- * is counted in threads as it starts.  0 or a pthread_create() error.
+ * is counted in threads as it starts.  0, or -errno with the epoch
+ * broken, as mig_conns_start_thread() does.
  */
 int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 			 void *(*rx)(void *), int (*beat)(void *), void *arg);

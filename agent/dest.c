@@ -748,16 +748,10 @@ static int start_threads(struct dst *d)
 		ret = mig_conns_start_thread(&d->conns, &d->conns.data_th[i],
 					     data_thread, &d->ch[i]);
 		if (ret)
-			goto fail;
+			return ret;
 	}
-	ret = mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
-				   heartbeat, d);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	mig_conns_break(&d->conns, -ret, "starting threads");
-	return -ret;
+	return mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
+				    heartbeat, d);
 }
 
 /* Errors of a handshake: retry (1) or give up (0). */

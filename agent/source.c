@@ -547,23 +547,18 @@ static int start_threads(struct src *s)
 				  (sizeof(struct mig_hdr) + s->psz);
 			ch->buf = malloc(ch->cap);
 			if (!ch->buf) {
-				ret = ENOMEM;
-				goto fail;
+				mig_conns_break(&s->conns, -ENOMEM,
+						"starting threads");
+				return -ENOMEM;
 			}
 		}
 		ret = mig_conns_start_thread(&s->conns, &s->conns.data_th[i],
 					     data_thread, ch);
 		if (ret)
-			goto fail;
+			return ret;
 	}
-	ret = mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
-				   heartbeat, s);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	mig_conns_break(&s->conns, -ret, "starting threads");
-	return -ret;
+	return mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
+				    heartbeat, s);
 }
 
 /* -------------------------------------------------------------------------
