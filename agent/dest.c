@@ -127,7 +127,8 @@ struct dst {
 
 	enum mig_phase phase;
 	unsigned int round;
-	uint64_t t_start, t_prog, prog_bytes;
+	uint64_t t_start;
+	struct mig_progress_clock prog;
 };
 
 static void add(uint64_t *ctr, uint64_t n)
@@ -157,27 +158,18 @@ static void timed_wait(struct dst *d)
 static void progress(struct dst *d, int force)
 {
 	struct mig_progress p = { .role = MIG_DEST };
-	uint64_t now = mig_now_ns(), bytes = get(&d->bytes);
+	uint64_t now = mig_now_ns();
 
-	if (!d->hk->progress)
-		return;
-	if (!force && now - d->t_prog <
-	    (uint64_t)d->cfg->progress_ms * 1000000ULL)
+	if (!mig_progress_due(d->cfg, &d->prog, now, force))
 		return;
 	p.phase = d->phase;
 	p.round = d->round;
 	p.pages = d->pages;
 	p.pages_remaining = d->pages - get(&d->held);
-	p.bytes = bytes;
-	if (d->t_prog && now > d->t_prog)
-		p.rate_bps = (double)(bytes - d->prog_bytes) * 1e9 /
-			     (now - d->t_prog);
+	p.bytes = get(&d->bytes);
 	p.faults = get(&d->faults);
 	p.reconnects = d->res->reconnects;
-	p.elapsed_ns = d->t_start ? now - d->t_start : 0;
-	d->t_prog = now;
-	d->prog_bytes = bytes;
-	d->hk->progress(&p, d->hk->arg);
+	mig_progress_deliver(d->cfg, &d->prog, &p, now, d->t_start);
 }
 
 static void set_phase(struct dst *d, enum mig_phase phase)

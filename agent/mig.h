@@ -29,6 +29,28 @@
 
 uint64_t mig_now_ns(void);
 void mig_sleep_ms(int ms);
+
+/* When the last progress report went out, and the bytes moved by then. */
+struct mig_progress_clock {
+	uint64_t t_last, bytes_last;
+};
+
+/*
+ * Whether a progress report is due at @now: there is a hook for it, and
+ * @force, or cfg->progress_ms passed since the last one.
+ */
+int mig_progress_due(const struct mig_config *cfg,
+		     const struct mig_progress_clock *clk, uint64_t now,
+		     int force);
+/*
+ * Deliver @p, whose bytes the role filled: the rate since the last report
+ * and the time since @t_start (0: not started) are added, and @clk notes
+ * this report.
+ */
+void mig_progress_deliver(const struct mig_config *cfg,
+			  struct mig_progress_clock *clk,
+			  struct mig_progress *p, uint64_t now,
+			  uint64_t t_start);
 /*
  * pthread_cond_wait() that gives up after @ns (less than a second), so
  * that the waiter looks again at flags nobody signals @cond for.

@@ -112,6 +112,30 @@ void mig_set_fatal(pthread_mutex_t *lock, pthread_cond_t *cond, int *fatal,
 	pthread_mutex_unlock(lock);
 }
 
+int mig_progress_due(const struct mig_config *cfg,
+		     const struct mig_progress_clock *clk, uint64_t now,
+		     int force)
+{
+	if (!cfg->hooks.progress)
+		return 0;
+	return force || now - clk->t_last >=
+			(uint64_t)cfg->progress_ms * 1000000ULL;
+}
+
+void mig_progress_deliver(const struct mig_config *cfg,
+			  struct mig_progress_clock *clk,
+			  struct mig_progress *p, uint64_t now,
+			  uint64_t t_start)
+{
+	if (clk->t_last && now > clk->t_last)
+		p->rate_bps = (double)(p->bytes - clk->bytes_last) * 1e9 /
+			      (now - clk->t_last);
+	p->elapsed_ns = t_start ? now - t_start : 0;
+	clk->t_last = now;
+	clk->bytes_last = p->bytes;
+	cfg->hooks.progress(p, cfg->hooks.arg);
+}
+
 void mig_sleep_ms(int ms)
 {
 	struct timespec ts = {

@@ -152,7 +152,8 @@ struct src {
 	enum mig_phase phase;
 	unsigned int round;
 	double dirty_rate;
-	uint64_t t_start, t_pause, t_prog, prog_bytes;
+	uint64_t t_start, t_pause;
+	struct mig_progress_clock prog;
 };
 
 static void add(uint64_t *ctr, uint64_t n)
@@ -172,28 +173,19 @@ static uint64_t get(const uint64_t *ctr)
 static void progress(struct src *s, int force)
 {
 	struct mig_progress p = { .role = MIG_SOURCE };
-	uint64_t now = mig_now_ns(), bytes = get(&s->bytes);
+	uint64_t now = mig_now_ns();
 
-	if (!s->hk->progress)
-		return;
-	if (!force && now - s->t_prog <
-	    (uint64_t)s->cfg->progress_ms * 1000000ULL)
+	if (!mig_progress_due(s->cfg, &s->prog, now, force))
 		return;
 	p.phase = s->phase;
 	p.round = s->round;
 	p.pages = s->pages;
 	p.pages_sent = get(&s->sent_pages);
 	p.pages_remaining = mig_bitmap_weight(s->pending, s->words);
-	p.bytes = bytes;
-	if (s->t_prog && now > s->t_prog)
-		p.rate_bps = (double)(bytes - s->prog_bytes) * 1e9 /
-			     (now - s->t_prog);
+	p.bytes = get(&s->bytes);
 	p.dirty_rate = s->dirty_rate;
 	p.reconnects = s->res->reconnects;
-	p.elapsed_ns = s->t_start ? now - s->t_start : 0;
-	s->t_prog = now;
-	s->prog_bytes = bytes;
-	s->hk->progress(&p, s->hk->arg);
+	mig_progress_deliver(s->cfg, &s->prog, &p, now, s->t_start);
 }
 
 static void set_phase(struct src *s, enum mig_phase phase)
