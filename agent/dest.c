@@ -704,15 +704,12 @@ static int start_workers(struct dst *d)
 	int ret;
 
 	__atomic_store_n(&d->stop_workers, 0, __ATOMIC_RELEASE);
-	ret = pthread_create(&d->fault_th, NULL, fault_thread, d);
+	ret = mig_thread_start(&d->fault_th, fault_thread, d,
+			       &d->fault_running);
 	if (ret)
-		return -ret;
-	d->fault_running = 1;
-	ret = pthread_create(&d->stager_th, NULL, stager_thread, d);
-	if (ret)
-		return -ret;
-	d->stager_running = 1;
-	return 0;
+		return ret;
+	return mig_thread_start(&d->stager_th, stager_thread, d,
+				&d->stager_running);
 }
 
 static void stop_workers(struct dst *d)

@@ -29,6 +29,12 @@
 
 uint64_t mig_now_ns(void);
 void mig_sleep_ms(int ms);
+/*
+ * Start a thread that a flag says is running, for the stop path to know
+ * whether to join it: *@running set once it started.  0 or -errno.
+ */
+int mig_thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
+		     int *running);
 
 /* When the last progress report went out, and the bytes moved by then. */
 struct mig_progress_clock {

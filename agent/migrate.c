@@ -136,6 +136,17 @@ void mig_progress_deliver(const struct mig_config *cfg,
 	cfg->hooks.progress(p, cfg->hooks.arg);
 }
 
+int mig_thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
+		     int *running)
+{
+	int ret = pthread_create(th, NULL, fn, arg);
+
+	if (ret)
+		return -ret;
+	*running = 1;
+	return 0;
+}
+
 void mig_sleep_ms(int ms)
 {
 	struct timespec ts = {

@@ -765,14 +765,9 @@ static void *lobby_thread(void *arg)
 
 static int lobby_start(struct src *s)
 {
-	int ret;
-
 	s->accepting = 1;
-	ret = pthread_create(&s->lobby_th, NULL, lobby_thread, s);
-	if (ret)
-		return -ret;
-	s->lobby_running = 1;
-	return 0;
+	return mig_thread_start(&s->lobby_th, lobby_thread, s,
+				&s->lobby_running);
 }
 
 static void lobby_stop(struct src *s)
