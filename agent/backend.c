@@ -383,6 +383,71 @@ void mig_placer_fini(struct mig_placer *pl)
 	pl->nl = NULL;
 }
 
+int mig_be_check_present(struct mig_be *be, uint64_t pages,
+			 struct mig_result *res, int ret, const char *after)
+{
+	int64_t present = mig_be_present(be);
+
+	if (present >= 0)
+		res->pages_present = present;
+	if (ret || res->pages_present == pages)
+		return ret;
+	mig_set_error(res, 1,
+		      "%s reports %llu of %llu pages present after the %s",
+		      mig_be_counter(be),
+		      (unsigned long long)res->pages_present,
+		      (unsigned long long)pages, after);
+	return -EIO;
+}
+
+int mig_zero_run_add(struct mig_placer *pl, struct mig_zero_run *z,
+		     uint64_t page, uint32_t flags)
+{
+	int ret;
+
+	if (z->n && z->first + z->n != page) {
+		ret = mig_zero_run_flush(pl, z, flags);
+		if (ret)
+			return ret;
+	}
+	if (!z->n)
+		z->first = page;
+	z->n++;
+	return 0;
+}
+
+int mig_zero_run_flush(struct mig_placer *pl, struct mig_zero_run *z,
+		       uint32_t flags)
+{
+	int ret;
+
+	if (!z->n)
+		return 0;
+	ret = mig_place_zero(pl, z->first, z->n, flags);
+	if (!ret)
+		z->n = 0;
+	return ret;
+}
+
+struct mig_placer *mig_placer_new(struct mig_be *be)
+{
+	struct mig_placer *pl = malloc(sizeof(*pl));
+
+	if (pl && mig_placer_init(be, pl)) {
+		free(pl);
+		pl = NULL;
+	}
+	return pl;
+}
+
+void mig_placer_free(struct mig_placer *pl)
+{
+	if (!pl)
+		return;
+	mig_placer_fini(pl);
+	free(pl);
+}
+
 const char *mig_placer_err(struct mig_placer *pl, int ret)
 {
 	if (pl->nl)

@@ -81,9 +81,20 @@ const char *mig_be_fault_err(struct mig_be *be, int ret);
 int64_t mig_be_present(struct mig_be *be);
 /* Who counts the pages present, for error texts. */
 const char *mig_be_counter(const struct mig_be *be);
+/*
+ * The end of a run that returned @ret: res->pages_present as counted, and
+ * when @ret is 0 but fewer than @pages are present, -EIO with the error
+ * "... after the @after" in @res.  Returns @ret otherwise.
+ */
+int mig_be_check_present(struct mig_be *be, uint64_t pages,
+			 struct mig_result *res, int ret, const char *after);
 
 int mig_placer_init(struct mig_be *be, struct mig_placer *pl);
 void mig_placer_fini(struct mig_placer *pl);
+/* A thread's own placer: NULL when out of memory or without netlink. */
+struct mig_placer *mig_placer_new(struct mig_be *be);
+/* Frees what mig_placer_new() made; NULL is fine. */
+void mig_placer_free(struct mig_placer *pl);
 /* The text of a failed placer call that returned @ret. */
 const char *mig_placer_err(struct mig_placer *pl, int ret);
 
@@ -96,6 +107,20 @@ int mig_place_many(struct mig_placer *pl, const uint64_t *pages,
 /* Zero pages [@page, @page + @n). */
 int mig_place_zero(struct mig_placer *pl, uint64_t page, uint64_t n,
 		   uint32_t flags);
+/*
+ * Zero pages met one at a time, placed a run at a time: fewer calls than
+ * a page each.
+ */
+struct mig_zero_run {
+	uint64_t first, n;
+};
+
+/* Add @page; the run so far is placed first when @page does not extend it. */
+int mig_zero_run_add(struct mig_placer *pl, struct mig_zero_run *z,
+		     uint64_t page, uint32_t flags);
+/* Place the run collected so far. */
+int mig_zero_run_flush(struct mig_placer *pl, struct mig_zero_run *z,
+		       uint32_t flags);
 /* Wake the waiters of [@page, @page + @n). */
 int mig_place_wake(struct mig_placer *pl, uint64_t page, uint64_t n);
 /*

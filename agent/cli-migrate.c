@@ -633,6 +633,62 @@ static int parse_num(const char *name, const char *opt, const char *arg,
 	return 0;
 }
 
+/* A non-negative int option (fds, timeouts in ms) into *@out. */
+static int parse_int_opt(const char *name, const char *opt, const char *arg,
+			 int *out)
+{
+	unsigned long long v;
+	int ret = parse_num(name, opt, arg, INT_MAX, &v);
+
+	*out = v;
+	return ret;
+}
+
+/* An unsigned int option of at most @max into *@out. */
+static int parse_uint_opt(const char *name, const char *opt, const char *arg,
+			  unsigned int max, unsigned int *out)
+{
+	unsigned long long v;
+	int ret = parse_num(name, opt, arg, max, &v);
+
+	*out = v;
+	return ret;
+}
+
+/*
+ * The kind of command option @opt belongs to, when @m is not one:
+ * "source", "destination", ...; NULL when @m takes it.
+ */
+static const char *option_kind_missing(const struct mcli *m, int opt)
+{
+	int src = m->mode == M_SOURCE, dst = m->mode == M_DEST;
+
+	switch (opt) {
+	case OPT_LISTEN:
+	case OPT_LISTEN_FD:
+	case OPT_BUDGET:
+	case OPT_NO_POSTCOPY:
+	case OPT_ROUNDS:
+	case OPT_DOWNTIME:
+		return src ? NULL : "source";
+	case OPT_CONNECT:
+	case OPT_CHANNELS:
+	case OPT_RESUME:
+		return dst ? NULL : "destination";
+	case OPT_ID:
+	case OPT_IO_TIMEOUT:
+	case OPT_CONNECT_TIMEOUT:
+	case OPT_RECOVER_TIMEOUT:
+		return src || dst ? NULL : "migration";
+	case OPT_OUTPUT:
+	case OPT_KEEP_PAUSED:
+		return m->mode == M_SNAPSHOT ? NULL : "snapshot";
+	case OPT_SNAPSHOT:
+		return m->mode == M_RESTORE ? NULL : "restore";
+	}
+	return NULL;
+}
+
 static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 {
 	int src = m->mode == M_SOURCE, dst = m->mode == M_DEST;
@@ -643,53 +699,18 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", mig_opts, NULL)) != -1) {
-		const char *oname = NULL;
+		const char *oname = NULL, *kind;
 		int idx;
 
 		for (idx = 0; mig_opts[idx].name; idx++)
 			if (mig_opts[idx].val == opt)
 				oname = mig_opts[idx].name;
-		switch (opt) {
-		case OPT_LISTEN:
-		case OPT_LISTEN_FD:
-		case OPT_BUDGET:
-		case OPT_NO_POSTCOPY:
-		case OPT_ROUNDS:
-		case OPT_DOWNTIME:
-			if (!src)
-				return cmd_usage(name, "%s is a source option",
-						 argv[optind - 1]);
-			break;
-		case OPT_CONNECT:
-		case OPT_CHANNELS:
-		case OPT_RESUME:
-			if (!dst)
-				return cmd_usage(name,
-						 "%s is a destination option",
-						 argv[optind - 1]);
-			break;
-		case OPT_ID:
-		case OPT_IO_TIMEOUT:
-		case OPT_CONNECT_TIMEOUT:
-		case OPT_RECOVER_TIMEOUT:
-			if (!src && !dst)
-				return cmd_usage(name,
-						 "%s is a migration option",
-						 argv[optind - 1]);
-			break;
-		case OPT_OUTPUT:
-		case OPT_KEEP_PAUSED:
-			if (m->mode != M_SNAPSHOT)
-				return cmd_usage(name,
-						 "%s is a snapshot option",
-						 argv[optind - 1]);
-			break;
-		case OPT_SNAPSHOT:
-			if (m->mode != M_RESTORE)
-				return cmd_usage(name,
-						 "%s is a restore option",
-						 argv[optind - 1]);
-			break;
+		kind = option_kind_missing(m, opt);
+		if (kind) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "%%s is a %s option", kind);
+			return cmd_usage(name, msg, argv[optind - 1]);
 		}
 		if (m->relay) {
 			switch (opt) {
@@ -719,35 +740,35 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			m->cfg.addr = optarg;
 			break;
 		case OPT_LISTEN_FD:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->cfg.listen_fd = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.listen_fd);
 			break;
 		case OPT_REGION_FD:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->cfg.region_fd = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.region_fd);
 			break;
 		case OPT_REGION_PATH:
 			m->region_path = optarg;
 			break;
 		case OPT_REGION_ID:
-			ret = parse_num(name, oname, optarg, UINT32_MAX, &v);
-			m->cfg.region_id = v;
+			ret = parse_uint_opt(name, oname, optarg, UINT32_MAX,
+					     &m->cfg.region_id);
 			break;
 		case OPT_SIZE:
 			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
 			m->cfg.region_size = v;
 			break;
 		case OPT_ROUNDS:
-			ret = parse_num(name, oname, optarg, 1000, &v);
-			m->cfg.max_rounds = v;
+			ret = parse_uint_opt(name, oname, optarg, 1000,
+					     &m->cfg.max_rounds);
 			break;
 		case OPT_DOWNTIME:
-			ret = parse_num(name, oname, optarg, 3600000, &v);
-			m->cfg.downtime_ms = v;
+			ret = parse_uint_opt(name, oname, optarg, 3600000,
+					     &m->cfg.downtime_ms);
 			break;
 		case OPT_BUDGET:
-			ret = parse_num(name, oname, optarg, UINT32_MAX, &v);
-			m->cfg.precopy_budget_ms = v;
+			ret = parse_uint_opt(name, oname, optarg, UINT32_MAX,
+					     &m->cfg.precopy_budget_ms);
 			break;
 		case OPT_NO_POSTCOPY:
 			m->cfg.no_postcopy = 1;
@@ -769,20 +790,20 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			m->cfg.have_id = 1;
 			break;
 		case OPT_IO_TIMEOUT:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->cfg.io_timeout_ms = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.io_timeout_ms);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->cfg.connect_timeout_ms = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.connect_timeout_ms);
 			break;
 		case OPT_RECOVER_TIMEOUT:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->cfg.recover_timeout_ms = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.recover_timeout_ms);
 			break;
 		case OPT_CONTROL_FD:
-			ret = parse_num(name, oname, optarg, INT_MAX, &v);
-			m->control_fd = v;
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->control_fd);
 			break;
 		case OPT_JSON:
 			m->json = 1;

@@ -87,6 +87,19 @@ static void *heartbeat_thread(void *arg)
 	return NULL;
 }
 
+int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
+			   void *(*fn)(void *), void *arg)
+{
+	int ret = pthread_create(th, NULL, fn, arg);
+
+	if (ret) {
+		mig_conns_break(c, -ret, "starting threads");
+		return -ret;
+	}
+	c->threads++;
+	return 0;
+}
+
 int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 			 void *(*rx)(void *), int (*beat)(void *), void *arg)
 {
@@ -94,19 +107,12 @@ int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 
 	c->beat = beat;
 	c->arg = arg;
-	ret = pthread_create(&c->pre_th, NULL, pre, arg);
-	if (ret)
-		return ret;
-	c->threads++;
-	ret = pthread_create(&c->rx_th, NULL, rx, arg);
-	if (ret)
-		return ret;
-	c->threads++;
-	ret = pthread_create(&c->hb_th, NULL, heartbeat_thread, c);
-	if (ret)
-		return ret;
-	c->threads++;
-	return 0;
+	ret = mig_conns_start_thread(c, &c->pre_th, pre, arg);
+	if (!ret)
+		ret = mig_conns_start_thread(c, &c->rx_th, rx, arg);
+	if (!ret)
+		ret = mig_conns_start_thread(c, &c->hb_th, heartbeat_thread, c);
+	return ret;
 }
 
 int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,
@@ -125,6 +131,50 @@ int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,
 	pthread_cond_broadcast(c->cond);
 	pthread_mutex_unlock(c->lock);
 	return ret ? ret : -EREMOTEIO;
+}
+
+/* A control record the role left to us; see mig_conns_ctrl_rx(). */
+static int ctrl_record(struct mig_conns *c, const struct mig_rec *r,
+		       const struct mig_hooks *hk, int *peer_error, char *msg,
+		       size_t msg_size)
+{
+	switch (r->type) {
+	case MIG_MSG_HEARTBEAT:
+		return mig_skip(c->ctrl, r->len, c->cfg->io_timeout_ms,
+				&c->broken);
+	case MIG_MSG_ERROR:
+		return mig_conns_recv_error(c, r->len, peer_error, msg,
+					    msg_size);
+	default:
+		mig_logf(hk, MIG_LOG_ERROR,
+			 "control channel: unexpected record %s (%u)",
+			 mig_msg_name(r->type), r->type);
+		return -EPROTO;
+	}
+}
+
+void mig_conns_ctrl_rx(struct mig_conns *c, const struct mig_hooks *hk,
+		       int (*record)(void *arg, const struct mig_rec *r),
+		       void *arg, int *peer_error, char *msg,
+		       size_t msg_size)
+{
+	struct mig_rec r;
+	int ret;
+
+	for (;;) {
+		ret = mig_recv_hdr(c->ctrl, &r, c->cfg->io_timeout_ms,
+				   c->cfg->io_timeout_ms, &c->broken);
+		if (ret)
+			break;
+		ret = record(arg, &r);
+		if (ret == MIG_CTRL_NOT_MINE)
+			ret = ctrl_record(c, &r, hk, peer_error, msg,
+					  msg_size);
+		if (ret)
+			break;
+	}
+	if (ret != -ECANCELED)
+		mig_conns_break(c, ret, "control channel");
 }
 
 /* Close *@fd under @tx (when set), so that no sender uses it meanwhile. */

@@ -54,10 +54,17 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 /* A new epoch: not broken, no threads yet. */
 void mig_conns_reset(struct mig_conns *c);
 /*
+ * One channel thread, counted in threads.  0, or -errno with the epoch
+ * broken ("starting threads").
+ */
+int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
+			   void *(*fn)(void *), void *arg);
+/*
  * After the data threads: the preempt and control rx threads (@pre and
  * @rx, given @arg) and the heartbeat thread, which calls @beat(@arg)
  * every mig_heartbeat_ms() until the epoch breaks or @beat fails.  Each
- * is counted in threads as it starts.  0 or a pthread_create() error.
+ * is counted in threads as it starts.  0, or -errno with the epoch
+ * broken, as mig_conns_start_thread() does.
  */
 int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
 			 void *(*rx)(void *), int (*beat)(void *), void *arg);
@@ -68,6 +75,21 @@ int mig_conns_start_ctrl(struct mig_conns *c, void *(*pre)(void *),
  */
 int mig_conns_recv_error(struct mig_conns *c, uint32_t len, int *peer_error,
 			 char *msg, size_t msg_size);
+/* A role's control record handler's answer: not one of its records. */
+#define MIG_CTRL_NOT_MINE	1
+
+/*
+ * The control channel's receive loop, for the role's rx thread.  Each
+ * record's header goes to @record(@arg, header), which reads or skips
+ * the payload and returns 0, -errno, or MIG_CTRL_NOT_MINE: then a
+ * heartbeat is skipped, an ERROR taken in as mig_conns_recv_error() does
+ * (@peer_error, @msg), and any other record is logged and -EPROTO.  The
+ * first error ends the loop and, unless it is -ECANCELED, the epoch.
+ */
+void mig_conns_ctrl_rx(struct mig_conns *c, const struct mig_hooks *hk,
+		       int (*record)(void *arg, const struct mig_rec *r),
+		       void *arg, int *peer_error, char *msg,
+		       size_t msg_size);
 /* Stop the epoch: every thread joined, every connection closed. */
 void mig_conns_stop(struct mig_conns *c);
 void mig_conns_close(struct mig_conns *c);

@@ -127,7 +127,8 @@ struct dst {
 
 	enum mig_phase phase;
 	unsigned int round;
-	uint64_t t_start, t_prog, prog_bytes;
+	uint64_t t_start;
+	struct mig_progress_clock prog;
 };
 
 static void add(uint64_t *ctr, uint64_t n)
@@ -147,15 +148,7 @@ static uint8_t state_of(struct dst *d, uint64_t page)
 
 static void timed_wait(struct dst *d)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += MIG_TICK_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	mig_cond_wait_tick(&d->cond, &d->lock);
 }
 
 /* -------------------------------------------------------------------------
@@ -165,27 +158,18 @@ static void timed_wait(struct dst *d)
 static void progress(struct dst *d, int force)
 {
 	struct mig_progress p = { .role = MIG_DEST };
-	uint64_t now = mig_now_ns(), bytes = get(&d->bytes);
+	uint64_t now = mig_now_ns();
 
-	if (!d->hk->progress)
-		return;
-	if (!force && now - d->t_prog <
-	    (uint64_t)d->cfg->progress_ms * 1000000ULL)
+	if (!mig_progress_due(d->cfg, &d->prog, now, force))
 		return;
 	p.phase = d->phase;
 	p.round = d->round;
 	p.pages = d->pages;
 	p.pages_remaining = d->pages - get(&d->held);
-	p.bytes = bytes;
-	if (d->t_prog && now > d->t_prog)
-		p.rate_bps = (double)(bytes - d->prog_bytes) * 1e9 /
-			     (now - d->t_prog);
+	p.bytes = get(&d->bytes);
 	p.faults = get(&d->faults);
 	p.reconnects = d->res->reconnects;
-	p.elapsed_ns = d->t_start ? now - d->t_start : 0;
-	d->t_prog = now;
-	d->prog_bytes = bytes;
-	d->hk->progress(&p, d->hk->arg);
+	mig_progress_deliver(d->cfg, &d->prog, &p, now, d->t_start);
 }
 
 static void set_phase(struct dst *d, enum mig_phase phase)
@@ -194,22 +178,10 @@ static void set_phase(struct dst *d, enum mig_phase phase)
 	progress(d, 1);
 }
 
-static void set_fatal(struct dst *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_fatal(struct dst *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&d->lock);
-	if (!d->fatal) {
-		va_start(ap, fmt);
-		vsnprintf(d->fatal_msg, sizeof(d->fatal_msg), fmt, ap);
-		va_end(ap);
-		d->fatal = 1;
-	}
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
+/* The run's first fatal error, in @d->fatal_msg. */
+#define set_fatal(d, ...)						\
+	mig_set_fatal(&(d)->lock, &(d)->cond, &(d)->fatal, (d)->fatal_msg, \
+		      sizeof((d)->fatal_msg), __VA_ARGS__)
 
 static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
 		     const void *payload, uint32_t len)
@@ -431,12 +403,12 @@ static void *data_thread(void *arg)
 static void *preempt_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	uint8_t *buf = malloc(d->psz);
 	int ret;
 
-	if (!buf || !pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!buf || !pl) {
+		mig_placer_free(pl);
 		free(buf);
 		set_fatal(d, "preempt channel: out of memory or no netlink");
 		mig_conns_break(&d->conns, -ENOMEM, "preempt channel");
@@ -484,89 +456,66 @@ static void *preempt_thread(void *arg)
 	}
 	if (ret != -ECANCELED)
 		mig_conns_break(&d->conns, ret, "preempt channel");
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
+}
+
+/* The destination's control records; see mig_conns_ctrl_rx(). */
+static int ctrl_record(void *arg, const struct mig_rec *r)
+{
+	struct dst *d = arg;
+	struct mig_wire_stats ws;
+	int ret;
+
+	add(&d->bytes, sizeof(struct mig_hdr) + r->len);
+	switch (r->type) {
+	case MIG_MSG_ROUND:
+		d->round = r->arg;
+		return mig_skip(d->conns.ctrl, r->len, d->cfg->io_timeout_ms,
+				&d->conns.broken);
+	case MIG_MSG_SWITCHOVER:
+		if (r->len != d->words * sizeof(uint64_t) ||
+		    d->switched || d->have_switchover) {
+			mig_logf(d->hk, MIG_LOG_ERROR,
+				 "control channel: unexpected switchover (%u bytes)",
+				 r->len);
+			return -EPROTO;
+		}
+		ret = mig_recv_all(d->conns.ctrl, d->discard, r->len,
+				   d->cfg->io_timeout_ms, &d->conns.broken);
+		if (ret)
+			return ret;
+		mig_bitmap_from_le(d->discard, d->words);
+		pthread_mutex_lock(&d->lock);
+		d->have_switchover = 1;
+		d->t_switch_rx = mig_now_ns();
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	case MIG_MSG_STATS:
+		if (r->len != sizeof(ws))
+			return -EPROTO;
+		ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
+				   d->cfg->io_timeout_ms, &d->conns.broken);
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&d->lock);
+		mig_stats_decode(&ws, &d->src);
+		d->got_stats = 1;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
+	return MIG_CTRL_NOT_MINE;
 }
 
 static void *ctrl_rx_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct mig_wire_stats ws;
-	struct mig_rec r;
-	int ret;
 
-	for (;;) {
-		ret = mig_recv_hdr(d->conns.ctrl, &r, d->cfg->io_timeout_ms,
-				   d->cfg->io_timeout_ms, &d->conns.broken);
-		if (ret)
-			break;
-		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
-		switch (r.type) {
-		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(d->conns.ctrl, r.len,
-				       d->cfg->io_timeout_ms, &d->conns.broken);
-			break;
-		case MIG_MSG_ROUND:
-			d->round = r.arg;
-			ret = mig_skip(d->conns.ctrl, r.len,
-				       d->cfg->io_timeout_ms, &d->conns.broken);
-			break;
-		case MIG_MSG_SWITCHOVER:
-			if (r.len != d->words * sizeof(uint64_t) ||
-			    d->switched || d->have_switchover) {
-				ret = -EPROTO;
-				mig_logf(d->hk, MIG_LOG_ERROR,
-					 "control channel: unexpected switchover (%u bytes)",
-					 r.len);
-				break;
-			}
-			ret = mig_recv_all(d->conns.ctrl, d->discard, r.len,
-					   d->cfg->io_timeout_ms,
-					   &d->conns.broken);
-			if (ret)
-				break;
-			mig_bitmap_from_le(d->discard, d->words);
-			pthread_mutex_lock(&d->lock);
-			d->have_switchover = 1;
-			d->t_switch_rx = mig_now_ns();
-			pthread_cond_broadcast(&d->cond);
-			pthread_mutex_unlock(&d->lock);
-			break;
-		case MIG_MSG_STATS:
-			if (r.len != sizeof(ws)) {
-				ret = -EPROTO;
-				break;
-			}
-			ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
-					   d->cfg->io_timeout_ms,
-					   &d->conns.broken);
-			if (ret)
-				break;
-			pthread_mutex_lock(&d->lock);
-			mig_stats_decode(&ws, &d->src);
-			d->got_stats = 1;
-			pthread_cond_broadcast(&d->cond);
-			pthread_mutex_unlock(&d->lock);
-			break;
-		case MIG_MSG_ERROR:
-			ret = mig_conns_recv_error(&d->conns, r.len,
-						   &d->peer_error, d->peer_msg,
-						   sizeof(d->peer_msg));
-			break;
-		default:
-			mig_logf(d->hk, MIG_LOG_ERROR,
-				 "control channel: unexpected record %s (%u)",
-				 mig_msg_name(r.type), r.type);
-			ret = -EPROTO;
-			break;
-		}
-		if (ret)
-			break;
-	}
-	if (ret != -ECANCELED)
-		mig_conns_break(&d->conns, ret, "control channel");
+	mig_conns_ctrl_rx(&d->conns, d->hk, ctrl_record, d, &d->peer_error,
+			  d->peer_msg, sizeof(d->peer_msg));
 	return NULL;
 }
 
@@ -650,11 +599,10 @@ static void *fault_thread(void *arg)
 {
 	struct dst *d = arg;
 	struct mig_fault faults[64];
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	int n, i;
 
-	if (!pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!pl) {
 		set_fatal(d, "fault thread: out of memory or no netlink: %s",
 			  pca_strerror(NULL));
 		return NULL;
@@ -671,8 +619,7 @@ static void *fault_thread(void *arg)
 		for (i = 0; i < n; i++)
 			handle_fault(d, pl, &faults[i]);
 	}
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	return NULL;
 }
 
@@ -680,7 +627,8 @@ static void *fault_thread(void *arg)
 static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 		       uint64_t n)
 {
-	uint64_t pages[STAGER_CHUNK], p, zfirst = 0, zn = 0;
+	uint64_t pages[STAGER_CHUNK], p;
+	struct mig_zero_run zeros = { 0 };
 	void *data[STAGER_CHUNK];
 	unsigned int k = 0;
 	int ret = 0, any = 0;
@@ -689,16 +637,10 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 		uint8_t st = state_of(d, p);
 
 		if (st == ST_STAGED_ZERO) {
-			if (zn && zfirst + zn != p) {
-				ret = mig_place_zero(pl, zfirst, zn,
-						     MIG_PLACE_DONTWAKE);
-				if (ret)
-					return ret;
-				zn = 0;
-			}
-			if (!zn)
-				zfirst = p;
-			zn++;
+			ret = mig_zero_run_add(pl, &zeros, p,
+					       MIG_PLACE_DONTWAKE);
+			if (ret)
+				return ret;
 			any = 1;
 		} else if (st == ST_STAGED) {
 			pages[k] = p;
@@ -706,11 +648,9 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 			any = 1;
 		}
 	}
-	if (zn) {
-		ret = mig_place_zero(pl, zfirst, zn, MIG_PLACE_DONTWAKE);
-		if (ret)
-			return ret;
-	}
+	ret = mig_zero_run_flush(pl, &zeros, MIG_PLACE_DONTWAKE);
+	if (ret)
+		return ret;
 	ret = k ? mig_place_many(pl, pages, data, k, MIG_PLACE_DONTWAKE) : 0;
 	if (ret)
 		return ret;
@@ -733,12 +673,11 @@ static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
 static void *stager_thread(void *arg)
 {
 	struct dst *d = arg;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&d->be);
 	uint64_t first;
 	int ret = 0;
 
-	if (!pl || mig_placer_init(&d->be, pl)) {
-		free(pl);
+	if (!pl) {
 		set_fatal(d, "stager: out of memory or no netlink");
 		return NULL;
 	}
@@ -756,8 +695,7 @@ static void *stager_thread(void *arg)
 		/* the staging copies are in the region now */
 		madvise(d->stage + first * d->psz, n * d->psz, MADV_DONTNEED);
 	}
-	mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	return NULL;
 }
 
@@ -766,15 +704,12 @@ static int start_workers(struct dst *d)
 	int ret;
 
 	__atomic_store_n(&d->stop_workers, 0, __ATOMIC_RELEASE);
-	ret = pthread_create(&d->fault_th, NULL, fault_thread, d);
+	ret = mig_thread_start(&d->fault_th, fault_thread, d,
+			       &d->fault_running);
 	if (ret)
-		return -ret;
-	d->fault_running = 1;
-	ret = pthread_create(&d->stager_th, NULL, stager_thread, d);
-	if (ret)
-		return -ret;
-	d->stager_running = 1;
-	return 0;
+		return ret;
+	return mig_thread_start(&d->stager_th, stager_thread, d,
+				&d->stager_running);
 }
 
 static void stop_workers(struct dst *d)
@@ -799,20 +734,13 @@ static int start_threads(struct dst *d)
 	mig_conns_reset(&d->conns);
 	d->ended = 0;
 	for (i = 0; i < d->nch; i++) {
-		ret = pthread_create(&d->conns.data_th[i], NULL, data_thread,
-				     &d->ch[i]);
+		ret = mig_conns_start_thread(&d->conns, &d->conns.data_th[i],
+					     data_thread, &d->ch[i]);
 		if (ret)
-			goto fail;
-		d->conns.threads++;
+			return ret;
 	}
-	ret = mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
-				   heartbeat, d);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	mig_conns_break(&d->conns, -ret, "starting threads");
-	return -ret;
+	return mig_conns_start_ctrl(&d->conns, preempt_thread, ctrl_rx_thread,
+				    heartbeat, d);
 }
 
 /* Errors of a handshake: retry (1) or give up (0). */
@@ -1256,10 +1184,7 @@ static int apply_switchover(struct dst *d)
 		d->ver[p] = 0;
 	}
 	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
-	if (pl) {
-		mig_placer_fini(pl);
-		free(pl);
-	}
+	mig_placer_free(pl);
 	if (ret)
 		return ret;
 	mig_logf(d->hk, MIG_LOG_DEBUG,
@@ -1538,16 +1463,11 @@ static void fill_result(struct dst *d)
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct dst *d;
-	int64_t present;
-	int ret;
+	int ret, checked;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_DEST;
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		mig_set_error(res, 0, "out of memory");
+	d = mig_run_alloc(res, MIG_DEST, sizeof(*d));
+	if (!d)
 		return -ENOMEM;
-	}
 	d->cfg = cfg;
 	d->res = res;
 	d->hk = &cfg->hooks;
@@ -1605,17 +1525,11 @@ out:
 	if (d->conns.threads)
 		mig_conns_stop(&d->conns);
 	fill_result(d);
-	present = mig_be_present(&d->be);
-	if (present >= 0)
-		res->pages_present = present;
-	if (!ret && res->pages_present != d->pages) {
-		mig_set_error(res, 1,
-			      "%s reports %llu of %llu pages present after the migration",
-			      mig_be_counter(&d->be),
-			      (unsigned long long)res->pages_present,
-			      (unsigned long long)d->pages);
+	checked = mig_be_check_present(&d->be, d->pages, res, ret,
+				       "migration");
+	if (checked != ret) {
 		res->ok = 0;
-		ret = -EIO;
+		ret = checked;
 		d->phase = MIG_PHASE_FAILED;
 	}
 	progress(d, 1);

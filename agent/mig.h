@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -29,6 +30,42 @@
 uint64_t mig_now_ns(void);
 void mig_sleep_ms(int ms);
 /*
+ * Start a thread that a flag says is running, for the stop path to know
+ * whether to join it: *@running set once it started.  0 or -errno.
+ */
+int mig_thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
+		     int *running);
+
+/* When the last progress report went out, and the bytes moved by then. */
+struct mig_progress_clock {
+	uint64_t t_last, bytes_last;
+};
+
+/*
+ * Whether a progress report is due at @now: there is a hook for it, and
+ * @force, or cfg->progress_ms passed since the last one.
+ */
+int mig_progress_due(const struct mig_config *cfg,
+		     const struct mig_progress_clock *clk, uint64_t now,
+		     int force);
+/*
+ * Deliver @p, whose bytes the role filled: the rate since the last report
+ * and the time since @t_start (0: not started) are added, and @clk notes
+ * this report.
+ */
+void mig_progress_deliver(const struct mig_config *cfg,
+			  struct mig_progress_clock *clk,
+			  struct mig_progress *p, uint64_t now,
+			  uint64_t t_start);
+/*
+ * pthread_cond_wait() that gives up after @ns (less than a second), so
+ * that the waiter looks again at flags nobody signals @cond for.
+ */
+void mig_cond_wait_ns(pthread_cond_t *cond, pthread_mutex_t *lock,
+		      uint64_t ns);
+/* The same for one MIG_TICK_MS, the pace of every abort check. */
+void mig_cond_wait_tick(pthread_cond_t *cond, pthread_mutex_t *lock);
+/*
  * How often to send a heartbeat when a peer that is silent for
  * @io_timeout_ms is taken for dead: a few of them fit in the limit.
  */
@@ -39,6 +76,19 @@ void mig_logf(const struct mig_hooks *h, enum mig_log_level level,
 /* Write "fmt..." into res->error (the first error wins unless @force). */
 void mig_set_error(struct mig_result *res, int force, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * The start of a run: @res cleared and given @role, and the role's state
+ * of @size bytes, zeroed; NULL, with the error in @res, when out of memory.
+ */
+void *mig_run_alloc(struct mig_result *res, enum mig_role role, size_t size);
+/*
+ * A run's first fatal error: under @lock, unless *@fatal is set already,
+ * format it into @msg and set *@fatal; wake @cond's waiters either way.
+ */
+void mig_set_fatal(pthread_mutex_t *lock, pthread_cond_t *cond, int *fatal,
+		   char *msg, size_t msg_size, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 const char *mig_errstr(int err);	/* strerror of a -errno */
 int mig_cancelled(const struct mig_config *cfg);

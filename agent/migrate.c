@@ -64,6 +64,89 @@ uint64_t mig_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+void mig_cond_wait_ns(pthread_cond_t *cond, pthread_mutex_t *lock,
+		      uint64_t ns)
+{
+	struct timespec ts;
+
+	/* condition variables time out by CLOCK_REALTIME */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ns;
+	while (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
+void mig_cond_wait_tick(pthread_cond_t *cond, pthread_mutex_t *lock)
+{
+	mig_cond_wait_ns(cond, lock, (uint64_t)MIG_TICK_MS * 1000000ULL);
+}
+
+void *mig_run_alloc(struct mig_result *res, enum mig_role role, size_t size)
+{
+	void *state;
+
+	memset(res, 0, sizeof(*res));
+	res->role = role;
+	state = calloc(1, size);
+	if (!state)
+		mig_set_error(res, 0, "out of memory");
+	return state;
+}
+
+void mig_set_fatal(pthread_mutex_t *lock, pthread_cond_t *cond, int *fatal,
+		   char *msg, size_t msg_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(lock);
+	if (!*fatal) {
+		va_start(ap, fmt);
+		vsnprintf(msg, msg_size, fmt, ap);
+		va_end(ap);
+		*fatal = 1;
+	}
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+}
+
+int mig_progress_due(const struct mig_config *cfg,
+		     const struct mig_progress_clock *clk, uint64_t now,
+		     int force)
+{
+	if (!cfg->hooks.progress)
+		return 0;
+	return force || now - clk->t_last >=
+			(uint64_t)cfg->progress_ms * 1000000ULL;
+}
+
+void mig_progress_deliver(const struct mig_config *cfg,
+			  struct mig_progress_clock *clk,
+			  struct mig_progress *p, uint64_t now,
+			  uint64_t t_start)
+{
+	if (clk->t_last && now > clk->t_last)
+		p->rate_bps = (double)(p->bytes - clk->bytes_last) * 1e9 /
+			      (now - clk->t_last);
+	p->elapsed_ns = t_start ? now - t_start : 0;
+	clk->t_last = now;
+	clk->bytes_last = p->bytes;
+	cfg->hooks.progress(p, cfg->hooks.arg);
+}
+
+int mig_thread_start(pthread_t *th, void *(*fn)(void *), void *arg,
+		     int *running)
+{
+	int ret = pthread_create(th, NULL, fn, arg);
+
+	if (ret)
+		return -ret;
+	*running = 1;
+	return 0;
+}
+
 void mig_sleep_ms(int ms)
 {
 	struct timespec ts = {

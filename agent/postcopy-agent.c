@@ -70,10 +70,15 @@ static int parse_json_opt(const char *name, int argc, char **argv, int *json)
 	return 0;
 }
 
-static int open_client(struct pca_client **c)
+/* A query command's start: its only option, --json, then a client. */
+static int open_query(const char *name, int argc, char **argv, int *json,
+		      struct pca_client **c)
 {
-	int ret = pca_client_open(c);
+	int ret = parse_json_opt(name, argc, argv, json);
 
+	if (ret)
+		return ret;
+	ret = pca_client_open(c);
 	if (ret)
 		return fail("connect", pca_strerror(NULL), ret);
 	return 0;
@@ -128,10 +133,7 @@ static int cmd_api(int argc, char **argv)
 	struct pca_client *c;
 	int json, ret;
 
-	ret = parse_json_opt("api", argc, argv, &json);
-	if (ret)
-		return ret;
-	ret = open_client(&c);
+	ret = open_query("api", argc, argv, &json, &c);
 	if (ret)
 		return ret;
 	/* want nothing: the answer lists everything supported */
@@ -258,10 +260,7 @@ static int cmd_regions(int argc, char **argv)
 	int json, ret;
 	size_t n, i;
 
-	ret = parse_json_opt("regions", argc, argv, &json);
-	if (ret)
-		return ret;
-	ret = open_client(&c);
+	ret = open_query("regions", argc, argv, &json, &c);
 	if (ret)
 		return ret;
 	ret = pca_region_list(c, &v, &n);

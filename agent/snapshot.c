@@ -213,22 +213,10 @@ struct rst {
 	char fatal_msg[256];
 };
 
-static void rst_fatal(struct rst *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void rst_fatal(struct rst *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&r->lock);
-	if (!r->fatal) {
-		va_start(ap, fmt);
-		vsnprintf(r->fatal_msg, sizeof(r->fatal_msg), fmt, ap);
-		va_end(ap);
-		r->fatal = 1;
-	}
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-}
+/* The run's first fatal error, in @r->fatal_msg. */
+#define rst_fatal(r, ...)						\
+	mig_set_fatal(&(r)->lock, &(r)->cond, &(r)->fatal, (r)->fatal_msg, \
+		      sizeof((r)->fatal_msg), __VA_ARGS__)
 
 static void r_mark(struct rst *r, uint64_t page)
 {
@@ -276,13 +264,11 @@ static void *rst_fault_thread(void *arg)
 {
 	struct rst *r = arg;
 	struct mig_fault faults[64];
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&r->be);
 	uint8_t *buf = malloc(r->psz);
 	int n, i, ret;
 
-	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
-		free(pl);
-		pl = NULL;
+	if (!pl || !buf) {
 		rst_fatal(r, "fault thread: out of memory or no netlink");
 		goto out;
 	}
@@ -326,9 +312,7 @@ static void *rst_fault_thread(void *arg)
 		}
 	}
 out:
-	if (pl)
-		mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
 }
@@ -337,7 +321,8 @@ out:
 static int rst_chunk(struct rst *r, struct mig_placer *pl, uint64_t first,
 		     uint64_t n, uint8_t *buf)
 {
-	uint64_t pages[SNAP_CHUNK], p, zfirst = 0, zn = 0;
+	uint64_t pages[SNAP_CHUNK], p;
+	struct mig_zero_run zeros = { 0 };
 	void *data[SNAP_CHUNK];
 	unsigned int k = 0;
 	off_t next;
@@ -363,25 +348,17 @@ static int rst_chunk(struct rst *r, struct mig_placer *pl, uint64_t first,
 		if (mig_test_bit(r->placed, p))
 			continue;
 		if (mig_page_is_zero(d, r->psz)) {
-			if (zn && zfirst + zn != p) {
-				ret = mig_place_zero(pl, zfirst, zn, 0);
-				if (ret)
-					return ret;
-				zn = 0;
-			}
-			if (!zn)
-				zfirst = p;
-			zn++;
+			ret = mig_zero_run_add(pl, &zeros, p, 0);
+			if (ret)
+				return ret;
 			continue;
 		}
 		pages[k] = p;
 		data[k++] = d;
 	}
-	if (zn) {
-		ret = mig_place_zero(pl, zfirst, zn, 0);
-		if (ret)
-			return ret;
-	}
+	ret = mig_zero_run_flush(pl, &zeros, 0);
+	if (ret)
+		return ret;
 	ret = k ? mig_place_many(pl, pages, data, k, 0) : 0;
 	if (ret)
 		return ret;
@@ -395,14 +372,12 @@ static void *rst_bg_thread(void *arg)
 	struct rst *r = arg;
 	uint64_t chunks = (r->pages + SNAP_CHUNK - 1) / SNAP_CHUNK;
 	uint64_t c = 0, empty = 0;
-	struct mig_placer *pl = malloc(sizeof(*pl));
+	struct mig_placer *pl = mig_placer_new(&r->be);
 	uint8_t *buf = malloc((size_t)SNAP_CHUNK * r->psz);
 	unsigned int seen = 0;
 	int ret;
 
-	if (!pl || !buf || mig_placer_init(&r->be, pl)) {
-		free(pl);
-		pl = NULL;
+	if (!pl || !buf) {
 		rst_fatal(r, "background: out of memory or no netlink");
 		goto out;
 	}
@@ -443,9 +418,7 @@ static void *rst_bg_thread(void *arg)
 		}
 	}
 out:
-	if (pl)
-		mig_placer_fini(pl);
-	free(pl);
+	mig_placer_free(pl);
 	free(buf);
 	return NULL;
 }
@@ -528,13 +501,9 @@ int mig_restore_run(const struct mig_config *cfg, const char *path,
 	uint64_t t0 = mig_now_ns();
 	struct rst *r;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_DEST;
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		mig_set_error(res, 0, "out of memory");
+	r = mig_run_alloc(res, MIG_DEST, sizeof(*r));
+	if (!r)
 		return -ENOMEM;
-	}
 	r->cfg = cfg;
 	r->res = res;
 	r->hk = &cfg->hooks;
@@ -561,17 +530,8 @@ int mig_restore_run(const struct mig_config *cfg, const char *path,
 	if (r->hk->resume)
 		r->hk->resume(r->hk->arg);
 	pthread_mutex_lock(&r->lock);
-	while (!r->done && !r->fatal && !mig_cancelled(cfg)) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += MIG_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
-	}
+	while (!r->done && !r->fatal && !mig_cancelled(cfg))
+		mig_cond_wait_tick(&r->cond, &r->lock);
 	if (r->fatal) {
 		mig_set_error(res, 0, "%s", r->fatal_msg);
 		ret = -EIO;
@@ -590,20 +550,9 @@ out:
 	res->bytes_received = r->bytes;
 	if (r->lat.us)
 		mig_lat_finish(&r->lat, res);
-	if (r->pages) {
-		int64_t present = mig_be_present(&r->be);
-
-		if (present >= 0)
-			res->pages_present = present;
-		if (!ret && res->pages_present != r->pages) {
-			mig_set_error(res, 1,
-				      "%s reports %llu of %llu pages present after the restore",
-				      mig_be_counter(&r->be),
-				      (unsigned long long)res->pages_present,
-				      (unsigned long long)r->pages);
-			ret = -EIO;
-		}
-	}
+	if (r->pages)
+		ret = mig_be_check_present(&r->be, r->pages, res, ret,
+					   "restore");
 	res->ok = !ret;
 	res->total_ns = mig_now_ns() - t0;
 	if (r->sfd >= 0)

@@ -152,7 +152,8 @@ struct src {
 	enum mig_phase phase;
 	unsigned int round;
 	double dirty_rate;
-	uint64_t t_start, t_pause, t_prog, prog_bytes;
+	uint64_t t_start, t_pause;
+	struct mig_progress_clock prog;
 };
 
 static void add(uint64_t *ctr, uint64_t n)
@@ -172,28 +173,19 @@ static uint64_t get(const uint64_t *ctr)
 static void progress(struct src *s, int force)
 {
 	struct mig_progress p = { .role = MIG_SOURCE };
-	uint64_t now = mig_now_ns(), bytes = get(&s->bytes);
+	uint64_t now = mig_now_ns();
 
-	if (!s->hk->progress)
-		return;
-	if (!force && now - s->t_prog <
-	    (uint64_t)s->cfg->progress_ms * 1000000ULL)
+	if (!mig_progress_due(s->cfg, &s->prog, now, force))
 		return;
 	p.phase = s->phase;
 	p.round = s->round;
 	p.pages = s->pages;
 	p.pages_sent = get(&s->sent_pages);
 	p.pages_remaining = mig_bitmap_weight(s->pending, s->words);
-	p.bytes = bytes;
-	if (s->t_prog && now > s->t_prog)
-		p.rate_bps = (double)(bytes - s->prog_bytes) * 1e9 /
-			     (now - s->t_prog);
+	p.bytes = get(&s->bytes);
 	p.dirty_rate = s->dirty_rate;
 	p.reconnects = s->res->reconnects;
-	p.elapsed_ns = s->t_start ? now - s->t_start : 0;
-	s->t_prog = now;
-	s->prog_bytes = bytes;
-	s->hk->progress(&p, s->hk->arg);
+	mig_progress_deliver(s->cfg, &s->prog, &p, now, s->t_start);
 }
 
 static void set_phase(struct src *s, enum mig_phase phase)
@@ -363,32 +355,15 @@ static int background(struct src_chan *ch)
 		return ret;
 	/* nothing left; a new epoch starts new threads */
 	pthread_mutex_lock(&s->lock);
-	while (!s->conns.broken) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += MIG_TICK_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-	}
+	while (!s->conns.broken)
+		mig_cond_wait_tick(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
 static void timed_wait(struct src *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += MIG_TICK_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+	mig_cond_wait_tick(&s->cond, &s->lock);
 }
 
 static void *data_thread(void *arg)
@@ -503,54 +478,37 @@ static void *preempt_thread(void *arg)
 	return NULL;
 }
 
+/* The source's control records; see mig_conns_ctrl_rx(). */
+static int ctrl_record(void *arg, const struct mig_rec *r)
+{
+	struct src *s = arg;
+
+	switch (r->type) {
+	case MIG_MSG_RESUMED:
+		pthread_mutex_lock(&s->lock);
+		if (!s->resumed) {
+			s->resumed = 1;
+			s->t_resumed = mig_now_ns();
+		}
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case MIG_MSG_COMPLETE:
+		pthread_mutex_lock(&s->lock);
+		s->complete = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	return MIG_CTRL_NOT_MINE;
+}
+
 static void *ctrl_rx_thread(void *arg)
 {
 	struct src *s = arg;
-	struct mig_rec r;
-	int ret;
 
-	for (;;) {
-		ret = mig_recv_hdr(s->conns.ctrl, &r, s->cfg->io_timeout_ms,
-				   s->cfg->io_timeout_ms, &s->conns.broken);
-		if (ret)
-			break;
-		switch (r.type) {
-		case MIG_MSG_HEARTBEAT:
-			ret = mig_skip(s->conns.ctrl, r.len,
-				       s->cfg->io_timeout_ms, &s->conns.broken);
-			break;
-		case MIG_MSG_RESUMED:
-			pthread_mutex_lock(&s->lock);
-			if (!s->resumed) {
-				s->resumed = 1;
-				s->t_resumed = mig_now_ns();
-			}
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			break;
-		case MIG_MSG_COMPLETE:
-			pthread_mutex_lock(&s->lock);
-			s->complete = 1;
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			break;
-		case MIG_MSG_ERROR:
-			ret = mig_conns_recv_error(&s->conns, r.len,
-						   &s->peer_error, s->peer_msg,
-						   sizeof(s->peer_msg));
-			break;
-		default:
-			mig_logf(s->hk, MIG_LOG_ERROR,
-				 "control channel: unexpected record %s (%u)",
-				 mig_msg_name(r.type), r.type);
-			ret = -EPROTO;
-			break;
-		}
-		if (ret)
-			break;
-	}
-	if (ret != -ECANCELED)
-		mig_conns_break(&s->conns, ret, "control channel");
+	mig_conns_ctrl_rx(&s->conns, s->hk, ctrl_record, s, &s->peer_error,
+			  s->peer_msg, sizeof(s->peer_msg));
 	return NULL;
 }
 
@@ -581,24 +539,18 @@ static int start_threads(struct src *s)
 				  (sizeof(struct mig_hdr) + s->psz);
 			ch->buf = malloc(ch->cap);
 			if (!ch->buf) {
-				ret = ENOMEM;
-				goto fail;
+				mig_conns_break(&s->conns, -ENOMEM,
+						"starting threads");
+				return -ENOMEM;
 			}
 		}
-		ret = pthread_create(&s->conns.data_th[i], NULL, data_thread,
-				     ch);
+		ret = mig_conns_start_thread(&s->conns, &s->conns.data_th[i],
+					     data_thread, ch);
 		if (ret)
-			goto fail;
-		s->conns.threads++;
+			return ret;
 	}
-	ret = mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
-				   heartbeat, s);
-	if (ret)
-		goto fail;
-	return 0;
-fail:
-	mig_conns_break(&s->conns, -ret, "starting threads");
-	return -ret;
+	return mig_conns_start_ctrl(&s->conns, preempt_thread, ctrl_rx_thread,
+				    heartbeat, s);
 }
 
 /* -------------------------------------------------------------------------
@@ -813,14 +765,9 @@ static void *lobby_thread(void *arg)
 
 static int lobby_start(struct src *s)
 {
-	int ret;
-
 	s->accepting = 1;
-	ret = pthread_create(&s->lobby_th, NULL, lobby_thread, s);
-	if (ret)
-		return -ret;
-	s->lobby_running = 1;
-	return 0;
+	return mig_thread_start(&s->lobby_th, lobby_thread, s,
+				&s->lobby_running);
 }
 
 static void lobby_stop(struct src *s)
@@ -871,7 +818,6 @@ static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
 	pthread_mutex_lock(&s->lobby_lock);
 	for (;;) {
 		uint64_t now = mig_now_ns(), left;
-		struct timespec ts;
 
 		if (s->nready) {
 			struct lobby_conn c = s->ready[0];
@@ -897,13 +843,7 @@ static int accept_hello(struct src *s, uint64_t deadline_ns, int *fdp,
 		}
 		left = MIG_MIN(deadline_ns - now,
 			       (uint64_t)MIG_TICK_MS * 1000000ULL);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += left;
-		while (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->lobby_cond, &s->lobby_lock, &ts);
+		mig_cond_wait_ns(&s->lobby_cond, &s->lobby_lock, left);
 	}
 	pthread_mutex_unlock(&s->lobby_lock);
 	return ret;
@@ -1604,13 +1544,9 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 	struct src *s;
 	int ret;
 
-	memset(res, 0, sizeof(*res));
-	res->role = MIG_SOURCE;
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		mig_set_error(res, 0, "out of memory");
+	s = mig_run_alloc(res, MIG_SOURCE, sizeof(*s));
+	if (!s)
 		return -ENOMEM;
-	}
 	s->cfg = cfg;
 	s->res = res;
 	s->hk = &cfg->hooks;

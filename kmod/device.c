@@ -161,6 +161,22 @@ void pca_device_exit(void)
 	misc_deregister(&pca_miscdev);
 }
 
+/*
+ * A byte range of an ioctl argument, checked against @r as netlink
+ * requests are, as a run of pages: *@first and *@nr.
+ */
+static int pca_ioctl_pages(const struct pca_region *r, u64 offset, u64 len,
+			   pgoff_t *first, pgoff_t *nr)
+{
+	int ret = pca_region_range(r, offset, len, NULL);
+
+	if (ret)
+		return ret;
+	*first = offset >> PAGE_SHIFT;
+	*nr = len >> PAGE_SHIFT;
+	return 0;
+}
+
 static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 {
 	struct pca_copy uc;
@@ -173,12 +189,10 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 		return -EFAULT;
 	if (uc.flags & ~PCA_RESOLVE_DONTWAKE)
 		return -EINVAL;
-	ret = pca_region_range(r, uc.offset, uc.len, NULL);
+	ret = pca_ioctl_pages(r, uc.offset, uc.len, &pgoff, &nr);
 	if (ret)
 		return ret;
 
-	pgoff = uc.offset >> PAGE_SHIFT;
-	nr = uc.len >> PAGE_SHIFT;
 	for (i = 0; i < nr; i += step) {
 		src.ubuf = u64_to_user_ptr(uc.src + (i << PAGE_SHIFT));
 		ret = pca_region_copy(r, pgoff + i, &src, uc.flags);
@@ -207,7 +221,7 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 			   struct pca_range __user *argp)
 {
 	struct pca_range ur;
-	pgoff_t done = 0;
+	pgoff_t first, nr, done = 0;
 	int ret;
 
 	if (copy_from_user(&ur, argp, sizeof(ur)))
@@ -217,24 +231,21 @@ static int pca_ioctl_range(struct pca_region *r, unsigned int cmd,
 	/* Only ZERO leaves something undone: DONTWAKE means nothing else. */
 	if (cmd != PCA_IOC_ZERO && ur.flags)
 		return -EINVAL;
-	ret = pca_region_range(r, ur.offset, ur.len, NULL);
+	ret = pca_ioctl_pages(r, ur.offset, ur.len, &first, &nr);
 	if (ret)
 		return ret;
 
 	if (cmd == PCA_IOC_WAKE) {
-		pca_fault_wake_range(r, ur.offset >> PAGE_SHIFT,
-				     ur.len >> PAGE_SHIFT);
+		pca_fault_wake_range(r, first, nr);
 		return 0;
 	}
 	if (cmd == PCA_IOC_DISCARD) {
-		ret = pca_region_discard(r, ur.offset >> PAGE_SHIFT,
-					 ur.len >> PAGE_SHIFT, &done);
+		ret = pca_region_discard(r, first, nr, &done);
 		if (put_user((s64)done << PAGE_SHIFT, &argp->done))
 			return -EFAULT;
 		return ret;
 	}
-	ret = pca_region_zero(r, ur.offset >> PAGE_SHIFT, ur.len >> PAGE_SHIFT,
-			      ur.flags, &done);
+	ret = pca_region_zero(r, first, nr, ur.flags, &done);
 	if (put_user((s64)done << PAGE_SHIFT, &argp->done))
 		return -EFAULT;
 	return ret;
@@ -346,11 +357,9 @@ static int pca_ioctl_dirty_log(struct pca_region *r,
 	/* Clearing what nobody sees would lose writes. */
 	if ((ud.flags & PCA_DIRTY_CLEAR) && (ud.flags & PCA_DIRTY_COUNT_ONLY))
 		return -EINVAL;
-	ret = pca_region_range(r, ud.offset, ud.len, NULL);
+	ret = pca_ioctl_pages(r, ud.offset, ud.len, &first, &nr);
 	if (ret)
 		return ret;
-	first = ud.offset >> PAGE_SHIFT;
-	nr = ud.len >> PAGE_SHIFT;
 	ubits = u64_to_user_ptr(ud.bitmap);
 	if (!(ud.flags & PCA_DIRTY_COUNT_ONLY)) {
 		if (ud.bitmap_size < DIV_ROUND_UP(nr, 64) * sizeof(u64))
@@ -389,6 +398,7 @@ static int pca_ioctl_dirty_clear(struct pca_region *r,
 				 struct pca_range __user *argp)
 {
 	struct pca_range ur;
+	pgoff_t first, nr;
 	u64 dirty;
 	int ret;
 
@@ -396,11 +406,10 @@ static int pca_ioctl_dirty_clear(struct pca_region *r,
 		return -EFAULT;
 	if (ur.flags)
 		return -EINVAL;
-	ret = pca_region_range(r, ur.offset, ur.len, NULL);
+	ret = pca_ioctl_pages(r, ur.offset, ur.len, &first, &nr);
 	if (ret)
 		return ret;
-	return pca_dirty_collect(r, ur.offset >> PAGE_SHIFT,
-				 ur.len >> PAGE_SHIFT, NULL, true, &dirty);
+	return pca_dirty_collect(r, first, nr, NULL, true, &dirty);
 }
 
 long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

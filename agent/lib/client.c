@@ -42,7 +42,7 @@
 /* pca_client_open() failures, for pca_strerror(NULL). */
 static __thread char open_errtext[PCA_ERRTEXT_LEN];
 
-const char *errno_text(int err)
+const char *pca_errno_text(int err)
 {
 	const char *s = strerrordesc_np(err < 0 ? -err : err);
 
@@ -78,7 +78,7 @@ const char *pca_attr_name(unsigned int attr)
  * Errors
  */
 
-void clear_error(struct pca_client *c)
+void pca_clear_error(struct pca_client *c)
 {
 	c->err = 0;
 	c->extack[0] = '\0';
@@ -88,7 +88,7 @@ void clear_error(struct pca_client *c)
 
 /* Record @err (-errno) with a message of our own; returns @err. */
 int __attribute__((format(printf, 3, 4)))
-set_error(struct pca_client *c, int err, const char *fmt, ...)
+pca_set_error(struct pca_client *c, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,9 +103,9 @@ set_error(struct pca_client *c, int err, const char *fmt, ...)
 static int set_kernel_error(struct pca_client *c, int err)
 {
 	if (c->extack[0])
-		return set_error(c, err, "%s (kernel reports: %s)",
-				 errno_text(err), c->extack);
-	return set_error(c, err, "%s", errno_text(err));
+		return pca_set_error(c, err, "%s (kernel reports: %s)",
+				     pca_errno_text(err), c->extack);
+	return pca_set_error(c, err, "%s", pca_errno_text(err));
 }
 
 const char *pca_strerror(struct pca_client *c)
@@ -114,7 +114,7 @@ const char *pca_strerror(struct pca_client *c)
 		return open_errtext[0] ? open_errtext : "Success";
 	if (!c->err)
 		return "Success";
-	return c->errtext[0] ? c->errtext : errno_text(c->err);
+	return c->errtext[0] ? c->errtext : pca_errno_text(c->err);
 }
 
 int pca_errno(struct pca_client *c)
@@ -133,7 +133,7 @@ int pca_extack_offset(struct pca_client *c)
 }
 
 /* Map a libnl error code (negative NLE_*) to -errno. */
-int nl_to_errno(int nlerr)
+int pca_nl_to_errno(int nlerr)
 {
 	switch (nlerr < 0 ? -nlerr : nlerr) {
 	case 0:			return 0;
@@ -224,8 +224,8 @@ static int handle_error_msg(struct pca_client *c, const struct nlmsghdr *nlh)
 	int err;
 
 	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-		return set_error(c, -EPROTO,
-				 "truncated netlink error message");
+		return pca_set_error(c, -EPROTO,
+				     "truncated netlink error message");
 	err = e->error > 0 ? -e->error : e->error;
 	if (!err)
 		return 0;
@@ -299,25 +299,26 @@ int pca_client_open(struct pca_client **cp)
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return open_fail(-ENOMEM, "%s", errno_text(ENOMEM));
+		return open_fail(-ENOMEM, "%s", pca_errno_text(ENOMEM));
 	c->fd = -1;
 	c->timeout_ms = PCA_DEFAULT_TIMEOUT_MS;
 	c->rcvtimeo_ms = -1;
 	c->page_size = sysconf(_SC_PAGESIZE);
-	clear_error(c);
+	pca_clear_error(c);
 	c->rxbuf = malloc(PCA_RXBUF_SIZE);
 	c->stash = calloc(PCA_STASH_RECS, sizeof(*c->stash));
 	c->sk = nl_socket_alloc();
 	if (!c->rxbuf || !c->stash || !c->sk) {
-		ret = open_fail(-ENOMEM, "%s", errno_text(ENOMEM));
+		ret = open_fail(-ENOMEM, "%s", pca_errno_text(ENOMEM));
 		goto err;
 	}
 
 	errno = 0;
 	ret = genl_connect(c->sk);
 	if (ret < 0) {
-		ret = errno ? -errno : nl_to_errno(ret);
-		open_fail(ret, "generic netlink socket: %s", errno_text(ret));
+		ret = errno ? -errno : pca_nl_to_errno(ret);
+		open_fail(ret, "generic netlink socket: %s",
+			  pca_errno_text(ret));
 		goto err;
 	}
 	c->fd = nl_socket_get_fd(c->sk);
@@ -328,7 +329,7 @@ int pca_client_open(struct pca_client **cp)
 		       sizeof(one))) {
 		ret = -errno;
 		open_fail(ret, "enabling extended netlink acks: %s",
-			  errno_text(ret));
+			  pca_errno_text(ret));
 		goto err;
 	}
 	set_sock_buf(c->fd, SO_RCVBUFFORCE, SO_RCVBUF, PCA_SOCK_BUF);
@@ -346,7 +347,7 @@ int pca_client_open(struct pca_client **cp)
 					"generic netlink family %s not found: is the module loaded?",
 					POSTCOPY_ASSIST_GENL_NAME);
 		} else {
-			int err = nl_to_errno(ret);
+			int err = pca_nl_to_errno(ret);
 
 			open_fail(err, "resolving generic netlink family %s: %s",
 				  POSTCOPY_ASSIST_GENL_NAME, nl_geterror(ret));
@@ -396,7 +397,7 @@ void pca_client_set_timeout(struct pca_client *c, int timeout_ms)
  * Receiving
  */
 
-int64_t now_ms(void)
+int64_t pca_now_ms(void)
 {
 	struct timespec ts;
 
@@ -405,13 +406,13 @@ int64_t now_ms(void)
 }
 
 /* Milliseconds left before @deadline (-1: none), for poll(). */
-int remaining_ms(int64_t deadline)
+int pca_remaining_ms(int64_t deadline)
 {
 	int64_t left;
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - pca_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -449,7 +450,7 @@ static ssize_t recv_datagram_flags(struct pca_client *c, int flags)
 	return n;
 }
 
-ssize_t recv_datagram(struct pca_client *c)
+ssize_t pca_recv_datagram(struct pca_client *c)
 {
 	return recv_datagram_flags(c, MSG_DONTWAIT);
 }
@@ -460,10 +461,10 @@ ssize_t recv_datagram(struct pca_client *c)
  * and a second recvmsg() would double it.  -EAGAIN on timeout, -EINTR
  * when a signal came first.
  */
-ssize_t recv_datagram_wait(struct pca_client *c, int timeout_ms)
+ssize_t pca_recv_datagram_wait(struct pca_client *c, int timeout_ms)
 {
 	if (!timeout_ms)
-		return recv_datagram(c);
+		return pca_recv_datagram(c);
 	if (timeout_ms != c->rcvtimeo_ms) {
 		struct timeval tv = {
 			.tv_sec = timeout_ms < 0 ? 0 : timeout_ms / 1000,
@@ -480,7 +481,7 @@ ssize_t recv_datagram_wait(struct pca_client *c, int timeout_ms)
 }
 
 /* Wait for the socket to become readable: 1, 0 on timeout, or -errno. */
-int wait_readable(struct pca_client *c, int timeout_ms)
+static int wait_readable(struct pca_client *c, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	int ret;
@@ -491,6 +492,34 @@ int wait_readable(struct pca_client *c, int timeout_ms)
 	return ret;
 }
 
+ssize_t pca_recv_until(struct pca_client *c, int64_t deadline, int *lost)
+{
+	for (;;) {
+		ssize_t n = pca_recv_datagram(c);
+		int ret;
+
+		if (n == -EAGAIN) {
+			ret = wait_readable(c, pca_remaining_ms(deadline));
+			if (ret < 0)
+				return pca_set_error(c, ret, "poll: %s",
+						     pca_errno_text(ret));
+			if (!ret)
+				return 0;
+			continue;
+		}
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			*lost = 1;
+			return -EAGAIN;
+		}
+		if (n < 0)
+			return pca_set_error(c, n, "recvmsg: %s",
+					     pca_errno_text(n));
+		/* nothing usable (not from the kernel): wait on */
+		if (n)
+			return n;
+	}
+}
+
 /*
  * Wait for the answer to request @seq.  Messages of other sequence numbers
  * are stale answers of abandoned requests and are dropped; fault events
@@ -499,7 +528,8 @@ int wait_readable(struct pca_client *c, int timeout_ms)
 static int wait_answer(struct pca_client *c, uint32_t seq,
 		       int (*parse)(struct nlattr **tb, void *arg), void *arg)
 {
-	int64_t deadline = c->timeout_ms < 0 ? -1 : now_ms() + c->timeout_ms;
+	int64_t deadline = c->timeout_ms < 0 ? -1 :
+			   pca_now_ms() + c->timeout_ms;
 	int parse_err = 0;
 
 	for (;;) {
@@ -507,40 +537,31 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 		ssize_t n;
 		int ret;
 
-		n = recv_datagram(c);
-		if (n == -EAGAIN) {
-			ret = wait_readable(c, remaining_ms(deadline));
-			if (ret < 0)
-				return set_error(c, ret, "poll: %s",
-						 errno_text(ret));
-			if (!ret)
-				return set_error(c, -ETIMEDOUT,
-						 "no answer from the kernel within %d ms",
-						 c->timeout_ms);
+		n = pca_recv_until(c, deadline, &c->faults_lost);
+		if (!n)
+			return pca_set_error(c, -ETIMEDOUT,
+					     "no answer from the kernel within %d ms",
+					     c->timeout_ms);
+		/*
+		 * An overrun: the kernel dropped messages, fault events most
+		 * likely.  Our answer may still come; if it was dropped, the
+		 * deadline ends the wait.
+		 */
+		if (n == -EAGAIN)
 			continue;
-		}
-		if (n == -ENOBUFS || n == -EMSGSIZE) {
-			/*
-			 * Overrun: the kernel dropped messages, fault events
-			 * most likely.  Our answer may still come; if it was
-			 * dropped, the deadline ends the wait.
-			 */
-			c->faults_lost = 1;
-			continue;
-		}
 		if (n < 0)
-			return set_error(c, n, "recvmsg: %s", errno_text(n));
+			return n;
 
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
 			struct nlattr *tb[PCA_A_MAX + 1];
 
-			if (is_fault_msg(c, nlh)) {
-				take_faults(c, nlh, NULL, 0);
+			if (pca_is_fault_msg(c, nlh)) {
+				pca_take_faults(c, nlh, NULL, 0);
 				continue;
 			}
-			if (is_mig_msg(c, nlh)) {
-				stash_mig(c, nlh);
+			if (pca_is_mig_msg(c, nlh)) {
+				pca_stash_mig(c, nlh);
 				continue;
 			}
 			if (nlh->nlmsg_seq != seq)
@@ -564,15 +585,16 @@ static int wait_answer(struct pca_client *c, uint32_t seq,
 			ret = genlmsg_parse(nlh, 0, tb, PCA_A_MAX,
 					    pca_spec_attr_policy);
 			if (ret < 0) {
-				parse_err = set_error(c, -EPROTO,
-						      "malformed reply from the kernel: %s",
-						      nl_geterror(ret));
+				parse_err = pca_set_error(c, -EPROTO,
+							  "malformed reply from the kernel: %s",
+							  nl_geterror(ret));
 				continue;
 			}
 			parse_err = parse(tb, arg);
 			if (parse_err)
-				set_error(c, parse_err, "parsing the reply: %s",
-					  errno_text(parse_err));
+				pca_set_error(c, parse_err,
+					      "parsing the reply: %s",
+					      pca_errno_text(parse_err));
 			continue;
 done:
 			if (ret)
@@ -606,6 +628,12 @@ struct nl_msg *pca_msg_new_size(struct pca_client *c, uint8_t cmd, int flags,
 	return msg;
 }
 
+struct nl_msg *pca_msg_discard(struct nl_msg *msg)
+{
+	nlmsg_free(msg);
+	return NULL;
+}
+
 struct nl_msg *pca_msg_new(struct pca_client *c, uint8_t cmd, int flags)
 {
 	/* room for any handshake, control or crafted message */
@@ -620,10 +648,10 @@ int pca_request(struct pca_client *c, struct nl_msg *msg,
 	uint32_t seq;
 	ssize_t n;
 
-	clear_error(c);
+	pca_clear_error(c);
 	if (!msg)
-		return set_error(c, -ENOMEM, "building the request: %s",
-				 errno_text(ENOMEM));
+		return pca_set_error(c, -ENOMEM, "building the request: %s",
+				     pca_errno_text(ENOMEM));
 
 	nlh = nlmsg_hdr(msg);
 	nlh->nlmsg_flags |= NLM_F_REQUEST;
@@ -644,11 +672,12 @@ int pca_request(struct pca_client *c, struct nl_msg *msg,
 		int err = -errno;
 
 		if (err == -EMSGSIZE)
-			set_error(c, err,
-				  "request of %u bytes exceeds the socket send buffer",
-				  nlh->nlmsg_len);
+			pca_set_error(c, err,
+				      "request of %u bytes exceeds the socket send buffer",
+				      nlh->nlmsg_len);
 		else
-			set_error(c, err, "sendto: %s", errno_text(err));
+			pca_set_error(c, err, "sendto: %s",
+				      pca_errno_text(err));
 		nlmsg_free(msg);
 		return err;
 	}
@@ -656,26 +685,47 @@ int pca_request(struct pca_client *c, struct nl_msg *msg,
 	return wait_answer(c, seq, parse, arg);
 }
 
+/* pca_request_reply()'s parser around the caller's: notes that one came. */
+struct seen_reply {
+	int (*parse)(struct nlattr **tb, void *arg);
+	void *arg;
+	int seen;
+};
+
+static int parse_seen(struct nlattr **tb, void *arg)
+{
+	struct seen_reply *r = arg;
+
+	r->seen = 1;
+	return r->parse(tb, r->arg);
+}
+
+int pca_request_reply(struct pca_client *c, struct nl_msg *msg,
+		      int (*parse)(struct nlattr **tb, void *arg), void *arg,
+		      const char *what)
+{
+	struct seen_reply r = { .parse = parse, .arg = arg };
+	int ret = pca_request(c, msg, parse_seen, &r);
+
+	if (!ret && !r.seen)
+		ret = pca_set_error(c, -EPROTO, "the kernel sent no %s", what);
+	return ret;
+}
+
 /* -------------------------------------------------------------------------
  * Handshake
  */
 
-struct api_reply {
-	struct pca_api_info *info;
-	int seen;
-};
-
 static int parse_api(struct nlattr **tb, void *arg)
 {
-	struct api_reply *r = arg;
+	struct pca_api_info *info = arg;
 
-	r->seen = 1;
 	if (tb[PCA_A_API_VERSION])
-		r->info->version = nla_get_u32(tb[PCA_A_API_VERSION]);
+		info->version = nla_get_u32(tb[PCA_A_API_VERSION]);
 	if (tb[PCA_A_FEATURES])
-		r->info->features = nla_get_u64(tb[PCA_A_FEATURES]);
+		info->features = nla_get_u64(tb[PCA_A_FEATURES]);
 	if (tb[PCA_A_COMMANDS])
-		r->info->commands = nla_get_u64(tb[PCA_A_COMMANDS]);
+		info->commands = nla_get_u64(tb[PCA_A_COMMANDS]);
 	return 0;
 }
 
@@ -683,24 +733,17 @@ int pca_api(struct pca_client *c, uint32_t version, uint64_t want,
 	    struct pca_api_info *out)
 {
 	struct pca_api_info info = { 0 };
-	struct api_reply r = { .info = &info };
 	struct nl_msg *msg;
 	int ret;
 
 	msg = pca_msg_new(c, PCA_CMD_API, 0);
 	if (msg && (nla_put_u32(msg, PCA_A_API_VERSION, version) ||
-		    nla_put_u64(msg, PCA_A_FEATURES, want))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_api, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return set_error(c, -EPROTO, "the kernel sent no API reply");
-	if (out)
+		    nla_put_u64(msg, PCA_A_FEATURES, want)))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_api, &info, "API reply");
+	if (!ret && out)
 		*out = info;
-	return 0;
+	return ret;
 }
 
 /* -------------------------------------------------------------------------
@@ -708,7 +751,7 @@ int pca_api(struct pca_client *c, uint32_t version, uint64_t want,
  */
 
 /* For idempotent ioctls only: a resolution must not be silently redone. */
-int xioctl(int fd, unsigned long req, void *arg)
+int pca_xioctl(int fd, unsigned long req, void *arg)
 {
 	int ret;
 
@@ -718,7 +761,7 @@ int xioctl(int fd, unsigned long req, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
-int resolve_ioctl(int fd, unsigned long req, void *arg)
+int pca_resolve_ioctl(int fd, unsigned long req, void *arg)
 {
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
@@ -735,7 +778,7 @@ int pca_dev_api(int fd, uint64_t version, uint64_t want, struct pca_api *out)
 	struct pca_api a = { .api = version, .features = want };
 	int ret;
 
-	ret = xioctl(fd, PCA_IOC_API, &a);
+	ret = pca_xioctl(fd, PCA_IOC_API, &a);
 	if (ret < 0)
 		return ret;
 	if (out)

@@ -20,10 +20,8 @@ int pca_dirty_track(struct pca_client *c, uint32_t region_id, int enable)
 	struct nl_msg *msg = pca_msg_new(c, PCA_CMD_DIRTY_TRACK, 0);
 
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
-		    nla_put_u32(msg, PCA_A_DIRTY_ENABLE, !!enable))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		    nla_put_u32(msg, PCA_A_DIRTY_ENABLE, !!enable)))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
@@ -34,7 +32,6 @@ struct dirty_reply {
 	uint64_t *bitmap;
 	size_t bitmap_size;
 	uint64_t dirty;
-	int seen;
 };
 
 /*
@@ -47,7 +44,6 @@ static int parse_dirty(struct nlattr **tb, void *arg)
 	uint64_t off, len, first, words;
 	size_t at, n;
 
-	r->seen = 1;
 	if (tb[PCA_A_DIRTY_PAGES])
 		r->dirty += nla_get_u64(tb[PCA_A_DIRTY_PAGES]);
 	if (!tb[PCA_A_DIRTY_BITMAP] || !r->bitmap)
@@ -88,16 +84,16 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	int dump, ret;
 	struct nl_msg *msg;
 
-	clear_error(c);
+	pca_clear_error(c);
 	if (!length && offset)
-		return set_error(c, -EINVAL,
-				 "a whole-region request starts at offset 0");
+		return pca_set_error(c, -EINVAL,
+				     "a whole-region request starts at offset 0");
 	if (r.bitmap && length && bitmap_size < pca_bitmap_bytes(pages))
-		return set_error(c, -ENOSPC,
-				 "bitmap of %zu bytes too small for %llu pages",
-				 bitmap_size, (unsigned long long)pages);
+		return pca_set_error(c, -ENOSPC,
+				     "bitmap of %zu bytes too small for %llu pages",
+				     bitmap_size, (unsigned long long)pages);
 	if (!r.bitmap && !(flags & PCA_DIRTY_COUNT_ONLY))
-		return set_error(c, -EINVAL, "no bitmap to fill");
+		return pca_set_error(c, -EINVAL, "no bitmap to fill");
 	if (r.bitmap)
 		memset(r.bitmap, 0, bitmap_size);
 
@@ -108,25 +104,19 @@ int pca_dirty_get(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    nla_put_u32(msg, PCA_A_DIRTY_FLAGS, flags) ||
 		    (length && (nla_put_u64(msg, PCA_A_OFFSET, offset) ||
-				nla_put_u64(msg, PCA_A_LENGTH, length))))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_dirty, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return set_error(c, -EPROTO, "the kernel sent no dirty log");
-	if (dirty)
+				nla_put_u64(msg, PCA_A_LENGTH, length)))))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_dirty, &r, "dirty log");
+	if (!ret && dirty)
 		*dirty = r.dirty;
-	return 0;
+	return ret;
 }
 
 int pca_dirty_clear(struct pca_client *c, uint32_t region_id,
 		    uint64_t offset, uint64_t length)
 {
-	return pca_request(c, range_msg(c, PCA_CMD_DIRTY_CLEAR, region_id,
-					offset, length, 0), NULL, NULL);
+	return pca_request(c, pca_range_msg(c, PCA_CMD_DIRTY_CLEAR, region_id,
+					    offset, length, 0), NULL, NULL);
 }
 
 /* -------------------------------------------------------------------------
@@ -144,17 +134,17 @@ int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 		.flags = flags,
 	};
 	/* clearing is not idempotent: an interrupted call is not redone */
-	int ret = resolve_ioctl(fd, PCA_IOC_DIRTY_LOG, &a);
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_DIRTY_LOG, &a);
 
 	if (dirty)
 		*dirty = ret < 0 ? 0 : a.dirty;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len)
 {
 	struct pca_range a = { .offset = offset, .len = len };
-	int ret = xioctl(fd, PCA_IOC_DIRTY_CLEAR, &a);
+	int ret = pca_xioctl(fd, PCA_IOC_DIRTY_CLEAR, &a);
 
 	return ret < 0 ? ret : 0;
 }

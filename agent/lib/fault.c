@@ -17,7 +17,7 @@
  * Fault records
  */
 
-int is_fault_msg(struct pca_client *c, const struct nlmsghdr *nlh)
+int pca_is_fault_msg(struct pca_client *c, const struct nlmsghdr *nlh)
 {
 	const struct genlmsghdr *g = NLMSG_DATA(nlh);
 
@@ -30,8 +30,8 @@ int is_fault_msg(struct pca_client *c, const struct nlmsghdr *nlh)
  * Hand out the records of one fault message: the first @room go to @recs,
  * the rest to the stash.  Returns how many went to @recs.
  */
-int take_faults(struct pca_client *c, const struct nlmsghdr *nlh,
-		       struct pca_fault_record *recs, int room)
+int pca_take_faults(struct pca_client *c, const struct nlmsghdr *nlh,
+		    struct pca_fault_record *recs, int room)
 {
 	const size_t rsz = sizeof(struct pca_fault_record);
 	struct nlattr *a;
@@ -90,10 +90,8 @@ int pca_attach(struct pca_client *c, uint32_t region_id, uint32_t policy,
 	msg = pca_msg_new(c, PCA_CMD_ATTACH, 0);
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    (policy != PCA_POLICY_UNCHANGED &&
-		     nla_put_u32(msg, PCA_A_POLICY, policy)))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_u32(msg, PCA_A_POLICY, policy))))
+		msg = pca_msg_discard(msg);
 	ret = pca_request(c, msg, parse_queue_id, &qid);
 	if (!ret && queue_id)
 		*queue_id = qid;
@@ -106,10 +104,8 @@ static int region_request(struct pca_client *c, uint8_t cmd,
 {
 	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
 
-	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, region_id)) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, region_id))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
@@ -194,10 +190,8 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 		msg = pca_msg_new_size(c, PCA_CMD_COPY, 0,
 				       COPY_FIXED + cnt * copy_page_size(c));
 		if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
-			    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
-			nlmsg_free(msg);
-			msg = NULL;
-		}
+			    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags)))
+			msg = pca_msg_discard(msg);
 		for (j = 0; msg && j < cnt; j++) {
 			const struct pca_page *p = &pages[i + j];
 			struct nlattr *nest;
@@ -207,8 +201,7 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 			    nla_put_u64(msg, PCA_PAGE_A_OFFSET, p->offset) ||
 			    nla_put(msg, PCA_PAGE_A_DATA, c->page_size,
 				    p->data)) {
-				nlmsg_free(msg);
-				msg = NULL;
+				msg = pca_msg_discard(msg);
 				break;
 			}
 			nla_nest_end(msg, nest);
@@ -228,9 +221,9 @@ int pca_copy_pages(struct pca_client *c, uint32_t region_id,
 		i += cnt;
 	}
 	if (existed)
-		return set_error(c, -EEXIST,
-				 "%s (some pages were already present, the others were placed)",
-				 errno_text(EEXIST));
+		return pca_set_error(c, -EEXIST,
+				     "%s (some pages were already present, the others were placed)",
+				     pca_errno_text(EEXIST));
 	return 0;
 }
 
@@ -242,19 +235,17 @@ int pca_copy(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	return pca_copy_pages(c, region_id, &p, 1, flags, res);
 }
 
-struct nl_msg *range_msg(struct pca_client *c, uint8_t cmd,
-				uint32_t region_id, uint64_t offset,
-				uint64_t length, uint32_t flags)
+struct nl_msg *pca_range_msg(struct pca_client *c, uint8_t cmd,
+			     uint32_t region_id, uint64_t offset,
+			     uint64_t length, uint32_t flags)
 {
 	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
 
 	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
 		    nla_put_u64(msg, PCA_A_OFFSET, offset) ||
 		    nla_put_u64(msg, PCA_A_LENGTH, length) ||
-		    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		    nla_put_u32(msg, PCA_A_RESOLVE_FLAGS, flags)))
+		msg = pca_msg_discard(msg);
 	return msg;
 }
 
@@ -263,16 +254,16 @@ int pca_zero(struct pca_client *c, uint32_t region_id, uint64_t offset,
 {
 	if (res)
 		memset(res, 0, sizeof(*res));
-	return resolve_request(c, range_msg(c, PCA_CMD_ZERO, region_id,
-					    offset, length, flags),
+	return resolve_request(c, pca_range_msg(c, PCA_CMD_ZERO, region_id,
+						offset, length, flags),
 			       length / c->page_size, res);
 }
 
 int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
 	     uint64_t length)
 {
-	return pca_request(c, range_msg(c, PCA_CMD_WAKE, region_id, offset,
-					length, 0), NULL, NULL);
+	return pca_request(c, pca_range_msg(c, PCA_CMD_WAKE, region_id, offset,
+					    length, 0), NULL, NULL);
 }
 
 /* -------------------------------------------------------------------------
@@ -282,16 +273,16 @@ int pca_wake(struct pca_client *c, uint32_t region_id, uint64_t offset,
 int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		    int max, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : pca_now_ms() + timeout_ms;
 	int got = 0, first = 1;
 
-	clear_error(c);
+	pca_clear_error(c);
 	if (max <= 0)
-		return set_error(c, -EINVAL, "no room for fault records");
+		return pca_set_error(c, -EINVAL, "no room for fault records");
 	if (c->faults_lost) {
 		c->faults_lost = 0;
-		return set_error(c, -ENOBUFS,
-				 "fault events were lost: ask for a resend");
+		return pca_set_error(c, -ENOBUFS,
+				     "fault events were lost: ask for a resend");
 	}
 
 	/* first what arrived while requests were waiting */
@@ -310,8 +301,8 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		ssize_t n;
 
 		/* the caller's timeout as is, so SO_RCVTIMEO stays set */
-		n = recv_datagram_wait(c, first ? timeout_ms :
-					  remaining_ms(deadline));
+		n = pca_recv_datagram_wait(c, first ? timeout_ms :
+					      pca_remaining_ms(deadline));
 		first = 0;
 		if (n == -EAGAIN || n == -EINTR)
 			break;
@@ -321,20 +312,21 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 				c->faults_lost = 1;
 				break;
 			}
-			return set_error(c, -ENOBUFS,
-					 "fault events were lost: ask for a resend");
+			return pca_set_error(c, -ENOBUFS,
+					     "fault events were lost: ask for a resend");
 		}
 		if (n < 0)
-			return set_error(c, n, "recvmsg: %s", errno_text(n));
+			return pca_set_error(c, n, "recvmsg: %s",
+					     pca_errno_text(n));
 
 		/* answers of abandoned requests are dropped here */
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
-			if (is_fault_msg(c, nlh))
-				got += take_faults(c, nlh, recs + got,
-						   max - got);
-			else if (is_mig_msg(c, nlh))
-				stash_mig(c, nlh);
+			if (pca_is_fault_msg(c, nlh))
+				got += pca_take_faults(c, nlh, recs + got,
+						       max - got);
+			else if (pca_is_mig_msg(c, nlh))
+				pca_stash_mig(c, nlh);
 		}
 	}
 	return got;
@@ -353,30 +345,29 @@ int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,
 		.len = len,
 		.flags = flags,
 	};
-	int ret = resolve_ioctl(fd, PCA_IOC_COPY, &a);
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_COPY, &a);
 
 	if (copied)
 		*copied = a.copied;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 		int64_t *done)
 {
 	struct pca_range a = { .offset = offset, .len = len, .flags = flags };
-	int ret = resolve_ioctl(fd, PCA_IOC_ZERO, &a);
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_ZERO, &a);
 
 	if (done)
 		*done = a.done;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 int pca_fd_wake(int fd, uint64_t offset, uint64_t len)
 {
 	struct pca_range a = { .offset = offset, .len = len };
-	int ret = resolve_ioctl(fd, PCA_IOC_WAKE, &a);
 
-	return ret < 0 ? ret : 0;
+	return pca_resolve_ioctl(fd, PCA_IOC_WAKE, &a);
 }
 
 int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
@@ -388,11 +379,11 @@ int pca_fd_copy_batch(int fd, const struct pca_copy_entry *entries,
 		.count = count,
 		.flags = flags,
 	};
-	int ret = resolve_ioctl(fd, PCA_IOC_COPY_BATCH, &a);
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_COPY_BATCH, &a);
 
 	if (copied)
 		*copied = a.copied;
 	if (existed)
 		*existed = a.existed;
-	return ret < 0 ? ret : 0;
+	return ret;
 }

@@ -74,40 +74,25 @@ static int region_from_attrs(struct nlattr **tb, struct pca_region_info *r)
 	return 0;
 }
 
-struct region_one {
-	struct pca_region_info *info;
-	int seen;
-};
-
 static int parse_region_one(struct nlattr **tb, void *arg)
 {
-	struct region_one *r = arg;
-
-	r->seen = 1;
-	return region_from_attrs(tb, r->info);
+	return region_from_attrs(tb, arg);
 }
 
 int pca_region_get(struct pca_client *c, uint32_t id,
 		   struct pca_region_info *out)
 {
 	struct pca_region_info info;
-	struct region_one r = { .info = &info };
 	struct nl_msg *msg;
 	int ret;
 
 	msg = pca_msg_new(c, PCA_CMD_REGION_GET, 0);
-	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, id)) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
-	ret = pca_request(c, msg, parse_region_one, &r);
-	if (ret)
-		return ret;
-	if (!r.seen)
-		return set_error(c, -EPROTO, "the kernel sent no region");
-	if (out)
+	if (msg && nla_put_u32(msg, PCA_A_REGION_ID, id))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_region_one, &info, "region");
+	if (!ret && out)
 		*out = info;
-	return 0;
+	return ret;
 }
 
 /*
@@ -140,9 +125,9 @@ static int parse_dump_elem(struct nlattr **tb, void *arg)
 	return ret;
 }
 
-int dump_request(struct pca_client *c, uint8_t cmd, size_t size,
-			int (*parse_one)(struct nlattr **tb, void *elem),
-			void **out, size_t *n)
+int pca_dump_request(struct pca_client *c, uint8_t cmd, size_t size,
+		     int (*parse_one)(struct nlattr **tb, void *elem),
+		     void **out, size_t *n)
 {
 	struct dump_list l = { .size = size, .parse_one = parse_one };
 	int ret;
@@ -168,8 +153,8 @@ static int parse_region_elem(struct nlattr **tb, void *elem)
 int pca_region_list(struct pca_client *c, struct pca_region_info **out,
 		    size_t *n)
 {
-	return dump_request(c, PCA_CMD_REGION_GET, sizeof(**out),
-			    parse_region_elem, (void **)out, n);
+	return pca_dump_request(c, PCA_CMD_REGION_GET, sizeof(**out),
+				parse_region_elem, (void **)out, n);
 }
 
 /* -------------------------------------------------------------------------
@@ -184,7 +169,7 @@ int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id)
 	fd = pca_dev_open();
 	if (fd < 0)
 		return fd;
-	ret = xioctl(fd, PCA_IOC_REGION_CREATE, &rc);
+	ret = pca_xioctl(fd, PCA_IOC_REGION_CREATE, &rc);
 	if (ret < 0) {
 		close(fd);
 		return ret;
@@ -210,7 +195,7 @@ int pca_region_open(uint32_t id, uint64_t *size)
 	fd = pca_dev_open();
 	if (fd < 0)
 		return fd;
-	ret = xioctl(fd, PCA_IOC_REGION_OPEN, &ro);
+	ret = pca_xioctl(fd, PCA_IOC_REGION_OPEN, &ro);
 	close(fd);
 	if (ret < 0)
 		return ret;

@@ -22,7 +22,7 @@
  */
 
 /* A relay message the kernel sent on its own (not an answer). */
-int is_mig_msg(struct pca_client *c, const struct nlmsghdr *nlh)
+int pca_is_mig_msg(struct pca_client *c, const struct nlmsghdr *nlh)
 {
 	const struct genlmsghdr *g = NLMSG_DATA(nlh);
 
@@ -83,7 +83,7 @@ static int mig_from_msg(struct nlmsghdr *nlh, struct pca_mig_info *m)
 }
 
 /* Keep a relay message for pca_mig_recv(). */
-void stash_mig(struct pca_client *c, struct nlmsghdr *nlh)
+void pca_stash_mig(struct pca_client *c, struct nlmsghdr *nlh)
 {
 	unsigned int slot;
 
@@ -141,20 +141,21 @@ int pca_join_group(struct pca_client *c, const char *group)
 {
 	int grp, ret;
 
-	clear_error(c);
+	pca_clear_error(c);
 	grp = genl_ctrl_resolve_grp(c->sk, POSTCOPY_ASSIST_GENL_NAME, group);
 	if (grp < 0)
-		return set_error(c, grp == -NLE_OBJ_NOTFOUND ? -ENOENT :
-				 nl_to_errno(grp),
-				 "multicast group %s of %s: %s", group,
-				 POSTCOPY_ASSIST_GENL_NAME, nl_geterror(grp));
+		return pca_set_error(c, grp == -NLE_OBJ_NOTFOUND ? -ENOENT :
+				     pca_nl_to_errno(grp),
+				     "multicast group %s of %s: %s", group,
+				     POSTCOPY_ASSIST_GENL_NAME,
+				     nl_geterror(grp));
 	ret = nl_socket_add_membership(c->sk, grp);
 	if (ret < 0) {
-		ret = nl_to_errno(ret);
-		return set_error(c, ret, "joining multicast group %s: %s%s",
-				 group, errno_text(ret),
-				 ret == -EPERM ?
-				 " (needs CAP_SYS_ADMIN in the network namespace)" : "");
+		ret = pca_nl_to_errno(ret);
+		return pca_set_error(c, ret, "joining multicast group %s: %s%s",
+				     group, pca_errno_text(ret),
+				     ret == -EPERM ?
+				     " (needs CAP_SYS_ADMIN in the network namespace)" : "");
 	}
 	return 0;
 }
@@ -164,10 +165,8 @@ static struct nl_msg *mig_msg(struct pca_client *c, uint8_t cmd,
 {
 	struct nl_msg *msg = pca_msg_new(c, cmd, 0);
 
-	if (msg && nla_put_u32(msg, PCA_A_MIG_ID, mig_id) < 0) {
-		nlmsg_free(msg);
-		return NULL;
-	}
+	if (msg && nla_put_u32(msg, PCA_A_MIG_ID, mig_id) < 0)
+		return pca_msg_discard(msg);
 	return msg;
 }
 
@@ -182,10 +181,8 @@ int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
 		    nla_put_u32(msg, PCA_A_MIG_ROLE, role) < 0 ||
 		    nla_put_string(msg, PCA_A_MIG_PEER, peer) < 0 ||
 		    (args && *args &&
-		     nla_put_string(msg, PCA_A_MIG_ARGS, args) < 0))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_string(msg, PCA_A_MIG_ARGS, args) < 0)))
+		msg = pca_msg_discard(msg);
 	ret = pca_request(c, msg, parse_mig, &m);
 	if (!ret && mig_id)
 		*mig_id = m.mig_id;
@@ -204,19 +201,25 @@ int pca_migrate_cancel(struct pca_client *c, uint32_t mig_id)
 			   NULL, NULL);
 }
 
-int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
-		       struct pca_mig_info *info)
+/* @cmd on one migration, answered with its state, which goes to @info. */
+static int mig_info_request(struct pca_client *c, uint8_t cmd,
+			    uint32_t mig_id, struct pca_mig_info *info)
 {
 	struct pca_mig_info m;
 	int ret;
 
-	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_ACCEPT, mig_id),
-			  parse_mig, &m);
+	ret = pca_request(c, mig_msg(c, cmd, mig_id), parse_mig, &m);
 	if (!ret && info) {
 		*info = m;
-		info->cmd = PCA_CMD_MIGRATE_ACCEPT;
+		info->cmd = cmd;
 	}
 	return ret;
+}
+
+int pca_migrate_accept(struct pca_client *c, uint32_t mig_id,
+		       struct pca_mig_info *info)
+{
+	return mig_info_request(c, PCA_CMD_MIGRATE_ACCEPT, mig_id, info);
 }
 
 int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
@@ -231,26 +234,15 @@ int pca_migrate_update(struct pca_client *c, uint32_t mig_id, uint32_t phase,
 			     progress) < 0) ||
 		    (error && nla_put_u32(msg, PCA_A_MIG_ERROR, error) < 0) ||
 		    (message && *message &&
-		     nla_put_string(msg, PCA_A_MIG_MESSAGE, message) < 0))) {
-		nlmsg_free(msg);
-		msg = NULL;
-	}
+		     nla_put_string(msg, PCA_A_MIG_MESSAGE, message) < 0)))
+		msg = pca_msg_discard(msg);
 	return pca_request(c, msg, NULL, NULL);
 }
 
 int pca_migrate_get(struct pca_client *c, uint32_t mig_id,
 		    struct pca_mig_info *info)
 {
-	struct pca_mig_info m;
-	int ret;
-
-	ret = pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_GET, mig_id),
-			  parse_mig, &m);
-	if (!ret && info) {
-		*info = m;
-		info->cmd = PCA_CMD_MIGRATE_GET;
-	}
-	return ret;
+	return mig_info_request(c, PCA_CMD_MIGRATE_GET, mig_id, info);
 }
 
 static int parse_mig_elem(struct nlattr **tb, void *elem)
@@ -264,25 +256,24 @@ static int parse_mig_elem(struct nlattr **tb, void *elem)
 int pca_migrate_list(struct pca_client *c, struct pca_mig_info **out,
 		     size_t *count)
 {
-	return dump_request(c, PCA_CMD_MIGRATE_GET, sizeof(**out),
-			    parse_mig_elem, (void **)out, count);
+	return pca_dump_request(c, PCA_CMD_MIGRATE_GET, sizeof(**out),
+				parse_mig_elem, (void **)out, count);
 }
 
 int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 		 int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : pca_now_ms() + timeout_ms;
 
-	clear_error(c);
+	pca_clear_error(c);
 	for (;;) {
 		struct nlmsghdr *nlh;
 		ssize_t n;
-		int ret;
 
 		if (c->mig_lost) {
 			c->mig_lost = 0;
-			return set_error(c, -ENOBUFS,
-					 "migration messages were lost: ask for the state");
+			return pca_set_error(c, -ENOBUFS,
+					     "migration messages were lost: ask for the state");
 		}
 		if (c->mig_count) {
 			*info = c->mig_stash[c->mig_head];
@@ -290,28 +281,18 @@ int pca_mig_recv(struct pca_client *c, struct pca_mig_info *info,
 			c->mig_count--;
 			return 1;
 		}
-		n = recv_datagram(c);
-		if (n == -EAGAIN) {
-			ret = wait_readable(c, remaining_ms(deadline));
-			if (ret < 0)
-				return set_error(c, ret, "poll: %s",
-						 errno_text(ret));
-			if (!ret)
-				return 0;
+		n = pca_recv_until(c, deadline, &c->mig_lost);
+		/* after an overrun, the loop reports the loss */
+		if (n == -EAGAIN)
 			continue;
-		}
-		if (n == -ENOBUFS || n == -EMSGSIZE) {
-			c->mig_lost = 1;
-			continue;
-		}
-		if (n < 0)
-			return set_error(c, n, "recvmsg: %s", errno_text(n));
+		if (n <= 0)
+			return n;
 		for (nlh = (struct nlmsghdr *)c->rxbuf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
-			if (is_mig_msg(c, nlh))
-				stash_mig(c, nlh);
-			else if (is_fault_msg(c, nlh))
-				take_faults(c, nlh, NULL, 0);
+			if (pca_is_mig_msg(c, nlh))
+				pca_stash_mig(c, nlh);
+			else if (pca_is_fault_msg(c, nlh))
+				pca_take_faults(c, nlh, NULL, 0);
 		}
 	}
 }

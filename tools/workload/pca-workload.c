@@ -69,6 +69,21 @@ static const char help[] =
 "  --json                results as JSON\n"
 "  --quiet               only the result\n";
 
+/*
+ * @arg of option @opt names one of two values, @a or @b; anything else
+ * ends the program with status 2, as every other usage error does.
+ */
+static int parse_choice(const char *opt, const char *arg, const char *a,
+			int va, const char *b, int vb)
+{
+	if (!strcmp(arg, a))
+		return va;
+	if (!strcmp(arg, b))
+		return vb;
+	fprintf(stderr, "pca-workload: %s %s or %s, not %s\n", opt, a, b, arg);
+	exit(2);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,15 +144,9 @@ int main(int argc, char **argv)
 			}
 			continue;
 		case 'x':
-			if (!strcmp(optarg, "precopy")) {
-				o.cut = WL_CUT_PRECOPY;
-			} else if (!strcmp(optarg, "postcopy")) {
-				o.cut = WL_CUT_POSTCOPY;
-			} else {
-				fprintf(stderr, "pca-workload: --cut precopy or postcopy, not %s\n",
-					optarg);
-				return 2;
-			}
+			o.cut = parse_choice("--cut", optarg, "precopy",
+					     WL_CUT_PRECOPY, "postcopy",
+					     WL_CUT_POSTCOPY);
 			continue;
 		case 'a':
 			o.agent = optarg;
@@ -149,15 +158,9 @@ int main(int argc, char **argv)
 			o.netem = optarg;
 			continue;
 		case 'K':
-			if (!strcmp(optarg, "dest")) {
-				o.kill = WL_KILL_DEST;
-			} else if (!strcmp(optarg, "source")) {
-				o.kill = WL_KILL_SOURCE;
-			} else {
-				fprintf(stderr, "pca-workload: --kill dest or source, not %s\n",
-					optarg);
-				return 2;
-			}
+			o.kill = parse_choice("--kill", optarg, "dest",
+					      WL_KILL_DEST, "source",
+					      WL_KILL_SOURCE);
 			continue;
 		case 'N':
 			o.no_postcopy = 1;

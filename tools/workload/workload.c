@@ -229,6 +229,15 @@ static uint64_t rng_next(uint64_t *s)
 	return *s;
 }
 
+/*
+ * Time between one vCPU's writes when all of them write @rate pages a
+ * second together (at least one).
+ */
+static uint64_t write_interval_ns(struct wl *w, unsigned int rate)
+{
+	return (uint64_t)1000000000ULL * w->o->writers / MIG_MAX(rate, 1);
+}
+
 /* Pages of a vCPU's stripe: p % writers == idx. */
 static uint64_t stripe_pages(struct wl *w, unsigned int idx)
 {
@@ -402,8 +411,7 @@ static void *src_vcpu(void *arg)
 	struct vcpu *c = arg;
 	struct wl *w = c->wl;
 	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
-	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
-			    MIG_MAX(w->o->rate, 1);
+	uint64_t interval = write_interval_ns(w, w->o->rate);
 	size_t words = w->psz / 8;
 
 	while (!__atomic_load_n(&w->src_stop, __ATOMIC_ACQUIRE) && n) {
@@ -466,8 +474,7 @@ static void *dst_vcpu(void *arg)
 	struct vcpu *c = arg;
 	struct wl *w = c->wl;
 	uint64_t n = stripe_pages(w, c->idx), next = mig_now_ns();
-	uint64_t interval = (uint64_t)1000000000ULL * w->o->writers /
-			    MIG_MAX(w->o->dest_rate, 1);
+	uint64_t interval = write_interval_ns(w, w->o->dest_rate);
 	size_t words = w->psz / 8;
 	uint64_t *buf = malloc(w->psz), *want = malloc(w->psz);
 
@@ -1129,77 +1136,80 @@ struct agent_args {
 	char sid[16], did[16], rounds[16], down[16], chans[16], iot[16];
 	char rect[16], id[2 * MIG_ID_LEN + 1], addr[64];
 	char *v[40];
+	int n;
 };
+
+/* One more argument; arg_opt() an option and its value. */
+static void arg_add(struct agent_args *a, const char *arg)
+{
+	a->v[a->n++] = (char *)arg;
+}
+
+static void arg_opt(struct agent_args *a, const char *opt, const char *val)
+{
+	arg_add(a, opt);
+	arg_add(a, val);
+}
+
+/* What both agents are told the same way: timeouts and the migration id. */
+static void args_timeouts_and_id(const struct wl_opts *o,
+				 struct agent_args *a)
+{
+	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
+	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
+	arg_opt(a, "--io-timeout-ms", a->iot);
+	arg_opt(a, "--recover-timeout-ms", a->rect);
+	arg_opt(a, "--migration-id", a->id);
+}
+
+/* The end of every vector: progress or quiet, NULL. */
+static void args_finish(const struct wl_opts *o, struct agent_args *a)
+{
+	arg_add(a, o->progress ? "--progress" : "--quiet");
+	a->v[a->n] = NULL;
+}
 
 static void source_args(struct wl *w, struct agent_args *a)
 {
 	const struct wl_opts *o = w->o;
-	int n = 0;
 
+	a->n = 0;
 	snprintf(a->sid, sizeof(a->sid), "%u", w->sid);
 	snprintf(a->rounds, sizeof(a->rounds), "%u", o->rounds);
 	snprintf(a->down, sizeof(a->down), "%u", o->downtime_ms);
-	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
-	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
-	a->v[n++] = (char *)o->agent;
-	a->v[n++] = "source";
-	a->v[n++] = "--listen-fd";
-	a->v[n++] = "5";
-	a->v[n++] = "--region-fd";
-	a->v[n++] = "3";
-	a->v[n++] = "--region-id";
-	a->v[n++] = a->sid;
-	a->v[n++] = "--rounds";
-	a->v[n++] = a->rounds;
-	a->v[n++] = "--downtime-ms";
-	a->v[n++] = a->down;
-	a->v[n++] = "--io-timeout-ms";
-	a->v[n++] = a->iot;
-	a->v[n++] = "--recover-timeout-ms";
-	a->v[n++] = a->rect;
-	a->v[n++] = "--migration-id";
-	a->v[n++] = a->id;
-	a->v[n++] = "--control-fd";
-	a->v[n++] = "6";
+	arg_add(a, o->agent);
+	arg_add(a, "source");
+	arg_opt(a, "--listen-fd", "5");
+	arg_opt(a, "--region-fd", "3");
+	arg_opt(a, "--region-id", a->sid);
+	arg_opt(a, "--rounds", a->rounds);
+	arg_opt(a, "--downtime-ms", a->down);
+	args_timeouts_and_id(o, a);
+	arg_opt(a, "--control-fd", "6");
 	if (o->no_postcopy)
-		a->v[n++] = "--no-postcopy";
-	a->v[n++] = o->progress ? "--progress" : "--quiet";
-	a->v[n] = NULL;
+		arg_add(a, "--no-postcopy");
+	args_finish(o, a);
 }
 
 static void dest_args(struct wl *w, struct agent_args *a, int resume)
 {
 	const struct wl_opts *o = w->o;
-	int n = 0;
 
+	a->n = 0;
 	snprintf(a->did, sizeof(a->did), "%u", w->did);
 	snprintf(a->chans, sizeof(a->chans), "%u", o->channels);
-	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
-	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
-	a->v[n++] = (char *)o->agent;
-	a->v[n++] = "destination";
-	a->v[n++] = "--connect";
-	a->v[n++] = a->addr;
-	if (!o->netlink) {
-		a->v[n++] = "--region-fd";
-		a->v[n++] = "3";
-	}
-	a->v[n++] = "--region-id";
-	a->v[n++] = a->did;
-	a->v[n++] = "--channels";
-	a->v[n++] = a->chans;
-	a->v[n++] = "--io-timeout-ms";
-	a->v[n++] = a->iot;
-	a->v[n++] = "--recover-timeout-ms";
-	a->v[n++] = a->rect;
-	a->v[n++] = "--migration-id";
-	a->v[n++] = a->id;
+	arg_add(a, o->agent);
+	arg_add(a, "destination");
+	arg_opt(a, "--connect", a->addr);
+	if (!o->netlink)
+		arg_opt(a, "--region-fd", "3");
+	arg_opt(a, "--region-id", a->did);
+	arg_opt(a, "--channels", a->chans);
+	args_timeouts_and_id(o, a);
 	if (resume)
-		a->v[n++] = "--resume";
-	a->v[n++] = "--control-fd";
-	a->v[n++] = "6";
-	a->v[n++] = o->progress ? "--progress" : "--quiet";
-	a->v[n] = NULL;
+		arg_add(a, "--resume");
+	arg_opt(a, "--control-fd", "6");
+	args_finish(o, a);
 }
 
 /* Reap a killed agent (it may take a moment to let go of everything). */
@@ -1219,6 +1229,22 @@ static void agent_reap(struct agent_ctx *x)
 	pthread_join(x->th, NULL);
 	fclose(x->a->in);
 	close(x->a->ctl);
+}
+
+/* The JSON result an agent of @role printed, if any, into w->r. */
+static void agent_result(struct wl *w, const struct agent_proc *a,
+			 enum mig_role role)
+{
+	struct mig_result *res = role == MIG_DEST ? &w->r->dst : &w->r->src;
+
+	if (!a->json[0])
+		return;
+	json_result(a->json, res);
+	res->role = role;
+	if (role == MIG_DEST)
+		w->r->have_dst = 1;
+	else
+		w->r->have_src = 1;
 }
 
 static int run_agents(struct wl *w, int *lfdp)
@@ -1329,16 +1355,8 @@ static int run_agents(struct wl *w, int *lfdp)
 	}
 	agent_reap(&dx);
 	agent_reap(&sx);
-	if (da.json[0]) {
-		json_result(da.json, &w->r->dst);
-		w->r->dst.role = MIG_DEST;
-		w->r->have_dst = 1;
-	}
-	if (sa.json[0]) {
-		json_result(sa.json, &w->r->src);
-		w->r->src.role = MIG_SOURCE;
-		w->r->have_src = 1;
-	}
+	agent_result(w, &da, MIG_DEST);
+	agent_result(w, &sa, MIG_SOURCE);
 	if (dret || sret) {
 		snprintf(w->r->error, sizeof(w->r->error),
 			 "postcopy-agent exited with status %d (destination), %d (source)%s%s",
@@ -1628,6 +1646,37 @@ out:
  * Snapshot and lazy restore instead of a live migration
  */
 
+/*
+ * One agent command, @argv (argv[1] names it), of @role on region @fd, to
+ * its end; its JSON result goes to w->r.  -errno, or -EIO when it failed.
+ */
+static int run_agent_step(struct wl *w, char **argv, int fd,
+			  enum mig_role role)
+{
+	struct mig_result *res = role == MIG_DEST ? &w->r->dst : &w->r->src;
+	struct agent_proc a;
+	struct agent_ctx x = { .w = w, .a = &a, .role = role };
+	int ret, st;
+
+	ret = spawn_agent(w, &a, argv, fd, -1);
+	if (ret) {
+		snprintf(w->r->error, sizeof(w->r->error), "starting %s: %s",
+			 w->o->agent, mig_errstr(ret));
+		return ret;
+	}
+	pthread_create(&x.th, NULL, agent_reader, &x);
+	st = wait_agent(&a, 120000);
+	agent_reap(&x);
+	agent_result(w, &a, role);
+	if (st) {
+		snprintf(w->r->error, sizeof(w->r->error),
+			 "postcopy-agent %s exited with status %d: %s",
+			 argv[1], st, res->error);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int run_snapshot(struct wl *w)
 {
 	const struct wl_opts *o = w->o;
@@ -1644,51 +1693,12 @@ static int run_snapshot(struct wl *w)
 			       (char *)o->snapshot, "--region-id", did,
 			       "--region-fd", "3", "--control-fd", "6",
 			       "--json", NULL };
-		struct agent_proc a;
-		struct agent_ctx x = { .w = w, .a = &a };
-		int st;
 
 		snprintf(sid, sizeof(sid), "%u", w->sid);
 		snprintf(did, sizeof(did), "%u", w->did);
-		x.role = MIG_SOURCE;
-		ret = spawn_agent(w, &a, sv, w->sfd, -1);
-		if (ret)
-			goto spawn_fail;
-		pthread_create(&x.th, NULL, agent_reader, &x);
-		st = wait_agent(&a, 120000);
-		agent_reap(&x);
-		if (a.json[0]) {
-			json_result(a.json, &w->r->src);
-			w->r->have_src = 1;
-		}
-		if (st) {
-			snprintf(w->r->error, sizeof(w->r->error),
-				 "postcopy-agent snapshot exited with status %d: %s",
-				 st, w->r->src.error);
-			return -EIO;
-		}
-		x.role = MIG_DEST;
-		ret = spawn_agent(w, &a, dv, w->dfd, -1);
-		if (ret)
-			goto spawn_fail;
-		pthread_create(&x.th, NULL, agent_reader, &x);
-		st = wait_agent(&a, 120000);
-		agent_reap(&x);
-		if (a.json[0]) {
-			json_result(a.json, &w->r->dst);
-			w->r->dst.role = MIG_DEST;
-			w->r->have_dst = 1;
-		}
-		if (st) {
-			snprintf(w->r->error, sizeof(w->r->error),
-				 "postcopy-agent restore exited with status %d: %s",
-				 st, w->r->dst.error);
-			return -EIO;
-		}
-		return 0;
-spawn_fail:
-		snprintf(w->r->error, sizeof(w->r->error), "starting %s: %s",
-			 o->agent, mig_errstr(ret));
+		ret = run_agent_step(w, sv, w->sfd, MIG_SOURCE);
+		if (!ret)
+			ret = run_agent_step(w, dv, w->dfd, MIG_DEST);
 		return ret;
 	}
 
