@@ -21,6 +21,7 @@
 #include "dirty.h"
 #include "fault.h"
 #include "region.h"
+#include "trace.h"
 
 #define PCA_DEVICE_IOCTLS	(BIT_ULL(_IOC_NR(PCA_IOC_API)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_REGION_CREATE)) | \
@@ -182,7 +183,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 	struct pca_copy uc;
 	struct pca_src src = {};
 	pgoff_t i, nr, pgoff, step = pca_unit_pages(r);
-	u64 placed = 0;
+	u64 placed = 0, existed = 0;
 	int ret, err = 0;
 
 	if (copy_from_user(&uc, argp, sizeof(uc)))
@@ -200,10 +201,12 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 			err = ret;
 			break;
 		}
-		if (ret)
+		if (ret) {
 			err = ret;	/* reported once the rest is placed */
-		else
+			existed += step;
+		} else {
 			placed += step;
+		}
 		/* Present pages cost little each, but a range can be 1 TiB. */
 		if (fatal_signal_pending(current)) {
 			err = -EINTR;
@@ -211,6 +214,7 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 		}
 		cond_resched();
 	}
+	trace_pca_place(r, PCA_TRACE_COPY, uc.offset, placed, existed, err);
 	uc.copied = placed << PAGE_SHIFT;
 	if (put_user(uc.copied, &argp->copied))
 		return -EFAULT;
@@ -293,7 +297,7 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	struct pca_copy_entry __user *uents;
 	struct pca_copy_batch ub;
 	struct pca_src src = {};
-	u64 i, copied = 0, existed = 0;
+	u64 i, copied = 0, existed = 0, first = 0;
 	unsigned int j, n;
 	int ret, err;
 
@@ -317,6 +321,8 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 				ret = err;
 				break;
 			}
+			if (!i && !j)
+				first = ents[j].offset;
 			src.ubuf = u64_to_user_ptr(ents[j].src);
 			err = pca_region_copy(r, ents[j].offset >> PAGE_SHIFT,
 					      &src, ub.flags);
@@ -331,6 +337,8 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 			ret = -EINTR;
 		cond_resched();
 	}
+	trace_pca_place(r, PCA_TRACE_BATCH, first, copied << r->unit_order,
+			existed << r->unit_order, ret);
 	if (put_user(copied, &argp->copied) ||
 	    put_user(existed, &argp->existed))
 		return -EFAULT;

@@ -41,6 +41,7 @@
 
 #include "dirty.h"
 #include "region.h"
+#include "trace.h"
 
 /*
  * Log the unit of @pgoff as written.  A unit's state is the bit of its
@@ -456,6 +457,8 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 {
 	bool killable = !(bitmap && clear), by_range = false;
 	pgoff_t end = first + nr, pgoff, step = pca_unit_pages(r);
+	/* The walk's time is for the trace alone: no clock read without it. */
+	u64 start = trace_pca_dirty_collect_enabled() ? ktime_get_ns() : 0;
 	unsigned long cleared = 0;
 	int ret = 0;
 
@@ -492,6 +495,8 @@ int pca_dirty_collect(struct pca_region *r, pgoff_t first, pgoff_t nr,
 	if (by_range && cleared)
 		pca_dirty_wrprotect_range(r, first, nr, bitmap);
 	mutex_unlock(&r->dirty_lock);
+	trace_pca_dirty_collect(r, first, nr, *dirty,
+				(u64)cleared << r->unit_order, start);
 	return ret;
 }
 
@@ -516,6 +521,8 @@ void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			  const u64 *bitmap)
 {
 	pgoff_t w, i, words = DIV_ROUND_UP(nr, 64);
+	/* As in pca_dirty_collect(): the clock only for the trace. */
+	u64 start = trace_pca_dirty_clear_enabled() ? ktime_get_ns() : 0;
 	unsigned long cleared = 0;
 	u64 word, count = 0;
 	bool by_range;
@@ -541,6 +548,8 @@ void pca_dirty_clear_bits(struct pca_region *r, pgoff_t first, pgoff_t nr,
 	if (by_range && cleared)
 		pca_dirty_wrprotect_range(r, first, nr, bitmap);
 	mutex_unlock(&r->dirty_lock);
+	trace_pca_dirty_clear(r, first, nr, count,
+			      (u64)cleared << r->unit_order, start);
 }
 
 void pca_dirty_free(struct pca_region *r)

@@ -29,6 +29,7 @@
 #include "fault.h"
 #include "queue.h"
 #include "region.h"
+#include "trace.h"
 
 static struct kmem_cache *pca_fault_cache;
 
@@ -132,6 +133,13 @@ static void pca_wait_hist(struct pca_region *r, u64 ns)
 	pca_count_wait(r, bucket);
 }
 
+/* A fault that may not wait: SIGBUS, and its end in the trace. */
+static vm_fault_t pca_fault_fail(struct pca_region *r, pgoff_t unit)
+{
+	trace_pca_fault_resolved(r, unit, 0, PCA_TRACE_FAILED);
+	return VM_FAULT_SIGBUS;
+}
+
 /**
  * pca_fault_wait() - wait for a missing page
  * @r: the region
@@ -157,12 +165,12 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	/* Hosts may forbid the kernel itself to stall on an agent. */
 	if (!(vmf->flags & FAULT_FLAG_USER) &&
 	    (r->flags & PCA_REGION_USER_ONLY))
-		return VM_FAULT_SIGBUS;
+		return pca_fault_fail(r, unit);
 	/* Never sleep for userspace with the fault lock held. */
 	if (!(vmf->flags & FAULT_FLAG_ALLOW_RETRY))
-		return VM_FAULT_SIGBUS;
+		return pca_fault_fail(r, unit);
 	if (!pca_region_can_wait(r))
-		return VM_FAULT_SIGBUS;
+		return pca_fault_fail(r, unit);
 
 	new = kmem_cache_alloc(pca_fault_cache, GFP_KERNEL);
 	if (!new)
@@ -204,7 +212,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		pca_fault_put(f);
 		if (new)
 			kmem_cache_free(pca_fault_cache, new);
-		return present ? 0 : VM_FAULT_SIGBUS;
+		return present ? 0 : pca_fault_fail(r, unit);
 	}
 	spin_unlock(&b->lock);
 	if (new)
@@ -213,8 +221,10 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	if (created) {
 		pca_count_add(r, PCA_COUNT_FAULTS, 1);
 		q = pca_queue_add(r, f);
+		trace_pca_fault_raised(r, f, q);
 	} else {
 		pca_count_add(r, PCA_COUNT_COALESCED, 1);
+		trace_pca_fault_coalesced(r, f);
 	}
 
 	if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT) {
@@ -242,6 +252,9 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		err = wait_event_killable(f->wq, READ_ONCE(f->done));
 	if (!err)
 		pca_wait_hist(r, ktime_get_ns() - start);
+	/* The tracepoint times the wait from @start, only when enabled. */
+	trace_pca_fault_resolved(r, unit, start,
+				 err ? PCA_TRACE_INTERRUPTED : PCA_TRACE_WOKEN);
 	pca_fault_put(f);
 	fput(file);
 	return VM_FAULT_RETRY;

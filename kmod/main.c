@@ -13,6 +13,10 @@
 #include "queue.h"
 #include "region.h"
 
+/* The tracepoints' definitions: once, here (trace.h). */
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 static int __init pca_init(void)
 {
 	int ret;

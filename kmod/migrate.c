@@ -30,6 +30,7 @@
 #include "netlink.h"
 #include "netlink-gen.h"
 #include "region.h"
+#include "trace.h"
 
 #define PCA_MIG_PEER_LEN	64
 #define PCA_MIG_MESSAGE_LEN	128
@@ -80,6 +81,13 @@ static u32 pca_next_mig_id;
 static bool pca_mig_final(u32 phase)
 {
 	return phase >= PCA_MIG_COMPLETED;
+}
+
+/* @m went from phase @old to its phase now; pca_mig_lock held. */
+static void pca_mig_trace(const struct pca_migration *m, u32 old)
+{
+	trace_pca_migrate_phase(m->id, m->region_id, m->role, old, m->phase,
+				m->error);
 }
 
 static int pca_mig_fill(struct sk_buff *msg, const struct pca_migration *m,
@@ -257,6 +265,8 @@ int postcopy_assist_nl_migrate_doit(struct sk_buff *skb, struct genl_info *info)
 		ret = -ENOMEM;
 	if (ret)
 		pca_mig_free(m);
+	else
+		pca_mig_trace(m, PCA_MIG_REQUESTED);
 	mutex_unlock(&pca_mig_lock);
 	return ret;
 
@@ -287,6 +297,7 @@ int postcopy_assist_nl_migrate_accept_doit(struct sk_buff *skb,
 			pca_mig_set_agent(m, NULL, 0);
 			m->phase = PCA_MIG_REQUESTED;
 		} else {
+			pca_mig_trace(m, PCA_MIG_REQUESTED);
 			pca_mig_event(m, false);
 		}
 	}
@@ -299,7 +310,7 @@ int postcopy_assist_nl_migrate_update_doit(struct sk_buff *skb,
 {
 	struct nlattr **attrs = info->attrs;
 	struct pca_migration *m;
-	u32 phase;
+	u32 phase, old;
 	int ret = 0;
 
 	mutex_lock(&pca_mig_lock);
@@ -323,6 +334,7 @@ int postcopy_assist_nl_migrate_update_doit(struct sk_buff *skb,
 		ret = -EINVAL;
 		goto out;
 	}
+	old = m->phase;
 	m->phase = phase;
 	if (attrs[PCA_A_MIG_PROGRESS])
 		nla_memcpy(&m->progress, attrs[PCA_A_MIG_PROGRESS],
@@ -332,6 +344,9 @@ int postcopy_assist_nl_migrate_update_doit(struct sk_buff *skb,
 	if (attrs[PCA_A_MIG_MESSAGE])
 		nla_strscpy(m->message, attrs[PCA_A_MIG_MESSAGE],
 			    sizeof(m->message));
+	/* Progress alone is no change of state. */
+	if (phase != old)
+		pca_mig_trace(m, old);
 	pca_mig_event(m, false);
 out:
 	mutex_unlock(&pca_mig_lock);
@@ -373,8 +388,11 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 	} else if (!(BIT(m->phase) & from)) {
 		ret = PCA_MIG_WRONG_PHASE;
 	} else {
+		u32 old = m->phase;
+
 		m->phase = to;
 		m->error = error;
+		pca_mig_trace(m, old);
 		pca_mig_event(m, true);
 	}
 	mutex_unlock(&pca_mig_lock);
@@ -459,6 +477,7 @@ void pca_migrate_release_portid(struct net *net, u32 portid)
 {
 	struct pca_migration *m;
 	unsigned long id;
+	u32 old;
 
 	mutex_lock(&pca_mig_lock);
 	xa_for_each(&pca_migrations, id, m) {
@@ -466,8 +485,10 @@ void pca_migrate_release_portid(struct net *net, u32 portid)
 			continue;
 		if (pca_mig_released(m->vmm_sk, m->vmm_portid, portid)) {
 			if (!pca_mig_final(m->phase)) {
+				old = m->phase;
 				m->phase = PCA_MIG_CANCELLED;
 				m->error = ECANCELED;
+				pca_mig_trace(m, old);
 				pca_mig_event(m, true);
 			}
 			pca_mig_free(m);
@@ -476,10 +497,12 @@ void pca_migrate_release_portid(struct net *net, u32 portid)
 			pca_mig_set_agent(m, NULL, 0);
 			if (pca_mig_final(m->phase))
 				continue;
+			old = m->phase;
 			m->phase = PCA_MIG_FAILED;
 			m->error = ECONNABORTED;
 			strscpy(m->message, "the agent went away",
 				sizeof(m->message));
+			pca_mig_trace(m, old);
 			pca_mig_event(m, false);
 		}
 	}

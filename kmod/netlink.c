@@ -28,6 +28,7 @@
 #include "netlink-gen.h"
 #include "queue.h"
 #include "region.h"
+#include "trace.h"
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
 #define PCA_DIRTY_DUMP_PAGES	(16 * 1024)
@@ -405,8 +406,9 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r = info->user_ptr[0];
 	struct nlattr *tb[PCA_PAGE_A_MAX + 1];
-	unsigned int pages = 0, existed = 0;
+	unsigned int pages = 0, existed = 0, placed = 0;
 	const struct nlattr *head, *a;
+	u64 offset, first = 0;
 	struct pca_src src = {};
 	int len, rem, ret = 0;
 	u64 flags;
@@ -442,12 +444,16 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 		if (ret)
 			break;
 		src.kbuf = nla_data(tb[PCA_PAGE_A_DATA]);
-		ret = pca_region_copy(r, nla_get_u64(tb[PCA_PAGE_A_OFFSET]) >>
-				      PAGE_SHIFT, &src, flags);
-		if (ret == -EEXIST) {
+		offset = nla_get_u64(tb[PCA_PAGE_A_OFFSET]);
+		if (!placed && !existed)
+			first = offset;
+		ret = pca_region_copy(r, offset >> PAGE_SHIFT, &src, flags);
+		if (!ret) {
+			placed++;
+		} else if (ret == -EEXIST) {
 			existed++;
 			ret = 0;
-		} else if (ret) {
+		} else {
 			NL_SET_ERR_MSG_ATTR(info->extack, a,
 					    "could not place page");
 			break;
@@ -458,6 +464,7 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 			    "%u of %u pages already present", existed, pages);
 		ret = -EEXIST;
 	}
+	trace_pca_place(r, PCA_TRACE_COPY, first, placed, existed, ret);
 	return ret;
 }
 

@@ -27,6 +27,7 @@
 #include "netlink.h"
 #include "queue.h"
 #include "region.h"
+#include "trace.h"
 
 /* Most records sent in one netlink message. */
 #define PCA_RECORDS_PER_MSG	64
@@ -305,6 +306,11 @@ void pca_queue_flush(struct pca_queue *q)
 	}
 }
 
+u32 pca_queue_id(const struct pca_queue *q)
+{
+	return q ? q->id : U32_MAX;
+}
+
 /*
  * The queue of socket @sk, or with @sk NULL the first queue of a dead
  * socket that was bound to @portid.
@@ -383,6 +389,7 @@ int pca_queue_attach(struct pca_region *r, struct sock *sk, u32 portid,
 	rcu_assign_pointer(r->queues[r->nr_queues], q);
 	WRITE_ONCE(r->nr_queues, r->nr_queues + 1);
 	atomic_inc(&pca_nr_queues);
+	trace_pca_queue_attach(r, q->id, portid);
 	mutex_unlock(&r->queues_lock);
 
 	*queue_id = q->id;
@@ -414,6 +421,7 @@ static struct pca_queue *pca_queue_unlink(struct pca_region *r,
 	set_bit(PCA_QUEUE_DEAD, &q->state);
 	spin_unlock(&q->lock);
 	atomic_dec(&pca_nr_queues);
+	trace_pca_queue_detach(r, q->id, q->portid);
 	return q;
 }
 

@@ -37,5 +37,7 @@ void pca_queue_release_portid(struct net *net, u32 portid);
 /* For fault.c. */
 struct pca_queue *pca_queue_add(struct pca_region *r, struct pca_fault *f);
 void pca_queue_flush(struct pca_queue *q);
+/* For trace.h: @q's id, U32_MAX for none. */
+u32 pca_queue_id(const struct pca_queue *q);
 
 #endif /* _PCA_QUEUE_H */

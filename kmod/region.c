@@ -39,6 +39,7 @@
 #include "limits.h"
 #include "queue.h"
 #include "region.h"
+#include "trace.h"
 
 #define PCA_FS_MAGIC	0x70636173	/* "pcas" */
 
@@ -347,7 +348,7 @@ int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
 int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		    u64 flags, pgoff_t *done)
 {
-	pgoff_t i, step = pca_unit_pages(r);
+	pgoff_t i, step = pca_unit_pages(r), existed = 0;
 	int ret = 0, err;
 
 	*done = 0;
@@ -359,6 +360,7 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		}
 		if (err) {
 			pca_count_add(r, PCA_COUNT_EEXIST, 1);
+			existed += step;
 			ret = -EEXIST;
 		} else {
 			*done += step;
@@ -373,6 +375,8 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 	pca_count_add(r, PCA_COUNT_ZEROED, *done);
 	if (i && !(flags & PCA_RESOLVE_DONTWAKE))
 		pca_fault_wake_range(r, pgoff, i);
+	trace_pca_place(r, PCA_TRACE_ZERO, (u64)pgoff << PAGE_SHIFT, *done,
+			existed, ret);
 	return ret;
 }
 
@@ -435,6 +439,7 @@ int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		cond_resched();
 	}
 	mutex_unlock(&r->dirty_lock);
+	trace_pca_discard(r, first, nr, *done, ret);
 	return ret;
 }
 

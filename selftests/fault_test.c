@@ -1834,6 +1834,177 @@ static void test_wait_histogram(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- tracepoints ------------------------------------------------------- */
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define PCA_EVENTS	TRACEFS "/events/postcopy_assist"
+
+static int trace_write(const char *file, const char *val)
+{
+	int fd = open(file, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+/* atexit(): a failed test leaves no event enabled for the next. */
+static void trace_events_off(void)
+{
+	trace_write(PCA_EVENTS "/enable", "0");
+}
+
+/* The whole trace buffer, NUL-terminated; the caller frees it. */
+static char *trace_read(struct pca_test_ctx *t)
+{
+	size_t len = 0, size = 1 << 16;
+	char *buf = malloc(size);
+	int fd = open(TRACEFS "/trace", O_RDONLY);
+	ssize_t n;
+
+	PCA_ASSERT(t, buf && fd >= 0, "open trace: %s", strerror(errno));
+	while ((n = read(fd, buf + len, size - len - 1)) > 0) {
+		len += n;
+		if (size - len - 1 == 0) {
+			size *= 2;
+			buf = realloc(buf, size);
+			PCA_ASSERT(t, buf, "realloc");
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * The line of event @name (followed by ": ") that contains every string
+ * of @want, or NULL.  Lines are "<task>-<pid> [cpu] ... <name>: <fields>".
+ */
+static const char *trace_find(const char *trace, const char *name,
+			      const char *const *want)
+{
+	static char line[512];
+	const char *p = trace, *end;
+	char tag[64];
+	int i;
+
+	snprintf(tag, sizeof(tag), " %s: ", name);
+	for (; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, '\n');
+		if ((size_t)(end - p) >= sizeof(line))
+			continue;
+		memcpy(line, p, end - p);
+		line[end - p] = '\0';
+		if (!strstr(line, tag))
+			continue;
+		for (i = 0; want[i] && strstr(line, want[i]); i++)
+			;
+		if (!want[i])
+			return line;
+	}
+	return NULL;
+}
+
+#define TRACE_EXPECT(t, trace, name, ...) ({ \
+	const char *const __want[] = { __VA_ARGS__, NULL }; \
+	const char *__l = trace_find(trace, name, __want); \
+	PCA_EXPECT(t, __l, "no %s event with the fields %s", name, \
+		   #__VA_ARGS__); \
+	__l; \
+})
+
+/*
+ * The module's tracepoints, through tracefs: a write fault resolved by a
+ * netlink COPY, a write logged and read with DIRTY_GET, a DISCARD, and
+ * attach and detach each leave their event with this region's id and the
+ * offsets and counts the test caused.
+ */
+static void test_trace_events(struct pca_test_ctx *t)
+{
+	char id[32], off[32], tid[32], line[512];
+	struct pca_fault_record rec;
+	unsigned long long wait_ns;
+	uint64_t bitmap = 0, dirty = 0;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	const char *l;
+	int64_t done = -1;
+	char *trace;
+
+	if (access(TRACEFS "/events", F_OK) &&
+	    mount("nodev", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY)
+		PCA_SKIP(t, "no tracefs at " TRACEFS ": %s", strerror(errno));
+	/* A kernel without event tracing has tracefs but no events. */
+	if (access(TRACEFS "/events", F_OK))
+		PCA_SKIP(t, "the kernel has no trace events (CONFIG_EVENT_TRACING)");
+	/* It has: then the module's must be there. */
+	PCA_ASSERT(t, !access(PCA_EVENTS "/enable", W_OK),
+		   "no %s/enable: %s", PCA_EVENTS, strerror(errno));
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	atexit(trace_events_off);
+	PCA_ASSERT_OK(t, trace_write(TRACEFS "/tracing_on", "1"));
+	/* Opening the buffer for writing with O_TRUNC empties it. */
+	PCA_ASSERT_OK(t, trace_write(TRACEFS "/trace", ""));
+	PCA_ASSERT_OK(t, trace_write(PCA_EVENTS "/enable", "1"));
+
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	touch_start(t, &k, r.mem + 2 * PAGE + 8, 1);
+	rec = one_fault(t, t->c);
+	fill(data, 5);
+	PCA_ASSERT_OK(t, pca_copy(t->c, r.id, 2 * PAGE, data, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+
+	/* A write after tracking starts is logged; DIRTY_GET reads it. */
+	PCA_ASSERT_OK(t, pca_dirty_track(t->c, r.id, 1));
+	r.mem[2 * PAGE + 16] = 1;
+	PCA_ASSERT_OK(t, pca_dirty_get(t->c, r.id, 0, 4 * PAGE, 0, &bitmap,
+				       sizeof(bitmap), &dirty));
+	PCA_EXPECT_EQ(t, bitmap, 1ULL << 2);
+	PCA_ASSERT_OK(t, fd_discard(r.fd, 2 * PAGE, PAGE, &done));
+	PCA_EXPECT_EQ(t, done, PAGE);
+	PCA_ASSERT_OK(t, pca_detach(t->c, r.id));
+
+	PCA_ASSERT_OK(t, trace_write(PCA_EVENTS "/enable", "0"));
+	trace = trace_read(t);
+	snprintf(id, sizeof(id), "region=%u ", r.id);
+	snprintf(off, sizeof(off), "offset=0x%lx ", 2 * PAGE);
+	snprintf(tid, sizeof(tid), "tid=%u ", rec.tid);
+
+	TRACE_EXPECT(t, trace, "pca_queue_attach", id, "queue=0 ",
+		     "policy=fail nr_queues=1");
+	TRACE_EXPECT(t, trace, "pca_fault_raised", id, off, "len=4096 ",
+		     "write=1 kernel=0 ", tid, "queue=0");
+	TRACE_EXPECT(t, trace, "pca_place", id, "how=copy ", off,
+		     "pages=1 existed=0 err=0");
+	l = TRACE_EXPECT(t, trace, "pca_fault_resolved", id, off,
+			 "how=woken");
+	/* The toucher slept from the record until the COPY. */
+	if (l) {
+		strcpy(line, l);
+		l = strstr(line, "wait_ns=");
+		PCA_EXPECT(t, l && sscanf(l, "wait_ns=%llu", &wait_ns) == 1 &&
+			   wait_ns > 0, "wait_ns in: %s", line);
+	}
+	TRACE_EXPECT(t, trace, "pca_dirty_collect", id, "offset=0x0 ",
+		     "pages=4 dirty=1 cleared=0 ");
+	TRACE_EXPECT(t, trace, "pca_discard", id, off,
+		     "pages=1 discarded=1 err=0");
+	TRACE_EXPECT(t, trace, "pca_queue_detach", id, "queue=0 ",
+		     "nr_queues=0");
+	/* What the module did trace, to compare with what was expected. */
+	if (t->failed)
+		for (l = strtok(trace, "\n"); l; l = strtok(NULL, "\n"))
+			if (l[0] != '#')
+				pca_t_diag(t, "trace: %s", l);
+	free(trace);
+	region_free(&r);
+}
+
 static void test_rmmod_refused_in_use(struct pca_test_ctx *t)
 {
 	char *rmmod[] = { "rmmod", "postcopy_assist", NULL };
@@ -2170,6 +2341,9 @@ static const struct pca_test tests[] = {
 	PCA_TEST("present_mode", test_present_mode, 0),
 	PCA_TEST("region_list", test_region_list, 0),
 	PCA_TEST("wait_histogram", test_wait_histogram, PCA_FEATURE_MISSING),
+	PCA_TEST("trace_events", test_trace_events,
+		 PCA_FEATURE_MISSING | PCA_FEATURE_DIRTY_LOG |
+		 PCA_FEATURE_DISCARD),
 	PCA_TEST("rmmod_refused_in_use", test_rmmod_refused_in_use, 0),
 	PCA_TEST("bad_netlink_input", test_bad_netlink_input,
 		 PCA_FEATURE_COPY_BATCH),
