@@ -111,7 +111,15 @@ static void daemon_spawn(struct daemon *d, const struct pca_mig_info *req)
 		pca_client_close(d->c);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		_exit(relay_worker(req, d->quiet) ? 1 : 0);
+		int ret = relay_worker(req, d->quiet);
+
+		/*
+		 * _exit() flushes no stdio buffer: the worker's summary
+		 * would be lost whenever stdout is a pipe or a file.
+		 */
+		fflush(stdout);
+		fflush(stderr);
+		_exit(ret ? 1 : 0);
 	}
 	d->workers[d->nr_workers] = pid;
 	d->mig_ids[d->nr_workers++] = req->mig_id;
