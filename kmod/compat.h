@@ -7,6 +7,7 @@
 #ifndef _PCA_COMPAT_H
 #define _PCA_COMPAT_H
 
+#include <linux/fs.h>
 #include <linux/mm.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
@@ -78,6 +79,36 @@ static inline void pca_release_fault_lock(struct vm_fault *vmf)
 #define PCA_SETATTR_ARGS	struct mnt_idmap *pca_setattr_idmap
 #else
 #define PCA_SETATTR_ARGS	struct user_namespace *pca_setattr_idmap
+#endif
+
+/* The identity mapping of a mount: 6.3 made it a struct mnt_idmap. */
+#ifdef PCA_HAVE_MNT_IDMAP
+#define pca_nop_idmap		(&nop_mnt_idmap)
+#else
+#define pca_nop_idmap		(&init_user_ns)
+#endif
+
+/* 6.6 hid an inode's times behind accessors. */
+#ifdef PCA_HAVE_INODE_SET_CTIME_CURRENT
+static inline void pca_inode_init_ts(struct inode *inode)
+{
+	simple_inode_init_ts(inode);
+}
+
+static inline void pca_inode_touch(struct inode *inode)
+{
+	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
+}
+#else
+static inline void pca_inode_init_ts(struct inode *inode)
+{
+	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+}
+
+static inline void pca_inode_touch(struct inode *inode)
+{
+	inode->i_mtime = inode->i_ctime = current_time(inode);
+}
 #endif
 
 /*

@@ -33,7 +33,8 @@
 				 BIT_ULL(_IOC_NR(PCA_IOC_COPY_BATCH)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_LOG)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_CLEAR)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_SET_FLAGS)))
 
 /* Entries read from user space per step of a COPY_BATCH. */
 #define PCA_BATCH_CHUNK		16
@@ -440,6 +441,13 @@ long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pca_ioctl_dirty_log(r, argp);
 	case PCA_IOC_DIRTY_CLEAR:
 		return pca_ioctl_dirty_clear(r, argp);
+	case PCA_IOC_SET_FLAGS: {
+		struct pca_set_flags sf;
+
+		if (copy_from_user(&sf, argp, sizeof(sf)))
+			return -EFAULT;
+		return pca_region_set_flags(r, sf.flags);
+	}
 	}
 	return -ENOTTY;
 }

@@ -12,6 +12,7 @@
 #include "netlink.h"
 #include "queue.h"
 #include "region.h"
+#include "regionfs.h"
 
 /* The tracepoints' definitions: once, here (trace.h). */
 #define CREATE_TRACE_POINTS
@@ -40,9 +41,15 @@ static int __init pca_init(void)
 	ret = pca_device_init();
 	if (ret)
 		goto err_netlink;
+	/* Last: a mount may make regions at once. */
+	ret = pca_regionfs_init();
+	if (ret)
+		goto err_device;
 	pr_info("API %d loaded\n", PCA_API_VERSION);
 	return 0;
 
+err_device:
+	pca_device_exit();
 err_netlink:
 	pca_netlink_exit();
 err_queue:
@@ -58,6 +65,8 @@ err_limits:
 
 static void __exit pca_exit(void)
 {
+	/* Not mounted anywhere: each mount holds the module. */
+	pca_regionfs_exit();
 	pca_device_exit();
 	pca_netlink_exit();
 	/* Drains late resends, which may drop the last region reference. */

@@ -39,6 +39,7 @@
 #include "limits.h"
 #include "queue.h"
 #include "region.h"
+#include "regionfs.h"
 #include "trace.h"
 
 #define PCA_FS_MAGIC	0x70636173	/* "pcas" */
@@ -67,7 +68,7 @@ static void pca_region_free_rcu(struct rcu_head *head);
  * (/proc/<pid>/fd/<n> being opened) can outlast the region, and
  * pca_region_file_open() reads the region through inode->i_private.
  */
-static void pca_fs_evict_inode(struct inode *inode)
+void pca_fs_evict_inode(struct inode *inode)
 {
 	struct pca_region *r = inode->i_private;
 
@@ -148,10 +149,16 @@ static void pca_region_release(struct kref *kref)
 	put_user_ns(r->user_ns);
 	put_net(r->net);
 	/* The inode frees @r when it goes (pca_fs_evict_inode()). */
-	if (r->inode)
+	if (r->inode) {
+		struct pca_fs_info *fs = r->fs;
+
 		iput(r->inode);
-	else
+		/* After the iput: the superblock waits for it to go. */
+		if (fs)
+			pca_fs_region_gone(fs);
+	} else {
 		call_rcu(&r->rcu, pca_region_free_rcu);
+	}
 }
 
 void pca_region_put(struct pca_region *r)
@@ -700,7 +707,7 @@ int pca_region_write_notify(struct pca_region *r, bool on)
 	}
 }
 
-static int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
+int pca_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct pca_region *r = file->private_data;
 	struct pca_region_mm *spare = NULL;
@@ -773,8 +780,8 @@ static int pca_region_file_release(struct inode *inode, struct file *file)
  * on a file (balloon, postcopy discard).  The same as DISCARD: missing
  * again in a missing-mode region, zero on the next touch otherwise.
  */
-static long pca_region_fallocate(struct file *file, int mode, loff_t offset,
-				 loff_t len)
+long pca_region_fallocate(struct file *file, int mode, loff_t offset,
+			  loff_t len)
 {
 	struct pca_region *r = file->private_data;
 	pgoff_t done;
@@ -832,7 +839,8 @@ static const struct file_operations pca_region_fops = {
 };
 
 static struct pca_region *pca_region_alloc(u64 size, u64 flags,
-					   unsigned int unit_order)
+					   unsigned int unit_order,
+					   struct net *net)
 {
 	struct pca_region *r;
 
@@ -857,7 +865,7 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags,
 	INIT_LIST_HEAD(&r->mms);
 	atomic_set(&r->nr_files, 1);
 	pca_region_faults_init(r);
-	r->net = get_net(current->nsproxy->net_ns);
+	r->net = get_net(net);
 	r->user_ns = get_user_ns(current_user_ns());
 	r->pid_ns = get_pid_ns(task_active_pid_ns(current));
 	r->memcg = get_mem_cgroup_from_mm(current->mm);
@@ -898,7 +906,8 @@ struct file *pca_region_create(u64 size, u64 flags, u32 *id)
 	ret = pca_limit_region_add(current->nsproxy->net_ns, size);
 	if (ret)
 		return ERR_PTR(ret);
-	r = pca_region_alloc(size, flags, unit_order);
+	r = pca_region_alloc(size, flags, unit_order,
+			     current->nsproxy->net_ns);
 	if (!r) {
 		pca_limit_region_del(current->nsproxy->net_ns, size);
 		return ERR_PTR(-ENOMEM);
@@ -982,6 +991,11 @@ struct file *pca_region_open(u32 id, u64 *size)
 		pca_region_put(r);
 		return ERR_PTR(-EPERM);
 	}
+	/* A file of a region filesystem is opened by its path. */
+	if (r->fs) {
+		pca_region_put(r);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 	/* Its last file may be closing: the id is about to go. */
 	if (!atomic_inc_not_zero(&r->nr_files)) {
 		pca_region_put(r);
@@ -1002,4 +1016,113 @@ struct file *pca_region_open(u32 id, u64 *size)
 	file->private_data = r;
 	*size = r->size;
 	return file;
+}
+
+/**
+ * pca_region_create_fs() - make a file of a region filesystem a region
+ * @inode: the file, locked, with no region yet
+ * @fs: its superblock's information
+ * @net: the network namespace the filesystem was mounted in
+ * @size: bytes, as for pca_region_create()
+ * @flags: PCA_REGION_*
+ *
+ * Called when the file is first given a size.  The region gets an id and
+ * is counted in @net as if made by PCA_IOC_REGION_CREATE; it lives until
+ * the file is unlinked and no file of it is open any more, or the
+ * filesystem goes (pca_region_close_fs()).
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP, -EDQUOT or -ENOMEM.
+ */
+int pca_region_create_fs(struct inode *inode, struct pca_fs_info *fs,
+			 struct net *net, u64 size, u64 flags)
+{
+	unsigned int unit_order = 0;
+	struct pca_region *r;
+	int ret;
+
+	if (flags & PCA_REGION_HUGE) {
+		if (!PCA_HUGE_ORDER || !has_transparent_hugepage())
+			return -EOPNOTSUPP;
+		unit_order = PCA_HUGE_ORDER;
+	}
+	if (!size || !IS_ALIGNED(size, PAGE_SIZE << unit_order) ||
+	    size > PCA_REGION_MAX_SIZE)
+		return -EINVAL;
+
+	ret = pca_limit_region_add(net, size);
+	if (ret)
+		return ret;
+	r = pca_region_alloc(size, flags, unit_order, net);
+	if (!r) {
+		pca_limit_region_del(net, size);
+		return -ENOMEM;
+	}
+	/* No file holds it yet; the filesystem does, until it closes it. */
+	atomic_set(&r->nr_files, 0);
+	/* Before it has an id: commands check the file's permissions. */
+	r->fs = fs;
+	INIT_LIST_HEAD(&r->fs_node);
+	mapping_set_unevictable(inode->i_mapping);
+	if (unit_order) {
+		mapping_set_large_folios(inode->i_mapping);
+		inode->i_blkbits = PAGE_SHIFT + unit_order;
+	}
+	r->inode = inode;
+	ihold(inode);	/* the region's own, dropped when it is freed */
+
+	ret = xa_alloc_cyclic(&pca_regions, &r->id, r, xa_limit_31b,
+			      &pca_next_region_id, GFP_KERNEL);
+	if (ret < 0) {
+		r->fs = NULL;	/* never counted there */
+		r->inode = NULL;
+		iput(inode);
+		pca_region_put(r);
+		return ret;
+	}
+	pca_fs_region_add(fs, r);
+	/* Files of the inode find the region from here on. */
+	smp_store_release(&inode->i_private, r);
+	return 0;
+}
+
+/*
+ * A region of a region filesystem closes, once: its file is unlinked and
+ * no file of it is open, or the filesystem goes.  As the last close of an
+ * ioctl region: it leaves the id table, queues detach, waiters wake.
+ */
+void pca_region_close_fs(struct pca_region *r)
+{
+	if (test_and_set_bit(0, &r->fs_closed))
+		return;
+	pca_fs_region_del(r);
+	xa_erase(&pca_regions, r->id);
+	pca_queue_detach_all(r);
+	pca_fault_wake_all(r);
+	pca_region_put(r);	/* the filesystem's */
+}
+
+/**
+ * pca_region_set_flags() - choose a region's mode before it is used
+ * @r: the region
+ * @flags: PCA_REGION_MISSING and PCA_REGION_USER_ONLY, the others kept
+ *
+ * Return: 0, -EINVAL for other bits, -EBUSY once the region has been
+ * mapped, holds pages or has an agent.
+ */
+int pca_region_set_flags(struct pca_region *r, u64 flags)
+{
+	int ret = 0;
+
+	if (flags & ~(PCA_REGION_MISSING | PCA_REGION_USER_ONLY))
+		return -EINVAL;
+	mutex_lock(&r->queues_lock);
+	spin_lock(&r->mms_lock);
+	if (!list_empty(&r->mms) || r->nr_queues || r->closed ||
+	    pca_region_nr_present(r))
+		ret = -EBUSY;
+	else
+		WRITE_ONCE(r->flags, (r->flags & PCA_REGION_HUGE) | flags);
+	spin_unlock(&r->mms_lock);
+	mutex_unlock(&r->queues_lock);
+	return ret;
 }

@@ -18,6 +18,7 @@ struct pid_namespace;
 struct inode;
 struct file;
 struct pca_queue;
+struct pca_fs_info;
 struct mem_cgroup;
 struct mm_struct;
 
@@ -143,12 +144,30 @@ struct pca_region {
 	unsigned long *dirty;
 	atomic_long_t nr_dirty;
 	bool tracking;
+
+	/*
+	 * A region that is a file of a mounted region filesystem
+	 * (regionfs.c): its superblock's, on whose list @fs_node is (under
+	 * the list's lock), and whether it has been closed (bit 0).  NULL
+	 * for a region made by PCA_IOC_REGION_CREATE.
+	 */
+	struct pca_fs_info *fs;
+	struct list_head fs_node;
+	unsigned long fs_closed;
 };
 
 int pca_region_init(void);
 void pca_region_exit(void);
 
 struct file *pca_region_create(u64 size, u64 flags, u32 *id);
+int pca_region_create_fs(struct inode *inode, struct pca_fs_info *fs,
+			 struct net *net, u64 size, u64 flags);
+void pca_region_close_fs(struct pca_region *r);
+int pca_region_set_flags(struct pca_region *r, u64 flags);
+void pca_fs_evict_inode(struct inode *inode);
+int pca_region_mmap(struct file *file, struct vm_area_struct *vma);
+long pca_region_fallocate(struct file *file, int mode, loff_t offset,
+			  loff_t len);
 struct file *pca_region_open(u32 id, u64 *size);
 struct pca_region *pca_region_lookup(struct net *net, u32 id);
 struct pca_region *pca_region_find_next(struct net *net, unsigned long *id);

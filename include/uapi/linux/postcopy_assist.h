@@ -97,9 +97,10 @@ struct pca_fault_record {
 /*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
- * DISCARD.  Anything else: -ENOTTY.  Type 0xBA, numbers 0x00-0x1F, is
- * free in the kernel's Documentation/userspace-api/ioctl/ioctl-number.rst;
- * this interface takes all of it.
+ * DISCARD, SET_FLAGS.  Anything else: -ENOTTY.  Type 0xBA, numbers
+ * 0x00-0x1F, is free in the kernel's
+ * Documentation/userspace-api/ioctl/ioctl-number.rst; this interface takes
+ * all of it.
  */
 #define PCA_IOC_MAGIC		0xBA
 
@@ -177,6 +178,17 @@ struct pca_dirty_log {
 	__u64 dirty;		/* out: dirty pages in the range */
 };
 
+/*
+ * PCA_IOC_SET_FLAGS on a region fd: the region's mode, PCA_REGION_MISSING
+ * and PCA_REGION_USER_ONLY (PCA_REGION_HUGE stays as made), chosen before
+ * the region is used: -EBUSY once it has been mapped, holds pages or has
+ * an agent.  How a file of a region filesystem gets a mode other than its
+ * mount's, between ftruncate() and the first mmap().
+ */
+struct pca_set_flags {
+	__u64 flags;		/* in: PCA_REGION_MISSING, PCA_REGION_USER_ONLY */
+};
+
 #define PCA_IOC_API		_IOWR(PCA_IOC_MAGIC, 0x00, struct pca_api)
 #define PCA_IOC_REGION_CREATE	_IOWR(PCA_IOC_MAGIC, 0x01, struct pca_region_create)
 #define PCA_IOC_COPY		_IOWR(PCA_IOC_MAGIC, 0x02, struct pca_copy)
@@ -187,5 +199,6 @@ struct pca_dirty_log {
 #define PCA_IOC_DIRTY_CLEAR	_IOW(PCA_IOC_MAGIC, 0x07, struct pca_range)
 #define PCA_IOC_DISCARD		_IOWR(PCA_IOC_MAGIC, 0x08, struct pca_range)
 #define PCA_IOC_REGION_OPEN	_IOWR(PCA_IOC_MAGIC, 0x09, struct pca_region_open)
+#define PCA_IOC_SET_FLAGS	_IOW(PCA_IOC_MAGIC, 0x0a, struct pca_set_flags)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */
