@@ -230,7 +230,8 @@ int postcopy_assist_nl_migrate_doit(struct sk_buff *skb, struct genl_info *info)
 		goto err_limit;
 	}
 	m->net = net;
-	m->region_id = nla_get_u32(info->attrs[PCA_A_REGION_ID]);
+	/* Named by id or by path: pre_doit found it. */
+	m->region_id = ((struct pca_region *)info->user_ptr[0])->id;
 	m->role = nla_get_u32(info->attrs[PCA_A_MIG_ROLE]);
 	m->phase = PCA_MIG_REQUESTED;
 	nla_strscpy(m->peer, info->attrs[PCA_A_MIG_PEER], sizeof(m->peer));

@@ -23,80 +23,92 @@ const struct nla_policy postcopy_assist_api_nl_policy[PCA_A_FEATURES + 1] = {
 };
 
 /* PCA_CMD_REGION_GET - do */
-const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_ID + 1] = {
+const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 };
 
 /* PCA_CMD_ATTACH - do */
-const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_POLICY + 1] = {
+const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_POLICY] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
 /* PCA_CMD_DETACH - do */
-const struct nla_policy postcopy_assist_detach_nl_policy[PCA_A_REGION_ID + 1] = {
+const struct nla_policy postcopy_assist_detach_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 };
 
 /* PCA_CMD_FAULT_RESEND - do */
-const struct nla_policy postcopy_assist_fault_resend_nl_policy[PCA_A_REGION_ID + 1] = {
+const struct nla_policy postcopy_assist_fault_resend_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 };
 
 /* PCA_CMD_COPY - do */
-const struct nla_policy postcopy_assist_copy_nl_policy[PCA_A_PAGE + 1] = {
+const struct nla_policy postcopy_assist_copy_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
 	[PCA_A_PAGE] = NLA_POLICY_NESTED(postcopy_assist_page_nl_policy),
 };
 
 /* PCA_CMD_ZERO - do */
-const struct nla_policy postcopy_assist_zero_nl_policy[PCA_A_RESOLVE_FLAGS + 1] = {
+const struct nla_policy postcopy_assist_zero_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
 	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
 };
 
 /* PCA_CMD_WAKE - do */
-const struct nla_policy postcopy_assist_wake_nl_policy[PCA_A_RESOLVE_FLAGS + 1] = {
+const struct nla_policy postcopy_assist_wake_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
 	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
 };
 
 /* PCA_CMD_DIRTY_TRACK - do */
-const struct nla_policy postcopy_assist_dirty_track_nl_policy[PCA_A_DIRTY_ENABLE + 1] = {
+const struct nla_policy postcopy_assist_dirty_track_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_DIRTY_ENABLE] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
 /* PCA_CMD_DIRTY_GET - do */
-const struct nla_policy postcopy_assist_dirty_get_nl_policy[PCA_A_DIRTY_FLAGS + 1] = {
+const struct nla_policy postcopy_assist_dirty_get_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
 	[PCA_A_DIRTY_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 };
 
 /* PCA_CMD_DIRTY_CLEAR - do */
-const struct nla_policy postcopy_assist_dirty_clear_nl_policy[PCA_A_LENGTH + 1] = {
+const struct nla_policy postcopy_assist_dirty_clear_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
 };
 
 /* PCA_CMD_DISCARD - do */
-const struct nla_policy postcopy_assist_discard_nl_policy[PCA_A_LENGTH + 1] = {
+const struct nla_policy postcopy_assist_discard_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
 };
 
 /* PCA_CMD_MIGRATE - do */
-const struct nla_policy postcopy_assist_migrate_nl_policy[PCA_A_MIG_ARGS + 1] = {
+const struct nla_policy postcopy_assist_migrate_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
+	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_MIG_ROLE] = NLA_POLICY_MAX(NLA_U32, 1),
 	[PCA_A_MIG_PEER] = { .type = NLA_NUL_STRING, .len = 63, },
 	[PCA_A_MIG_ARGS] = { .type = NLA_NUL_STRING, .len = 1023, },
@@ -144,74 +156,74 @@ const struct genl_ops postcopy_assist_nl_ops[18] = {
 		.doit		= postcopy_assist_nl_region_get_doit,
 		.dumpit		= postcopy_assist_nl_region_get_dumpit,
 		.policy		= postcopy_assist_region_get_nl_policy,
-		.maxattr	= PCA_A_REGION_ID,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_ATTACH,
 		.doit		= postcopy_assist_nl_attach_doit,
 		.policy		= postcopy_assist_attach_nl_policy,
-		.maxattr	= PCA_A_POLICY,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_DETACH,
 		.doit		= postcopy_assist_nl_detach_doit,
 		.policy		= postcopy_assist_detach_nl_policy,
-		.maxattr	= PCA_A_REGION_ID,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_FAULT_RESEND,
 		.doit		= postcopy_assist_nl_fault_resend_doit,
 		.policy		= postcopy_assist_fault_resend_nl_policy,
-		.maxattr	= PCA_A_REGION_ID,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_COPY,
 		.doit		= postcopy_assist_nl_copy_doit,
 		.policy		= postcopy_assist_copy_nl_policy,
-		.maxattr	= PCA_A_PAGE,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_ZERO,
 		.doit		= postcopy_assist_nl_zero_doit,
 		.policy		= postcopy_assist_zero_nl_policy,
-		.maxattr	= PCA_A_RESOLVE_FLAGS,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_WAKE,
 		.doit		= postcopy_assist_nl_wake_doit,
 		.policy		= postcopy_assist_wake_nl_policy,
-		.maxattr	= PCA_A_RESOLVE_FLAGS,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_DIRTY_TRACK,
 		.doit		= postcopy_assist_nl_dirty_track_doit,
 		.policy		= postcopy_assist_dirty_track_nl_policy,
-		.maxattr	= PCA_A_DIRTY_ENABLE,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_DIRTY_GET,
 		.doit		= postcopy_assist_nl_dirty_get_doit,
 		.dumpit		= postcopy_assist_nl_dirty_get_dumpit,
 		.policy		= postcopy_assist_dirty_get_nl_policy,
-		.maxattr	= PCA_A_DIRTY_FLAGS,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_DIRTY_CLEAR,
 		.doit		= postcopy_assist_nl_dirty_clear_doit,
 		.policy		= postcopy_assist_dirty_clear_nl_policy,
-		.maxattr	= PCA_A_LENGTH,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_DISCARD,
 		.doit		= postcopy_assist_nl_discard_doit,
 		.policy		= postcopy_assist_discard_nl_policy,
-		.maxattr	= PCA_A_LENGTH,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_MIGRATE,
 		.doit		= postcopy_assist_nl_migrate_doit,
 		.policy		= postcopy_assist_migrate_nl_policy,
-		.maxattr	= PCA_A_MIG_ARGS,
+		.maxattr	= PCA_A_REGION_PATH,
 	},
 	{
 		.cmd		= PCA_CMD_MIGRATE_ACCEPT,

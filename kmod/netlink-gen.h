@@ -16,29 +16,29 @@ extern const struct nla_policy postcopy_assist_page_nl_policy[PCA_PAGE_A_DATA + 
 
 extern const struct nla_policy postcopy_assist_api_nl_policy[PCA_A_FEATURES + 1];
 
-extern const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_ID + 1];
+extern const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_POLICY + 1];
+extern const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_detach_nl_policy[PCA_A_REGION_ID + 1];
+extern const struct nla_policy postcopy_assist_detach_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_fault_resend_nl_policy[PCA_A_REGION_ID + 1];
+extern const struct nla_policy postcopy_assist_fault_resend_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_copy_nl_policy[PCA_A_PAGE + 1];
+extern const struct nla_policy postcopy_assist_copy_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_zero_nl_policy[PCA_A_RESOLVE_FLAGS + 1];
+extern const struct nla_policy postcopy_assist_zero_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_wake_nl_policy[PCA_A_RESOLVE_FLAGS + 1];
+extern const struct nla_policy postcopy_assist_wake_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_dirty_track_nl_policy[PCA_A_DIRTY_ENABLE + 1];
+extern const struct nla_policy postcopy_assist_dirty_track_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_dirty_get_nl_policy[PCA_A_DIRTY_FLAGS + 1];
+extern const struct nla_policy postcopy_assist_dirty_get_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_dirty_clear_nl_policy[PCA_A_LENGTH + 1];
+extern const struct nla_policy postcopy_assist_dirty_clear_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_discard_nl_policy[PCA_A_LENGTH + 1];
+extern const struct nla_policy postcopy_assist_discard_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_migrate_nl_policy[PCA_A_MIG_ARGS + 1];
+extern const struct nla_policy postcopy_assist_migrate_nl_policy[PCA_A_REGION_PATH + 1];
 
 extern const struct nla_policy postcopy_assist_migrate_accept_nl_policy[PCA_A_MIG_ID + 1];
 

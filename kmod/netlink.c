@@ -14,6 +14,8 @@
  */
 
 #include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/namei.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
@@ -28,6 +30,7 @@
 #include "netlink-gen.h"
 #include "queue.h"
 #include "region.h"
+#include "regionfs.h"
 #include "trace.h"
 
 /* Pages per message of a DIRTY_GET dump: a 2 KiB bitmap fits any skb. */
@@ -48,6 +51,40 @@ static u64 pca_nl_commands __ro_after_init;
 				 BIT_ULL(PCA_CMD_DIRTY_CLEAR) | \
 				 BIT_ULL(PCA_CMD_DISCARD) | \
 				 BIT_ULL(PCA_CMD_MIGRATE))
+
+/* Commands that only read the region: MAY_READ on a region's file. */
+#define PCA_NL_READ_CMDS	(BIT_ULL(PCA_CMD_REGION_GET) | \
+				 BIT_ULL(PCA_CMD_DIRTY_GET))
+
+/*
+ * Whether the caller may @mask (MAY_READ, MAY_WRITE) a region that is a
+ * file of a region filesystem: the file's owner, group and mode decide,
+ * with the caller's credentials, as open() would.  Other regions: yes.
+ */
+static int pca_nl_may(struct pca_region *r, int mask)
+{
+	if (!r->fs)
+		return 0;
+	return inode_permission(pca_nop_idmap, r->inode, mask);
+}
+
+static u32 pca_nl_dirty_flags(struct nlattr **attrs)
+{
+	return attrs[PCA_A_DIRTY_FLAGS] ? nla_get_u32(attrs[PCA_A_DIRTY_FLAGS]) :
+					  0;
+}
+
+/* The access a command needs to a region's file: see pca_nl_may(). */
+static int pca_nl_mask(u8 cmd, struct nlattr **attrs)
+{
+	if (!(PCA_NL_READ_CMDS & BIT_ULL(cmd)))
+		return MAY_WRITE;
+	/* Reading the dirty log and clearing it changes the log. */
+	if (cmd == PCA_CMD_DIRTY_GET &&
+	    (pca_nl_dirty_flags(attrs) & PCA_DIRTY_CLEAR))
+		return MAY_WRITE;
+	return MAY_READ;
+}
 
 static int pca_nl_admin(struct sk_buff *skb, struct genl_info *info)
 {
@@ -70,28 +107,129 @@ bool pca_nl_dump_admin(struct netlink_callback *cb)
 	return false;
 }
 
-/* The region named by PCA_A_REGION_ID, referenced, if the caller owns it. */
+/*
+ * @r (or an error) as the caller may use it: CAP_SYS_ADMIN over its user
+ * namespace, and for a file of a region filesystem, @mask access to it.
+ * Drops @r when refused.
+ */
+static struct pca_region *pca_nl_region_check(struct sk_buff *skb,
+					      struct pca_region *r,
+					      struct netlink_ext_ack *extack,
+					      int mask)
+{
+	int ret;
+
+	if (IS_ERR(r))
+		return r;
+	if (!netlink_ns_capable(skb, r->user_ns, CAP_SYS_ADMIN)) {
+		pca_region_put(r);
+		NL_SET_ERR_MSG_MOD(extack, "caller does not own the region");
+		return ERR_PTR(-EPERM);
+	}
+	ret = pca_nl_may(r, mask);
+	if (ret) {
+		pca_region_put(r);
+		if (mask & MAY_WRITE)
+			NL_SET_ERR_MSG_MOD(extack,
+					   "no write permission on the region's file");
+		else
+			NL_SET_ERR_MSG_MOD(extack,
+					   "no read permission on the region's file");
+		return ERR_PTR(ret);
+	}
+	return r;
+}
+
+/* The region of the file at @attr's path, referenced. */
+static struct pca_region *pca_nl_region_path(struct net *net,
+					     const struct nlattr *attr,
+					     struct netlink_ext_ack *extack)
+{
+	struct pca_region *r = NULL;
+	struct inode *inode;
+	struct path path;
+	char *name;
+	int ret;
+
+	name = nla_strdup(attr, GFP_KERNEL);
+	if (!name)
+		return ERR_PTR(-ENOMEM);
+	/* In the caller's context: its root, cwd and permissions. */
+	ret = kern_path(name, LOOKUP_FOLLOW, &path);
+	kfree(name);
+	if (ret) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "cannot look up the path");
+		return ERR_PTR(ret);
+	}
+	inode = d_backing_inode(path.dentry);
+	if (!pca_regionfs_inode(inode) || !S_ISREG(inode->i_mode)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "not a file of a region filesystem");
+		ret = -EINVAL;
+		goto out;
+	}
+	/* The inode keeps the region's memory; the region may be gone. */
+	r = smp_load_acquire(&inode->i_private);
+	if (!r) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "the file has no size yet: not a region");
+		ret = -ENODATA;
+	} else if (!kref_get_unless_zero(&r->ref)) {
+		r = NULL;
+		ret = -ENOENT;
+	} else if (test_bit(0, &r->fs_closed) || !net_eq(r->net, net)) {
+		pca_region_put(r);
+		r = NULL;
+		ret = -ENOENT;
+	}
+	if (ret == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "no region of this network namespace there");
+out:
+	path_put(&path);
+	return r ? r : ERR_PTR(ret);
+}
+
+/**
+ * pca_nl_region() - the region a request names, if the caller may use it
+ * @skb: the request
+ * @attrs: its attributes: PCA_A_REGION_ID or PCA_A_REGION_PATH
+ * @net: the namespace it was sent in
+ * @extack: for the reason of a refusal
+ * @mask: MAY_READ for a command that only reads the region, else MAY_WRITE
+ *
+ * The caller needs CAP_SYS_ADMIN over the region's user namespace and, for
+ * a region that is a file of a region filesystem, @mask access to the file
+ * (its owner, group and mode, as for open()), whether the request names it
+ * by path or by id.
+ *
+ * Return: the region, referenced, or an ERR_PTR.
+ */
 static struct pca_region *pca_nl_region(struct sk_buff *skb,
-					struct genl_info *info)
+					struct nlattr **attrs, struct net *net,
+					struct netlink_ext_ack *extack,
+					int mask)
 {
 	struct pca_region *r;
 
-	if (GENL_REQ_ATTR_CHECK(info, PCA_A_REGION_ID))
+	if (attrs[PCA_A_REGION_ID] && attrs[PCA_A_REGION_PATH]) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[PCA_A_REGION_PATH],
+				    "name the region by id or by path, not both");
 		return ERR_PTR(-EINVAL);
-	r = pca_region_lookup(genl_info_net(info),
-			      nla_get_u32(info->attrs[PCA_A_REGION_ID]));
+	}
+	if (attrs[PCA_A_REGION_PATH])
+		return pca_nl_region_check(skb, pca_nl_region_path(net,
+					   attrs[PCA_A_REGION_PATH], extack),
+					   extack, mask);
+	if (NL_REQ_ATTR_CHECK(extack, NULL, attrs, PCA_A_REGION_ID))
+		return ERR_PTR(-EINVAL);
+	r = pca_region_lookup(net, nla_get_u32(attrs[PCA_A_REGION_ID]));
 	if (!r) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCA_A_REGION_ID],
+		NL_SET_ERR_MSG_ATTR(extack, attrs[PCA_A_REGION_ID],
 				    "no such region");
 		return ERR_PTR(-ENOENT);
 	}
-	if (!netlink_ns_capable(skb, r->user_ns, CAP_SYS_ADMIN)) {
-		pca_region_put(r);
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "caller does not own the region");
-		return ERR_PTR(-EPERM);
-	}
-	return r;
+	return pca_nl_region_check(skb, r, extack, mask);
 }
 
 /*
@@ -108,7 +246,8 @@ static int pca_nl_pre_doit(const struct pca_genl_split_ops *ops,
 	ret = pca_nl_admin(skb, info);
 	if (ret || !(PCA_NL_REGION_CMDS & BIT_ULL(ops->cmd)))
 		return ret;
-	r = pca_nl_region(skb, info);
+	r = pca_nl_region(skb, info->attrs, genl_info_net(info),
+			  info->extack, pca_nl_mask(ops->cmd, info->attrs));
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 	info->user_ptr[0] = r;
@@ -265,7 +404,8 @@ int postcopy_assist_nl_region_get_dumpit(struct sk_buff *skb,
 	}
 	while ((r = pca_region_find_next(net, &id))) {
 		/* List only what REGION_GET would show this caller. */
-		if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN))
+		if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN) ||
+		    pca_nl_may(r, MAY_READ))
 			ret = 0;
 		else
 			ret = pca_nl_fill_region(skb, r,
@@ -553,12 +693,6 @@ int postcopy_assist_nl_dirty_track_doit(struct sk_buff *skb,
 			       nla_get_u32(info->attrs[PCA_A_DIRTY_ENABLE]));
 }
 
-static u32 pca_nl_dirty_flags(struct nlattr **attrs)
-{
-	return attrs[PCA_A_DIRTY_FLAGS] ? nla_get_u32(attrs[PCA_A_DIRTY_FLAGS]) :
-					  0;
-}
-
 static void pca_nl_dirty_error(struct netlink_ext_ack *extack, int err)
 {
 	if (err == -ENODATA)
@@ -690,19 +824,12 @@ static int pca_nl_dirty_dump_init(struct netlink_callback *cb)
 
 	if (!pca_nl_dump_admin(cb))
 		return -EPERM;
-	if (NL_REQ_ATTR_CHECK(cb->extack, NULL, attrs, PCA_A_REGION_ID))
-		return -EINVAL;
-	r = pca_region_lookup(net, nla_get_u32(attrs[PCA_A_REGION_ID]));
-	if (!r) {
-		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[PCA_A_REGION_ID],
-				    "no such region");
-		return -ENOENT;
-	}
-	if (!netlink_ns_capable(cb->skb, r->user_ns, CAP_SYS_ADMIN)) {
-		NL_SET_ERR_MSG_MOD(cb->extack,
-				   "caller does not own the region");
-		ret = -EPERM;
-	} else if (!READ_ONCE(r->dirty)) {
+	r = pca_nl_region(cb->skb, attrs, net, cb->extack,
+			  pca_nl_mask(PCA_CMD_DIRTY_GET, attrs));
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = 0;
+	if (!READ_ONCE(r->dirty)) {
 		pca_nl_dirty_error(cb->extack, -ENODATA);
 		ret = -ENODATA;
 	} else {

@@ -75,6 +75,7 @@ const char *const pca_spec_attr_names[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_ERROR] = "mig_error",
 	[PCA_A_MIG_MESSAGE] = "mig_message",
 	[PCA_A_REGION_UNIT] = "region_unit",
+	[PCA_A_REGION_PATH] = "region_path",
 };
 
 const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
@@ -105,6 +106,7 @@ const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_ERROR] = { .type = NLA_U32 },
 	[PCA_A_MIG_MESSAGE] = { .type = NLA_STRING },
 	[PCA_A_REGION_UNIT] = { .type = NLA_U64 },
+	[PCA_A_REGION_PATH] = { .type = NLA_STRING },
 };
 
 const char *const pca_spec_page_attr_names[PCA_PAGE_A_MAX + 1] = {
