@@ -71,6 +71,7 @@ struct mcli {
 	int json, quiet, progress;
 	int control_fd;
 	const char *region_path;
+	const char *region_name;	/* --region-id given as a path */
 	int region_fd_opened;
 	int tty;
 	enum mig_phase last_phase;
@@ -540,8 +541,11 @@ static const char source_help[] =
 "  --listen-fd N            an inherited listening socket instead\n"
 "  --region-fd N            the region, an inherited fd (pages are read\n"
 "                           from a mapping of it)\n"
-"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N\n"
-"  --region-id ID           its id (dirty tracking is switched by id)\n"
+"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N or a\n"
+"                           file of a region filesystem, which gives the id\n"
+"  --region-id ID|PATH      its id (dirty tracking is switched by id), or\n"
+"                           its file on a region filesystem (pcafs), which\n"
+"                           also serves as --region-path\n"
 "  --size BYTES             region size, if the fd cannot tell\n"
 "  --rounds N               precopy rounds at most (10); 0: postcopy only\n"
 "  --downtime-ms MS         downtime target (300): precopy stops when what\n"
@@ -568,10 +572,13 @@ static const char dest_help[] =
 "rest as it streams in, and detach once every page is present.\n"
 "\n"
 "  --connect ADDR:PORT      the source\n"
-"  --region-id ID           the destination region (missing mode, empty)\n"
+"  --region-id ID|PATH      the destination region (missing mode, empty),\n"
+"                           or its file on a region filesystem (pcafs),\n"
+"                           which also serves as --region-path\n"
 "  --region-fd N            place pages with the fd's ioctls (faster);\n"
 "                           without it, pages go over netlink\n"
-"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N\n"
+"  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N or a\n"
+"                           file of a region filesystem, which gives the id\n"
 "  --channels N             data connections (4, at most 16)\n"
 "  --migration-id HEX       refuse a source serving another migration\n"
 "  --resume                 take over the migration --migration-id from a\n"
@@ -608,7 +615,8 @@ static const char restore_help[] =
 "background; returns when every page is present.\n"
 "\n"
 "  --snapshot FILE          written by '" PROG " snapshot'\n"
-"  --region-id ID           the region (missing mode, empty)\n"
+"  --region-id ID|PATH      the region (missing mode, empty), or its file\n"
+"                           on a region filesystem (pcafs)\n"
 "  --region-fd N | --region-path PATH   place with the fd's ioctls\n"
 "  --control-fd N           VMM control socket (\"resume\" is sent)\n"
 "  --json, --quiet, --progress\n";
@@ -751,8 +759,13 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			m->region_path = optarg;
 			break;
 		case OPT_REGION_ID:
-			ret = parse_uint_opt(name, oname, optarg, UINT32_MAX,
-					     &m->cfg.region_id);
+			/* A path names a file of a region filesystem. */
+			if (*optarg < '0' || *optarg > '9')
+				m->region_name = optarg;
+			else
+				ret = parse_uint_opt(name, oname, optarg,
+						     UINT32_MAX,
+						     &m->cfg.region_id);
 			break;
 		case OPT_SIZE:
 			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
@@ -850,11 +863,15 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 	if (m->region_path && m->cfg.region_fd >= 0)
 		return cmd_usage(name, "%s",
 				 "--region-fd and --region-path exclude each other");
+	/* --region-id PATH: the file is the mapping too, unless one is given. */
+	if (m->region_name && !m->region_path && m->cfg.region_fd < 0)
+		m->region_path = m->region_name;
 	if ((src || m->mode == M_SNAPSHOT) && !m->region_path &&
 	    m->cfg.region_fd < 0)
 		return cmd_usage(name, "%s",
 				 "--region-fd N (or --region-path) is required: pages are read from a mapping of the region");
-	if ((dst || m->mode == M_RESTORE) && !m->cfg.region_id)
+	if ((dst || m->mode == M_RESTORE) && !m->cfg.region_id &&
+	    !m->region_name && !m->region_path)
 		return cmd_usage(name, "%s",
 				 "--region-id is required: faults are received for it");
 	if (m->cfg.want_resume && !m->cfg.have_id)
@@ -969,6 +986,39 @@ static int run_parsed(struct mcli *m)
 	return ret;
 }
 
+/*
+ * The region's id from a path: --region-id PATH, or --region-path PATH on
+ * a region filesystem when no id is given (a /proc/PID/fd path of an
+ * ioctl region has none to find: then --region-id stays required where
+ * faults are received).
+ */
+static int resolve_region(struct mcli *m)
+{
+	const char *path = m->region_name ? m->region_name : m->region_path;
+	int need = m->region_name || m->mode == M_DEST ||
+		   m->mode == M_RESTORE;
+	struct pca_client *c;
+	char why[PATH_MAX + 160];
+	uint32_t id;
+	int ret;
+
+	if (m->cfg.region_id || !path)
+		return 0;
+	ret = pca_client_open(&c);
+	if (ret)
+		return need ? fail(m->name, pca_strerror(NULL), ret) : 0;
+	ret = pca_region_resolve(c, path, &id);
+	if (!ret)
+		m->cfg.region_id = id;
+	else if (need)
+		snprintf(why, sizeof(why), "%s: %s", path, pca_strerror(c));
+	pca_client_close(c);
+	if (ret && need)
+		return fail(m->region_name ? "--region-id" : "--region-path",
+			    why, ret);
+	return 0;
+}
+
 static int run_migration(int argc, char **argv, enum mode mode)
 {
 	struct mcli *m;
@@ -1001,7 +1051,9 @@ static int run_migration(int argc, char **argv, enum mode mode)
 		}
 		m->region_fd_opened = 1;
 	}
-	ret = run_parsed(m);
+	ret = resolve_region(m);
+	if (!ret)
+		ret = run_parsed(m);
 	mcli_free(m);
 	return ret;
 }

@@ -304,7 +304,7 @@ static void print_event(const struct pca_mig_info *m, int json)
 }
 
 static const char migrate_help[] =
-"Usage: " PROG " migrate --region-id ID --role source|destination --peer ADDR:PORT\n"
+"Usage: " PROG " migrate --region-id ID|PATH --role source|destination --peer ADDR:PORT\n"
 "                       [--args \"OPTIONS\"] [--pause-cmd CMD] [--resume-cmd CMD]\n"
 "                       [--timeout-s N] [--json]\n"
 "\n"
@@ -312,7 +312,8 @@ static const char migrate_help[] =
 "work), print its events, and wait for its end.  The migration belongs\n"
 "to this command: interrupting it cancels the migration.\n"
 "\n"
-"  --region-id ID        the region (created by the VMM)\n"
+"  --region-id ID|PATH   the region (created by the VMM), or its file on a\n"
+"                        region filesystem (pcafs)\n"
 "  --role ROLE           source (PEER: the address to listen on) or\n"
 "                        destination (PEER: the source's address)\n"
 "  --peer ADDR:PORT\n"
@@ -339,7 +340,7 @@ int cmd_migrate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *peer = NULL, *args = NULL, *pause_cmd = NULL;
-	const char *resume_cmd = NULL;
+	const char *resume_cmd = NULL, *region_name = NULL;
 	unsigned long region = 0, timeout_s = 0;
 	int role = -1, json = 0, opt, ret, resumed = 0;
 	struct pca_client *c;
@@ -352,11 +353,18 @@ int cmd_migrate(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
+			/* A path names a file of a region filesystem. */
+			if (*optarg < '0' || *optarg > '9') {
+				region_name = optarg;
+				region = 0;
+				break;
+			}
 			errno = 0;
 			region = strtoul(optarg, &end, 0);
 			if (errno || *end || !region || region > UINT32_MAX)
 				return cmd_usage("migrate",
 						 "bad region id %s", optarg);
+			region_name = NULL;
 			break;
 		case 'o':
 			if (!strcmp(optarg, "source"))
@@ -401,7 +409,7 @@ int cmd_migrate(int argc, char **argv)
 	if (optind < argc)
 		return cmd_usage("migrate", "unexpected argument %s",
 				 argv[optind]);
-	if (!region || role < 0 || !peer)
+	if ((!region && !region_name) || role < 0 || !peer)
 		return cmd_usage("migrate", "%s",
 				 "--region-id, --role and --peer are required");
 	if (strlen(peer) >= PCA_MIG_PEER_MAX)
@@ -413,6 +421,18 @@ int cmd_migrate(int argc, char **argv)
 	ret = relay_client("migrate", PCA_MCGRP_VMM, &c);
 	if (ret)
 		return ret;
+	if (region_name) {
+		uint32_t rid;
+
+		ret = pca_region_resolve(c, region_name, &rid);
+		if (ret) {
+			fprintf(stderr, PROG ": migrate: --region-id %s: %s\n",
+				region_name, pca_strerror(c));
+			pca_client_close(c);
+			return ret;
+		}
+		region = rid;
+	}
 	ret = pca_migrate(c, region, role, peer, args, &id);
 	if (ret) {
 		fail("migrate", pca_strerror(c), ret);

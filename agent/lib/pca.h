@@ -146,6 +146,18 @@ struct pca_region_info {
 int pca_region_get(struct pca_client *c, uint32_t id,
 		   struct pca_region_info *out);
 /*
+ * PCA_CMD_REGION_GET for the region that is the file @path of a mounted
+ * region filesystem (resolved by the kernel in the caller's context, with
+ * its permissions: read access to the file is needed).
+ */
+int pca_region_get_path(struct pca_client *c, const char *path,
+			struct pca_region_info *out);
+/*
+ * A region named as a user names one: a decimal (or 0x) id, or a path to
+ * a file of a region filesystem.  *@id gets its id.
+ */
+int pca_region_resolve(struct pca_client *c, const char *name, uint32_t *id);
+/*
  * PCA_CMD_REGION_GET dump: *out is a malloc()ed array of *n regions (NULL
  * when there are none); free() it.
  */

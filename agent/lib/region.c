@@ -150,6 +150,42 @@ static int parse_region_elem(struct nlattr **tb, void *elem)
 	return region_from_attrs(tb, elem) ? -EPROTO : 0;
 }
 
+int pca_region_get_path(struct pca_client *c, const char *path,
+			struct pca_region_info *out)
+{
+	struct pca_region_info info;
+	struct nl_msg *msg;
+	int ret;
+
+	msg = pca_msg_new(c, PCA_CMD_REGION_GET, 0);
+	if (msg && nla_put_string(msg, PCA_A_REGION_PATH, path) < 0)
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_region_one, &info, "region");
+	if (!ret && out)
+		*out = info;
+	return ret;
+}
+
+int pca_region_resolve(struct pca_client *c, const char *name, uint32_t *id)
+{
+	struct pca_region_info info;
+	unsigned long long v;
+	char *end;
+	int ret;
+
+	errno = 0;
+	v = strtoull(name, &end, 0);
+	if (*name >= '0' && *name <= '9' && !errno && !*end &&
+	    v && v <= UINT32_MAX) {
+		*id = v;
+		return 0;
+	}
+	ret = pca_region_get_path(c, name, &info);
+	if (!ret)
+		*id = info.id;
+	return ret;
+}
+
 int pca_region_list(struct pca_client *c, struct pca_region_info **out,
 		    size_t *n)
 {
