@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -1080,6 +1081,131 @@ static void test_size_mismatch(struct pca_test_ctx *t)
 	src_bg_stop(&s);
 }
 
+/* ---- the region filesystem, agents given paths ------------------------ */
+
+#define FS_SRC		"/tmp/migrate_test-src"
+#define FS_DST		"/tmp/migrate_test-dst"
+
+static uint64_t fs_word(size_t page)
+{
+	return page * 0x9e3779b97f4a7c15ULL + 1;
+}
+
+static uint8_t *fs_file(struct pca_test_ctx *t, const char *dir,
+			const char *opts, size_t size)
+{
+	char path[96];
+	uint8_t *p;
+	int fd;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		PCA_FATAL(t, "mkdir %s: %s", dir, strerror(errno));
+	if (mount("none", dir, "pcafs", 0, opts))
+		PCA_FATAL(t, "mount pcafs on %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/vm", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, size))
+		PCA_FATAL(t, "%s: %s", path, strerror(errno));
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		PCA_FATAL(t, "mmap %s: %s", path, strerror(errno));
+	close(fd);
+	return p;
+}
+
+static pid_t fs_agent(struct pca_test_ctx *t, char *const argv[])
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		PCA_FATAL(t, "fork: %s", strerror(errno));
+	if (!pid) {
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int fs_agent_wait(pid_t pid, int ms)
+{
+	int status, waited;
+
+	for (waited = 0; waited < pca_scaled_ms(ms); waited += 20) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/*
+ * A migration between two files of region filesystems, as between two
+ * QEMUs on two hosts: postcopy-agent source and destination are given the
+ * files' paths only.  Postcopy only, and the destination's "guest" reads
+ * every page from the moment the agent attached: its faults are served.
+ */
+static void test_regionfs_paths(struct pca_test_ctx *t)
+{
+	char *src_argv[] = { "/bin/postcopy-agent", "source", "--listen",
+			     "127.0.0.1:47391", "--region-id", FS_SRC "/vm",
+			     "--rounds", "0", "--quiet", NULL };
+	char *dst_argv[] = { "/bin/postcopy-agent", "destination",
+			     "--connect", "127.0.0.1:47391", "--region-id",
+			     FS_DST "/vm", "--quiet", NULL };
+	size_t size = 8 * MiB, pages = size / 4096, i, bad = 0;
+	struct pca_region_info info;
+	uint8_t *src, *dst;
+	int st_src, st_dst, waited;
+	pid_t ps, pd;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	src = fs_file(t, FS_SRC, NULL, size);
+	dst = fs_file(t, FS_DST, "missing", size);
+	for (i = 0; i < pages; i++)
+		*(uint64_t *)(src + i * 4096 + (i % 500) * 8) = fs_word(i);
+
+	ps = fs_agent(t, src_argv);
+	pd = fs_agent(t, dst_argv);
+	/* the destination's reads wait once an agent serves them */
+	for (waited = 0;; waited += 20) {
+		if (!pca_region_get_path(t->c, FS_DST "/vm", &info) &&
+		    info.queues)
+			break;
+		if (waited > pca_scaled_ms(30000))
+			PCA_FATAL(t, "the destination agent never attached");
+		usleep(20000);
+	}
+	for (i = 0; i < pages; i++)
+		if (*(uint64_t *)(dst + i * 4096 + (i % 500) * 8) !=
+		    fs_word(i))
+			bad++;
+	st_dst = fs_agent_wait(pd, 60000);
+	st_src = fs_agent_wait(ps, 60000);
+	PCA_EXPECT(t, st_src == 0, "source agent: status %#x", st_src);
+	PCA_EXPECT(t, st_dst == 0, "destination agent: status %#x", st_dst);
+	PCA_EXPECT_EQ(t, bad, 0);
+	PCA_ASSERT_OK(t, pca_region_get_path(t->c, FS_DST "/vm", &info));
+	pca_t_diag(t, "pages %zu present %llu faults %llu", pages,
+		   (unsigned long long)info.pages_present,
+		   (unsigned long long)info.stats.faults);
+	PCA_EXPECT_EQ(t, info.pages_present, pages);
+	PCA_EXPECT(t, info.stats.faults > 0, "no fault was served");
+	PCA_EXPECT(t, !memcmp(src, dst, size), "contents differ");
+
+	munmap(src, size);
+	munmap(dst, size);
+	unlink(FS_SRC "/vm");
+	unlink(FS_DST "/vm");
+	umount(FS_SRC);
+	umount(FS_DST);
+}
+
 static const struct pca_test tests[] = {
 	PCA_TEST("idle", test_idle, PRECOPY, .timeout = 90),
 	PCA_TEST("low_rate", test_low_rate, PRECOPY, .timeout = 90),
@@ -1138,6 +1264,8 @@ static const struct pca_test tests[] = {
 		 MIG_FEATURES),
 	PCA_TEST("wrong_migration_id", test_wrong_migration_id, MIG_FEATURES),
 	PCA_TEST("size_mismatch", test_size_mismatch, MIG_FEATURES),
+	PCA_TEST("regionfs_paths", test_regionfs_paths, MIG_FEATURES,
+		 .timeout = 120),
 };
 
 PCA_TEST_MAIN(tests)
