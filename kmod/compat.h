@@ -102,12 +102,19 @@ static inline void pca_inode_touch(struct inode *inode)
 #else
 static inline void pca_inode_init_ts(struct inode *inode)
 {
-	inode->i_atime = inode->i_mtime = inode->i_ctime = current_time(inode);
+	struct timespec64 now = current_time(inode);
+
+	inode->i_atime = now;
+	inode->i_mtime = now;
+	inode->i_ctime = now;
 }
 
 static inline void pca_inode_touch(struct inode *inode)
 {
-	inode->i_mtime = inode->i_ctime = current_time(inode);
+	struct timespec64 now = current_time(inode);
+
+	inode->i_mtime = now;
+	inode->i_ctime = now;
 }
 #endif
 

@@ -86,6 +86,7 @@ void pca_fs_file_put(struct pca_region *r)
 
 static void pca_fs_unlinked(struct inode *inode)
 {
+	/* Pairs with the release in pca_region_create_fs(). */
 	struct pca_region *r = smp_load_acquire(&inode->i_private);
 
 	if (!r || inode->i_nlink)
@@ -108,6 +109,7 @@ static struct pca_region *pca_fs_file_region(struct file *file)
 
 	if (r)
 		return r;
+	/* Pairs with the release in pca_region_create_fs(). */
 	r = smp_load_acquire(&inode->i_private);
 	/* Its memory lasts as long as the inode; the region may not. */
 	if (!r || !kref_get_unless_zero(&r->ref))

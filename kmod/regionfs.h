@@ -32,7 +32,7 @@ struct pca_fs_info {
 	kgid_t gid;
 	umode_t mode;
 	u64 flags;
-	spinlock_t lock;
+	spinlock_t lock;		/* guards @regions; a leaf */
 	struct list_head regions;
 	atomic_t nr_regions;
 	struct completion gone;
