@@ -974,7 +974,8 @@ err_region:
  *
  * For an agent that took a migration of a region it did not create.  The
  * caller needs CAP_SYS_ADMIN over the region's user namespace, as for
- * every netlink command on the region.
+ * every netlink command on the region; a region that is a file of a region
+ * filesystem is opened as that file (pca_fs_region_open()).
  *
  * Return: the new file, or an ERR_PTR: -ENOENT for no such region (or
  * one closing), -EPERM.
@@ -991,10 +992,13 @@ struct file *pca_region_open(u32 id, u64 *size)
 		pca_region_put(r);
 		return ERR_PTR(-EPERM);
 	}
-	/* A file of a region filesystem is opened by its path. */
+	/* A file of a region filesystem: opened again at its path. */
 	if (r->fs) {
+		file = pca_fs_region_open(r);
+		if (!IS_ERR(file))
+			*size = r->size;
 		pca_region_put(r);
-		return ERR_PTR(-EOPNOTSUPP);
+		return file;
 	}
 	/* Its last file may be closing: the id is about to go. */
 	if (!atomic_inc_not_zero(&r->nr_files)) {

@@ -9,6 +9,7 @@
 #include <linux/rcupdate.h>
 #include <linux/percpu.h>
 #include <linux/fs.h>
+#include <linux/path.h>
 #include <linux/sizes.h>
 #include <uapi/linux/postcopy_assist.h>
 
@@ -148,12 +149,15 @@ struct pca_region {
 	/*
 	 * A region that is a file of a mounted region filesystem
 	 * (regionfs.c): its superblock's, on whose list @fs_node is (under
-	 * the list's lock), and whether it has been closed (bit 0).  NULL
-	 * for a region made by PCA_IOC_REGION_CREATE.
+	 * the list's lock), whether it has been closed (bit 0), and the
+	 * path of an open file of it while it has one (for
+	 * PCA_IOC_REGION_OPEN; under the list's lock too).  NULL for a
+	 * region made by PCA_IOC_REGION_CREATE.
 	 */
 	struct pca_fs_info *fs;
 	struct list_head fs_node;
 	unsigned long fs_closed;
+	struct path fs_path;
 };
 
 int pca_region_init(void);

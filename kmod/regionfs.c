@@ -24,6 +24,8 @@
 #include <linux/huge_mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/cred.h>
 #include <linux/pagemap.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -75,12 +77,25 @@ void pca_fs_region_gone(struct pca_fs_info *fs)
  * The region closes once its file has no name and no open file: whichever
  * of unlink and the last close comes second sees both.  Both sides order
  * their own change before reading the other's (atomic_dec_and_test() is a
- * full barrier, as is the smp_mb() after unlink).
+ * full barrier, as is the smp_mb() after unlink).  The last file drops the
+ * path kept for PCA_IOC_REGION_OPEN.
  */
 void pca_fs_file_put(struct pca_region *r)
 {
-	if (atomic_dec_and_test(&r->nr_files) && !READ_ONCE(r->inode->i_nlink))
-		pca_region_close_fs(r);
+	struct path old = {};
+	bool last;
+
+	spin_lock(&r->fs->lock);
+	last = atomic_dec_and_test(&r->nr_files);
+	if (last)
+		swap(old, r->fs_path);
+	spin_unlock(&r->fs->lock);
+	if (last) {
+		if (old.mnt)
+			path_put(&old);
+		if (!READ_ONCE(r->inode->i_nlink))
+			pca_region_close_fs(r);
+	}
 	pca_region_put(r);
 }
 
@@ -100,32 +115,77 @@ static void pca_fs_unlinked(struct inode *inode)
  * The region of @file's inode, once it has one (the file was given a
  * size), held by @file from then on: file->private_data, as for a file
  * made by PCA_IOC_REGION_CREATE.  NULL while the file has no size, or
- * when its region has closed.
+ * when its region has closed.  The first open file of the region lends
+ * its path to PCA_IOC_REGION_OPEN until the last one goes.
  */
 static struct pca_region *pca_fs_file_region(struct file *file)
 {
 	struct inode *inode = file_inode(file);
 	struct pca_region *r = READ_ONCE(file->private_data);
+	struct pca_fs_info *fs;
 
 	if (r)
 		return r;
 	/* Pairs with the release in pca_region_create_fs(). */
 	r = smp_load_acquire(&inode->i_private);
-	/* Its memory lasts as long as the inode; the region may not. */
-	if (!r || !kref_get_unless_zero(&r->ref))
+	if (!r)
 		return NULL;
-	atomic_inc(&r->nr_files);
-	if (test_bit(0, &r->fs_closed)) {
-		atomic_dec(&r->nr_files);
-		pca_region_put(r);
-		return NULL;
+	fs = r->fs;
+	spin_lock(&fs->lock);
+	if (file->private_data) {
+		r = file->private_data;		/* another thread was first */
+	} else if (test_bit(0, &r->fs_closed) ||
+		   !kref_get_unless_zero(&r->ref)) {
+		/* Its memory lasts as long as the inode; the region did not. */
+		r = NULL;
+	} else {
+		if (atomic_inc_return(&r->nr_files) == 1) {
+			r->fs_path = file->f_path;
+			path_get(&r->fs_path);
+		}
+		WRITE_ONCE(file->private_data, r);
 	}
-	if (cmpxchg(&file->private_data, NULL, r)) {
-		/* Another thread attached first; its count stays. */
-		atomic_dec(&r->nr_files);
-		pca_region_put(r);
+	spin_unlock(&fs->lock);
+	return r;
+}
+
+/**
+ * pca_fs_region_open() - another file of a file's region, by its id
+ * @r: the region, referenced, of a region filesystem
+ *
+ * PCA_IOC_REGION_OPEN for a region that is a file: the file opened again
+ * at the path of one of its open files, with the caller's credentials,
+ * which need read and write permission on it.
+ *
+ * Return: the file, or an ERR_PTR: -ENOENT when no file of the region is
+ * open (or it has closed), -EACCES.
+ */
+struct file *pca_fs_region_open(struct pca_region *r)
+{
+	struct path path = {};
+	struct file *file;
+	int ret;
+
+	spin_lock(&r->fs->lock);
+	if (r->fs_path.mnt) {
+		path = r->fs_path;
+		path_get(&path);
 	}
-	return READ_ONCE(file->private_data);
+	spin_unlock(&r->fs->lock);
+	if (!path.mnt)
+		return ERR_PTR(-ENOENT);
+	ret = inode_permission(pca_nop_idmap, r->inode, MAY_READ | MAY_WRITE);
+	if (ret) {
+		path_put(&path);
+		return ERR_PTR(ret);
+	}
+	file = dentry_open(&path, O_RDWR, current_cred());
+	path_put(&path);
+	if (!IS_ERR(file) && !file->private_data) {
+		fput(file);
+		file = ERR_PTR(-ENOENT);
+	}
+	return file;
 }
 
 static int pca_fs_open(struct inode *inode, struct file *file)

@@ -21,7 +21,7 @@ struct pca_region;
  * @mode: permissions of the root directory
  * @flags: PCA_REGION_MISSING and PCA_REGION_HUGE, given to every region
  *         made on it
- * @lock: guards @regions; a leaf
+ * @lock: guards @regions, and each of their @nr_files and @fs_path; a leaf
  * @regions: its regions not yet closed (pca_region.fs_node)
  * @nr_regions: its regions not yet freed, plus one while it is mounted
  * @gone: completed when @nr_regions drops to zero
@@ -32,7 +32,7 @@ struct pca_fs_info {
 	kgid_t gid;
 	umode_t mode;
 	u64 flags;
-	spinlock_t lock;		/* guards @regions; a leaf */
+	spinlock_t lock;		/* see above */
 	struct list_head regions;
 	atomic_t nr_regions;
 	struct completion gone;
@@ -46,5 +46,6 @@ void pca_fs_region_add(struct pca_fs_info *fs, struct pca_region *r);
 void pca_fs_region_del(struct pca_region *r);
 void pca_fs_region_gone(struct pca_fs_info *fs);
 void pca_fs_file_put(struct pca_region *r);
+struct file *pca_fs_region_open(struct pca_region *r);
 
 #endif /* _PCA_REGIONFS_H */

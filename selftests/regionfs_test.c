@@ -796,6 +796,37 @@ static void test_not_a_region(struct pca_test_ctx *t)
 						 &info), ENOENT);
 }
 
+/*
+ * PCA_IOC_REGION_OPEN by id (what the relay's agent daemon does) opens
+ * the file again while a file of it is open or mapped.
+ */
+static void test_region_open(struct pca_test_ctx *t)
+{
+	uint64_t size = 0;
+	uint32_t id;
+	uint8_t *p, *q;
+	int fd, fd2;
+
+	fs_mount(t, NULL);
+	fd = fs_region(t, "o", 4 * PAGE, &id);
+	p = map(t, fd, 4 * PAGE);
+	close(fd);		/* the mapping holds the file */
+	p[PAGE] = 0x61;
+	fd2 = PCA_ASSERT_OK(t, pca_region_open(id, &size));
+	PCA_EXPECT_EQ(t, size, 4 * PAGE);
+	q = map(t, fd2, 4 * PAGE);
+	PCA_EXPECT_EQ(t, q[PAGE], 0x61);
+	q[2 * PAGE] = 0x62;
+	PCA_EXPECT_EQ(t, p[2 * PAGE], 0x62);
+	munmap(q, 4 * PAGE);
+	close(fd2);
+	munmap(p, 4 * PAGE);
+	/* named, but no file open: nothing to open it from */
+	PCA_EXPECT_ERR(t, pca_region_open(id, &size), ENOENT);
+	unlink(MNT "/o");
+	fs_umount(t);
+}
+
 static const struct pca_test tests[] = {
 	PCA_TEST("mount_options", test_mount_options, 0),
 	PCA_TEST("bad_options", test_bad_options, 0),
@@ -813,6 +844,7 @@ static const struct pca_test tests[] = {
 	PCA_TEST("huge", test_huge, 0),
 	PCA_TEST("netns", test_netns, 0),
 	PCA_TEST("not_a_region", test_not_a_region, 0),
+	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
 };
 
 PCA_TEST_MAIN(tests)
