@@ -565,7 +565,7 @@ static const char source_help[] =
 "  --progress               progress lines even when stderr is no terminal\n";
 
 static const char dest_help[] =
-"Usage: " PROG " destination --connect ADDR:PORT --region-id ID [--region-fd N] [options]\n"
+"Usage: " PROG " destination --connect ADDR:PORT --region-id ID|PATH [--region-fd N] [options]\n"
 "\n"
 "Fill a missing-mode region from a source: stage precopy pages, resume\n"
 "the VMM at switchover, turn its faults into urgent requests, place the\n"
@@ -608,7 +608,7 @@ static const char snapshot_help[] =
 "  --json, --quiet\n";
 
 static const char restore_help[] =
-"Usage: " PROG " restore --snapshot FILE --region-id ID [--region-fd N] [options]\n"
+"Usage: " PROG " restore --snapshot FILE --region-id ID|PATH [--region-fd N] [options]\n"
 "\n"
 "Restore a missing-mode region lazily from a snapshot: the VMM runs at\n"
 "once, its faults are served from the file, the rest is placed in the\n"
