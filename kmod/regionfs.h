@@ -21,7 +21,9 @@ struct pca_region;
  * @mode: permissions of the root directory
  * @flags: PCA_REGION_MISSING and PCA_REGION_HUGE, given to every region
  *         made on it
- * @lock: guards @regions, and each of their @nr_files and @fs_path; a leaf
+ * @lock: guards @regions, and each of their @nr_files transitions and
+ *        @fs_path; no lock of ours nests in it (path_get() does, the
+ *        dentry's and mount's own)
  * @regions: its regions not yet closed (pca_region.fs_node)
  * @nr_regions: its regions not yet freed, plus one while it is mounted
  * @gone: completed when @nr_regions drops to zero
