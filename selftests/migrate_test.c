@@ -1206,6 +1206,117 @@ static void test_regionfs_paths(struct pca_test_ctx *t)
 	umount(FS_DST);
 }
 
+/* @argv with stdout and stderr to the file @out (created afresh). */
+static pid_t fs_agent_out(struct pca_test_ctx *t, char *const argv[],
+			  const char *out)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		PCA_FATAL(t, "fork: %s", strerror(errno));
+	if (!pid) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void fs_file_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The same through the module's relay: "postcopy-agent migrate" given the
+ * files' paths on both sides, "postcopy-agent daemon" reaching each
+ * region by id (PCA_IOC_REGION_OPEN opens the file again) with its output
+ * in a file, where both workers' summaries must arrive.
+ */
+static void test_regionfs_relay(struct pca_test_ctx *t)
+{
+	char *daemon_argv[] = { "/bin/postcopy-agent", "daemon", NULL };
+	char *dst_argv[] = { "/bin/postcopy-agent", "migrate", "--region-id",
+			     FS_DST "/vm", "--role", "destination", "--peer",
+			     "127.0.0.1:47392", "--timeout-s", "60", NULL };
+	char *src_argv[] = { "/bin/postcopy-agent", "migrate", "--region-id",
+			     FS_SRC "/vm", "--role", "source", "--peer",
+			     "127.0.0.1:47392", "--args", "--rounds 1",
+			     "--timeout-s", "60", NULL };
+	size_t size = 4 * MiB, pages = size / 4096, i;
+	int st_src, st_dst, tries;
+	struct pca_region_info info;
+	char out[8192];
+	uint8_t *src, *dst;
+	pid_t pdm, ps, pd;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	src = fs_file(t, FS_SRC, NULL, size);
+	dst = fs_file(t, FS_DST, "missing", size);
+	for (i = 0; i < pages; i++)
+		*(uint64_t *)(src + i * 4096 + (i % 500) * 8) = fs_word(i);
+
+	pdm = fs_agent_out(t, daemon_argv, "/tmp/migrate_test-daemon.out");
+	/* the daemon may not listen yet: "no agent daemon listens" */
+	for (tries = 0;; tries++) {
+		int waited;
+
+		pd = fs_agent_out(t, dst_argv, "/tmp/migrate_test-dst.out");
+		for (waited = 0; waited < pca_scaled_ms(1000); waited += 20) {
+			if (waitpid(pd, &st_dst, WNOHANG) == pd)
+				break;
+			usleep(20000);
+		}
+		if (waited >= pca_scaled_ms(1000))
+			break;		/* running: the daemon took it */
+		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		if (!strstr(out, "no agent daemon") || tries > 50)
+			PCA_FATAL(t, "migrate (destination): status %#x: %s",
+				  st_dst, out);
+	}
+	ps = fs_agent_out(t, src_argv, "/tmp/migrate_test-src.out");
+	st_src = fs_agent_wait(ps, 60000);
+	st_dst = fs_agent_wait(pd, 60000);
+	fs_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
+	PCA_EXPECT(t, st_src == 0, "migrate (source): status %#x: %s", st_src,
+		   out);
+	fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+	PCA_EXPECT(t, st_dst == 0, "migrate (destination): status %#x: %s",
+		   st_dst, out);
+	kill(pdm, SIGTERM);
+	fs_agent_wait(pdm, 10000);
+
+	PCA_ASSERT_OK(t, pca_region_get_path(t->c, FS_DST "/vm", &info));
+	PCA_EXPECT_EQ(t, info.pages_present, pages);
+	PCA_EXPECT(t, !memcmp(src, dst, size), "contents differ");
+	/* the workers' summaries reached the daemon's stdout, a file */
+	fs_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
+	pca_diag_lines(t, out);
+	PCA_EXPECT(t, strstr(out, "(source): complete") &&
+		   strstr(out, "(destination): complete"),
+		   "a worker's summary is missing from the daemon's output");
+
+	munmap(src, size);
+	munmap(dst, size);
+	unlink(FS_SRC "/vm");
+	unlink(FS_DST "/vm");
+	umount(FS_SRC);
+	umount(FS_DST);
+}
+
 static const struct pca_test tests[] = {
 	PCA_TEST("idle", test_idle, PRECOPY, .timeout = 90),
 	PCA_TEST("low_rate", test_low_rate, PRECOPY, .timeout = 90),
@@ -1266,6 +1377,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("size_mismatch", test_size_mismatch, MIG_FEATURES),
 	PCA_TEST("regionfs_paths", test_regionfs_paths, MIG_FEATURES,
 		 .timeout = 120),
+	PCA_TEST("regionfs_relay", test_regionfs_relay, RELAY,
+		 .timeout = 150),
 };
 
 PCA_TEST_MAIN(tests)
