@@ -68,6 +68,9 @@ limit=${VM_TIMEOUT:-$((120 + ntests * (test_timeout + 15)))}
 
 # The kernel's ynl CLI for ynl_test (make check unpacks it: ynl-tree.sh).
 ynltree=$(ynl_tree 2>/dev/null) || ynltree=
+# kselftest's runner (make userspace unpacks it: ksft-tree.sh).
+ksfttree=$(ksft_tree) && [ -f "$ksfttree/.stamp" ] ||
+	die "no kselftest tree: run 'make userspace'"
 
 gmods=${GUEST_MODULES:-}
 if [ -f "$stdir/MODULES" ]; then
@@ -138,7 +141,7 @@ for t in "${targets[@]}"; do
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
 		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
-		-m "$modsrc" -g "$gmods" -y "$ynltree"
+		-m "$modsrc" -g "$gmods" -y "$ynltree" -K "$ksfttree"
 
 	t0=$(date +%s)
 	rc=0
