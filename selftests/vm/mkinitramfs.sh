@@ -151,7 +151,7 @@ if [ -n "$ksfttree" ]; then
 	[ -f "$src/kselftest/runner.sh" ] || die "no kselftest runner in '$ksfttree' (ksft-tree.sh)"
 	install -m 755 "$src/run_kselftest.sh" "$ksft/run_kselftest.sh"
 	mkdir -p "$ksft/kselftest"
-	cp "$src"/kselftest/*.sh "$ksft/kselftest/"
+	cp "$src"/kselftest/*.sh "$src"/kselftest/*.py "$ksft/kselftest/"
 	chmod -R a+rX "$ksft"
 fi
 
