@@ -125,13 +125,11 @@ for tool in ip tc; do
 done
 
 # coreutils' timeout, for kselftest's runner
-for tool in timeout; do
-	path=$(command -v "$tool") || die "no $tool (coreutils)"
-	path=$(readlink -f "$path")
-	rm -f "$root/bin/$tool"
-	cp "$path" "$root/bin/$tool"
-	copy_libs "$path"
-done
+path=$(command -v timeout) || die "no timeout (coreutils)"
+path=$(readlink -f "$path")
+rm -f "$root/bin/timeout"
+cp "$path" "$root/bin/timeout"
+copy_libs "$path"
 
 ksft=$root/selftests
 coll=$ksft/postcopy_assist
