@@ -7,10 +7,11 @@
  * own process group under a timeout, KTAP output, SKIP/XFAIL, -l/-t/-r
  * selection, the exit status.  This header adds, for this module only:
  *
- *  - the fixture "postcopy_assist": one API handshake per test (self->t.api), the
- *    client context struct pca_test_ctx (t->c, open unless the test says
- *    PCA_TEST_NO_CLIENT), and feature gating: a test whose required
- *    PCA_FEATURE_* bits are not all supported is skipped, not failed;
+ *  - the fixture "postcopy_assist": one API handshake per test
+ *    (self->t.api), the client context struct pca_test_ctx (t->c, open
+ *    unless the test says PCA_TEST_NO_CLIENT), feature gating (a test
+ *    whose required PCA_FEATURE_* bits are not all supported is skipped,
+ *    not failed), and no process of a test left behind when it ends;
  *  - PCA_TEST_F(name, fn, features, ...): a TEST_F of the fixture whose
  *    body calls fn(t); options as designated initializers, e.g.
  *    PCA_TEST_F(x, test_x, 0, .timeout = 60, .flags = PCA_TEST_NO_CLIENT);
