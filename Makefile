@@ -79,7 +79,7 @@ HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	GUEST_MODULES='$(GUEST_MODULES)' DEMO_KERNEL='$(DEMO_KERNEL)' \
 	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
 
-.PHONY: all deps modules userspace ynl check check-debug bench demo style \
+.PHONY: all deps modules userspace ynl ksft check check-debug bench demo style \
 	spec spec-check clean help
 
 all: modules userspace
@@ -101,10 +101,17 @@ modules:
 	done
 endif
 
-userspace:
+# The selftests build on the kernel's kselftest framework (lib.mk,
+# kselftest_harness.h) from Debian's linux-source-6.12, unpacked once into
+# CACHE like the YNL tooling.
+userspace: ksft
 	+$(MAKE) -C agent OUT=$(BUILD)/bin
 	+$(MAKE) -C tools/workload OUT=$(BUILD)/bin
-	+$(MAKE) -C selftests OUT=$(BUILD)/selftests
+	+$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests \
+		KSFT_DIR=$$(CACHE='$(CACHE)' $(VM)/ksft-tree.sh)/tools/testing/selftests
+
+ksft: deps
+	@CACHE='$(CACHE)' $(VM)/ksft-tree.sh >/dev/null
 
 # The kernel's YNL tooling (cli.py, its library, the netlink schemas), from
 # Debian's linux-source-6.12, unpacked once into CACHE: ynl_test runs it in
@@ -144,7 +151,8 @@ clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C agent clean
 	-$(MAKE) -C tools/workload clean
-	-$(MAKE) -C selftests clean
+	-$(MAKE) -C selftests clean OUTPUT=$(BUILD)/selftests \
+		KSFT_DIR=$$(CACHE='$(CACHE)' $(VM)/ksft-tree.sh)/tools/testing/selftests
 
 help:
 	@sed -n '3,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))

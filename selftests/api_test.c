@@ -7,7 +7,7 @@
  * nobody themselves.  module_reload needs PCA_MODULE (path of the .ko,
  * set by the guest's init) and must stay last: it unloads the module.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #include <linux/genetlink.h>
 #include <sys/ioctl.h>
@@ -472,27 +472,25 @@ static void test_module_reload(struct pca_test_ctx *t)
 		close(fd);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("family_resolves", test_family_resolves, 0,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("handshake", test_handshake, 0),
-	PCA_TEST("handshake_twice", test_handshake_twice, 0),
-	PCA_TEST("bad_version", test_bad_version, 0),
-	PCA_TEST("unknown_features", test_unknown_features, 0),
-	PCA_TEST("missing_version", test_missing_version, 0),
-	PCA_TEST("oversized_attrs", test_oversized_attrs, 0),
-	PCA_TEST("unknown_attr", test_unknown_attr, 0),
-	PCA_TEST("per_command_policy", test_per_command_policy, 0),
-	PCA_TEST("events_not_requests", test_events_not_requests, 0),
-	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
-	PCA_TEST("device", test_device, 0, .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("flags_every_bit", test_flags_every_bit,
-		 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("ioctl_numbers", test_ioctl_numbers, 0,
-		 .flags = PCA_TEST_NO_CLIENT),
-	/* last: it unloads the module */
-	PCA_TEST("module_reload", test_module_reload, 0, .timeout = 60,
-		 .flags = PCA_TEST_NO_CLIENT),
-};
+PCA_TEST_F(family_resolves, test_family_resolves, 0,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(handshake, test_handshake, 0)
+PCA_TEST_F(handshake_twice, test_handshake_twice, 0)
+PCA_TEST_F(bad_version, test_bad_version, 0)
+PCA_TEST_F(unknown_features, test_unknown_features, 0)
+PCA_TEST_F(missing_version, test_missing_version, 0)
+PCA_TEST_F(oversized_attrs, test_oversized_attrs, 0)
+PCA_TEST_F(unknown_attr, test_unknown_attr, 0)
+PCA_TEST_F(per_command_policy, test_per_command_policy, 0)
+PCA_TEST_F(events_not_requests, test_events_not_requests, 0)
+PCA_TEST_F(unprivileged_refused, test_unprivileged_refused, 0)
+PCA_TEST_F(device, test_device, 0, .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(flags_every_bit, test_flags_every_bit,
+	 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(ioctl_numbers, test_ioctl_numbers, 0,
+	 .flags = PCA_TEST_NO_CLIENT)
+/* last: it unloads the module */
+PCA_TEST_F(module_reload, test_module_reload, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

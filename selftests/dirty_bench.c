@@ -55,7 +55,7 @@
  * VM harness (selftests/vm/parse-results.sh) prepends "kernel" and
  * "test".  A table of all rows follows the KTAP totals.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 #include "bench_report.h"
 
 #include <math.h>
@@ -121,7 +121,6 @@ struct pm_scan_arg {
 #define PM_SOFT_DIRTY			(1ULL << 55)
 #define PM_PRESENT			(1ULL << 63)
 
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define MIB			(1024UL * 1024)
 #define NSEC_PER_SEC		1000000000ULL
 
@@ -1355,12 +1354,10 @@ static void test_first_write(struct pca_test_ctx *t)
  * Main
  */
 
-static const struct pca_test tests[] = {
-	PCA_TEST("get_clear", test_get_clear, 0, .timeout = 90,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("first_write", test_first_write, 0, .timeout = 40,
-		 .flags = PCA_TEST_NO_CLIENT),
-};
+PCA_TEST_F(get_clear, test_get_clear, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(first_write, test_first_write, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
 
 static void usage(FILE *f, const char *argv0)
 {
@@ -1398,9 +1395,9 @@ static size_t parse_num(const char *argv0, char opt, const char *s,
 
 int main(int argc, char **argv)
 {
-	static char opt_l[] = "-l", opt_t[] = "-t", opt_T[] = "-T";
+	static char opt_l[] = "-l", opt_t[] = "-t";
 	char **hargv;
-	int opt, hargc = 0, list = 0, ret;
+	int opt, hargc = 0, list = 0;
 
 	pg = sysconf(_SC_PAGESIZE);
 	hargv = calloc(2 * argc + 1, sizeof(*hargv));
@@ -1444,8 +1441,7 @@ int main(int argc, char **argv)
 			hargv[hargc++] = optarg;
 			break;
 		case 'T':
-			hargv[hargc++] = opt_T;
-			hargv[hargc++] = optarg;
+			pca_set_all_timeouts(strtoul(optarg, NULL, 0));
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -1498,9 +1494,7 @@ int main(int argc, char **argv)
 
 	/* the harness parses its own options from a fresh start */
 	optind = 1;
-	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		bench_table();
-	free(hargv);
-	return ret;
+		bench_table_at_exit();
+	return test_harness_run(hargc, hargv);
 }

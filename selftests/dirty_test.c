@@ -1247,37 +1247,35 @@ static void test_reopen_by_path(struct pca_test_ctx *t)
 	PCA_EXPECT_ERR(t, pca_region_get(t->c, r.id, &info), ENOENT);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("basic", test_basic, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("discard_during_report", test_discard_during_report,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD),
-	PCA_TEST("second_mapping_and_fork", test_second_mapping_and_fork,
-		 PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("mappings_made_before", test_mappings_made_before,
-		 PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("kernel_write", test_kernel_write, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("clear_range", test_clear_range, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("tracking_off", test_tracking_off, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("copy_starts_clean", test_copy_starts_clean,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("netlink_get_and_dump", test_netlink_get_and_dump,
-		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
-	PCA_TEST("ground_truth", test_ground_truth, PCA_FEATURE_DIRTY_LOG,
-		 .timeout = 120),
-	PCA_TEST("odirect_pinned_at_clear", test_odirect_pinned_at_clear,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_MISSING |
-		 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DISCARD),
-	PCA_TEST("odirect_huge_pinned_at_clear",
-		 test_odirect_huge_pinned_at_clear,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE |
-		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
-		 PCA_FEATURE_DISCARD),
-	PCA_TEST("odirect_ground_truth", test_odirect_ground_truth,
-		 PCA_FEATURE_DIRTY_LOG, .timeout = 120),
-	PCA_TEST("odirect_huge_ground_truth", test_odirect_huge_ground_truth,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE, .timeout = 120),
-	PCA_TEST("bad_input", test_bad_input, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("reopen_by_path", test_reopen_by_path, PCA_FEATURE_FD_RESOLVE),
-};
+PCA_TEST_F(basic, test_basic, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(discard_during_report, test_discard_during_report,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD)
+PCA_TEST_F(second_mapping_and_fork, test_second_mapping_and_fork,
+	 PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(mappings_made_before, test_mappings_made_before,
+	 PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(kernel_write, test_kernel_write, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(clear_range, test_clear_range, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(tracking_off, test_tracking_off, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(copy_starts_clean, test_copy_starts_clean,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(netlink_get_and_dump, test_netlink_get_and_dump,
+	 PCA_FEATURE_DIRTY_LOG, .timeout = 120)
+PCA_TEST_F(ground_truth, test_ground_truth, PCA_FEATURE_DIRTY_LOG,
+	 .timeout = 120)
+PCA_TEST_F(odirect_pinned_at_clear, test_odirect_pinned_at_clear,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_MISSING |
+	 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DISCARD)
+PCA_TEST_F(odirect_huge_pinned_at_clear,
+	 test_odirect_huge_pinned_at_clear,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE |
+	 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+	 PCA_FEATURE_DISCARD)
+PCA_TEST_F(odirect_ground_truth, test_odirect_ground_truth,
+	 PCA_FEATURE_DIRTY_LOG, .timeout = 120)
+PCA_TEST_F(odirect_huge_ground_truth, test_odirect_huge_ground_truth,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_HUGE, .timeout = 120)
+PCA_TEST_F(bad_input, test_bad_input, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(reopen_by_path, test_reopen_by_path, PCA_FEATURE_FD_RESOLVE)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

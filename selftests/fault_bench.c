@@ -98,7 +98,7 @@
  * PCA_BENCH_STALL_S seconds - faulting threads sleep killably on both
  * sides - and every receive loop polls with a short timeout.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 #include "bench_report.h"
 
 #include <math.h>
@@ -122,7 +122,6 @@
 #define MFD_HUGE_2MB		(21U << 26)	/* log2(2 MiB) << MFD_HUGE_SHIFT */
 #endif
 
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define MIB			(1024UL * 1024)
 #define NSEC_PER_SEC		1000000000ULL
 
@@ -2179,24 +2178,22 @@ static void test_huge_touch(struct pca_test_ctx *t)
  * Main
  */
 
-static const struct pca_test tests[] = {
-	PCA_TEST("fault_1t", test_fault_1t, 0, .timeout = 40,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("fault_1t_xcpu", test_fault_1t_xcpu, 0, .timeout = 30,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("fault_2t_1r", test_fault_2t_1r, 0, .timeout = 30,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("fault_2t_2r", test_fault_2t_2r, 0, .timeout = 30,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("bulk_copy", test_bulk_copy, 0, .timeout = 40,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("placed_touch", test_placed_touch, 0, .timeout = 40,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("huge_place", test_huge_place, 0, .timeout = 150,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("huge_touch", test_huge_touch, 0, .timeout = 150,
-		 .flags = PCA_TEST_NO_CLIENT),
-};
+PCA_TEST_F(fault_1t, test_fault_1t, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_1t_xcpu, test_fault_1t_xcpu, 0, .timeout = 30,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_2t_1r, test_fault_2t_1r, 0, .timeout = 30,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_2t_2r, test_fault_2t_2r, 0, .timeout = 30,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(bulk_copy, test_bulk_copy, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(placed_touch, test_placed_touch, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(huge_place, test_huge_place, 0, .timeout = 150,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(huge_touch, test_huge_touch, 0, .timeout = 150,
+	 .flags = PCA_TEST_NO_CLIENT)
 
 static void usage(FILE *f, const char *argv0)
 {
@@ -2243,11 +2240,11 @@ static size_t parse_num(const char *argv0, char opt, const char *s,
 
 int main(int argc, char **argv)
 {
-	static char opt_l[] = "-l", opt_t[] = "-t", opt_T[] = "-T";
+	static char opt_l[] = "-l", opt_t[] = "-t";
 	struct sigaction sa = { .sa_sigaction = sigbus_handler,
 				.sa_flags = SA_SIGINFO };
 	char **hargv;
-	int opt, hargc = 0, list = 0, ret;
+	int opt, hargc = 0, list = 0;
 
 	pg = sysconf(_SC_PAGESIZE);
 	hargv = calloc(2 * argc + 1, sizeof(*hargv));
@@ -2321,8 +2318,7 @@ int main(int argc, char **argv)
 			hargv[hargc++] = optarg;
 			break;
 		case 'T':
-			hargv[hargc++] = opt_T;
-			hargv[hargc++] = optarg;
+			pca_set_all_timeouts(strtoul(optarg, NULL, 0));
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -2353,9 +2349,7 @@ int main(int argc, char **argv)
 
 	/* the harness parses its own options from a fresh start */
 	optind = 1;
-	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		bench_table();
-	free(hargv);
-	return ret;
+		bench_table_at_exit();
+	return test_harness_run(hargc, hargv);
 }

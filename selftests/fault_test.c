@@ -1418,16 +1418,14 @@ static void test_port_reuse_reattach(struct pca_test_ctx *t)
 #define UNLOAD_AGENTS	8
 #define UNLOAD_PAGES	8
 
-static void unload_vmm(int out, int go)
+static void unload_vmm(struct pca_test_ctx *parent, int out, int go)
 {
-	struct pca_test_ctx t = { 0 };
-	struct pca_test test = { .name = "resend_unload vmm" };
+	struct pca_test_ctx t = pca_part_ctx(parent);
 	struct toucher k[UNLOAD_PAGES];
 	struct region r;
 	char c;
 	int i;
 
-	t.test = &test;
 	region_new(&t, &r, UNLOAD_PAGES, PCA_REGION_MISSING);
 	if (write(out, &r.id, sizeof(r.id)) != sizeof(r.id) ||
 	    read(go, &c, 1) != 1)
@@ -1466,7 +1464,7 @@ static void test_resend_unload(struct pca_test_ctx *t)
 		vmm = fork();
 		PCA_ASSERT(t, vmm >= 0, "fork");
 		if (!vmm)
-			unload_vmm(ids[1], go[0]);
+			unload_vmm(t, ids[1], go[0]);
 		PCA_ASSERT_EQ(t, read(ids[0], &id, sizeof(id)), sizeof(id));
 		for (i = 0; i < UNLOAD_AGENTS; i++) {
 			PCA_ASSERT_OK(t, raw_open(&agent[i], family, 0));
@@ -1997,7 +1995,7 @@ static void test_trace_events(struct pca_test_ctx *t)
 	TRACE_EXPECT(t, trace, "pca_queue_detach", id, "queue=0 ",
 		     "nr_queues=0");
 	/* What the module did trace, to compare with what was expected. */
-	if (t->failed)
+	if (pca_failed(t))
 		for (l = strtok(trace, "\n"); l; l = strtok(NULL, "\n"))
 			if (l[0] != '#')
 				pca_t_diag(t, "trace: %s", l);
@@ -2283,77 +2281,75 @@ static void test_unprivileged_refused(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("single_fault_copy", test_single_fault_copy,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("write_fault_flags", test_write_fault_flags,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("zero", test_zero, PCA_FEATURE_MISSING),
-	PCA_TEST("fd_copy", test_fd_copy, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("wake_after_dontwake", test_wake_after_dontwake,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("wake_without_page_refaults", test_wake_without_page_refaults,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("two_threads_one_page", test_two_threads_one_page,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("eexist_still_wakes", test_eexist_still_wakes,
-		 PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("many_threads_many_pages", test_many_threads_many_pages,
-		 PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("stress_counts_exact", test_stress_counts_exact,
-		 PCA_FEATURE_FD_RESOLVE, .timeout = 120),
-	PCA_TEST("sharded_queues", test_sharded_queues,
-		 PCA_FEATURE_SHARDED_QUEUES),
-	PCA_TEST("kernel_read_into_region", test_kernel_read_into_region,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("user_only", test_user_only, PCA_FEATURE_USER_ONLY),
-	PCA_TEST("no_agent_sigbus", test_no_agent_sigbus, PCA_FEATURE_MISSING),
-	PCA_TEST("detach_fail_sigbus", test_detach_fail_sigbus,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("agent_death_fail_sigbus", test_agent_death_fail_sigbus,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("detach_wait_reattach", test_detach_wait_reattach,
-		 PCA_FEATURE_WAIT_POLICY),
-	PCA_TEST("attach_keeps_policy", test_attach_keeps_policy,
-		 PCA_FEATURE_WAIT_POLICY),
-	PCA_TEST("discard_huge_range", test_discard_huge_range,
-		 PCA_FEATURE_DISCARD),
-	PCA_TEST("signal_while_waiting", test_signal_while_waiting,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("memcg_charges_creator", test_memcg_charges_creator,
-		 PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("resend_on_request", test_resend_on_request,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("vmm_killed_while_waiting", test_vmm_killed_while_waiting,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("fork_child_maps", test_fork_child_maps, PCA_FEATURE_MISSING),
-	PCA_TEST("port_reuse_no_leak", test_port_reuse_no_leak,
-		 PCA_FEATURE_WAIT_POLICY, .timeout = 60),
-	PCA_TEST("port_reuse_reattach", test_port_reuse_reattach,
-		 PCA_FEATURE_WAIT_POLICY),
-	PCA_TEST("discard_back_to_missing", test_discard_back_to_missing,
-		 PCA_FEATURE_DISCARD),
-	PCA_TEST("discard_present_mode_zero", test_discard_present_mode_zero,
-		 PCA_FEATURE_DISCARD),
-	PCA_TEST("discard_race", test_discard_race, PCA_FEATURE_DISCARD),
-	PCA_TEST("discard_fault_race", test_discard_fault_race,
-		 PCA_FEATURE_DISCARD | PCA_FEATURE_DIRTY_LOG, .timeout = 60),
-	PCA_TEST("present_mode", test_present_mode, 0),
-	PCA_TEST("region_list", test_region_list, 0),
-	PCA_TEST("wait_histogram", test_wait_histogram, PCA_FEATURE_MISSING),
-	PCA_TEST("trace_events", test_trace_events,
-		 PCA_FEATURE_MISSING | PCA_FEATURE_DIRTY_LOG |
-		 PCA_FEATURE_DISCARD),
-	PCA_TEST("rmmod_refused_in_use", test_rmmod_refused_in_use, 0),
-	PCA_TEST("bad_netlink_input", test_bad_netlink_input,
-		 PCA_FEATURE_COPY_BATCH),
-	PCA_TEST("bad_ioctl_input", test_bad_ioctl_input,
-		 PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("unprivileged_refused", test_unprivileged_refused, 0),
-	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
-	/* last: it unloads and reloads the module */
-	PCA_TEST("resend_unload", test_resend_unload, PCA_FEATURE_WAIT_POLICY,
-		 .timeout = 120, .flags = PCA_TEST_NO_CLIENT),
-};
+PCA_TEST_F(single_fault_copy, test_single_fault_copy,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(write_fault_flags, test_write_fault_flags,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(zero, test_zero, PCA_FEATURE_MISSING)
+PCA_TEST_F(fd_copy, test_fd_copy, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(wake_after_dontwake, test_wake_after_dontwake,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(wake_without_page_refaults, test_wake_without_page_refaults,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(two_threads_one_page, test_two_threads_one_page,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(eexist_still_wakes, test_eexist_still_wakes,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(many_threads_many_pages, test_many_threads_many_pages,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(stress_counts_exact, test_stress_counts_exact,
+	 PCA_FEATURE_FD_RESOLVE, .timeout = 120)
+PCA_TEST_F(sharded_queues, test_sharded_queues,
+	 PCA_FEATURE_SHARDED_QUEUES)
+PCA_TEST_F(kernel_read_into_region, test_kernel_read_into_region,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(user_only, test_user_only, PCA_FEATURE_USER_ONLY)
+PCA_TEST_F(no_agent_sigbus, test_no_agent_sigbus, PCA_FEATURE_MISSING)
+PCA_TEST_F(detach_fail_sigbus, test_detach_fail_sigbus,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(agent_death_fail_sigbus, test_agent_death_fail_sigbus,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(detach_wait_reattach, test_detach_wait_reattach,
+	 PCA_FEATURE_WAIT_POLICY)
+PCA_TEST_F(attach_keeps_policy, test_attach_keeps_policy,
+	 PCA_FEATURE_WAIT_POLICY)
+PCA_TEST_F(discard_huge_range, test_discard_huge_range,
+	 PCA_FEATURE_DISCARD)
+PCA_TEST_F(signal_while_waiting, test_signal_while_waiting,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(memcg_charges_creator, test_memcg_charges_creator,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(resend_on_request, test_resend_on_request,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(vmm_killed_while_waiting, test_vmm_killed_while_waiting,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(fork_child_maps, test_fork_child_maps, PCA_FEATURE_MISSING)
+PCA_TEST_F(port_reuse_no_leak, test_port_reuse_no_leak,
+	 PCA_FEATURE_WAIT_POLICY, .timeout = 60)
+PCA_TEST_F(port_reuse_reattach, test_port_reuse_reattach,
+	 PCA_FEATURE_WAIT_POLICY)
+PCA_TEST_F(discard_back_to_missing, test_discard_back_to_missing,
+	 PCA_FEATURE_DISCARD)
+PCA_TEST_F(discard_present_mode_zero, test_discard_present_mode_zero,
+	 PCA_FEATURE_DISCARD)
+PCA_TEST_F(discard_race, test_discard_race, PCA_FEATURE_DISCARD)
+PCA_TEST_F(discard_fault_race, test_discard_fault_race,
+	 PCA_FEATURE_DISCARD | PCA_FEATURE_DIRTY_LOG, .timeout = 60)
+PCA_TEST_F(present_mode, test_present_mode, 0)
+PCA_TEST_F(region_list, test_region_list, 0)
+PCA_TEST_F(wait_histogram, test_wait_histogram, PCA_FEATURE_MISSING)
+PCA_TEST_F(trace_events, test_trace_events,
+	 PCA_FEATURE_MISSING | PCA_FEATURE_DIRTY_LOG |
+	 PCA_FEATURE_DISCARD)
+PCA_TEST_F(rmmod_refused_in_use, test_rmmod_refused_in_use, 0)
+PCA_TEST_F(bad_netlink_input, test_bad_netlink_input,
+	 PCA_FEATURE_COPY_BATCH)
+PCA_TEST_F(bad_ioctl_input, test_bad_ioctl_input,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(unprivileged_refused, test_unprivileged_refused, 0)
+PCA_TEST_F(region_open, test_region_open, PCA_FEATURE_REGION_OPEN)
+/* last: it unloads and reloads the module */
+PCA_TEST_F(resend_unload, test_resend_unload, PCA_FEATURE_WAIT_POLICY,
+	 .timeout = 120, .flags = PCA_TEST_NO_CLIENT)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

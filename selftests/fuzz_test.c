@@ -104,7 +104,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
@@ -4097,26 +4097,65 @@ static void test_report_race(struct pca_test_ctx *t)
  * main
  */
 
-static struct pca_test tests[] = {
-	PCA_TEST("netlink", test_netlink, 0),
-	PCA_TEST("ioctl", test_ioctl, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("mmap", test_mmap, PCA_FEATURE_MISSING),
-	PCA_TEST("concurrent", test_concurrent,
-		 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
-		 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_WAIT_POLICY),
-	PCA_TEST("reopen_race", test_reopen_race, PCA_FEATURE_MISSING),
-	PCA_TEST("report_race", test_report_race,
-		 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD |
-		 PCA_FEATURE_FD_RESOLVE, .timeout = 240),
-	PCA_TEST("no_leaks", test_no_leaks, 0),
-};
+PCA_TEST_F(netlink, test_netlink, 0)
+PCA_TEST_F(ioctl, test_ioctl, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(mmap, test_mmap, PCA_FEATURE_MISSING)
+PCA_TEST_F(concurrent, test_concurrent,
+	 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+	 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_WAIT_POLICY)
+PCA_TEST_F(reopen_race, test_reopen_race, PCA_FEATURE_MISSING)
+PCA_TEST_F(report_race, test_report_race,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD |
+	 PCA_FEATURE_FD_RESOLVE, .timeout = 240)
+PCA_TEST_F(no_leaks, test_no_leaks, 0)
+
+/* atexit(): what the fuzzer did, for the log; the harness's process only. */
+static pid_t fuzz_main_pid;
+
+static void fuzz_summary(void)
+{
+	uint64_t total = 0;
+	int i;
+
+	if (getpid() != fuzz_main_pid)
+		return;
+	for (i = 0; i < P_NR; i++)
+		total += atomic_load(&shared->ops[i]);
+	if (total) {
+		char errs[512];
+		size_t off = 0;
+
+		off += snprintf(errs, sizeof(errs), "ok:%llu",
+				(unsigned long long)atomic_load(&shared->ok));
+		for (i = 0; i < 160 && off < sizeof(errs); i++)
+			if (atomic_load(&shared->errs[i]))
+				off += snprintf(errs + off, sizeof(errs) - off,
+						" %s:%llu", strerrorname_np(i) ?
+						strerrorname_np(i) : "?",
+						(unsigned long long)
+						atomic_load(&shared->errs[i]));
+		printf("# fuzz_test: results %s\n", errs);
+		printf("# fuzz_test: %llu huge regions\n",
+		       (unsigned long long)atomic_load(&shared->huge_regions));
+		if (atomic_load(&shared->no_answer))
+			printf("# fuzz_test: %llu requests got no answer within 2 s\n",
+			       (unsigned long long)atomic_load(&shared->no_answer));
+		printf("# fuzz_test: seed %#llx, %llu operations done (netlink %llu, ioctl %llu, mmap %llu, concurrent %llu); rerun: fuzz_test -s %#llx -n %llu\n",
+		       (unsigned long long)fuzz_seed, (unsigned long long)total,
+		       (unsigned long long)atomic_load(&shared->ops[P_NETLINK]),
+		       (unsigned long long)atomic_load(&shared->ops[P_IOCTL]),
+		       (unsigned long long)atomic_load(&shared->ops[P_MMAP]),
+		       (unsigned long long)atomic_load(&shared->ops[P_CONCURRENT]),
+		       (unsigned long long)fuzz_seed,
+		       (unsigned long long)fuzz_ops);
+	}
+}
 
 int main(int argc, char **argv)
 {
 	char **rest = calloc(argc + 1, sizeof(*rest));
 	const char *e;
-	uint64_t total = 0;
-	int i, nrest = 0, ret;
+	int i, nrest = 0;
 
 	e = getenv("PCA_FUZZ_SEED");
 	fuzz_seed = e ? strtoull(e, NULL, 0) : 0;
@@ -4152,7 +4191,7 @@ int main(int argc, char **argv)
 		} else if (!strncmp(argv[i], "-n", 2) && argv[i][2]) {
 			fuzz_ops = strtoull(argv[i] + 2, NULL, 0);
 		} else if (!strcmp(argv[i], "-h")) {
-			fprintf(stderr, "Usage: %s [-s SEED] [-n OPS] [-l] [-t TEST]... [-T SECONDS]\n",
+			fprintf(stderr, "Usage: %s [-s SEED] [-n OPS] [-l] [-t TEST]... [-r FIXTURE.TEST]...\n",
 				argv[0]);
 			return 0;
 		} else {
@@ -4167,41 +4206,12 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	/* Time limits grow with the work: only a hang should hit them. */
-	for (i = 0; i < P_NR; i++)
-		tests[i].timeout = 60 + part_ops(i) / 100;
+	PCA_SET_TIMEOUT(netlink, 60 + part_ops(P_NETLINK) / 100);
+	PCA_SET_TIMEOUT(ioctl, 60 + part_ops(P_IOCTL) / 100);
+	PCA_SET_TIMEOUT(mmap, 60 + part_ops(P_MMAP) / 100);
+	PCA_SET_TIMEOUT(concurrent, 60 + part_ops(P_CONCURRENT) / 100);
 
-	ret = pca_test_main(nrest, rest, tests, sizeof(tests) / sizeof(tests[0]));
-
-	for (i = 0; i < P_NR; i++)
-		total += atomic_load(&shared->ops[i]);
-	if (total) {
-		char errs[512];
-		size_t off = 0;
-
-		off += snprintf(errs, sizeof(errs), "ok:%llu",
-				(unsigned long long)atomic_load(&shared->ok));
-		for (i = 0; i < 160 && off < sizeof(errs); i++)
-			if (atomic_load(&shared->errs[i]))
-				off += snprintf(errs + off, sizeof(errs) - off,
-						" %s:%llu", strerrorname_np(i) ?
-						strerrorname_np(i) : "?",
-						(unsigned long long)
-						atomic_load(&shared->errs[i]));
-		printf("# fuzz_test: results %s\n", errs);
-		printf("# fuzz_test: %llu huge regions\n",
-		       (unsigned long long)atomic_load(&shared->huge_regions));
-		if (atomic_load(&shared->no_answer))
-			printf("# fuzz_test: %llu requests got no answer within 2 s\n",
-			       (unsigned long long)atomic_load(&shared->no_answer));
-		printf("# fuzz_test: seed %#llx, %llu operations done (netlink %llu, ioctl %llu, mmap %llu, concurrent %llu); rerun: fuzz_test -s %#llx -n %llu\n",
-		       (unsigned long long)fuzz_seed, (unsigned long long)total,
-		       (unsigned long long)atomic_load(&shared->ops[P_NETLINK]),
-		       (unsigned long long)atomic_load(&shared->ops[P_IOCTL]),
-		       (unsigned long long)atomic_load(&shared->ops[P_MMAP]),
-		       (unsigned long long)atomic_load(&shared->ops[P_CONCURRENT]),
-		       (unsigned long long)fuzz_seed,
-		       (unsigned long long)fuzz_ops);
-	}
-	free(rest);
-	return ret;
+	fuzz_main_pid = getpid();
+	atexit(fuzz_summary);
+	return test_harness_run(nrest, rest);
 }

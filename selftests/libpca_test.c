@@ -5,7 +5,7 @@
  * netlink and fd resolution, and the agent CLI.  The module's own
  * semantics get their own tests; this one checks the library's plumbing.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -302,15 +302,13 @@ static void test_agent_cli(struct pca_test_ctx *t)
 	close(fd);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("region_lifecycle", test_region_lifecycle,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("attach_detach", test_attach_detach, PCA_FEATURE_MISSING),
-	PCA_TEST("fault_copy", test_fault_copy, PCA_FEATURE_MISSING),
-	PCA_TEST("fault_stashed", test_fault_stashed, PCA_FEATURE_MISSING),
-	PCA_TEST("copy_pages", test_copy_pages, PCA_FEATURE_COPY_BATCH),
-	PCA_TEST("fd_path", test_fd_path, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("agent_cli", test_agent_cli, PCA_FEATURE_MISSING),
-};
+PCA_TEST_F(region_lifecycle, test_region_lifecycle,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(attach_detach, test_attach_detach, PCA_FEATURE_MISSING)
+PCA_TEST_F(fault_copy, test_fault_copy, PCA_FEATURE_MISSING)
+PCA_TEST_F(fault_stashed, test_fault_stashed, PCA_FEATURE_MISSING)
+PCA_TEST_F(copy_pages, test_copy_pages, PCA_FEATURE_COPY_BATCH)
+PCA_TEST_F(fd_path, test_fd_path, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(agent_cli, test_agent_cli, PCA_FEATURE_MISSING)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

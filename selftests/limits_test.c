@@ -12,7 +12,7 @@
  * module's errno (EDQUOT) and extack text; a refused region its errno,
  * which nothing else in the module returns.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #include <poll.h>
 #include <sched.h>
@@ -230,7 +230,6 @@ static void ns_start(struct pca_test_ctx *t, struct nschild *k,
 
 		/* the parent's socket is not ours to use */
 		ct.c = NULL;
-		ct.failed = 0;
 		close(to[1]);
 		close(from[0]);
 		k->to = to[0];
@@ -241,7 +240,7 @@ static void ns_start(struct pca_test_ctx *t, struct nschild *k,
 				  pca_strerror(NULL));
 		fn(&ct, k);
 		pca_client_close(ct.c);
-		__pca_test_exit(&ct, ct.failed ? KSFT_FAIL : KSFT_PASS);
+		pca_part_exit(&ct);
 	}
 	close(to[0]);
 	close(from[1]);
@@ -277,7 +276,7 @@ static void ns_finish(struct pca_test_ctx *t, struct nschild *k)
 		if (errno != EINTR)
 			PCA_FATAL(t, "waitpid: %s", strerror(errno));
 	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
-		__pca_test_exit(t, KSFT_SKIP);
+		pca_test_exit(t, KSFT_SKIP);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != KSFT_PASS)
 		PCA_FAIL(t, "namespaced part failed (status %#x)", status);
 }
@@ -717,7 +716,6 @@ static void test_memcg_charged(struct pca_test_ctx *t)
 		struct pca_test_ctx ct = *t;
 
 		ct.c = NULL;
-		ct.failed = 0;
 		snprintf(pid, sizeof(pid), "%d", getpid());
 		if (pca_write_file(CG "/cgroup.procs", pid))
 			PCA_FATAL(&ct, "joining %s: %s", CG, strerror(errno));
@@ -725,7 +723,7 @@ static void test_memcg_charged(struct pca_test_ctx *t)
 			PCA_FATAL(&ct, "client: %s", pca_strerror(NULL));
 		memcg_part(&ct);
 		pca_client_close(ct.c);
-		__pca_test_exit(&ct, ct.failed ? KSFT_FAIL : KSFT_PASS);
+		pca_part_exit(&ct);
 	}
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
@@ -737,15 +735,13 @@ static void test_memcg_charged(struct pca_test_ctx *t)
 		umount2(CGROOT, MNT_DETACH);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("param_defaults", test_param_defaults, 0),
-	PCA_TEST("netns_migrations", test_netns_migrations,
-		 PCA_FEATURE_MIGRATE, .timeout = 60),
-	PCA_TEST("netns_regions", test_netns_regions, 0, .timeout = 60),
-	PCA_TEST("init_net_limits", test_init_net_limits, PCA_FEATURE_MIGRATE,
-		 .timeout = 60),
-	PCA_TEST("memcg_charged", test_memcg_charged,
-		 PCA_FEATURE_MIGRATE | PCA_FEATURE_DIRTY_LOG, .timeout = 60),
-};
+PCA_TEST_F(param_defaults, test_param_defaults, 0)
+PCA_TEST_F(netns_migrations, test_netns_migrations,
+	 PCA_FEATURE_MIGRATE, .timeout = 60)
+PCA_TEST_F(netns_regions, test_netns_regions, 0, .timeout = 60)
+PCA_TEST_F(init_net_limits, test_init_net_limits, PCA_FEATURE_MIGRATE,
+	 .timeout = 60)
+PCA_TEST_F(memcg_charged, test_memcg_charged,
+	 PCA_FEATURE_MIGRATE | PCA_FEATURE_DIRTY_LOG, .timeout = 60)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

@@ -728,22 +728,20 @@ static void test_huge_dirty_units(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("never_dropped", test_never_dropped, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("fault_around", test_fault_around, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("punch_hole", test_punch_hole, PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("fixed_size_file", test_fixed_size_file, 0),
-	PCA_TEST("longterm_pin", test_longterm_pin, PCA_FEATURE_DIRTY_LOG),
-	PCA_TEST("huge_create", test_huge_create, PCA_FEATURE_HUGE),
-	PCA_TEST("huge_pmd_mapped", test_huge_pmd_mapped, PCA_FEATURE_HUGE),
-	PCA_TEST("huge_fault_unit", test_huge_fault_unit,
-		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("huge_units_only", test_huge_units_only,
-		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("huge_discard", test_huge_discard,
-		 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE),
-	PCA_TEST("huge_dirty_units", test_huge_dirty_units,
-		 PCA_FEATURE_HUGE | PCA_FEATURE_DIRTY_LOG),
-};
+PCA_TEST_F(never_dropped, test_never_dropped, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(fault_around, test_fault_around, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(punch_hole, test_punch_hole, PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(fixed_size_file, test_fixed_size_file, 0)
+PCA_TEST_F(longterm_pin, test_longterm_pin, PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(huge_create, test_huge_create, PCA_FEATURE_HUGE)
+PCA_TEST_F(huge_pmd_mapped, test_huge_pmd_mapped, PCA_FEATURE_HUGE)
+PCA_TEST_F(huge_fault_unit, test_huge_fault_unit,
+	 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(huge_units_only, test_huge_units_only,
+	 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(huge_discard, test_huge_discard,
+	 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(huge_dirty_units, test_huge_dirty_units,
+	 PCA_FEATURE_HUGE | PCA_FEATURE_DIRTY_LOG)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

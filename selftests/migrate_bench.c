@@ -47,12 +47,11 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 #include "bench_report.h"
 #include "mig.h"
 #include "workload.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MAX_REPEATS	9
 #define MIG_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_WAIT_POLICY | \
 			 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_FD_RESOLVE | \
@@ -214,16 +213,14 @@ static void test_slow_precopy(struct pca_test_ctx *t)
 	scenario(t, "slow_precopy", NET_SLOW, 1);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("fast_postcopy", test_fast_postcopy, MIG_FEATURES,
-		 .timeout = 60),
-	PCA_TEST("fast_precopy", test_fast_precopy, MIG_FEATURES,
-		 .timeout = 60),
-	PCA_TEST("slow_postcopy", test_slow_postcopy, MIG_FEATURES,
-		 .timeout = 60),
-	PCA_TEST("slow_precopy", test_slow_precopy, MIG_FEATURES,
-		 .timeout = 60),
-};
+PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
+	 .timeout = 60)
+PCA_TEST_F(fast_precopy, test_fast_precopy, MIG_FEATURES,
+	 .timeout = 60)
+PCA_TEST_F(slow_postcopy, test_slow_postcopy, MIG_FEATURES,
+	 .timeout = 60)
+PCA_TEST_F(slow_precopy, test_slow_precopy, MIG_FEATURES,
+	 .timeout = 60)
 
 static void usage(FILE *f, const char *argv0)
 {
@@ -239,9 +236,9 @@ static void usage(FILE *f, const char *argv0)
 
 int main(int argc, char **argv)
 {
-	static char opt_l[] = "-l", opt_t[] = "-t", opt_T[] = "-T";
+	static char opt_l[] = "-l", opt_t[] = "-t";
 	char **hargv, *end;
-	int opt, hargc = 0, list = 0, ret;
+	int opt, hargc = 0, list = 0;
 	unsigned long v;
 
 	hargv = calloc(2 * argc + 1, sizeof(*hargv));
@@ -287,8 +284,7 @@ int main(int argc, char **argv)
 			hargv[hargc++] = optarg;
 			break;
 		case 'T':
-			hargv[hargc++] = opt_T;
-			hargv[hargc++] = optarg;
+			pca_set_all_timeouts(strtoul(optarg, NULL, 0));
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -307,9 +303,7 @@ int main(int argc, char **argv)
 	if (bench_report_init(&style))
 		return KSFT_FAIL;
 	optind = 1;
-	ret = pca_test_main(hargc, hargv, tests, ARRAY_SIZE(tests));
 	if (!list)
-		bench_table();
-	free(hargv);
-	return ret;
+		bench_table_at_exit();
+	return test_harness_run(hargc, hargv);
 }

@@ -18,7 +18,7 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #define PAGE	4096UL
 #define MAX_SEEN 32
@@ -601,18 +601,16 @@ static void test_unprivileged_refused(struct pca_test_ctx *t)
 	close(fd);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("no_agent_listening", test_no_agent_listening,
-		 PCA_FEATURE_MIGRATE),
-	PCA_TEST("full_flow", test_full_flow, PCA_FEATURE_MIGRATE),
-	PCA_TEST("agent_death_fails", test_agent_death_fails,
-		 PCA_FEATURE_MIGRATE),
-	PCA_TEST("cancel_tells_agent", test_cancel_tells_agent,
-		 PCA_FEATURE_MIGRATE),
-	PCA_TEST("agent_port_reuse", test_agent_port_reuse,
-		 PCA_FEATURE_MIGRATE, .timeout = 60),
-	PCA_TEST("unprivileged_refused", test_unprivileged_refused,
-		 PCA_FEATURE_MIGRATE),
-};
+PCA_TEST_F(no_agent_listening, test_no_agent_listening,
+	 PCA_FEATURE_MIGRATE)
+PCA_TEST_F(full_flow, test_full_flow, PCA_FEATURE_MIGRATE)
+PCA_TEST_F(agent_death_fails, test_agent_death_fails,
+	 PCA_FEATURE_MIGRATE)
+PCA_TEST_F(cancel_tells_agent, test_cancel_tells_agent,
+	 PCA_FEATURE_MIGRATE)
+PCA_TEST_F(agent_port_reuse, test_agent_port_reuse,
+	 PCA_FEATURE_MIGRATE, .timeout = 60)
+PCA_TEST_F(unprivileged_refused, test_unprivileged_refused,
+	 PCA_FEATURE_MIGRATE)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

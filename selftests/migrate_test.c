@@ -19,7 +19,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 #include "backend.h"
 #include "mig.h"
 #include "migrate.h"
@@ -1317,68 +1317,65 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	umount(FS_DST);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("idle", test_idle, PRECOPY, .timeout = 90),
-	PCA_TEST("low_rate", test_low_rate, PRECOPY, .timeout = 90),
-	PCA_TEST("high_rate", test_high_rate, PRECOPY, .timeout = 90),
-	PCA_TEST("postcopy_only", test_postcopy_only, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("stop_and_copy", test_stop_and_copy, PRECOPY, .timeout = 90),
-	PCA_TEST("netlink_placement", test_netlink_placement, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("cut_postcopy", test_cut_postcopy, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("cut_precopy", test_cut_precopy, PRECOPY, .timeout = 90),
-	PCA_TEST("cut_random_precopy", test_cut_random_precopy, PRECOPY,
-		 .timeout = 100),
-	PCA_TEST("cut_random_postcopy", test_cut_random_postcopy, PRECOPY,
-		 .timeout = 100),
-	PCA_TEST("garbage_to_source", test_garbage_to_source, PRECOPY,
-		 .timeout = 90),
-	PCA_TEST("agent_processes", test_agent_processes, PRECOPY,
-		 .timeout = 90),
-	PCA_TEST("dest_agent_killed", test_dest_agent_killed, PRECOPY,
-		 .timeout = 90),
-	PCA_TEST("source_agent_killed", test_source_agent_killed,
-		 MIG_FEATURES, .timeout = 90),
-	PCA_TEST("netns_netem", test_netns_netem, PRECOPY, .timeout = 90),
-	PCA_TEST("relay_writer", test_relay_writer, RELAY, .timeout = 90),
-	PCA_TEST("relay_postcopy_only", test_relay_postcopy_only, RELAY,
-		 .timeout = 90),
-	PCA_TEST("relay_cut_postcopy", test_relay_cut_postcopy, RELAY,
-		 .timeout = 90),
-	PCA_TEST("relay_netns", test_relay_netns, RELAY, .timeout = 90),
-	PCA_TEST("relay_bad_args", test_relay_bad_args, RELAY, .timeout = 60),
-	PCA_TEST("snapshot_restore", test_snapshot_restore, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("snapshot_agent", test_snapshot_agent, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("uffd_backend_ops", test_uffd_backend_ops, 0,
-		 .flags = PCA_TEST_NO_CLIENT),
-	PCA_TEST("uffd_idle", test_uffd_idle, PRECOPY, .timeout = 90),
-	PCA_TEST("uffd_low_rate", test_uffd_low_rate, PRECOPY, .timeout = 90),
-	PCA_TEST("uffd_postcopy_only", test_uffd_postcopy_only, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("uffd_cut_postcopy", test_uffd_cut_postcopy, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("uffd_netns_netem", test_uffd_netns_netem, MIG_FEATURES,
-		 .timeout = 90),
-	PCA_TEST("uffd_snapshot_restore", test_uffd_snapshot_restore,
-		 MIG_FEATURES, .timeout = 90),
-	PCA_TEST("garbage_peer", test_garbage_peer, MIG_FEATURES),
-	PCA_TEST("wrong_version", test_wrong_version, MIG_FEATURES),
-	PCA_TEST("silent_peer", test_silent_peer, MIG_FEATURES),
-	PCA_TEST("no_source", test_no_source, MIG_FEATURES),
-	PCA_TEST("slow_source_handshake", test_slow_source_handshake,
-		 MIG_FEATURES, .timeout = 60),
-	PCA_TEST("dead_source_handshake", test_dead_source_handshake,
-		 MIG_FEATURES),
-	PCA_TEST("wrong_migration_id", test_wrong_migration_id, MIG_FEATURES),
-	PCA_TEST("size_mismatch", test_size_mismatch, MIG_FEATURES),
-	PCA_TEST("regionfs_paths", test_regionfs_paths, MIG_FEATURES,
-		 .timeout = 120),
-	PCA_TEST("regionfs_relay", test_regionfs_relay, RELAY,
-		 .timeout = 150),
-};
+PCA_TEST_F(idle, test_idle, PRECOPY, .timeout = 90)
+PCA_TEST_F(low_rate, test_low_rate, PRECOPY, .timeout = 90)
+PCA_TEST_F(high_rate, test_high_rate, PRECOPY, .timeout = 90)
+PCA_TEST_F(postcopy_only, test_postcopy_only, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(stop_and_copy, test_stop_and_copy, PRECOPY, .timeout = 90)
+PCA_TEST_F(netlink_placement, test_netlink_placement, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(cut_postcopy, test_cut_postcopy, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(cut_precopy, test_cut_precopy, PRECOPY, .timeout = 90)
+PCA_TEST_F(cut_random_precopy, test_cut_random_precopy, PRECOPY,
+	 .timeout = 100)
+PCA_TEST_F(cut_random_postcopy, test_cut_random_postcopy, PRECOPY,
+	 .timeout = 100)
+PCA_TEST_F(garbage_to_source, test_garbage_to_source, PRECOPY,
+	 .timeout = 90)
+PCA_TEST_F(agent_processes, test_agent_processes, PRECOPY,
+	 .timeout = 90)
+PCA_TEST_F(dest_agent_killed, test_dest_agent_killed, PRECOPY,
+	 .timeout = 90)
+PCA_TEST_F(source_agent_killed, test_source_agent_killed,
+	 MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)
+PCA_TEST_F(relay_writer, test_relay_writer, RELAY, .timeout = 90)
+PCA_TEST_F(relay_postcopy_only, test_relay_postcopy_only, RELAY,
+	 .timeout = 90)
+PCA_TEST_F(relay_cut_postcopy, test_relay_cut_postcopy, RELAY,
+	 .timeout = 90)
+PCA_TEST_F(relay_netns, test_relay_netns, RELAY, .timeout = 90)
+PCA_TEST_F(relay_bad_args, test_relay_bad_args, RELAY, .timeout = 60)
+PCA_TEST_F(snapshot_restore, test_snapshot_restore, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(snapshot_agent, test_snapshot_agent, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(uffd_backend_ops, test_uffd_backend_ops, 0,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(uffd_idle, test_uffd_idle, PRECOPY, .timeout = 90)
+PCA_TEST_F(uffd_low_rate, test_uffd_low_rate, PRECOPY, .timeout = 90)
+PCA_TEST_F(uffd_postcopy_only, test_uffd_postcopy_only, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(uffd_cut_postcopy, test_uffd_cut_postcopy, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(uffd_netns_netem, test_uffd_netns_netem, MIG_FEATURES,
+	 .timeout = 90)
+PCA_TEST_F(uffd_snapshot_restore, test_uffd_snapshot_restore,
+	 MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(garbage_peer, test_garbage_peer, MIG_FEATURES)
+PCA_TEST_F(wrong_version, test_wrong_version, MIG_FEATURES)
+PCA_TEST_F(silent_peer, test_silent_peer, MIG_FEATURES)
+PCA_TEST_F(no_source, test_no_source, MIG_FEATURES)
+PCA_TEST_F(slow_source_handshake, test_slow_source_handshake,
+	 MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(dead_source_handshake, test_dead_source_handshake,
+	 MIG_FEATURES)
+PCA_TEST_F(wrong_migration_id, test_wrong_migration_id, MIG_FEATURES)
+PCA_TEST_F(size_mismatch, test_size_mismatch, MIG_FEATURES)
+PCA_TEST_F(regionfs_paths, test_regionfs_paths, MIG_FEATURES,
+	   .timeout = 120)
+PCA_TEST_F(regionfs_relay, test_regionfs_relay, RELAY, .timeout = 150)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

@@ -5,7 +5,7 @@
 #ifndef PCA_REGION_UTIL_H
 #define PCA_REGION_UTIL_H
 
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #define PAGE		4096UL
 

@@ -7,7 +7,7 @@
  * (the file's permissions), and what ends it (unlink and last close,
  * unmount).  Each test mounts a filesystem of its own and unmounts it.
  */
-#include "kselftest_pca.h"
+#include "pca_harness.h"
 
 #include <linux/capability.h>
 #include <linux/falloc.h>
@@ -527,7 +527,6 @@ static void other_writes(struct pca_test_ctx *t)
 /* Run @fn in a child (it drops its own privileges). */
 static void run_child(struct pca_test_ctx *t, void (*fn)(struct pca_test_ctx *))
 {
-	int status;
 	pid_t pid;
 
 	fflush(stdout);
@@ -535,18 +534,13 @@ static void run_child(struct pca_test_ctx *t, void (*fn)(struct pca_test_ctx *))
 	if (pid < 0)
 		PCA_FATAL(t, "fork: %s", strerror(errno));
 	if (!pid) {
-		struct pca_test_ctx ct = *t;
+		struct pca_test_ctx ct = pca_part_ctx(t);
 
-		ct.c = NULL;
-		ct.failed = 0;
 		fn(&ct);
 		pca_client_close(ct.c);
-		fflush(stdout);
-		_exit(ct.failed ? KSFT_FAIL : KSFT_PASS);
+		pca_part_exit(&ct);
 	}
-	waitpid(pid, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != KSFT_PASS)
-		PCA_FAIL(t, "child part failed (status %#x)", status);
+	pca_wait_part(t, pid, "child part");
 }
 
 static void test_permissions(struct pca_test_ctx *t)
@@ -827,24 +821,22 @@ static void test_region_open(struct pca_test_ctx *t)
 	fs_umount(t);
 }
 
-static const struct pca_test tests[] = {
-	PCA_TEST("mount_options", test_mount_options, 0),
-	PCA_TEST("bad_options", test_bad_options, 0),
-	PCA_TEST("create_map", test_create_map, 0),
-	PCA_TEST("missing_fault_by_path", test_missing_fault_by_path,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("set_flags", test_set_flags, PCA_FEATURE_MISSING),
-	PCA_TEST("mkstemp_pattern", test_mkstemp_pattern, 0),
-	PCA_TEST("permissions", test_permissions, PCA_FEATURE_MISSING),
-	PCA_TEST("unlink_frees", test_unlink_frees, 0),
-	PCA_TEST("umount_busy", test_umount_busy, 0),
-	PCA_TEST("punch_hole", test_punch_hole, PCA_FEATURE_DISCARD),
-	PCA_TEST("unlink_while_faulting", test_unlink_while_faulting,
-		 PCA_FEATURE_MISSING),
-	PCA_TEST("huge", test_huge, 0),
-	PCA_TEST("netns", test_netns, 0),
-	PCA_TEST("not_a_region", test_not_a_region, 0),
-	PCA_TEST("region_open", test_region_open, PCA_FEATURE_REGION_OPEN),
-};
+PCA_TEST_F(mount_options, test_mount_options, 0)
+PCA_TEST_F(bad_options, test_bad_options, 0)
+PCA_TEST_F(create_map, test_create_map, 0)
+PCA_TEST_F(missing_fault_by_path, test_missing_fault_by_path,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(set_flags, test_set_flags, PCA_FEATURE_MISSING)
+PCA_TEST_F(mkstemp_pattern, test_mkstemp_pattern, 0)
+PCA_TEST_F(permissions, test_permissions, PCA_FEATURE_MISSING)
+PCA_TEST_F(unlink_frees, test_unlink_frees, 0)
+PCA_TEST_F(umount_busy, test_umount_busy, 0)
+PCA_TEST_F(punch_hole, test_punch_hole, PCA_FEATURE_DISCARD)
+PCA_TEST_F(unlink_while_faulting, test_unlink_while_faulting,
+	 PCA_FEATURE_MISSING)
+PCA_TEST_F(huge, test_huge, 0)
+PCA_TEST_F(netns, test_netns, 0)
+PCA_TEST_F(not_a_region, test_not_a_region, 0)
+PCA_TEST_F(region_open, test_region_open, PCA_FEATURE_REGION_OPEN)
 
-PCA_TEST_MAIN(tests)
+TEST_HARNESS_MAIN

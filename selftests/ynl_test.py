@@ -7,8 +7,9 @@ with the kernel's own nlctrl.yaml first (python and ynl work, the family is
 registered), then with Documentation/netlink/specs/postcopy_assist.yaml
 (the spec validates against its schema, the handshake, a region made by
 ynl_region_helper seen by REGION_GET and its dirty log by DIRTY_GET, and
-errors with their extack text).  Prints KTAP, one test per check; the
-family's tests are skipped while the tree has no spec.
+errors with their extack text).  Prints KTAP through kselftest's ksft.py,
+one test per check; the family's tests are skipped while the tree has no
+spec.
 
 Environment: YNL_TREE, the directory holding tools/net/ynl and
 Documentation/netlink (default /ynl, where the guest has them);
@@ -19,6 +20,12 @@ import json
 import os
 import subprocess
 import sys
+
+# kselftest's KTAP helpers: ../kselftest/ksft.py in a kernel tree and in
+# an installed suite (the guest's /selftests), from the kernel's source.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'kselftest'))
+import ksft  # noqa: E402
 
 TREE = os.environ.get('YNL_TREE', '/ynl')
 CLI = os.path.join(TREE, 'tools/net/ynl/cli.py')
@@ -288,10 +295,9 @@ TESTS = [
 
 
 def main():
-    print('KTAP version 1')
-    print(f'1..{len(TESTS)}')
+    ksft.print_header()
+    ksft.set_plan(len(TESTS))
     sys.stdout.flush()
-    counts = {'pass': 0, 'fail': 0, 'skip': 0}
     if not os.path.isfile(CLI):
         diag(f'no ynl CLI at {CLI}')
 
@@ -302,33 +308,27 @@ def main():
         except (Fail, OSError) as e:
             diag(f'ynl_region_helper: {e}')
 
-    for n, (name, fn) in enumerate(TESTS, 1):
+    for name, fn in TESTS:
         try:
             if not os.path.isfile(CLI):
                 raise Skip('no ynl CLI')
             fn()
         except Skip as e:
-            print(f'ok {n} {name} # SKIP {e}')
-            counts['skip'] += 1
+            diag(f'{name}: skipped: {e}')
+            ksft.test_result_skip(name)
         except (Fail, KeyError, OSError, ValueError) as e:
             if isinstance(e, KeyError):
                 e = f'missing: {e}'
             diag(f'{name}: {e}')
-            print(f'not ok {n} {name}')
-            counts['fail'] += 1
+            ksft.test_result_fail(name)
         else:
-            print(f'ok {n} {name}')
-            counts['pass'] += 1
+            ksft.test_result_pass(name)
         sys.stdout.flush()
 
     if region:
         region.close()
-    print(f'# Totals: pass:{counts["pass"]} fail:{counts["fail"]} '
-          f'xfail:0 xpass:0 skip:{counts["skip"]} error:0')
-    if counts['fail']:
-        return 1
-    return 4 if counts['pass'] == 0 else 0
+    ksft.finished()
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -15,13 +15,15 @@ KERNELS=${KERNELS-6.1 6.12}
 # python3 with python3-yaml, validating with python3-jsonschema; ynl_test
 # runs the same CLI in the guest on the host's python3 and modules
 # (ynl-tree.sh, mkinitramfs.sh).
+# rsync: kselftest's `make install` (selftests/vm/intree-build.sh);
+# coreutils' timeout goes into the guest for kselftest's runner.
 # flex, bison, bc, libelf-dev and libssl-dev build the debug lane's kernel
 # (selftests/debug) from linux-source-6.1.
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd
       qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
       libnl-3-dev libnl-genl-3-dev liburing-dev
       linux-source-6.12 python3 python3-yaml python3-jsonschema
-      flex bison bc libelf-dev libssl-dev
+      flex bison bc libelf-dev libssl-dev rsync coreutils
       linux-headers-amd64 linux-headers-6.12-amd64"
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"

@@ -55,3 +55,15 @@ ynl_tree() {
 	printf '%s/ynl/%s-%s\n' "$CACHE" "$(basename "$t" | sed 's/\.tar\..*//')" \
 		"$(stat -c %Y "$t")"
 }
+
+# The kernel's kselftest framework, unpacked from the same tarball by
+# ksft-tree.sh: tools/testing/selftests (kselftest_harness.h, kselftest.h,
+# lib.mk, the runner), tools/include and what the selftests' Makefile
+# includes, as a kernel source tree the suite can also be copied into.
+# Prints its top directory; whether it is unpacked yet: its .stamp file.
+ksft_tree() {
+	local t
+	t=$(ynl_tarball) || return 1
+	printf '%s/kselftest/%s-%s\n' "$CACHE" "$(basename "$t" | sed 's/\.tar\..*//')" \
+		"$(stat -c %Y "$t")"
+}

@@ -7,7 +7,14 @@
 #
 # usage: mkinitramfs.sh -o OUT.cpio -a ABI -k postcopy_assist.ko
 #        [-b BINDIR] [-s SELFTESTDIR] [-l LIST [-t "name ..."]] [-m MODSRC]
-#        [-g "veth sch_netem ..."] [-y YNLTREE]
+#        [-g "veth sch_netem ..."] [-y YNLTREE] [-K KSFTTREE]
+#
+# The selftests are laid out as kselftest's `make install` does, under
+# /selftests: run_kselftest.sh and kselftest/ (the runner) from the kernel
+# tree KSFTTREE (ksft-tree.sh), kselftest-list.txt (the tests to run, as
+# postcopy_assist:NAME) and postcopy_assist/ (SELFTESTDIR: the binaries,
+# settings, config).  The runner's timeouts need coreutils' timeout (it
+# passes --foreground), which replaces busybox's.
 #
 # MODSRC is searched for the -g modules: an unpacked linux-image root
 # (lib/modules/ABI inside) or a kernel build tree.
@@ -22,8 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 out='' abi='' ko='' bindir='' stdir='' list='' tests='' modsrc='' gmods=''
-ynltree=''
-while getopts o:a:k:b:s:l:t:m:g:y: opt; do
+ynltree='' ksfttree=''
+while getopts o:a:k:b:s:l:t:m:g:y:K: opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	a) abi=$OPTARG ;;
@@ -35,6 +42,7 @@ while getopts o:a:k:b:s:l:t:m:g:y: opt; do
 	m) modsrc=$OPTARG ;;
 	g) gmods=$OPTARG ;;
 	y) ynltree=$OPTARG ;;
+	K) ksfttree=$OPTARG ;;
 	*) die "bad option" ;;
 	esac
 done
@@ -116,14 +124,33 @@ for tool in ip tc; do
 	copy_libs "$path"
 done
 
+# coreutils' timeout, for kselftest's runner
+path=$(command -v timeout) || die "no timeout (coreutils)"
+path=$(readlink -f "$path")
+rm -f "$root/bin/timeout"
+cp "$path" "$root/bin/timeout"
+copy_libs "$path"
+
+ksft=$root/selftests
+coll=$ksft/postcopy_assist
 if [ -n "$stdir" ] && [ -d "$stdir" ]; then
+	mkdir -p "$coll"
+	chmod 0755 "$coll"
 	# Top-level entries only: OUT/.obj holds the build's objects.
 	for f in "$stdir"/*; do
-		[ -e "$f" ] && cp -R "$f" "$root/selftests/"
+		[ -e "$f" ] && cp -R "$f" "$coll/"
 	done
-	for f in "$root"/selftests/*; do
+	for f in "$coll"/*; do
 		[ -f "$f" ] && [ -x "$f" ] && copy_libs "$f"
 	done
+fi
+if [ -n "$ksfttree" ]; then
+	src=$ksfttree/tools/testing/selftests
+	[ -f "$src/kselftest/runner.sh" ] || die "no kselftest runner in '$ksfttree' (ksft-tree.sh)"
+	install -m 755 "$src/run_kselftest.sh" "$ksft/run_kselftest.sh"
+	mkdir -p "$ksft/kselftest"
+	cp "$src"/kselftest/*.sh "$src"/kselftest/*.py "$ksft/kselftest/"
+	chmod -R a+rX "$ksft"
 fi
 
 # What /init runs: the names in LIST (TESTS or BENCH), in that order, or
@@ -133,16 +160,18 @@ if [ -n "$list" ]; then
 	[ -f "$list" ] || die "$list missing"
 	all=$(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$list" || true)
 	if [ -n "$tests" ]; then
-		# "api" names api_test too.
+		# "api" names api_test too, "ynl" and "ynl_test" ynl_test.py.
 		want=
 		for t in $tests; do
-			if printf '%s\n' "$all" | grep -qx -- "$t"; then
-				want="$want $t"
-			elif printf '%s\n' "$all" | grep -qx -- "${t}_test"; then
-				want="$want ${t}_test"
-			else
-				die "'$t' is not in $list (have: $(echo $all))"
-			fi
+			found=
+			for n in "$t" "${t}_test" "$t.py" "${t}_test.py"; do
+				if printf '%s\n' "$all" | grep -qx -- "$n"; then
+					found=$n
+					break
+				fi
+			done
+			[ -n "$found" ] || die "'$t' is not in $list (have: $(echo $all))"
+			want="$want $found"
 		done
 		tests=$want
 		for t in $all; do
@@ -233,7 +262,9 @@ add_ynl() {
 	chmod -R a+rX "$root/ynl"
 }
 
-if grep -qx ynl_test "$root/etc/pca/list"; then
+sed 's/^/postcopy_assist:/' "$root/etc/pca/list" >"$ksft/kselftest-list.txt"
+
+if grep -qx ynl_test.py "$root/etc/pca/list"; then
 	add_python
 	add_ynl
 fi

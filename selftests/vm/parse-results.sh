@@ -7,12 +7,19 @@
 # usage: parse-results.sh -r result.txt -c console.log -n NAME -o COUNTS
 #        [-j BENCH_JSON_LINES]
 #
-# Counting: every top-level KTAP "ok"/"not ok" line is one test ("ok ... #
-# SKIP" is a skip); a binary that printed none counts as one test by its
-# exit status (4 is kselftest's skip).  One more failure for a binary whose
-# exit status or plan disagrees with its lines, one for each failed harness
-# check, and one for a kernel run that died (no RESULT-END) or splatted in
-# dmesg or on the console.
+# The tests' output is the KTAP of kselftest's runner (PCA-KTAP lines): per
+# test binary a "# selftests: postcopy_assist: NAME" header, the binary's
+# own KTAP indented by "# ", and the runner's verdict, "ok N selftests: ...
+# NAME [# SKIP]" or "not ok N ... # TIMEOUT S seconds | # exit=RC".
+# Benchmarks print their output directly (PCA-OUT lines, exit status on
+# PCA-TEST-END).
+#
+# Counting: every "ok"/"not ok" line of a binary's own KTAP is one test
+# ("ok ... # SKIP" is a skip); a binary that printed none counts as one
+# test by its exit status (4 is kselftest's skip).  One more failure for a
+# binary whose exit status or plan disagrees with its lines, one for each
+# failed harness check, and one for a kernel run that died (no RESULT-END)
+# or splatted in dmesg or on the console.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -93,6 +100,30 @@ BEGIN {
 }
 /^PCA-PLAN/ { plan = substr($0, 10); next }
 /^PCA-TEST-BEGIN / { reset_test($2); ran[$2] = 1; next }
+function test_line(l) {
+	if (l ~ /^1\.\.[0-9]+/) { split(substr(l, 4), a, /[^0-9]/); tplan = a[1] + 0 }
+	else if (l ~ /^# Totals:/) ttotals = substr(l, 3)
+	else if (l ~ /^ok [0-9]+/) {
+		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++; else tp++
+	} else if (l ~ /^not ok [0-9]+/) {
+		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++
+		else { tf++; tnotok = tnotok "      " l "\n" }
+	}
+}
+/^PCA-KTAP / {
+	if (!intest) next
+	l = substr($0, 10)
+	if (l ~ /^# /) { test_line(substr(l, 3)); next }
+	# the verdict of the runner on the binary
+	if (l ~ /^ok [0-9]+ selftests: /) {
+		texit = (l ~ /# SKIP/) ? 4 : 0
+	} else if (l ~ /^not ok [0-9]+ selftests: /) {
+		if (l ~ /# TIMEOUT/) { ttimeout = 1; texit = 124 }
+		else if (match(l, /# exit=[0-9]+/)) texit = substr(l, RSTART + 7, RLENGTH - 7) + 0
+		else texit = 1
+	}
+	next
+}
 /^PCA-OUT / {
 	if (!intest) next
 	l = substr($0, 9)
@@ -102,14 +133,7 @@ BEGIN {
 		print obj > json
 		next
 	}
-	if (l ~ /^1\.\.[0-9]+/) { split(substr(l, 4), a, /[^0-9]/); tplan = a[1] + 0 }
-	else if (l ~ /^# Totals:/) ttotals = substr(l, 3)
-	else if (l ~ /^ok [0-9]+/) {
-		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++; else tp++
-	} else if (l ~ /^not ok [0-9]+/) {
-		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++
-		else { tf++; tnotok = tnotok "      " l "\n" }
-	}
+	test_line(l)
 	next
 }
 /^PCA-TEST-END / {

@@ -16,6 +16,9 @@
 # DEBUG_VM_MEM of memory and every time limit times DEBUG_SCALE.
 # DEBUG_ONLY=1 runs it alone.
 #
+# `make check` also builds the suite inside a kernel tree (intree-build.sh;
+# INTREE_CHECK=0 leaves that out), which counts as one test.
+#
 # Guests have VM_MEM of memory, by default 1G, and BENCH_VM_MEM (2G) for
 # `make bench`, whose huge_* benchmarks hold a 256 MiB source, 256 MiB of
 # hugetlbfs pool and 256 MiB of region (or memcpy target) at once.
@@ -68,6 +71,9 @@ limit=${VM_TIMEOUT:-$((120 + ntests * (test_timeout + 15)))}
 
 # The kernel's ynl CLI for ynl_test (make check unpacks it: ynl-tree.sh).
 ynltree=$(ynl_tree 2>/dev/null) || ynltree=
+# kselftest's runner (make userspace unpacks it: ksft-tree.sh).
+ksfttree=$(ksft_tree) && [ -f "$ksfttree/.stamp" ] ||
+	die "no kselftest tree: run 'make userspace'"
 
 gmods=${GUEST_MODULES:-}
 if [ -f "$stdir/MODULES" ]; then
@@ -117,6 +123,21 @@ fi
 
 total_pass=0 total_fail=0 total_skip=0
 summary=()
+
+# The suite built the upstream way, as tools/testing/selftests/
+# postcopy_assist of the kernel tree (intree-build.sh): one more test.
+if [ "$mode" = check ] && [ "${INTREE_CHECK:-1}" = 1 ]; then
+	say "== check: kselftest in-tree build"
+	t0=$(date +%s)
+	if "$here/intree-build.sh"; then
+		total_pass=$((total_pass + 1)) verdict=ok p=1 f=0
+	else
+		total_fail=$((total_fail + 1)) verdict=FAILED p=0 f=1
+	fi
+	summary+=("$(printf '%-24s pass %d, fail %d, skip 0  %ds  %s' \
+		"intree-build:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
+	say
+fi
 : >"$BUILD/.bench.jsonl"
 for t in "${targets[@]}"; do
 	# shellcheck disable=SC2086
@@ -138,7 +159,7 @@ for t in "${targets[@]}"; do
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
 		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
-		-m "$modsrc" -g "$gmods" -y "$ynltree"
+		-m "$modsrc" -g "$gmods" -y "$ynltree" -K "$ksfttree"
 
 	t0=$(date +%s)
 	rc=0

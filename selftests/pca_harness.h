@@ -1,38 +1,45 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kselftest_pca.h: the postcopy_assist selftest harness.
+ * pca_harness.h: what the postcopy_assist selftests add to the kernel's
+ * kselftest harness (tools/testing/selftests/kselftest_harness.h).
  *
- * A test binary declares a table of struct pca_test and ends with
- * PCA_TEST_MAIN(table).  The harness:
- *  - does one API handshake to learn the supported features; a test whose
- *    required features are not all supported is skipped, not failed;
- *  - runs every test in a forked child, in its own process group, under a
- *    per-test timeout, so a hang or a crash fails that one test and the
- *    harness goes on;
- *  - prints KTAP: "KTAP version 1", the plan, one "ok"/"not ok" line per
- *    test, "# " diagnostics and the kselftest totals line;
- *  - exits 0 when no test failed, 1 otherwise.
+ * The kernel's harness runs the tests: each TEST_F in a forked child in its
+ * own process group under a timeout, KTAP output, SKIP/XFAIL, -l/-t/-r
+ * selection, the exit status.  This header adds, for this module only:
  *
- * Options: -l lists the tests, -t NAME (repeatable) runs only those,
- * -T SECONDS overrides every test's timeout.  PCA_TIMEOUT_SCALE=N in the
- * environment multiplies the tests' own timeouts (slow debug kernels).
+ *  - the fixture "postcopy_assist": one API handshake per test
+ *    (self->t.api), the client context struct pca_test_ctx (t->c, open
+ *    unless the test says PCA_TEST_NO_CLIENT), feature gating (a test
+ *    whose required PCA_FEATURE_* bits are not all supported is skipped,
+ *    not failed), and no process of a test left behind when it ends;
+ *  - PCA_TEST_F(name, fn, features, ...): a TEST_F of the fixture whose
+ *    body calls fn(t); options as designated initializers, e.g.
+ *    PCA_TEST_F(x, test_x, 0, .timeout = 60, .flags = PCA_TEST_NO_CLIENT);
+ *  - timeouts that stretch on slow (debug) kernels: PCA_TIMEOUT_SCALE=N in
+ *    the environment multiplies every test's limit (pca_test_timeout())
+ *    and the waits inside tests (pca_scaled_ms());
+ *  - checks that print a -errno's text, and the kernel's extack message
+ *    when the client holds that very error: PCA_EXPECT_OK/ERR/EXTACK/
+ *    REFUSED and friends, reported through the harness (TH_LOG, the
+ *    test's exit code);
+ *  - helpers: run-as-user (pca_run_as), running commands (pca_run_cmd,
+ *    pca_run_capture), /proc and sysfs files, a raw netlink request.
  *
- * Assertion macros print "# <test>: <file>:<line>: <what>" on failure.
- * PCA_ASSERT_* end the test at once (the test runs in its own process, so
- * they can be used from helpers too); PCA_EXPECT_* record the failure and
- * let the test go on.  Errors of 0 / -errno functions are printed with
- * pca_strerror(t->c) when t->c holds that very error, so the kernel's
- * extack text shows up in the log.
+ * PCA_ASSERT_*, PCA_FATAL and PCA_SKIP end the test at once with exit(),
+ * so they work from helpers, forked children and threads alike; the
+ * kernel's ASSERT_* longjmp() and are for the test's own thread only.
+ * The kernel's EXPECT_* and ASSERT_* need _metadata in scope:
+ * PCA_METADATA(t) declares it in a function that has the context.
  */
-#ifndef KSELFTEST_PCA_H
-#define KSELFTEST_PCA_H
+#ifndef PCA_HARNESS_H
+#define PCA_HARNESS_H
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,44 +53,44 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+/*
+ * The kernel's harness is written for -Wall; this suite builds with
+ * -Wextra too.  Its setjmp() in every TEST_F wrapper is what -Wclobbered
+ * warns about, for the whole file.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#pragma GCC diagnostic ignored "-Wclobbered"
+
 #include "pca.h"
-
-#define KSFT_PASS	0
-#define KSFT_FAIL	1
-#define KSFT_SKIP	4
-
-#define PCA_TEST_TIMEOUT	30	/* seconds, default per test */
 
 /* struct pca_test.flags */
 #define PCA_TEST_NO_CLIENT	(1U << 0) /* don't open t->c for the test */
 
 struct pca_test_ctx;
 
+/* What PCA_TEST_F() knows of a test besides its name. */
 struct pca_test {
 	const char *name;
 	void (*fn)(struct pca_test_ctx *t);
 	uint64_t features;	/* required PCA_FEATURE_* */
-	unsigned int timeout;	/* seconds; 0: PCA_TEST_TIMEOUT */
+	unsigned int timeout;	/* seconds; 0: the harness's default */
 	unsigned int flags;	/* PCA_TEST_* */
 };
 
-/*
- * A table entry: PCA_TEST(name, fn, features), optionally followed by
- * designated initializers, e.g. PCA_TEST("x", test_x, 0, .timeout = 60).
- */
-#define PCA_TEST(_name, _fn, _features, ...) \
-	{ .name = (_name), .fn = (_fn), .features = (_features), __VA_ARGS__ }
-
 struct pca_test_ctx {
+	struct __test_metadata *md;	/* the kernel harness's test */
 	const struct pca_test *test;
 	struct pca_client *c;	/* open unless PCA_TEST_NO_CLIENT */
-	struct pca_api_info api; /* the harness's handshake */
-	int failed;
+	struct pca_api_info api; /* the fixture's handshake */
+	char handshake_err[256]; /* why it failed, or "" */
 };
 
-/* Shared with the children, so a skip reason survives their exit. */
-static char *pca_skip_reason;
-#define PCA_SKIP_REASON_LEN	256
+/* The kernel's EXPECT_* and ASSERT_* in a function with the context. */
+#define PCA_METADATA(t) \
+	struct __test_metadata __attribute__((unused)) *_metadata = (t)->md
 
 #define pca_diag(fmt, ...) \
 	printf("# " fmt "\n", ##__VA_ARGS__)
@@ -91,14 +98,36 @@ static char *pca_skip_reason;
 #define pca_t_diag(t, fmt, ...) \
 	pca_diag("%s: " fmt, (t)->test->name, ##__VA_ARGS__)
 
-#ifdef __FILE_NAME__
-#define __PCA_FILE	__FILE_NAME__
-#else
-#define __PCA_FILE	__FILE__
-#endif
+/*
+ * PCA_TIMEOUT_SCALE=N (N > 1) stretches every timeout: the harness's per
+ * test limits and the waits inside tests, for slow (debug) kernels.
+ */
+static inline unsigned int pca_timeout_scale(void)
+{
+	const char *s = getenv("PCA_TIMEOUT_SCALE");
+	unsigned long n = s ? strtoul(s, NULL, 0) : 1;
 
-#define __pca_report(t, fmt, ...) \
-	pca_t_diag(t, "%s:%d: " fmt, __PCA_FILE, __LINE__, ##__VA_ARGS__)
+	return n > 1 && n < 100 ? n : 1;
+}
+
+/* A wait inside a test, in ms, scaled as above. */
+static inline int pca_scaled_ms(int ms)
+{
+	return ms * (int)pca_timeout_scale();
+}
+
+/* A test's time limit in seconds for the harness: its own, scaled. */
+static inline int pca_test_timeout(unsigned int seconds)
+{
+	return (seconds ? seconds : TEST_TIMEOUT_DEFAULT) *
+	       pca_timeout_scale();
+}
+
+/* Whether a check of the test failed so far. */
+static inline int pca_failed(struct pca_test_ctx *t)
+{
+	return t->md->exit_code == KSFT_FAIL;
+}
 
 /* Text for a -errno @ret: the client's full error if it is that one. */
 static inline const char *pca_t_errtext(struct pca_test_ctx *t, long ret)
@@ -110,30 +139,43 @@ static inline const char *pca_t_errtext(struct pca_test_ctx *t, long ret)
 	return "no error";
 }
 
+/* End the test (or the forked part of it) with @code, output flushed. */
 static inline void __attribute__((noreturn))
-__pca_test_exit(struct pca_test_ctx *t, int code)
+pca_test_exit(struct pca_test_ctx *t, int code)
 {
 	(void)t;
 	fflush(stdout);
+	fflush(stderr);
 	exit(code);
+}
+
+/* The end of a forked part of a test: its status for pca_wait_part(). */
+static inline void __attribute__((noreturn))
+pca_part_exit(struct pca_test_ctx *t)
+{
+	pca_test_exit(t, pca_failed(t) ? KSFT_FAIL : KSFT_PASS);
 }
 
 /* Record a failure and go on. */
 #define PCA_FAIL(t, fmt, ...) do { \
-	__pca_report(t, fmt, ##__VA_ARGS__); \
-	(t)->failed = 1; \
+	PCA_METADATA(t); \
+	TH_LOG(" " fmt, ##__VA_ARGS__); \
+	_metadata->exit_code = KSFT_FAIL; \
 } while (0)
 
 /* Fail and end the test. */
 #define PCA_FATAL(t, fmt, ...) do { \
-	__pca_report(t, fmt, ##__VA_ARGS__); \
-	__pca_test_exit(t, KSFT_FAIL); \
+	PCA_FAIL(t, fmt, ##__VA_ARGS__); \
+	pca_test_exit(t, KSFT_FAIL); \
 } while (0)
 
-/* End the test as skipped, with a reason. */
+/*
+ * End the test as skipped, with a reason; from a helper or a forked part
+ * too (the reason lives in the harness's shared memory).
+ */
 #define PCA_SKIP(t, fmt, ...) do { \
-	snprintf(pca_skip_reason, PCA_SKIP_REASON_LEN, fmt, ##__VA_ARGS__); \
-	__pca_test_exit(t, KSFT_SKIP); \
+	PCA_METADATA(t); \
+	SKIP(pca_test_exit(t, KSFT_SKIP), fmt, ##__VA_ARGS__); \
 } while (0)
 
 /*
@@ -225,22 +267,33 @@ __pca_test_exit(struct pca_test_ctx *t, int code)
 	"CAP_SYS_ADMIN in the network namespace's user namespace required"
 
 /*
- * A node at @path for the module's device, owned by @uid:@gid, mode 0600:
- * the device given to a user as an operator would (through a group, say),
- * so that the user's open() passes the file permissions and meets the
- * module's own check.  0 or -errno.
+ * The context of a forked part of a test: the same test, without the
+ * parent's client (its socket is not the child's to use).
  */
-static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
+static inline struct pca_test_ctx pca_part_ctx(struct pca_test_ctx *t)
 {
-	struct stat st;
+	struct pca_test_ctx ct = *t;
 
-	if (stat(PCA_DEVICE_PATH, &st))
-		return -errno;
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	if (mknod(path, S_IFCHR | 0600, st.st_rdev) || chown(path, uid, gid))
-		return -errno;
-	return 0;
+	ct.c = NULL;
+	return ct;
+}
+
+/*
+ * Wait for a forked part of @t: its skip ends @t as skipped, any other
+ * ending but success fails @t (its own checks have reported already).
+ */
+static inline void pca_wait_part(struct pca_test_ctx *t, pid_t pid,
+				 const char *what)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			PCA_FATAL(t, "waitpid: %s", strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
+		pca_test_exit(t, KSFT_SKIP);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != KSFT_PASS)
+		PCA_FAIL(t, "%s failed (status %#x)", what, status);
 }
 
 /*
@@ -252,19 +305,17 @@ static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
 static inline void pca_run_as(struct pca_test_ctx *t, uid_t uid, gid_t gid,
 			      void (*fn)(struct pca_test_ctx *t))
 {
-	int status;
+	char what[64];
 	pid_t pid;
 
 	fflush(stdout);
+	fflush(stderr);
 	pid = fork();
 	if (pid < 0)
 		PCA_FATAL(t, "fork: %s", strerror(errno));
 	if (!pid) {
-		struct pca_test_ctx ct = *t;
+		struct pca_test_ctx ct = pca_part_ctx(t);
 
-		/* the parent's socket is not ours to use */
-		ct.c = NULL;
-		ct.failed = 0;
 		if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
 			PCA_FATAL(&ct, "dropping to %u:%u: %s", uid, gid,
 				  strerror(errno));
@@ -273,16 +324,23 @@ static inline void pca_run_as(struct pca_test_ctx *t, uid_t uid, gid_t gid,
 		pca_client_open(&ct.c);
 		fn(&ct);
 		pca_client_close(ct.c);
-		__pca_test_exit(&ct, ct.failed ? KSFT_FAIL : KSFT_PASS);
+		pca_part_exit(&ct);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			PCA_FATAL(t, "waitpid: %s", strerror(errno));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP)
-		__pca_test_exit(t, KSFT_SKIP);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != KSFT_PASS)
-		PCA_FAIL(t, "part run as %u:%u failed (status %#x)", uid, gid,
-			 status);
+	snprintf(what, sizeof(what), "part run as %u:%u", uid, gid);
+	pca_wait_part(t, pid, what);
+}
+
+static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(PCA_DEVICE_PATH, &st))
+		return -errno;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	if (mknod(path, S_IFCHR | 0600, st.st_rdev) || chown(path, uid, gid))
+		return -errno;
+	return 0;
 }
 
 /*
@@ -463,29 +521,7 @@ static inline void pca_diag_lines(struct pca_test_ctx *t, const char *text)
 	}
 }
 
-/* -------------------------------------------------------------------------
- * The runner
- */
-
-static volatile sig_atomic_t pca_timed_out;
-static volatile sig_atomic_t pca_terminated;
-
-static void pca_alarm(int sig)
-{
-	(void)sig;
-	pca_timed_out = 1;
-}
-
-/*
- * An outer timeout (kselftest's runner, the guest's init) sends SIGTERM to
- * the harness only; the running test lives in its own process group and
- * must not outlive it.
- */
-static void pca_term(int sig)
-{
-	pca_terminated = sig;
-}
-
+/* Names of the PCA_FEATURE_* bits in @mask, comma separated. */
 static inline void pca_features_text(uint64_t mask, char *buf, size_t len)
 {
 	unsigned int bit;
@@ -506,262 +542,150 @@ static inline void pca_features_text(uint64_t mask, char *buf, size_t len)
 	}
 }
 
-/* KSFT_PASS, KSFT_FAIL or KSFT_SKIP for one test in its own process. */
-static inline int pca_run_one(const struct pca_test *test,
-			      const struct pca_api_info *api,
-			      unsigned int timeout)
+/* -------------------------------------------------------------------------
+ * The fixture
+ */
+
+FIXTURE(postcopy_assist) {
+	struct pca_test_ctx t;
+};
+
+/*
+ * The handshake learns the supported features.  Its client is closed
+ * again at once: an open socket must not keep the module busy.
+ */
+FIXTURE_SETUP(postcopy_assist)
 {
-	struct sigaction sa = { .sa_handler = pca_alarm };
-	int status, expired = 0;
-	pid_t pid;
+	struct pca_client *c;
 
-	pca_skip_reason[0] = '\0';
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		pca_diag("%s: fork: %s", test->name, strerror(errno));
-		return KSFT_FAIL;
+	self->t.md = _metadata;
+	if (pca_client_open(&c)) {
+		snprintf(self->t.handshake_err, sizeof(self->t.handshake_err),
+			 "%s", pca_strerror(NULL));
+		return;
 	}
-	if (!pid) {
-		struct pca_test_ctx t = { .test = test, .api = *api };
-		int ret;
+	if (pca_api(c, PCA_API_VERSION, 0, &self->t.api))
+		snprintf(self->t.handshake_err, sizeof(self->t.handshake_err),
+			 "%s", pca_strerror(c));
+	pca_client_close(c);
+}
 
-		/* its own group: a timeout kills whatever it started */
-		setpgid(0, 0);
-		signal(SIGALRM, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		if (!(test->flags & PCA_TEST_NO_CLIENT)) {
-			ret = pca_client_open(&t.c);
-			if (ret)
-				PCA_FATAL(&t, "pca_client_open: %s",
-					  pca_strerror(NULL));
-		}
-		test->fn(&t);
-		pca_client_close(t.c);
-		__pca_test_exit(&t, t.failed ? KSFT_FAIL : KSFT_PASS);
-	}
-	setpgid(pid, pid);	/* whichever of the two runs first */
-
-	/* no SA_RESTART: the signals must interrupt waitpid() */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = pca_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	pca_timed_out = 0;
-	alarm(timeout);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			pca_diag("%s: waitpid: %s", test->name,
-				 strerror(errno));
-			status = -1;
-			break;
-		}
-		if (pca_timed_out) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			pca_timed_out = 0;
-			expired = 1;
-		}
-		if (pca_terminated) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			printf("Bail out! %s: harness killed by signal %d\n",
-			       test->name, (int)pca_terminated);
-			fflush(stdout);
-			signal(pca_terminated, SIG_DFL);
-			raise(pca_terminated);
-		}
-	}
-	alarm(0);
-	/* leftovers of the test, e.g. a hung helper it forked */
-	kill(-pid, SIGKILL);
-
-	if (status == -1)
-		return KSFT_FAIL;
-	if (WIFSIGNALED(status)) {
-		if (expired)
-			pca_diag("%s: timed out after %u s", test->name,
-				 timeout);
-		else
-			pca_diag("%s: killed by signal %d (%s)", test->name,
-				 WTERMSIG(status), strsignal(WTERMSIG(status)));
-		return KSFT_FAIL;
-	}
-	switch (WEXITSTATUS(status)) {
-	case KSFT_PASS:
-	case KSFT_SKIP:
-		return WEXITSTATUS(status);
-	case KSFT_FAIL:
-		return KSFT_FAIL;
-	default:
-		pca_diag("%s: exited with status %d", test->name,
-			 WEXITSTATUS(status));
-		return KSFT_FAIL;
-	}
+FIXTURE_TEARDOWN(postcopy_assist)
+{
+	pca_client_close(self->t.c);
+	self->t.c = NULL;
 }
 
 /*
- * PCA_TIMEOUT_SCALE=N (N > 1) stretches every timeout: the harness's per
- * test limits and the waits inside tests, for slow (debug) kernels.
+ * The kernel's harness kills a test's process group only when the test
+ * times out.  A test leaves nothing behind either way: when it ends, by
+ * return or exit(), whatever else runs in its group (helpers it forked)
+ * is killed, except the harness's own process waiting for it.
  */
-static inline unsigned int pca_timeout_scale(void)
-{
-	const char *s = getenv("PCA_TIMEOUT_SCALE");
-	unsigned long n = s ? strtoul(s, NULL, 0) : 1;
+static pid_t pca_test_pid;
 
-	return n > 1 && n < 100 ? n : 1;
+static void pca_kill_leftovers(void)
+{
+	pid_t pgrp = getpgrp(), self = getpid(), parent = getppid();
+	struct dirent *e;
+	DIR *d;
+
+	if (self != pca_test_pid)
+		return;	/* a helper of the test exiting */
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		if (pid > 0 && pid != self && pid != parent &&
+		    getpgid(pid) == pgrp)
+			kill(pid, SIGKILL);
+	}
+	closedir(d);
 }
 
-/* A wait inside a test, in ms, scaled as above. */
-static inline int pca_scaled_ms(int ms)
+/* The body of every PCA_TEST_F(): gating, the client, then the test. */
+static inline void pca_test_body(struct __test_metadata *_metadata,
+				 struct pca_test_ctx *t,
+				 const struct pca_test *test)
 {
-	return ms * (int)pca_timeout_scale();
+	uint64_t missing = test->features & ~t->api.features;
+
+	t->md = _metadata;
+	t->test = test;
+	pca_test_pid = getpid();
+	atexit(pca_kill_leftovers);
+	if (missing && t->handshake_err[0])
+		PCA_FATAL(t, "needs features, handshake failed: %s",
+			  t->handshake_err);
+	if (missing) {
+		char feats[200];
+
+		pca_features_text(missing, feats, sizeof(feats));
+		SKIP(return, "feature(s) not supported: %s", feats);
+	}
+	if (!(test->flags & PCA_TEST_NO_CLIENT) && pca_client_open(&t->c))
+		PCA_FATAL(t, "pca_client_open: %s", pca_strerror(NULL));
+	test->fn(t);
+	fflush(stdout);
+	fflush(stderr);
+	pca_kill_leftovers();
 }
 
-static inline int pca_selected(const char *name, char **only, int nonly)
-{
-	int i;
+/*
+ * PCA_TEST_F(name, fn, features[, .timeout = S][, .flags = F]): the test
+ * "postcopy_assist.name" of the kernel's harness, running fn(t) when every feature
+ * bit in @features is supported, under the (scaled) time limit S.
+ */
+#define PCA_TEST_F(_name, _fn, _features, ...) \
+	static const struct pca_test pca_test_##_name = { \
+		.name = #_name, .fn = (_fn), .features = (_features), \
+		__VA_ARGS__ }; \
+	TEST_F_TIMEOUT(postcopy_assist, _name, \
+		       pca_test_timeout(pca_test_##_name.timeout)) \
+	{ \
+		pca_test_body(_metadata, &self->t, &pca_test_##_name); \
+	}
 
-	if (!nonly)
-		return 1;
-	for (i = 0; i < nonly; i++)
-		if (!strcmp(name, only[i]))
-			return 1;
-	return 0;
+/* Change the time limit of PCA_TEST_F(@_name) at run time, before main(). */
+#define PCA_SET_TIMEOUT(_name, _seconds) \
+	(_postcopy_assist_##_name##_object->timeout = pca_test_timeout(_seconds))
+
+/* Every test's time limit, e.g. from a -T option of the binary's own. */
+static inline void pca_set_all_timeouts(unsigned int seconds)
+{
+	struct __fixture_metadata *f;
+	struct __test_metadata *test;
+
+	for (f = __fixture_list; f; f = f->next)
+		for (test = f->tests; test; test = test->next)
+			test->timeout = seconds;
 }
 
-static inline int pca_test_main(int argc, char **argv,
-				const struct pca_test *tests, size_t ntests)
+/*
+ * An outer timeout (kselftest's runner) sends SIGTERM to the harness only;
+ * the running test lives in its own process group and must not outlive it.
+ */
+static void pca_harness_term(int sig)
 {
-	unsigned int pass = 0, fail = 0, skip = 0, n = 0, override = 0;
-	unsigned int scale;
-	char handshake_err[512] = "";
-	struct pca_api_info api = { 0 };
-	struct pca_client *c;
-	char **only;
-	int opt, nonly = 0, planned = 0;
-	size_t i;
+	if (__active_test && __active_test->pid > 0)
+		kill(-__active_test->pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void __attribute__((constructor(KSELFTEST_PRIO_XFAIL + 1)))
+pca_harness_init(void)
+{
+	struct sigaction sa = { .sa_handler = pca_harness_term };
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	only = calloc(argc, sizeof(*only));
-	while ((opt = getopt(argc, argv, "lt:T:h")) != -1) {
-		switch (opt) {
-		case 'l':
-			for (i = 0; i < ntests; i++)
-				printf("%s\n", tests[i].name);
-			return 0;
-		case 't':
-			only[nonly++] = optarg;
-			break;
-		case 'T':
-			override = strtoul(optarg, NULL, 0);
-			break;
-		default:
-			fprintf(stderr,
-				"Usage: %s [-l] [-t TEST]... [-T SECONDS]\n",
-				argv[0]);
-			return opt == 'h' ? 0 : 2;
-		}
-	}
-	for (i = 0; i < ntests; i++)
-		planned += pca_selected(tests[i].name, only, nonly);
-	scale = pca_timeout_scale();
-
-	pca_skip_reason = mmap(NULL, PCA_SKIP_REASON_LEN,
-			       PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (pca_skip_reason == MAP_FAILED) {
-		perror("mmap");
-		return KSFT_FAIL;
-	}
-
-	printf("KTAP version 1\n1..%d\n", planned);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	if (geteuid())
 		pca_diag("not running as root: tests that need CAP_SYS_ADMIN will fail");
-
-	/*
-	 * The feature set decides skips.  The client is closed again at
-	 * once: an open socket must not keep the module busy.
-	 */
-	if (pca_client_open(&c)) {
-		snprintf(handshake_err, sizeof(handshake_err), "%s",
-			 pca_strerror(NULL));
-	} else {
-		if (pca_api(c, PCA_API_VERSION, 0, &api))
-			snprintf(handshake_err, sizeof(handshake_err), "%s",
-				 pca_strerror(c));
-		pca_client_close(c);
-	}
-	if (handshake_err[0]) {
-		pca_diag("handshake failed: %s", handshake_err);
-	} else {
-		char feats[512];
-
-		pca_features_text(api.features, feats, sizeof(feats));
-		pca_diag("postcopy_assist API %u, features: %s", api.version,
-			 feats[0] ? feats : "none");
-	}
-
-	for (i = 0; i < ntests; i++) {
-		const struct pca_test *test = &tests[i];
-		unsigned int timeout;
-		uint64_t missing;
-		int ret;
-
-		if (!pca_selected(test->name, only, nonly))
-			continue;
-		n++;
-		missing = test->features & ~api.features;
-		if (missing && handshake_err[0]) {
-			pca_diag("%s: needs features, handshake failed: %s",
-				 test->name, handshake_err);
-			ret = KSFT_FAIL;
-		} else if (missing) {
-			char feats[200];
-
-			pca_features_text(missing, feats, sizeof(feats));
-			snprintf(pca_skip_reason, PCA_SKIP_REASON_LEN,
-				 "feature(s) not supported: %s", feats);
-			ret = KSFT_SKIP;
-		} else {
-			timeout = override ? override :
-				  scale * (test->timeout ? test->timeout :
-					   PCA_TEST_TIMEOUT);
-			ret = pca_run_one(test, &api, timeout);
-		}
-
-		switch (ret) {
-		case KSFT_PASS:
-			pass++;
-			printf("ok %u %s\n", n, test->name);
-			break;
-		case KSFT_SKIP:
-			skip++;
-			printf("ok %u %s # SKIP %s\n", n, test->name,
-			       pca_skip_reason[0] ? pca_skip_reason :
-			       "no reason given");
-			break;
-		default:
-			fail++;
-			printf("not ok %u %s\n", n, test->name);
-			break;
-		}
-	}
-
-	printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n",
-	       pass, fail, skip);
-	free(only);
-	return fail ? KSFT_FAIL : KSFT_PASS;
 }
 
-#define PCA_TEST_MAIN(tests) \
-	int main(int argc, char **argv) \
-	{ \
-		return pca_test_main(argc, argv, tests, \
-				     sizeof(tests) / sizeof((tests)[0])); \
-	}
-
-#endif /* KSELFTEST_PCA_H */
+#endif /* PCA_HARNESS_H */
