@@ -875,6 +875,14 @@ static void stop_vcpus(struct wl *w, struct vcpu *cpus, int *stop)
 	}
 }
 
+/* The connections' security, as @o says, into an engine's @cfg. */
+static void wl_tls_config(const struct wl_opts *o, struct mig_config *cfg)
+{
+	cfg->tls = o->tls;
+	cfg->tls_creds = o->tls_creds;
+	cfg->tls_no_ktls = o->tls_no_ktls;
+}
+
 static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 {
 	const struct wl_opts *o = w->o;
@@ -895,6 +903,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.connect_timeout_ms = wl_ms(30000);
 	sr.cfg.recover_timeout_ms = o->recover_timeout_ms;
 	sr.cfg.cancel = &w->src_cancel;
+	wl_tls_config(o, &sr.cfg);
 	sr.cfg.hooks.pause = hook_pause;
 	sr.cfg.hooks.unpause = hook_unpause;
 	sr.cfg.hooks.log = src_log;
@@ -909,6 +918,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	dc.connect_timeout_ms = wl_ms(30000);
 	dc.recover_timeout_ms = o->recover_timeout_ms;
 	dc.cancel = o->cancel;
+	wl_tls_config(o, &dc);
 	dc.hooks.resume = hook_resume;
 	dc.hooks.log = dst_log;
 	dc.hooks.progress = dst_progress;
@@ -1095,6 +1105,8 @@ static void json_result(const char *json, struct mig_result *r)
 	r->bytes_sent = json_num(json, "bytes_sent", 1);
 	r->bytes_received = json_num(json, "bytes_received", 1);
 	r->pages_present = json_num(json, "pages_present", 1);
+	r->tls_ktls = json_num(json, "tls_ktls", 1);
+	r->tls_user = json_num(json, "tls_user", 1);
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1162,9 +1174,32 @@ static void args_timeouts_and_id(const struct wl_opts *o,
 	arg_opt(a, "--migration-id", a->id);
 }
 
-/* The end of every vector: progress or quiet, NULL. */
+/* The TLS options of @o, as an agent (or its daemon) takes them. */
+static int args_tls(const struct wl_opts *o, char **v)
+{
+	int n = 0;
+
+	switch (o->tls) {
+	case MIG_TLS_INSECURE:
+		v[n++] = "--insecure";
+		break;
+	case MIG_TLS_X509:
+	case MIG_TLS_PSK:
+		v[n++] = o->tls == MIG_TLS_X509 ? "--tls-creds" : "--tls-psk";
+		v[n++] = (char *)o->tls_creds;
+		break;
+	default:
+		break;
+	}
+	if (o->tls_no_ktls)
+		v[n++] = "--no-ktls";
+	return n;
+}
+
+/* The end of every vector: TLS, progress or quiet, NULL. */
 static void args_finish(const struct wl_opts *o, struct agent_args *a)
 {
+	a->n += args_tls(o, a->v + a->n);
 	arg_add(a, o->progress ? "--progress" : "--quiet");
 	a->v[a->n] = NULL;
 }
@@ -1385,11 +1420,13 @@ struct relay_vmm {
 
 static int start_daemon(struct wl *w, pid_t *pid)
 {
-	char *argv[4];
+	char *argv[8];
 	int n = 0;
 
 	argv[n++] = (char *)w->o->agent;
 	argv[n++] = "daemon";
+	/* the daemon's TLS options reach every migration it takes */
+	n += args_tls(w->o, argv + n);
 	if (!w->o->progress)
 		argv[n++] = "--quiet";
 	argv[n] = NULL;
@@ -1720,6 +1757,7 @@ static int run_snapshot(struct wl *w)
 	mig_config_init(&dc);
 	dest_backend(w, &dc);
 	dc.cancel = o->cancel;
+	wl_tls_config(o, &dc);
 	dc.hooks.resume = hook_resume;
 	dc.hooks.log = dst_log;
 	dc.hooks.arg = w;

@@ -81,6 +81,14 @@ struct wl_opts {
 	enum wl_uffd uffd;
 	int io_timeout_ms;
 	int recover_timeout_ms;
+	/*
+	 * The connections' security, the same on both sides (tls_creds:
+	 * the X.509 directory or the PSK file); MIG_TLS_UNSET is refused
+	 * by the engine as by the agent.  tls_no_ktls: user-space TLS.
+	 */
+	enum mig_tls_mode tls;
+	const char *tls_creds;
+	int tls_no_ktls;
 	const char *agent;		/* postcopy-agent path: run as processes */
 	int relay;			/* with .agent: through the module's
 					 * relay, "postcopy-agent daemon" per
