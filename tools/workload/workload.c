@@ -23,6 +23,7 @@
 
 #include "lib/pca.h"
 #include "mig.h"
+#include "tls.h"
 #include "workload.h"
 
 #define WL_MAX_WRITERS		64
@@ -166,6 +167,12 @@ struct relay {
 	uint64_t arm_bytes;	/* atomic: cut when bytes reach this; 0 off */
 	int cut_done;		/* atomic */
 	int only_flag;		/* just set cut_done, cut nothing */
+	/* at the cut, a peer with these X.509 credentials tries the source */
+	const char *intruder;
+	pthread_t intruder_th;
+	int intruder_running;
+	int intruder_ret;	/* its TLS handshake's result */
+	char intruder_err[320];
 };
 
 struct wl {
@@ -633,6 +640,34 @@ static void dst_progress(const struct mig_progress *p, void *arg)
  * The relay: a TCP forwarder that can cut everything once
  */
 
+/* A peer with the wrong credentials at the source, while it recovers. */
+static void *intruder_thread(void *arg)
+{
+	struct relay *r = arg;
+	struct mig_config cfg;
+	struct mig_tls *t;
+	int fd, ret;
+
+	mig_config_init(&cfg);
+	cfg.tls = MIG_TLS_X509;
+	cfg.tls_creds = r->intruder;
+	ret = mig_tls_open(&cfg, MIG_DEST, &t, r->intruder_err,
+			   sizeof(r->intruder_err));
+	if (!ret) {
+		ret = mig_connect(r->target, wl_ms(5000), &fd, r->intruder_err,
+				  sizeof(r->intruder_err));
+		if (!ret) {
+			ret = mig_tls_client(t, r->target, &fd, wl_ms(5000),
+					     r->intruder_err,
+					     sizeof(r->intruder_err));
+			close(fd);
+		}
+		mig_tls_close(t);
+	}
+	r->intruder_ret = ret;
+	return NULL;
+}
+
 static void *pump(void *arg)
 {
 	struct relay_dir *dir = arg;
@@ -664,6 +699,10 @@ static void *pump(void *arg)
 				shutdown(r->pairs[i]->a, SHUT_RDWR);
 				shutdown(r->pairs[i]->b, SHUT_RDWR);
 			}
+			if (r->intruder)
+				r->intruder_running =
+					!pthread_create(&r->intruder_th, NULL,
+							intruder_thread, r);
 			pthread_mutex_unlock(&r->lock);
 		}
 	}
@@ -740,13 +779,15 @@ static void *relay_thread(void *arg)
 	return NULL;
 }
 
-static int relay_start(struct relay *r, const char *target, int only_flag)
+static int relay_start(struct relay *r, const char *target, int only_flag,
+		       const char *intruder)
 {
 	char err[128];
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->only_flag = only_flag;
+	r->intruder = intruder;
 	pthread_mutex_init(&r->lock, NULL);
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	ret = mig_listen("127.0.0.1:0", &r->lfd, r->addr, sizeof(r->addr),
@@ -770,6 +811,10 @@ static void relay_stop(struct relay *r)
 		return;
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r->th, NULL);
+	pthread_mutex_lock(&r->lock);
+	if (r->intruder_running)
+		pthread_join(r->intruder_th, NULL);
+	pthread_mutex_unlock(&r->lock);
 	for (i = 0; i < r->npairs; i++) {
 		struct relay_pair *p = r->pairs[i];
 
@@ -2015,7 +2060,8 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		goto out;
 	}
 	if (o->cut) {
-		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE);
+		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE,
+				  o->intruder_creds);
 		if (ret) {
 			snprintf(r->error, sizeof(r->error), "relay: %s",
 				 mig_errstr(ret));
@@ -2035,6 +2081,13 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	stop_vcpus(w, w->dst_cpu, &w->dst_stop);
 	stop_vcpus(w, w->src_cpu, &w->src_stop);
 	relay_stop(&w->relay);
+	if (w->relay.intruder_running) {
+		/* joined by relay_stop() */
+		w->r->intruder_tried = 1;
+		w->r->intruder_ret = w->relay.intruder_ret;
+		snprintf(w->r->intruder_error, sizeof(w->r->intruder_error),
+			 "%s", w->relay.intruder_err);
+	}
 	touch_stats(w);
 	/*
 	 * Unregister: a page the engine never placed now reads as zero

@@ -89,6 +89,12 @@ struct wl_opts {
 	enum mig_tls_mode tls;
 	const char *tls_creds;
 	int tls_no_ktls;
+	/*
+	 * With .cut: when it cuts, a peer with these X.509 credentials
+	 * (a tls-creds-x509 directory) tries a TLS handshake with the
+	 * source, which must refuse it and go on with the migration.
+	 */
+	const char *intruder_creds;
 	const char *agent;		/* postcopy-agent path: run as processes */
 	int relay;			/* with .agent: through the module's
 					 * relay, "postcopy-agent daemon" per
@@ -123,6 +129,10 @@ struct wl_result {
 	unsigned int src_warnings;	/* source log lines of warning level */
 	char src_last_warning[256];
 	double wall_s;
+	/* .intruder_creds: it tried, its handshake's result and error */
+	int intruder_tried;
+	int intruder_ret;
+	char intruder_error[320];
 };
 
 /* 0 when the migration completed and every page verified; else -errno. */
