@@ -1285,6 +1285,33 @@ static void test_tls_cut_postcopy(struct pca_test_ctx *t)
 		   r.dst.tls_ktls + r.dst.tls_user);
 }
 
+static void test_tls_intruder(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/*
+	 * While the source waits for its destination to come back after a
+	 * cut, a peer with another CA's certificate knocks: refused, and
+	 * the migration goes on undisturbed.
+	 */
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.dest_rate = 3000;
+	o.intruder_creds = X509_OTHER_CA;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+	PCA_ASSERT(t, r.intruder_tried, "the intruder did not try");
+	pca_t_diag(t, "intruder: %d: %s", r.intruder_ret, r.intruder_error);
+	PCA_EXPECT(t, r.intruder_ret < 0, "the intruder got in");
+	PCA_EXPECT(t, strstr(r.intruder_error, "certificate is refused") != NULL,
+		   "unclear intruder error");
+	PCA_EXPECT(t, strstr(r.src_last_warning, "rejected: TLS") != NULL ||
+		   r.src_warnings >= 1, "the source said nothing: %s",
+		   r.src_last_warning);
+}
+
 static void test_tls_agents(struct pca_test_ctx *t)
 {
 	struct wl_result r;
@@ -1512,6 +1539,8 @@ static const struct pca_test tests[] = {
 	PCA_TEST("tls_user_space", test_tls_user_space, PRECOPY,
 		 .timeout = 90),
 	PCA_TEST("tls_cut_postcopy", test_tls_cut_postcopy, MIG_FEATURES,
+		 .timeout = 90),
+	PCA_TEST("tls_intruder", test_tls_intruder, MIG_FEATURES,
 		 .timeout = 90),
 	PCA_TEST("tls_agents", test_tls_agents, PRECOPY, .timeout = 90),
 	PCA_TEST("tls_wrong_ca", test_tls_wrong_ca, MIG_FEATURES,
