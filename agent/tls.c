@@ -323,11 +323,22 @@ void mig_tls_close(struct mig_tls *t)
 
 /* ---- sessions ---------------------------------------------------------- */
 
+/* What GnuTLS writes: never SIGPIPE for a peer gone. */
+static ssize_t push_nosignal(gnutls_transport_ptr_t p, const void *buf,
+			     size_t len)
+{
+	return send((int)(intptr_t)p, buf, len, MSG_NOSIGNAL);
+}
+
 static int session_new(struct mig_tls *t, int fd, const char *host,
 		       gnutls_session_t *sp)
 {
-	unsigned int flags = t->role == MIG_SOURCE ? GNUTLS_SERVER :
-						     GNUTLS_CLIENT;
+	/*
+	 * The source drives its handshakes from a poll loop: GnuTLS must
+	 * never wait on a socket itself there.
+	 */
+	unsigned int flags = t->role == MIG_SOURCE ?
+			     GNUTLS_SERVER | GNUTLS_NONBLOCK : GNUTLS_CLIENT;
 	gnutls_session_t s;
 	int ret;
 
@@ -356,6 +367,7 @@ static int session_new(struct mig_tls *t, int fd, const char *host,
 	}
 	gnutls_session_set_ptr(s, t);
 	gnutls_transport_set_int(s, fd);
+	gnutls_transport_set_push_function(s, push_nosignal);
 	*sp = s;
 	return 0;
 }
@@ -675,6 +687,9 @@ static int established(struct mig_tls *t, gnutls_session_t s, int *fd,
 		return -errno;
 	}
 	gnutls_transport_set_int(s, tcp);
+	gnutls_transport_set_push_function(s, push_nosignal);
+	/* the pump polls before it reads: a record may take its time */
+	gnutls_record_set_timeout(s, 0);
 	ret = pump_start(s, tcp, &usr);
 	if (ret) {
 		snprintf(err, err_len, "TLS: starting its threads: %s",
@@ -782,7 +797,11 @@ int mig_tls_hs_step(struct mig_tls_hs *hs, int *fd, int *want_write,
 
 	*want_write = 0;
 	if (!hs->done) {
-		ret = gnutls_handshake(s);
+		/* what GnuTLS read already is not for poll() to announce */
+		do {
+			ret = gnutls_handshake(s);
+		} while (ret < 0 && !gnutls_error_is_fatal(ret) &&
+			 gnutls_record_check_pending(s));
 		if (ret < 0 && !gnutls_error_is_fatal(ret)) {
 			*want_write = gnutls_record_get_direction(s);
 			return -EAGAIN;
