@@ -419,9 +419,14 @@ static void hs_error(gnutls_session_t s, struct mig_tls *t, int gret,
 		snprintf(err, err_len,
 			 "TLS: the %s closed the connection during the TLS handshake: does it run with --insecure, or with other credentials?",
 			 peer);
+	} else if (gret == GNUTLS_E_NO_CIPHER_SUITES ||
+		   gret == GNUTLS_E_UNSUPPORTED_VERSION_PACKET ||
+		   gret == GNUTLS_E_NO_COMMON_KEY_SHARE) {
+		snprintf(err, err_len,
+			 "TLS: the %s offers no TLS 1.3 with AES-GCM (%s): older versions are refused",
+			 peer, gnutls_strerror(gret));
 	} else if (gret == GNUTLS_E_UNEXPECTED_PACKET_LENGTH ||
-		   gret == GNUTLS_E_UNEXPECTED_PACKET ||
-		   gret == GNUTLS_E_UNSUPPORTED_VERSION_PACKET) {
+		   gret == GNUTLS_E_UNEXPECTED_PACKET) {
 		snprintf(err, err_len,
 			 "TLS: the %s does not speak TLS (%s): does it run with --insecure?",
 			 peer, gnutls_strerror(gret));
