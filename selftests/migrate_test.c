@@ -867,7 +867,7 @@ static void fake_stop(struct fake_peer *f)
 static void dest_fails_tls(struct pca_test_ctx *t, const char *addr,
 			   uint64_t pages, const uint8_t *id,
 			   enum mig_tls_mode tls, const char *creds,
-			   const char *want)
+			   const char *peer, const char *want)
 {
 	struct pca_region_info info;
 	struct mig_result res;
@@ -885,6 +885,7 @@ static void dest_fails_tls(struct pca_test_ctx *t, const char *addr,
 	dc.io_timeout_ms = pca_scaled_ms(2000);
 	dc.tls = tls;
 	dc.tls_creds = creds;
+	dc.tls_peer = peer;
 	if (id) {
 		memcpy(dc.id, id, MIG_ID_LEN);
 		dc.have_id = 1;
@@ -904,7 +905,7 @@ static void dest_fails_tls(struct pca_test_ctx *t, const char *addr,
 static void dest_fails(struct pca_test_ctx *t, const char *addr,
 		       uint64_t pages, const uint8_t *id, const char *want)
 {
-	dest_fails_tls(t, addr, pages, id, MIG_TLS_INSECURE, NULL, want);
+	dest_fails_tls(t, addr, pages, id, MIG_TLS_INSECURE, NULL, NULL, want);
 }
 
 static void test_garbage_peer(struct pca_test_ctx *t)
@@ -1140,7 +1141,8 @@ static void test_wrong_migration_id(struct pca_test_ctx *t)
 	char addr[64];
 
 	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
-	dest_fails_tls(t, addr, 16, b, MIG_TLS_X509, X509, "--migration-id");
+	dest_fails_tls(t, addr, 16, b, MIG_TLS_X509, X509, NULL,
+		       "--migration-id");
 	src_bg_stop(&s);
 	PCA_EXPECT_EQ(t, s.ret, -ECANCELED);
 }
@@ -1152,7 +1154,7 @@ static void test_size_mismatch(struct pca_test_ctx *t)
 	char addr[64];
 
 	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
-	dest_fails_tls(t, addr, 32, NULL, MIG_TLS_X509, X509,
+	dest_fails_tls(t, addr, 32, NULL, MIG_TLS_X509, X509, NULL,
 		       "with the source's size");
 	src_bg_stop(&s);
 }
@@ -1363,10 +1365,11 @@ static void src_bg_expect_warning(struct pca_test_ctx *t, struct src_bg *b,
  * the source says why (want_src) and keeps waiting; a destination with
  * the right credentials then completes the migration.
  */
-static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
-			const char *screds, enum mig_tls_mode dmode,
-			const char *dcreds, const char *want_dst,
-			const char *want_src)
+static void tls_refused_peer(struct pca_test_ctx *t,
+			     enum mig_tls_mode smode, const char *screds,
+			     enum mig_tls_mode dmode, const char *dcreds,
+			     const char *dpeer, const char *want_dst,
+			     const char *want_src)
 {
 	static const uint8_t id[MIG_ID_LEN] = { 0x71, 0x5e };
 	struct pca_region_info info;
@@ -1379,7 +1382,7 @@ static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
 
 	src_bg_start_tls(t, &s, 64, id, addr, sizeof(addr), NULL, NULL, smode,
 			 screds);
-	dest_fails_tls(t, addr, 64, NULL, dmode, dcreds, want_dst);
+	dest_fails_tls(t, addr, 64, NULL, dmode, dcreds, dpeer, want_dst);
 	src_bg_expect_warning(t, &s, want_src);
 
 	fd = PCA_ASSERT_OK(t, pca_region_create(64 * 4096, PCA_REGION_MISSING,
@@ -1403,6 +1406,23 @@ static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
 	close(s.cfg.listen_fd);
 	close(s.cfg.region_fd);
 	close(fd);
+}
+
+static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
+			const char *screds, enum mig_tls_mode dmode,
+			const char *dcreds, const char *want_dst,
+			const char *want_src)
+{
+	tls_refused_peer(t, smode, screds, dmode, dcreds, NULL, want_dst,
+			 want_src);
+}
+
+/* The source's certificate is not for the name the destination wants. */
+static void test_tls_wrong_name(struct pca_test_ctx *t)
+{
+	tls_refused_peer(t, MIG_TLS_X509, X509, MIG_TLS_X509, X509,
+			 "other.example", "does not match",
+			 "refused the handshake");
 }
 
 static void test_tls_wrong_ca(struct pca_test_ctx *t)
@@ -1470,7 +1490,7 @@ static void test_tls_downgrade(struct pca_test_ctx *t)
 	gnutls_certificate_free_credentials(cred);
 	close(fd);
 	/* the source said why, and still waits */
-	src_bg_expect_warning(t, &s, "rejected: TLS");
+	src_bg_expect_warning(t, &s, "no TLS 1.3");
 	src_bg_stop(&s);
 	PCA_EXPECT_EQ(t, s.ret, -ECANCELED);
 }
@@ -1544,6 +1564,8 @@ static const struct pca_test tests[] = {
 		 .timeout = 90),
 	PCA_TEST("tls_agents", test_tls_agents, PRECOPY, .timeout = 90),
 	PCA_TEST("tls_wrong_ca", test_tls_wrong_ca, MIG_FEATURES,
+		 .timeout = 60),
+	PCA_TEST("tls_wrong_name", test_tls_wrong_name, MIG_FEATURES,
 		 .timeout = 60),
 	PCA_TEST("tls_expired", test_tls_expired, MIG_FEATURES,
 		 .timeout = 60),
