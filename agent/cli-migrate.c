@@ -498,7 +498,8 @@ enum {
 	OPT_BUDGET, OPT_NO_POSTCOPY, OPT_CHANNELS, OPT_ID, OPT_IO_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_RECOVER_TIMEOUT, OPT_CONTROL_FD, OPT_JSON,
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
-	OPT_KEEP_PAUSED, OPT_HELP,
+	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
+	OPT_INSECURE, OPT_NO_KTLS,
 };
 
 static const struct option mig_opts[] = {
@@ -527,6 +528,11 @@ static const struct option mig_opts[] = {
 	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "keep-paused", no_argument, NULL, OPT_KEEP_PAUSED },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
+	{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+	{ "tls-peer", required_argument, NULL, OPT_TLS_PEER },
+	{ "insecure", no_argument, NULL, OPT_INSECURE },
+	{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -562,7 +568,19 @@ static const char source_help[] =
 "                           during the switchover\n"
 "  --json                   final summary as JSON on stdout\n"
 "  --quiet                  no progress, no informational messages\n"
-"  --progress               progress lines even when stderr is no terminal\n";
+"  --progress               progress lines even when stderr is no terminal\n"
+"\n"
+"Every connection runs mutual TLS 1.3; one of these is required:\n"
+"  --tls-creds DIR          X.509: DIR holds ca-cert.pem, server-cert.pem,\n"
+"                           server-key.pem (as QEMU's tls-creds-x509)\n"
+"  --tls-psk FILE           pre-shared keys, identity:hexkey lines\n"
+"  --insecure               plain TCP: anyone reaching the port reads\n"
+"                           the guest's memory\n"
+"  --tls-peer NAME          X.509: the name the destination's certificate\n"
+"                           must carry (default: any of the CA); PSK: the\n"
+"                           only identity accepted\n"
+"  --no-ktls                keep TLS records in user space (default: kernel\n"
+"                           TLS, when the tls module is there)\n";
 
 static const char dest_help[] =
 "Usage: " PROG " destination --connect ADDR:PORT --region-id ID|PATH [--region-fd N] [options]\n"
@@ -591,7 +609,18 @@ static const char dest_help[] =
 "  --control-fd N           VMM control socket (see Documentation/agent.rst)\n"
 "  --json                   final summary as JSON on stdout\n"
 "  --quiet                  no progress, no informational messages\n"
-"  --progress               progress lines even when stderr is no terminal\n";
+"  --progress               progress lines even when stderr is no terminal\n"
+"\n"
+"Every connection runs mutual TLS 1.3; one of these is required:\n"
+"  --tls-creds DIR          X.509: DIR holds ca-cert.pem, client-cert.pem,\n"
+"                           client-key.pem (as QEMU's tls-creds-x509)\n"
+"  --tls-psk FILE           pre-shared keys, identity:hexkey lines\n"
+"  --insecure               plain TCP: anyone on the path reads and writes\n"
+"                           the guest's memory\n"
+"  --tls-peer NAME          X.509: the name the source's certificate must\n"
+"                           carry (default: the host of --connect); PSK:\n"
+"                           the identity to use (default: the file's first)\n"
+"  --no-ktls                keep TLS records in user space\n";
 
 static const char snapshot_help[] =
 "Usage: " PROG " snapshot --region-fd N --output FILE [options]\n"
@@ -684,6 +713,11 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_RESUME:
 		return dst ? NULL : "destination";
 	case OPT_ID:
+	case OPT_TLS_CREDS:
+	case OPT_TLS_PSK:
+	case OPT_TLS_PEER:
+	case OPT_INSECURE:
+	case OPT_NO_KTLS:
 	case OPT_IO_TIMEOUT:
 	case OPT_CONNECT_TIMEOUT:
 	case OPT_RECOVER_TIMEOUT:
@@ -837,6 +871,21 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 		case OPT_KEEP_PAUSED:
 			m->keep_paused = 1;
 			break;
+		case OPT_TLS_CREDS:
+		case OPT_TLS_PSK:
+			m->cfg.tls = opt == OPT_TLS_CREDS ? MIG_TLS_X509 :
+							    MIG_TLS_PSK;
+			m->cfg.tls_creds = optarg;
+			break;
+		case OPT_TLS_PEER:
+			m->cfg.tls_peer = optarg;
+			break;
+		case OPT_INSECURE:
+			m->cfg.tls = MIG_TLS_INSECURE;
+			break;
+		case OPT_NO_KTLS:
+			m->cfg.tls_no_ktls = 1;
+			break;
 		case OPT_HELP:
 		case 'h':
 			fputs(mode_help[m->mode], stdout);
@@ -877,6 +926,9 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 	if (m->cfg.want_resume && !m->cfg.have_id)
 		return cmd_usage(name, "%s",
 				 "--resume needs --migration-id: the id of the migration to take over");
+	if ((src || dst) && m->cfg.tls == MIG_TLS_UNSET)
+		return cmd_usage(name, "%s",
+				 "no credentials: pass --tls-creds DIR (X.509, as QEMU's tls-creds-x509) or --tls-psk FILE (identity:hexkey lines), the same kind on both sides, or --insecure for plain TCP");
 	if (src && m->cfg.no_postcopy && !m->cfg.max_rounds)
 		return cmd_usage(name, "%s",
 				 "--no-postcopy needs precopy rounds (--rounds > 0)");
@@ -1088,7 +1140,8 @@ static int relay_refuse(struct mcli *m, int err, const char *why)
 	return err;
 }
 
-int relay_worker(const struct pca_mig_info *req, int quiet)
+int relay_worker(const struct pca_mig_info *req, int quiet,
+		 char *const *defaults, int ndefaults)
 {
 	enum mode mode = req->role == PCA_MIG_SOURCE ? M_SOURCE : M_DEST;
 	char args[PCA_MIG_ARGS_MAX], why[256], *argv[64];
@@ -1136,7 +1189,13 @@ int relay_worker(const struct pca_mig_info *req, int quiet)
 	m->cfg.addr = m->mig.peer;
 
 	snprintf(args, sizeof(args), "%s", m->mig.args);
-	argc = split_args(args, m->name, argv, 64);
+	argc = split_args(args, m->name, argv, 64 - ndefaults);
+	if (argc > 0 && ndefaults) {
+		/* the daemon's first: what the migration says wins */
+		memmove(argv + 1 + ndefaults, argv + 1, argc * sizeof(*argv));
+		memcpy(argv + 1, defaults, ndefaults * sizeof(*argv));
+		argc += ndefaults;
+	}
 	if (argc < 0) {
 		ret = relay_refuse(m, argc, "too many migration arguments");
 		goto out;

@@ -79,6 +79,9 @@ static int relay_client(const char *name, const char *group,
 struct daemon {
 	struct pca_client *c;
 	int quiet;
+	/* TLS options every worker starts from (the migration's override) */
+	const char *tls_args[8];
+	int ntls;
 	pid_t workers[DAEMON_MAX_WORKERS];
 	uint32_t mig_ids[DAEMON_MAX_WORKERS];
 	unsigned int nr_workers;
@@ -111,7 +114,8 @@ static void daemon_spawn(struct daemon *d, const struct pca_mig_info *req)
 		pca_client_close(d->c);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		int ret = relay_worker(req, d->quiet);
+		int ret = relay_worker(req, d->quiet, (char *const *)d->tls_args,
+				       d->ntls);
 
 		/*
 		 * _exit() flushes no stdio buffer: the worker's summary
@@ -179,6 +183,11 @@ int cmd_daemon(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "tls-creds", required_argument, NULL, 'c' },
+		{ "tls-psk", required_argument, NULL, 'p' },
+		{ "tls-peer", required_argument, NULL, 'n' },
+		{ "insecure", no_argument, NULL, 'i' },
+		{ "no-ktls", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon *d;
@@ -192,12 +201,25 @@ int cmd_daemon(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		if (opt == 'q') {
 			d->quiet = 1;
+		} else if ((opt == 'c' || opt == 'p' || opt == 'n') &&
+			   d->ntls <= 6) {
+			d->tls_args[d->ntls++] = opt == 'c' ? "--tls-creds" :
+						 opt == 'p' ? "--tls-psk" :
+						 "--tls-peer";
+			d->tls_args[d->ntls++] = optarg;
+		} else if ((opt == 'i' || opt == 'k') && d->ntls <= 7) {
+			d->tls_args[d->ntls++] = opt == 'i' ? "--insecure" :
+						 "--no-ktls";
 		} else if (opt == 'h') {
-			printf("Usage: " PROG " daemon [--quiet]\n\n"
+			printf("Usage: " PROG " daemon [--quiet] [--tls-creds DIR | --tls-psk FILE | --insecure]\n"
+			       "       [--tls-peer NAME] [--no-ktls]\n\n"
 			       "Take migration requests from the module's relay (one daemon per\n"
 			       "host and network namespace), one worker process each.  The\n"
 			       "migration's arguments are the options of '" PROG " source' or\n"
-			       "'" PROG " destination', e.g. \"--channels 4 --rounds 5\".\n");
+			       "'" PROG " destination', e.g. \"--channels 4 --rounds 5\".\n"
+			       "The TLS options given here apply to every migration; its\n"
+			       "arguments may override them (e.g. \"--tls-psk FILE\").  Without\n"
+			       "one, a migration's arguments must choose.\n");
 			free(d);
 			return 0;
 		} else {

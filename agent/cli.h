@@ -37,8 +37,11 @@ struct pca_mig_info;
 /*
  * Take migration @req from the relay and run it to its end (a process of
  * its own, forked by the daemon): 0, or -errno once reported to the VMM.
+ * @defaults (@ndefaults words) are options read before the migration's
+ * arguments: the daemon's TLS options.
  */
-int relay_worker(const struct pca_mig_info *req, int quiet);
+int relay_worker(const struct pca_mig_info *req, int quiet,
+		 char *const *defaults, int ndefaults);
 
 /* cli-relay.c */
 int cmd_daemon(int argc, char **argv);

@@ -47,6 +47,7 @@
 #include "backend.h"
 #include "lib/pca.h"
 #include "conn.h"
+#include "tls.h"
 #include "mig.h"
 
 enum {
@@ -78,6 +79,7 @@ struct dst {
 	const struct mig_hooks *hk;
 
 	struct mig_be be;	/* faults and placement (backend.c) */
+	struct mig_tls *tls;	/* NULL: --insecure */
 	uint64_t size, pages, words;
 	uint32_t psz;
 	uint8_t *stage;
@@ -768,6 +770,8 @@ static int recv_welcome(struct dst *d, int fd, struct mig_welcome *w,
 		ret = mig_recv_all(fd, w, 4, io, abort);
 		if (ret)
 			return ret;
+		if (!d->tls && mig_tls_looks_like_tls((unsigned char *)w))
+			return -EPROTOTYPE;
 		if (mig_magic_of(w) != MIG_MSG_HEARTBEAT)
 			break;
 		memcpy(&h, w, 4);
@@ -805,6 +809,20 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 		return ret;
 	}
 	mig_sock_tune(fd, d->cfg->io_timeout_ms, chan != MIG_CHAN_DATA);
+	if (d->tls) {
+		char terr[320] = "";
+
+		ret = mig_tls_client(d->tls, addr, &fd, d->cfg->io_timeout_ms,
+				     terr, sizeof(terr));
+		if (ret) {
+			close(fd);
+			snprintf(e->msg, sizeof(e->msg), "%s: %s", addr, terr);
+			/* credentials do not get better by trying again */
+			e->retry = ret == -ETIMEDOUT &&
+				   (flags & MIG_HELLO_RESUME);
+			return ret;
+		}
+	}
 	mig_hello_encode(&h, chan, d->have_id ? d->id : NULL, index, d->nch,
 			 flags | MIG_HELLO_HEARTBEAT, d->size, d->psz);
 	ret = mig_send_all(fd, &h, sizeof(h), d->cfg->io_timeout_ms,
@@ -815,10 +833,15 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 		close(fd);
 		/* a source restarting or busy: maybe; garbage: no */
 		e->retry = flags & MIG_HELLO_RESUME;
-		if (ret == -ECONNRESET)
+		if (ret == -EPROTOTYPE)
 			snprintf(e->msg, sizeof(e->msg),
-				 "%s closed the connection during the handshake: is it a postcopy-agent source?",
+				 "the source at %s speaks TLS: pass the credentials it expects (--tls-creds DIR or --tls-psk FILE) instead of --insecure",
 				 addr);
+		else if (ret == -ECONNRESET)
+			snprintf(e->msg, sizeof(e->msg),
+				 "%s closed the connection during the handshake: is it a postcopy-agent source%s?",
+				 addr, d->tls ? "" :
+				 " (one that wants TLS needs --tls-creds or --tls-psk here)");
 		else if (ret == -ETIMEDOUT)
 			snprintf(e->msg, sizeof(e->msg),
 				 "no handshake answer from %s: silent for %d ms (--io-timeout-ms)%s: is it a postcopy-agent source?",
@@ -1479,6 +1502,11 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	mig_conns_init(&d->conns, cfg, &d->lock, &d->cond, &d->nch,
 		       &d->ctrl_tx, &d->pre_tx);
 
+	ret = mig_tls_open(cfg, MIG_DEST, &d->tls, res->error,
+			   sizeof(res->error));
+	if (ret)
+		goto out;
+	res->tls = cfg->tls;
 	ret = setup(d);
 	if (ret)
 		goto out;
@@ -1534,6 +1562,8 @@ out:
 	}
 	progress(d, 1);
 	teardown(d);
+	mig_tls_counts(d->tls, &res->tls_ktls, &res->tls_user);
+	mig_tls_close(d->tls);
 	free(d);
 	return ret;
 }

@@ -114,6 +114,18 @@ enum mig_backend {
 	MIG_BACKEND_UFFD,
 };
 
+/*
+ * Transport security of a migration's connections (tls.h): unset is
+ * refused by mig_source_run() and mig_dest_run(), so that plain TCP is
+ * always a choice (MIG_TLS_INSECURE, --insecure).
+ */
+enum mig_tls_mode {
+	MIG_TLS_UNSET,
+	MIG_TLS_INSECURE,
+	MIG_TLS_X509,		/* tls_creds: a tls-creds-x509 directory */
+	MIG_TLS_PSK,		/* tls_creds: an identity:hexkey file */
+};
+
 struct mig_config {
 	/*
 	 * Source: "ADDR:PORT" to listen on (unless listen_fd >= 0, a
@@ -164,6 +176,18 @@ struct mig_config {
 	unsigned int downtime_ms;	/* target; sets the convergence point */
 	unsigned int precopy_budget_ms;	/* 0: no time limit on precopy */
 	int no_postcopy;		/* finish with stop-and-copy */
+	/*
+	 * Mutual TLS 1.3.  tls_peer: X.509: the name the peer's
+	 * certificate must carry (destination: default the host of addr;
+	 * source: default any certificate of the CA); PSK: the identity
+	 * (destination: the one presented, default the file's first;
+	 * source: the only one accepted, default any of the file).
+	 * tls_no_ktls: keep the records in user space.
+	 */
+	enum mig_tls_mode tls;
+	const char *tls_creds;
+	const char *tls_peer;
+	int tls_no_ktls;
 	/* destination */
 	int want_resume;		/* reconnect to an existing migration */
 	struct mig_hooks hooks;
@@ -206,6 +230,9 @@ struct mig_result {
 					 * the uffd backend's bitmap
 					 */
 	int have_source_stats;		/* destination got MIG_MSG_STATS */
+	enum mig_tls_mode tls;
+	unsigned int tls_ktls;		/* connections in kernel TLS */
+	unsigned int tls_user;		/* connections in user-space TLS */
 };
 
 int mig_source_run(const struct mig_config *cfg, struct mig_result *res);
@@ -251,6 +278,8 @@ void mig_format_id(const uint8_t id[MIG_ID_LEN], char out[2 * MIG_ID_LEN + 1]);
 /* Reports (report.c). */
 void mig_print_summary(FILE *f, const struct mig_result *r);
 void mig_print_json(FILE *f, const struct mig_result *r);
+/* "TLS 1.3, X.509", ... */
+const char *mig_tls_mode_name(enum mig_tls_mode mode);
 /* One progress line, no newline. */
 void mig_format_progress(char *buf, size_t len, const struct mig_progress *p);
 

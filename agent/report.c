@@ -74,6 +74,25 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 			size_text(r->bytes_sent, a, sizeof(a)));
 	}
 	fprintf(f, "  reconnects      %" PRIu64 "\n", r->reconnects);
+	fprintf(f, "  transport       %s", mig_tls_mode_name(r->tls));
+	if (r->tls_ktls || r->tls_user)
+		fprintf(f, ", %u connections in kernel TLS, %u in user space",
+			r->tls_ktls, r->tls_user);
+	fputc('\n', f);
+}
+
+const char *mig_tls_mode_name(enum mig_tls_mode mode)
+{
+	switch (mode) {
+	case MIG_TLS_INSECURE:
+		return "plain TCP (--insecure)";
+	case MIG_TLS_X509:
+		return "TLS 1.3, X.509";
+	case MIG_TLS_PSK:
+		return "TLS 1.3, PSK";
+	default:
+		return "none";
+	}
 }
 
 static void json_str(FILE *f, const char *s)
@@ -112,7 +131,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"latency_samples\": %" PRIu64
 		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
-		", \"pages_present\": %" PRIu64 "}\n",
+		", \"pages_present\": %" PRIu64 ", \"transport\": \"%s\""
+		", \"tls_ktls\": %u, \"tls_user\": %u}\n",
 		r->pages, r->page_size, r->total_ns / 1e9,
 		r->downtime_ns / 1e6, r->precopy_ns / 1e9, r->rounds,
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
@@ -120,7 +140,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->staged_placed, r->bytes_sent, r->bytes_received,
 		r->faults, r->faults_remote, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,
-		r->lat_max_ns / 1000, r->reconnects, r->pages_present);
+		r->lat_max_ns / 1000, r->reconnects, r->pages_present,
+		mig_tls_mode_name(r->tls), r->tls_ktls, r->tls_user);
 }
 
 void mig_format_progress(char *buf, size_t len, const struct mig_progress *p)

@@ -44,6 +44,7 @@
 
 #include "lib/pca.h"
 #include "conn.h"
+#include "tls.h"
 #include "mig.h"
 
 
@@ -71,6 +72,8 @@ enum pass_kind {
 
 struct lobby_conn {
 	int fd;
+	struct mig_tls_hs *hs;	/* TLS handshake under way */
+	int hs_write;		/* it waits to write */
 	size_t got;		/* hello bytes read */
 	struct mig_hello h;
 	char peer[64];
@@ -109,6 +112,7 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
+	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
 	pthread_t lobby_th;
@@ -582,6 +586,7 @@ static void reject(struct src *s, int fd, enum mig_status status,
  */
 static void lobby_drop(struct src *s, unsigned int i)
 {
+	mig_tls_hs_free(s->in[i].hs);
 	s->in[i] = s->in[--s->nin];
 }
 
@@ -609,6 +614,17 @@ static void lobby_accept(struct src *s)
 	c = &s->in[s->nin++];
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	if (s->tls) {
+		char err[200] = "";
+
+		if (mig_tls_hs_start(s->tls, fd, &c->hs, err, sizeof(err))) {
+			mig_logf(s->hk, MIG_LOG_WARN,
+				 "connection from %s dropped: %s", peer, err);
+			close(fd);
+			s->nin--;
+			return;
+		}
+	}
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->t_last = mig_now_ns();
 }
@@ -622,8 +638,11 @@ static void lobby_hello(struct src *s, unsigned int i)
 	if (mig_le32_to_cpu(c->h.magic) != MIG_MAGIC) {
 		mig_hexdump(&c->h, 8, dump, sizeof(dump));
 		mig_logf(s->hk, MIG_LOG_WARN,
-			 "connection from %s rejected: not a postcopy-agent destination (bad magic; first bytes %s)",
-			 c->peer, dump);
+			 "connection from %s rejected: not a postcopy-agent destination (bad magic; first bytes %s)%s",
+			 c->peer, dump,
+			 mig_tls_looks_like_tls((unsigned char *)&c->h) ?
+			 ": it speaks TLS, this source runs with --insecure" :
+			 "");
 		close(c->fd);
 		lobby_drop(s, i);
 		return;
@@ -657,10 +676,37 @@ static void lobby_hello(struct src *s, unsigned int i)
 	lobby_drop(s, i);
 }
 
+/* A step of connection @i's TLS handshake. */
+static void lobby_tls(struct src *s, unsigned int i)
+{
+	struct lobby_conn *c = &s->in[i];
+	char err[320] = "";
+	int ret;
+
+	ret = mig_tls_hs_step(c->hs, &c->fd, &c->hs_write, err, sizeof(err));
+	if (ret == -EAGAIN)
+		return;
+	c->t_last = mig_now_ns();
+	if (ret) {
+		mig_logf(s->hk, MIG_LOG_WARN,
+			 "connection from %s rejected: %s", c->peer, err);
+		close(c->fd);
+		lobby_drop(s, i);
+		return;
+	}
+	mig_tls_hs_free(c->hs);
+	c->hs = NULL;
+}
+
 static void lobby_read(struct src *s, unsigned int i)
 {
 	struct lobby_conn *c = &s->in[i];
 	ssize_t n;
+
+	if (c->hs) {
+		lobby_tls(s, i);
+		return;
+	}
 
 	n = recv(c->fd, (char *)&c->h + c->got, sizeof(c->h) - c->got,
 		 MSG_DONTWAIT);
@@ -729,7 +775,8 @@ static void *lobby_thread(void *arg)
 		pfd[0].events = POLLIN;
 		for (i = 0; i < n; i++) {
 			pfd[i + 1].fd = s->in[i].fd;
-			pfd[i + 1].events = POLLIN;
+			pfd[i + 1].events = s->in[i].hs_write ? POLLOUT :
+								  POLLIN;
 		}
 		ret = poll(pfd, n + 1, MIG_TICK_MS);
 		if (ret < 0 && errno != EINTR) {
@@ -779,8 +826,10 @@ static void lobby_stop(struct src *s)
 		pthread_join(s->lobby_th, NULL);
 		s->lobby_running = 0;
 	}
-	for (i = 0; i < s->nin; i++)
+	for (i = 0; i < s->nin; i++) {
+		mig_tls_hs_free(s->in[i].hs);
 		close(s->in[i].fd);
+	}
 	s->nin = 0;
 	for (i = 0; i < s->nready; i++)
 		close(s->ready[i].fd);
@@ -1396,7 +1445,7 @@ static void fill_result(struct src *s)
 static int setup_listen(struct src *s)
 {
 	const struct mig_config *cfg = s->cfg;
-	char err[200];
+	char err[320] = "";
 	int ret;
 
 	if (cfg->have_id)
@@ -1407,6 +1456,12 @@ static int setup_listen(struct src *s)
 	mig_format_id(s->id, s->idtxt);
 	s->psz = sysconf(_SC_PAGESIZE);
 
+	ret = mig_tls_open(cfg, MIG_SOURCE, &s->tls, err, sizeof(err));
+	if (ret) {
+		mig_set_error(s->res, 0, "%s", err);
+		return ret;
+	}
+	s->res->tls = cfg->tls;
 	if (cfg->listen_fd >= 0) {
 		s->lfd = cfg->listen_fd;
 	} else {
@@ -1638,6 +1693,8 @@ out:
 	fill_result(s);
 	progress(s, 1);
 	teardown(s);
+	mig_tls_counts(s->tls, &res->tls_ktls, &res->tls_user);
+	mig_tls_close(s->tls);
 	free(s);
 	return ret;
 }

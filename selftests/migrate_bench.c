@@ -114,6 +114,8 @@ static void opts(struct wl_opts *o, const char *netem, int precopy)
 	o->netem = netem;
 	o->writers = 2;
 	o->dest_rate = 3000;
+	/* the backends compared over plain TCP; TLS has its own rows */
+	o->tls = MIG_TLS_INSECURE;
 	if (precopy) {
 		o->rounds = 1;
 		o->rate = 1000;
@@ -213,6 +215,111 @@ static void test_slow_precopy(struct pca_test_ctx *t)
 	scenario(t, "slow_precopy", NET_SLOW, 1);
 }
 
+/*
+ * The cost of TLS: the same migration (module backend) over plain TCP
+ * (--insecure), kernel TLS and user-space TLS.  Rows tls_ktls_* and
+ * tls_user_* hold the TLS run in the "module" column and the plain TCP
+ * run in the "uffd" column: ratio = plain / TLS, 1 means TLS costs
+ * nothing (for MiB/s, higher is better: ratio TLS / plain).
+ */
+enum { T_TOTAL, T_DOWN, T_FP50, T_FP99, T_MIBS, T_NR };
+
+static const struct {
+	const char *name, *unit;
+	bool lower;
+} tmetrics[T_NR] = {
+	[T_TOTAL] = { "total_ms", "ms", true },
+	[T_DOWN] = { "downtime_ms", "ms", true },
+	[T_FP50] = { "fault_p50_us", "us", true },
+	[T_FP99] = { "fault_p99_us", "us", true },
+	[T_MIBS] = { "stream_mibs", "MiB/s", false },
+};
+
+enum { K_PLAIN, K_KTLS, K_USER, K_NR };
+static const char *const kind_name[K_NR] = { "plain", "ktls", "user" };
+
+static void tls_run(struct pca_test_ctx *t, const char *netem, int precopy,
+		    int kind, double *v)
+{
+	const struct mig_result *d;
+	struct wl_result r;
+	struct wl_opts o;
+	int ret;
+
+	opts(&o, netem, precopy);
+	if (kind != K_PLAIN) {
+		o.tls = MIG_TLS_X509;
+		o.tls_creds = "/etc/pca/tls/x509";
+		o.tls_no_ktls = kind == K_USER;
+	}
+	ret = wl_run(&o, &r);
+	d = &r.dst;
+	pca_t_diag(t, "%-5s %s total %.1f ms downtime %.1f ms fault p50/p99 %llu/%llu us, %.1f MiB/s, TLS connections: %u kernel, %u user",
+		   kind_name[kind], r.ok ? "OK" : "FAILED", d->total_ns / 1e6,
+		   d->downtime_ns / 1e6,
+		   (unsigned long long)(d->lat_p50_ns / 1000),
+		   (unsigned long long)(d->lat_p99_ns / 1000),
+		   d->total_ns ? d->bytes_received / 1048576.0 /
+		   (d->total_ns / 1e9) : 0, d->tls_ktls, d->tls_user);
+	if (ret || !r.ok || r.mismatches || r.dest_bad)
+		PCA_FATAL(t, "%s migration failed: %s", kind_name[kind],
+			  r.error);
+	if (kind == K_KTLS && (!d->tls_ktls || d->tls_user))
+		PCA_FATAL(t, "kernel TLS not in use (%u kernel, %u user)",
+			  d->tls_ktls, d->tls_user);
+	v[T_TOTAL] = d->total_ns / 1e6;
+	v[T_DOWN] = d->downtime_ns / 1e6;
+	v[T_FP50] = d->lat_p50_ns / 1e3;
+	v[T_FP99] = d->lat_p99_ns / 1e3;
+	/* what the destination took in, over the whole migration */
+	v[T_MIBS] = d->total_ns ? d->bytes_received / 1048576.0 /
+		    (d->total_ns / 1e9) : 0;
+}
+
+static void tls_scenario(struct pca_test_ctx *t, const char *tag,
+			 const char *netem, int precopy)
+{
+	double res[K_NR][T_NR][MAX_REPEATS], v[T_NR];
+	char name[64];
+	int i, k, m;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	pca_t_diag(t, "%u MiB, netem \"%s\", %s, %d runs each of plain TCP, kernel TLS, user-space TLS",
+		   cfg.mib, netem, precopy ? "1 precopy round" :
+		   "postcopy only", cfg.repeats);
+	pca_t_diag(t, "tls_* rows: \"module\" = the TLS run, \"uffd\" = plain TCP (--insecure)");
+	for (i = 0; i < cfg.repeats; i++) {
+		for (k = 0; k < K_NR; k++) {
+			/* rotate the order: none always goes first */
+			int kind = (k + i) % K_NR;
+
+			tls_run(t, netem, precopy, kind, v);
+			for (m = 0; m < T_NR; m++)
+				res[kind][m][i] = v[m];
+		}
+	}
+	for (k = K_KTLS; k < K_NR; k++) {
+		for (m = 0; m < T_NR; m++) {
+			snprintf(name, sizeof(name), "tls_%s_%s_%s",
+				 kind_name[k], tag, tmetrics[m].name);
+			bench_row(name, tmetrics[m].unit, tmetrics[m].lower,
+				  true, median(res[k][m], cfg.repeats),
+				  true, median(res[K_PLAIN][m], cfg.repeats));
+		}
+	}
+}
+
+static void test_tls_postcopy(struct pca_test_ctx *t)
+{
+	tls_scenario(t, "fast_postcopy", NET_FAST, 0);
+}
+
+static void test_tls_precopy(struct pca_test_ctx *t)
+{
+	tls_scenario(t, "fast_precopy", NET_FAST, 1);
+}
+
 PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(fast_precopy, test_fast_precopy, MIG_FEATURES,
@@ -221,6 +328,10 @@ PCA_TEST_F(slow_postcopy, test_slow_postcopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(slow_precopy, test_slow_precopy, MIG_FEATURES,
 	 .timeout = 60)
+PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
+	 .timeout = 150)
+PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
+	 .timeout = 150)
 
 static void usage(FILE *f, const char *argv0)
 {

@@ -9,8 +9,13 @@
  * Protocol misuse (garbage on the port, a peer that is no source, the
  * wrong protocol version or migration id) must fail with a clear error
  * and place nothing.
+ *
+ * Migrations run mutual TLS 1.3 with the test credentials the harness
+ * made (selftests/vm/mkcreds.sh, in the guest under TLS_DIR), unless a
+ * test is about plain TCP or about the credentials themselves.
  */
 #define _GNU_SOURCE
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -31,6 +36,13 @@
 #define PRECOPY		(MIG_FEATURES | PCA_FEATURE_DIRTY_LOG)
 #define RELAY		(PRECOPY | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN)
 
+#define TLS_DIR		"/etc/pca/tls"
+#define X509		TLS_DIR "/x509"
+#define X509_OTHER_CA	TLS_DIR "/x509-otherca"
+#define X509_EXPIRED	TLS_DIR "/x509-expired"
+#define PSK		TLS_DIR "/psk"
+#define PSK_WRONG	TLS_DIR "/psk-wrong"
+
 static void opts(struct wl_opts *o, uint64_t size)
 {
 	wl_opts_init(o);
@@ -39,6 +51,8 @@ static void opts(struct wl_opts *o, uint64_t size)
 	o->log_prefix = "# ";
 	o->io_timeout_ms = pca_scaled_ms(3000);
 	o->recover_timeout_ms = pca_scaled_ms(15000);
+	o->tls = MIG_TLS_X509;
+	o->tls_creds = X509;
 }
 
 static void report(struct pca_test_ctx *t, const struct wl_result *r)
@@ -215,6 +229,8 @@ static void cut_random(struct pca_test_ctx *t, enum wl_cut phase)
 
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		opts(&o, 4 * MiB);
+		/* about cuts: TLS over a cut is tls_cut_postcopy's */
+		o.tls = MIG_TLS_INSECURE;
 		o.log = NULL;
 		o.rate = 2000;
 		o.dest_rate = 2000;
@@ -261,6 +277,14 @@ static void test_garbage_to_source(struct pca_test_ctx *t)
 	o.garbage_first = 1;
 	migrate_ok(t, &o, &r);
 	PCA_EXPECT(t, r.src_warnings >= 1, "the source said nothing");
+	PCA_EXPECT(t, strstr(r.src_last_warning, "does not speak TLS") != NULL,
+		   "warning: %s", r.src_last_warning);
+
+	/* the same over plain TCP: the hello's magic tells */
+	opts(&o, 8 * MiB);
+	o.garbage_first = 1;
+	o.tls = MIG_TLS_INSECURE;
+	migrate_ok(t, &o, &r);
 	PCA_EXPECT(t, strstr(r.src_last_warning, "bad magic") != NULL,
 		   "warning: %s", r.src_last_warning);
 }
@@ -487,6 +511,8 @@ static void test_relay_bad_args(struct pca_test_ctx *t)
 	relay_refused(t, c, rid, "--region-fd 3", "--region-fd comes from the relay");
 	relay_refused(t, c, rid, "--connect 1.2.3.4:5", "--connect comes from the relay");
 	relay_refused(t, c, rid, "extra", "unexpected argument");
+	/* neither the daemon nor the migration chose TLS or plain TCP */
+	relay_refused(t, c, rid, "--channels 2", "no credentials");
 	kill(daemon, SIGTERM);
 	while (waitpid(daemon, &ret, 0) < 0 && errno == EINTR)
 		;
@@ -835,9 +861,14 @@ static void fake_stop(struct fake_peer *f)
 	close(f->lfd);
 }
 
-/* A destination against @addr must fail saying @want, placing nothing. */
-static void dest_fails(struct pca_test_ctx *t, const char *addr,
-		       uint64_t pages, const uint8_t *id, const char *want)
+/*
+ * A destination against @addr, with @tls and @creds, must fail saying
+ * @want, placing nothing.
+ */
+static void dest_fails_tls(struct pca_test_ctx *t, const char *addr,
+			   uint64_t pages, const uint8_t *id,
+			   enum mig_tls_mode tls, const char *creds,
+			   const char *peer, const char *want)
 {
 	struct pca_region_info info;
 	struct mig_result res;
@@ -853,6 +884,9 @@ static void dest_fails(struct pca_test_ctx *t, const char *addr,
 	dc.region_id = rid;
 	dc.connect_timeout_ms = pca_scaled_ms(3000);
 	dc.io_timeout_ms = pca_scaled_ms(2000);
+	dc.tls = tls;
+	dc.tls_creds = creds;
+	dc.tls_peer = peer;
 	if (id) {
 		memcpy(dc.id, id, MIG_ID_LEN);
 		dc.have_id = 1;
@@ -866,6 +900,13 @@ static void dest_fails(struct pca_test_ctx *t, const char *addr,
 	PCA_EXPECT_EQ(t, info.pages_present, 0);
 	PCA_EXPECT_EQ(t, info.queues, 0);
 	close(fd);
+}
+
+/* The same against a fake peer or nobody: plain TCP. */
+static void dest_fails(struct pca_test_ctx *t, const char *addr,
+		       uint64_t pages, const uint8_t *id, const char *want)
+{
+	dest_fails_tls(t, addr, pages, id, MIG_TLS_INSECURE, NULL, NULL, want);
 }
 
 static void test_garbage_peer(struct pca_test_ctx *t)
@@ -920,7 +961,20 @@ struct src_bg {
 	pthread_t th;
 	int cancel;
 	int ret;
+	pthread_mutex_t lock;
+	char warning[320];	/* the last one, under lock */
 };
+
+static void src_bg_log(enum mig_log_level level, const char *msg, void *arg)
+{
+	struct src_bg *b = arg;
+
+	if (level > MIG_LOG_WARN)
+		return;
+	pthread_mutex_lock(&b->lock);
+	snprintf(b->warning, sizeof(b->warning), "%s", msg);
+	pthread_mutex_unlock(&b->lock);
+}
 
 static void *src_bg_fn(void *arg)
 {
@@ -930,12 +984,16 @@ static void *src_bg_fn(void *arg)
 	return NULL;
 }
 
-/* A real source (postcopy only) serving @pages pages as migration @id. */
-static void src_bg_start_hook(struct pca_test_ctx *t, struct src_bg *b,
-			      uint64_t pages, const uint8_t *id, char *addr,
-			      size_t len,
-			      void (*prog)(const struct mig_progress *, void *),
-			      void *arg)
+/*
+ * A real source (postcopy only) serving @pages pages as migration @id,
+ * with @tls and @creds.
+ */
+static void src_bg_start_tls(struct pca_test_ctx *t, struct src_bg *b,
+			     uint64_t pages, const uint8_t *id, char *addr,
+			     size_t len,
+			     void (*prog)(const struct mig_progress *, void *),
+			     void *arg, enum mig_tls_mode tls,
+			     const char *creds)
 {
 	char err[128];
 	uint32_t rid;
@@ -957,7 +1015,24 @@ static void src_bg_start_hook(struct pca_test_ctx *t, struct src_bg *b,
 	b->cfg.io_timeout_ms = pca_scaled_ms(2000);
 	b->cfg.hooks.progress = prog;
 	b->cfg.hooks.arg = arg;
+	if (!prog) {
+		b->cfg.hooks.log = src_bg_log;
+		b->cfg.hooks.arg = b;
+	}
+	b->cfg.tls = tls;
+	b->cfg.tls_creds = creds;
+	pthread_mutex_init(&b->lock, NULL);
 	PCA_ASSERT_EQ(t, pthread_create(&b->th, NULL, src_bg_fn, b), 0);
+}
+
+static void src_bg_start_hook(struct pca_test_ctx *t, struct src_bg *b,
+			      uint64_t pages, const uint8_t *id, char *addr,
+			      size_t len,
+			      void (*prog)(const struct mig_progress *, void *),
+			      void *arg)
+{
+	src_bg_start_tls(t, b, pages, id, addr, len, prog, arg, MIG_TLS_X509,
+			 X509);
 }
 
 static void src_bg_start(struct pca_test_ctx *t, struct src_bg *b,
@@ -1019,6 +1094,8 @@ static void test_slow_source_handshake(struct pca_test_ctx *t)
 	dc.region_fd = fd;
 	dc.region_id = rid;
 	dc.channels = 2;
+	dc.tls = MIG_TLS_X509;
+	dc.tls_creds = X509;
 	dc.connect_timeout_ms = pca_scaled_ms(3000);
 	/* half the source's delay: only heartbeats keep it waiting */
 	dc.io_timeout_ms = pca_scaled_ms(3000);
@@ -1065,7 +1142,8 @@ static void test_wrong_migration_id(struct pca_test_ctx *t)
 	char addr[64];
 
 	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
-	dest_fails(t, addr, 16, b, "--migration-id");
+	dest_fails_tls(t, addr, 16, b, MIG_TLS_X509, X509, NULL,
+		       "--migration-id");
 	src_bg_stop(&s);
 	PCA_EXPECT_EQ(t, s.ret, -ECANCELED);
 }
@@ -1077,8 +1155,345 @@ static void test_size_mismatch(struct pca_test_ctx *t)
 	char addr[64];
 
 	src_bg_start(t, &s, 16, a, addr, sizeof(addr));
-	dest_fails(t, addr, 32, NULL, "with the source's size");
+	dest_fails_tls(t, addr, 32, NULL, MIG_TLS_X509, X509, NULL,
+		       "with the source's size");
 	src_bg_stop(&s);
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* Every connection of both sides (2 + channels a connect) is in TLS. */
+static void expect_tls(struct pca_test_ctx *t, const struct wl_result *r,
+		       enum mig_tls_mode mode, int ktls)
+{
+	const struct mig_result *side[2] = { &r->src, &r->dst };
+	unsigned int i, want = MIG_DEFAULT_CHANNELS + 2;
+
+	for (i = 0; i < 2; i++) {
+		const struct mig_result *m = side[i];
+
+		pca_t_diag(t, "%s: %s, %u connections in kernel TLS, %u in user space",
+			   i ? "destination" : "source",
+			   mig_tls_mode_name(m->tls), m->tls_ktls, m->tls_user);
+		PCA_EXPECT_EQ(t, m->tls, mode);
+		PCA_EXPECT(t, m->tls_ktls + m->tls_user >= want,
+			   "%u connections in TLS, want %u at least",
+			   m->tls_ktls + m->tls_user, want);
+		if (ktls)
+			PCA_EXPECT_EQ(t, m->tls_user, 0);
+		else
+			PCA_EXPECT_EQ(t, m->tls_ktls, 0);
+	}
+}
+
+static void test_tls_x509(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.rate = 500;
+	o.dest_rate = 2000;
+	o.rounds = 2;
+	migrate_ok(t, &o, &r);
+	expect_tls(t, &r, MIG_TLS_X509, 1);
+}
+
+static void test_tls_psk(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.rate = 500;
+	o.rounds = 2;
+	o.tls = MIG_TLS_PSK;
+	o.tls_creds = PSK;
+	migrate_ok(t, &o, &r);
+	expect_tls(t, &r, MIG_TLS_PSK, 1);
+}
+
+/* A counter of /proc/net/tls_stat (this namespace), or -1. */
+static long long tls_stat(const char *name)
+{
+	FILE *f = fopen("/proc/net/tls_stat", "re");
+	char key[64];
+	long long v, found = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+static void test_tls_ktls(struct pca_test_ctx *t)
+{
+	long long tx0 = tls_stat("TlsTxSw"), rx0 = tls_stat("TlsRxSw");
+	long long tx, rx;
+	struct wl_result r;
+	struct wl_opts o;
+
+	if (tx0 < 0)
+		PCA_SKIP(t, "no kernel TLS (/proc/net/tls_stat): tls module not loaded");
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, &r);
+	expect_tls(t, &r, MIG_TLS_X509, 1);
+	/* the kernel's own count: both ends of every connection, here */
+	tx = tls_stat("TlsTxSw") - tx0;
+	rx = tls_stat("TlsRxSw") - rx0;
+	pca_t_diag(t, "kernel TLS: %lld tx and %lld rx contexts", tx, rx);
+	PCA_EXPECT(t, tx >= 2 * (MIG_DEFAULT_CHANNELS + 2) &&
+		   rx >= 2 * (MIG_DEFAULT_CHANNELS + 2),
+		   "kernel TLS contexts: %lld tx, %lld rx", tx, rx);
+}
+
+static void test_tls_user_space(struct pca_test_ctx *t)
+{
+	long long tx0 = tls_stat("TlsTxSw");
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* the fallback: records in user space, same result */
+	opts(&o, 16 * MiB);
+	o.rate = 500;
+	o.rounds = 2;
+	o.tls_no_ktls = 1;
+	migrate_ok(t, &o, &r);
+	expect_tls(t, &r, MIG_TLS_X509, 0);
+	PCA_EXPECT_EQ(t, tls_stat("TlsTxSw"), tx0);
+}
+
+static void test_tls_cut_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* the reconnect authenticates again, every channel */
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.dest_rate = 3000;
+	o.tls = MIG_TLS_PSK;
+	o.tls_creds = PSK;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+	PCA_EXPECT(t, r.dst.tls_ktls + r.dst.tls_user >=
+		   2 * (MIG_DEFAULT_CHANNELS + 2),
+		   "%u TLS connections over a reconnect",
+		   r.dst.tls_ktls + r.dst.tls_user);
+}
+
+static void test_tls_intruder(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/*
+	 * While the source waits for its destination to come back after a
+	 * cut, a peer with another CA's certificate knocks: refused, and
+	 * the migration goes on undisturbed.
+	 */
+	opts(&o, 16 * MiB);
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.dest_rate = 3000;
+	o.intruder_creds = X509_OTHER_CA;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
+	PCA_ASSERT(t, r.intruder_tried, "the intruder did not try");
+	pca_t_diag(t, "intruder: %d: %s", r.intruder_ret, r.intruder_error);
+	PCA_EXPECT(t, r.intruder_ret < 0, "the intruder got in");
+	PCA_EXPECT(t, strstr(r.intruder_error, "certificate is refused") != NULL,
+		   "unclear intruder error");
+	PCA_EXPECT(t, strstr(r.src_last_warning, "rejected: TLS") != NULL ||
+		   r.src_warnings >= 1, "the source said nothing: %s",
+		   r.src_last_warning);
+}
+
+static void test_tls_agents(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	/* the CLI's options, and its refusal without a choice */
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	opts(&o, 8 * MiB);
+	o.rate = 500;
+	o.agent = "/bin/postcopy-agent";
+	o.tls = MIG_TLS_PSK;
+	o.tls_creds = PSK;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.tls_ktls + r.dst.tls_user >=
+		   MIG_DEFAULT_CHANNELS + 2, "the agent reports %u TLS connections",
+		   r.dst.tls_ktls + r.dst.tls_user);
+
+	opts(&o, 8 * MiB);
+	o.agent = "/bin/postcopy-agent";
+	o.tls = MIG_TLS_UNSET;
+	PCA_EXPECT(t, wl_run(&o, &r) < 0 && !r.ok, "migrated without a choice");
+	report(t, &r);
+}
+
+/* The source's last warning says @want, within a few seconds. */
+static void src_bg_expect_warning(struct pca_test_ctx *t, struct src_bg *b,
+				  const char *want)
+{
+	uint64_t end = mig_now_ns() + pca_scaled_ms(5000) * 1000000ULL;
+	int found = 0;
+
+	do {
+		pthread_mutex_lock(&b->lock);
+		found = strstr(b->warning, want) != NULL;
+		pthread_mutex_unlock(&b->lock);
+		if (!found)
+			mig_sleep_ms(20);
+	} while (!found && mig_now_ns() < end);
+	pthread_mutex_lock(&b->lock);
+	pca_t_diag(t, "source: %s", b->warning);
+	pthread_mutex_unlock(&b->lock);
+	PCA_EXPECT(t, found, "the source's warning does not say '%s'", want);
+}
+
+/*
+ * A peer with the wrong credentials is refused, with a clear error on
+ * both sides: the destination fails having placed nothing (want_dst),
+ * the source says why (want_src) and keeps waiting; a destination with
+ * the right credentials then completes the migration.
+ */
+static void tls_refused_peer(struct pca_test_ctx *t,
+			     enum mig_tls_mode smode, const char *screds,
+			     enum mig_tls_mode dmode, const char *dcreds,
+			     const char *dpeer, const char *want_dst,
+			     const char *want_src)
+{
+	static const uint8_t id[MIG_ID_LEN] = { 0x71, 0x5e };
+	struct pca_region_info info;
+	struct mig_result res;
+	struct mig_config dc;
+	struct src_bg s;
+	char addr[64];
+	uint32_t rid;
+	int fd, ret;
+
+	src_bg_start_tls(t, &s, 64, id, addr, sizeof(addr), NULL, NULL, smode,
+			 screds);
+	dest_fails_tls(t, addr, 64, NULL, dmode, dcreds, dpeer, want_dst);
+	src_bg_expect_warning(t, &s, want_src);
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(64 * 4096, PCA_REGION_MISSING,
+						&rid));
+	mig_config_init(&dc);
+	dc.addr = addr;
+	dc.region_fd = fd;
+	dc.region_id = rid;
+	dc.channels = 2;
+	dc.tls = smode;
+	dc.tls_creds = screds;
+	dc.connect_timeout_ms = pca_scaled_ms(3000);
+	dc.io_timeout_ms = pca_scaled_ms(3000);
+	ret = mig_dest_run(&dc, &res);
+	PCA_EXPECT(t, !ret && res.ok, "the right destination failed: %s",
+		   res.error);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, rid, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 64);
+	pthread_join(s.th, NULL);
+	PCA_EXPECT_OK(t, s.ret);
+	close(s.cfg.listen_fd);
+	close(s.cfg.region_fd);
+	close(fd);
+}
+
+static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
+			const char *screds, enum mig_tls_mode dmode,
+			const char *dcreds, const char *want_dst,
+			const char *want_src)
+{
+	tls_refused_peer(t, smode, screds, dmode, dcreds, NULL, want_dst,
+			 want_src);
+}
+
+/* The source's certificate is not for the name the destination wants. */
+static void test_tls_wrong_name(struct pca_test_ctx *t)
+{
+	tls_refused_peer(t, MIG_TLS_X509, X509, MIG_TLS_X509, X509,
+			 "other.example", "does not match",
+			 "refused the handshake");
+}
+
+static void test_tls_wrong_ca(struct pca_test_ctx *t)
+{
+	tls_refused(t, MIG_TLS_X509, X509, MIG_TLS_X509, X509_OTHER_CA,
+		    "certificate is refused", "refused the handshake");
+}
+
+static void test_tls_expired(struct pca_test_ctx *t)
+{
+	tls_refused(t, MIG_TLS_X509, X509, MIG_TLS_X509, X509_EXPIRED,
+		    "refused the handshake", "expired");
+}
+
+static void test_tls_wrong_psk(struct pca_test_ctx *t)
+{
+	tls_refused(t, MIG_TLS_PSK, PSK, MIG_TLS_PSK, PSK_WRONG,
+		    "pre-shared key", "pre-shared key");
+}
+
+static void test_tls_plain_client(struct pca_test_ctx *t)
+{
+	tls_refused(t, MIG_TLS_X509, X509, MIG_TLS_INSECURE, NULL,
+		    "speaks TLS", "does not speak TLS");
+}
+
+static void test_tls_plain_source(struct pca_test_ctx *t)
+{
+	tls_refused(t, MIG_TLS_INSECURE, NULL, MIG_TLS_X509, X509,
+		    "during the TLS handshake", "it speaks TLS");
+}
+
+/* A TLS 1.2 client with the right certificate: no downgrade. */
+static void test_tls_downgrade(struct pca_test_ctx *t)
+{
+	static const uint8_t id[MIG_ID_LEN] = { 0x71, 0x12 };
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t sess;
+	char addr[64], err[200];
+	struct src_bg s;
+	int fd, ret;
+
+	src_bg_start_tls(t, &s, 64, id, addr, sizeof(addr), NULL, NULL,
+			 MIG_TLS_X509, X509);
+	PCA_ASSERT_OK(t, mig_connect(addr, pca_scaled_ms(3000), &fd, err,
+				     sizeof(err)));
+	PCA_ASSERT_EQ(t, gnutls_certificate_allocate_credentials(&cred), 0);
+	gnutls_certificate_set_x509_trust_file(cred, X509 "/ca-cert.pem",
+					       GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_set_x509_key_file(cred, X509 "/client-cert.pem",
+					     X509 "/client-key.pem",
+					     GNUTLS_X509_FMT_PEM);
+	PCA_ASSERT_EQ(t, gnutls_init(&sess, GNUTLS_CLIENT), 0);
+	PCA_ASSERT_EQ(t, gnutls_priority_set_direct(sess,
+			"NORMAL:-VERS-ALL:+VERS-TLS1.2", NULL), 0);
+	gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, cred);
+	gnutls_transport_set_int(sess, fd);
+	gnutls_handshake_set_timeout(sess, pca_scaled_ms(5000));
+	do {
+		ret = gnutls_handshake(sess);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	pca_t_diag(t, "TLS 1.2 client: %s", gnutls_strerror(ret));
+	PCA_EXPECT(t, ret < 0, "the source spoke TLS 1.2");
+	gnutls_deinit(sess);
+	gnutls_certificate_free_credentials(cred);
+	close(fd);
+	/* the source said why, and still waits */
+	src_bg_expect_warning(t, &s, "no TLS 1.3");
+	src_bg_stop(&s);
+	PCA_EXPECT_EQ(t, s.ret, -ECANCELED);
 }
 
 /* ---- the region filesystem, agents given paths ------------------------ */
@@ -1153,10 +1568,12 @@ static void test_regionfs_paths(struct pca_test_ctx *t)
 {
 	char *src_argv[] = { "/bin/postcopy-agent", "source", "--listen",
 			     "127.0.0.1:47391", "--region-id", FS_SRC "/vm",
-			     "--rounds", "0", "--quiet", NULL };
+			     "--rounds", "0", "--quiet", "--tls-creds", X509,
+			     NULL };
 	char *dst_argv[] = { "/bin/postcopy-agent", "destination",
 			     "--connect", "127.0.0.1:47391", "--region-id",
-			     FS_DST "/vm", "--quiet", NULL };
+			     FS_DST "/vm", "--quiet", "--tls-creds", X509,
+			     NULL };
 	size_t size = 8 * MiB, pages = size / 4096, i, bad = 0;
 	struct pca_region_info info;
 	uint8_t *src, *dst;
@@ -1247,7 +1664,8 @@ static void fs_file_text(const char *path, char *buf, size_t len)
  */
 static void test_regionfs_relay(struct pca_test_ctx *t)
 {
-	char *daemon_argv[] = { "/bin/postcopy-agent", "daemon", NULL };
+	char *daemon_argv[] = { "/bin/postcopy-agent", "daemon",
+				"--tls-creds", X509, NULL };
 	char *dst_argv[] = { "/bin/postcopy-agent", "migrate", "--region-id",
 			     FS_DST "/vm", "--role", "destination", "--peer",
 			     "127.0.0.1:47392", "--timeout-s", "60", NULL };
@@ -1377,5 +1795,19 @@ PCA_TEST_F(size_mismatch, test_size_mismatch, MIG_FEATURES)
 PCA_TEST_F(regionfs_paths, test_regionfs_paths, MIG_FEATURES,
 	   .timeout = 120)
 PCA_TEST_F(regionfs_relay, test_regionfs_relay, RELAY, .timeout = 150)
+PCA_TEST_F(tls_x509, test_tls_x509, PRECOPY, .timeout = 90)
+PCA_TEST_F(tls_psk, test_tls_psk, PRECOPY, .timeout = 90)
+PCA_TEST_F(tls_ktls, test_tls_ktls, MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(tls_user_space, test_tls_user_space, PRECOPY, .timeout = 90)
+PCA_TEST_F(tls_cut_postcopy, test_tls_cut_postcopy, MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(tls_intruder, test_tls_intruder, MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(tls_agents, test_tls_agents, PRECOPY, .timeout = 90)
+PCA_TEST_F(tls_wrong_ca, test_tls_wrong_ca, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_wrong_name, test_tls_wrong_name, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_expired, test_tls_expired, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_wrong_psk, test_tls_wrong_psk, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_plain_client, test_tls_plain_client, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_plain_source, test_tls_plain_source, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_downgrade, test_tls_downgrade, MIG_FEATURES, .timeout = 60)
 
 TEST_HARNESS_MAIN

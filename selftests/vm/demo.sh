@@ -36,6 +36,8 @@ echo "   pause at switchover, run on the destination after the resume;"
 echo "   it asks the module for the migrations over netlink, and a"
 echo "   postcopy-agent daemon on each side takes them and moves the memory:"
 echo "   at most 3 precopy rounds, then what is still dirty moves in postcopy."
-pca-workload --size "${size_mb}M" --writers 2 --rate 2000 --dest-rate 2000 \
+echo "   Every connection runs mutual TLS 1.3 (X.509 test credentials made at"
+echo "   build time, records in kernel TLS where the tls module is loaded)."
+pca-workload --size "${size_mb}M" --tls-creds /etc/pca/tls/x509 --writers 2 --rate 2000 --dest-rate 2000 \
 	--rounds 3 --downtime-ms 20 --agent /bin/postcopy-agent --relay \
 	--progress "$@" 2>&1

@@ -153,6 +153,12 @@ if [ -n "$ksfttree" ]; then
 	chmod -R a+rX "$ksft"
 fi
 
+# Test credentials for the migrations' TLS (mkcreds.sh), made once next
+# to the archive, under /etc/pca/tls.
+"$here/mkcreds.sh" "$(dirname "$out")/tls"
+cp -R "$(dirname "$out")/tls" "$root/etc/pca/tls"
+rm -f "$root/etc/pca/tls/.stamp"
+
 # What /init runs: the names in LIST (TESTS or BENCH), in that order, or
 # just those of them named by -t.
 : >"$root/etc/pca/list"

@@ -63,6 +63,10 @@ static const char help[] =
 "  --relay               with --agent: start \"postcopy-agent daemon\" and\n"
 "                        ask the module's relay for the migrations, as a\n"
 "                        VMM does\n"
+"  --tls-creds DIR       TLS with X.509 credentials (tls-creds-x509 layout)\n"
+"  --tls-psk FILE        TLS with pre-shared keys (identity:hexkey lines)\n"
+"  --insecure            plain TCP; one of the three is required\n"
+"  --no-ktls             TLS records in user space, not in the kernel\n"
 "  --io-timeout-ms MS    (5000)\n"
 "  --recover-timeout-ms MS (20000)\n"
 "  --progress            progress lines\n"
@@ -113,6 +117,10 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "tls-creds", required_argument, NULL, 'C' },
+		{ "tls-psk", required_argument, NULL, 'P' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "no-ktls", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -173,6 +181,17 @@ int main(int argc, char **argv)
 			continue;
 		case 'Y':
 			o.relay = 1;
+			continue;
+		case 'C':
+		case 'P':
+			o.tls = opt == 'C' ? MIG_TLS_X509 : MIG_TLS_PSK;
+			o.tls_creds = optarg;
+			continue;
+		case 'I':
+			o.tls = MIG_TLS_INSECURE;
+			continue;
+		case 'k':
+			o.tls_no_ktls = 1;
 			continue;
 		case 'u':
 			if (!optarg || !strcmp(optarg, "anon")) {

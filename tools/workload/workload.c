@@ -23,6 +23,7 @@
 
 #include "lib/pca.h"
 #include "mig.h"
+#include "tls.h"
 #include "workload.h"
 
 #define WL_MAX_WRITERS		64
@@ -166,6 +167,12 @@ struct relay {
 	uint64_t arm_bytes;	/* atomic: cut when bytes reach this; 0 off */
 	int cut_done;		/* atomic */
 	int only_flag;		/* just set cut_done, cut nothing */
+	/* at the cut, a peer with these X.509 credentials tries the source */
+	const char *intruder;
+	pthread_t intruder_th;
+	int intruder_running;
+	int intruder_ret;	/* its TLS handshake's result */
+	char intruder_err[320];
 };
 
 struct wl {
@@ -633,6 +640,34 @@ static void dst_progress(const struct mig_progress *p, void *arg)
  * The relay: a TCP forwarder that can cut everything once
  */
 
+/* A peer with the wrong credentials at the source, while it recovers. */
+static void *intruder_thread(void *arg)
+{
+	struct relay *r = arg;
+	struct mig_config cfg;
+	struct mig_tls *t;
+	int fd, ret;
+
+	mig_config_init(&cfg);
+	cfg.tls = MIG_TLS_X509;
+	cfg.tls_creds = r->intruder;
+	ret = mig_tls_open(&cfg, MIG_DEST, &t, r->intruder_err,
+			   sizeof(r->intruder_err));
+	if (!ret) {
+		ret = mig_connect(r->target, wl_ms(5000), &fd, r->intruder_err,
+				  sizeof(r->intruder_err));
+		if (!ret) {
+			ret = mig_tls_client(t, r->target, &fd, wl_ms(5000),
+					     r->intruder_err,
+					     sizeof(r->intruder_err));
+			close(fd);
+		}
+		mig_tls_close(t);
+	}
+	r->intruder_ret = ret;
+	return NULL;
+}
+
 static void *pump(void *arg)
 {
 	struct relay_dir *dir = arg;
@@ -664,6 +699,10 @@ static void *pump(void *arg)
 				shutdown(r->pairs[i]->a, SHUT_RDWR);
 				shutdown(r->pairs[i]->b, SHUT_RDWR);
 			}
+			if (r->intruder)
+				r->intruder_running =
+					!pthread_create(&r->intruder_th, NULL,
+							intruder_thread, r);
 			pthread_mutex_unlock(&r->lock);
 		}
 	}
@@ -740,13 +779,15 @@ static void *relay_thread(void *arg)
 	return NULL;
 }
 
-static int relay_start(struct relay *r, const char *target, int only_flag)
+static int relay_start(struct relay *r, const char *target, int only_flag,
+		       const char *intruder)
 {
 	char err[128];
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->only_flag = only_flag;
+	r->intruder = intruder;
 	pthread_mutex_init(&r->lock, NULL);
 	snprintf(r->target, sizeof(r->target), "%s", target);
 	ret = mig_listen("127.0.0.1:0", &r->lfd, r->addr, sizeof(r->addr),
@@ -770,6 +811,10 @@ static void relay_stop(struct relay *r)
 		return;
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(r->th, NULL);
+	pthread_mutex_lock(&r->lock);
+	if (r->intruder_running)
+		pthread_join(r->intruder_th, NULL);
+	pthread_mutex_unlock(&r->lock);
 	for (i = 0; i < r->npairs; i++) {
 		struct relay_pair *p = r->pairs[i];
 
@@ -875,6 +920,14 @@ static void stop_vcpus(struct wl *w, struct vcpu *cpus, int *stop)
 	}
 }
 
+/* The connections' security, as @o says, into an engine's @cfg. */
+static void wl_tls_config(const struct wl_opts *o, struct mig_config *cfg)
+{
+	cfg->tls = o->tls;
+	cfg->tls_creds = o->tls_creds;
+	cfg->tls_no_ktls = o->tls_no_ktls;
+}
+
 static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 {
 	const struct wl_opts *o = w->o;
@@ -895,6 +948,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.connect_timeout_ms = wl_ms(30000);
 	sr.cfg.recover_timeout_ms = o->recover_timeout_ms;
 	sr.cfg.cancel = &w->src_cancel;
+	wl_tls_config(o, &sr.cfg);
 	sr.cfg.hooks.pause = hook_pause;
 	sr.cfg.hooks.unpause = hook_unpause;
 	sr.cfg.hooks.log = src_log;
@@ -909,6 +963,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	dc.connect_timeout_ms = wl_ms(30000);
 	dc.recover_timeout_ms = o->recover_timeout_ms;
 	dc.cancel = o->cancel;
+	wl_tls_config(o, &dc);
 	dc.hooks.resume = hook_resume;
 	dc.hooks.log = dst_log;
 	dc.hooks.progress = dst_progress;
@@ -1095,6 +1150,8 @@ static void json_result(const char *json, struct mig_result *r)
 	r->bytes_sent = json_num(json, "bytes_sent", 1);
 	r->bytes_received = json_num(json, "bytes_received", 1);
 	r->pages_present = json_num(json, "pages_present", 1);
+	r->tls_ktls = json_num(json, "tls_ktls", 1);
+	r->tls_user = json_num(json, "tls_user", 1);
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1162,9 +1219,32 @@ static void args_timeouts_and_id(const struct wl_opts *o,
 	arg_opt(a, "--migration-id", a->id);
 }
 
-/* The end of every vector: progress or quiet, NULL. */
+/* The TLS options of @o, as an agent (or its daemon) takes them. */
+static int args_tls(const struct wl_opts *o, char **v)
+{
+	int n = 0;
+
+	switch (o->tls) {
+	case MIG_TLS_INSECURE:
+		v[n++] = "--insecure";
+		break;
+	case MIG_TLS_X509:
+	case MIG_TLS_PSK:
+		v[n++] = o->tls == MIG_TLS_X509 ? "--tls-creds" : "--tls-psk";
+		v[n++] = (char *)o->tls_creds;
+		break;
+	default:
+		break;
+	}
+	if (o->tls_no_ktls)
+		v[n++] = "--no-ktls";
+	return n;
+}
+
+/* The end of every vector: TLS, progress or quiet, NULL. */
 static void args_finish(const struct wl_opts *o, struct agent_args *a)
 {
+	a->n += args_tls(o, a->v + a->n);
 	arg_add(a, o->progress ? "--progress" : "--quiet");
 	a->v[a->n] = NULL;
 }
@@ -1385,11 +1465,13 @@ struct relay_vmm {
 
 static int start_daemon(struct wl *w, pid_t *pid)
 {
-	char *argv[4];
+	char *argv[8];
 	int n = 0;
 
 	argv[n++] = (char *)w->o->agent;
 	argv[n++] = "daemon";
+	/* the daemon's TLS options reach every migration it takes */
+	n += args_tls(w->o, argv + n);
 	if (!w->o->progress)
 		argv[n++] = "--quiet";
 	argv[n] = NULL;
@@ -1720,6 +1802,7 @@ static int run_snapshot(struct wl *w)
 	mig_config_init(&dc);
 	dest_backend(w, &dc);
 	dc.cancel = o->cancel;
+	wl_tls_config(o, &dc);
 	dc.hooks.resume = hook_resume;
 	dc.hooks.log = dst_log;
 	dc.hooks.arg = w;
@@ -1977,7 +2060,8 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		goto out;
 	}
 	if (o->cut) {
-		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE);
+		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE,
+				  o->intruder_creds);
 		if (ret) {
 			snprintf(r->error, sizeof(r->error), "relay: %s",
 				 mig_errstr(ret));
@@ -1997,6 +2081,13 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	stop_vcpus(w, w->dst_cpu, &w->dst_stop);
 	stop_vcpus(w, w->src_cpu, &w->src_stop);
 	relay_stop(&w->relay);
+	if (w->relay.intruder_running) {
+		/* joined by relay_stop() */
+		w->r->intruder_tried = 1;
+		w->r->intruder_ret = w->relay.intruder_ret;
+		snprintf(w->r->intruder_error, sizeof(w->r->intruder_error),
+			 "%s", w->relay.intruder_err);
+	}
 	touch_stats(w);
 	/*
 	 * Unregister: a page the engine never placed now reads as zero

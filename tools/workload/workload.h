@@ -81,6 +81,20 @@ struct wl_opts {
 	enum wl_uffd uffd;
 	int io_timeout_ms;
 	int recover_timeout_ms;
+	/*
+	 * The connections' security, the same on both sides (tls_creds:
+	 * the X.509 directory or the PSK file); MIG_TLS_UNSET is refused
+	 * by the engine as by the agent.  tls_no_ktls: user-space TLS.
+	 */
+	enum mig_tls_mode tls;
+	const char *tls_creds;
+	int tls_no_ktls;
+	/*
+	 * With .cut: when it cuts, a peer with these X.509 credentials
+	 * (a tls-creds-x509 directory) tries a TLS handshake with the
+	 * source, which must refuse it and go on with the migration.
+	 */
+	const char *intruder_creds;
 	const char *agent;		/* postcopy-agent path: run as processes */
 	int relay;			/* with .agent: through the module's
 					 * relay, "postcopy-agent daemon" per
@@ -115,6 +129,10 @@ struct wl_result {
 	unsigned int src_warnings;	/* source log lines of warning level */
 	char src_last_warning[256];
 	double wall_s;
+	/* .intruder_creds: it tried, its handshake's result and error */
+	int intruder_tried;
+	int intruder_ret;
+	char intruder_error[320];
 };
 
 /* 0 when the migration completed and every page verified; else -errno. */
