@@ -20,32 +20,12 @@ tarball=$(ynl_tarball) ||
 dir=$(ksft_tree)
 if [ ! -f "$dir/.stamp" ]; then
 	say "kselftest: extracting tools/testing/selftests from $tarball" >&2
-	# Unpacked beside and renamed into place, as in ynl-tree.sh.
-	mkdir -p "$(dirname "$dir")"
-	tmp=$(mktemp -d "$dir.XXXXXX")
-	chmod 0755 "$tmp"
-	# shellcheck disable=SC2064
-	trap "rm -rf '$tmp'" EXIT
 	top=$(tar -tf "$tarball" | head -n1 | cut -d/ -f1)
-	tar -xf "$tarball" -C "$tmp" --strip-components=1 \
-		"$top/Makefile" "$top/scripts/subarch.include" \
-		"$top/tools/testing/selftests" "$top/tools/include" \
-		"$top/tools/scripts"
-	for f in tools/testing/selftests/kselftest_harness.h \
-		tools/testing/selftests/kselftest.h \
-		tools/testing/selftests/lib.mk \
-		tools/testing/selftests/Makefile \
-		tools/testing/selftests/run_kselftest.sh \
-		tools/testing/selftests/kselftest/runner.sh; do
-		[ -f "$tmp/$f" ] || die "$tarball has no $f"
-	done
-	touch "$tmp/.stamp"
-	if [ ! -f "$dir/.stamp" ]; then
-		rm -rf "$dir"
-		mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/.stamp" ] ||
-			die "cannot move $tmp to $dir"
-	fi
-	rm -rf "$tmp"
-	trap - EXIT
+	sel=tools/testing/selftests
+	unpack_source_tree "$dir" "$tarball" \
+		"$sel/kselftest_harness.h $sel/kselftest.h $sel/lib.mk
+		 $sel/Makefile $sel/run_kselftest.sh $sel/kselftest/runner.sh" \
+		"$top/Makefile" "$top/scripts/subarch.include" "$top/$sel" \
+		"$top/tools/include" "$top/tools/scripts"
 fi
 printf '%s\n' "$dir"

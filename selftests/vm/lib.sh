@@ -56,6 +56,38 @@ ynl_tree() {
 		"$(stat -c %Y "$t")"
 }
 
+# Unpack parts of a kernel source tarball into DIR once (DIR/.stamp says it
+# is complete): TARBALL, the files that must be there (one word each), then
+# tar's arguments naming the members (their first path component is
+# stripped).  Unpacked beside DIR and renamed into place: another tree's
+# build may be unpacking the same tarball, and a half-made tree is never
+# seen.
+unpack_source_tree() {
+	local dir=$1 tarball=$2 need=$3 tmp f
+	shift 3
+	[ -f "$dir/.stamp" ] && return 0
+	mkdir -p "$(dirname "$dir")"
+	tmp=$(mktemp -d "$dir.XXXXXX")
+	chmod 0755 "$tmp"
+	if ! tar -xf "$tarball" -C "$tmp" --strip-components=1 "$@"; then
+		rm -rf "$tmp"
+		die "cannot unpack $tarball"
+	fi
+	for f in $need; do
+		if [ ! -f "$tmp/$f" ]; then
+			rm -rf "$tmp"
+			die "$tarball has no $f"
+		fi
+	done
+	touch "$tmp/.stamp"
+	if [ ! -f "$dir/.stamp" ]; then
+		rm -rf "$dir"
+		mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/.stamp" ] ||
+			die "cannot move $tmp to $dir"
+	fi
+	rm -rf "$tmp"
+}
+
 # The kernel's kselftest framework, unpacked from the same tarball by
 # ksft-tree.sh: tools/testing/selftests (kselftest_harness.h, kselftest.h,
 # lib.mk, the runner), tools/include and what the selftests' Makefile

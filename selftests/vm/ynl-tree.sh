@@ -18,28 +18,11 @@ tarball=$(ynl_tarball) ||
 dir=$(ynl_tree)
 if [ ! -f "$dir/.stamp" ]; then
 	say "ynl: extracting tools/net/ynl and Documentation/netlink from $tarball" >&2
-	# Unpacked beside and renamed into place: another tree's build may be
-	# extracting the same tarball, and a half-made tree is never seen.
-	mkdir -p "$(dirname "$dir")"
-	tmp=$(mktemp -d "$dir.XXXXXX")
-	chmod 0755 "$tmp"
-	# shellcheck disable=SC2064
-	trap "rm -rf '$tmp'" EXIT
 	# One pass over the 150 MB archive: ~15 s.
-	tar -xf "$tarball" -C "$tmp" --strip-components=1 --wildcards \
-		'*/tools/net/ynl/*' '*/Documentation/netlink/*'
-	for f in tools/net/ynl/cli.py tools/net/ynl/lib/ynl.py \
-		Documentation/netlink/genetlink-legacy.yaml \
-		Documentation/netlink/specs/nlctrl.yaml; do
-		[ -f "$tmp/$f" ] || die "$tarball has no $f"
-	done
-	touch "$tmp/.stamp"
-	if [ ! -f "$dir/.stamp" ]; then
-		rm -rf "$dir"
-		mv -T "$tmp" "$dir" 2>/dev/null || [ -f "$dir/.stamp" ] ||
-			die "cannot move $tmp to $dir"
-	fi
-	rm -rf "$tmp"
-	trap - EXIT
+	unpack_source_tree "$dir" "$tarball" \
+		"tools/net/ynl/cli.py tools/net/ynl/lib/ynl.py
+		 Documentation/netlink/genetlink-legacy.yaml
+		 Documentation/netlink/specs/nlctrl.yaml" \
+		--wildcards '*/tools/net/ynl/*' '*/Documentation/netlink/*'
 fi
 printf '%s\n' "$dir"
