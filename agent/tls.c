@@ -450,6 +450,7 @@ static int ktls_dir(gnutls_session_t s, int fd, int read)
 	unsigned char seq[8];
 	union ktls_info u;
 	socklen_t len;
+	int ret;
 
 	if (gnutls_record_get_state(s, read, &mac, &iv, &key, seq) < 0 ||
 	    iv.size != 12)
@@ -474,10 +475,10 @@ static int ktls_dir(gnutls_session_t s, int fd, int read)
 	} else {
 		return -EOPNOTSUPP;
 	}
-	if (setsockopt(fd, SOL_TLS, read ? TLS_RX : TLS_TX, &u, len))
-		return -errno;
+	ret = setsockopt(fd, SOL_TLS, read ? TLS_RX : TLS_TX, &u, len) ?
+	      -errno : 0;
 	explicit_bzero(&u, sizeof(u));
-	return 0;
+	return ret;
 }
 
 /*

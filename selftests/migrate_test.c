@@ -1544,20 +1544,6 @@ static pid_t fs_agent(struct pca_test_ctx *t, char *const argv[])
 	return pid;
 }
 
-static int fs_agent_wait(pid_t pid, int ms)
-{
-	int status, waited;
-
-	for (waited = 0; waited < pca_scaled_ms(ms); waited += 20) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		usleep(20000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 /*
  * A migration between two files of region filesystems, as between two
  * QEMUs on two hosts: postcopy-agent source and destination are given the
@@ -1602,8 +1588,8 @@ static void test_regionfs_paths(struct pca_test_ctx *t)
 		if (*(uint64_t *)(dst + i * 4096 + (i % 500) * 8) !=
 		    fs_word(i))
 			bad++;
-	st_dst = fs_agent_wait(pd, 60000);
-	st_src = fs_agent_wait(ps, 60000);
+	st_dst = pca_waitpid_ms(pd, 60000);
+	st_src = pca_waitpid_ms(ps, 60000);
 	PCA_EXPECT(t, st_src == 0, "source agent: status %#x", st_src);
 	PCA_EXPECT(t, st_dst == 0, "destination agent: status %#x", st_dst);
 	PCA_EXPECT_EQ(t, bad, 0);
@@ -1706,8 +1692,8 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 				  st_dst, out);
 	}
 	ps = fs_agent_out(t, src_argv, "/tmp/migrate_test-src.out");
-	st_src = fs_agent_wait(ps, 60000);
-	st_dst = fs_agent_wait(pd, 60000);
+	st_src = pca_waitpid_ms(ps, 60000);
+	st_dst = pca_waitpid_ms(pd, 60000);
 	fs_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
 	PCA_EXPECT(t, st_src == 0, "migrate (source): status %#x: %s", st_src,
 		   out);
@@ -1715,7 +1701,7 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	PCA_EXPECT(t, st_dst == 0, "migrate (destination): status %#x: %s",
 		   st_dst, out);
 	kill(pdm, SIGTERM);
-	fs_agent_wait(pdm, 10000);
+	pca_waitpid_ms(pdm, 10000);
 
 	PCA_ASSERT_OK(t, pca_region_get_path(t->c, FS_DST "/vm", &info));
 	PCA_EXPECT_EQ(t, info.pages_present, pages);

@@ -279,6 +279,24 @@ static inline struct pca_test_ctx pca_part_ctx(struct pca_test_ctx *t)
 }
 
 /*
+ * The wait status of child @pid once it ended within @ms (scaled for slow
+ * guests), or -1 when it did not: then it is killed and reaped.
+ */
+static inline int pca_waitpid_ms(pid_t pid, int ms)
+{
+	int status, waited;
+
+	for (waited = 0; waited < pca_scaled_ms(ms); waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/*
  * Wait for a forked part of @t: its skip ends @t as skipped, any other
  * ending but success fails @t (its own checks have reported already).
  */

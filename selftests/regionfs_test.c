@@ -117,21 +117,6 @@ static pid_t touch_start(struct pca_test_ctx *t, volatile uint8_t *p)
 	return pid;
 }
 
-/* Its status once it ended within @ms, -1 if not (then it is killed). */
-static int touch_wait(pid_t pid, int ms)
-{
-	int status, waited;
-
-	for (waited = 0; waited < pca_scaled_ms(ms); waited += 10) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
-
 /* The next fault record of @c, or fail. */
 static struct pca_fault_record one_fault(struct pca_test_ctx *t,
 					 struct pca_client *c)
@@ -377,7 +362,7 @@ static void test_missing_fault_by_path(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, rec.offset, 3 * PAGE);
 	memset(data, 0x5c, sizeof(data));
 	PCA_ASSERT_OK(t, pca_copy(t->c, id, 3 * PAGE, data, 0, NULL));
-	status = touch_wait(pid, WAIT_MS);
+	status = pca_waitpid_ms(pid, WAIT_MS);
 	PCA_EXPECT(t, status == 0, "toucher: status %#x", status);
 	PCA_EXPECT_EQ(t, p[3 * PAGE + 5], 0x5c);
 	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
@@ -700,13 +685,13 @@ static void test_unlink_while_faulting(struct pca_test_ctx *t)
 	PCA_ASSERT(t, !unlink(MNT "/u"), "unlink: %s", strerror(errno));
 	memset(data, 0x3d, sizeof(data));
 	PCA_EXPECT_OK(t, pca_copy(agent, id, PAGE, data, 0, NULL));
-	status = touch_wait(pid, WAIT_MS);
+	status = pca_waitpid_ms(pid, WAIT_MS);
 	PCA_EXPECT(t, status == 0, "served waiter: status %#x", status);
 
 	pid = touch_start(t, p + 2 * PAGE);
 	one_fault(t, agent);
 	pca_client_close(agent);	/* no agent: FAIL policy */
-	status = touch_wait(pid, WAIT_MS);
+	status = pca_waitpid_ms(pid, WAIT_MS);
 	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status) &&
 		   WTERMSIG(status) == SIGBUS, "waiter: status %#x", status);
 	munmap(p, 4 * PAGE);
