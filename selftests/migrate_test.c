@@ -24,7 +24,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "pca_harness.h"
+#include "pca_region_util.h"
 #include "backend.h"
 #include "mig.h"
 #include "migrate.h"
@@ -1513,17 +1513,10 @@ static uint8_t *fs_file(struct pca_test_ctx *t, const char *dir,
 	uint8_t *p;
 	int fd;
 
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		PCA_FATAL(t, "mkdir %s: %s", dir, strerror(errno));
-	if (mount("none", dir, "pcafs", 0, opts))
-		PCA_FATAL(t, "mount pcafs on %s: %s", dir, strerror(errno));
+	pcafs_mount(t, dir, opts);
 	snprintf(path, sizeof(path), "%s/vm", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, size))
-		PCA_FATAL(t, "%s: %s", path, strerror(errno));
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		PCA_FATAL(t, "mmap %s: %s", path, strerror(errno));
+	fd = pcafs_create(t, path, size);
+	p = region_map(t, fd, size);
 	close(fd);
 	return p;
 }

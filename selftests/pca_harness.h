@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -86,6 +87,7 @@ struct pca_test_ctx {
 	struct pca_client *c;	/* open unless PCA_TEST_NO_CLIENT */
 	struct pca_api_info api; /* the fixture's handshake */
 	char handshake_err[256]; /* why it failed, or "" */
+	struct timespec started;	/* when the test body began */
 };
 
 /* The kernel's EXPECT_* and ASSERT_* in a function with the context. */
@@ -588,10 +590,23 @@ FIXTURE_SETUP(postcopy_assist)
 	pca_client_close(c);
 }
 
+/*
+ * A test that takes a second or more says how long: what a lane costs,
+ * case by case, is read from its log.
+ */
 FIXTURE_TEARDOWN(postcopy_assist)
 {
+	struct timespec now;
+	double secs;
+
 	pca_client_close(self->t.c);
 	self->t.c = NULL;
+	if (!self->t.test || clock_gettime(CLOCK_MONOTONIC, &now))
+		return;
+	secs = (double)(now.tv_sec - self->t.started.tv_sec) +
+	       (double)(now.tv_nsec - self->t.started.tv_nsec) / 1e9;
+	if (secs >= 1.0)
+		pca_diag("%s: took %.1f s", self->t.test->name, secs);
 }
 
 /*
@@ -632,6 +647,7 @@ static inline void pca_test_body(struct __test_metadata *_metadata,
 
 	t->md = _metadata;
 	t->test = test;
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
 	pca_test_pid = getpid();
 	atexit(pca_kill_leftovers);
 	if (missing && t->handshake_err[0])

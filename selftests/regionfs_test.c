@@ -7,7 +7,7 @@
  * (the file's permissions), and what ends it (unlink and last close,
  * unmount).  Each test mounts a filesystem of its own and unmounts it.
  */
-#include "pca_harness.h"
+#include "pca_region_util.h"
 
 #include <linux/capability.h>
 #include <linux/falloc.h>
@@ -19,7 +19,6 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 
-#define PAGE		4096UL
 #define HUGE		(2UL << 20)
 #define FS_TYPE		"pcafs"
 #define FS_MAGIC	0x70636166
@@ -37,11 +36,7 @@
 
 static void fs_mount(struct pca_test_ctx *t, const char *opts)
 {
-	if (mkdir(MNT, 0755) && errno != EEXIST)
-		PCA_FATAL(t, "mkdir %s: %s", MNT, strerror(errno));
-	if (mount("none", MNT, FS_TYPE, 0, opts))
-		PCA_FATAL(t, "mount -t %s -o %s: %s", FS_TYPE,
-			  opts ? opts : "", strerror(errno));
+	pcafs_mount(t, MNT, opts);
 }
 
 static void fs_umount(struct pca_test_ctx *t)
@@ -58,23 +53,9 @@ static int fs_region(struct pca_test_ctx *t, const char *name, size_t size,
 	int fd;
 
 	snprintf(path, sizeof(path), MNT "/%s", name);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		PCA_FATAL(t, "open %s: %s", path, strerror(errno));
-	if (ftruncate(fd, size))
-		PCA_FATAL(t, "ftruncate %s: %s", path, strerror(errno));
+	fd = pcafs_create(t, path, size);
 	PCA_ASSERT_OK(t, pca_region_resolve(t->c, path, id));
 	return fd;
-}
-
-static uint8_t *map(struct pca_test_ctx *t, int fd, size_t size)
-{
-	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			  0);
-
-	if (p == MAP_FAILED)
-		PCA_FATAL(t, "mmap: %s", strerror(errno));
-	return p;
 }
 
 static size_t nr_regions(struct pca_test_ctx *t)
@@ -287,7 +268,7 @@ static void test_create_map(struct pca_test_ctx *t)
 	PCA_EXPECT(t, !ftruncate(fd, size), "same size: %s", strerror(errno));
 
 	/* present mode: first touch gives zeroes, writes stay */
-	p = map(t, fd, size);
+	p = region_map(t, fd, size);
 	for (i = 0; i < 16; i++)
 		PCA_EXPECT_EQ(t, p[i * PAGE], 0);
 	memset(p, 0xab, 4 * PAGE);
@@ -314,7 +295,7 @@ static void test_create_map(struct pca_test_ctx *t)
 		uint8_t *q;
 
 		PCA_ASSERT(t, fd2 >= 0, "reopen: %s", strerror(errno));
-		q = map(t, fd2, size);
+		q = region_map(t, fd2, size);
 		PCA_EXPECT_EQ(t, q[PAGE], 0xab);
 		munmap(q, size);
 		close(fd2);
@@ -352,7 +333,7 @@ static void test_missing_fault_by_path(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, info.id, id);
 	PCA_EXPECT(t, info.flags & PCA_REGION_MISSING, "flags %#llx",
 		   (unsigned long long)info.flags);
-	p = map(t, fd, 8 * PAGE);
+	p = region_map(t, fd, 8 * PAGE);
 
 	/* the agent finds the region by its path, then serves by id */
 	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL));
@@ -400,7 +381,7 @@ static void test_set_flags(struct pca_test_ctx *t)
 	sf.flags = PCA_REGION_HUGE;
 	PCA_EXPECT(t, ioctl(fd, PCA_IOC_SET_FLAGS, &sf) < 0 &&
 		   errno == EINVAL, "SET_FLAGS HUGE: %s", strerror(errno));
-	p = map(t, fd, 4 * PAGE);
+	p = region_map(t, fd, 4 * PAGE);
 	PCA_EXPECT_EQ(t, p[2 * PAGE], 0);	/* no agent needed */
 	sf.flags = PCA_REGION_MISSING;
 	PCA_EXPECT(t, ioctl(fd, PCA_IOC_SET_FLAGS, &sf) < 0 &&
@@ -440,7 +421,7 @@ static void test_mkstemp_pattern(struct pca_test_ctx *t)
 	PCA_ASSERT(t, fd >= 0, "mkstemp: %s", strerror(errno));
 	PCA_ASSERT(t, !unlink(path), "unlink: %s", strerror(errno));
 	PCA_ASSERT(t, !ftruncate(fd, size), "ftruncate: %s", strerror(errno));
-	p = map(t, fd, size);
+	p = region_map(t, fd, size);
 	close(fd);		/* QEMU keeps it; the mapping alone holds it too */
 	memset(p, 0x11, size);
 
@@ -566,7 +547,7 @@ static void test_unlink_frees(struct pca_test_ctx *t)
 	fs_mount(t, NULL);
 	u0 = pca_meminfo("Unevictable");
 	fd = fs_region(t, "big", size, &id);
-	p = map(t, fd, size);
+	p = region_map(t, fd, size);
 	memset(p, 0x42, size);
 	u1 = pca_meminfo("Unevictable");
 	pca_t_diag(t, "Unevictable %ld kB, %ld kB with 4 MiB placed", u0, u1);
@@ -601,7 +582,7 @@ static void test_umount_busy(struct pca_test_ctx *t)
 	PCA_EXPECT(t, r1 > r0, "a mount does not hold the module");
 
 	fd = fs_region(t, "a", 4 * PAGE, &id);
-	p = map(t, fd, 4 * PAGE);
+	p = region_map(t, fd, 4 * PAGE);
 	p[0] = 1;
 	PCA_EXPECT(t, umount(MNT) && errno == EBUSY, "umount with a file open: %s",
 		   strerror(errno));
@@ -620,7 +601,7 @@ static void test_umount_busy(struct pca_test_ctx *t)
 	/* a lazy unmount with a mapping: the region lives on with it */
 	fs_mount(t, NULL);
 	fd = fs_region(t, "c", 4 * PAGE, &id);
-	p = map(t, fd, 4 * PAGE);
+	p = region_map(t, fd, 4 * PAGE);
 	close(fd);
 	PCA_ASSERT(t, !umount2(MNT, MNT_DETACH), "umount -l: %s",
 		   strerror(errno));
@@ -640,7 +621,7 @@ static void test_punch_hole(struct pca_test_ctx *t)
 
 	fs_mount(t, NULL);
 	fd = fs_region(t, "h", 8 * PAGE, &id);
-	p = map(t, fd, 8 * PAGE);
+	p = region_map(t, fd, 8 * PAGE);
 	memset(p, 0x77, 8 * PAGE);
 	PCA_ASSERT(t, !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				 2 * PAGE, 3 * PAGE), "punch: %s",
@@ -675,7 +656,7 @@ static void test_unlink_while_faulting(struct pca_test_ctx *t)
 
 	fs_mount(t, "missing");
 	fd = fs_region(t, "u", 4 * PAGE, &id);
-	p = map(t, fd, 4 * PAGE);
+	p = region_map(t, fd, 4 * PAGE);
 	close(fd);
 	PCA_ASSERT_OK(t, pca_client_open(&agent));
 	PCA_ASSERT_OK(t, pca_attach(agent, id, PCA_POLICY_FAIL, NULL));
@@ -723,7 +704,7 @@ static void test_huge(struct pca_test_ctx *t)
 		   (unsigned long long)info.flags);
 	PCA_ASSERT(t, !fstat(fd, &st), "fstat: %s", strerror(errno));
 	PCA_EXPECT_EQ(t, st.st_blksize, HUGE);
-	p = map(t, fd, 2 * HUGE);
+	p = region_map(t, fd, 2 * HUGE);
 	p[HUGE + 5] = 1;
 	PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
 	PCA_EXPECT_EQ(t, info.pages_present, HUGE / PAGE);
@@ -788,12 +769,12 @@ static void test_region_open(struct pca_test_ctx *t)
 
 	fs_mount(t, NULL);
 	fd = fs_region(t, "o", 4 * PAGE, &id);
-	p = map(t, fd, 4 * PAGE);
+	p = region_map(t, fd, 4 * PAGE);
 	close(fd);		/* the mapping holds the file */
 	p[PAGE] = 0x61;
 	fd2 = PCA_ASSERT_OK(t, pca_region_open(id, &size));
 	PCA_EXPECT_EQ(t, size, 4 * PAGE);
-	q = map(t, fd2, 4 * PAGE);
+	q = region_map(t, fd2, 4 * PAGE);
 	PCA_EXPECT_EQ(t, q[PAGE], 0x61);
 	q[2 * PAGE] = 0x62;
 	PCA_EXPECT_EQ(t, p[2 * PAGE], 0x62);

@@ -29,8 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 out='' abi='' ko='' bindir='' stdir='' list='' tests='' modsrc='' gmods=''
-ynltree='' ksfttree=''
-while getopts o:a:k:b:s:l:t:m:g:y:K: opt; do
+ynltree='' ksfttree='' ksftargs=''
+while getopts o:a:k:b:s:l:t:m:g:y:K:A: opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	a) abi=$OPTARG ;;
@@ -43,6 +43,7 @@ while getopts o:a:k:b:s:l:t:m:g:y:K: opt; do
 	g) gmods=$OPTARG ;;
 	y) ynltree=$OPTARG ;;
 	K) ksfttree=$OPTARG ;;
+	A) ksftargs=$OPTARG ;;
 	*) die "bad option" ;;
 	esac
 done
@@ -151,6 +152,13 @@ if [ -n "$ksfttree" ]; then
 	mkdir -p "$ksft/kselftest"
 	cp "$src"/kselftest/*.sh "$src"/kselftest/*.py "$ksft/kselftest/"
 	chmod -R a+rX "$ksft"
+fi
+
+# Harness arguments per binary for this kernel's run (-A; the debug lane's
+# selftests/debug/ksft-args), which /init hands to kselftest's runner.
+if [ -n "$ksftargs" ]; then
+	[ -f "$ksftargs" ] || die "$ksftargs missing"
+	install -m 644 "$ksftargs" "$root/etc/pca/ksft-args"
 fi
 
 # Test credentials for the migrations' TLS (mkcreds.sh), made once next

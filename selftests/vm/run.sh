@@ -148,18 +148,20 @@ for t in "${targets[@]}"; do
 	[ -f "$ko" ] || die "$ko missing: run 'make modules'"
 	mkdir -p "$out"
 
-	t_limit=$limit t_append=${APPEND:-} t_mem=${VM_MEM:-1G}
+	t_limit=$limit t_append=${APPEND:-} t_mem=${VM_MEM:-1G} t_args=
 	[ "$mode" = bench ] && t_mem=${VM_MEM:-$BENCH_VM_MEM}
 	if [ "$name" = debug ]; then
 		t_limit=${VM_TIMEOUT:-$(((limit + 60) * DEBUG_SCALE))}
 		t_append="$DEBUG_APPEND PCA_TIMEOUT_SCALE=$DEBUG_SCALE $t_append"
 		t_mem=$DEBUG_VM_MEM
+		t_args=$here/../debug/ksft-args
 	fi
 
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
 		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
-		-m "$modsrc" -g "$gmods" -y "$ynltree" -K "$ksfttree"
+		-m "$modsrc" -g "$gmods" -y "$ynltree" -K "$ksfttree" \
+		${t_args:+-A "$t_args"}
 
 	t0=$(date +%s)
 	rc=0
