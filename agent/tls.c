@@ -666,6 +666,16 @@ static int established(struct mig_tls *t, gnutls_session_t s, int *fd,
 	if (!t->no_ktls) {
 		ret = ktls_install(s, tcp, &lost);
 		if (!ret) {
+			/*
+			 * A read waiting for the rest of a record wakes up
+			 * each tick to see an abort (mig_recv_all()).
+			 */
+			struct timeval tv = {
+				.tv_usec = MIG_TICK_MS * 1000,
+			};
+
+			setsockopt(tcp, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				   sizeof(tv));
 			__atomic_add_fetch(&t->ktls, 1, __ATOMIC_RELAXED);
 			gnutls_deinit(s);
 			return 0;
