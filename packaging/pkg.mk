@@ -7,7 +7,8 @@
 #   make install    PREFIX (/usr/local), DESTDIR, and SBINDIR, LIBDIR,
 #                   INCLUDEDIR, MANDIR, UNITDIR, SRCDIR below them
 #   make deb        Debian packages (debhelper, dh-dkms) into build/deb,
-#                   checked by lintian (its errors fail)
+#                   checked by lintian (its errors fail); DEB_MAINTAINER
+#                   names who builds them
 #   make pkg-check  the host-side checks of all this (scripts/pkg-check.sh)
 
 VERSION := $(shell cat $(CURDIR)/VERSION)
@@ -20,6 +21,7 @@ MANDIR ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SRCDIR ?= $(PREFIX)/src
 RST2MAN ?= /usr/bin/rst2man
+DEB_MAINTAINER ?= postcopy_assist developers <postcopy-assist@example.org>
 
 PKGB := $(BUILD)/pkg
 MANS := $(patsubst Documentation/man/%.rst,$(PKGB)/man/%,$(wildcard Documentation/man/*.rst))
@@ -51,8 +53,10 @@ $(LIBPCA_SO): $(LIBPCA_OBJS) packaging/libpca.map
 
 $(PKGB)/libpca.pc: packaging/libpca.pc.in VERSION
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' $< >$@
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 $(PKGB)/postcopy-agent.service: packaging/postcopy-agent.service
 	@mkdir -p $(@D)
@@ -86,11 +90,12 @@ deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
 	git ls-files -z | xargs -0 cp --parents -t $(BUILD)/deb/src
 	cp -R packaging/debian $(BUILD)/deb/src/debian
+	sed -i 's|@MAINTAINER@|$(DEB_MAINTAINER)|' $(BUILD)/deb/src/debian/control
 	cp packaging/dkms.conf $(BUILD)/deb/src/debian/postcopy-assist-dkms.dkms
 	printf '%s\n\n  * %s\n\n -- %s  %s\n' \
 		"postcopy-assist ($(VERSION)-1) unstable; urgency=medium" \
 		"Release $(VERSION) (version from the VERSION file)." \
-		"postcopy_assist developers <postcopy-assist@localhost>" \
+		"$(DEB_MAINTAINER)" \
 		"$$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" \
 		>$(BUILD)/deb/src/debian/changelog
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b -rfakeroot >../build.log 2>&1 || \
