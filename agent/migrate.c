@@ -531,11 +531,21 @@ int mig_send_all(int fd, const void *buf, size_t len, int timeout_ms,
 	return mig_sendv_all(fd, &iov, 1, timeout_ms, abort);
 }
 
+/* Whether a blocking read of @fd returns within a tick (kernel TLS). */
+static int has_rcvtimeo(int fd)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) &&
+	       (tv.tv_sec || tv.tv_usec);
+}
+
 int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		 const int *abort)
 {
 	uint64_t idle_end = 0;
-	int block = 0;
+	int block = 0, can_block = -1;
 	char *p = buf;
 
 	while (len) {
@@ -548,8 +558,9 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		 * Kernel TLS: poll() says readable as soon as part of a
 		 * record is in, but recv() has nothing before the whole
 		 * record is.  Once poll() said so and recv() did not agree,
-		 * recv() itself waits, a tick at most (SO_RCVTIMEO, see
-		 * mig_tls), rather than poll() and recv() spinning.
+		 * recv() itself waits, a tick at most (SO_RCVTIMEO, which
+		 * tls.c sets on kernel TLS sockets), rather than poll() and
+		 * recv() spinning.  Other sockets never block here.
 		 */
 		n = recv(fd, p, len, block ? 0 : MSG_DONTWAIT);
 		if (n > 0) {
@@ -576,7 +587,9 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		ret = wait_fd(fd, POLLIN, timeout_ms, abort);
 		if (ret < 0)
 			return ret;
-		block = 1;
+		if (can_block < 0)
+			can_block = has_rcvtimeo(fd);
+		block = can_block;
 	}
 	return 0;
 }
