@@ -10,6 +10,8 @@
 #                   checked by lintian (its errors fail); DEB_MAINTAINER
 #                   names who builds them
 #   make pkg-check  the host-side checks of all this (scripts/pkg-check.sh)
+#   make check-dkms DKMS builds the packaged module source for KERNELS, the
+#                   guests run TESTS (api_test fault_test) on it
 
 VERSION := $(shell cat $(CURDIR)/VERSION)
 PREFIX ?= /usr/local
@@ -32,7 +34,7 @@ PKG_CFLAGS := -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
 	-Iagent -Iinclude -Iinclude/uapi -I/usr/include/libnl3 \
 	$(CPPFLAGS) $(CFLAGS)
 
-.PHONY: man pkg-build install deb pkg-check
+.PHONY: man pkg-build install deb pkg-check check-dkms
 
 man: $(MANS)
 
@@ -106,3 +108,6 @@ deb:
 
 pkg-check:
 	@BUILD='$(BUILD)' $(CURDIR)/scripts/pkg-check.sh
+
+check-dkms: deps userspace
+	+@$(HARNESS_ENV) $(CURDIR)/scripts/dkms-lane.sh

@@ -30,9 +30,10 @@ PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd libgnutls28-dev openss
 # Packaging (make deb, make install, make check's host-side checks): man
 # pages from rst (python3-docutils: rst2man) read with man-db, Debian
 # packages (debhelper, dh-dkms, lintian), sd_notify (libsystemd-dev),
-# systemd-analyze (systemd), pkg-config.
+# systemd-analyze (systemd), pkg-config; dkms for make check-dkms (only
+# dkms build, in a tree under build/: nothing is installed or loaded).
 PKGS="$PKGS python3-docutils man-db groff-base debhelper dh-dkms lintian
-      fakeroot dpkg-dev libsystemd-dev systemd pkgconf"
+      fakeroot dpkg-dev libsystemd-dev systemd pkgconf dkms"
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"
 done

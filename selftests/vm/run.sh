@@ -159,6 +159,8 @@ for t in "${targets[@]}"; do
 	set -- $t
 	name=$1 abi=$2 vmlinuz=$3 modsrc=$4
 	ko=$BUILD/$name/kmod/postcopy_assist.ko
+	# a module built elsewhere (scripts/dkms-lane.sh: DKMS's)
+	[ -n "${MODULE_KO_DIR:-}" ] && ko=$MODULE_KO_DIR/$abi/postcopy_assist.ko
 	out=$BUILD/$name/$mode
 	[ -f "$ko" ] || die "$ko missing: run 'make modules'"
 	mkdir -p "$out"
