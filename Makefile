@@ -11,6 +11,7 @@
 #                              ... kernel (selftests/debug), same as
 #                              make check KERNELS=debug
 #   make demo | bench | style | modules | userspace | ynl | deps | clean
+#   make man | install | deb | pkg-check   packaging (packaging/pkg.mk)
 #   make spec                  regenerate what the netlink spec drives
 #                              (Documentation/netlink/specs/); make check
 #                              first checks that nothing differs from it
@@ -156,3 +157,5 @@ clean:
 
 help:
 	@sed -n '3,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+
+include $(CURDIR)/packaging/pkg.mk

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "cli.h"
 #include "lib/pca.h"
 
@@ -243,6 +245,11 @@ int cmd_daemon(int argc, char **argv)
 	if (!d->quiet)
 		fprintf(stderr, PROG ": daemon: waiting for migration requests\n");
 	daemon_rescan(d);
+	/*
+	 * Under systemd (Type=notify): ready, requests are taken from here
+	 * on.  The environment goes, so that the workers do not notify.
+	 */
+	sd_notify(1, "READY=1");
 
 	while (!stop_requested) {
 		struct pca_mig_info req;

@@ -813,7 +813,8 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 		char terr[320] = "";
 
 		ret = mig_tls_client(d->tls, addr, &fd, d->cfg->io_timeout_ms,
-				     terr, sizeof(terr));
+				     (const int *)d->cfg->cancel, terr,
+				     sizeof(terr));
 		if (ret) {
 			close(fd);
 			snprintf(e->msg, sizeof(e->msg), "%s: %s", addr, terr);

@@ -122,7 +122,7 @@ int mig_sendv_all(int fd, struct iovec *iov, int iovcnt, int timeout_ms,
 		  const int *abort);
 int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		 const int *abort);
-/* Bytes readable right now without blocking (FIONREAD), or 0. */
+/* Whether a read would find data right now (1) or block (0). */
 size_t mig_readable(int fd);
 
 /* A record header in host order. */

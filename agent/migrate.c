@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -470,15 +469,34 @@ int mig_accept(int lfd, int timeout_ms, const int *abort, int *fdp,
  * I/O with timeouts
  */
 
+/* What one sendmsg() takes at most: a TLS record (16 KiB), 8 pieces. */
+#define MIG_SEND_MAX	(16 << 10)
+#define MIG_SEND_IOV	8
+
 int mig_sendv_all(int fd, struct iovec *iov, int iovcnt, int timeout_ms,
 		  const int *abort)
 {
 	while (iovcnt > 0) {
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iovcnt };
+		struct iovec v[MIG_SEND_IOV];
+		struct msghdr mh = { .msg_iov = v };
+		size_t room = MIG_SEND_MAX;
 		ssize_t n;
 
 		if (aborted(abort))
 			return -ECANCELED;
+		/*
+		 * At most one TLS record's worth per call: kernel TLS
+		 * encrypts inside sendmsg(), where nothing else gets the CPU
+		 * on a kernel without full preemption (a fault's request
+		 * and answer included); between calls it does.
+		 */
+		while ((int)mh.msg_iovlen < MIG_MIN(iovcnt, MIG_SEND_IOV) && room) {
+			const struct iovec *i = &iov[mh.msg_iovlen];
+
+			v[mh.msg_iovlen].iov_base = i->iov_base;
+			v[mh.msg_iovlen].iov_len = MIG_MIN(i->iov_len, room);
+			room -= v[mh.msg_iovlen++].iov_len;
+		}
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			int ret;
@@ -513,9 +531,21 @@ int mig_send_all(int fd, const void *buf, size_t len, int timeout_ms,
 	return mig_sendv_all(fd, &iov, 1, timeout_ms, abort);
 }
 
+/* Whether a blocking read of @fd returns within a tick (kernel TLS). */
+static int has_rcvtimeo(int fd)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) &&
+	       (tv.tv_sec || tv.tv_usec);
+}
+
 int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		 const int *abort)
 {
+	uint64_t idle_end = 0;
+	int block = 0, can_block = -1;
 	char *p = buf;
 
 	while (len) {
@@ -524,10 +554,20 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 
 		if (aborted(abort))
 			return -ECANCELED;
-		n = recv(fd, p, len, MSG_DONTWAIT);
+		/*
+		 * Kernel TLS: poll() says readable as soon as part of a
+		 * record is in, but recv() has nothing before the whole
+		 * record is.  Once poll() said so and recv() did not agree,
+		 * recv() itself waits, a tick at most (SO_RCVTIMEO, which
+		 * tls.c sets on kernel TLS sockets), rather than poll() and
+		 * recv() spinning.  Other sockets never block here.
+		 */
+		n = recv(fd, p, len, block ? 0 : MSG_DONTWAIT);
 		if (n > 0) {
 			p += n;
 			len -= n;
+			block = 0;
+			idle_end = 0;
 			continue;
 		}
 		if (n == 0)
@@ -536,20 +576,33 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
+		if (block && timeout_ms >= 0) {
+			uint64_t now = mig_now_ns();
+
+			if (!idle_end)
+				idle_end = now + (uint64_t)timeout_ms * 1000000ULL;
+			else if (now >= idle_end)
+				return -ETIMEDOUT;
+		}
 		ret = wait_fd(fd, POLLIN, timeout_ms, abort);
 		if (ret < 0)
 			return ret;
+		if (can_block < 0)
+			can_block = has_rcvtimeo(fd);
+		block = can_block;
 	}
 	return 0;
 }
 
 size_t mig_readable(int fd)
 {
-	int n = 0;
+	char c;
 
-	if (ioctl(fd, FIONREAD, &n) || n < 0)
-		return 0;
-	return n;
+	/*
+	 * A peek rather than FIONREAD: on kernel TLS that counts the bytes
+	 * of records not complete yet and misses a record already decrypted.
+	 */
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
 void mig_hdr_encode(struct mig_hdr *h, uint32_t type, uint32_t flags,

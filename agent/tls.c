@@ -53,6 +53,7 @@ struct mig_tls {
 	gnutls_psk_server_credentials_t psk_server;
 	struct psk_entry *psk;
 	unsigned int npsk;
+	const char *psk_id;		/* destination: the identity it presents */
 	gnutls_priority_t prio;
 	unsigned int ktls, user;	/* atomic */
 	int warned;			/* atomic: fallback logged */
@@ -148,6 +149,12 @@ static const struct psk_entry *psk_find(const struct mig_tls *t,
 	return NULL;
 }
 
+/*
+ * The identity a handshake in this thread was refused for by --tls-peer
+ * (the source's handshakes run in its poll loop, each step in one call).
+ */
+static __thread char psk_refused[128];
+
 static int psk_server_key(gnutls_session_t s, const char *id,
 			  gnutls_datum_t *key)
 {
@@ -156,8 +163,10 @@ static int psk_server_key(gnutls_session_t s, const char *id,
 	gnutls_datum_t hex;
 	size_t len;
 
-	if (t->peer && strcmp(t->peer, id))
+	if (t->peer && strcmp(t->peer, id)) {
+		snprintf(psk_refused, sizeof(psk_refused), "%s", id);
 		return -1;
+	}
 	e = psk_find(t, id);
 	if (!e)
 		return -1;
@@ -202,6 +211,7 @@ static int psk_creds(struct mig_tls *t, const char *path, char *err,
 		return -ENOMEM;
 	k.data = (unsigned char *)e->hexkey;
 	k.size = strlen(e->hexkey);
+	t->psk_id = e->id;
 	if (gnutls_psk_set_client_credentials(t->psk_client, e->id, &k,
 					      GNUTLS_PSK_KEY_HEX) < 0)
 		return -EINVAL;
@@ -334,11 +344,11 @@ static int session_new(struct mig_tls *t, int fd, const char *host,
 		       gnutls_session_t *sp)
 {
 	/*
-	 * The source drives its handshakes from a poll loop: GnuTLS must
-	 * never wait on a socket itself there.
+	 * Both sides drive their handshakes from poll(): GnuTLS must never
+	 * wait on a socket itself (a cancel or a deadline would go unseen).
 	 */
-	unsigned int flags = t->role == MIG_SOURCE ?
-			     GNUTLS_SERVER | GNUTLS_NONBLOCK : GNUTLS_CLIENT;
+	unsigned int flags = GNUTLS_NONBLOCK | (t->role == MIG_SOURCE ?
+						 GNUTLS_SERVER : GNUTLS_CLIENT);
 	gnutls_session_t s;
 	int ret;
 
@@ -380,7 +390,12 @@ static void hs_error(gnutls_session_t s, struct mig_tls *t, int gret,
 	unsigned int status = gnutls_session_get_verify_cert_status(s);
 	gnutls_datum_t st = { 0 };
 
-	if (gret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+	if (t->mode == MIG_TLS_PSK && t->role == MIG_SOURCE &&
+	    psk_refused[0]) {
+		snprintf(err, err_len,
+			 "TLS: the destination presented PSK identity \"%.64s\": only \"%s\" is accepted (--tls-peer)",
+			 psk_refused, t->peer);
+	} else if (gret == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
 	    !gnutls_certificate_verification_status_print(status,
 							  GNUTLS_CRT_X509,
 							  &st, 0)) {
@@ -409,10 +424,11 @@ static void hs_error(gnutls_session_t s, struct mig_tls *t, int gret,
 			 t->peer ? ", --tls-peer" : "");
 	} else if (gret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 		snprintf(err, err_len,
-			 "TLS: the %s refused the handshake: %s: check that both sides use credentials of the same CA or PSK file (%s)",
+			 "TLS: the %s refused the handshake: %s: check that both sides use credentials of the same CA or PSK file (%s)%s%s%s",
 			 peer, gnutls_alert_get_name(gnutls_alert_get(s)),
 			 t->mode == MIG_TLS_X509 ? "--tls-creds" :
-			 "--tls-psk");
+			 "--tls-psk", t->psk_id ? ", and that it accepts PSK identity \"" : "",
+			 t->psk_id ? t->psk_id : "", t->psk_id ? "\"" : "");
 	} else if (gret == GNUTLS_E_PREMATURE_TERMINATION ||
 		   gret == GNUTLS_E_PULL_ERROR ||
 		   gret == GNUTLS_E_PUSH_ERROR) {
@@ -666,6 +682,16 @@ static int established(struct mig_tls *t, gnutls_session_t s, int *fd,
 	if (!t->no_ktls) {
 		ret = ktls_install(s, tcp, &lost);
 		if (!ret) {
+			/*
+			 * A read waiting for the rest of a record wakes up
+			 * each tick to see an abort (mig_recv_all()).
+			 */
+			struct timeval tv = {
+				.tv_usec = MIG_TICK_MS * 1000,
+			};
+
+			setsockopt(tcp, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				   sizeof(tv));
 			__atomic_add_fetch(&t->ktls, 1, __ATOMIC_RELAXED);
 			gnutls_deinit(s);
 			return 0;
@@ -726,12 +752,43 @@ static void addr_host(const char *addr, char *host, size_t len)
 		 (int)strlen(addr), addr);
 }
 
-int mig_tls_client(struct mig_tls *t, const char *addr, int *fd,
-		   int timeout_ms, char *err, size_t err_len)
+/*
+ * Wait, a tick at a time, until the handshake on @fd can go on: 0,
+ * -ETIMEDOUT past @deadline (ns, 0: none) or -ECANCELED once *@abort.
+ */
+static int hs_wait(gnutls_session_t s, int fd, uint64_t deadline,
+		   const int *abort)
 {
+	struct pollfd pfd = {
+		.fd = fd,
+		.events = gnutls_record_get_direction(s) ? POLLOUT : POLLIN,
+	};
+	int tick = MIG_TICK_MS;
+
+	if (abort && __atomic_load_n(abort, __ATOMIC_ACQUIRE))
+		return -ECANCELED;
+	if (deadline) {
+		uint64_t now = mig_now_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if ((deadline - now) / 1000000ULL < (uint64_t)tick)
+			tick = (deadline - now) / 1000000ULL + 1;
+	}
+	if (poll(&pfd, 1, tick) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+int mig_tls_client(struct mig_tls *t, const char *addr, int *fd,
+		   int timeout_ms, const int *abort, char *err,
+		   size_t err_len)
+{
+	uint64_t deadline = timeout_ms > 0 ? mig_now_ns() +
+			    (uint64_t)timeout_ms * 1000000ULL : 0;
+	int ret, tcp = *fd, fl = fcntl(tcp, F_GETFL);
 	char host[128], ack;
 	gnutls_session_t s;
-	int ret, tcp = *fd;
 	ssize_t n;
 
 	if (t->peer)
@@ -743,24 +800,32 @@ int mig_tls_client(struct mig_tls *t, const char *addr, int *fd,
 		snprintf(err, err_len, "TLS: session: %s", mig_errstr(ret));
 		return ret;
 	}
-	if (timeout_ms > 0) {
-		gnutls_handshake_set_timeout(s, timeout_ms);
-		gnutls_record_set_timeout(s, timeout_ms);
-	}
-	do {
+	/* the whole handshake within @timeout_ms, and cancellable */
+	fcntl(tcp, F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
 		ret = gnutls_handshake(s);
-	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+		if (ret >= 0 || gnutls_error_is_fatal(ret))
+			break;
+		ret = hs_wait(s, tcp, deadline, abort);
+		if (ret)
+			goto stop;
+	}
 	if (ret < 0) {
 		hs_error(s, t, ret, err, err_len);
 		/* the source learns why, too */
 		gnutls_alert_send_appropriate(s, ret);
 		gnutls_deinit(s);
-		return ret == GNUTLS_E_TIMEDOUT ? -ETIMEDOUT : -EACCES;
+		return -EACCES;
 	}
 	/* the source checked us too: its ack, or an alert saying why not */
-	do {
+	for (;;) {
 		n = gnutls_record_recv(s, &ack, 1);
-	} while (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED);
+		if (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+			break;
+		ret = hs_wait(s, tcp, deadline, abort);
+		if (ret)
+			goto stop;
+	}
 	if (n != 1 || ack != MIG_TLS_ACK) {
 		if (n < 0)
 			hs_error(s, t, n, err, err_len);
@@ -768,9 +833,16 @@ int mig_tls_client(struct mig_tls *t, const char *addr, int *fd,
 			snprintf(err, err_len,
 				 "TLS: the source did not confirm the handshake");
 		gnutls_deinit(s);
-		return n == GNUTLS_E_TIMEDOUT ? -ETIMEDOUT : -EACCES;
+		return -EACCES;
 	}
+	fcntl(tcp, F_SETFL, fl & ~O_NONBLOCK);
 	return established(t, s, fd, err, err_len);
+stop:
+	snprintf(err, err_len, "TLS: handshake with the source: %s",
+		 ret == -ETIMEDOUT ? "no answer in time" :
+		 ret == -ECANCELED ? "cancelled" : mig_errstr(ret));
+	gnutls_deinit(s);
+	return ret;
 }
 
 int mig_tls_hs_start(struct mig_tls *t, int fd, struct mig_tls_hs **hsp,
@@ -802,6 +874,7 @@ int mig_tls_hs_step(struct mig_tls_hs *hs, int *fd, int *want_write,
 	int ret;
 
 	*want_write = 0;
+	psk_refused[0] = '\0';
 	if (!hs->done) {
 		/* what GnuTLS read already is not for poll() to announce */
 		do {

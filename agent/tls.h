@@ -44,13 +44,15 @@ void mig_tls_counts(const struct mig_tls *t, unsigned int *ktls,
 
 /*
  * Destination: TLS on a connected socket *@fd to @addr ("HOST:PORT"),
- * waiting at most @timeout_ms for each step.  0 with *@fd ready for
+ * the handshake within @timeout_ms (<= 0: no limit), given up with
+ * -ECANCELED as soon as *@abort is set (may be NULL).  0 with *@fd ready for
  * plain reads and writes (possibly another fd: the old one then belongs
  * to the TLS threads), or -errno with @err saying why; *@fd is left to
  * the caller to close either way on failure.
  */
 int mig_tls_client(struct mig_tls *t, const char *addr, int *fd,
-		   int timeout_ms, char *err, size_t err_len);
+		   int timeout_ms, const int *abort, char *err,
+		   size_t err_len);
 
 /*
  * Source: a handshake on accepted socket @fd, driven step by step by

@@ -988,12 +988,13 @@ static void *src_bg_fn(void *arg)
  * A real source (postcopy only) serving @pages pages as migration @id,
  * with @tls and @creds.
  */
-static void src_bg_start_tls(struct pca_test_ctx *t, struct src_bg *b,
-			     uint64_t pages, const uint8_t *id, char *addr,
-			     size_t len,
-			     void (*prog)(const struct mig_progress *, void *),
-			     void *arg, enum mig_tls_mode tls,
-			     const char *creds)
+/* A source in the background; @peer: the only peer it accepts, or NULL. */
+static void src_bg_start_peer(struct pca_test_ctx *t, struct src_bg *b,
+			      uint64_t pages, const uint8_t *id, char *addr,
+			      size_t len,
+			      void (*prog)(const struct mig_progress *, void *),
+			      void *arg, enum mig_tls_mode tls,
+			      const char *creds, const char *peer)
 {
 	char err[128];
 	uint32_t rid;
@@ -1021,8 +1022,20 @@ static void src_bg_start_tls(struct pca_test_ctx *t, struct src_bg *b,
 	}
 	b->cfg.tls = tls;
 	b->cfg.tls_creds = creds;
+	b->cfg.tls_peer = peer;
 	pthread_mutex_init(&b->lock, NULL);
 	PCA_ASSERT_EQ(t, pthread_create(&b->th, NULL, src_bg_fn, b), 0);
+}
+
+static void src_bg_start_tls(struct pca_test_ctx *t, struct src_bg *b,
+			     uint64_t pages, const uint8_t *id, char *addr,
+			     size_t len,
+			     void (*prog)(const struct mig_progress *, void *),
+			     void *arg, enum mig_tls_mode tls,
+			     const char *creds)
+{
+	src_bg_start_peer(t, b, pages, id, addr, len, prog, arg, tls, creds,
+			  NULL);
 }
 
 static void src_bg_start_hook(struct pca_test_ctx *t, struct src_bg *b,
@@ -1368,9 +1381,9 @@ static void src_bg_expect_warning(struct pca_test_ctx *t, struct src_bg *b,
  */
 static void tls_refused_peer(struct pca_test_ctx *t,
 			     enum mig_tls_mode smode, const char *screds,
-			     enum mig_tls_mode dmode, const char *dcreds,
-			     const char *dpeer, const char *want_dst,
-			     const char *want_src)
+			     const char *speer, enum mig_tls_mode dmode,
+			     const char *dcreds, const char *dpeer,
+			     const char *want_dst, const char *want_src)
 {
 	static const uint8_t id[MIG_ID_LEN] = { 0x71, 0x5e };
 	struct pca_region_info info;
@@ -1381,8 +1394,8 @@ static void tls_refused_peer(struct pca_test_ctx *t,
 	uint32_t rid;
 	int fd, ret;
 
-	src_bg_start_tls(t, &s, 64, id, addr, sizeof(addr), NULL, NULL, smode,
-			 screds);
+	src_bg_start_peer(t, &s, 64, id, addr, sizeof(addr), NULL, NULL, smode,
+			  screds, speer);
 	dest_fails_tls(t, addr, 64, NULL, dmode, dcreds, dpeer, want_dst);
 	src_bg_expect_warning(t, &s, want_src);
 
@@ -1414,16 +1427,42 @@ static void tls_refused(struct pca_test_ctx *t, enum mig_tls_mode smode,
 			const char *dcreds, const char *want_dst,
 			const char *want_src)
 {
-	tls_refused_peer(t, smode, screds, dmode, dcreds, NULL, want_dst,
-			 want_src);
+	tls_refused_peer(t, smode, screds, NULL, dmode, dcreds, NULL,
+			 want_dst, want_src);
 }
 
 /* The source's certificate is not for the name the destination wants. */
 static void test_tls_wrong_name(struct pca_test_ctx *t)
 {
-	tls_refused_peer(t, MIG_TLS_X509, X509, MIG_TLS_X509, X509,
+	tls_refused_peer(t, MIG_TLS_X509, X509, NULL, MIG_TLS_X509, X509,
 			 "other.example", "does not match",
 			 "refused the handshake");
+}
+
+/*
+ * A source bound to one PSK identity (--tls-peer) refuses another one of
+ * its file, whose key the destination does hold.
+ */
+static void test_tls_psk_identity(struct pca_test_ctx *t)
+{
+	static const char two[] = "/tmp/pca-psk-two";
+	char line[512];
+	FILE *in, *out;
+
+	in = fopen(PSK, "re");
+	PCA_ASSERT(t, in != NULL, "%s: %s", PSK, strerror(errno));
+	out = fopen(two, "we");
+	PCA_ASSERT(t, out != NULL, "%s: %s", two, strerror(errno));
+	/* pca-test first: the right destination below presents it */
+	while (fgets(line, sizeof(line), in))
+		fputs(line, out);
+	fputs("pca-other:00112233445566778899aabbccddeeff\n", out);
+	fclose(in);
+	PCA_ASSERT_EQ(t, fclose(out), 0);
+	tls_refused_peer(t, MIG_TLS_PSK, two, "pca-test", MIG_TLS_PSK, two,
+			 "pca-other", "accepts PSK identity \"pca-other\"",
+			 "only \"pca-test\" is accepted");
+	unlink(two);
 }
 
 static void test_tls_wrong_ca(struct pca_test_ctx *t)
@@ -1785,6 +1824,8 @@ PCA_TEST_F(tls_wrong_ca, test_tls_wrong_ca, MIG_FEATURES, .timeout = 60)
 PCA_TEST_F(tls_wrong_name, test_tls_wrong_name, MIG_FEATURES, .timeout = 60)
 PCA_TEST_F(tls_expired, test_tls_expired, MIG_FEATURES, .timeout = 60)
 PCA_TEST_F(tls_wrong_psk, test_tls_wrong_psk, MIG_FEATURES, .timeout = 60)
+PCA_TEST_F(tls_psk_identity, test_tls_psk_identity, MIG_FEATURES,
+	   .timeout = 60)
 PCA_TEST_F(tls_plain_client, test_tls_plain_client, MIG_FEATURES, .timeout = 60)
 PCA_TEST_F(tls_plain_source, test_tls_plain_source, MIG_FEATURES, .timeout = 60)
 PCA_TEST_F(tls_downgrade, test_tls_downgrade, MIG_FEATURES, .timeout = 60)

@@ -24,6 +24,9 @@
 
 #include <linux/postcopy_assist.h>
 
+/* libpca.so exports what this header declares, and only that */
+#pragma GCC visibility push(default)
+
 #define PCA_DEVICE_PATH		"/dev/" POSTCOPY_ASSIST_DEVICE_NAME
 
 /* Most pages carried by one netlink COPY message. */
@@ -365,5 +368,7 @@ int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len);
  * Kernels without it answer -ESPIPE or -EINVAL.
  */
 int64_t pca_fd_region_size(int fd);
+
+#pragma GCC visibility pop
 
 #endif /* PCA_H */

@@ -27,6 +27,13 @@ PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd libgnutls28-dev openss
       linux-source-6.12 python3 python3-yaml python3-jsonschema
       flex bison bc libelf-dev libssl-dev rsync coreutils
       linux-headers-amd64 linux-headers-6.12-amd64"
+# Packaging (make deb, make install, make check's host-side checks): man
+# pages from rst (python3-docutils: rst2man) read with man-db, Debian
+# packages (debhelper, dh-dkms, lintian), sd_notify (libsystemd-dev),
+# systemd-analyze (systemd), pkg-config; dkms for make check-dkms (only
+# dkms build, in a tree under build/: nothing is installed or loaded).
+PKGS="$PKGS python3-docutils man-db groff-base debhelper dh-dkms lintian
+      fakeroot dpkg-dev libsystemd-dev systemd pkgconf dkms"
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"
 done

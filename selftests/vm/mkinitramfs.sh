@@ -306,8 +306,11 @@ if [ -n "$gmods" ]; then
 	guest_moddir=$root/lib/modules/$abi
 	mkdir -p "$guest_moddir"
 	declare -A seen=()
+	# NAME[:FLAG]: with FLAG, /init loads NAME only on a CPU that has it
 	add_module() {
-		local name=${1//-/_} path dep rel dst
+		local name=${1%%:*} flag= path dep rel dst
+		[ "$name" = "$1" ] || flag=${1#*:}
+		name=${name//-/_}
 		[ -n "${seen[$name]:-}" ] && return 0
 		seen[$name]=1
 		path=$(awk -v n="$name" '$1 == n { print $2; exit }' "$index")
@@ -331,7 +334,8 @@ if [ -n "$gmods" ]; then
 		*.gz) gzip -dc "$path" >"$dst" ;;
 		*) cp "$path" "$dst" ;;
 		esac
-		printf '/lib/modules/%s/%s\n' "$abi" "$rel" >>"$root/etc/pca/modules"
+		printf '/lib/modules/%s/%s%s\n' "$abi" "$rel" "${flag:+ $flag}" \
+			>>"$root/etc/pca/modules"
 	}
 	for m in $gmods; do
 		add_module "$m"

@@ -138,12 +138,29 @@ if [ "$mode" = check ] && [ "${INTREE_CHECK:-1}" = 1 ]; then
 		"intree-build:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
 	say
 fi
+# Packaging on the host (scripts/pkg-check.sh): man pages, make install,
+# libpca's exports and pkg-config file, the systemd unit; one more test.
+# PKG_CHECK=0 leaves it out, PKG_DEB=1 adds make deb and lintian.
+if [ "$mode" = check ] && [ "${PKG_CHECK:-1}" = 1 ]; then
+	say "== check: packaging"
+	t0=$(date +%s)
+	if BUILD=$BUILD "$here/../../scripts/pkg-check.sh"; then
+		total_pass=$((total_pass + 1)) verdict=ok p=1 f=0
+	else
+		total_fail=$((total_fail + 1)) verdict=FAILED p=0 f=1
+	fi
+	summary+=("$(printf '%-24s pass %d, fail %d, skip 0  %ds  %s' \
+		"pkg-check:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
+	say
+fi
 : >"$BUILD/.bench.jsonl"
 for t in "${targets[@]}"; do
 	# shellcheck disable=SC2086
 	set -- $t
 	name=$1 abi=$2 vmlinuz=$3 modsrc=$4
 	ko=$BUILD/$name/kmod/postcopy_assist.ko
+	# a module built elsewhere (scripts/dkms-lane.sh: DKMS's)
+	[ -n "${MODULE_KO_DIR:-}" ] && ko=$MODULE_KO_DIR/$abi/postcopy_assist.ko
 	out=$BUILD/$name/$mode
 	[ -f "$ko" ] || die "$ko missing: run 'make modules'"
 	mkdir -p "$out"

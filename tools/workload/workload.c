@@ -658,7 +658,7 @@ static void *intruder_thread(void *arg)
 				  sizeof(r->intruder_err));
 		if (!ret) {
 			ret = mig_tls_client(t, r->target, &fd, wl_ms(5000),
-					     r->intruder_err,
+					     NULL, r->intruder_err,
 					     sizeof(r->intruder_err));
 			close(fd);
 		}
