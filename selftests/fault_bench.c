@@ -689,13 +689,21 @@ static void vm_snap_diff(const struct vm_snap *a, const struct vm_snap *b,
  * Fault round trips
  */
 
-enum backend { BE_UFFD, BE_PCA_FD, BE_PCA_NL, NR_BACKENDS };
+enum backend { BE_UFFD, BE_PCA_FD, BE_PCA_NL, BE_PCA_RING, NR_BACKENDS };
 
 static const char *const be_name[NR_BACKENDS] = {
 	[BE_UFFD] = "userfaultfd",
 	[BE_PCA_FD] = "pca fd_copy",
 	[BE_PCA_NL] = "pca netlink COPY",
+	[BE_PCA_RING] = "pca ring+fd_copy",
 };
+
+#define MAX_FAULTERS		64
+#define MAX_RESOLVERS		64
+#define RING_ENTRIES		256
+
+static int ncpus = 1;			/* online CPUs */
+static double ring_1t_rate;		/* fault_1t, for the per-thread rows */
 
 struct frun;
 
@@ -715,6 +723,7 @@ struct resolver {
 	int idx;
 	int cpu;		/* -1: not pinned */
 	struct pca_client *c;	/* ours only */
+	struct pca_ring *ring;	/* BE_PCA_RING only */
 	uint32_t queue_id;
 	atomic_ulong calls, records, dup, enobufs;
 };
@@ -731,8 +740,8 @@ struct frun {
 	uint32_t region_id;
 	int nf, nr;
 	uint64_t cap_ns;	/* a faulting thread stops touching after; 0: never */
-	struct faulter f[2];
-	struct resolver r[2];
+	struct faulter f[MAX_FAULTERS];
+	struct resolver r[MAX_RESOLVERS];
 
 	/* per page, CLOCK_MONOTONIC ns; 0: not seen */
 	uint64_t *t_touch, *t_back;	/* faulting thread, around the load */
@@ -860,7 +869,12 @@ static void *resolver_pca(void *arg)
 		uint64_t trecv;
 		int n, i;
 
-		n = pca_recv_faults(rv->c, recs, RECS_PER_CALL, POLL_MS);
+		if (rv->ring)
+			n = pca_ring_recv(rv->ring, recs, RECS_PER_CALL,
+					  POLL_MS);
+		else
+			n = pca_recv_faults(rv->c, recs, RECS_PER_CALL,
+					    POLL_MS);
 		if (!n)
 			continue;
 		if (n == -ENOBUFS) {
@@ -874,8 +888,9 @@ static void *resolver_pca(void *arg)
 			continue;
 		}
 		if (n < 0) {
-			run_fail(run, "resolver %d: pca_recv_faults: %s",
-				 rv->idx, pca_strerror(rv->c));
+			run_fail(run, "resolver %d: %s: %s", rv->idx,
+				 rv->ring ? "pca_ring_recv" : "pca_recv_faults",
+				 rv->ring ? strerror(-n) : pca_strerror(rv->c));
 			break;
 		}
 		trecv = now_ns();
@@ -908,7 +923,7 @@ static void *resolver_pca(void *arg)
 			}
 			set_once(&run->t_raise[page], rec->time_ns);
 			set_once(&run->t_recv[page], trecv);
-			if (run->be == BE_PCA_FD)
+			if (run->be != BE_PCA_NL)
 				ret = pca_fd_copy(run->fd, off, run->src + off,
 						  run->unit, 0, NULL);
 			else
@@ -921,10 +936,10 @@ static void *resolver_pca(void *arg)
 			}
 			if (ret) {
 				run_fail(run, "resolver %d: %s of offset %#llx: %s",
-					 rv->idx, run->be == BE_PCA_FD ?
+					 rv->idx, run->be != BE_PCA_NL ?
 					 "pca_fd_copy" : "pca_copy",
 					 (unsigned long long)off,
-					 run->be == BE_PCA_FD ? strerror(-ret) :
+					 run->be != BE_PCA_NL ? strerror(-ret) :
 					 pca_strerror(rv->c));
 				return NULL;
 			}
@@ -1261,6 +1276,16 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 				PCA_FATAL(t, "pca_client_open: %s",
 					  pca_strerror(NULL));
 			pca_client_set_timeout(rv->c, 5000);
+			if (be == BE_PCA_RING) {
+				if (pca_attach_ring(rv->c, run->region_id,
+						    PCA_POLICY_FAIL,
+						    RING_ENTRIES, &rv->ring,
+						    &rv->queue_id))
+					PCA_FATAL(t, "pca_attach_ring(region %u) #%d: %s",
+						  run->region_id, i,
+						  pca_strerror(rv->c));
+				continue;
+			}
 			if (pca_attach(rv->c, run->region_id, PCA_POLICY_FAIL,
 				       &rv->queue_id))
 				PCA_FATAL(t, "pca_attach(region %u) #%d: %s",
@@ -1289,7 +1314,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		f->run = run;
 		f->first = npages * i / nf;
 		f->count = npages * (i + 1) / nf - f->first;
-		f->cpu = nf == 1 ? usable_cpu(0) : i;
+		f->cpu = nf == 1 ? usable_cpu(0) : i % ncpus;
 		ret = pthread_create(&f->th, NULL, faulter_main, f);
 		if (ret)
 			PCA_FATAL(t, "pthread_create(faulter): %s",
@@ -1376,8 +1401,10 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 				   pca_strerror(run->r[0].c));
 		else
 			res->has_info = res->info.has_stats;
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
+			pca_ring_close(run->r[i].ring);
 			pca_client_close(run->r[i].c);
+		}
 	}
 	munmap(run->area, len);
 	close(run->fd);
@@ -1511,31 +1538,39 @@ static void bench_start(struct pca_test_ctx *t)
 }
 
 /*
- * Fault round trips, @nf faulting threads (on CPUs 0 and 1) and @nr
- * resolvers, userfaultfd and ours (fd_copy; netlink COPY too with
- * @with_nl), runs interleaved.  Resolvers run on the CPU of the faulting
+ * Fault round trips, @nf faulting threads (thread i on CPU i modulo the
+ * online CPUs) and @nr resolvers, userfaultfd and ours (fd_copy; netlink
+ * COPY too with @with_nl; a fault ring with fd_copy where the module has
+ * rings), runs interleaved.  Resolvers run on the CPU of the faulting
  * thread of the same index (-P local), anywhere (-P free), or, with
- * @xcpu, on CPU 1 while the one faulting thread is on CPU 0.
+ * @xcpu, on CPU 1 while the one faulting thread is on CPU 0.  With @nf
+ * above 1, a row compares the ring's pages/s per faulting thread with
+ * its one-thread rate (fault_1t, which runs first).
  */
 static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			  bool with_nl, bool xcpu, uint64_t features)
 {
 	static const char *const tag[NR_BACKENDS] = {
 		[BE_PCA_FD] = "fdcopy", [BE_PCA_NL] = "nlcopy",
+		[BE_PCA_RING] = "ringcopy",
 	};
 	static const char *const what[3] = { "rate", "p50", "p99" };
 	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
 	double m[NR_BACKENDS][3] = { { 0 } };
 	bool on[NR_BACKENDS] = { false };
 	size_t npages = cfg.fault_pages, wn;
-	int rcpu[2] = { -1, -1 }, r, k, b, w;
+	int rcpu[MAX_RESOLVERS], r, k, b, w;
 	uint32_t *order, *worder;
 	char name[64];
 	char *src;
 
 	bench_start(t);
+	for (k = 0; k < MAX_RESOLVERS; k++)
+		rcpu[k] = -1;
 	on[BE_PCA_FD] = need_ours(t, features);
 	on[BE_PCA_NL] = on[BE_PCA_FD] && with_nl;
+	on[BE_PCA_RING] = on[BE_PCA_FD] &&
+			  (t->api.features & PCA_FEATURE_FAULT_RING);
 	on[BE_UFFD] = uffd_usable(t);
 	if ((nf > 1 || xcpu || (cfg.pin_local && nr > 1)) &&
 	    (usable_cpu(0) < 0 || usable_cpu(1) < 0))
@@ -1545,15 +1580,17 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 	else if (cfg.pin_local)
 		for (k = 0; k < nr; k++)
 			rcpu[k] = nf == 1 ? usable_cpu(0) : k % nf;
-	for (k = 0, wn = 0; k < nr; k++) {
+	for (k = 0, wn = 0; k < nr && wn < sizeof(name) - 8; k++) {
 		if (rcpu[k] >= 0)
 			wn += snprintf(name + wn, sizeof(name) - wn, " %d",
 				       rcpu[k]);
 		else
 			wn += snprintf(name + wn, sizeof(name) - wn, " any");
 	}
-	pca_t_diag(t, "faulting threads on CPU%s; resolvers on CPU%s",
-		   nf == 1 ? " 0" : "s 0 1", name);
+	pca_t_diag(t, "%d faulting thread%s on CPU%s; %d resolver%s on CPU%s",
+		   nf, nf == 1 ? "" : "s", nf == 1 ? " 0" :
+		   nf == 2 || ncpus == 2 ? "s 0 1" : "s 0 to n-1 (round robin)",
+		   nr, nr == 1 ? "" : "s", name);
 
 	src = src_alloc(t, npages);
 	order = make_order(t, npages);
@@ -1589,14 +1626,29 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			m[b][w] = median_d(v, cfg.repeats);
 		}
 	}
-	/* rows for fd_copy (even in -b mode, ours null), netlink COPY */
-	for (b = BE_PCA_FD; b <= (with_nl ? BE_PCA_NL : BE_PCA_FD); b++) {
+	/* rows for fd_copy (even in -b mode, ours null), netlink COPY, ring */
+	for (b = BE_PCA_FD; b < NR_BACKENDS; b++) {
+		if ((b == BE_PCA_NL && !with_nl) ||
+		    (b == BE_PCA_RING && !on[b]))
+			continue;
 		for (w = 0; w < 3; w++) {
 			snprintf(name, sizeof(name), "%s_%s_%s", t->test->name,
 				 tag[b], what[w]);
 			bench_row(name, w ? "us" : "pages/s", w != 0, on[b],
 				  m[b][w], on[BE_UFFD], m[BE_UFFD][w]);
 		}
+	}
+	if (nf == 1 && !xcpu && on[BE_PCA_RING])
+		ring_1t_rate = m[BE_PCA_RING][0];
+	if (nf > 1 && on[BE_PCA_RING] && ring_1t_rate > 0) {
+		/* ours: per faulting thread; "baseline": our own 1-thread rate */
+		snprintf(name, sizeof(name), "%s_ring_per_thread_vs_1t",
+			 t->test->name);
+		pca_t_diag(t, "ring, per faulting thread: %.0f pages/s at %d threads, %.0f pages/s alone (fault_1t): %.2f",
+			   m[BE_PCA_RING][0] / nf, nf, ring_1t_rate,
+			   m[BE_PCA_RING][0] / nf / ring_1t_rate);
+		bench_row(name, "pages/s", false, true,
+			  m[BE_PCA_RING][0] / nf, true, ring_1t_rate);
 	}
 	free(order);
 	munmap(src, npages * pg);
@@ -1625,6 +1677,52 @@ static void test_fault_2t_2r(struct pca_test_ctx *t)
 	fault_compare(t, 2, 2, false, false,
 		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 		      PCA_FEATURE_SHARDED_QUEUES);
+}
+
+/*
+ * Many faulting threads, more than CPUs: one queue (one resolver) or one
+ * queue and resolver per online CPU, against one userfaultfd read by as
+ * many handler threads.
+ */
+static void fault_many(struct pca_test_ctx *t, int nf, bool per_cpu)
+{
+	int nr = per_cpu ? ncpus : 1;
+
+	if (nr > MAX_RESOLVERS)
+		nr = MAX_RESOLVERS;
+	fault_compare(t, nf, nr, false, false,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		      (nr > 1 ? PCA_FEATURE_SHARDED_QUEUES : 0));
+}
+
+static void test_fault_8t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 8, false);
+}
+
+static void test_fault_8t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 8, true);
+}
+
+static void test_fault_16t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 16, false);
+}
+
+static void test_fault_16t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 16, true);
+}
+
+static void test_fault_64t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 64, false);
+}
+
+static void test_fault_64t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 64, true);
 }
 
 /* -------------------------------------------------------------------------
@@ -2178,13 +2276,25 @@ static void test_huge_touch(struct pca_test_ctx *t)
  * Main
  */
 
-PCA_TEST_F(fault_1t, test_fault_1t, 0, .timeout = 40,
+PCA_TEST_F(fault_1t, test_fault_1t, 0, .timeout = 60,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(fault_1t_xcpu, test_fault_1t_xcpu, 0, .timeout = 30,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(fault_2t_1r, test_fault_2t_1r, 0, .timeout = 30,
 	 .flags = PCA_TEST_NO_CLIENT)
-PCA_TEST_F(fault_2t_2r, test_fault_2t_2r, 0, .timeout = 30,
+PCA_TEST_F(fault_2t_2r, test_fault_2t_2r, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_8t_1q, test_fault_8t_1q, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_8t_pcpu, test_fault_8t_pcpu, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_16t_1q, test_fault_16t_1q, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_16t_pcpu, test_fault_16t_pcpu, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_64t_1q, test_fault_64t_1q, 0, .timeout = 60,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_64t_pcpu, test_fault_64t_pcpu, 0, .timeout = 60,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(bulk_copy, test_bulk_copy, 0, .timeout = 40,
 	 .flags = PCA_TEST_NO_CLIENT)
@@ -2247,6 +2357,9 @@ int main(int argc, char **argv)
 	int opt, hargc = 0, list = 0;
 
 	pg = sysconf(_SC_PAGESIZE);
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpus < 1)
+		ncpus = 1;
 	hargv = calloc(2 * argc + 1, sizeof(*hargv));
 	if (!hargv) {
 		perror("calloc");
@@ -2327,6 +2440,24 @@ int main(int argc, char **argv)
 			usage(stderr, argv[0]);
 			return 2;
 		}
+	}
+	/* FAULT_BENCH_TESTS=a,b: -t a -t b, from a guest's command line */
+	if (!list && getenv("FAULT_BENCH_TESTS")) {
+		char *names = strdup(getenv("FAULT_BENCH_TESTS")), *save, *tok;
+		char **more = names ? realloc(hargv, (hargc + 2 * strlen(names) + 2) *
+					      sizeof(*hargv)) : NULL;
+
+		if (!more) {
+			perror("FAULT_BENCH_TESTS");
+			return KSFT_FAIL;
+		}
+		hargv = more;
+		for (tok = strtok_r(names, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = tok;
+		}
+		hargv[hargc] = NULL;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],
