@@ -493,6 +493,19 @@ int pca_ring_recv(struct pca_ring *ring, struct pca_fault_record *recs,
 	return 0;
 }
 
+int pca_attach_fastest(struct pca_client *c, uint32_t region_id,
+		       uint32_t policy, struct pca_ring **ring)
+{
+	struct pca_api_info api;
+
+	*ring = NULL;
+	if (!pca_api(c, PCA_API_VERSION, 0, &api) &&
+	    (api.features & PCA_FEATURE_FAULT_RING))
+		return pca_attach_ring(c, region_id, policy,
+				       PCA_RING_DEFAULT_ENTRIES, ring, NULL);
+	return pca_attach(c, region_id, policy, NULL);
+}
+
 /* -------------------------------------------------------------------------
  * Resolution through a region fd
  */

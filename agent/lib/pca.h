@@ -267,6 +267,16 @@ void pca_ring_set_busy_poll(struct pca_ring *ring, unsigned int usec);
 int pca_ring_recv(struct pca_ring *ring, struct pca_fault_record *recs,
 		  int max, int timeout_ms);
 
+/*
+ * The fastest way to receive a region's faults: a fault ring of
+ * PCA_RING_DEFAULT_ENTRIES where the module has them (*@ring set), else
+ * the client's socket (*@ring NULL; pca_recv_faults()).  Detach with
+ * pca_ring_close(), or pca_detach() for the socket.
+ */
+#define PCA_RING_DEFAULT_ENTRIES	1024
+int pca_attach_fastest(struct pca_client *c, uint32_t region_id,
+		       uint32_t policy, struct pca_ring **ring);
+
 /* -------------------------------------------------------------------------
  * Dirty log (PCA_FEATURE_DIRTY_LOG)
  *
