@@ -454,15 +454,15 @@ int postcopy_assist_nl_attach_doit(struct sk_buff *skb, struct genl_info *info)
 	if (!msg)
 		return -ENOMEM;
 	if (info->attrs[PCA_A_RING_ENTRIES]) {
+		u32 entries = nla_get_u32(info->attrs[PCA_A_RING_ENTRIES]);
+
 		/* The caller's process gets the fd: doit runs in its context. */
 		fd = get_unused_fd_flags(O_CLOEXEC);
 		if (fd < 0) {
 			nlmsg_free(msg);
 			return fd;
 		}
-		ring = pca_queue_attach_ring(r,
-				nla_get_u32(info->attrs[PCA_A_RING_ENTRIES]),
-				policy, &queue_id);
+		ring = pca_queue_attach_ring(r, entries, policy, &queue_id);
 		ret = PTR_ERR_OR_ZERO(ring);
 		if (ret)
 			put_unused_fd(fd);

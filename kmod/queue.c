@@ -732,8 +732,9 @@ static const struct file_operations pca_ring_fops = {
  * @queue_id: the new queue's id
  *
  * Return: the ring's file, which owns the queue (its release detaches it),
- * for the caller to install; ERR_PTR() of -EINVAL (@entries not a power of
- * two from PCA_RING_MIN_ENTRIES to PCA_RING_MAX_ENTRIES), -ENOSPC, -ENOENT or -ENOMEM as pca_queue_attach().
+ * for the caller to install; ERR_PTR() of -EINVAL (@entries not a power
+ * of two from PCA_RING_MIN_ENTRIES to PCA_RING_MAX_ENTRIES), or of
+ * -ENOSPC, -ENOENT or -ENOMEM as pca_queue_attach().
  */
 struct file *pca_queue_attach_ring(struct pca_region *r, u32 entries,
 				   u32 policy, u32 *queue_id)
