@@ -4395,6 +4395,11 @@ static void test_ring(struct pca_test_ctx *t)
 			   0);
 		if (mem == MAP_FAILED)
 			PCA_FATAL(t, "mmap: %s", strerror(errno));
+		/* faults wait while no ring is attached: the policy stays */
+		if (pca_attach(e.c, e.id, PCA_POLICY_WAIT, NULL) ||
+		    pca_detach(e.c, e.id))
+			PCA_FATAL(t, "setting the wait policy: %s",
+				  pca_strerror(e.c));
 		ring_attach(&e, &r);
 		pid = ring_child(mem, e.id, e.pages);
 		if (pid < 0)
