@@ -184,7 +184,7 @@ static int open_module(struct mig_be *be, const struct mig_config *cfg,
 	}
 	be->pages = be->size / be->psz;
 	/* faults wait for us, whatever happens to the connection */
-	ret = pca_attach(be->fnl, be->rid, PCA_POLICY_WAIT, NULL);
+	ret = pca_attach_fastest(be->fnl, be->rid, PCA_POLICY_WAIT, &be->ring);
 	if (ret) {
 		mig_set_error(res, 0, "attaching to region %u: %s", be->rid,
 			      pca_strerror(be->fnl));
@@ -259,9 +259,11 @@ int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
 
 void mig_be_close(struct mig_be *be)
 {
-	if (be->attached)
+	if (be->attached && !be->ring)
 		pca_detach(be->fnl, be->rid);
 	be->attached = 0;
+	pca_ring_close(be->ring);
+	be->ring = NULL;
 	pca_client_close(be->fnl);
 	be->fnl = NULL;
 	free(be->present);
@@ -335,7 +337,13 @@ int mig_be_faults(struct mig_be *be, struct mig_fault *f, unsigned int max,
 
 	if (be->kind == MIG_BACKEND_UFFD)
 		return uffd_faults(be, f, max, timeout_ms);
-	n = pca_recv_faults(be->fnl, recs, MIG_MIN(max, 64U), timeout_ms);
+	if (be->ring) {
+		n = pca_ring_recv(be->ring, recs, MIG_MIN(max, 64U),
+				  timeout_ms);
+	} else {
+		n = pca_recv_faults(be->fnl, recs, MIG_MIN(max, 64U),
+				    timeout_ms);
+	}
 	if (n == -ENOBUFS) {
 		/* events were lost: the kernel sends them all again */
 		pca_fault_resend(be->fnl, be->rid);
@@ -357,6 +365,10 @@ int mig_be_faults(struct mig_be *be, struct mig_fault *f, unsigned int max,
 
 const char *mig_be_fault_err(struct mig_be *be, int ret)
 {
+	if (be->kind == MIG_BACKEND_MODULE && be->ring)
+		return ret == -EPIPE ? "the fault ring was detached (the region closed)" :
+		       ret == -EPROTO ? "the kernel finds the fault ring's tail corrupt" :
+		       mig_errstr(ret);
 	if (be->kind == MIG_BACKEND_MODULE)
 		return pca_strerror(be->fnl);
 	if (ret == -EBADFD)

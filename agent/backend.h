@@ -38,7 +38,8 @@ struct mig_be {
 	/* module */
 	int fd;			/* region fd, or -1: netlink */
 	uint32_t rid;
-	struct pca_client *fnl;	/* the fault queue */
+	struct pca_client *fnl;	/* the fault queue, or what attached the ring */
+	struct pca_ring *ring;	/* the fault queue, where the module has rings */
 	int attached;
 	/* userfaultfd */
 	int uffd;

@@ -20,6 +20,7 @@
 
 #include <linux/file.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -33,6 +34,14 @@
 
 static struct kmem_cache *pca_fault_cache;
 
+/*
+ * One free entry kept per CPU: a fault takes it and the last reference to
+ * an entry puts it back, so that a steady stream of faults (one pending
+ * at a time per CPU, as a vCPU's) neither allocates nor frees.  A fault
+ * that joins a pending entry returns the spare it took.
+ */
+static DEFINE_PER_CPU(struct pca_fault *, pca_fault_spare);
+
 int pca_fault_init(void)
 {
 	pca_fault_cache = KMEM_CACHE(pca_fault, 0);
@@ -43,7 +52,28 @@ int pca_fault_init(void)
 
 void pca_fault_exit(void)
 {
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct pca_fault *f = per_cpu(pca_fault_spare, cpu);
+
+		if (f)
+			kmem_cache_free(pca_fault_cache, f);
+	}
 	kmem_cache_destroy(pca_fault_cache);
+}
+
+static struct pca_fault *pca_fault_alloc(void)
+{
+	struct pca_fault *f = this_cpu_xchg(pca_fault_spare, NULL);
+
+	return f ?: kmem_cache_alloc(pca_fault_cache, GFP_KERNEL);
+}
+
+static void pca_fault_free(struct pca_fault *f)
+{
+	if (this_cpu_cmpxchg(pca_fault_spare, NULL, f))
+		kmem_cache_free(pca_fault_cache, f);
 }
 
 void pca_region_faults_init(struct pca_region *r)
@@ -77,7 +107,7 @@ static struct pca_fault *pca_bucket_find(struct pca_fault_bucket *b,
 void pca_fault_put(struct pca_fault *f)
 {
 	if (refcount_dec_and_test(&f->ref))
-		kmem_cache_free(pca_fault_cache, f);
+		pca_fault_free(f);
 }
 
 /* The record of @f that queue @queue_id sends to its agent. */
@@ -172,7 +202,7 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	if (!pca_region_can_wait(r))
 		return pca_fault_fail(r, unit);
 
-	new = kmem_cache_alloc(pca_fault_cache, GFP_KERNEL);
+	new = pca_fault_alloc();
 	if (!new)
 		return VM_FAULT_OOM;
 
@@ -189,7 +219,9 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		f->time_ns = ktime_get_ns();
 		f->flags = (vmf->flags & FAULT_FLAG_WRITE ? PCA_FAULT_WRITE : 0) |
 			   (vmf->flags & FAULT_FLAG_USER ? 0 : PCA_FAULT_KERNEL);
-		f->tid = task_pid_nr_ns(current, r->pid_ns);
+		/* No pid lookup where the creator sees global ids. */
+		f->tid = r->pid_ns == &init_pid_ns ? current->pid :
+			 task_pid_nr_ns(current, r->pid_ns);
 		f->done = false;
 		init_waitqueue_head(&f->wq);
 		hlist_add_head(&f->node, &b->head);
@@ -211,12 +243,12 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		spin_unlock(&b->lock);
 		pca_fault_put(f);
 		if (new)
-			kmem_cache_free(pca_fault_cache, new);
+			pca_fault_free(new);
 		return present ? 0 : pca_fault_fail(r, unit);
 	}
 	spin_unlock(&b->lock);
 	if (new)
-		kmem_cache_free(pca_fault_cache, new);
+		pca_fault_free(new);
 
 	if (created) {
 		pca_count_add(r, PCA_COUNT_FAULTS, 1);

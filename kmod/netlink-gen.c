@@ -29,10 +29,11 @@ const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_PATH +
 };
 
 /* PCA_CMD_ATTACH - do */
-const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_REGION_PATH + 1] = {
+const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_RING_ENTRIES + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
 	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_POLICY] = NLA_POLICY_MAX(NLA_U32, 1),
+	[PCA_A_RING_ENTRIES] = { .type = NLA_U32, },
 };
 
 /* PCA_CMD_DETACH - do */
@@ -162,7 +163,7 @@ const struct genl_ops postcopy_assist_nl_ops[18] = {
 		.cmd		= PCA_CMD_ATTACH,
 		.doit		= postcopy_assist_nl_attach_doit,
 		.policy		= postcopy_assist_attach_nl_policy,
-		.maxattr	= PCA_A_REGION_PATH,
+		.maxattr	= PCA_A_RING_ENTRIES,
 	},
 	{
 		.cmd		= PCA_CMD_DETACH,

@@ -18,7 +18,7 @@ extern const struct nla_policy postcopy_assist_api_nl_policy[PCA_A_FEATURES + 1]
 
 extern const struct nla_policy postcopy_assist_region_get_nl_policy[PCA_A_REGION_PATH + 1];
 
-extern const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_REGION_PATH + 1];
+extern const struct nla_policy postcopy_assist_attach_nl_policy[PCA_A_RING_ENTRIES + 1];
 
 extern const struct nla_policy postcopy_assist_detach_nl_policy[PCA_A_REGION_PATH + 1];
 

@@ -14,6 +14,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/filter.h>
@@ -421,13 +422,30 @@ int postcopy_assist_nl_region_get_dumpit(struct sk_buff *skb,
 	return skb->len;
 }
 
+static void pca_nl_attach_error(struct genl_info *info, int ret)
+{
+	if (ret == -EEXIST)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "socket already attached to region");
+	else if (ret == -ENOSPC)
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "region has the most queues allowed");
+	else if (ret == -ENOENT)
+		NL_SET_ERR_MSG_MOD(info->extack, "region is closing");
+	else if (ret == -EINVAL)
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[PCA_A_RING_ENTRIES],
+				    "ring entries must be a power of two from 16 to 65536");
+}
+
 int postcopy_assist_nl_attach_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r = info->user_ptr[0];
 	u32 policy = PCA_POLICY_KEEP, queue_id;
+	struct file *ring = NULL;
 	struct sk_buff *msg;
+	int ret, fd = -1;
 	void *hdr;
-	int ret;
 
 	if (info->attrs[PCA_A_POLICY])
 		policy = nla_get_u32(info->attrs[PCA_A_POLICY]);
@@ -435,28 +453,44 @@ int postcopy_assist_nl_attach_doit(struct sk_buff *skb, struct genl_info *info)
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
-	ret = pca_queue_attach(r, pca_nl_sender(skb), info->snd_portid, policy,
-			       &queue_id);
+	if (info->attrs[PCA_A_RING_ENTRIES]) {
+		u32 entries = nla_get_u32(info->attrs[PCA_A_RING_ENTRIES]);
+
+		/* The caller's process gets the fd: doit runs in its context. */
+		fd = get_unused_fd_flags(O_CLOEXEC);
+		if (fd < 0) {
+			nlmsg_free(msg);
+			return fd;
+		}
+		ring = pca_queue_attach_ring(r, entries, policy, &queue_id);
+		ret = PTR_ERR_OR_ZERO(ring);
+		if (ret)
+			put_unused_fd(fd);
+	} else {
+		ret = pca_queue_attach(r, pca_nl_sender(skb), info->snd_portid,
+				       policy, &queue_id);
+	}
 	if (ret) {
 		nlmsg_free(msg);
-		if (ret == -EEXIST)
-			NL_SET_ERR_MSG_MOD(info->extack,
-					   "socket already attached to region");
-		else if (ret == -ENOSPC)
-			NL_SET_ERR_MSG_MOD(info->extack,
-					   "region has the most queues allowed");
-		else if (ret == -ENOENT)
-			NL_SET_ERR_MSG_MOD(info->extack, "region is closing");
+		pca_nl_attach_error(info, ret);
 		return ret;
 	}
 	hdr = genlmsg_put_reply(msg, info, &pca_family, 0, PCA_CMD_ATTACH);
 	if (!hdr || nla_put_u32(msg, PCA_A_REGION_ID, r->id) ||
-	    nla_put_u32(msg, PCA_A_QUEUE_ID, queue_id)) {
-		/* Attached all the same; the agent can ask REGION_GET. */
+	    nla_put_u32(msg, PCA_A_QUEUE_ID, queue_id) ||
+	    (ring && nla_put_u32(msg, PCA_A_RING_FD, fd))) {
 		nlmsg_free(msg);
-		return 0;
+		if (!ring)
+			/* Attached all the same; the agent can ask REGION_GET. */
+			return 0;
+		/* Nobody would learn the fd: detach the ring again. */
+		put_unused_fd(fd);
+		fput(ring);
+		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
+	if (ring)
+		fd_install(fd, ring);
 	return genlmsg_reply(msg, info);
 }
 

@@ -15,14 +15,25 @@
  * delivery may have been lost (a full socket, an agent that went away, the
  * first agent to attach), every pending fault is sent again.  Agents must
  * therefore accept a fault they already know.
+ *
+ * A queue may instead be a fault ring (PCA_A_RING_ENTRIES at ATTACH): the
+ * same records, written to memory the agent maps from the ring's fd, with
+ * a wake-up of the fd's pollers, and no socket buffer, netlink header or
+ * receive system call per batch.  The ring fd owns such a queue: closing
+ * it detaches the queue, and no port number is involved.
  */
 
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/llist.h>
 #include <linux/mm.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "fault.h"
 #include "netlink.h"
 #include "queue.h"
@@ -43,7 +54,8 @@ enum {
  * struct pca_queue - an agent socket that receives a region's faults
  * @region: referenced for the queue's lifetime
  * @id: stable id reported in records
- * @sk: the agent's socket, referenced for the queue's lifetime
+ * @sk: the agent's socket, referenced for the queue's lifetime; NULL for a
+ *	fault ring
  * @portid: @sk's port at ATTACH, to match the release notifier
  * @ref: the region's queue table holds one; so do senders and @resend
  * @state: PCA_QUEUE_* bits
@@ -51,6 +63,12 @@ enum {
  * @pending: faults not yet sent
  * @resend: sends every pending fault again after a failed send
  * @rcu: frees the queue after lock-free readers of the table are done
+ * @ring: a fault ring's shared memory (header, then records), or NULL
+ * @ring_recs: the records of @ring
+ * @ring_mask: records in @ring, minus one
+ * @ring_head: records written to @ring; @ring's own copy is the agent's
+ * @ring_lock: serialises writers of @ring (senders and @resend)
+ * @ring_wq: pollers of the ring fd
  *
  * A queue is the socket object, not its port: records are queued on @sk
  * while it is alive (pca_nl_deliver()), never on whichever socket holds
@@ -71,7 +89,12 @@ enum {
  * Locking: the region's queues_lock, then @lock; @lock is held only around
  * the flag and queue_delayed_work().  No lock of ours is held while a
  * message is delivered (sk_callback_lock, read side, inside
- * pca_nl_deliver()).
+ * pca_nl_deliver()).  @ring_lock is a leaf, held only while records are
+ * copied into @ring.
+ *
+ * A fault ring's fd holds a reference, and so does every mapping of it
+ * (through the file): @ring is freed with the queue, after the last
+ * munmap().
  */
 struct pca_queue {
 	struct pca_region *region;
@@ -84,6 +107,12 @@ struct pca_queue {
 	struct llist_head pending;
 	struct delayed_work resend;
 	struct rcu_head rcu;
+	struct pca_ring_header *ring;
+	struct pca_fault_record *ring_recs;
+	u32 ring_mask;
+	u64 ring_head;
+	spinlock_t ring_lock;	/* see above */
+	wait_queue_head_t ring_wq;
 };
 
 static struct workqueue_struct *pca_wq;
@@ -125,7 +154,9 @@ static void pca_queue_put(struct pca_queue *q)
 	list = llist_del_all(&q->pending);
 	llist_for_each_entry_safe(f, tmp, list, send)
 		pca_fault_put(f);
-	sock_put(q->sk);
+	if (q->sk)
+		sock_put(q->sk);
+	vfree(q->ring);
 	pca_region_put(q->region);
 	call_rcu(&q->rcu, pca_queue_release_rcu);
 }
@@ -148,10 +179,50 @@ static void pca_queue_schedule_resend(struct pca_queue *q)
 	spin_unlock(&q->lock);
 }
 
+/* Records @head - @tail of a ring are unread; more than it holds is a lie. */
+static bool pca_ring_tail_ok(const struct pca_queue *q, u64 head, u64 tail)
+{
+	return head - tail <= (u64)q->ring_mask + 1;
+}
+
+/*
+ * Copy @n records into @q's ring: 0, or -EAGAIN when they did not all fit
+ * (a full ring, or a tail the agent wrote wrong, which counts as full).
+ */
+static int pca_ring_write(struct pca_queue *q,
+			  const struct pca_fault_record *recs, unsigned int n)
+{
+	u64 head, tail, room;
+	unsigned int i;
+
+	spin_lock(&q->ring_lock);
+	head = q->ring_head;
+	/* The agent read the records before it moved the tail past them. */
+	tail = smp_load_acquire(&q->ring->tail);
+	room = pca_ring_tail_ok(q, head, tail) ?
+	       (u64)q->ring_mask + 1 - (head - tail) : 0;
+	if (room > n)
+		room = n;
+	for (i = 0; i < room; i++)
+		memcpy(&q->ring_recs[(head + i) & q->ring_mask], &recs[i],
+		       sizeof(*recs));
+	if (room) {
+		WRITE_ONCE(q->ring_head, head + room);
+		/* The records before the head that shows them. */
+		smp_store_release(&q->ring->head, head + room);
+	}
+	spin_unlock(&q->ring_lock);
+	/* Pairs with the barrier after poll_wait() in pca_ring_poll(). */
+	if (room && wq_has_sleeper(&q->ring_wq))
+		wake_up_interruptible_poll(&q->ring_wq, EPOLLIN | EPOLLRDNORM);
+	return room == n ? 0 : -EAGAIN;
+}
+
 static int pca_queue_send(struct pca_queue *q,
 			  struct pca_fault_record *recs, unsigned int n)
 {
-	int err = pca_nl_send_faults(q->sk, recs, n);
+	int err = q->ring ? pca_ring_write(q, recs, n) :
+			    pca_nl_send_faults(q->sk, recs, n);
 
 	/* A full socket drops the message; the hash still has it all. */
 	if (err == -EAGAIN || err == -ENOMEM)
@@ -325,13 +396,79 @@ static struct pca_queue *pca_queue_find(struct pca_region *r, struct sock *sk,
 	for (i = 0; i < r->nr_queues; i++) {
 		q = rcu_dereference_protected(r->queues[i],
 					      lockdep_is_held(&r->queues_lock));
+		/* Fault rings have no socket: only their fd detaches them. */
 		if (sk ? q->sk == sk :
-			 q->portid == portid && sock_flag(q->sk, SOCK_DEAD)) {
+			 q->sk && q->portid == portid &&
+			 sock_flag(q->sk, SOCK_DEAD)) {
 			*slot = i;
 			return q;
 		}
 	}
 	return NULL;
+}
+
+static struct pca_queue *pca_queue_alloc(u32 portid)
+{
+	struct pca_queue *q = kzalloc(sizeof(*q), GFP_KERNEL);
+
+	if (!q)
+		return NULL;
+	q->portid = portid;
+	refcount_set(&q->ref, 2);	/* the table's and ours */
+	spin_lock_init(&q->lock);
+	init_llist_head(&q->pending);
+	INIT_DELAYED_WORK(&q->resend, pca_queue_resend_work);
+	spin_lock_init(&q->ring_lock);
+	init_waitqueue_head(&q->ring_wq);
+	return q;
+}
+
+/*
+ * Put the new queue @q (of socket @sk, or a ring with @sk NULL) in @r's
+ * table.  On failure the caller frees @q, which holds nothing yet.
+ */
+static int pca_queue_link(struct pca_region *r, struct pca_queue *q,
+			  struct sock *sk, u32 policy, u32 *queue_id)
+{
+	unsigned int slot;
+	bool first;
+	int ret = 0;
+
+	mutex_lock(&r->queues_lock);
+	if (r->closed)
+		ret = -ENOENT;
+	else if (sk && pca_queue_find(r, sk, 0, &slot))
+		ret = -EEXIST;
+	else if (r->nr_queues == PCA_MAX_QUEUES)
+		ret = -ENOSPC;
+	if (ret) {
+		mutex_unlock(&r->queues_lock);
+		return ret;
+	}
+	pca_region_get(r);
+	q->region = r;
+	if (sk) {
+		sock_hold(sk);
+		q->sk = sk;
+	}
+	q->id = r->next_queue_id++;
+	if (q->ring) {
+		q->ring->queue_id = q->id;
+		q->ring->region_id = r->id;
+	}
+	if (policy != PCA_POLICY_KEEP)
+		WRITE_ONCE(r->policy, policy);
+	first = !r->nr_queues;
+	rcu_assign_pointer(r->queues[r->nr_queues], q);
+	WRITE_ONCE(r->nr_queues, r->nr_queues + 1);
+	atomic_inc(&pca_nr_queues);
+	trace_pca_queue_attach(r, q->id, q->portid);
+	mutex_unlock(&r->queues_lock);
+
+	*queue_id = q->id;
+	if (first)
+		pca_queue_resend_all(q);
+	return 0;
 }
 
 /**
@@ -352,49 +489,16 @@ static struct pca_queue *pca_queue_find(struct pca_region *r, struct sock *sk,
 int pca_queue_attach(struct pca_region *r, struct sock *sk, u32 portid,
 		     u32 policy, u32 *queue_id)
 {
-	struct pca_queue *q;
-	unsigned int slot;
-	bool first;
-	int ret = 0;
+	struct pca_queue *q = pca_queue_alloc(portid);
+	int ret;
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
 	if (!q)
 		return -ENOMEM;
-	q->portid = portid;
-	refcount_set(&q->ref, 2);	/* the table's and ours */
-	spin_lock_init(&q->lock);
-	init_llist_head(&q->pending);
-	INIT_DELAYED_WORK(&q->resend, pca_queue_resend_work);
-
-	mutex_lock(&r->queues_lock);
-	if (r->closed)
-		ret = -ENOENT;
-	else if (pca_queue_find(r, sk, 0, &slot))
-		ret = -EEXIST;
-	else if (r->nr_queues == PCA_MAX_QUEUES)
-		ret = -ENOSPC;
+	ret = pca_queue_link(r, q, sk, policy, queue_id);
 	if (ret) {
-		mutex_unlock(&r->queues_lock);
 		kfree(q);
 		return ret;
 	}
-	pca_region_get(r);
-	q->region = r;
-	sock_hold(sk);
-	q->sk = sk;
-	q->id = r->next_queue_id++;
-	if (policy != PCA_POLICY_KEEP)
-		WRITE_ONCE(r->policy, policy);
-	first = !r->nr_queues;
-	rcu_assign_pointer(r->queues[r->nr_queues], q);
-	WRITE_ONCE(r->nr_queues, r->nr_queues + 1);
-	atomic_inc(&pca_nr_queues);
-	trace_pca_queue_attach(r, q->id, portid);
-	mutex_unlock(&r->queues_lock);
-
-	*queue_id = q->id;
-	if (first)
-		pca_queue_resend_all(q);
 	pca_queue_put(q);
 	return 0;
 }
@@ -420,6 +524,9 @@ static struct pca_queue *pca_queue_unlink(struct pca_region *r,
 	spin_lock(&q->lock);
 	set_bit(PCA_QUEUE_DEAD, &q->state);
 	spin_unlock(&q->lock);
+	/* A ring's pollers learn that nothing more will come. */
+	if (q->ring)
+		wake_up_interruptible_poll(&q->ring_wq, EPOLLHUP);
 	atomic_dec(&pca_nr_queues);
 	trace_pca_queue_detach(r, q->id, q->portid);
 	return q;
@@ -531,4 +638,143 @@ void pca_queue_release_portid(struct net *net, u32 portid)
 		pca_region_put(r);
 		id++;
 	}
+}
+
+/* -------------------------------------------------------------------------
+ * Fault rings
+ */
+
+static int pca_ring_release(struct inode *inode, struct file *file)
+{
+	struct pca_queue *q = file->private_data, *gone = NULL;
+	struct pca_region *r;
+	unsigned int i;
+
+	/* A ring whose ATTACH failed: its queue was never linked. */
+	if (!q)
+		return 0;
+	r = q->region;
+	mutex_lock(&r->queues_lock);
+	for (i = 0; i < r->nr_queues; i++) {
+		if (rcu_access_pointer(r->queues[i]) == q) {
+			gone = pca_queue_unlink(r, i);
+			break;
+		}
+	}
+	mutex_unlock(&r->queues_lock);
+	/* Not linked any more when the region closed first. */
+	if (gone) {
+		pca_queue_dispose(gone);
+		pca_queue_after_detach(r);
+	}
+	pca_queue_put(q);	/* the file's */
+	return 0;
+}
+
+static __poll_t pca_ring_poll(struct file *file, poll_table *wait)
+{
+	struct pca_queue *q = file->private_data;
+	__poll_t mask = 0;
+	u64 head, tail;
+
+	poll_wait(file, &q->ring_wq, wait);
+	/* Pairs with wq_has_sleeper() in pca_ring_write(). */
+	smp_mb();
+	if (test_bit(PCA_QUEUE_DEAD, &q->state))
+		mask |= EPOLLHUP;
+	head = READ_ONCE(q->ring_head);
+	tail = READ_ONCE(q->ring->tail);
+	if (!pca_ring_tail_ok(q, head, tail))
+		mask |= EPOLLERR;
+	else if (head != tail)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static int pca_ring_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct pca_queue *q = file->private_data;
+	unsigned long size = PAGE_ALIGN(PCA_RING_MAP_SIZE(q->ring_mask + 1));
+
+	/* A private copy would hide the agent's tail from the kernel. */
+	if (!(vma->vm_flags & VM_SHARED) || vma->vm_pgoff ||
+	    vma->vm_end - vma->vm_start > size)
+		return -EINVAL;
+	/*
+	 * A child's copy of the mapping would hold the file, and with it the
+	 * queue, after the agent closed its fd: forks do not inherit it.
+	 */
+	pca_vm_flags_set(vma, VM_DONTCOPY);
+	return remap_vmalloc_range(vma, q->ring, 0);
+}
+
+static long pca_ring_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	return -ENOTTY;
+}
+
+static const struct file_operations pca_ring_fops = {
+	.owner		= THIS_MODULE,
+	.release	= pca_ring_release,
+	.poll		= pca_ring_poll,
+	.mmap		= pca_ring_mmap,
+	.unlocked_ioctl	= pca_ring_ioctl,
+	.compat_ioctl	= pca_ring_ioctl,
+	.llseek		= noop_llseek,
+};
+
+/**
+ * pca_queue_attach_ring() - attach a fault ring of @entries records to @r
+ * @r: the region
+ * @entries: records the ring holds, a power of two
+ * @policy: what faults do while no agent is attached, from now on
+ * @queue_id: the new queue's id
+ *
+ * Return: the ring's file, which owns the queue (its release detaches it),
+ * for the caller to install; ERR_PTR() of -EINVAL (@entries not a power
+ * of two from PCA_RING_MIN_ENTRIES to PCA_RING_MAX_ENTRIES), or of
+ * -ENOSPC, -ENOENT or -ENOMEM as pca_queue_attach().
+ */
+struct file *pca_queue_attach_ring(struct pca_region *r, u32 entries,
+				   u32 policy, u32 *queue_id)
+{
+	struct pca_queue *q;
+	struct file *file;
+	int ret;
+
+	if (!is_power_of_2(entries) || entries < PCA_RING_MIN_ENTRIES ||
+	    entries > PCA_RING_MAX_ENTRIES)
+		return ERR_PTR(-EINVAL);
+	q = pca_queue_alloc(0);
+	if (!q)
+		return ERR_PTR(-ENOMEM);
+	q->ring = vmalloc_user(PAGE_ALIGN(PCA_RING_MAP_SIZE(entries)));
+	if (!q->ring) {
+		kfree(q);
+		return ERR_PTR(-ENOMEM);
+	}
+	q->ring_recs = (void *)q->ring + PCA_RING_RECORDS_OFFSET;
+	q->ring_mask = entries - 1;
+	q->ring->entries = entries;
+	/* The file takes our reference; the table gets its own. */
+	file = anon_inode_getfile("[pca-fault-ring]", &pca_ring_fops, q,
+				  O_RDWR | O_CLOEXEC);
+	if (IS_ERR(file)) {
+		vfree(q->ring);
+		kfree(q);
+		return file;
+	}
+	ret = pca_queue_link(r, q, NULL, policy, queue_id);
+	if (ret) {
+		/* Release finds nothing to detach; q->region is unset. */
+		q->region = NULL;
+		refcount_set(&q->ref, 1);
+		file->private_data = NULL;
+		fput(file);
+		vfree(q->ring);
+		kfree(q);
+		return ERR_PTR(ret);
+	}
+	return file;
 }

@@ -3,8 +3,8 @@
  * Delivering faults to agents (queue.c): fault queues, the agents' netlink
  * sockets attached to a region, and the records sent to them.
  *
- * Netlink calls attach, detach, resend and release_portid on behalf of
- * agents (and of the release notifier); the region's close calls
+ * Netlink calls attach, attach_ring, detach, resend and release_portid on
+ * behalf of agents (and of the release notifier); the region's close calls
  * pca_queue_detach_all().  fault.c calls pca_queue_add() for each new
  * pending fault while it still holds the fault lock, and
  * pca_queue_flush() to send it, usually after dropping that lock.
@@ -15,6 +15,7 @@
 #include <linux/limits.h>
 #include <linux/types.h>
 
+struct file;
 struct net;
 struct pca_fault;
 struct pca_queue;
@@ -29,6 +30,8 @@ void pca_queue_exit(void);
 
 int pca_queue_attach(struct pca_region *r, struct sock *sk, u32 portid,
 		     u32 policy, u32 *queue_id);
+struct file *pca_queue_attach_ring(struct pca_region *r, u32 entries,
+				   u32 policy, u32 *queue_id);
 int pca_queue_detach(struct pca_region *r, struct sock *sk);
 void pca_queue_detach_all(struct pca_region *r);
 int pca_queue_resend(struct pca_region *r, struct sock *sk);

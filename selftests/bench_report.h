@@ -25,7 +25,7 @@
 
 #include "pca_harness.h"
 
-#define BENCH_MAX_ROWS		64
+#define BENCH_MAX_ROWS		192
 
 struct bench_row {
 	char name[48];

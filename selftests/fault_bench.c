@@ -21,6 +21,26 @@
  *	Baseline: an anonymous MAP_PRIVATE area registered with userfaultfd
  *	(UFFDIO_REGISTER_MODE_MISSING); resolvers poll() + read() uffd_msg
  *	and UFFDIO_COPY; two resolvers read the one userfaultfd.
+ *	Where the module has fault rings (PCA_FEATURE_FAULT_RING), every
+ *	fault test also runs ours with each resolver attached through a
+ *	ring of 256 records (pca_attach_ring(), pca_ring_recv(): records
+ *	read from shared memory, poll() only when the ring is empty) and
+ *	resolving with pca_fd_copy() ("ringcopy" rows).
+ *
+ * fault_8t_1q, fault_8t_pcpu, fault_16t_*, fault_64t_* - 8, 16 or 64
+ *	faulting threads (thread i on CPU i modulo the online CPUs; more
+ *	threads than CPUs measures what waiting costs), served by one
+ *	queue and resolver (_1q) or one per online CPU (_pcpu), against one
+ *	userfaultfd read by as many handler threads, and ("_vs_uffd_pt"
+ *	rows) one userfaultfd per faulting thread over its own slice of
+ *	the area, as a VMM with a userfaultfd per vCPU would, the handlers
+ *	poll()ing their share of them.  "_ring_per_thread_vs_1t" compares
+ *	the ring's pages/s per faulting thread with the ring's rate with one
+ *	faulting thread, measured right after (ours: per thread; baseline
+ *	column: our own 1-thread rate).
+ *	FAULT_BENCH_TESTS=a,b (environment, or the guest's kernel command
+ *	line: APPEND=) runs only the tests named, as -t does.
+ *
  *	Reported: pages/s over the run, p50/p99 of the per-touch latency,
  *	and, as diagnostics, medians of the segments of a round trip from
  *	the timestamps taken on the way (the kernel's in the fault record,
@@ -689,13 +709,29 @@ static void vm_snap_diff(const struct vm_snap *a, const struct vm_snap *b,
  * Fault round trips
  */
 
-enum backend { BE_UFFD, BE_PCA_FD, BE_PCA_NL, NR_BACKENDS };
+enum backend {
+	BE_UFFD, BE_PCA_FD, BE_PCA_NL, BE_PCA_RING, BE_UFFD_PT, NR_BACKENDS
+};
 
 static const char *const be_name[NR_BACKENDS] = {
 	[BE_UFFD] = "userfaultfd",
 	[BE_PCA_FD] = "pca fd_copy",
 	[BE_PCA_NL] = "pca netlink COPY",
+	[BE_PCA_RING] = "pca ring+fd_copy",
+	[BE_UFFD_PT] = "uffd per thread",
 };
+
+/* One userfaultfd for the area, or one per faulting thread's slice. */
+static bool is_uffd(enum backend be)
+{
+	return be == BE_UFFD || be == BE_UFFD_PT;
+}
+
+#define MAX_FAULTERS		64
+#define MAX_RESOLVERS		64
+#define RING_ENTRIES		256
+
+static int ncpus = 1;			/* online CPUs */
 
 struct frun;
 
@@ -715,7 +751,10 @@ struct resolver {
 	int idx;
 	int cpu;		/* -1: not pinned */
 	struct pca_client *c;	/* ours only */
+	struct pca_ring *ring;	/* BE_PCA_RING only */
 	uint32_t queue_id;
+	int nfds;		/* userfaultfds read, and which */
+	int fds[MAX_FAULTERS];
 	atomic_ulong calls, records, dup, enobufs;
 };
 
@@ -726,13 +765,14 @@ struct frun {
 	const uint32_t *order;
 	char *area;
 	const char *src;
-	int fd;			/* region fd or userfaultfd */
+	int fd;			/* region fd or userfaultfd; -1: per thread */
+	int pt_fd[MAX_FAULTERS];	/* BE_UFFD_PT: faulting thread i's */
 	int hfd;		/* hugetlbfs memfd of the baseline, or -1 */
 	uint32_t region_id;
 	int nf, nr;
 	uint64_t cap_ns;	/* a faulting thread stops touching after; 0: never */
-	struct faulter f[2];
-	struct resolver r[2];
+	struct faulter f[MAX_FAULTERS];
+	struct resolver r[MAX_RESOLVERS];
 
 	/* per page, CLOCK_MONOTONIC ns; 0: not seen */
 	uint64_t *t_touch, *t_back;	/* faulting thread, around the load */
@@ -860,7 +900,12 @@ static void *resolver_pca(void *arg)
 		uint64_t trecv;
 		int n, i;
 
-		n = pca_recv_faults(rv->c, recs, RECS_PER_CALL, POLL_MS);
+		if (rv->ring)
+			n = pca_ring_recv(rv->ring, recs, RECS_PER_CALL,
+					  POLL_MS);
+		else
+			n = pca_recv_faults(rv->c, recs, RECS_PER_CALL,
+					    POLL_MS);
 		if (!n)
 			continue;
 		if (n == -ENOBUFS) {
@@ -874,8 +919,9 @@ static void *resolver_pca(void *arg)
 			continue;
 		}
 		if (n < 0) {
-			run_fail(run, "resolver %d: pca_recv_faults: %s",
-				 rv->idx, pca_strerror(rv->c));
+			run_fail(run, "resolver %d: %s: %s", rv->idx,
+				 rv->ring ? "pca_ring_recv" : "pca_recv_faults",
+				 rv->ring ? strerror(-n) : pca_strerror(rv->c));
 			break;
 		}
 		trecv = now_ns();
@@ -908,7 +954,7 @@ static void *resolver_pca(void *arg)
 			}
 			set_once(&run->t_raise[page], rec->time_ns);
 			set_once(&run->t_recv[page], trecv);
-			if (run->be == BE_PCA_FD)
+			if (run->be != BE_PCA_NL)
 				ret = pca_fd_copy(run->fd, off, run->src + off,
 						  run->unit, 0, NULL);
 			else
@@ -921,10 +967,10 @@ static void *resolver_pca(void *arg)
 			}
 			if (ret) {
 				run_fail(run, "resolver %d: %s of offset %#llx: %s",
-					 rv->idx, run->be == BE_PCA_FD ?
+					 rv->idx, run->be != BE_PCA_NL ?
 					 "pca_fd_copy" : "pca_copy",
 					 (unsigned long long)off,
-					 run->be == BE_PCA_FD ? strerror(-ret) :
+					 run->be != BE_PCA_NL ? strerror(-ret) :
 					 pca_strerror(rv->c));
 				return NULL;
 			}
@@ -934,21 +980,75 @@ static void *resolver_pca(void *arg)
 	return NULL;
 }
 
+/* Read and resolve what userfaultfd @fd has: 0, or -1 after run_fail(). */
+static int uffd_serve(struct resolver *rv, int fd)
+{
+	struct frun *run = rv->run;
+	struct uffd_msg msgs[RECS_PER_CALL];
+	uint64_t trecv;
+	ssize_t n;
+	size_t i, cnt;
+	int ret;
+
+	n = read(fd, msgs, sizeof(msgs));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;	/* the other reader got it */
+	if (n < 0 || n % sizeof(msgs[0])) {
+		run_fail(run, "resolver %d: read(userfaultfd): %s", rv->idx,
+			 n < 0 ? strerror(errno) : "partial uffd_msg");
+		return -1;
+	}
+	trecv = now_ns();
+	cnt = n / sizeof(msgs[0]);
+	atomic_fetch_add_explicit(&rv->calls, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rv->records, cnt, memory_order_relaxed);
+	for (i = 0; i < cnt; i++) {
+		uintptr_t addr, base = (uintptr_t)run->area;
+		size_t off, page;
+
+		if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
+			run_fail(run, "resolver %d: unexpected userfaultfd event %u",
+				 rv->idx, msgs[i].event);
+			return -1;
+		}
+		addr = msgs[i].arg.pagefault.address &
+		       ~(uintptr_t)(run->unit - 1);
+		if (addr < base || addr >= base + run->npages * pg) {
+			run_fail(run, "resolver %d: fault at %#lx outside the area",
+				 rv->idx, (unsigned long)addr);
+			return -1;
+		}
+		off = addr - base;
+		page = off / pg;
+		set_once(&run->t_recv[page], trecv);
+		ret = uffd_copy(fd, addr, run->src + off, run->unit);
+		if (ret == -EEXIST) {
+			atomic_fetch_add(&rv->dup, 1);
+			continue;
+		}
+		if (ret) {
+			run_fail(run, "resolver %d: UFFDIO_COPY at offset %#zx: %s",
+				 rv->idx, off, strerror(-ret));
+			return -1;
+		}
+		set_once(&run->t_done[page], now_ns());
+	}
+	return 0;
+}
+
+/* poll() the resolver's userfaultfds, read() and UFFDIO_COPY. */
 static void *resolver_uffd(void *arg)
 {
 	struct resolver *rv = arg;
 	struct frun *run = rv->run;
-	struct uffd_msg msgs[RECS_PER_CALL];
+	struct pollfd pfd[MAX_FAULTERS];
+	int k, ret;
 
+	for (k = 0; k < rv->nfds; k++)
+		pfd[k] = (struct pollfd){ .fd = rv->fds[k], .events = POLLIN };
 	thread_start(run, rv->cpu, "resolver");
 	while (!atomic_load(&run->stop)) {
-		struct pollfd pfd = { .fd = run->fd, .events = POLLIN };
-		uint64_t trecv;
-		ssize_t n;
-		size_t i, cnt;
-		int ret;
-
-		ret = poll(&pfd, 1, POLL_MS);
+		ret = poll(pfd, rv->nfds, POLL_MS);
 		if (ret < 0 && errno == EINTR)
 			continue;
 		if (ret < 0) {
@@ -956,58 +1056,16 @@ static void *resolver_uffd(void *arg)
 				 rv->idx, strerror(errno));
 			break;
 		}
-		if (!ret)
-			continue;
-		if (pfd.revents & (POLLERR | POLLNVAL)) {
-			run_fail(run, "resolver %d: poll(userfaultfd): revents %#x",
-				 rv->idx, pfd.revents);
-			break;
-		}
-		n = read(run->fd, msgs, sizeof(msgs));
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;	/* the other reader got it */
-		if (n < 0 || n % sizeof(msgs[0])) {
-			run_fail(run, "resolver %d: read(userfaultfd): %s",
-				 rv->idx, n < 0 ? strerror(errno) :
-				 "partial uffd_msg");
-			break;
-		}
-		trecv = now_ns();
-		cnt = n / sizeof(msgs[0]);
-		atomic_fetch_add_explicit(&rv->calls, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&rv->records, cnt,
-					  memory_order_relaxed);
-		for (i = 0; i < cnt; i++) {
-			uintptr_t addr, base = (uintptr_t)run->area;
-			size_t off, page;
-
-			if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
-				run_fail(run, "resolver %d: unexpected userfaultfd event %u",
-					 rv->idx, msgs[i].event);
-				return NULL;
-			}
-			addr = msgs[i].arg.pagefault.address &
-			       ~(uintptr_t)(run->unit - 1);
-			if (addr < base || addr >= base + run->npages * pg) {
-				run_fail(run, "resolver %d: fault at %#lx outside the area",
-					 rv->idx, (unsigned long)addr);
-				return NULL;
-			}
-			off = addr - base;
-			page = off / pg;
-			set_once(&run->t_recv[page], trecv);
-			ret = uffd_copy(run->fd, addr, run->src + off,
-					run->unit);
-			if (ret == -EEXIST) {
-				atomic_fetch_add(&rv->dup, 1);
+		for (k = 0; k < rv->nfds && ret > 0; k++) {
+			if (!pfd[k].revents)
 				continue;
-			}
-			if (ret) {
-				run_fail(run, "resolver %d: UFFDIO_COPY at offset %#zx: %s",
-					 rv->idx, off, strerror(-ret));
+			if (pfd[k].revents & (POLLERR | POLLNVAL)) {
+				run_fail(run, "resolver %d: poll(userfaultfd): revents %#x",
+					 rv->idx, pfd[k].revents);
 				return NULL;
 			}
-			set_once(&run->t_done[page], now_ns());
+			if (uffd_serve(rv, pfd[k].fd))
+				return NULL;
 		}
 	}
 	return NULL;
@@ -1030,7 +1088,7 @@ static void stall_report(struct pca_test_ctx *t, struct frun *run)
 			   atomic_load(&run->r[i].records),
 			   atomic_load(&run->r[i].dup),
 			   atomic_load(&run->r[i].enobufs));
-	if (run->be == BE_UFFD)
+	if (is_uffd(run->be))
 		return;
 	if (pca_client_open(&c)) {
 		pca_t_diag(t, "  region stats: %s", pca_strerror(NULL));
@@ -1118,7 +1176,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 	res->p99_us = pct_u64(lat, n, 99) / 1e3;
 
 	/* where the time goes, from the timestamps taken on the way */
-	res->nseg = run->be == BE_UFFD ? ARRAY_SIZE(seg_uffd) :
+	res->nseg = is_uffd(run->be) ? ARRAY_SIZE(seg_uffd) :
 		    ARRAY_SIZE(seg_pca);
 	for (s = 0; s < res->nseg; s++) {
 		for (i = 0, ns = 0; i < run->npages; i++) {
@@ -1128,7 +1186,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 			};
 			uint64_t a, b;
 
-			if (run->be == BE_UFFD) {
+			if (is_uffd(run->be)) {
 				/* no raise time: touch, recv, done, back */
 				a = pts[s == 0 ? 0 : s + 1];
 				b = pts[s + 2];
@@ -1164,7 +1222,7 @@ static void fault_results(struct frun *run, struct fault_result *res)
 static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
 			 int nr, size_t npages, const struct fault_result *res)
 {
-	const char *const *names = be == BE_UFFD ? seg_uffd : seg_pca;
+	const char *const *names = is_uffd(be) ? seg_uffd : seg_pca;
 	char segs[256];
 	size_t off = 0;
 	int s;
@@ -1239,6 +1297,17 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		run->area = unit == pg ? map_anon(t, len) :
 			    hugetlb_map(t, len, &run->hfd);
 		run->fd = uffd_register_area(t, run->area, len);
+	} else if (be == BE_UFFD_PT) {
+		/* pages only; thread i's slice is its own (sequential order) */
+		run->area = map_anon(t, len);
+		for (i = 0; i < nf; i++) {
+			size_t first = npages * i / nf;
+			size_t end = npages * (i + 1) / nf;
+
+			run->pt_fd[i] = uffd_register_area(t,
+						run->area + first * pg,
+						(end - first) * pg);
+		}
 	} else {
 		if (unit == pg)
 			run->fd = pca_region_create(len, PCA_REGION_MISSING,
@@ -1261,6 +1330,16 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 				PCA_FATAL(t, "pca_client_open: %s",
 					  pca_strerror(NULL));
 			pca_client_set_timeout(rv->c, 5000);
+			if (be == BE_PCA_RING) {
+				if (pca_attach_ring(rv->c, run->region_id,
+						    PCA_POLICY_FAIL,
+						    RING_ENTRIES, &rv->ring,
+						    &rv->queue_id))
+					PCA_FATAL(t, "pca_attach_ring(region %u) #%d: %s",
+						  run->region_id, i,
+						  pca_strerror(rv->c));
+				continue;
+			}
 			if (pca_attach(rv->c, run->region_id, PCA_POLICY_FAIL,
 				       &rv->queue_id))
 				PCA_FATAL(t, "pca_attach(region %u) #%d: %s",
@@ -1276,8 +1355,18 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		run->r[i].run = run;
 		run->r[i].idx = i;
 		run->r[i].cpu = rcpu[i];
+		run->r[i].nfds = 0;
+		if (be == BE_UFFD) {
+			run->r[i].fds[run->r[i].nfds++] = run->fd;
+		} else if (be == BE_UFFD_PT) {
+			int k;
+
+			/* resolver i serves the threads i, i + nr, ... */
+			for (k = i; k < nf; k += nr)
+				run->r[i].fds[run->r[i].nfds++] = run->pt_fd[k];
+		}
 		ret = pthread_create(&run->r[i].th, NULL,
-				     be == BE_UFFD ? resolver_uffd :
+				     is_uffd(be) ? resolver_uffd :
 				     resolver_pca, &run->r[i]);
 		if (ret)
 			PCA_FATAL(t, "pthread_create(resolver): %s",
@@ -1289,7 +1378,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		f->run = run;
 		f->first = npages * i / nf;
 		f->count = npages * (i + 1) / nf - f->first;
-		f->cpu = nf == 1 ? usable_cpu(0) : i;
+		f->cpu = nf == 1 ? usable_cpu(0) : i % ncpus;
 		ret = pthread_create(&f->th, NULL, faulter_main, f);
 		if (ret)
 			PCA_FATAL(t, "pthread_create(faulter): %s",
@@ -1353,7 +1442,7 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 		 * counts a page mapped once as Private_Hugetlb, even in a
 		 * shared mapping, and by several as Shared_Hugetlb.
 		 */
-		if (be == BE_UFFD) {
+		if (is_uffd(be)) {
 			long p = smaps_kb(run->area, "Private_Hugetlb");
 			long s = smaps_kb(run->area, "Shared_Hugetlb");
 
@@ -1369,18 +1458,24 @@ static void fault_run(struct pca_test_ctx *t, enum backend be, int nf,
 	}
 	fault_results(run, res);
 	res->has_info = false;
-	if (be != BE_UFFD) {
+	if (!is_uffd(be)) {
 		/* the resolvers are done: their client is free to use */
 		if (pca_region_get(run->r[0].c, run->region_id, &res->info))
 			pca_t_diag(t, "pca_region_get(%u): %s", run->region_id,
 				   pca_strerror(run->r[0].c));
 		else
 			res->has_info = res->info.has_stats;
-		for (i = 0; i < nr; i++)
+		for (i = 0; i < nr; i++) {
+			pca_ring_close(run->r[i].ring);
 			pca_client_close(run->r[i].c);
+		}
 	}
 	munmap(run->area, len);
-	close(run->fd);
+	if (run->fd >= 0)
+		close(run->fd);
+	if (be == BE_UFFD_PT)
+		for (i = 0; i < nf; i++)
+			close(run->pt_fd[i]);
 	if (run->hfd >= 0)
 		close(run->hfd);
 	pthread_barrier_destroy(&run->barrier);
@@ -1511,31 +1606,42 @@ static void bench_start(struct pca_test_ctx *t)
 }
 
 /*
- * Fault round trips, @nf faulting threads (on CPUs 0 and 1) and @nr
- * resolvers, userfaultfd and ours (fd_copy; netlink COPY too with
- * @with_nl), runs interleaved.  Resolvers run on the CPU of the faulting
+ * Fault round trips, @nf faulting threads (thread i on CPU i modulo the
+ * online CPUs) and @nr resolvers, userfaultfd and ours (fd_copy; netlink
+ * COPY too with @with_nl; a fault ring with fd_copy where the module has
+ * rings), runs interleaved.  Resolvers run on the CPU of the faulting
  * thread of the same index (-P local), anywhere (-P free), or, with
- * @xcpu, on CPU 1 while the one faulting thread is on CPU 0.
+ * @xcpu, on CPU 1 while the one faulting thread is on CPU 0.  With @nf
+ * above 1, a row compares the ring's pages/s per faulting thread with
+ * its one-thread rate (fault_1t, which runs first).
  */
 static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			  bool with_nl, bool xcpu, uint64_t features)
 {
 	static const char *const tag[NR_BACKENDS] = {
 		[BE_PCA_FD] = "fdcopy", [BE_PCA_NL] = "nlcopy",
+		[BE_PCA_RING] = "ringcopy",
 	};
 	static const char *const what[3] = { "rate", "p50", "p99" };
 	struct fault_result res[NR_BACKENDS][MAX_REPEATS];
 	double m[NR_BACKENDS][3] = { { 0 } };
 	bool on[NR_BACKENDS] = { false };
 	size_t npages = cfg.fault_pages, wn;
-	int rcpu[2] = { -1, -1 }, r, k, b, w;
+	int rcpu[MAX_RESOLVERS], r, k, b, w;
 	uint32_t *order, *worder;
 	char name[64];
 	char *src;
 
 	bench_start(t);
+	for (k = 0; k < MAX_RESOLVERS; k++)
+		rcpu[k] = -1;
 	on[BE_PCA_FD] = need_ours(t, features);
 	on[BE_PCA_NL] = on[BE_PCA_FD] && with_nl;
+	on[BE_PCA_RING] = on[BE_PCA_FD] &&
+			  (t->api.features & PCA_FEATURE_FAULT_RING);
+	/* what a VMM would do with many vCPUs: a userfaultfd per vCPU */
+	on[BE_UFFD_PT] = uffd_usable(t) && nf > 1 && !cfg.shuffle &&
+			 nf <= MAX_FAULTERS;
 	on[BE_UFFD] = uffd_usable(t);
 	if ((nf > 1 || xcpu || (cfg.pin_local && nr > 1)) &&
 	    (usable_cpu(0) < 0 || usable_cpu(1) < 0))
@@ -1545,15 +1651,17 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 	else if (cfg.pin_local)
 		for (k = 0; k < nr; k++)
 			rcpu[k] = nf == 1 ? usable_cpu(0) : k % nf;
-	for (k = 0, wn = 0; k < nr; k++) {
+	for (k = 0, wn = 0; k < nr && wn < sizeof(name) - 8; k++) {
 		if (rcpu[k] >= 0)
 			wn += snprintf(name + wn, sizeof(name) - wn, " %d",
 				       rcpu[k]);
 		else
 			wn += snprintf(name + wn, sizeof(name) - wn, " any");
 	}
-	pca_t_diag(t, "faulting threads on CPU%s; resolvers on CPU%s",
-		   nf == 1 ? " 0" : "s 0 1", name);
+	pca_t_diag(t, "%d faulting thread%s on CPU%s; %d resolver%s on CPU%s",
+		   nf, nf == 1 ? "" : "s", nf == 1 ? " 0" :
+		   nf == 2 || ncpus == 2 ? "s 0 1" : "s 0 to n-1 (round robin)",
+		   nr, nr == 1 ? "" : "s", name);
 
 	src = src_alloc(t, npages);
 	order = make_order(t, npages);
@@ -1589,14 +1697,42 @@ static void fault_compare(struct pca_test_ctx *t, int nf, int nr,
 			m[b][w] = median_d(v, cfg.repeats);
 		}
 	}
-	/* rows for fd_copy (even in -b mode, ours null), netlink COPY */
-	for (b = BE_PCA_FD; b <= (with_nl ? BE_PCA_NL : BE_PCA_FD); b++) {
+	/* rows for fd_copy (even in -b mode, ours null), netlink COPY, ring */
+	for (b = BE_PCA_FD; b < NR_BACKENDS; b++) {
+		if ((b == BE_PCA_NL && !with_nl) ||
+		    (b == BE_PCA_RING && !on[b]) || b == BE_UFFD_PT)
+			continue;
 		for (w = 0; w < 3; w++) {
 			snprintf(name, sizeof(name), "%s_%s_%s", t->test->name,
 				 tag[b], what[w]);
 			bench_row(name, w ? "us" : "pages/s", w != 0, on[b],
 				  m[b][w], on[BE_UFFD], m[BE_UFFD][w]);
 		}
+	}
+	/* the ring against a userfaultfd per faulting thread */
+	if (on[BE_UFFD_PT]) {
+		b = on[BE_PCA_RING] ? BE_PCA_RING : BE_PCA_FD;
+		snprintf(name, sizeof(name), "%s_%s_rate_vs_uffd_pt",
+			 t->test->name, tag[b]);
+		bench_row(name, "pages/s", false, on[b], m[b][0],
+			  true, m[BE_UFFD_PT][0]);
+	}
+	if (nf > 1 && on[BE_PCA_RING]) {
+		struct fault_result one;
+		int cpu0 = usable_cpu(0);
+
+		/* our own one-thread rate, measured here, in the same state */
+		fault_run(t, BE_PCA_RING, 1, 1, &cpu0, src, order, npages, pg,
+			  cfg.seconds, &one);
+		fault_report(t, BE_PCA_RING, 1, 1, npages, &one);
+		/* ours: per faulting thread; "baseline": our 1-thread rate */
+		snprintf(name, sizeof(name), "%s_ring_per_thread_vs_1t",
+			 t->test->name);
+		pca_t_diag(t, "ring, per faulting thread: %.0f pages/s at %d threads, %.0f pages/s with one: %.3f",
+			   m[BE_PCA_RING][0] / nf, nf, one.rate,
+			   one.rate > 0 ? m[BE_PCA_RING][0] / nf / one.rate : 0);
+		bench_row(name, "pages/s", false, true,
+			  m[BE_PCA_RING][0] / nf, true, one.rate);
 	}
 	free(order);
 	munmap(src, npages * pg);
@@ -1625,6 +1761,52 @@ static void test_fault_2t_2r(struct pca_test_ctx *t)
 	fault_compare(t, 2, 2, false, false,
 		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 		      PCA_FEATURE_SHARDED_QUEUES);
+}
+
+/*
+ * Many faulting threads, more than CPUs: one queue (one resolver) or one
+ * queue and resolver per online CPU, against one userfaultfd read by as
+ * many handler threads.
+ */
+static void fault_many(struct pca_test_ctx *t, int nf, bool per_cpu)
+{
+	int nr = per_cpu ? ncpus : 1;
+
+	if (nr > MAX_RESOLVERS)
+		nr = MAX_RESOLVERS;
+	fault_compare(t, nf, nr, false, false,
+		      PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		      (nr > 1 ? PCA_FEATURE_SHARDED_QUEUES : 0));
+}
+
+static void test_fault_8t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 8, false);
+}
+
+static void test_fault_8t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 8, true);
+}
+
+static void test_fault_16t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 16, false);
+}
+
+static void test_fault_16t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 16, true);
+}
+
+static void test_fault_64t_1q(struct pca_test_ctx *t)
+{
+	fault_many(t, 64, false);
+}
+
+static void test_fault_64t_pcpu(struct pca_test_ctx *t)
+{
+	fault_many(t, 64, true);
 }
 
 /* -------------------------------------------------------------------------
@@ -2178,13 +2360,25 @@ static void test_huge_touch(struct pca_test_ctx *t)
  * Main
  */
 
-PCA_TEST_F(fault_1t, test_fault_1t, 0, .timeout = 40,
+PCA_TEST_F(fault_1t, test_fault_1t, 0, .timeout = 60,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(fault_1t_xcpu, test_fault_1t_xcpu, 0, .timeout = 30,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(fault_2t_1r, test_fault_2t_1r, 0, .timeout = 30,
 	 .flags = PCA_TEST_NO_CLIENT)
-PCA_TEST_F(fault_2t_2r, test_fault_2t_2r, 0, .timeout = 30,
+PCA_TEST_F(fault_2t_2r, test_fault_2t_2r, 0, .timeout = 40,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_8t_1q, test_fault_8t_1q, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_8t_pcpu, test_fault_8t_pcpu, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_16t_1q, test_fault_16t_1q, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_16t_pcpu, test_fault_16t_pcpu, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_64t_1q, test_fault_64t_1q, 0, .timeout = 90,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(fault_64t_pcpu, test_fault_64t_pcpu, 0, .timeout = 90,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(bulk_copy, test_bulk_copy, 0, .timeout = 40,
 	 .flags = PCA_TEST_NO_CLIENT)
@@ -2247,6 +2441,9 @@ int main(int argc, char **argv)
 	int opt, hargc = 0, list = 0;
 
 	pg = sysconf(_SC_PAGESIZE);
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpus < 1)
+		ncpus = 1;
 	hargv = calloc(2 * argc + 1, sizeof(*hargv));
 	if (!hargv) {
 		perror("calloc");
@@ -2327,6 +2524,24 @@ int main(int argc, char **argv)
 			usage(stderr, argv[0]);
 			return 2;
 		}
+	}
+	/* FAULT_BENCH_TESTS=a,b: -t a -t b, from a guest's command line */
+	if (!list && getenv("FAULT_BENCH_TESTS")) {
+		char *names = strdup(getenv("FAULT_BENCH_TESTS")), *save, *tok;
+		char **more = names ? realloc(hargv, (hargc + 2 * strlen(names) + 2) *
+					      sizeof(*hargv)) : NULL;
+
+		if (!more) {
+			perror("FAULT_BENCH_TESTS");
+			return KSFT_FAIL;
+		}
+		hargv = more;
+		for (tok = strtok_r(names, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = tok;
+		}
+		hargv[hargc] = NULL;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0],

@@ -2269,6 +2269,251 @@ static void unpriv_part(struct pca_test_ctx *t)
 		       -errno : 0, EPERM);
 }
 
+/* ---- fault rings ----------------------------------------------------- */
+
+/* One record from @ring within WAIT_MS, checked as one_fault() does. */
+static struct pca_fault_record ring_fault(struct pca_test_ctx *t,
+					  struct pca_ring *ring)
+{
+	struct pca_fault_record rec;
+	int n = pca_ring_recv(ring, &rec, 1, WAIT_MS);
+	size_t i;
+
+	PCA_ASSERT(t, n == 1, "expected a ring record, got %d (%s)", n,
+		   n < 0 ? strerror(-n) : "timeout");
+	PCA_EXPECT_EQ(t, rec.length, PAGE);
+	for (i = 0; i < sizeof(rec.reserved) / sizeof(rec.reserved[0]); i++)
+		PCA_EXPECT(t, !rec.reserved[i], "record reserved[%zu] = %#llx",
+			   i, (unsigned long long)rec.reserved[i]);
+	return rec;
+}
+
+static void test_ring_fault_copy(struct pca_test_ctx *t)
+{
+	const struct pca_ring_header *hdr;
+	struct pca_region_info info;
+	struct pca_fault_record rec;
+	struct pca_ring *ring;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	uint32_t qid = 99;
+	size_t len;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, &qid));
+	/* The header, read through a second mapping of the ring fd. */
+	len = PCA_RING_MAP_SIZE(16);
+	hdr = mmap(NULL, len, PROT_READ, MAP_SHARED, pca_ring_fd(ring), 0);
+	PCA_ASSERT(t, hdr != MAP_FAILED, "mmap: %s", strerror(errno));
+	PCA_EXPECT_EQ(t, hdr->entries, 16);
+	PCA_EXPECT_EQ(t, hdr->queue_id, qid);
+	PCA_EXPECT_EQ(t, hdr->region_id, r.id);
+	PCA_EXPECT_EQ(t, hdr->head, 0);
+
+	touch_start(t, &k, r.mem + 3 * PAGE + 5, 1);
+	rec = ring_fault(t, ring);
+	PCA_EXPECT_EQ(t, rec.region_id, r.id);
+	PCA_EXPECT_EQ(t, rec.offset, 3 * PAGE);
+	PCA_EXPECT_EQ(t, rec.flags, PCA_FAULT_WRITE);
+	PCA_EXPECT_EQ(t, rec.queue_id, qid);
+	PCA_EXPECT_EQ(t, hdr->head, 1);
+	PCA_EXPECT_EQ(t, hdr->tail, 1);
+	PCA_EXPECT(t, !atomic_load(&k.done), "toucher ran past a missing page");
+	fill(data, 11);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 3 * PAGE, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT_EQ(t, rec.tid, k.tid);
+	PCA_EXPECT_EQ(t, r.mem[3 * PAGE + 5], 0x5a);
+
+	/* The ring is the queue, not the client's socket. */
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.queues, 1);
+	PCA_EXPECT_ERR(t, pca_detach(t->c, r.id), ENOENT);
+	/* The socket may attach beside its ring. */
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_UNCHANGED, NULL));
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.queues, 2);
+	PCA_ASSERT_OK(t, pca_detach(t->c, r.id));
+	munmap((void *)hdr, len);
+	pca_ring_close(ring);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	region_free(&r);
+}
+
+/* Closing the ring fd is an agent leaving: FAIL fails the waiters. */
+static void test_ring_close_fail_sigbus(struct pca_test_ctx *t)
+{
+	struct pca_ring *ring;
+	struct region r;
+	pid_t pid;
+	int status;
+
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, NULL));
+	pid = child_touch(t, &r, 1);
+	ring_fault(t, ring);
+	PCA_EXPECT_EQ(t, child_status(pid, QUIET_MS), -1);
+	pca_ring_close(ring);
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status) &&
+		   WTERMSIG(status) == SIGBUS, "status %#x", status);
+	region_free(&r);
+}
+
+#define RING_OVERFLOW_PAGES	40
+
+/*
+ * More faults than the ring holds: the rest wait in the kernel and come
+ * once there is room, none lost, with busy-polling on.
+ */
+static void test_ring_overflow(struct pca_test_ctx *t)
+{
+	struct toucher k[RING_OVERFLOW_PAGES];
+	struct pca_fault_record recs[8];
+	struct pca_region_info info;
+	struct pca_ring *ring;
+	uint8_t data[PAGE];
+	struct region r;
+	uint64_t end;
+	size_t i, placed = 0;
+	int n;
+
+	region_new(t, &r, RING_OVERFLOW_PAGES, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, NULL));
+	pca_ring_set_busy_poll(ring, 200);
+	for (i = 0; i < RING_OVERFLOW_PAGES; i++)
+		touch_start(t, &k[i], r.mem + i * PAGE, 0);
+	/* Everyone waits before anything is taken: the ring overflows. */
+	end = now_ns() + pca_scaled_ms(WAIT_MS) * 1000000ULL;
+	do {
+		usleep(10000);
+		get_info(t, r.id, &info);
+	} while (info.stats.faults_pending < RING_OVERFLOW_PAGES &&
+		 now_ns() < end);
+	PCA_ASSERT_EQ(t, info.stats.faults_pending, RING_OVERFLOW_PAGES);
+	fill(data, 5);
+	end = now_ns() + pca_scaled_ms(4 * WAIT_MS) * 1000000ULL;
+	while (placed < RING_OVERFLOW_PAGES && now_ns() < end) {
+		n = pca_ring_recv(ring, recs, 8, 100);
+		PCA_ASSERT(t, n >= 0, "pca_ring_recv: %s", strerror(-n));
+		for (i = 0; i < (size_t)n; i++) {
+			int ret;
+
+			PCA_ASSERT(t, recs[i].offset / PAGE < RING_OVERFLOW_PAGES,
+				   "offset %llu",
+				   (unsigned long long)recs[i].offset);
+			ret = pca_fd_copy(r.fd, recs[i].offset, data, PAGE, 0,
+					  NULL);
+			/* a fault written again after the overflow */
+			if (ret == -EEXIST)
+				continue;
+			PCA_ASSERT_OK(t, ret);
+			placed++;
+		}
+	}
+	PCA_EXPECT_EQ(t, placed, RING_OVERFLOW_PAGES);
+	for (i = 0; i < RING_OVERFLOW_PAGES; i++)
+		PCA_EXPECT(t, wait_done(&k[i], WAIT_MS), "toucher %zu not woken",
+			   i);
+	pca_ring_close(ring);
+	region_free(&r);
+}
+
+/* A tail the agent wrote wrong: EPOLLERR, nothing lost once fixed. */
+static void test_ring_bad_tail(struct pca_test_ctx *t)
+{
+	struct pca_ring_header *hdr;
+	struct pca_fault_record rec;
+	struct pca_ring *ring;
+	struct pollfd pfd;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	size_t len = PCA_RING_MAP_SIZE(16);
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, NULL));
+	hdr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   pca_ring_fd(ring), 0);
+	PCA_ASSERT(t, hdr != MAP_FAILED, "mmap: %s", strerror(errno));
+	hdr->tail = 12345;	/* ahead of the kernel's head */
+	hdr->head = 777;	/* the kernel keeps its own */
+	pfd = (struct pollfd){ .fd = pca_ring_fd(ring), .events = POLLIN };
+	PCA_EXPECT_EQ(t, poll(&pfd, 1, 0), 1);
+	PCA_EXPECT(t, pfd.revents & POLLERR, "revents %#x", pfd.revents);
+	touch_start(t, &k, r.mem, 0);
+	usleep(pca_scaled_ms(QUIET_MS) * 1000);
+	PCA_EXPECT(t, !atomic_load(&k.done), "toucher ran past a missing page");
+	/* Sane again: the fault is written once the kernel retries. */
+	hdr->head = 0;
+	hdr->tail = 0;
+	rec = ring_fault(t, ring);
+	PCA_EXPECT_EQ(t, rec.offset, 0);
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	munmap(hdr, len);
+	pca_ring_close(ring);
+	region_free(&r);
+}
+
+/* Refused: bad sizes, mappings the kernel cannot share, any ioctl. */
+static void test_ring_bad_input(struct pca_test_ctx *t)
+{
+	static const uint32_t bad[] = { 0, 1, 8, 15, 17, 48, 131072,
+					0x80000000U };
+	struct pca_region_info info;
+	struct pca_ring *ring;
+	struct region r;
+	size_t i, len = PCA_RING_MAP_SIZE(16);
+	void *p;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		PCA_EXPECT_ERR(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL,
+						  bad[i], &ring, NULL), EINVAL);
+		PCA_EXPECT(t, !ring, "a ring for %u entries", bad[i]);
+	}
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.queues, 0);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, NULL));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		 pca_ring_fd(ring), 0);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "MAP_PRIVATE");
+	p = mmap(NULL, len + 4096, PROT_READ, MAP_SHARED, pca_ring_fd(ring), 0);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "too long");
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, pca_ring_fd(ring), 4096);
+	PCA_EXPECT(t, p == MAP_FAILED && errno == EINVAL, "offset");
+	PCA_EXPECT(t, ioctl(pca_ring_fd(ring), PCA_IOC_API, NULL) < 0 &&
+		   errno == ENOTTY, "ioctl on a ring fd");
+	PCA_EXPECT(t, fcntl(pca_ring_fd(ring), F_GETFD) & FD_CLOEXEC,
+		   "ring fd not close-on-exec");
+	pca_ring_close(ring);
+	region_free(&r);
+}
+
+/* The region closes under its ring: POLLHUP, and -EPIPE once empty. */
+static void test_ring_region_gone(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct pca_ring *ring;
+	struct region r;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach_ring(t->c, r.id, PCA_POLICY_FAIL, 16,
+					 &ring, NULL));
+	region_free(&r);
+	PCA_EXPECT_EQ(t, pca_ring_recv(ring, &rec, 1, WAIT_MS), -EPIPE);
+	pca_ring_close(ring);
+}
+
 static void test_unprivileged_refused(struct pca_test_ctx *t)
 {
 	struct region r;
@@ -2347,6 +2592,16 @@ PCA_TEST_F(bad_netlink_input, test_bad_netlink_input,
 PCA_TEST_F(bad_ioctl_input, test_bad_ioctl_input,
 	 PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(unprivileged_refused, test_unprivileged_refused, 0)
+PCA_TEST_F(ring_fault_copy, test_ring_fault_copy,
+	 PCA_FEATURE_FAULT_RING | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(ring_close_fail_sigbus, test_ring_close_fail_sigbus,
+	 PCA_FEATURE_FAULT_RING)
+PCA_TEST_F(ring_overflow, test_ring_overflow,
+	 PCA_FEATURE_FAULT_RING | PCA_FEATURE_FD_RESOLVE, .timeout = 60)
+PCA_TEST_F(ring_bad_tail, test_ring_bad_tail,
+	 PCA_FEATURE_FAULT_RING | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(ring_bad_input, test_ring_bad_input, PCA_FEATURE_FAULT_RING)
+PCA_TEST_F(ring_region_gone, test_ring_region_gone, PCA_FEATURE_FAULT_RING)
 PCA_TEST_F(region_open, test_region_open, PCA_FEATURE_REGION_OPEN)
 /* last: it unloads and reloads the module */
 PCA_TEST_F(resend_unload, test_resend_unload, PCA_FEATURE_WAIT_POLICY,

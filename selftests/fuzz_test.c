@@ -59,6 +59,18 @@
  *              tracking, discard pages and destroy regions while all of
  *              this runs; faulting processes are killed and
  *              respawned, and all of them are killed at the end;
+ *  ring        fault rings (PCA_FEATURE_FAULT_RING): ATTACH with random
+ *              ring sizes (EINVAL unless a power of two from 16 to
+ *              65536), then, while a child process's threads fault on
+ *              the region's pages, random tails written to the shared
+ *              header (behind, ahead, past the head by more than a
+ *              ring: poll() must say EPOLLERR exactly for the bad ones),
+ *              scribbled heads, consuming and resolving
+ *              batches, rings closed mid-batch (records unread, the
+ *              queue's faults going to the next ring, policy wait),
+ *              mmap()s with bad flags, offsets and sizes (EINVAL) and
+ *              ioctls (ENOTTY); every touch must end with the right
+ *              data once the episode resolves the whole region;
  *  reopen_race regression: regions reopened through /proc/self/fd while
  *              their last fd is replaced (a use-after-free it found);
  *  report_race every dirty-log report path (ioctl get, get+clear into a
@@ -166,12 +178,12 @@ struct fuzz_shared {
 };
 static struct fuzz_shared *shared;
 
-enum part { P_NETLINK, P_IOCTL, P_MMAP, P_CONCURRENT, P_NR };
+enum part { P_NETLINK, P_IOCTL, P_MMAP, P_CONCURRENT, P_RING, P_NR };
 static const char *const part_name[P_NR] = {
-	"netlink", "ioctl", "mmap", "concurrent",
+	"netlink", "ioctl", "mmap", "concurrent", "ring",
 };
 /* Share of the operations, in percent. */
-static const unsigned int part_share[P_NR] = { 40, 25, 15, 20 };
+static const unsigned int part_share[P_NR] = { 40, 25, 15, 20, 5 };
 
 static uint64_t part_ops(enum part p)
 {
@@ -4094,6 +4106,342 @@ static void test_report_race(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * Fault rings
+ */
+
+#define RING_MAX_PAGES	32
+#define RING_TOUCHERS	4
+
+/* What page @pg of region @id holds once resolved. */
+static uint64_t ring_stamp(uint32_t id, uint64_t pg)
+{
+	return 0x52494e4700000000ULL ^ ((uint64_t)id << 20) ^ pg;
+}
+
+/* A child whose threads touch every page of @mem; exits 0 if all match. */
+struct ring_touch {
+	volatile uint64_t *mem;
+	uint32_t id;
+	size_t pages;
+	int first;
+	atomic_int bad;
+};
+
+static void *ring_toucher(void *arg)
+{
+	struct ring_touch *rt = arg;
+	size_t i;
+
+	for (i = 0; i < rt->pages; i++) {
+		size_t pg = (i + rt->first * 7) % rt->pages;
+
+		if (rt->mem[pg * PAGE / 8] != ring_stamp(rt->id, pg))
+			atomic_fetch_add(&rt->bad, 1);
+	}
+	return NULL;
+}
+
+static pid_t ring_child(volatile uint64_t *mem, uint32_t id, size_t pages)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid;
+	{
+		struct ring_touch rt[RING_TOUCHERS];
+		pthread_t th[RING_TOUCHERS];
+		int i, bad = 0;
+
+		for (i = 0; i < RING_TOUCHERS; i++) {
+			rt[i] = (struct ring_touch){ .mem = mem, .id = id,
+						     .pages = pages,
+						     .first = i };
+			if (pthread_create(&th[i], NULL, ring_toucher, &rt[i]))
+				_exit(2);
+		}
+		for (i = 0; i < RING_TOUCHERS; i++) {
+			pthread_join(th[i], NULL);
+			bad += atomic_load(&rt[i].bad);
+		}
+		_exit(bad ? 1 : 0);
+	}
+}
+
+struct ring_ep {
+	struct pca_client *c;
+	struct pca_ring *ring;
+	struct pca_ring_header *hdr;	/* our own RW mapping, or NULL */
+	size_t hdr_len;
+	uint64_t entries;
+	uint64_t kernel_head;		/* the last head we saw unscribbled */
+	uint32_t id;
+	size_t pages;
+	int fd;
+	uint8_t *page;
+};
+
+static void ring_detach(struct ring_ep *e)
+{
+	if (e->hdr)
+		munmap(e->hdr, e->hdr_len);
+	e->hdr = NULL;
+	pca_ring_close(e->ring);
+	e->ring = NULL;
+}
+
+static void ring_attach(struct ring_ep *e, struct rng *r)
+{
+	static const uint32_t sizes[] = { 16, 32, 64, 256 };
+	uint32_t n = sizes[rbelow(r, 4)];
+	int ret;
+
+	if (chance(r, 20)) {
+		/* anything: only powers of two from 16 to 65536 work */
+		n = chance(r, 50) ? (uint32_t)rnext(r) : rbelow(r, 200);
+	}
+	ret = pca_attach_ring(e->c, e->id, PCA_POLICY_WAIT, n, &e->ring,
+			      NULL);
+	count_result(ret);
+	if ((n & (n - 1)) || n < 16 || n > 65536) {
+		if (ret != -EINVAL)
+			fuzz_wrong("ring of %u entries: %d, expected EINVAL",
+				   n, ret);
+		if (!ret)
+			ring_detach(e);
+		return;
+	}
+	if (ret) {
+		if (ret != -ENOMEM)
+			fuzz_wrong("ring of %u entries: %d", n, ret);
+		return;
+	}
+	e->entries = n;
+	e->hdr_len = PCA_RING_MAP_SIZE(n);
+	e->hdr = mmap(NULL, e->hdr_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      pca_ring_fd(e->ring), 0);
+	if (e->hdr == MAP_FAILED) {
+		fuzz_wrong("mmap of a ring: %s", strerror(errno));
+		e->hdr = NULL;
+		return;
+	}
+	e->kernel_head = __atomic_load_n(&e->hdr->head, __ATOMIC_ACQUIRE);
+}
+
+/* Resolve what the ring holds, checking each record. */
+static void ring_consume(struct ring_ep *e, struct rng *r)
+{
+	struct pca_fault_record recs[16];
+	int n, i;
+
+	n = pca_ring_recv(e->ring, recs, 1 + rbelow(r, 16), 0);
+	count_result(n);
+	for (i = 0; i < n; i++) {
+		uint64_t pg = recs[i].offset / PAGE;
+		int ret;
+
+		if (recs[i].region_id != e->id || recs[i].offset % PAGE ||
+		    pg >= e->pages || recs[i].length != PAGE) {
+			fuzz_wrong("ring record: region %u offset %#llx length %llu",
+				   recs[i].region_id,
+				   (unsigned long long)recs[i].offset,
+				   (unsigned long long)recs[i].length);
+			continue;
+		}
+		*(uint64_t *)e->page = ring_stamp(e->id, pg);
+		ret = pca_fd_copy(e->fd, recs[i].offset, e->page, PAGE, 0,
+				  NULL);
+		count_result(ret);
+		if (ret && ret != -EEXIST)
+			fuzz_wrong("COPY of a ring record: %s", strerror(-ret));
+	}
+}
+
+/* One random thing to a ring and its region. */
+static void ring_op(struct ring_ep *e, struct rng *r)
+{
+	struct pollfd pfd;
+	uint64_t head, tail;
+	void *p;
+
+	count_op(P_RING);
+	if (!e->ring) {
+		ring_attach(e, r);
+		return;
+	}
+	switch (rbelow(r, 10)) {
+	case 0:
+	case 1:
+	case 2:
+		if (e->hdr)
+			ring_consume(e, r);
+		break;
+	case 3: {
+		/* a tail anywhere, then what poll() makes of it */
+		static const int64_t near[] = { -1, 1, 2, -2, 17, -17, 70000,
+						-70000 };
+
+		if (!e->hdr)
+			break;
+		head = __atomic_load_n(&e->hdr->head, __ATOMIC_ACQUIRE);
+		e->kernel_head = head;
+		tail = chance(r, 50) ? head + near[rbelow(r, 8)] :
+		       chance(r, 50) ? rnext(r) : head - rbelow(r, e->entries + 2);
+		__atomic_store_n(&e->hdr->tail, tail, __ATOMIC_RELEASE);
+		pfd = (struct pollfd){ .fd = pca_ring_fd(e->ring),
+				       .events = POLLIN };
+		if (poll(&pfd, 1, 0) < 0)
+			break;
+		/* the kernel may have written meanwhile: only a bad verdict on a sane tail is wrong */
+		if ((pfd.revents & POLLERR) &&
+		    head - tail <= e->entries &&
+		    __atomic_load_n(&e->hdr->head, __ATOMIC_ACQUIRE) == head)
+			fuzz_wrong("EPOLLERR for tail %llu, head %llu, %llu entries",
+				   (unsigned long long)tail,
+				   (unsigned long long)head,
+				   (unsigned long long)e->entries);
+		break;
+	}
+	case 4:
+		/*
+		 * Scribble the head, which the kernel never reads (nor the
+		 * records); it goes back unless the kernel wrote a newer one.
+		 */
+		if (e->hdr) {
+			uint64_t mine = rnext(r);
+
+			head = __atomic_exchange_n(&e->hdr->head, mine,
+						   __ATOMIC_ACQ_REL);
+			pfd = (struct pollfd){ .fd = pca_ring_fd(e->ring),
+					       .events = POLLIN };
+			poll(&pfd, 1, 0);
+			__atomic_compare_exchange_n(&e->hdr->head, &mine, head,
+						    false, __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+		}
+		break;
+	case 5:
+		/* mid-batch: records unread, the faults go to the next ring */
+		ring_detach(e);
+		if (chance(r, 50))
+			ring_attach(e, r);
+		break;
+	case 6:
+		p = mmap(NULL, PCA_RING_MAP_SIZE(e->entries) + PAGE *
+			 (1 + rbelow(r, 4)), PROT_READ, MAP_SHARED,
+			 pca_ring_fd(e->ring), 0);
+		if (p != MAP_FAILED || errno != EINVAL)
+			fuzz_wrong("mmap past a ring: %s",
+				   p == MAP_FAILED ? strerror(errno) : "mapped");
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+		p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			 chance(r, 50) ? MAP_PRIVATE : MAP_SHARED,
+			 pca_ring_fd(e->ring), PAGE * (1 + rbelow(r, 4)));
+		if (p != MAP_FAILED || errno != EINVAL)
+			fuzz_wrong("mmap of a ring at an offset: %s",
+				   p == MAP_FAILED ? strerror(errno) : "mapped");
+		if (p != MAP_FAILED)
+			munmap(p, PAGE);
+		break;
+	case 7: {
+		unsigned long cmd = chance(r, 50) ? (unsigned long)rnext(r) :
+				    _IOC(rbelow(r, 4), PCA_IOC_MAGIC,
+					 rbelow(r, 32), rbelow(r, 64));
+
+		if (ioctl(pca_ring_fd(e->ring), cmd, bufs.data) != -1 ||
+		    errno != ENOTTY)
+			fuzz_wrong("ioctl %#lx on a ring fd: %s", cmd,
+				   strerror(errno));
+		break;
+	}
+	default:
+		/* a sane tail again, as an agent that recovered */
+		if (e->hdr) {
+			e->kernel_head = __atomic_load_n(&e->hdr->head, __ATOMIC_ACQUIRE);
+			__atomic_store_n(&e->hdr->tail, e->kernel_head,
+					 __ATOMIC_RELEASE);
+		}
+		break;
+	}
+}
+
+static void test_ring(struct pca_test_ctx *t)
+{
+	uint64_t budget = part_ops(P_RING), start, deadline;
+	struct ring_ep e = { .fd = -1 };
+	struct rng r;
+	int status, episodes = 0;
+
+	part_start(t, P_RING);
+	rng_init(&r, fuzz_seed, P_RING);
+	bufs_init();
+	e.page = bufs.data;
+	if (pca_client_open(&e.c))
+		PCA_FATAL(t, "pca_client_open: %s", pca_strerror(NULL));
+	start = atomic_load(&shared->ops[P_RING]);
+	while (atomic_load(&shared->ops[P_RING]) - start < budget) {
+		volatile uint64_t *mem;
+		pid_t pid;
+		int i, ops = 10 + rbelow(&r, 60);
+
+		e.pages = 1 + rbelow(&r, RING_MAX_PAGES);
+		e.fd = pca_region_create(e.pages * PAGE, PCA_REGION_MISSING,
+					 &e.id);
+		if (e.fd < 0)
+			PCA_FATAL(t, "pca_region_create: %s", strerror(-e.fd));
+		mem = mmap(NULL, e.pages * PAGE, PROT_READ, MAP_SHARED, e.fd,
+			   0);
+		if (mem == MAP_FAILED)
+			PCA_FATAL(t, "mmap: %s", strerror(errno));
+		/* faults wait while no ring is attached: the policy stays */
+		if (pca_attach(e.c, e.id, PCA_POLICY_WAIT, NULL) ||
+		    pca_detach(e.c, e.id))
+			PCA_FATAL(t, "setting the wait policy: %s",
+				  pca_strerror(e.c));
+		ring_attach(&e, &r);
+		pid = ring_child(mem, e.id, e.pages);
+		if (pid < 0)
+			PCA_FATAL(t, "fork: %s", strerror(errno));
+		for (i = 0; i < ops; i++)
+			ring_op(&e, &r);
+		/* the end of the episode: every page, whatever the ring saw */
+		for (i = 0; i < (int)e.pages; i++) {
+			int ret;
+
+			*(uint64_t *)e.page = ring_stamp(e.id, i);
+			ret = pca_fd_copy(e.fd, (uint64_t)i * PAGE, e.page,
+					  PAGE, 0, NULL);
+			if (ret && ret != -EEXIST)
+				fuzz_wrong("final COPY: %s", strerror(-ret));
+		}
+		deadline = now_ms() + 10000ULL * wait_scale;
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (now_ms() > deadline) {
+				fuzz_wrong("ring episode: the touching child hangs");
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				break;
+			}
+			usleep(1000);
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fuzz_wrong("ring episode: child status %#x", status);
+		ring_detach(&e);
+		munmap((void *)mem, e.pages * PAGE);
+		close(e.fd);
+		episodes++;
+	}
+	pca_client_close(e.c);
+	pca_t_diag(t, "%llu operations in %d episodes, %.1f s",
+		   (unsigned long long)(atomic_load(&shared->ops[P_RING]) -
+					start), episodes,
+		   (now_ms() - part_t0) / 1000.0);
+	wrong_check(t, part_wrong0);
+}
+
+/* -------------------------------------------------------------------------
  * main
  */
 
@@ -4103,6 +4451,7 @@ PCA_TEST_F(mmap, test_mmap, PCA_FEATURE_MISSING)
 PCA_TEST_F(concurrent, test_concurrent,
 	 PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
 	 PCA_FEATURE_COPY_BATCH | PCA_FEATURE_WAIT_POLICY)
+PCA_TEST_F(ring, test_ring, PCA_FEATURE_FAULT_RING | PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(reopen_race, test_reopen_race, PCA_FEATURE_MISSING)
 PCA_TEST_F(report_race, test_report_race,
 	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD |

@@ -6,8 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include <netlink/genl/genl.h>
 
@@ -330,6 +335,175 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 		}
 	}
 	return got;
+}
+
+/* -------------------------------------------------------------------------
+ * Fault rings
+ */
+
+struct pca_ring {
+	int fd;
+	void *map;
+	size_t map_len;
+	struct pca_ring_header *hdr;
+	const struct pca_fault_record *recs;
+	uint64_t mask;
+	uint64_t tail;		/* ours; the header's is what we publish */
+	unsigned int busy_usec;
+};
+
+struct ring_reply {
+	uint32_t queue_id;
+	int fd;
+};
+
+static int parse_ring(struct nlattr **tb, void *arg)
+{
+	struct ring_reply *rr = arg;
+
+	if (tb[PCA_A_QUEUE_ID])
+		rr->queue_id = nla_get_u32(tb[PCA_A_QUEUE_ID]);
+	if (tb[PCA_A_RING_FD])
+		rr->fd = (int)nla_get_u32(tb[PCA_A_RING_FD]);
+	return 0;
+}
+
+int pca_attach_ring(struct pca_client *c, uint32_t region_id,
+		    uint32_t policy, uint32_t entries, struct pca_ring **ring,
+		    uint32_t *queue_id)
+{
+	struct ring_reply rr = { .queue_id = 0, .fd = -1 };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct pca_ring *r;
+	struct nl_msg *msg;
+	int ret;
+
+	*ring = NULL;
+	msg = pca_msg_new(c, PCA_CMD_ATTACH, 0);
+	if (msg && (nla_put_u32(msg, PCA_A_REGION_ID, region_id) ||
+		    nla_put_u32(msg, PCA_A_RING_ENTRIES, entries) ||
+		    (policy != PCA_POLICY_UNCHANGED &&
+		     nla_put_u32(msg, PCA_A_POLICY, policy))))
+		msg = pca_msg_discard(msg);
+	ret = pca_request_reply(c, msg, parse_ring, &rr, "ring fd");
+	if (ret)
+		return ret;
+	if (rr.fd < 0)
+		return pca_set_error(c, -EPROTO, "the kernel sent no ring fd");
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(rr.fd);
+		return pca_set_error(c, -ENOMEM, "out of memory");
+	}
+	r->fd = rr.fd;
+	r->mask = entries - 1;
+	r->map_len = (PCA_RING_MAP_SIZE(entries) + psz - 1) / psz * psz;
+	r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      r->fd, 0);
+	if (r->map == MAP_FAILED) {
+		ret = -errno;
+		close(r->fd);
+		free(r);
+		return pca_set_error(c, ret, "mmap of the fault ring: %s",
+				     pca_errno_text(-ret));
+	}
+	r->hdr = r->map;
+	r->recs = (const void *)((char *)r->map + PCA_RING_RECORDS_OFFSET);
+	r->tail = __atomic_load_n(&r->hdr->tail, __ATOMIC_RELAXED);
+	if (queue_id)
+		*queue_id = rr.queue_id;
+	*ring = r;
+	return 0;
+}
+
+void pca_ring_close(struct pca_ring *ring)
+{
+	if (!ring)
+		return;
+	munmap(ring->map, ring->map_len);
+	close(ring->fd);
+	free(ring);
+}
+
+int pca_ring_fd(const struct pca_ring *ring)
+{
+	return ring->fd;
+}
+
+void pca_ring_set_busy_poll(struct pca_ring *ring, unsigned int usec)
+{
+	ring->busy_usec = usec;
+}
+
+/* Copy out what the kernel has written, up to @max, and publish the tail. */
+static int ring_take(struct pca_ring *ring, struct pca_fault_record *recs,
+		     int max)
+{
+	uint64_t head = __atomic_load_n(&ring->hdr->head, __ATOMIC_ACQUIRE);
+	int n = 0;
+
+	/* A head further than a ring ahead is not the kernel's: ignore it. */
+	if (head - ring->tail > ring->mask + 1)
+		return 0;
+	while (ring->tail != head && n < max)
+		recs[n++] = ring->recs[ring->tail++ & ring->mask];
+	if (n)
+		__atomic_store_n(&ring->hdr->tail, ring->tail,
+				 __ATOMIC_RELEASE);
+	return n;
+}
+
+static uint64_t ring_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int pca_ring_recv(struct pca_ring *ring, struct pca_fault_record *recs,
+		  int max, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ring->fd, .events = POLLIN };
+	int n;
+
+	if (max <= 0)
+		return -EINVAL;
+	n = ring_take(ring, recs, max);
+	if (n || !timeout_ms)
+		return n;
+	if (ring->busy_usec) {
+		uint64_t until = ring_now_ns() + ring->busy_usec * 1000ULL;
+
+		do {
+			n = ring_take(ring, recs, max);
+			if (n)
+				return n;
+		} while (ring_now_ns() < until);
+	}
+	if (poll(&pfd, 1, timeout_ms) < 0)
+		return errno == EINTR ? 0 : -errno;
+	n = ring_take(ring, recs, max);
+	if (n)
+		return n;
+	if (pfd.revents & POLLERR)
+		return -EPROTO;
+	if (pfd.revents & (POLLHUP | POLLNVAL))
+		return -EPIPE;
+	return 0;
+}
+
+int pca_attach_fastest(struct pca_client *c, uint32_t region_id,
+		       uint32_t policy, struct pca_ring **ring)
+{
+	struct pca_api_info api;
+
+	*ring = NULL;
+	if (!pca_api(c, PCA_API_VERSION, 0, &api) &&
+	    (api.features & PCA_FEATURE_FAULT_RING))
+		return pca_attach_ring(c, region_id, policy,
+				       PCA_RING_DEFAULT_ENTRIES, ring, NULL);
+	return pca_attach(c, region_id, policy, NULL);
 }
 
 /* -------------------------------------------------------------------------

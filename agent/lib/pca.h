@@ -233,6 +233,54 @@ int pca_recv_faults(struct pca_client *c, struct pca_fault_record *recs,
 int pca_fault_resend(struct pca_client *c, uint32_t region_id);
 
 /* -------------------------------------------------------------------------
+ * Fault rings (PCA_FEATURE_FAULT_RING): records in shared memory
+ */
+
+struct pca_ring;
+
+/*
+ * PCA_CMD_ATTACH with PCA_A_RING_ENTRIES: attach a fault ring of @entries
+ * records (a power of two, PCA_RING_MIN_ENTRIES to PCA_RING_MAX_ENTRIES)
+ * to the region, with @policy as pca_attach(), and map it.  The ring, not
+ * the client's socket, is the queue: it stays attached until
+ * pca_ring_close(), and the client is free for other requests.
+ */
+int pca_attach_ring(struct pca_client *c, uint32_t region_id,
+		    uint32_t policy, uint32_t entries, struct pca_ring **ring,
+		    uint32_t *queue_id);
+/* Detach and unmap the ring. */
+void pca_ring_close(struct pca_ring *ring);
+/* The ring's fd, to poll() beside others (POLLIN: records to take). */
+int pca_ring_fd(const struct pca_ring *ring);
+/*
+ * Spin up to @usec microseconds on the ring's head before pca_ring_recv()
+ * sleeps in poll(): no system call at all while faults keep coming, at the
+ * price of a busy CPU.  0 (the default) does not spin.
+ */
+void pca_ring_set_busy_poll(struct pca_ring *ring, unsigned int usec);
+/*
+ * Take up to @max records, waiting up to @timeout_ms (0: do not wait, <0:
+ * forever) when there are none: no system call when records are there,
+ * one poll() otherwise.  Returns the number taken, 0 on timeout or a
+ * signal, -EPIPE once the queue was detached (the region closed) and the
+ * ring is empty, -EPROTO if the kernel found the ring's tail corrupt, or
+ * another -errno.  A record may name a fault already taken: the kernel
+ * writes every pending fault again after the ring was full.
+ */
+int pca_ring_recv(struct pca_ring *ring, struct pca_fault_record *recs,
+		  int max, int timeout_ms);
+
+/*
+ * The fastest way to receive a region's faults: a fault ring of
+ * PCA_RING_DEFAULT_ENTRIES where the module has them (*@ring set), else
+ * the client's socket (*@ring NULL; pca_recv_faults()).  Detach with
+ * pca_ring_close(), or pca_detach() for the socket.
+ */
+#define PCA_RING_DEFAULT_ENTRIES	1024
+int pca_attach_fastest(struct pca_client *c, uint32_t region_id,
+		       uint32_t policy, struct pca_ring **ring);
+
+/* -------------------------------------------------------------------------
  * Dirty log (PCA_FEATURE_DIRTY_LOG)
  *
  * Bitmaps are arrays of uint64_t: page (offset / page size) + n of the

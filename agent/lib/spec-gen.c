@@ -17,6 +17,7 @@ const char *const pca_spec_feature_names[PCA_SPEC_FEATURES] = {
 	"migrate",
 	"region_open",
 	"huge",
+	"fault_ring",
 };
 
 const char *const pca_spec_cmd_names[__PCA_CMD_MAX] = {
@@ -76,6 +77,8 @@ const char *const pca_spec_attr_names[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_MESSAGE] = "mig_message",
 	[PCA_A_REGION_UNIT] = "region_unit",
 	[PCA_A_REGION_PATH] = "region_path",
+	[PCA_A_RING_ENTRIES] = "ring_entries",
+	[PCA_A_RING_FD] = "ring_fd",
 };
 
 const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
@@ -107,6 +110,8 @@ const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_MESSAGE] = { .type = NLA_STRING },
 	[PCA_A_REGION_UNIT] = { .type = NLA_U64 },
 	[PCA_A_REGION_PATH] = { .type = NLA_STRING },
+	[PCA_A_RING_ENTRIES] = { .type = NLA_U32 },
+	[PCA_A_RING_FD] = { .type = NLA_U32 },
 };
 
 const char *const pca_spec_page_attr_names[PCA_PAGE_A_MAX + 1] = {

@@ -95,6 +95,49 @@ struct pca_fault_record {
 };
 
 /*
+ * Fault rings (PCA_FEATURE_FAULT_RING).  ATTACH with PCA_A_RING_ENTRIES (a
+ * power of two, 16 to 65536) attaches a queue whose records are written to
+ * memory shared with the agent instead of netlink messages, and answers
+ * with PCA_A_RING_FD, a new fd (close-on-exec) that owns the queue: closing
+ * it detaches the queue.  mmap() it, MAP_SHARED, PROT_READ | PROT_WRITE, at
+ * offset 0, PCA_RING_MAP_SIZE(entries) bytes (or fewer pages: the kernel
+ * checks only the upper bound): the header below at offset 0, then record n
+ * at PCA_RING_RECORDS_OFFSET + (n & (entries - 1)) * 64.
+ * Mappings of a ring are not inherited by fork(), so that a child cannot
+ * keep a queue alive after the agent closed the ring fd.
+ *
+ * @head and @tail count records since the ring was made, free-running.
+ * The kernel writes records, then @head (release); the agent reads @head
+ * (acquire), the records up to it, then sets @tail (release) to the count
+ * it consumed.  The kernel never trusts @head or @tail: it keeps its own
+ * head and reads @tail only to see how much room there is.  A @tail behind
+ * what the kernel wrote by more than @entries, or ahead of it, counts as a
+ * full ring, and poll() says EPOLLERR until @tail is sane again.  When the
+ * ring is full, records wait in the kernel (its list of pending faults is
+ * complete) and are written again once there is room: agents accept a
+ * record for a fault they already know, as on netlink.
+ *
+ * poll(): EPOLLIN while @head != @tail, EPOLLERR for a bad @tail, EPOLLHUP
+ * once the region closed.  Every ioctl on a ring fd fails with -ENOTTY.
+ */
+#define PCA_RING_MIN_ENTRIES	16
+#define PCA_RING_MAX_ENTRIES	65536
+#define PCA_RING_RECORDS_OFFSET	4096ULL
+#define PCA_RING_MAP_SIZE(entries)	\
+	(PCA_RING_RECORDS_OFFSET + (__u64)(entries) * 64)
+
+struct pca_ring_header {
+	__u64 head;		/* kernel: records written */
+	__u64 reserved0[7];	/* zero; @head alone in its cache line */
+	__u64 tail;		/* agent: records consumed */
+	__u64 reserved1[7];	/* zero; @tail alone in its cache line */
+	__u64 entries;		/* records the ring holds */
+	__u64 queue_id;		/* the queue, as in the records */
+	__u64 region_id;
+	__u64 reserved2[5];	/* zero */
+};
+
+/*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
  * DISCARD, SET_FLAGS.  Anything else: -ENOTTY.  Type 0xBA, numbers

@@ -22,6 +22,8 @@
  * @PCA_FEATURE_MIGRATE: The VMM to agent relay.
  * @PCA_FEATURE_REGION_OPEN: The REGION_OPEN ioctl.
  * @PCA_FEATURE_HUGE: The region flag huge.
+ * @PCA_FEATURE_FAULT_RING: Fault rings, attached with ring-entries
+ *   (PCA_RING_*).
  */
 enum pca_feature {
 	PCA_FEATURE_MISSING = 1,
@@ -35,6 +37,7 @@ enum pca_feature {
 	PCA_FEATURE_MIGRATE = 256,
 	PCA_FEATURE_REGION_OPEN = 512,
 	PCA_FEATURE_HUGE = 1024,
+	PCA_FEATURE_FAULT_RING = 2048,
 };
 
 /**
@@ -156,6 +159,8 @@ enum pca_attr {
 	PCA_A_MIG_MESSAGE,
 	PCA_A_REGION_UNIT,
 	PCA_A_REGION_PATH,
+	PCA_A_RING_ENTRIES,
+	PCA_A_RING_FD,
 
 	__PCA_A_MAX,
 	PCA_A_MAX = (__PCA_A_MAX - 1)
