@@ -1721,6 +1721,266 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	umount(FS_DST);
 }
 
+/* ---- faults served from the start ------------------------------------- */
+
+/*
+ * A destination VMM that reads guest RAM before the switchover (QEMU does
+ * while it loads device state): its faults are urgent requests for the
+ * source's current copy, served at once, while a writer on the source
+ * keeps changing some of the same pages.  Those pages are stale on the
+ * destination by the switchover: after the resume every page read must
+ * hold what the source wrote last, and so must the whole region at the
+ * end.
+ */
+#define EF_PAGES	2048		/* 8 MiB */
+#define EF_HOT		256		/* pages read early and written */
+#define EF_MIN_READS	300		/* early reads before the pause */
+
+struct early {
+	struct pca_test_ctx *t;
+	uint8_t *src, *dst;
+	uint32_t gen[EF_HOT];		/* the source's last, atomic */
+	int stop_writer, resumed, quit;	/* atomic */
+	uint64_t early_reads, late_checked, late_bad, early_bad;
+	uint64_t writes;
+	pthread_t writer, reader;
+	uint32_t seed_w, seed_r;
+};
+
+static uint64_t ef_word(uint64_t page, uint32_t gen)
+{
+	return page << 32 | gen;
+}
+
+static void ef_write(uint8_t *mem, uint64_t page, uint32_t gen)
+{
+	volatile uint64_t *w = (volatile uint64_t *)(mem + page * 4096);
+
+	w[0] = ef_word(page, gen);
+	w[256] = ef_word(page, gen);
+}
+
+static void *ef_writer(void *arg)
+{
+	struct early *e = arg;
+
+	while (!__atomic_load_n(&e->stop_writer, __ATOMIC_ACQUIRE)) {
+		uint64_t p = rand_r(&e->seed_w) % EF_HOT;
+		uint32_t g = e->gen[p] + 1;
+
+		ef_write(e->src, p, g);
+		__atomic_store_n(&e->gen[p], g, __ATOMIC_RELEASE);
+		e->writes++;
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void *ef_reader(void *arg)
+{
+	struct early *e = arg;
+	uint64_t p;
+
+	while (!__atomic_load_n(&e->resumed, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE)) {
+		uint64_t w;
+
+		p = rand_r(&e->seed_r) % EF_HOT;
+		w = *(volatile uint64_t *)(e->dst + p * 4096);
+		/* some copy of this page the source held, never another */
+		if (w >> 32 != p ||
+		    (uint32_t)w > __atomic_load_n(&e->gen[p], __ATOMIC_ACQUIRE))
+			e->early_bad++;
+		e->early_reads++;
+		usleep(200);
+	}
+	if (__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
+		return NULL;
+	/* resumed: the source is paused, every page must be its last */
+	for (p = 0; p < EF_HOT; p++) {
+		volatile uint64_t *w = (volatile uint64_t *)(e->dst + p * 4096);
+		uint64_t want = ef_word(p, e->gen[p]);
+
+		e->late_checked++;
+		if (w[0] != want || w[256] != want)
+			e->late_bad++;
+	}
+	return NULL;
+}
+
+static int ef_pause(void *arg)
+{
+	struct early *e = arg;
+	int waited;
+
+	/* let the destination read while the source still runs */
+	for (waited = 0; waited < pca_scaled_ms(20000); waited += 10) {
+		if (__atomic_load_n(&e->early_reads, __ATOMIC_RELAXED) >=
+		    EF_MIN_READS)
+			break;
+		usleep(10000);
+	}
+	__atomic_store_n(&e->stop_writer, 1, __ATOMIC_RELEASE);
+	pthread_join(e->writer, NULL);
+	return 0;
+}
+
+static void ef_resume(void *arg)
+{
+	struct early *e = arg;
+
+	__atomic_store_n(&e->resumed, 1, __ATOMIC_RELEASE);
+}
+
+struct ef_run {
+	struct mig_config cfg;
+	struct mig_result res;
+	int ret;
+	pthread_t th;
+};
+
+static void *ef_src_fn(void *arg)
+{
+	struct ef_run *r = arg;
+
+	r->ret = mig_source_run(&r->cfg, &r->res);
+	return NULL;
+}
+
+static void *ef_dst_fn(void *arg)
+{
+	struct ef_run *r = arg;
+
+	r->ret = mig_dest_run(&r->cfg, &r->res);
+	return NULL;
+}
+
+static void early_faults(struct pca_test_ctx *t, unsigned int rounds)
+{
+	size_t size = EF_PAGES * 4096ULL;
+	struct ef_run *src, *dst;
+	uint32_t sid, did;
+	struct early *e;
+	char addr[64], err[128];
+	int sfd, dfd, lfd;
+	uint64_t p;
+
+	e = calloc(1, sizeof(*e));
+	src = calloc(1, sizeof(*src));
+	dst = calloc(1, sizeof(*dst));
+	PCA_ASSERT(t, e && src && dst, "out of memory");
+	e->t = t;
+	e->seed_w = 1;
+	e->seed_r = 2;
+	sfd = PCA_ASSERT_OK(t, pca_region_create(size, 0, &sid));
+	dfd = PCA_ASSERT_OK(t, pca_region_create(size, PCA_REGION_MISSING,
+						 &did));
+	e->src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	e->dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	PCA_ASSERT(t, e->src != MAP_FAILED && e->dst != MAP_FAILED, "mmap: %s",
+		   strerror(errno));
+	for (p = 0; p < EF_PAGES; p++)
+		ef_write(e->src, p, 1);
+	for (p = 0; p < EF_HOT; p++)
+		e->gen[p] = 1;
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &lfd, addr, sizeof(addr),
+				    err, sizeof(err)));
+
+	mig_config_init(&src->cfg);
+	src->cfg.listen_fd = lfd;
+	src->cfg.region_fd = sfd;
+	src->cfg.region_id = sid;
+	src->cfg.max_rounds = rounds;
+	src->cfg.downtime_ms = 1;
+	src->cfg.io_timeout_ms = pca_scaled_ms(5000);
+	src->cfg.connect_timeout_ms = pca_scaled_ms(20000);
+	src->cfg.tls = MIG_TLS_X509;
+	src->cfg.tls_creds = X509;
+	src->cfg.hooks.pause = ef_pause;
+	src->cfg.hooks.arg = e;
+
+	mig_config_init(&dst->cfg);
+	dst->cfg.addr = addr;
+	dst->cfg.region_fd = dfd;
+	dst->cfg.region_id = did;
+	dst->cfg.io_timeout_ms = pca_scaled_ms(5000);
+	dst->cfg.connect_timeout_ms = pca_scaled_ms(20000);
+	dst->cfg.tls = MIG_TLS_X509;
+	dst->cfg.tls_creds = X509;
+	dst->cfg.hooks.resume = ef_resume;
+	dst->cfg.hooks.arg = e;
+
+	PCA_ASSERT_EQ(t, pthread_create(&e->writer, NULL, ef_writer, e), 0);
+	PCA_ASSERT_EQ(t, pthread_create(&src->th, NULL, ef_src_fn, src), 0);
+	PCA_ASSERT_EQ(t, pthread_create(&dst->th, NULL, ef_dst_fn, dst), 0);
+	/* the destination's VMM reads as soon as its agent attached */
+	for (;;) {
+		struct pca_region_info info;
+
+		if (!pca_region_get(t->c, did, &info) && info.queues)
+			break;
+		usleep(5000);
+	}
+	PCA_ASSERT_EQ(t, pthread_create(&e->reader, NULL, ef_reader, e), 0);
+	pthread_join(dst->th, NULL);
+	pthread_join(src->th, NULL);
+	__atomic_store_n(&e->quit, 1, __ATOMIC_RELEASE);
+	pthread_join(e->reader, NULL);
+	if (!__atomic_load_n(&e->stop_writer, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&e->stop_writer, 1, __ATOMIC_RELEASE);
+		pthread_join(e->writer, NULL);
+	}
+
+	pca_t_diag(t, "rounds %u: writes %llu, early reads %llu (bad %llu), faults %llu early %llu remote %llu, early pages dropped %llu, discarded %llu, late checked %llu bad %llu",
+		   rounds, (unsigned long long)e->writes,
+		   (unsigned long long)e->early_reads,
+		   (unsigned long long)e->early_bad,
+		   (unsigned long long)dst->res.faults,
+		   (unsigned long long)dst->res.faults_early,
+		   (unsigned long long)dst->res.faults_remote,
+		   (unsigned long long)dst->res.early_dropped,
+		   (unsigned long long)dst->res.discarded,
+		   (unsigned long long)e->late_checked,
+		   (unsigned long long)e->late_bad);
+	PCA_EXPECT(t, !src->ret, "source: %s", src->res.error);
+	PCA_EXPECT(t, !dst->ret, "destination: %s", dst->res.error);
+	PCA_EXPECT(t, e->early_reads >= EF_MIN_READS,
+		   "the destination read only %llu times before the switchover",
+		   (unsigned long long)e->early_reads);
+	PCA_EXPECT(t, dst->res.faults_early > 0,
+		   "no fault before the switchover");
+	PCA_EXPECT(t, e->writes > 0, "the source wrote nothing");
+	PCA_EXPECT_EQ(t, e->early_bad, 0);
+	PCA_EXPECT_EQ(t, e->late_checked, EF_HOT);
+	PCA_EXPECT_EQ(t, e->late_bad, 0);
+	PCA_EXPECT_EQ(t, dst->res.pages_present, EF_PAGES);
+	PCA_EXPECT(t, !memcmp(e->src, e->dst, size),
+		   "the destination differs from the source");
+	for (p = 0; p < EF_HOT; p++)
+		if (*(uint64_t *)(e->dst + p * 4096) != ef_word(p, e->gen[p]))
+			break;
+	PCA_EXPECT_EQ(t, p, EF_HOT);
+
+	munmap(e->src, size);
+	munmap(e->dst, size);
+	close(sfd);
+	close(dfd);
+	close(lfd);
+	free(e);
+	free(src);
+	free(dst);
+}
+
+static void test_early_faults(struct pca_test_ctx *t)
+{
+	early_faults(t, 3);
+}
+
+static void test_early_faults_postcopy_only(struct pca_test_ctx *t)
+{
+	early_faults(t, 0);
+}
+
 PCA_TEST_F(idle, test_idle, PRECOPY, .timeout = 90)
 PCA_TEST_F(low_rate, test_low_rate, PRECOPY, .timeout = 90)
 PCA_TEST_F(high_rate, test_high_rate, PRECOPY, .timeout = 90)
@@ -1778,6 +2038,9 @@ PCA_TEST_F(dead_source_handshake, test_dead_source_handshake,
 	 MIG_FEATURES)
 PCA_TEST_F(wrong_migration_id, test_wrong_migration_id, MIG_FEATURES)
 PCA_TEST_F(size_mismatch, test_size_mismatch, MIG_FEATURES)
+PCA_TEST_F(early_faults, test_early_faults, PRECOPY, .timeout = 120)
+PCA_TEST_F(early_faults_postcopy_only, test_early_faults_postcopy_only,
+	   MIG_FEATURES, .timeout = 120)
 PCA_TEST_F(regionfs_paths, test_regionfs_paths, MIG_FEATURES,
 	   .timeout = 120)
 PCA_TEST_F(regionfs_relay, test_regionfs_relay, RELAY, .timeout = 150)
