@@ -2345,6 +2345,40 @@ static void test_qmp_refused(struct pca_test_ctx *t)
 
 	if (access("/bin/postcopy-agent", X_OK))
 		PCA_SKIP(t, "no /bin/postcopy-agent");
+	/* options that do not go together: usage errors (status 2) */
+	{
+		char *no_incoming[] = { "/bin/postcopy-agent", "migrate",
+					"--qmp", FQ_SRC_SOCK, "--role",
+					"source", "--peer", "127.0.0.1:1",
+					NULL };
+		char *with_pause[] = { "/bin/postcopy-agent", "migrate",
+				       "--qmp", FQ_SRC_SOCK, "--vmm-incoming",
+				       FQ_INCOMING, "--pause-cmd", "true",
+				       "--role", "source", "--peer",
+				       "127.0.0.1:1", NULL };
+		char *wait_running[] = { "/bin/postcopy-agent", "destination",
+					 "--connect", "127.0.0.1:1",
+					 "--region-id", "1", "--insecure",
+					 "--wait-running", "1000", NULL };
+		char text[1024];
+		int st;
+
+		st = fq_run(t, no_incoming, "/tmp/migrate_test-qmp.out", text,
+			    sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "--vmm-incoming ADDR:PORT go together"),
+			   "--qmp without --vmm-incoming: %#x", st);
+		st = fq_run(t, with_pause, "/tmp/migrate_test-qmp.out", text,
+			    sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "one or the other"),
+			   "--qmp with --pause-cmd: %#x", st);
+		st = fq_run(t, wait_running, "/tmp/migrate_test-qmp.out",
+			    text, sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "--wait-running is for migrations of the relay"),
+			   "--wait-running outside the relay: %#x", st);
+	}
 	/* no socket */
 	unlink(FQ_SRC_SOCK);
 	qmp_refused(t, NULL, "source", FQ_SRC_SOCK, "does not exist");
