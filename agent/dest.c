@@ -1444,7 +1444,10 @@ static int next_event(struct dst *d, int complete_sent, uint64_t stats_deadline)
 			ev = EV_SWITCH;
 			break;
 		}
-		if (d->all_placed && !complete_sent && d->switched) {
+		/* pages placed early may have been discarded again since */
+		if (d->all_placed && !complete_sent && d->switched &&
+		    __atomic_load_n(&d->placed, __ATOMIC_ACQUIRE) ==
+		    d->pages) {
 			ev = EV_ALL_PLACED;
 			break;
 		}
