@@ -357,7 +357,7 @@ static int vmm_fail(struct vmm_qmp *v, int ret)
 	return ret;
 }
 
-/* Both sides: checks, capabilities; the destination starts listening. */
+/* Both sides: checks, capabilities, before the migration is asked for. */
 static int vmm_setup(struct vmm_qmp *v, int role, char *mem_path, size_t len)
 {
 	int ret = qmp_open(&v->q, v->sock, v->timeout_ms);
@@ -366,15 +366,26 @@ static int vmm_setup(struct vmm_qmp *v, int role, char *mem_path, size_t len)
 		ret = qmp_prepare(&v->q, mem_path, len);
 	if (!ret && role == PCA_MIG_DESTINATION)
 		ret = qmp_check_incoming(&v->q);
-	if (!ret && role == PCA_MIG_DESTINATION)
-		ret = qmp_exec(&v->q, "migrate-incoming",
-			       uri_args(v->incoming), NULL);
 	if (ret)
 		return vmm_fail(v, ret);
-	printf("QEMU %s: RAM on %s, x-ignore-shared set%s%s\n", v->q.version,
-	       mem_path, role == PCA_MIG_DESTINATION ?
-	       ", device state expected on " : "",
-	       role == PCA_MIG_DESTINATION ? v->incoming : "");
+	printf("QEMU %s: RAM on %s, x-ignore-shared set\n", v->q.version,
+	       mem_path);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * Destination, once the migration is asked for (a refusal, e.g. no
+ * daemon, leaves QEMU as it was): QEMU listens for the device state.
+ */
+static int vmm_listen(struct vmm_qmp *v)
+{
+	int ret = qmp_exec(&v->q, "migrate-incoming", uri_args(v->incoming),
+			   NULL);
+
+	if (ret)
+		return vmm_fail(v, ret);
+	printf("QEMU takes the device state on %s\n", v->incoming);
 	fflush(stdout);
 	return 0;
 }
@@ -674,6 +685,15 @@ int cmd_migrate(int argc, char **argv)
 		pca_client_close(c);
 		qmp_close(&v.q);
 		return ret;
+	}
+	if (v.sock && role == PCA_MIG_DESTINATION) {
+		ret = vmm_listen(&v);
+		if (ret) {
+			pca_migrate_cancel(c, id);
+			pca_client_close(c);
+			qmp_close(&v.q);
+			return ret;
+		}
 	}
 	catch_stop();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
