@@ -2600,6 +2600,13 @@ static void test_qmp_vmm_fails(struct pca_test_ctx *t)
 	qmp_migration(t, 1);
 }
 
+/* the VMM's view first: faults from the start, QEMU over QMP */
+PCA_TEST_F(early_faults, test_early_faults, PRECOPY, .timeout = 120)
+PCA_TEST_F(early_faults_postcopy_only, test_early_faults_postcopy_only,
+	   MIG_FEATURES, .timeout = 120)
+PCA_TEST_F(qmp_refused, test_qmp_refused, MIG_FEATURES, .timeout = 120)
+PCA_TEST_F(qmp_migration, test_qmp_migration, RELAY, .timeout = 200)
+PCA_TEST_F(qmp_vmm_fails, test_qmp_vmm_fails, RELAY, .timeout = 200)
 PCA_TEST_F(idle, test_idle, PRECOPY, .timeout = 90)
 PCA_TEST_F(low_rate, test_low_rate, PRECOPY, .timeout = 90)
 PCA_TEST_F(high_rate, test_high_rate, PRECOPY, .timeout = 90)
@@ -2657,15 +2664,9 @@ PCA_TEST_F(dead_source_handshake, test_dead_source_handshake,
 	 MIG_FEATURES)
 PCA_TEST_F(wrong_migration_id, test_wrong_migration_id, MIG_FEATURES)
 PCA_TEST_F(size_mismatch, test_size_mismatch, MIG_FEATURES)
-PCA_TEST_F(early_faults, test_early_faults, PRECOPY, .timeout = 120)
-PCA_TEST_F(early_faults_postcopy_only, test_early_faults_postcopy_only,
-	   MIG_FEATURES, .timeout = 120)
 PCA_TEST_F(regionfs_paths, test_regionfs_paths, MIG_FEATURES,
 	   .timeout = 120)
 PCA_TEST_F(regionfs_relay, test_regionfs_relay, RELAY, .timeout = 150)
-PCA_TEST_F(qmp_refused, test_qmp_refused, MIG_FEATURES, .timeout = 120)
-PCA_TEST_F(qmp_migration, test_qmp_migration, RELAY, .timeout = 200)
-PCA_TEST_F(qmp_vmm_fails, test_qmp_vmm_fails, RELAY, .timeout = 200)
 PCA_TEST_F(tls_x509, test_tls_x509, PRECOPY, .timeout = 90)
 PCA_TEST_F(tls_psk, test_tls_psk, PRECOPY, .timeout = 90)
 PCA_TEST_F(tls_ktls, test_tls_ktls, MIG_FEATURES, .timeout = 90)
