@@ -1770,8 +1770,9 @@ static void *ef_writer(void *arg)
 		uint64_t p = rand_r(&e->seed_w) % EF_HOT;
 		uint32_t g = e->gen[p] + 1;
 
-		ef_write(e->src, p, g);
+		/* a reader never sees a generation not yet announced */
 		__atomic_store_n(&e->gen[p], g, __ATOMIC_RELEASE);
+		ef_write(e->src, p, g);
 		e->writes++;
 		usleep(100);
 	}
