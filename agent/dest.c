@@ -1375,6 +1375,7 @@ static int apply_switchover(struct dst *d)
 	}
 	pthread_mutex_unlock(&d->page_lock);
 	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
+	add(&d->early_dropped, unplaced);
 	mig_placer_free(pl);
 	if (ret)
 		return ret;
