@@ -102,7 +102,7 @@ static int qmp_next(struct qmp *q, json_object **out)
 static int qmp_send(struct qmp *q, json_object *msg)
 {
 	const char *s = json_object_to_json_string_ext(msg,
-						       JSON_C_TO_STRING_PLAIN);
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t len = strlen(s), off = 0;
 
 	while (off < len) {
