@@ -101,6 +101,7 @@ struct dst {
 	uint64_t *fault_ns;	/* fault time of a waiting page, atomic */
 	uint64_t *requested;	/* bitmap: asked the source for it */
 	uint64_t *discard;	/* the switchover's bitmap */
+	uint64_t *final;	/* answers read after the source paused */
 	uint64_t placed;	/* atomic */
 	uint64_t held;		/* atomic: staged or placed */
 
@@ -135,6 +136,9 @@ struct dst {
 	int rerequest;		/* atomic: ask again for what is missing */
 	int fatal;		/* a worker failed for good */
 	int src_postcopy;	/* the last welcome: switchover happened */
+	int src_paused;		/* atomic: END_PRECOPY came on the preempt
+				 * channel: every answer since is final
+				 */
 	uint64_t t_connected;	/* first contact made */
 	char fatal_msg[256];
 
@@ -322,10 +326,11 @@ static int drop_early(struct dst *d, struct mig_placer *pl, uint64_t page)
 			  mig_placer_err(pl, ret));
 		return ret;
 	}
+	/* before it reads missing: the next fault must ask again */
+	mig_clear_bit(d->requested, page);
 	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
 	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
 	__atomic_fetch_sub(&d->held, 1, __ATOMIC_RELAXED);
-	mig_clear_bit(d->requested, page);
 	add(&d->early_dropped, 1);
 	return 0;
 }
@@ -515,6 +520,13 @@ static int place_urgent(struct dst *d, struct mig_placer *pl,
 	      mig_place_copy(pl, page, buf, 0);
 	if (!ret) {
 		d->ver[page] = r->arg;
+		/*
+		 * Read while the source was paused: final, whatever the
+		 * discard bitmap (copied maybe before this answer took the
+		 * page out of the source's send set) says.
+		 */
+		if (early && __atomic_load_n(&d->src_paused, __ATOMIC_ACQUIRE))
+			mig_set_bit(d->final, page);
 		mark_placed(d, page);
 	}
 	if (early)
@@ -547,6 +559,7 @@ static void *preempt_thread(void *arg)
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
 		if (r.type == MIG_MSG_END_PRECOPY && !r.len) {
 			/* no answer read before the source paused follows */
+			__atomic_store_n(&d->src_paused, 1, __ATOMIC_RELEASE);
 			pthread_mutex_lock(&d->lock);
 			d->ended++;
 			pthread_cond_broadcast(&d->cond);
@@ -1343,9 +1356,9 @@ static int unplace(struct dst *d, struct mig_placer **pl, uint64_t page)
 			      mig_placer_err(*pl, ret));
 		return ret;
 	}
+	mig_clear_bit(d->requested, page);
 	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
 	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
-	mig_clear_bit(d->requested, page);
 	return 0;
 }
 
@@ -1363,6 +1376,8 @@ static int apply_switchover(struct dst *d)
 		if (!mig_test_bit(d->discard, p))
 			continue;
 		st = state_of(d, p);
+		if (st == ST_PLACED && mig_test_bit(d->final, p))
+			continue;
 		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
 			__atomic_store_n(&d->state[p], ST_MISSING,
 					 __ATOMIC_RELEASE);
@@ -1555,8 +1570,10 @@ static int setup(struct dst *d)
 	d->fault_ns = calloc(d->pages, sizeof(*d->fault_ns));
 	d->requested = calloc(d->words, sizeof(uint64_t));
 	d->discard = calloc(d->words, sizeof(uint64_t));
+	d->final = calloc(d->words, sizeof(uint64_t));
 	if (!d->state || !d->ver || !d->fault_ns || !d->requested ||
-	    !d->discard || mig_lat_init(&d->lat, d->pages + 1024)) {
+	    !d->discard || !d->final ||
+	    mig_lat_init(&d->lat, d->pages + 1024)) {
 		mig_set_error(d->res, 0, "out of memory for %llu pages",
 			      (unsigned long long)d->pages);
 		return -ENOMEM;
@@ -1624,6 +1641,7 @@ static void teardown(struct dst *d)
 	free(d->fault_ns);
 	free(d->requested);
 	free(d->discard);
+	free(d->final);
 	mig_lat_free(&d->lat);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->ctrl_tx);

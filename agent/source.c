@@ -479,6 +479,11 @@ static void *preempt_thread(void *arg)
 			ret = -EPROTO;
 			break;
 		}
+		/*
+		 * Read and sent on one side of END_PRECOPY on this channel:
+		 * an answer after it was read while paused.
+		 */
+		pthread_mutex_lock(&s->pre_tx);
 		/* a later write is logged, or the VMM stopped writing */
 		settled = __atomic_load_n(&s->paused, __ATOMIC_ACQUIRE) ||
 			  __atomic_load_n(&s->tracking, __ATOMIC_ACQUIRE);
@@ -492,7 +497,6 @@ static void *preempt_thread(void *arg)
 		__atomic_store_n(&s->hint_word, first / 64,
 				 __ATOMIC_RELAXED);
 		__atomic_fetch_add(&s->hint_gen, 1, __ATOMIC_RELEASE);
-		pthread_mutex_lock(&s->pre_tx);
 		ret = mig_send_all(s->conns.pre, buf, used,
 				   s->cfg->io_timeout_ms, &s->conns.broken);
 		pthread_mutex_unlock(&s->pre_tx);
