@@ -174,15 +174,15 @@ int main(int argc, char **argv)
 		const char *s = argv[i];
 		int ret;
 
-		if (s[0] == '{')
+		if (s[0] == '{') {
 			ret = execute(s);
-		else if (!strncmp(s, "wait:", 5))
+		} else if (!strncmp(s, "wait:", 5)) {
 			ret = wait_status(s + 5);
-		else if (!strncmp(s, "stamp:", 6))
+		} else if (!strncmp(s, "stamp:", 6)) {
 			ret = stamp(s + 6);
-		else if (!strcmp(s, "print"))
+		} else if (!strcmp(s, "print")) {
 			ret = printf("%s\n", answer) < 0;
-		else {
+		} else {
 			fprintf(stderr, "qemu_qmp: unknown step %s\n", s);
 			return 2;
 		}
