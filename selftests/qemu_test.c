@@ -259,7 +259,8 @@ static void vm_mount(struct pca_test_ctx *t, struct lab *l, struct vm *vm,
 	pid = fork();
 	PCA_ASSERT(t, pid >= 0, "fork: %s", strerror(errno));
 	if (!pid) {
-		if (setns(l->nsfd[vm->ns], CLONE_NEWNET))
+		if (l->nsfd[vm->ns] >= 0 &&
+		    setns(l->nsfd[vm->ns], CLONE_NEWNET))
 			_exit(1);
 		_exit(mount("none", vm->dir, "pcafs", 0, opts) ? 2 : 0);
 	}
@@ -286,7 +287,8 @@ static struct vm *vm_add(struct pca_test_ctx *t, struct lab *l, int ns,
 	return vm;
 }
 
-static void lab_setup(struct pca_test_ctx *t, struct lab *l)
+/* Everything a case needs; with @net, the namespaces and agent daemons. */
+static void lab_setup(struct pca_test_ctx *t, struct lab *l, int net)
 {
 	static const char *const ns_path[2] = { "/run/netns/" NS_A,
 						"/run/netns/" NS_B };
@@ -301,6 +303,8 @@ static void lab_setup(struct pca_test_ctx *t, struct lab *l)
 	cur_lab = l;
 	lab_owner = getpid();
 	atexit(lab_teardown);
+	if (!net)
+		return;
 
 	ret = sh("set -e; IP=/bin/ip; $IP netns add " NS_A "; $IP netns add " NS_B "; "
 		 "$IP link add pca-qveth0 type veth peer name pca-qveth1; "
@@ -680,7 +684,7 @@ static void run_case(struct pca_test_ctx *t, unsigned int hops,
 	unsigned int i;
 	int refcnt = module_refcnt();
 
-	lab_setup(t, &lab);
+	lab_setup(t, &lab, 1);
 	src = vm_add(t, &lab, 0, NULL);
 	vm_start(t, &lab, src, 0, 0);
 	wait_passes(t, src, 2, 120000);
@@ -746,9 +750,53 @@ static void test_cut_postcopy(struct pca_test_ctx *t)
 	run_case(t, 1, rounds, 1);
 }
 
+/*
+ * The payload's checks can fail: a page of its area discarded under it
+ * (a hole punched in the file: the page reads as zero again) must be
+ * reported as a mismatch.
+ */
+static void test_detects_corruption(struct pca_test_ctx *t)
+{
+	static char buf[1 << 16];
+	char *mm;
+	long long end;
+	struct lab lab;
+	struct vm *vm;
+	int fd, refcnt = module_refcnt();
+
+	lab_setup(t, &lab, 0);
+	vm = vm_add(t, &lab, 0, NULL);
+	vm_start(t, &lab, vm, 0, 0);
+	wait_passes(t, vm, 1, 120000);
+	fd = open(vm->file, O_RDWR | O_CLOEXEC);
+	PCA_ASSERT(t, fd >= 0, "%s: %s", vm->file, strerror(errno));
+	/* pages 100-107 of the area, at 4 MiB */
+	PCA_ASSERT(t, !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				 (4 << 20) + 100 * 4096, 8 * 4096),
+		   "punching a hole: %s", strerror(errno));
+	close(fd);
+	end = now_ns() + pca_scaled_ms(60000) * 1000000LL;
+	for (;;) {
+		read_text(vm->serial, buf, sizeof(buf));
+		if (strstr(buf, "MISMATCH"))
+			break;
+		PCA_ASSERT(t, now_ns() < end,
+			   "the payload did not notice 8 zeroed pages");
+		usleep(100000);
+	}
+	mm = strstr(buf, "pca-payload: MISMATCH");
+	if (mm && strchr(mm, '\n'))
+		*strchr(mm, '\n') = '\0';
+	pca_t_diag(t, "%s", mm ? mm : "MISMATCH");
+	lab_teardown();
+	PCA_EXPECT_EQ(t, module_refcnt(), refcnt);
+}
+
 #define QEMU_FEATURES	(PCA_FEATURE_MISSING | PCA_FEATURE_DIRTY_LOG | \
 			 PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN)
 
+PCA_TEST_F(detects_corruption, test_detects_corruption, PCA_FEATURE_MISSING,
+	   .timeout = 200, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(precopy_postcopy, test_precopy_postcopy, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(postcopy_only, test_postcopy_only, QEMU_FEATURES,
