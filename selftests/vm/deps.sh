@@ -19,12 +19,10 @@ KERNELS=${KERNELS-6.1 6.12}
 # coreutils' timeout goes into the guest for kselftest's runner.
 # flex, bison, bc, libelf-dev and libssl-dev build the debug lane's kernel
 # (selftests/debug) from linux-source-6.1.
-# qemu-system-x86 with seabios and qemu-system-data: the test guests, and
-# the QEMU qemu_test boots inside one (mkinitramfs.sh copies it there).
 # libgnutls28-dev: the migrations' TLS (as Debian's QEMU); openssl makes
 # the tests' credentials (mkcreds.sh).
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd libgnutls28-dev openssl
-      qemu-system-x86 seabios qemu-system-data busybox-static iproute2 sparse linux-source-6.1
+      qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
       libnl-3-dev libnl-genl-3-dev liburing-dev
       linux-source-6.12 python3 python3-yaml python3-jsonschema
       flex bison bc libelf-dev libssl-dev rsync coreutils
@@ -32,6 +30,10 @@ PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd libgnutls28-dev openss
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"
 done
+# seabios and qemu-system-data (which qemu-system-x86 pulls in too): the
+# firmware of the QEMU that qemu_test boots inside a guest
+# (mkinitramfs.sh copies it there).
+PKGS="$PKGS seabios qemu-system-data"
 
 APT_OPTS="-y -q --no-install-recommends -o DPkg::Lock::Timeout=600"
 export DEBIAN_FRONTEND=noninteractive
