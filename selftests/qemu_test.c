@@ -56,6 +56,8 @@
 #define PASSES_AFTER	2
 
 static char qemu_bin[64], payload[256], qmp_helper[256];
+/* the agent drives QEMU itself: "postcopy-agent migrate --qmp" */
+static int agent_qmp;
 
 /* One QEMU: a file of a pcafs mount in one of the namespaces. */
 struct vm {
@@ -223,6 +225,16 @@ static int module_refcnt(void)
 	return buf[0] ? atoi(buf) : -1;
 }
 
+/* Whether "postcopy-agent migrate --help" mentions @what. */
+static int agent_knows(const char *what)
+{
+	char *argv[] = { AGENT, "migrate", "--help", NULL };
+	static char out[8192];
+
+	pca_run_capture(argv, out, sizeof(out));
+	return strstr(out, what) != NULL;
+}
+
 static void find_files(struct pca_test_ctx *t)
 {
 	char self[200], *dir;
@@ -244,6 +256,7 @@ static void find_files(struct pca_test_ctx *t)
 	snprintf(qmp_helper, sizeof(qmp_helper), "%s/qemu_qmp", dir);
 	if (access(payload, R_OK) || access(qmp_helper, X_OK))
 		PCA_SKIP(t, "no %s or %s", payload, qmp_helper);
+	agent_qmp = agent_knows("--qmp SOCKET");
 }
 
 /* Mount pcafs for @vm from inside its namespace: the region belongs there. */
@@ -406,7 +419,8 @@ static void vm_start(struct pca_test_ctx *t, struct lab *l, struct vm *vm,
 	}
 	PCA_ASSERT(t, !qmp(vm, "{\"execute\": \"migrate-set-capabilities\", \"arguments\": {\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": true}]}}",
 			   NULL), "QEMU %c: x-ignore-shared refused", vm->name);
-	if (incoming) {
+	/* with --qmp, the destination agent starts the incoming migration */
+	if (incoming && !agent_qmp) {
 		char cmd[160];
 
 		snprintf(uri, sizeof(uri), "tcp:%s:%u", ns_addr(vm->ns),
@@ -531,6 +545,17 @@ static size_t file_size(const char *path)
 	return stat(path, &st) ? 0 : (size_t)st.st_size;
 }
 
+/* Whether the destination's guest runs: cont sent, by us or the agent. */
+static int guest_runs(const char *dout, const char *cont_f)
+{
+	static char buf[1 << 18];
+
+	if (!agent_qmp)
+		return stamp(cont_f) > 0;
+	read_text(dout, buf, sizeof(buf));
+	return strstr(buf, "\"running\": true") != NULL;
+}
+
 /* No packet passes the link for @ms, in both directions, then all do. */
 static void cut_link(struct pca_test_ctx *t, int ms)
 {
@@ -547,8 +572,11 @@ static void cut_link(struct pca_test_ctx *t, int ms)
 
 /*
  * The one place that says how a migration of @src to @dst is driven:
- * "postcopy-agent migrate" on both sides, through the agent daemons,
- * with QMP commands for the switchover.  The source's pause command stops
+ * "postcopy-agent migrate" on both sides, through the agent daemons.
+ * An agent that knows "--qmp" drives QEMU itself (x-ignore-shared,
+ * migrate-incoming, stop, migrate, cont) and reports the guest's
+ * downtime.  Otherwise the QMP commands of the switchover are our
+ * --pause-cmd and --resume-cmd.  The source's pause command stops
  * the vCPUs and only starts QEMU's migration of device state: the
  * destination QEMU reads guest RAM while loading it, which waits for the
  * agent's switchover, so the pause command must not wait for the load.
@@ -560,6 +588,7 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 			    const char *src_args, int cut, struct hop *h)
 {
 	char pause[1024], resume[512], peer[64], sargs[256], dargs[128];
+	char vmm_in[64];
 	char stop_f[64], cont_f[64], sout[64], dout[64];
 	static char buf[1 << 18];
 	char *sargv[20], *dargv[20];
@@ -576,6 +605,8 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	unlink(cont_f);
 	snprintf(peer, sizeof(peer), "%s:%u", ns_addr(src->ns),
 		 AGENT_PORT + hop);
+	snprintf(vmm_in, sizeof(vmm_in), "%s:%u", ns_addr(dst->ns),
+		 QEMU_PORT + hop);
 	snprintf(pause, sizeof(pause),
 		 "%s %s '{\"execute\": \"stop\"}' stamp:%s '{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:%s:%u\"}}'",
 		 qmp_helper, src->qmp, stop_f, ns_addr(dst->ns),
@@ -599,8 +630,15 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	dargv[n++] = peer;
 	dargv[n++] = "--args";
 	dargv[n++] = dargs;
-	dargv[n++] = "--resume-cmd";
-	dargv[n++] = resume;
+	if (agent_qmp) {
+		dargv[n++] = "--qmp";
+		dargv[n++] = dst->qmp;
+		dargv[n++] = "--vmm-incoming";
+		dargv[n++] = vmm_in;
+	} else {
+		dargv[n++] = "--resume-cmd";
+		dargv[n++] = resume;
+	}
 	dargv[n++] = "--timeout-s";
 	dargv[n++] = "180";
 	dargv[n++] = "--json";
@@ -616,8 +654,15 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	sargv[n++] = peer;
 	sargv[n++] = "--args";
 	sargv[n++] = sargs;
-	sargv[n++] = "--pause-cmd";
-	sargv[n++] = pause;
+	if (agent_qmp) {
+		sargv[n++] = "--qmp";
+		sargv[n++] = src->qmp;
+		sargv[n++] = "--vmm-incoming";
+		sargv[n++] = vmm_in;
+	} else {
+		sargv[n++] = "--pause-cmd";
+		sargv[n++] = pause;
+	}
 	sargv[n++] = "--timeout-s";
 	sargv[n++] = "180";
 	sargv[n++] = "--json";
@@ -630,10 +675,10 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 		/* once the guest runs on the destination: in postcopy */
 		long long end = now_ns() + pca_scaled_ms(120000) * 1000000LL;
 
-		while (stamp(cont_f) < 0 && now_ns() < end &&
+		while (!guest_runs(dout, cont_f) && now_ns() < end &&
 		       waitpid(pd, &sd, WNOHANG) == 0)
 			usleep(20000);
-		PCA_ASSERT(t, stamp(cont_f) > 0,
+		PCA_ASSERT(t, guest_runs(dout, cont_f),
 			   "the destination never resumed the guest");
 		cut_link(t, io_ms + 1500);
 	}
@@ -664,9 +709,17 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	ev = completed_event(sout, buf, sizeof(buf));
 	if (ev && json_num(ev, "downtime_ms") > 0)
 		h->agent_downtime_ms = json_num(ev, "downtime_ms");
-	PCA_ASSERT(t, stamp(stop_f) > 0 && stamp(cont_f) > 0,
-		   "no stop or cont stamp: the QMP commands did not run");
-	h->guest_downtime_ms = (stamp(cont_f) - stamp(stop_f)) / 1e6;
+	if (agent_qmp) {
+		/* the agents report it: source pause to guest running */
+		h->guest_downtime_ms = json_num(ev ? ev : "", "guest_downtime_ms");
+		ev = completed_event(dout, buf, sizeof(buf));
+		if (json_num(ev, "guest_downtime_ms") > h->guest_downtime_ms)
+			h->guest_downtime_ms = json_num(ev, "guest_downtime_ms");
+	} else {
+		PCA_ASSERT(t, stamp(stop_f) > 0 && stamp(cont_f) > 0,
+			   "no stop or cont stamp: the QMP commands did not run");
+		h->guest_downtime_ms = (stamp(cont_f) - stamp(stop_f)) / 1e6;
+	}
 	h->reconnects = daemon_reconnects(l->daemon_out[dst->ns], doff);
 }
 
@@ -685,6 +738,8 @@ static void run_case(struct pca_test_ctx *t, unsigned int hops,
 	int refcnt = module_refcnt();
 
 	lab_setup(t, &lab, 1);
+	pca_t_diag(t, "driven by postcopy-agent migrate %s",
+		   agent_qmp ? "--qmp" : "--pause-cmd/--resume-cmd and qemu_qmp");
 	src = vm_add(t, &lab, 0, NULL);
 	vm_start(t, &lab, src, 0, 0);
 	wait_passes(t, src, 2, 120000);
