@@ -85,6 +85,8 @@ struct mcli {
 	struct pca_mig_info mig;
 	uint32_t relay_phase;		/* last phase the module has */
 	int relay_paused;		/* the VMM confirmed the pause */
+	int relay_running;		/* the VMM said the guest runs */
+	int wait_running_ms;		/* destination: wait that long for it */
 	int relay_warned;
 	uint64_t relay_update_ns;
 	pthread_mutex_t relay_lock;
@@ -196,6 +198,8 @@ static void relay_events(struct mcli *m, int timeout_ms)
 state:
 		if (ev.phase == PCA_MIG_PAUSED)
 			m->relay_paused = 1;
+		if (ev.running)
+			m->relay_running = 1;
 		if (ev.phase == PCA_MIG_CANCELLED)
 			cancelled = 1;
 		if (ev.phase > m->relay_phase)
@@ -314,6 +318,7 @@ static void relay_finish(struct mcli *m, int ret, const struct mig_result *r)
 		.faults = r->faults,
 		.elapsed_ns = r->total_ns,
 		.downtime_ns = r->downtime_ns,
+		.guest_downtime_ns = r->guest_downtime_ns,
 		.fault_p50_ns = r->lat_p50_ns,
 		.fault_p99_ns = r->lat_p99_ns,
 	};
@@ -325,8 +330,9 @@ static void relay_finish(struct mcli *m, int ret, const struct mig_result *r)
 			 r->error[0] ? r->error : strerror(-ret));
 	else
 		snprintf(msg, sizeof(msg),
-			 "%" PRIu64 " pages in %.2f s, downtime %.1f ms",
-			 r->pages, r->total_ns / 1e9, r->downtime_ns / 1e6);
+			 "%" PRIu64 " pages in %.2f s, downtime %.1f ms, guest downtime %.1f ms",
+			 r->pages, r->total_ns / 1e9, r->downtime_ns / 1e6,
+			 r->guest_downtime_ns / 1e6);
 	pthread_mutex_lock(&m->relay_lock);
 	relay_update(m, ret ? PCA_MIG_FAILED : PCA_MIG_COMPLETED, &prog,
 		     ret ? -ret : 0, msg);
@@ -381,13 +387,56 @@ static void hook_unpause(void *arg)
 	ctl_write(m, "unpause\n");
 }
 
+/*
+ * Destination, --wait-running: the VMM loads its device state and says
+ * when the guest runs (MIGRATE_RUNNING); until then the source holds
+ * its background stream back, and the guest's downtime goes on.
+ */
+static void relay_wait_running(struct mcli *m)
+{
+	uint64_t deadline = now_ns() +
+			    (uint64_t)m->wait_running_ms * 1000000ULL;
+
+	pthread_mutex_lock(&m->relay_lock);
+	while (!m->relay_running && !cancelled) {
+		uint64_t now = now_ns();
+		struct pca_mig_info st;
+
+		if (now >= deadline) {
+			fprintf(stderr, PROG ": %s: migration %u: the VMM did not say the guest runs within %d ms (--wait-running): going on\n",
+				m->name, m->mig.mig_id, m->wait_running_ms);
+			break;
+		}
+		relay_events(m, deadline - now > 250000000ULL ? 250 :
+				(int)((deadline - now) / 1000000) + 1);
+		if (!m->relay_running && !cancelled &&
+		    !pca_migrate_get(m->relay, m->mig.mig_id, &st)) {
+			m->relay_running = st.running;
+			cancelled = cancelled || st.phase >= PCA_MIG_FAILED;
+		}
+	}
+	pthread_mutex_unlock(&m->relay_lock);
+}
+
 static void hook_resume(void *arg)
+{
+	struct mcli *m = arg;
+
+	if (m->relay) {
+		relay_message(m, PCA_MIG_POSTCOPY, NULL);
+		if (m->wait_running_ms)
+			relay_wait_running(m);
+	}
+	ctl_write(m, "resume\n");
+}
+
+/* Source: the destination switched over; a VMM sends its device state. */
+static void hook_switched(void *arg)
 {
 	struct mcli *m = arg;
 
 	if (m->relay)
 		relay_message(m, PCA_MIG_POSTCOPY, NULL);
-	ctl_write(m, "resume\n");
 }
 
 static void hook_log(enum mig_log_level level, const char *msg, void *arg)
@@ -499,7 +548,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_RECOVER_TIMEOUT, OPT_CONTROL_FD, OPT_JSON,
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
-	OPT_INSECURE, OPT_NO_KTLS,
+	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING,
 };
 
 static const struct option mig_opts[] = {
@@ -533,6 +582,7 @@ static const struct option mig_opts[] = {
 	{ "tls-peer", required_argument, NULL, OPT_TLS_PEER },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
+	{ "wait-running", required_argument, NULL, OPT_WAIT_RUNNING },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -602,6 +652,10 @@ static const char dest_help[] =
 "  --resume                 take over the migration --migration-id from a\n"
 "                           destination agent that died (the region keeps\n"
 "                           what it placed; faults waited meanwhile)\n"
+"  --wait-running MS        relay only: after the switchover, wait up to MS\n"
+"                           for the VMM to say the guest runs (MIGRATE_RUNNING)\n"
+"                           before the source streams the rest; the guest's\n"
+"                           downtime ends there (migrate --qmp passes it)\n"
 "  --connect-timeout-ms MS  keep trying to reach the source (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
 "                           that sends heartbeats is alive however slow\n"
@@ -711,6 +765,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_CONNECT:
 	case OPT_CHANNELS:
 	case OPT_RESUME:
+	case OPT_WAIT_RUNNING:
 		return dst ? NULL : "destination";
 	case OPT_ID:
 	case OPT_TLS_CREDS:
@@ -886,6 +941,10 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 		case OPT_NO_KTLS:
 			m->cfg.tls_no_ktls = 1;
 			break;
+		case OPT_WAIT_RUNNING:
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->wait_running_ms);
+			break;
 		case OPT_HELP:
 		case 'h':
 			fputs(mode_help[m->mode], stdout);
@@ -923,6 +982,9 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 	    !m->region_name && !m->region_path)
 		return cmd_usage(name, "%s",
 				 "--region-id is required: faults are received for it");
+	if (m->wait_running_ms && !m->relay)
+		return cmd_usage(name, "%s",
+				 "--wait-running is for migrations of the relay (postcopy-agent daemon)");
 	if (m->cfg.want_resume && !m->cfg.have_id)
 		return cmd_usage(name, "%s",
 				 "--resume needs --migration-id: the id of the migration to take over");
@@ -984,6 +1046,7 @@ static int run_parsed(struct mcli *m)
 	m->cfg.hooks.pause = hook_pause;
 	m->cfg.hooks.unpause = hook_unpause;
 	m->cfg.hooks.resume = hook_resume;
+	m->cfg.hooks.switched = hook_switched;
 	m->cfg.hooks.progress = hook_progress;
 	m->cfg.hooks.log = hook_log;
 	m->cfg.hooks.arg = m;

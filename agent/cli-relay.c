@@ -29,6 +29,7 @@
 
 #include "cli.h"
 #include "lib/pca.h"
+#include "qmp.h"
 
 #define DAEMON_MAX_WORKERS	256
 #define DAEMON_POLL_MS		500
@@ -298,7 +299,7 @@ static void print_event(const struct pca_mig_info *m, int json)
 	const struct pca_mig_progress *p = &m->progress;
 
 	if (json) {
-		printf("{\"id\": %u, \"region\": %u, \"role\": \"%s\", \"phase\": \"%s\", \"peer\": \"%s\", \"pages\": %llu, \"pages_sent\": %llu, \"pages_remaining\": %llu, \"round\": %llu, \"bytes\": %llu, \"dirty_rate\": %llu, \"faults\": %llu, \"elapsed_s\": %.3f, \"downtime_ms\": %.3f, \"p50_us\": %.1f, \"p99_us\": %.1f, \"error\": %u, \"message\": \"%s\"}\n",
+		printf("{\"id\": %u, \"region\": %u, \"role\": \"%s\", \"phase\": \"%s\", \"peer\": \"%s\", \"pages\": %llu, \"pages_sent\": %llu, \"pages_remaining\": %llu, \"round\": %llu, \"bytes\": %llu, \"dirty_rate\": %llu, \"faults\": %llu, \"elapsed_s\": %.3f, \"downtime_ms\": %.3f, \"guest_downtime_ms\": %.3f, \"running\": %s, \"p50_us\": %.1f, \"p99_us\": %.1f, \"error\": %u, \"message\": \"%s\"}\n",
 		       m->mig_id, m->region_id, pca_mig_role_name(m->role),
 		       pca_mig_phase_name(m->phase), m->peer,
 		       (unsigned long long)p->pages_total,
@@ -308,7 +309,8 @@ static void print_event(const struct pca_mig_info *m, int json)
 		       (unsigned long long)p->bytes_wire,
 		       (unsigned long long)p->dirty_rate,
 		       (unsigned long long)p->faults, p->elapsed_ns / 1e9,
-		       p->downtime_ns / 1e6, p->fault_p50_ns / 1e3,
+		       p->downtime_ns / 1e6, p->guest_downtime_ns / 1e6,
+		       m->running ? "true" : "false", p->fault_p50_ns / 1e3,
 		       p->fault_p99_ns / 1e3, m->error, m->message);
 	} else {
 		printf("migration %u: %-10s %s region %u, %llu/%llu pages, %llu left, round %llu, %.1f MiB, %llu faults, %.1f s%s%s\n",
@@ -325,9 +327,168 @@ static void print_event(const struct pca_mig_info *m, int json)
 	fflush(stdout);
 }
 
+/* -------------------------------------------------------------------------
+ * migrate --qmp: QEMU as the VMM (Documentation/qemu.rst)
+ */
+
+struct vmm_qmp {
+	struct qmp q;
+	const char *sock;
+	const char *incoming;		/* the destination QEMU's ADDR:PORT */
+	int timeout_ms;
+	int stopped;			/* source: we stopped the vCPUs */
+	int started, sent;		/* source: QEMU's migration */
+	int running;			/* destination: the guest runs */
+};
+
+static json_object *uri_args(const char *incoming)
+{
+	json_object *a = json_object_new_object();
+	char uri[PCA_MIG_PEER_MAX + 8];
+
+	snprintf(uri, sizeof(uri), "tcp:%s", incoming);
+	json_object_object_add(a, "uri", json_object_new_string(uri));
+	return a;
+}
+
+static int vmm_fail(struct vmm_qmp *v, int ret)
+{
+	fprintf(stderr, PROG ": migrate: %s\n", v->q.err);
+	return ret;
+}
+
+/* Both sides: checks, capabilities, before the migration is asked for. */
+static int vmm_setup(struct vmm_qmp *v, int role, char *mem_path, size_t len)
+{
+	int ret = qmp_open(&v->q, v->sock, v->timeout_ms);
+
+	if (!ret)
+		ret = qmp_prepare(&v->q, mem_path, len);
+	if (!ret && role == PCA_MIG_DESTINATION)
+		ret = qmp_check_incoming(&v->q);
+	if (ret)
+		return vmm_fail(v, ret);
+	printf("QEMU %s: RAM on %s, x-ignore-shared set\n", v->q.version,
+	       mem_path);
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * Destination, once the migration is asked for (a refusal, e.g. no
+ * daemon, leaves QEMU as it was): QEMU listens for the device state.
+ */
+static int vmm_listen(struct vmm_qmp *v)
+{
+	int ret = qmp_exec(&v->q, "migrate-incoming", uri_args(v->incoming),
+			   NULL);
+
+	if (ret)
+		return vmm_fail(v, ret);
+	printf("QEMU takes the device state on %s\n", v->incoming);
+	fflush(stdout);
+	return 0;
+}
+
+/* Source, at switchover: the vCPUs stop. */
+static int vmm_stop(struct vmm_qmp *v)
+{
+	int ret = qmp_exec(&v->q, "stop", NULL, NULL);
+
+	if (ret)
+		return vmm_fail(v, ret);
+	v->stopped = 1;
+	return 0;
+}
+
+/* Wait for QEMU's migration to end: 0 completed, -EIO failed. */
+static int vmm_wait_migration(struct vmm_qmp *v, const char *side)
+{
+	struct timespec t0, now;
+	char st[32];
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ret = qmp_migrate_status(&v->q, st, sizeof(st));
+		if (ret)
+			return vmm_fail(v, ret);
+		if (!strcmp(st, "completed"))
+			return 0;
+		if (!strcmp(st, "failed") || !strcmp(st, "cancelled")) {
+			if (!strcmp(st, "cancelled"))
+				snprintf(v->q.err, sizeof(v->q.err),
+					 "QEMU's migration was cancelled");
+			fprintf(stderr, PROG ": migrate: %s (%s)\n", v->q.err,
+				side);
+			return -EIO;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 > v->timeout_ms) {
+			fprintf(stderr, PROG ": migrate: QEMU's migration of device state did not end within %d ms (--qmp-timeout-ms; %s, status %s)\n",
+				v->timeout_ms, side, st);
+			return -ETIMEDOUT;
+		}
+		if (stop_requested)
+			return -ECANCELED;
+		usleep(10000);
+	}
+}
+
+/* Source, once the destination switched over: the device state. */
+static int vmm_send_state(struct vmm_qmp *v)
+{
+	int ret;
+
+	v->started = 1;
+	ret = qmp_exec(&v->q, "migrate", uri_args(v->incoming), NULL);
+	if (ret)
+		return vmm_fail(v, ret);
+	ret = vmm_wait_migration(v, "source");
+	if (!ret) {
+		v->sent = 1;
+		printf("QEMU's device state sent to %s\n", v->incoming);
+		fflush(stdout);
+	}
+	return ret;
+}
+
+/* Source, when the migration failed before QEMU's did: the guest goes on. */
+static void vmm_continue(struct vmm_qmp *v)
+{
+	if (!v->stopped || v->sent)
+		return;
+	if (qmp_exec(&v->q, "cont", NULL, NULL))
+		fprintf(stderr, PROG ": migrate: the guest could not be continued on the source: %s\n",
+			v->q.err);
+	else
+		fprintf(stderr, PROG ": migrate: the guest keeps running on the source\n");
+	v->stopped = 0;
+}
+
+/* Destination: the device state loaded, the guest runs. */
+static int vmm_run(struct vmm_qmp *v)
+{
+	char st[32];
+	int ret = vmm_wait_migration(v, "destination");
+
+	if (ret)
+		return ret;
+	ret = qmp_run_state(&v->q, st, sizeof(st));
+	/* without -S QEMU runs the guest itself once loaded */
+	if (!ret && strcmp(st, "running"))
+		ret = qmp_exec(&v->q, "cont", NULL, NULL);
+	if (ret)
+		return vmm_fail(v, ret);
+	v->running = 1;
+	return 0;
+}
+
 static const char migrate_help[] =
 "Usage: " PROG " migrate --region-id ID|PATH --role source|destination --peer ADDR:PORT\n"
 "                       [--args \"OPTIONS\"] [--pause-cmd CMD] [--resume-cmd CMD]\n"
+"                       [--qmp SOCKET --vmm-incoming ADDR:PORT [--qmp-timeout-ms MS]]\n"
 "                       [--timeout-s N] [--json]\n"
 "\n"
 "Ask the module's relay for a migration of a region (the daemon does the\n"
@@ -344,6 +505,16 @@ static const char migrate_help[] =
 "  --pause-cmd CMD       source, at switchover: a shell command that stops\n"
 "                        every writer of the region (none: it is idle)\n"
 "  --resume-cmd CMD      destination: a shell command that starts the VMM\n"
+"  --qmp SOCKET          QEMU's QMP socket (-qmp unix:SOCKET,server=on,wait=off):\n"
+"                        check its RAM backend (a shared file of pcafs, also\n"
+"                        the region when --region-id is not given) and set\n"
+"                        x-ignore-shared; source: stop at switchover, send\n"
+"                        the device state with QEMU's migrate; destination:\n"
+"                        migrate-incoming, cont once loaded (Documentation/qemu.rst)\n"
+"  --vmm-incoming ADDR:PORT  with --qmp, on both sides: where the destination\n"
+"                        QEMU takes the device state (tcp:ADDR:PORT)\n"
+"  --qmp-timeout-ms MS   with --qmp: an answer from QEMU, and QEMU's\n"
+"                        migration of device state, may take this long (60000)\n"
 "  --timeout-s N         give up (cancel) after N seconds (0: never)\n"
 "  --json                one JSON object per event\n";
 
@@ -358,13 +529,18 @@ int cmd_migrate(int argc, char **argv)
 		{ "resume-cmd", required_argument, NULL, 'R' },
 		{ "timeout-s", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "qmp", required_argument, NULL, 'Q' },
+		{ "vmm-incoming", required_argument, NULL, 'I' },
+		{ "qmp-timeout-ms", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *peer = NULL, *args = NULL, *pause_cmd = NULL;
 	const char *resume_cmd = NULL, *region_name = NULL;
-	unsigned long region = 0, timeout_s = 0;
+	unsigned long region = 0, timeout_s = 0, qmp_ms = 60000;
 	int role = -1, json = 0, opt, ret, resumed = 0;
+	struct vmm_qmp v = { .q.fd = -1 };
+	char mem_path[PATH_MAX], qargs[PCA_MIG_ARGS_MAX + 64];
 	struct pca_client *c;
 	struct timespec t0, now;
 	uint32_t id, last_phase = PCA_MIG_REQUESTED;
@@ -420,6 +596,19 @@ int cmd_migrate(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'Q':
+			v.sock = optarg;
+			break;
+		case 'I':
+			v.incoming = optarg;
+			break;
+		case 'T':
+			errno = 0;
+			qmp_ms = strtoul(optarg, &end, 0);
+			if (errno || *end || !qmp_ms || qmp_ms > INT_MAX)
+				return cmd_usage("migrate",
+						 "bad --qmp-timeout-ms %s", optarg);
+			break;
 		case 'h':
 			fputs(migrate_help, stdout);
 			return 0;
@@ -431,18 +620,52 @@ int cmd_migrate(int argc, char **argv)
 	if (optind < argc)
 		return cmd_usage("migrate", "unexpected argument %s",
 				 argv[optind]);
-	if ((!region && !region_name) || role < 0 || !peer)
+	if (v.sock && (pause_cmd || resume_cmd))
 		return cmd_usage("migrate", "%s",
-				 "--region-id, --role and --peer are required");
+				 "--qmp does what --pause-cmd and --resume-cmd do: give one or the other");
+	if (!v.sock != !v.incoming)
+		return cmd_usage("migrate", "%s",
+				 "--qmp SOCKET and --vmm-incoming ADDR:PORT go together (on both sides)");
+	if (v.incoming && strlen(v.incoming) >= PCA_MIG_PEER_MAX)
+		return cmd_usage("migrate", "--vmm-incoming %s is too long",
+				 v.incoming);
+	if ((!region && !region_name && !v.sock) || role < 0 || !peer)
+		return cmd_usage("migrate", "%s",
+				 "--region-id (or --qmp), --role and --peer are required");
 	if (strlen(peer) >= PCA_MIG_PEER_MAX)
 		return cmd_usage("migrate", "--peer %s is too long", peer);
 	if (args && strlen(args) >= PCA_MIG_ARGS_MAX)
 		return cmd_usage("migrate", "%s", "--args is too long");
 
+	if (v.sock) {
+		v.timeout_ms = (int)qmp_ms;
+		ret = vmm_setup(&v, role, mem_path, sizeof(mem_path));
+		if (ret) {
+			qmp_close(&v.q);
+			return ret;
+		}
+		/* the RAM backend's file is the region */
+		if (!region && !region_name)
+			region_name = mem_path;
+		if (role == PCA_MIG_DESTINATION) {
+			/* the source streams once the guest runs here */
+			snprintf(qargs, sizeof(qargs), "--wait-running %lu%s%s",
+				 qmp_ms, args ? " " : "", args ? args : "");
+			if (strlen(qargs) >= PCA_MIG_ARGS_MAX) {
+				qmp_close(&v.q);
+				return cmd_usage("migrate", "%s",
+						 "--args is too long");
+			}
+			args = qargs;
+		}
+	}
+
 	/* events first, so that none is missed */
 	ret = relay_client("migrate", PCA_MCGRP_VMM, &c);
-	if (ret)
+	if (ret) {
+		qmp_close(&v.q);
 		return ret;
+	}
 	if (region_name) {
 		uint32_t rid;
 
@@ -451,6 +674,7 @@ int cmd_migrate(int argc, char **argv)
 			fprintf(stderr, PROG ": migrate: --region-id %s: %s\n",
 				region_name, pca_strerror(c));
 			pca_client_close(c);
+			qmp_close(&v.q);
 			return ret;
 		}
 		region = rid;
@@ -459,7 +683,17 @@ int cmd_migrate(int argc, char **argv)
 	if (ret) {
 		fail("migrate", pca_strerror(c), ret);
 		pca_client_close(c);
+		qmp_close(&v.q);
 		return ret;
+	}
+	if (v.sock && role == PCA_MIG_DESTINATION) {
+		ret = vmm_listen(&v);
+		if (ret) {
+			pca_migrate_cancel(c, id);
+			pca_client_close(c);
+			qmp_close(&v.q);
+			return ret;
+		}
 	}
 	catch_stop();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -502,7 +736,7 @@ int cmd_migrate(int argc, char **argv)
 		last_phase = ev.phase;
 		print_event(&ev, json);
 		if (ev.phase == PCA_MIG_SWITCHOVER && role == PCA_MIG_SOURCE) {
-			ret = run_cmd("pause", pause_cmd);
+			ret = v.sock ? vmm_stop(&v) : run_cmd("pause", pause_cmd);
 			if (!ret)
 				ret = pca_migrate_paused(c, id);
 			if (ret) {
@@ -512,11 +746,35 @@ int cmd_migrate(int argc, char **argv)
 				break;
 			}
 		}
+		/* the destination switched over: no stale page there */
+		if (v.sock && role == PCA_MIG_SOURCE && !v.started &&
+		    (ev.phase == PCA_MIG_POSTCOPY ||
+		     ev.phase == PCA_MIG_COMPLETED)) {
+			ret = vmm_send_state(&v);
+			if (ret) {
+				pca_migrate_cancel(c, id);
+				break;
+			}
+		}
 		if (role == PCA_MIG_DESTINATION && !resumed &&
 		    (ev.phase == PCA_MIG_POSTCOPY ||
 		     ev.phase == PCA_MIG_COMPLETED)) {
 			resumed = 1;
-			run_cmd("resume", resume_cmd);
+			if (!v.sock) {
+				run_cmd("resume", resume_cmd);
+			} else {
+				ret = vmm_run(&v);
+				if (ret) {
+					pca_migrate_cancel(c, id);
+					break;
+				}
+				if (pca_migrate_running(c, id))
+					fprintf(stderr, PROG ": migrate: telling the agent the guest runs: %s\n",
+						pca_strerror(c));
+				else if (!json)
+					printf("migration %u: the guest runs\n",
+					       id);
+			}
 		}
 		if (ev.phase >= PCA_MIG_COMPLETED) {
 			ret = ev.phase == PCA_MIG_COMPLETED ? 0 :
@@ -526,9 +784,17 @@ int cmd_migrate(int argc, char **argv)
 					id, pca_mig_phase_name(ev.phase),
 					ev.message[0] ? ev.message :
 					strerror(-ret));
+			if (!ret && !json)
+				printf("migration %u: downtime %.1f ms (agent), %.1f ms (guest)\n",
+				       id, ev.progress.downtime_ns / 1e6,
+				       ev.progress.guest_downtime_ns / 1e6);
 			break;
 		}
 	}
+	/* a failure before QEMU moved the device state: the guest goes on */
+	if (ret && v.sock && role == PCA_MIG_SOURCE)
+		vmm_continue(&v);
+	qmp_close(&v.q);
 	pca_client_close(c);
 	return ret;
 }

@@ -20,6 +20,19 @@
  * never sent) are dropped.  What remains staged is final.  The VMM is
  * told to resume at once; it does not wait for anything to be placed.
  *
+ * Faults are served from the start: before the switchover (a VMM reads
+ * guest RAM while it loads its device state) every fault is an urgent
+ * request for the source's current copy, which is placed at once.  Such
+ * a page stays subject to the switchover: a newer copy of it arriving on
+ * a data channel discards it from the region again (the newer copy is
+ * staged), and so does the discard bitmap.  Versions decide: a copy is
+ * taken only over an older one.  The source ends its pre-switchover
+ * answers with END_PRECOPY on the preempt channel, and the switchover
+ * waits for it as for the data channels, so that no answer read before
+ * the source paused is placed after the discard bitmap was applied.
+ * Once it is applied the destination says so (SWITCHED), before the VMM
+ * is told to run.
+ *
  * Postcopy: a fault on a staged page is resolved locally from the staging
  * buffer; a fault on a missing page becomes an urgent request on the
  * preempt channel.  A stager thread places the staged pages in bulk
@@ -88,6 +101,7 @@ struct dst {
 	uint64_t *fault_ns;	/* fault time of a waiting page, atomic */
 	uint64_t *requested;	/* bitmap: asked the source for it */
 	uint64_t *discard;	/* the switchover's bitmap */
+	uint64_t *final;	/* answers read after the source paused */
 	uint64_t placed;	/* atomic */
 	uint64_t held;		/* atomic: staged or placed */
 
@@ -103,8 +117,15 @@ struct dst {
 	pthread_cond_t cond;
 	pthread_mutex_t ctrl_tx;
 	pthread_mutex_t pre_tx;	/* d->conns.pre and requests on it */
+	/*
+	 * Before the switchover: a page's state, version and presence in
+	 * the region change together under it (data, preempt channels).
+	 */
+	pthread_mutex_t page_lock;
 	int switched;		/* discard applied, VMM resumed */
-	unsigned int ended;	/* channels past END_PRECOPY, this epoch */
+	unsigned int ended;	/* channels past END_PRECOPY, this epoch
+				 * (data channels and the preempt channel)
+				 */
 	int have_switchover;	/* received, not applied */
 	uint64_t t_switch_rx;
 	int got_stats;
@@ -115,10 +136,13 @@ struct dst {
 	int rerequest;		/* atomic: ask again for what is missing */
 	int fatal;		/* a worker failed for good */
 	int src_postcopy;	/* the last welcome: switchover happened */
+	int src_paused;		/* atomic: END_PRECOPY came on the preempt
+				 * channel: every answer since is final
+				 */
 	uint64_t t_connected;	/* first contact made */
 	char fatal_msg[256];
 
-	/* postcopy workers */
+	/* workers: the fault thread from the start, the stager after */
 	int stop_workers;	/* atomic */
 	int fault_running, stager_running;
 	pthread_t fault_th, stager_th;
@@ -126,6 +150,8 @@ struct dst {
 
 	/* atomic counters */
 	uint64_t bytes, faults, faults_remote, staged_placed, urgent_rx;
+	uint64_t faults_early;	/* before the switchover */
+	uint64_t early_dropped;	/* placed early, then discarded again */
 
 	enum mig_phase phase;
 	unsigned int round;
@@ -286,6 +312,74 @@ static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan)
 	return page;
 }
 
+/*
+ * A page the region holds already (placed before the switchover) is to
+ * be replaced: back to missing, and asked for again by the next fault.
+ * page_lock held.
+ */
+static int drop_early(struct dst *d, struct mig_placer *pl, uint64_t page)
+{
+	int ret = mig_place_discard(pl, page, 1);
+
+	if (ret) {
+		set_fatal(d, "discarding an early page: %s",
+			  mig_placer_err(pl, ret));
+		return ret;
+	}
+	/* before it reads missing: the next fault must ask again */
+	mig_clear_bit(d->requested, page);
+	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_sub(&d->held, 1, __ATOMIC_RELAXED);
+	add(&d->early_dropped, 1);
+	return 0;
+}
+
+/*
+ * Precopy: stage the copy @r of @page, replacing an older one.  Copies of
+ * a page on its data channel come in the order they were sent; a copy
+ * placed early (an urgent answer) may be older or newer than this one:
+ * the versions tell.
+ */
+static int stage_page(struct dst_chan *ch, int fd, const struct mig_rec *r,
+		      uint64_t page)
+{
+	struct dst *d = ch->d;
+	uint8_t st = ST_STAGED_ZERO, old;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->page_lock);
+	old = state_of(d, page);
+	if (old == ST_PLACED && d->ver[page] >= r->arg) {
+		/* the region holds a newer copy: read this one past */
+		pthread_mutex_unlock(&d->page_lock);
+		if (r->flags & MIG_PAGE_ZERO)
+			return 0;
+		return mig_recv_all(fd, ch->buf, d->psz,
+				    d->cfg->io_timeout_ms, &d->conns.broken);
+	}
+	if (!(r->flags & MIG_PAGE_ZERO)) {
+		ret = mig_recv_all(fd, d->stage + page * d->psz, d->psz,
+				   d->cfg->io_timeout_ms, &d->conns.broken);
+		if (ret)
+			goto out;
+		st = ST_STAGED;
+	}
+	if (old == ST_PLACED) {
+		ret = drop_early(d, &ch->pl, page);
+		if (ret)
+			goto out;
+		old = ST_MISSING;
+	}
+	if (__atomic_exchange_n(&d->state[page], st,
+				__ATOMIC_ACQ_REL) == ST_MISSING)
+		add(&d->held, 1);
+	d->ver[page] = r->arg;
+out:
+	pthread_mutex_unlock(&d->page_lock);
+	return ret;
+}
+
 static int wait_switched(struct dst *d)
 {
 	int ret = 0;
@@ -347,22 +441,9 @@ static void *data_thread(void *arg)
 			break;
 		}
 		if (!post) {
-			/* precopy: stage it, replacing an older copy */
-			uint8_t st = ST_STAGED_ZERO;
-
-			if (!(r.flags & MIG_PAGE_ZERO)) {
-				ret = mig_recv_all(fd, d->stage +
-						   page * d->psz, d->psz,
-						   d->cfg->io_timeout_ms,
-						   &d->conns.broken);
-				if (ret)
-					break;
-				st = ST_STAGED;
-			}
-			if (__atomic_exchange_n(&d->state[page], st,
-						__ATOMIC_ACQ_REL) == ST_MISSING)
-				add(&d->held, 1);
-			d->ver[page] = r.arg;
+			ret = stage_page(ch, fd, &r, page);
+			if (ret)
+				break;
 			continue;
 		}
 		if (r.flags & MIG_PAGE_ZERO) {
@@ -402,6 +483,57 @@ static void *data_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * An urgent copy @r of @page (data in @buf unless zero).  After the
+ * switchover it is final.  Before it, it is taken only over an older
+ * copy: a staged one is dropped, a placed one discarded first.
+ */
+static int place_urgent(struct dst *d, struct mig_placer *pl,
+			const struct mig_rec *r, uint64_t page, const void *buf)
+{
+	int early = !__atomic_load_n(&d->switched, __ATOMIC_ACQUIRE), ret;
+	uint8_t st;
+
+	if (early)
+		pthread_mutex_lock(&d->page_lock);
+	st = state_of(d, page);
+	if (early && st == ST_PLACED) {
+		if (d->ver[page] >= r->arg) {
+			/* what the region holds is as new: wake only */
+			ret = mig_place_wake(pl, page, 1);
+			pthread_mutex_unlock(&d->page_lock);
+			resolved(d, page);
+			return ret;
+		}
+		ret = mig_place_discard(pl, page, 1);
+		if (ret) {
+			pthread_mutex_unlock(&d->page_lock);
+			return ret;
+		}
+		__atomic_store_n(&d->state[page], ST_MISSING,
+				 __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
+		__atomic_fetch_sub(&d->held, 1, __ATOMIC_RELAXED);
+		add(&d->early_dropped, 1);
+	}
+	ret = (r->flags & MIG_PAGE_ZERO) ? mig_place_zero(pl, page, 1, 0) :
+	      mig_place_copy(pl, page, buf, 0);
+	if (!ret) {
+		d->ver[page] = r->arg;
+		/*
+		 * Read while the source was paused: final, whatever the
+		 * discard bitmap (copied maybe before this answer took the
+		 * page out of the source's send set) says.
+		 */
+		if (early && __atomic_load_n(&d->src_paused, __ATOMIC_ACQUIRE))
+			mig_set_bit(d->final, page);
+		mark_placed(d, page);
+	}
+	if (early)
+		pthread_mutex_unlock(&d->page_lock);
+	return ret;
+}
+
 static void *preempt_thread(void *arg)
 {
 	struct dst *d = arg;
@@ -425,7 +557,16 @@ static void *preempt_thread(void *arg)
 		if (ret)
 			break;
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
-		if (r.type != MIG_MSG_PAGE || !d->switched) {
+		if (r.type == MIG_MSG_END_PRECOPY && !r.len) {
+			/* no answer read before the source paused follows */
+			__atomic_store_n(&d->src_paused, 1, __ATOMIC_RELEASE);
+			pthread_mutex_lock(&d->lock);
+			d->ended++;
+			pthread_cond_broadcast(&d->cond);
+			pthread_mutex_unlock(&d->lock);
+			continue;
+		}
+		if (r.type != MIG_MSG_PAGE) {
 			mig_logf(d->hk, MIG_LOG_ERROR,
 				 "preempt channel: unexpected record %s (%u)",
 				 mig_msg_name(r.type), r.type);
@@ -444,16 +585,12 @@ static void *preempt_thread(void *arg)
 			if (ret)
 				break;
 		}
-		ret = (r.flags & MIG_PAGE_ZERO) ?
-		      mig_place_zero(pl, page, 1, 0) :
-		      mig_place_copy(pl, page, buf, 0);
+		ret = place_urgent(d, pl, &r, page, buf);
 		if (ret) {
 			set_fatal(d, "placing an urgent page: %s",
 				  mig_placer_err(pl, ret));
 			break;
 		}
-		d->ver[page] = r.arg;
-		mark_placed(d, page);
 		add(&d->urgent_rx, 1);
 	}
 	if (ret != -ECANCELED)
@@ -559,6 +696,22 @@ static void handle_fault(struct dst *d, struct mig_placer *pl,
 	__atomic_compare_exchange_n(&d->fault_ns[page], &zero,
 				    f->time_ns ? f->time_ns : 1, 0,
 				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&d->switched, __ATOMIC_ACQUIRE)) {
+		/*
+		 * Before the switchover nothing staged is final: ask the
+		 * source for its current copy, however the page is held.
+		 */
+		add(&d->faults_early, 1);
+		if (state_of(d, page) == ST_PLACED) {
+			ret = mig_place_wake(pl, page, 1);
+			resolved(d, page);
+		} else {
+			add(&d->faults_remote, 1);
+			if (!mig_test_and_set_bit(d->requested, page))
+				send_request(d, page);
+		}
+		goto out;
+	}
 	switch (state_of(d, page)) {
 	case ST_PLACED:
 		/* a duplicate, or placed without a wake-up */
@@ -581,6 +734,7 @@ static void handle_fault(struct dst *d, struct mig_placer *pl,
 			send_request(d, page);
 		break;
 	}
+out:
 	if (ret)
 		set_fatal(d, "resolving a fault at offset %llu: %s",
 			  (unsigned long long)(page * d->psz),
@@ -701,14 +855,22 @@ static void *stager_thread(void *arg)
 	return NULL;
 }
 
+/* The fault thread, from the moment the migration is accepted. */
+static int start_faults(struct dst *d)
+{
+	__atomic_store_n(&d->stop_workers, 0, __ATOMIC_RELEASE);
+	if (d->fault_running)
+		return 0;
+	return mig_thread_start(&d->fault_th, fault_thread, d,
+				&d->fault_running);
+}
+
+/* After the switchover: the stager too. */
 static int start_workers(struct dst *d)
 {
-	int ret;
+	int ret = start_faults(d);
 
-	__atomic_store_n(&d->stop_workers, 0, __ATOMIC_RELEASE);
-	ret = mig_thread_start(&d->fault_th, fault_thread, d,
-			       &d->fault_running);
-	if (ret)
+	if (ret || d->stager_running)
 		return ret;
 	return mig_thread_start(&d->stager_th, stager_thread, d,
 				&d->stager_running);
@@ -1113,7 +1275,8 @@ static int first_connect(struct dst *d)
  * what it staged is lost: it holds nothing it can vouch for, so it
  * reports no page and lets COPY find the present ones (-EEXIST).  After
  * the switchover the VMM runs already (faults waited for us); before it,
- * nothing was placed and the source starts over.
+ * what was placed early may be stale: it is discarded, and the source
+ * starts over.
  */
 static int restart(struct dst *d)
 {
@@ -1122,6 +1285,20 @@ static int restart(struct dst *d)
 	mig_logf(d->hk, MIG_LOG_INFO,
 		 "resuming migration %s %s the switchover", d->idtxt,
 		 d->src_postcopy ? "after" : "before");
+	if (!d->src_postcopy) {
+		struct mig_placer *pl = mig_placer_new(&d->be);
+
+		/* pages placed early may be stale: the source starts over */
+		ret = pl ? mig_place_discard(pl, 0, d->pages) : -ENOMEM;
+		if (ret) {
+			mig_set_error(d->res, 0, "resuming: discarding early pages: %s",
+				      pl ? mig_placer_err(pl, ret) :
+				      mig_errstr(ret));
+			mig_placer_free(pl);
+			return ret;
+		}
+		mig_placer_free(pl);
+	}
 	if (d->src_postcopy) {
 		ret = start_workers(d);
 		if (ret) {
@@ -1154,8 +1331,8 @@ static int restart(struct dst *d)
  * A page in the region that the discard bitmap names is stale: make it
  * missing again, so that the next touch faults and the source's copy is
  * placed.  Staging places nothing before the switchover, so this only
- * finds pages that a destination placed before it (none with this
- * source); the backends do it with PCA_IOC_DISCARD, or with
+ * finds pages placed early, answers to faults before it; the backends
+ * do it with PCA_IOC_DISCARD, or with
  * fallocate(PUNCH_HOLE) / MADV_DONTNEED for userfaultfd.
  */
 static int unplace(struct dst *d, struct mig_placer **pl, uint64_t page)
@@ -1179,6 +1356,7 @@ static int unplace(struct dst *d, struct mig_placer **pl, uint64_t page)
 			      mig_placer_err(*pl, ret));
 		return ret;
 	}
+	mig_clear_bit(d->requested, page);
 	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
 	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
 	return 0;
@@ -1190,12 +1368,16 @@ static int apply_switchover(struct dst *d)
 	struct mig_placer *pl = NULL;
 	int ret = 0;
 
+	/* answers after the source paused may still be placed meanwhile */
+	pthread_mutex_lock(&d->page_lock);
 	for (p = 0; p < d->pages && !ret; p++) {
 		uint8_t st;
 
 		if (!mig_test_bit(d->discard, p))
 			continue;
 		st = state_of(d, p);
+		if (st == ST_PLACED && mig_test_bit(d->final, p))
+			continue;
 		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
 			__atomic_store_n(&d->state[p], ST_MISSING,
 					 __ATOMIC_RELEASE);
@@ -1206,7 +1388,9 @@ static int apply_switchover(struct dst *d)
 		}
 		d->ver[p] = 0;
 	}
+	pthread_mutex_unlock(&d->page_lock);
 	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
+	add(&d->early_dropped, unplaced);
 	mig_placer_free(pl);
 	if (ret)
 		return ret;
@@ -1224,9 +1408,13 @@ static int apply_switchover(struct dst *d)
 	d->have_switchover = 0;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+	d->res->downtime_ns = mig_now_ns() - d->t_switch_rx;
+	/* the source's VMM may send its device state now */
+	if (ctrl_send(d, MIG_MSG_SWITCHED, 0, NULL, 0))
+		mig_logf(d->hk, MIG_LOG_WARN,
+			 "could not tell the source about the switchover");
 	if (d->hk->resume)
 		d->hk->resume(d->hk->arg);
-	d->res->downtime_ns = mig_now_ns() - d->t_switch_rx;
 	set_phase(d, MIG_PHASE_POSTCOPY);
 	/* lost with a break: the source then only learns it on resume */
 	if (ctrl_send(d, MIG_MSG_RESUMED, 0, NULL, 0))
@@ -1267,11 +1455,15 @@ static int next_event(struct dst *d, int complete_sent, uint64_t stats_deadline)
 			ev = EV_BROKEN;
 			break;
 		}
-		if (d->have_switchover && !d->switched && d->ended >= d->nch) {
+		if (d->have_switchover && !d->switched &&
+		    d->ended >= d->nch + 1) {
 			ev = EV_SWITCH;
 			break;
 		}
-		if (d->all_placed && !complete_sent && d->switched) {
+		/* pages placed early may have been discarded again since */
+		if (d->all_placed && !complete_sent && d->switched &&
+		    __atomic_load_n(&d->placed, __ATOMIC_ACQUIRE) ==
+		    d->pages) {
 			ev = EV_ALL_PLACED;
 			break;
 		}
@@ -1378,8 +1570,10 @@ static int setup(struct dst *d)
 	d->fault_ns = calloc(d->pages, sizeof(*d->fault_ns));
 	d->requested = calloc(d->words, sizeof(uint64_t));
 	d->discard = calloc(d->words, sizeof(uint64_t));
+	d->final = calloc(d->words, sizeof(uint64_t));
 	if (!d->state || !d->ver || !d->fault_ns || !d->requested ||
-	    !d->discard || mig_lat_init(&d->lat, d->pages + 1024)) {
+	    !d->discard || !d->final ||
+	    mig_lat_init(&d->lat, d->pages + 1024)) {
 		mig_set_error(d->res, 0, "out of memory for %llu pages",
 			      (unsigned long long)d->pages);
 		return -ENOMEM;
@@ -1447,10 +1641,12 @@ static void teardown(struct dst *d)
 	free(d->fault_ns);
 	free(d->requested);
 	free(d->discard);
+	free(d->final);
 	mig_lat_free(&d->lat);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->ctrl_tx);
 	pthread_mutex_destroy(&d->pre_tx);
+	pthread_mutex_destroy(&d->page_lock);
 	pthread_cond_destroy(&d->cond);
 }
 
@@ -1469,6 +1665,7 @@ static void fill_result(struct dst *d)
 		r->discarded = d->src.discarded;
 		r->bytes_sent = d->src.bytes_sent;
 		r->precopy_ns = d->src.precopy_ns;
+		r->guest_downtime_ns = d->src.guest_downtime_ns;
 		/* pause to resume as the source saw it: one-way delay more */
 		r->downtime_ns = d->src.downtime_ns > own_downtime ?
 				 d->src.downtime_ns : own_downtime;
@@ -1478,6 +1675,8 @@ static void fill_result(struct dst *d)
 	r->staged_placed = get(&d->staged_placed);
 	r->faults = get(&d->faults);
 	r->faults_remote = get(&d->faults_remote);
+	r->faults_early = get(&d->faults_early);
+	r->early_dropped = get(&d->early_dropped);
 	mig_lat_finish(&d->lat, r);
 	if (d->t_start)
 		r->total_ns = mig_now_ns() - d->t_start;
@@ -1498,6 +1697,7 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ctrl_tx, NULL);
 	pthread_mutex_init(&d->pre_tx, NULL);
+	pthread_mutex_init(&d->page_lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	mig_conns_init(&d->conns, cfg, &d->lock, &d->cond, &d->nch,
 		       &d->ctrl_tx, &d->pre_tx);
@@ -1527,6 +1727,13 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 		ret = restart(d);
 		if (ret)
 			goto out;
+	}
+	/* a VMM may read guest RAM before the switchover: serve it */
+	ret = start_faults(d);
+	if (ret) {
+		mig_set_error(res, 0, "starting the fault thread: %s",
+			      mig_errstr(ret));
+		goto out;
 	}
 	ret = start_threads(d);
 	if (ret)

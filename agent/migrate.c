@@ -628,6 +628,7 @@ const char *mig_msg_name(uint32_t type)
 	case MIG_MSG_RECEIVED:		return "received";
 	case MIG_MSG_RESUMED:		return "resumed";
 	case MIG_MSG_COMPLETE:		return "complete";
+	case MIG_MSG_SWITCHED:		return "switched";
 	case MIG_MSG_HEARTBEAT:		return "heartbeat";
 	case MIG_MSG_ERROR:		return "error";
 	}
@@ -840,6 +841,7 @@ void mig_stats_encode(struct mig_wire_stats *w, const struct mig_result *r)
 	w->downtime_ns = mig_cpu_to_le64(r->downtime_ns);
 	w->precopy_ns = mig_cpu_to_le64(r->precopy_ns);
 	w->reconnects = mig_cpu_to_le64(r->reconnects);
+	w->guest_downtime_ns = mig_cpu_to_le64(r->guest_downtime_ns);
 }
 
 void mig_stats_decode(const struct mig_wire_stats *w, struct mig_result *r)
@@ -854,6 +856,7 @@ void mig_stats_decode(const struct mig_wire_stats *w, struct mig_result *r)
 	r->bytes_sent = mig_le64_to_cpu(w->bytes_sent);
 	r->downtime_ns = mig_le64_to_cpu(w->downtime_ns);
 	r->precopy_ns = mig_le64_to_cpu(w->precopy_ns);
+	r->guest_downtime_ns = mig_le64_to_cpu(w->guest_downtime_ns);
 	r->have_source_stats = 1;
 }
 

@@ -85,8 +85,19 @@ struct mig_hooks {
 	 * the region's owner may run again on the source.
 	 */
 	void (*unpause)(void *arg);
-	/* Destination: the region holds no stale page any more: run. */
+	/*
+	 * Destination: the region holds no stale page any more: run.  It
+	 * may take as long as the VMM needs to load its device state and
+	 * run (faults are served meanwhile); the source learns that the
+	 * guest runs when it returns.
+	 */
 	void (*resume)(void *arg);
+	/*
+	 * Source: the destination applied the switchover; a VMM that moves
+	 * device state of its own may send it now (it reads no stale page
+	 * on the destination any more).
+	 */
+	void (*switched)(void *arg);
 	/* Phase changes (phase) and periodic progress. */
 	void (*progress)(const struct mig_progress *p, void *arg);
 	/* Warnings and events, one line each, no trailing newline. */
@@ -207,7 +218,12 @@ struct mig_result {
 	uint64_t pages;
 	uint64_t page_size;
 	uint64_t total_ns;
-	uint64_t downtime_ns;		/* source pause -> destination resumed */
+	uint64_t downtime_ns;		/* source pause -> destination applied
+					 * the switchover (the agent's)
+					 */
+	uint64_t guest_downtime_ns;	/* source pause -> destination's VMM
+					 * runs (its resume hook returned)
+					 */
 	uint64_t precopy_ns;
 	uint64_t rounds;
 	uint64_t precopy_pages;		/* page records sent in rounds */
@@ -221,6 +237,10 @@ struct mig_result {
 	uint64_t staged_placed;		/* destination: from precopy staging */
 	uint64_t faults;		/* destination: fault records */
 	uint64_t faults_remote;		/* of which needed the source */
+	uint64_t faults_early;		/* of which before the switchover */
+	uint64_t early_dropped;		/* pages placed before the switchover
+					 * and discarded again as stale
+					 */
 	uint64_t lat_count;		/* faults with a measured latency */
 	uint64_t lat_p50_ns;
 	uint64_t lat_p99_ns;

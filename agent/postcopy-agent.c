@@ -307,7 +307,7 @@ static const struct command commands[] = {
 	{ "daemon", cmd_daemon, "[--quiet]",
 	  "take migration requests from the module's relay" },
 	{ "migrate", cmd_migrate,
-	  "--region-id ID|PATH --role ROLE --peer ADDR:PORT [options]",
+	  "--role ROLE --peer ADDR:PORT (--region-id ID|PATH | --qmp SOCKET) [options]",
 	  "ask the relay for a migration, follow it to its end" },
 	{ "migrations", cmd_migrations, "[--json]",
 	  "migrations the module's relay knows of" },

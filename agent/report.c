@@ -43,7 +43,8 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 	fprintf(f, "  region          %" PRIu64 " pages of %" PRIu64 " bytes (%s)\n",
 		r->pages, r->page_size,
 		size_text((double)r->pages * r->page_size, a, sizeof(a)));
-	fprintf(f, "  downtime        %.1f ms\n", r->downtime_ns / 1e6);
+	fprintf(f, "  downtime        %.1f ms (agent), %.1f ms (guest: pause to the VMM running)\n",
+		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6);
 	if (r->role == MIG_SOURCE || r->have_source_stats) {
 		fprintf(f, "  precopy         %" PRIu64 " round%s, %.2f s, %" PRIu64
 			" pages (%" PRIu64 " zero)\n", r->rounds,
@@ -62,8 +63,10 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 			size_text(r->bytes_sent, a, sizeof(a)),
 			size_text(r->bytes_received, b, sizeof(b)));
 		fprintf(f, "  faults          %" PRIu64 " (%" PRIu64
-			" from the source); latency p50 %s, p99 %s, max %s\n",
-			r->faults, r->faults_remote,
+			" from the source, %" PRIu64 " before the switchover, %"
+			PRIu64 " of those pages stale); latency p50 %s, p99 %s, max %s\n",
+			r->faults, r->faults_remote, r->faults_early,
+			r->early_dropped,
 			us_text(r->lat_p50_ns, a, sizeof(a)),
 			us_text(r->lat_p99_ns, b, sizeof(b)),
 			us_text(r->lat_max_ns, c, sizeof(c)));
@@ -121,6 +124,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 	json_str(f, r->ok ? "" : r->error);
 	fprintf(f, ", \"pages\": %" PRIu64 ", \"page_size\": %" PRIu64
 		", \"total_s\": %.3f, \"downtime_ms\": %.3f"
+		", \"guest_downtime_ms\": %.3f"
 		", \"precopy_s\": %.3f, \"rounds\": %" PRIu64
 		", \"precopy_pages\": %" PRIu64 ", \"precopy_zero\": %" PRIu64
 		", \"stopcopy_pages\": %" PRIu64 ", \"discarded\": %" PRIu64
@@ -128,17 +132,20 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"staged_placed\": %" PRIu64
 		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
 		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
+		", \"faults_early\": %" PRIu64 ", \"early_dropped\": %" PRIu64
 		", \"latency_samples\": %" PRIu64
 		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
 		", \"pages_present\": %" PRIu64 ", \"transport\": \"%s\""
 		", \"tls_ktls\": %u, \"tls_user\": %u}\n",
 		r->pages, r->page_size, r->total_ns / 1e9,
-		r->downtime_ns / 1e6, r->precopy_ns / 1e9, r->rounds,
+		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6,
+		r->precopy_ns / 1e9, r->rounds,
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
 		r->discarded, r->postcopy_pages, r->urgent_pages,
 		r->staged_placed, r->bytes_sent, r->bytes_received,
-		r->faults, r->faults_remote, r->lat_count,
+		r->faults, r->faults_remote, r->faults_early,
+		r->early_dropped, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,
 		r->lat_max_ns / 1000, r->reconnects, r->pages_present,
 		mig_tls_mode_name(r->tls), r->tls_ktls, r->tls_user);

@@ -21,6 +21,20 @@
  * SWITCHOVER with pending as the discard bitmap: the destination must not
  * use its staged copy of those pages.
  *
+ * Requests are answered from the first contact on: a destination's VMM
+ * may read guest RAM before the switchover.  Such an answer is read while
+ * the VMM here still runs; with the dirty log on, a later write puts the
+ * page in pending again, without it (postcopy only, or before the log
+ * is on) the page stays pending, so that the switchover names it.  Once
+ * paused, the source ends these answers with END_PRECOPY on the preempt
+ * channel.
+ *
+ * The destination says when it applied the switchover (SWITCHED: the
+ * agent's downtime ends; hooks.switched lets a VMM send device state of
+ * its own now), and when its VMM runs (RESUMED: the guest's downtime
+ * ends).  In between the data channels stay quiet, so that the VMM's
+ * device state has the link to itself; urgent answers go on.
+ *
  * Postcopy: the data channels push what is still pending (background),
  * each from the word after the last urgent request (locality); the
  * preempt channel answers requests at once.  The migration ends when the
@@ -137,10 +151,15 @@ struct src {
 	enum pass_kind pass_kind;
 	unsigned int pass_done;
 	int resumed, complete, peer_error;
-	uint64_t t_resumed;
+	int switched;		/* the destination applied the switchover */
+	int stream;		/* background stream may start (after RESUMED,
+				 * or a recovery)
+				 */
+	uint64_t t_resumed, t_switched;
 	char peer_msg[256];
 
 	pthread_mutex_t ctrl_tx;
+	pthread_mutex_t pre_tx;	/* writes on the preempt channel */
 
 	uint64_t hint_word;	/* atomic: background restarts here */
 	unsigned int hint_gen;	/* atomic */
@@ -152,7 +171,7 @@ struct src {
 
 	unsigned int max_rounds;	/* 0 without a dirty log */
 	int postcopy;		/* SWITCHOVER sent */
-	int paused;
+	int paused;		/* atomic */
 	enum mig_phase phase;
 	unsigned int round;
 	double dirty_rate;
@@ -435,7 +454,7 @@ static void *preempt_thread(void *arg)
 	size_t cap = 64 * (sizeof(struct mig_hdr) + s->psz), used;
 	uint8_t *buf = malloc(cap);
 	struct mig_rec r;
-	int ret = 0;
+	int ret = 0, settled;
 
 	if (!buf) {
 		mig_conns_break(&s->conns, -ENOMEM, "preempt channel");
@@ -460,16 +479,27 @@ static void *preempt_thread(void *arg)
 			ret = -EPROTO;
 			break;
 		}
+		/*
+		 * Read and sent on one side of END_PRECOPY on this channel:
+		 * an answer after it was read while paused.
+		 */
+		pthread_mutex_lock(&s->pre_tx);
+		/* a later write is logged, or the VMM stopped writing */
+		settled = __atomic_load_n(&s->paused, __ATOMIC_ACQUIRE) ||
+			  __atomic_load_n(&s->tracking, __ATOMIC_ACQUIRE);
 		used = 0;
 		for (i = first; i < first + n; i++) {
 			mig_clear_bit(s->pending, i);
 			put_page(s, buf, &used, i, MIG_PAGE_URGENT);
+			if (!settled)
+				mig_set_bit(s->pending, i);
 		}
 		__atomic_store_n(&s->hint_word, first / 64,
 				 __ATOMIC_RELAXED);
 		__atomic_fetch_add(&s->hint_gen, 1, __ATOMIC_RELEASE);
 		ret = mig_send_all(s->conns.pre, buf, used,
 				   s->cfg->io_timeout_ms, &s->conns.broken);
+		pthread_mutex_unlock(&s->pre_tx);
 		if (ret)
 			break;
 		add(&s->bytes, used + sizeof(struct mig_hdr));
@@ -488,12 +518,22 @@ static int ctrl_record(void *arg, const struct mig_rec *r)
 	struct src *s = arg;
 
 	switch (r->type) {
+	case MIG_MSG_SWITCHED:
+		pthread_mutex_lock(&s->lock);
+		if (!s->switched) {
+			s->switched = 1;
+			s->t_switched = mig_now_ns();
+		}
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
 	case MIG_MSG_RESUMED:
 		pthread_mutex_lock(&s->lock);
 		if (!s->resumed) {
 			s->resumed = 1;
 			s->t_resumed = mig_now_ns();
 		}
+		s->stream = 1;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -1157,12 +1197,19 @@ static int merge_received(struct src *s, int *need_switchover)
 	/* the destination never saw the switchover: it is sent again */
 	if (s->postcopy && !switched)
 		*need_switchover = 1;
-	/* it has everything: its COMPLETE was lost with the connection */
-	if (switched && !lacks) {
-		pthread_mutex_lock(&s->lock);
-		s->complete = 1;
-		pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->lock);
+	if (switched) {
+		/* SWITCHED or RESUMED may be lost: stream all the same */
+		if (!s->switched) {
+			s->switched = 1;
+			s->t_switched = mig_now_ns();
+		}
+		s->stream = 1;
 	}
+	/* it has everything: its COMPLETE was lost with the connection */
+	if (switched && !lacks)
+		s->complete = 1;
+	pthread_mutex_unlock(&s->lock);
 	mig_logf(s->hk, MIG_LOG_INFO,
 		 "destination holds %llu of %llu pages; %llu to send",
 		 (unsigned long long)(s->pages - lacks),
@@ -1261,7 +1308,7 @@ static int precopy(struct src *s, uint64_t *threshold)
 			      s->cfg->region_id, pca_strerror(s->nl));
 		return ret;
 	}
-	s->tracking = 1;
+	__atomic_store_n(&s->tracking, 1, __ATOMIC_RELEASE);
 	set_phase(s, MIG_PHASE_PRECOPY);
 	for (round = 1; round <= s->max_rounds; round++) {
 		uint64_t b0 = get(&s->bytes), dirty = 0, left, now, bw;
@@ -1319,9 +1366,40 @@ static int completed(struct src *s)
 	return s->complete;
 }
 
+static int got_switched(struct src *s)
+{
+	return s->switched;
+}
+
+static int may_stream(struct src *s)
+{
+	return s->stream;
+}
+
+/*
+ * Paused: END_PRECOPY on the preempt channel, after every answer read
+ * while the VMM still ran.
+ */
+static int end_answers(struct src *s)
+{
+	int ret;
+
+	pthread_mutex_lock(&s->pre_tx);
+	ret = mig_send_rec(s->conns.pre, MIG_MSG_END_PRECOPY, 0, 0, 0, NULL,
+			   0, s->cfg->io_timeout_ms, &s->conns.broken);
+	pthread_mutex_unlock(&s->pre_tx);
+	if (!ret) {
+		add(&s->bytes, sizeof(struct mig_hdr));
+		return 0;
+	}
+	if (!mig_conns_broken(&s->conns))
+		mig_conns_break(&s->conns, ret, "preempt channel");
+	return -EPIPE;
+}
+
 static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 {
-	int need_switchover = 1, ret;
+	int need_switchover = 1, told = 0, ret;
 	uint64_t left, *bm;
 
 	set_phase(s, MIG_PHASE_SWITCHOVER);
@@ -1335,7 +1413,7 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 			return ret;
 		}
 	}
-	s->paused = 1;
+	__atomic_store_n(&s->paused, 1, __ATOMIC_RELEASE);
 	if (s->tracking) {
 		ret = fetch_dirty(s, &left);
 		if (ret)
@@ -1358,7 +1436,9 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 		return -ENOMEM;
 	for (;;) {
 		if (need_switchover) {
-			ret = run_pass(s, PASS_END, KIND_PRECOPY);
+			ret = end_answers(s);
+			if (!ret)
+				ret = run_pass(s, PASS_END, KIND_PRECOPY);
 			if (!ret) {
 				uint64_t i;
 
@@ -1379,8 +1459,24 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 			if (!ret) {
 				need_switchover = 0;
 				s->postcopy = 1;
-				set_phase(s, MIG_PHASE_POSTCOPY);
 			}
+		}
+		if (!ret) {
+			pthread_mutex_lock(&s->lock);
+			ret = wait_locked(s, got_switched);
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (!ret && !told) {
+			told = 1;
+			set_phase(s, MIG_PHASE_POSTCOPY);
+			if (s->hk->switched)
+				s->hk->switched(s->hk->arg);
+		}
+		/* the VMM's device state first: it holds the guest up */
+		if (!ret) {
+			pthread_mutex_lock(&s->lock);
+			ret = wait_locked(s, may_stream);
+			pthread_mutex_unlock(&s->lock);
 		}
 		if (!ret)
 			ret = run_pass(s, PASS_POSTCOPY, KIND_PRECOPY);
@@ -1414,8 +1510,10 @@ static int migrate(struct src *s)
 	ret = switchover_and_postcopy(s, threshold);
 	if (ret)
 		return ret;
+	if (s->switched && s->t_switched > s->t_pause)
+		s->res->downtime_ns = s->t_switched - s->t_pause;
 	if (s->resumed && s->t_resumed > s->t_pause)
-		s->res->downtime_ns = s->t_resumed - s->t_pause;
+		s->res->guest_downtime_ns = s->t_resumed - s->t_pause;
 	return 0;
 }
 
@@ -1588,6 +1686,7 @@ static void teardown(struct src *s)
 	free(s->ver);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->ctrl_tx);
+	pthread_mutex_destroy(&s->pre_tx);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lobby_lock);
 	pthread_cond_destroy(&s->lobby_cond);
@@ -1609,9 +1708,10 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 	s->lfd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->ctrl_tx, NULL);
+	pthread_mutex_init(&s->pre_tx, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	mig_conns_init(&s->conns, cfg, &s->lock, &s->cond, &s->nch, NULL,
-		       NULL);
+		       &s->pre_tx);
 	pthread_mutex_init(&s->lobby_lock, NULL);
 	pthread_cond_init(&s->lobby_cond, NULL);
 
@@ -1675,15 +1775,19 @@ out:
 			mig_set_error(res, 0, "%s", s->conns.broken_why);
 		else
 			mig_set_error(res, 0, "%s", mig_errstr(ret));
-		if (s->paused && !s->resumed) {
-			/* the destination never ran: the source may go on */
+		if (s->paused && !s->switched && !s->resumed) {
+			/*
+			 * The destination never applied the switchover, so
+			 * its VMM was never told to run: the source may go
+			 * on.  After it, the VMM there may run already.
+			 */
 			mig_logf(s->hk, MIG_LOG_WARN,
-				 "migration failed before the destination resumed: unpausing the source");
+				 "migration failed before the destination switched over: unpausing the source");
 			if (s->hk->unpause)
 				s->hk->unpause(s->hk->arg);
 		} else if (s->paused) {
 			mig_logf(s->hk, MIG_LOG_ERROR,
-				 "migration failed after the destination resumed: the source stays paused and holds the last complete copy");
+				 "migration failed after the destination switched over: the source stays paused and holds the last complete copy");
 		}
 		s->phase = MIG_PHASE_FAILED;
 	} else {

@@ -21,7 +21,11 @@
  *             one page arrive in the order they were sent;
  *   preempt   (MIG_CHAN_PREEMPT) urgent requests from the destination and
  *             the pages that answer them, never queued behind the
- *             background stream.
+ *             background stream; from the first contact on, as faults
+ *             are served from the start.  Once the source paused it
+ *             sends END_PRECOPY here too: answers before it were read
+ *             while the source still ran, and are subject to the
+ *             switchover like precopy pages.
  *
  * Data and preempt connections name the migration id that the control
  * welcome announced; the source refuses any other.  After a broken
@@ -49,7 +53,7 @@
 #include <stdint.h>
 
 #define MIG_MAGIC		0x4d414350u	/* "PCAM" as bytes on the wire */
-#define MIG_VERSION		1
+#define MIG_VERSION		2
 #define MIG_ID_LEN		16
 #define MIG_REASON_LEN		64
 #define MIG_MAX_CHANNELS	16
@@ -112,7 +116,9 @@ enum mig_msg {
 	/* source -> destination */
 	MIG_MSG_PAGE = 1,	/* offset; MIG_PAGE_ZERO or page_size bytes */
 	MIG_MSG_ROUND = 2,	/* control: arg = round number */
-	MIG_MSG_END_PRECOPY = 3, /* data: no precopy page follows */
+	MIG_MSG_END_PRECOPY = 3, /* data: no precopy page follows;
+				  * preempt: no answer read before the pause
+				  */
 	MIG_MSG_SWITCHOVER = 4,	/* control: discard bitmap, offset = count */
 	MIG_MSG_STATS = 5,	/* control: struct mig_wire_stats */
 	/* destination -> source */
@@ -122,6 +128,9 @@ enum mig_msg {
 	MIG_MSG_RECEIVED = 17,	/* control: versions of the pages held */
 	MIG_MSG_RESUMED = 18,	/* control: the destination runs */
 	MIG_MSG_COMPLETE = 19,	/* control: every page is present */
+	MIG_MSG_SWITCHED = 20,	/* control: the discard bitmap is applied;
+				 * the destination's VMM is told to run
+				 */
 	/* both ways */
 	MIG_MSG_HEARTBEAT = 32,	/* control, every second while idle; any
 				 * connection before its welcome (above)
@@ -171,10 +180,10 @@ struct mig_wire_stats {
 	mig_le64 urgent_pages;		/* answers to requests */
 	mig_le64 discarded;		/* pages in the discard bitmap */
 	mig_le64 bytes_sent;		/* by the source, all channels */
-	mig_le64 downtime_ns;		/* pause -> MIG_MSG_RESUMED arrived */
+	mig_le64 downtime_ns;		/* pause -> MIG_MSG_SWITCHED arrived */
 	mig_le64 precopy_ns;
 	mig_le64 reconnects;
-	mig_le64 reserved;
+	mig_le64 guest_downtime_ns;	/* pause -> MIG_MSG_RESUMED arrived */
 };
 
 /*

@@ -52,6 +52,7 @@
  * @args: agent options, or NULL
  * @message: last message from the agent
  * @progress: last progress from the agent
+ * @running: the destination's VMM said the guest runs again
  *
  * All fields are guarded by pca_mig_lock.  The release notifier names
  * only a port: it lets go of a socket with that port that is dead (a live
@@ -72,6 +73,7 @@ struct pca_migration {
 	char *args;
 	char message[PCA_MIG_MESSAGE_LEN];
 	struct pca_mig_progress progress;
+	bool running;
 };
 
 static DEFINE_MUTEX(pca_mig_lock);
@@ -108,7 +110,8 @@ static int pca_mig_fill(struct sk_buff *msg, const struct pca_migration *m,
 			  &m->progress, PCA_A_PAD) ||
 	    nla_put_u32(msg, PCA_A_MIG_ERROR, m->error) ||
 	    (m->message[0] &&
-	     nla_put_string(msg, PCA_A_MIG_MESSAGE, m->message))) {
+	     nla_put_string(msg, PCA_A_MIG_MESSAGE, m->message)) ||
+	    (m->running && nla_put_flag(msg, PCA_A_MIG_RUNNING))) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}
@@ -411,6 +414,41 @@ int postcopy_assist_nl_migrate_paused_doit(struct sk_buff *skb,
 				   "the agent has not asked for a pause");
 		ret = -EINVAL;
 	}
+	return ret;
+}
+
+/*
+ * The destination's VMM runs the guest again: no change of phase, a
+ * fact the agent reports as the end of the guest's downtime.
+ */
+int postcopy_assist_nl_migrate_running_doit(struct sk_buff *skb,
+					    struct genl_info *info)
+{
+	struct pca_migration *m;
+	int ret = 0;
+
+	mutex_lock(&pca_mig_lock);
+	m = pca_mig_find_owned(skb, info);
+	if (IS_ERR(m)) {
+		ret = PTR_ERR(m);
+	} else if (m->role != PCA_MIG_DESTINATION) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "only a destination's guest runs again");
+		ret = -EINVAL;
+	} else if (m->phase != PCA_MIG_POSTCOPY &&
+		   m->phase != PCA_MIG_COMPLETED) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the guest may run only once the agent resumed it (postcopy or completed)");
+		ret = -EINVAL;
+	} else if (m->running) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "the guest was reported running already");
+		ret = -EALREADY;
+	} else {
+		m->running = true;
+		pca_mig_event(m, true);
+	}
+	mutex_unlock(&pca_mig_lock);
 	return ret;
 }
 

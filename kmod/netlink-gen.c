@@ -143,8 +143,13 @@ const struct nla_policy postcopy_assist_migrate_get_nl_policy[PCA_A_MIG_ID + 1] 
 	[PCA_A_MIG_ID] = { .type = NLA_U32, },
 };
 
+/* PCA_CMD_MIGRATE_RUNNING - do */
+const struct nla_policy postcopy_assist_migrate_running_nl_policy[PCA_A_MIG_ID + 1] = {
+	[PCA_A_MIG_ID] = { .type = NLA_U32, },
+};
+
 /* Ops table for postcopy_assist */
-const struct genl_ops postcopy_assist_nl_ops[18] = {
+const struct genl_ops postcopy_assist_nl_ops[19] = {
 	{
 		.cmd		= PCA_CMD_API,
 		.doit		= postcopy_assist_nl_api_doit,
@@ -254,6 +259,12 @@ const struct genl_ops postcopy_assist_nl_ops[18] = {
 		.doit		= postcopy_assist_nl_migrate_get_doit,
 		.dumpit		= postcopy_assist_nl_migrate_get_dumpit,
 		.policy		= postcopy_assist_migrate_get_nl_policy,
+		.maxattr	= PCA_A_MIG_ID,
+	},
+	{
+		.cmd		= PCA_CMD_MIGRATE_RUNNING,
+		.doit		= postcopy_assist_nl_migrate_running_doit,
+		.policy		= postcopy_assist_migrate_running_nl_policy,
 		.maxattr	= PCA_A_MIG_ID,
 	},
 };

@@ -50,8 +50,10 @@ extern const struct nla_policy postcopy_assist_migrate_cancel_nl_policy[PCA_A_MI
 
 extern const struct nla_policy postcopy_assist_migrate_get_nl_policy[PCA_A_MIG_ID + 1];
 
+extern const struct nla_policy postcopy_assist_migrate_running_nl_policy[PCA_A_MIG_ID + 1];
+
 /* Ops table for postcopy_assist */
-extern const struct genl_ops postcopy_assist_nl_ops[18];
+extern const struct genl_ops postcopy_assist_nl_ops[19];
 
 int postcopy_assist_nl_api_doit(struct sk_buff *skb, struct genl_info *info);
 int postcopy_assist_nl_region_get_doit(struct sk_buff *skb,
@@ -89,6 +91,8 @@ int postcopy_assist_nl_migrate_get_doit(struct sk_buff *skb,
 					struct genl_info *info);
 int postcopy_assist_nl_migrate_get_dumpit(struct sk_buff *skb,
 					  struct netlink_callback *cb);
+int postcopy_assist_nl_migrate_running_doit(struct sk_buff *skb,
+					    struct genl_info *info);
 
 enum {
 	POSTCOPY_ASSIST_NLGRP_AGENT,

@@ -26,6 +26,7 @@
 struct seen {
 	uint8_t cmd;
 	uint32_t id, phase, error, role;
+	int running;
 	char peer[64], args[128];
 	struct pca_mig_progress progress;
 };
@@ -60,6 +61,7 @@ static int side_valid(struct nl_msg *msg, void *arg)
 		e->error = nla_get_u32(tb[PCA_A_MIG_ERROR]);
 	if (tb[PCA_A_MIG_ROLE])
 		e->role = nla_get_u32(tb[PCA_A_MIG_ROLE]);
+	e->running = !!tb[PCA_A_MIG_RUNNING];
 	if (tb[PCA_A_MIG_PEER])
 		nla_strlcpy(e->peer, tb[PCA_A_MIG_PEER], sizeof(e->peer));
 	if (tb[PCA_A_MIG_ARGS])
@@ -320,6 +322,113 @@ static void test_full_flow(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_GET, &r), -ENOENT);
 	side_close(&agent);
 	side_close(&other);
+	close(fd);
+}
+
+/*
+ * A destination's VMM says the guest runs again: only its owner, only a
+ * destination, only once the agent reported POSTCOPY (or the end), only
+ * once; the agent hears it, and so do the VMMs, as a flag on the state.
+ */
+static void test_running(struct pca_test_ctx *t)
+{
+	struct side agent, vmm, other;
+	struct seen *e;
+	uint32_t id;
+	int fd, i;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "10.0.0.1:4444",
+			 .role = PCA_MIG_DESTINATION };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+	side_open(t, &other, NULL);
+
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the migration id");
+	id = e->id;
+	PCA_EXPECT(t, !e->running, "running before anything ran");
+	r = (struct req){ .id = id, .has_id = 1 };
+	PCA_EXPECT(t, side_refused(&vmm,
+				   side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EINVAL, "once the agent resumed it"),
+		   "RUNNING before the agent accepted");
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	r.has_phase = 1;
+	r.phase = PCA_MIG_PRECOPY;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	r.has_phase = 0;
+	PCA_EXPECT(t, side_refused(&vmm,
+				   side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EINVAL, "once the agent resumed it"),
+		   "RUNNING in precopy");
+	r.has_phase = 1;
+	r.phase = PCA_MIG_POSTCOPY;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	r.has_phase = 0;
+	PCA_EXPECT(t, side_refused(&other,
+				   side_req(&other, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EPERM, "only the socket that asked"),
+		   "RUNNING from another socket");
+	/* the agent may not say it either */
+	PCA_EXPECT(t, side_refused(&agent,
+				   side_req(&agent, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EPERM, "only the socket that asked"),
+		   "RUNNING from the agent");
+	agent.nseen = 0;
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r), 0);
+	e = side_wait(&agent, PCA_CMD_MIGRATE_EVENT, PCA_MIG_POSTCOPY);
+	PCA_ASSERT(t, e, "the agent was not told");
+	PCA_EXPECT(t, e->running, "no running flag in the agent's event");
+	PCA_EXPECT(t, side_refused(&vmm,
+				   side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EALREADY, "reported running already"),
+		   "RUNNING twice");
+	/* the state keeps it */
+	other.nseen = 0;
+	PCA_ASSERT_EQ(t, side_req(&other, PCA_CMD_MIGRATE_GET, &r), 0);
+	e = side_wait(&other, PCA_CMD_MIGRATE_GET, PCA_MIG_POSTCOPY);
+	PCA_ASSERT(t, e, "GET");
+	PCA_EXPECT(t, e->running, "GET lost the running flag");
+	side_drain(&vmm, 100);
+	for (i = 0; i < vmm.nseen; i++)
+		if (vmm.seen[i].cmd == PCA_CMD_MIGRATE_EVENT &&
+		    vmm.seen[i].running)
+			break;
+	PCA_EXPECT(t, i < vmm.nseen, "the vmm group heard no running flag");
+	side_close(&vmm);
+	side_close(&agent);
+	side_close(&other);
+	close(fd);
+}
+
+/* A source's guest does not "run again" through the relay. */
+static void test_running_source_refused(struct pca_test_ctx *t)
+{
+	struct side agent, vmm;
+	struct seen *e;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "10.0.0.1:4444", .role = PCA_MIG_SOURCE };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the migration id");
+	r = (struct req){ .id = e->id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	r.has_phase = 1;
+	r.phase = PCA_MIG_POSTCOPY;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
+	r.has_phase = 0;
+	PCA_EXPECT(t, side_refused(&vmm,
+				   side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r),
+				   EINVAL, "only a destination"),
+		   "RUNNING for a source");
+	side_close(&vmm);
+	side_close(&agent);
 	close(fd);
 }
 
@@ -604,6 +713,9 @@ static void test_unprivileged_refused(struct pca_test_ctx *t)
 PCA_TEST_F(no_agent_listening, test_no_agent_listening,
 	 PCA_FEATURE_MIGRATE)
 PCA_TEST_F(full_flow, test_full_flow, PCA_FEATURE_MIGRATE)
+PCA_TEST_F(running, test_running, PCA_FEATURE_MIGRATE)
+PCA_TEST_F(running_source_refused, test_running_source_refused,
+	   PCA_FEATURE_MIGRATE)
 PCA_TEST_F(agent_death_fails, test_agent_death_fails,
 	 PCA_FEATURE_MIGRATE)
 PCA_TEST_F(cancel_tells_agent, test_cancel_tells_agent,

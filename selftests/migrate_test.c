@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -1721,6 +1723,891 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	umount(FS_DST);
 }
 
+/* ---- faults served from the start ------------------------------------- */
+
+/*
+ * A destination VMM that reads guest RAM before the switchover (QEMU does
+ * while it loads device state): its faults are urgent requests for the
+ * source's current copy, served at once, while a writer on the source
+ * keeps changing some of the same pages.  Those pages are stale on the
+ * destination by the switchover: after the resume every page read must
+ * hold what the source wrote last, and so must the whole region at the
+ * end.
+ */
+#define EF_PAGES	2048		/* 8 MiB */
+#define EF_HOT		256		/* pages read early and written */
+#define EF_MIN_READS	300		/* early reads before the pause */
+
+struct early {
+	struct pca_test_ctx *t;
+	uint8_t *src, *dst;
+	uint32_t gen[EF_HOT];		/* the source's last, atomic */
+	int stop_writer, resumed, quit;	/* atomic */
+	uint64_t early_reads, late_checked, late_bad, early_bad;
+	uint64_t writes;
+	pthread_t writer, reader;
+	uint32_t seed_w, seed_r;
+};
+
+static uint64_t ef_word(uint64_t page, uint32_t gen)
+{
+	return page << 32 | gen;
+}
+
+static void ef_write(uint8_t *mem, uint64_t page, uint32_t gen)
+{
+	volatile uint64_t *w = (volatile uint64_t *)(mem + page * 4096);
+
+	w[0] = ef_word(page, gen);
+	w[256] = ef_word(page, gen);
+}
+
+static void *ef_writer(void *arg)
+{
+	struct early *e = arg;
+
+	while (!__atomic_load_n(&e->stop_writer, __ATOMIC_ACQUIRE)) {
+		uint64_t p = rand_r(&e->seed_w) % EF_HOT;
+		uint32_t g = e->gen[p] + 1;
+
+		/* a reader never sees a generation not yet announced */
+		__atomic_store_n(&e->gen[p], g, __ATOMIC_RELEASE);
+		ef_write(e->src, p, g);
+		e->writes++;
+		usleep(100);
+	}
+	return NULL;
+}
+
+static void *ef_reader(void *arg)
+{
+	struct early *e = arg;
+	uint64_t p;
+
+	while (!__atomic_load_n(&e->resumed, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE)) {
+		uint64_t w;
+
+		p = rand_r(&e->seed_r) % EF_HOT;
+		w = *(volatile uint64_t *)(e->dst + p * 4096);
+		/* some copy of this page the source held, never another */
+		if (w >> 32 != p ||
+		    (uint32_t)w > __atomic_load_n(&e->gen[p], __ATOMIC_ACQUIRE))
+			e->early_bad++;
+		e->early_reads++;
+		usleep(200);
+	}
+	if (__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
+		return NULL;
+	/* resumed: the source is paused, every page must be its last */
+	for (p = 0; p < EF_HOT; p++) {
+		volatile uint64_t *w = (volatile uint64_t *)(e->dst + p * 4096);
+		uint64_t want = ef_word(p, e->gen[p]);
+
+		e->late_checked++;
+		if (w[0] != want || w[256] != want)
+			e->late_bad++;
+	}
+	return NULL;
+}
+
+static int ef_pause(void *arg)
+{
+	struct early *e = arg;
+	int waited;
+
+	/* let the destination read while the source still runs */
+	for (waited = 0; waited < pca_scaled_ms(20000); waited += 10) {
+		if (__atomic_load_n(&e->early_reads, __ATOMIC_RELAXED) >=
+		    EF_MIN_READS)
+			break;
+		usleep(10000);
+	}
+	__atomic_store_n(&e->stop_writer, 1, __ATOMIC_RELEASE);
+	pthread_join(e->writer, NULL);
+	return 0;
+}
+
+static void ef_resume(void *arg)
+{
+	struct early *e = arg;
+
+	__atomic_store_n(&e->resumed, 1, __ATOMIC_RELEASE);
+}
+
+struct ef_run {
+	struct mig_config cfg;
+	struct mig_result res;
+	int ret;
+	pthread_t th;
+};
+
+static void *ef_src_fn(void *arg)
+{
+	struct ef_run *r = arg;
+
+	r->ret = mig_source_run(&r->cfg, &r->res);
+	return NULL;
+}
+
+static void *ef_dst_fn(void *arg)
+{
+	struct ef_run *r = arg;
+
+	r->ret = mig_dest_run(&r->cfg, &r->res);
+	return NULL;
+}
+
+static void early_faults(struct pca_test_ctx *t, unsigned int rounds)
+{
+	size_t size = EF_PAGES * 4096ULL;
+	struct ef_run *src, *dst;
+	uint32_t sid, did;
+	struct early *e;
+	char addr[64], err[128];
+	int sfd, dfd, lfd;
+	uint64_t p;
+
+	e = calloc(1, sizeof(*e));
+	src = calloc(1, sizeof(*src));
+	dst = calloc(1, sizeof(*dst));
+	PCA_ASSERT(t, e && src && dst, "out of memory");
+	e->t = t;
+	e->seed_w = 1;
+	e->seed_r = 2;
+	sfd = PCA_ASSERT_OK(t, pca_region_create(size, 0, &sid));
+	dfd = PCA_ASSERT_OK(t, pca_region_create(size, PCA_REGION_MISSING,
+						 &did));
+	e->src = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	e->dst = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	PCA_ASSERT(t, e->src != MAP_FAILED && e->dst != MAP_FAILED, "mmap: %s",
+		   strerror(errno));
+	for (p = 0; p < EF_PAGES; p++)
+		ef_write(e->src, p, 1);
+	for (p = 0; p < EF_HOT; p++)
+		e->gen[p] = 1;
+	PCA_ASSERT_OK(t, mig_listen("127.0.0.1:0", &lfd, addr, sizeof(addr),
+				    err, sizeof(err)));
+
+	mig_config_init(&src->cfg);
+	src->cfg.listen_fd = lfd;
+	src->cfg.region_fd = sfd;
+	src->cfg.region_id = sid;
+	src->cfg.max_rounds = rounds;
+	src->cfg.downtime_ms = 1;
+	src->cfg.io_timeout_ms = pca_scaled_ms(5000);
+	src->cfg.connect_timeout_ms = pca_scaled_ms(20000);
+	src->cfg.tls = MIG_TLS_X509;
+	src->cfg.tls_creds = X509;
+	src->cfg.hooks.pause = ef_pause;
+	src->cfg.hooks.arg = e;
+
+	mig_config_init(&dst->cfg);
+	dst->cfg.addr = addr;
+	dst->cfg.region_fd = dfd;
+	dst->cfg.region_id = did;
+	dst->cfg.io_timeout_ms = pca_scaled_ms(5000);
+	dst->cfg.connect_timeout_ms = pca_scaled_ms(20000);
+	dst->cfg.tls = MIG_TLS_X509;
+	dst->cfg.tls_creds = X509;
+	dst->cfg.hooks.resume = ef_resume;
+	dst->cfg.hooks.arg = e;
+
+	PCA_ASSERT_EQ(t, pthread_create(&e->writer, NULL, ef_writer, e), 0);
+	PCA_ASSERT_EQ(t, pthread_create(&src->th, NULL, ef_src_fn, src), 0);
+	PCA_ASSERT_EQ(t, pthread_create(&dst->th, NULL, ef_dst_fn, dst), 0);
+	/* the destination's VMM reads as soon as its agent attached */
+	for (;;) {
+		struct pca_region_info info;
+
+		if (!pca_region_get(t->c, did, &info) && info.queues)
+			break;
+		usleep(5000);
+	}
+	PCA_ASSERT_EQ(t, pthread_create(&e->reader, NULL, ef_reader, e), 0);
+	pthread_join(dst->th, NULL);
+	pthread_join(src->th, NULL);
+	__atomic_store_n(&e->quit, 1, __ATOMIC_RELEASE);
+	pthread_join(e->reader, NULL);
+	if (!__atomic_load_n(&e->stop_writer, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&e->stop_writer, 1, __ATOMIC_RELEASE);
+		pthread_join(e->writer, NULL);
+	}
+
+	pca_t_diag(t, "rounds %u: writes %llu, early reads %llu (bad %llu), faults %llu early %llu remote %llu, early pages dropped %llu, discarded %llu, late checked %llu bad %llu",
+		   rounds, (unsigned long long)e->writes,
+		   (unsigned long long)e->early_reads,
+		   (unsigned long long)e->early_bad,
+		   (unsigned long long)dst->res.faults,
+		   (unsigned long long)dst->res.faults_early,
+		   (unsigned long long)dst->res.faults_remote,
+		   (unsigned long long)dst->res.early_dropped,
+		   (unsigned long long)dst->res.discarded,
+		   (unsigned long long)e->late_checked,
+		   (unsigned long long)e->late_bad);
+	PCA_EXPECT(t, !src->ret, "source: %s", src->res.error);
+	PCA_EXPECT(t, !dst->ret, "destination: %s", dst->res.error);
+	PCA_EXPECT(t, e->early_reads >= EF_MIN_READS,
+		   "the destination read only %llu times before the switchover",
+		   (unsigned long long)e->early_reads);
+	PCA_EXPECT(t, dst->res.faults_early > 0,
+		   "no fault before the switchover");
+	PCA_EXPECT(t, e->writes > 0, "the source wrote nothing");
+	PCA_EXPECT_EQ(t, e->early_bad, 0);
+	PCA_EXPECT_EQ(t, e->late_checked, EF_HOT);
+	PCA_EXPECT_EQ(t, e->late_bad, 0);
+	PCA_EXPECT_EQ(t, dst->res.pages_present, EF_PAGES);
+	PCA_EXPECT(t, !memcmp(e->src, e->dst, size),
+		   "the destination differs from the source");
+	for (p = 0; p < EF_HOT; p++)
+		if (*(uint64_t *)(e->dst + p * 4096) != ef_word(p, e->gen[p]))
+			break;
+	PCA_EXPECT_EQ(t, p, EF_HOT);
+
+	munmap(e->src, size);
+	munmap(e->dst, size);
+	close(sfd);
+	close(dfd);
+	close(lfd);
+	free(e);
+	free(src);
+	free(dst);
+}
+
+static void test_early_faults(struct pca_test_ctx *t)
+{
+	early_faults(t, 3);
+}
+
+static void test_early_faults_postcopy_only(struct pca_test_ctx *t)
+{
+	early_faults(t, 0);
+}
+
+/* ---- postcopy-agent migrate --qmp, against stand-in QEMUs -------------- */
+
+/*
+ * A stand-in for QEMU's QMP monitor: a thread that listens on a unix
+ * socket and answers the commands migrate --qmp sends, as QEMU 7.2 does,
+ * from a script of what this "QEMU" is (its RAM backend, capabilities,
+ * run state).  The source's "vCPU" is a writer thread that "stop"
+ * stops; "migrate" stands for the device state crossing: the
+ * destination's "QEMU" then "loads" it, reading guest RAM (as QEMU reads
+ * an option ROM) before it reports the migration completed.  Every
+ * command is logged in order, so the test checks what ran when.
+ */
+#define FQ_SRC_SOCK	"/tmp/migrate_test-qmp-src.sock"
+#define FQ_DST_SOCK	"/tmp/migrate_test-qmp-dst.sock"
+#define FQ_INCOMING	"127.0.0.1:47394"
+#define FQ_LOAD_PAGES	64		/* what the "device load" reads */
+
+struct fq_shared;
+
+struct fake_qemu {
+	struct fq_shared *sh;
+	const char *sock;
+	int lfd;
+	pthread_t th;
+	int is_dest;
+	/* what this QEMU is */
+	const char *greeting;		/* NULL: QEMU 7.2's */
+	const char *mem_path;
+	int no_ignore_shared, not_shared, no_backend;
+	const char *run_state;		/* "running", "inmigrate", ... */
+	int migrate_fails;		/* source: QEMU's migration fails */
+	/* what it saw, under sh->lock */
+	char log[1024];			/* commands, in order, blank-separated */
+	int ignore_shared_set;
+	char uri[96];
+	int polls;			/* query-migrate after migrate */
+};
+
+struct fq_shared {
+	pthread_mutex_t lock;
+	int stop_writer;		/* atomic: the source's vCPUs stopped */
+	int migrated;			/* the device state crossed */
+	int load_bad;			/* pages the load read stale */
+	int loaded;
+	uint8_t *src, *dst;
+	size_t pages;
+	pthread_t writer;
+	int writer_running;
+	uint64_t writes;
+};
+
+static void fq_send(int fd, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return;
+		off += n;
+	}
+}
+
+static void fq_reply(int fd, const char *ret, long id)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "{\"return\": %s, \"id\": %ld}\r\n", ret,
+		 id);
+	fq_send(fd, buf);
+}
+
+static void fq_error(int fd, const char *desc, long id)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}, \"id\": %ld}\r\n",
+		 desc, id);
+	fq_send(fd, buf);
+}
+
+/* The string value of "key":"..." in @line, into @out. */
+static int fq_field(const char *line, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(line, pat);
+	if (!p)
+		return -1;
+	p += strlen(pat);
+	e = strchr(p, '"');
+	if (!e || (size_t)(e - p) >= len)
+		return -1;
+	memcpy(out, p, e - p);
+	out[e - p] = '\0';
+	return 0;
+}
+
+/* The destination "loads" the device state: it reads guest RAM. */
+static void fq_load(struct fq_shared *sh)
+{
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < FQ_LOAD_PAGES && i < sh->pages; i++)
+		if (memcmp(sh->dst + i * 4096, sh->src + i * 4096, 4096))
+			bad++;
+	pthread_mutex_lock(&sh->lock);
+	sh->load_bad = bad;
+	sh->loaded = 1;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void fq_command(struct fake_qemu *f, int fd, const char *line)
+{
+	struct fq_shared *sh = f->sh;
+	char cmd[64], path[128], prop[64], buf[512];
+	const char *idp = strstr(line, "\"id\":");
+	long id = idp ? strtol(idp + 5, NULL, 10) : 0;
+
+	if (fq_field(line, "execute", cmd, sizeof(cmd))) {
+		fq_error(fd, "no execute", id);
+		return;
+	}
+	pthread_mutex_lock(&sh->lock);
+	if (strlen(f->log) + strlen(cmd) + 2 < sizeof(f->log)) {
+		strcat(f->log, cmd);
+		strcat(f->log, " ");
+	}
+	pthread_mutex_unlock(&sh->lock);
+
+	if (!strcmp(cmd, "qmp_capabilities")) {
+		fq_reply(fd, "{}", id);
+	} else if (!strcmp(cmd, "query-migrate-capabilities")) {
+		fq_reply(fd, f->no_ignore_shared ?
+			 "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"postcopy-ram\", \"state\": false}]" :
+			 "[{\"capability\": \"xbzrle\", \"state\": false}, {\"capability\": \"postcopy-ram\", \"state\": false}, {\"capability\": \"x-ignore-shared\", \"state\": false}]",
+			 id);
+	} else if (!strcmp(cmd, "qom-get")) {
+		fq_field(line, "path", path, sizeof(path));
+		fq_field(line, "property", prop, sizeof(prop));
+		if (!strcmp(path, "/machine") &&
+		    !strcmp(prop, "memory-backend")) {
+			fq_reply(fd, f->no_backend ? "\"\"" :
+				 "\"/objects/pc.ram\"", id);
+		} else if (!strcmp(path, "/objects/pc.ram") &&
+			   !strcmp(prop, "mem-path")) {
+			snprintf(buf, sizeof(buf), "\"%s\"", f->mem_path);
+			fq_reply(fd, buf, id);
+		} else if (!strcmp(path, "/objects/pc.ram") &&
+			   !strcmp(prop, "share")) {
+			fq_reply(fd, f->not_shared ? "false" : "true", id);
+		} else {
+			fq_error(fd, "Property not found", id);
+		}
+	} else if (!strcmp(cmd, "migrate-set-capabilities")) {
+		pthread_mutex_lock(&sh->lock);
+		f->ignore_shared_set =
+			!!strstr(line, "{\"capability\":\"x-ignore-shared\",\"state\":true}");
+		pthread_mutex_unlock(&sh->lock);
+		fq_reply(fd, "{}", id);
+	} else if (!strcmp(cmd, "query-status")) {
+		snprintf(buf, sizeof(buf),
+			 "{\"status\": \"%s\", \"singlestep\": false, \"running\": %s}",
+			 f->run_state, strcmp(f->run_state, "running") ?
+			 "false" : "true");
+		fq_reply(fd, buf, id);
+	} else if (!strcmp(cmd, "migrate-incoming") ||
+		   !strcmp(cmd, "migrate")) {
+		fq_field(line, "uri", f->uri, sizeof(f->uri));
+		fq_reply(fd, "{}", id);
+	} else if (!strcmp(cmd, "stop")) {
+		__atomic_store_n(&sh->stop_writer, 1, __ATOMIC_RELEASE);
+		if (sh->writer_running) {
+			pthread_join(sh->writer, NULL);
+			sh->writer_running = 0;
+		}
+		f->run_state = "paused";
+		fq_reply(fd, "{}", id);
+	} else if (!strcmp(cmd, "cont")) {
+		f->run_state = "running";
+		fq_reply(fd, "{}", id);
+	} else if (!strcmp(cmd, "query-migrate")) {
+		const char *st = "none";
+
+		if (!f->is_dest && f->uri[0]) {
+			/* a few polls in flight, then the end */
+			if (++f->polls < 3) {
+				st = "active";
+			} else if (f->migrate_fails) {
+				st = "failed";
+			} else {
+				st = "completed";
+				pthread_mutex_lock(&sh->lock);
+				sh->migrated = 1;
+				pthread_mutex_unlock(&sh->lock);
+			}
+		} else if (f->is_dest && f->uri[0]) {
+			int migrated;
+
+			pthread_mutex_lock(&sh->lock);
+			migrated = sh->migrated;
+			pthread_mutex_unlock(&sh->lock);
+			st = "active";
+			if (migrated) {
+				if (!sh->loaded)
+					fq_load(sh);
+				st = "completed";
+			}
+		}
+		if (!strcmp(st, "failed"))
+			fq_reply(fd, "{\"status\": \"failed\", \"error-desc\": \"Unable to write to socket: Connection reset by peer\"}",
+				 id);
+		else {
+			snprintf(buf, sizeof(buf), "{\"status\": \"%s\"}", st);
+			fq_reply(fd, buf, id);
+		}
+	} else {
+		snprintf(buf, sizeof(buf), "The command %s has not been found",
+			 cmd);
+		fq_error(fd, buf, id);
+	}
+}
+
+static void *fq_thread(void *arg)
+{
+	struct fake_qemu *f = arg;
+	char line[4096];
+	size_t n = 0;
+	int fd;
+
+	for (;;) {
+		struct pollfd p = { .fd = f->lfd, .events = POLLIN };
+
+		if (poll(&p, 1, 200) <= 0) {
+			if (__atomic_load_n(&f->lfd, __ATOMIC_ACQUIRE) < 0)
+				return NULL;
+			continue;
+		}
+		fd = accept(f->lfd, NULL, NULL);
+		if (fd < 0)
+			return NULL;
+		fq_send(fd, f->greeting ? f->greeting :
+			"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"Debian 1:7.2+dfsg-7\"}, \"capabilities\": [\"oob\"]}}\r\n");
+		/* an event in between, as QEMU sends them */
+		fq_send(fd, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"NIC_RX_FILTER_CHANGED\", \"data\": {}}\r\n");
+		n = 0;
+		for (;;) {
+			ssize_t r = read(fd, line + n, sizeof(line) - 1 - n);
+			char *nl;
+
+			if (r <= 0)
+				break;
+			n += r;
+			line[n] = '\0';
+			while ((nl = strchr(line, '\n'))) {
+				*nl = '\0';
+				fq_command(f, fd, line);
+				memmove(line, nl + 1, n - (nl + 1 - line) + 1);
+				n -= nl + 1 - line;
+			}
+			if (n == sizeof(line) - 1)
+				break;
+		}
+		close(fd);
+	}
+}
+
+static void fq_start(struct pca_test_ctx *t, struct fake_qemu *f,
+		     struct fq_shared *sh, const char *sock, int is_dest,
+		     const char *mem_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	f->sh = sh;
+	f->sock = sock;
+	f->is_dest = is_dest;
+	f->mem_path = mem_path;
+	if (!f->run_state)
+		f->run_state = is_dest ? "inmigrate" : "running";
+	unlink(sock);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	PCA_ASSERT(t, f->lfd >= 0 && !bind(f->lfd, (struct sockaddr *)&sa,
+					    sizeof(sa)) &&
+		   !listen(f->lfd, 4), "fake QMP socket %s: %s", sock,
+		   strerror(errno));
+	PCA_ASSERT_EQ(t, pthread_create(&f->th, NULL, fq_thread, f), 0);
+}
+
+static void fq_stop(struct fake_qemu *f)
+{
+	int fd = f->lfd;
+
+	__atomic_store_n(&f->lfd, -1, __ATOMIC_RELEASE);
+	shutdown(fd, SHUT_RDWR);
+	pthread_join(f->th, NULL);
+	close(fd);
+	unlink(f->sock);
+}
+
+static void *fq_writer(void *arg)
+{
+	struct fq_shared *sh = arg;
+	unsigned int seed = 7;
+
+	while (!__atomic_load_n(&sh->stop_writer, __ATOMIC_ACQUIRE)) {
+		size_t p = rand_r(&seed) % sh->pages;
+
+		*(volatile uint64_t *)(sh->src + p * 4096 + (p % 500) * 8) +=
+			1;
+		sh->writes++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+/* Run @argv, its output to @out; the exit status, or -1 on a timeout. */
+static int fq_run(struct pca_test_ctx *t, char *const argv[], const char *out,
+		  char *text, size_t len)
+{
+	pid_t pid = fs_agent_out(t, argv, out);
+	int st = pca_waitpid_ms(pid, 60000);
+
+	fs_file_text(out, text, len);
+	pca_diag_lines(t, text);
+	return st;
+}
+
+/* migrate --qmp refuses a QEMU that is not fit, saying why. */
+static void qmp_refused(struct pca_test_ctx *t, struct fake_qemu *f,
+			const char *role, const char *sock, const char *want)
+{
+	char *argv[] = { "/bin/postcopy-agent", "migrate", "--qmp",
+			 (char *)sock, "--vmm-incoming", FQ_INCOMING,
+			 "--role", (char *)role, "--peer", "127.0.0.1:47393",
+			 "--qmp-timeout-ms", "3000", NULL };
+	char text[2048];
+	int st;
+
+	st = fq_run(t, argv, "/tmp/migrate_test-qmp.out", text, sizeof(text));
+	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 1,
+		   "%s: status %#x", want, st);
+	PCA_EXPECT(t, strstr(text, want), "no \"%s\" in: %s", want, text);
+	if (f)
+		PCA_EXPECT(t, !strstr(f->log, "migrate-incoming") &&
+			   !strstr(f->log, "stop"),
+			   "a refused QEMU was steered: %s", f->log);
+}
+
+static void test_qmp_refused(struct pca_test_ctx *t)
+{
+	struct fq_shared sh = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fake_qemu f;
+	uint8_t *dst;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	/* options that do not go together: usage errors (status 2) */
+	{
+		char *no_incoming[] = { "/bin/postcopy-agent", "migrate",
+					"--qmp", FQ_SRC_SOCK, "--role",
+					"source", "--peer", "127.0.0.1:1",
+					NULL };
+		char *with_pause[] = { "/bin/postcopy-agent", "migrate",
+				       "--qmp", FQ_SRC_SOCK, "--vmm-incoming",
+				       FQ_INCOMING, "--pause-cmd", "true",
+				       "--role", "source", "--peer",
+				       "127.0.0.1:1", NULL };
+		char *wait_running[] = { "/bin/postcopy-agent", "destination",
+					 "--connect", "127.0.0.1:1",
+					 "--region-id", "1", "--insecure",
+					 "--wait-running", "1000", NULL };
+		char text[1024];
+		int st;
+
+		st = fq_run(t, no_incoming, "/tmp/migrate_test-qmp.out", text,
+			    sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "--vmm-incoming ADDR:PORT go together"),
+			   "--qmp without --vmm-incoming: %#x", st);
+		st = fq_run(t, with_pause, "/tmp/migrate_test-qmp.out", text,
+			    sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "one or the other"),
+			   "--qmp with --pause-cmd: %#x", st);
+		st = fq_run(t, wait_running, "/tmp/migrate_test-qmp.out",
+			    text, sizeof(text));
+		PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+			   strstr(text, "--wait-running is for migrations of the relay"),
+			   "--wait-running outside the relay: %#x", st);
+	}
+	/* no socket */
+	unlink(FQ_SRC_SOCK);
+	qmp_refused(t, NULL, "source", FQ_SRC_SOCK, "does not exist");
+
+	/* not QEMU: no greeting, or not a QMP one */
+	memset(&f, 0, sizeof(f));
+	f.greeting = "{\"hello\": \"world\"}\r\n";
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK, "not a QEMU QMP monitor");
+	fq_stop(&f);
+	memset(&f, 0, sizeof(f));
+	f.greeting = "SSH-2.0-OpenSSH_9.2\r\n";
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK, "speaks no JSON");
+	fq_stop(&f);
+
+	/* no x-ignore-shared */
+	memset(&f, 0, sizeof(f));
+	f.no_ignore_shared = 1;
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK, "x-ignore-shared");
+	fq_stop(&f);
+
+	/* RAM that is not a backend object, not shared, not pcafs */
+	memset(&f, 0, sizeof(f));
+	f.no_backend = 1;
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK, "memory-backend=ID");
+	fq_stop(&f);
+	memset(&f, 0, sizeof(f));
+	f.not_shared = 1;
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp/ram");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK, "not shared: add share=on");
+	fq_stop(&f);
+	memset(&f, 0, sizeof(f));
+	fq_start(t, &f, &sh, FQ_SRC_SOCK, 0, "/tmp");
+	qmp_refused(t, &f, "source", FQ_SRC_SOCK,
+		    "not on a region filesystem");
+	fq_stop(&f);
+
+	/* a destination QEMU not started with -incoming defer */
+	dst = fs_file(t, FS_DST, "missing", 1 << 20);
+	memset(&f, 0, sizeof(f));
+	f.run_state = "running";
+	fq_start(t, &f, &sh, FQ_DST_SOCK, 1, FS_DST "/vm");
+	qmp_refused(t, &f, "destination", FQ_DST_SOCK, "-incoming defer");
+	fq_stop(&f);
+	/* nor a directory mem-path: no file names the region */
+	memset(&f, 0, sizeof(f));
+	fq_start(t, &f, &sh, FQ_DST_SOCK, 1, FS_DST);
+	qmp_refused(t, &f, "destination", FQ_DST_SOCK, "is a directory");
+	fq_stop(&f);
+	munmap(dst, 1 << 20);
+	unlink(FS_DST "/vm");
+	umount(FS_DST);
+}
+
+/* The position of @cmd in @log, or -1. */
+static int fq_pos(const char *log, const char *cmd)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "%s ", cmd);
+	for (p = log; (p = strstr(p, pat)); p++)
+		if (p == log || p[-1] == ' ')
+			return p - log;
+	return -1;
+}
+
+/*
+ * A migration of two stand-in QEMUs through the relay, steered by
+ * migrate --qmp on both sides: the region is what each QEMU's RAM
+ * backend names; the destination is set to take the device state
+ * (x-ignore-shared, migrate-incoming) before anything moves, the source
+ * stops at switchover and sends the device state only once the
+ * destination switched over (its "load" then reads current pages), the
+ * destination continues once loaded, and the guest's downtime is
+ * reported.  With @fail, QEMU's migration fails: the source's guest is
+ * continued and the migration ends failed.
+ */
+static void qmp_migration(struct pca_test_ctx *t, int fail)
+{
+	char *daemon_argv[] = { "/bin/postcopy-agent", "daemon",
+				"--tls-creds", X509, NULL };
+	char *dst_argv[] = { "/bin/postcopy-agent", "migrate", "--qmp",
+			     FQ_DST_SOCK, "--vmm-incoming", FQ_INCOMING,
+			     "--role", "destination", "--peer",
+			     "127.0.0.1:47393", "--timeout-s", "90",
+			     "--qmp-timeout-ms", fail ? "5000" : "60000",
+			     NULL };
+	char *src_argv[] = { "/bin/postcopy-agent", "migrate", "--qmp",
+			     FQ_SRC_SOCK, "--vmm-incoming", FQ_INCOMING,
+			     "--role", "source", "--peer", "127.0.0.1:47393",
+			     "--args", "--rounds 2", "--timeout-s", "90", NULL };
+	struct fq_shared sh = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	size_t size = 4 * MiB, i;
+	struct fake_qemu fs, fd;
+	struct pca_region_info info;
+	char out[8192];
+	int st_src, st_dst, tries;
+	pid_t pdm, ps, pd;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	sh.pages = size / 4096;
+	sh.src = fs_file(t, FS_SRC, NULL, size);
+	sh.dst = fs_file(t, FS_DST, "missing", size);
+	for (i = 0; i < sh.pages; i++)
+		*(uint64_t *)(sh.src + i * 4096 + (i % 500) * 8) = fs_word(i);
+	memset(&fs, 0, sizeof(fs));
+	memset(&fd, 0, sizeof(fd));
+	fs.migrate_fails = fail;
+	fq_start(t, &fs, &sh, FQ_SRC_SOCK, 0, FS_SRC "/vm");
+	fq_start(t, &fd, &sh, FQ_DST_SOCK, 1, FS_DST "/vm");
+	PCA_ASSERT_EQ(t, pthread_create(&sh.writer, NULL, fq_writer, &sh), 0);
+	sh.writer_running = 1;
+
+	pdm = fs_agent_out(t, daemon_argv, "/tmp/migrate_test-daemon.out");
+	for (tries = 0;; tries++) {
+		int waited;
+
+		pd = fs_agent_out(t, dst_argv, "/tmp/migrate_test-dst.out");
+		for (waited = 0; waited < pca_scaled_ms(1000); waited += 20) {
+			if (waitpid(pd, &st_dst, WNOHANG) == pd)
+				break;
+			usleep(20000);
+		}
+		if (waited >= pca_scaled_ms(1000))
+			break;
+		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		if (!strstr(out, "no agent daemon") || tries > 50)
+			PCA_FATAL(t, "migrate (destination): status %#x: %s",
+				  st_dst, out);
+	}
+	ps = fs_agent_out(t, src_argv, "/tmp/migrate_test-src.out");
+	st_src = pca_waitpid_ms(ps, 100000);
+	st_dst = pca_waitpid_ms(pd, 100000);
+	kill(pdm, SIGTERM);
+	pca_waitpid_ms(pdm, 10000);
+	if (sh.writer_running) {
+		__atomic_store_n(&sh.stop_writer, 1, __ATOMIC_RELEASE);
+		pthread_join(sh.writer, NULL);
+	}
+	fq_stop(&fs);
+	fq_stop(&fd);
+
+	fs_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
+	pca_diag_lines(t, out);
+	pca_t_diag(t, "source QEMU saw: %s", fs.log);
+	pca_t_diag(t, "destination QEMU saw: %s", fd.log);
+	PCA_EXPECT(t, fs.ignore_shared_set && fd.ignore_shared_set,
+		   "x-ignore-shared not set on both sides");
+	PCA_EXPECT(t, fq_pos(fd.log, "migrate-set-capabilities") >= 0 &&
+		   fq_pos(fd.log, "migrate-set-capabilities") <
+		   fq_pos(fd.log, "migrate-incoming"),
+		   "destination: capabilities, then migrate-incoming");
+	PCA_EXPECT(t, !strcmp(fd.uri, "tcp:" FQ_INCOMING),
+		   "migrate-incoming %s", fd.uri);
+	PCA_EXPECT(t, fq_pos(fs.log, "stop") >= 0 &&
+		   fq_pos(fs.log, "stop") < fq_pos(fs.log, "migrate"),
+		   "source: stop, then migrate");
+	PCA_EXPECT(t, !strcmp(fs.uri, "tcp:" FQ_INCOMING), "migrate %s",
+		   fs.uri);
+	if (fail) {
+		PCA_EXPECT(t, WIFEXITED(st_src) && WEXITSTATUS(st_src),
+			   "source: status %#x", st_src);
+		PCA_EXPECT(t, strstr(out, "QEMU's migration failed: Unable to write"),
+			   "the source did not say QEMU's migration failed");
+		PCA_EXPECT(t, fq_pos(fs.log, "cont") > fq_pos(fs.log, "migrate"),
+			   "the source's guest was not continued");
+		PCA_EXPECT(t, strstr(out, "keeps running on the source"),
+			   "the source did not say the guest goes on");
+		PCA_EXPECT(t, fq_pos(fd.log, "cont") < 0,
+			   "the destination's guest was continued");
+		PCA_EXPECT(t, WIFEXITED(st_dst) && WEXITSTATUS(st_dst),
+			   "destination: status %#x", st_dst);
+	} else {
+		PCA_EXPECT(t, st_src == 0, "source: status %#x", st_src);
+		PCA_EXPECT(t, strstr(out, "guest)"),
+			   "the source reported no guest downtime");
+		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		pca_diag_lines(t, out);
+		PCA_EXPECT(t, st_dst == 0, "destination: status %#x", st_dst);
+		PCA_EXPECT(t, strstr(out, "the guest runs"),
+			   "the destination did not report the guest running");
+		PCA_EXPECT(t, fq_pos(fd.log, "cont") >
+			   fq_pos(fd.log, "query-migrate"),
+			   "destination: cont before the load ended");
+		PCA_EXPECT(t, fq_pos(fs.log, "cont") < 0,
+			   "the source's guest was continued");
+		PCA_EXPECT(t, sh.loaded, "the destination never loaded");
+		PCA_EXPECT_EQ(t, sh.load_bad, 0);
+		PCA_ASSERT_OK(t, pca_region_get_path(t->c, FS_DST "/vm",
+						     &info));
+		PCA_EXPECT_EQ(t, info.pages_present, sh.pages);
+		PCA_EXPECT(t, !memcmp(sh.src, sh.dst, size),
+			   "contents differ");
+	}
+	pca_t_diag(t, "source writes %llu", (unsigned long long)sh.writes);
+	fs_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
+	pca_diag_lines(t, out);
+
+	munmap(sh.src, size);
+	munmap(sh.dst, size);
+	unlink(FS_SRC "/vm");
+	unlink(FS_DST "/vm");
+	umount(FS_SRC);
+	umount(FS_DST);
+}
+
+static void test_qmp_migration(struct pca_test_ctx *t)
+{
+	qmp_migration(t, 0);
+}
+
+static void test_qmp_vmm_fails(struct pca_test_ctx *t)
+{
+	qmp_migration(t, 1);
+}
+
+/* the VMM's view first: faults from the start, QEMU over QMP */
+PCA_TEST_F(early_faults, test_early_faults, PRECOPY, .timeout = 120)
+PCA_TEST_F(early_faults_postcopy_only, test_early_faults_postcopy_only,
+	   MIG_FEATURES, .timeout = 120)
+PCA_TEST_F(qmp_refused, test_qmp_refused, MIG_FEATURES, .timeout = 120)
+PCA_TEST_F(qmp_migration, test_qmp_migration, RELAY, .timeout = 200)
+PCA_TEST_F(qmp_vmm_fails, test_qmp_vmm_fails, RELAY, .timeout = 200)
 PCA_TEST_F(idle, test_idle, PRECOPY, .timeout = 90)
 PCA_TEST_F(low_rate, test_low_rate, PRECOPY, .timeout = 90)
 PCA_TEST_F(high_rate, test_high_rate, PRECOPY, .timeout = 90)

@@ -281,6 +281,7 @@ struct pca_mig_info {
 	char peer[PCA_MIG_PEER_MAX];
 	char args[PCA_MIG_ARGS_MAX];	/* "" when none were given */
 	char message[PCA_MIG_MESSAGE_MAX];
+	int running;			/* the VMM said the guest runs again */
 };
 
 const char *pca_mig_phase_name(uint32_t phase);
@@ -292,6 +293,11 @@ int pca_join_group(struct pca_client *c, const char *group);
 /* VMM: ask for a migration of @region_id; *@mig_id gets its id. */
 int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
 		const char *peer, const char *args, uint32_t *mig_id);
+/*
+ * VMM, destination: the guest runs again (device state loaded, vCPUs
+ * running); in POSTCOPY or COMPLETED, once.
+ */
+int pca_migrate_running(struct pca_client *c, uint32_t mig_id);
 /* VMM: the vCPUs are paused, as the agent asked (SWITCHOVER). */
 int pca_migrate_paused(struct pca_client *c, uint32_t mig_id);
 /* VMM: stop a migration that has not ended. */

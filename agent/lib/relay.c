@@ -68,6 +68,7 @@ static int parse_mig(struct nlattr **tb, void *arg)
 	copy_str(m->peer, sizeof(m->peer), tb[PCA_A_MIG_PEER]);
 	copy_str(m->args, sizeof(m->args), tb[PCA_A_MIG_ARGS]);
 	copy_str(m->message, sizeof(m->message), tb[PCA_A_MIG_MESSAGE]);
+	m->running = !!tb[PCA_A_MIG_RUNNING];
 	return 0;
 }
 
@@ -192,6 +193,12 @@ int pca_migrate(struct pca_client *c, uint32_t region_id, uint32_t role,
 int pca_migrate_paused(struct pca_client *c, uint32_t mig_id)
 {
 	return pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_PAUSED, mig_id),
+			   NULL, NULL);
+}
+
+int pca_migrate_running(struct pca_client *c, uint32_t mig_id)
+{
+	return pca_request(c, mig_msg(c, PCA_CMD_MIGRATE_RUNNING, mig_id),
 			   NULL, NULL);
 }
 

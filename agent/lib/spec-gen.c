@@ -41,6 +41,7 @@ const char *const pca_spec_cmd_names[__PCA_CMD_MAX] = {
 	[PCA_CMD_FAULT] = "fault",
 	[PCA_CMD_MIGRATE_REQUEST] = "migrate_request",
 	[PCA_CMD_MIGRATE_EVENT] = "migrate_event",
+	[PCA_CMD_MIGRATE_RUNNING] = "migrate_running",
 };
 
 const char *const pca_spec_attr_names[PCA_A_MAX + 1] = {
@@ -76,6 +77,7 @@ const char *const pca_spec_attr_names[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_MESSAGE] = "mig_message",
 	[PCA_A_REGION_UNIT] = "region_unit",
 	[PCA_A_REGION_PATH] = "region_path",
+	[PCA_A_MIG_RUNNING] = "mig_running",
 };
 
 const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
@@ -107,6 +109,7 @@ const struct nla_policy pca_spec_attr_policy[PCA_A_MAX + 1] = {
 	[PCA_A_MIG_MESSAGE] = { .type = NLA_STRING },
 	[PCA_A_REGION_UNIT] = { .type = NLA_U64 },
 	[PCA_A_REGION_PATH] = { .type = NLA_STRING },
+	[PCA_A_MIG_RUNNING] = { .type = NLA_FLAG },
 };
 
 const char *const pca_spec_page_attr_names[PCA_PAGE_A_MAX + 1] = {

@@ -20,8 +20,10 @@ KERNELS=${KERNELS-6.1 6.12}
 # flex, bison, bc, libelf-dev and libssl-dev build the debug lane's kernel
 # (selftests/debug) from linux-source-6.1.
 # libgnutls28-dev: the migrations' TLS (as Debian's QEMU); openssl makes
-# the tests' credentials (mkcreds.sh).
+# the tests' credentials (mkcreds.sh).  libjson-c-dev: QMP, the agent's
+# talk with QEMU (postcopy-agent migrate --qmp).
 PKGS="make gcc libc6-dev binutils kmod cpio xz-utils zstd libgnutls28-dev openssl
+      libjson-c-dev
       qemu-system-x86 busybox-static iproute2 sparse linux-source-6.1
       libnl-3-dev libnl-genl-3-dev liburing-dev
       linux-source-6.12 python3 python3-yaml python3-jsonschema

@@ -69,7 +69,8 @@ struct pca_mig_progress {
 	__u64 downtime_ns;
 	__u64 fault_p50_ns;	/* postcopy fault latency, destination */
 	__u64 fault_p99_ns;
-	__u64 reserved[5];
+	__u64 guest_downtime_ns; /* source pause -> destination VMM runs */
+	__u64 reserved[4];
 };
 
 /*
