@@ -39,6 +39,10 @@ PKGS="$PKGS python3-docutils man-db groff-base debhelper dh-dkms lintian
 for line in $KERNELS; do
 	PKGS="$PKGS $(kernel_headers_pkg "$line")"
 done
+# seabios and qemu-system-data (which qemu-system-x86 pulls in too): the
+# firmware of the QEMU that qemu_test boots inside a guest
+# (mkinitramfs.sh copies it there).
+PKGS="$PKGS seabios qemu-system-data"
 
 APT_OPTS="-y -q --no-install-recommends -o DPkg::Lock::Timeout=600"
 export DEBIAN_FRONTEND=noninteractive

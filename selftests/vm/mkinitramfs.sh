@@ -276,11 +276,41 @@ add_ynl() {
 	chmod -R a+rX "$root/ynl"
 }
 
+# Debian's QEMU for qemu_test, which boots it inside the guest: the
+# binary, its TCG accelerator module, the firmware and option ROMs a pc
+# machine booting a multiboot kernel loads (SeaBIOS, kvmvapic, the
+# multiboot and Linux boot ROMs), and their libraries.  QEMU finds its
+# modules and data relative to its binary (/usr/bin/../lib/..., ...), so
+# they go under one prefix, /opt/qemu, laid out as /usr on the host.
+# About 50 MB: only when that test runs.
+QEMU_BIN=${QEMU_BIN:-/usr/bin/qemu-system-x86_64}
+QEMU_PREFIX=/opt/qemu
+QEMU_FILES='lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
+	share/seabios/bios-256k.bin share/qemu/kvmvapic.bin
+	share/qemu/multiboot_dma.bin share/qemu/linuxboot_dma.bin'
+add_qemu() {
+	local f dst=$root$QEMU_PREFIX
+	[ -x "$QEMU_BIN" ] || die "no $QEMU_BIN (apt-get install qemu-system-x86)"
+	mkdir -p "$dst/bin"
+	cp "$QEMU_BIN" "$dst/bin/qemu-system-x86_64"
+	copy_libs "$QEMU_BIN"
+	for f in $QEMU_FILES; do
+		[ -f "/usr/$f" ] || die "no /usr/$f (apt-get install qemu-system-x86 seabios qemu-system-data)"
+		mkdir -p "$dst/$(dirname "$f")"
+		cp -L "/usr/$f" "$dst/$f"
+		case $f in *.so) copy_so_libs "/usr/$f" ;; esac
+	done
+	chmod -R a+rX "$root/opt"
+}
+
 sed 's/^/postcopy_assist:/' "$root/etc/pca/list" >"$ksft/kselftest-list.txt"
 
 if grep -qx ynl_test.py "$root/etc/pca/list"; then
 	add_python
 	add_ynl
+fi
+if grep -qx qemu_test "$root/etc/pca/list"; then
+	add_qemu
 fi
 
 # Extra kernel modules, resolved through modinfo's depends= (the .deb ships

@@ -14,7 +14,9 @@
 # build tree of the debug kernel, whose module is $BUILD/debug/kmod; it
 # runs as one more kernel, "debug", with DEBUG_APPEND on its command line,
 # DEBUG_VM_MEM of memory and every time limit times DEBUG_SCALE.
-# DEBUG_ONLY=1 runs it alone.
+# DEBUG_ONLY=1 runs it alone.  DEBUG_EXCLUDE names the tests it leaves
+# out (qemu_test: QEMU inside the guest, emulated twice over, is no test
+# of the module's debug checks and would take most of an hour there).
 #
 # `make check` also builds the suite inside a kernel tree (intree-build.sh;
 # INTREE_CHECK=0 leaves that out), which counts as one test.
@@ -86,6 +88,7 @@ DEBUG_VM_MEM=${DEBUG_VM_MEM:-2G}
 BENCH_VM_MEM=${BENCH_VM_MEM:-2G}
 # debug_pagealloc unmaps freed pages; the fuzzer does 100k operations.
 DEBUG_APPEND=${DEBUG_APPEND:-debug_pagealloc=on PCA_FUZZ_OPS=100000}
+DEBUG_EXCLUDE=${DEBUG_EXCLUDE-qemu_test}
 
 # One target per kernel: "name abi vmlinuz module-source module.ko".
 targets=()
@@ -174,9 +177,30 @@ for t in "${targets[@]}"; do
 		t_args=$here/../debug/ksft-args
 	fi
 
+	# the debug lane's list, without DEBUG_EXCLUDE
+	t_list=$list_file t_tests=${TESTS:-}
+	if [ "$name" = debug ] && [ -n "$list_file" ] && [ -n "$DEBUG_EXCLUDE" ]; then
+		t_list=$out/LIST
+		t_tests=
+		for x in $(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$list_file"); do
+			case " $DEBUG_EXCLUDE " in *" $x "*) ;; *) echo "$x" ;; esac
+		done >"$t_list"
+		for x in ${TESTS:-}; do
+			case " $DEBUG_EXCLUDE " in
+			*" $x "* | *" ${x}_test "*) ;;
+			*) t_tests="$t_tests $x" ;;
+			esac
+		done
+		if [ -n "${TESTS:-}" ] && [ -z "$t_tests" ]; then
+			say "== $mode: $abi: nothing to run (the debug lane leaves out $DEBUG_EXCLUDE)"
+			say
+			continue
+		fi
+	fi
+
 	say "== $mode: $abi ($out)"
 	"$here/mkinitramfs.sh" -o "$out/initramfs.cpio" -a "$abi" -k "$ko" \
-		-b "$bindir" -s "$stdir" -l "$list_file" -t "${TESTS:-}" \
+		-b "$bindir" -s "$stdir" -l "$t_list" -t "$t_tests" \
 		-m "$modsrc" -g "$gmods" -y "$ynltree" -K "$ksfttree" \
 		${t_args:+-A "$t_args"}
 
