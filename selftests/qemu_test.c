@@ -56,8 +56,12 @@
 #define PASSES_AFTER	2
 
 static char qemu_bin[64], payload[256], qmp_helper[256];
-/* the agent drives QEMU itself: "postcopy-agent migrate --qmp" */
-static int agent_qmp;
+/*
+ * The agent drives QEMU itself ("postcopy-agent migrate --qmp"), or, as
+ * for a VMM the agent does not know, our QMP commands do, through
+ * --pause-cmd and --resume-cmd (the case pause_resume_cmds).
+ */
+static int agent_qmp = 1;
 
 /* One QEMU: a file of a pcafs mount in one of the namespaces. */
 struct vm {
@@ -225,16 +229,6 @@ static int module_refcnt(void)
 	return buf[0] ? atoi(buf) : -1;
 }
 
-/* Whether "postcopy-agent migrate --help" mentions @what. */
-static int agent_knows(const char *what)
-{
-	char *argv[] = { AGENT, "migrate", "--help", NULL };
-	static char out[8192];
-
-	pca_run_capture(argv, out, sizeof(out));
-	return strstr(out, what) != NULL;
-}
-
 static void find_files(struct pca_test_ctx *t)
 {
 	char self[200], *dir;
@@ -256,7 +250,6 @@ static void find_files(struct pca_test_ctx *t)
 	snprintf(qmp_helper, sizeof(qmp_helper), "%s/qemu_qmp", dir);
 	if (access(payload, R_OK) || access(qmp_helper, X_OK))
 		PCA_SKIP(t, "no %s or %s", payload, qmp_helper);
-	agent_qmp = agent_knows("--qmp SOCKET");
 }
 
 /* Mount pcafs for @vm from inside its namespace: the region belongs there. */
@@ -784,6 +777,15 @@ static void test_precopy_postcopy(struct pca_test_ctx *t)
 	run_case(t, 1, rounds, 0);
 }
 
+/* The same migration with the switchover as shell commands of a VMM. */
+static void test_pause_resume_cmds(struct pca_test_ctx *t)
+{
+	static const unsigned int rounds[] = { 2 };
+
+	agent_qmp = 0;
+	run_case(t, 1, rounds, 0);
+}
+
 static void test_postcopy_only(struct pca_test_ctx *t)
 {
 	static const unsigned int rounds[] = { 0 };
@@ -853,6 +855,8 @@ static void test_detects_corruption(struct pca_test_ctx *t)
 PCA_TEST_F(detects_corruption, test_detects_corruption, PCA_FEATURE_MISSING,
 	   .timeout = 200, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(precopy_postcopy, test_precopy_postcopy, QEMU_FEATURES,
+	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(pause_resume_cmds, test_pause_resume_cmds, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(postcopy_only, test_postcopy_only, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
