@@ -143,7 +143,7 @@ if [ "$mode" = check ] && [ "${INTREE_CHECK:-1}" = 1 ]; then
 fi
 # Packaging on the host (scripts/pkg-check.sh): man pages, make install,
 # libpca's exports and pkg-config file, the systemd unit; one more test.
-# PKG_CHECK=0 leaves it out, PKG_DEB=1 adds make deb and lintian.
+# PKG_CHECK=0 leaves it out, PKG_DEB=0 leaves out make deb and lintian.
 if [ "$mode" = check ] && [ "${PKG_CHECK:-1}" = 1 ]; then
 	say "== check: packaging"
 	t0=$(date +%s)
