@@ -336,7 +336,9 @@ if [ -n "$gmods" ]; then
 	guest_moddir=$root/lib/modules/$abi
 	mkdir -p "$guest_moddir"
 	declare -A seen=()
-	# NAME[:FLAG]: with FLAG, /init loads NAME only on a CPU that has it
+	# NAME[:FLAG]: with FLAG, /init loads NAME only on a CPU that has it,
+	# and a kernel built without NAME (the debug lane's) goes without it:
+	# such a module only makes something faster.
 	add_module() {
 		local name=${1%%:*} flag= path dep rel dst
 		[ "$name" = "$1" ] || flag=${1#*:}
@@ -347,6 +349,10 @@ if [ -n "$gmods" ]; then
 		if [ -z "$path" ]; then
 			if [ -n "$builtin" ] && sed 's/-/_/g' "$builtin" |
 				grep -q "/$name\.ko$"; then
+				return 0
+			fi
+			if [ -n "$flag" ]; then
+				say "mkinitramfs: $abi has no $name, the guest goes without it"
 				return 0
 			fi
 			die "kernel module $name not found in $moddir"
