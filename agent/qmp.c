@@ -10,7 +10,9 @@
  * stream (objects may arrive split or several in one read).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,6 +285,73 @@ static int capability_state(json_object *caps, const char *name)
 	return -1;
 }
 
+/*
+ * A directory mem-path: QEMU made its RAM file there and unlinked it
+ * (as libvirt's memory_backing_dir may have it do), so only QEMU's open
+ * fd still names the region.  QEMU is the peer of the QMP socket; of its
+ * open files, the one unlinked from @dir on a region filesystem is the
+ * RAM.  Its /proc/PID/fd/N path opens the region like any other path.
+ */
+static int qmp_unlinked_file(struct qmp *q, const char *backend,
+			     const char *dir, char *out, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	size_t dl = strlen(dir), sl = strlen(deleted);
+	char fddir[64], fd_path[64 + NAME_MAX + 2], link[PATH_MAX];
+	socklen_t cl = sizeof(struct ucred);
+	struct ucred cr;
+	struct statfs sfs;
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (getsockopt(q->fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) ||
+	    cr.pid <= 0) {
+		qerr(q, "RAM backend %s: mem-path %s is a directory, and the QEMU at %s cannot be told apart (no peer credentials): name a file, mem-path=%s/NAME",
+		     backend, dir, q->path, dir);
+		return -ESRCH;
+	}
+	snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int)cr.pid);
+	d = opendir(fddir);
+	if (!d) {
+		int err = errno;
+
+		qerr(q, "RAM backend %s: mem-path %s is a directory; reading QEMU's open files (%s) to find its RAM file: %s",
+		     backend, dir, fddir, strerror(err));
+		return -err;
+	}
+	while ((e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", fddir, e->d_name);
+		n = readlink(fd_path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		/* DIR/NAME (deleted), directly in the directory */
+		if ((size_t)n <= dl + 1 + sl || strncmp(link, dir, dl) ||
+		    link[dl] != '/' || strcmp(link + n - sl, deleted) ||
+		    memchr(link + dl + 1, '/', n - sl - dl - 1))
+			continue;
+		if (statfs(fd_path, &sfs) || sfs.f_type != PCAFS_MAGIC)
+			continue;
+		if (found++)
+			break;
+		snprintf(out, len, "%s", fd_path);
+	}
+	closedir(d);
+	if (found == 1)
+		return 0;
+	qerr(q, found ? "RAM backend %s: mem-path %s is a directory in which QEMU holds several unlinked region files: name a file, mem-path=%s/NAME" :
+		 "RAM backend %s: mem-path %s is a directory, and QEMU holds no unlinked region file made in it: name a file, mem-path=%s/NAME",
+	     backend, dir, dir);
+	return found ? -EEXIST : -ENOENT;
+}
+
 static json_object *cap(const char *name, int state)
 {
 	json_object *c = json_object_new_object();
@@ -351,9 +420,12 @@ int qmp_prepare(struct qmp *q, char *mem_path, size_t len)
 		return -EINVAL;
 	}
 	if (!stat(mem_path, &st) && S_ISDIR(st.st_mode)) {
-		qerr(q, "RAM backend %s: mem-path %s is a directory (QEMU made a file in it and unlinked it): name a file, mem-path=%s/NAME",
-		     backend, mem_path, mem_path);
-		return -EISDIR;
+		char dir[PATH_MAX];
+
+		snprintf(dir, sizeof(dir), "%s", mem_path);
+		r = qmp_unlinked_file(q, backend, dir, mem_path, len);
+		if (r)
+			return r;
 	}
 
 	/* QEMU moves the device state, the agent the RAM */

@@ -47,7 +47,9 @@ int qmp_exec(struct qmp *q, const char *cmd, json_object *args,
 /*
  * The checks and settings both sides need: the guest's RAM backend is a
  * shared file of a region filesystem (its mem-path in @mem_path, of
- * @len bytes), and QEMU has x-ignore-shared, which is set (and
+ * @len bytes; for a directory mem-path, the /proc/PID/fd/N path of the
+ * file QEMU made there and unlinked), and QEMU has x-ignore-shared, which
+ * is set (and
  * postcopy-ram cleared): QEMU moves the device state, the agent the RAM.
  */
 int qmp_prepare(struct qmp *q, char *mem_path, size_t len);

@@ -2375,6 +2375,7 @@ static void test_qmp_refused(struct pca_test_ctx *t)
 	struct fq_shared sh = { .lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fake_qemu f;
 	uint8_t *dst;
+	int ram[2];
 
 	if (access("/bin/postcopy-agent", X_OK))
 		PCA_SKIP(t, "no /bin/postcopy-agent");
@@ -2459,10 +2460,26 @@ static void test_qmp_refused(struct pca_test_ctx *t)
 	fq_start(t, &f, &sh, FQ_DST_SOCK, 1, FS_DST "/vm");
 	qmp_refused(t, &f, "destination", FQ_DST_SOCK, "-incoming defer");
 	fq_stop(&f);
-	/* nor a directory mem-path: no file names the region */
+	/*
+	 * A directory mem-path: the region is the file QEMU (here, the
+	 * fake's process, the QMP socket's peer) made in it and unlinked.
+	 * None, or two, cannot be told; one is found, and the refusal is
+	 * then the next check's.
+	 */
 	memset(&f, 0, sizeof(f));
+	f.run_state = "running";
 	fq_start(t, &f, &sh, FQ_DST_SOCK, 1, FS_DST);
-	qmp_refused(t, &f, "destination", FQ_DST_SOCK, "is a directory");
+	qmp_refused(t, &f, "destination", FQ_DST_SOCK,
+		    "holds no unlinked region file");
+	ram[0] = pcafs_create(t, FS_DST "/ram0", 1 << 20);
+	unlink(FS_DST "/ram0");
+	qmp_refused(t, &f, "destination", FQ_DST_SOCK, "-incoming defer");
+	ram[1] = pcafs_create(t, FS_DST "/ram1", 1 << 20);
+	unlink(FS_DST "/ram1");
+	qmp_refused(t, &f, "destination", FQ_DST_SOCK,
+		    "several unlinked region files");
+	close(ram[0]);
+	close(ram[1]);
 	fq_stop(&f);
 	munmap(dst, 1 << 20);
 	unlink(FS_DST "/vm");

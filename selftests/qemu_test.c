@@ -62,6 +62,12 @@ static char qemu_bin[64], payload[256], qmp_helper[256];
  * --pause-cmd and --resume-cmd (the case pause_resume_cmds).
  */
 static int agent_qmp = 1;
+/*
+ * QEMUs get a directory as mem-path, make their file in it and unlink it
+ * (the case directory_mem_path): the agent finds the region through the
+ * QEMU's open files; no file name is given to it.
+ */
+static int dir_backed;
 
 /* One QEMU: a file of a pcafs mount in one of the namespaces. */
 struct vm {
@@ -69,6 +75,7 @@ struct vm {
 	int ns;			/* 0: NS_A, 1: NS_B */
 	char dir[64], file[80], qmp[64], serial[64], log[64];
 	pid_t pid;
+	int dir_backed;		/* mem-path is dir: QEMU's file, unlinked */
 };
 
 struct lab {
@@ -284,6 +291,7 @@ static struct vm *vm_add(struct pca_test_ctx *t, struct lab *l, int ns,
 	vm->ns = ns;
 	snprintf(vm->dir, sizeof(vm->dir), WORK "/%c", vm->name);
 	snprintf(vm->file, sizeof(vm->file), WORK "/%c/ram", vm->name);
+	vm->dir_backed = dir_backed;
 	snprintf(vm->qmp, sizeof(vm->qmp), WORK "/%c.qmp", vm->name);
 	snprintf(vm->serial, sizeof(vm->serial), WORK "/%c.serial", vm->name);
 	snprintf(vm->log, sizeof(vm->log), WORK "/%c.log", vm->name);
@@ -363,7 +371,7 @@ static void vm_start(struct pca_test_ctx *t, struct lab *l, struct vm *vm,
 
 	snprintf(backend, sizeof(backend),
 		 "memory-backend-file,id=ram,mem-path=%s,share=on,size=%dM",
-		 vm->file, GUEST_MB);
+		 vm->dir_backed ? vm->dir : vm->file, GUEST_MB);
 	snprintf(serial, sizeof(serial), "file:%s", vm->serial);
 	snprintf(qmpopt, sizeof(qmpopt), "unix:%s,server=on,wait=off",
 		 vm->qmp);
@@ -615,8 +623,10 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	n = 0;
 	dargv[n++] = AGENT;
 	dargv[n++] = "migrate";
-	dargv[n++] = "--region-id";
-	dargv[n++] = dst->file;
+	if (!dst->dir_backed) {
+		dargv[n++] = "--region-id";
+		dargv[n++] = dst->file;
+	}
 	dargv[n++] = "--role";
 	dargv[n++] = "destination";
 	dargv[n++] = "--peer";
@@ -639,8 +649,10 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	n = 0;
 	sargv[n++] = AGENT;
 	sargv[n++] = "migrate";
-	sargv[n++] = "--region-id";
-	sargv[n++] = src->file;
+	if (!src->dir_backed) {
+		sargv[n++] = "--region-id";
+		sargv[n++] = src->file;
+	}
 	sargv[n++] = "--role";
 	sargv[n++] = "source";
 	sargv[n++] = "--peer";
@@ -777,6 +789,18 @@ static void test_precopy_postcopy(struct pca_test_ctx *t)
 	run_case(t, 1, rounds, 0);
 }
 
+/*
+ * QEMU's RAM in a file it made in a directory of the mount and unlinked,
+ * as with libvirt's memory_backing_dir: migrate --qmp finds the regions.
+ */
+static void test_directory_mem_path(struct pca_test_ctx *t)
+{
+	static const unsigned int rounds[] = { 1 };
+
+	dir_backed = 1;
+	run_case(t, 1, rounds, 0);
+}
+
 /* The same migration with the switchover as shell commands of a VMM. */
 static void test_pause_resume_cmds(struct pca_test_ctx *t)
 {
@@ -857,6 +881,8 @@ PCA_TEST_F(detects_corruption, test_detects_corruption, PCA_FEATURE_MISSING,
 PCA_TEST_F(precopy_postcopy, test_precopy_postcopy, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(pause_resume_cmds, test_pause_resume_cmds, QEMU_FEATURES,
+	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(directory_mem_path, test_directory_mem_path, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(postcopy_only, test_postcopy_only, QEMU_FEATURES,
 	   .timeout = 300, .flags = PCA_TEST_NO_CLIENT)
