@@ -11,9 +11,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lib/pca.h"
@@ -287,6 +290,213 @@ out:
 	return ret;
 }
 
+/*
+ * stats: one region's counters and its fault wait-time histogram, as
+ * bars; with --watch, again every interval with the rates since the
+ * previous sample.
+ */
+static const char *wait_bound_text(unsigned int n, char *buf, size_t len)
+{
+	uint64_t v = hist_bound(n);
+
+	if (v < 1000)
+		snprintf(buf, len, "%u us", (unsigned int)v);
+	else if (v < 1000000)
+		snprintf(buf, len, "%.3g ms", v / 1e3);
+	else
+		snprintf(buf, len, "%.3g s", v / 1e6);
+	return buf;
+}
+
+#define STATS_BAR	40
+
+static void print_wait_hist(const struct pca_region_stats *s)
+{
+	unsigned int i, first = PCA_WAIT_HIST_BUCKETS, last = 0;
+	uint64_t max = 0, total = 0;
+	char lo[16], hi[16];
+
+	for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++) {
+		if (!s->wait_hist[i])
+			continue;
+		if (first == PCA_WAIT_HIST_BUCKETS)
+			first = i;
+		last = i;
+		total += s->wait_hist[i];
+		if (s->wait_hist[i] > max)
+			max = s->wait_hist[i];
+	}
+	if (!total) {
+		printf("fault wait: no fault has waited yet\n");
+		return;
+	}
+	printf("fault wait (%" PRIu64 " faults):\n", total);
+	for (i = first; i <= last; i++) {
+		uint64_t n = s->wait_hist[i];
+		unsigned int bar = n ? (unsigned int)((n * STATS_BAR + max - 1) /
+						     max) : 0;
+
+		if (i == PCA_WAIT_HIST_BUCKETS - 1)
+			printf("  %8s and more  ", wait_bound_text(i - 1, lo,
+								  sizeof(lo)));
+		else if (!i)
+			printf("  %8s .. %-6s ", "0", wait_bound_text(0, hi,
+								  sizeof(hi)));
+		else
+			printf("  %8s .. %-6s ",
+			       wait_bound_text(i - 1, lo, sizeof(lo)),
+			       wait_bound_text(i, hi, sizeof(hi)));
+		printf("%10" PRIu64 " %5.1f%% %.*s\n", n, 100.0 * n / total,
+		       (int)bar, "########################################");
+	}
+}
+
+static void print_stats_text(const struct pca_region_info *r,
+			     const struct pca_region_info *prev, double secs)
+{
+	const struct pca_region_stats *s = &r->stats;
+
+	printf("region %" PRIu32 ": size ", r->id);
+	print_size(r->size);
+	printf(", %" PRIu64 " of %" PRIu64 " units present, %" PRIu32
+	       " queues, policy %s\n", r->pages_present,
+	       r->unit ? r->size / r->unit : 0, r->queues,
+	       policy_name(r->policy));
+	if (r->has_dirty)
+		printf("dirty tracking %s, %" PRIu64 " pages logged\n",
+		       r->dirty_tracking ? "on" : "off", r->dirty_pages);
+	if (!r->has_stats) {
+		printf("no statistics in the module's reply\n");
+		return;
+	}
+	printf("faults %" PRIu64 " (coalesced %" PRIu64 ", pending %" PRIu64
+	       ")\nunits copied %" PRIu64 ", zeroed %" PRIu64
+	       ", already present %" PRIu64 "\n", s->faults,
+	       s->faults_coalesced, s->faults_pending, s->pages_copied,
+	       s->pages_zeroed, s->copy_eexist);
+	if (prev && secs > 0)
+		printf("rates over %.1f s: %.0f faults/s, %.0f units placed/s\n",
+		       secs, (s->faults - prev->stats.faults) / secs,
+		       (s->pages_copied + s->pages_zeroed -
+			prev->stats.pages_copied - prev->stats.pages_zeroed) /
+		       secs);
+	print_wait_hist(s);
+}
+
+static volatile sig_atomic_t stats_stop;
+
+static void stats_signal(int sig)
+{
+	(void)sig;
+	stats_stop = 1;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pca_region_info info, prev;
+	unsigned long count = 0, n = 0;
+	double interval = 0;
+	struct pca_client *c;
+	int json = 0, opt, ret;
+	struct timespec t0, t1;
+	uint32_t id;
+	char *end;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "jw::c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'w':
+			interval = 1;
+			if (optarg) {
+				interval = strtod(optarg, &end);
+				if (*end || !(interval >= 0.1 &&
+					       interval <= 3600))
+					return cmd_usage("stats",
+							 "--watch takes seconds from 0.1 to 3600, not %s",
+							 optarg);
+			}
+			break;
+		case 'c':
+			count = strtoul(optarg, &end, 10);
+			if (*end || !count)
+				return cmd_usage("stats",
+						 "--count takes a positive number, not %s",
+						 optarg);
+			break;
+		case 'h':
+			printf("Usage: " PROG " stats REGION [--json] [--watch[=SECONDS]] [--count N]\n"
+			       "  REGION            a region id, or the path of a region file\n"
+			       "  --json            one JSON object per sample\n"
+			       "  --watch[=SECONDS] sample again every SECONDS (1), with rates\n"
+			       "  --count N         stop after N samples\n");
+			return 0;
+		default:
+			return cmd_usage("stats", "unknown option %s",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_usage("stats", "%s", optind < argc ?
+				 "one region, no more" : "which region?");
+	if (!interval && count > 1)
+		return cmd_usage("stats", "%s", "--count needs --watch");
+	ret = pca_client_open(&c);
+	if (ret)
+		return fail("connect", pca_strerror(NULL), ret);
+	ret = pca_region_resolve(c, argv[optind], &id);
+	if (ret) {
+		fprintf(stderr, PROG " stats: region %s: %s\n", argv[optind],
+			pca_strerror(c));
+		goto out;
+	}
+	if (interval) {
+		signal(SIGINT, stats_signal);
+		signal(SIGTERM, stats_signal);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ret = pca_region_get(c, id, &info);
+		if (ret) {
+			fprintf(stderr, PROG " stats: region %" PRIu32 ": %s\n",
+				id, pca_strerror(c));
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (json) {
+			print_region_json(&info);
+			printf("\n");
+		} else {
+			if (n)
+				printf("\n");
+			print_stats_text(&info, n ? &prev : NULL,
+					 (t1.tv_sec - t0.tv_sec) +
+					 (t1.tv_nsec - t0.tv_nsec) / 1e9);
+		}
+		fflush(stdout);
+		prev = info;
+		t0 = t1;
+		if (!interval || ++n == count)
+			break;
+		usleep((useconds_t)(interval * 1e6));
+		if (stats_stop)
+			break;
+	}
+out:
+	pca_client_close(c);
+	return ret;
+}
+
 static int cmd_help(int argc, char **argv)
 {
 	(void)argc;
@@ -320,6 +530,8 @@ static const struct command commands[] = {
 	  "API handshake: version, supported features and commands" },
 	{ "regions", cmd_regions, "[--json]",
 	  "list regions: size, flags, present pages, queues, statistics" },
+	{ "stats", cmd_stats, "REGION [--json] [--watch[=SECONDS]] [--count N]",
+	  "one region's counters and fault wait-time histogram" },
 	{ "help", cmd_help, "", "show this help" },
 	{ NULL, NULL, NULL, NULL },
 };

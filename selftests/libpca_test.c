@@ -302,6 +302,94 @@ static void test_agent_cli(struct pca_test_ctx *t)
 	close(fd);
 }
 
+/* Run the agent with up to five arguments; as agent(). */
+static int agent_argv(struct pca_test_ctx *t, char *out, size_t len,
+		      char **args)
+{
+	char *argv[8] = { "postcopy-agent" };
+	int ret, i;
+
+	for (i = 0; args[i] && i < 6; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	ret = pca_run_capture(argv, out, len);
+	pca_t_diag(t, "postcopy-agent %s ...: exit %d", args[0], ret);
+	pca_diag_lines(t, out);
+	return ret;
+}
+
+/*
+ * stats: after one fault that waited for its page, the counters and one
+ * bar of the wait histogram; --watch samples again; bad regions and
+ * options are refused.
+ */
+static void test_agent_stats(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct toucher to;
+	unsigned char page[PG];
+	unsigned char *map;
+	char out[8192], ids[16], want[96];
+	uint32_t id;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(16 * PG, PCA_REGION_MISSING,
+						&id));
+	snprintf(ids, sizeof(ids), "%u", id);
+	map = map_region(t, fd, 16 * PG);
+	PCA_ASSERT_OK(t, pca_attach(t->c, id, PCA_POLICY_FAIL, NULL));
+	toucher_start(t, &to, map + 2 * PG);
+	PCA_ASSERT_EQ(t, PCA_ASSERT_OK(t, pca_recv_faults(t->c, &rec, 1,
+							  5000)), 1);
+	memset(page, 0x3c, sizeof(page));
+	PCA_EXPECT_OK(t, pca_copy(t->c, id, 2 * PG, page, 0, NULL));
+	pthread_join(to.th, NULL);
+	PCA_EXPECT_OK(t, pca_zero(t->c, id, 8 * PG, 3 * PG, 0, NULL));
+
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", ids, NULL }), 0);
+	snprintf(want, sizeof(want), "region %u: size 65536 ", id);
+	PCA_EXPECT(t, strstr(out, want), "no \"%s\"", want);
+	PCA_EXPECT(t, strstr(out, ", 4 of 16 units present,"),
+		   "present count");
+	PCA_EXPECT(t, strstr(out, "faults 1 (coalesced 0, pending 0)"),
+		   "fault counters");
+	PCA_EXPECT(t, strstr(out, "units copied 1, zeroed 3,"),
+		   "placement counters");
+	/* the one fault is the histogram's only entry: one full bar */
+	PCA_EXPECT(t, strstr(out, "fault wait (1 faults):"), "histogram");
+	PCA_EXPECT(t, strstr(out, "      1 100.0% ####################"
+				  "####################\n"), "histogram bar");
+
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", ids, "--json",
+						NULL }), 0);
+	snprintf(want, sizeof(want), "{\"id\": %u, \"size\": 65536,", id);
+	PCA_EXPECT(t, strstr(out, want), "no %s", want);
+
+	/* two samples, the second with rates, then it stops by itself */
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", ids, "--watch=0.2",
+						"--count", "2", NULL }), 0);
+	PCA_EXPECT(t, strstr(out, "rates over "), "no rates in --watch");
+	PCA_EXPECT(t, strstr(out, "units placed/s"), "rates");
+
+	/* errors: a region that does not exist, bad options */
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", "999999", NULL }), 1);
+	PCA_EXPECT(t, strstr(out, "stats: region 999999: "), "no error text");
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", NULL }), 2);
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", ids, "--watch=0",
+						NULL }), 2);
+	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),
+				    (char *[]){ "stats", ids, "--count", "2",
+						NULL }), 2);
+	munmap(map, 16 * PG);
+	close(fd);
+}
+
 PCA_TEST_F(region_lifecycle, test_region_lifecycle,
 	 PCA_FEATURE_MISSING)
 PCA_TEST_F(attach_detach, test_attach_detach, PCA_FEATURE_MISSING)
@@ -310,5 +398,6 @@ PCA_TEST_F(fault_stashed, test_fault_stashed, PCA_FEATURE_MISSING)
 PCA_TEST_F(copy_pages, test_copy_pages, PCA_FEATURE_COPY_BATCH)
 PCA_TEST_F(fd_path, test_fd_path, PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(agent_cli, test_agent_cli, PCA_FEATURE_MISSING)
+PCA_TEST_F(agent_stats, test_agent_stats, PCA_FEATURE_MISSING)
 
 TEST_HARNESS_MAIN
