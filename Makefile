@@ -108,6 +108,8 @@ endif
 userspace: ksft
 	+$(MAKE) -C agent OUT=$(BUILD)/bin
 	+$(MAKE) -C tools/workload OUT=$(BUILD)/bin
+	+$(MAKE) -C examples OUT=$(BUILD)/bin PCA_SRC=$(CURDIR) \
+		LIBPCA_A=$(BUILD)/bin/.obj/libpca.a
 	+$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests \
 		KSFT_DIR=$$(CACHE='$(CACHE)' $(VM)/ksft-tree.sh)/tools/testing/selftests
 

@@ -333,8 +333,8 @@ static void print_wait_hist(const struct pca_region_stats *s)
 	printf("fault wait (%" PRIu64 " faults):\n", total);
 	for (i = first; i <= last; i++) {
 		uint64_t n = s->wait_hist[i];
-		unsigned int bar = n ? (unsigned int)((n * STATS_BAR + max - 1) /
-						     max) : 0;
+		/* rounded up: a bucket that is not empty shows */
+		int bar = (int)((n * STATS_BAR + max - 1) / max);
 
 		if (i == PCA_WAIT_HIST_BUCKETS - 1)
 			printf("  %8s and more  ", wait_bound_text(i - 1, lo,
@@ -347,7 +347,7 @@ static void print_wait_hist(const struct pca_region_stats *s)
 			       wait_bound_text(i - 1, lo, sizeof(lo)),
 			       wait_bound_text(i, hi, sizeof(hi)));
 		printf("%10" PRIu64 " %5.1f%% %.*s\n", n, 100.0 * n / total,
-		       (int)bar, "########################################");
+		       bar, "########################################");
 	}
 }
 

@@ -11,7 +11,9 @@
 #                   names who builds them
 #   make pkg-check  the host-side checks of all this (scripts/pkg-check.sh)
 #   make check-dkms DKMS builds the packaged module source for KERNELS, the
-#                   guests run TESTS (api_test fault_test) on it
+#                   guests run TESTS (api_test fault_test libpca_test) on
+#                   it, with the agent and examples/ linked against the
+#                   installed libpca through pkg-config
 
 VERSION := $(shell cat $(CURDIR)/VERSION)
 PREFIX ?= /usr/local

@@ -5,11 +5,16 @@
 # packaged source (postcopy-assist-dkms's files: the .deb of `make deb`
 # when there is one, else `make install`'s usr/src) against each kernel
 # line's headers, in a DKMS tree under BUILD (dkms add/build only: no
-# install, nothing loaded here), and the guests run the API and fault
-# tests on that DKMS-built module.
+# install, nothing loaded here), and the guests run the API, fault and
+# libpca tests on that DKMS-built module.  The agent and the example VMM
+# (examples/) of that lane are built the way a VMM builds: against the
+# installed libpca (libpca0 + libpca-dev, or make install's tree), found
+# through pkg-config and linked as libpca.so.0, which the guests get in
+# their /lib/x86_64-linux-gnu.  The test binaries themselves keep their
+# static libpca.
 #
 # Environment: what selftests/vm/run.sh takes (BUILD, CACHE, KERNELS,
-# TESTS: default "api_test fault_test").
+# TESTS: default "api_test fault_test libpca_test").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/selftests/vm/lib.sh"
@@ -17,12 +22,16 @@ BUILD=${BUILD:-$top/build}
 version=$(cat "$top/VERSION")
 work=$BUILD/dkms
 rm -rf "$work"
-mkdir -p "$work/root" "$work/tree" "$work/ko"
+mkdir -p "$work/root" "$work/tree" "$work/ko" "$work/bin"
 
 deb=$(ls "$BUILD"/deb/postcopy-assist-dkms_"$version"-*_all.deb 2>/dev/null | tail -n1) || true
 if [ -n "$deb" ]; then
-	say "dkms: source from $deb"
-	dpkg-deb -x "$deb" "$work/root"
+	for pkg in postcopy-assist-dkms libpca0 libpca-dev; do
+		f=$(ls "$BUILD"/deb/"$pkg"_"$version"-*.deb | tail -n1) ||
+			die "no $pkg package next to $deb: run 'make deb'"
+		say "dkms: installed from $f"
+		dpkg-deb -x "$f" "$work/root"
+	done
 else
 	say "dkms: source from make install"
 	make -C "$top" --no-print-directory install DESTDIR="$work/root" \
@@ -47,5 +56,32 @@ for line in ${KERNELS:-6.1 6.12}; do
 	*) cat "$ko" ;;
 	esac >"$work/ko/$abi/postcopy_assist.ko"
 done
-MODULE_KO_DIR=$work/ko TESTS=${TESTS:-api_test fault_test} INTREE_CHECK=0 \
+
+# The installed libpca, as pkg-config finds it: its .pc says prefix=/usr,
+# and the tree sits under $work/root instead (a sysroot would move
+# libnl's paths too).
+pc=$(find "$work/root" -name libpca.pc | head -n1)
+[ -n "$pc" ] || die "no libpca.pc in the installed tree"
+mkdir -p "$work/pkgconfig"
+sed "s|^prefix=.*|prefix=$work/root/usr|" "$pc" >"$work/pkgconfig/libpca.pc"
+export PKG_CONFIG_PATH=$work/pkgconfig
+libdir=$(pkg-config --variable=libdir libpca)
+[ -e "$libdir/libpca.so.0" ] || die "no libpca.so.0 in $libdir"
+say "dkms: agent and example VMM against $(pkg-config --modversion libpca) in $libdir"
+cp -a "$BUILD/bin/." "$work/bin/"
+rm -f "$work/bin/postcopy-agent" "$work/bin/pca-vmm-example"
+make -C "$top/agent" --no-print-directory OUT="$work/agent" \
+	LIBPCA_LIBS="$(pkg-config --libs libpca)" >"$work/build.log" 2>&1 ||
+	die "building the agent against the installed libpca failed (log: $work/build.log)"
+make -C "$top/examples" --no-print-directory OUT="$work/bin" \
+	>>"$work/build.log" 2>&1 ||
+	die "building the example VMM with pkg-config failed (log: $work/build.log)"
+cp "$work/agent/postcopy-agent" "$work/bin/"
+for b in postcopy-agent pca-vmm-example; do
+	readelf -d "$work/bin/$b" | grep -q 'NEEDED.*\[libpca\.so\.0\]' ||
+		die "$b does not link libpca.so.0"
+done
+
+MODULE_KO_DIR=$work/ko TESTS=${TESTS:-api_test fault_test libpca_test} \
+	BIN_DIR=$work/bin GUEST_LIB_DIR=$libdir INTREE_CHECK=0 \
 	PKG_CHECK=0 exec "$top/selftests/vm/run.sh" check

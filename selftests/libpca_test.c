@@ -2,14 +2,18 @@
 /*
  * libpca_test: libpca against the module, end to end: region queries,
  * queues, fault delivery (direct, and kept aside while a request waits),
- * netlink and fd resolution, and the agent CLI.  The module's own
- * semantics get their own tests; this one checks the library's plumbing.
+ * netlink and fd resolution, the agent CLI, and the example VMM
+ * (examples/).  The module's own semantics get their own tests; this one
+ * checks the library's plumbing.
  */
 #include "pca_harness.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #define PG	4096UL
 
@@ -390,6 +394,90 @@ static void test_agent_stats(struct pca_test_ctx *t)
 	close(fd);
 }
 
+/* Start @argv with stdout and stderr into the file @out. */
+static pid_t spawn_out(struct pca_test_ctx *t, char *const argv[],
+		       const char *out)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		PCA_FATAL(t, "fork: %s", strerror(errno));
+	if (!pid) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void file_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+#define EXAMPLE		"/bin/pca-vmm-example"
+#define EXAMPLE_PEER	"127.0.0.1:47411"
+
+/*
+ * examples/vmm-migrate.c, the example VMM integration, as documented:
+ * two VMMs on one host (loopback) with an agent daemon, the source's
+ * vCPU writing, the destination checking every page it touches.
+ */
+static void test_example_vmm(struct pca_test_ctx *t)
+{
+	char *daemon_argv[] = { "/bin/postcopy-agent", "daemon", "--tls-creds",
+				"/etc/pca/tls/x509", NULL };
+	char *dst_argv[] = { EXAMPLE, "--role", "destination", "--peer",
+			     EXAMPLE_PEER, "--size", "8", "--timeout-s", "100",
+			     NULL };
+	char *src_argv[] = { EXAMPLE, "--role", "source", "--peer",
+			     EXAMPLE_PEER, "--size", "8", "--args",
+			     "--rounds 2", "--timeout-s", "100", NULL };
+	int st_src, st_dst;
+	pid_t pdm, ps, pd;
+	char out[8192];
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	PCA_ASSERT(t, !access(EXAMPLE, X_OK), "no " EXAMPLE
+		   " (examples/, built by make userspace)");
+	pdm = spawn_out(t, daemon_argv, "/tmp/libpca_test-daemon.out");
+	pd = spawn_out(t, dst_argv, "/tmp/libpca_test-dst.out");
+	ps = spawn_out(t, src_argv, "/tmp/libpca_test-src.out");
+	st_src = pca_waitpid_ms(ps, pca_scaled_ms(110000));
+	st_dst = pca_waitpid_ms(pd, pca_scaled_ms(110000));
+	kill(pdm, SIGTERM);
+	pca_waitpid_ms(pdm, pca_scaled_ms(10000));
+
+	file_text("/tmp/libpca_test-src.out", out, sizeof(out));
+	pca_diag_lines(t, out);
+	PCA_EXPECT(t, st_src == 0 &&
+		   strstr(out, "source: summary: 2048 pages") &&
+		   strstr(out, "source: ok"), "source VMM: status %#x", st_src);
+	file_text("/tmp/libpca_test-dst.out", out, sizeof(out));
+	pca_diag_lines(t, out);
+	PCA_EXPECT(t, st_dst == 0 &&
+		   strstr(out, "destination: summary: 2048 pages") &&
+		   strstr(out, "destination: ok"),
+		   "destination VMM: status %#x", st_dst);
+	if (st_src || st_dst) {
+		file_text("/tmp/libpca_test-daemon.out", out, sizeof(out));
+		pca_diag_lines(t, out);
+	}
+}
+
 PCA_TEST_F(region_lifecycle, test_region_lifecycle,
 	 PCA_FEATURE_MISSING)
 PCA_TEST_F(attach_detach, test_attach_detach, PCA_FEATURE_MISSING)
@@ -399,5 +487,7 @@ PCA_TEST_F(copy_pages, test_copy_pages, PCA_FEATURE_COPY_BATCH)
 PCA_TEST_F(fd_path, test_fd_path, PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(agent_cli, test_agent_cli, PCA_FEATURE_MISSING)
 PCA_TEST_F(agent_stats, test_agent_stats, PCA_FEATURE_MISSING)
+PCA_TEST_F(example_vmm, test_example_vmm, PCA_FEATURE_MIGRATE,
+	   .timeout = 150)
 
 TEST_HARNESS_MAIN

@@ -90,12 +90,19 @@ cp "$ko" "$root/lib/postcopy_assist.ko"
 # Dynamically linked binaries get their libraries; the project links its
 # binaries statically, so this is only a safety net (python3 of ynl_test
 # aside).
+# Libraries from GUEST_LIB_DIR (not the host's: the DKMS lane's installed
+# libpca) go where the guest's loader looks, /lib/x86_64-linux-gnu.
 copy_so_libs() {
-	local f=$1 lib
-	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
+	local f=$1 lib dst
+	for lib in $(LD_LIBRARY_PATH=${GUEST_LIB_DIR:-} ldd "$f" 2>/dev/null |
+		grep -o '/[^ ]*'); do
+		dst=$lib
+		case $lib in
+		"${GUEST_LIB_DIR:-/nonexistent}"/*) dst=/lib/x86_64-linux-gnu/${lib##*/} ;;
+		esac
+		[ -e "$root$dst" ] && continue
+		mkdir -p "$root$(dirname "$dst")"
+		cp -L "$lib" "$root$dst"
 	done
 }
 copy_libs() {

@@ -18,6 +18,10 @@
 # out (qemu_test: QEMU inside the guest, emulated twice over, is no test
 # of the module's debug checks and would take most of an hour there).
 #
+# BIN_DIR replaces $BUILD/bin as the programs the guests get, and
+# GUEST_LIB_DIR is where shared libraries of those programs that the host
+# does not have are found (the DKMS lane: the installed libpca.so.0).
+#
 # `make check` also builds the suite inside a kernel tree (intree-build.sh;
 # INTREE_CHECK=0 leaves that out), which counts as one test.
 #
@@ -38,7 +42,7 @@ esac
 
 BUILD=${BUILD:-$(pwd)/build}
 KERNELS=${KERNELS-6.1 6.12}
-bindir=$BUILD/bin
+bindir=${BIN_DIR:-$BUILD/bin}
 stdir=$BUILD/selftests
 
 [ -d "$bindir" ] || die "$bindir missing: run 'make userspace'"
