@@ -131,34 +131,34 @@ fi
 total_pass=0 total_fail=0 total_skip=0
 summary=()
 
-# The suite built the upstream way, as tools/testing/selftests/
-# postcopy_assist of the kernel tree (intree-build.sh): one more test.
-if [ "$mode" = check ] && [ "${INTREE_CHECK:-1}" = 1 ]; then
-	say "== check: kselftest in-tree build"
+# A check on the host that counts as one test: run "$@", add its verdict
+# to the totals and a line named @1 to the summary.
+host_check() {
+	local name=$1 title=$2 t0 p f verdict
+	shift 2
+	say "== check: $title"
 	t0=$(date +%s)
-	if "$here/intree-build.sh"; then
+	if "$@"; then
 		total_pass=$((total_pass + 1)) verdict=ok p=1 f=0
 	else
 		total_fail=$((total_fail + 1)) verdict=FAILED p=0 f=1
 	fi
 	summary+=("$(printf '%-24s pass %d, fail %d, skip 0  %ds  %s' \
-		"intree-build:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
+		"$name:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
 	say
+}
+
+# The suite built the upstream way, as tools/testing/selftests/
+# postcopy_assist of the kernel tree (intree-build.sh).
+if [ "$mode" = check ] && [ "${INTREE_CHECK:-1}" = 1 ]; then
+	host_check intree-build "kselftest in-tree build" "$here/intree-build.sh"
 fi
 # Packaging on the host (scripts/pkg-check.sh): man pages, make install,
-# libpca's exports and pkg-config file, the systemd unit; one more test.
-# PKG_CHECK=0 leaves it out, PKG_DEB=0 leaves out make deb and lintian.
+# libpca's exports and pkg-config file, the systemd unit.  PKG_CHECK=0
+# leaves it out, PKG_DEB=0 leaves out make deb and lintian.
 if [ "$mode" = check ] && [ "${PKG_CHECK:-1}" = 1 ]; then
-	say "== check: packaging"
-	t0=$(date +%s)
-	if BUILD=$BUILD "$here/../../scripts/pkg-check.sh"; then
-		total_pass=$((total_pass + 1)) verdict=ok p=1 f=0
-	else
-		total_fail=$((total_fail + 1)) verdict=FAILED p=0 f=1
-	fi
-	summary+=("$(printf '%-24s pass %d, fail %d, skip 0  %ds  %s' \
-		"pkg-check:" "$p" "$f" $(($(date +%s) - t0)) "$verdict")")
-	say
+	host_check pkg-check packaging env BUILD="$BUILD" \
+		"$here/../../scripts/pkg-check.sh"
 fi
 : >"$BUILD/.bench.jsonl"
 for t in "${targets[@]}"; do
