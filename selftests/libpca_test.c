@@ -394,39 +394,6 @@ static void test_agent_stats(struct pca_test_ctx *t)
 	close(fd);
 }
 
-/* Start @argv with stdout and stderr into the file @out. */
-static pid_t spawn_out(struct pca_test_ctx *t, char *const argv[],
-		       const char *out)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		PCA_FATAL(t, "fork: %s", strerror(errno));
-	if (!pid) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void file_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-}
-
 #define EXAMPLE		"/bin/pca-vmm-example"
 #define EXAMPLE_PEER	"127.0.0.1:47411"
 
@@ -453,27 +420,27 @@ static void test_example_vmm(struct pca_test_ctx *t)
 		PCA_SKIP(t, "no /bin/postcopy-agent");
 	PCA_ASSERT(t, !access(EXAMPLE, X_OK), "no " EXAMPLE
 		   " (examples/, built by make userspace)");
-	pdm = spawn_out(t, daemon_argv, "/tmp/libpca_test-daemon.out");
-	pd = spawn_out(t, dst_argv, "/tmp/libpca_test-dst.out");
-	ps = spawn_out(t, src_argv, "/tmp/libpca_test-src.out");
+	pdm = pca_spawn_to_file(t, daemon_argv, "/tmp/libpca_test-daemon.out");
+	pd = pca_spawn_to_file(t, dst_argv, "/tmp/libpca_test-dst.out");
+	ps = pca_spawn_to_file(t, src_argv, "/tmp/libpca_test-src.out");
 	st_src = pca_waitpid_ms(ps, pca_scaled_ms(110000));
 	st_dst = pca_waitpid_ms(pd, pca_scaled_ms(110000));
 	kill(pdm, SIGTERM);
 	pca_waitpid_ms(pdm, pca_scaled_ms(10000));
 
-	file_text("/tmp/libpca_test-src.out", out, sizeof(out));
+	pca_file_text("/tmp/libpca_test-src.out", out, sizeof(out));
 	pca_diag_lines(t, out);
 	PCA_EXPECT(t, st_src == 0 &&
 		   strstr(out, "source: summary: 2048 pages") &&
 		   strstr(out, "source: ok"), "source VMM: status %#x", st_src);
-	file_text("/tmp/libpca_test-dst.out", out, sizeof(out));
+	pca_file_text("/tmp/libpca_test-dst.out", out, sizeof(out));
 	pca_diag_lines(t, out);
 	PCA_EXPECT(t, st_dst == 0 &&
 		   strstr(out, "destination: summary: 2048 pages") &&
 		   strstr(out, "destination: ok"),
 		   "destination VMM: status %#x", st_dst);
 	if (st_src || st_dst) {
-		file_text("/tmp/libpca_test-daemon.out", out, sizeof(out));
+		pca_file_text("/tmp/libpca_test-daemon.out", out, sizeof(out));
 		pca_diag_lines(t, out);
 	}
 }

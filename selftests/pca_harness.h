@@ -364,6 +364,44 @@ static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
 }
 
 /*
+ * Start @argv[0] (a path) in the background, its stdout and stderr into
+ * the file @out: for daemons and long runs whose output is read later with
+ * pca_file_text().  Returns its pid; failing to fork ends the test.
+ */
+static inline pid_t pca_spawn_to_file(struct pca_test_ctx *t,
+				      char *const argv[], const char *out)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		PCA_FATAL(t, "fork: %s", strerror(errno));
+	if (!pid) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The text of the file @path into @buf (NUL terminated; "" if unreadable). */
+static inline void pca_file_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * fork/exec @argv (searched in PATH).  With @out, its stdout and stderr
  * are collected there (NUL terminated, cut at @len - 1 bytes); without,
  * its stdout goes to stderr so it cannot break the KTAP stream.  Returns
