@@ -594,6 +594,12 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EOPNOTSUPP;
 	}
 	flags = pca_nl_resolve_flags(info);
+	if ((flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[PCA_A_RESOLVE_FLAGS],
+				    "precopy sealed: overwrite refused");
+		return -EPERM;
+	}
 	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
 	len = nlmsg_attrlen(info->nlhdr, GENL_HDRLEN);
 
@@ -627,6 +633,11 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 		} else if (ret == -EEXIST) {
 			existed++;
 			ret = 0;
+		} else if (ret == -EPERM) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[PCA_A_RESOLVE_FLAGS],
+					    "precopy sealed: overwrite refused");
+			break;
 		} else {
 			NL_SET_ERR_MSG_ATTR(info->extack, a,
 					    "could not place page");
@@ -688,6 +699,12 @@ int postcopy_assist_nl_zero_doit(struct sk_buff *skb, struct genl_info *info)
 	pgoff_t first, nr, done;
 	int ret;
 
+	if (pca_nl_resolve_flags(info) & PCA_RESOLVE_OVERWRITE) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[PCA_A_RESOLVE_FLAGS],
+				    "overwrite is for copy only");
+		return -EINVAL;
+	}
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret) {
 		ret = pca_region_zero(r, first, nr, pca_nl_resolve_flags(info),
