@@ -1247,6 +1247,22 @@ static void test_page_bitmaps_errors(struct pca_test_ctx *t)
 	PCA_EXPECT_ERR(t, pca_fd_present_log(fd, 0, PAGE,
 					     (uint64_t *)(uintptr_t)"1234567",
 					     8, &got), EFAULT);
+	/* announced on the region fd; the wrong size is another ioctl */
+	{
+		struct pca_api api;
+
+		PCA_EXPECT_OK(t, pca_dev_api(fd, PCA_API_VERSION,
+					     PCA_FEATURE_PAGE_BITMAPS, &api));
+		PCA_EXPECT_EQ(t, api.ioctls >> 11 & 3, 3);
+		PCA_EXPECT_EQ(t, api.features & (PCA_FEATURE_OVERWRITE |
+						 PCA_FEATURE_PAGE_BITMAPS),
+			      PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS);
+	}
+	PCA_EXPECT_ERR(t, ioctl(fd, _IOWR(PCA_IOC_MAGIC, 0x0b, uint64_t),
+				bits) ? -errno : 0, ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl(fd, _IOR(PCA_IOC_MAGIC, 0x0c,
+					 struct pca_present_log), &pl) ?
+			  -errno : 0, ENOTTY);
 	/* on the device fd: not an ioctl of it */
 	i = pca_dev_open();
 	PCA_ASSERT_OK(t, i);

@@ -141,8 +141,9 @@ struct pca_ring_header {
 /*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
- * DISCARD, SET_FLAGS, DISCARD_BITMAP, PRESENT_LOG.  Anything else: -ENOTTY.  Type 0xBA, numbers
- * 0x00-0x1F, is free in the kernel's
+ * DISCARD, SET_FLAGS, DISCARD_BITMAP, PRESENT_LOG.  Anything else (another
+ * number, or a known number with another size or direction): -ENOTTY.
+ * Type 0xBA, numbers 0x00-0x1F, is free in the kernel's
  * Documentation/userspace-api/ioctl/ioctl-number.rst; this interface takes
  * all of it.
  */
