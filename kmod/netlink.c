@@ -576,6 +576,13 @@ static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
 	return ret;
 }
 
+/* COPY with PCA_RESOLVE_OVERWRITE once the precopy is sealed. */
+static void pca_nl_sealed(struct genl_info *info)
+{
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCA_A_RESOLVE_FLAGS],
+			    "precopy sealed: overwrite refused");
+}
+
 int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r = info->user_ptr[0];
@@ -595,9 +602,7 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	flags = pca_nl_resolve_flags(info);
 	if ((flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed)) {
-		NL_SET_ERR_MSG_ATTR(info->extack,
-				    info->attrs[PCA_A_RESOLVE_FLAGS],
-				    "precopy sealed: overwrite refused");
+		pca_nl_sealed(info);
 		return -EPERM;
 	}
 	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
@@ -633,14 +638,12 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 		} else if (ret == -EEXIST) {
 			existed++;
 			ret = 0;
-		} else if (ret == -EPERM) {
-			NL_SET_ERR_MSG_ATTR(info->extack,
-					    info->attrs[PCA_A_RESOLVE_FLAGS],
-					    "precopy sealed: overwrite refused");
-			break;
 		} else {
-			NL_SET_ERR_MSG_ATTR(info->extack, a,
-					    "could not place page");
+			if (ret == -EPERM)	/* sealed since the check above */
+				pca_nl_sealed(info);
+			else
+				NL_SET_ERR_MSG_ATTR(info->extack, a,
+						    "could not place page");
 			break;
 		}
 	}
