@@ -34,7 +34,11 @@
 				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_LOG)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DIRTY_CLEAR)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_SET_FLAGS)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_SET_FLAGS)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD_BITMAP)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_PRESENT_LOG)))
+/* The resolve flags COPY and COPY_BATCH take. */
+#define PCA_COPY_FLAGS		(PCA_RESOLVE_DONTWAKE | PCA_RESOLVE_OVERWRITE)
 
 /* Entries read from user space per step of a COPY_BATCH. */
 #define PCA_BATCH_CHUNK		16
@@ -189,11 +193,14 @@ static int pca_ioctl_copy(struct pca_region *r, struct pca_copy __user *argp)
 
 	if (copy_from_user(&uc, argp, sizeof(uc)))
 		return -EFAULT;
-	if (uc.flags & ~PCA_RESOLVE_DONTWAKE)
+	if (uc.flags & ~(u64)PCA_COPY_FLAGS)
 		return -EINVAL;
 	ret = pca_ioctl_pages(r, uc.offset, uc.len, &pgoff, &nr);
 	if (ret)
 		return ret;
+	/* Also checked per unit, against a seal racing the copy. */
+	if ((uc.flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed))
+		return -EPERM;
 
 	for (i = 0; i < nr; i += step) {
 		src.ubuf = u64_to_user_ptr(uc.src + (i << PAGE_SHIFT));
@@ -304,10 +311,12 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 
 	if (copy_from_user(&ub, argp, sizeof(ub)))
 		return -EFAULT;
-	if (ub.flags & ~PCA_RESOLVE_DONTWAKE)
+	if (ub.flags & ~(u64)PCA_COPY_FLAGS)
 		return -EINVAL;
 	if (ub.count > PCA_BATCH_MAX)
 		return -E2BIG;
+	if ((ub.flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed))
+		return -EPERM;
 	uents = u64_to_user_ptr(ub.entries);
 	ret = pca_batch_check(r, uents, ub.count);
 
@@ -421,6 +430,59 @@ static int pca_ioctl_dirty_clear(struct pca_region *r,
 	return pca_dirty_collect(r, first, nr, NULL, true, &dirty);
 }
 
+/* The bitmap of a range of @nr pages fits in @size bytes. */
+static bool pca_bitmap_fits(pgoff_t nr, u64 size)
+{
+	return size >= DIV_ROUND_UP((u64)nr, 64) * sizeof(u64);
+}
+
+static int pca_ioctl_discard_bitmap(struct pca_region *r,
+				    struct pca_discard_bitmap __user *argp)
+{
+	struct pca_discard_bitmap ub;
+	pgoff_t first, nr, done = 0;
+	int ret;
+
+	if (copy_from_user(&ub, argp, sizeof(ub)))
+		return -EFAULT;
+	if (ub.flags & ~(u64)PCA_DISCARD_SEAL)
+		return -EINVAL;
+	ret = pca_ioctl_pages(r, ub.offset, ub.len, &first, &nr);
+	if (ret)
+		return ret;
+	if (!pca_bitmap_fits(nr, ub.bitmap_size))
+		return -ENOSPC;
+	ret = pca_region_discard_bitmap(r, first, nr,
+					u64_to_user_ptr(ub.bitmap), ub.flags,
+					&done);
+	if (put_user((u64)done, &argp->discarded))
+		return -EFAULT;
+	return ret;
+}
+
+static int pca_ioctl_present_log(struct pca_region *r,
+				 struct pca_present_log __user *argp)
+{
+	struct pca_present_log up;
+	pgoff_t first, nr, present = 0;
+	int ret;
+
+	if (copy_from_user(&up, argp, sizeof(up)))
+		return -EFAULT;
+	if (up.flags)
+		return -EINVAL;
+	ret = pca_ioctl_pages(r, up.offset, up.len, &first, &nr);
+	if (ret)
+		return ret;
+	if (!pca_bitmap_fits(nr, up.bitmap_size))
+		return -ENOSPC;
+	ret = pca_region_present_log(r, first, nr, u64_to_user_ptr(up.bitmap),
+				     &present);
+	if (!ret && put_user((u64)present, &argp->present))
+		ret = -EFAULT;
+	return ret;
+}
+
 long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct pca_region *r = file->private_data;
@@ -441,6 +503,10 @@ long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pca_ioctl_dirty_log(r, argp);
 	case PCA_IOC_DIRTY_CLEAR:
 		return pca_ioctl_dirty_clear(r, argp);
+	case PCA_IOC_DISCARD_BITMAP:
+		return pca_ioctl_discard_bitmap(r, argp);
+	case PCA_IOC_PRESENT_LOG:
+		return pca_ioctl_present_log(r, argp);
 	case PCA_IOC_SET_FLAGS: {
 		struct pca_set_flags sf;
 

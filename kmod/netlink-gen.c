@@ -52,7 +52,7 @@ const struct nla_policy postcopy_assist_fault_resend_nl_policy[PCA_A_REGION_PATH
 const struct nla_policy postcopy_assist_copy_nl_policy[PCA_A_REGION_PATH + 1] = {
 	[PCA_A_REGION_ID] = { .type = NLA_U32, },
 	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
-	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
+	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 	[PCA_A_PAGE] = NLA_POLICY_NESTED(postcopy_assist_page_nl_policy),
 };
 
@@ -62,7 +62,7 @@ const struct nla_policy postcopy_assist_zero_nl_policy[PCA_A_REGION_PATH + 1] = 
 	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
-	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
+	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 };
 
 /* PCA_CMD_WAKE - do */
@@ -71,7 +71,7 @@ const struct nla_policy postcopy_assist_wake_nl_policy[PCA_A_REGION_PATH + 1] = 
 	[PCA_A_REGION_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[PCA_A_OFFSET] = { .type = NLA_U64, },
 	[PCA_A_LENGTH] = { .type = NLA_U64, },
-	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x1),
+	[PCA_A_RESOLVE_FLAGS] = NLA_POLICY_MASK(NLA_U32, 0x3),
 };
 
 /* PCA_CMD_DIRTY_TRACK - do */

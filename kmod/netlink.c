@@ -576,6 +576,13 @@ static int pca_nl_page(struct pca_region *r, const struct nlattr *page,
 	return ret;
 }
 
+/* COPY with PCA_RESOLVE_OVERWRITE once the precopy is sealed. */
+static void pca_nl_sealed(struct genl_info *info)
+{
+	NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCA_A_RESOLVE_FLAGS],
+			    "precopy sealed: overwrite refused");
+}
+
 int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pca_region *r = info->user_ptr[0];
@@ -594,6 +601,10 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EOPNOTSUPP;
 	}
 	flags = pca_nl_resolve_flags(info);
+	if ((flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed)) {
+		pca_nl_sealed(info);
+		return -EPERM;
+	}
 	head = nlmsg_attrdata(info->nlhdr, GENL_HDRLEN);
 	len = nlmsg_attrlen(info->nlhdr, GENL_HDRLEN);
 
@@ -628,8 +639,11 @@ int postcopy_assist_nl_copy_doit(struct sk_buff *skb, struct genl_info *info)
 			existed++;
 			ret = 0;
 		} else {
-			NL_SET_ERR_MSG_ATTR(info->extack, a,
-					    "could not place page");
+			if (ret == -EPERM)	/* sealed since the check above */
+				pca_nl_sealed(info);
+			else
+				NL_SET_ERR_MSG_ATTR(info->extack, a,
+						    "could not place page");
 			break;
 		}
 	}
@@ -688,6 +702,12 @@ int postcopy_assist_nl_zero_doit(struct sk_buff *skb, struct genl_info *info)
 	pgoff_t first, nr, done;
 	int ret;
 
+	if (pca_nl_resolve_flags(info) & PCA_RESOLVE_OVERWRITE) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[PCA_A_RESOLVE_FLAGS],
+				    "overwrite is for copy only");
+		return -EINVAL;
+	}
 	ret = pca_nl_range(r, info, &first, &nr);
 	if (!ret) {
 		ret = pca_region_zero(r, first, nr, pca_nl_resolve_flags(info),

@@ -55,7 +55,8 @@ const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_USER_ONLY | PCA_FEATURE_WAIT_POLICY |
 	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG |
 	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN |
-	PCA_FEATURE_FAULT_RING | (PCA_HUGE_ORDER ? PCA_FEATURE_HUGE : 0);
+	PCA_FEATURE_FAULT_RING | PCA_FEATURE_OVERWRITE |
+	PCA_FEATURE_PAGE_BITMAPS | (PCA_HUGE_ORDER ? PCA_FEATURE_HUGE : 0);
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -270,6 +271,56 @@ bool pca_region_present(struct pca_region *r, pgoff_t pgoff)
 	return entry && !xa_is_value(entry);
 }
 
+/*
+ * A new folio for one unit, filled from @src (or with zeroes) and
+ * uptodate, not yet in the page cache: an ERR_PTR on failure.  The pages
+ * are not movable (the mapping has no migration callback, and a dirty
+ * folio without writeback cannot be moved), hence no __GFP_MOVABLE.  A
+ * huge unit may take compaction to find; failing that, -ENOMEM.
+ */
+static struct folio *pca_region_new_folio(struct pca_region *r,
+					  const struct pca_src *src)
+{
+	gfp_t gfp = GFP_HIGHUSER;
+	struct folio *folio;
+	int ret;
+
+	if (r->unit_order)
+		gfp |= __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	folio = folio_alloc(gfp, r->unit_order);
+	if (!folio)
+		return ERR_PTR(-ENOMEM);
+	ret = pca_fill_folio(folio, src);
+	if (ret) {
+		folio_put(folio);
+		return ERR_PTR(ret);
+	}
+	__folio_mark_uptodate(folio);
+	return folio;
+}
+
+/*
+ * @folio, new and whole, into the page cache at @pgoff: 0 (the page cache
+ * holds it, our reference stays ours) or -errno, -EEXIST when the unit is
+ * present already (then @folio is as it was, and may be added again).
+ */
+static int pca_region_insert(struct pca_region *r, pgoff_t pgoff,
+			     struct folio *folio)
+{
+	struct mem_cgroup *old_memcg;
+	int ret;
+
+	/* The page cache charges the folio, to the active memcg if set. */
+	old_memcg = set_active_memcg(r->memcg);
+	ret = filemap_add_folio(r->inode->i_mapping, folio, pgoff, GFP_KERNEL);
+	set_active_memcg(old_memcg);
+	if (ret)
+		return ret;
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	return 0;
+}
+
 /**
  * pca_region_place() - make one unit present
  * @r: the region
@@ -287,17 +338,11 @@ bool pca_region_present(struct pca_region *r, pgoff_t pgoff)
  * VMM, whose guest it is), not to the caller (an agent, or a thread that
  * touched a page of a present-mode region).
  *
- * The pages are not movable (the mapping has no migration callback, and a
- * dirty folio without writeback cannot be moved), hence no __GFP_MOVABLE.
- * A huge unit may take compaction to find; failing that, -ENOMEM.
- *
  * Return: 0, -EEXIST if the unit was already present, or -errno.
  */
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 		     const struct pca_src *src)
 {
-	gfp_t gfp = GFP_HIGHUSER;
-	struct mem_cgroup *old_memcg;
 	struct folio *folio;
 	int ret;
 
@@ -305,37 +350,118 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 	if (pca_region_present(r, pgoff))
 		return -EEXIST;
 
-	if (r->unit_order)
-		gfp |= __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
-	folio = folio_alloc(gfp, r->unit_order);
-	if (!folio)
-		return -ENOMEM;
-	ret = pca_fill_folio(folio, src);
-	if (ret) {
-		folio_put(folio);
-		return ret;
-	}
-	__folio_mark_uptodate(folio);
-	/* The page cache charges the folio, to the active memcg if set. */
-	old_memcg = set_active_memcg(r->memcg);
-	ret = filemap_add_folio(r->inode->i_mapping, folio, pgoff, GFP_KERNEL);
-	set_active_memcg(old_memcg);
-	if (ret) {
-		folio_put(folio);
-		return ret;	/* -EEXIST: placed by someone else meanwhile */
-	}
-	folio_mark_dirty(folio);
-	folio_unlock(folio);
+	folio = pca_region_new_folio(r, src);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	/* -EEXIST: placed by someone else meanwhile */
+	ret = pca_region_insert(r, pgoff, folio);
 	folio_put(folio);	/* the page cache holds its own */
+	return ret;
+}
+
+/*
+ * Give the unit present at @pgoff the contents of @new, in place.
+ *
+ * Why in place, under the folio lock, rather than a new folio swapped into
+ * the page cache: every mapping of a region's page is made with the page
+ * locked (pca_vm_fault() hands it locked to the core, fault-around
+ * trylocks it), so with the lock held and every PTE and PMD of the unit
+ * zapped (unmap_mapping_pages(), which also tells secondary MMUs such as
+ * KVM's), nobody can read the unit until we unlock: a reader that comes
+ * back faults, waits for the lock and maps the new contents whole.  The
+ * folio keeps its page cache entry, its memcg charge and its dirty state,
+ * and no page cache internals are needed.  The source was copied from
+ * user memory into @new beforehand, with no lock held: it may be a
+ * mapping of this very unit, whose fault would wait for our lock.
+ * A long-term pin (DMA) of the page is not a mapping: a device reading
+ * through one may see the copy in progress, as with any write.
+ *
+ * Return: 0, or -ENOENT when the unit is absent (discarded meanwhile).
+ */
+static int pca_region_replace(struct pca_region *r, pgoff_t pgoff,
+			      struct folio *new)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	struct folio *old = pca_region_get_folio(r, pgoff);
+	long i, nr;
+
+	if (!old)
+		return -ENOENT;
+	folio_lock(old);
+	if (unlikely(old->mapping != mapping)) {
+		folio_unlock(old);
+		folio_put(old);
+		return -ENOENT;
+	}
+	nr = folio_nr_pages(old);
+	/* Units are placed whole: the folio is the unit, never a part. */
+	if (WARN_ON_ONCE(old->index != pgoff || nr != folio_nr_pages(new))) {
+		folio_unlock(old);
+		folio_put(old);
+		return -EIO;
+	}
+	unmap_mapping_pages(mapping, pgoff, nr, false);
+	for (i = 0; i < nr; i++) {
+		copy_highpage(folio_page(old, i), folio_page(new, i));
+		cond_resched();
+	}
+	folio_mark_dirty(old);
+	folio_unlock(old);
+	folio_put(old);
 	return 0;
 }
 
-/* COPY of one unit: place, count, and wake unless told not to. */
+/*
+ * COPY with PCA_RESOLVE_OVERWRITE of one unit: a missing unit is placed
+ * as by pca_region_place(), a present one gets the new contents in place
+ * (pca_region_replace()).  Under @seal_lock, read side, so that the seal
+ * comes wholly before or after.
+ * Return: 0, -EPERM once the precopy is sealed, -EINTR, or -errno.
+ */
+static int pca_region_overwrite(struct pca_region *r, pgoff_t pgoff,
+				const struct pca_src *src)
+{
+	struct folio *folio;
+	int ret;
+
+	if (READ_ONCE(r->sealed))
+		return -EPERM;
+	folio = pca_region_new_folio(r, src);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	if (down_read_killable(&r->seal_lock)) {
+		folio_put(folio);
+		return -EINTR;
+	}
+	ret = -EPERM;
+	while (!r->sealed) {
+		ret = pca_region_insert(r, pgoff, folio);
+		if (ret != -EEXIST)
+			break;
+		ret = pca_region_replace(r, pgoff, folio);
+		if (ret != -ENOENT)
+			break;
+		/* Discarded between the two: placed after all. */
+		cond_resched();
+	}
+	up_read(&r->seal_lock);
+	folio_put(folio);	/* a page cache that took it holds its own */
+	return ret;
+}
+
+/*
+ * COPY of one unit: place (or overwrite), count, and wake unless told not
+ * to.
+ */
 int pca_region_copy(struct pca_region *r, pgoff_t pgoff,
 		    const struct pca_src *src, u64 flags)
 {
-	int ret = pca_region_place(r, pgoff, src);
+	int ret;
 
+	if (flags & PCA_RESOLVE_OVERWRITE)
+		ret = pca_region_overwrite(r, pgoff, src);
+	else
+		ret = pca_region_place(r, pgoff, src);
 	if (!ret)
 		pca_count_add(r, PCA_COUNT_COPIED, pca_unit_pages(r));
 	else if (ret == -EEXIST)
@@ -387,6 +513,46 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 	return ret;
 }
 
+/*
+ * The pages present in [@first, @first + @nr) out of the page cache, with
+ * @dirty_lock held; *@done grows by the pages dropped.  0 or -EINTR.
+ */
+static int pca_discard_locked(struct pca_region *r, pgoff_t first,
+			      pgoff_t nr, pgoff_t *done)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	pgoff_t index = first, last = first + nr - 1;
+	struct folio_batch fbatch;
+	unsigned int i;
+	int ret = 0;
+
+	lockdep_assert_held(&r->dirty_lock);
+	folio_batch_init(&fbatch);
+	while (!ret && filemap_get_folios(mapping, &index, last, &fbatch)) {
+		/*
+		 * A run of adjacent folios goes in one truncation: one walk
+		 * of the mappings, one TLB flush, not one per page.
+		 */
+		for (i = 0; i < folio_batch_count(&fbatch); ) {
+			pgoff_t start = fbatch.folios[i]->index;
+			pgoff_t end = folio_next_index(fbatch.folios[i]);
+
+			for (i++; i < folio_batch_count(&fbatch) &&
+			     fbatch.folios[i]->index == end; i++)
+				end = folio_next_index(fbatch.folios[i]);
+			truncate_pagecache_range(r->inode,
+						 (loff_t)start << PAGE_SHIFT,
+						 ((loff_t)end << PAGE_SHIFT) - 1);
+			*done += pca_dirty_forget(r, start, end - start);
+		}
+		folio_batch_release(&fbatch);
+		if (fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	return ret;
+}
+
 /**
  * pca_region_discard() - make pages absent again
  * @r: the region
@@ -413,40 +579,157 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		       pgoff_t *done)
 {
-	struct address_space *mapping = r->inode->i_mapping;
-	pgoff_t index = first, last = first + nr - 1;
-	struct folio_batch fbatch;
-	unsigned int i;
+	int ret;
+
+	*done = 0;
+	/* Dirty bits belong to present pages; keep the log consistent. */
+	mutex_lock(&r->dirty_lock);
+	ret = pca_discard_locked(r, first, nr, done);
+	mutex_unlock(&r->dirty_lock);
+	trace_pca_discard(r, first, nr, *done, ret);
+	return ret;
+}
+
+/* Pages of bitmap read from user memory per step: 4 KiB of it. */
+#define PCA_BITMAP_STEP		(SZ_4K * BITS_PER_BYTE)
+
+/**
+ * pca_region_discard_bitmap() - make the pages of a bitmap absent again
+ * @r: the region
+ * @first: first page of the range, unit aligned
+ * @nr: pages in the range, whole units
+ * @ubits: user bitmap, bit n of it for page @first + n, in __u64 words
+ *	   (host order), at least DIV_ROUND_UP(@nr, 64) of them
+ * @flags: PCA_DISCARD_SEAL to seal the precopy once done
+ * @done: pages that were present and are gone
+ *
+ * Every page whose bit is set goes as with pca_region_discard(); in a
+ * huge region, a unit goes whole when any of its pages' bits is set.  The
+ * bitmap is read in steps of PCA_BITMAP_STEP pages and each run of set
+ * bits is one truncation, so the cost follows the set bits and the pages
+ * present under them; between steps a fatal signal stops it.
+ * Words are read as unsigned long bitmaps: a __u64 word is one on 64-bit
+ * hosts, and two in the same bit order on little-endian 32-bit ones.
+ *
+ * With PCA_DISCARD_SEAL, @seal_lock is held for write across the whole
+ * discard, and @sealed set before it is released: a COPY with
+ * PCA_RESOLVE_OVERWRITE either placed its unit before the discard began
+ * (which then drops it if its bit is set) or fails with -EPERM.  A call
+ * that fails leaves the precopy unsealed.
+ *
+ * Return: 0, -EFAULT for an unreadable bitmap, -EINTR; *@done says how
+ * far it got, pages after that point are untouched.
+ */
+int pca_region_discard_bitmap(struct pca_region *r, pgoff_t first,
+			      pgoff_t nr, const u64 __user *ubits, u64 flags,
+			      pgoff_t *done)
+{
+	pgoff_t base, n, bit, end, step = pca_unit_pages(r);
+	bool seal = flags & PCA_DISCARD_SEAL;
+	unsigned long *bits;
 	int ret = 0;
 
 	*done = 0;
-	folio_batch_init(&fbatch);
-	/* Dirty bits belong to present pages; keep the log consistent. */
-	mutex_lock(&r->dirty_lock);
-	while (!ret && filemap_get_folios(mapping, &index, last, &fbatch)) {
-		/*
-		 * A run of adjacent folios goes in one truncation: one walk
-		 * of the mappings, one TLB flush, not one per page.
-		 */
-		for (i = 0; i < folio_batch_count(&fbatch); ) {
-			pgoff_t start = fbatch.folios[i]->index;
-			pgoff_t end = folio_next_index(fbatch.folios[i]);
-
-			for (i++; i < folio_batch_count(&fbatch) &&
-			     fbatch.folios[i]->index == end; i++)
-				end = folio_next_index(fbatch.folios[i]);
-			truncate_pagecache_range(r->inode,
-						 (loff_t)start << PAGE_SHIFT,
-						 ((loff_t)end << PAGE_SHIFT) - 1);
-			*done += pca_dirty_forget(r, start, end - start);
+	bits = kmalloc(PCA_BITMAP_STEP / BITS_PER_BYTE, GFP_KERNEL);
+	if (!bits)
+		return -ENOMEM;
+	if (seal && down_write_killable(&r->seal_lock)) {
+		kfree(bits);
+		return -EINTR;
+	}
+	/* @nr and the step are whole units: so is every chunk. */
+	for (base = 0; base < nr && !ret; base += n) {
+		n = min_t(pgoff_t, nr - base, PCA_BITMAP_STEP);
+		if (copy_from_user(bits, ubits + base / 64,
+				   DIV_ROUND_UP(n, 64) * sizeof(u64))) {
+			ret = -EFAULT;
+			break;
 		}
-		folio_batch_release(&fbatch);
-		if (fatal_signal_pending(current))
+		mutex_lock(&r->dirty_lock);
+		for (bit = find_first_bit(bits, n); bit < n && !ret;
+		     bit = find_next_bit(bits, n, end)) {
+			end = round_up(find_next_zero_bit(bits, n, bit + 1),
+				       step);
+			bit = round_down(bit, step);
+			ret = pca_discard_locked(r, first + base + bit,
+						 end - bit, done);
+			if (!ret && fatal_signal_pending(current))
+				ret = -EINTR;
+		}
+		mutex_unlock(&r->dirty_lock);
+		if (!ret && fatal_signal_pending(current))
 			ret = -EINTR;
 		cond_resched();
 	}
-	mutex_unlock(&r->dirty_lock);
+	if (seal) {
+		if (!ret)
+			WRITE_ONCE(r->sealed, true);
+		up_write(&r->seal_lock);
+	}
+	kfree(bits);
 	trace_pca_discard(r, first, nr, *done, ret);
+	return ret;
+}
+
+/**
+ * pca_region_present_log() - which pages of a range are present
+ * @r: the region
+ * @first: first page of the range
+ * @nr: pages in the range
+ * @ubits: user bitmap as for pca_region_discard_bitmap(), written whole
+ * @present: pages present (a present unit counts all its pages)
+ *
+ * Walks the page cache, not every index: the cost follows the pages
+ * present, plus writing the bitmap (zeroes where nothing is).  A snapshot
+ * without locks: a page placed or discarded meanwhile may or may not be
+ * seen.  In a huge region a present unit sets the bits of all its pages.
+ *
+ * Return: 0, -EFAULT, -ENOMEM or -EINTR.
+ */
+int pca_region_present_log(struct pca_region *r, pgoff_t first, pgoff_t nr,
+			   u64 __user *ubits, pgoff_t *present)
+{
+	struct address_space *mapping = r->inode->i_mapping;
+	pgoff_t base, n, index, last, start, end;
+	struct folio_batch fbatch;
+	unsigned long *bits;
+	size_t bytes;
+	unsigned int i;
+	int ret = 0;
+
+	*present = 0;
+	bits = kvmalloc(PCA_DIRTY_MSG_PAGES / BITS_PER_BYTE, GFP_KERNEL);
+	if (!bits)
+		return -ENOMEM;
+	folio_batch_init(&fbatch);
+	for (base = 0; base < nr && !ret; base += n) {
+		n = min_t(pgoff_t, nr - base, PCA_DIRTY_MSG_PAGES);
+		bytes = DIV_ROUND_UP(n, 64) * sizeof(u64);
+		memset(bits, 0, bytes);
+		index = first + base;
+		last = index + n - 1;
+		while (filemap_get_folios(mapping, &index, last, &fbatch)) {
+			for (i = 0; i < folio_batch_count(&fbatch); i++) {
+				struct folio *folio = fbatch.folios[i];
+
+				start = max(folio->index, first + base);
+				end = min(folio_next_index(folio), last + 1);
+				if (start >= end)
+					continue;
+				bitmap_set(bits, start - (first + base),
+					   end - start);
+				*present += end - start;
+			}
+			folio_batch_release(&fbatch);
+			cond_resched();
+		}
+		if (copy_to_user(ubits + base / 64, bits, bytes))
+			ret = -EFAULT;
+		else if (fatal_signal_pending(current))
+			ret = -EINTR;
+		cond_resched();
+	}
+	kvfree(bits);
 	return ret;
 }
 
@@ -861,6 +1144,7 @@ static struct pca_region *pca_region_alloc(u64 size, u64 flags,
 	r->policy = PCA_POLICY_FAIL;
 	mutex_init(&r->queues_lock);
 	mutex_init(&r->dirty_lock);
+	init_rwsem(&r->seal_lock);
 	spin_lock_init(&r->mms_lock);
 	INIT_LIST_HEAD(&r->mms);
 	atomic_set(&r->nr_files, 1);

@@ -8,6 +8,7 @@
 #include <linux/xarray.h>
 #include <linux/rcupdate.h>
 #include <linux/percpu.h>
+#include <linux/rwsem.h>
 #include <linux/fs.h>
 #include <linux/path.h>
 #include <linux/sizes.h>
@@ -88,6 +89,12 @@ struct pca_stats {
  *   pca_fault_bucket.lock - pending faults of one hash bucket (fault.c).
  * The page cache has its own locks (i_pages, the folio lock, i_mmap_rwsem);
  * lookups are RCU only.
+ * Outermost of its own: @seal_lock (rwsem) orders copies with
+ * PCA_RESOLVE_OVERWRITE (read side, around placing one unit, with no user
+ * memory touched under it) against the discard that seals the precopy
+ * (write side, around the whole discard and the setting of @sealed, which
+ * reads the user's bitmap under it); @dirty_lock and the page cache's
+ * locks nest inside it.  A fault never takes it.
  * Separately: @dirty_lock (mutex) serialises dirty-log operations; under
  * it, a page's lock orders its dirty bit against its write permission,
  * and the write-notify switch takes each mapping process's mmap_lock for
@@ -139,6 +146,14 @@ struct pca_region {
 	struct list_head mms;
 	bool write_notify;
 	u64 mms_gen;
+
+	/*
+	 * Set, once and for good, by PCA_IOC_DISCARD_BITMAP with
+	 * PCA_DISCARD_SEAL: the precopy is over, PCA_RESOLVE_OVERWRITE is
+	 * refused.  Written under @seal_lock for write; read under it.
+	 */
+	struct rw_semaphore seal_lock;	/* see the lock order above */
+	bool sealed;
 
 	/* Dirty log: a bit per page, allocated when first enabled. */
 	struct mutex dirty_lock;	/* see the lock order above */
@@ -230,6 +245,11 @@ int pca_region_zero(struct pca_region *r, pgoff_t pgoff, pgoff_t nr,
 		    u64 flags, pgoff_t *done);
 int pca_region_discard(struct pca_region *r, pgoff_t first, pgoff_t nr,
 		       pgoff_t *done);
+int pca_region_discard_bitmap(struct pca_region *r, pgoff_t first,
+			      pgoff_t nr, const u64 __user *ubits, u64 flags,
+			      pgoff_t *done);
+int pca_region_present_log(struct pca_region *r, pgoff_t first, pgoff_t nr,
+			   u64 __user *ubits, pgoff_t *present);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 int pca_region_write_notify(struct pca_region *r, bool on);
 

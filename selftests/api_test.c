@@ -326,6 +326,7 @@ static void test_flags_every_bit(struct pca_test_ctx *t)
 	struct pca_copy_entry ent = { .offset = 0 };
 	struct pca_region_create rc;
 	struct pca_region_open ro;
+	struct pca_present_log pl;
 	uint64_t bitmap[1], bit, known;
 	int dev, fd, n;
 	uint32_t id;
@@ -347,15 +348,31 @@ static void test_flags_every_bit(struct pca_test_ctx *t)
 		ro = (struct pca_region_open){ .region_id = id, .flags = bit };
 		PCA_EXPECT_ERR(t, ioctl_err(dev, PCA_IOC_REGION_OPEN, &ro),
 			       EINVAL);
-		if (!(bit & PCA_RESOLVE_DONTWAKE)) {
+		/* OVERWRITE is COPY's, not ZERO's */
+		known = PCA_RESOLVE_DONTWAKE | PCA_RESOLVE_OVERWRITE;
+		if (!(bit & known)) {
 			PCA_EXPECT_ERR(t, pca_fd_copy(fd, 0, page, PAGE_BYTES,
 						      bit, NULL), EINVAL);
-			PCA_EXPECT_ERR(t, pca_fd_zero(fd, 0, PAGE_BYTES, bit,
-						      NULL), EINVAL);
 			PCA_EXPECT_ERR(t, pca_fd_copy_batch(fd, &ent, 1, bit,
 							    NULL, NULL),
 				       EINVAL);
 		}
+		if (!(bit & PCA_RESOLVE_DONTWAKE))
+			PCA_EXPECT_ERR(t, pca_fd_zero(fd, 0, PAGE_BYTES, bit,
+						      NULL), EINVAL);
+		if (!(bit & PCA_DISCARD_SEAL))
+			PCA_EXPECT_ERR(t, pca_fd_discard_bitmap(fd, 0,
+								PAGE_BYTES,
+								bitmap,
+								sizeof(bitmap),
+								bit, NULL),
+				       EINVAL);
+		pl = (struct pca_present_log){
+			.len = PAGE_BYTES, .bitmap = (uintptr_t)bitmap,
+			.bitmap_size = sizeof(bitmap), .flags = bit,
+		};
+		PCA_EXPECT_ERR(t, ioctl_err(fd, PCA_IOC_PRESENT_LOG, &pl),
+			       EINVAL);
 		/* no flags at all here, DONTWAKE included */
 		PCA_EXPECT_ERR(t, range_ioctl(fd, PCA_IOC_WAKE, bit), EINVAL);
 		PCA_EXPECT_ERR(t, range_ioctl(fd, PCA_IOC_DISCARD, bit),

@@ -30,7 +30,12 @@
  *              random arguments, bad pointers (NULL, kernel, unmapped,
  *              read-only, straddling a guard page, a unit's source that
  *              runs into one); what a COPY, ZERO or COPY_BATCH placed
- *              must read back through the region's mapping;
+ *              (with PCA_RESOLVE_OVERWRITE too: the last entry of a unit
+ *              wins) must read back through the region's mapping;
+ *              DISCARD_BITMAP and PRESENT_LOG with bad sizes, unaligned
+ *              and huge ranges, bitmaps too small, unknown flags and bad
+ *              pointers, and after a DISCARD_BITMAP no page of a bit it
+ *              read may be in the PRESENT_LOG of the range;
  *  mmap        mmap/munmap/mremap/mprotect/madvise/msync/mlock/fork/close
  *              and reopen-through-/proc sequences on region fds, with
  *              touches of present and missing pages, kernel accesses,
@@ -1066,7 +1071,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 		nlb_u32(s, m, PCA_A_REGION_ID, id);
 		if (chance(r, 30))
 			nlb_u32(s, m, PCA_A_RESOLVE_FLAGS, chance(r, 70) ?
-				PCA_RESOLVE_DONTWAKE : (uint32_t)rnext(r));
+				1 + rbelow(r, 3) : (uint32_t)rnext(r));
 		n = chance(r, 10) ? 0 : 1 + rbelow(r, chance(r, 80) ? 2 :
 						   MAX_MSG_PAGES);
 		for (i = 0; i < n; i++)
@@ -1086,7 +1091,7 @@ static void nlb_cmd_attrs(struct fstate *s, struct nlb *m, uint8_t cmd,
 				rbelow(r, 4) : (uint32_t)rnext(r));
 		else if (cmd != PCA_CMD_DIRTY_GET && chance(r, 30))
 			nlb_u32(s, m, PCA_A_RESOLVE_FLAGS, chance(r, 70) ?
-				rbelow(r, 2) : (uint32_t)rnext(r));
+				rbelow(r, 4) : (uint32_t)rnext(r));
 		break;
 	case PCA_CMD_DIRTY_TRACK:
 		nlb_u32(s, m, PCA_A_REGION_ID, id);
@@ -1633,6 +1638,7 @@ static const unsigned long valid_cmds[] = {
 	PCA_IOC_API, PCA_IOC_REGION_CREATE, PCA_IOC_COPY, PCA_IOC_ZERO,
 	PCA_IOC_WAKE, PCA_IOC_COPY_BATCH, PCA_IOC_DIRTY_LOG,
 	PCA_IOC_DIRTY_CLEAR, PCA_IOC_DISCARD, PCA_IOC_REGION_OPEN,
+	PCA_IOC_DISCARD_BITMAP, PCA_IOC_PRESENT_LOG,
 };
 
 static unsigned long rand_cmd(struct rng *r)
@@ -1665,6 +1671,8 @@ union ioc_arg {
 	struct pca_range range;
 	struct pca_copy_batch batch;
 	struct pca_dirty_log dlog;
+	struct pca_discard_bitmap dbm;
+	struct pca_present_log plog;
 	uint8_t raw[128];
 };
 
@@ -1746,7 +1754,7 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		if (fr && fr->map && chance(r, 3))	/* from itself */
 			a->copy.src = (uintptr_t)fr->map +
 				      rbelow(r, fr->map_len / unit) * unit;
-		a->copy.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
+		a->copy.flags = chance(r, 80) ? rbelow(r, 4) : rinteresting(r);
 		a->copy.copied = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_ZERO):
@@ -1765,8 +1773,37 @@ static void ioc_fill(struct fstate *s, unsigned long cmd, union ioc_arg *a,
 		a->batch.entries = chance(r, 85) ?
 			(uintptr_t)batch_entries(r, size, a->batch.count, unit) :
 			rbadptr(r);
-		a->batch.flags = chance(r, 80) ? rbelow(r, 2) : rinteresting(r);
+		a->batch.flags = chance(r, 80) ? rbelow(r, 4) : rinteresting(r);
 		a->batch.copied = rnext(r);
+		break;
+	case _IOC_NR(PCA_IOC_DISCARD_BITMAP):
+	case _IOC_NR(PCA_IOC_PRESENT_LOG):
+		/* the same layout: offset, len, bitmap, size, flags, count */
+		a->dbm.offset = chance(r, 90) ? off : rinteresting(r);
+		a->dbm.len = chance(r, 90) ? len : rinteresting(r);
+		if (chance(r, 80)) {
+			/* random bits, ending right at the guard */
+			uint64_t need = len / PAGE / 8 + 8;
+
+			need = need > PAGE ? PAGE : (need + 7) & ~7ULL;
+			a->dbm.bitmap = (uintptr_t)bufs.guard - need;
+			a->dbm.bitmap_size = chance(r, 80) ? need :
+					     chance(r, 50) ? need - 8 :
+					     rinteresting(r);
+			for (i = 0; i < need / 8; i++)
+				((uint64_t *)(uintptr_t)a->dbm.bitmap)[i] =
+					chance(r, 30) ? 0 : rnext(r);
+		} else {
+			a->dbm.bitmap = rbadptr(r);
+			a->dbm.bitmap_size = rinteresting(r);
+		}
+		if (_IOC_NR(cmd) == _IOC_NR(PCA_IOC_DISCARD_BITMAP))
+			a->dbm.flags = chance(r, 80) ?
+				       (chance(r, 90) ? 0 : PCA_DISCARD_SEAL) :
+				       rinteresting(r);
+		else
+			a->dbm.flags = chance(r, 85) ? 0 : rinteresting(r);
+		a->dbm.discarded = rnext(r);
 		break;
 	case _IOC_NR(PCA_IOC_DIRTY_LOG):
 		a->dlog.offset = off;
@@ -1865,6 +1902,45 @@ static void check_placed(struct fregion *fr, const char *what, uint64_t off,
 	}
 }
 
+/*
+ * After a DISCARD_BITMAP of @fr that succeeded, and nothing since: no page
+ * (no unit) with a bit set in what it read is in the present log.
+ */
+static void check_discarded(struct fregion *fr,
+			    const struct pca_discard_bitmap *d)
+{
+	static uint64_t log[PAGE / 8];
+	const uint64_t *bits = (const uint64_t *)(uintptr_t)d->bitmap;
+	uint64_t pages = d->len / PAGE, upages = fr->unit / PAGE, i, u;
+	struct pca_present_log pl = {
+		.offset = d->offset, .len = d->len,
+		.bitmap = (uintptr_t)log, .bitmap_size = sizeof(log),
+	};
+
+	if (pages > sizeof(log) * 8 || d->bitmap_size < (pages + 63) / 64 * 8)
+		return;
+	if (ioctl(fr->fd, PCA_IOC_PRESENT_LOG, &pl)) {
+		fuzz_wrong("region %u: PRESENT_LOG after DISCARD_BITMAP: %s",
+			   fr->id, strerror(errno));
+		return;
+	}
+	for (u = 0; u < pages; u += upages) {
+		int set = 0, present = 0;
+
+		for (i = u; i < u + upages; i++) {
+			set |= !!(bits[i / 64] & (1ULL << (i % 64)));
+			present |= !!(log[i / 64] & (1ULL << (i % 64)));
+		}
+		if (set && present) {
+			fuzz_wrong("region %u: DISCARD_BITMAP of [%#llx, +%#llx) left page %#llx present",
+				   fr->id, (unsigned long long)d->offset,
+				   (unsigned long long)d->len,
+				   (unsigned long long)u);
+			return;
+		}
+	}
+}
+
 /* A resolution ioctl on @fr succeeded: what it placed reads back. */
 static void ioc_check(struct fregion *fr, unsigned long cmd,
 		      const union ioc_arg *a)
@@ -1882,17 +1958,31 @@ static void ioc_check(struct fregion *fr, unsigned long cmd,
 		check_placed(fr, "ZERO", a->range.offset, a->range.len, NULL);
 		break;
 	case PCA_IOC_COPY_BATCH:
-		/* entries batch_entries() made, each placed (no EEXIST) */
+		/*
+		 * Entries batch_entries() made, each placed (no EEXIST), or
+		 * with OVERWRITE each unit holding its last entry's data.
+		 */
 		if (a->batch.count > max || a->batch.entries !=
 		    (uintptr_t)((struct pca_copy_entry *)bufs.guard -
 				a->batch.count))
 			break;
 		e = (const struct pca_copy_entry *)(uintptr_t)a->batch.entries;
-		for (i = 0; i < a->batch.count; i++)
+		for (i = 0; i < a->batch.count; i++) {
+			uint64_t j;
+
+			for (j = i + 1; j < a->batch.count; j++)
+				if (e[j].offset == e[i].offset)
+					break;
+			if (j < a->batch.count)
+				continue;
 			if (good_src(e[i].src, fr->unit))
 				check_placed(fr, "COPY_BATCH", e[i].offset,
 					     fr->unit,
 					     good_src(e[i].src, fr->unit));
+		}
+		break;
+	case PCA_IOC_DISCARD_BITMAP:
+		check_discarded(fr, &a->dbm);
 		break;
 	}
 }

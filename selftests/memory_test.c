@@ -728,6 +728,775 @@ static void test_huge_dirty_units(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- precopy placement: overwrite, discard by bitmap, present log ---- */
+
+static int discard_bitmap(int fd, uint64_t off, uint64_t len,
+			  const uint64_t *bits, size_t size, uint64_t flags,
+			  uint64_t *discarded)
+{
+	return pca_fd_discard_bitmap(fd, off, len, bits, size, flags,
+				     discarded);
+}
+
+/* The present log of all of @r: the count, the bitmap in @bits. */
+static uint64_t present_log(struct pca_test_ctx *t, struct region *r,
+			    uint64_t *bits, size_t size)
+{
+	uint64_t n = ~0ULL;
+
+	PCA_EXPECT_OK(t, pca_fd_present_log(r->fd, 0, r->pages * PAGE, bits,
+					    size, &n));
+	return n;
+}
+
+static int bit_test(const uint64_t *bits, size_t n)
+{
+	return !!(bits[n / 64] & (1ULL << (n % 64)));
+}
+
+static void bit_set(uint64_t *bits, size_t n)
+{
+	bits[n / 64] |= 1ULL << (n % 64);
+}
+
+/* Pages of @r whose byte 100 is not @v + page number, among [@a, @b). */
+static size_t check_bytes(struct pca_test_ctx *t, struct region *r,
+			  size_t a, size_t b, uint8_t v)
+{
+	size_t i, bad = 0;
+
+	for (i = a; i < b; i++)
+		if (r->mem[i * PAGE + 100] != (uint8_t)(v + i) ||
+		    r->mem[i * PAGE + PAGE - 1] != (uint8_t)(v + i)) {
+			if (!bad)
+				pca_t_diag(t, "page %zu: %#x, not %#x", i,
+					   r->mem[i * PAGE + 100],
+					   (uint8_t)(v + i));
+			bad++;
+		}
+	return bad;
+}
+
+/*
+ * PCA_RESOLVE_OVERWRITE: a present page gets the new data, seen through
+ * a mapping that had the old; a missing one is placed; without the flag
+ * a present page is still EEXIST.  COPY_BATCH and netlink COPY alike;
+ * ZERO refuses the flag.  The source may be a mapping of the page itself.
+ */
+static void test_overwrite(struct pca_test_ctx *t)
+{
+	struct pca_copy_entry e[4];
+	uint8_t buf[4 * PAGE];
+	uint64_t copied, existed;
+	int64_t done;
+	struct region r;
+	size_t i;
+
+	region_new(t, &r, 8, PCA_REGION_MISSING);
+	memset(buf, 0x11, PAGE);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, buf, PAGE, 0, NULL));
+	PCA_EXPECT_EQ(t, r.mem[100], 0x11);	/* mapped now */
+
+	memset(buf, 0x22, PAGE);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE, 0, &done), EEXIST);
+	PCA_EXPECT_EQ(t, done, 0);
+	PCA_EXPECT_EQ(t, r.mem[100], 0x11);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, PAGE,
+				     PCA_RESOLVE_OVERWRITE, &done));
+	PCA_EXPECT_EQ(t, done, PAGE);
+	for (i = 0; i < PAGE; i += 64)
+		if (r.mem[i] != 0x22)
+			break;
+	PCA_EXPECT_EQ(t, i, PAGE);
+	PCA_EXPECT_EQ(t, present(t, r.id), 1);
+
+	/* a range over present and missing pages: all of it placed */
+	for (i = 0; i < 4; i++)
+		memset(buf + i * PAGE, (int)(0x30 + i), PAGE);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, 3 * PAGE,
+				     PCA_RESOLVE_OVERWRITE, &done));
+	PCA_EXPECT_EQ(t, done, 3 * PAGE);
+	PCA_EXPECT_EQ(t, check_bytes(t, &r, 0, 3, 0x30), 0);
+	PCA_EXPECT_EQ(t, present(t, r.id), 3);
+	/* a write through the mapping is replaced too */
+	r.mem[PAGE + 100] = 0x99;
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, PAGE, buf + PAGE, PAGE,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 100], 0x31);
+
+	/* the source a mapping of the page itself, or of another page */
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, r.mem, PAGE,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	PCA_EXPECT_EQ(t, r.mem[100], 0x30);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, r.mem + 2 * PAGE, PAGE,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	PCA_EXPECT_EQ(t, r.mem[100], 0x32);
+
+	/* COPY_BATCH: present units count as copied; the last entry wins */
+	for (i = 0; i < 4; i++) {
+		memset(buf + i * PAGE, (int)(0x40 + i), PAGE);
+		e[i].offset = (i % 3) * PAGE;
+		e[i].src = (uintptr_t)(buf + i * PAGE);
+	}
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, e, 4, 0, &copied,
+					    &existed), EEXIST);
+	PCA_EXPECT_EQ(t, copied, 0);
+	PCA_EXPECT_EQ(t, existed, 4);
+	PCA_EXPECT_OK(t, pca_fd_copy_batch(r.fd, e, 4, PCA_RESOLVE_OVERWRITE,
+					   &copied, &existed));
+	PCA_EXPECT_EQ(t, copied, 4);
+	PCA_EXPECT_EQ(t, existed, 0);
+	PCA_EXPECT_EQ(t, r.mem[100], 0x43);
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 100], 0x41);
+	PCA_EXPECT_EQ(t, r.mem[2 * PAGE + 100], 0x42);
+
+	/* netlink COPY takes it; ZERO, over both paths, does not */
+	memset(buf, 0x55, PAGE);
+	PCA_EXPECT_EXTACK(t, pca_copy(t->c, r.id, 0, buf, 0, NULL), EEXIST);
+	PCA_EXPECT_OK(t, pca_copy(t->c, r.id, 0, buf, PCA_RESOLVE_OVERWRITE,
+				  NULL));
+	PCA_EXPECT_EQ(t, r.mem[100], 0x55);
+	PCA_EXPECT_EXTACK(t, pca_zero(t->c, r.id, 4 * PAGE, PAGE,
+				      PCA_RESOLVE_OVERWRITE, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_zero(r.fd, 4 * PAGE, PAGE,
+				      PCA_RESOLVE_OVERWRITE, NULL), EINVAL);
+	/* other unknown bits are still refused */
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE, 4, NULL), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE, 1ULL << 63, NULL),
+		       EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, e, 1, 1ULL << 32, NULL,
+					    NULL), EINVAL);
+	PCA_EXPECT_EQ(t, present(t, r.id), 3);
+	PCA_EXPECT_EQ(t, r.mem[100], 0x55);
+	region_free(&r);
+}
+
+struct page_reader {
+	pthread_t th;
+	const volatile uint64_t *page;
+	size_t words;
+	atomic_int stop;
+	unsigned long passes, changes, torn;
+	uint64_t torn_at, torn_was, torn_now;
+};
+
+/*
+ * Word i of generation g holds g << 20 | i.  Scanning upwards, a reader
+ * may see the generation change between two words (the overwrite came
+ * between its loads), but never go back: a word of an older generation
+ * after a newer one means it read a page half copied.
+ */
+static void *page_read_fn(void *arg)
+{
+	struct page_reader *k = arg;
+	uint64_t v, gen, last = 0;
+	size_t i;
+
+	while (!atomic_load(&k->stop)) {
+		gen = 0;
+		for (i = 0; i < k->words; i++) {
+			v = k->page[i];
+			if ((v & 0xfffff) != i || (v >> 20) < gen) {
+				if (!k->torn++) {
+					k->torn_at = i;
+					k->torn_was = gen;
+					k->torn_now = v;
+				}
+				break;
+			}
+			gen = v >> 20;
+		}
+		if (gen != last)
+			k->changes++;
+		last = gen;
+		k->passes++;
+	}
+	return NULL;
+}
+
+static void fill_gen(uint64_t *w, size_t words, uint64_t gen)
+{
+	size_t i;
+
+	for (i = 0; i < words; i++)
+		w[i] = gen << 20 | i;
+}
+
+/* One region unit overwritten in a loop under a reader: never torn. */
+static void overwrite_under_reader(struct pca_test_ctx *t, struct region *r,
+				   size_t unit, unsigned int rounds)
+{
+	struct page_reader k = { .words = unit / 8 };
+	uint64_t *buf = malloc(unit);
+	unsigned int g;
+
+	PCA_ASSERT(t, buf, "malloc");
+	fill_gen(buf, unit / 8, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r->fd, 0, buf, unit, 0, NULL));
+	k.page = (const volatile uint64_t *)r->mem;
+	PCA_ASSERT_EQ(t, pthread_create(&k.th, NULL, page_read_fn, &k), 0);
+	for (g = 2; g < rounds + 2; g++) {
+		fill_gen(buf, unit / 8, g);
+		PCA_EXPECT_OK(t, pca_fd_copy(r->fd, 0, buf, unit,
+					     PCA_RESOLVE_OVERWRITE, NULL));
+		/* let the reader see some generations whole */
+		if (g % 16 == 0)
+			usleep(1000);
+	}
+	atomic_store(&k.stop, 1);
+	PCA_EXPECT_EQ(t, pthread_join(k.th, NULL), 0);
+	pca_t_diag(t, "unit %zu: %u overwrites, %lu passes, %lu changes seen",
+		   unit, rounds, k.passes, k.changes);
+	PCA_EXPECT(t, !k.torn,
+		   "%lu torn passes; first at word %llu: %#llx after gen %llu",
+		   k.torn, (unsigned long long)k.torn_at,
+		   (unsigned long long)k.torn_now,
+		   (unsigned long long)k.torn_was);
+	PCA_EXPECT_EQ(t, k.page[k.words - 1], (uint64_t)(rounds + 1) << 20 |
+		      (k.words - 1));
+	free(buf);
+}
+
+static void test_overwrite_atomic(struct pca_test_ctx *t)
+{
+	struct region r;
+
+	region_new(t, &r, 1, PCA_REGION_MISSING);
+	overwrite_under_reader(t, &r, PAGE, 3000);
+	region_free(&r);
+}
+
+/*
+ * After DISCARD_BITMAP with PCA_DISCARD_SEAL: overwrite is refused on
+ * every path, plain copies still work.  A thread overwriting pages in a
+ * loop while the seal comes leaves none of them behind the discard.
+ */
+struct overwriter {
+	pthread_t th;
+	int fd;
+	size_t pages;
+	const uint8_t *src;
+	atomic_int started;
+	unsigned long ok, eperm, other;
+};
+
+static void *overwrite_fn(void *arg)
+{
+	struct overwriter *w = arg;
+	size_t i;
+	int ret;
+
+	for (;;) {
+		for (i = 0; i < w->pages; i++) {
+			ret = pca_fd_copy(w->fd, i * PAGE, w->src, PAGE,
+					  PCA_RESOLVE_OVERWRITE, NULL);
+			if (!ret)
+				w->ok++;
+			else if (ret == -EPERM)
+				w->eperm++;
+			else
+				w->other++;
+			atomic_store(&w->started, 1);
+			if (w->eperm)
+				return NULL;
+		}
+	}
+}
+
+static void test_overwrite_sealed(struct pca_test_ctx *t)
+{
+	const size_t pages = 64;
+	struct overwriter w = { .pages = pages };
+	uint64_t bits[pages / 64], log[pages / 64], got;
+	struct pca_copy_entry e;
+	uint8_t buf[PAGE];
+	struct region r;
+	size_t i;
+
+	region_new(t, &r, pages, PCA_REGION_MISSING);
+	memset(buf, 0x21, sizeof(buf));
+	memset(bits, 0xff, sizeof(bits));
+	w.fd = r.fd;
+	w.src = buf;
+	PCA_ASSERT_EQ(t, pthread_create(&w.th, NULL, overwrite_fn, &w), 0);
+	while (!atomic_load(&w.started))
+		usleep(100);
+	usleep(20 * 1000);
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					sizeof(bits), PCA_DISCARD_SEAL, &got));
+	PCA_EXPECT_EQ(t, pthread_join(w.th, NULL), 0);
+	pca_t_diag(t, "%lu overwrites before the seal, %llu pages discarded",
+		   w.ok, (unsigned long long)got);
+	PCA_EXPECT(t, w.ok > 0 && w.eperm == 1 && !w.other,
+		   "ok %lu eperm %lu other %lu", w.ok, w.eperm, w.other);
+	/* whatever landed came before the discard, which took it */
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, sizeof(log)), 0);
+	PCA_EXPECT_EQ(t, present(t, r.id), 0);
+
+	/* sealed for good, on every path */
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE,
+				      PCA_RESOLVE_OVERWRITE, NULL), EPERM);
+	e = (struct pca_copy_entry){ .offset = 0, .src = (uintptr_t)buf };
+	PCA_EXPECT_ERR(t, pca_fd_copy_batch(r.fd, &e, 1, PCA_RESOLVE_OVERWRITE,
+					    NULL, NULL), EPERM);
+	PCA_EXPECT_EXTACK(t, pca_copy(t->c, r.id, 0, buf,
+				      PCA_RESOLVE_OVERWRITE, NULL), EPERM);
+	PCA_EXPECT_EQ(t, present(t, r.id), 0);
+	/* plain copies (the postcopy's) still place, and EEXIST as ever */
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, PAGE, 0, NULL));
+	PCA_EXPECT_OK(t, pca_copy(t->c, r.id, PAGE, buf, 0, NULL));
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE, 0, NULL), EEXIST);
+	PCA_EXPECT_EQ(t, r.mem[PAGE + 9], 0x21);
+	/* discarding after the seal still works; sealing again too */
+	memset(bits, 0, sizeof(bits));
+	bit_set(bits, 1);
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					sizeof(bits), PCA_DISCARD_SEAL, &got));
+	PCA_EXPECT_EQ(t, got, 1);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, PAGE,
+				      PCA_RESOLVE_OVERWRITE, NULL), EPERM);
+	for (i = 0; i < pages / 64; i++)
+		PCA_EXPECT_EQ(t, log[i], 0);
+	region_free(&r);
+
+	/* a call that fails does not seal */
+	region_new(t, &r, pages, PCA_REGION_MISSING);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, 0, pages * PAGE, NULL,
+					 sizeof(bits), PCA_DISCARD_SEAL, &got),
+		       EFAULT);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, 0, pages * PAGE, bits, 4,
+					 PCA_DISCARD_SEAL, &got), ENOSPC);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					 sizeof(bits), PCA_DISCARD_SEAL | 2,
+					 &got), EINVAL);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, PAGE, 0, NULL));
+	memset(buf, 0x23, sizeof(buf));
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, PAGE,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	PCA_EXPECT_EQ(t, r.mem[9], 0x23);
+	region_free(&r);
+}
+
+struct toucher {
+	pthread_t th;
+	volatile uint8_t *addr;
+	uint8_t seen;
+	atomic_int done;
+};
+
+static void *touch_fn(void *arg)
+{
+	struct toucher *k = arg;
+
+	k->seen = *k->addr;
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/*
+ * DISCARD_BITMAP drops exactly the pages whose bits are set, in one call;
+ * the others keep their data, and a touch of a dropped page faults to the
+ * agent again.
+ */
+static void test_discard_bitmap(struct pca_test_ctx *t)
+{
+	const size_t pages = 300, words = (pages + 63) / 64;
+	uint64_t bits[words + 1], log[words + 1], got, want = 0;
+	struct pca_fault_record rec;
+	struct toucher k = {};
+	uint8_t buf[PAGE];
+	struct region r;
+	size_t i;
+	int n;
+
+	region_new(t, &r, pages, PCA_REGION_MISSING);
+	for (i = 0; i < pages; i++) {
+		memset(buf, (int)(0x60 + i), sizeof(buf));
+		if (i != 7)	/* one page never placed */
+			PCA_ASSERT_OK(t, pca_fd_copy(r.fd, i * PAGE, buf, PAGE,
+						     0, NULL));
+	}
+	memset(bits, 0, sizeof(bits));
+	for (i = 0; i < pages; i++)
+		if (i % 3 == 0 || (i >= 60 && i < 130) || i == pages - 1 ||
+		    i == 7)
+			bit_set(bits, i);
+	for (i = 0; i < pages; i++)
+		want += bit_test(bits, i) && i != 7;
+	/* a bit past the range is ignored */
+	bits[words - 1] |= 1ULL << 63;
+	bits[words] = ~0ULL;
+	PCA_ASSERT_OK(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					words * 8, 0, &got));
+	PCA_EXPECT_EQ(t, got, want);
+	PCA_EXPECT_EQ(t, present(t, r.id), pages - 1 - want);
+	memset(log, 0xa5, sizeof(log));
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, words * 8), pages - 1 - want);
+	PCA_EXPECT_EQ(t, log[words], 0xa5a5a5a5a5a5a5a5ULL);
+	for (i = 0; i < pages; i++) {
+		int gone = bit_test(bits, i) || i == 7;
+
+		PCA_EXPECT(t, bit_test(log, i) == !gone, "page %zu", i);
+		if (!gone && r.mem[i * PAGE + 100] != (uint8_t)(0x60 + i))
+			PCA_FAIL(t, "page %zu: %#x", i, r.mem[i * PAGE + 100]);
+	}
+	PCA_EXPECT_EQ(t, log[words - 1] >> (pages % 64), 0);
+
+	/* a dropped page is missing again: its touch faults */
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_WAIT, NULL));
+	k.addr = r.mem + 61 * PAGE + 5;
+	PCA_ASSERT_EQ(t, pthread_create(&k.th, NULL, touch_fn, &k), 0);
+	n = pca_recv_faults(t->c, &rec, 1, pca_scaled_ms(WAIT_MS));
+	PCA_EXPECT(t, n == 1, "expected a fault record, got %d", n);
+	PCA_EXPECT_EQ(t, rec.offset, 61 * PAGE);
+	PCA_EXPECT(t, !atomic_load(&k.done), "a touch got through");
+	memset(buf, 0x77, sizeof(buf));
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 61 * PAGE, buf, PAGE, 0, NULL));
+	PCA_EXPECT_EQ(t, pthread_join(k.th, NULL), 0);
+	PCA_EXPECT_EQ(t, k.seen, 0x77);
+
+	/* nothing set, or set over absent pages: nothing dropped */
+	memset(bits, 0, sizeof(bits));
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					words * 8, 0, &got));
+	PCA_EXPECT_EQ(t, got, 0);
+	bit_set(bits, 0);
+	bit_set(bits, 7);
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, pages * PAGE, bits,
+					words * 8, 0, &got));
+	PCA_EXPECT_EQ(t, got, 0);
+	/* a sub-range: bit 0 is its first page (202 is present) */
+	memset(bits, 0, sizeof(bits));
+	bit_set(bits, 2);
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 200 * PAGE, 10 * PAGE, bits, 8,
+					0, &got));
+	PCA_EXPECT_EQ(t, got, 1);
+	PCA_EXPECT_OK(t, pca_fd_present_log(r.fd, 200 * PAGE, 10 * PAGE, log,
+					    8, &got));
+	for (i = 0, want = 0; i < 10; i++)
+		if (i != 2 && (200 + i) % 3)
+			want |= 1ULL << i;
+	PCA_EXPECT_EQ(t, log[0], want);
+	PCA_EXPECT_EQ(t, got, __builtin_popcountll(want));
+	region_free(&r);
+}
+
+/* Error cases of both ioctls, and nothing done by a refused call. */
+static void test_page_bitmaps_errors(struct pca_test_ctx *t)
+{
+	const size_t pages = 128;
+	uint64_t bits[2] = { ~0ULL, ~0ULL }, got;
+	struct pca_discard_bitmap db;
+	struct pca_present_log pl;
+	uint8_t buf[PAGE];
+	struct region r;
+	int fd, i;
+
+	region_new(t, &r, pages, PCA_REGION_MISSING);
+	memset(buf, 1, sizeof(buf));
+	for (i = 0; i < (int)pages; i++)
+		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, i * PAGE, buf, PAGE, 0,
+					     NULL));
+	fd = r.fd;
+#define BOTH(off, len, size, e) do { \
+	PCA_EXPECT_ERR(t, discard_bitmap(fd, off, len, bits, size, 0, &got), \
+		       e); \
+	PCA_EXPECT_ERR(t, pca_fd_present_log(fd, off, len, bits, size, \
+					     &got), e); \
+} while (0)
+	BOTH(0, 0, 16, EINVAL);
+	BOTH(1, PAGE, 16, EINVAL);
+	BOTH(PAGE / 2, PAGE, 16, EINVAL);
+	BOTH(0, PAGE + 1, 16, EINVAL);
+	BOTH(0, (pages + 1) * PAGE, 24, ERANGE);
+	BOTH(pages * PAGE, PAGE, 16, ERANGE);
+	BOTH(PAGE, ~0ULL & ~(PAGE - 1), 16, ERANGE);
+	BOTH(1ULL << 62, PAGE, 16, ERANGE);
+	BOTH(0, pages * PAGE, 15, ENOSPC);
+	BOTH(0, pages * PAGE, 8, ENOSPC);
+	BOTH(0, 65 * PAGE, 8, ENOSPC);
+	BOTH(0, pages * PAGE, 0, ENOSPC);
+#undef BOTH
+	/* unknown flags, every bit */
+	for (i = 1; i < 64; i++)
+		PCA_EXPECT_ERR(t, discard_bitmap(fd, 0, pages * PAGE, bits, 16,
+						 1ULL << i, &got), EINVAL);
+	pl = (struct pca_present_log){ .len = PAGE, .bitmap = (uintptr_t)bits,
+				       .bitmap_size = 8 };
+	for (i = 0; i < 64; i++) {
+		pl.flags = 1ULL << i;
+		PCA_EXPECT_ERR(t, ioctl(fd, PCA_IOC_PRESENT_LOG, &pl) ? -errno :
+				  0, EINVAL);
+	}
+	/* bad pointers: the argument, the bitmap */
+	PCA_EXPECT_ERR(t, ioctl(fd, PCA_IOC_DISCARD_BITMAP, (void *)8) ?
+			  -errno : 0, EFAULT);
+	PCA_EXPECT_ERR(t, ioctl(fd, PCA_IOC_PRESENT_LOG, (void *)8) ?
+			  -errno : 0, EFAULT);
+	PCA_EXPECT_ERR(t, discard_bitmap(fd, 0, pages * PAGE,
+					 (const uint64_t *)8, 16, 0, &got),
+		       EFAULT);
+	PCA_EXPECT_EQ(t, got, 0);
+	PCA_EXPECT_ERR(t, pca_fd_present_log(fd, 0, pages * PAGE,
+					     (uint64_t *)8, 16, &got), EFAULT);
+	/* a bitmap in read-only memory is fine to discard from, not to log */
+	db = (struct pca_discard_bitmap){ .len = PAGE,
+		.bitmap = (uintptr_t)"\0\0\0\0\0\0\0", .bitmap_size = 8 };
+	PCA_EXPECT_OK(t, ioctl(fd, PCA_IOC_DISCARD_BITMAP, &db) ? -errno : 0);
+	PCA_EXPECT_EQ(t, db.discarded, 0);
+	PCA_EXPECT_ERR(t, pca_fd_present_log(fd, 0, PAGE,
+					     (uint64_t *)(uintptr_t)"1234567",
+					     8, &got), EFAULT);
+	/* announced on the region fd; the wrong size is another ioctl */
+	{
+		struct pca_api api;
+
+		PCA_EXPECT_OK(t, pca_dev_api(fd, PCA_API_VERSION,
+					     PCA_FEATURE_PAGE_BITMAPS, &api));
+		PCA_EXPECT_EQ(t, api.ioctls >> 11 & 3, 3);
+		PCA_EXPECT_EQ(t, api.features & (PCA_FEATURE_OVERWRITE |
+						 PCA_FEATURE_PAGE_BITMAPS),
+			      PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS);
+	}
+	PCA_EXPECT_ERR(t, ioctl(fd, _IOWR(PCA_IOC_MAGIC, 0x0b, uint64_t),
+				bits) ? -errno : 0, ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl(fd, _IOR(PCA_IOC_MAGIC, 0x0c,
+					 struct pca_present_log), &pl) ?
+			  -errno : 0, ENOTTY);
+	/* on the device fd: not an ioctl of it */
+	i = pca_dev_open();
+	PCA_ASSERT_OK(t, i);
+	PCA_EXPECT_ERR(t, ioctl(i, PCA_IOC_PRESENT_LOG, &pl) ? -errno : 0,
+		       ENOTTY);
+	PCA_EXPECT_ERR(t, ioctl(i, PCA_IOC_DISCARD_BITMAP, &db) ? -errno : 0,
+		       ENOTTY);
+	close(i);
+	/* nothing refused dropped anything */
+	PCA_EXPECT_EQ(t, present(t, r.id), pages);
+	region_free(&r);
+}
+
+/*
+ * A bitmap whose second 4 KiB cannot be read: the pages of the first
+ * part go, the rest stay, and the count says so.
+ */
+static void test_discard_bitmap_partial(struct pca_test_ctx *t)
+{
+	const size_t step = 4096 * 8, pages = 2 * step;
+	uint64_t got, *bits;
+	uint8_t buf[PAGE], *map;
+	struct region r;
+	int fd;
+
+	fd = PCA_ASSERT_OK(t, pca_region_create(pages * PAGE,
+						PCA_REGION_MISSING, &r.id));
+	memset(buf, 3, sizeof(buf));
+	PCA_ASSERT_OK(t, pca_fd_copy(fd, 5 * PAGE, buf, PAGE, 0, NULL));
+	PCA_ASSERT_OK(t, pca_fd_copy(fd, (step + 5) * PAGE, buf, PAGE, 0,
+				     NULL));
+	map = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	PCA_ASSERT(t, map != MAP_FAILED, "mmap: %s", strerror(errno));
+	PCA_ASSERT_OK(t, mprotect(map + PAGE, PAGE, PROT_NONE) ? -errno : 0);
+	bits = (uint64_t *)map;
+	memset(bits, 0xff, PAGE);
+	PCA_EXPECT_ERR(t, discard_bitmap(fd, 0, pages * PAGE, bits, 2 * PAGE,
+					 PCA_DISCARD_SEAL, &got), EFAULT);
+	PCA_EXPECT_EQ(t, got, 1);
+	PCA_EXPECT_EQ(t, present(t, r.id), 1);
+	/* not sealed by a failed call */
+	PCA_EXPECT_OK(t, pca_fd_copy(fd, 5 * PAGE, buf, PAGE,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	/* the log cannot be written there either: EFAULT, nothing else */
+	PCA_EXPECT_ERR(t, pca_fd_present_log(fd, 0, pages * PAGE, bits,
+					     2 * PAGE, &got), EFAULT);
+	PCA_EXPECT_OK(t, pca_fd_present_log(fd, 0, step * PAGE, bits, PAGE,
+					    &got));
+	PCA_EXPECT_EQ(t, got, 1);
+	PCA_EXPECT_EQ(t, bits[0], 1ULL << 5);
+	munmap(map, 2 * PAGE);
+	close(fd);
+}
+
+/*
+ * The present log after copies, zeroes and discards matches what was
+ * done, over the whole region and over sub-ranges at any page; on a
+ * large sparse region it walks the pages present, not the range.
+ */
+static void test_present_log(struct pca_test_ctx *t)
+{
+	const size_t pages = 1000, words = (pages + 63) / 64;
+	const uint64_t big = 256ULL << 30;
+	uint64_t want[words], log[words + 1], got, n = 0, *bits;
+	int64_t done;
+	uint8_t buf[PAGE];
+	struct region r;
+	size_t i, off, len;
+	int fd;
+	uint32_t id;
+
+	region_new(t, &r, pages, PCA_REGION_MISSING);
+	memset(want, 0, sizeof(want));
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, sizeof(want)), 0);
+	memset(buf, 9, sizeof(buf));
+	for (i = 0; i < pages; i += 7)
+		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, i * PAGE, buf, PAGE, 0,
+					     NULL));
+	PCA_EXPECT_ERR(t, pca_fd_zero(r.fd, 100 * PAGE, 200 * PAGE, 0, &done),
+		       EEXIST);
+	PCA_EXPECT_ERR(t, pca_zero(t->c, r.id, 900 * PAGE, 64 * PAGE, 0,
+				   NULL), EEXIST);
+	PCA_EXPECT_OK(t, fallocate(r.fd, FALLOC_FL_PUNCH_HOLE |
+				   FALLOC_FL_KEEP_SIZE, 150 * PAGE,
+				   20 * PAGE) ? -errno : 0);
+	for (i = 0; i < pages; i++)
+		if ((i % 7 == 0 || (i >= 100 && i < 300) ||
+		     (i >= 900 && i < 964)) && !(i >= 150 && i < 170)) {
+			bit_set(want, i);
+			n++;
+		}
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, sizeof(want)), n);
+	PCA_EXPECT_EQ(t, present(t, r.id), n);
+	PCA_EXPECT(t, !memcmp(log, want, sizeof(want)), "log differs");
+	/* sub-ranges starting at odd pages */
+	for (off = 0; off < pages; off += 97) {
+		len = pages - off < 130 ? pages - off : 130;
+		memset(log, 0xee, sizeof(log));
+		PCA_ASSERT_OK(t, pca_fd_present_log(r.fd, off * PAGE,
+						    len * PAGE, log,
+						    sizeof(log), &got));
+		n = 0;
+		for (i = 0; i < len; i++) {
+			n += bit_test(want, off + i);
+			if (bit_test(log, i) != bit_test(want, off + i)) {
+				PCA_FAIL(t, "range %zu+%zu page %zu", off, len,
+					 i);
+				break;
+			}
+		}
+		PCA_EXPECT_EQ(t, got, n);
+		PCA_EXPECT_EQ(t, log[(len + 63) / 64 - 1] >> 1 >>
+			      ((len - 1) % 64), 0);
+		PCA_EXPECT_EQ(t, log[(len + 63) / 64], 0xeeeeeeeeeeeeeeeeULL);
+	}
+	region_free(&r);
+
+	/* 256 GiB with three pages: quick (the test's time limit says) */
+	fd = PCA_ASSERT_OK(t, pca_region_create(big, PCA_REGION_MISSING, &id));
+	PCA_ASSERT_OK(t, pca_fd_copy(fd, 0, buf, PAGE, 0, NULL));
+	PCA_ASSERT_OK(t, pca_fd_copy(fd, (big / 2) + 64 * PAGE, buf, PAGE, 0,
+				     NULL));
+	PCA_ASSERT_OK(t, pca_fd_copy(fd, big - PAGE, buf, PAGE, 0, NULL));
+	bits = malloc(big / PAGE / 8);
+	PCA_ASSERT(t, bits, "malloc");
+	memset(bits, 0xff, big / PAGE / 8);
+	PCA_EXPECT_OK(t, pca_fd_present_log(fd, 0, big, bits, big / PAGE / 8,
+					    &got));
+	PCA_EXPECT_EQ(t, got, 3);
+	n = 0;
+	for (i = 0; i < big / PAGE / 64; i++)
+		if (bits[i])
+			n += __builtin_popcountll(bits[i]);
+	PCA_EXPECT_EQ(t, n, 3);
+	PCA_EXPECT_EQ(t, bits[0], 1);
+	PCA_EXPECT_EQ(t, bits[big / PAGE / 128 + 1], 1);
+	PCA_EXPECT_EQ(t, bits[big / PAGE / 64 - 1], 1ULL << 63);
+	/* and a discard by bitmap of all of it drops the three */
+	memset(bits, 0xff, big / PAGE / 8);
+	PCA_EXPECT_OK(t, discard_bitmap(fd, 0, big, bits, big / PAGE / 8, 0,
+					&got));
+	PCA_EXPECT_EQ(t, got, 3);
+	PCA_EXPECT_EQ(t, present(t, id), 0);
+	free(bits);
+	close(fd);
+}
+
+/*
+ * Huge regions: a unit is overwritten whole (and atomically), a unit
+ * goes when any bit of its pages is set, and a present unit sets the bits
+ * of all its pages.  Ranges are in units.
+ */
+static void test_huge_page_bitmaps(struct pca_test_ctx *t)
+{
+	const size_t units = 4, words = units * UNIT_PAGES / 64;
+	uint64_t bits[words], log[words], got;
+	struct region r;
+	uint8_t *buf;
+	size_t u, i;
+
+	huge_new(t, &r, units, PCA_REGION_MISSING);
+	buf = malloc(UNIT);
+	PCA_ASSERT(t, buf, "malloc");
+	for (u = 0; u < units; u++) {
+		fill_unit(buf, u);
+		PCA_ASSERT_OK(t, pca_fd_copy(r.fd, u * UNIT, buf, UNIT, 0,
+					     NULL));
+	}
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 0), 0);
+	/* overwrite: the whole unit, seen through the PMD mapping */
+	fill_unit(buf, 7);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, UNIT, 0, NULL), EEXIST);
+	PCA_EXPECT_OK(t, pca_fd_copy(r.fd, 0, buf, UNIT,
+				     PCA_RESOLVE_OVERWRITE, NULL));
+	PCA_EXPECT_EQ(t, r.mem[5 * PAGE + 1], unit_byte(7, 5 * PAGE));
+	PCA_EXPECT_EQ(t, r.mem[UNIT - 1], unit_byte(7, UNIT - PAGE));
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 1), 0);
+	pca_t_diag(t, "FilePmdMapped %ld kB after the overwrite",
+		   pmd_mapped(t, r.mem) / 1024);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, PAGE, buf, UNIT,
+				      PCA_RESOLVE_OVERWRITE, NULL), EINVAL);
+
+	/* present log: units whole */
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, sizeof(log)),
+		      units * UNIT_PAGES);
+	for (i = 0; i < words; i++)
+		PCA_EXPECT_EQ(t, log[i], ~0ULL);
+	/* one bit drops its unit; units 1 and 3 go */
+	memset(bits, 0, sizeof(bits));
+	bit_set(bits, UNIT_PAGES + 7);
+	bit_set(bits, units * UNIT_PAGES - 1);
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, units * UNIT, bits,
+					sizeof(bits), 0, &got));
+	PCA_EXPECT_EQ(t, got, 2 * UNIT_PAGES);
+	PCA_EXPECT_EQ(t, present(t, r.id), 2 * UNIT_PAGES);
+	PCA_EXPECT_EQ(t, present_log(t, &r, log, sizeof(log)),
+		      2 * UNIT_PAGES);
+	for (i = 0; i < words; i++) {
+		u = i / (UNIT_PAGES / 64);
+		PCA_EXPECT(t, log[i] == (u == 0 || u == 2 ? ~0ULL : 0),
+			   "word %zu: %#llx", i, (unsigned long long)log[i]);
+	}
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 2), 0);
+	/* a sub-range of one unit, and units only */
+	PCA_EXPECT_OK(t, pca_fd_present_log(r.fd, 2 * UNIT, UNIT, log,
+					    UNIT_PAGES / 8, &got));
+	PCA_EXPECT_EQ(t, got, UNIT_PAGES);
+	PCA_EXPECT_ERR(t, pca_fd_present_log(r.fd, PAGE, UNIT, log,
+					     sizeof(log), &got), EINVAL);
+	PCA_EXPECT_ERR(t, pca_fd_present_log(r.fd, 0, PAGE, log, sizeof(log),
+					     &got), EINVAL);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, UNIT + PAGE, UNIT, bits,
+					 sizeof(bits), 0, &got), EINVAL);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, 0, UNIT / 2, bits,
+					 sizeof(bits), 0, &got), EINVAL);
+	PCA_EXPECT_ERR(t, discard_bitmap(r.fd, 0, units * UNIT, bits,
+					 sizeof(bits) - 8, 0, &got), ENOSPC);
+
+	/* a unit overwritten under a reader is never seen half copied */
+	region_free(&r);
+	huge_new(t, &r, 1, PCA_REGION_MISSING);
+	overwrite_under_reader(t, &r, UNIT, 40);
+	/* sealed: units too */
+	memset(bits, 0, sizeof(bits));
+	PCA_EXPECT_OK(t, discard_bitmap(r.fd, 0, UNIT, bits, UNIT_PAGES / 8,
+					PCA_DISCARD_SEAL, &got));
+	PCA_EXPECT_EQ(t, got, 0);
+	PCA_EXPECT_ERR(t, pca_fd_copy(r.fd, 0, buf, UNIT,
+				      PCA_RESOLVE_OVERWRITE, NULL), EPERM);
+	free(buf);
+	region_free(&r);
+}
+
 PCA_TEST_F(never_dropped, test_never_dropped, PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(fault_around, test_fault_around, PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(punch_hole, test_punch_hole, PCA_FEATURE_FD_RESOLVE)
@@ -743,5 +1512,17 @@ PCA_TEST_F(huge_discard, test_huge_discard,
 	 PCA_FEATURE_HUGE | PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(huge_dirty_units, test_huge_dirty_units,
 	 PCA_FEATURE_HUGE | PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(overwrite, test_overwrite, PCA_FEATURE_OVERWRITE)
+PCA_TEST_F(overwrite_atomic, test_overwrite_atomic, PCA_FEATURE_OVERWRITE)
+PCA_TEST_F(overwrite_sealed, test_overwrite_sealed,
+	 PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(discard_bitmap, test_discard_bitmap, PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(discard_bitmap_partial, test_discard_bitmap_partial,
+	 PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(page_bitmaps_errors, test_page_bitmaps_errors,
+	 PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(present_log, test_present_log, PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(huge_page_bitmaps, test_huge_page_bitmaps,
+	 PCA_FEATURE_HUGE | PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
 
 TEST_HARNESS_MAIN

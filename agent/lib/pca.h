@@ -399,7 +399,11 @@ int pca_region_create(uint64_t size, uint64_t flags, uint32_t *id);
  */
 int pca_region_open(uint32_t id, uint64_t *size);
 
-/* Fast path on a region fd.  Counts are returned even when failing. */
+/*
+ * Fast path on a region fd.  Counts are returned even when failing.
+ * pca_fd_copy() and pca_fd_copy_batch() take PCA_RESOLVE_OVERWRITE
+ * (PCA_FEATURE_OVERWRITE) in @flags: present pages get the new data.
+ */
 int pca_fd_copy(int fd, uint64_t offset, const void *src, uint64_t len,
 		uint64_t flags, int64_t *copied);
 int pca_fd_zero(int fd, uint64_t offset, uint64_t len, uint64_t flags,
@@ -417,6 +421,26 @@ int pca_fd_dirty_log(int fd, uint64_t offset, uint64_t len, uint64_t flags,
 		     uint64_t *bitmap, uint64_t bitmap_size, uint64_t *dirty);
 /* PCA_IOC_DIRTY_CLEAR over [offset, offset + len). */
 int pca_fd_dirty_clear(int fd, uint64_t offset, uint64_t len);
+/*
+ * PCA_IOC_DISCARD_BITMAP (PCA_FEATURE_PAGE_BITMAPS): the pages of
+ * [offset, offset + len) whose bit is set in @bitmap (@bitmap_size bytes,
+ * laid out as the dirty log's) go back to missing; @flags PCA_DISCARD_SEAL
+ * seals the precopy (PCA_RESOLVE_OVERWRITE refused from then on).
+ * *@discarded (may be NULL): pages dropped, also when failing part way.
+ * Not redone when interrupted.
+ */
+int pca_fd_discard_bitmap(int fd, uint64_t offset, uint64_t len,
+			  const uint64_t *bitmap, size_t bitmap_size,
+			  uint64_t flags, uint64_t *discarded);
+/*
+ * PCA_IOC_PRESENT_LOG (PCA_FEATURE_PAGE_BITMAPS): the pages of [offset,
+ * offset + len) present in the region, as a bitmap laid out as the dirty
+ * log's, into @bitmap (@bitmap_size bytes, written whole).  *@present (may
+ * be NULL): their count.
+ */
+int pca_fd_present_log(int fd, uint64_t offset, uint64_t len,
+		       uint64_t *bitmap, size_t bitmap_size,
+		       uint64_t *present);
 /*
  * The region's size in bytes, from the region fd (SEEK_END), or -errno.
  * Kernels without it answer -ESPIPE or -EINVAL.

@@ -248,3 +248,45 @@ int64_t pca_fd_region_size(int fd)
 		return -errno;
 	return end;
 }
+
+/* -------------------------------------------------------------------------
+ * Page bitmaps of a region fd
+ */
+
+int pca_fd_discard_bitmap(int fd, uint64_t offset, uint64_t len,
+			  const uint64_t *bitmap, size_t bitmap_size,
+			  uint64_t flags, uint64_t *discarded)
+{
+	struct pca_discard_bitmap a = {
+		.offset = offset,
+		.len = len,
+		.bitmap = (uintptr_t)bitmap,
+		.bitmap_size = bitmap_size,
+		.flags = flags,
+	};
+	/* what an interrupted call dropped stays dropped: not redone */
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_DISCARD_BITMAP, &a);
+
+	if (discarded)
+		*discarded = a.discarded;
+	return ret;
+}
+
+int pca_fd_present_log(int fd, uint64_t offset, uint64_t len,
+		       uint64_t *bitmap, size_t bitmap_size,
+		       uint64_t *present)
+{
+	struct pca_present_log a = {
+		.offset = offset,
+		.len = len,
+		.bitmap = (uintptr_t)bitmap,
+		.bitmap_size = bitmap_size,
+	};
+	int ret = pca_xioctl(fd, PCA_IOC_PRESENT_LOG, &a);
+
+	if (ret > 0)
+		ret = 0;
+	if (present)
+		*present = ret < 0 ? 0 : a.present;
+	return ret;
+}

@@ -141,8 +141,9 @@ struct pca_ring_header {
 /*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
- * DISCARD, SET_FLAGS.  Anything else: -ENOTTY.  Type 0xBA, numbers
- * 0x00-0x1F, is free in the kernel's
+ * DISCARD, SET_FLAGS, DISCARD_BITMAP, PRESENT_LOG.  Anything else (another
+ * number, or a known number with another size or direction): -ENOTTY.
+ * Type 0xBA, numbers 0x00-0x1F, is free in the kernel's
  * Documentation/userspace-api/ioctl/ioctl-number.rst; this interface takes
  * all of it.
  */
@@ -178,6 +179,16 @@ struct pca_region_open {
 	__u64 size;		/* out: the region's size */
 };
 
+/*
+ * COPY and COPY_BATCH with PCA_RESOLVE_OVERWRITE (PCA_FEATURE_OVERWRITE):
+ * a unit already present gets the new data instead of counting as
+ * -EEXIST/existed, atomically for every mapping of it: a thread reading it
+ * meanwhile sees all of the old unit or all of the new, never a mix.  For
+ * placing precopy pages straight into the region, pages sent again
+ * replacing what an earlier round placed.  Refused with -EPERM once the
+ * region's precopy is sealed (PCA_IOC_DISCARD_BITMAP, PCA_DISCARD_SEAL).
+ * ZERO takes no PCA_RESOLVE_OVERWRITE (-EINVAL).
+ */
 struct pca_copy {
 	__u64 offset;		/* in: page-aligned destination offset */
 	__u64 src;		/* in: user address of the data */
@@ -223,6 +234,48 @@ struct pca_dirty_log {
 };
 
 /*
+ * PCA_IOC_DISCARD_BITMAP (PCA_FEATURE_PAGE_BITMAPS): every page of
+ * [offset, offset + len) whose bit is set in the user bitmap (laid out as
+ * the dirty log's, bitmap_size bytes, at least 8 * DIV_ROUND_UP(pages, 64))
+ * goes back to missing, as with PCA_IOC_DISCARD, in one call whose cost
+ * follows the bits set.  In a PCA_REGION_HUGE region a unit goes whole
+ * when any bit of its pages is set.  @discarded: pages that were present
+ * and went (all the pages of a unit), also when the call fails part way
+ * (-EINTR, -EFAULT: pages after that point are untouched).
+ * With PCA_DISCARD_SEAL the region's precopy is sealed once the discard
+ * is done: PCA_RESOLVE_OVERWRITE is refused (-EPERM) from then on, for
+ * good.  A copy with PCA_RESOLVE_OVERWRITE racing the call either lands
+ * before the discard (which drops it if its bit is set) or fails; a call
+ * that fails does not seal.  Unknown flags: -EINVAL.
+ */
+struct pca_discard_bitmap {
+	__u64 offset;		/* in: page (unit) aligned */
+	__u64 len;		/* in: bytes, page (unit) multiple */
+	__u64 bitmap;		/* in: user address of the bitmap */
+	__u64 bitmap_size;	/* in: bytes available at bitmap */
+	__u64 flags;		/* in: PCA_DISCARD_SEAL */
+	__u64 discarded;	/* out: pages dropped */
+};
+
+/*
+ * PCA_IOC_PRESENT_LOG (PCA_FEATURE_PAGE_BITMAPS): the pages present in
+ * [offset, offset + len) as a bitmap laid out as the dirty log's, written
+ * whole; @present counts them.  In a PCA_REGION_HUGE region a present unit
+ * sets the bits of all its pages.  The cost follows the pages present, not
+ * the length of the range: how an agent that restarts learns what the
+ * region holds already.  A snapshot: pages placed or dropped meanwhile may
+ * or may not show.  @flags must be 0.
+ */
+struct pca_present_log {
+	__u64 offset;		/* in: page (unit) aligned */
+	__u64 len;		/* in: bytes, page (unit) multiple */
+	__u64 bitmap;		/* in: user address of the bitmap */
+	__u64 bitmap_size;	/* in: bytes available at bitmap */
+	__u64 flags;		/* in: 0 */
+	__u64 present;		/* out: pages present in the range */
+};
+
+/*
  * PCA_IOC_SET_FLAGS on a region fd: the region's mode, PCA_REGION_MISSING
  * and PCA_REGION_USER_ONLY (PCA_REGION_HUGE stays as made), chosen before
  * the region is used: -EBUSY once it has been mapped, holds pages or has
@@ -244,5 +297,7 @@ struct pca_set_flags {
 #define PCA_IOC_DISCARD		_IOWR(PCA_IOC_MAGIC, 0x08, struct pca_range)
 #define PCA_IOC_REGION_OPEN	_IOWR(PCA_IOC_MAGIC, 0x09, struct pca_region_open)
 #define PCA_IOC_SET_FLAGS	_IOW(PCA_IOC_MAGIC, 0x0a, struct pca_set_flags)
+#define PCA_IOC_DISCARD_BITMAP	_IOWR(PCA_IOC_MAGIC, 0x0b, struct pca_discard_bitmap)
+#define PCA_IOC_PRESENT_LOG	_IOWR(PCA_IOC_MAGIC, 0x0c, struct pca_present_log)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */

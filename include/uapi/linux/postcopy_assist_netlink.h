@@ -24,6 +24,8 @@
  * @PCA_FEATURE_HUGE: The region flag huge.
  * @PCA_FEATURE_FAULT_RING: Fault rings, attached with ring-entries
  *   (PCA_RING_*).
+ * @PCA_FEATURE_OVERWRITE: The resolve flag overwrite, for copy.
+ * @PCA_FEATURE_PAGE_BITMAPS: The DISCARD_BITMAP and PRESENT_LOG ioctls.
  */
 enum pca_feature {
 	PCA_FEATURE_MISSING = 1,
@@ -38,6 +40,8 @@ enum pca_feature {
 	PCA_FEATURE_REGION_OPEN = 512,
 	PCA_FEATURE_HUGE = 1024,
 	PCA_FEATURE_FAULT_RING = 2048,
+	PCA_FEATURE_OVERWRITE = 4096,
+	PCA_FEATURE_PAGE_BITMAPS = 8192,
 };
 
 /**
@@ -72,9 +76,24 @@ enum pca_policy {
 /**
  * enum pca_resolve_flags - How copy and zero resolve.
  * @PCA_RESOLVE_DONTWAKE: Place the pages; wake their waiters later, with wake.
+ * @PCA_RESOLVE_OVERWRITE: Copy only: a page already present gets the new
+ *   content instead of counting as already present, atomically for every
+ *   mapping of it (a reader sees the old or the new page, never a mix).
+ *   Refused with EPERM once the region's precopy is sealed (discard-seal).
  */
 enum pca_resolve_flags {
 	PCA_RESOLVE_DONTWAKE = 1,
+	PCA_RESOLVE_OVERWRITE = 2,
+};
+
+/**
+ * enum pca_discard_flags - How the DISCARD_BITMAP ioctl drops pages.
+ * @PCA_DISCARD_SEAL: After the discard, seal the region's precopy: overwrite
+ *   is refused from then on. A copy with overwrite racing the seal lands
+ *   before the discard or fails.
+ */
+enum pca_discard_flags {
+	PCA_DISCARD_SEAL = 1,
 };
 
 /**
