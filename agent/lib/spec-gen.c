@@ -18,6 +18,7 @@ const char *const pca_spec_feature_names[PCA_SPEC_FEATURES] = {
 	"region_open",
 	"huge",
 	"fault_ring",
+	[14] = "recv",
 };
 
 const char *const pca_spec_cmd_names[__PCA_CMD_MAX] = {

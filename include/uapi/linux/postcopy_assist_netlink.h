@@ -24,6 +24,7 @@
  * @PCA_FEATURE_HUGE: The region flag huge.
  * @PCA_FEATURE_FAULT_RING: Fault rings, attached with ring-entries
  *   (PCA_RING_*).
+ * @PCA_FEATURE_RECV: The RECV ioctl, pages received from a socket in place.
  */
 enum pca_feature {
 	PCA_FEATURE_MISSING = 1,
@@ -38,6 +39,7 @@ enum pca_feature {
 	PCA_FEATURE_REGION_OPEN = 512,
 	PCA_FEATURE_HUGE = 1024,
 	PCA_FEATURE_FAULT_RING = 2048,
+	PCA_FEATURE_RECV = 16384,
 };
 
 /**
