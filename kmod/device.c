@@ -351,10 +351,25 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	return ret;
 }
 
+/* The fields of a PCA_IOC_RECV that need no lookup. */
+static int pca_recv_check(const struct pca_recv *ur)
+{
+	if (ur->flags & ~PCA_RESOLVE_DONTWAKE)
+		return -EINVAL;
+	if (ur->reserved[0] || ur->reserved[1] || ur->reserved[2])
+		return -EINVAL;
+	if (ur->sockfd > INT_MAX)
+		return -EBADF;
+	if (ur->count > PCA_RECV_MAX)
+		return -E2BIG;
+	return 0;
+}
+
 /*
  * PCA_IOC_RECV: units from a stream socket, each read straight into its
  * new folio (pca_region_place()).  The offsets are copied in and checked
- * first, so that bad input consumes nothing from the stream.  No lock is
+ * first, so that bad input consumes nothing from the stream; @received
+ * is written whatever happens once the argument is read.  No lock is
  * held while the socket sleeps; the socket's own timeout bounds a wait,
  * a signal ends it, and a fatal one also ends the call between units.
  */
@@ -364,23 +379,21 @@ static int pca_ioctl_recv(struct pca_region *r, struct pca_recv __user *argp)
 	struct pca_src src = {};
 	struct pca_recv ur;
 	u64 *offs = NULL;
-	int ret = 0, err;
+	int ret, err;
 
 	if (copy_from_user(&ur, argp, sizeof(ur)))
 		return -EFAULT;
-	if (ur.flags & ~PCA_RESOLVE_DONTWAKE)
-		return -EINVAL;
-	if (ur.reserved[0] || ur.reserved[1] || ur.reserved[2])
-		return -EINVAL;
-	if (ur.sockfd > INT_MAX)
-		return -EBADF;
-	if (ur.count > PCA_RECV_MAX)
-		return -E2BIG;
+	ret = pca_recv_check(&ur);
+	if (ret)
+		goto out;
 	if (ur.count) {
 		offs = memdup_user(u64_to_user_ptr(ur.entries),
 				   ur.count * sizeof(*offs));
-		if (IS_ERR(offs))
-			return PTR_ERR(offs);
+		if (IS_ERR(offs)) {
+			ret = PTR_ERR(offs);
+			offs = NULL;
+			goto out;
+		}
 		first = offs[0];
 	}
 	for (i = 0; i < ur.count && !ret; i++)
@@ -412,11 +425,11 @@ static int pca_ioctl_recv(struct pca_region *r, struct pca_recv __user *argp)
 	}
 out_sock:
 	sockfd_put(src.sock);
-out:
-	kfree(offs);
 	trace_pca_place(r, PCA_TRACE_RECV, first,
 			(received - existed) << r->unit_order,
 			existed << r->unit_order, ret);
+out:
+	kfree(offs);
 	if (put_user(received, &argp->received))
 		return -EFAULT;
 	if (!ret && existed)
