@@ -10,11 +10,13 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/net.h>
 #include <linux/module.h>
 #include <linux/nsproxy.h>
 #include <net/net_namespace.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "device.h"
@@ -36,7 +38,8 @@
 				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_SET_FLAGS)) | \
 				 BIT_ULL(_IOC_NR(PCA_IOC_DISCARD_BITMAP)) | \
-				 BIT_ULL(_IOC_NR(PCA_IOC_PRESENT_LOG)))
+				 BIT_ULL(_IOC_NR(PCA_IOC_PRESENT_LOG)) | \
+				 BIT_ULL(_IOC_NR(PCA_IOC_RECV)))
 /* The resolve flags COPY and COPY_BATCH take. */
 #define PCA_COPY_FLAGS		(PCA_RESOLVE_DONTWAKE | PCA_RESOLVE_OVERWRITE)
 
@@ -357,6 +360,92 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 	return ret;
 }
 
+/* The fields of a PCA_IOC_RECV that need no lookup. */
+static int pca_recv_check(const struct pca_recv *ur)
+{
+	if (ur->flags & ~PCA_RESOLVE_DONTWAKE)
+		return -EINVAL;
+	if (ur->reserved[0] || ur->reserved[1] || ur->reserved[2])
+		return -EINVAL;
+	if (ur->sockfd > INT_MAX)
+		return -EBADF;
+	if (ur->count > PCA_RECV_MAX)
+		return -E2BIG;
+	return 0;
+}
+
+/*
+ * PCA_IOC_RECV: units from a stream socket, each read straight into its
+ * new folio (pca_region_place()).  The offsets are copied in and checked
+ * first, so that bad input consumes nothing from the stream; @received
+ * is written whatever happens once the argument is read.  No lock is
+ * held while the socket sleeps; the socket's own timeout bounds a wait,
+ * a signal ends it, and a fatal one also ends the call between units.
+ */
+static int pca_ioctl_recv(struct pca_region *r, struct pca_recv __user *argp)
+{
+	u64 i, received = 0, existed = 0, first = 0;
+	struct pca_src src = {};
+	struct pca_recv ur;
+	u64 *offs = NULL;
+	int ret, err;
+
+	if (copy_from_user(&ur, argp, sizeof(ur)))
+		return -EFAULT;
+	ret = pca_recv_check(&ur);
+	if (ret)
+		goto out;
+	if (ur.count) {
+		offs = memdup_user(u64_to_user_ptr(ur.entries),
+				   ur.count * sizeof(*offs));
+		if (IS_ERR(offs)) {
+			ret = PTR_ERR(offs);
+			offs = NULL;
+			goto out;
+		}
+		first = offs[0];
+	}
+	for (i = 0; i < ur.count && !ret; i++)
+		ret = pca_region_range(r, offs[i], pca_unit_size(r), NULL);
+	if (ret)
+		goto out;
+
+	src.sock = sockfd_lookup(ur.sockfd, &ret);
+	if (!src.sock)
+		goto out;
+	if (src.sock->type != SOCK_STREAM) {
+		ret = -EINVAL;
+		goto out_sock;
+	}
+	for (i = 0; i < ur.count; i++) {
+		err = pca_region_copy(r, offs[i] >> PAGE_SHIFT, &src, ur.flags);
+		if (err == -EEXIST) {
+			existed++;
+		} else if (err) {
+			ret = err;
+			break;
+		}
+		received++;
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+out_sock:
+	sockfd_put(src.sock);
+	trace_pca_place(r, PCA_TRACE_RECV, first,
+			(received - existed) << r->unit_order,
+			existed << r->unit_order, ret);
+out:
+	kfree(offs);
+	if (put_user(received, &argp->received))
+		return -EFAULT;
+	if (!ret && existed)
+		ret = -EEXIST;
+	return ret;
+}
+
 static int pca_ioctl_dirty_log(struct pca_region *r,
 			       struct pca_dirty_log __user *argp)
 {
@@ -499,6 +588,8 @@ long pca_region_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return pca_ioctl_range(r, cmd, argp);
 	case PCA_IOC_COPY_BATCH:
 		return pca_ioctl_copy_batch(r, argp);
+	case PCA_IOC_RECV:
+		return pca_ioctl_recv(r, argp);
 	case PCA_IOC_DIRTY_LOG:
 		return pca_ioctl_dirty_log(r, argp);
 	case PCA_IOC_DIRTY_CLEAR:

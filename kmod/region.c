@@ -18,6 +18,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/net.h>
 #include <linux/nsproxy.h>
 #include <linux/pagemap.h>
 #include <linux/pagevec.h>
@@ -29,6 +30,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/user_namespace.h>
 #include <net/net_namespace.h>
 
@@ -56,7 +58,8 @@ const u64 pca_supported_features = PCA_FEATURE_MISSING |
 	PCA_FEATURE_SHARDED_QUEUES | PCA_FEATURE_DIRTY_LOG |
 	PCA_FEATURE_DISCARD | PCA_FEATURE_MIGRATE | PCA_FEATURE_REGION_OPEN |
 	PCA_FEATURE_FAULT_RING | PCA_FEATURE_OVERWRITE |
-	PCA_FEATURE_PAGE_BITMAPS | (PCA_HUGE_ORDER ? PCA_FEATURE_HUGE : 0);
+	PCA_FEATURE_PAGE_BITMAPS | PCA_FEATURE_RECV |
+	(PCA_HUGE_ORDER ? PCA_FEATURE_HUGE : 0);
 
 static struct vfsmount *pca_mnt;
 static DEFINE_XARRAY_ALLOC1(pca_regions);
@@ -232,11 +235,49 @@ int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
 	return err == PCA_RANGE_OUTSIDE ? -ERANGE : -EINVAL;
 }
 
+/*
+ * Receive a whole new folio from a stream socket, straight into its pages
+ * (on a kTLS socket, the record layer decrypts into them).  The folio is
+ * nobody's yet: no lock is held while the socket sleeps.  MSG_WAITALL
+ * returns short only for end of stream, the socket's receive timeout
+ * (SO_RCVTIMEO), a signal or an error; what follows a short read tells
+ * which.  A signal is -EINTR, never a restart: bytes have been consumed.
+ *
+ * Return: 0 once every byte is in, or -errno with the folio partly
+ * written: -ECONNRESET at end of stream, -EAGAIN on timeout, -EINTR.
+ */
+static int pca_recv_folio(struct folio *folio, struct socket *sock)
+{
+	size_t len = folio_size(folio), got = 0;
+	struct msghdr msg = {};
+	struct bio_vec bv;
+	int ret;
+
+	while (got < len) {
+		bv.bv_page = folio_page(folio, 0);
+		bv.bv_offset = got;
+		bv.bv_len = len - got;
+		iov_iter_bvec(&msg.msg_iter, ITER_DEST, &bv, 1, len - got);
+		ret = sock_recvmsg(sock, &msg, MSG_WAITALL | MSG_NOSIGNAL);
+		if (ret == -ERESTARTSYS)
+			return -EINTR;
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return -ECONNRESET;
+		got += ret;
+	}
+	return 0;
+}
+
 /* Fill every page of a new folio from @src, or with zeroes. */
 static int pca_fill_folio(struct folio *folio, const struct pca_src *src)
 {
 	long i, nr = folio_nr_pages(folio);
 	int ret = 0;
+
+	if (src && src->sock)
+		return pca_recv_folio(folio, src->sock);
 
 	for (i = 0; i < nr && !ret; i++) {
 		void *dst = kmap_local_page(folio_page(folio, i));
@@ -338,6 +379,10 @@ static int pca_region_insert(struct pca_region *r, pgoff_t pgoff,
  * VMM, whose guest it is), not to the caller (an agent, or a thread that
  * touched a page of a present-mode region).
  *
+ * From a socket, the unit's bytes are read whether or not the unit is
+ * present, so that the stream stays aligned on units; a present unit
+ * keeps its contents and the bytes read are dropped.
+ *
  * Return: 0, -EEXIST if the unit was already present, or -errno.
  */
 int pca_region_place(struct pca_region *r, pgoff_t pgoff,
@@ -347,7 +392,7 @@ int pca_region_place(struct pca_region *r, pgoff_t pgoff,
 	int ret;
 
 	/* The common race (urgent page beat the stream): no allocation. */
-	if (pca_region_present(r, pgoff))
+	if ((!src || !src->sock) && pca_region_present(r, pgoff))
 		return -EEXIST;
 
 	folio = pca_region_new_folio(r, src);

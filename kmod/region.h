@@ -21,6 +21,7 @@ struct inode;
 struct file;
 struct pca_queue;
 struct pca_fs_info;
+struct socket;
 struct mem_cgroup;
 struct mm_struct;
 
@@ -229,10 +230,14 @@ static inline pgoff_t pca_unit_start(const struct pca_region *r,
 	return round_down(pgoff, pca_unit_pages(r));
 }
 
-/* Where the bytes of one page come from: a kernel or a user buffer. */
+/*
+ * Where the bytes of one unit come from: a kernel or a user buffer, or a
+ * stream socket, read from (one unit's worth) straight into the new folio.
+ */
 struct pca_src {
 	const void *kbuf;
 	const void __user *ubuf;
+	struct socket *sock;
 };
 
 struct folio *pca_region_get_folio(struct pca_region *r, pgoff_t pgoff);

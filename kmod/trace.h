@@ -37,6 +37,7 @@ enum pca_trace_place {
 	PCA_TRACE_COPY,		/* COPY over netlink or PCA_IOC_COPY */
 	PCA_TRACE_ZERO,		/* ZERO over netlink or PCA_IOC_ZERO */
 	PCA_TRACE_BATCH,	/* PCA_IOC_COPY_BATCH */
+	PCA_TRACE_RECV,		/* PCA_IOC_RECV */
 };
 #endif
 
@@ -47,6 +48,7 @@ TRACE_DEFINE_ENUM(PCA_TRACE_FAILED);
 TRACE_DEFINE_ENUM(PCA_TRACE_COPY);
 TRACE_DEFINE_ENUM(PCA_TRACE_ZERO);
 TRACE_DEFINE_ENUM(PCA_TRACE_BATCH);
+TRACE_DEFINE_ENUM(PCA_TRACE_RECV);
 TRACE_DEFINE_ENUM(PCA_POLICY_FAIL);
 TRACE_DEFINE_ENUM(PCA_POLICY_WAIT);
 TRACE_DEFINE_ENUM(PCA_MIG_SOURCE);
@@ -71,7 +73,8 @@ TRACE_DEFINE_ENUM(PCA_MIG_CANCELLED);
 	__print_symbolic(how,					\
 			 { PCA_TRACE_COPY, "copy" },		\
 			 { PCA_TRACE_ZERO, "zero" },		\
-			 { PCA_TRACE_BATCH, "batch" })
+			 { PCA_TRACE_BATCH, "batch" },		\
+			 { PCA_TRACE_RECV, "recv" })
 
 #define pca_trace_show_policy(policy)				\
 	__print_symbolic(policy,				\

@@ -54,19 +54,26 @@ def main():
     header(c, spec_path)
     c(f'#include "{name}.h"')
 
-    features = [e['name'] if isinstance(e, dict) else e
-                for e in defs['feature']['entries']]
+    # (bit, name, whether the spec gives the bit): entries without a
+    # value take the bit after the previous one, as in the ynl tools.
+    features, bit = [], 0
+    for e in defs['feature']['entries']:
+        e = e if isinstance(e, dict) else {'name': e}
+        bit = e.get('value', bit)
+        features.append((bit, e['name'], 'value' in e))
+        bit += 1
     h('')
     h('/*')
     h(' * Names of the bits of enum pca_feature, of the commands and of the')
     h(' * attributes of each set; the types of each set\'s attributes.')
     h(' */')
-    h(f'#define PCA_SPEC_FEATURES\t{len(features)}')
+    h(f'#define PCA_SPEC_FEATURES\t{max(f[0] for f in features) + 1}')
     h('extern const char *const pca_spec_feature_names[PCA_SPEC_FEATURES];')
     c('')
     c('const char *const pca_spec_feature_names[PCA_SPEC_FEATURES] = {')
-    for f in features:
-        c(f'\t"{c_lower(f)}",')
+    for bit, f, given in features:
+        at = f'[{bit}] = ' if given else ''
+        c(f'\t{at}"{c_lower(f)}",')
     c('};')
 
     cnt = c_upper(spec['cmd-cnt-name'])

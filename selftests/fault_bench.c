@@ -101,6 +101,19 @@
  *	(source, hugetlbfs, region or memcpy target) are why `make bench`
  *	guests get 2 GiB.
  *
+ * recv_place - -m MiB received over loopback TCP, as a migration's data
+ *	channel carries pages, into a missing region, -B units a call (at
+ *	most PCA_RECV_MAX): ours PCA_IOC_RECV, each unit read from the
+ *	socket straight into its page (recv_place_vs_recv_copy); baseline
+ *	recv(MSG_WAITALL) of the batch into a buffer, then
+ *	PCA_IOC_COPY_BATCH from it, one copy more.  The same over kernel
+ *	TLS (keys set by hand on both ends; the record layer decrypts into
+ *	the region's pages, or into the buffer), a quarter of the MiB as
+ *	software AES-GCM is slow under TCG (recv_place_vs_recv_copy_ktls;
+ *	null where the kernel has no TLS).  A sender thread writes the
+ *	source from the start of the timed run; -R runs of each, alternating
+ *	the order, MiB/s, the placed data checked afterwards.
+ *
  * Every measurement prints a human "# " row and one line
  *	BENCH-JSON {"name":...,"ours":X,"baseline":Y,"unit":U,"ratio":R}
  * with U one of pages/s, us, MiB/s, and R > 1 meaning we are better:
@@ -133,7 +146,10 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
+#include <linux/tls.h>
 #include <linux/userfaultfd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
@@ -2380,6 +2396,240 @@ PCA_TEST_F(fault_64t_1q, test_fault_64t_1q, 0, .timeout = 90,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(fault_64t_pcpu, test_fault_64t_pcpu, 0, .timeout = 90,
 	 .flags = PCA_TEST_NO_CLIENT)
+/* -------------------------------------------------------------------------
+ * Receiving pages from a socket
+ */
+
+#ifndef SOL_TLS
+#define SOL_TLS		282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
+
+struct rx_sender {
+	pthread_t th;
+	int fd;
+	const char *src;
+	size_t len;
+	int err;
+};
+
+static void *rx_send_fn(void *arg)
+{
+	struct rx_sender *s = arg;
+	size_t done = 0;
+
+	while (done < s->len) {
+		ssize_t n = send(s->fd, s->src + done, s->len - done,
+				 MSG_NOSIGNAL);
+
+		if (n < 0) {
+			s->err = errno;
+			break;
+		}
+		done += n;
+	}
+	return NULL;
+}
+
+/*
+ * A loopback TCP pair, fds[0] receiving, with kernel TLS on both ends if
+ * @ktls: 0, or -errno (with @why set) when it cannot be had.
+ */
+static int rx_pair(int fds[2], bool ktls, const char **why)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci = {
+		.info.version = TLS_1_2_VERSION,
+		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
+	};
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	int l, i, ret = 0;
+
+	fds[0] = fds[1] = -1;
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*why = "loopback TCP";
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &alen))
+		goto err;
+	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
+		goto err;
+	fds[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (fds[0] < 0)
+		goto err;
+	close(l);
+	l = -1;
+	if (!ktls)
+		return 0;
+	memset(ci.key, 0x5a, sizeof(ci.key));
+	memset(ci.iv, 0x3c, sizeof(ci.iv));
+	memset(ci.salt, 0x11, sizeof(ci.salt));
+	*why = "kernel TLS (TCP_ULP tls)";
+	for (i = 0; i < 2; i++)
+		if (setsockopt(fds[i], IPPROTO_TCP, TCP_ULP, "tls",
+			       sizeof("tls")))
+			goto err;
+	*why = "kernel TLS keys";
+	if (setsockopt(fds[1], SOL_TLS, TLS_TX, &ci, sizeof(ci)) ||
+	    setsockopt(fds[0], SOL_TLS, TLS_RX, &ci, sizeof(ci)))
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	if (l >= 0)
+		close(l);
+	for (i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return ret;
+}
+
+/*
+ * @npages of @src received into a missing region, PCA_IOC_RECV (@ours)
+ * or recv() + COPY_BATCH; MiB/s, or -1 without kernel TLS (*@why says).
+ */
+static double rx_run(struct pca_test_ctx *t, bool ours, bool ktls,
+		     const char *src, size_t npages, const char **why)
+{
+	size_t len = npages * pg, batch = cfg.batch, i, j, n, bad;
+	struct pca_copy_entry *ents;
+	struct rx_sender s = {};
+	uint64_t t0, t1, *offs;
+	char *buf, *area;
+	int fd, fds[2], ret;
+	uint32_t id;
+
+	if (batch > PCA_RECV_MAX)
+		batch = PCA_RECV_MAX;
+	ret = rx_pair(fds, ktls, why);
+	if (ret && ktls)
+		return -1;
+	if (ret)
+		PCA_FATAL(t, "%s: %s", *why, strerror(-ret));
+	fd = pca_region_create(len, PCA_REGION_MISSING, &id);
+	if (fd < 0)
+		PCA_FATAL(t, "pca_region_create(%zu MiB, MISSING): %s",
+			  len / MIB, strerror(-fd));
+	offs = calloc(npages, sizeof(*offs));
+	ents = calloc(batch, sizeof(*ents));
+	buf = map_anon(t, batch * pg);
+	if (!offs || !ents)
+		PCA_FATAL(t, "out of memory");
+	memset(buf, 0, batch * pg);	/* populated: no fault below */
+	for (i = 0; i < npages; i++)
+		offs[i] = i * pg;
+
+	s.fd = fds[1];
+	s.src = src;
+	s.len = len;
+	t0 = now_ns();
+	if (pthread_create(&s.th, NULL, rx_send_fn, &s))
+		PCA_FATAL(t, "pthread_create");
+	for (i = 0; i < npages; i += n) {
+		uint64_t got = 0, copied = 0, existed = 0;
+
+		n = npages - i < batch ? npages - i : batch;
+		if (ours) {
+			ret = pca_fd_recv(fd, fds[0], offs + i, n, 0, &got);
+			if (ret || got != n)
+				PCA_FATAL(t, "pca_fd_recv(%zu units at page %zu): %s, received %llu",
+					  n, i, ret ? strerror(-ret) : "ok",
+					  (unsigned long long)got);
+			continue;
+		}
+		for (j = 0; j < n * pg; j += ret) {
+			ret = recv(fds[0], buf + j, n * pg - j, MSG_WAITALL);
+			if (ret <= 0)
+				PCA_FATAL(t, "recv at page %zu: %s", i,
+					  ret ? strerror(errno) : "end of stream");
+		}
+		for (j = 0; j < n; j++) {
+			ents[j].offset = offs[i + j];
+			ents[j].src = (uintptr_t)(buf + j * pg);
+		}
+		ret = pca_fd_copy_batch(fd, ents, n, 0, &copied, &existed);
+		if (ret || copied != n)
+			PCA_FATAL(t, "pca_fd_copy_batch(%zu entries at page %zu): %s, copied %llu",
+				  n, i, ret ? strerror(-ret) : "ok",
+				  (unsigned long long)copied);
+	}
+	t1 = now_ns();
+	pthread_join(s.th, NULL);
+	if (s.err)
+		PCA_FATAL(t, "send: %s", strerror(s.err));
+
+	/* check, untimed: the pages must hold the source's data */
+	area = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (area == MAP_FAILED)
+		PCA_FATAL(t, "mmap of the region: %s", strerror(errno));
+	bad = verify_area(area, npages);
+	if (bad)
+		PCA_FATAL(t, "%s%s: %zu of %zu pages hold wrong data",
+			  ours ? "PCA_IOC_RECV" : "recv + COPY_BATCH",
+			  ktls ? " (kTLS)" : "", bad, npages);
+	munmap(area, len);
+	munmap(buf, batch * pg);
+	free(ents);
+	free(offs);
+	close(fd);
+	close(fds[0]);
+	close(fds[1]);
+	return t1 > t0 ? (double)len / MIB * 1e9 / (t1 - t0) : 0;
+}
+
+static void test_recv_place(struct pca_test_ctx *t)
+{
+	static const char *const row[2] = {
+		"recv_place_vs_recv_copy", "recv_place_vs_recv_copy_ktls",
+	};
+	double v[2][MAX_REPEATS];
+	const char *why = NULL;
+	size_t npages;
+	int r, k, tls;
+	bool on, has[2];
+	char *src;
+
+	bench_start(t);
+	on = need_ours(t, PCA_FEATURE_MISSING | PCA_FEATURE_FD_RESOLVE |
+		       PCA_FEATURE_COPY_BATCH | PCA_FEATURE_RECV);
+	for (tls = 0; tls < 2; tls++) {
+		/* software AES-GCM under TCG: a quarter of the data */
+		npages = cfg.bulk_mib * MIB / pg / (tls ? 4 : 1);
+		src = src_alloc(t, npages);
+		has[0] = has[1] = on;
+		for (r = 0; on && r < cfg.bulk_repeats; r++) {
+			for (k = 0; k < 2; k++) {
+				/* alternate: ours first, then the baseline */
+				int ours = r % 2 ? k : !k;
+				double mibs = rx_run(t, ours, tls, src, npages,
+						     &why);
+
+				if (mibs < 0) {
+					has[0] = has[1] = false;
+					break;
+				}
+				v[ours][r] = mibs;
+				pca_t_diag(t, "%-28s %zu MiB: %.1f MiB/s",
+					   ours ? "PCA_IOC_RECV" :
+					   "recv + COPY_BATCH",
+					   npages * pg / MIB, mibs);
+			}
+			if (!has[0])
+				break;
+		}
+		if (on && !has[0])
+			pca_t_diag(t, "%s: no %s in this kernel", row[tls],
+				   why);
+		bench_row(row[tls], "MiB/s", false, has[1],
+			  has[1] ? median_d(v[1], cfg.bulk_repeats) : 0,
+			  has[0], has[0] ? median_d(v[0], cfg.bulk_repeats) : 0);
+		munmap(src, npages * pg);
+	}
+}
+
 PCA_TEST_F(bulk_copy, test_bulk_copy, 0, .timeout = 40,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(placed_touch, test_placed_touch, 0, .timeout = 40,
@@ -2387,6 +2637,8 @@ PCA_TEST_F(placed_touch, test_placed_touch, 0, .timeout = 40,
 PCA_TEST_F(huge_place, test_huge_place, 0, .timeout = 150,
 	 .flags = PCA_TEST_NO_CLIENT)
 PCA_TEST_F(huge_touch, test_huge_touch, 0, .timeout = 150,
+	 .flags = PCA_TEST_NO_CLIENT)
+PCA_TEST_F(recv_place, test_recv_place, 0, .timeout = 150,
 	 .flags = PCA_TEST_NO_CLIENT)
 
 static void usage(FILE *f, const char *argv0)

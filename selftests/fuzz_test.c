@@ -90,6 +90,16 @@
  *              huge region's units; then the logs must still be exact,
  *              the huge one by units (a byte written sets all the bits
  *              of its unit);
+ *  recv        PCA_IOC_RECV with one defect at a time, chosen from the
+ *              seed: bad and closed fds, fds of files, UDP, datagram and
+ *              seqpacket sockets, the netlink socket; count 0, past
+ *              PCA_RECV_MAX, huge; unaligned and outside offsets at random
+ *              places in the list; NULL, unmapped and kernel entry
+ *              pointers; unknown flags, non-zero reserved words.  Each
+ *              must fail with its errno and read nothing: the next good
+ *              call receives the next unit.  Then peers that end the
+ *              stream at random points: the whole units before are
+ *              placed and counted, nothing of the cut one;
  *  no_leaks    once every process and fd of the parts above is gone: no
  *              region is left (REGION_GET dump) and the module's
  *              reference count is zero; the fault cache's object count
@@ -117,6 +127,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <netinet/in.h>
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -4532,6 +4543,269 @@ static void test_ring(struct pca_test_ctx *t)
 }
 
 /* -------------------------------------------------------------------------
+ * recv: PCA_IOC_RECV's checks, which must consume nothing
+ */
+
+#define RECV_FUZZ_PAGES	16
+#define RECV_FUZZ_ROUNDS 300
+
+/* The word stamped at the start of the n-th unit sent. */
+static uint64_t recv_stamp(uint64_t n)
+{
+	return 0x5ec0000000000000ULL | n;
+}
+
+/* PCA_IOC_RECV by hand, for fields libpca does not pass as they are. */
+static int recv_raw(int fd, struct pca_recv *a)
+{
+	return ioctl(fd, PCA_IOC_RECV, a) < 0 ? -errno : 0;
+}
+
+enum recv_defect {
+	RD_NONE, RD_FD_NEG, RD_FD_CLOSED, RD_FD_HUGE, RD_FD_FILE,
+	RD_FD_REGION, RD_UDP, RD_UNIX_DGRAM, RD_SEQPACKET, RD_NETLINK,
+	RD_COUNT_ZERO, RD_COUNT_MAX, RD_COUNT_HUGE, RD_UNALIGNED, RD_OUTSIDE,
+	RD_ENTRIES_NULL, RD_ENTRIES_UNMAPPED, RD_ENTRIES_KERNEL, RD_FLAGS,
+	RD_RESERVED, RD_ARG_NULL, RD_NR
+};
+
+static void test_recv(struct pca_test_ctx *t)
+{
+	uint64_t offs[PCA_RECV_MAX + 1], sent = 0, taken = 0, n_ok = 0;
+	int fds[2], others[5], region, devnull, i, ret, round, expect;
+	uint8_t page[PAGE], *mem, *unmapped;
+	uint64_t wrong0 = atomic_load(&shared->wrong);
+	struct pca_range dr;
+	struct pca_recv a;
+	struct rng r;
+	uint32_t id;
+
+	rng_init(&r, fuzz_seed, 0x7ec);
+	pca_t_diag(t, "seed %#llx (rerun: fuzz_test -s %#llx -t recv)",
+		   (unsigned long long)fuzz_seed,
+		   (unsigned long long)fuzz_seed);
+	PCA_ASSERT(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds),
+		   "socketpair: %s", strerror(errno));
+	region = pca_region_create(RECV_FUZZ_PAGES * PAGE, 0, &id);
+	PCA_ASSERT(t, region >= 0, "region: %s", strerror(-region));
+	mem = mmap(NULL, RECV_FUZZ_PAGES * PAGE, PROT_READ, MAP_SHARED, region,
+		   0);
+	unmapped = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			0);
+	PCA_ASSERT(t, mem != MAP_FAILED && unmapped != MAP_FAILED, "mmap");
+	munmap(unmapped, PAGE);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	others[0] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	PCA_ASSERT(t, devnull >= 0 && others[0] >= 0 &&
+		   !socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+			       others + 1) &&
+		   !socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       others + 3), "sockets: %s", strerror(errno));
+	memset(page, 0, sizeof(page));
+
+	for (round = 0; round < RECV_FUZZ_ROUNDS; round++) {
+		enum recv_defect d = chance(&r, 30) ? RD_NONE :
+				     rbelow(&r, RD_NR);
+		uint64_t count = 1 + rbelow(&r, 4), k;
+
+		/* the units a good call takes, stamped in stream order */
+		for (k = 0; k < count; k++) {
+			*(uint64_t *)page = recv_stamp(sent++);
+			PCA_ASSERT_EQ(t, send(fds[1], page, PAGE, 0), PAGE);
+		}
+		for (k = 0; k < PCA_RECV_MAX + 1; k++)
+			offs[k] = rbelow(&r, RECV_FUZZ_PAGES) * PAGE;
+		memset(&a, 0, sizeof(a));
+		a.sockfd = fds[0];
+		a.entries = (uintptr_t)offs;
+		a.count = count;
+		a.received = ~0ULL;
+		expect = 0;
+		switch (d) {
+		case RD_NONE:
+			break;
+		case RD_FD_NEG:
+			a.sockfd = (uint64_t)-1 - rbelow(&r, 2);
+			expect = -EBADF;
+			break;
+		case RD_FD_CLOSED:
+			a.sockfd = 900 + rbelow(&r, 100);
+			expect = -EBADF;
+			break;
+		case RD_FD_HUGE:
+			a.sockfd = 1ULL << (31 + rbelow(&r, 32));
+			expect = -EBADF;
+			break;
+		case RD_FD_FILE:
+			a.sockfd = devnull;
+			expect = -ENOTSOCK;
+			break;
+		case RD_FD_REGION:
+			a.sockfd = region;
+			expect = -ENOTSOCK;
+			break;
+		case RD_UDP:
+			a.sockfd = others[0];
+			expect = -EINVAL;
+			break;
+		case RD_UNIX_DGRAM:
+			a.sockfd = others[1];
+			expect = -EINVAL;
+			break;
+		case RD_SEQPACKET:
+			a.sockfd = others[3];
+			expect = -EINVAL;
+			break;
+		case RD_NETLINK:
+			a.sockfd = pca_client_fd(t->c);
+			expect = -EINVAL;
+			break;
+		case RD_COUNT_ZERO:
+			a.count = 0;
+			break;
+		case RD_COUNT_MAX:
+			a.count = PCA_RECV_MAX + 1;
+			expect = -E2BIG;
+			break;
+		case RD_COUNT_HUGE:
+			a.count = interesting[rbelow(&r, sizeof(interesting) /
+						     sizeof(interesting[0]))];
+			if (a.count <= PCA_RECV_MAX)
+				a.count = UINT64_MAX - a.count;
+			expect = -E2BIG;
+			break;
+		case RD_UNALIGNED:
+			offs[rbelow(&r, count)] += 1 + rbelow(&r, PAGE - 1);
+			expect = -EINVAL;
+			break;
+		case RD_OUTSIDE:
+			offs[rbelow(&r, count)] = (RECV_FUZZ_PAGES +
+						   rbelow(&r, 1 << 20)) * PAGE;
+			expect = -ERANGE;
+			break;
+		case RD_ENTRIES_NULL:
+			a.entries = 0;
+			expect = -EFAULT;
+			break;
+		case RD_ENTRIES_UNMAPPED:
+			a.entries = (uintptr_t)unmapped + rbelow(&r, PAGE);
+			expect = -EFAULT;
+			break;
+		case RD_ENTRIES_KERNEL:
+			a.entries = 0xffff888000000000ULL + rbelow(&r, 1 << 30);
+			expect = -EFAULT;
+			break;
+		case RD_FLAGS:
+			a.flags = 1ULL << (1 + rbelow(&r, 63));
+			expect = -EINVAL;
+			break;
+		case RD_RESERVED:
+			a.reserved[rbelow(&r, 3)] = 1 + rbelow(&r, 1000);
+			expect = -EINVAL;
+			break;
+		case RD_ARG_NULL:
+			expect = -EFAULT;
+			break;
+		case RD_NR:
+			break;
+		}
+		if (d == RD_ARG_NULL)
+			ret = ioctl(region, PCA_IOC_RECV, NULL) < 0 ? -errno : 0;
+		else
+			ret = recv_raw(region, &a);
+		/* present pages are dropped, not placed: -EEXIST is fine */
+		if (!expect && ret == -EEXIST)
+			ret = 0;
+		if (ret != expect)
+			fuzz_wrong("RECV defect %d: %d, expected %d", d, ret,
+				   expect);
+		if (d != RD_ARG_NULL && a.received != (ret ? 0 : a.count))
+			fuzz_wrong("RECV defect %d: received %llu", d,
+				   (unsigned long long)a.received);
+		/* each page holds the first unit sent to it in the call */
+		for (k = 0; !ret && k < a.count; k++) {
+			uint64_t j, want = recv_stamp(taken + k), got;
+
+			for (j = 0; j < k && offs[j] != offs[k]; j++)
+				;
+			if (j < k)
+				continue;
+			got = *(volatile uint64_t *)(mem + offs[k]);
+			if (got != want)
+				fuzz_wrong("RECV: page %#llx holds %#llx, not %#llx",
+					   (unsigned long long)offs[k],
+					   (unsigned long long)got,
+					   (unsigned long long)want);
+		}
+		if (!ret) {
+			n_ok++;
+			taken += a.count;
+		}
+		/* whatever failed left its units in the stream: take them */
+		if (taken < sent) {
+			uint64_t got = 0, left = sent - taken;
+
+			for (k = 0; k < left; k++)
+				offs[k] = rbelow(&r, RECV_FUZZ_PAGES) * PAGE;
+			ret = pca_fd_recv(region, fds[0], offs, left, 0, &got);
+			if ((ret && ret != -EEXIST) || got != left)
+				fuzz_wrong("RECV after defect %d: %d, %llu of %llu",
+					   d, ret, (unsigned long long)got,
+					   (unsigned long long)left);
+			taken += got;
+		}
+		/* the next round's pages are all new */
+		memset(&dr, 0, sizeof(dr));
+		dr.len = RECV_FUZZ_PAGES * PAGE;
+		if (ioctl(region, PCA_IOC_DISCARD, &dr))
+			fuzz_wrong("DISCARD: %s", strerror(errno));
+	}
+	pca_t_diag(t, "%d rounds, %llu good calls, %llu units",
+		   RECV_FUZZ_ROUNDS, (unsigned long long)n_ok,
+		   (unsigned long long)taken);
+	PCA_EXPECT_EQ(t, taken, sent);
+
+	/* peers ending the stream anywhere: whole units placed, no part */
+	for (round = 0; round < 20; round++) {
+		size_t len = 1 + rbelow(&r, 4 * PAGE - 1), k;
+		struct pca_region_info info;
+		uint64_t got = ~0ULL;
+		uint8_t *buf = calloc(1, 4 * PAGE);
+		int p[2], m;
+
+		PCA_ASSERT(t, buf, "calloc");
+		m = pca_region_create(4 * PAGE, PCA_REGION_MISSING, &id);
+		PCA_ASSERT(t, m >= 0 && !socketpair(AF_UNIX, SOCK_STREAM |
+						   SOCK_CLOEXEC, 0, p),
+			   "region or socketpair");
+		for (k = 0; k < 4; k++)
+			offs[k] = k * PAGE;
+		PCA_ASSERT_EQ(t, send(p[1], buf, len, 0), (ssize_t)len);
+		close(p[1]);
+		ret = pca_fd_recv(m, p[0], offs, 4, 0, &got);
+		if (ret != -ECONNRESET || got != len / PAGE)
+			fuzz_wrong("RECV of %zu bytes then EOF: %d, %llu units",
+				   len, ret, (unsigned long long)got);
+		PCA_ASSERT_OK(t, pca_region_get(t->c, id, &info));
+		if (info.pages_present != len / PAGE)
+			fuzz_wrong("RECV of %zu bytes then EOF: %llu present",
+				   len, (unsigned long long)info.pages_present);
+		close(p[0]);
+		close(m);
+		free(buf);
+	}
+
+	for (i = 0; i < 5; i++)
+		close(others[i]);
+	close(devnull);
+	munmap(mem, RECV_FUZZ_PAGES * PAGE);
+	close(region);
+	close(fds[0]);
+	close(fds[1]);
+	wrong_check(t, wrong0);
+}
+
+/* -------------------------------------------------------------------------
  * main
  */
 
@@ -4546,6 +4820,7 @@ PCA_TEST_F(reopen_race, test_reopen_race, PCA_FEATURE_MISSING)
 PCA_TEST_F(report_race, test_report_race,
 	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_DISCARD |
 	 PCA_FEATURE_FD_RESOLVE, .timeout = 240)
+PCA_TEST_F(recv, test_recv, PCA_FEATURE_RECV)
 PCA_TEST_F(no_leaks, test_no_leaks, 0)
 
 /* atexit(): what the fuzzer did, for the log; the harness's process only. */

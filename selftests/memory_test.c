@@ -12,14 +12,24 @@
  * a PMD (smaps' FilePmdMapped), every range is in whole units, a fault
  * record names its unit, DISCARD drops units, and the dirty log logs
  * units and keeps the PMD mappings across its rounds.
+ *
+ * PCA_IOC_RECV reads units from a stream socket (AF_UNIX, loopback TCP,
+ * kernel TLS) straight into the region: pages land whole at their
+ * offsets and wake faults; a present unit keeps its contents and the
+ * stream stays aligned; a peer that ends the stream or stops inside a
+ * unit (SO_RCVTIMEO) leaves nothing partial; a signal ends the wait.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/falloc.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "pca_region_util.h"
@@ -726,6 +736,442 @@ static void test_huge_dirty_units(struct pca_test_ctx *t)
 	PCA_EXPECT_ERR(t, pca_fd_dirty_log(r.fd, PAGE, UNIT, 0, bitmap,
 					   sizeof(bitmap), &dirty), EINVAL);
 	region_free(&r);
+}
+
+/* -------------------------------------------------------------------------
+ * PCA_IOC_RECV: units read from a stream socket straight into the region
+ */
+
+#ifndef SOL_TLS
+#define SOL_TLS		282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
+
+#define RECV_PAGES	64
+
+enum recv_chan { CHAN_UNIX, CHAN_TCP, CHAN_KTLS };
+static const char *const chan_name[] = { "unix", "tcp", "ktls" };
+
+/* Byte @i of the page that goes to page @pg, written the @tag'th time. */
+static uint8_t recv_byte(size_t pg, size_t i, unsigned int tag)
+{
+	return (uint8_t)(pg * 13 + i * 5 + tag * 101 + 3);
+}
+
+static void recv_fill(uint8_t *p, size_t pg, unsigned int tag)
+{
+	size_t i;
+
+	for (i = 0; i < PAGE; i++)
+		p[i] = recv_byte(pg, i, tag);
+}
+
+/* Bytes of page @pg of @mem that recv_fill(@tag) did not write. */
+static size_t recv_check(struct pca_test_ctx *t, const uint8_t *mem,
+			 size_t pg, unsigned int tag)
+{
+	size_t i, bad = 0;
+
+	for (i = 0; i < PAGE; i++)
+		if (mem[pg * PAGE + i] != recv_byte(pg, i, tag)) {
+			if (!bad)
+				pca_t_diag(t, "page %zu byte %zu: %#x, not %#x",
+					   pg, i, mem[pg * PAGE + i],
+					   recv_byte(pg, i, tag));
+			bad++;
+		}
+	return bad;
+}
+
+/* Writes @len bytes of @buf to @fd, then ends the stream if @eof. */
+struct recv_sender {
+	pthread_t th;
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+	int eof;
+	int err;
+};
+
+static void *recv_send_fn(void *arg)
+{
+	struct recv_sender *s = arg;
+	size_t done = 0;
+
+	while (done < s->len) {
+		ssize_t n = send(s->fd, s->buf + done, s->len - done,
+				 MSG_NOSIGNAL);
+
+		if (n < 0) {
+			s->err = errno;
+			break;
+		}
+		done += n;
+	}
+	if (s->eof)
+		shutdown(s->fd, SHUT_WR);
+	return NULL;
+}
+
+static void recv_send_start(struct pca_test_ctx *t, struct recv_sender *s,
+			    int fd, const uint8_t *buf, size_t len, int eof)
+{
+	s->fd = fd;
+	s->buf = buf;
+	s->len = len;
+	s->eof = eof;
+	s->err = 0;
+	PCA_ASSERT_EQ(t, pthread_create(&s->th, NULL, recv_send_fn, s), 0);
+}
+
+static void recv_send_end(struct pca_test_ctx *t, struct recv_sender *s)
+{
+	PCA_EXPECT_EQ(t, pthread_join(s->th, NULL), 0);
+	PCA_EXPECT(t, !s->err, "send: %s", strerror(s->err));
+}
+
+/* A connected loopback TCP pair: fds[0] receives, fds[1] sends. */
+static void tcp_pair(struct pca_test_ctx *t, int fds[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	PCA_ASSERT(t, l >= 0, "socket: %s", strerror(errno));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	PCA_ASSERT(t, !bind(l, (struct sockaddr *)&a, sizeof(a)) &&
+		   !listen(l, 1) &&
+		   !getsockname(l, (struct sockaddr *)&a, &len),
+		   "listen on loopback: %s", strerror(errno));
+	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	PCA_ASSERT(t, fds[1] >= 0 &&
+		   !connect(fds[1], (struct sockaddr *)&a, sizeof(a)),
+		   "connect: %s", strerror(errno));
+	fds[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	PCA_ASSERT(t, fds[0] >= 0, "accept: %s", strerror(errno));
+	close(l);
+}
+
+/*
+ * Kernel TLS on a TCP pair, keys set by hand (no handshake): the sender's
+ * TX and the receiver's RX state are the same, so records written on one
+ * end decrypt on the other.  Skips where the kernel has no TLS.
+ */
+static void ktls_pair(struct pca_test_ctx *t, int fds[2])
+{
+	struct tls12_crypto_info_aes_gcm_128 ci = {
+		.info.version = TLS_1_2_VERSION,
+		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
+	};
+	int i;
+
+	tcp_pair(t, fds);
+	memset(ci.key, 0x5a, sizeof(ci.key));
+	memset(ci.iv, 0x3c, sizeof(ci.iv));
+	memset(ci.salt, 0x11, sizeof(ci.salt));
+	for (i = 0; i < 2; i++)
+		if (setsockopt(fds[i], IPPROTO_TCP, TCP_ULP, "tls",
+			       sizeof("tls")))
+			PCA_SKIP(t, "no kernel TLS (TCP_ULP tls: %s)",
+				 strerror(errno));
+	PCA_ASSERT(t, !setsockopt(fds[1], SOL_TLS, TLS_TX, &ci, sizeof(ci)),
+		   "TLS_TX: %s", strerror(errno));
+	PCA_ASSERT(t, !setsockopt(fds[0], SOL_TLS, TLS_RX, &ci, sizeof(ci)),
+		   "TLS_RX: %s", strerror(errno));
+}
+
+static void chan_open(struct pca_test_ctx *t, enum recv_chan c, int fds[2])
+{
+	if (c == CHAN_UNIX)
+		PCA_ASSERT(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+					  0, fds),
+			   "socketpair: %s", strerror(errno));
+	else if (c == CHAN_TCP)
+		tcp_pair(t, fds);
+	else
+		ktls_pair(t, fds);
+}
+
+static void chan_close(int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
+}
+
+struct recv_toucher {
+	pthread_t th;
+	volatile uint8_t *addr;
+	uint8_t seen;
+	atomic_int done;
+};
+
+static void *recv_touch_fn(void *arg)
+{
+	struct recv_toucher *k = arg;
+
+	k->seen = *k->addr;
+	atomic_store(&k->done, 1);
+	return NULL;
+}
+
+/*
+ * Units received over @c land at their offsets, in any order, over two
+ * calls (the stream stays aligned between them), with the payload's bytes;
+ * a thread waiting in a fault on one of them wakes and reads it.
+ */
+static void recv_pages(struct pca_test_ctx *t, enum recv_chan c)
+{
+	const size_t first = 20, touched = 5;
+	uint64_t offs[RECV_PAGES], got = ~0ULL;
+	struct pca_region_info info;
+	struct recv_toucher k = {};
+	struct pca_fault_record rec;
+	struct recv_sender s;
+	struct region r;
+	uint8_t *buf;
+	int fds[2], n;
+	size_t i;
+
+	chan_open(t, c, fds);
+	pca_t_diag(t, "over %s", chan_name[c]);
+	buf = malloc(RECV_PAGES * PAGE);
+	PCA_ASSERT(t, buf, "malloc");
+	/* 7 is prime to 64: every page once, none in order */
+	for (i = 0; i < RECV_PAGES; i++) {
+		offs[i] = (i * 7 % RECV_PAGES) * PAGE;
+		recv_fill(buf + i * PAGE, offs[i] / PAGE, 1);
+	}
+	region_new(t, &r, RECV_PAGES, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_WAIT, NULL));
+	k.addr = r.mem + touched * PAGE + 7;
+	PCA_ASSERT_EQ(t, pthread_create(&k.th, NULL, recv_touch_fn, &k), 0);
+	n = pca_recv_faults(t->c, &rec, 1, pca_scaled_ms(WAIT_MS));
+	PCA_ASSERT(t, n == 1, "expected a fault record, got %d", n);
+	PCA_EXPECT_EQ(t, rec.offset, touched * PAGE);
+
+	recv_send_start(t, &s, fds[1], buf, RECV_PAGES * PAGE, 0);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], offs, first, 0, &got));
+	PCA_EXPECT_EQ(t, got, first);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], offs + first,
+				     RECV_PAGES - first, 0, &got));
+	PCA_EXPECT_EQ(t, got, RECV_PAGES - first);
+	recv_send_end(t, &s);
+
+	PCA_EXPECT_EQ(t, pthread_join(k.th, NULL), 0);
+	PCA_EXPECT(t, atomic_load(&k.done), "the faulting thread is stuck");
+	PCA_EXPECT_EQ(t, k.seen, recv_byte(touched, 7, 1));
+	for (i = 0; i < RECV_PAGES; i++)
+		PCA_EXPECT_EQ(t, recv_check(t, r.mem, i, 1), 0);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, RECV_PAGES);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, RECV_PAGES);
+	free(buf);
+	region_free(&r);
+	chan_close(fds);
+}
+
+static void test_recv_unix(struct pca_test_ctx *t)
+{
+	recv_pages(t, CHAN_UNIX);
+}
+
+static void test_recv_tcp(struct pca_test_ctx *t)
+{
+	recv_pages(t, CHAN_TCP);
+}
+
+static void test_recv_ktls(struct pca_test_ctx *t)
+{
+	recv_pages(t, CHAN_KTLS);
+}
+
+/*
+ * A unit present already keeps its contents; its bytes are read and
+ * dropped, so what follows in the stream still lands where it should.
+ */
+static void test_recv_present(struct pca_test_ctx *t)
+{
+	const uint64_t offs[] = { 1 * PAGE, 2 * PAGE, 3 * PAGE, 4 * PAGE };
+	uint8_t page[PAGE], buf[4 * PAGE];
+	struct pca_region_info info;
+	struct recv_sender s;
+	struct region r;
+	uint64_t got = 0;
+	int fds[2];
+	size_t i;
+
+	chan_open(t, CHAN_TCP, fds);
+	region_new(t, &r, 8, PCA_REGION_MISSING);
+	recv_fill(page, 2, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, page, PAGE, 0, NULL));
+	for (i = 0; i < 4; i++)
+		recv_fill(buf + i * PAGE, offs[i] / PAGE, 1);
+	recv_send_start(t, &s, fds[1], buf, sizeof(buf), 0);
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs, 3, 0, &got),
+		       EEXIST);
+	PCA_EXPECT_EQ(t, got, 3);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], offs + 3, 1, 0, &got));
+	PCA_EXPECT_EQ(t, got, 1);
+	recv_send_end(t, &s);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 1, 1), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 2, 2), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 3, 1), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 4, 1), 0);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 4);
+	PCA_EXPECT_EQ(t, info.stats.pages_copied, 4);
+	region_free(&r);
+	chan_close(fds);
+}
+
+/*
+ * The peer ends the stream inside a unit, or right after one: the units
+ * before are placed and counted, the short one is not placed at all.
+ */
+static void test_recv_peer_close(struct pca_test_ctx *t)
+{
+	const uint64_t offs[] = { 0, 1 * PAGE, 2 * PAGE };
+	struct pca_region_info info;
+	uint8_t buf[3 * PAGE];
+	struct recv_sender s;
+	struct region r;
+	uint64_t got;
+	int fds[2], cut;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		recv_fill(buf + i * PAGE, i, 1);
+	for (cut = 0; cut < 2; cut++) {
+		/* a page and a half, then exactly one page */
+		size_t len = cut ? PAGE : PAGE + PAGE / 2;
+
+		chan_open(t, cut ? CHAN_UNIX : CHAN_TCP, fds);
+		region_new(t, &r, 4, PCA_REGION_MISSING);
+		recv_send_start(t, &s, fds[1], buf, len, 1);
+		got = ~0ULL;
+		PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs, 3, 0, &got),
+			       ECONNRESET);
+		PCA_EXPECT_EQ(t, got, 1);
+		recv_send_end(t, &s);
+		PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+		PCA_EXPECT_EQ(t, info.pages_present, 1);
+		PCA_EXPECT_EQ(t, recv_check(t, r.mem, 0, 1), 0);
+		/* nothing of the cut unit: a touch would fault, none mapped */
+		PCA_EXPECT_EQ(t, mapped_pages(t, r.mem + PAGE, 3), 0);
+		region_free(&r);
+		chan_close(fds);
+	}
+}
+
+/* A peer that stops inside a unit: the socket's SO_RCVTIMEO ends it. */
+static void test_recv_timeout(struct pca_test_ctx *t)
+{
+	struct timeval tv = { .tv_usec = 200 * 1000 };
+	const uint64_t off = 0;
+	struct pca_region_info info;
+	uint8_t buf[PAGE] = { 1 };
+	struct region r;
+	uint64_t got = ~0ULL;
+	int fds[2];
+
+	chan_open(t, CHAN_TCP, fds);
+	PCA_ASSERT(t, !setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+				  sizeof(tv)), "SO_RCVTIMEO: %s",
+		   strerror(errno));
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	/* nothing at all, then half a unit */
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], &off, 1, 0, &got),
+		       EAGAIN);
+	PCA_EXPECT_EQ(t, got, 0);
+	PCA_ASSERT_EQ(t, send(fds[1], buf, PAGE / 2, 0), PAGE / 2);
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], &off, 1, 0, &got),
+		       EAGAIN);
+	PCA_EXPECT_EQ(t, got, 0);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	region_free(&r);
+	chan_close(fds);
+}
+
+static void recv_sig(int sig)
+{
+	(void)sig;
+}
+
+struct recv_waiter {
+	int fd, sock;
+	uint64_t off;
+	int ret;
+	atomic_int done;
+};
+
+static void *recv_wait_fn(void *arg)
+{
+	struct recv_waiter *w = arg;
+
+	w->ret = pca_fd_recv(w->fd, w->sock, &w->off, 1, 0, NULL);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/* A signal ends a wait for data with EINTR, not a restart. */
+static void test_recv_signal(struct pca_test_ctx *t)
+{
+	struct sigaction sa = { .sa_handler = recv_sig };
+	struct recv_waiter w = {};
+	uint8_t buf[PAGE / 4] = { 0 };
+	struct region r;
+	pthread_t th;
+	int fds[2], i;
+
+	chan_open(t, CHAN_UNIX, fds);
+	region_new(t, &r, 2, PCA_REGION_MISSING);
+	PCA_ASSERT(t, !sigaction(SIGUSR1, &sa, NULL), "sigaction");
+	PCA_ASSERT_EQ(t, send(fds[1], buf, sizeof(buf), 0), sizeof(buf));
+	w.fd = r.fd;
+	w.sock = fds[0];
+	PCA_ASSERT_EQ(t, pthread_create(&th, NULL, recv_wait_fn, &w), 0);
+	/* until it is in the call: a signal before it is lost */
+	for (i = 0; i < 200 && !atomic_load(&w.done); i++) {
+		usleep(50 * 1000);
+		pthread_kill(th, SIGUSR1);
+	}
+	if (!atomic_load(&w.done))
+		shutdown(fds[1], SHUT_WR);	/* not to hang the test */
+	PCA_EXPECT_EQ(t, pthread_join(th, NULL), 0);
+	PCA_EXPECT_EQ(t, w.ret, -EINTR);
+	region_free(&r);
+	chan_close(fds);
+}
+
+/* A huge region's unit is 2 MiB of the stream. */
+static void test_recv_huge(struct pca_test_ctx *t)
+{
+	const uint64_t off = UNIT;
+	struct recv_sender s;
+	struct region r;
+	uint64_t got = 0;
+	uint8_t *buf;
+	int fds[2];
+
+	chan_open(t, CHAN_TCP, fds);
+	huge_new(t, &r, 2, PCA_REGION_MISSING);
+	buf = malloc(UNIT);
+	PCA_ASSERT(t, buf, "malloc");
+	fill_unit(buf, 1);
+	recv_send_start(t, &s, fds[1], buf, UNIT, 0);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], &off, 1, 0, &got));
+	PCA_EXPECT_EQ(t, got, 1);
+	recv_send_end(t, &s);
+	PCA_EXPECT_EQ(t, check_unit(t, r.mem, 1), 0);
+	/* a page is not a unit: nothing read */
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], (const uint64_t[]){ PAGE },
+				      1, 0, &got), EINVAL);
+	free(buf);
+	region_free(&r);
+	chan_close(fds);
 }
 
 /* ---- precopy placement: overwrite, discard by bitmap, present log ---- */
@@ -1524,5 +1970,13 @@ PCA_TEST_F(page_bitmaps_errors, test_page_bitmaps_errors,
 PCA_TEST_F(present_log, test_present_log, PCA_FEATURE_PAGE_BITMAPS)
 PCA_TEST_F(huge_page_bitmaps, test_huge_page_bitmaps,
 	 PCA_FEATURE_HUGE | PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
+PCA_TEST_F(recv_unix, test_recv_unix, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_tcp, test_recv_tcp, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_ktls, test_recv_ktls, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_present, test_recv_present, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_peer_close, test_recv_peer_close, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_timeout, test_recv_timeout, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_signal, test_recv_signal, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_huge, test_recv_huge, PCA_FEATURE_RECV | PCA_FEATURE_HUGE)
 
 TEST_HARNESS_MAIN

@@ -446,6 +446,15 @@ int pca_fd_present_log(int fd, uint64_t offset, uint64_t len,
  * Kernels without it answer -ESPIPE or -EINVAL.
  */
 int64_t pca_fd_region_size(int fd);
+/*
+ * PCA_IOC_RECV: read @count units from the stream socket @sockfd straight
+ * into the region at @offsets[] (unit aligned; at most PCA_RECV_MAX).
+ * *@received (may be NULL): entries done, also on failure.  0, -EEXIST
+ * when a unit was present already (its bytes dropped), or -errno; after an
+ * error from the socket the stream is out of sync.
+ */
+int pca_fd_recv(int fd, int sockfd, const uint64_t *offsets, uint64_t count,
+		uint64_t flags, uint64_t *received);
 
 #pragma GCC visibility pop
 

@@ -290,3 +290,20 @@ int pca_fd_present_log(int fd, uint64_t offset, uint64_t len,
 		*present = ret < 0 ? 0 : a.present;
 	return ret;
 }
+
+int pca_fd_recv(int fd, int sockfd, const uint64_t *offsets, uint64_t count,
+		uint64_t flags, uint64_t *received)
+{
+	struct pca_recv a = {
+		.sockfd = sockfd < 0 ? UINT64_MAX : (uint64_t)sockfd,
+		.entries = (uintptr_t)offsets,
+		.count = count,
+		.flags = flags,
+	};
+	/* Never redone: an interrupted call has consumed bytes. */
+	int ret = pca_resolve_ioctl(fd, PCA_IOC_RECV, &a);
+
+	if (received)
+		*received = a.received;
+	return ret;
+}

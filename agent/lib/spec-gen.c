@@ -20,6 +20,7 @@ const char *const pca_spec_feature_names[PCA_SPEC_FEATURES] = {
 	"fault_ring",
 	"overwrite",
 	"page_bitmaps",
+	[14] = "recv",
 };
 
 const char *const pca_spec_cmd_names[__PCA_CMD_MAX] = {

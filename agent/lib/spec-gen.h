@@ -13,7 +13,7 @@
  * Names of the bits of enum pca_feature, of the commands and of the
  * attributes of each set; the types of each set's attributes.
  */
-#define PCA_SPEC_FEATURES	14
+#define PCA_SPEC_FEATURES	15
 extern const char *const pca_spec_feature_names[PCA_SPEC_FEATURES];
 extern const char *const pca_spec_cmd_names[__PCA_CMD_MAX];
 extern const char *const pca_spec_attr_names[PCA_A_MAX + 1];

@@ -141,9 +141,9 @@ struct pca_ring_header {
 /*
  * ioctls.  On /dev/postcopy_assist: API, REGION_CREATE, REGION_OPEN.  On a
  * region fd: API, COPY, ZERO, WAKE, COPY_BATCH, DIRTY_LOG, DIRTY_CLEAR,
- * DISCARD, SET_FLAGS, DISCARD_BITMAP, PRESENT_LOG.  Anything else (another
- * number, or a known number with another size or direction): -ENOTTY.
- * Type 0xBA, numbers 0x00-0x1F, is free in the kernel's
+ * DISCARD, SET_FLAGS, DISCARD_BITMAP, PRESENT_LOG, RECV.  Anything else
+ * (another number, or a known number with another size or direction):
+ * -ENOTTY.  Type 0xBA, numbers 0x00-0x1F, is free in the kernel's
  * Documentation/userspace-api/ioctl/ioctl-number.rst; this interface takes
  * all of it.
  */
@@ -286,6 +286,42 @@ struct pca_set_flags {
 	__u64 flags;		/* in: PCA_REGION_MISSING, PCA_REGION_USER_ONLY */
 };
 
+/*
+ * PCA_IOC_RECV (PCA_FEATURE_RECV): receive units from a connected stream
+ * socket (TCP, kernel TLS over TCP, AF_UNIX SOCK_STREAM) straight into the
+ * region, one copy after the socket.  Entry n of @entries is the
+ * unit-aligned offset where the n-th unit read from @sockfd goes; each
+ * unit is exactly one unit of payload (PAGE_SIZE, or 2 MiB in a
+ * PCA_REGION_HUGE region), nothing between.  A unit is placed as by COPY:
+ * whole and uptodate before it is seen, waiters woken unless
+ * PCA_RESOLVE_DONTWAKE.  A unit present already keeps its contents: its
+ * bytes are read and dropped, so the stream stays aligned, and the call
+ * ends with -EEXIST once the rest is placed.
+ *
+ * At most PCA_RECV_MAX entries a call (-E2BIG); every offset is checked
+ * before anything is read (-EINVAL, -ERANGE), @reserved must be zero.
+ * @sockfd: -EBADF, -ENOTSOCK for an fd that is not a socket, -EINVAL for
+ * one that is not SOCK_STREAM.  The call blocks for data even on an
+ * O_NONBLOCK socket; each wait is bounded by the socket's SO_RCVTIMEO
+ * (-EAGAIN), a signal ends it (-EINTR), end of stream is -ECONNRESET.
+ *
+ * @received says how many entries are done (placed, or found present and
+ * dropped): entries [0, @received).  After an error that came from the
+ * socket, or -ENOMEM, part of the next unit may have been consumed and
+ * was not placed: the stream is out of sync and the caller drops the
+ * connection.  Nothing partial is ever mapped.
+ */
+#define PCA_RECV_MAX		512
+
+struct pca_recv {
+	__u64 sockfd;		/* in: a stream socket's fd */
+	__u64 entries;		/* in: user address of __u64 offsets[] */
+	__u64 count;		/* in: number of entries */
+	__u64 flags;		/* in: PCA_RESOLVE_DONTWAKE */
+	__u64 received;		/* out: entries done */
+	__u64 reserved[3];	/* in: zero */
+};
+
 #define PCA_IOC_API		_IOWR(PCA_IOC_MAGIC, 0x00, struct pca_api)
 #define PCA_IOC_REGION_CREATE	_IOWR(PCA_IOC_MAGIC, 0x01, struct pca_region_create)
 #define PCA_IOC_COPY		_IOWR(PCA_IOC_MAGIC, 0x02, struct pca_copy)
@@ -299,5 +335,6 @@ struct pca_set_flags {
 #define PCA_IOC_SET_FLAGS	_IOW(PCA_IOC_MAGIC, 0x0a, struct pca_set_flags)
 #define PCA_IOC_DISCARD_BITMAP	_IOWR(PCA_IOC_MAGIC, 0x0b, struct pca_discard_bitmap)
 #define PCA_IOC_PRESENT_LOG	_IOWR(PCA_IOC_MAGIC, 0x0c, struct pca_present_log)
+#define PCA_IOC_RECV		_IOWR(PCA_IOC_MAGIC, 0x0d, struct pca_recv)
 
 #endif /* _UAPI_LINUX_POSTCOPY_ASSIST_H */

@@ -26,6 +26,7 @@
  *   (PCA_RING_*).
  * @PCA_FEATURE_OVERWRITE: The resolve flag overwrite, for copy.
  * @PCA_FEATURE_PAGE_BITMAPS: The DISCARD_BITMAP and PRESENT_LOG ioctls.
+ * @PCA_FEATURE_RECV: The RECV ioctl, pages received from a socket in place.
  */
 enum pca_feature {
 	PCA_FEATURE_MISSING = 1,
@@ -42,6 +43,7 @@ enum pca_feature {
 	PCA_FEATURE_FAULT_RING = 2048,
 	PCA_FEATURE_OVERWRITE = 4096,
 	PCA_FEATURE_PAGE_BITMAPS = 8192,
+	PCA_FEATURE_RECV = 16384,
 };
 
 /**
