@@ -44,6 +44,7 @@ void mig_config_init(struct mig_config *cfg)
 	cfg->uffd_memfd = -1;
 	cfg->channels = MIG_DEFAULT_CHANNELS;
 	cfg->io_timeout_ms = MIG_DEFAULT_IO_TIMEOUT_MS;
+	cfg->dead_after_ms = MIG_DEFAULT_DEAD_AFTER_MS;
 	cfg->connect_timeout_ms = MIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	cfg->recover_timeout_ms = MIG_DEFAULT_RECOVER_TIMEOUT_MS;
 	cfg->max_rounds = MIG_DEFAULT_MAX_ROUNDS;

@@ -22,6 +22,7 @@
 
 #define MIG_DEFAULT_CHANNELS		4
 #define MIG_DEFAULT_IO_TIMEOUT_MS	30000
+#define MIG_DEFAULT_DEAD_AFTER_MS	1000
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -65,7 +66,8 @@ struct mig_progress {
 	double rate_bps;		/* wire bytes/s over the last interval */
 	double dirty_rate;		/* source: pages/s dirtied, last round */
 	uint64_t faults;		/* destination: fault records */
-	uint64_t reconnects;
+	uint64_t reconnects;		/* counting a recovery under way */
+	uint64_t broken_ns;		/* disconnected in all, the same */
 	uint64_t elapsed_ns;
 };
 
@@ -180,6 +182,13 @@ struct mig_config {
 	 * TCP keepalive and user timeouts.
 	 */
 	int io_timeout_ms;
+	/*
+	 * A connected peer from which no byte arrived on any of its
+	 * connections (data, heartbeat, anything) for this long is dead:
+	 * the epoch ends and recovery starts.  Heartbeats go every eighth
+	 * of it.  0: only io_timeout_ms.
+	 */
+	int dead_after_ms;
 	int connect_timeout_ms;		/* first contact */
 	int recover_timeout_ms;		/* reconnecting after a break */
 	/* source */
@@ -246,6 +255,7 @@ struct mig_result {
 	uint64_t lat_p99_ns;
 	uint64_t lat_max_ns;
 	uint64_t reconnects;
+	uint64_t broken_ns;		/* disconnected, in all */
 	uint64_t pages_present;		/* destination: module's count, or
 					 * the uffd backend's bitmap
 					 */

@@ -207,7 +207,9 @@ static void progress(struct src *s, int force)
 	p.pages_remaining = mig_bitmap_weight(s->pending, s->words);
 	p.bytes = get(&s->bytes);
 	p.dirty_rate = s->dirty_rate;
-	p.reconnects = s->res->reconnects;
+	p.reconnects = s->res->reconnects + (s->phase == MIG_PHASE_RECOVERING);
+	p.broken_ns = mig_conns_broken_ns(&s->conns,
+					  s->phase == MIG_PHASE_RECOVERING);
 	mig_progress_deliver(s->cfg, &s->prog, &p, now, s->t_start);
 }
 
@@ -1525,6 +1527,7 @@ static void fill_result(struct src *s)
 {
 	struct mig_result *r = s->res;
 
+	r->broken_ns = mig_conns_broken_ns(&s->conns, 0);
 	r->precopy_pages = get(&s->precopy_pages);
 	r->precopy_zero = get(&s->precopy_zero);
 	r->stopcopy_pages = get(&s->stop_pages);
