@@ -23,6 +23,8 @@
 #define MIG_DEFAULT_CHANNELS		4
 #define MIG_DEFAULT_IO_TIMEOUT_MS	30000
 #define MIG_DEFAULT_DEAD_AFTER_MS	1000
+#define MIG_DEFAULT_PUSH_CC		"bbr"
+#define MIG_DEFAULT_PUSH_LOWAT		(128 << 10)
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -196,6 +198,16 @@ struct mig_config {
 	unsigned int downtime_ms;	/* target; sets the convergence point */
 	unsigned int precopy_budget_ms;	/* 0: no time limit on precopy */
 	int no_postcopy;		/* finish with stop-and-copy */
+	/*
+	 * The data channels' congestion control (TCP_CONGESTION, default
+	 * "bbr": it paces at the bottleneck's rate and keeps its queue
+	 * short, so that urgent answers on the preempt connection do not
+	 * wait behind the push on a slow link; ignored where the kernel
+	 * lacks it; NULL or "": the system's) and their unsent bytes at
+	 * most (TCP_NOTSENT_LOWAT, default 128 KiB; 0: no limit).
+	 */
+	const char *push_cc;
+	unsigned int push_lowat;
 	/*
 	 * Mutual TLS 1.3.  tls_peer: X.509: the name the peer's
 	 * certificate must carry (destination: default the host of addr;

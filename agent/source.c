@@ -126,6 +126,7 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
+	int cc_warned;		/* said that cfg->push_cc is not there */
 	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
@@ -1067,6 +1068,12 @@ static int accept_channels(struct src *s)
 		if (chan == MIG_CHAN_DATA && idx < s->nch &&
 		    s->conns.data[idx] < 0) {
 			s->conns.data[idx] = fd;
+			if (mig_sock_tune_push(fd, s->cfg) && !s->cc_warned) {
+				s->cc_warned = 1;
+				mig_logf(s->hk, MIG_LOG_DEBUG,
+					 "congestion control %s not available: the system's stays",
+					 s->cfg->push_cc);
+			}
 		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {
 			s->conns.pre = fd;
 		} else {

@@ -966,6 +966,10 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.precopy_budget_ms = o->budget_ms;
 	sr.cfg.no_postcopy = o->no_postcopy;
 	sr.cfg.io_timeout_ms = o->io_timeout_ms;
+	if (o->push_legacy) {
+		sr.cfg.push_cc = NULL;
+		sr.cfg.push_lowat = 0;
+	}
 	if (o->dead_after_ms >= 0)
 		sr.cfg.dead_after_ms = o->dead_after_ms;
 	sr.cfg.connect_timeout_ms = wl_ms(30000);

@@ -88,6 +88,12 @@ struct wl_opts {
 	enum wl_uffd uffd;
 	int io_timeout_ms;
 	int dead_after_ms;		/* <0: the engine's default */
+	/*
+	 * The source's data channels as they were before push_cc and
+	 * push_lowat (the system's congestion control, no limit on unsent
+	 * bytes), for comparisons; in-process only.
+	 */
+	int push_legacy;
 	int recover_timeout_ms;
 	/*
 	 * The connections' security, the same on both sides (tls_creds:
