@@ -135,6 +135,9 @@ static long peer_silence_ms(struct mig_conns *c)
 	return best;
 }
 
+/* A heartbeat thread late by more than this was not run: no verdict. */
+#define MIG_STALL_MS	200
+
 /*
  * The heartbeat thread: a beat every mig_heartbeat_every_ms(), and the
  * watch for a dead peer (cfg->dead_after_ms).  It does nothing else, so
@@ -145,10 +148,22 @@ static void *heartbeat_thread(void *arg)
 	struct mig_conns *c = arg;
 	int dead = c->cfg->dead_after_ms, every = mig_heartbeat_every_ms(c->cfg);
 	int step = MIG_MIN(every, 50), since = 0;
+	uint64_t last = mig_now_ns(), grace = 0;
 
 	while (!mig_conns_broken(c)) {
+		uint64_t now;
+
 		mig_sleep_ms(step);
-		if (dead > 0) {
+		now = mig_now_ns();
+		/*
+		 * Not run for a while (a host that stopped or starved this
+		 * guest or process): the peer's beats were held up the same
+		 * way, so give them as long again before judging.
+		 */
+		if (now - last > (uint64_t)(step + MIG_STALL_MS) * 1000000ULL)
+			grace = now + (now - last);
+		last = now;
+		if (dead > 0 && now >= grace) {
 			long silent = peer_silence_ms(c);
 
 			if (silent > dead) {
