@@ -413,6 +413,70 @@ static int netns_enter(struct wl *w, int fd)
 	return 0;
 }
 
+/* Plain TCP between the namespaces: the sending side. */
+struct tcp_probe {
+	int fd;
+	uint64_t bytes;
+	int ret;
+};
+
+static void *tcp_probe_send(void *arg)
+{
+	static char buf[65536];
+	struct tcp_probe *p = arg;
+	uint64_t left = p->bytes;
+
+	while (left && !p->ret) {
+		size_t n = MIG_MIN(left, sizeof(buf));
+
+		p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000), NULL);
+		left -= n;
+	}
+	return NULL;
+}
+
+/* The link's plain TCP ceiling, MiB/s (0 on failure). */
+static double tcp_probe(struct wl *w, unsigned int mib)
+{
+	struct tcp_probe p = { .fd = -1, .bytes = (uint64_t)mib << 20 };
+	char bound[64], err[128];
+	static char buf[65536];
+	uint64_t got = 0, t0;
+	int lfd = -1, cfd = -1;
+	double mibs = 0;
+	pthread_t th;
+
+	if (netns_enter(w, w->ns_src) ||
+	    mig_listen(NS_ADDR_SRC ":0", &lfd, bound, sizeof(bound), err,
+		       sizeof(err)) ||
+	    netns_enter(w, w->ns_dst))
+		goto out;
+	t0 = mig_now_ns();
+	if (mig_connect(bound, wl_ms(5000), &cfd, err, sizeof(err)) ||
+	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0) ||
+	    pthread_create(&th, NULL, tcp_probe_send, &p))
+		goto out;
+	while (got < p.bytes) {
+		ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	pthread_join(th, NULL);
+	if (got == p.bytes)
+		mibs = got / 1048576.0 / ((mig_now_ns() - t0) / 1e9);
+	wl_log(w, "netns: plain TCP %u MiB: %.2f MiB/s", mib, mibs);
+out:
+	if (p.fd >= 0)
+		close(p.fd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	return mibs;
+}
+
 /* -------------------------------------------------------------------------
  * Source vCPUs and the pause
  */
@@ -2051,6 +2115,8 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		ret = netns_setup(w);
 		if (ret)
 			goto out;
+		if (o->tcp_probe_mib)
+			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib);
 	}
 	/* regions belong to their creator's network namespace */
 	ret = netns_enter(w, w->ns_src);

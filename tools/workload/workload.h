@@ -94,6 +94,13 @@ struct wl_opts {
 	 * bytes), for comparisons; in-process only.
 	 */
 	int push_legacy;
+	/*
+	 * With .netem: first send this many MiB over plain TCP from the
+	 * source's namespace to the destination's (one connection, the
+	 * system's congestion control), the link's ceiling for the same
+	 * guest run: wl_result.tcp_mibs.
+	 */
+	unsigned int tcp_probe_mib;
 	int recover_timeout_ms;
 	/*
 	 * The connections' security, the same on both sides (tls_creds:
@@ -154,6 +161,7 @@ struct wl_result {
 	 */
 	unsigned int src_recovering, dst_recovering;
 	uint64_t recovering_reconnects;
+	double tcp_mibs;		/* .tcp_probe_mib: plain TCP, MiB/s */
 };
 
 /* 0 when the migration completed and every page verified; else -errno. */
