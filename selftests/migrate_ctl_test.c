@@ -476,7 +476,9 @@ static void test_recovering(struct pca_test_ctx *t)
 		   "no RECOVERING event in postcopy");
 	/* the guest may be reported running meanwhile */
 	r.has_phase = 0;
+	r.progress = NULL;
 	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r), 0);
+	r.progress = &pr;
 	r.has_phase = 1;
 	r.phase = PCA_MIG_PRECOPY;
 	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
