@@ -382,7 +382,7 @@ static void test_urgent_push(struct pca_test_ctx *t)
 	pca_t_diag(t, "%u MiB, netem \"%s\", postcopy only, faults at 300 pages/s, %d runs each; target fault p99 <= 2 RTT + a page's transfer + 2 ms = %.1f ms",
 		   cfg.mib, NET_URGENT, cfg.repeats,
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
-	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = the link's rate");
+	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link");
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < 2; k++) {
 			int legacy = (k + i) % 2;
@@ -499,6 +499,25 @@ int main(int argc, char **argv)
 			argv[optind]);
 		usage(stderr, argv[0]);
 		return 2;
+	}
+	/* MIGRATE_BENCH_TESTS=a,b: -t a -t b, from a guest's command line */
+	if (!list && hargc == 1 && getenv("MIGRATE_BENCH_TESTS")) {
+		char *names = strdup(getenv("MIGRATE_BENCH_TESTS")), *save, *tok;
+		char **more = names ? realloc(hargv, (hargc + 2 * strlen(names) +
+						      2) * sizeof(*hargv)) :
+				      NULL;
+
+		if (!more) {
+			perror("MIGRATE_BENCH_TESTS");
+			return KSFT_FAIL;
+		}
+		hargv = more;
+		for (tok = strtok_r(names, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = tok;
+		}
+		hargv[hargc] = NULL;
 	}
 	if (bench_report_init(&style))
 		return KSFT_FAIL;
