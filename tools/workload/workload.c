@@ -758,9 +758,10 @@ static void *pump(void *arg)
 		ssize_t n = recv(from, buf, sizeof(buf), 0);
 		uint64_t arm;
 
+		/* a silent link carries no end of file either */
+		relay_stall_wait(r);
 		if (n <= 0)
 			break;
-		relay_stall_wait(r);
 		if (mig_send_all(to, buf, n, wl_ms(10000), &r->stop))
 			break;
 		if (!to_dest)
