@@ -83,7 +83,11 @@ struct mcli {
 	/* driven by the relay: the migration, as accepted */
 	struct pca_client *relay;
 	struct pca_mig_info mig;
-	uint32_t relay_phase;		/* last phase the module has */
+	uint32_t relay_phase;		/* last phase the module has, but
+					 * for recovering: the phase it
+					 * goes on from
+					 */
+	int relay_recovering;		/* the module has recovering */
 	int relay_paused;		/* the VMM confirmed the pause */
 	int relay_running;		/* the VMM said the guest runs */
 	int wait_running_ms;		/* destination: wait that long for it */
@@ -177,6 +181,8 @@ static void relay_fill(struct pca_mig_progress *out,
 	out->dirty_rate = (uint64_t)p->dirty_rate;
 	out->faults = p->faults;
 	out->elapsed_ns = p->elapsed_ns;
+	out->reconnects = p->reconnects;
+	out->broken_ns = p->broken_ns;
 }
 
 /* Events for our migration: the VMM's pause and cancel.  Lock held. */
@@ -202,7 +208,8 @@ state:
 			m->relay_running = 1;
 		if (ev.phase == PCA_MIG_CANCELLED)
 			cancelled = 1;
-		if (ev.phase > m->relay_phase)
+		if (ev.phase != PCA_MIG_RECOVERING &&
+		    ev.phase > m->relay_phase)
 			m->relay_phase = ev.phase;
 		timeout_ms = 0;
 	}
@@ -215,12 +222,17 @@ static void relay_update(struct mcli *m, uint32_t phase,
 {
 	int ret;
 
-	if (phase < m->relay_phase)
+	/* recovering comes and goes; the rest only moves forward */
+	if ((phase == PCA_MIG_RECOVERING &&
+	     pca_mig_phase_final(m->relay_phase)) ||
+	    (phase != PCA_MIG_RECOVERING && phase < m->relay_phase))
 		phase = m->relay_phase;
 	ret = pca_migrate_update(m->relay, m->mig.mig_id, phase, prog, error,
 				 message);
 	if (!ret) {
-		m->relay_phase = phase;
+		m->relay_recovering = phase == PCA_MIG_RECOVERING;
+		if (!m->relay_recovering)
+			m->relay_phase = phase;
 	} else if (!m->relay_warned && !cancelled) {
 		m->relay_warned = 1;
 		fprintf(stderr, PROG ": %s: migration %u: reporting to the VMM failed: %s\n",
@@ -237,6 +249,8 @@ static uint32_t relay_phase_of(enum mig_phase phase)
 		return PCA_MIG_PRECOPY;
 	case MIG_PHASE_POSTCOPY:
 		return PCA_MIG_POSTCOPY;
+	case MIG_PHASE_RECOVERING:
+		return PCA_MIG_RECOVERING;
 	default:
 		/* the pause, the resume and the end are reported apart */
 		return PCA_MIG_ACCEPTED;
@@ -282,7 +296,8 @@ static int relay_pause(struct mcli *m)
 		/* events are best effort; the state is not */
 		if (!m->relay_paused && !cancelled &&
 		    !pca_migrate_get(m->relay, m->mig.mig_id, &st) &&
-		    st.phase >= PCA_MIG_PAUSED) {
+		    (st.phase == PCA_MIG_PAUSED ||
+		     pca_mig_phase_final(st.phase))) {
 			m->relay_paused = st.phase == PCA_MIG_PAUSED;
 			cancelled = st.phase != PCA_MIG_PAUSED;
 		}
@@ -321,6 +336,8 @@ static void relay_finish(struct mcli *m, int ret, const struct mig_result *r)
 		.guest_downtime_ns = r->guest_downtime_ns,
 		.fault_p50_ns = r->lat_p50_ns,
 		.fault_p99_ns = r->lat_p99_ns,
+		.reconnects = r->reconnects,
+		.broken_ns = r->broken_ns,
 	};
 	char msg[PCA_MIG_MESSAGE_MAX];
 
@@ -412,7 +429,9 @@ static void relay_wait_running(struct mcli *m)
 		if (!m->relay_running && !cancelled &&
 		    !pca_migrate_get(m->relay, m->mig.mig_id, &st)) {
 			m->relay_running = st.running;
-			cancelled = cancelled || st.phase >= PCA_MIG_FAILED;
+			cancelled = cancelled ||
+				    (pca_mig_phase_final(st.phase) &&
+				     st.phase != PCA_MIG_COMPLETED);
 		}
 	}
 	pthread_mutex_unlock(&m->relay_lock);
@@ -548,7 +567,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_RECOVER_TIMEOUT, OPT_CONTROL_FD, OPT_JSON,
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
-	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING,
+	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
 };
 
 static const struct option mig_opts[] = {
@@ -566,6 +585,7 @@ static const struct option mig_opts[] = {
 	{ "channels", required_argument, NULL, OPT_CHANNELS },
 	{ "migration-id", required_argument, NULL, OPT_ID },
 	{ "io-timeout-ms", required_argument, NULL, OPT_IO_TIMEOUT },
+	{ "dead-after-ms", required_argument, NULL, OPT_DEAD_AFTER },
 	{ "connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "recover-timeout-ms", required_argument, NULL, OPT_RECOVER_TIMEOUT },
 	{ "control-fd", required_argument, NULL, OPT_CONTROL_FD },
@@ -612,6 +632,8 @@ static const char source_help[] =
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
 "                           that sends heartbeats is alive however slow\n"
+"  --dead-after-ms MS       a connected peer from which no byte arrived for\n"
+"                           this long is dead: reconnect (1000; 0: off)\n"
 "  --recover-timeout-ms MS  wait this long for it to come back (60000)\n"
 "  --control-fd N           VMM control socket (see Documentation/agent.rst);\n"
 "                           without it the region must not be written\n"
@@ -659,6 +681,8 @@ static const char dest_help[] =
 "  --connect-timeout-ms MS  keep trying to reach the source (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
 "                           that sends heartbeats is alive however slow\n"
+"  --dead-after-ms MS       a connected peer from which no byte arrived for\n"
+"                           this long is dead: reconnect (1000; 0: off)\n"
 "  --recover-timeout-ms MS  keep reconnecting after a break (60000)\n"
 "  --control-fd N           VMM control socket (see Documentation/agent.rst)\n"
 "  --json                   final summary as JSON on stdout\n"
@@ -774,6 +798,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_INSECURE:
 	case OPT_NO_KTLS:
 	case OPT_IO_TIMEOUT:
+	case OPT_DEAD_AFTER:
 	case OPT_CONNECT_TIMEOUT:
 	case OPT_RECOVER_TIMEOUT:
 		return src || dst ? NULL : "migration";
@@ -894,6 +919,10 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 		case OPT_IO_TIMEOUT:
 			ret = parse_int_opt(name, oname, optarg,
 					    &m->cfg.io_timeout_ms);
+			break;
+		case OPT_DEAD_AFTER:
+			ret = parse_int_opt(name, oname, optarg,
+					    &m->cfg.dead_after_ms);
 			break;
 		case OPT_CONNECT_TIMEOUT:
 			ret = parse_int_opt(name, oname, optarg,

@@ -306,7 +306,7 @@ static void print_event(const struct pca_mig_info *m, int json)
 	const struct pca_mig_progress *p = &m->progress;
 
 	if (json) {
-		printf("{\"id\": %u, \"region\": %u, \"role\": \"%s\", \"phase\": \"%s\", \"peer\": \"%s\", \"pages\": %llu, \"pages_sent\": %llu, \"pages_remaining\": %llu, \"round\": %llu, \"bytes\": %llu, \"dirty_rate\": %llu, \"faults\": %llu, \"elapsed_s\": %.3f, \"downtime_ms\": %.3f, \"guest_downtime_ms\": %.3f, \"running\": %s, \"p50_us\": %.1f, \"p99_us\": %.1f, \"error\": %u, \"message\": \"%s\"}\n",
+		printf("{\"id\": %u, \"region\": %u, \"role\": \"%s\", \"phase\": \"%s\", \"peer\": \"%s\", \"pages\": %llu, \"pages_sent\": %llu, \"pages_remaining\": %llu, \"round\": %llu, \"bytes\": %llu, \"dirty_rate\": %llu, \"faults\": %llu, \"elapsed_s\": %.3f, \"downtime_ms\": %.3f, \"guest_downtime_ms\": %.3f, \"running\": %s, \"p50_us\": %.1f, \"p99_us\": %.1f, \"reconnects\": %llu, \"broken_ms\": %.1f, \"error\": %u, \"message\": \"%s\"}\n",
 		       m->mig_id, m->region_id, pca_mig_role_name(m->role),
 		       pca_mig_phase_name(m->phase), m->peer,
 		       (unsigned long long)p->pages_total,
@@ -318,9 +318,19 @@ static void print_event(const struct pca_mig_info *m, int json)
 		       (unsigned long long)p->faults, p->elapsed_ns / 1e9,
 		       p->downtime_ns / 1e6, p->guest_downtime_ns / 1e6,
 		       m->running ? "true" : "false", p->fault_p50_ns / 1e3,
-		       p->fault_p99_ns / 1e3, m->error, m->message);
+		       p->fault_p99_ns / 1e3,
+		       (unsigned long long)p->reconnects, p->broken_ns / 1e6,
+		       m->error, m->message);
 	} else {
-		printf("migration %u: %-10s %s region %u, %llu/%llu pages, %llu left, round %llu, %.1f MiB, %llu faults, %.1f s%s%s\n",
+		char rec[64] = "";
+
+		if (p->reconnects || m->phase == PCA_MIG_RECOVERING)
+			snprintf(rec, sizeof(rec),
+				 ", %llu reconnect%s, broken %.1f s",
+				 (unsigned long long)p->reconnects,
+				 p->reconnects == 1 ? "" : "s",
+				 p->broken_ns / 1e9);
+		printf("migration %u: %-10s %s region %u, %llu/%llu pages, %llu left, round %llu, %.1f MiB, %llu faults, %.1f s%s%s%s\n",
 		       m->mig_id, pca_mig_phase_name(m->phase),
 		       pca_mig_role_name(m->role), m->region_id,
 		       (unsigned long long)p->pages_sent,
@@ -329,7 +339,7 @@ static void print_event(const struct pca_mig_info *m, int json)
 		       (unsigned long long)p->round,
 		       p->bytes_wire / 1048576.0,
 		       (unsigned long long)p->faults, p->elapsed_ns / 1e9,
-		       m->message[0] ? ": " : "", m->message);
+		       rec, m->message[0] ? ": " : "", m->message);
 	}
 	fflush(stdout);
 }
@@ -545,7 +555,7 @@ int cmd_migrate(int argc, char **argv)
 	const char *peer = NULL, *args = NULL, *pause_cmd = NULL;
 	const char *resume_cmd = NULL, *region_name = NULL;
 	unsigned long region = 0, timeout_s = 0, qmp_ms = 60000;
-	int role = -1, json = 0, opt, ret, resumed = 0;
+	int role = -1, json = 0, opt, ret, resumed = 0, paused = 0;
 	struct vmm_qmp v = { .q.fd = -1 };
 	char mem_path[PATH_MAX], qargs[PCA_MIG_ARGS_MAX + 64];
 	struct pca_client *c;
@@ -742,7 +752,10 @@ int cmd_migrate(int argc, char **argv)
 		}
 		last_phase = ev.phase;
 		print_event(&ev, json);
-		if (ev.phase == PCA_MIG_SWITCHOVER && role == PCA_MIG_SOURCE) {
+		/* once: a recovery may go back to switchover */
+		if (ev.phase == PCA_MIG_SWITCHOVER && role == PCA_MIG_SOURCE &&
+		    !paused) {
+			paused = 1;
 			ret = v.sock ? vmm_stop(&v) : run_cmd("pause", pause_cmd);
 			if (!ret)
 				ret = pca_migrate_paused(c, id);
@@ -783,7 +796,7 @@ int cmd_migrate(int argc, char **argv)
 					       id);
 			}
 		}
-		if (ev.phase >= PCA_MIG_COMPLETED) {
+		if (pca_mig_phase_final(ev.phase)) {
 			ret = ev.phase == PCA_MIG_COMPLETED ? 0 :
 			      -(int)(ev.error ? ev.error : EIO);
 			if (ret && !json)
@@ -792,9 +805,11 @@ int cmd_migrate(int argc, char **argv)
 					ev.message[0] ? ev.message :
 					strerror(-ret));
 			if (!ret && !json)
-				printf("migration %u: downtime %.1f ms (agent), %.1f ms (guest)\n",
+				printf("migration %u: downtime %.1f ms (agent), %.1f ms (guest), %llu reconnects (%.1f ms disconnected)\n",
 				       id, ev.progress.downtime_ns / 1e6,
-				       ev.progress.guest_downtime_ns / 1e6);
+				       ev.progress.guest_downtime_ns / 1e6,
+				       (unsigned long long)ev.progress.reconnects,
+				       ev.progress.broken_ns / 1e6);
 			break;
 		}
 	}

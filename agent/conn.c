@@ -3,7 +3,10 @@
  * conn.c: the connections of one epoch (see conn.h).
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,7 +47,10 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(what, sizeof(what), fmt, ap);
 		va_end(ap);
-		if (err == -ETIMEDOUT)
+		if (err == MIG_CONNS_DEAD)
+			snprintf(c->broken_why, sizeof(c->broken_why), "%s",
+				 what);
+		else if (err == -ETIMEDOUT)
 			snprintf(c->broken_why, sizeof(c->broken_why),
 				 "%s: peer silent for %d ms (--io-timeout-ms)",
 				 what, c->cfg->io_timeout_ms);
@@ -53,6 +59,7 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 				 "%s: %s", what, err == -ECONNRESET ?
 				 "connection closed by the peer" :
 				 mig_errstr(err));
+		__atomic_store_n(&c->t_broken, mig_now_ns(), __ATOMIC_RELAXED);
 		__atomic_store_n(&c->broken, 1, __ATOMIC_RELEASE);
 		shutdown_fd(c->ctrl);
 		shutdown_fd(c->pre);
@@ -65,22 +72,111 @@ void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 
 void mig_conns_reset(struct mig_conns *c)
 {
+	uint64_t t = __atomic_exchange_n(&c->t_broken, 0, __ATOMIC_RELAXED);
+
+	/* a break before the first epoch (a failed handshake) is no gap */
+	if (t && c->epochs)
+		__atomic_add_fetch(&c->broken_ns, mig_now_ns() - t,
+				   __ATOMIC_RELAXED);
+	c->epochs++;
 	__atomic_store_n(&c->broken, 0, __ATOMIC_RELEASE);
 	c->broken_why[0] = '\0';
 	c->threads = 0;
 }
 
+uint64_t mig_conns_broken_ns(struct mig_conns *c, int recovering)
+{
+	uint64_t ns = __atomic_load_n(&c->broken_ns, __ATOMIC_RELAXED);
+	uint64_t t = __atomic_load_n(&c->t_broken, __ATOMIC_RELAXED);
+
+	if (recovering && t)
+		ns += mig_now_ns() - t;
+	return ns;
+}
+
+int mig_heartbeat_every_ms(const struct mig_config *cfg)
+{
+	int every = mig_heartbeat_ms(cfg->io_timeout_ms);
+
+	if (cfg->dead_after_ms > 0)
+		every = MIG_MIN(every, MIG_MAX(cfg->dead_after_ms / 8, 10));
+	return every;
+}
+
+/*
+ * How long the peer has been silent: the milliseconds since a byte of it
+ * arrived on the freshest of its connections, as the kernel counts them
+ * (TCP_INFO), so that a reader that is slow to run or a control channel
+ * queued behind data does not count as silence.  -1 when no connection
+ * tells (user-space TLS hands the engine socket pairs).
+ */
+static long peer_silence_ms(struct mig_conns *c)
+{
+	int fds[MIG_MAX_CHANNELS + 2];
+	unsigned int i, n = 0;
+	long best = -1;
+
+	fds[n++] = c->ctrl;
+	fds[n++] = c->pre;
+	for (i = 0; i < *c->nch && i < MIG_MAX_CHANNELS; i++)
+		fds[n++] = c->data[i];
+	for (i = 0; i < n; i++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (fds[i] < 0 ||
+		    getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+		    len < offsetof(struct tcp_info, tcpi_last_data_recv) +
+			  sizeof(ti.tcpi_last_data_recv))
+			continue;
+		if (best < 0 || (long)ti.tcpi_last_data_recv < best)
+			best = ti.tcpi_last_data_recv;
+	}
+	return best;
+}
+
+/* A heartbeat thread late by more than this was not run: no verdict. */
+#define MIG_STALL_MS	200
+
+/*
+ * The heartbeat thread: a beat every mig_heartbeat_every_ms(), and the
+ * watch for a dead peer (cfg->dead_after_ms).  It does nothing else, so
+ * that neither a busy channel nor a long step of the role delays a beat.
+ */
 static void *heartbeat_thread(void *arg)
 {
 	struct mig_conns *c = arg;
-	int ticks = 0, every = mig_heartbeat_ms(c->cfg->io_timeout_ms) /
-			      MIG_TICK_MS;
+	int dead = c->cfg->dead_after_ms, every = mig_heartbeat_every_ms(c->cfg);
+	int step = MIG_MIN(every, 50), since = 0;
+	uint64_t last = mig_now_ns(), grace = 0;
 
 	while (!mig_conns_broken(c)) {
-		mig_sleep_ms(MIG_TICK_MS);
-		if (++ticks < every)
+		uint64_t now;
+
+		mig_sleep_ms(step);
+		now = mig_now_ns();
+		/*
+		 * Not run for a while (a host that stopped or starved this
+		 * guest or process): the peer's beats were held up the same
+		 * way, so give them as long again before judging.
+		 */
+		if (now - last > (uint64_t)(step + MIG_STALL_MS) * 1000000ULL)
+			grace = now + (now - last);
+		last = now;
+		if (dead > 0 && now >= grace) {
+			long silent = peer_silence_ms(c);
+
+			if (silent > dead) {
+				mig_conns_break(c, MIG_CONNS_DEAD,
+						"no byte from the peer on any connection for %ld ms (--dead-after-ms %d)",
+						silent, dead);
+				break;
+			}
+		}
+		since += step;
+		if (since < every)
 			continue;
-		ticks = 0;
+		since = 0;
 		if (c->beat(c->arg))
 			break;
 	}

@@ -27,6 +27,9 @@ struct mig_conns {
 
 	int ctrl, data[MIG_MAX_CHANNELS], pre;
 	int broken;		/* atomic: the epoch is over */
+	uint64_t t_broken;	/* atomic: when it broke; 0 while not */
+	uint64_t broken_ns;	/* atomic: time between epochs, in all */
+	unsigned int epochs;	/* started, counting the first */
 	int threads;		/* channel threads running */
 	pthread_t data_th[MIG_MAX_CHANNELS], pre_th, rx_th, hb_th;
 	int (*beat)(void *arg);	/* sends a heartbeat on the control channel */
@@ -51,8 +54,20 @@ static inline int mig_conns_broken(struct mig_conns *c)
  */
 void mig_conns_break(struct mig_conns *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* A new epoch: not broken, no threads yet. */
+/* mig_conns_break()'s @err for a peer taken for dead: @fmt says why. */
+#define MIG_CONNS_DEAD	(-EHOSTDOWN)
+/*
+ * A new epoch: not broken, no threads yet.  The time since the last
+ * epoch broke is added to broken_ns.
+ */
 void mig_conns_reset(struct mig_conns *c);
+/*
+ * The time between epochs, in all; with @recovering, the current break
+ * so far too.
+ */
+uint64_t mig_conns_broken_ns(struct mig_conns *c, int recovering);
+/* How often the heartbeat thread sends a heartbeat. */
+int mig_heartbeat_every_ms(const struct mig_config *cfg);
 /*
  * One channel thread, counted in threads.  0, or -errno with the epoch
  * broken ("starting threads").
@@ -62,7 +77,9 @@ int mig_conns_start_thread(struct mig_conns *c, pthread_t *th,
 /*
  * After the data threads: the preempt and control rx threads (@pre and
  * @rx, given @arg) and the heartbeat thread, which calls @beat(@arg)
- * every mig_heartbeat_ms() until the epoch breaks or @beat fails.  Each
+ * every mig_heartbeat_every_ms() until the epoch breaks or @beat fails,
+ * and breaks the epoch when no byte came from the peer on any of its
+ * connections for cfg->dead_after_ms (MIG_CONNS_DEAD).  Each
  * is counted in threads as it starts.  0, or -errno with the epoch
  * broken, as mig_conns_start_thread() does.
  */

@@ -196,7 +196,9 @@ static void progress(struct dst *d, int force)
 	p.pages_remaining = d->pages - get(&d->held);
 	p.bytes = get(&d->bytes);
 	p.faults = get(&d->faults);
-	p.reconnects = d->res->reconnects;
+	p.reconnects = d->res->reconnects + (d->phase == MIG_PHASE_RECOVERING);
+	p.broken_ns = mig_conns_broken_ns(&d->conns,
+					  d->phase == MIG_PHASE_RECOVERING);
 	mig_progress_deliver(d->cfg, &d->prog, &p, now, d->t_start);
 }
 
@@ -1655,6 +1657,8 @@ static void fill_result(struct dst *d)
 {
 	struct mig_result *r = d->res;
 	uint64_t own_downtime = r->downtime_ns;
+
+	r->broken_ns = mig_conns_broken_ns(&d->conns, 0);
 
 	if (d->got_stats) {
 		r->rounds = d->src.rounds;

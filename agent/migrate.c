@@ -44,6 +44,9 @@ void mig_config_init(struct mig_config *cfg)
 	cfg->uffd_memfd = -1;
 	cfg->channels = MIG_DEFAULT_CHANNELS;
 	cfg->io_timeout_ms = MIG_DEFAULT_IO_TIMEOUT_MS;
+	cfg->dead_after_ms = MIG_DEFAULT_DEAD_AFTER_MS;
+	cfg->push_cc = MIG_DEFAULT_PUSH_CC;
+	cfg->push_lowat = MIG_DEFAULT_PUSH_LOWAT;
 	cfg->connect_timeout_ms = MIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	cfg->recover_timeout_ms = MIG_DEFAULT_RECOVER_TIMEOUT_MS;
 	cfg->max_rounds = MIG_DEFAULT_MAX_ROUNDS;
@@ -357,6 +360,20 @@ void mig_sock_tune(int fd, int io_timeout_ms, int nodelay)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	if (nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int mig_sock_tune_push(int fd, const struct mig_config *cfg)
+{
+	int ret = 0;
+
+	if (cfg->push_cc && *cfg->push_cc &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cfg->push_cc,
+		       strlen(cfg->push_cc)))
+		ret = -errno;
+	if (cfg->push_lowat)
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+			   &cfg->push_lowat, sizeof(cfg->push_lowat));
+	return ret;
 }
 
 static int aborted(const int *abort)

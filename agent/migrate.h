@@ -22,6 +22,9 @@
 
 #define MIG_DEFAULT_CHANNELS		4
 #define MIG_DEFAULT_IO_TIMEOUT_MS	30000
+#define MIG_DEFAULT_DEAD_AFTER_MS	1000
+#define MIG_DEFAULT_PUSH_CC		"bbr"
+#define MIG_DEFAULT_PUSH_LOWAT		(128 << 10)
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -65,7 +68,8 @@ struct mig_progress {
 	double rate_bps;		/* wire bytes/s over the last interval */
 	double dirty_rate;		/* source: pages/s dirtied, last round */
 	uint64_t faults;		/* destination: fault records */
-	uint64_t reconnects;
+	uint64_t reconnects;		/* counting a recovery under way */
+	uint64_t broken_ns;		/* disconnected in all, the same */
 	uint64_t elapsed_ns;
 };
 
@@ -180,6 +184,13 @@ struct mig_config {
 	 * TCP keepalive and user timeouts.
 	 */
 	int io_timeout_ms;
+	/*
+	 * A connected peer from which no byte arrived on any of its
+	 * connections (data, heartbeat, anything) for this long is dead:
+	 * the epoch ends and recovery starts.  Heartbeats go every eighth
+	 * of it.  0: only io_timeout_ms.
+	 */
+	int dead_after_ms;
 	int connect_timeout_ms;		/* first contact */
 	int recover_timeout_ms;		/* reconnecting after a break */
 	/* source */
@@ -187,6 +198,16 @@ struct mig_config {
 	unsigned int downtime_ms;	/* target; sets the convergence point */
 	unsigned int precopy_budget_ms;	/* 0: no time limit on precopy */
 	int no_postcopy;		/* finish with stop-and-copy */
+	/*
+	 * The data channels' congestion control (TCP_CONGESTION, default
+	 * "bbr": it paces at the bottleneck's rate and keeps its queue
+	 * short, so that urgent answers on the preempt connection do not
+	 * wait behind the push on a slow link; ignored where the kernel
+	 * lacks it; NULL or "": the system's) and their unsent bytes at
+	 * most (TCP_NOTSENT_LOWAT, default 128 KiB; 0: no limit).
+	 */
+	const char *push_cc;
+	unsigned int push_lowat;
 	/*
 	 * Mutual TLS 1.3.  tls_peer: X.509: the name the peer's
 	 * certificate must carry (destination: default the host of addr;
@@ -246,6 +267,7 @@ struct mig_result {
 	uint64_t lat_p99_ns;
 	uint64_t lat_max_ns;
 	uint64_t reconnects;
+	uint64_t broken_ns;		/* disconnected, in all */
 	uint64_t pages_present;		/* destination: module's count, or
 					 * the uffd backend's bitmap
 					 */

@@ -76,7 +76,11 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 		fprintf(f, "  wire            %s sent\n",
 			size_text(r->bytes_sent, a, sizeof(a)));
 	}
-	fprintf(f, "  reconnects      %" PRIu64 "\n", r->reconnects);
+	fprintf(f, "  reconnects      %" PRIu64, r->reconnects);
+	if (r->reconnects)
+		fprintf(f, ", disconnected %.1f ms in all",
+			r->broken_ns / 1e6);
+	fputc('\n', f);
 	fprintf(f, "  transport       %s", mig_tls_mode_name(r->tls));
 	if (r->tls_ktls || r->tls_user)
 		fprintf(f, ", %u connections in kernel TLS, %u in user space",
@@ -136,7 +140,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"latency_samples\": %" PRIu64
 		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
-		", \"pages_present\": %" PRIu64 ", \"transport\": \"%s\""
+		", \"broken_ms\": %.3f, \"pages_present\": %" PRIu64 ", \"transport\": \"%s\""
 		", \"tls_ktls\": %u, \"tls_user\": %u}\n",
 		r->pages, r->page_size, r->total_ns / 1e9,
 		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6,
@@ -147,23 +151,30 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->faults, r->faults_remote, r->faults_early,
 		r->early_dropped, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,
-		r->lat_max_ns / 1000, r->reconnects, r->pages_present,
+		r->lat_max_ns / 1000, r->reconnects, r->broken_ns / 1e6,
+		r->pages_present,
 		mig_tls_mode_name(r->tls), r->tls_ktls, r->tls_user);
 }
 
 void mig_format_progress(char *buf, size_t len, const struct mig_progress *p)
 {
-	char rate[32];
+	char rate[32], rec[64] = "";
 
 	size_text(p->rate_bps, rate, sizeof(rate));
+	if (p->phase == MIG_PHASE_RECOVERING)
+		snprintf(rec, sizeof(rec), " (reconnect %" PRIu64
+			 ", broken %.1f s)", p->reconnects,
+			 p->broken_ns / 1e9);
+	else if (p->reconnects)
+		snprintf(rec, sizeof(rec), " (%" PRIu64 " reconnect%s)",
+			 p->reconnects, p->reconnects == 1 ? "" : "s");
 	if (p->role == MIG_SOURCE)
 		snprintf(buf, len,
 			 "source  %-10s round %-2u sent %-8" PRIu64
 			 " left %-8" PRIu64 " %9s/s dirty %7.0f p/s %6.1fs%s",
 			 mig_phase_name(p->phase), p->round, p->pages_sent,
 			 p->pages_remaining, rate, p->dirty_rate,
-			 p->elapsed_ns / 1e9,
-			 p->reconnects ? " (reconnected)" : "");
+			 p->elapsed_ns / 1e9, rec);
 	else
 		snprintf(buf, len,
 			 "dest    %-10s round %-2u missing %-8" PRIu64
@@ -171,6 +182,5 @@ void mig_format_progress(char *buf, size_t len, const struct mig_progress *p)
 			 " %6.1fs%s",
 			 mig_phase_name(p->phase), p->round,
 			 p->pages_remaining, p->pages, rate, p->faults,
-			 p->elapsed_ns / 1e9,
-			 p->reconnects ? " (reconnected)" : "");
+			 p->elapsed_ns / 1e9, rec);
 }

@@ -126,6 +126,7 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
+	int cc_warned;		/* said that cfg->push_cc is not there */
 	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
@@ -207,7 +208,9 @@ static void progress(struct src *s, int force)
 	p.pages_remaining = mig_bitmap_weight(s->pending, s->words);
 	p.bytes = get(&s->bytes);
 	p.dirty_rate = s->dirty_rate;
-	p.reconnects = s->res->reconnects;
+	p.reconnects = s->res->reconnects + (s->phase == MIG_PHASE_RECOVERING);
+	p.broken_ns = mig_conns_broken_ns(&s->conns,
+					  s->phase == MIG_PHASE_RECOVERING);
 	mig_progress_deliver(s->cfg, &s->prog, &p, now, s->t_start);
 }
 
@@ -1065,6 +1068,12 @@ static int accept_channels(struct src *s)
 		if (chan == MIG_CHAN_DATA && idx < s->nch &&
 		    s->conns.data[idx] < 0) {
 			s->conns.data[idx] = fd;
+			if (mig_sock_tune_push(fd, s->cfg) && !s->cc_warned) {
+				s->cc_warned = 1;
+				mig_logf(s->hk, MIG_LOG_DEBUG,
+					 "congestion control %s not available: the system's stays",
+					 s->cfg->push_cc);
+			}
 		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {
 			s->conns.pre = fd;
 		} else {
@@ -1525,6 +1534,7 @@ static void fill_result(struct src *s)
 {
 	struct mig_result *r = s->res;
 
+	r->broken_ns = mig_conns_broken_ns(&s->conns, 0);
 	r->precopy_pages = get(&s->precopy_pages);
 	r->precopy_zero = get(&s->precopy_zero);
 	r->stopcopy_pages = get(&s->stop_pages);

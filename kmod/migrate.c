@@ -42,6 +42,8 @@
  * @region_id: the region to migrate
  * @role: enum pca_mig_role
  * @phase: enum pca_mig_phase
+ * @back: while @phase is PCA_MIG_RECOVERING, the phase the break
+ *	interrupted: the phase the migration goes on from
  * @vmm_sk: the owner's socket, referenced
  * @vmm_portid: its port, to match the release notifier
  * @agent_sk: the socket of the agent that accepted it, referenced; NULL
@@ -64,6 +66,7 @@ struct pca_migration {
 	u32 region_id;
 	u32 role;
 	u32 phase;
+	u32 back;
 	struct sock *vmm_sk;
 	u32 vmm_portid;
 	struct sock *agent_sk;
@@ -82,7 +85,34 @@ static u32 pca_next_mig_id;
 
 static bool pca_mig_final(u32 phase)
 {
-	return phase >= PCA_MIG_COMPLETED;
+	return phase == PCA_MIG_COMPLETED || phase == PCA_MIG_FAILED ||
+	       phase == PCA_MIG_CANCELLED;
+}
+
+/*
+ * Where @m stands in the order of phases: a recovery stands where the
+ * break interrupted it.
+ */
+static u32 pca_mig_stage(const struct pca_migration *m)
+{
+	return m->phase == PCA_MIG_RECOVERING ? m->back : m->phase;
+}
+
+/*
+ * The agent's move of @m to @phase: forward, into a recovery and out of
+ * it (to where it was, or further), never into paused but back to it.
+ */
+static bool pca_mig_agent_may(const struct pca_migration *m, u32 phase)
+{
+	u32 stage = pca_mig_stage(m);
+
+	if (pca_mig_final(m->phase))
+		return false;
+	if (phase == PCA_MIG_RECOVERING)
+		return stage >= PCA_MIG_ACCEPTED;
+	if (phase < stage)
+		return false;
+	return phase != PCA_MIG_PAUSED || stage == PCA_MIG_PAUSED;
 }
 
 /* @m went from phase @old to its phase now; pca_mig_lock held. */
@@ -331,14 +361,20 @@ int postcopy_assist_nl_migrate_update_doit(struct sk_buff *skb,
 	}
 	phase = attrs[PCA_A_MIG_PHASE] ? nla_get_u32(attrs[PCA_A_MIG_PHASE]) :
 					 m->phase;
-	if (pca_mig_final(m->phase) || phase < m->phase ||
-	    (phase == PCA_MIG_PAUSED && m->phase != PCA_MIG_PAUSED)) {
+	if (phase != m->phase && !pca_mig_agent_may(m, phase)) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attrs[PCA_A_MIG_PHASE],
-				    "phase may only move forward, and only the VMM pauses");
+				    "phase may only move forward (but for recovering), and only the VMM pauses");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (pca_mig_final(m->phase)) {
+		NL_SET_ERR_MSG_MOD(info->extack, "migration has ended already");
 		ret = -EINVAL;
 		goto out;
 	}
 	old = m->phase;
+	if (phase == PCA_MIG_RECOVERING && old != PCA_MIG_RECOVERING)
+		m->back = old;
 	m->phase = phase;
 	if (attrs[PCA_A_MIG_PROGRESS])
 		nla_memcpy(&m->progress, attrs[PCA_A_MIG_PROGRESS],
@@ -389,12 +425,16 @@ static int pca_mig_vmm_step(struct sk_buff *skb, struct genl_info *info,
 	m = pca_mig_find_owned(skb, info);
 	if (IS_ERR(m)) {
 		ret = PTR_ERR(m);
-	} else if (!(BIT(m->phase) & from)) {
+	} else if (!(BIT(pca_mig_stage(m)) & from)) {
 		ret = PCA_MIG_WRONG_PHASE;
 	} else {
 		u32 old = m->phase;
 
-		m->phase = to;
+		/* a pause while the agents reconnect: they go on paused */
+		if (old == PCA_MIG_RECOVERING && !pca_mig_final(to))
+			m->back = to;
+		else
+			m->phase = to;
 		m->error = error;
 		pca_mig_trace(m, old);
 		pca_mig_event(m, true);
@@ -435,7 +475,7 @@ int postcopy_assist_nl_migrate_running_doit(struct sk_buff *skb,
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "only a destination's guest runs again");
 		ret = -EINVAL;
-	} else if (m->phase != PCA_MIG_POSTCOPY &&
+	} else if (pca_mig_stage(m) != PCA_MIG_POSTCOPY &&
 		   m->phase != PCA_MIG_COMPLETED) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "the guest may run only once the agent resumed it (postcopy or completed)");

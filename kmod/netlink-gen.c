@@ -123,7 +123,7 @@ const struct nla_policy postcopy_assist_migrate_accept_nl_policy[PCA_A_MIG_ID + 
 /* PCA_CMD_MIGRATE_UPDATE - do */
 const struct nla_policy postcopy_assist_migrate_update_nl_policy[PCA_A_MIG_MESSAGE + 1] = {
 	[PCA_A_MIG_ID] = { .type = NLA_U32, },
-	[PCA_A_MIG_PHASE] = NLA_POLICY_MAX(NLA_U32, 8),
+	[PCA_A_MIG_PHASE] = NLA_POLICY_MAX(NLA_U32, 9),
 	[PCA_A_MIG_PROGRESS] = NLA_POLICY_EXACT_LEN(128),
 	[PCA_A_MIG_ERROR] = NLA_POLICY_MAX(NLA_U32, 4095),
 	[PCA_A_MIG_MESSAGE] = { .type = NLA_NUL_STRING, .len = 127, },

@@ -96,7 +96,8 @@ TRACE_DEFINE_ENUM(PCA_MIG_CANCELLED);
 			 { PCA_MIG_POSTCOPY, "postcopy" },	\
 			 { PCA_MIG_COMPLETED, "completed" },	\
 			 { PCA_MIG_FAILED, "failed" },		\
-			 { PCA_MIG_CANCELLED, "cancelled" })
+			 { PCA_MIG_CANCELLED, "cancelled" },	\
+			 { PCA_MIG_RECOVERING, "recovering" })
 
 /*
  * A thread hashed a new pending fault; its record goes to @q (NULL: no

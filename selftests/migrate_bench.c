@@ -38,6 +38,10 @@
  *		destination vCPU while the engine ran, timed by the vCPU
  *		around the read: what the guest waits, measured the same
  *		way for both.
+ * urgent_push - "delay 1ms rate 40mbit": fault latency with the
+ *	background stream running, the source's data channels paced or
+ *	as before, and the stream's share of the link (see below).
+ *
  * Every migration must complete with every page verified, or the test
  * fails.  A table of all rows follows the KTAP totals.
  */
@@ -320,6 +324,89 @@ static void test_tls_precopy(struct pca_test_ctx *t)
 	tls_scenario(t, "fast_precopy", NET_FAST, 1);
 }
 
+/*
+ * Urgent pages behind the push: postcopy only over a slow link
+ * (NET_URGENT), with the background stream running the whole time and
+ * faults at 300 pages/s.  "module" = the data channels as the source
+ * sets them up (push_cc, push_lowat: BBR paces at the bottleneck rate
+ * and keeps its queue short), "uffd" = as before (the system's
+ * congestion control, unsent bytes unlimited), both with the module
+ * backend.  Rows: urgent_push_fault_p50_us and _p99_us (lower is
+ * better), and urgent_push_mibs and urgent_push_legacy_mibs, what the
+ * destination took in over the whole migration (handshakes and
+ * switchover included) against plain TCP over the same link in the same
+ * guest run (one connection, the system's congestion control, measured
+ * before each migration): ratio = the share of the ceiling.
+ */
+#define NET_URGENT	"delay 1ms rate 40mbit"
+
+enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
+
+static void urgent_run(struct pca_test_ctx *t, int legacy, double *v)
+{
+	const struct mig_result *d;
+	struct wl_result r;
+	struct wl_opts o;
+	int ret;
+
+	opts(&o, NET_URGENT, 0);
+	o.dest_rate = 300;
+	o.push_legacy = legacy;
+	o.tcp_probe_mib = cfg.mib;
+	ret = wl_run(&o, &r);
+	d = &r.dst;
+	v[U_FP50] = d->lat_p50_ns / 1e3;
+	v[U_FP99] = d->lat_p99_ns / 1e3;
+	v[U_MIBS] = d->total_ns ? d->bytes_received / 1048576.0 /
+		    (d->total_ns / 1e9) : 0;
+	v[U_TCP] = r.tcp_mibs;
+	pca_t_diag(t, "%-6s %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
+		   legacy ? "legacy" : "paced", r.ok ? "OK" : "FAILED",
+		   d->total_ns / 1e6, (unsigned long long)d->faults,
+		   (unsigned long long)d->faults_remote, v[U_FP50], v[U_FP99],
+		   (unsigned long long)(r.touch_p50_ns / 1000),
+		   (unsigned long long)(r.touch_p99_ns / 1000), v[U_MIBS],
+		   v[U_TCP], (unsigned long long)d->reconnects);
+	if (ret || !r.ok || r.mismatches || r.dest_bad)
+		PCA_FATAL(t, "%s migration failed: %s",
+			  legacy ? "legacy" : "paced", r.error);
+}
+
+static void test_urgent_push(struct pca_test_ctx *t)
+{
+	double res[2][U_NR][MAX_REPEATS], tcp[2 * MAX_REPEATS], v[U_NR];
+	int i, k, m;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	pca_t_diag(t, "%u MiB, netem \"%s\", postcopy only, faults at 300 pages/s, %d runs each; target fault p99 <= 2 RTT + a page's transfer + 2 ms = %.1f ms",
+		   cfg.mib, NET_URGENT, cfg.repeats,
+		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
+	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link");
+	for (i = 0; i < cfg.repeats; i++) {
+		for (k = 0; k < 2; k++) {
+			int legacy = (k + i) % 2;
+
+			urgent_run(t, legacy, v);
+			for (m = 0; m < U_NR; m++)
+				res[legacy][m][i] = v[m];
+			tcp[2 * i + k] = v[U_TCP];
+		}
+	}
+	bench_row("urgent_push_fault_p50_us", "us", true,
+		  true, median(res[0][U_FP50], cfg.repeats),
+		  true, median(res[1][U_FP50], cfg.repeats));
+	bench_row("urgent_push_fault_p99_us", "us", true,
+		  true, median(res[0][U_FP99], cfg.repeats),
+		  true, median(res[1][U_FP99], cfg.repeats));
+	bench_row("urgent_push_mibs", "MiB/s", false,
+		  true, median(res[0][U_MIBS], cfg.repeats),
+		  true, median(tcp, 2 * cfg.repeats));
+	bench_row("urgent_push_legacy_mibs", "MiB/s", false,
+		  true, median(res[1][U_MIBS], cfg.repeats),
+		  true, median(tcp, 2 * cfg.repeats));
+}
+
 PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(fast_precopy, test_fast_precopy, MIG_FEATURES,
@@ -331,6 +418,8 @@ PCA_TEST_F(slow_precopy, test_slow_precopy, MIG_FEATURES,
 PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
 	 .timeout = 150)
 PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
+	 .timeout = 150)
+PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
 	 .timeout = 150)
 
 static void usage(FILE *f, const char *argv0)
@@ -410,6 +499,25 @@ int main(int argc, char **argv)
 			argv[optind]);
 		usage(stderr, argv[0]);
 		return 2;
+	}
+	/* MIGRATE_BENCH_TESTS=a,b: -t a -t b, from a guest's command line */
+	if (!list && hargc == 1 && getenv("MIGRATE_BENCH_TESTS")) {
+		char *names = strdup(getenv("MIGRATE_BENCH_TESTS")), *save, *tok;
+		char **more = names ? realloc(hargv, (hargc + 2 * strlen(names) +
+						      2) * sizeof(*hargv)) :
+				      NULL;
+
+		if (!more) {
+			perror("MIGRATE_BENCH_TESTS");
+			return KSFT_FAIL;
+		}
+		hargv = more;
+		for (tok = strtok_r(names, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			hargv[hargc++] = opt_t;
+			hargv[hargc++] = tok;
+		}
+		hargv[hargc] = NULL;
 	}
 	if (bench_report_init(&style))
 		return KSFT_FAIL;

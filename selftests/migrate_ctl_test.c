@@ -403,6 +403,124 @@ static void test_running(struct pca_test_ctx *t)
 	close(fd);
 }
 
+/* The agent's update @phase of @r's migration, and the VMM's event of it. */
+static struct seen *update_seen(struct side *agent, struct side *vmm,
+				struct req *r, uint32_t phase)
+{
+	r->has_phase = 1;
+	r->phase = phase;
+	vmm->nseen = 0;
+	if (side_req(agent, PCA_CMD_MIGRATE_UPDATE, r))
+		return NULL;
+	return side_wait(vmm, PCA_CMD_MIGRATE_EVENT, phase);
+}
+
+/*
+ * Recovering comes and goes: from any phase an agent reported, back to
+ * it (or a later one) with the counts in the progress; not back behind
+ * it, not into paused unless the migration was paused, and never after
+ * the end.  The VMM's steps still work while the agents reconnect.
+ */
+static void test_recovering(struct pca_test_ctx *t)
+{
+	struct pca_mig_progress pr = { .pages_total = 1000, .reconnects = 1,
+				       .broken_ns = 1500000000ULL };
+	struct side agent, vmm;
+	struct seen *e;
+	int fd;
+	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
+			 .peer = "10.0.0.1:4444",
+			 .role = PCA_MIG_DESTINATION };
+
+	side_open(t, &agent, PCA_MCGRP_AGENT);
+	side_open(t, &vmm, PCA_MCGRP_VMM);
+
+	/* a destination: recovering in precopy and in postcopy */
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the migration id");
+	r = (struct req){ .id = e->id, .has_id = 1 };
+	/* not before an agent took it */
+	r.has_phase = 1;
+	r.phase = PCA_MIG_RECOVERING;
+	PCA_EXPECT(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r) < 0,
+		   "RECOVERING before ACCEPT");
+	r.has_phase = 0;
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_PRECOPY),
+		   "no PRECOPY event");
+	r.progress = &pr;
+	e = update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING);
+	PCA_ASSERT(t, e, "no RECOVERING event");
+	PCA_EXPECT_EQ(t, e->progress.reconnects, 1);
+	PCA_EXPECT_EQ(t, e->progress.broken_ns, 1500000000ULL);
+	/* progress while recovering is no change of phase */
+	pr.broken_ns = 2000000000ULL;
+	e = update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING);
+	PCA_ASSERT(t, e, "no second RECOVERING event");
+	PCA_EXPECT_EQ(t, e->progress.broken_ns, 2000000000ULL);
+	/* not back behind the phase it interrupted, nor into paused */
+	r.phase = PCA_MIG_ACCEPTED;
+	PCA_EXPECT(t, side_refused(&agent,
+				   side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r),
+				   EINVAL, "only move forward"),
+		   "back to ACCEPTED");
+	r.phase = PCA_MIG_PAUSED;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+	e = update_seen(&agent, &vmm, &r, PCA_MIG_PRECOPY);
+	PCA_ASSERT(t, e, "no PRECOPY event after the recovery");
+	PCA_EXPECT_EQ(t, e->progress.reconnects, 1);
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_POSTCOPY),
+		   "no POSTCOPY event");
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING),
+		   "no RECOVERING event in postcopy");
+	/* the guest may be reported running meanwhile */
+	r.has_phase = 0;
+	r.progress = NULL;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_RUNNING, &r), 0);
+	r.progress = &pr;
+	r.has_phase = 1;
+	r.phase = PCA_MIG_PRECOPY;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_POSTCOPY),
+		   "no POSTCOPY event after the recovery");
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_COMPLETED),
+		   "no COMPLETED event");
+	r.phase = PCA_MIG_RECOVERING;
+	PCA_EXPECT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), -EINVAL);
+
+	/* a source: the pause while recovering, a cancel while recovering */
+	close(fd);
+	r = (struct req){ .region = region_id_new(t, &fd), .has_region = 1,
+			  .peer = "10.0.0.1:4444", .role = PCA_MIG_SOURCE };
+	vmm.nseen = 0;
+	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
+	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the second migration id");
+	r = (struct req){ .id = e->id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_SWITCHOVER),
+		   "no SWITCHOVER event");
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING),
+		   "no RECOVERING event in the switchover");
+	r.has_phase = 0;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_PAUSED, &r), 0);
+	/* the agent goes on paused: the pause came meanwhile */
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_PAUSED),
+		   "no PAUSED event after the recovery");
+	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING),
+		   "no RECOVERING event while paused");
+	r.has_phase = 0;
+	agent.nseen = 0;
+	PCA_EXPECT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE_CANCEL, &r), 0);
+	PCA_EXPECT(t, side_wait(&agent, PCA_CMD_MIGRATE_EVENT,
+				PCA_MIG_CANCELLED),
+		   "a recovering migration was not cancelled");
+	side_close(&vmm);
+	side_close(&agent);
+	close(fd);
+}
+
 /* A source's guest does not "run again" through the relay. */
 static void test_running_source_refused(struct pca_test_ctx *t)
 {
@@ -714,6 +832,7 @@ PCA_TEST_F(no_agent_listening, test_no_agent_listening,
 	 PCA_FEATURE_MIGRATE)
 PCA_TEST_F(full_flow, test_full_flow, PCA_FEATURE_MIGRATE)
 PCA_TEST_F(running, test_running, PCA_FEATURE_MIGRATE)
+PCA_TEST_F(recovering, test_recovering, PCA_FEATURE_MIGRATE)
 PCA_TEST_F(running_source_refused, test_running_source_refused,
 	   PCA_FEATURE_MIGRATE)
 PCA_TEST_F(agent_death_fails, test_agent_death_fails,

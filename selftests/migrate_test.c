@@ -192,6 +192,56 @@ static void test_cut_postcopy(struct pca_test_ctx *t)
 	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect happened");
 }
 
+/*
+ * A link that goes silent for 2 s, nothing closed: the agents take the
+ * peer for dead after --dead-after-ms (1 s) and reconnect, long before
+ * the I/O timeout (30 s here) would have noticed anything.
+ */
+static void test_stall_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 32 * MiB);
+	o.rounds = 0;
+	o.io_timeout_ms = pca_scaled_ms(30000);
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 10;
+	o.cut_stall_ms = 2000;
+	o.dest_rate = 2000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects >= 1 && r.src.reconnects >= 1,
+		   "a 2 s silence was no cut: reconnects %llu/%llu",
+		   (unsigned long long)r.src.reconnects,
+		   (unsigned long long)r.dst.reconnects);
+	PCA_EXPECT(t, r.dst.broken_ns > 0, "no time disconnected counted");
+	PCA_EXPECT(t, r.wall_s * 1000 < o.io_timeout_ms,
+		   "took %.1f s, not under the I/O timeout", r.wall_s);
+}
+
+/*
+ * A silence shorter than --dead-after-ms is no cut: the link stalls for
+ * 300 ms in postcopy, with the background stream and faults going, and
+ * nobody reconnects.
+ */
+static void test_stall_short(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 32 * MiB);
+	o.rounds = 0;
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 10;
+	o.cut_stall_ms = 300;
+	o.dest_rate = 2000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.reconnects == 0 && r.src.reconnects == 0,
+		   "a 300 ms silence counted as a cut: reconnects %llu/%llu",
+		   (unsigned long long)r.src.reconnects,
+		   (unsigned long long)r.dst.reconnects);
+}
+
 static void test_cut_precopy(struct pca_test_ctx *t)
 {
 	struct wl_result r;
@@ -441,6 +491,38 @@ static void test_relay_cut_postcopy(struct pca_test_ctx *t)
 	o.cut = WL_CUT_POSTCOPY;
 	o.cut_pct = 20;
 	migrate_ok(t, &o, &r);
+	/* both sides told the VMM they were recovering, and how often */
+	PCA_EXPECT(t, r.src_recovering >= 1 && r.dst_recovering >= 1,
+		   "recovering events: source %u, destination %u",
+		   r.src_recovering, r.dst_recovering);
+	PCA_EXPECT(t, r.recovering_reconnects >= 1,
+		   "recovering without a reconnect count");
+	/* the final summary keeps the counts */
+	PCA_EXPECT(t, r.dst.reconnects >= 1 && r.src.reconnects >= 1,
+		   "final reconnects: source %llu, destination %llu",
+		   (unsigned long long)r.src.reconnects,
+		   (unsigned long long)r.dst.reconnects);
+	PCA_EXPECT(t, r.dst.broken_ns > 0, "no time disconnected reported");
+}
+
+/* A silent link through the relay: recovering, then postcopy again. */
+static void test_relay_stall_postcopy(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	struct wl_opts o;
+
+	relay_opts(t, &o, 16 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 2000;
+	o.io_timeout_ms = pca_scaled_ms(30000);
+	o.cut = WL_CUT_POSTCOPY;
+	o.cut_pct = 20;
+	o.cut_stall_ms = 2000;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src_recovering >= 1 && r.dst_recovering >= 1,
+		   "recovering events: source %u, destination %u",
+		   r.src_recovering, r.dst_recovering);
+	PCA_EXPECT(t, r.dst.reconnects >= 1, "no reconnect reported");
 }
 
 static void test_relay_netns(struct pca_test_ctx *t)
@@ -470,7 +552,7 @@ static void relay_refused(struct pca_test_ctx *t, struct pca_client *c,
 				     "127.0.0.1:9", args, &id));
 	for (i = 0; i < pca_scaled_ms(10000) / 20; i++) {
 		PCA_ASSERT_OK(t, pca_migrate_get(c, id, &m));
-		if (m.phase >= PCA_MIG_COMPLETED)
+		if (pca_mig_phase_final(m.phase))
 			break;
 		usleep(20000);
 	}
@@ -2668,6 +2750,8 @@ PCA_TEST_F(netlink_placement, test_netlink_placement, MIG_FEATURES,
 PCA_TEST_F(cut_postcopy, test_cut_postcopy, MIG_FEATURES,
 	 .timeout = 90)
 PCA_TEST_F(cut_precopy, test_cut_precopy, PRECOPY, .timeout = 90)
+PCA_TEST_F(stall_postcopy, test_stall_postcopy, MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(stall_short, test_stall_short, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(cut_random_precopy, test_cut_random_precopy, PRECOPY,
 	 .timeout = 100)
 PCA_TEST_F(cut_random_postcopy, test_cut_random_postcopy, PRECOPY,
@@ -2685,6 +2769,8 @@ PCA_TEST_F(relay_writer, test_relay_writer, RELAY, .timeout = 90)
 PCA_TEST_F(relay_postcopy_only, test_relay_postcopy_only, RELAY,
 	 .timeout = 90)
 PCA_TEST_F(relay_cut_postcopy, test_relay_cut_postcopy, RELAY,
+	 .timeout = 90)
+PCA_TEST_F(relay_stall_postcopy, test_relay_stall_postcopy, RELAY,
 	 .timeout = 90)
 PCA_TEST_F(relay_netns, test_relay_netns, RELAY, .timeout = 90)
 PCA_TEST_F(relay_bad_args, test_relay_bad_args, RELAY, .timeout = 60)

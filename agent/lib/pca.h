@@ -337,6 +337,12 @@ struct pca_mig_info {
 
 const char *pca_mig_phase_name(uint32_t phase);
 const char *pca_mig_role_name(uint32_t role);
+/*
+ * Whether @phase is final (completed, failed, cancelled).  Phases are
+ * ordered but for PCA_MIG_RECOVERING, which comes and goes in between:
+ * compare with this, not with PCA_MIG_COMPLETED.
+ */
+int pca_mig_phase_final(uint32_t phase);
 
 /* Join a multicast group of the family: PCA_MCGRP_AGENT or _VMM. */
 int pca_join_group(struct pca_client *c, const char *group);

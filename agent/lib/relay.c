@@ -118,7 +118,14 @@ static const char *const mig_phase_names[] = {
 	[PCA_MIG_COMPLETED] = "completed",
 	[PCA_MIG_FAILED] = "failed",
 	[PCA_MIG_CANCELLED] = "cancelled",
+	[PCA_MIG_RECOVERING] = "recovering",
 };
+
+int pca_mig_phase_final(uint32_t phase)
+{
+	return phase == PCA_MIG_COMPLETED || phase == PCA_MIG_FAILED ||
+	       phase == PCA_MIG_CANCELLED;
+}
 
 const char *pca_mig_phase_name(uint32_t phase)
 {

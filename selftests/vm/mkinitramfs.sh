@@ -345,10 +345,12 @@ if [ -n "$gmods" ]; then
 	declare -A seen=()
 	# NAME[:FLAG]: with FLAG, /init loads NAME only on a CPU that has it,
 	# and a kernel built without NAME (the debug lane's) goes without it:
-	# such a module only makes something faster.
+	# such a module only makes something faster.  NAME? is optional the
+	# same way, on every CPU.
 	add_module() {
-		local name=${1%%:*} flag= path dep rel dst
+		local name=${1%%:*} flag= path dep rel dst optional=
 		[ "$name" = "$1" ] || flag=${1#*:}
+		case $name in *\?) name=${name%\?}; optional=1 ;; esac
 		name=${name//-/_}
 		[ -n "${seen[$name]:-}" ] && return 0
 		seen[$name]=1
@@ -358,7 +360,7 @@ if [ -n "$gmods" ]; then
 				grep -q "/$name\.ko$"; then
 				return 0
 			fi
-			if [ -n "$flag" ]; then
+			if [ -n "$flag" ] || [ -n "$optional" ]; then
 				say "mkinitramfs: $abi has no $name, the guest goes without it"
 				return 0
 			fi

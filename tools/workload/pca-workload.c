@@ -47,6 +47,8 @@ static const char help[] =
 "  --no-postcopy         finish with stop-and-copy\n"
 "  --cut precopy|postcopy  cut every connection once, in that phase\n"
 "  --cut-pct PCT         ... after PCT%% of the region went by (25)\n"
+"  --cut-stall-ms MS     cut by stalling every connection this long\n"
+"                        (the link goes silent) instead of closing\n"
 "  --kill dest|source    with --agent: kill that agent at the cut point\n"
 "                        instead (a destination is restarted with --resume)\n"
 "  --garbage             send garbage to the source port first\n"
@@ -68,6 +70,7 @@ static const char help[] =
 "  --insecure            plain TCP; one of the three is required\n"
 "  --no-ktls             TLS records in user space, not in the kernel\n"
 "  --io-timeout-ms MS    (5000)\n"
+"  --dead-after-ms MS    the engines' dead-peer limit (their default)\n"
 "  --recover-timeout-ms MS (20000)\n"
 "  --progress            progress lines\n"
 "  --json                results as JSON\n"
@@ -103,6 +106,8 @@ int main(int argc, char **argv)
 		{ "no-postcopy", no_argument, NULL, 'N' },
 		{ "cut", required_argument, NULL, 'x' },
 		{ "cut-pct", required_argument, NULL, 'X' },
+		{ "cut-stall-ms", required_argument, NULL, 'Z' },
+		{ "dead-after-ms", required_argument, NULL, 'D' },
 		{ "garbage", no_argument, NULL, 'g' },
 		{ "kill", required_argument, NULL, 'K' },
 		{ "snapshot", required_argument, NULL, 'S' },
@@ -228,6 +233,8 @@ int main(int argc, char **argv)
 		case 'd': o.downtime_ms = v; break;
 		case 'b': o.budget_ms = v; break;
 		case 'X': o.cut_pct = v; break;
+		case 'Z': o.cut_stall_ms = v; break;
+		case 'D': o.dead_after_ms = v; break;
 		case 'i': o.io_timeout_ms = v; break;
 		case 'T': o.recover_timeout_ms = v; break;
 		}

@@ -62,6 +62,7 @@ void wl_opts_init(struct wl_opts *o)
 	o->rounds = MIG_DEFAULT_MAX_ROUNDS;
 	o->downtime_ms = MIG_DEFAULT_DOWNTIME_MS;
 	o->io_timeout_ms = 5000;
+	o->dead_after_ms = -1;
 	o->recover_timeout_ms = 20000;
 	o->cut_pct = 25;
 	o->log_prefix = "";
@@ -166,7 +167,10 @@ struct relay {
 	uint64_t bytes;		/* atomic, source -> destination */
 	uint64_t arm_bytes;	/* atomic: cut when bytes reach this; 0 off */
 	int cut_done;		/* atomic */
+	int closed;		/* atomic: the cut closed everything */
 	int only_flag;		/* just set cut_done, cut nothing */
+	unsigned int stall_ms;	/* cut by stalling this long, not closing */
+	uint64_t stall_until;	/* atomic: forwarding stalls until then */
 	/* at the cut, a peer with these X.509 credentials tries the source */
 	const char *intruder;
 	pthread_t intruder_th;
@@ -407,6 +411,70 @@ static int netns_enter(struct wl *w, int fd)
 		return ret;
 	}
 	return 0;
+}
+
+/* Plain TCP between the namespaces: the sending side. */
+struct tcp_probe {
+	int fd;
+	uint64_t bytes;
+	int ret;
+};
+
+static void *tcp_probe_send(void *arg)
+{
+	static char buf[65536];
+	struct tcp_probe *p = arg;
+	uint64_t left = p->bytes;
+
+	while (left && !p->ret) {
+		size_t n = MIG_MIN(left, sizeof(buf));
+
+		p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000), NULL);
+		left -= n;
+	}
+	return NULL;
+}
+
+/* The link's plain TCP ceiling, MiB/s (0 on failure). */
+static double tcp_probe(struct wl *w, unsigned int mib)
+{
+	struct tcp_probe p = { .fd = -1, .bytes = (uint64_t)mib << 20 };
+	char bound[64], err[128];
+	static char buf[65536];
+	uint64_t got = 0, t0;
+	int lfd = -1, cfd = -1;
+	double mibs = 0;
+	pthread_t th;
+
+	if (netns_enter(w, w->ns_src) ||
+	    mig_listen(NS_ADDR_SRC ":0", &lfd, bound, sizeof(bound), err,
+		       sizeof(err)) ||
+	    netns_enter(w, w->ns_dst))
+		goto out;
+	t0 = mig_now_ns();
+	if (mig_connect(bound, wl_ms(5000), &cfd, err, sizeof(err)) ||
+	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0) ||
+	    pthread_create(&th, NULL, tcp_probe_send, &p))
+		goto out;
+	while (got < p.bytes) {
+		ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	pthread_join(th, NULL);
+	if (got == p.bytes)
+		mibs = got / 1048576.0 / ((mig_now_ns() - t0) / 1e9);
+	wl_log(w, "netns: plain TCP %u MiB: %.2f MiB/s", mib, mibs);
+out:
+	if (p.fd >= 0)
+		close(p.fd);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	return mibs;
 }
 
 /* -------------------------------------------------------------------------
@@ -668,6 +736,15 @@ static void *intruder_thread(void *arg)
 	return NULL;
 }
 
+/* A stalled relay forwards nothing, and holds what it read. */
+static void relay_stall_wait(struct relay *r)
+{
+	while (mig_now_ns() < __atomic_load_n(&r->stall_until,
+					      __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+		mig_sleep_ms(5);
+}
+
 static void *pump(void *arg)
 {
 	struct relay_dir *dir = arg;
@@ -681,6 +758,8 @@ static void *pump(void *arg)
 		ssize_t n = recv(from, buf, sizeof(buf), 0);
 		uint64_t arm;
 
+		/* a silent link carries no end of file either */
+		relay_stall_wait(r);
 		if (n <= 0)
 			break;
 		if (mig_send_all(to, buf, n, wl_ms(10000), &r->stop))
@@ -691,7 +770,14 @@ static void *pump(void *arg)
 		arm = __atomic_load_n(&r->arm_bytes, __ATOMIC_ACQUIRE);
 		if (arm && __atomic_load_n(&r->bytes, __ATOMIC_RELAXED) >= arm &&
 		    !__atomic_exchange_n(&r->cut_done, 1, __ATOMIC_ACQ_REL) &&
-		    !r->only_flag) {
+		    !r->only_flag && r->stall_ms) {
+			__atomic_store_n(&r->stall_until, mig_now_ns() +
+					 r->stall_ms * 1000000ULL,
+					 __ATOMIC_RELEASE);
+		} else if (arm && !r->only_flag && !r->stall_ms &&
+			   __atomic_load_n(&r->cut_done, __ATOMIC_ACQUIRE) &&
+			   !__atomic_exchange_n(&r->closed, 1,
+						__ATOMIC_ACQ_REL)) {
 			unsigned int i;
 
 			pthread_mutex_lock(&r->lock);
@@ -945,6 +1031,12 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.precopy_budget_ms = o->budget_ms;
 	sr.cfg.no_postcopy = o->no_postcopy;
 	sr.cfg.io_timeout_ms = o->io_timeout_ms;
+	if (o->push_legacy) {
+		sr.cfg.push_cc = NULL;
+		sr.cfg.push_lowat = 0;
+	}
+	if (o->dead_after_ms >= 0)
+		sr.cfg.dead_after_ms = o->dead_after_ms;
 	sr.cfg.connect_timeout_ms = wl_ms(30000);
 	sr.cfg.recover_timeout_ms = o->recover_timeout_ms;
 	sr.cfg.cancel = &w->src_cancel;
@@ -960,6 +1052,8 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	dest_backend(w, &dc);
 	dc.channels = o->channels;
 	dc.io_timeout_ms = o->io_timeout_ms;
+	if (o->dead_after_ms >= 0)
+		dc.dead_after_ms = o->dead_after_ms;
 	dc.connect_timeout_ms = wl_ms(30000);
 	dc.recover_timeout_ms = o->recover_timeout_ms;
 	dc.cancel = o->cancel;
@@ -1191,8 +1285,8 @@ static int wait_agent(struct agent_proc *a, int timeout_ms)
 /* Argument vectors of the two agents; @resume for a replacement. */
 struct agent_args {
 	char sid[16], did[16], rounds[16], down[16], chans[16], iot[16];
-	char rect[16], id[2 * MIG_ID_LEN + 1], addr[64];
-	char *v[40];
+	char rect[16], dead[16], id[2 * MIG_ID_LEN + 1], addr[64];
+	char *v[44];
 	int n;
 };
 
@@ -1214,7 +1308,10 @@ static void args_timeouts_and_id(const struct wl_opts *o,
 {
 	snprintf(a->iot, sizeof(a->iot), "%d", o->io_timeout_ms);
 	snprintf(a->rect, sizeof(a->rect), "%d", o->recover_timeout_ms);
+	snprintf(a->dead, sizeof(a->dead), "%d", o->dead_after_ms);
 	arg_opt(a, "--io-timeout-ms", a->iot);
+	if (o->dead_after_ms >= 0)
+		arg_opt(a, "--dead-after-ms", a->dead);
 	arg_opt(a, "--recover-timeout-ms", a->rect);
 	arg_opt(a, "--migration-id", a->id);
 }
@@ -1539,6 +1636,8 @@ static enum mig_phase relay_engine_phase(uint32_t phase)
 		return MIG_PHASE_SWITCHOVER;
 	case PCA_MIG_POSTCOPY:
 		return MIG_PHASE_POSTCOPY;
+	case PCA_MIG_RECOVERING:
+		return MIG_PHASE_RECOVERING;
 	case PCA_MIG_COMPLETED:
 		return MIG_PHASE_COMPLETE;
 	case PCA_MIG_FAILED:
@@ -1556,6 +1655,14 @@ static void relay_vmm_state(struct wl *w, struct relay_vmm *v,
 	int changed = m->phase != v->last.phase;
 
 	v->last = *m;
+	if (m->phase == PCA_MIG_RECOVERING) {
+		if (changed && v->role == MIG_SOURCE)
+			w->r->src_recovering++;
+		else if (changed)
+			w->r->dst_recovering++;
+		if (m->progress.reconnects > w->r->recovering_reconnects)
+			w->r->recovering_reconnects = m->progress.reconnects;
+	}
 	if (changed) {
 		wl_log(w, "vmm: %s migration %u: %s%s%s", side, m->mig_id,
 		       pca_mig_phase_name(m->phase), m->message[0] ? ": " : "",
@@ -1575,7 +1682,7 @@ static void relay_vmm_state(struct wl *w, struct relay_vmm *v,
 		v->resumed = 1;
 		hook_resume(w);
 	}
-	if (m->phase >= PCA_MIG_COMPLETED && !v->done) {
+	if (pca_mig_phase_final(m->phase) && !v->done) {
 		v->done = 1;
 		/* before POSTCOPY, the guest never ran anywhere else */
 		if (v->role == MIG_SOURCE && v->paused &&
@@ -1614,6 +1721,8 @@ static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 	r->faults = p->faults;
 	r->lat_p50_ns = p->fault_p50_ns;
 	r->lat_p99_ns = p->fault_p99_ns;
+	r->reconnects = p->reconnects;
+	r->broken_ns = p->broken_ns;
 	if (v->role == MIG_SOURCE) {
 		r->bytes_sent = p->bytes_wire;
 	} else {
@@ -1632,7 +1741,7 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	const struct wl_opts *o = w->o;
 	struct relay_vmm src = { .role = MIG_SOURCE };
 	struct relay_vmm dst = { .role = MIG_DEST };
-	char sargs[512], dargs[256], id[2 * MIG_ID_LEN + 1];
+	char sargs[512], dargs[256], id[2 * MIG_ID_LEN + 1], dead[32] = "";
 	pid_t sd = -1, dd = -1;
 	uint8_t raw[MIG_ID_LEN];
 	uint64_t deadline;
@@ -1650,12 +1759,19 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 		 o->rounds, o->downtime_ms, o->io_timeout_ms,
 		 o->recover_timeout_ms, id, o->no_postcopy ?
 		 " --no-postcopy" : "");
+	if (o->dead_after_ms >= 0) {
+		snprintf(sargs + strlen(sargs), sizeof(sargs) - strlen(sargs),
+			 " --dead-after-ms %d", o->dead_after_ms);
+		snprintf(dead, sizeof(dead), " --dead-after-ms %d",
+			 o->dead_after_ms);
+	}
 	if (o->budget_ms)
 		snprintf(sargs + strlen(sargs), sizeof(sargs) - strlen(sargs),
 			 " --precopy-budget-ms %u", o->budget_ms);
 	snprintf(dargs, sizeof(dargs),
-		 "--channels %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s",
-		 o->channels, o->io_timeout_ms, o->recover_timeout_ms, id);
+		 "--channels %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s%s",
+		 o->channels, o->io_timeout_ms, o->recover_timeout_ms, id,
+		 dead);
 
 	/* the source agent binds the address itself */
 	close(*lfdp);
@@ -1694,7 +1810,7 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 		/* the destination failed: the source must stop too */
 		if (dst.done && !src.done &&
 		    dst.last.phase != PCA_MIG_COMPLETED &&
-		    src.last.phase < PCA_MIG_COMPLETED) {
+		    !pca_mig_phase_final(src.last.phase)) {
 			pca_migrate_cancel(src.c, src.id);
 		}
 		if (mig_now_ns() > deadline || cancelled_wl(o)) {
@@ -2000,6 +2116,8 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		ret = netns_setup(w);
 		if (ret)
 			goto out;
+		if (o->tcp_probe_mib)
+			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib);
 	}
 	/* regions belong to their creator's network namespace */
 	ret = netns_enter(w, w->ns_src);
@@ -2062,6 +2180,7 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 	if (o->cut) {
 		ret = relay_start(&w->relay, addr, o->kill != WL_KILL_NONE,
 				  o->intruder_creds);
+		w->relay.stall_ms = o->cut_stall_ms;
 		if (ret) {
 			snprintf(r->error, sizeof(r->error), "relay: %s",
 				 mig_errstr(ret));

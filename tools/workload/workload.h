@@ -61,6 +61,13 @@ struct wl_opts {
 					 * region's bytes forwarded
 					 */
 	enum wl_kill kill;		/* instead of cutting (needs .cut) */
+	/*
+	 * With .cut: instead of closing every connection, the relay stops
+	 * forwarding (new connections too) for this long and then goes on:
+	 * a link that goes silent, which only the agents' dead-peer
+	 * detection (.dead_after_ms) can tell from a slow one.
+	 */
+	unsigned int cut_stall_ms;
 	int garbage_first;		/* garbage hits the source port first */
 	/*
 	 * Run source and destination in two network namespaces joined by a
@@ -80,6 +87,20 @@ struct wl_opts {
 	 */
 	enum wl_uffd uffd;
 	int io_timeout_ms;
+	int dead_after_ms;		/* <0: the engine's default */
+	/*
+	 * The source's data channels as they were before push_cc and
+	 * push_lowat (the system's congestion control, no limit on unsent
+	 * bytes), for comparisons; in-process only.
+	 */
+	int push_legacy;
+	/*
+	 * With .netem: first send this many MiB over plain TCP from the
+	 * source's namespace to the destination's (one connection, the
+	 * system's congestion control), the link's ceiling for the same
+	 * guest run: wl_result.tcp_mibs.
+	 */
+	unsigned int tcp_probe_mib;
 	int recover_timeout_ms;
 	/*
 	 * The connections' security, the same on both sides (tls_creds:
@@ -133,6 +154,14 @@ struct wl_result {
 	int intruder_tried;
 	int intruder_ret;
 	char intruder_error[320];
+	/*
+	 * .relay: recovering events the VMM heard from the source's and the
+	 * destination's migration, and the most reconnects one of them
+	 * counted.
+	 */
+	unsigned int src_recovering, dst_recovering;
+	uint64_t recovering_reconnects;
+	double tcp_mibs;		/* .tcp_probe_mib: plain TCP, MiB/s */
 };
 
 /* 0 when the migration completed and every page verified; else -errno. */

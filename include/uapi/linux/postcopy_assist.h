@@ -70,7 +70,11 @@ struct pca_mig_progress {
 	__u64 fault_p50_ns;	/* postcopy fault latency, destination */
 	__u64 fault_p99_ns;
 	__u64 guest_downtime_ns; /* source pause -> destination VMM runs */
-	__u64 reserved[4];
+	__u64 reconnects;	/* the agents lost each other, counting a
+				 * recovery under way
+				 */
+	__u64 broken_ns;	/* disconnected in all, the same */
+	__u64 reserved[2];
 };
 
 /*

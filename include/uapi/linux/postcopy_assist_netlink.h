@@ -128,12 +128,16 @@ enum pca_mig_role {
 };
 
 /**
- * enum pca_mig_phase - Phases of a relayed migration; they only move forward.
- *   switchover: the agent asks the VMM to pause its vCPUs, and the VMM's
- *   migrate-paused moves the migration to paused. completed, failed and
- *   cancelled are final.
+ * enum pca_mig_phase - Phases of a relayed migration; they only move forward,
+ *   but for recovering. switchover: the agent asks the VMM to pause its vCPUs,
+ *   and the VMM's migrate-paused moves the migration to paused. completed,
+ *   failed and cancelled are final. recovering: the connections between the
+ *   agents broke and they reconnect; the migration goes back to the phase it
+ *   was in (or a later one) when they are connected again, or fails.
  * @PCA_MIG_REQUESTED: Waiting for an agent.
  * @PCA_MIG_ACCEPTED: An agent took it.
+ * @PCA_MIG_RECOVERING: The agents lost each other and reconnect (mig-progress
+ *   counts the reconnects and the time broken); faults wait meanwhile.
  */
 enum pca_mig_phase {
 	PCA_MIG_REQUESTED,
@@ -145,6 +149,7 @@ enum pca_mig_phase {
 	PCA_MIG_COMPLETED,
 	PCA_MIG_FAILED,
 	PCA_MIG_CANCELLED,
+	PCA_MIG_RECOVERING,
 };
 
 enum pca_attr {
