@@ -705,3 +705,206 @@ int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n)
 	}
 	return 0;
 }
+
+/* -------------------------------------------------------------------------
+ * Replacing and discarding placed pages, and finding the present ones
+ */
+
+static int be_test_present(const struct mig_be *be, uint64_t page)
+{
+	return be->kind != MIG_BACKEND_UFFD || mig_test_bit(be->present, page);
+}
+
+static const uint8_t *zero_page(uint32_t psz)
+{
+	static uint8_t *zeros;
+	uint8_t *z = __atomic_load_n(&zeros, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (z)
+		return z;
+	z = calloc(1, psz);
+	if (!z)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&zeros, &none, z, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(z);
+		z = none;
+	}
+	return z;
+}
+
+static int uffd_overwrite(struct mig_placer *pl, uint64_t page,
+			  const void *data, uint32_t flags)
+{
+	struct mig_be *be = pl->be;
+	uint64_t off = page * be->psz;
+	ssize_t done;
+	int ret;
+
+	if (!be_test_present(be, page))
+		return uffd_fill(pl, page, 1, data, flags);
+	if (be->memfd >= 0) {
+		/* the page stays present: nobody faults meanwhile */
+		if (!data)
+			data = zero_page(be->psz);
+		if (!data)
+			return -ENOMEM;
+		done = pwrite(be->memfd, data, be->psz, off);
+		if (done == (ssize_t)be->psz)
+			return 0;
+		ret = done < 0 ? -errno : -EIO;
+		snprintf(pl->msg, sizeof(pl->msg),
+			 "writing page %llu into the memfd: %s",
+			 (unsigned long long)page, mig_errstr(ret));
+		return ret;
+	}
+	ret = mig_place_discard(pl, page, 1);
+	return ret ? ret : uffd_fill(pl, page, 1, data, flags);
+}
+
+int mig_place_overwrite(struct mig_placer *pl, uint64_t page,
+			const void *data, uint32_t flags)
+{
+	struct mig_be *be = pl->be;
+	int ret;
+
+	pl->msg[0] = '\0';
+	if (be->kind == MIG_BACKEND_UFFD)
+		return uffd_overwrite(pl, page, data, flags);
+	/*
+	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY with
+	 * PCA_RESOLVE_OVERWRITE replaces the page atomically.  Until then:
+	 * DISCARD and COPY, with a window in which the page is missing: a
+	 * fault in it waits for the COPY that follows.
+	 */
+	ret = mig_place_discard(pl, page, 1);
+	if (ret)
+		return ret;
+	return data ? mig_place_copy(pl, page, data, flags) :
+		      mig_place_zero(pl, page, 1, flags);
+}
+
+int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
+			     void *const *data, unsigned int n,
+			     uint32_t flags)
+{
+	unsigned int i;
+	int ret;
+
+	/*
+	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY_BATCH with
+	 * PCA_RESOLVE_OVERWRITE for the pages with data.
+	 */
+	for (i = 0; i < n; i++) {
+		ret = mig_place_overwrite(pl, pages[i], data[i], flags);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
+			     uint64_t *discarded)
+{
+	struct mig_be *be = pl->be;
+	uint64_t p = 0, first, n = 0, before = 0;
+	int ret;
+
+	/*
+	 * Fast path (PCA_FEATURE_PAGE_BITMAPS): one
+	 * pca_fd_discard_bitmap(be->fd, 0, be->size, bitmap, words * 8,
+	 * PCA_DISCARD_SEAL, discarded), which also seals the precopy (later
+	 * PCA_RESOLVE_OVERWRITE fails with -EPERM).  Until then: a
+	 * PCA_IOC_DISCARD per run of set bits.
+	 */
+	*discarded = 0;
+	if (be->kind == MIG_BACKEND_UFFD)
+		before = __atomic_load_n(&be->npresent, __ATOMIC_ACQUIRE);
+	while (p < be->pages) {
+		if (!(p % 64) && !bitmap[p / 64]) {
+			p += 64;
+			continue;
+		}
+		if (!mig_test_bit(bitmap, p)) {
+			p++;
+			continue;
+		}
+		first = p;
+		while (p < be->pages && mig_test_bit(bitmap, p))
+			p++;
+		ret = mig_place_discard(pl, first, p - first);
+		if (ret)
+			return ret;
+		n += p - first;
+	}
+	if (be->kind == MIG_BACKEND_UFFD)
+		n = before - __atomic_load_n(&be->npresent, __ATOMIC_ACQUIRE);
+	*discarded = n;
+	return 0;
+}
+
+/* The pages of the region's mapping @map that are resident, into @bitmap. */
+static int64_t resident(struct mig_be *be, void *map, uint64_t *bitmap)
+{
+	const uint64_t step = 65536;
+	unsigned char *vec = malloc(step);
+	uint64_t first, i, n = 0;
+
+	if (!vec)
+		return -ENOMEM;
+	for (first = 0; first < be->pages; first += step) {
+		uint64_t k = MIG_MIN(step, be->pages - first);
+
+		if (mincore((uint8_t *)map + first * be->psz, k * be->psz,
+			    vec)) {
+			int ret = -errno;
+
+			free(vec);
+			return ret;
+		}
+		for (i = 0; i < k; i++) {
+			if (vec[i] & 1) {
+				mig_set_bit(bitmap, first + i);
+				n++;
+			}
+		}
+	}
+	free(vec);
+	return n;
+}
+
+int64_t mig_be_present_bitmap(struct mig_be *be, uint64_t *bitmap)
+{
+	uint64_t words = (be->pages + 63) / 64;
+	int64_t n;
+	void *map;
+	int fd;
+
+	memset(bitmap, 0, words * sizeof(uint64_t));
+	if (be->kind == MIG_BACKEND_UFFD && be->memfd < 0) {
+		if (!be->local)
+			return -EOPNOTSUPP;
+		n = resident(be, (void *)(uintptr_t)be->base, bitmap);
+		goto out;
+	}
+	/*
+	 * Fast path for the module (PCA_FEATURE_PAGE_BITMAPS):
+	 * pca_fd_present_log(be->fd, 0, be->size, bitmap, words * 8,
+	 * &present).  Until then the region's page cache, as for a memfd:
+	 * a mapping that is never touched, so nothing faults.
+	 */
+	fd = be->kind == MIG_BACKEND_UFFD ? be->memfd : be->fd;
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	map = mmap(NULL, be->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	n = resident(be, map, bitmap);
+	munmap(map, be->size);
+out:
+	if (n < 0 || be->kind != MIG_BACKEND_UFFD)
+		return n;
+	memcpy(be->present, bitmap, words * sizeof(uint64_t));
+	__atomic_store_n(&be->npresent, (uint64_t)n, __ATOMIC_RELEASE);
+	return n;
+}
