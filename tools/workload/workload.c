@@ -1150,6 +1150,11 @@ static void json_result(const char *json, struct mig_result *r)
 	r->bytes_sent = json_num(json, "bytes_sent", 1);
 	r->bytes_received = json_num(json, "bytes_received", 1);
 	r->pages_present = json_num(json, "pages_present", 1);
+	r->precopy_placed = json_num(json, "precopy_placed", 1);
+	r->overwritten = json_num(json, "overwritten", 1);
+	r->early_dropped = json_num(json, "early_dropped", 1);
+	r->pages_received = json_num(json, "pages_received", 1);
+	r->resume_held = json_num(json, "resume_held", 1);
 	r->tls_ktls = json_num(json, "tls_ktls", 1);
 	r->tls_user = json_num(json, "tls_user", 1);
 	e = strstr(json, "\"error\": \"");
@@ -1482,6 +1487,26 @@ static int start_daemon(struct wl *w, pid_t *pid)
 	return -posix_spawn(pid, argv[0], NULL, NULL, argv, environ);
 }
 
+/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
+static uint64_t hwm_bytes(pid_t pid)
+{
+	unsigned long long kb = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
 static void stop_daemon(struct wl *w, pid_t pid)
 {
 	int status;
@@ -1719,6 +1744,9 @@ out:
 	pca_client_close(src.c);
 	pca_client_close(dst.c);
 	netns_enter(w, w->ns_home);
+	/* complete: every page is present */
+	if (!ret && dd > 0)
+		w->r->dest_peak_bytes = hwm_bytes(dd) + w->pages * w->psz;
 	stop_daemon(w, sd);
 	stop_daemon(w, dd);
 	return ret;
@@ -2160,7 +2188,12 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 	}
 	fprintf(f, "MIGRATION OK pages=%" PRIu64 " mismatches=%" PRIu64
 		" total_s=%.2f downtime_ms=%.1f faults=%" PRIu64
-		" p50_us=%" PRIu64 " p99_us=%" PRIu64 "\n", r->pages,
+		" p50_us=%" PRIu64 " p99_us=%" PRIu64, r->pages,
 		r->mismatches, d->total_ns / 1e9, d->downtime_ns / 1e6,
 		d->faults, d->lat_p50_ns / 1000, d->lat_p99_ns / 1000);
+	if (r->dest_peak_bytes)
+		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f",
+			r->pages * (double)sysconf(_SC_PAGESIZE) / (1 << 20),
+			r->dest_peak_bytes / (double)(1 << 20));
+	fputc('\n', f);
 }
