@@ -183,6 +183,12 @@ static int open_module(struct mig_be *be, const struct mig_config *cfg,
 		}
 	}
 	be->pages = be->size / be->psz;
+	/*
+	 * Placing through netlink: replacing and discarding pages still
+	 * takes the region's ioctls, on an fd of our own.
+	 */
+	be->ctl_fd = be->fd >= 0 ? be->fd : pca_region_open(be->rid, NULL);
+	be->ctl_own = be->fd < 0 && be->ctl_fd >= 0;
 	/* faults wait for us, whatever happens to the connection */
 	ret = pca_attach_fastest(be->fnl, be->rid, PCA_POLICY_WAIT, &be->ring);
 	if (ret) {
@@ -245,6 +251,7 @@ int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
 	be->kind = cfg->backend;
 	be->psz = sysconf(_SC_PAGESIZE);
 	be->fd = -1;
+	be->ctl_fd = -1;
 	be->uffd = -1;
 	be->memfd = -1;
 	switch (be->kind) {
@@ -259,6 +266,10 @@ int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
 
 void mig_be_close(struct mig_be *be)
 {
+	if (be->ctl_own)
+		close(be->ctl_fd);
+	be->ctl_own = 0;
+	be->ctl_fd = -1;
 	if (be->attached && !be->ring)
 		pca_detach(be->fnl, be->rid);
 	be->attached = 0;
@@ -462,10 +473,10 @@ void mig_placer_free(struct mig_placer *pl)
 
 const char *mig_placer_err(struct mig_placer *pl, int ret)
 {
-	if (pl->nl)
-		return pca_strerror(pl->nl);
 	if (pl->msg[0])
 		return pl->msg;
+	if (pl->nl)
+		return pca_strerror(pl->nl);
 	return mig_errstr(ret);
 }
 
@@ -670,12 +681,19 @@ int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n)
 	if (be->kind == MIG_BACKEND_MODULE) {
 		struct pca_range r = { .offset = off, .len = len };
 
-		if (be->fd < 0) {
+		if (be->ctl_fd < 0) {
 			snprintf(pl->msg, sizeof(pl->msg),
-				 "discarding pages needs the region fd");
+				 "discarding pages needs the region fd (--region-fd), or a module that opens regions by id");
 			return -EOPNOTSUPP;
 		}
-		return ioctl(be->fd, PCA_IOC_DISCARD, &r) ? -errno : 0;
+		if (!ioctl(be->ctl_fd, PCA_IOC_DISCARD, &r))
+			return 0;
+		ret = -errno;
+		snprintf(pl->msg, sizeof(pl->msg),
+			 "PCA_IOC_DISCARD of pages %llu-%llu: %s",
+			 (unsigned long long)page,
+			 (unsigned long long)(page + n - 1), mig_errstr(ret));
+		return ret;
 	}
 	if (be->memfd >= 0)
 		ret = fallocate(be->memfd,
@@ -812,7 +830,7 @@ int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
 
 	/*
 	 * Fast path (PCA_FEATURE_PAGE_BITMAPS): one
-	 * pca_fd_discard_bitmap(be->fd, 0, be->size, bitmap, words * 8,
+	 * pca_fd_discard_bitmap(be->ctl_fd, 0, be->size, bitmap, words * 8,
 	 * PCA_DISCARD_SEAL, discarded), which also seals the precopy (later
 	 * PCA_RESOLVE_OVERWRITE fails with -EPERM).  Until then: a
 	 * PCA_IOC_DISCARD per run of set bits.
@@ -889,11 +907,11 @@ int64_t mig_be_present_bitmap(struct mig_be *be, uint64_t *bitmap)
 	}
 	/*
 	 * Fast path for the module (PCA_FEATURE_PAGE_BITMAPS):
-	 * pca_fd_present_log(be->fd, 0, be->size, bitmap, words * 8,
+	 * pca_fd_present_log(be->ctl_fd, 0, be->size, bitmap, words * 8,
 	 * &present).  Until then the region's page cache, as for a memfd:
 	 * a mapping that is never touched, so nothing faults.
 	 */
-	fd = be->kind == MIG_BACKEND_UFFD ? be->memfd : be->fd;
+	fd = be->kind == MIG_BACKEND_UFFD ? be->memfd : be->ctl_fd;
 	if (fd < 0)
 		return -EOPNOTSUPP;
 	map = mmap(NULL, be->size, PROT_READ, MAP_SHARED, fd, 0);

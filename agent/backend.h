@@ -37,6 +37,10 @@ struct mig_be {
 	uint64_t size, pages;
 	/* module */
 	int fd;			/* region fd, or -1: netlink */
+	int ctl_fd;		/* for DISCARD and the present pages: fd, or
+				 * one opened by id for netlink placement
+				 */
+	int ctl_own;		/* ctl_fd is ours to close */
 	uint32_t rid;
 	struct pca_client *fnl;	/* the fault queue, or what attached the ring */
 	struct pca_ring *ring;	/* the fault queue, where the module has rings */

@@ -150,6 +150,8 @@ struct dst {
 	uint64_t overwritten;	/* placed, then replaced by a newer copy */
 	uint64_t rx_pages;	/* page records received */
 	uint64_t resume_held;	/* the region held when this agent resumed */
+	uint64_t *held_at_resume;	/* bitmap of those, or NULL */
+	uint64_t refetched;	/* page records for one of those */
 
 	enum mig_phase phase;
 	unsigned int round;
@@ -336,6 +338,14 @@ static int chan_flush(struct dst_chan *ch, int post)
 	return 0;
 }
 
+/* A page record received: counted, and once more if held at resume. */
+static void count_rx(struct dst *d, uint64_t page)
+{
+	add(&d->rx_pages, 1);
+	if (d->held_at_resume && mig_test_bit(d->held_at_resume, page))
+		add(&d->refetched, 1);
+}
+
 /* Check a page record; the page number or -EPROTO. */
 static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan)
 {
@@ -495,7 +505,7 @@ static void *data_thread(void *arg)
 			ret = page;
 			break;
 		}
-		add(&d->rx_pages, 1);
+		count_rx(d, page);
 		/* a batch holds a page once: the later copy goes after it */
 		if (!post && in_batch(ch, page)) {
 			ret = chan_flush(ch, post);
@@ -614,7 +624,7 @@ static void *preempt_thread(void *arg)
 			ret = page;
 			break;
 		}
-		add(&d->rx_pages, 1);
+		count_rx(d, page);
 		if (!(r.flags & MIG_PAGE_ZERO)) {
 			ret = mig_recv_all(d->conns.pre, buf, d->psz,
 					   d->cfg->io_timeout_ms,
@@ -1242,6 +1252,10 @@ static int restart(struct dst *d)
 				mark_placed(d, p);
 			}
 			d->resume_held = n;
+			d->held_at_resume = malloc(d->words * sizeof(uint64_t));
+			if (d->held_at_resume)
+				memcpy(d->held_at_resume, d->discard,
+				       d->words * sizeof(uint64_t));
 			mig_logf(d->hk, MIG_LOG_INFO,
 				 "the region holds %lld of %llu pages",
 				 (long long)n, (unsigned long long)d->pages);
@@ -1563,6 +1577,7 @@ static void teardown(struct dst *d)
 	free(d->requested);
 	free(d->discard);
 	free(d->final);
+	free(d->held_at_resume);
 	mig_lat_free(&d->lat);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->ctrl_tx);
@@ -1597,6 +1612,7 @@ static void fill_result(struct dst *d)
 	r->overwritten = get(&d->overwritten);
 	r->pages_received = get(&d->rx_pages);
 	r->resume_held = d->resume_held;
+	r->pages_refetched = get(&d->refetched);
 	r->faults = get(&d->faults);
 	r->faults_remote = get(&d->faults_remote);
 	r->faults_early = get(&d->faults_early);
@@ -1617,7 +1633,7 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	d->cfg = cfg;
 	d->res = res;
 	d->hk = &cfg->hooks;
-	d->be.fd = d->be.uffd = d->be.memfd = -1;
+	d->be.fd = d->be.ctl_fd = d->be.uffd = d->be.memfd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ctrl_tx, NULL);
 	pthread_mutex_init(&d->pre_tx, NULL);

@@ -242,6 +242,7 @@ struct mig_result {
 	uint64_t resume_held;		/* destination --resume: pages the
 					 * region held when it took over
 					 */
+	uint64_t pages_refetched;	/* of which received again */
 	uint64_t faults;		/* destination: fault records */
 	uint64_t faults_remote;		/* of which needed the source */
 	uint64_t faults_early;		/* of which before the switchover */

@@ -132,6 +132,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"postcopy_pages\": %" PRIu64 ", \"urgent_pages\": %" PRIu64
 		", \"precopy_placed\": %" PRIu64 ", \"overwritten\": %" PRIu64
 		", \"pages_received\": %" PRIu64 ", \"resume_held\": %" PRIu64
+		", \"pages_refetched\": %" PRIu64
 		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
 		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
 		", \"faults_early\": %" PRIu64 ", \"early_dropped\": %" PRIu64
@@ -146,7 +147,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
 		r->discarded, r->postcopy_pages, r->urgent_pages,
 		r->precopy_placed, r->overwritten, r->pages_received,
-		r->resume_held, r->bytes_sent, r->bytes_received,
+		r->resume_held, r->pages_refetched, r->bytes_sent, r->bytes_received,
 		r->faults, r->faults_remote, r->faults_early,
 		r->early_dropped, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,

@@ -158,9 +158,9 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 {
 	struct wl_opts o;
 
-	opts(&o, 32 * MiB);
+	opts(&o, 16 * MiB);
 	o.uffd = kind;
-	o.rate = 4000;
+	o.rate = 1500;
 	o.writers = 2;
 	o.rounds = rounds;
 	o.downtime_ms = 1;
@@ -381,21 +381,28 @@ static void test_agent_processes(struct pca_test_ctx *t)
 /*
  * The agent that takes over learns from the kernel which pages the
  * region holds (all final after the switchover) and fetches only the
- * missing ones: what it receives is bounded by what was missing, plus 1 %
- * for pages in flight.
+ * missing ones: at most 1 % of the region held is received again.
  */
 static void expect_refetch_bounded(struct pca_test_ctx *t,
 				   const struct wl_result *r)
 {
 	uint64_t missing = r->pages - r->dst.resume_held;
 
-	pca_t_diag(t, "after the restart: %llu pages held, %llu missing, %llu received",
+	pca_t_diag(t, "after the restart: %llu pages held, %llu missing, %llu received, %llu of them held",
 		   (unsigned long long)r->dst.resume_held,
 		   (unsigned long long)missing,
-		   (unsigned long long)r->dst.pages_received);
+		   (unsigned long long)r->dst.pages_received,
+		   (unsigned long long)r->dst.pages_refetched);
 	PCA_EXPECT(t, r->dst.resume_held > 0,
 		   "the new agent found no page in the region");
-	PCA_EXPECT(t, r->dst.pages_received <= missing + r->pages / 100,
+	PCA_EXPECT(t, r->dst.pages_refetched <= r->pages / 100,
+		   "%llu pages held fetched again",
+		   (unsigned long long)r->dst.pages_refetched);
+	/*
+	 * What it receives is what was missing, plus the source's own
+	 * duplicates (a page pushed while its urgent answer was on the way).
+	 */
+	PCA_EXPECT(t, r->dst.pages_received <= missing + r->pages / 20,
 		   "%llu pages received for %llu missing",
 		   (unsigned long long)r->dst.pages_received,
 		   (unsigned long long)missing);
@@ -2792,8 +2799,8 @@ PCA_TEST_F(dest_agent_killed, test_dest_agent_killed, PRECOPY,
 PCA_TEST_F(dest_agent_killed_precopy, test_dest_agent_killed_precopy,
 	   PRECOPY, .timeout = 90)
 PCA_TEST_F(inplace_overwrite, test_inplace_overwrite, PRECOPY,
-	   .timeout = 150)
-PCA_TEST_F(inplace_discard, test_inplace_discard, PRECOPY, .timeout = 150)
+	   .timeout = 180)
+PCA_TEST_F(inplace_discard, test_inplace_discard, PRECOPY, .timeout = 180)
 PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 	 MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)

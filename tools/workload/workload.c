@@ -1155,6 +1155,7 @@ static void json_result(const char *json, struct mig_result *r)
 	r->early_dropped = json_num(json, "early_dropped", 1);
 	r->pages_received = json_num(json, "pages_received", 1);
 	r->resume_held = json_num(json, "resume_held", 1);
+	r->pages_refetched = json_num(json, "pages_refetched", 1);
 	r->tls_ktls = json_num(json, "tls_ktls", 1);
 	r->tls_user = json_num(json, "tls_user", 1);
 	e = strstr(json, "\"error\": \"");
