@@ -806,19 +806,43 @@ int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
 			     void *const *data, unsigned int n,
 			     uint32_t flags)
 {
-	unsigned int i;
+	unsigned int i, k;
 	int ret;
 
+	if (pl->be->kind == MIG_BACKEND_UFFD) {
+		for (i = 0; i < n; i++) {
+			ret = mig_place_overwrite(pl, pages[i], data[i], flags);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
 	/*
 	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY_BATCH with
-	 * PCA_RESOLVE_OVERWRITE for the pages with data.
+	 * PCA_RESOLVE_OVERWRITE.  Until then: a DISCARD per run of adjacent
+	 * pages, then one COPY_BATCH (pages with data) and a ZERO each.
 	 */
-	for (i = 0; i < n; i++) {
-		ret = mig_place_overwrite(pl, pages[i], data[i], flags);
+	for (i = 0; i < n; i = k) {
+		for (k = i + 1; k < n && pages[k] == pages[k - 1] + 1; k++)
+			;
+		ret = mig_place_discard(pl, pages[i], k - i);
 		if (ret)
 			return ret;
 	}
-	return 0;
+	for (i = 0; i < n; i++) {
+		if (data[i])
+			continue;
+		ret = mig_place_zero(pl, pages[i], 1, flags);
+		if (ret)
+			return ret;
+	}
+	for (i = k = 0; i < n; i++) {
+		if (!data[i])
+			continue;
+		pl->run_pages[k] = pages[i];
+		pl->run_data[k++] = data[i];
+	}
+	return mig_place_many(pl, pl->run_pages, pl->run_data, k, flags);
 }
 
 int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,

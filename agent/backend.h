@@ -61,6 +61,8 @@ struct mig_placer {
 	char msg[200];		/* userfaultfd: the last failure */
 	struct pca_copy_entry ents[MIG_PLACE_MAX];
 	struct pca_page pgs[MIG_PLACE_MAX];
+	uint64_t run_pages[MIG_PLACE_MAX];	/* mig_place_overwrite_many() */
+	void *run_data[MIG_PLACE_MAX];
 };
 
 /*
@@ -144,7 +146,7 @@ int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n);
  */
 int mig_place_overwrite(struct mig_placer *pl, uint64_t page,
 			const void *data, uint32_t flags);
-/* @n pages, each from its own buffer (NULL: zeros); see above. */
+/* @n pages (at most MIG_PLACE_MAX), each from its own buffer (NULL: zeros). */
 int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
 			     void *const *data, unsigned int n,
 			     uint32_t flags);

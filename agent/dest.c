@@ -80,6 +80,7 @@ struct dst_chan {
 	uint64_t pages[DST_BATCH];
 	uint32_t vers[DST_BATCH];
 	unsigned int n;
+	pthread_mutex_t page_lock;	/* its pages, before the switchover */
 };
 
 struct dst {
@@ -112,12 +113,16 @@ struct dst {
 	pthread_mutex_t ctrl_tx;
 	pthread_mutex_t pre_tx;	/* d->conns.pre and requests on it */
 	/*
-	 * Before the switchover: a page's state, version and presence in
-	 * the region change together under it (data, preempt channels).
+	 * Before the switchover a page's state, version and presence in the
+	 * region change together under the page lock of its data channel
+	 * (dst_chan.page_lock, see lock_page()): taken by that channel and by
+	 * the preempt channel; the switchover takes them all, in channel
+	 * order.  d->lock nests inside.
 	 */
-	pthread_mutex_t page_lock;
 	int switched;		/* discard applied, VMM resumed */
-	int sealed;		/* discard applied: copies are final; page_lock */
+	int sealed;		/* discard applied: copies are final;
+				 * every page lock
+				 */
 	unsigned int ended;	/* channels past END_PRECOPY, this epoch
 				 * (data channels and the preempt channel)
 				 */
@@ -172,6 +177,32 @@ static uint64_t get(const uint64_t *ctr)
 static uint8_t state_of(struct dst *d, uint64_t page)
 {
 	return __atomic_load_n(&d->state[page], __ATOMIC_ACQUIRE);
+}
+
+/* The page lock of @page: its data channel's. */
+static pthread_mutex_t *lock_page(struct dst *d, uint64_t page)
+{
+	pthread_mutex_t *m = &d->ch[(page / 64) % d->nch].page_lock;
+
+	pthread_mutex_lock(m);
+	return m;
+}
+
+/* Every page lock, for the switchover and a restart. */
+static void lock_all_pages(struct dst *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nch; i++)
+		pthread_mutex_lock(&d->ch[i].page_lock);
+}
+
+static void unlock_all_pages(struct dst *d)
+{
+	unsigned int i;
+
+	for (i = d->nch; i-- > 0; )
+		pthread_mutex_unlock(&d->ch[i].page_lock);
 }
 
 static void timed_wait(struct dst *d)
@@ -276,7 +307,7 @@ static int chan_flush_precopy(struct dst_chan *ch, void **ptrs)
 	unsigned int i, k = 0, o = 0;
 	int ret;
 
-	pthread_mutex_lock(&d->page_lock);
+	pthread_mutex_lock(&ch->page_lock);
 	for (i = 0; i < ch->n; i++) {
 		uint64_t p = ch->pages[i];
 
@@ -304,7 +335,7 @@ static int chan_flush_precopy(struct dst_chan *ch, void **ptrs)
 		add(&d->precopy_placed, k);
 		add(&d->overwritten, o);
 	}
-	pthread_mutex_unlock(&d->page_lock);
+	pthread_mutex_unlock(&ch->page_lock);
 	return ret;
 }
 
@@ -376,7 +407,7 @@ static int chan_zero(struct dst_chan *ch, uint64_t page, uint32_t ver,
 	int ret = 0, over = 0;
 
 	if (!post) {
-		pthread_mutex_lock(&d->page_lock);
+		pthread_mutex_lock(&ch->page_lock);
 		if (state_of(d, page) == ST_PLACED) {
 			if (d->ver[page] >= ver)
 				goto out;
@@ -400,7 +431,7 @@ static int chan_zero(struct dst_chan *ch, uint64_t page, uint32_t ver,
 	}
 out:
 	if (!post)
-		pthread_mutex_unlock(&d->page_lock);
+		pthread_mutex_unlock(&ch->page_lock);
 	return ret;
 }
 
@@ -414,7 +445,7 @@ out:
  * pca_fd_recv(be.fd, fd, offsets, n, flags, &received) reads them
  * straight into new pages of the region and places them; before the
  * switchover the version check of chan_flush_precopy() is made first,
- * under page_lock, and a page to replace takes PCA_RESOLVE_OVERWRITE.
+ * under the page lock, and a page to replace takes PCA_RESOLVE_OVERWRITE.
  * With one header per page, @n is 1.
  */
 static int chan_recv_pages(struct dst_chan *ch, int fd, unsigned int n,
@@ -546,15 +577,16 @@ static int place_urgent(struct dst *d, struct mig_placer *pl,
 			const struct mig_rec *r, uint64_t page, const void *buf)
 {
 	const void *data = (r->flags & MIG_PAGE_ZERO) ? NULL : buf;
+	pthread_mutex_t *m;
 	int early, ret;
 
-	pthread_mutex_lock(&d->page_lock);
+	m = lock_page(d, page);
 	early = !d->sealed;
 	if (early && state_of(d, page) == ST_PLACED) {
 		if (d->ver[page] >= r->arg) {
 			/* what the region holds is as new: wake only */
 			ret = mig_place_wake(pl, page, 1);
-			pthread_mutex_unlock(&d->page_lock);
+			pthread_mutex_unlock(m);
 			resolved(d, page);
 			return ret;
 		}
@@ -576,7 +608,7 @@ static int place_urgent(struct dst *d, struct mig_placer *pl,
 			mig_set_bit(d->final, page);
 		mark_placed(d, page);
 	}
-	pthread_mutex_unlock(&d->page_lock);
+	pthread_mutex_unlock(m);
 	return ret;
 }
 
@@ -1268,9 +1300,9 @@ static int restart(struct dst *d)
 				      mig_errstr(ret));
 			return ret;
 		}
-		pthread_mutex_lock(&d->page_lock);
+		lock_all_pages(d);
 		d->sealed = 1;
-		pthread_mutex_unlock(&d->page_lock);
+		unlock_all_pages(d);
 		pthread_mutex_lock(&d->lock);
 		d->switched = 1;
 		pthread_mutex_unlock(&d->lock);
@@ -1309,12 +1341,12 @@ static int apply_switchover(struct dst *d)
 		return -ENOMEM;
 	}
 	/* answers after the source paused may still be placed meanwhile */
-	pthread_mutex_lock(&d->page_lock);
+	lock_all_pages(d);
 	for (w = 0; w < d->words; w++)
 		d->discard[w] &= ~d->final[w];
 	ret = mig_place_discard_bitmap(pl, d->discard, &discarded);
 	if (ret) {
-		pthread_mutex_unlock(&d->page_lock);
+		unlock_all_pages(d);
 		mig_set_error(d->res, 0, "switchover: %s",
 			      mig_placer_err(pl, ret));
 		mig_placer_free(pl);
@@ -1340,7 +1372,7 @@ static int apply_switchover(struct dst *d)
 	}
 	/* from here on every copy is final: none replaces another */
 	d->sealed = 1;
-	pthread_mutex_unlock(&d->page_lock);
+	unlock_all_pages(d);
 	mig_placer_free(pl);
 	add(&d->early_dropped, stale);
 	mig_logf(d->hk, MIG_LOG_DEBUG,
@@ -1582,7 +1614,8 @@ static void teardown(struct dst *d)
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->ctrl_tx);
 	pthread_mutex_destroy(&d->pre_tx);
-	pthread_mutex_destroy(&d->page_lock);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		pthread_mutex_destroy(&d->ch[i].page_lock);
 	pthread_cond_destroy(&d->cond);
 }
 
@@ -1625,6 +1658,7 @@ static void fill_result(struct dst *d)
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct dst *d;
+	unsigned int i;
 	int ret, checked;
 
 	d = mig_run_alloc(res, MIG_DEST, sizeof(*d));
@@ -1637,7 +1671,8 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ctrl_tx, NULL);
 	pthread_mutex_init(&d->pre_tx, NULL);
-	pthread_mutex_init(&d->page_lock, NULL);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		pthread_mutex_init(&d->ch[i].page_lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	mig_conns_init(&d->conns, cfg, &d->lock, &d->cond, &d->nch,
 		       &d->ctrl_tx, &d->pre_tx);

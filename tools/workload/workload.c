@@ -1508,6 +1508,33 @@ static uint64_t hwm_bytes(pid_t pid)
 	return kb * 1024;
 }
 
+/*
+ * The largest RSS high-water mark among the children of @pid (a daemon's
+ * workers, which run the migrations), in bytes; 0 if unknown.
+ */
+static uint64_t children_hwm(pid_t pid)
+{
+	char path[64];
+	uint64_t max = 0, b;
+	FILE *f;
+	int c;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &c) == 1) {
+		b = hwm_bytes(c);
+		if (b > max)
+			max = b;
+	}
+	fclose(f);
+	return max;
+}
+
 static void stop_daemon(struct wl *w, pid_t pid)
 {
 	int status;
@@ -1660,6 +1687,7 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	struct relay_vmm dst = { .role = MIG_DEST };
 	char sargs[512], dargs[256], id[2 * MIG_ID_LEN + 1];
 	pid_t sd = -1, dd = -1;
+	uint64_t worker_hwm = 0, hwm_at = 0;
 	uint8_t raw[MIG_ID_LEN];
 	uint64_t deadline;
 	int ret;
@@ -1715,8 +1743,15 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 
 	deadline = mig_now_ns() + wl_ms(600000) * 1000000ULL;
 	while (!dst.done || !src.done) {
+		uint64_t now = mig_now_ns();
+
 		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
 		relay_vmm_poll(w, &dst, src.done ? 100 : 10);
+		/* the worker's high-water mark, before it exits */
+		if (now - hwm_at > 100000000ULL) {
+			worker_hwm = MIG_MAX(worker_hwm, children_hwm(dd));
+			hwm_at = now;
+		}
 		/* the destination failed: the source must stop too */
 		if (dst.done && !src.done &&
 		    dst.last.phase != PCA_MIG_COMPLETED &&
@@ -1745,9 +1780,10 @@ out:
 	pca_client_close(src.c);
 	pca_client_close(dst.c);
 	netns_enter(w, w->ns_home);
-	/* complete: every page is present */
+	/* daemon and worker; complete: every page is present */
 	if (!ret && dd > 0)
-		w->r->dest_peak_bytes = hwm_bytes(dd) + w->pages * w->psz;
+		w->r->dest_peak_bytes = hwm_bytes(dd) + worker_hwm +
+					w->pages * w->psz;
 	stop_daemon(w, sd);
 	stop_daemon(w, dd);
 	return ret;
