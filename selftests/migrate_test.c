@@ -418,12 +418,13 @@ static void dest_agent_killed(struct pca_test_ctx *t, unsigned int rounds)
 		PCA_SKIP(t, "no /bin/postcopy-agent");
 	opts(&o, 16 * MiB);
 	o.rounds = rounds;
-	o.rate = rounds ? 1000 : 0;
+	o.rate = rounds ? 2000 : 0;
 	o.downtime_ms = 1;
 	o.dest_rate = 3000;
 	o.agent = "/bin/postcopy-agent";
 	o.cut = WL_CUT_POSTCOPY;
-	o.cut_pct = 10;
+	/* after precopy little is missing: die well before the end */
+	o.cut_pct = rounds ? 2 : 10;
 	o.kill = WL_KILL_DEST;
 	migrate_ok(t, &o, &r);
 	PCA_EXPECT(t, r.killed, "the destination agent was not killed");
