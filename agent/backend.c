@@ -183,6 +183,12 @@ static int open_module(struct mig_be *be, const struct mig_config *cfg,
 		}
 	}
 	be->pages = be->size / be->psz;
+	/*
+	 * Placing through netlink: replacing and discarding pages still
+	 * takes the region's ioctls, on an fd of our own.
+	 */
+	be->ctl_fd = be->fd >= 0 ? be->fd : pca_region_open(be->rid, NULL);
+	be->ctl_own = be->fd < 0 && be->ctl_fd >= 0;
 	/* faults wait for us, whatever happens to the connection */
 	ret = pca_attach_fastest(be->fnl, be->rid, PCA_POLICY_WAIT, &be->ring);
 	if (ret) {
@@ -245,6 +251,7 @@ int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
 	be->kind = cfg->backend;
 	be->psz = sysconf(_SC_PAGESIZE);
 	be->fd = -1;
+	be->ctl_fd = -1;
 	be->uffd = -1;
 	be->memfd = -1;
 	switch (be->kind) {
@@ -259,6 +266,10 @@ int mig_be_open(struct mig_be *be, const struct mig_config *cfg,
 
 void mig_be_close(struct mig_be *be)
 {
+	if (be->ctl_own)
+		close(be->ctl_fd);
+	be->ctl_own = 0;
+	be->ctl_fd = -1;
 	if (be->attached && !be->ring)
 		pca_detach(be->fnl, be->rid);
 	be->attached = 0;
@@ -462,10 +473,10 @@ void mig_placer_free(struct mig_placer *pl)
 
 const char *mig_placer_err(struct mig_placer *pl, int ret)
 {
-	if (pl->nl)
-		return pca_strerror(pl->nl);
 	if (pl->msg[0])
 		return pl->msg;
+	if (pl->nl)
+		return pca_strerror(pl->nl);
 	return mig_errstr(ret);
 }
 
@@ -670,12 +681,19 @@ int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n)
 	if (be->kind == MIG_BACKEND_MODULE) {
 		struct pca_range r = { .offset = off, .len = len };
 
-		if (be->fd < 0) {
+		if (be->ctl_fd < 0) {
 			snprintf(pl->msg, sizeof(pl->msg),
-				 "discarding pages needs the region fd");
+				 "discarding pages needs the region fd (--region-fd), or a module that opens regions by id");
 			return -EOPNOTSUPP;
 		}
-		return ioctl(be->fd, PCA_IOC_DISCARD, &r) ? -errno : 0;
+		if (!ioctl(be->ctl_fd, PCA_IOC_DISCARD, &r))
+			return 0;
+		ret = -errno;
+		snprintf(pl->msg, sizeof(pl->msg),
+			 "PCA_IOC_DISCARD of pages %llu-%llu: %s",
+			 (unsigned long long)page,
+			 (unsigned long long)(page + n - 1), mig_errstr(ret));
+		return ret;
 	}
 	if (be->memfd >= 0)
 		ret = fallocate(be->memfd,
@@ -704,4 +722,231 @@ int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n)
 			__atomic_fetch_sub(&be->npresent, 1, __ATOMIC_ACQ_REL);
 	}
 	return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Replacing and discarding placed pages, and finding the present ones
+ */
+
+static int be_test_present(const struct mig_be *be, uint64_t page)
+{
+	return be->kind != MIG_BACKEND_UFFD || mig_test_bit(be->present, page);
+}
+
+static const uint8_t *zero_page(uint32_t psz)
+{
+	static uint8_t *zeros;
+	uint8_t *z = __atomic_load_n(&zeros, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (z)
+		return z;
+	z = calloc(1, psz);
+	if (!z)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&zeros, &none, z, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		free(z);
+		z = none;
+	}
+	return z;
+}
+
+static int uffd_overwrite(struct mig_placer *pl, uint64_t page,
+			  const void *data, uint32_t flags)
+{
+	struct mig_be *be = pl->be;
+	uint64_t off = page * be->psz;
+	ssize_t done;
+	int ret;
+
+	if (!be_test_present(be, page))
+		return uffd_fill(pl, page, 1, data, flags);
+	if (be->memfd >= 0) {
+		/* the page stays present: nobody faults meanwhile */
+		if (!data)
+			data = zero_page(be->psz);
+		if (!data)
+			return -ENOMEM;
+		done = pwrite(be->memfd, data, be->psz, off);
+		if (done == (ssize_t)be->psz)
+			return 0;
+		ret = done < 0 ? -errno : -EIO;
+		snprintf(pl->msg, sizeof(pl->msg),
+			 "writing page %llu into the memfd: %s",
+			 (unsigned long long)page, mig_errstr(ret));
+		return ret;
+	}
+	ret = mig_place_discard(pl, page, 1);
+	return ret ? ret : uffd_fill(pl, page, 1, data, flags);
+}
+
+int mig_place_overwrite(struct mig_placer *pl, uint64_t page,
+			const void *data, uint32_t flags)
+{
+	struct mig_be *be = pl->be;
+	int ret;
+
+	pl->msg[0] = '\0';
+	if (be->kind == MIG_BACKEND_UFFD)
+		return uffd_overwrite(pl, page, data, flags);
+	/*
+	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY with
+	 * PCA_RESOLVE_OVERWRITE replaces the page atomically.  Until then:
+	 * DISCARD and COPY, with a window in which the page is missing: a
+	 * fault in it waits for the COPY that follows.
+	 */
+	ret = mig_place_discard(pl, page, 1);
+	if (ret)
+		return ret;
+	return data ? mig_place_copy(pl, page, data, flags) :
+		      mig_place_zero(pl, page, 1, flags);
+}
+
+int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
+			     void *const *data, unsigned int n,
+			     uint32_t flags)
+{
+	unsigned int i, k;
+	int ret;
+
+	if (pl->be->kind == MIG_BACKEND_UFFD) {
+		for (i = 0; i < n; i++) {
+			ret = mig_place_overwrite(pl, pages[i], data[i], flags);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
+	/*
+	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY_BATCH with
+	 * PCA_RESOLVE_OVERWRITE.  Until then: a DISCARD per run of adjacent
+	 * pages, then one COPY_BATCH (pages with data) and a ZERO each.
+	 */
+	for (i = 0; i < n; i = k) {
+		for (k = i + 1; k < n && pages[k] == pages[k - 1] + 1; k++)
+			;
+		ret = mig_place_discard(pl, pages[i], k - i);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < n; i++) {
+		if (data[i])
+			continue;
+		ret = mig_place_zero(pl, pages[i], 1, flags);
+		if (ret)
+			return ret;
+	}
+	for (i = k = 0; i < n; i++) {
+		if (!data[i])
+			continue;
+		pl->run_pages[k] = pages[i];
+		pl->run_data[k++] = data[i];
+	}
+	return mig_place_many(pl, pl->run_pages, pl->run_data, k, flags);
+}
+
+int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
+			     uint64_t *discarded)
+{
+	struct mig_be *be = pl->be;
+	uint64_t p = 0, first, n = 0, before = 0;
+	int ret;
+
+	/*
+	 * Fast path (PCA_FEATURE_PAGE_BITMAPS): one
+	 * pca_fd_discard_bitmap(be->ctl_fd, 0, be->size, bitmap, words * 8,
+	 * PCA_DISCARD_SEAL, discarded), which also seals the precopy (later
+	 * PCA_RESOLVE_OVERWRITE fails with -EPERM).  Until then: a
+	 * PCA_IOC_DISCARD per run of set bits.
+	 */
+	*discarded = 0;
+	if (be->kind == MIG_BACKEND_UFFD)
+		before = __atomic_load_n(&be->npresent, __ATOMIC_ACQUIRE);
+	while (p < be->pages) {
+		if (!(p % 64) && !bitmap[p / 64]) {
+			p += 64;
+			continue;
+		}
+		if (!mig_test_bit(bitmap, p)) {
+			p++;
+			continue;
+		}
+		first = p;
+		while (p < be->pages && mig_test_bit(bitmap, p))
+			p++;
+		ret = mig_place_discard(pl, first, p - first);
+		if (ret)
+			return ret;
+		n += p - first;
+	}
+	if (be->kind == MIG_BACKEND_UFFD)
+		n = before - __atomic_load_n(&be->npresent, __ATOMIC_ACQUIRE);
+	*discarded = n;
+	return 0;
+}
+
+/* The pages of the region's mapping @map that are resident, into @bitmap. */
+static int64_t resident(struct mig_be *be, void *map, uint64_t *bitmap)
+{
+	const uint64_t step = 65536;
+	unsigned char *vec = malloc(step);
+	uint64_t first, i, n = 0;
+
+	if (!vec)
+		return -ENOMEM;
+	for (first = 0; first < be->pages; first += step) {
+		uint64_t k = MIG_MIN(step, be->pages - first);
+
+		if (mincore((uint8_t *)map + first * be->psz, k * be->psz,
+			    vec)) {
+			int ret = -errno;
+
+			free(vec);
+			return ret;
+		}
+		for (i = 0; i < k; i++) {
+			if (vec[i] & 1) {
+				mig_set_bit(bitmap, first + i);
+				n++;
+			}
+		}
+	}
+	free(vec);
+	return n;
+}
+
+int64_t mig_be_present_bitmap(struct mig_be *be, uint64_t *bitmap)
+{
+	uint64_t words = (be->pages + 63) / 64;
+	int64_t n;
+	void *map;
+	int fd;
+
+	memset(bitmap, 0, words * sizeof(uint64_t));
+	if (be->kind == MIG_BACKEND_UFFD && be->memfd < 0) {
+		if (!be->local)
+			return -EOPNOTSUPP;
+		n = resident(be, (void *)(uintptr_t)be->base, bitmap);
+		goto out;
+	}
+	/*
+	 * Fast path for the module (PCA_FEATURE_PAGE_BITMAPS):
+	 * pca_fd_present_log(be->ctl_fd, 0, be->size, bitmap, words * 8,
+	 * &present).  Until then the region's page cache, as for a memfd:
+	 * a mapping that is never touched, so nothing faults.
+	 */
+	fd = be->kind == MIG_BACKEND_UFFD ? be->memfd : be->ctl_fd;
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	map = mmap(NULL, be->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	n = resident(be, map, bitmap);
+	munmap(map, be->size);
+out:
+	if (n < 0 || be->kind != MIG_BACKEND_UFFD)
+		return n;
+	memcpy(be->present, bitmap, words * sizeof(uint64_t));
+	__atomic_store_n(&be->npresent, (uint64_t)n, __ATOMIC_RELEASE);
+	return n;
 }

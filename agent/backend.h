@@ -37,6 +37,10 @@ struct mig_be {
 	uint64_t size, pages;
 	/* module */
 	int fd;			/* region fd, or -1: netlink */
+	int ctl_fd;		/* for DISCARD and the present pages: fd, or
+				 * one opened by id for netlink placement
+				 */
+	int ctl_own;		/* ctl_fd is ours to close */
 	uint32_t rid;
 	struct pca_client *fnl;	/* the fault queue, or what attached the ring */
 	struct pca_ring *ring;	/* the fault queue, where the module has rings */
@@ -57,6 +61,8 @@ struct mig_placer {
 	char msg[200];		/* userfaultfd: the last failure */
 	struct pca_copy_entry ents[MIG_PLACE_MAX];
 	struct pca_page pgs[MIG_PLACE_MAX];
+	uint64_t run_pages[MIG_PLACE_MAX];	/* mig_place_overwrite_many() */
+	void *run_data[MIG_PLACE_MAX];
 };
 
 /*
@@ -130,5 +136,37 @@ int mig_place_wake(struct mig_placer *pl, uint64_t page, uint64_t n);
  * MADV_DONTNEED on a local anonymous range.
  */
 int mig_place_discard(struct mig_placer *pl, uint64_t page, uint64_t n);
+/*
+ * Replace @page, present already, with @data (zeros when NULL): for the
+ * precopy only, while nobody runs on the region.  A page not present is
+ * placed as by mig_place_copy().  Module: PCA_IOC_DISCARD, then COPY (or
+ * ZERO): a fault between the two waits for the copy; userfaultfd: a
+ * write into the memfd (the page stays present), or MADV_DONTNEED and
+ * UFFDIO_COPY on a local anonymous range.
+ */
+int mig_place_overwrite(struct mig_placer *pl, uint64_t page,
+			const void *data, uint32_t flags);
+/* @n pages (at most MIG_PLACE_MAX), each from its own buffer (NULL: zeros). */
+int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
+			     void *const *data, unsigned int n,
+			     uint32_t flags);
+/*
+ * Make every page whose bit is set in @bitmap (one bit per page of the
+ * region) missing again, in as few calls as the backend allows;
+ * *@discarded: how many of them were present, where the backend knows,
+ * else how many bits were set.
+ */
+int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
+			     uint64_t *discarded);
+/*
+ * Which pages the destination holds (one bit per page of the region, set:
+ * present), learnt from the kernel, not from this process's memory: the
+ * way a restarted agent finds what its predecessor placed.  Without a
+ * fault: mincore() over a mapping of the region or memfd (page cache
+ * residency), or of a local anonymous range.  Sets the userfaultfd
+ * backend's own present bitmap to match.  The count of pages present,
+ * or -errno (-EOPNOTSUPP: the backend cannot tell).
+ */
+int64_t mig_be_present_bitmap(struct mig_be *be, uint64_t *bitmap);
 
 #endif /* PCA_BACKEND_H */

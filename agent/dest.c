@@ -6,46 +6,45 @@
  * region, or memory registered with userfaultfd.  Everything below is
  * the same for both.
  *
- * A page placed into the region is meant to be final: discarding it
- * again (PCA_IOC_DISCARD, or a hole punched for userfaultfd) is only the
- * safety net for placed pages the switchover names as stale.  Precopy
- * pages are therefore *staged*: received into an anonymous buffer the size
- * of the region (MAP_NORESERVE, so only received pages take memory), a
- * later copy of a page overwriting the earlier one.  Nothing is placed
- * before the switchover.
+ * Pages are placed in place: every page is held once, in the region.
+ * During the precopy (the destination VMM does not run yet) each page a
+ * data channel delivers is placed at once; a later copy of a page (a
+ * resend in a later round, or a newer copy over an early urgent answer)
+ * replaces the one placed (mig_place_overwrite()).  Versions decide: a
+ * copy is taken only over an older one.
  *
  * Switchover: once every data channel has delivered END_PRECOPY (so every
- * precopy page sent before it is staged), the source's discard bitmap is
- * applied: staged copies of those pages (dirtied after they were sent, or
- * never sent) are dropped.  What remains staged is final.  The VMM is
- * told to resume at once; it does not wait for anything to be placed.
+ * precopy page sent before it is placed), the source's discard bitmap
+ * (pages dirtied after they were sent, or never sent), minus the pages
+ * known final, is applied in one backend call (mig_place_discard_bitmap()):
+ * those pages are missing again and fault.  What remains placed is final.
+ * The VMM is told to resume at once.
  *
  * Faults are served from the start: before the switchover (a VMM reads
- * guest RAM while it loads its device state) every fault is an urgent
- * request for the source's current copy, which is placed at once.  Such
- * a page stays subject to the switchover: a newer copy of it arriving on
- * a data channel discards it from the region again (the newer copy is
- * staged), and so does the discard bitmap.  Versions decide: a copy is
- * taken only over an older one.  The source ends its pre-switchover
+ * guest RAM while it loads its device state) a fault on a missing page
+ * is an urgent request for the source's current copy, which is placed at
+ * once; a page placed already does not fault.  Such a page stays subject
+ * to the switchover like any precopy page: a newer copy replaces it, the
+ * discard bitmap makes it missing.  The source ends its pre-switchover
  * answers with END_PRECOPY on the preempt channel, and the switchover
  * waits for it as for the data channels, so that no answer read before
  * the source paused is placed after the discard bitmap was applied.
  * Once it is applied the destination says so (SWITCHED), before the VMM
  * is told to run.
  *
- * Postcopy: a fault on a staged page is resolved locally from the staging
- * buffer; a fault on a missing page becomes an urgent request on the
- * preempt channel.  A stager thread places the staged pages in bulk
- * (COPY_BATCH with DONTWAKE, then one WAKE per chunk) and frees the
- * staging memory behind it; the background stream from the source is
- * placed as it arrives.  When every page is present the destination
- * tells the source, waits for its statistics, and detaches.
+ * Postcopy: pages placed are final and served by the kernel; a fault on a
+ * missing page becomes an urgent request on the preempt channel, and the
+ * background stream from the source is placed as it arrives.  When every
+ * page is present the destination tells the source, waits for its
+ * statistics, and detaches.
  *
- * Per page the destination keeps a state (missing, staged, staged zero,
- * placed) and the version of the copy it holds (wire.h); after a broken
- * connection it reconnects with backoff and sends the versions, and the
- * source sends what is missing or stale.  Faults meanwhile stay blocked
- * (PCA_POLICY_WAIT) and are requested again once connected.
+ * Per page the destination keeps a state (missing, placed) and the
+ * version of the copy it holds (wire.h); after a broken connection it
+ * reconnects with backoff and sends the versions, and the source sends
+ * what is missing or stale.  Faults meanwhile stay blocked
+ * (PCA_POLICY_WAIT) and are requested again once connected.  An agent
+ * restarted after the switchover learns what the region holds from the
+ * kernel (mig_be_present_bitmap()), all of it final.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,14 +64,11 @@
 
 enum {
 	ST_MISSING,
-	ST_STAGED,
-	ST_STAGED_ZERO,
 	ST_PLACED,
 };
 
-/* Pages per placement batch of a data channel, and per stager step. */
+/* Pages per placement batch of a data channel. */
 #define DST_BATCH	64
-#define STAGER_CHUNK	512
 
 struct dst;
 
@@ -84,6 +80,7 @@ struct dst_chan {
 	uint64_t pages[DST_BATCH];
 	uint32_t vers[DST_BATCH];
 	unsigned int n;
+	pthread_mutex_t page_lock;	/* its pages, before the switchover */
 };
 
 struct dst {
@@ -95,7 +92,6 @@ struct dst {
 	struct mig_tls *tls;	/* NULL: --insecure */
 	uint64_t size, pages, words;
 	uint32_t psz;
-	uint8_t *stage;
 	uint8_t *state;		/* ST_*, atomic */
 	uint32_t *ver;
 	uint64_t *fault_ns;	/* fault time of a waiting page, atomic */
@@ -103,7 +99,6 @@ struct dst {
 	uint64_t *discard;	/* the switchover's bitmap */
 	uint64_t *final;	/* answers read after the source paused */
 	uint64_t placed;	/* atomic */
-	uint64_t held;		/* atomic: staged or placed */
 
 	uint8_t id[MIG_ID_LEN];
 	char idtxt[2 * MIG_ID_LEN + 1];
@@ -118,11 +113,16 @@ struct dst {
 	pthread_mutex_t ctrl_tx;
 	pthread_mutex_t pre_tx;	/* d->conns.pre and requests on it */
 	/*
-	 * Before the switchover: a page's state, version and presence in
-	 * the region change together under it (data, preempt channels).
+	 * Before the switchover a page's state, version and presence in the
+	 * region change together under the page lock of its data channel
+	 * (dst_chan.page_lock, see lock_page()): taken by that channel and by
+	 * the preempt channel; the switchover takes them all, in channel
+	 * order.  d->lock nests inside.
 	 */
-	pthread_mutex_t page_lock;
 	int switched;		/* discard applied, VMM resumed */
+	int sealed;		/* discard applied: copies are final;
+				 * every page lock
+				 */
 	unsigned int ended;	/* channels past END_PRECOPY, this epoch
 				 * (data channels and the preempt channel)
 				 */
@@ -142,16 +142,21 @@ struct dst {
 	uint64_t t_connected;	/* first contact made */
 	char fatal_msg[256];
 
-	/* workers: the fault thread from the start, the stager after */
+	/* the fault thread, from the start */
 	int stop_workers;	/* atomic */
-	int fault_running, stager_running;
-	pthread_t fault_th, stager_th;
+	int fault_running;
+	pthread_t fault_th;
 	struct mig_lat lat;
 
 	/* atomic counters */
-	uint64_t bytes, faults, faults_remote, staged_placed, urgent_rx;
+	uint64_t bytes, faults, faults_remote, precopy_placed, urgent_rx;
 	uint64_t faults_early;	/* before the switchover */
-	uint64_t early_dropped;	/* placed early, then discarded again */
+	uint64_t early_dropped;	/* placed, then discarded as stale */
+	uint64_t overwritten;	/* placed, then replaced by a newer copy */
+	uint64_t rx_pages;	/* page records received */
+	uint64_t resume_held;	/* the region held when this agent resumed */
+	uint64_t *held_at_resume;	/* bitmap of those, or NULL */
+	uint64_t refetched;	/* page records for one of those */
 
 	enum mig_phase phase;
 	unsigned int round;
@@ -174,6 +179,32 @@ static uint8_t state_of(struct dst *d, uint64_t page)
 	return __atomic_load_n(&d->state[page], __ATOMIC_ACQUIRE);
 }
 
+/* The page lock of @page: its data channel's. */
+static pthread_mutex_t *lock_page(struct dst *d, uint64_t page)
+{
+	pthread_mutex_t *m = &d->ch[(page / 64) % d->nch].page_lock;
+
+	pthread_mutex_lock(m);
+	return m;
+}
+
+/* Every page lock, for the switchover and a restart. */
+static void lock_all_pages(struct dst *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->nch; i++)
+		pthread_mutex_lock(&d->ch[i].page_lock);
+}
+
+static void unlock_all_pages(struct dst *d)
+{
+	unsigned int i;
+
+	for (i = d->nch; i-- > 0; )
+		pthread_mutex_unlock(&d->ch[i].page_lock);
+}
+
 static void timed_wait(struct dst *d)
 {
 	mig_cond_wait_tick(&d->cond, &d->lock);
@@ -193,7 +224,7 @@ static void progress(struct dst *d, int force)
 	p.phase = d->phase;
 	p.round = d->round;
 	p.pages = d->pages;
-	p.pages_remaining = d->pages - get(&d->held);
+	p.pages_remaining = d->pages - get(&d->placed);
 	p.bytes = get(&d->bytes);
 	p.faults = get(&d->faults);
 	p.reconnects = d->res->reconnects + (d->phase == MIG_PHASE_RECOVERING);
@@ -246,23 +277,15 @@ static void resolved(struct dst *d, uint64_t page)
 /* @page is present in the region: count it once. */
 static void mark_placed(struct dst *d, uint64_t page)
 {
-	uint8_t old = state_of(d, page);
+	uint8_t old = ST_MISSING;
 
-	while (old != ST_PLACED) {
-		if (__atomic_compare_exchange_n(&d->state[page], &old,
-						ST_PLACED, 0, __ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE)) {
-			if (old == ST_MISSING)
-				add(&d->held, 1);
-			if (__atomic_add_fetch(&d->placed, 1,
-					       __ATOMIC_ACQ_REL) == d->pages) {
-				pthread_mutex_lock(&d->lock);
-				d->all_placed = 1;
-				pthread_cond_broadcast(&d->cond);
-				pthread_mutex_unlock(&d->lock);
-			}
-			break;
-		}
+	if (__atomic_compare_exchange_n(&d->state[page], &old, ST_PLACED, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    __atomic_add_fetch(&d->placed, 1, __ATOMIC_ACQ_REL) == d->pages) {
+		pthread_mutex_lock(&d->lock);
+		d->all_placed = 1;
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
 	}
 	resolved(d, page);
 }
@@ -271,7 +294,55 @@ static void mark_placed(struct dst *d, uint64_t page)
  * Data, preempt and control channels
  */
 
-static int chan_flush(struct dst_chan *ch)
+/*
+ * Precopy: place the batch, each page over an older copy only.  Copies
+ * of a page on its data channel come in the order they were sent (a
+ * batch holds a page once); the region may hold an urgent answer, older
+ * or newer: the versions tell.
+ */
+static int chan_flush_precopy(struct dst_chan *ch, void **ptrs)
+{
+	struct dst *d = ch->d;
+	uint64_t pages[DST_BATCH], over[DST_BATCH];
+	void *data[DST_BATCH], *odata[DST_BATCH];
+	uint32_t vers[DST_BATCH], overs[DST_BATCH];
+	unsigned int i, k = 0, o = 0;
+	int ret;
+
+	pthread_mutex_lock(&ch->page_lock);
+	for (i = 0; i < ch->n; i++) {
+		uint64_t p = ch->pages[i];
+
+		if (state_of(d, p) != ST_PLACED) {
+			pages[k] = p;
+			data[k] = ptrs[i];
+			vers[k++] = ch->vers[i];
+		} else if (d->ver[p] < ch->vers[i]) {
+			over[o] = p;
+			odata[o] = ptrs[i];
+			overs[o++] = ch->vers[i];
+		}
+		/* else the region holds a newer copy: this one is dropped */
+	}
+	ret = mig_place_many(&ch->pl, pages, data, k, 0);
+	if (!ret && o)
+		ret = mig_place_overwrite_many(&ch->pl, over, odata, o, 0);
+	if (!ret) {
+		for (i = 0; i < k; i++) {
+			d->ver[pages[i]] = vers[i];
+			mark_placed(d, pages[i]);
+		}
+		for (i = 0; i < o; i++)
+			d->ver[over[i]] = overs[i];
+		add(&d->precopy_placed, k);
+		add(&d->overwritten, o);
+	}
+	pthread_mutex_unlock(&ch->page_lock);
+	return ret;
+}
+
+/* Place the pages received into the batch. */
+static int chan_flush(struct dst_chan *ch, int post)
 {
 	struct dst *d = ch->d;
 	void *ptrs[DST_BATCH];
@@ -282,18 +353,30 @@ static int chan_flush(struct dst_chan *ch)
 		return 0;
 	for (i = 0; i < ch->n; i++)
 		ptrs[i] = ch->buf + (size_t)i * d->psz;
-	ret = mig_place_many(&ch->pl, ch->pages, ptrs, ch->n, 0);
+	if (!post) {
+		ret = chan_flush_precopy(ch, ptrs);
+	} else {
+		ret = mig_place_many(&ch->pl, ch->pages, ptrs, ch->n, 0);
+		for (i = 0; !ret && i < ch->n; i++) {
+			d->ver[ch->pages[i]] = ch->vers[i];
+			mark_placed(d, ch->pages[i]);
+		}
+	}
 	if (ret) {
 		set_fatal(d, "placing pages: %s",
-				  mig_placer_err(&ch->pl, ret));
+			  mig_placer_err(&ch->pl, ret));
 		return ret;
-	}
-	for (i = 0; i < ch->n; i++) {
-		d->ver[ch->pages[i]] = ch->vers[i];
-		mark_placed(d, ch->pages[i]);
 	}
 	ch->n = 0;
 	return 0;
+}
+
+/* A page record received: counted, and once more if held at resume. */
+static void count_rx(struct dst *d, uint64_t page)
+{
+	add(&d->rx_pages, 1);
+	if (d->held_at_resume && mig_test_bit(d->held_at_resume, page))
+		add(&d->refetched, 1);
 }
 
 /* Check a page record; the page number or -EPROTO. */
@@ -315,71 +398,81 @@ static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan)
 }
 
 /*
- * A page the region holds already (placed before the switchover) is to
- * be replaced: back to missing, and asked for again by the next fault.
- * page_lock held.
+ * A zero page from a data channel: placed at once (zero runs are cheap
+ * to place one by one and rare to repeat), over an older copy only
+ * before the switchover.
  */
-static int drop_early(struct dst *d, struct mig_placer *pl, uint64_t page)
+static int chan_zero(struct dst_chan *ch, uint64_t page, uint32_t ver,
+		     int post)
 {
-	int ret = mig_place_discard(pl, page, 1);
+	struct dst *d = ch->d;
+	int ret = 0, over = 0;
 
-	if (ret) {
-		set_fatal(d, "discarding an early page: %s",
-			  mig_placer_err(pl, ret));
-		return ret;
+	if (!post) {
+		pthread_mutex_lock(&ch->page_lock);
+		if (state_of(d, page) == ST_PLACED) {
+			if (d->ver[page] >= ver)
+				goto out;
+			over = 1;
+		}
 	}
-	/* before it reads missing: the next fault must ask again */
-	mig_clear_bit(d->requested, page);
-	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
-	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
-	__atomic_fetch_sub(&d->held, 1, __ATOMIC_RELAXED);
-	add(&d->early_dropped, 1);
-	return 0;
+	ret = over ? mig_place_overwrite(&ch->pl, page, NULL, 0) :
+		     mig_place_zero(&ch->pl, page, 1, 0);
+	if (ret) {
+		set_fatal(d, "placing a zero page: %s",
+			  mig_placer_err(&ch->pl, ret));
+		goto out;
+	}
+	d->ver[page] = ver;
+	if (over) {
+		add(&d->overwritten, 1);
+	} else {
+		mark_placed(d, page);
+		if (!post)
+			add(&d->precopy_placed, 1);
+	}
+out:
+	if (!post)
+		pthread_mutex_unlock(&ch->page_lock);
+	return ret;
 }
 
 /*
- * Precopy: stage the copy @r of @page, replacing an older one.  Copies of
- * a page on its data channel come in the order they were sent; a copy
- * placed early (an urgent answer) may be older or newer than this one:
- * the versions tell.
+ * Receive the payloads of the @n page records whose headers were read
+ * into the next @n slots of the batch (ch->pages, ch->vers), and place
+ * the batch when full: the one place where page payloads leave the
+ * socket.  Today they are read into the batch buffer and placed from it
+ * (one more copy).  Receive in place (PCA_FEATURE_RECV) goes here: for
+ * plain TCP and kernel TLS sockets (not the user-space TLS socket pair),
+ * pca_fd_recv(be.fd, fd, offsets, n, flags, &received) reads them
+ * straight into new pages of the region and places them; before the
+ * switchover the version check of chan_flush_precopy() is made first,
+ * under the page lock, and a page to replace takes PCA_RESOLVE_OVERWRITE.
+ * With one header per page, @n is 1.
  */
-static int stage_page(struct dst_chan *ch, int fd, const struct mig_rec *r,
-		      uint64_t page)
+static int chan_recv_pages(struct dst_chan *ch, int fd, unsigned int n,
+			   int post)
 {
 	struct dst *d = ch->d;
-	uint8_t st = ST_STAGED_ZERO, old;
-	int ret = 0;
+	int ret;
 
-	pthread_mutex_lock(&d->page_lock);
-	old = state_of(d, page);
-	if (old == ST_PLACED && d->ver[page] >= r->arg) {
-		/* the region holds a newer copy: read this one past */
-		pthread_mutex_unlock(&d->page_lock);
-		if (r->flags & MIG_PAGE_ZERO)
-			return 0;
-		return mig_recv_all(fd, ch->buf, d->psz,
-				    d->cfg->io_timeout_ms, &d->conns.broken);
-	}
-	if (!(r->flags & MIG_PAGE_ZERO)) {
-		ret = mig_recv_all(fd, d->stage + page * d->psz, d->psz,
-				   d->cfg->io_timeout_ms, &d->conns.broken);
-		if (ret)
-			goto out;
-		st = ST_STAGED;
-	}
-	if (old == ST_PLACED) {
-		ret = drop_early(d, &ch->pl, page);
-		if (ret)
-			goto out;
-		old = ST_MISSING;
-	}
-	if (__atomic_exchange_n(&d->state[page], st,
-				__ATOMIC_ACQ_REL) == ST_MISSING)
-		add(&d->held, 1);
-	d->ver[page] = r->arg;
-out:
-	pthread_mutex_unlock(&d->page_lock);
-	return ret;
+	ret = mig_recv_all(fd, ch->buf + (size_t)ch->n * d->psz,
+			   (size_t)n * d->psz, d->cfg->io_timeout_ms,
+			   &d->conns.broken);
+	if (ret)
+		return ret;
+	ch->n += n;
+	return ch->n == DST_BATCH ? chan_flush(ch, post) : 0;
+}
+
+static int in_batch(const struct dst_chan *ch, uint64_t page)
+{
+	unsigned int i;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->pages[i] == page)
+			return 1;
+	return 0;
 }
 
 static int wait_switched(struct dst *d)
@@ -412,9 +505,9 @@ static void *data_thread(void *arg)
 		struct mig_rec r;
 		int64_t page;
 
-		/* never sit on placed-but-unflushed pages while idle */
+		/* never sit on received-but-unplaced pages while idle */
 		if (ch->n && !mig_readable(fd)) {
-			ret = chan_flush(ch);
+			ret = chan_flush(ch, post);
 			if (ret)
 				break;
 		}
@@ -424,7 +517,10 @@ static void *data_thread(void *arg)
 			break;
 		add(&d->bytes, sizeof(struct mig_hdr) + r.len);
 		if (r.type == MIG_MSG_END_PRECOPY && !post) {
-			ret = wait_switched(d);
+			/* every precopy page is in the region before it */
+			ret = chan_flush(ch, post);
+			if (!ret)
+				ret = wait_switched(d);
 			if (ret)
 				break;
 			post = 1;
@@ -442,43 +538,32 @@ static void *data_thread(void *arg)
 			ret = page;
 			break;
 		}
-		if (!post) {
-			ret = stage_page(ch, fd, &r, page);
+		count_rx(d, page);
+		/* a batch holds a page once: the later copy goes after it */
+		if (!post && in_batch(ch, page)) {
+			ret = chan_flush(ch, post);
 			if (ret)
 				break;
-			continue;
 		}
 		if (r.flags & MIG_PAGE_ZERO) {
-			ret = mig_place_zero(&ch->pl, page, 1, 0);
-			if (ret) {
-				set_fatal(d, "placing a zero page: %s",
-					  mig_placer_err(&ch->pl, ret));
-				break;
-			}
-			d->ver[page] = r.arg;
-			mark_placed(d, page);
-			continue;
-		}
-		ret = mig_recv_all(fd, ch->buf + (size_t)ch->n * d->psz,
-				   d->psz, d->cfg->io_timeout_ms,
-				   &d->conns.broken);
-		if (ret)
-			break;
-		ch->pages[ch->n] = page;
-		ch->vers[ch->n] = r.arg;
-		if (++ch->n == DST_BATCH) {
-			ret = chan_flush(ch);
+			ret = chan_zero(ch, page, r.arg, post);
 			if (ret)
 				break;
+			continue;
 		}
+		ch->pages[ch->n] = page;
+		ch->vers[ch->n] = r.arg;
+		ret = chan_recv_pages(ch, fd, 1, post);
+		if (ret)
+			break;
 	}
 	if (!ret || ret == -ECANCELED)
 		why = NULL;
 	else
 		why = "data channel";
 	/* pages received whole are still worth placing */
-	if (post && ch->n && !d->fatal)
-		chan_flush(ch);
+	if (ch->n && !d->fatal)
+		chan_flush(ch, post);
 	ch->n = 0;
 	if (why)
 		mig_conns_break(&d->conns, ret, "%s %u", why, ch->idx);
@@ -488,38 +573,32 @@ static void *data_thread(void *arg)
 /*
  * An urgent copy @r of @page (data in @buf unless zero).  After the
  * switchover it is final.  Before it, it is taken only over an older
- * copy: a staged one is dropped, a placed one discarded first.
+ * copy, which it replaces.
  */
 static int place_urgent(struct dst *d, struct mig_placer *pl,
 			const struct mig_rec *r, uint64_t page, const void *buf)
 {
-	int early = !__atomic_load_n(&d->switched, __ATOMIC_ACQUIRE), ret;
-	uint8_t st;
+	const void *data = (r->flags & MIG_PAGE_ZERO) ? NULL : buf;
+	pthread_mutex_t *m;
+	int early, ret;
 
-	if (early)
-		pthread_mutex_lock(&d->page_lock);
-	st = state_of(d, page);
-	if (early && st == ST_PLACED) {
+	m = lock_page(d, page);
+	early = !d->sealed;
+	if (early && state_of(d, page) == ST_PLACED) {
 		if (d->ver[page] >= r->arg) {
 			/* what the region holds is as new: wake only */
 			ret = mig_place_wake(pl, page, 1);
-			pthread_mutex_unlock(&d->page_lock);
+			pthread_mutex_unlock(m);
 			resolved(d, page);
 			return ret;
 		}
-		ret = mig_place_discard(pl, page, 1);
-		if (ret) {
-			pthread_mutex_unlock(&d->page_lock);
-			return ret;
-		}
-		__atomic_store_n(&d->state[page], ST_MISSING,
-				 __ATOMIC_RELEASE);
-		__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
-		__atomic_fetch_sub(&d->held, 1, __ATOMIC_RELAXED);
-		add(&d->early_dropped, 1);
+		ret = mig_place_overwrite(pl, page, data, 0);
+		if (!ret)
+			add(&d->overwritten, 1);
+	} else {
+		ret = data ? mig_place_copy(pl, page, data, 0) :
+			     mig_place_zero(pl, page, 1, 0);
 	}
-	ret = (r->flags & MIG_PAGE_ZERO) ? mig_place_zero(pl, page, 1, 0) :
-	      mig_place_copy(pl, page, buf, 0);
 	if (!ret) {
 		d->ver[page] = r->arg;
 		/*
@@ -531,8 +610,7 @@ static int place_urgent(struct dst *d, struct mig_placer *pl,
 			mig_set_bit(d->final, page);
 		mark_placed(d, page);
 	}
-	if (early)
-		pthread_mutex_unlock(&d->page_lock);
+	pthread_mutex_unlock(m);
 	return ret;
 }
 
@@ -580,6 +658,7 @@ static void *preempt_thread(void *arg)
 			ret = page;
 			break;
 		}
+		count_rx(d, page);
 		if (!(r.flags & MIG_PAGE_ZERO)) {
 			ret = mig_recv_all(d->conns.pre, buf, d->psz,
 					   d->cfg->io_timeout_ms,
@@ -666,7 +745,7 @@ static int heartbeat(void *arg)
 }
 
 /* -------------------------------------------------------------------------
- * Postcopy workers: faults and the stager
+ * The fault thread
  */
 
 static void send_request(struct dst *d, uint64_t page)
@@ -698,44 +777,20 @@ static void handle_fault(struct dst *d, struct mig_placer *pl,
 	__atomic_compare_exchange_n(&d->fault_ns[page], &zero,
 				    f->time_ns ? f->time_ns : 1, 0,
 				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	if (!__atomic_load_n(&d->switched, __ATOMIC_ACQUIRE)) {
-		/*
-		 * Before the switchover nothing staged is final: ask the
-		 * source for its current copy, however the page is held.
-		 */
+	if (!__atomic_load_n(&d->switched, __ATOMIC_ACQUIRE))
 		add(&d->faults_early, 1);
-		if (state_of(d, page) == ST_PLACED) {
-			ret = mig_place_wake(pl, page, 1);
-			resolved(d, page);
-		} else {
-			add(&d->faults_remote, 1);
-			if (!mig_test_and_set_bit(d->requested, page))
-				send_request(d, page);
-		}
-		goto out;
-	}
-	switch (state_of(d, page)) {
-	case ST_PLACED:
-		/* a duplicate, or placed without a wake-up */
+	if (state_of(d, page) == ST_PLACED) {
+		/*
+		 * Raised before the page was placed, or in the window of a
+		 * replacement: the placement woke it, or does.
+		 */
 		ret = mig_place_wake(pl, page, 1);
 		resolved(d, page);
-		break;
-	case ST_STAGED:
-		ret = mig_place_copy(pl, page, d->stage + page * d->psz, 0);
-		if (!ret)
-			mark_placed(d, page);
-		break;
-	case ST_STAGED_ZERO:
-		ret = mig_place_zero(pl, page, 1, 0);
-		if (!ret)
-			mark_placed(d, page);
-		break;
-	default:
-		add(&d->faults_remote, 1);
-		if (!mig_test_and_set_bit(d->requested, page))
-			send_request(d, page);
-		break;
+		goto out;
 	}
+	add(&d->faults_remote, 1);
+	if (!mig_test_and_set_bit(d->requested, page))
+		send_request(d, page);
 out:
 	if (ret)
 		set_fatal(d, "resolving a fault at offset %llu: %s",
@@ -781,82 +836,6 @@ static void *fault_thread(void *arg)
 	return NULL;
 }
 
-/* Place a run of staged pages [first, first + n) in bulk. */
-static int stage_chunk(struct dst *d, struct mig_placer *pl, uint64_t first,
-		       uint64_t n)
-{
-	uint64_t pages[STAGER_CHUNK], p;
-	struct mig_zero_run zeros = { 0 };
-	void *data[STAGER_CHUNK];
-	unsigned int k = 0;
-	int ret = 0, any = 0;
-
-	for (p = first; p < first + n; p++) {
-		uint8_t st = state_of(d, p);
-
-		if (st == ST_STAGED_ZERO) {
-			ret = mig_zero_run_add(pl, &zeros, p,
-					       MIG_PLACE_DONTWAKE);
-			if (ret)
-				return ret;
-			any = 1;
-		} else if (st == ST_STAGED) {
-			pages[k] = p;
-			data[k++] = d->stage + p * d->psz;
-			any = 1;
-		}
-	}
-	ret = mig_zero_run_flush(pl, &zeros, MIG_PLACE_DONTWAKE);
-	if (ret)
-		return ret;
-	ret = k ? mig_place_many(pl, pages, data, k, MIG_PLACE_DONTWAKE) : 0;
-	if (ret)
-		return ret;
-	if (!any)
-		return 0;
-	ret = mig_place_wake(pl, first, n);
-	if (ret)
-		return ret;
-	for (p = first; p < first + n; p++) {
-		uint8_t st = state_of(d, p);
-
-		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
-			mark_placed(d, p);
-			add(&d->staged_placed, 1);
-		}
-	}
-	return 0;
-}
-
-static void *stager_thread(void *arg)
-{
-	struct dst *d = arg;
-	struct mig_placer *pl = mig_placer_new(&d->be);
-	uint64_t first;
-	int ret = 0;
-
-	if (!pl) {
-		set_fatal(d, "stager: out of memory or no netlink");
-		return NULL;
-	}
-	for (first = 0; first < d->pages; first += STAGER_CHUNK) {
-		uint64_t n = MIG_MIN(STAGER_CHUNK, d->pages - first);
-
-		if (__atomic_load_n(&d->stop_workers, __ATOMIC_ACQUIRE))
-			break;
-		ret = stage_chunk(d, pl, first, n);
-		if (ret) {
-			set_fatal(d, "placing staged pages: %s",
-				  mig_placer_err(pl, ret));
-			break;
-		}
-		/* the staging copies are in the region now */
-		madvise(d->stage + first * d->psz, n * d->psz, MADV_DONTNEED);
-	}
-	mig_placer_free(pl);
-	return NULL;
-}
-
 /* The fault thread, from the moment the migration is accepted. */
 static int start_faults(struct dst *d)
 {
@@ -867,25 +846,12 @@ static int start_faults(struct dst *d)
 				&d->fault_running);
 }
 
-/* After the switchover: the stager too. */
-static int start_workers(struct dst *d)
-{
-	int ret = start_faults(d);
-
-	if (ret || d->stager_running)
-		return ret;
-	return mig_thread_start(&d->stager_th, stager_thread, d,
-				&d->stager_running);
-}
-
 static void stop_workers(struct dst *d)
 {
 	__atomic_store_n(&d->stop_workers, 1, __ATOMIC_RELEASE);
 	if (d->fault_running)
 		pthread_join(d->fault_th, NULL);
-	if (d->stager_running)
-		pthread_join(d->stager_th, NULL);
-	d->fault_running = d->stager_running = 0;
+	d->fault_running = 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -1274,15 +1240,18 @@ static int first_connect(struct dst *d)
 }
 
 /*
- * This agent replaces one that died.  What it placed is in the region,
- * what it staged is lost: it holds nothing it can vouch for, so it
- * reports no page and lets COPY find the present ones (-EEXIST).  After
- * the switchover the VMM runs already (faults waited for us); before it,
- * what was placed early may be stale: it is discarded, and the source
- * starts over.
+ * This agent replaces one that died.  What its predecessor placed is in
+ * the region; the versions it kept died with it.  After the switchover
+ * the VMM runs already (faults waited for us) and every page present is
+ * final: the kernel tells which (mig_be_present_bitmap()), and they are
+ * reported held, so that the source sends only the missing ones.  Before
+ * it, pages present may be stale and their versions are unknown: the
+ * region is discarded, and the source starts over.
  */
 static int restart(struct dst *d)
 {
+	uint64_t p;
+	int64_t n;
 	int ret;
 
 	mig_logf(d->hk, MIG_LOG_INFO,
@@ -1291,25 +1260,51 @@ static int restart(struct dst *d)
 	if (!d->src_postcopy) {
 		struct mig_placer *pl = mig_placer_new(&d->be);
 
-		/* pages placed early may be stale: the source starts over */
+		/* pages placed before may be stale: the source starts over */
 		ret = pl ? mig_place_discard(pl, 0, d->pages) : -ENOMEM;
 		if (ret) {
-			mig_set_error(d->res, 0, "resuming: discarding early pages: %s",
+			mig_set_error(d->res, 0, "resuming: discarding the pages placed before: %s",
 				      pl ? mig_placer_err(pl, ret) :
 				      mig_errstr(ret));
 			mig_placer_free(pl);
 			return ret;
 		}
 		mig_placer_free(pl);
-	}
-	if (d->src_postcopy) {
-		ret = start_workers(d);
+	} else {
+		/* d->discard is free until a switchover, which happened */
+		n = mig_be_present_bitmap(&d->be, d->discard);
+		if (n < 0) {
+			/* COPY finds the present pages (-EEXIST) */
+			mig_logf(d->hk, MIG_LOG_WARN,
+				 "cannot tell which pages the region holds (%s): the source sends every page again",
+				 mig_errstr(n));
+		} else {
+			for (p = 0; p < d->pages; p++) {
+				if (!mig_test_bit(d->discard, p))
+					continue;
+				d->ver[p] = 1;	/* final: any version held */
+				mark_placed(d, p);
+			}
+			d->resume_held = n;
+			d->held_at_resume = malloc(d->words * sizeof(uint64_t));
+			if (d->held_at_resume)
+				memcpy(d->held_at_resume, d->discard,
+				       d->words * sizeof(uint64_t));
+			mig_logf(d->hk, MIG_LOG_INFO,
+				 "the region holds %lld of %llu pages",
+				 (long long)n, (unsigned long long)d->pages);
+		}
+		memset(d->discard, 0, d->words * sizeof(uint64_t));
+		ret = start_faults(d);
 		if (ret) {
 			mig_set_error(d->res, 0,
-				      "starting the postcopy threads: %s",
+				      "starting the fault thread: %s",
 				      mig_errstr(ret));
 			return ret;
 		}
+		lock_all_pages(d);
+		d->sealed = 1;
+		unlock_all_pages(d);
 		pthread_mutex_lock(&d->lock);
 		d->switched = 1;
 		pthread_mutex_unlock(&d->lock);
@@ -1331,81 +1326,61 @@ static int restart(struct dst *d)
  */
 
 /*
- * A page in the region that the discard bitmap names is stale: make it
- * missing again, so that the next touch faults and the source's copy is
- * placed.  Staging places nothing before the switchover, so this only
- * finds pages placed early, answers to faults before it; the backends
- * do it with PCA_IOC_DISCARD, or with
- * fallocate(PUNCH_HOLE) / MADV_DONTNEED for userfaultfd.
+ * The pages the discard bitmap names (written after they were sent, or
+ * never sent), but for answers known final, are stale: one backend call
+ * makes them missing again, so that the next touch faults and the
+ * source's copy is placed.  Bits of pages missing anyway stay set: they
+ * cost nothing and keep the runs long.
  */
-static int unplace(struct dst *d, struct mig_placer **pl, uint64_t page)
-{
-	int ret;
-
-	if (!*pl) {
-		*pl = malloc(sizeof(**pl));
-		if (!*pl)
-			return -ENOMEM;
-		ret = mig_placer_init(&d->be, *pl);
-		if (ret) {
-			free(*pl);
-			*pl = NULL;
-			return ret;
-		}
-	}
-	ret = mig_place_discard(*pl, page, 1);
-	if (ret) {
-		mig_set_error(d->res, 0, "switchover: %s",
-			      mig_placer_err(*pl, ret));
-		return ret;
-	}
-	mig_clear_bit(d->requested, page);
-	__atomic_store_n(&d->state[page], ST_MISSING, __ATOMIC_RELEASE);
-	__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
-	return 0;
-}
-
 static int apply_switchover(struct dst *d)
 {
-	uint64_t p, dropped = 0, unplaced = 0;
-	struct mig_placer *pl = NULL;
-	int ret = 0;
+	struct mig_placer *pl = mig_placer_new(&d->be);
+	uint64_t w, stale = 0, discarded = 0, t0 = mig_now_ns();
+	int ret;
 
+	if (!pl) {
+		mig_set_error(d->res, 0, "switchover: out of memory or no netlink");
+		return -ENOMEM;
+	}
 	/* answers after the source paused may still be placed meanwhile */
-	pthread_mutex_lock(&d->page_lock);
-	for (p = 0; p < d->pages && !ret; p++) {
-		uint8_t st;
+	lock_all_pages(d);
+	for (w = 0; w < d->words; w++)
+		d->discard[w] &= ~d->final[w];
+	ret = mig_place_discard_bitmap(pl, d->discard, &discarded);
+	if (ret) {
+		unlock_all_pages(d);
+		mig_set_error(d->res, 0, "switchover: %s",
+			      mig_placer_err(pl, ret));
+		mig_placer_free(pl);
+		return ret;
+	}
+	for (w = 0; w < d->words; w++) {
+		uint64_t bits = d->discard[w];
 
-		if (!mig_test_bit(d->discard, p))
-			continue;
-		st = state_of(d, p);
-		if (st == ST_PLACED && mig_test_bit(d->final, p))
-			continue;
-		if (st == ST_STAGED || st == ST_STAGED_ZERO) {
+		while (bits) {
+			uint64_t p = w * 64 + __builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			d->ver[p] = 0;
+			if (state_of(d, p) != ST_PLACED)
+				continue;
+			/* before it reads missing: the next fault asks */
+			mig_clear_bit(d->requested, p);
 			__atomic_store_n(&d->state[p], ST_MISSING,
 					 __ATOMIC_RELEASE);
-			dropped++;
-		} else if (st == ST_PLACED) {
-			ret = unplace(d, &pl, p);
-			unplaced += !ret;
+			__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
+			stale++;
 		}
-		d->ver[p] = 0;
 	}
-	pthread_mutex_unlock(&d->page_lock);
-	__atomic_fetch_sub(&d->held, dropped + unplaced, __ATOMIC_RELAXED);
-	add(&d->early_dropped, unplaced);
+	/* from here on every copy is final: none replaces another */
+	d->sealed = 1;
+	unlock_all_pages(d);
 	mig_placer_free(pl);
-	if (ret)
-		return ret;
+	add(&d->early_dropped, stale);
 	mig_logf(d->hk, MIG_LOG_DEBUG,
-		 "switchover: %llu staged pages dropped as stale, %llu placed pages discarded",
-		 (unsigned long long)dropped, (unsigned long long)unplaced);
-	ret = start_workers(d);
-	if (ret) {
-		mig_set_error(d->res, 0, "starting the postcopy threads: %s",
-			      mig_errstr(ret));
-		return ret;
-	}
+		 "switchover: %llu placed pages discarded as stale (the backend counts %llu) in %llu us",
+		 (unsigned long long)stale, (unsigned long long)discarded,
+		 (unsigned long long)((mig_now_ns() - t0) / 1000));
 	pthread_mutex_lock(&d->lock);
 	d->switched = 1;
 	d->have_switchover = 0;
@@ -1561,13 +1536,6 @@ static int setup(struct dst *d)
 	d->res->pages = d->pages;
 	d->res->page_size = d->psz;
 
-	d->stage = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (d->stage == MAP_FAILED) {
-		d->stage = NULL;
-		mig_set_error(d->res, 0, "no memory for the staging buffer");
-		return -ENOMEM;
-	}
 	d->state = calloc(d->pages, 1);
 	d->ver = calloc(d->pages, sizeof(*d->ver));
 	d->fault_ns = calloc(d->pages, sizeof(*d->fault_ns));
@@ -1637,19 +1605,19 @@ static void teardown(struct dst *d)
 		mig_placer_fini(&d->ch[i].pl);
 	}
 	mig_be_close(&d->be);
-	if (d->stage)
-		munmap(d->stage, d->size);
 	free(d->state);
 	free(d->ver);
 	free(d->fault_ns);
 	free(d->requested);
 	free(d->discard);
 	free(d->final);
+	free(d->held_at_resume);
 	mig_lat_free(&d->lat);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->ctrl_tx);
 	pthread_mutex_destroy(&d->pre_tx);
-	pthread_mutex_destroy(&d->page_lock);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		pthread_mutex_destroy(&d->ch[i].page_lock);
 	pthread_cond_destroy(&d->cond);
 }
 
@@ -1677,7 +1645,11 @@ static void fill_result(struct dst *d)
 		r->have_source_stats = 1;
 	}
 	r->bytes_received = get(&d->bytes);
-	r->staged_placed = get(&d->staged_placed);
+	r->precopy_placed = get(&d->precopy_placed);
+	r->overwritten = get(&d->overwritten);
+	r->pages_received = get(&d->rx_pages);
+	r->resume_held = d->resume_held;
+	r->pages_refetched = get(&d->refetched);
 	r->faults = get(&d->faults);
 	r->faults_remote = get(&d->faults_remote);
 	r->faults_early = get(&d->faults_early);
@@ -1690,6 +1662,7 @@ static void fill_result(struct dst *d)
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 {
 	struct dst *d;
+	unsigned int i;
 	int ret, checked;
 
 	d = mig_run_alloc(res, MIG_DEST, sizeof(*d));
@@ -1698,11 +1671,12 @@ int mig_dest_run(const struct mig_config *cfg, struct mig_result *res)
 	d->cfg = cfg;
 	d->res = res;
 	d->hk = &cfg->hooks;
-	d->be.fd = d->be.uffd = d->be.memfd = -1;
+	d->be.fd = d->be.ctl_fd = d->be.uffd = d->be.memfd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->ctrl_tx, NULL);
 	pthread_mutex_init(&d->pre_tx, NULL);
-	pthread_mutex_init(&d->page_lock, NULL);
+	for (i = 0; i < MIG_MAX_CHANNELS; i++)
+		pthread_mutex_init(&d->ch[i].page_lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	mig_conns_init(&d->conns, cfg, &d->lock, &d->cond, &d->nch,
 		       &d->ctrl_tx, &d->pre_tx);

@@ -255,12 +255,20 @@ struct mig_result {
 	uint64_t discarded;		/* stale or unsent at switchover */
 	uint64_t bytes_sent;		/* source: all channels */
 	uint64_t bytes_received;	/* destination: all channels */
-	uint64_t staged_placed;		/* destination: from precopy staging */
+	uint64_t precopy_placed;	/* destination: placed in precopy */
+	uint64_t overwritten;		/* destination: of which replaced by
+					 * a newer copy before the switchover
+					 */
+	uint64_t pages_received;	/* destination: page records */
+	uint64_t resume_held;		/* destination --resume: pages the
+					 * region held when it took over
+					 */
+	uint64_t pages_refetched;	/* of which received again */
 	uint64_t faults;		/* destination: fault records */
 	uint64_t faults_remote;		/* of which needed the source */
 	uint64_t faults_early;		/* of which before the switchover */
 	uint64_t early_dropped;		/* pages placed before the switchover
-					 * and discarded again as stale
+					 * and discarded by it as stale
 					 */
 	uint64_t lat_count;		/* faults with a measured latency */
 	uint64_t lat_p50_ns;

@@ -57,16 +57,17 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 			r->discarded, r->postcopy_pages, r->urgent_pages);
 	}
 	if (r->role == MIG_DEST) {
-		fprintf(f, "  staged          %" PRIu64 " pages placed from precopy staging in bulk\n",
-			r->staged_placed);
+		fprintf(f, "  in place        %" PRIu64 " pages placed in precopy, %"
+			PRIu64 " replaced by newer copies, %" PRIu64
+			" discarded as stale at switchover\n",
+			r->precopy_placed, r->overwritten, r->early_dropped);
 		fprintf(f, "  wire            %s sent by the source, %s received\n",
 			size_text(r->bytes_sent, a, sizeof(a)),
 			size_text(r->bytes_received, b, sizeof(b)));
 		fprintf(f, "  faults          %" PRIu64 " (%" PRIu64
-			" from the source, %" PRIu64 " before the switchover, %"
-			PRIu64 " of those pages stale); latency p50 %s, p99 %s, max %s\n",
+			" from the source, %" PRIu64
+			" before the switchover); latency p50 %s, p99 %s, max %s\n",
 			r->faults, r->faults_remote, r->faults_early,
-			r->early_dropped,
 			us_text(r->lat_p50_ns, a, sizeof(a)),
 			us_text(r->lat_p99_ns, b, sizeof(b)),
 			us_text(r->lat_max_ns, c, sizeof(c)));
@@ -133,7 +134,9 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"precopy_pages\": %" PRIu64 ", \"precopy_zero\": %" PRIu64
 		", \"stopcopy_pages\": %" PRIu64 ", \"discarded\": %" PRIu64
 		", \"postcopy_pages\": %" PRIu64 ", \"urgent_pages\": %" PRIu64
-		", \"staged_placed\": %" PRIu64
+		", \"precopy_placed\": %" PRIu64 ", \"overwritten\": %" PRIu64
+		", \"pages_received\": %" PRIu64 ", \"resume_held\": %" PRIu64
+		", \"pages_refetched\": %" PRIu64
 		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
 		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
 		", \"faults_early\": %" PRIu64 ", \"early_dropped\": %" PRIu64
@@ -147,7 +150,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->precopy_ns / 1e9, r->rounds,
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
 		r->discarded, r->postcopy_pages, r->urgent_pages,
-		r->staged_placed, r->bytes_sent, r->bytes_received,
+		r->precopy_placed, r->overwritten, r->pages_received,
+		r->resume_held, r->pages_refetched, r->bytes_sent, r->bytes_received,
 		r->faults, r->faults_remote, r->faults_early,
 		r->early_dropped, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,

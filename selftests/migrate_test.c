@@ -139,6 +139,80 @@ static void test_high_rate(struct pca_test_ctx *t)
 		   "nothing left over at switchover");
 }
 
+/*
+ * In place: precopy pages go straight into the region.  A page written
+ * again after it was sent goes again in the next round and replaces the
+ * copy placed; the switchover's discard bitmap makes the pages written
+ * after their last send missing again.  The writers' pattern checks every
+ * page the destination's vCPUs read first, and every page at the end:
+ * the last content, never a stale one.  Both backends.
+ */
+static const enum wl_uffd inplace_kinds[] = {
+	WL_UFFD_NONE, WL_UFFD_ANON, WL_UFFD_MEMFD,
+};
+
+static const char *const inplace_names[] = { "module", "anon", "memfd" };
+
+static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
+			unsigned int rounds, struct wl_result *r)
+{
+	struct wl_opts o;
+
+	opts(&o, 16 * MiB);
+	o.uffd = kind;
+	o.rate = 1500;
+	o.writers = 2;
+	o.rounds = rounds;
+	o.downtime_ms = 1;
+	o.dest_rate = 3000;
+	migrate_ok(t, &o, r);
+	pca_t_diag(t, "%s: %llu placed in precopy, %llu replaced, %llu discarded at switchover, %llu checked by the vCPUs",
+		   inplace_names[kind], (unsigned long long)r->dst.precopy_placed,
+		   (unsigned long long)r->dst.overwritten,
+		   (unsigned long long)r->dst.early_dropped,
+		   (unsigned long long)r->dest_checked);
+	PCA_EXPECT(t, r->src_writes > 0, "the writers wrote nothing");
+	PCA_EXPECT(t, r->dest_checked > 0, "the destination read no page");
+	/* round 1 sends every page, and nobody placed one before */
+	PCA_EXPECT_EQ(t, r->dst.precopy_placed, r->pages);
+}
+
+static void test_inplace_overwrite(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
+		inplace_run(t, inplace_kinds[i], 3, &r);
+		PCA_EXPECT(t, r.dst.rounds >= 2, "%s: one round only",
+			   inplace_names[i]);
+		PCA_EXPECT(t, r.dst.overwritten > 0,
+			   "%s: no page replaced by a later round",
+			   inplace_names[i]);
+	}
+}
+
+static void test_inplace_discard(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
+		inplace_run(t, inplace_kinds[i], 1, &r);
+		PCA_EXPECT(t, r.dst.discarded > 0,
+			   "%s: nothing stale at the switchover",
+			   inplace_names[i]);
+		PCA_EXPECT(t, r.dst.early_dropped > 0,
+			   "%s: no placed page discarded at the switchover",
+			   inplace_names[i]);
+		PCA_EXPECT(t, r.dst.early_dropped <= r.dst.discarded,
+			   "%s: %llu discarded, %llu named stale",
+			   inplace_names[i],
+			   (unsigned long long)r.dst.early_dropped,
+			   (unsigned long long)r.dst.discarded);
+	}
+}
+
 static void test_postcopy_only(struct pca_test_ctx *t)
 {
 	struct wl_result r;
@@ -354,7 +428,37 @@ static void test_agent_processes(struct pca_test_ctx *t)
 	migrate_ok(t, &o, &r);
 }
 
-static void test_dest_agent_killed(struct pca_test_ctx *t)
+/*
+ * The agent that takes over learns from the kernel which pages the
+ * region holds (all final after the switchover) and fetches only the
+ * missing ones: at most 1 % of the region held is received again.
+ */
+static void expect_refetch_bounded(struct pca_test_ctx *t,
+				   const struct wl_result *r)
+{
+	uint64_t missing = r->pages - r->dst.resume_held;
+
+	pca_t_diag(t, "after the restart: %llu pages held, %llu missing, %llu received, %llu of them held",
+		   (unsigned long long)r->dst.resume_held,
+		   (unsigned long long)missing,
+		   (unsigned long long)r->dst.pages_received,
+		   (unsigned long long)r->dst.pages_refetched);
+	PCA_EXPECT(t, r->dst.resume_held > 0,
+		   "the new agent found no page in the region");
+	PCA_EXPECT(t, r->dst.pages_refetched <= r->pages / 100,
+		   "%llu pages held fetched again",
+		   (unsigned long long)r->dst.pages_refetched);
+	/*
+	 * What it receives is what was missing, plus the source's own
+	 * duplicates (a page pushed while its urgent answer was on the way).
+	 */
+	PCA_EXPECT(t, r->dst.pages_received <= missing + r->pages / 20,
+		   "%llu pages received for %llu missing",
+		   (unsigned long long)r->dst.pages_received,
+		   (unsigned long long)missing);
+}
+
+static void dest_agent_killed(struct pca_test_ctx *t, unsigned int rounds)
 {
 	struct wl_result r;
 	struct wl_opts o;
@@ -363,14 +467,32 @@ static void test_dest_agent_killed(struct pca_test_ctx *t)
 	if (access("/bin/postcopy-agent", X_OK))
 		PCA_SKIP(t, "no /bin/postcopy-agent");
 	opts(&o, 16 * MiB);
-	o.rounds = 0;
+	o.rounds = rounds;
+	o.rate = rounds ? 2000 : 0;
+	o.downtime_ms = 1;
 	o.dest_rate = 3000;
 	o.agent = "/bin/postcopy-agent";
 	o.cut = WL_CUT_POSTCOPY;
-	o.cut_pct = 10;
+	/*
+	 * One round while the writers write: what they wrote meanwhile is
+	 * missing at the switchover; die well before the end of postcopy.
+	 */
+	o.cut_pct = rounds ? 2 : 10;
 	o.kill = WL_KILL_DEST;
 	migrate_ok(t, &o, &r);
 	PCA_EXPECT(t, r.killed, "the destination agent was not killed");
+	expect_refetch_bounded(t, &r);
+}
+
+static void test_dest_agent_killed(struct pca_test_ctx *t)
+{
+	dest_agent_killed(t, 0);
+}
+
+/* precopy pages in the region when the agent dies: they are kept */
+static void test_dest_agent_killed_precopy(struct pca_test_ctx *t)
+{
+	dest_agent_killed(t, 1);
 }
 
 static void test_source_agent_killed(struct pca_test_ctx *t)
@@ -650,9 +772,9 @@ static void test_uffd_idle(struct pca_test_ctx *t)
 	migrate_ok(t, &o, &r);
 	PCA_EXPECT_EQ(t, r.dst.rounds, 1);
 	PCA_EXPECT_EQ(t, r.dst.discarded, 0);
-	/* staged zero markers are placed with UFFDIO_ZEROPAGE */
+	/* zero markers are placed with UFFDIO_ZEROPAGE, in precopy */
 	PCA_EXPECT(t, r.dst.precopy_zero > 0, "no zero page markers sent");
-	PCA_EXPECT_EQ(t, r.dst.staged_placed, r.pages);
+	PCA_EXPECT_EQ(t, r.dst.precopy_placed, r.pages);
 }
 
 static void test_uffd_low_rate(struct pca_test_ctx *t)
@@ -2762,6 +2884,11 @@ PCA_TEST_F(agent_processes, test_agent_processes, PRECOPY,
 	 .timeout = 90)
 PCA_TEST_F(dest_agent_killed, test_dest_agent_killed, PRECOPY,
 	 .timeout = 90)
+PCA_TEST_F(dest_agent_killed_precopy, test_dest_agent_killed_precopy,
+	   PRECOPY, .timeout = 90)
+PCA_TEST_F(inplace_overwrite, test_inplace_overwrite, PRECOPY,
+	   .timeout = 180)
+PCA_TEST_F(inplace_discard, test_inplace_discard, PRECOPY, .timeout = 180)
 PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 	 MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)

@@ -10,7 +10,7 @@
  * end checks every page byte for byte.  The last line is
  *
  *   MIGRATION OK pages=N mismatches=0 total_s=... downtime_ms=...
- *   faults=... p50_us=... p99_us=...
+ *   faults=... p50_us=... p99_us=... [region_mib=... dest_peak_mib=...]
  *
  * Exit status: 0 migrated and verified, 1 failed, 2 usage.
  */

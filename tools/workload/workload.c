@@ -1244,6 +1244,12 @@ static void json_result(const char *json, struct mig_result *r)
 	r->bytes_sent = json_num(json, "bytes_sent", 1);
 	r->bytes_received = json_num(json, "bytes_received", 1);
 	r->pages_present = json_num(json, "pages_present", 1);
+	r->precopy_placed = json_num(json, "precopy_placed", 1);
+	r->overwritten = json_num(json, "overwritten", 1);
+	r->early_dropped = json_num(json, "early_dropped", 1);
+	r->pages_received = json_num(json, "pages_received", 1);
+	r->resume_held = json_num(json, "resume_held", 1);
+	r->pages_refetched = json_num(json, "pages_refetched", 1);
 	r->tls_ktls = json_num(json, "tls_ktls", 1);
 	r->tls_user = json_num(json, "tls_user", 1);
 	e = strstr(json, "\"error\": \"");
@@ -1579,6 +1585,53 @@ static int start_daemon(struct wl *w, pid_t *pid)
 	return -posix_spawn(pid, argv[0], NULL, NULL, argv, environ);
 }
 
+/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
+static uint64_t hwm_bytes(pid_t pid)
+{
+	unsigned long long kb = 0;
+	char path[64], line[128];
+	FILE *f;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+/*
+ * The largest RSS high-water mark among the children of @pid (a daemon's
+ * workers, which run the migrations), in bytes; 0 if unknown.
+ */
+static uint64_t children_hwm(pid_t pid)
+{
+	char path[64];
+	uint64_t max = 0, b;
+	FILE *f;
+	int c;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d", &c) == 1) {
+		b = hwm_bytes(c);
+		if (b > max)
+			max = b;
+	}
+	fclose(f);
+	return max;
+}
+
 static void stop_daemon(struct wl *w, pid_t pid)
 {
 	int status;
@@ -1743,6 +1796,7 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	struct relay_vmm dst = { .role = MIG_DEST };
 	char sargs[512], dargs[256], id[2 * MIG_ID_LEN + 1], dead[32] = "";
 	pid_t sd = -1, dd = -1;
+	uint64_t worker_hwm = 0, hwm_at = 0;
 	uint8_t raw[MIG_ID_LEN];
 	uint64_t deadline;
 	int ret;
@@ -1805,8 +1859,15 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 
 	deadline = mig_now_ns() + wl_ms(600000) * 1000000ULL;
 	while (!dst.done || !src.done) {
+		uint64_t now = mig_now_ns();
+
 		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
 		relay_vmm_poll(w, &dst, src.done ? 100 : 10);
+		/* the worker's high-water mark, before it exits */
+		if (now - hwm_at > 100000000ULL) {
+			worker_hwm = MIG_MAX(worker_hwm, children_hwm(dd));
+			hwm_at = now;
+		}
 		/* the destination failed: the source must stop too */
 		if (dst.done && !src.done &&
 		    dst.last.phase != PCA_MIG_COMPLETED &&
@@ -1835,6 +1896,10 @@ out:
 	pca_client_close(src.c);
 	pca_client_close(dst.c);
 	netns_enter(w, w->ns_home);
+	/* daemon and worker; complete: every page is present */
+	if (!ret && dd > 0)
+		w->r->dest_peak_bytes = hwm_bytes(dd) + worker_hwm +
+					w->pages * w->psz;
 	stop_daemon(w, sd);
 	stop_daemon(w, dd);
 	return ret;
@@ -2279,7 +2344,12 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 	}
 	fprintf(f, "MIGRATION OK pages=%" PRIu64 " mismatches=%" PRIu64
 		" total_s=%.2f downtime_ms=%.1f faults=%" PRIu64
-		" p50_us=%" PRIu64 " p99_us=%" PRIu64 "\n", r->pages,
+		" p50_us=%" PRIu64 " p99_us=%" PRIu64, r->pages,
 		r->mismatches, d->total_ns / 1e9, d->downtime_ns / 1e6,
 		d->faults, d->lat_p50_ns / 1000, d->lat_p99_ns / 1000);
+	if (r->dest_peak_bytes)
+		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f",
+			r->pages * (double)sysconf(_SC_PAGESIZE) / (1 << 20),
+			r->dest_peak_bytes / (double)(1 << 20));
+	fputc('\n', f);
 }
