@@ -189,6 +189,13 @@ static int open_module(struct mig_be *be, const struct mig_config *cfg,
 	 */
 	be->ctl_fd = be->fd >= 0 ? be->fd : pca_region_open(be->rid, NULL);
 	be->ctl_own = be->fd < 0 && be->ctl_fd >= 0;
+	if (be->ctl_fd >= 0) {
+		struct pca_api api;
+
+		/* which placement primitives this module has */
+		if (!pca_dev_api(be->ctl_fd, PCA_API_VERSION, 0, &api))
+			be->features = api.features;
+	}
 	/* faults wait for us, whatever happens to the connection */
 	ret = pca_attach_fastest(be->fnl, be->rid, PCA_POLICY_WAIT, &be->ring);
 	if (ret) {
@@ -790,11 +797,20 @@ int mig_place_overwrite(struct mig_placer *pl, uint64_t page,
 	if (be->kind == MIG_BACKEND_UFFD)
 		return uffd_overwrite(pl, page, data, flags);
 	/*
-	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY with
-	 * PCA_RESOLVE_OVERWRITE replaces the page atomically.  Until then:
-	 * DISCARD and COPY, with a window in which the page is missing: a
-	 * fault in it waits for the COPY that follows.
+	 * PCA_FEATURE_OVERWRITE: one COPY with PCA_RESOLVE_OVERWRITE
+	 * replaces the page atomically (ZERO takes no overwrite: a zero
+	 * page is copied).  Without it: DISCARD and COPY, with a window in
+	 * which the page is missing: a fault in it waits for the COPY that
+	 * follows.
 	 */
+	if (be->features & PCA_FEATURE_OVERWRITE) {
+		if (!data)
+			data = zero_page(be->psz);
+		if (!data)
+			return -ENOMEM;
+		return mig_place_copy(pl, page, data,
+				      flags | PCA_RESOLVE_OVERWRITE);
+	}
 	ret = mig_place_discard(pl, page, 1);
 	if (ret)
 		return ret;
@@ -818,10 +834,23 @@ int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
 		return 0;
 	}
 	/*
-	 * Fast path (PCA_FEATURE_OVERWRITE): one PCA_IOC_COPY_BATCH with
-	 * PCA_RESOLVE_OVERWRITE.  Until then: a DISCARD per run of adjacent
-	 * pages, then one COPY_BATCH (pages with data) and a ZERO each.
+	 * PCA_FEATURE_OVERWRITE: one COPY_BATCH with PCA_RESOLVE_OVERWRITE,
+	 * zero pages copied from a zero buffer.  Without it: a DISCARD per
+	 * run of adjacent pages, then one COPY_BATCH (pages with data) and a
+	 * ZERO each.
 	 */
+	if (pl->be->features & PCA_FEATURE_OVERWRITE) {
+		const uint8_t *z = zero_page(pl->be->psz);
+
+		if (!z)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			pl->run_pages[i] = pages[i];
+			pl->run_data[i] = data[i] ? data[i] : (void *)z;
+		}
+		return mig_place_many(pl, pl->run_pages, pl->run_data, n,
+				      flags | PCA_RESOLVE_OVERWRITE);
+	}
 	for (i = 0; i < n; i = k) {
 		for (k = i + 1; k < n && pages[k] == pages[k - 1] + 1; k++)
 			;
@@ -853,13 +882,23 @@ int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
 	int ret;
 
 	/*
-	 * Fast path (PCA_FEATURE_PAGE_BITMAPS): one
-	 * pca_fd_discard_bitmap(be->ctl_fd, 0, be->size, bitmap, words * 8,
-	 * PCA_DISCARD_SEAL, discarded), which also seals the precopy (later
-	 * PCA_RESOLVE_OVERWRITE fails with -EPERM).  Until then: a
+	 * PCA_FEATURE_PAGE_BITMAPS: one call, in time proportional to the
+	 * bits set, which also seals the precopy (a late overwrite fails
+	 * with -EPERM instead of bringing back a stale page).  Without it: a
 	 * PCA_IOC_DISCARD per run of set bits.
 	 */
 	*discarded = 0;
+	if (be->kind != MIG_BACKEND_UFFD &&
+	    (be->features & PCA_FEATURE_PAGE_BITMAPS) && be->ctl_fd >= 0) {
+		ret = pca_fd_discard_bitmap(be->ctl_fd, 0, be->size, bitmap,
+					    (be->pages + 63) / 64 * 8,
+					    PCA_DISCARD_SEAL, discarded);
+		if (ret)
+			snprintf(pl->msg, sizeof(pl->msg),
+				 "discarding the stale pages: %s",
+				 mig_errstr(ret));
+		return ret;
+	}
 	if (be->kind == MIG_BACKEND_UFFD)
 		before = __atomic_load_n(&be->npresent, __ATOMIC_ACQUIRE);
 	while (p < be->pages) {
@@ -930,11 +969,19 @@ int64_t mig_be_present_bitmap(struct mig_be *be, uint64_t *bitmap)
 		goto out;
 	}
 	/*
-	 * Fast path for the module (PCA_FEATURE_PAGE_BITMAPS):
-	 * pca_fd_present_log(be->ctl_fd, 0, be->size, bitmap, words * 8,
-	 * &present).  Until then the region's page cache, as for a memfd:
-	 * a mapping that is never touched, so nothing faults.
+	 * The module tells directly (PCA_FEATURE_PAGE_BITMAPS), in time
+	 * proportional to the pages present.  Otherwise the region's page
+	 * cache, as for a memfd: mincore() over a mapping that is never
+	 * touched, so nothing faults.
 	 */
+	if (be->kind != MIG_BACKEND_UFFD &&
+	    (be->features & PCA_FEATURE_PAGE_BITMAPS) && be->ctl_fd >= 0) {
+		uint64_t present = 0;
+		int ret = pca_fd_present_log(be->ctl_fd, 0, be->size, bitmap,
+					     words * 8, &present);
+
+		return ret ? ret : (int64_t)present;
+	}
 	fd = be->kind == MIG_BACKEND_UFFD ? be->memfd : be->ctl_fd;
 	if (fd < 0)
 		return -EOPNOTSUPP;

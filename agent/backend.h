@@ -41,6 +41,7 @@ struct mig_be {
 				 * one opened by id for netlink placement
 				 */
 	int ctl_own;		/* ctl_fd is ours to close */
+	uint64_t features;	/* PCA_FEATURE_* of the module (PCA_IOC_API) */
 	uint32_t rid;
 	struct pca_client *fnl;	/* the fault queue, or what attached the ring */
 	struct pca_ring *ring;	/* the fault queue, where the module has rings */

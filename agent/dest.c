@@ -153,6 +153,8 @@ struct dst {
 	uint64_t faults_early;	/* before the switchover */
 	uint64_t early_dropped;	/* placed, then discarded as stale */
 	uint64_t overwritten;	/* placed, then replaced by a newer copy */
+	uint64_t recv_in_place;	/* pages the module read from the socket */
+	int recv_place;		/* data channels receive in place */
 	uint64_t rx_pages;	/* page records received */
 	uint64_t resume_held;	/* the region held when this agent resumed */
 	uint64_t *held_at_resume;	/* bitmap of those, or NULL */
@@ -438,17 +440,75 @@ out:
 }
 
 /*
+ * Receive in place (PCA_FEATURE_RECV, a region fd): the kernel reads the
+ * payload of page record @r straight from the data socket into a new page
+ * of the region and places it, so the page crosses memory once after the
+ * socket (the batch buffer and its copy are skipped).  Works on every
+ * socket the channels use: plain TCP, kernel TLS, and the user-space TLS
+ * engine's socket pair.  Before the switchover the version check of
+ * chan_flush_precopy() comes first, under the channel's page lock: a
+ * page the region holds an older copy of is received with
+ * PCA_RESOLVE_OVERWRITE, one it holds a newer copy of is read past.
+ */
+static int chan_recv_place(struct dst_chan *ch, int fd, uint64_t page,
+			   uint32_t ver, int post)
+{
+	struct dst *d = ch->d;
+	uint64_t off = page * d->psz, got = 0;
+	uint64_t flags = 0;
+	int ret, placed = 0;
+
+	if (!post) {
+		pthread_mutex_lock(&ch->page_lock);
+		if (state_of(d, page) == ST_PLACED) {
+			if (d->ver[page] >= ver) {
+				/* the region holds a newer copy */
+				ret = mig_recv_all(fd, ch->buf, d->psz,
+						   d->cfg->io_timeout_ms,
+						   &d->conns.broken);
+				goto out;
+			}
+			flags = PCA_RESOLVE_OVERWRITE;
+		}
+	}
+	ret = pca_fd_recv(d->be.fd, fd, &off, 1, flags, &got);
+	if (ret == -EEXIST) {
+		/* an urgent answer placed it meanwhile: that copy stays */
+		ret = 0;
+	} else if (!ret) {
+		placed = 1;
+	} else if (ret == -EAGAIN || ret == -EINTR || ret == -ECONNRESET ||
+		   ret == -EPIPE) {
+		/* the connection, not the region: recovery takes over */
+		goto out;
+	} else {
+		set_fatal(d, "receiving a page into the region: %s",
+			  mig_errstr(ret));
+		goto out;
+	}
+	if (placed) {
+		d->ver[page] = ver;
+		if (flags) {
+			add(&d->overwritten, 1);
+		} else {
+			mark_placed(d, page);
+			if (!post)
+				add(&d->precopy_placed, 1);
+		}
+		add(&d->recv_in_place, 1);
+	}
+out:
+	if (!post)
+		pthread_mutex_unlock(&ch->page_lock);
+	return ret;
+}
+
+/*
  * Receive the payloads of the @n page records whose headers were read
  * into the next @n slots of the batch (ch->pages, ch->vers), and place
  * the batch when full: the one place where page payloads leave the
- * socket.  Today they are read into the batch buffer and placed from it
- * (one more copy).  Receive in place (PCA_FEATURE_RECV) goes here: for
- * plain TCP and kernel TLS sockets (not the user-space TLS socket pair),
- * pca_fd_recv(be.fd, fd, offsets, n, flags, &received) reads them
- * straight into new pages of the region and places them; before the
- * switchover the version check of chan_flush_precopy() is made first,
- * under the page lock, and a page to replace takes PCA_RESOLVE_OVERWRITE.
- * With one header per page, @n is 1.
+ * socket, into the batch buffer and placed from it, unless the module
+ * receives them in place (chan_recv_place()).
  */
 static int chan_recv_pages(struct dst_chan *ch, int fd, unsigned int n,
 			   int post)
@@ -456,6 +516,14 @@ static int chan_recv_pages(struct dst_chan *ch, int fd, unsigned int n,
 	struct dst *d = ch->d;
 	int ret;
 
+	if (n == 1 && d->recv_place) {
+		uint64_t page = ch->pages[ch->n];
+		uint32_t ver = ch->vers[ch->n];
+
+		/* what the batch holds came first: it goes first */
+		ret = chan_flush(ch, post);
+		return ret ? ret : chan_recv_place(ch, fd, page, ver, post);
+	}
 	ret = mig_recv_all(fd, ch->buf + (size_t)ch->n * d->psz,
 			   (size_t)n * d->psz, d->cfg->io_timeout_ms,
 			   &d->conns.broken);
@@ -1535,6 +1603,9 @@ static int setup(struct dst *d)
 	d->words = (d->pages + 63) / 64;
 	d->res->pages = d->pages;
 	d->res->page_size = d->psz;
+	/* netlink placement stays what it is: it tests that path */
+	d->recv_place = d->be.kind == MIG_BACKEND_MODULE && d->be.fd >= 0 &&
+			(d->be.features & PCA_FEATURE_RECV);
 
 	d->state = calloc(d->pages, 1);
 	d->ver = calloc(d->pages, sizeof(*d->ver));
@@ -1647,6 +1718,7 @@ static void fill_result(struct dst *d)
 	r->bytes_received = get(&d->bytes);
 	r->precopy_placed = get(&d->precopy_placed);
 	r->overwritten = get(&d->overwritten);
+	r->recv_in_place = get(&d->recv_in_place);
 	r->pages_received = get(&d->rx_pages);
 	r->resume_held = d->resume_held;
 	r->pages_refetched = get(&d->refetched);

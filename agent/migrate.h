@@ -260,6 +260,10 @@ struct mig_result {
 					 * a newer copy before the switchover
 					 */
 	uint64_t pages_received;	/* destination: page records */
+	uint64_t recv_in_place;		/* destination: of which the module
+					 * read from the socket straight into
+					 * the region (PCA_IOC_RECV)
+					 */
 	uint64_t resume_held;		/* destination --resume: pages the
 					 * region held when it took over
 					 */

@@ -59,8 +59,10 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 	if (r->role == MIG_DEST) {
 		fprintf(f, "  in place        %" PRIu64 " pages placed in precopy, %"
 			PRIu64 " replaced by newer copies, %" PRIu64
-			" discarded as stale at switchover\n",
-			r->precopy_placed, r->overwritten, r->early_dropped);
+			" discarded as stale at switchover; %" PRIu64
+			" received straight into the region\n",
+			r->precopy_placed, r->overwritten, r->early_dropped,
+			r->recv_in_place);
 		fprintf(f, "  wire            %s sent by the source, %s received\n",
 			size_text(r->bytes_sent, a, sizeof(a)),
 			size_text(r->bytes_received, b, sizeof(b)));
@@ -135,7 +137,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"stopcopy_pages\": %" PRIu64 ", \"discarded\": %" PRIu64
 		", \"postcopy_pages\": %" PRIu64 ", \"urgent_pages\": %" PRIu64
 		", \"precopy_placed\": %" PRIu64 ", \"overwritten\": %" PRIu64
-		", \"pages_received\": %" PRIu64 ", \"resume_held\": %" PRIu64
+		", \"pages_received\": %" PRIu64 ", \"recv_in_place\": %" PRIu64
+		", \"resume_held\": %" PRIu64
 		", \"pages_refetched\": %" PRIu64
 		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
 		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
@@ -151,7 +154,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
 		r->discarded, r->postcopy_pages, r->urgent_pages,
 		r->precopy_placed, r->overwritten, r->pages_received,
-		r->resume_held, r->pages_refetched, r->bytes_sent, r->bytes_received,
+		r->recv_in_place, r->resume_held, r->pages_refetched, r->bytes_sent, r->bytes_received,
 		r->faults, r->faults_remote, r->faults_early,
 		r->early_dropped, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,

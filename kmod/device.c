@@ -361,10 +361,13 @@ static int pca_ioctl_copy_batch(struct pca_region *r,
 }
 
 /* The fields of a PCA_IOC_RECV that need no lookup. */
-static int pca_recv_check(const struct pca_recv *ur)
+static int pca_recv_check(struct pca_region *r, const struct pca_recv *ur)
 {
-	if (ur->flags & ~PCA_RESOLVE_DONTWAKE)
+	if (ur->flags & ~(u64)PCA_COPY_FLAGS)
 		return -EINVAL;
+	/* Refused before the stream is touched; a racing seal: per unit. */
+	if ((ur->flags & PCA_RESOLVE_OVERWRITE) && READ_ONCE(r->sealed))
+		return -EPERM;
 	if (ur->reserved[0] || ur->reserved[1] || ur->reserved[2])
 		return -EINVAL;
 	if (ur->sockfd > INT_MAX)
@@ -392,7 +395,7 @@ static int pca_ioctl_recv(struct pca_region *r, struct pca_recv __user *argp)
 
 	if (copy_from_user(&ur, argp, sizeof(ur)))
 		return -EFAULT;
-	ret = pca_recv_check(&ur);
+	ret = pca_recv_check(r, &ur);
 	if (ret)
 		goto out;
 	if (ur.count) {

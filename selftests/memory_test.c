@@ -1027,6 +1027,56 @@ static void test_recv_present(struct pca_test_ctx *t)
 }
 
 /*
+ * PCA_RESOLVE_OVERWRITE from a socket: a present unit gets the bytes
+ * received, a missing one is placed; once the precopy is sealed the call
+ * is refused before it reads anything.
+ */
+static void test_recv_overwrite(struct pca_test_ctx *t)
+{
+	const uint64_t offs[] = { 1 * PAGE, 2 * PAGE };
+	uint8_t page[PAGE], buf[2 * PAGE];
+	uint64_t got = 0, bits = 0, n;
+	struct recv_sender s;
+	struct region r;
+	int fds[2];
+
+	chan_open(t, CHAN_TCP, fds);
+	region_new(t, &r, 8, PCA_REGION_MISSING);
+	recv_fill(page, 2, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, page, PAGE, 0, NULL));
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 2, 2), 0);
+	recv_fill(buf, 1, 3);
+	recv_fill(buf + PAGE, 2, 3);
+	recv_send_start(t, &s, fds[1], buf, sizeof(buf), 0);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], offs, 2,
+				     PCA_RESOLVE_OVERWRITE, &got));
+	PCA_EXPECT_EQ(t, got, 2);
+	recv_send_end(t, &s);
+	/* the mapping that saw the old bytes sees the new ones */
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 1, 3), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 2, 3), 0);
+
+	/* sealed: refused, nothing read, the next plain call finds it all */
+	PCA_ASSERT_OK(t, pca_fd_discard_bitmap(r.fd, 0, 8 * PAGE, &bits,
+					       sizeof(bits), PCA_DISCARD_SEAL,
+					       &n));
+	recv_fill(buf, 1, 4);
+	recv_fill(buf + PAGE, 2, 4);
+	recv_send_start(t, &s, fds[1], buf, sizeof(buf), 0);
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs, 2,
+				      PCA_RESOLVE_OVERWRITE, &got), EPERM);
+	PCA_EXPECT_EQ(t, got, 0);
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs, 2, 0, &got),
+		       EEXIST);
+	PCA_EXPECT_EQ(t, got, 2);
+	recv_send_end(t, &s);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 1, 3), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 2, 3), 0);
+	region_free(&r);
+	chan_close(fds);
+}
+
+/*
  * The peer ends the stream inside a unit, or right after one: the units
  * before are placed and counted, the short one is not placed at all.
  */
@@ -1989,6 +2039,8 @@ PCA_TEST_F(recv_unix, test_recv_unix, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_tcp, test_recv_tcp, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_ktls, test_recv_ktls, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_present, test_recv_present, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_overwrite, test_recv_overwrite,
+	   PCA_FEATURE_RECV | PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
 PCA_TEST_F(recv_peer_close, test_recv_peer_close, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_timeout, test_recv_timeout, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_signal, test_recv_signal, PCA_FEATURE_RECV)

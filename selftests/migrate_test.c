@@ -175,6 +175,15 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 	PCA_EXPECT(t, r->dest_checked > 0, "the destination read no page");
 	/* round 1 sends every page, and nobody placed one before */
 	PCA_EXPECT_EQ(t, r->dst.precopy_placed, r->pages);
+	/* the module reads page payloads from the socket into the region */
+	if (kind == WL_UFFD_NONE && (t->api.features & PCA_FEATURE_RECV))
+		PCA_EXPECT(t, r->dst.recv_in_place > 0 &&
+			   r->dst.recv_in_place <= r->dst.pages_received,
+			   "%llu of %llu pages received in place",
+			   (unsigned long long)r->dst.recv_in_place,
+			   (unsigned long long)r->dst.pages_received);
+	else
+		PCA_EXPECT_EQ(t, r->dst.recv_in_place, 0);
 }
 
 static void test_inplace_overwrite(struct pca_test_ctx *t)

@@ -1246,6 +1246,7 @@ static void json_result(const char *json, struct mig_result *r)
 	r->pages_present = json_num(json, "pages_present", 1);
 	r->precopy_placed = json_num(json, "precopy_placed", 1);
 	r->overwritten = json_num(json, "overwritten", 1);
+	r->recv_in_place = json_num(json, "recv_in_place", 1);
 	r->early_dropped = json_num(json, "early_dropped", 1);
 	r->pages_received = json_num(json, "pages_received", 1);
 	r->resume_held = json_num(json, "resume_held", 1);

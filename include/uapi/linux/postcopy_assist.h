@@ -321,7 +321,7 @@ struct pca_recv {
 	__u64 sockfd;		/* in: a stream socket's fd */
 	__u64 entries;		/* in: user address of __u64 offsets[] */
 	__u64 count;		/* in: number of entries */
-	__u64 flags;		/* in: PCA_RESOLVE_DONTWAKE */
+	__u64 flags;		/* in: PCA_RESOLVE_DONTWAKE, _OVERWRITE */
 	__u64 received;		/* out: entries done */
 	__u64 reserved[3];	/* in: zero */
 };
