@@ -1604,7 +1604,8 @@ static int setup(struct dst *d)
 	d->res->pages = d->pages;
 	d->res->page_size = d->psz;
 	/* netlink placement stays what it is: it tests that path */
-	d->recv_place = d->be.kind == MIG_BACKEND_MODULE && d->be.fd >= 0 &&
+	d->recv_place = cfg->recv_in_place &&
+			d->be.kind == MIG_BACKEND_MODULE && d->be.fd >= 0 &&
 			(d->be.features & PCA_FEATURE_RECV);
 
 	d->state = calloc(d->pages, 1);

@@ -222,6 +222,11 @@ struct mig_config {
 	int tls_no_ktls;
 	/* destination */
 	int want_resume;		/* reconnect to an existing migration */
+	int recv_in_place;		/* data channels hand page payloads to
+					 * PCA_IOC_RECV where the module has it
+					 * (not yet the default: a stalled
+					 * link costs a reconnect with it)
+					 */
 	struct mig_hooks hooks;
 	int progress_ms;		/* progress hook interval */
 	/* cancellation: the engine gives up (-ECANCELED) once it is set */

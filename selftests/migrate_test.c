@@ -165,6 +165,8 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 	o.rounds = rounds;
 	o.downtime_ms = 1;
 	o.dest_rate = 3000;
+	/* receive in place is asked for: the module backend takes it */
+	o.recv_in_place = 1;
 	migrate_ok(t, &o, r);
 	pca_t_diag(t, "%s: %llu placed in precopy, %llu replaced, %llu discarded at switchover, %llu checked by the vCPUs",
 		   inplace_names[kind], (unsigned long long)r->dst.precopy_placed,

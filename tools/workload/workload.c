@@ -1051,6 +1051,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	dc.addr = w->relay.running ? w->relay.addr : src_addr;
 	dest_backend(w, &dc);
 	dc.channels = o->channels;
+	dc.recv_in_place = o->recv_in_place;
 	dc.io_timeout_ms = o->io_timeout_ms;
 	if (o->dead_after_ms >= 0)
 		dc.dead_after_ms = o->dead_after_ms;
