@@ -1858,39 +1858,6 @@ static void test_regionfs_paths(struct pca_test_ctx *t)
 	umount(FS_DST);
 }
 
-/* @argv with stdout and stderr to the file @out (created afresh). */
-static pid_t fs_agent_out(struct pca_test_ctx *t, char *const argv[],
-			  const char *out)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		PCA_FATAL(t, "fork: %s", strerror(errno));
-	if (!pid) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void fs_file_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (fd >= 0)
-		close(fd);
-}
-
 /*
  * The same through the module's relay: "postcopy-agent migrate" given the
  * files' paths on both sides, "postcopy-agent daemon" reaching each
@@ -1922,12 +1889,12 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	for (i = 0; i < pages; i++)
 		*(uint64_t *)(src + i * 4096 + (i % 500) * 8) = fs_word(i);
 
-	pdm = fs_agent_out(t, daemon_argv, "/tmp/migrate_test-daemon.out");
+	pdm = pca_spawn_to_file(t, daemon_argv, "/tmp/migrate_test-daemon.out");
 	/* the daemon may not listen yet: "no agent daemon listens" */
 	for (tries = 0;; tries++) {
 		int waited;
 
-		pd = fs_agent_out(t, dst_argv, "/tmp/migrate_test-dst.out");
+		pd = pca_spawn_to_file(t, dst_argv, "/tmp/migrate_test-dst.out");
 		for (waited = 0; waited < pca_scaled_ms(1000); waited += 20) {
 			if (waitpid(pd, &st_dst, WNOHANG) == pd)
 				break;
@@ -1935,18 +1902,18 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 		}
 		if (waited >= pca_scaled_ms(1000))
 			break;		/* running: the daemon took it */
-		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		pca_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
 		if (!strstr(out, "no agent daemon") || tries > 50)
 			PCA_FATAL(t, "migrate (destination): status %#x: %s",
 				  st_dst, out);
 	}
-	ps = fs_agent_out(t, src_argv, "/tmp/migrate_test-src.out");
+	ps = pca_spawn_to_file(t, src_argv, "/tmp/migrate_test-src.out");
 	st_src = pca_waitpid_ms(ps, 60000);
 	st_dst = pca_waitpid_ms(pd, 60000);
-	fs_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
+	pca_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
 	PCA_EXPECT(t, st_src == 0, "migrate (source): status %#x: %s", st_src,
 		   out);
-	fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+	pca_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
 	PCA_EXPECT(t, st_dst == 0, "migrate (destination): status %#x: %s",
 		   st_dst, out);
 	kill(pdm, SIGTERM);
@@ -1956,7 +1923,7 @@ static void test_regionfs_relay(struct pca_test_ctx *t)
 	PCA_EXPECT_EQ(t, info.pages_present, pages);
 	PCA_EXPECT(t, !memcmp(src, dst, size), "contents differ");
 	/* the workers' summaries reached the daemon's stdout, a file */
-	fs_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
+	pca_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
 	pca_diag_lines(t, out);
 	PCA_EXPECT(t, strstr(out, "(source): complete") &&
 		   strstr(out, "(destination): complete"),
@@ -2556,10 +2523,10 @@ static void *fq_writer(void *arg)
 static int fq_run(struct pca_test_ctx *t, char *const argv[], const char *out,
 		  char *text, size_t len)
 {
-	pid_t pid = fs_agent_out(t, argv, out);
+	pid_t pid = pca_spawn_to_file(t, argv, out);
 	int st = pca_waitpid_ms(pid, 60000);
 
-	fs_file_text(out, text, len);
+	pca_file_text(out, text, len);
 	pca_diag_lines(t, text);
 	return st;
 }
@@ -2762,11 +2729,11 @@ static void qmp_migration(struct pca_test_ctx *t, int fail)
 	PCA_ASSERT_EQ(t, pthread_create(&sh.writer, NULL, fq_writer, &sh), 0);
 	sh.writer_running = 1;
 
-	pdm = fs_agent_out(t, daemon_argv, "/tmp/migrate_test-daemon.out");
+	pdm = pca_spawn_to_file(t, daemon_argv, "/tmp/migrate_test-daemon.out");
 	for (tries = 0;; tries++) {
 		int waited;
 
-		pd = fs_agent_out(t, dst_argv, "/tmp/migrate_test-dst.out");
+		pd = pca_spawn_to_file(t, dst_argv, "/tmp/migrate_test-dst.out");
 		for (waited = 0; waited < pca_scaled_ms(1000); waited += 20) {
 			if (waitpid(pd, &st_dst, WNOHANG) == pd)
 				break;
@@ -2774,12 +2741,12 @@ static void qmp_migration(struct pca_test_ctx *t, int fail)
 		}
 		if (waited >= pca_scaled_ms(1000))
 			break;
-		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		pca_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
 		if (!strstr(out, "no agent daemon") || tries > 50)
 			PCA_FATAL(t, "migrate (destination): status %#x: %s",
 				  st_dst, out);
 	}
-	ps = fs_agent_out(t, src_argv, "/tmp/migrate_test-src.out");
+	ps = pca_spawn_to_file(t, src_argv, "/tmp/migrate_test-src.out");
 	st_src = pca_waitpid_ms(ps, 100000);
 	st_dst = pca_waitpid_ms(pd, 100000);
 	kill(pdm, SIGTERM);
@@ -2791,7 +2758,7 @@ static void qmp_migration(struct pca_test_ctx *t, int fail)
 	fq_stop(&fs);
 	fq_stop(&fd);
 
-	fs_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
+	pca_file_text("/tmp/migrate_test-src.out", out, sizeof(out));
 	pca_diag_lines(t, out);
 	pca_t_diag(t, "source QEMU saw: %s", fs.log);
 	pca_t_diag(t, "destination QEMU saw: %s", fd.log);
@@ -2825,7 +2792,7 @@ static void qmp_migration(struct pca_test_ctx *t, int fail)
 		PCA_EXPECT(t, st_src == 0, "source: status %#x", st_src);
 		PCA_EXPECT(t, strstr(out, "guest)"),
 			   "the source reported no guest downtime");
-		fs_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
+		pca_file_text("/tmp/migrate_test-dst.out", out, sizeof(out));
 		pca_diag_lines(t, out);
 		PCA_EXPECT(t, st_dst == 0, "destination: status %#x", st_dst);
 		PCA_EXPECT(t, strstr(out, "the guest runs"),
@@ -2844,7 +2811,7 @@ static void qmp_migration(struct pca_test_ctx *t, int fail)
 			   "contents differ");
 	}
 	pca_t_diag(t, "source writes %llu", (unsigned long long)sh.writes);
-	fs_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
+	pca_file_text("/tmp/migrate_test-daemon.out", out, sizeof(out));
 	pca_diag_lines(t, out);
 
 	munmap(sh.src, size);
