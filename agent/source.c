@@ -18,8 +18,8 @@
  * Switchover: the VMM is paused, the last dirty log is merged; if little
  * is left (or postcopy is off) it is sent while paused (stop-and-copy).
  * Each data channel then carries END_PRECOPY, and the control channel
- * SWITCHOVER with pending as the discard bitmap: the destination must not
- * use its staged copy of those pages.
+ * SWITCHOVER with pending as the discard bitmap: the destination makes
+ * those pages missing again, whatever copy of them it placed.
  *
  * Requests are answered from the first contact on: a destination's VMM
  * may read guest RAM before the switchover.  Such an answer is read while
