@@ -133,6 +133,7 @@
  */
 #include "pca_harness.h"
 #include "bench_report.h"
+#include "pca_stream_util.h"
 
 #include <math.h>
 #include <poll.h>
@@ -146,7 +147,6 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
-#include <linux/tls.h>
 #include <linux/userfaultfd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -2400,93 +2400,6 @@ PCA_TEST_F(fault_64t_pcpu, test_fault_64t_pcpu, 0, .timeout = 90,
  * Receiving pages from a socket
  */
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
-struct rx_sender {
-	pthread_t th;
-	int fd;
-	const char *src;
-	size_t len;
-	int err;
-};
-
-static void *rx_send_fn(void *arg)
-{
-	struct rx_sender *s = arg;
-	size_t done = 0;
-
-	while (done < s->len) {
-		ssize_t n = send(s->fd, s->src + done, s->len - done,
-				 MSG_NOSIGNAL);
-
-		if (n < 0) {
-			s->err = errno;
-			break;
-		}
-		done += n;
-	}
-	return NULL;
-}
-
-/*
- * A loopback TCP pair, fds[0] receiving, with kernel TLS on both ends if
- * @ktls: 0, or -errno (with @why set) when it cannot be had.
- */
-static int rx_pair(int fds[2], bool ktls, const char **why)
-{
-	struct tls12_crypto_info_aes_gcm_128 ci = {
-		.info.version = TLS_1_2_VERSION,
-		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
-	};
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int l, i, ret = 0;
-
-	fds[0] = fds[1] = -1;
-	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	*why = "loopback TCP";
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(l, 1) || getsockname(l, (struct sockaddr *)&a, &alen))
-		goto err;
-	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fds[1] < 0 || connect(fds[1], (struct sockaddr *)&a, sizeof(a)))
-		goto err;
-	fds[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (fds[0] < 0)
-		goto err;
-	close(l);
-	l = -1;
-	if (!ktls)
-		return 0;
-	memset(ci.key, 0x5a, sizeof(ci.key));
-	memset(ci.iv, 0x3c, sizeof(ci.iv));
-	memset(ci.salt, 0x11, sizeof(ci.salt));
-	*why = "kernel TLS (TCP_ULP tls)";
-	for (i = 0; i < 2; i++)
-		if (setsockopt(fds[i], IPPROTO_TCP, TCP_ULP, "tls",
-			       sizeof("tls")))
-			goto err;
-	*why = "kernel TLS keys";
-	if (setsockopt(fds[1], SOL_TLS, TLS_TX, &ci, sizeof(ci)) ||
-	    setsockopt(fds[0], SOL_TLS, TLS_RX, &ci, sizeof(ci)))
-		goto err;
-	return 0;
-err:
-	ret = -errno;
-	if (l >= 0)
-		close(l);
-	for (i = 0; i < 2; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	return ret;
-}
-
 /*
  * @npages of @src received into a missing region, PCA_IOC_RECV (@ours)
  * or recv() + COPY_BATCH; MiB/s, or -1 without kernel TLS (*@why says).
@@ -2496,7 +2409,7 @@ static double rx_run(struct pca_test_ctx *t, bool ours, bool ktls,
 {
 	size_t len = npages * pg, batch = cfg.batch, i, j, n, bad;
 	struct pca_copy_entry *ents;
-	struct rx_sender s = {};
+	struct pca_stream_sender s;
 	uint64_t t0, t1, *offs;
 	char *buf, *area;
 	int fd, fds[2], ret;
@@ -2504,7 +2417,7 @@ static double rx_run(struct pca_test_ctx *t, bool ours, bool ktls,
 
 	if (batch > PCA_RECV_MAX)
 		batch = PCA_RECV_MAX;
-	ret = rx_pair(fds, ktls, why);
+	ret = pca_stream_pair(fds, ktls, why);
 	if (ret && ktls)
 		return -1;
 	if (ret)
@@ -2522,11 +2435,8 @@ static double rx_run(struct pca_test_ctx *t, bool ours, bool ktls,
 	for (i = 0; i < npages; i++)
 		offs[i] = i * pg;
 
-	s.fd = fds[1];
-	s.src = src;
-	s.len = len;
 	t0 = now_ns();
-	if (pthread_create(&s.th, NULL, rx_send_fn, &s))
+	if (pca_stream_send_start(&s, fds[1], src, len, false))
 		PCA_FATAL(t, "pthread_create");
 	for (i = 0; i < npages; i += n) {
 		uint64_t got = 0, copied = 0, existed = 0;
@@ -2557,9 +2467,9 @@ static double rx_run(struct pca_test_ctx *t, bool ours, bool ktls,
 				  (unsigned long long)copied);
 	}
 	t1 = now_ns();
-	pthread_join(s.th, NULL);
-	if (s.err)
-		PCA_FATAL(t, "send: %s", strerror(s.err));
+	ret = pca_stream_send_join(&s);
+	if (ret)
+		PCA_FATAL(t, "send: %s", strerror(ret));
 
 	/* check, untimed: the pages must hold the source's data */
 	area = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);

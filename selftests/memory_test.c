@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/falloc.h>
-#include <linux/tls.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "pca_region_util.h"
+#include "pca_stream_util.h"
 
 #define WAIT_MS		5000
 #define PMD_BYTES	(2UL << 20)	/* what one x86-64 page table maps */
@@ -742,13 +742,6 @@ static void test_huge_dirty_units(struct pca_test_ctx *t)
  * PCA_IOC_RECV: units read from a stream socket straight into the region
  */
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
 #define RECV_PAGES	64
 
 enum recv_chan { CHAN_UNIX, CHAN_TCP, CHAN_KTLS };
@@ -785,101 +778,32 @@ static size_t recv_check(struct pca_test_ctx *t, const uint8_t *mem,
 	return bad;
 }
 
-/* Writes @len bytes of @buf to @fd, then ends the stream if @eof. */
-struct recv_sender {
-	pthread_t th;
-	int fd;
-	const uint8_t *buf;
-	size_t len;
-	int eof;
-	int err;
-};
-
-static void *recv_send_fn(void *arg)
+static void recv_send_start(struct pca_test_ctx *t,
+			    struct pca_stream_sender *s, int fd,
+			    const uint8_t *buf, size_t len, bool eof)
 {
-	struct recv_sender *s = arg;
-	size_t done = 0;
-
-	while (done < s->len) {
-		ssize_t n = send(s->fd, s->buf + done, s->len - done,
-				 MSG_NOSIGNAL);
-
-		if (n < 0) {
-			s->err = errno;
-			break;
-		}
-		done += n;
-	}
-	if (s->eof)
-		shutdown(s->fd, SHUT_WR);
-	return NULL;
+	PCA_ASSERT_EQ(t, pca_stream_send_start(s, fd, buf, len, eof), 0);
 }
 
-static void recv_send_start(struct pca_test_ctx *t, struct recv_sender *s,
-			    int fd, const uint8_t *buf, size_t len, int eof)
+static void recv_send_end(struct pca_test_ctx *t, struct pca_stream_sender *s)
 {
-	s->fd = fd;
-	s->buf = buf;
-	s->len = len;
-	s->eof = eof;
-	s->err = 0;
-	PCA_ASSERT_EQ(t, pthread_create(&s->th, NULL, recv_send_fn, s), 0);
-}
+	int err = pca_stream_send_join(s);
 
-static void recv_send_end(struct pca_test_ctx *t, struct recv_sender *s)
-{
-	PCA_EXPECT_EQ(t, pthread_join(s->th, NULL), 0);
-	PCA_EXPECT(t, !s->err, "send: %s", strerror(s->err));
-}
-
-/* A connected loopback TCP pair: fds[0] receives, fds[1] sends. */
-static void tcp_pair(struct pca_test_ctx *t, int fds[2])
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	PCA_ASSERT(t, l >= 0, "socket: %s", strerror(errno));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	PCA_ASSERT(t, !bind(l, (struct sockaddr *)&a, sizeof(a)) &&
-		   !listen(l, 1) &&
-		   !getsockname(l, (struct sockaddr *)&a, &len),
-		   "listen on loopback: %s", strerror(errno));
-	fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	PCA_ASSERT(t, fds[1] >= 0 &&
-		   !connect(fds[1], (struct sockaddr *)&a, sizeof(a)),
-		   "connect: %s", strerror(errno));
-	fds[0] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	PCA_ASSERT(t, fds[0] >= 0, "accept: %s", strerror(errno));
-	close(l);
+	PCA_EXPECT(t, !err, "send: %s", strerror(err));
 }
 
 /*
- * Kernel TLS on a TCP pair, keys set by hand (no handshake): the sender's
- * TX and the receiver's RX state are the same, so records written on one
- * end decrypt on the other.  Skips where the kernel has no TLS.
+ * fds[0] receives, fds[1] sends; kernel TLS keyed by hand with @ktls,
+ * skipped where the kernel has no TLS.
  */
-static void ktls_pair(struct pca_test_ctx *t, int fds[2])
+static void stream_pair(struct pca_test_ctx *t, int fds[2], bool ktls)
 {
-	struct tls12_crypto_info_aes_gcm_128 ci = {
-		.info.version = TLS_1_2_VERSION,
-		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
-	};
-	int i;
+	const char *why;
+	int ret = pca_stream_pair(fds, ktls, &why);
 
-	tcp_pair(t, fds);
-	memset(ci.key, 0x5a, sizeof(ci.key));
-	memset(ci.iv, 0x3c, sizeof(ci.iv));
-	memset(ci.salt, 0x11, sizeof(ci.salt));
-	for (i = 0; i < 2; i++)
-		if (setsockopt(fds[i], IPPROTO_TCP, TCP_ULP, "tls",
-			       sizeof("tls")))
-			PCA_SKIP(t, "no kernel TLS (TCP_ULP tls: %s)",
-				 strerror(errno));
-	PCA_ASSERT(t, !setsockopt(fds[1], SOL_TLS, TLS_TX, &ci, sizeof(ci)),
-		   "TLS_TX: %s", strerror(errno));
-	PCA_ASSERT(t, !setsockopt(fds[0], SOL_TLS, TLS_RX, &ci, sizeof(ci)),
-		   "TLS_RX: %s", strerror(errno));
+	if (ret && why == pca_stream_why_ulp)
+		PCA_SKIP(t, "no kernel TLS (TCP_ULP tls: %s)", strerror(-ret));
+	PCA_ASSERT(t, !ret, "%s: %s", why, strerror(-ret));
 }
 
 static void chan_open(struct pca_test_ctx *t, enum recv_chan c, int fds[2])
@@ -888,10 +812,8 @@ static void chan_open(struct pca_test_ctx *t, enum recv_chan c, int fds[2])
 		PCA_ASSERT(t, !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
 					  0, fds),
 			   "socketpair: %s", strerror(errno));
-	else if (c == CHAN_TCP)
-		tcp_pair(t, fds);
 	else
-		ktls_pair(t, fds);
+		stream_pair(t, fds, c == CHAN_KTLS);
 }
 
 static void chan_close(int fds[2])
@@ -928,7 +850,7 @@ static void recv_pages(struct pca_test_ctx *t, enum recv_chan c)
 	struct pca_region_info info;
 	struct recv_toucher k = {};
 	struct pca_fault_record rec;
-	struct recv_sender s;
+	struct pca_stream_sender s;
 	struct region r;
 	uint8_t *buf;
 	int fds[2], n;
@@ -996,7 +918,7 @@ static void test_recv_present(struct pca_test_ctx *t)
 	const uint64_t offs[] = { 1 * PAGE, 2 * PAGE, 3 * PAGE, 4 * PAGE };
 	uint8_t page[PAGE], buf[4 * PAGE];
 	struct pca_region_info info;
-	struct recv_sender s;
+	struct pca_stream_sender s;
 	struct region r;
 	uint64_t got = 0;
 	int fds[2];
@@ -1036,7 +958,7 @@ static void test_recv_overwrite(struct pca_test_ctx *t)
 	const uint64_t offs[] = { 1 * PAGE, 2 * PAGE };
 	uint8_t page[PAGE], buf[2 * PAGE];
 	uint64_t got = 0, bits = 0, n;
-	struct recv_sender s;
+	struct pca_stream_sender s;
 	struct region r;
 	int fds[2];
 
@@ -1085,7 +1007,7 @@ static void test_recv_peer_close(struct pca_test_ctx *t)
 	const uint64_t offs[] = { 0, 1 * PAGE, 2 * PAGE };
 	struct pca_region_info info;
 	uint8_t buf[3 * PAGE];
-	struct recv_sender s;
+	struct pca_stream_sender s;
 	struct region r;
 	uint64_t got;
 	int fds[2], cut;
@@ -1200,7 +1122,7 @@ static void test_recv_signal(struct pca_test_ctx *t)
 static void test_recv_huge(struct pca_test_ctx *t)
 {
 	const uint64_t off = UNIT;
-	struct recv_sender s;
+	struct pca_stream_sender s;
 	struct region r;
 	uint64_t got = 0;
 	uint8_t *buf;
