@@ -211,6 +211,29 @@ static int side_req(struct side *s, uint8_t cmd, const struct req *r)
 	return s->err == 1 ? -ETIMEDOUT : s->err;
 }
 
+/*
+ * The VMM asks for @r's migration and the reply names it: the reply's
+ * event (the migration id in ->id).
+ */
+static struct seen *vmm_requested(struct pca_test_ctx *t, struct side *vmm,
+				  const struct req *r)
+{
+	struct seen *e;
+
+	PCA_ASSERT_EQ(t, side_req(vmm, PCA_CMD_MIGRATE, r), 0);
+	e = side_wait(vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
+	PCA_ASSERT(t, e, "no reply with the migration id");
+	return e;
+}
+
+/* @r's migration asked for by @vmm and taken by @agent: *@r names it. */
+static void agent_accepted(struct pca_test_ctx *t, struct side *agent,
+			   struct side *vmm, struct req *r)
+{
+	*r = (struct req){ .id = vmm_requested(t, vmm, r)->id, .has_id = 1 };
+	PCA_ASSERT_EQ(t, side_req(agent, PCA_CMD_MIGRATE_ACCEPT, r), 0);
+}
+
 static uint32_t region_id_new(struct pca_test_ctx *t, int *fd)
 {
 	uint32_t id;
@@ -248,10 +271,7 @@ static void test_full_flow(struct pca_test_ctx *t)
 	side_open(t, &vmm, PCA_MCGRP_VMM);
 	side_open(t, &other, NULL);
 
-	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
-	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
-	PCA_ASSERT(t, e, "no reply with the migration id");
-	id = e->id;
+	id = vmm_requested(t, &vmm, &r)->id;
 	e = side_wait(&agent, PCA_CMD_MIGRATE_REQUEST, PCA_MIG_REQUESTED);
 	PCA_ASSERT(t, e, "agent heard no request");
 	PCA_EXPECT_EQ(t, e->id, id);
@@ -344,9 +364,7 @@ static void test_running(struct pca_test_ctx *t)
 	side_open(t, &vmm, PCA_MCGRP_VMM);
 	side_open(t, &other, NULL);
 
-	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
-	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
-	PCA_ASSERT(t, e, "no reply with the migration id");
+	e = vmm_requested(t, &vmm, &r);
 	id = e->id;
 	PCA_EXPECT(t, !e->running, "running before anything ran");
 	r = (struct req){ .id = id, .has_id = 1 };
@@ -436,10 +454,7 @@ static void test_recovering(struct pca_test_ctx *t)
 	side_open(t, &vmm, PCA_MCGRP_VMM);
 
 	/* a destination: recovering in precopy and in postcopy */
-	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
-	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
-	PCA_ASSERT(t, e, "no reply with the migration id");
-	r = (struct req){ .id = e->id, .has_id = 1 };
+	r = (struct req){ .id = vmm_requested(t, &vmm, &r)->id, .has_id = 1 };
 	/* not before an agent took it */
 	r.has_phase = 1;
 	r.phase = PCA_MIG_RECOVERING;
@@ -494,11 +509,7 @@ static void test_recovering(struct pca_test_ctx *t)
 	r = (struct req){ .region = region_id_new(t, &fd), .has_region = 1,
 			  .peer = "10.0.0.1:4444", .role = PCA_MIG_SOURCE };
 	vmm.nseen = 0;
-	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
-	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
-	PCA_ASSERT(t, e, "no reply with the second migration id");
-	r = (struct req){ .id = e->id, .has_id = 1 };
-	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	agent_accepted(t, &agent, &vmm, &r);
 	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_SWITCHOVER),
 		   "no SWITCHOVER event");
 	PCA_ASSERT(t, update_seen(&agent, &vmm, &r, PCA_MIG_RECOVERING),
@@ -525,18 +536,13 @@ static void test_recovering(struct pca_test_ctx *t)
 static void test_running_source_refused(struct pca_test_ctx *t)
 {
 	struct side agent, vmm;
-	struct seen *e;
 	int fd;
 	struct req r = { .region = region_id_new(t, &fd), .has_region = 1,
 			 .peer = "10.0.0.1:4444", .role = PCA_MIG_SOURCE };
 
 	side_open(t, &agent, PCA_MCGRP_AGENT);
 	side_open(t, &vmm, PCA_MCGRP_VMM);
-	PCA_ASSERT_EQ(t, side_req(&vmm, PCA_CMD_MIGRATE, &r), 0);
-	e = side_wait(&vmm, PCA_CMD_MIGRATE, PCA_MIG_REQUESTED);
-	PCA_ASSERT(t, e, "no reply with the migration id");
-	r = (struct req){ .id = e->id, .has_id = 1 };
-	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_ACCEPT, &r), 0);
+	agent_accepted(t, &agent, &vmm, &r);
 	r.has_phase = 1;
 	r.phase = PCA_MIG_POSTCOPY;
 	PCA_ASSERT_EQ(t, side_req(&agent, PCA_CMD_MIGRATE_UPDATE, &r), 0);
