@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -364,30 +365,46 @@ static inline int pca_dev_node_for(const char *path, uid_t uid, gid_t gid)
 }
 
 /*
- * Start @argv[0] (a path) in the background, its stdout and stderr into
- * the file @out: for daemons and long runs whose output is read later with
- * pca_file_text().  Returns its pid; failing to fork ends the test.
+ * Start @argv[0] (a path) in the background, in the network namespace
+ * @nsfd (-1: this one), stdin from /dev/null, its stdout and stderr into
+ * the file @out, appended to with @append and truncated otherwise: for
+ * daemons and long runs whose output is read later with pca_file_text().
+ * Returns its pid; failing to fork ends the test.
  */
-static inline pid_t pca_spawn_to_file(struct pca_test_ctx *t,
-				      char *const argv[], const char *out)
+static inline pid_t pca_spawn_in_netns(struct pca_test_ctx *t, int nsfd,
+				       char *const argv[], const char *out,
+				       bool append)
 {
 	pid_t pid;
 
 	fflush(stdout);
+	fflush(stderr);
 	pid = fork();
 	if (pid < 0)
 		PCA_FATAL(t, "fork: %s", strerror(errno));
 	if (!pid) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(out, O_WRONLY | O_CREAT | O_CLOEXEC |
+			      (append ? O_APPEND : O_TRUNC), 0644);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0 || null < 0)
 			_exit(126);
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET))
+			_exit(125);
+		dup2(null, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* pca_spawn_in_netns() in this namespace, @out truncated first. */
+static inline pid_t pca_spawn_to_file(struct pca_test_ctx *t,
+				      char *const argv[], const char *out)
+{
+	return pca_spawn_in_netns(t, -1, argv, out, false);
 }
 
 /* The text of the file @path into @buf (NUL terminated; "" if unreadable). */

@@ -139,35 +139,6 @@ static void read_text(const char *path, char *buf, size_t len)
 		close(fd);
 }
 
-/* fork, enter network namespace @nsfd (-1: stay), exec @argv, output to @out */
-static pid_t spawn(struct pca_test_ctx *t, int nsfd, char *const argv[],
-		   const char *out)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0)
-		PCA_FATAL(t, "fork: %s", strerror(errno));
-	if (!pid) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0644);
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0 || null < 0)
-			_exit(126);
-		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET))
-			_exit(125);
-		dup2(null, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* qemu_qmp on @vm's socket with the steps @... (NULL-terminated) */
 static int qmp(struct vm *vm, ...)
 {
@@ -346,7 +317,8 @@ static void lab_setup(struct pca_test_ctx *t, struct lab *l, int net)
 
 		snprintf(l->daemon_out[i], sizeof(l->daemon_out[i]),
 			 WORK "/daemon-%s.out", ns_name(i));
-		l->daemon[i] = spawn(t, l->nsfd[i], argv, l->daemon_out[i]);
+		l->daemon[i] = pca_spawn_in_netns(t, l->nsfd[i], argv,
+						  l->daemon_out[i], true);
 		for (;;) {
 			read_text(l->daemon_out[i], out, sizeof(out));
 			if (strstr(out, "waiting for migration requests"))
@@ -401,7 +373,7 @@ static void vm_start(struct pca_test_ctx *t, struct lab *l, struct vm *vm,
 	}
 	argv[n] = NULL;
 	unlink(vm->qmp);
-	vm->pid = spawn(t, l->nsfd[vm->ns], argv, vm->log);
+	vm->pid = pca_spawn_in_netns(t, l->nsfd[vm->ns], argv, vm->log, true);
 
 	/* QMP answers once QEMU is up */
 	end = now_ns() + pca_scaled_ms(30000) * 1000000LL;
@@ -572,6 +544,44 @@ static void cut_link(struct pca_test_ctx *t, int ms)
 }
 
 /*
+ * "postcopy-agent migrate" for @vm in @role into @argv (20 entries): the
+ * agent drives QEMU itself when given @vmm_in, QEMU's incoming address;
+ * otherwise @cmd_opt (--pause-cmd, --resume-cmd) runs @cmd at the
+ * switchover.
+ */
+static void agent_argv(char *argv[20], struct vm *vm, char *role, char *peer,
+		       char *args, char *vmm_in, char *cmd_opt, char *cmd)
+{
+	int n = 0;
+
+	argv[n++] = AGENT;
+	argv[n++] = "migrate";
+	if (!vm->dir_backed) {
+		argv[n++] = "--region-id";
+		argv[n++] = vm->file;
+	}
+	argv[n++] = "--role";
+	argv[n++] = role;
+	argv[n++] = "--peer";
+	argv[n++] = peer;
+	argv[n++] = "--args";
+	argv[n++] = args;
+	if (vmm_in) {
+		argv[n++] = "--qmp";
+		argv[n++] = vm->qmp;
+		argv[n++] = "--vmm-incoming";
+		argv[n++] = vmm_in;
+	} else {
+		argv[n++] = cmd_opt;
+		argv[n++] = cmd;
+	}
+	argv[n++] = "--timeout-s";
+	argv[n++] = "180";
+	argv[n++] = "--json";
+	argv[n] = NULL;
+}
+
+/*
  * The one place that says how a migration of @src to @dst is driven:
  * "postcopy-agent migrate" on both sides, through the agent daemons.
  * An agent that knows "--qmp" drives QEMU itself (x-ignore-shared,
@@ -596,7 +606,7 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 	size_t doff = file_size(l->daemon_out[dst->ns]);
 	const char *ev;
 	pid_t ps, pd;
-	int ss, sd, n, io_ms;
+	int ss, sd, io_ms;
 
 	snprintf(stop_f, sizeof(stop_f), WORK "/stop-%u", hop);
 	snprintf(cont_f, sizeof(cont_f), WORK "/cont-%u", hop);
@@ -620,61 +630,13 @@ static void drive_migration(struct pca_test_ctx *t, struct lab *l,
 		 io_ms);
 	snprintf(dargs, sizeof(dargs), "--io-timeout-ms %d", io_ms);
 
-	n = 0;
-	dargv[n++] = AGENT;
-	dargv[n++] = "migrate";
-	if (!dst->dir_backed) {
-		dargv[n++] = "--region-id";
-		dargv[n++] = dst->file;
-	}
-	dargv[n++] = "--role";
-	dargv[n++] = "destination";
-	dargv[n++] = "--peer";
-	dargv[n++] = peer;
-	dargv[n++] = "--args";
-	dargv[n++] = dargs;
-	if (agent_qmp) {
-		dargv[n++] = "--qmp";
-		dargv[n++] = dst->qmp;
-		dargv[n++] = "--vmm-incoming";
-		dargv[n++] = vmm_in;
-	} else {
-		dargv[n++] = "--resume-cmd";
-		dargv[n++] = resume;
-	}
-	dargv[n++] = "--timeout-s";
-	dargv[n++] = "180";
-	dargv[n++] = "--json";
-	dargv[n] = NULL;
-	n = 0;
-	sargv[n++] = AGENT;
-	sargv[n++] = "migrate";
-	if (!src->dir_backed) {
-		sargv[n++] = "--region-id";
-		sargv[n++] = src->file;
-	}
-	sargv[n++] = "--role";
-	sargv[n++] = "source";
-	sargv[n++] = "--peer";
-	sargv[n++] = peer;
-	sargv[n++] = "--args";
-	sargv[n++] = sargs;
-	if (agent_qmp) {
-		sargv[n++] = "--qmp";
-		sargv[n++] = src->qmp;
-		sargv[n++] = "--vmm-incoming";
-		sargv[n++] = vmm_in;
-	} else {
-		sargv[n++] = "--pause-cmd";
-		sargv[n++] = pause;
-	}
-	sargv[n++] = "--timeout-s";
-	sargv[n++] = "180";
-	sargv[n++] = "--json";
-	sargv[n] = NULL;
+	agent_argv(dargv, dst, "destination", peer, dargs,
+		   agent_qmp ? vmm_in : NULL, "--resume-cmd", resume);
+	agent_argv(sargv, src, "source", peer, sargs,
+		   agent_qmp ? vmm_in : NULL, "--pause-cmd", pause);
 
-	pd = spawn(t, l->nsfd[dst->ns], dargv, dout);
-	ps = spawn(t, l->nsfd[src->ns], sargv, sout);
+	pd = pca_spawn_in_netns(t, l->nsfd[dst->ns], dargv, dout, true);
+	ps = pca_spawn_in_netns(t, l->nsfd[src->ns], sargv, sout, true);
 
 	if (cut) {
 		/* once the guest runs on the destination: in postcopy */
