@@ -53,6 +53,7 @@ enum pca_count {
 	PCA_COUNT_COPIED,
 	PCA_COUNT_ZEROED,
 	PCA_COUNT_EEXIST,
+	PCA_COUNT_PREMAPPED,
 	PCA_NR_COUNTS
 };
 
@@ -257,6 +258,8 @@ int pca_region_present_log(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			   u64 __user *ubits, pgoff_t *present);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 int pca_region_write_notify(struct pca_region *r, bool on);
+bool pca_region_premap(struct pca_region *r, struct mm_struct *mm,
+		       unsigned long addr, pgoff_t pgoff);
 
 static inline void pca_count_add(struct pca_region *r, enum pca_count c,
 				 u64 n)
