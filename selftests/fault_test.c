@@ -2722,6 +2722,55 @@ static void test_premap_other_process(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * The waiter a signal takes out of its wait stops being the one the
+ * resolution maps for; back in the same wait after the handler, it is
+ * again, and its page is mapped for it.
+ */
+static void test_premap_after_signal(struct pca_test_ctx *t)
+{
+	struct sigaction sa = { .sa_handler = count_signal }, old;
+	struct pca_region_info info;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	uint64_t end;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, check(r.mem, 1), "page 0");	/* the page table */
+	atomic_store(&signals_handled, 0);
+	sigemptyset(&sa.sa_mask);
+	PCA_ASSERT_OK(t, sigaction(SIGUSR1, &sa, &old) ? -errno : 0);
+	touch_start(t, &k, r.mem + 2 * PAGE, 0);
+	one_fault(t, t->c);
+
+	pthread_kill(k.th, SIGUSR1);
+	/* handled, then the same access joins the pending entry again */
+	end = now_ns() + pca_scaled_ms(WAIT_MS) * 1000000ULL;
+	do {
+		usleep(1000);
+		get_info(t, r.id, &info);
+	} while ((atomic_load(&signals_handled) < 1 ||
+		  info.stats.faults_coalesced < 1) && now_ns() < end);
+	PCA_ASSERT_EQ(t, atomic_load(&signals_handled), 1);
+	PCA_ASSERT_EQ(t, info.stats.faults_coalesced, 1);
+	PCA_EXPECT(t, !atomic_load(&k.done), "the access completed unserved");
+
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, pca_scaled_ms(WAIT_MS)),
+		   "not woken by COPY after the signal");
+	PCA_EXPECT_EQ(t, k.first, data[0]);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 1);
+	sigaction(SIGUSR1, &old, NULL);
+	region_free(&r);
+}
+
 PCA_TEST_F(single_fault_copy, test_single_fault_copy,
 	 PCA_FEATURE_MISSING)
 PCA_TEST_F(write_fault_flags, test_write_fault_flags,
@@ -2806,6 +2855,8 @@ PCA_TEST_F(premap_then_discard, test_premap_then_discard,
 PCA_TEST_F(premap_waiter_killed, test_premap_waiter_killed,
 	 PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(premap_other_process, test_premap_other_process,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(premap_after_signal, test_premap_after_signal,
 	 PCA_FEATURE_FD_RESOLVE)
 /* last: it unloads and reloads the module */
 PCA_TEST_F(resend_unload, test_resend_unload, PCA_FEATURE_WAIT_POLICY,
