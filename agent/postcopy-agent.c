@@ -246,9 +246,11 @@ static void print_region_json(const struct pca_region_info *r)
 		       ", \"faults_pending\": %" PRIu64
 		       ", \"pages_copied\": %" PRIu64
 		       ", \"pages_zeroed\": %" PRIu64
-		       ", \"copy_eexist\": %" PRIu64 ", \"wait_hist\": [",
+		       ", \"copy_eexist\": %" PRIu64
+		       ", \"faults_premapped\": %" PRIu64 ", \"wait_hist\": [",
 		       s->faults, s->faults_coalesced, s->faults_pending,
-		       s->pages_copied, s->pages_zeroed, s->copy_eexist);
+		       s->pages_copied, s->pages_zeroed, s->copy_eexist,
+		       s->faults_premapped);
 		for (i = 0; i < PCA_WAIT_HIST_BUCKETS; i++)
 			printf("%s%" PRIu64, i ? ", " : "", s->wait_hist[i]);
 		printf("]}");

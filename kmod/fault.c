@@ -22,6 +22,7 @@
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/pid_namespace.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -177,8 +178,10 @@ static vm_fault_t pca_fault_fail(struct pca_region *r, pgoff_t unit)
  *
  * Return: 0 if the page turned up meanwhile (the fault lock is still held,
  * look again); VM_FAULT_RETRY once woken, with the fault lock dropped (or
- * held, for FAULT_FLAG_RETRY_NOWAIT, which does not wait); VM_FAULT_SIGBUS
- * when the fault may not wait; VM_FAULT_OOM.
+ * held, for FAULT_FLAG_RETRY_NOWAIT, which does not wait);
+ * VM_FAULT_NOPAGE | VM_FAULT_COMPLETED once woken with the page mapped
+ * for us, the fault lock dropped; VM_FAULT_SIGBUS when the fault may not
+ * wait; VM_FAULT_OOM.
  */
 vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 {
@@ -186,8 +189,10 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 	pgoff_t unit = pca_unit_start(r, vmf->pgoff);
 	struct pca_fault_bucket *b = pca_bucket(r, unit);
 	struct pca_fault *f, *new;
+	struct mm_struct *mm = vmf->vma->vm_mm;
+	unsigned long address = vmf->address;
 	struct pca_queue *q = NULL;
-	bool created = false, present;
+	bool created = false, present, premap;
 	struct file *file;
 	u64 start;
 	int err;
@@ -201,6 +206,16 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		return pca_fault_fail(r, unit);
 	if (!pca_region_can_wait(r))
 		return pca_fault_fail(r, unit);
+
+	/*
+	 * The resolution may map the page for us (pca_bucket_premap()): a
+	 * page of a 4 KiB region for a thread that waits, unless it writes
+	 * where the first write is logged (.page_mkwrite: the pre-map is a
+	 * read fault's, and the write would fault once more).
+	 */
+	premap = !r->unit_order && !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT) &&
+		 (!(vmf->flags & FAULT_FLAG_WRITE) ||
+		  !vmf->vma->vm_ops->page_mkwrite);
 
 	new = pca_fault_alloc();
 	if (!new)
@@ -223,6 +238,8 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		f->tid = r->pid_ns == &init_pid_ns ? current->pid :
 			 task_pid_nr_ns(current, r->pid_ns);
 		f->done = false;
+		f->premapped = false;
+		f->owner = NULL;
 		init_waitqueue_head(&f->wq);
 		hlist_add_head(&f->node, &b->head);
 		atomic_inc(&r->nr_pending);
@@ -245,6 +262,12 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		if (new)
 			pca_fault_free(new);
 		return present ? 0 : pca_fault_fail(r, unit);
+	}
+	/* The first waiter, or one after it left, gets the page mapped. */
+	if (premap && !f->owner) {
+		f->owner = current;
+		f->mm = mm;
+		f->address = address;
 	}
 	spin_unlock(&b->lock);
 	if (new)
@@ -284,28 +307,97 @@ vm_fault_t pca_fault_wait(struct pca_region *r, struct vm_fault *vmf)
 		err = wait_event_killable(f->wq, READ_ONCE(f->done));
 	if (!err)
 		pca_wait_hist(r, ktime_get_ns() - start);
+	/*
+	 * Leaving unwoken (the entry may stay hashed): no resolution may
+	 * use our mm from now on.  Only we set @owner to ourselves, so the
+	 * unlocked look is exact.
+	 */
+	if (err && READ_ONCE(f->owner) == current) {
+		spin_lock(&b->lock);
+		f->owner = NULL;
+		spin_unlock(&b->lock);
+	}
 	/* The tracepoint times the wait from @start, only when enabled. */
 	trace_pca_fault_resolved(r, unit, start,
 				 err ? PCA_TRACE_INTERRUPTED : PCA_TRACE_WOKEN);
+	/*
+	 * Our page is mapped where we faulted: the fault is complete (its
+	 * lock dropped: VM_FAULT_COMPLETED, which every caller that allows
+	 * a retry handles), the access runs again without a retry of the
+	 * fault (under mmap_lock, walking to the new PTE).  NOPAGE with it,
+	 * because it is true and because the core's __do_fault() returns
+	 * at once only on NOPAGE, RETRY or an error (on anything else it
+	 * takes vmf->page).  Should the PTE be gone by the time the access
+	 * runs (DISCARD), it faults again, as after any retry.
+	 */
+	premap = !err && READ_ONCE(f->premapped) && f->mm == mm &&
+		 f->address == address;
 	pca_fault_put(f);
 	fput(file);
-	return VM_FAULT_RETRY;
+	return premap ? VM_FAULT_NOPAGE | VM_FAULT_COMPLETED : VM_FAULT_RETRY;
+}
+
+/*
+ * Map the page at @unit into the mapping of the thread waiting for it,
+ * before waking it (a 4 KiB region only).  Return: the owner whose fault
+ * was mapped, NULL if none (see pca_region_premap()).
+ *
+ * Lock order: the bucket lock is dropped before the mm is used; the
+ * mm's mmap_lock is only tried (read side), with none of the region's
+ * locks held (the callers of pca_fault_wake_range() hold none), and the
+ * core's folio (tried) and page table locks nest inside it, as in a
+ * fault.  A resolver never waits for a process's mmap_lock.
+ */
+static struct task_struct *pca_bucket_premap(struct pca_region *r,
+					     struct pca_fault_bucket *b,
+					     pgoff_t unit, unsigned long *addr)
+{
+	struct task_struct *owner = NULL;
+	struct mm_struct *mm = NULL;
+	struct pca_fault *f;
+
+	/* A WAKE of a missing page: nothing to map. */
+	if (!pca_region_present(r, unit))
+		return NULL;
+	spin_lock(&b->lock);
+	f = pca_bucket_find(b, unit);
+	/* @owner waits (it clears itself under this lock before leaving). */
+	if (f && f->owner && mmget_not_zero(f->mm)) {
+		owner = f->owner;
+		mm = f->mm;
+		*addr = f->address;
+	}
+	spin_unlock(&b->lock);
+	if (!mm)
+		return NULL;
+	if (!pca_region_premap(r, mm, *addr, unit))
+		owner = NULL;
+	/* Never the exit of an address space in the resolver's context. */
+	mmput_async(mm);
+	return owner;
 }
 
 /* Wake the waiters of pages [@first, @end) hashed in @b. */
 static void pca_bucket_wake(struct pca_region *r, struct pca_fault_bucket *b,
-			    pgoff_t first, pgoff_t end)
+			    pgoff_t first, pgoff_t end, bool premap)
 {
+	struct task_struct *owner = NULL;
+	unsigned long addr = 0;
 	struct pca_fault *f;
 	struct hlist_node *tmp;
 	HLIST_HEAD(woken);
 
+	if (premap)
+		owner = pca_bucket_premap(r, b, first, &addr);
 	spin_lock(&b->lock);
 	hlist_for_each_entry_safe(f, tmp, &b->head, node) {
 		if (f->pgoff < first || f->pgoff >= end)
 			continue;
 		hlist_del(&f->node);
 		atomic_dec(&r->nr_pending);
+		/* Mapped for the thread that still owns the entry. */
+		if (owner && f->owner == owner && f->address == addr)
+			f->premapped = true;
 		WRITE_ONCE(f->done, true);
 		wake_up_all(&f->wq);
 		hlist_add_head(&f->node, &woken);
@@ -315,16 +407,9 @@ static void pca_bucket_wake(struct pca_region *r, struct pca_fault_bucket *b,
 		pca_fault_put(f);
 }
 
-/**
- * pca_fault_wake_range() - wake every thread waiting for a page in range
- * @r: the region
- * @start: first page, of a unit
- * @nr: number of pages, whole units
- *
- * Woken threads retry their fault: they map the page if it is present
- * now, and fault again (a new event) if it is not.
- */
-void pca_fault_wake_range(struct pca_region *r, pgoff_t start, pgoff_t nr)
+/* Wake the waiters of [@start, @start + @nr), pre-mapping with @premap. */
+static void pca_fault_wake(struct pca_region *r, pgoff_t start, pgoff_t nr,
+			   bool premap)
 {
 	pgoff_t i, step = pca_unit_pages(r);
 
@@ -335,16 +420,35 @@ void pca_fault_wake_range(struct pca_region *r, pgoff_t start, pgoff_t nr)
 	/* Entries are keyed by unit; ranges are whole units. */
 	if (nr >> r->unit_order <= PCA_FAULT_BUCKETS) {
 		for (i = start; i < start + nr; i += step)
-			pca_bucket_wake(r, pca_bucket(r, i), i, i + step);
+			pca_bucket_wake(r, pca_bucket(r, i), i, i + step,
+					premap && !r->unit_order);
 		return;
 	}
 	for (i = 0; i < PCA_FAULT_BUCKETS; i++)
-		pca_bucket_wake(r, &r->buckets[i], start, start + nr);
+		pca_bucket_wake(r, &r->buckets[i], start, start + nr, false);
 }
 
+/**
+ * pca_fault_wake_range() - wake every thread waiting for a page in range
+ * @r: the region
+ * @start: first page, of a unit
+ * @nr: number of pages, whole units
+ *
+ * Woken threads retry their fault: they map the page if it is present
+ * now, and fault again (a new event) if it is not.  Where a range of up
+ * to PCA_FAULT_BUCKETS pages has a present page with a waiter, the page
+ * is mapped for its first waiter before the wake (pca_bucket_premap()),
+ * whose fault then completes without a retry.
+ */
+void pca_fault_wake_range(struct pca_region *r, pgoff_t start, pgoff_t nr)
+{
+	pca_fault_wake(r, start, nr, true);
+}
+
+/* Close, or the last agent gone under PCA_POLICY_FAIL: no page to map. */
 void pca_fault_wake_all(struct pca_region *r)
 {
-	pca_fault_wake_range(r, 0, r->nr_pages);
+	pca_fault_wake(r, 0, r->nr_pages, false);
 }
 
 /*

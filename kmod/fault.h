@@ -23,6 +23,7 @@
 
 struct pca_fault_record;
 struct pca_region;
+struct task_struct;
 
 /**
  * struct pca_fault - a missing page that threads are waiting for
@@ -34,6 +35,16 @@ struct pca_region;
  * @flags: PCA_FAULT_* of the first thread
  * @tid: the first thread, in the region creator's pid namespace
  * @done: set, with the entry unhashed, when its waiters are woken
+ * @premapped: set before @done when the waker mapped the page at
+ *	@address in @mm (the waiter then returns without retrying)
+ * @owner: the waiting thread whose mapping a resolution maps the page
+ *	into before waking it (the pre-map), or NULL; compared, never
+ *	dereferenced
+ * @mm: @owner's faulting mm; used only under the bucket lock while
+ *	@owner is set, which @owner clears (under that lock) before it
+ *	stops waiting unwoken: the faulting context keeps the mm_struct
+ *	while it waits, and mmget_not_zero() tells if its pages are alive
+ * @address: where @owner faulted, page aligned
  * @wq: the waiting threads
  *
  * fault.c creates, hashes and wakes entries; queue.c only links them on
@@ -49,6 +60,10 @@ struct pca_fault {
 	u32 flags;
 	u32 tid;
 	bool done;
+	bool premapped;
+	struct task_struct *owner;
+	struct mm_struct *mm;
+	unsigned long address;
 	wait_queue_head_t wq;
 };
 

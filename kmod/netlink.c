@@ -314,6 +314,7 @@ static const u16 pca_count_attr[PCA_NR_COUNTS] = {
 	[PCA_COUNT_COPIED]	= PCA_STAT_PAGES_COPIED,
 	[PCA_COUNT_ZEROED]	= PCA_STAT_PAGES_ZEROED,
 	[PCA_COUNT_EEXIST]	= PCA_STAT_COPY_EEXIST,
+	[PCA_COUNT_PREMAPPED]	= PCA_STAT_FAULTS_PREMAPPED,
 };
 
 static int pca_nl_put_stats(struct sk_buff *msg, struct pca_region *r)

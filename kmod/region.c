@@ -832,6 +832,109 @@ static vm_fault_t pca_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * The PMD of @addr in @mm if it points to a page table; NULL if there is
+ * none yet (the first fault in the 2 MiB, whose table the core installs
+ * only with the page) or the entry maps a huge page.  mmap_lock is held:
+ * page tables down to the PMD's stay.
+ */
+static pmd_t *pca_pmd_table(struct mm_struct *mm, unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, val;
+
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		return NULL;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		return NULL;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_bad(*pud))
+		return NULL;
+	pmd = pmd_offset(pud, addr);
+	val = READ_ONCE(*pmd);
+	/* Bad covers a huge entry: its flags are not a table's. */
+	if (!pmd_present(val) || pmd_trans_huge(val) || pmd_bad(val))
+		return NULL;
+	return pmd;
+}
+
+/**
+ * pca_region_premap() - map a page for the thread that faulted on it
+ * @r: the region, a 4 KiB one
+ * @mm: the faulting mm, with a reference (mmget)
+ * @addr: where it faulted, page aligned
+ * @pgoff: the page, present
+ *
+ * Installs the page table entry that the woken thread's retried read
+ * fault would (filemap_map_pages(), the fault-around path of every read
+ * fault of a region mapping), so that the thread needs no retry.  Tried
+ * only: with @mm's mmap_lock taken for write (mmap, munmap, the dirty
+ * log's write-notify switch) or the page locked (DISCARD, OVERWRITE, a
+ * fault mapping it), nothing is done and the thread's own retry maps the
+ * page.  What is checked under mmap_lock: the VMA at @addr is a shared
+ * mapping of this region's pages with @pgoff at @addr (mremap or munmap
+ * may have moved it), and the PMD points to a page table (on 6.1
+ * filemap_map_pages() would otherwise install a table it was not given).
+ * The page is mapped with the VMA's protection, read-only under write
+ * notification (a write then faults to .page_mkwrite and is logged);
+ * under the page lock with the mapping checked (DISCARD and OVERWRITE
+ * unmap it through the rmap like any other mapping).
+ *
+ * Return: whether the page is now mapped at @addr by this call.
+ */
+bool pca_region_premap(struct pca_region *r, struct mm_struct *mm,
+		       unsigned long addr, pgoff_t pgoff)
+{
+	struct vm_area_struct *vma;
+	bool mapped = false;
+	pmd_t *pmd;
+
+	if (!mmap_read_trylock(mm)) {
+		trace_pca_premap(r, pgoff, PCA_TRACE_PREMAP_LOCKED);
+		return false;
+	}
+	vma = vma_lookup(mm, addr);
+	if (!vma || !vma->vm_file ||
+	    vma->vm_file->f_mapping != r->inode->i_mapping ||
+	    !(vma->vm_flags & VM_SHARED) ||
+	    vma->vm_ops->map_pages != filemap_map_pages ||
+	    linear_page_index(vma, addr) != pgoff) {
+		trace_pca_premap(r, pgoff, PCA_TRACE_PREMAP_MOVED);
+		goto out;
+	}
+	pmd = pca_pmd_table(mm, addr);
+	if (!pmd) {
+		trace_pca_premap(r, pgoff, PCA_TRACE_PREMAP_NO_TABLE);
+		goto out;
+	}
+	{
+		/* A read fault at @addr, as the core builds it. */
+		struct vm_fault vmf = {
+			.vma = vma,
+			.address = addr,
+			.real_address = addr,
+			.pgoff = pgoff,
+			.gfp_mask = GFP_KERNEL,
+			.flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE,
+			.pmd = pmd,
+		};
+
+		/* NOPAGE: the entry at vmf.address was installed. */
+		mapped = filemap_map_pages(&vmf, pgoff, pgoff) ==
+			 VM_FAULT_NOPAGE;
+	}
+	trace_pca_premap(r, pgoff, mapped ? PCA_TRACE_PREMAP_MAPPED :
+					    PCA_TRACE_PREMAP_BUSY);
+	if (mapped)
+		pca_count_add(r, PCA_COUNT_PREMAPPED, 1);
+out:
+	mmap_read_unlock(mm);
+	return mapped;
+}
+
 static void pca_vm_open(struct vm_area_struct *vma);
 
 /*

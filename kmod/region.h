@@ -53,6 +53,7 @@ enum pca_count {
 	PCA_COUNT_COPIED,
 	PCA_COUNT_ZEROED,
 	PCA_COUNT_EEXIST,
+	PCA_COUNT_PREMAPPED,
 	PCA_NR_COUNTS
 };
 
@@ -101,7 +102,11 @@ struct pca_stats {
  * and the write-notify switch takes each mapping process's mmap_lock for
  * write (and a VMA's lock), then @mms_lock, a spinlock nothing nests in.
  * A fault holds mmap_lock (or the VMA lock) only up to the point it queues
- * its record; it sleeps without it.  Fault messages are built and sent
+ * its record; it sleeps without it.  The pre-map of a resolved page for
+ * its waiter (fault.c, pca_region_premap()) runs with none of the locks
+ * above: it only tries the waiter's mmap_lock (read side), after dropping
+ * the bucket lock, and the core's page lock (tried) and page table lock
+ * nest inside it.  Fault messages are built and sent
  * with none of the locks above, and with the fault lock only on the
  * FAULT_FLAG_RETRY_NOWAIT path, which never sleeps for userspace; delivery
  * takes the agent socket's sk_callback_lock (read side, pca_nl_deliver()).
@@ -257,6 +262,8 @@ int pca_region_present_log(struct pca_region *r, pgoff_t first, pgoff_t nr,
 			   u64 __user *ubits, pgoff_t *present);
 void pca_region_stats(struct pca_region *r, struct pca_stats *sum);
 int pca_region_write_notify(struct pca_region *r, bool on);
+bool pca_region_premap(struct pca_region *r, struct mm_struct *mm,
+		       unsigned long addr, pgoff_t pgoff);
 
 static inline void pca_count_add(struct pca_region *r, enum pca_count c,
 				 u64 n)

@@ -39,6 +39,15 @@ enum pca_trace_place {
 	PCA_TRACE_BATCH,	/* PCA_IOC_COPY_BATCH */
 	PCA_TRACE_RECV,		/* PCA_IOC_RECV */
 };
+
+/* What the pre-map of a resolved page for its waiter did (pca_premap). */
+enum pca_trace_premap {
+	PCA_TRACE_PREMAP_MAPPED,	/* mapped where the waiter faulted */
+	PCA_TRACE_PREMAP_LOCKED,	/* its mmap_lock was held for write */
+	PCA_TRACE_PREMAP_MOVED,		/* no such mapping of the page there */
+	PCA_TRACE_PREMAP_NO_TABLE,	/* no page table there yet */
+	PCA_TRACE_PREMAP_BUSY,		/* page locked, or mapped already */
+};
 #endif
 
 /* For tools that read the raw format: the values of the names printed. */
@@ -49,6 +58,11 @@ TRACE_DEFINE_ENUM(PCA_TRACE_COPY);
 TRACE_DEFINE_ENUM(PCA_TRACE_ZERO);
 TRACE_DEFINE_ENUM(PCA_TRACE_BATCH);
 TRACE_DEFINE_ENUM(PCA_TRACE_RECV);
+TRACE_DEFINE_ENUM(PCA_TRACE_PREMAP_MAPPED);
+TRACE_DEFINE_ENUM(PCA_TRACE_PREMAP_LOCKED);
+TRACE_DEFINE_ENUM(PCA_TRACE_PREMAP_MOVED);
+TRACE_DEFINE_ENUM(PCA_TRACE_PREMAP_NO_TABLE);
+TRACE_DEFINE_ENUM(PCA_TRACE_PREMAP_BUSY);
 TRACE_DEFINE_ENUM(PCA_POLICY_FAIL);
 TRACE_DEFINE_ENUM(PCA_POLICY_WAIT);
 TRACE_DEFINE_ENUM(PCA_MIG_SOURCE);
@@ -75,6 +89,14 @@ TRACE_DEFINE_ENUM(PCA_MIG_CANCELLED);
 			 { PCA_TRACE_ZERO, "zero" },		\
 			 { PCA_TRACE_BATCH, "batch" },		\
 			 { PCA_TRACE_RECV, "recv" })
+
+#define pca_trace_show_premap(how)				\
+	__print_symbolic(how,					\
+			 { PCA_TRACE_PREMAP_MAPPED, "mapped" },	\
+			 { PCA_TRACE_PREMAP_LOCKED, "locked" },	\
+			 { PCA_TRACE_PREMAP_MOVED, "moved" },	\
+			 { PCA_TRACE_PREMAP_NO_TABLE, "no_table" }, \
+			 { PCA_TRACE_PREMAP_BUSY, "busy" })
 
 #define pca_trace_show_policy(policy)				\
 	__print_symbolic(policy,				\
@@ -168,6 +190,27 @@ TRACE_EVENT(pca_fault_resolved,
 	    TP_printk("region=%u offset=0x%llx wait_ns=%llu how=%s",
 		      __entry->region, __entry->offset, __entry->wait_ns,
 		      pca_trace_show_wait(__entry->how))
+);
+
+/*
+ * A resolution mapped (or could not map) the page at @unit for the thread
+ * waiting for it, before waking it (pca_region_premap()).
+ */
+TRACE_EVENT(pca_premap,
+	    TP_PROTO(const struct pca_region *r, pgoff_t unit,
+		     enum pca_trace_premap how),
+	    TP_ARGS(r, unit, how),
+	    TP_STRUCT__entry(__field(u32, region)
+			     __field(u64, offset)
+			     __field(u32, how)
+	    ),
+	    TP_fast_assign(__entry->region = r->id;
+			   __entry->offset = (u64)unit << PAGE_SHIFT;
+			   __entry->how = how;
+	    ),
+	    TP_printk("region=%u offset=0x%llx how=%s",
+		      __entry->region, __entry->offset,
+		      pca_trace_show_premap(__entry->how))
 );
 
 /*

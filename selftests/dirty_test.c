@@ -349,6 +349,62 @@ static void test_copy_starts_clean(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* A thread that reads one byte, as a vCPU would. */
+struct reader {
+	pthread_t th;
+	volatile uint8_t *addr;
+	uint8_t seen;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *k = arg;
+
+	k->seen = *k->addr;
+	return NULL;
+}
+
+/*
+ * A read fault on a missing page while the log runs, resolved by COPY,
+ * which maps the page for the waiting thread (the pre-map): the entry it
+ * installs is read-only like any other under write notification, so the
+ * first write after it still faults and is logged.
+ */
+static void test_write_after_premap(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct pca_fault_record rec;
+	uint8_t data[PAGE];
+	size_t want[] = { 2 };
+	struct reader k;
+	struct region r;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	/* Page 0 read first: the page table the pre-map maps into. */
+	memset(data, 1, sizeof(data));
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	PCA_EXPECT_EQ(t, r.mem[0], 1);
+
+	k.addr = r.mem + 2 * PAGE;
+	PCA_ASSERT_OK(t, pthread_create(&k.th, NULL, reader_fn, &k));
+	PCA_ASSERT_EQ(t, pca_recv_faults(t->c, &rec, 1, 5000), 1);
+	PCA_EXPECT_EQ(t, rec.offset, 2 * PAGE);
+	memset(data, 2, sizeof(data));
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, data, PAGE, 0, NULL));
+	pthread_join(k.th, NULL);
+	PCA_EXPECT_EQ(t, k.seen, 2);
+	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 1);
+
+	expect_log(t, &r, NULL, 0, 0);		/* placed and read: clean */
+	r.mem[2 * PAGE + 5] = 3;
+	expect_log(t, &r, want, 1, 0);
+	PCA_EXPECT_EQ(t, r.mem[2 * PAGE + 5], 3);
+	region_free(&r);
+}
+
 /* Netlink: one message, count only, and a dump over a large region. */
 struct nl_log {
 	uint64_t pages_seen;	/* pages covered by the messages */
@@ -1258,6 +1314,8 @@ PCA_TEST_F(kernel_write, test_kernel_write, PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(clear_range, test_clear_range, PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(tracking_off, test_tracking_off, PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(copy_starts_clean, test_copy_starts_clean,
+	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(write_after_premap, test_write_after_premap,
 	 PCA_FEATURE_DIRTY_LOG | PCA_FEATURE_FD_RESOLVE)
 PCA_TEST_F(netlink_get_and_dump, test_netlink_get_and_dump,
 	 PCA_FEATURE_DIRTY_LOG, .timeout = 120)

@@ -1257,11 +1257,12 @@ static void fault_report(struct pca_test_ctx *t, enum backend be, int nf,
 
 		lo50 = hist_pct_us(st, 50, &hi50);
 		lo99 = hist_pct_us(st, 99, &hi99);
-		pca_t_diag(t, "%-16s   kernel: faults %llu, coalesced %llu, copied %llu, eexist %llu; in-kernel wait p50 in [%.0f, %.0f) us, p99 in [%.0f, %.0f) us",
+		pca_t_diag(t, "%-16s   kernel: faults %llu, coalesced %llu, copied %llu, eexist %llu, premapped %llu; in-kernel wait p50 in [%.0f, %.0f) us, p99 in [%.0f, %.0f) us",
 			   "", (unsigned long long)st->faults,
 			   (unsigned long long)st->faults_coalesced,
 			   (unsigned long long)st->pages_copied,
 			   (unsigned long long)st->copy_eexist,
+			   (unsigned long long)st->faults_premapped,
 			   lo50, hi50, lo99, hi99);
 	}
 }

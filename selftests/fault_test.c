@@ -2526,6 +2526,251 @@ static void test_unprivileged_refused(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/* ---- the pre-map: COPY maps the waiter's page ------------------------ */
+
+/*
+ * Run on CPU 0 at SCHED_FIFO, or back to SCHED_OTHER: a FIFO thread is
+ * never preempted by a woken SCHED_OTHER one on its CPU.
+ */
+static int set_fifo(int on)
+{
+	struct sched_param sp = { .sched_priority = on ? 1 : 0 };
+
+	return sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp);
+}
+
+/*
+ * Page @pg of @r (a 4 KiB region with an agent on t->c) faulted by a read
+ * of a thread on this CPU, resolved by PCA_IOC_COPY with @seed's contents
+ * while this thread runs at SCHED_FIFO on the same CPU: the woken thread
+ * cannot run, so neither can its retried fault, until the test has read
+ * the page's pagemap entry.  Present there, the COPY mapped it.  Page 0
+ * is placed and read first, so that the page table is there (the pre-map
+ * maps into an existing table only).  Returns whether it was mapped.
+ */
+static int premap_one(struct pca_test_ctx *t, struct region *r, size_t pg,
+		      uint64_t seed)
+{
+	uint8_t data[PAGE];
+	struct toucher k;
+	int mapped, ran;
+
+	if (!page_mapped(r->mem)) {
+		fill(data, 1000);
+		PCA_ASSERT_OK(t, pca_fd_copy(r->fd, 0, data, PAGE, 0, NULL));
+		PCA_ASSERT(t, check(r->mem, 1000), "page 0");
+	}
+	PCA_ASSERT_EQ(t, page_mapped(r->mem), 1);
+	PCA_ASSERT_EQ(t, page_mapped(r->mem + pg * PAGE), 0);
+
+	pin_cpu(0);
+	touch_start(t, &k, r->mem + pg * PAGE + 8, 0);	/* inherits CPU 0 */
+	one_fault(t, t->c);
+	if (set_fifo(1))
+		PCA_FATAL(t, "SCHED_FIFO: %s", strerror(errno));
+	fill(data, seed);
+	if (pca_fd_copy(r->fd, pg * PAGE, data, PAGE, 0, NULL)) {
+		set_fifo(0);
+		PCA_FATAL(t, "COPY: %s", strerror(errno));
+	}
+	mapped = page_mapped(r->mem + pg * PAGE);
+	ran = atomic_load(&k.done);
+	set_fifo(0);
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT(t, !ran, "the woken thread ran before the check");
+	PCA_EXPECT_EQ(t, k.first, data[8]);
+	PCA_EXPECT(t, check(r->mem + pg * PAGE, seed), "page content differs");
+	return mapped == 1;
+}
+
+/*
+ * After PCA_IOC_COPY returns, the page of the thread that waited for it
+ * is mapped where it faulted, before that thread ran again; the thread
+ * returns from its fault without a retry and reads the new contents.
+ */
+static void test_premap_maps_waiter(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct region r;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_EXPECT(t, premap_one(t, &r, 2, 5),
+		   "page not mapped when COPY returned");
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_pending, 0);
+	region_free(&r);
+}
+
+/*
+ * A page mapped by the pre-map is a mapping like any other: DISCARD
+ * unmaps it, and the next touch faults on the missing page again.
+ */
+static void test_premap_then_discard(struct pca_test_ctx *t)
+{
+	struct pca_fault_record rec;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	int64_t done = 0;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	PCA_EXPECT(t, premap_one(t, &r, 3, 6),
+		   "page not mapped when COPY returned");
+	PCA_ASSERT_OK(t, fd_discard(r.fd, 3 * PAGE, PAGE, &done));
+	PCA_EXPECT_EQ(t, done, PAGE);
+	PCA_EXPECT_EQ(t, page_mapped(r.mem + 3 * PAGE), 0);
+	PCA_EXPECT_EQ(t, page_mapped(r.mem), 1);	/* page 0 stays */
+
+	touch_start(t, &k, r.mem + 3 * PAGE + 8, 0);
+	rec = one_fault(t, t->c);
+	PCA_EXPECT_EQ(t, rec.offset, 3 * PAGE);
+	fill(data, 9);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 3 * PAGE, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, WAIT_MS), "toucher not woken");
+	PCA_EXPECT_EQ(t, k.first, data[8]);
+	PCA_EXPECT(t, check(r.mem + 3 * PAGE, 9), "page content differs");
+	region_free(&r);
+}
+
+/*
+ * A child reads page @first (present: its page table comes), then page
+ * @pg; exits 3 if it reads 0xee there.
+ */
+static pid_t child_touch_after(struct pca_test_ctx *t, struct region *r,
+			       size_t first, size_t pg)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	PCA_ASSERT(t, pid >= 0, "fork");
+	if (!pid) {
+		volatile uint8_t v;
+
+		close_range(3, ~0U, 0);
+		v = r->mem[first * PAGE];
+		v = r->mem[pg * PAGE];
+		_exit(v == (uint8_t)0xee ? 3 : 0);
+	}
+	return pid;
+}
+
+/*
+ * A waiter killed before its page comes: the COPY maps nothing into its
+ * dead process and does not stall; the region's pages stay.  The same
+ * with a process that exits while the page is being placed is covered by
+ * the reference the pre-map takes (mmget_not_zero(), mmput_async()).
+ */
+static void test_premap_waiter_killed(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct region r;
+	uint8_t data[PAGE];
+	int status;
+	pid_t pid;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, check(r.mem, 1), "page 0");
+	pid = child_touch_after(t, &r, 0, 1);	/* it gets the table */
+	one_fault(t, t->c);
+	kill(pid, SIGKILL);
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFSIGNALED(status), "status %#x",
+		   status);
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, PAGE, data, PAGE, 0, NULL));
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 0);
+	PCA_EXPECT_EQ(t, info.stats.faults_pending, 0);
+	PCA_EXPECT_EQ(t, info.pages_present, 2);
+	PCA_EXPECT(t, check(r.mem + PAGE, 2), "page content differs");
+	region_free(&r);
+}
+
+/*
+ * Another process's fault (a forked VMM child mapping the same region):
+ * the COPY maps the page into that process, whose fault then returns.
+ */
+static void test_premap_other_process(struct pca_test_ctx *t)
+{
+	struct pca_region_info info;
+	struct region r;
+	uint8_t data[PAGE];
+	int status;
+	pid_t pid;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	pid = child_touch_after(t, &r, 0, 2);
+	one_fault(t, t->c);
+	memset(data, 0xee, sizeof(data));	/* the child exits 3 on it */
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, data, PAGE, 0, NULL));
+	status = child_status(pid, WAIT_MS);
+	PCA_EXPECT(t, status >= 0 && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 3, "status %#x", status);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 1);
+	region_free(&r);
+}
+
+/*
+ * The waiter a signal takes out of its wait stops being the one the
+ * resolution maps for; back in the same wait after the handler, it is
+ * again, and its page is mapped for it.
+ */
+static void test_premap_after_signal(struct pca_test_ctx *t)
+{
+	struct sigaction sa = { .sa_handler = count_signal }, old;
+	struct pca_region_info info;
+	struct toucher k;
+	struct region r;
+	uint8_t data[PAGE];
+	uint64_t end;
+
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	PCA_ASSERT_OK(t, pca_attach(t->c, r.id, PCA_POLICY_FAIL, NULL));
+	fill(data, 1);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 0, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, check(r.mem, 1), "page 0");	/* the page table */
+	atomic_store(&signals_handled, 0);
+	sigemptyset(&sa.sa_mask);
+	PCA_ASSERT_OK(t, sigaction(SIGUSR1, &sa, &old) ? -errno : 0);
+	touch_start(t, &k, r.mem + 2 * PAGE, 0);
+	one_fault(t, t->c);
+
+	pthread_kill(k.th, SIGUSR1);
+	/* handled, then the same access joins the pending entry again */
+	end = now_ns() + pca_scaled_ms(WAIT_MS) * 1000000ULL;
+	do {
+		usleep(1000);
+		get_info(t, r.id, &info);
+	} while ((atomic_load(&signals_handled) < 1 ||
+		  info.stats.faults_coalesced < 1) && now_ns() < end);
+	PCA_ASSERT_EQ(t, atomic_load(&signals_handled), 1);
+	PCA_ASSERT_EQ(t, info.stats.faults_coalesced, 1);
+	PCA_EXPECT(t, !atomic_load(&k.done), "the access completed unserved");
+
+	fill(data, 2);
+	PCA_ASSERT_OK(t, pca_fd_copy(r.fd, 2 * PAGE, data, PAGE, 0, NULL));
+	PCA_ASSERT(t, wait_done(&k, pca_scaled_ms(WAIT_MS)),
+		   "not woken by COPY after the signal");
+	PCA_EXPECT_EQ(t, k.first, data[0]);
+	get_info(t, r.id, &info);
+	PCA_EXPECT_EQ(t, info.stats.faults, 1);
+	PCA_EXPECT_EQ(t, info.stats.faults_premapped, 1);
+	sigaction(SIGUSR1, &old, NULL);
+	region_free(&r);
+}
+
 PCA_TEST_F(single_fault_copy, test_single_fault_copy,
 	 PCA_FEATURE_MISSING)
 PCA_TEST_F(write_fault_flags, test_write_fault_flags,
@@ -2603,6 +2848,16 @@ PCA_TEST_F(ring_bad_tail, test_ring_bad_tail,
 PCA_TEST_F(ring_bad_input, test_ring_bad_input, PCA_FEATURE_FAULT_RING)
 PCA_TEST_F(ring_region_gone, test_ring_region_gone, PCA_FEATURE_FAULT_RING)
 PCA_TEST_F(region_open, test_region_open, PCA_FEATURE_REGION_OPEN)
+PCA_TEST_F(premap_maps_waiter, test_premap_maps_waiter,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(premap_then_discard, test_premap_then_discard,
+	 PCA_FEATURE_FD_RESOLVE | PCA_FEATURE_DISCARD)
+PCA_TEST_F(premap_waiter_killed, test_premap_waiter_killed,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(premap_other_process, test_premap_other_process,
+	 PCA_FEATURE_FD_RESOLVE)
+PCA_TEST_F(premap_after_signal, test_premap_after_signal,
+	 PCA_FEATURE_FD_RESOLVE)
 /* last: it unloads and reloads the module */
 PCA_TEST_F(resend_unload, test_resend_unload, PCA_FEATURE_WAIT_POLICY,
 	 .timeout = 120, .flags = PCA_TEST_NO_CLIENT)

@@ -370,6 +370,8 @@ static void test_agent_stats(struct pca_test_ctx *t)
 						NULL }), 0);
 	snprintf(want, sizeof(want), "{\"id\": %u, \"size\": 65536,", id);
 	PCA_EXPECT(t, strstr(out, want), "no %s", want);
+	PCA_EXPECT(t, strstr(out, "\"copy_eexist\": 0, \"faults_premapped\": "),
+		   "no faults_premapped");
 
 	/* two samples, the second with rates, then it stops by itself */
 	PCA_EXPECT_EQ(t, agent_argv(t, out, sizeof(out),

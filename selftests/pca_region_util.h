@@ -62,6 +62,23 @@ static inline void region_new(struct pca_test_ctx *t, struct region *r,
 	r->mem = region_map(t, r->fd, pages * PAGE);
 }
 
+/*
+ * Whether @addr's page is mapped in this process: the present bit (63) of
+ * its /proc/self/pagemap entry, which needs no privilege.  -1 on error.
+ */
+static inline int page_mapped(const void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, &ent, sizeof(ent), (uintptr_t)addr / PAGE * sizeof(ent));
+	close(fd);
+	return n == sizeof(ent) ? (int)(ent >> 63) : -1;
+}
+
 static inline void region_free(struct region *r)
 {
 	munmap(r->mem, r->pages * PAGE);

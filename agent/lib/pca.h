@@ -128,6 +128,7 @@ struct pca_region_stats {
 	uint64_t copy_eexist;
 	uint64_t faults_pending;
 	uint64_t wait_hist[PCA_WAIT_HIST_BUCKETS];
+	uint64_t faults_premapped;	/* mapped for the waiter at resolution */
 };
 
 struct pca_region_info {

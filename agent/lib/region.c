@@ -32,6 +32,7 @@ static void parse_stats(struct nlattr *nest, struct pca_region_stats *s)
 	STAT(pages_zeroed, PCA_STAT_PAGES_ZEROED);
 	STAT(copy_eexist, PCA_STAT_COPY_EEXIST);
 	STAT(faults_pending, PCA_STAT_FAULTS_PENDING);
+	STAT(faults_premapped, PCA_STAT_FAULTS_PREMAPPED);
 #undef STAT
 	if (tb[PCA_STAT_WAIT_HIST]) {
 		size_t len = nla_len(tb[PCA_STAT_WAIT_HIST]);

@@ -138,6 +138,7 @@ const char *const pca_spec_stat_attr_names[PCA_STAT_MAX + 1] = {
 	[PCA_STAT_COPY_EEXIST] = "copy_eexist",
 	[PCA_STAT_WAIT_HIST] = "wait_hist",
 	[PCA_STAT_FAULTS_PENDING] = "faults_pending",
+	[PCA_STAT_FAULTS_PREMAPPED] = "faults_premapped",
 };
 
 const struct nla_policy pca_spec_stat_attr_policy[PCA_STAT_MAX + 1] = {
@@ -147,4 +148,5 @@ const struct nla_policy pca_spec_stat_attr_policy[PCA_STAT_MAX + 1] = {
 	[PCA_STAT_PAGES_ZEROED] = { .type = NLA_U64 },
 	[PCA_STAT_COPY_EEXIST] = { .type = NLA_U64 },
 	[PCA_STAT_FAULTS_PENDING] = { .type = NLA_U64 },
+	[PCA_STAT_FAULTS_PREMAPPED] = { .type = NLA_U64 },
 };
