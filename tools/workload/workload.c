@@ -18,8 +18,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <linux/tls.h>
+
+#ifndef SOL_TLS
+#define SOL_TLS		282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
 
 #include "lib/pca.h"
 #include "mig.h"
@@ -413,12 +425,107 @@ static int netns_enter(struct wl *w, int fd)
 	return 0;
 }
 
-/* Plain TCP between the namespaces: the sending side. */
+/*
+ * The link's ceiling: one connection from the source's namespace to the
+ * destination's, plain TCP, kernel TLS or user-space GnuTLS.  The sender
+ * writes 64 KiB buffers through mig_send_all() (16 KiB per sendmsg(), a
+ * TLS record each, as the engine's data channels do), the receiver reads
+ * up to 64 KiB at a time.  TLS is TLS 1.3 with AES-128-GCM and a fixed
+ * test key (for GnuTLS a PSK handshake with it): what is measured is the
+ * crypto path, not a handshake, and never protects anything.
+ */
+enum { PROBE_TCP, PROBE_KTLS, PROBE_GNUTLS };
+static const char *const probe_name[] = { "plain TCP", "kernel TLS",
+					  "GnuTLS" };
+
+#define PROBE_PRIO	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+ECDHE-PSK:+DHE-PSK:+PSK"
+
+static const unsigned char probe_key[16] = {
+	0x70, 0x63, 0x61, 0x2d, 0x62, 0x65, 0x6e, 0x63,
+	0x68, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x31, 0x36,
+};
+
 struct tcp_probe {
-	int fd;
+	int fd, kind;
 	uint64_t bytes;
+	gnutls_session_t s;
 	int ret;
 };
+
+/* Kernel TLS in one direction of @fd with the fixed key. */
+static int probe_ktls(int fd, int rx)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci = {
+		.info.version = TLS_1_3_VERSION,
+		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
+	};
+
+	memcpy(ci.key, probe_key, sizeof(ci.key));
+	memcpy(ci.salt, probe_key, sizeof(ci.salt));
+	memcpy(ci.iv, probe_key + 8, sizeof(ci.iv));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) ||
+	    setsockopt(fd, SOL_TLS, rx ? TLS_RX : TLS_TX, &ci, sizeof(ci)))
+		return -errno;
+	return 0;
+}
+
+static int probe_psk_server_key(gnutls_session_t s, const char *id,
+				gnutls_datum_t *key)
+{
+	(void)s;
+	(void)id;
+	key->data = gnutls_malloc(sizeof(probe_key));
+	if (!key->data)
+		return -1;
+	memcpy(key->data, probe_key, sizeof(probe_key));
+	key->size = sizeof(probe_key);
+	return 0;
+}
+
+/* A GnuTLS session on @fd after a PSK handshake; NULL on failure. */
+static gnutls_session_t probe_gnutls(int fd, int server)
+{
+	static gnutls_psk_server_credentials_t scred;
+	static gnutls_psk_client_credentials_t ccred;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	const gnutls_datum_t key = { (unsigned char *)probe_key,
+				     sizeof(probe_key) };
+	gnutls_session_t s;
+	int ret;
+
+	pthread_mutex_lock(&lock);
+	if (server && !scred &&
+	    !gnutls_psk_allocate_server_credentials(&scred))
+		gnutls_psk_set_server_credentials_function(scred,
+							   probe_psk_server_key);
+	if (!server && !ccred &&
+	    !gnutls_psk_allocate_client_credentials(&ccred) &&
+	    gnutls_psk_set_client_credentials(ccred, "bench", &key,
+					      GNUTLS_PSK_KEY_RAW)) {
+		gnutls_psk_free_client_credentials(ccred);
+		ccred = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((server ? (void *)scred : (void *)ccred) == NULL ||
+	    gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT))
+		return NULL;
+	if (gnutls_priority_set_direct(s, PROBE_PRIO, NULL) ||
+	    gnutls_credentials_set(s, GNUTLS_CRD_PSK,
+				   server ? (void *)scred : (void *)ccred)) {
+		gnutls_deinit(s);
+		return NULL;
+	}
+	gnutls_transport_set_int(s, fd);
+	gnutls_handshake_set_timeout(s, wl_ms(10000));
+	do {
+		ret = gnutls_handshake(s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		gnutls_deinit(s);
+		return NULL;
+	}
+	return s;
+}
 
 static void *tcp_probe_send(void *arg)
 {
@@ -426,19 +533,43 @@ static void *tcp_probe_send(void *arg)
 	struct tcp_probe *p = arg;
 	uint64_t left = p->bytes;
 
+	if (p->kind == PROBE_GNUTLS) {
+		p->s = probe_gnutls(p->fd, 1);
+		if (!p->s)
+			p->ret = -EPROTO;
+	}
 	while (left && !p->ret) {
-		size_t n = MIG_MIN(left, sizeof(buf));
+		size_t n = MIG_MIN(left, sizeof(buf)), off = 0;
 
-		p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000), NULL);
+		if (p->kind != PROBE_GNUTLS) {
+			p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000),
+					      NULL);
+			left -= n;
+			continue;
+		}
+		while (off < n && !p->ret) {
+			ssize_t w = gnutls_record_send(p->s, buf + off,
+						       MIG_MIN(n - off,
+							       16384));
+
+			if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+				continue;
+			if (w < 0)
+				p->ret = -EIO;
+			else
+				off += w;
+		}
 		left -= n;
 	}
 	return NULL;
 }
 
-/* The link's plain TCP ceiling, MiB/s (0 on failure). */
-static double tcp_probe(struct wl *w, unsigned int mib)
+/* The link's ceiling for @kind (PROBE_*), MiB/s (0 on failure). */
+static double tcp_probe(struct wl *w, unsigned int mib, int kind)
 {
-	struct tcp_probe p = { .fd = -1, .bytes = (uint64_t)mib << 20 };
+	struct tcp_probe p = { .fd = -1, .kind = kind,
+			       .bytes = (uint64_t)mib << 20 };
+	gnutls_session_t cs = NULL;
 	char bound[64], err[128];
 	static char buf[65536];
 	uint64_t got = 0, t0;
@@ -453,21 +584,46 @@ static double tcp_probe(struct wl *w, unsigned int mib)
 		goto out;
 	t0 = mig_now_ns();
 	if (mig_connect(bound, wl_ms(5000), &cfd, err, sizeof(err)) ||
-	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0) ||
-	    pthread_create(&th, NULL, tcp_probe_send, &p))
+	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0))
 		goto out;
+	if (kind == PROBE_KTLS &&
+	    (probe_ktls(p.fd, 0) || probe_ktls(cfd, 1))) {
+		wl_log(w, "netns: kernel TLS: %s", strerror(errno));
+		goto out;
+	}
+	if (pthread_create(&th, NULL, tcp_probe_send, &p))
+		goto out;
+	if (kind == PROBE_GNUTLS) {
+		cs = probe_gnutls(cfd, 0);
+		if (!cs)
+			shutdown(cfd, SHUT_RDWR);
+	}
+	/* from the end of the handshake: the stream is what is measured */
+	if (kind != PROBE_TCP)
+		t0 = mig_now_ns();
 	while (got < p.bytes) {
-		ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+		ssize_t n = cs ? gnutls_record_recv(cs, buf, sizeof(buf)) :
+			    kind == PROBE_GNUTLS ? -1 :
+			    recv(cfd, buf, sizeof(buf), 0);
 
+		if (cs && (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED))
+			continue;
 		if (n <= 0)
 			break;
 		got += n;
 	}
+	if (got < p.bytes)
+		shutdown(p.fd, SHUT_RDWR);
 	pthread_join(th, NULL);
 	if (got == p.bytes)
 		mibs = got / 1048576.0 / ((mig_now_ns() - t0) / 1e9);
-	wl_log(w, "netns: plain TCP %u MiB: %.2f MiB/s", mib, mibs);
+	wl_log(w, "netns: %s %u MiB: %.2f MiB/s", probe_name[kind], mib,
+	       mibs);
 out:
+	if (cs)
+		gnutls_deinit(cs);
+	if (p.s)
+		gnutls_deinit(p.s);
 	if (p.fd >= 0)
 		close(p.fd);
 	if (cfd >= 0)
@@ -2184,7 +2340,14 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		if (ret)
 			goto out;
 		if (o->tcp_probe_mib)
-			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib);
+			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib,
+						PROBE_TCP);
+		if (o->tcp_probe_mib && o->tls_probe) {
+			r->ktls_mibs = tcp_probe(w, o->tcp_probe_mib,
+						 PROBE_KTLS);
+			r->gnutls_mibs = tcp_probe(w, o->tcp_probe_mib,
+						   PROBE_GNUTLS);
+		}
 	}
 	/* regions belong to their creator's network namespace */
 	ret = netns_enter(w, w->ns_src);
