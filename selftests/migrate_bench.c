@@ -227,8 +227,8 @@ static void test_slow_precopy(struct pca_test_ctx *t)
  * nothing (for MiB/s, higher is better: ratio TLS / plain).
  *
  * The ceiling, in the same guest run and over the same link: before
- * each migration, -s MiB over one connection as plain
- * TCP, kernel TLS and user-space GnuTLS (tools/workload's probe: the
+ * each migration, -s MiB over one connection as plain TCP, kernel TLS
+ * and user-space GnuTLS (tools/workload's probe: the
  * engine's 16 KiB sendmsg() calls, TLS 1.3 AES-128-GCM, a fixed test
  * key).  Rows tls_ceiling_ktls_vs_plain_<scenario> and
  * tls_ceiling_gnutls_vs_plain_<scenario>: "module" = the TLS stream,
@@ -240,8 +240,10 @@ static void test_slow_precopy(struct pca_test_ctx *t)
  * CPU time a stream holds a woken thread back, not the link's queue:
  * rows tls_ceiling_ping_p50_us_<scenario> and _p99_us_,
  * "module" = beside kernel TLS, "uffd" = beside plain TCP, ratio =
- * plain / kernel TLS: below 1 when a kernel TLS stream holds a fault's
- * answer back more than a plain one does.  Rows
+ * plain / kernel TLS.  The round trip beside kernel TLS is in kernel
+ * TLS itself and pays for its own AES-GCM: that much below 1 is its
+ * cost, what changes with the stream's send size or the kernel's
+ * preemption model is the stream's.  Rows
  * migrate_ktls_vs_ceiling_<scenario> and migrate_user_vs_ceiling_<...>:
  * "module" = the migration's stream over TLS / over plain TCP (median
  * of each repeat's ratio), "uffd" = the ceiling's kernel TLS (or
