@@ -452,7 +452,11 @@ struct tcp_probe {
 	int ret;
 };
 
-/* Kernel TLS on @fd with the fixed key: @tx and/or @rx. */
+/*
+ * Kernel TLS on @fd with the fixed key: @tx and/or @rx.  The round
+ * trip's connection uses it both ways, nonces and all: a measurement,
+ * nothing to protect.
+ */
 static int probe_ktls(int fd, int tx, int rx)
 {
 	struct tls12_crypto_info_aes_gcm_128 ci = {
