@@ -225,6 +225,31 @@ static void test_slow_precopy(struct pca_test_ctx *t)
  * tls_user_* hold the TLS run in the "module" column and the plain TCP
  * run in the "uffd" column: ratio = plain / TLS, 1 means TLS costs
  * nothing (for MiB/s, higher is better: ratio TLS / plain).
+ *
+ * The ceiling, in the same guest run and over the same link: before
+ * each repeat's first migration, -s MiB over one connection as plain
+ * TCP, kernel TLS and user-space GnuTLS (tools/workload's probe: the
+ * engine's 16 KiB sendmsg() calls, TLS 1.3 AES-128-GCM, a fixed test
+ * key).  Rows tls_ceiling_ktls_vs_plain_<scenario> and
+ * tls_ceiling_gnutls_vs_plain_<scenario>: "module" = the TLS stream,
+ * "uffd" = plain TCP, MiB/s, ratio = TLS / plain: what the kernel's (or
+ * GnuTLS's) AES-GCM leaves of the link on this CPU.  Then the plain
+ * TCP and the kernel TLS stream again, with a connection of the same
+ * kind over the destination's loopback timing a fault's round trip
+ * (32-byte request, 4 KiB answer, one a millisecond) beside each: the
+ * CPU time a stream holds a woken thread back, not the link's queue:
+ * rows tls_ceiling_ping_p50_us_<scenario> and _p99_us_,
+ * "module" = beside kernel TLS, "uffd" = beside plain TCP, ratio =
+ * plain / kernel TLS.  The round trip beside kernel TLS is in kernel
+ * TLS itself and pays for its own AES-GCM: that much below 1 is its
+ * cost, what changes with the stream's send size or the kernel's
+ * preemption model is the stream's.  Rows
+ * migrate_ktls_vs_ceiling_<scenario> and migrate_user_vs_ceiling_<...>:
+ * "module" = the migration's stream over TLS / over plain TCP (median
+ * of each repeat's ratio), "uffd" = the ceiling's kernel TLS (or
+ * GnuTLS) / plain TCP (median of each probe's ratio), ratio =
+ * the share of what TLS allows at all that the migration reaches
+ * (1: TLS costs the migration no more than it costs a bare stream).
  */
 enum { T_TOTAL, T_DOWN, T_FP50, T_FP99, T_MIBS, T_NR };
 
@@ -242,8 +267,17 @@ static const struct {
 enum { K_PLAIN, K_KTLS, K_USER, K_NR };
 static const char *const kind_name[K_NR] = { "plain", "ktls", "user" };
 
+/*
+ * the ceiling: plain TCP, kernel TLS, GnuTLS (MiB/s); a fault's round
+ * trip beside the plain and the kernel TLS stream, p50 and p99 (us)
+ */
+enum {
+	C_PLAIN, C_KTLS, C_GNUTLS, C_PING50_PLAIN, C_PING99_PLAIN,
+	C_PING50_KTLS, C_PING99_KTLS, C_NR
+};
+
 static void tls_run(struct pca_test_ctx *t, const char *netem, int precopy,
-		    int kind, double *v)
+		    int kind, double *v, double *ceil)
 {
 	const struct mig_result *d;
 	struct wl_result r;
@@ -256,7 +290,27 @@ static void tls_run(struct pca_test_ctx *t, const char *netem, int precopy,
 		o.tls_creds = "/etc/pca/tls/x509";
 		o.tls_no_ktls = kind == K_USER;
 	}
+	if (ceil) {
+		o.tcp_probe_mib = cfg.mib;
+		o.tls_probe = 1;
+	}
 	ret = wl_run(&o, &r);
+	if (ceil) {
+		ceil[C_PLAIN] = r.tcp_mibs;
+		ceil[C_KTLS] = r.ktls_mibs;
+		ceil[C_GNUTLS] = r.gnutls_mibs;
+		ceil[C_PING50_PLAIN] = r.tcp_ping_ns[0] / 1e3;
+		ceil[C_PING99_PLAIN] = r.tcp_ping_ns[1] / 1e3;
+		ceil[C_PING50_KTLS] = r.ktls_ping_ns[0] / 1e3;
+		ceil[C_PING99_KTLS] = r.ktls_ping_ns[1] / 1e3;
+		pca_t_diag(t, "ceiling, %u MiB over one connection: plain TCP %.1f MiB/s, kernel TLS %.1f MiB/s, GnuTLS %.1f MiB/s; a round trip beside plain TCP p50/p99 %.0f/%.0f us, beside kernel TLS %.0f/%.0f us",
+			   cfg.mib, r.tcp_mibs, r.ktls_mibs, r.gnutls_mibs,
+			   ceil[C_PING50_PLAIN], ceil[C_PING99_PLAIN],
+			   ceil[C_PING50_KTLS], ceil[C_PING99_KTLS]);
+		if (!r.tcp_mibs || !r.ktls_mibs || !r.gnutls_mibs ||
+		    !r.tcp_ping_ns[0] || !r.ktls_ping_ns[0])
+			PCA_FATAL(t, "the ceiling's probe failed (0 MiB/s or no round trip)");
+	}
 	d = &r.dst;
 	pca_t_diag(t, "%-5s %s total %.1f ms downtime %.1f ms fault p50/p99 %llu/%llu us, %.1f MiB/s, TLS connections: %u kernel, %u user",
 		   kind_name[kind], r.ok ? "OK" : "FAILED", d->total_ns / 1e6,
@@ -284,8 +338,10 @@ static void tls_scenario(struct pca_test_ctx *t, const char *tag,
 			 const char *netem, int precopy)
 {
 	double res[K_NR][T_NR][MAX_REPEATS], v[T_NR];
+	double ceil[C_NR][MAX_REPEATS], cr[2][MAX_REPEATS];
+	double mr[2][MAX_REPEATS], c[C_NR];
+	int i, k, m, n = 0;
 	char name[64];
-	int i, k, m;
 
 	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
 		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
@@ -298,10 +354,20 @@ static void tls_scenario(struct pca_test_ctx *t, const char *tag,
 			/* rotate the order: none always goes first */
 			int kind = (k + i) % K_NR;
 
-			tls_run(t, netem, precopy, kind, v);
+			/* the probe before each repeat's first migration */
+			tls_run(t, netem, precopy, kind, v, k ? NULL : c);
 			for (m = 0; m < T_NR; m++)
 				res[kind][m][i] = v[m];
+			if (k)
+				continue;
+			/* the ceiling's ratios from one probe: the same load */
+			for (m = 0; m < C_NR; m++)
+				ceil[m][n] = c[m];
+			cr[0][n] = c[C_KTLS] / c[C_PLAIN];
+			cr[1][n++] = c[C_GNUTLS] / c[C_PLAIN];
 		}
+		mr[0][i] = res[K_KTLS][T_MIBS][i] / res[K_PLAIN][T_MIBS][i];
+		mr[1][i] = res[K_USER][T_MIBS][i] / res[K_PLAIN][T_MIBS][i];
 	}
 	for (k = K_KTLS; k < K_NR; k++) {
 		for (m = 0; m < T_NR; m++) {
@@ -312,6 +378,28 @@ static void tls_scenario(struct pca_test_ctx *t, const char *tag,
 				  true, median(res[K_PLAIN][m], cfg.repeats));
 		}
 	}
+	for (m = 0; m < C_NR; m++)
+		c[m] = median(ceil[m], n);
+	snprintf(name, sizeof(name), "tls_ceiling_ktls_vs_plain_%s", tag);
+	bench_row(name, "MiB/s", false, true, c[C_KTLS], true, c[C_PLAIN]);
+	snprintf(name, sizeof(name), "tls_ceiling_gnutls_vs_plain_%s", tag);
+	bench_row(name, "MiB/s", false, true, c[C_GNUTLS], true, c[C_PLAIN]);
+	snprintf(name, sizeof(name), "tls_ceiling_ping_p50_us_%s", tag);
+	bench_row(name, "us", true, true, c[C_PING50_KTLS],
+		  true, c[C_PING50_PLAIN]);
+	snprintf(name, sizeof(name), "tls_ceiling_ping_p99_us_%s", tag);
+	bench_row(name, "us", true, true, c[C_PING99_KTLS],
+		  true, c[C_PING99_PLAIN]);
+	/*
+	 * Ratios of one repeat's migrations and of one probe's streams,
+	 * medians of those: the load of a shared host drifts between runs.
+	 */
+	snprintf(name, sizeof(name), "migrate_ktls_vs_ceiling_%s", tag);
+	bench_row(name, "x", false, true, median(mr[0], cfg.repeats),
+		  true, median(cr[0], n));
+	snprintf(name, sizeof(name), "migrate_user_vs_ceiling_%s", tag);
+	bench_row(name, "x", false, true, median(mr[1], cfg.repeats),
+		  true, median(cr[1], n));
 }
 
 static void test_tls_postcopy(struct pca_test_ctx *t)
@@ -416,9 +504,9 @@ PCA_TEST_F(slow_postcopy, test_slow_postcopy, MIG_FEATURES,
 PCA_TEST_F(slow_precopy, test_slow_precopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
-	 .timeout = 150)
+	 .timeout = 240)
 PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
-	 .timeout = 150)
+	 .timeout = 240)
 PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
 	 .timeout = 150)
 

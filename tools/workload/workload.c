@@ -18,8 +18,20 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <linux/tls.h>
+
+#ifndef SOL_TLS
+#define SOL_TLS		282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
 
 #include "lib/pca.h"
 #include "mig.h"
@@ -413,39 +425,249 @@ static int netns_enter(struct wl *w, int fd)
 	return 0;
 }
 
-/* Plain TCP between the namespaces: the sending side. */
+/*
+ * The link's ceiling: one connection from the source's namespace to the
+ * destination's, plain TCP, kernel TLS or user-space GnuTLS.  The sender
+ * writes 256 KiB buffers through mig_send_all() (16 KiB per sendmsg(), a
+ * TLS record each, as the engine's data channels do), the receiver reads
+ * up to 64 KiB at a time.  TLS is TLS 1.3 with AES-128-GCM and a fixed
+ * test key (for GnuTLS a PSK handshake with it): what is measured is the
+ * crypto path, not a handshake, and never protects anything.
+ */
+enum { PROBE_TCP, PROBE_KTLS, PROBE_GNUTLS };
+static const char *const probe_name[] = { "plain TCP", "kernel TLS",
+					  "GnuTLS" };
+
+#define PROBE_PRIO	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+ECDHE-PSK:+DHE-PSK:+PSK"
+
+static const unsigned char probe_key[16] = {
+	0x70, 0x63, 0x61, 0x2d, 0x62, 0x65, 0x6e, 0x63,
+	0x68, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x31, 0x36,
+};
+
 struct tcp_probe {
-	int fd;
+	int fd, kind;
 	uint64_t bytes;
+	gnutls_session_t s;
 	int ret;
 };
 
+/*
+ * Kernel TLS on @fd with the fixed key: @tx and/or @rx.  The round
+ * trip's connection uses it both ways, nonces and all: a measurement,
+ * nothing to protect.
+ */
+static int probe_ktls(int fd, int tx, int rx)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci = {
+		.info.version = TLS_1_3_VERSION,
+		.info.cipher_type = TLS_CIPHER_AES_GCM_128,
+	};
+
+	memcpy(ci.key, probe_key, sizeof(ci.key));
+	memcpy(ci.salt, probe_key, sizeof(ci.salt));
+	memcpy(ci.iv, probe_key + 8, sizeof(ci.iv));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) ||
+	    (tx && setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof(ci))) ||
+	    (rx && setsockopt(fd, SOL_TLS, TLS_RX, &ci, sizeof(ci))))
+		return -errno;
+	return 0;
+}
+
+static int probe_psk_server_key(gnutls_session_t s, const char *id,
+				gnutls_datum_t *key)
+{
+	(void)s;
+	(void)id;
+	key->data = gnutls_malloc(sizeof(probe_key));
+	if (!key->data)
+		return -1;
+	memcpy(key->data, probe_key, sizeof(probe_key));
+	key->size = sizeof(probe_key);
+	return 0;
+}
+
+/* A GnuTLS session on @fd after a PSK handshake; NULL on failure. */
+static gnutls_session_t probe_gnutls(int fd, int server)
+{
+	static gnutls_psk_server_credentials_t scred;
+	static gnutls_psk_client_credentials_t ccred;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	const gnutls_datum_t key = { (unsigned char *)probe_key,
+				     sizeof(probe_key) };
+	gnutls_session_t s;
+	int ret;
+
+	pthread_mutex_lock(&lock);
+	if (server && !scred &&
+	    !gnutls_psk_allocate_server_credentials(&scred))
+		gnutls_psk_set_server_credentials_function(scred,
+							   probe_psk_server_key);
+	if (!server && !ccred &&
+	    !gnutls_psk_allocate_client_credentials(&ccred) &&
+	    gnutls_psk_set_client_credentials(ccred, "bench", &key,
+					      GNUTLS_PSK_KEY_RAW)) {
+		gnutls_psk_free_client_credentials(ccred);
+		ccred = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+	if ((server ? (void *)scred : (void *)ccred) == NULL ||
+	    gnutls_init(&s, server ? GNUTLS_SERVER : GNUTLS_CLIENT))
+		return NULL;
+	if (gnutls_priority_set_direct(s, PROBE_PRIO, NULL) ||
+	    gnutls_credentials_set(s, GNUTLS_CRD_PSK,
+				   server ? (void *)scred : (void *)ccred)) {
+		gnutls_deinit(s);
+		return NULL;
+	}
+	gnutls_transport_set_int(s, fd);
+	gnutls_handshake_set_timeout(s, wl_ms(10000));
+	do {
+		ret = gnutls_handshake(s);
+	} while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		gnutls_deinit(s);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * A fault's round trip beside the stream, for the CPU time the stream
+ * holds, not for the link's queue: a second connection of the same kind
+ * (plain TCP or kernel TLS, TCP_NODELAY) over loopback in the
+ * destination's namespace, one end asking for a page (a 32-byte request,
+ * a 4 KiB answer) every millisecond while the stream runs.
+ */
+#define PING_MAX	4096
+
+struct ping {
+	int req_fd, ans_fd;		/* the destination's end, the source's */
+	int stop;			/* atomic */
+	unsigned int n;
+	uint64_t ns[PING_MAX];
+};
+
+static int ping_xfer(int fd, void *buf, size_t len, int rx)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = rx ? recv(fd, p, len, 0) :
+			    send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void *ping_answer(void *arg)
+{
+	struct ping *pg = arg;
+	char req[32], page[4096] = { 1 };
+
+	while (!ping_xfer(pg->ans_fd, req, sizeof(req), 1) &&
+	       !ping_xfer(pg->ans_fd, page, sizeof(page), 0))
+		;
+	return NULL;
+}
+
+static void *ping_ask(void *arg)
+{
+	struct ping *pg = arg;
+	char req[32] = { 1 }, page[4096];
+
+	while (!__atomic_load_n(&pg->stop, __ATOMIC_ACQUIRE) &&
+	       pg->n < PING_MAX) {
+		uint64_t t0 = mig_now_ns();
+
+		if (ping_xfer(pg->req_fd, req, sizeof(req), 0) ||
+		    ping_xfer(pg->req_fd, page, sizeof(page), 1))
+			break;
+		pg->ns[pg->n++] = mig_now_ns() - t0;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void *tcp_probe_send(void *arg)
 {
-	static char buf[65536];
+	/* a data channel's flush: 64 pages and their headers */
+	static char buf[256 << 10];
 	struct tcp_probe *p = arg;
 	uint64_t left = p->bytes;
 
+	if (p->kind == PROBE_GNUTLS) {
+		p->s = probe_gnutls(p->fd, 1);
+		if (!p->s)
+			p->ret = -EPROTO;
+	}
 	while (left && !p->ret) {
-		size_t n = MIG_MIN(left, sizeof(buf));
+		size_t n = MIG_MIN(left, sizeof(buf)), off = 0;
 
-		p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000), NULL);
+		if (p->kind != PROBE_GNUTLS) {
+			p->ret = mig_send_all(p->fd, buf, n, wl_ms(20000),
+					      NULL);
+			left -= n;
+			continue;
+		}
+		while (off < n && !p->ret) {
+			ssize_t w = gnutls_record_send(p->s, buf + off,
+						       MIG_MIN(n - off,
+							       16384));
+
+			if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+				continue;
+			if (w < 0)
+				p->ret = -EIO;
+			else
+				off += w;
+		}
 		left -= n;
 	}
 	return NULL;
 }
 
-/* The link's plain TCP ceiling, MiB/s (0 on failure). */
-static double tcp_probe(struct wl *w, unsigned int mib)
+/*
+ * The link's ceiling for @kind (PROBE_*), MiB/s (0 on failure); with
+ * @ping (not for GnuTLS), a fault's round trip beside it, p50 and p99 in
+ * ns (0: none measured).
+ */
+static double tcp_probe(struct wl *w, unsigned int mib, int kind,
+			uint64_t *ping)
 {
-	struct tcp_probe p = { .fd = -1, .bytes = (uint64_t)mib << 20 };
+	struct tcp_probe p = { .fd = -1, .kind = kind,
+			       .bytes = (uint64_t)mib << 20 };
+	struct ping *pg = NULL;
+	pthread_t th, ask, ans;
+	gnutls_session_t cs = NULL;
 	char bound[64], err[128];
 	static char buf[65536];
 	uint64_t got = 0, t0;
-	int lfd = -1, cfd = -1;
+	int lfd = -1, cfd = -1, one = 1, pinging = 0;
 	double mibs = 0;
-	pthread_t th;
 
+	if (ping)
+		memset(ping, 0, 2 * sizeof(*ping));
+	if (ping && kind != PROBE_GNUTLS) {
+		pg = calloc(1, sizeof(*pg));
+		if (!pg)
+			return 0;
+		pg->req_fd = -1;
+		pg->ans_fd = -1;
+	}
 	if (netns_enter(w, w->ns_src) ||
 	    mig_listen(NS_ADDR_SRC ":0", &lfd, bound, sizeof(bound), err,
 		       sizeof(err)) ||
@@ -453,21 +675,97 @@ static double tcp_probe(struct wl *w, unsigned int mib)
 		goto out;
 	t0 = mig_now_ns();
 	if (mig_connect(bound, wl_ms(5000), &cfd, err, sizeof(err)) ||
-	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0) ||
-	    pthread_create(&th, NULL, tcp_probe_send, &p))
+	    mig_accept(lfd, wl_ms(5000), NULL, &p.fd, NULL, 0))
 		goto out;
-	while (got < p.bytes) {
-		ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+	if (pg) {
+		char pbound[64];
+		int plfd = -1, ret;
 
+		ret = mig_listen("127.0.0.1:0", &plfd, pbound, sizeof(pbound),
+				 err, sizeof(err)) ||
+		      mig_connect(pbound, wl_ms(5000), &pg->req_fd, err,
+				  sizeof(err)) ||
+		      mig_accept(plfd, wl_ms(5000), NULL, &pg->ans_fd, NULL,
+				 0);
+		if (plfd >= 0)
+			close(plfd);
+		if (ret)
+			goto out;
+	}
+	if (kind == PROBE_KTLS &&
+	    (probe_ktls(p.fd, 1, 0) || probe_ktls(cfd, 0, 1) ||
+	     (pg && (probe_ktls(pg->req_fd, 1, 1) ||
+		     probe_ktls(pg->ans_fd, 1, 1))))) {
+		wl_log(w, "netns: kernel TLS: %s", strerror(errno));
+		goto out;
+	}
+	if (pg) {
+		setsockopt(pg->req_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			   sizeof(one));
+		setsockopt(pg->ans_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			   sizeof(one));
+	}
+	if (pthread_create(&th, NULL, tcp_probe_send, &p))
+		goto out;
+	if (kind == PROBE_GNUTLS) {
+		cs = probe_gnutls(cfd, 0);
+		if (!cs)
+			shutdown(cfd, SHUT_RDWR);
+	}
+	/* from the end of the handshake: the stream is what is measured */
+	if (kind != PROBE_TCP)
+		t0 = mig_now_ns();
+	if (pg && !pthread_create(&ans, NULL, ping_answer, pg)) {
+		if (!pthread_create(&ask, NULL, ping_ask, pg))
+			pinging = 2;
+		else
+			pinging = 1;
+	}
+	while (got < p.bytes) {
+		ssize_t n = cs ? gnutls_record_recv(cs, buf, sizeof(buf)) :
+			    kind == PROBE_GNUTLS ? -1 :
+			    recv(cfd, buf, sizeof(buf), 0);
+
+		if (cs && (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED))
+			continue;
 		if (n <= 0)
 			break;
 		got += n;
 	}
+	if (got < p.bytes)
+		shutdown(p.fd, SHUT_RDWR);
 	pthread_join(th, NULL);
 	if (got == p.bytes)
 		mibs = got / 1048576.0 / ((mig_now_ns() - t0) / 1e9);
-	wl_log(w, "netns: plain TCP %u MiB: %.2f MiB/s", mib, mibs);
+	if (pinging) {
+		__atomic_store_n(&pg->stop, 1, __ATOMIC_RELEASE);
+		shutdown(pg->req_fd, SHUT_RDWR);
+		shutdown(pg->ans_fd, SHUT_RDWR);
+		if (pinging > 1)
+			pthread_join(ask, NULL);
+		pthread_join(ans, NULL);
+		if (pg->n) {
+			qsort(pg->ns, pg->n, sizeof(*pg->ns), cmp_u64);
+			ping[0] = pg->ns[pg->n / 2];
+			ping[1] = pg->ns[(pg->n * 99) / 100];
+		}
+	}
+	wl_log(w, "netns: %s %u MiB: %.2f MiB/s, round trips beside it %u, p50/p99 %llu/%llu us",
+	       probe_name[kind], mib, mibs, pg ? pg->n : 0,
+	       ping ? (unsigned long long)ping[0] / 1000 : 0,
+	       ping ? (unsigned long long)ping[1] / 1000 : 0);
 out:
+	if (pg) {
+		if (pg->req_fd >= 0)
+			close(pg->req_fd);
+		if (pg->ans_fd >= 0)
+			close(pg->ans_fd);
+		free(pg);
+	}
+	if (cs)
+		gnutls_deinit(cs);
+	if (p.s)
+		gnutls_deinit(p.s);
 	if (p.fd >= 0)
 		close(p.fd);
 	if (cfd >= 0)
@@ -2184,7 +2482,19 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 		if (ret)
 			goto out;
 		if (o->tcp_probe_mib)
-			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib);
+			r->tcp_mibs = tcp_probe(w, o->tcp_probe_mib,
+						PROBE_TCP, NULL);
+		if (o->tcp_probe_mib && o->tls_probe) {
+			r->ktls_mibs = tcp_probe(w, o->tcp_probe_mib,
+						 PROBE_KTLS, NULL);
+			r->gnutls_mibs = tcp_probe(w, o->tcp_probe_mib,
+						   PROBE_GNUTLS, NULL);
+			/* again, with round trips: they cost CPU time too */
+			tcp_probe(w, o->tcp_probe_mib, PROBE_TCP,
+				  r->tcp_ping_ns);
+			tcp_probe(w, o->tcp_probe_mib, PROBE_KTLS,
+				  r->ktls_ping_ns);
+		}
 	}
 	/* regions belong to their creator's network namespace */
 	ret = netns_enter(w, w->ns_src);

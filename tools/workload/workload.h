@@ -99,9 +99,17 @@ struct wl_opts {
 	 * With .netem: first send this many MiB over plain TCP from the
 	 * source's namespace to the destination's (one connection, the
 	 * system's congestion control), the link's ceiling for the same
-	 * guest run: wl_result.tcp_mibs.
+	 * guest run: wl_result.tcp_mibs.  With .tls_probe as well, the
+	 * same over kernel TLS and over user-space GnuTLS (TLS 1.3,
+	 * AES-128-GCM, a fixed test key: the cost of the crypto path, not
+	 * of a handshake): wl_result.ktls_mibs and gnutls_mibs.  Then the
+	 * plain TCP and the kernel TLS stream again, a connection of the
+	 * same kind over the destination's loopback timing a fault's round
+	 * trip beside each (a 32-byte request, a 4 KiB answer, one a
+	 * millisecond): tcp_ping_ns, ktls_ping_ns.
 	 */
 	unsigned int tcp_probe_mib;
+	int tls_probe;
 	int recover_timeout_ms;
 	/*
 	 * The connections' security, the same on both sides (tls_creds:
@@ -170,6 +178,8 @@ struct wl_result {
 	unsigned int src_recovering, dst_recovering;
 	uint64_t recovering_reconnects;
 	double tcp_mibs;		/* .tcp_probe_mib: plain TCP, MiB/s */
+	double ktls_mibs, gnutls_mibs;	/* .tls_probe: MiB/s, 0: failed */
+	uint64_t tcp_ping_ns[2], ktls_ping_ns[2];	/* p50, p99; 0: none */
 };
 
 /* 0 when the migration completed and every page verified; else -errno. */
