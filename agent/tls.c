@@ -24,13 +24,6 @@
 #include "mig.h"
 #include "tls.h"
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
 /* TLS 1.3 only, AES-GCM only (what kernel TLS takes), no resumption. */
 #define PRIO_X509	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM"
 #define PRIO_PSK	PRIO_X509 ":+ECDHE-PSK:+DHE-PSK:+PSK"

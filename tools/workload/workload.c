@@ -26,13 +26,6 @@
 #include <gnutls/gnutls.h>
 #include <linux/tls.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
 #include "lib/pca.h"
 #include "mig.h"
 #include "tls.h"
@@ -550,20 +543,8 @@ struct ping {
 
 static int ping_xfer(int fd, void *buf, size_t len, int rx)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = rx ? recv(fd, p, len, 0) :
-			    send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return rx ? mig_recv_all(fd, buf, len, -1, NULL) :
+		    mig_send_all(fd, buf, len, -1, NULL);
 }
 
 static void *ping_answer(void *arg)
