@@ -224,8 +224,7 @@ struct mig_config {
 	int want_resume;		/* reconnect to an existing migration */
 	int recv_in_place;		/* data channels hand page payloads to
 					 * PCA_IOC_RECV where the module has it
-					 * (not yet the default: a stalled
-					 * link costs a reconnect with it)
+					 * (default; --no-recv-in-place)
 					 */
 	struct mig_hooks hooks;
 	int progress_ms;		/* progress hook interval */

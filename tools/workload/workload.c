@@ -66,6 +66,7 @@ void wl_opts_init(struct wl_opts *o)
 	o->recover_timeout_ms = 20000;
 	o->cut_pct = 25;
 	o->log_prefix = "";
+	o->recv_in_place = 1;
 }
 
 uint64_t wl_parse_size(const char *s)
@@ -1391,6 +1392,8 @@ static void dest_args(struct wl *w, struct agent_args *a, int resume)
 	arg_opt(a, "--region-id", a->did);
 	arg_opt(a, "--channels", a->chans);
 	args_timeouts_and_id(o, a);
+	if (!o->recv_in_place)
+		arg_add(a, "--no-recv-in-place");
 	if (resume)
 		arg_add(a, "--resume");
 	arg_opt(a, "--control-fd", "6");

@@ -56,7 +56,9 @@ struct wl_opts {
 	unsigned int downtime_ms;
 	unsigned int budget_ms;		/* precopy time budget */
 	int no_postcopy;
-	int recv_in_place;		/* destination: mig_config's */
+	int recv_in_place;		/* destination: mig_config's (default
+					 * on; --no-recv-in-place)
+					 */
 	enum wl_cut cut;
 	unsigned int cut_pct;		/* into that phase: percent of the
 					 * region's bytes forwarded
