@@ -568,7 +568,7 @@ enum {
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
 	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
-	OPT_NO_RECV_IN_PLACE,
+	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE,
 };
 
 static const struct option mig_opts[] = {
@@ -605,6 +605,7 @@ static const struct option mig_opts[] = {
 	{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
 	{ "wait-running", required_argument, NULL, OPT_WAIT_RUNNING },
 	{ "no-recv-in-place", no_argument, NULL, OPT_NO_RECV_IN_PLACE },
+	{ "push-max-rate", required_argument, NULL, OPT_PUSH_MAX_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -630,6 +631,10 @@ static const char source_help[] =
 "                           is left would take less to send\n"
 "  --precopy-budget-ms MS   stop precopy after this long (0: no limit)\n"
 "  --no-postcopy            send everything left while paused\n"
+"  --push-max-rate BYTES    the data channels' rate together at most, in\n"
+"                           bytes per second (0: no cap); a little below\n"
+"                           the link's rate keeps urgent pages from\n"
+"                           queueing behind the push\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
@@ -789,6 +794,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_LISTEN_FD:
 	case OPT_BUDGET:
 	case OPT_NO_POSTCOPY:
+	case OPT_PUSH_MAX_RATE:
 	case OPT_ROUNDS:
 	case OPT_DOWNTIME:
 		return src ? NULL : "source";
@@ -906,6 +912,10 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			break;
 		case OPT_NO_POSTCOPY:
 			m->cfg.no_postcopy = 1;
+			break;
+		case OPT_PUSH_MAX_RATE:
+			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
+			m->cfg.push_max_rate = v;
 			break;
 		case OPT_CHANNELS:
 			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,

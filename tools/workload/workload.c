@@ -1036,6 +1036,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 		sr.cfg.push_cc = NULL;
 		sr.cfg.push_lowat = 0;
 	}
+	sr.cfg.push_max_rate = o->push_max_rate;
 	if (o->dead_after_ms >= 0)
 		sr.cfg.dead_after_ms = o->dead_after_ms;
 	sr.cfg.connect_timeout_ms = wl_ms(30000);

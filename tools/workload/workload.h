@@ -97,6 +97,7 @@ struct wl_opts {
 	 * bytes), for comparisons; in-process only.
 	 */
 	int push_legacy;
+	uint64_t push_max_rate;		/* source: mig_config's (0: none) */
 	/*
 	 * With .netem: first send this many MiB over plain TCP from the
 	 * source's namespace to the destination's (one connection, the
