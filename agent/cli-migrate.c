@@ -568,6 +568,7 @@ enum {
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
 	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
+	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE,
 };
 
 static const struct option mig_opts[] = {
@@ -603,6 +604,8 @@ static const struct option mig_opts[] = {
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "no-ktls", no_argument, NULL, OPT_NO_KTLS },
 	{ "wait-running", required_argument, NULL, OPT_WAIT_RUNNING },
+	{ "no-recv-in-place", no_argument, NULL, OPT_NO_RECV_IN_PLACE },
+	{ "push-max-rate", required_argument, NULL, OPT_PUSH_MAX_RATE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -628,6 +631,10 @@ static const char source_help[] =
 "                           is left would take less to send\n"
 "  --precopy-budget-ms MS   stop precopy after this long (0: no limit)\n"
 "  --no-postcopy            send everything left while paused\n"
+"  --push-max-rate BYTES    the data channels' rate together at most, in\n"
+"                           bytes per second (0: no cap); a little below\n"
+"                           the link's rate keeps urgent pages from\n"
+"                           queueing behind the push\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
@@ -670,6 +677,10 @@ static const char dest_help[] =
 "  --region-path PATH       or opened by path, e.g. /proc/PID/fd/N or a\n"
 "                           file of a region filesystem, which gives the id\n"
 "  --channels N             data connections (4, at most 16)\n"
+"  --no-recv-in-place       read page payloads into a buffer and place\n"
+"                           them from there, not straight from the socket\n"
+"                           into the region (PCA_IOC_RECV, the default\n"
+"                           where the module has it)\n"
 "  --migration-id HEX       refuse a source serving another migration\n"
 "  --resume                 take over the migration --migration-id from a\n"
 "                           destination agent that died (the region keeps\n"
@@ -783,6 +794,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_LISTEN_FD:
 	case OPT_BUDGET:
 	case OPT_NO_POSTCOPY:
+	case OPT_PUSH_MAX_RATE:
 	case OPT_ROUNDS:
 	case OPT_DOWNTIME:
 		return src ? NULL : "source";
@@ -790,6 +802,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_CHANNELS:
 	case OPT_RESUME:
 	case OPT_WAIT_RUNNING:
+	case OPT_NO_RECV_IN_PLACE:
 		return dst ? NULL : "destination";
 	case OPT_ID:
 	case OPT_TLS_CREDS:
@@ -900,6 +913,10 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 		case OPT_NO_POSTCOPY:
 			m->cfg.no_postcopy = 1;
 			break;
+		case OPT_PUSH_MAX_RATE:
+			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
+			m->cfg.push_max_rate = v;
+			break;
 		case OPT_CHANNELS:
 			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,
 					&v);
@@ -969,6 +986,9 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			break;
 		case OPT_NO_KTLS:
 			m->cfg.tls_no_ktls = 1;
+			break;
+		case OPT_NO_RECV_IN_PLACE:
+			m->cfg.recv_in_place = 0;
 			break;
 		case OPT_WAIT_RUNNING:
 			ret = parse_int_opt(name, oname, optarg,

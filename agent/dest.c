@@ -440,6 +440,41 @@ out:
 }
 
 /*
+ * PCA_IOC_RECV of the one page at @off, its header read already.  The
+ * socket's SO_RCVTIMEO (a tick on kernel TLS sockets, see tls.c) ends
+ * only the wait for the page's first byte: -EAGAIN has read nothing and
+ * the stream is in sync, so the page is waited for again as
+ * mig_recv_all() waits for a payload, aborted with the connections and
+ * given up (-ETIMEDOUT) after --io-timeout-ms without a byte.  A page
+ * begun is read whole by the module whatever the link's pauses, until
+ * it is in or the connection ends (mig_conns_break() shuts the socket
+ * down, which ends that wait too).
+ */
+static int recv_unit(struct dst *d, int fd, uint64_t off, uint64_t flags)
+{
+	int timeout_ms = d->cfg->io_timeout_ms;
+	uint64_t got = 0, idle_end = 0;
+	int ret;
+
+	for (;;) {
+		ret = pca_fd_recv(d->be.fd, fd, &off, 1, flags, &got);
+		if (ret != -EAGAIN)
+			return ret;
+		if (timeout_ms >= 0) {
+			uint64_t now = mig_now_ns();
+
+			if (!idle_end)
+				idle_end = now + (uint64_t)timeout_ms * 1000000ULL;
+			else if (now >= idle_end)
+				return -ETIMEDOUT;
+		}
+		ret = mig_wait_readable(fd, timeout_ms, &d->conns.broken);
+		if (ret)
+			return ret;
+	}
+}
+
+/*
  * Receive in place (PCA_FEATURE_RECV, a region fd): the kernel reads the
  * payload of page record @r straight from the data socket into a new page
  * of the region and places it, so the page crosses memory once after the
@@ -454,7 +489,7 @@ static int chan_recv_place(struct dst_chan *ch, int fd, uint64_t page,
 			   uint32_t ver, int post)
 {
 	struct dst *d = ch->d;
-	uint64_t off = page * d->psz, got = 0;
+	uint64_t off = page * d->psz;
 	uint64_t flags = 0;
 	int ret, placed = 0;
 
@@ -471,14 +506,14 @@ static int chan_recv_place(struct dst_chan *ch, int fd, uint64_t page,
 			flags = PCA_RESOLVE_OVERWRITE;
 		}
 	}
-	ret = pca_fd_recv(d->be.fd, fd, &off, 1, flags, &got);
+	ret = recv_unit(d, fd, off, flags);
 	if (ret == -EEXIST) {
 		/* an urgent answer placed it meanwhile: that copy stays */
 		ret = 0;
 	} else if (!ret) {
 		placed = 1;
-	} else if (ret == -EAGAIN || ret == -EINTR || ret == -ECONNRESET ||
-		   ret == -EPIPE) {
+	} else if (ret == -ETIMEDOUT || ret == -ECANCELED ||
+		   ret == -EINTR || ret == -ECONNRESET || ret == -EPIPE) {
 		/* the connection, not the region: recovery takes over */
 		goto out;
 	} else {

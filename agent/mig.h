@@ -129,6 +129,11 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		 const int *abort);
 /* Whether a read would find data right now (1) or block (0). */
 size_t mig_readable(int fd);
+/*
+ * Wait until @fd is readable: 0, -ETIMEDOUT after @timeout_ms (<0:
+ * never), -ECANCELED once *@abort is set.
+ */
+int mig_wait_readable(int fd, int timeout_ms, const int *abort);
 
 /* A record header in host order. */
 struct mig_rec {

@@ -52,6 +52,7 @@ void mig_config_init(struct mig_config *cfg)
 	cfg->max_rounds = MIG_DEFAULT_MAX_ROUNDS;
 	cfg->downtime_ms = MIG_DEFAULT_DOWNTIME_MS;
 	cfg->progress_ms = MIG_DEFAULT_PROGRESS_MS;
+	cfg->recv_in_place = 1;
 }
 
 /* -------------------------------------------------------------------------
@@ -609,6 +610,13 @@ int mig_recv_all(int fd, void *buf, size_t len, int timeout_ms,
 		block = can_block;
 	}
 	return 0;
+}
+
+int mig_wait_readable(int fd, int timeout_ms, const int *abort)
+{
+	int ret = wait_fd(fd, POLLIN, timeout_ms, abort);
+
+	return ret < 0 ? ret : 0;
 }
 
 size_t mig_readable(int fd)

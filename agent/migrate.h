@@ -209,6 +209,14 @@ struct mig_config {
 	const char *push_cc;
 	unsigned int push_lowat;
 	/*
+	 * The data channels' rate together at most, bytes per second (0:
+	 * no cap), split evenly among them (SO_MAX_PACING_RATE), as QEMU's
+	 * max-postcopy-bandwidth: set a little below the link's rate, the
+	 * push never queues at the bottleneck, and urgent answers on the
+	 * preempt connection pass it with no wait.
+	 */
+	uint64_t push_max_rate;
+	/*
 	 * Mutual TLS 1.3.  tls_peer: X.509: the name the peer's
 	 * certificate must carry (destination: default the host of addr;
 	 * source: default any certificate of the CA); PSK: the identity
@@ -224,8 +232,7 @@ struct mig_config {
 	int want_resume;		/* reconnect to an existing migration */
 	int recv_in_place;		/* data channels hand page payloads to
 					 * PCA_IOC_RECV where the module has it
-					 * (not yet the default: a stalled
-					 * link costs a reconnect with it)
+					 * (default; --no-recv-in-place)
 					 */
 	struct mig_hooks hooks;
 	int progress_ms;		/* progress hook interval */

@@ -1068,6 +1068,14 @@ static int accept_channels(struct src *s)
 		if (chan == MIG_CHAN_DATA && idx < s->nch &&
 		    s->conns.data[idx] < 0) {
 			s->conns.data[idx] = fd;
+			if (s->cfg->push_max_rate) {
+				/* the kernel takes an unsigned long */
+				unsigned long rate = s->cfg->push_max_rate /
+						     s->nch;
+
+				setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE,
+					   &rate, sizeof(rate));
+			}
 			if (mig_sock_tune_push(fd, s->cfg) && !s->cc_warned) {
 				s->cc_warned = 1;
 				mig_logf(s->hk, MIG_LOG_DEBUG,

@@ -382,8 +382,10 @@ static int pca_recv_check(struct pca_region *r, const struct pca_recv *ur)
  * new folio (pca_region_place()).  The offsets are copied in and checked
  * first, so that bad input consumes nothing from the stream; @received
  * is written whatever happens once the argument is read.  No lock is
- * held while the socket sleeps; the socket's own timeout bounds a wait,
- * a signal ends it, and a fatal one also ends the call between units.
+ * held while the socket sleeps; the socket's own timeout bounds the wait
+ * for a unit to begin (-EAGAIN, with the stream still on a unit
+ * boundary), a signal ends any wait, and a fatal one also ends the call
+ * between units.
  */
 static int pca_ioctl_recv(struct pca_region *r, struct pca_recv __user *argp)
 {

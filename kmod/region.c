@@ -237,14 +237,23 @@ int pca_region_range(const struct pca_region *r, u64 offset, u64 len,
 
 /*
  * Receive a whole new folio from a stream socket, straight into its pages
- * (on a kTLS socket, the record layer decrypts into them).  The folio is
+ * (on a kernel TLS socket, the record layer decrypts into them).  The folio is
  * nobody's yet: no lock is held while the socket sleeps.  MSG_WAITALL
  * returns short only for end of stream, the socket's receive timeout
  * (SO_RCVTIMEO), a signal or an error; what follows a short read tells
- * which.  A signal is -EINTR, never a restart: bytes have been consumed.
+ * which.
  *
- * Return: 0 once every byte is in, or -errno with the folio partly
- * written: -ECONNRESET at end of stream, -EAGAIN on timeout, -EINTR.
+ * The receive timeout bounds the wait for a unit to begin, never the wait
+ * for the rest of one begun: a unit is the stream's smallest whole piece,
+ * and giving up inside it would leave the stream out of sync for a pause
+ * of the peer that is no error at all (a kernel TLS record split over a
+ * slow link).  Once a byte is in, only the data, end of stream (the
+ * caller's own shutdown() included), a socket error or a signal end the
+ * wait.  A signal is -EINTR, never a restart: bytes may have been consumed.
+ *
+ * Return: 0 once every byte is in, -EAGAIN on timeout with nothing of the
+ * unit read (the stream is still in sync), or -errno with the folio partly
+ * written: -ECONNRESET at end of stream, -EINTR.
  */
 static int pca_recv_folio(struct folio *folio, struct socket *sock)
 {
@@ -261,6 +270,11 @@ static int pca_recv_folio(struct folio *folio, struct socket *sock)
 		ret = sock_recvmsg(sock, &msg, MSG_WAITALL | MSG_NOSIGNAL);
 		if (ret == -ERESTARTSYS)
 			return -EINTR;
+		if (ret == -EAGAIN && got) {
+			/* each wait is a whole SO_RCVTIMEO: no busy loop */
+			cond_resched();
+			continue;
+		}
 		if (ret < 0)
 			return ret;
 		if (!ret)

@@ -16,8 +16,9 @@
  * PCA_IOC_RECV reads units from a stream socket (AF_UNIX, loopback TCP,
  * kernel TLS) straight into the region: pages land whole at their
  * offsets and wake faults; a present unit keeps its contents and the
- * stream stays aligned; a peer that ends the stream or stops inside a
- * unit (SO_RCVTIMEO) leaves nothing partial; a signal ends the wait.
+ * stream stays aligned; a peer that ends the stream inside a unit leaves
+ * nothing partial; SO_RCVTIMEO ends only the wait for a unit to begin,
+ * with the stream still in sync; a signal ends the wait.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -1037,34 +1038,102 @@ static void test_recv_peer_close(struct pca_test_ctx *t)
 	}
 }
 
-/* A peer that stops inside a unit: the socket's SO_RCVTIMEO ends it. */
-static void test_recv_timeout(struct pca_test_ctx *t)
+/* After @ms: @len bytes of @buf sent on @fd, or @fd shut down (no @buf). */
+struct recv_later {
+	pthread_t th;
+	int fd;
+	unsigned int ms;
+	const uint8_t *buf;
+	size_t len;
+	int err;
+};
+
+static void *recv_later_fn(void *arg)
+{
+	struct recv_later *l = arg;
+
+	usleep(l->ms * 1000);
+	if (!l->buf) {
+		if (shutdown(l->fd, SHUT_RDWR))
+			l->err = errno;
+	} else if (send(l->fd, l->buf, l->len, MSG_NOSIGNAL) !=
+		   (ssize_t)l->len) {
+		l->err = errno ? errno : EIO;
+	}
+	return NULL;
+}
+
+static void recv_later(struct pca_test_ctx *t, struct recv_later *l, int fd,
+		       unsigned int ms, const uint8_t *buf, size_t len)
+{
+	*l = (struct recv_later){ .fd = fd, .ms = ms, .buf = buf,
+				  .len = len };
+	PCA_ASSERT_EQ(t, pthread_create(&l->th, NULL, recv_later_fn, l), 0);
+}
+
+/*
+ * SO_RCVTIMEO bounds the wait for a unit to begin: EAGAIN, nothing read,
+ * and the stream goes on from there.  A unit begun is waited for past it
+ * (a peer that pauses inside a unit loses nothing), until the rest comes
+ * or the socket is shut down.
+ */
+static void recv_timeout(struct pca_test_ctx *t, enum recv_chan c)
 {
 	struct timeval tv = { .tv_usec = 200 * 1000 };
-	const uint64_t off = 0;
+	const uint64_t offs[] = { 0, PAGE, 2 * PAGE };
 	struct pca_region_info info;
-	uint8_t buf[PAGE] = { 1 };
+	uint8_t buf[3 * PAGE];
+	struct recv_later l;
 	struct region r;
 	uint64_t got = ~0ULL;
 	int fds[2];
 
-	chan_open(t, CHAN_TCP, fds);
+	chan_open(t, c, fds);
 	PCA_ASSERT(t, !setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
 				  sizeof(tv)), "SO_RCVTIMEO: %s",
 		   strerror(errno));
-	region_new(t, &r, 2, PCA_REGION_MISSING);
-	/* nothing at all, then half a unit */
-	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], &off, 1, 0, &got),
+	region_new(t, &r, 4, PCA_REGION_MISSING);
+	recv_fill(buf, 0, 3);
+	recv_fill(buf + PAGE, 1, 3);
+	recv_fill(buf + 2 * PAGE, 2, 3);
+
+	/* nothing at all: the wait for a unit to begin ends, nothing read */
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs, 2, 0, &got),
 		       EAGAIN);
 	PCA_EXPECT_EQ(t, got, 0);
+
+	/* half a unit, then a pause of three receive timeouts: no error */
 	PCA_ASSERT_EQ(t, send(fds[1], buf, PAGE / 2, 0), PAGE / 2);
-	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], &off, 1, 0, &got),
-		       EAGAIN);
+	recv_later(t, &l, fds[1], 600, buf + PAGE / 2, PAGE + PAGE / 2);
+	PCA_EXPECT_OK(t, pca_fd_recv(r.fd, fds[0], offs, 2, 0, &got));
+	PCA_EXPECT_EQ(t, got, 2);
+	PCA_EXPECT_EQ(t, pthread_join(l.th, NULL), 0);
+	PCA_EXPECT(t, !l.err, "send: %s", strerror(l.err));
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 0, 3), 0);
+	PCA_EXPECT_EQ(t, recv_check(t, r.mem, 1, 3), 0);
+
+	/* half a unit, and the receiver's own shutdown() ends the wait */
+	PCA_ASSERT_EQ(t, send(fds[1], buf + 2 * PAGE, PAGE / 2, 0), PAGE / 2);
+	recv_later(t, &l, fds[0], 600, NULL, 0);
+	PCA_EXPECT_ERR(t, pca_fd_recv(r.fd, fds[0], offs + 2, 1, 0, &got),
+		       ECONNRESET);
 	PCA_EXPECT_EQ(t, got, 0);
+	PCA_EXPECT_EQ(t, pthread_join(l.th, NULL), 0);
 	PCA_ASSERT_OK(t, pca_region_get(t->c, r.id, &info));
-	PCA_EXPECT_EQ(t, info.pages_present, 0);
+	PCA_EXPECT_EQ(t, info.pages_present, 2);
+	PCA_EXPECT_EQ(t, mapped_pages(t, r.mem + 2 * PAGE, 1), 0);
 	region_free(&r);
 	chan_close(fds);
+}
+
+static void test_recv_timeout(struct pca_test_ctx *t)
+{
+	recv_timeout(t, CHAN_TCP);
+}
+
+static void test_recv_timeout_ktls(struct pca_test_ctx *t)
+{
+	recv_timeout(t, CHAN_KTLS);
 }
 
 static void recv_sig(int sig)
@@ -1965,6 +2034,7 @@ PCA_TEST_F(recv_overwrite, test_recv_overwrite,
 	   PCA_FEATURE_RECV | PCA_FEATURE_OVERWRITE | PCA_FEATURE_PAGE_BITMAPS)
 PCA_TEST_F(recv_peer_close, test_recv_peer_close, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_timeout, test_recv_timeout, PCA_FEATURE_RECV)
+PCA_TEST_F(recv_timeout_ktls, test_recv_timeout_ktls, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_signal, test_recv_signal, PCA_FEATURE_RECV)
 PCA_TEST_F(recv_huge, test_recv_huge, PCA_FEATURE_RECV | PCA_FEATURE_HUGE)
 

@@ -39,8 +39,9 @@
  *		around the read: what the guest waits, measured the same
  *		way for both.
  * urgent_push - "delay 1ms rate 40mbit": fault latency with the
- *	background stream running, the source's data channels paced or
- *	as before, and the stream's share of the link (see below).
+ *	background stream running, the source's data channels paced, as
+ *	before, or paced and capped below the link's rate, and the
+ *	stream's share of the link (see below).
  *
  * Every migration must complete with every page verified, or the test
  * fails.  A table of all rows follows the KTAP totals.
@@ -425,12 +426,22 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * switchover included) against plain TCP over the same link in the same
  * guest run (one connection, the system's congestion control, measured
  * before each migration): ratio = the share of the ceiling.
+ *
+ * urgent_push_capped_*: the default data channels with their rate
+ * together capped at URGENT_CAP_PCT % of the link's rate
+ * (mig_config.push_max_rate, as an operator sets QEMU's
+ * max-postcopy-bandwidth), against the default ones ("uffd" column) for
+ * the fault rows and against plain TCP for _mibs.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
+#define URGENT_LINK_BPS	(40000000 / 8)
+#define URGENT_CAP_PCT	90
 
 enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
+enum { V_PACED, V_LEGACY, V_CAPPED, V_NR };
+static const char *const variant_name[] = { "paced", "legacy", "capped" };
 
-static void urgent_run(struct pca_test_ctx *t, int legacy, double *v)
+static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 {
 	const struct mig_result *d;
 	struct wl_result r;
@@ -439,7 +450,10 @@ static void urgent_run(struct pca_test_ctx *t, int legacy, double *v)
 
 	opts(&o, NET_URGENT, 0);
 	o.dest_rate = 300;
-	o.push_legacy = legacy;
+	o.push_legacy = variant == V_LEGACY;
+	if (variant == V_CAPPED)
+		o.push_max_rate = (uint64_t)URGENT_LINK_BPS * URGENT_CAP_PCT /
+				  100;
 	o.tcp_probe_mib = cfg.mib;
 	ret = wl_run(&o, &r);
 	d = &r.dst;
@@ -449,7 +463,7 @@ static void urgent_run(struct pca_test_ctx *t, int legacy, double *v)
 		    (d->total_ns / 1e9) : 0;
 	v[U_TCP] = r.tcp_mibs;
 	pca_t_diag(t, "%-6s %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
-		   legacy ? "legacy" : "paced", r.ok ? "OK" : "FAILED",
+		   variant_name[variant], r.ok ? "OK" : "FAILED",
 		   d->total_ns / 1e6, (unsigned long long)d->faults,
 		   (unsigned long long)d->faults_remote, v[U_FP50], v[U_FP99],
 		   (unsigned long long)(r.touch_p50_ns / 1000),
@@ -457,12 +471,12 @@ static void urgent_run(struct pca_test_ctx *t, int legacy, double *v)
 		   v[U_TCP], (unsigned long long)d->reconnects);
 	if (ret || !r.ok || r.mismatches || r.dest_bad)
 		PCA_FATAL(t, "%s migration failed: %s",
-			  legacy ? "legacy" : "paced", r.error);
+			  variant_name[variant], r.error);
 }
 
 static void test_urgent_push(struct pca_test_ctx *t)
 {
-	double res[2][U_NR][MAX_REPEATS], tcp[2 * MAX_REPEATS], v[U_NR];
+	double res[V_NR][U_NR][MAX_REPEATS], tcp[V_NR * MAX_REPEATS], v[U_NR];
 	int i, k, m;
 
 	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
@@ -470,29 +484,40 @@ static void test_urgent_push(struct pca_test_ctx *t)
 	pca_t_diag(t, "%u MiB, netem \"%s\", postcopy only, faults at 300 pages/s, %d runs each; target fault p99 <= 2 RTT + a page's transfer + 2 ms = %.1f ms",
 		   cfg.mib, NET_URGENT, cfg.repeats,
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
-	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link");
+	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
+		   URGENT_CAP_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
-		for (k = 0; k < 2; k++) {
-			int legacy = (k + i) % 2;
+		for (k = 0; k < V_NR; k++) {
+			/* rotate the order: none always goes first */
+			int variant = (k + i) % V_NR;
 
-			urgent_run(t, legacy, v);
+			urgent_run(t, variant, v);
 			for (m = 0; m < U_NR; m++)
-				res[legacy][m][i] = v[m];
-			tcp[2 * i + k] = v[U_TCP];
+				res[variant][m][i] = v[m];
+			tcp[V_NR * i + k] = v[U_TCP];
 		}
 	}
 	bench_row("urgent_push_fault_p50_us", "us", true,
-		  true, median(res[0][U_FP50], cfg.repeats),
-		  true, median(res[1][U_FP50], cfg.repeats));
+		  true, median(res[V_PACED][U_FP50], cfg.repeats),
+		  true, median(res[V_LEGACY][U_FP50], cfg.repeats));
 	bench_row("urgent_push_fault_p99_us", "us", true,
-		  true, median(res[0][U_FP99], cfg.repeats),
-		  true, median(res[1][U_FP99], cfg.repeats));
+		  true, median(res[V_PACED][U_FP99], cfg.repeats),
+		  true, median(res[V_LEGACY][U_FP99], cfg.repeats));
 	bench_row("urgent_push_mibs", "MiB/s", false,
-		  true, median(res[0][U_MIBS], cfg.repeats),
-		  true, median(tcp, 2 * cfg.repeats));
+		  true, median(res[V_PACED][U_MIBS], cfg.repeats),
+		  true, median(tcp, V_NR * cfg.repeats));
 	bench_row("urgent_push_legacy_mibs", "MiB/s", false,
-		  true, median(res[1][U_MIBS], cfg.repeats),
-		  true, median(tcp, 2 * cfg.repeats));
+		  true, median(res[V_LEGACY][U_MIBS], cfg.repeats),
+		  true, median(tcp, V_NR * cfg.repeats));
+	bench_row("urgent_push_capped_fault_p50_us", "us", true,
+		  true, median(res[V_CAPPED][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_capped_fault_p99_us", "us", true,
+		  true, median(res[V_CAPPED][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_capped_mibs", "MiB/s", false,
+		  true, median(res[V_CAPPED][U_MIBS], cfg.repeats),
+		  true, median(tcp, V_NR * cfg.repeats));
 }
 
 PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
@@ -508,7 +533,7 @@ PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
 PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
 	 .timeout = 240)
 PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
-	 .timeout = 150)
+	 .timeout = 240)
 
 static void usage(FILE *f, const char *argv0)
 {

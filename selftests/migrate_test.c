@@ -154,7 +154,7 @@ static const enum wl_uffd inplace_kinds[] = {
 static const char *const inplace_names[] = { "module", "anon", "memfd" };
 
 static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
-			unsigned int rounds, struct wl_result *r)
+			unsigned int rounds, int recv, struct wl_result *r)
 {
 	struct wl_opts o;
 
@@ -165,8 +165,8 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 	o.rounds = rounds;
 	o.downtime_ms = 1;
 	o.dest_rate = 3000;
-	/* receive in place is asked for: the module backend takes it */
-	o.recv_in_place = 1;
+	/* receive in place is the default: the module backend takes it */
+	o.recv_in_place = recv;
 	migrate_ok(t, &o, r);
 	pca_t_diag(t, "%s: %llu placed in precopy, %llu replaced, %llu discarded at switchover, %llu checked by the vCPUs",
 		   inplace_names[kind], (unsigned long long)r->dst.precopy_placed,
@@ -178,7 +178,8 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 	/* round 1 sends every page, and nobody placed one before */
 	PCA_EXPECT_EQ(t, r->dst.precopy_placed, r->pages);
 	/* the module reads page payloads from the socket into the region */
-	if (kind == WL_UFFD_NONE && (t->api.features & PCA_FEATURE_RECV))
+	if (recv && kind == WL_UFFD_NONE &&
+	    (t->api.features & PCA_FEATURE_RECV))
 		PCA_EXPECT(t, r->dst.recv_in_place > 0 &&
 			   r->dst.recv_in_place <= r->dst.pages_received,
 			   "%llu of %llu pages received in place",
@@ -194,7 +195,7 @@ static void test_inplace_overwrite(struct pca_test_ctx *t)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
-		inplace_run(t, inplace_kinds[i], 3, &r);
+		inplace_run(t, inplace_kinds[i], 3, 1, &r);
 		PCA_EXPECT(t, r.dst.rounds >= 2, "%s: one round only",
 			   inplace_names[i]);
 		PCA_EXPECT(t, r.dst.overwritten > 0,
@@ -209,7 +210,7 @@ static void test_inplace_discard(struct pca_test_ctx *t)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
-		inplace_run(t, inplace_kinds[i], 1, &r);
+		inplace_run(t, inplace_kinds[i], 1, 1, &r);
 		PCA_EXPECT(t, r.dst.discarded > 0,
 			   "%s: nothing stale at the switchover",
 			   inplace_names[i]);
@@ -222,6 +223,19 @@ static void test_inplace_discard(struct pca_test_ctx *t)
 			   (unsigned long long)r.dst.early_dropped,
 			   (unsigned long long)r.dst.discarded);
 	}
+}
+
+/*
+ * --no-recv-in-place: the module's destination places every page from
+ * its buffer (COPY_BATCH), none read by PCA_IOC_RECV, and still holds
+ * each page once.
+ */
+static void test_inplace_no_recv(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+
+	inplace_run(t, WL_UFFD_NONE, 2, 0, &r);
+	PCA_EXPECT(t, r.dst.pages_received > 0, "no page received");
 }
 
 static void test_postcopy_only(struct pca_test_ctx *t)
@@ -737,6 +751,29 @@ static void test_relay_bad_args(struct pca_test_ctx *t)
 		   "daemon status %#x", ret);
 	pca_client_close(c);
 	close(fd);
+}
+
+/*
+ * --push-max-rate: the data channels together move no faster than the
+ * cap.  A lower bound on the time taken, which a loaded host only makes
+ * longer: 2 MiB postcopy only at 512 KiB/s takes 4 s less what urgent
+ * answers (which the cap leaves alone) carry; half of that at least.
+ * Uncapped, loopback under TCG moves it in about half a second.
+ */
+static void test_push_capped(struct pca_test_ctx *t)
+{
+	const uint64_t cap = MiB / 2;
+	struct wl_result r;
+	struct wl_opts o;
+
+	opts(&o, 2 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 50;
+	o.push_max_rate = cap;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.dst.total_ns >= 2 * MiB * 1000000000ULL / cap / 2,
+		   "2 MiB moved in %.2f s, faster than half the cap allows",
+		   r.dst.total_ns / 1e9);
 }
 
 static void test_netns_netem(struct pca_test_ctx *t)
@@ -2867,9 +2904,11 @@ PCA_TEST_F(dest_agent_killed_precopy, test_dest_agent_killed_precopy,
 PCA_TEST_F(inplace_overwrite, test_inplace_overwrite, PRECOPY,
 	   .timeout = 180)
 PCA_TEST_F(inplace_discard, test_inplace_discard, PRECOPY, .timeout = 180)
+PCA_TEST_F(inplace_no_recv, test_inplace_no_recv, PRECOPY, .timeout = 90)
 PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 	 MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)
+PCA_TEST_F(push_capped, test_push_capped, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(relay_writer, test_relay_writer, RELAY, .timeout = 90)
 PCA_TEST_F(relay_postcopy_only, test_relay_postcopy_only, RELAY,
 	 .timeout = 90)

@@ -58,6 +58,8 @@ static const char help[] =
 "  --snapshot FILE       snapshot the source to FILE and restore the\n"
 "                        destination lazily from it, instead of migrating\n"
 "  --netlink             destination places pages over netlink\n"
+"  --no-recv-in-place    destination reads page payloads into a buffer,\n"
+"                        not straight into the region (PCA_IOC_RECV)\n"
 "  --uffd[=anon|memfd]   the destination is ordinary memory registered with\n"
 "                        userfaultfd (anonymous by default, or a memfd\n"
 "                        mapped shared) instead of a module region\n"
@@ -126,6 +128,7 @@ int main(int argc, char **argv)
 		{ "tls-psk", required_argument, NULL, 'P' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "no-ktls", no_argument, NULL, 'k' },
+		{ "no-recv-in-place", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -197,6 +200,9 @@ int main(int argc, char **argv)
 			continue;
 		case 'k':
 			o.tls_no_ktls = 1;
+			continue;
+		case 'O':
+			o.recv_in_place = 0;
 			continue;
 		case 'u':
 			if (!optarg || !strcmp(optarg, "anon")) {

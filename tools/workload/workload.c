@@ -71,6 +71,7 @@ void wl_opts_init(struct wl_opts *o)
 	o->recover_timeout_ms = 20000;
 	o->cut_pct = 25;
 	o->log_prefix = "";
+	o->recv_in_place = 1;
 }
 
 uint64_t wl_parse_size(const char *s)
@@ -1314,6 +1315,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 		sr.cfg.push_cc = NULL;
 		sr.cfg.push_lowat = 0;
 	}
+	sr.cfg.push_max_rate = o->push_max_rate;
 	if (o->dead_after_ms >= 0)
 		sr.cfg.dead_after_ms = o->dead_after_ms;
 	sr.cfg.connect_timeout_ms = wl_ms(30000);
@@ -1670,6 +1672,8 @@ static void dest_args(struct wl *w, struct agent_args *a, int resume)
 	arg_opt(a, "--region-id", a->did);
 	arg_opt(a, "--channels", a->chans);
 	args_timeouts_and_id(o, a);
+	if (!o->recv_in_place)
+		arg_add(a, "--no-recv-in-place");
 	if (resume)
 		arg_add(a, "--resume");
 	arg_opt(a, "--control-fd", "6");

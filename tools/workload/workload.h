@@ -56,7 +56,9 @@ struct wl_opts {
 	unsigned int downtime_ms;
 	unsigned int budget_ms;		/* precopy time budget */
 	int no_postcopy;
-	int recv_in_place;		/* destination: mig_config's */
+	int recv_in_place;		/* destination: mig_config's (default
+					 * on; --no-recv-in-place)
+					 */
 	enum wl_cut cut;
 	unsigned int cut_pct;		/* into that phase: percent of the
 					 * region's bytes forwarded
@@ -95,6 +97,7 @@ struct wl_opts {
 	 * bytes), for comparisons; in-process only.
 	 */
 	int push_legacy;
+	uint64_t push_max_rate;		/* source: mig_config's (0: none) */
 	/*
 	 * With .netem: first send this many MiB over plain TCP from the
 	 * source's namespace to the destination's (one connection, the

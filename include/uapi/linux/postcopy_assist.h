@@ -306,13 +306,17 @@ struct pca_set_flags {
  * before anything is read (-EINVAL, -ERANGE), @reserved must be zero.
  * @sockfd: -EBADF, -ENOTSOCK for an fd that is not a socket, -EINVAL for
  * one that is not SOCK_STREAM.  The call blocks for data even on an
- * O_NONBLOCK socket; each wait is bounded by the socket's SO_RCVTIMEO
- * (-EAGAIN), a signal ends it (-EINTR), end of stream is -ECONNRESET.
+ * O_NONBLOCK socket.  The socket's SO_RCVTIMEO bounds the wait for a
+ * unit to begin (-EAGAIN: nothing of entry @received was read, the stream
+ * is still in sync and a later call goes on); once a unit is begun, its
+ * rest is waited for until it is in, end of stream (-ECONNRESET, also
+ * after the caller's own shutdown()), a socket error or a signal
+ * (-EINTR).
  *
  * @received says how many entries are done (placed, or found present and
- * dropped): entries [0, @received).  After an error that came from the
- * socket, or -ENOMEM, part of the next unit may have been consumed and
- * was not placed: the stream is out of sync and the caller drops the
+ * dropped): entries [0, @received).  After any other error that came from
+ * the socket, or -ENOMEM, part of the next unit may have been consumed
+ * and was not placed: the stream is out of sync and the caller drops the
  * connection.  Nothing partial is ever mapped.
  */
 #define PCA_RECV_MAX		512
