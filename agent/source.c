@@ -1409,7 +1409,7 @@ static int end_answers(struct src *s)
 static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 {
 	int need_switchover = 1, told = 0, ret;
-	uint64_t left, *bm;
+	uint64_t left, *bm, t_paused;
 
 	set_phase(s, MIG_PHASE_SWITCHOVER);
 	s->t_pause = mig_now_ns();
@@ -1423,6 +1423,8 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 		}
 	}
 	__atomic_store_n(&s->paused, 1, __ATOMIC_RELEASE);
+	t_paused = mig_now_ns();
+	s->res->sw_pause_ns = t_paused - s->t_pause;
 	if (s->tracking) {
 		ret = fetch_dirty(s, &left);
 		if (ret)
@@ -1468,6 +1470,9 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 			if (!ret) {
 				need_switchover = 0;
 				s->postcopy = 1;
+				/* a recovery's resend counts from the pause */
+				s->res->sw_final_pass_ns = mig_now_ns() -
+							   t_paused;
 			}
 		}
 		if (!ret) {
