@@ -1254,6 +1254,11 @@ static void json_result(const char *json, struct mig_result *r)
 	r->pages_refetched = json_num(json, "pages_refetched", 1);
 	r->tls_ktls = json_num(json, "tls_ktls", 1);
 	r->tls_user = json_num(json, "tls_user", 1);
+	r->sw_pause_ns = json_num(json, "switch_pause_ms", 1e6);
+	r->sw_final_pass_ns = json_num(json, "switch_final_pass_ms", 1e6);
+	r->sw_wait_ns = json_num(json, "switch_wait_ms", 1e6);
+	r->sw_discard_ns = json_num(json, "switch_discard_ms", 1e6);
+	r->sw_resume_ns = json_num(json, "switch_resume_ms", 1e6);
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1772,6 +1777,7 @@ static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 	r->pages = p->pages_total;
 	r->total_ns = p->elapsed_ns;
 	r->downtime_ns = p->downtime_ns;
+	r->guest_downtime_ns = p->guest_downtime_ns;
 	r->rounds = p->round;
 	r->faults = p->faults;
 	r->lat_p50_ns = p->fault_p50_ns;
@@ -1783,6 +1789,21 @@ static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 	} else {
 		r->bytes_received = p->bytes_wire;
 		r->pages_present = p->pages_sent;
+	}
+	/* a destination's last message ends with its downtime's phases */
+	if (r->ok && v->role == MIG_DEST) {
+		const char *ph = strstr(v->last.message, "; pause ");
+		double t[5];
+
+		if (ph && sscanf(ph + 2, "pause %lf final %lf wait %lf discard %lf resume %lf",
+				 &t[0], &t[1], &t[2], &t[3], &t[4]) == 5) {
+			r->sw_pause_ns = t[0] * 1e6;
+			r->sw_final_pass_ns = t[1] * 1e6;
+			r->sw_wait_ns = t[2] * 1e6;
+			r->sw_discard_ns = t[3] * 1e6;
+			r->sw_resume_ns = t[4] * 1e6;
+			r->have_source_stats = 1;
+		}
 	}
 	if (!r->ok)
 		snprintf(r->error, sizeof(r->error), "%s: %s",
@@ -2334,6 +2355,14 @@ out:
 	return ret;
 }
 
+double wl_goodput_mibs(const struct wl_result *r)
+{
+	const struct mig_result *d = &r->dst;
+
+	return d->total_ns ? d->bytes_received / 1048576.0 /
+			     (d->total_ns / 1e9) : 0;
+}
+
 void wl_print_line(FILE *f, const struct wl_result *r)
 {
 	const struct mig_result *d = &r->dst;
@@ -2353,5 +2382,18 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f",
 			r->pages * (double)sysconf(_SC_PAGESIZE) / (1 << 20),
 			r->dest_peak_bytes / (double)(1 << 20));
+	/* the downtime's phases, when the destination reported them */
+	if (d->downtime_ns && (d->sw_discard_ns || d->sw_final_pass_ns))
+		fprintf(f, " final_pass_ms=%.1f discard_ms=%.1f resume_ms=%.1f"
+			" pause_ms=%.1f wait_ms=%.1f",
+			d->sw_final_pass_ns / 1e6, d->sw_discard_ns / 1e6,
+			d->sw_resume_ns / 1e6, d->sw_pause_ns / 1e6,
+			d->sw_wait_ns / 1e6);
+	if (r->tcp_mibs > 0) {
+		double g = wl_goodput_mibs(r);
+
+		fprintf(f, " goodput_mib_s=%.1f plain_tcp_mib_s=%.1f goodput_share=%.2f",
+			g, r->tcp_mibs, g / r->tcp_mibs);
+	}
 	fputc('\n', f);
 }

@@ -175,6 +175,13 @@ struct wl_result {
 /* 0 when the migration completed and every page verified; else -errno. */
 int wl_run(const struct wl_opts *o, struct wl_result *r);
 
+/*
+ * What the destination took in (every channel, handshakes and records
+ * included) over its migration's time, MiB/s: the goodput the last line
+ * sets beside wl_result.tcp_mibs.
+ */
+double wl_goodput_mibs(const struct wl_result *r);
+
 /* "MIGRATION OK pages=... " or "MIGRATION FAILED ..." */
 void wl_print_line(FILE *f, const struct wl_result *r);
 
