@@ -1767,6 +1767,25 @@ static void relay_vmm_poll(struct wl *w, struct relay_vmm *v, int ms)
 	relay_vmm_state(w, v, &ev);
 }
 
+/*
+ * Until either migration has an event, or @ms: a VMM reacts to the
+ * source's switchover at once, not after a wait on the destination's.
+ */
+static void relay_vmm_wait(struct relay_vmm *a, struct relay_vmm *b, int ms)
+{
+	struct pollfd pfd[2];
+	int n = 0;
+
+	if (a->c && !a->done)
+		pfd[n++] = (struct pollfd){ .fd = pca_client_fd(a->c),
+					    .events = POLLIN };
+	if (b->c && !b->done)
+		pfd[n++] = (struct pollfd){ .fd = pca_client_fd(b->c),
+					    .events = POLLIN };
+	if (n && poll(pfd, n, ms) < 0 && errno != EINTR)
+		mig_sleep_ms(ms);
+}
+
 static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 {
 	const struct pca_mig_progress *p = &v->last.progress;
@@ -1884,8 +1903,9 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	while (!dst.done || !src.done) {
 		uint64_t now = mig_now_ns();
 
-		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
-		relay_vmm_poll(w, &dst, src.done ? 100 : 10);
+		relay_vmm_wait(&src, &dst, src.done || dst.done ? 100 : 10);
+		relay_vmm_poll(w, &src, 0);
+		relay_vmm_poll(w, &dst, 0);
 		/* the worker's high-water mark, before it exits */
 		if (now - hwm_at > 100000000ULL) {
 			worker_hwm = MIG_MAX(worker_hwm, children_hwm(dd));
