@@ -1467,11 +1467,12 @@ static int apply_switchover(struct dst *d)
 	if (d->hk->resume)
 		d->hk->resume(d->hk->arg);
 	set_phase(d, MIG_PHASE_POSTCOPY);
+	/* before RESUMED goes: the source's guest downtime holds it all */
+	d->res->sw_resume_ns = mig_now_ns() - t1;
 	/* lost with a break: the source then only learns it on resume */
 	if (ctrl_send(d, MIG_MSG_RESUMED, 0, NULL, 0))
 		mig_logf(d->hk, MIG_LOG_WARN,
 			 "could not tell the source about the resume");
-	d->res->sw_resume_ns = mig_now_ns() - t1;
 	return 0;
 }
 

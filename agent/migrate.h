@@ -256,8 +256,8 @@ struct mig_result {
 	 * the data channels' ends and the send of the discard bitmap
 	 * (sw_final_pass_ns).  Destination: the bitmap arrived -> every data
 	 * channel ended (sw_wait_ns); the discard bitmap applied and the
-	 * precopy sealed (sw_discard_ns); from there to its VMM told to run
-	 * and the source told so (sw_resume_ns).  The destination reports
+	 * precopy sealed (sw_discard_ns); from there to SWITCHED sent and
+	 * its VMM told to run, just before RESUMED goes (sw_resume_ns).  The destination reports
 	 * the source's two as well once it has its statistics.  What the
 	 * downtime holds beyond their sum is the network between them.
 	 */

@@ -51,7 +51,7 @@
  *	the bitmap arrived -> every data channel ended), discard (the stale
  *	pages made missing, the precopy sealed; userfaultfd: a punch-hole
  *	per run of stale pages of its memfd) and resume (discard done ->
- *	the VMM told to run and the source told so).  One run per backend
+ *	SWITCHED sent and the VMM told to run).  One run per backend
  *	(-R for more: each takes most of a minute under TCG).
  * discard_stale - no migration: a 256 MiB module region with every page
  *	present, PCA_IOC_DISCARD_BITMAP with PCA_DISCARD_SEAL of 1 % and of

@@ -96,10 +96,11 @@ static void migrate_ok(struct pca_test_ctx *t, const struct wl_opts *o,
 /*
  * The downtime's phases (JSON switch_*_ms, the relay's last message, or
  * the engine's result): the source's pause and final pass and the
- * destination's wait and discard fit in the downtime, the resume after
- * them in the guest's downtime, and the final pass (dirty log, channel
+ * destination's wait and discard fit in the downtime, with the resume
+ * in the guest's downtime, and the final pass (dirty log, channel
  * ends, the discard bitmap sent) and the discard took time.  @how names
- * the path for the messages.
+ * the path for the messages.  The source's part and the destination's
+ * may overlap (the bitmap is in before the source's send returned).
  */
 static void expect_switch_phases(struct pca_test_ctx *t, const char *how,
 				 const struct mig_result *d)
@@ -123,12 +124,15 @@ static void expect_switch_phases(struct pca_test_ctx *t, const char *how,
 	PCA_EXPECT(t, dst <= d->downtime_ns + slack,
 		   "%s: wait + discard %.3f ms > downtime %.3f ms", how,
 		   dst / 1e6, d->downtime_ns / 1e6);
+	/*
+	 * The destination's part starts once the bitmap is in, which may be
+	 * before the source's send returned: the two sides may overlap.
+	 */
 	if (d->guest_downtime_ns)
-		PCA_EXPECT(t, d->sw_pause_ns + d->sw_final_pass_ns +
-			   dst + d->sw_resume_ns <=
-			   d->guest_downtime_ns + 5 * slack,
-			   "%s: phases %.3f ms > guest downtime %.3f ms", how,
-			   (src + dst + d->sw_resume_ns) / 1e6,
+		PCA_EXPECT(t, dst + d->sw_resume_ns <=
+			   d->guest_downtime_ns + slack,
+			   "%s: wait + discard + resume %.3f ms > guest downtime %.3f ms",
+			   how, (dst + d->sw_resume_ns) / 1e6,
 			   d->guest_downtime_ns / 1e6);
 }
 
