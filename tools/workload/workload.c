@@ -1232,6 +1232,7 @@ static void json_result(const char *json, struct mig_result *r)
 	r->pages = json_num(json, "pages", 1);
 	r->total_ns = json_num(json, "total_s", 1e9);
 	r->downtime_ns = json_num(json, "downtime_ms", 1e6);
+	r->guest_downtime_ns = json_num(json, "guest_downtime_ms", 1e6);
 	r->rounds = json_num(json, "rounds", 1);
 	r->precopy_pages = json_num(json, "precopy_pages", 1);
 	r->postcopy_pages = json_num(json, "postcopy_pages", 1);
