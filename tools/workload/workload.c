@@ -1593,11 +1593,12 @@ static int start_daemon(struct wl *w, pid_t *pid)
 	return -posix_spawn(pid, argv[0], NULL, NULL, argv, environ);
 }
 
-/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
-static uint64_t hwm_bytes(pid_t pid)
+/* Field @key ("VmHWM:") of /proc/@pid/status, in bytes; 0 if unknown. */
+static uint64_t status_bytes(pid_t pid, const char *key)
 {
 	unsigned long long kb = 0;
 	char path[64], line[128];
+	size_t klen = strlen(key);
 	FILE *f;
 
 	if (pid <= 0)
@@ -1607,10 +1608,17 @@ static uint64_t hwm_bytes(pid_t pid)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+		if (!strncmp(line, key, klen) &&
+		    sscanf(line + klen, " %llu kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
+static uint64_t hwm_bytes(pid_t pid)
+{
+	return status_bytes(pid, "VmHWM:");
 }
 
 /*
@@ -1940,10 +1948,19 @@ out:
 	pca_client_close(src.c);
 	pca_client_close(dst.c);
 	netns_enter(w, w->ns_home);
-	/* daemon and worker; complete: every page is present */
-	if (!ret && dd > 0)
-		w->r->dest_peak_bytes = hwm_bytes(dd) + worker_hwm +
-					w->pages * w->psz;
+	/*
+	 * Daemon and worker; complete: every page is present.  The worker
+	 * is the daemon forked: the program and its libraries are the same
+	 * page cache in both, so of the daemon only its private memory
+	 * (RssAnon) adds to the worker's peak; summing the two peaks
+	 * (dest_peak_sum_bytes) counts those pages twice.
+	 */
+	if (!ret && dd > 0) {
+		w->r->dest_peak_bytes = status_bytes(dd, "RssAnon:") +
+					worker_hwm + w->pages * w->psz;
+		w->r->dest_peak_sum_bytes = hwm_bytes(dd) + worker_hwm +
+					    w->pages * w->psz;
+	}
 	stop_daemon(w, sd);
 	stop_daemon(w, dd);
 	return ret;
@@ -2400,9 +2417,10 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 		r->mismatches, d->total_ns / 1e9, d->downtime_ns / 1e6,
 		d->faults, d->lat_p50_ns / 1000, d->lat_p99_ns / 1000);
 	if (r->dest_peak_bytes)
-		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f",
+		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f dest_peak_sum_mib=%.1f",
 			r->pages * (double)sysconf(_SC_PAGESIZE) / (1 << 20),
-			r->dest_peak_bytes / (double)(1 << 20));
+			r->dest_peak_bytes / (double)(1 << 20),
+			r->dest_peak_sum_bytes / (double)(1 << 20));
 	/* the downtime's phases, when the destination reported them */
 	if (d->downtime_ns && (d->sw_discard_ns || d->sw_final_pass_ns))
 		fprintf(f, " final_pass_ms=%.1f discard_ms=%.1f resume_ms=%.1f"

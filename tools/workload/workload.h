@@ -148,12 +148,16 @@ struct wl_result {
 	uint64_t touch_count, touch_p50_ns, touch_p99_ns, touch_max_ns;
 	uint64_t source_bad;		/* source pages not as last written */
 	/*
-	 * --relay between two namespaces: the RSS high-water marks (VmHWM)
-	 * of the destination's agent daemon and of its worker that ran the
-	 * migration, plus the region's pages present at the end: a bound
-	 * of the destination's peak memory; 0 if unknown.
+	 * --relay between two namespaces: the RSS high-water mark (VmHWM)
+	 * of the destination's worker that ran the migration, the private
+	 * memory (RssAnon) of its agent daemon, whose program and libraries
+	 * are the worker's too, plus the region's pages present at the end:
+	 * a bound of the destination's peak memory; 0 if unknown.
+	 * dest_peak_sum_bytes: the daemon's whole VmHWM instead, which
+	 * counts the pages the two share twice.
 	 */
 	uint64_t dest_peak_bytes;
+	uint64_t dest_peak_sum_bytes;
 	int killed;			/* an agent was killed as asked */
 	unsigned int src_warnings;	/* source log lines of warning level */
 	char src_last_warning[256];
