@@ -345,6 +345,15 @@ static void relay_finish(struct mcli *m, int ret, const struct mig_result *r)
 		/* the module keeps the start; our stderr has it all */
 		snprintf(msg, sizeof(msg), "%.*s", (int)sizeof(msg) - 1,
 			 r->error[0] ? r->error : strerror(-ret));
+	else if (r->role == MIG_DEST && r->downtime_ns)
+		/* the downtime's phases, for the VMM (MIG_RELAY_PHASES_FMT) */
+		snprintf(msg, sizeof(msg),
+			 "%" PRIu64 " pages in %.2f s, downtime %.1f ms, guest downtime %.1f ms; "
+			 MIG_RELAY_PHASES_FMT,
+			 r->pages, r->total_ns / 1e9, r->downtime_ns / 1e6,
+			 r->guest_downtime_ns / 1e6, r->sw_pause_ns / 1e6,
+			 r->sw_final_pass_ns / 1e6, r->sw_wait_ns / 1e6,
+			 r->sw_discard_ns / 1e6, r->sw_resume_ns / 1e6);
 	else
 		snprintf(msg, sizeof(msg),
 			 "%" PRIu64 " pages in %.2f s, downtime %.1f ms, guest downtime %.1f ms",

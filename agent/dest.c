@@ -817,9 +817,10 @@ static int ctrl_record(void *arg, const struct mig_rec *r)
 		pthread_mutex_unlock(&d->lock);
 		return 0;
 	case MIG_MSG_STATS:
-		if (r->len != sizeof(ws))
+		if (r->len != sizeof(ws) && r->len != MIG_WIRE_STATS_V1_SIZE)
 			return -EPROTO;
-		ret = mig_recv_all(d->conns.ctrl, &ws, sizeof(ws),
+		memset(&ws, 0, sizeof(ws));
+		ret = mig_recv_all(d->conns.ctrl, &ws, r->len,
 				   d->cfg->io_timeout_ms, &d->conns.broken);
 		if (ret)
 			return ret;
@@ -1438,8 +1439,10 @@ static int restart(struct dst *d)
 static int apply_switchover(struct dst *d)
 {
 	struct mig_placer *pl = mig_placer_new(&d->be);
-	uint64_t w, stale = 0, discarded = 0, t0 = mig_now_ns();
+	uint64_t w, stale = 0, discarded = 0, t0 = mig_now_ns(), t1;
 	int ret;
+
+	d->res->sw_wait_ns = t0 > d->t_switch_rx ? t0 - d->t_switch_rx : 0;
 
 	if (!pl) {
 		mig_set_error(d->res, 0, "switchover: out of memory or no netlink");
@@ -1480,10 +1483,12 @@ static int apply_switchover(struct dst *d)
 	unlock_all_pages(d);
 	mig_placer_free(pl);
 	add(&d->early_dropped, stale);
+	t1 = mig_now_ns();
+	d->res->sw_discard_ns = t1 - t0;
 	mig_logf(d->hk, MIG_LOG_DEBUG,
 		 "switchover: %llu placed pages discarded as stale (the backend counts %llu) in %llu us",
 		 (unsigned long long)stale, (unsigned long long)discarded,
-		 (unsigned long long)((mig_now_ns() - t0) / 1000));
+		 (unsigned long long)((t1 - t0) / 1000));
 	pthread_mutex_lock(&d->lock);
 	d->switched = 1;
 	d->have_switchover = 0;
@@ -1497,6 +1502,8 @@ static int apply_switchover(struct dst *d)
 	if (d->hk->resume)
 		d->hk->resume(d->hk->arg);
 	set_phase(d, MIG_PHASE_POSTCOPY);
+	/* before RESUMED goes: the source's guest downtime holds it all */
+	d->res->sw_resume_ns = mig_now_ns() - t1;
 	/* lost with a break: the source then only learns it on resume */
 	if (ctrl_send(d, MIG_MSG_RESUMED, 0, NULL, 0))
 		mig_logf(d->hk, MIG_LOG_WARN,
@@ -1746,6 +1753,8 @@ static void fill_result(struct dst *d)
 		r->bytes_sent = d->src.bytes_sent;
 		r->precopy_ns = d->src.precopy_ns;
 		r->guest_downtime_ns = d->src.guest_downtime_ns;
+		r->sw_pause_ns = d->src.sw_pause_ns;
+		r->sw_final_pass_ns = d->src.sw_final_pass_ns;
 		/* pause to resume as the source saw it: one-way delay more */
 		r->downtime_ns = d->src.downtime_ns > own_downtime ?
 				 d->src.downtime_ns : own_downtime;

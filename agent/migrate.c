@@ -920,6 +920,8 @@ void mig_stats_encode(struct mig_wire_stats *w, const struct mig_result *r)
 	w->precopy_ns = mig_cpu_to_le64(r->precopy_ns);
 	w->reconnects = mig_cpu_to_le64(r->reconnects);
 	w->guest_downtime_ns = mig_cpu_to_le64(r->guest_downtime_ns);
+	w->sw_pause_ns = mig_cpu_to_le64(r->sw_pause_ns);
+	w->sw_final_pass_ns = mig_cpu_to_le64(r->sw_final_pass_ns);
 }
 
 void mig_stats_decode(const struct mig_wire_stats *w, struct mig_result *r)
@@ -935,6 +937,9 @@ void mig_stats_decode(const struct mig_wire_stats *w, struct mig_result *r)
 	r->downtime_ns = mig_le64_to_cpu(w->downtime_ns);
 	r->precopy_ns = mig_le64_to_cpu(w->precopy_ns);
 	r->guest_downtime_ns = mig_le64_to_cpu(w->guest_downtime_ns);
+	/* zero from a source that sent the first MIG_WIRE_STATS_V1_SIZE */
+	r->sw_pause_ns = mig_le64_to_cpu(w->sw_pause_ns);
+	r->sw_final_pass_ns = mig_le64_to_cpu(w->sw_final_pass_ns);
 	r->have_source_stats = 1;
 }
 

@@ -257,6 +257,22 @@ struct mig_result {
 	uint64_t guest_downtime_ns;	/* source pause -> destination's VMM
 					 * runs (its resume hook returned)
 					 */
+	/*
+	 * The downtime in phases.  Source: the VMM's pause hook
+	 * (sw_pause_ns); the dirty log's last read, the stop-and-copy pass,
+	 * the data channels' ends and the send of the discard bitmap
+	 * (sw_final_pass_ns).  Destination: the bitmap arrived -> every data
+	 * channel ended (sw_wait_ns); the discard bitmap applied and the
+	 * precopy sealed (sw_discard_ns); from there to SWITCHED sent and
+	 * its VMM told to run, just before RESUMED goes (sw_resume_ns).  The destination reports
+	 * the source's two as well once it has its statistics.  What the
+	 * downtime holds beyond their sum is the network between them.
+	 */
+	uint64_t sw_pause_ns;
+	uint64_t sw_final_pass_ns;
+	uint64_t sw_wait_ns;
+	uint64_t sw_discard_ns;
+	uint64_t sw_resume_ns;
 	uint64_t precopy_ns;
 	uint64_t rounds;
 	uint64_t precopy_pages;		/* page records sent in rounds */
@@ -343,6 +359,19 @@ void mig_format_id(const uint8_t id[MIG_ID_LEN], char out[2 * MIG_ID_LEN + 1]);
 
 /* Reports (report.c). */
 void mig_print_summary(FILE *f, const struct mig_result *r);
+/*
+ * The downtime's phases this side knows, as "pause 0.1 ms, final pass
+ * 12.3 ms, ..." in @buf; "" when it has none (no switchover happened).
+ */
+const char *mig_switchover_text(char *buf, size_t len,
+				const struct mig_result *r);
+/*
+ * A relayed destination's last message ends with its phases in this
+ * format (ms: pause, final pass, wait, discard, resume), for the VMM
+ * (pca-workload reads them back).
+ */
+#define MIG_RELAY_PHASES_FMT \
+	"pause %.1f final %.1f wait %.1f discard %.1f resume %.1f ms"
 void mig_print_json(FILE *f, const struct mig_result *r);
 /* "TLS 1.3, X.509", ... */
 const char *mig_tls_mode_name(enum mig_tls_mode mode);

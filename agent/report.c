@@ -30,6 +30,48 @@ static const char *us_text(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The downtime's phases, those this side measured or learned: "pause
+ * 0.1 ms, final pass 12.3 ms, ..." into @buf, "" when there are none.
+ */
+const char *mig_switchover_text(char *buf, size_t len,
+				const struct mig_result *r)
+{
+	const struct {
+		const char *name;
+		uint64_t ns;
+		int have;
+	} ph[] = {
+		{ "pause", r->sw_pause_ns,
+		  r->role == MIG_SOURCE || r->have_source_stats },
+		{ "final pass", r->sw_final_pass_ns,
+		  r->role == MIG_SOURCE || r->have_source_stats },
+		{ "wait", r->sw_wait_ns, r->role == MIG_DEST },
+		{ "discard", r->sw_discard_ns, r->role == MIG_DEST },
+		{ "resume", r->sw_resume_ns, r->role == MIG_DEST },
+	};
+	size_t i, n = 0;
+
+	buf[0] = 0;
+	if (!r->downtime_ns)
+		return buf;
+	for (i = 0; i < sizeof(ph) / sizeof(ph[0]) && n < len; i++) {
+		if (!ph[i].have)
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s %.1f ms", n ? ", " : "",
+			      ph[i].name, ph[i].ns / 1e6);
+	}
+	return buf;
+}
+
+static void mig_print_switchover(FILE *f, const struct mig_result *r)
+{
+	char buf[160];
+
+	if (*mig_switchover_text(buf, sizeof(buf), r))
+		fprintf(f, "  switchover      %s\n", buf);
+}
+
 void mig_print_summary(FILE *f, const struct mig_result *r)
 {
 	char id[2 * MIG_ID_LEN + 1], a[32], b[32], c[32];
@@ -45,6 +87,7 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 		size_text((double)r->pages * r->page_size, a, sizeof(a)));
 	fprintf(f, "  downtime        %.1f ms (agent), %.1f ms (guest: pause to the VMM running)\n",
 		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6);
+	mig_print_switchover(f, r);
 	if (r->role == MIG_SOURCE || r->have_source_stats) {
 		fprintf(f, "  precopy         %" PRIu64 " round%s, %.2f s, %" PRIu64
 			" pages (%" PRIu64 " zero)\n", r->rounds,
@@ -132,6 +175,9 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 	fprintf(f, ", \"pages\": %" PRIu64 ", \"page_size\": %" PRIu64
 		", \"total_s\": %.3f, \"downtime_ms\": %.3f"
 		", \"guest_downtime_ms\": %.3f"
+		", \"switch_pause_ms\": %.3f, \"switch_final_pass_ms\": %.3f"
+		", \"switch_wait_ms\": %.3f, \"switch_discard_ms\": %.3f"
+		", \"switch_resume_ms\": %.3f"
 		", \"precopy_s\": %.3f, \"rounds\": %" PRIu64
 		", \"precopy_pages\": %" PRIu64 ", \"precopy_zero\": %" PRIu64
 		", \"stopcopy_pages\": %" PRIu64 ", \"discarded\": %" PRIu64
@@ -150,6 +196,9 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"tls_ktls\": %u, \"tls_user\": %u}\n",
 		r->pages, r->page_size, r->total_ns / 1e9,
 		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6,
+		r->sw_pause_ns / 1e6, r->sw_final_pass_ns / 1e6,
+		r->sw_wait_ns / 1e6, r->sw_discard_ns / 1e6,
+		r->sw_resume_ns / 1e6,
 		r->precopy_ns / 1e9, r->rounds,
 		r->precopy_pages, r->precopy_zero, r->stopcopy_pages,
 		r->discarded, r->postcopy_pages, r->urgent_pages,

@@ -1414,10 +1414,19 @@ static int end_answers(struct src *s)
 	return -EPIPE;
 }
 
+/* Dirty tracking off, once the VMM is paused and the log read. */
+static void stop_tracking(struct src *s)
+{
+	if (!s->tracking)
+		return;
+	pca_dirty_track(s->nl, s->cfg->region_id, 0);
+	__atomic_store_n(&s->tracking, 0, __ATOMIC_RELEASE);
+}
+
 static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 {
 	int need_switchover = 1, told = 0, ret;
-	uint64_t left, *bm;
+	uint64_t left, *bm, t_paused;
 
 	set_phase(s, MIG_PHASE_SWITCHOVER);
 	s->t_pause = mig_now_ns();
@@ -1431,26 +1440,37 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 		}
 	}
 	__atomic_store_n(&s->paused, 1, __ATOMIC_RELEASE);
+	t_paused = mig_now_ns();
+	s->res->sw_pause_ns = t_paused - s->t_pause;
+	/*
+	 * The last read of the dirty log; tracking goes off once the
+	 * switchover is sent (stop_tracking()), outside the downtime: the
+	 * VMM is paused, nothing writes.
+	 */
 	if (s->tracking) {
 		ret = fetch_dirty(s, &left);
-		if (ret)
+		if (ret) {
+			stop_tracking(s);
 			return ret;
-		pca_dirty_track(s->nl, s->cfg->region_id, 0);
-		s->tracking = 0;
+		}
 	}
 	left = mig_bitmap_weight(s->pending, s->words);
 	if (left && s->max_rounds &&
 	    (s->cfg->no_postcopy || left <= threshold)) {
 		ret = run_pass_retry(s, PASS_SEND, KIND_STOPCOPY,
 				     &need_switchover);
-		if (ret)
+		if (ret) {
+			stop_tracking(s);
 			return ret;
+		}
 	}
 	s->res->discarded = mig_bitmap_weight(s->pending, s->words);
 
 	bm = malloc(s->words * sizeof(*bm));
-	if (!bm)
+	if (!bm) {
+		stop_tracking(s);
 		return -ENOMEM;
+	}
 	for (;;) {
 		if (need_switchover) {
 			ret = end_answers(s);
@@ -1476,8 +1496,13 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 			if (!ret) {
 				need_switchover = 0;
 				s->postcopy = 1;
+				/* a recovery's resend counts from the pause */
+				s->res->sw_final_pass_ns = mig_now_ns() -
+							   t_paused;
 			}
 		}
+		/* after the switchover went out: outside the downtime */
+		stop_tracking(s);
 		if (!ret) {
 			pthread_mutex_lock(&s->lock);
 			ret = wait_locked(s, got_switched);

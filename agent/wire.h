@@ -184,6 +184,10 @@ struct mig_wire_stats {
 	mig_le64 precopy_ns;
 	mig_le64 reconnects;
 	mig_le64 guest_downtime_ns;	/* pause -> MIG_MSG_RESUMED arrived */
+	/* since MIG_WIRE_STATS_V2_SIZE: the source's switchover phases */
+	mig_le64 sw_pause_ns;		/* the VMM's pause */
+	mig_le64 sw_final_pass_ns;	/* paused -> discard bitmap sent */
+	mig_le64 reserved[2];		/* zero */
 };
 
 /*
@@ -195,7 +199,11 @@ struct mig_wire_stats {
 _Static_assert(sizeof(struct mig_hello) == 56, "mig_hello layout");
 _Static_assert(sizeof(struct mig_welcome) == 112, "mig_welcome layout");
 _Static_assert(sizeof(struct mig_hdr) == 24, "mig_hdr layout");
-_Static_assert(sizeof(struct mig_wire_stats) == 96, "mig_wire_stats layout");
+/* A receiver takes the first 96 bytes (older sources) or all of them. */
+#define MIG_WIRE_STATS_V1_SIZE	96
+#define MIG_WIRE_STATS_V2_SIZE	128
+_Static_assert(sizeof(struct mig_wire_stats) == MIG_WIRE_STATS_V2_SIZE,
+	       "mig_wire_stats layout");
 
 /*
  * Snapshot files (postcopy-agent snapshot / restore).  One header page,

@@ -43,16 +43,39 @@
  *	before, or paced and capped below the link's rate, and the
  *	stream's share of the link (see below).
  *
+ * switchover_256m - NET_FAST, a 256 MiB region, 2 precopy rounds with two
+ *	writers at 2000 pages/s each and a 20 ms downtime target (the
+ *	demo's migration, without TLS): the downtime and its phases, module
+ *	against userfaultfd.  Rows switchover_256m_<x>_ms, x = total,
+ *	downtime, final_pass (the source: the dirty log's last read, the
+ *	stop-and-copy pass, the discard bitmap sent), wait (the destination:
+ *	the bitmap arrived -> every data channel ended), discard (the stale
+ *	pages made missing, the precopy sealed; userfaultfd: a punch-hole
+ *	per run of stale pages of its memfd) and resume (discard done ->
+ *	SWITCHED sent and the VMM told to run).  One run per backend
+ *	(-R for more: each takes most of a minute under TCG).
+ * discard_stale - no migration: a 256 MiB module region with every page
+ *	present, PCA_IOC_DISCARD_BITMAP with PCA_DISCARD_SEAL of 1 % and of
+ *	10 % of its pages (spread over the region, every run one page long),
+ *	against fallocate(PUNCH_HOLE) of the same pages of a 256 MiB memfd
+ *	with every page written (what the userfaultfd backend does at
+ *	switchover).  Rows discard_1pct_stale_ms, discard_10pct_stale_ms
+ *	and discard_stale_10_over_1 (unit x: the 10 % time over the 1 %
+ *	time; 10 is proportional to the pages named).
+ *
  * Every migration must complete with every page verified, or the test
  * fails.  A table of all rows follows the KTAP totals.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "pca_harness.h"
+#include "pca_region_util.h"
 #include "bench_report.h"
 #include "mig.h"
 #include "workload.h"
@@ -67,10 +90,12 @@
 
 static struct {
 	int repeats;		/* -r */
+	int sw_repeats;		/* -R: switchover_256m's runs */
 	unsigned int mib;	/* -s */
 	enum wl_uffd uffd;	/* -u */
 } cfg = {
 	.repeats = 3,
+	.sw_repeats = 1,
 	.mib = 8,
 	.uffd = WL_UFFD_MEMFD,
 };
@@ -520,6 +545,274 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		  true, median(tcp, V_NR * cfg.repeats));
 }
 
+/*
+ * The switchover of the demo's migration, phase by phase: module against
+ * userfaultfd, NET_FAST, 256 MiB, two writers.
+ */
+#define SW_MIB		256
+
+enum { S_TOTAL, S_DOWN, S_FINAL, S_WAIT, S_DISCARD, S_RESUME, S_NR };
+
+static const char *const smetric[S_NR] = {
+	[S_TOTAL] = "total", [S_DOWN] = "downtime",
+	[S_FINAL] = "final_pass", [S_WAIT] = "wait",
+	[S_DISCARD] = "discard", [S_RESUME] = "resume",
+};
+
+static void switchover_run(struct pca_test_ctx *t, enum wl_uffd uffd,
+			   double *v)
+{
+	const struct mig_result *d;
+	struct wl_result r;
+	struct wl_opts o;
+	int ret;
+
+	opts(&o, NET_FAST, 1);
+	o.size = (uint64_t)SW_MIB << 20;
+	o.rounds = 2;
+	o.rate = 2000;
+	o.dest_rate = 2000;
+	o.downtime_ms = 20;
+	o.uffd = uffd;
+	ret = wl_run(&o, &r);
+	d = &r.dst;
+	pca_t_diag(t, "%-6s %s total %.1f ms downtime %.1f ms: pause %.1f, final pass %.1f, wait %.1f, discard %.1f, resume %.1f ms; %llu pages discarded, %llu stale",
+		   uffd ? "uffd" : "module", r.ok ? "OK" : "FAILED",
+		   d->total_ns / 1e6, d->downtime_ns / 1e6,
+		   d->sw_pause_ns / 1e6, d->sw_final_pass_ns / 1e6,
+		   d->sw_wait_ns / 1e6, d->sw_discard_ns / 1e6,
+		   d->sw_resume_ns / 1e6, (unsigned long long)d->discarded,
+		   (unsigned long long)d->early_dropped);
+	if (ret || !r.ok || r.mismatches || r.dest_bad)
+		PCA_FATAL(t, "%s migration failed: %s",
+			  uffd ? "userfaultfd" : "module", r.error);
+	if (!d->have_source_stats || !d->downtime_ns)
+		PCA_FATAL(t, "no switchover phases from the %s run",
+			  uffd ? "userfaultfd" : "module");
+	v[S_TOTAL] = d->total_ns / 1e6;
+	v[S_DOWN] = d->downtime_ns / 1e6;
+	v[S_FINAL] = d->sw_final_pass_ns / 1e6;
+	v[S_WAIT] = d->sw_wait_ns / 1e6;
+	v[S_DISCARD] = d->sw_discard_ns / 1e6;
+	v[S_RESUME] = d->sw_resume_ns / 1e6;
+}
+
+static void test_switchover_256m(struct pca_test_ctx *t)
+{
+	double mod[S_NR][MAX_REPEATS], uf[S_NR][MAX_REPEATS], v[S_NR];
+	char name[64];
+	int i, m;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	pca_t_diag(t, "%u MiB, netem \"%s\", 2 precopy rounds, 2 writers at 2000 pages/s, downtime target 20 ms, %d runs per backend",
+		   SW_MIB, NET_FAST, cfg.sw_repeats);
+	for (i = 0; i < cfg.sw_repeats; i++) {
+		int first_uffd = i % 2;
+
+		switchover_run(t, first_uffd ? cfg.uffd : 0, v);
+		for (m = 0; m < S_NR; m++)
+			(first_uffd ? uf : mod)[m][i] = v[m];
+		switchover_run(t, first_uffd ? 0 : cfg.uffd, v);
+		for (m = 0; m < S_NR; m++)
+			(first_uffd ? mod : uf)[m][i] = v[m];
+	}
+	for (m = 0; m < S_NR; m++) {
+		snprintf(name, sizeof(name), "switchover_%um_%s_ms", SW_MIB,
+			 smetric[m]);
+		bench_row(name, "ms", true, true,
+			  median(mod[m], cfg.sw_repeats), true,
+			  median(uf[m], cfg.sw_repeats));
+	}
+}
+
+/*
+ * Discard time against the pages named: a 256 MiB region, every page
+ * present, 1 % and 10 % of them named stale.
+ */
+#define DS_PAGES	((size_t)SW_MIB << 20 >> 12)
+
+/* Page @p named stale at @permille of the pages: spread, deterministic. */
+static int ds_stale(size_t p, unsigned int permille)
+{
+	uint64_t h = (p + 1) * 0x9e3779b97f4a7c15ULL;
+
+	return (h >> 40) % 1000 < permille;
+}
+
+static size_t ds_bitmap(uint64_t *bm, unsigned int permille)
+{
+	size_t p, n = 0;
+
+	memset(bm, 0, DS_PAGES / 8);
+	for (p = 0; p < DS_PAGES; p++) {
+		if (ds_stale(p, permille)) {
+			bm[p / 64] |= 1ULL << (p % 64);
+			n++;
+		}
+	}
+	return n;
+}
+
+static double ds_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The pages of @bm (all of them when NULL) placed in region @fd again. */
+static void ds_fill(struct pca_test_ctx *t, int fd, const uint64_t *bm,
+		    const uint8_t *data, struct pca_copy_entry *ents)
+{
+	uint64_t copied, existed;
+	size_t p, n = 0;
+	int ret;
+
+	for (p = 0; p < DS_PAGES; p++) {
+		if (bm && !(bm[p / 64] >> (p % 64) & 1))
+			continue;
+		ents[n].offset = p * PAGE;
+		ents[n].src = (uintptr_t)(data + (p % 16) * PAGE);
+		if (++n < 1024 && p + 1 < DS_PAGES)
+			continue;
+		ret = pca_fd_copy_batch(fd, ents, n, 0, &copied, &existed);
+		if (ret || copied != n)
+			PCA_FATAL(t, "placing %zu pages up to page %zu: %s, %llu copied, %llu existed",
+				  n, p, strerror(-ret),
+				  (unsigned long long)copied,
+				  (unsigned long long)existed);
+		n = 0;
+	}
+	if (n) {
+		ret = pca_fd_copy_batch(fd, ents, n, 0, &copied, &existed);
+		if (ret || copied != n)
+			PCA_FATAL(t, "placing the last %zu pages: %s", n,
+				  strerror(-ret));
+	}
+}
+
+static double ds_module(struct pca_test_ctx *t, int fd, const uint64_t *bm,
+			size_t named, const uint8_t *data,
+			struct pca_copy_entry *ents)
+{
+	uint64_t discarded = 0;
+	double t0, ms;
+	int ret;
+
+	t0 = ds_now_ms();
+	ret = pca_fd_discard_bitmap(fd, 0, DS_PAGES * PAGE, bm, DS_PAGES / 8,
+				    PCA_DISCARD_SEAL, &discarded);
+	ms = ds_now_ms() - t0;
+	if (ret || discarded != named)
+		PCA_FATAL(t, "PCA_IOC_DISCARD_BITMAP: %s, %llu of %zu pages",
+			  strerror(-ret), (unsigned long long)discarded, named);
+	ds_fill(t, fd, bm, data, ents);
+	return ms;
+}
+
+static double ds_memfd(struct pca_test_ctx *t, int fd, uint8_t *mem,
+		       const uint64_t *bm)
+{
+	double t0, ms;
+	size_t p;
+
+	t0 = ds_now_ms();
+	for (p = 0; p < DS_PAGES; p++) {
+		size_t q = p;
+
+		if (!(p % 64) && !bm[p / 64]) {
+			p += 63;
+			continue;
+		}
+		if (!(bm[p / 64] >> (p % 64) & 1))
+			continue;
+		while (q + 1 < DS_PAGES && bm[(q + 1) / 64] >> ((q + 1) % 64) & 1)
+			q++;
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      p * PAGE, (q - p + 1) * PAGE))
+			PCA_FATAL(t, "fallocate(PUNCH_HOLE): %s",
+				  strerror(errno));
+		p = q;
+	}
+	ms = ds_now_ms() - t0;
+	/* every page back, for the next run */
+	for (p = 0; p < DS_PAGES; p++)
+		if (bm[p / 64] >> (p % 64) & 1)
+			mem[p * PAGE] = 1;
+	return ms;
+}
+
+static void test_discard_stale(struct pca_test_ctx *t)
+{
+	static const unsigned int permille[2] = { 10, 100 };
+	double mod[2][MAX_REPEATS], uf[2][MAX_REPEATS], m[2], u[2];
+	uint64_t *bm[2];
+	struct pca_copy_entry *ents;
+	size_t named[2];
+	struct region r;
+	uint8_t *data, *mem;
+	int i, k, mfd;
+
+	bm[0] = malloc(DS_PAGES / 8);
+	bm[1] = malloc(DS_PAGES / 8);
+	ents = calloc(1024, sizeof(*ents));
+	data = malloc(16 * PAGE);
+	if (!bm[0] || !bm[1] || !ents || !data)
+		PCA_FATAL(t, "out of memory");
+	memset(data, 0x5a, 16 * PAGE);
+	for (k = 0; k < 2; k++)
+		named[k] = ds_bitmap(bm[k], permille[k]);
+
+	/* the module: a missing-mode region, every page placed */
+	region_new(t, &r, DS_PAGES, PCA_REGION_MISSING);
+	ds_fill(t, r.fd, NULL, data, ents);
+	/* the userfaultfd backend's memory: a memfd, every page written */
+	mfd = memfd_create("discard_stale", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, DS_PAGES * PAGE))
+		PCA_FATAL(t, "memfd: %s", strerror(errno));
+	mem = region_map(t, mfd, DS_PAGES * PAGE);
+	memset(mem, 0x5a, DS_PAGES * PAGE);
+
+	pca_t_diag(t, "%u MiB (%zu pages), every page present; %zu (1 %%) and %zu (10 %%) named stale, %d runs each",
+		   SW_MIB, DS_PAGES, named[0], named[1], cfg.repeats);
+	for (i = 0; i < cfg.repeats; i++) {
+		for (k = 0; k < 2; k++) {
+			/* alternate the order: neither always goes first */
+			if (i % 2) {
+				uf[k][i] = ds_memfd(t, mfd, mem, bm[k]);
+				mod[k][i] = ds_module(t, r.fd, bm[k], named[k],
+						      data, ents);
+			} else {
+				mod[k][i] = ds_module(t, r.fd, bm[k], named[k],
+						      data, ents);
+				uf[k][i] = ds_memfd(t, mfd, mem, bm[k]);
+			}
+			pca_t_diag(t, "%3u %%: module %.3f ms, punch-hole %.3f ms",
+				   permille[k] / 10, mod[k][i], uf[k][i]);
+		}
+	}
+	for (k = 0; k < 2; k++) {
+		m[k] = median(mod[k], cfg.repeats);
+		u[k] = median(uf[k], cfg.repeats);
+	}
+	bench_row("discard_1pct_stale_ms", "ms", true, true, m[0], true, u[0]);
+	bench_row("discard_10pct_stale_ms", "ms", true, true, m[1], true,
+		  u[1]);
+	/* not lower-is-better: 10 is proportional, whoever is closer wins */
+	bench_row("discard_stale_10_over_1", "x", false, m[0] > 0,
+		  m[0] > 0 ? m[1] / m[0] : 0, u[0] > 0,
+		  u[0] > 0 ? u[1] / u[0] : 0);
+	munmap(mem, DS_PAGES * PAGE);
+	close(mfd);
+	region_free(&r);
+	free(data);
+	free(ents);
+	free(bm[0]);
+	free(bm[1]);
+}
+
 PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(fast_precopy, test_fast_precopy, MIG_FEATURES,
@@ -534,12 +827,17 @@ PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
 	 .timeout = 240)
 PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
 	 .timeout = 240)
+PCA_TEST_F(switchover_256m, test_switchover_256m, MIG_FEATURES,
+	 .timeout = 400)
+PCA_TEST_F(discard_stale, test_discard_stale,
+	 MIG_FEATURES | PCA_FEATURE_PAGE_BITMAPS, .timeout = 200)
 
 static void usage(FILE *f, const char *argv0)
 {
 	fprintf(f,
-		"Usage: %s [-r REPEATS] [-s MIB] [-u memfd|anon] [-l] [-t TEST]... [-T SECONDS]\n"
+		"Usage: %s [-r REPEATS] [-R REPEATS] [-s MIB] [-u memfd|anon] [-l] [-t TEST]... [-T SECONDS]\n"
 		"  -r REPEATS  migrations per backend and test, median reported (default %d, at most %d)\n"
+		"  -R REPEATS  the same for switchover_256m (default 1)\n"
 		"  -s MIB      region size (default %u)\n"
 		"  -u MEMORY   the userfaultfd destination: memfd mapped shared (default)\n"
 		"              or anonymous private memory\n"
@@ -560,20 +858,24 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	hargv[hargc++] = argv[0];
-	while ((opt = getopt(argc, argv, "r:s:u:lt:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "r:R:s:u:lt:T:h")) != -1) {
 		switch (opt) {
 		case 'r':
+		case 'R':
 		case 's':
 			v = strtoul(optarg, &end, 0);
-			if (*end || !v || (opt == 'r' && v > MAX_REPEATS) ||
+			if (*end || !v ||
+			    (opt != 's' && v > MAX_REPEATS) ||
 			    (opt == 's' && v > 1024)) {
 				fprintf(stderr, "%s: -%c %s: expected a number from 1 to %d\n",
 					argv[0], opt, optarg,
-					opt == 'r' ? MAX_REPEATS : 1024);
+					opt != 's' ? MAX_REPEATS : 1024);
 				return 2;
 			}
 			if (opt == 'r')
 				cfg.repeats = v;
+			else if (opt == 'R')
+				cfg.sw_repeats = v;
 			else
 				cfg.mib = v;
 			break;

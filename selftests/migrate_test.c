@@ -93,6 +93,49 @@ static void migrate_ok(struct pca_test_ctx *t, const struct wl_opts *o,
 
 /* ---- migrations -------------------------------------------------------- */
 
+/*
+ * The downtime's phases (JSON switch_*_ms, the relay's last message, or
+ * the engine's result): the source's pause and final pass and the
+ * destination's wait and discard fit in the downtime, with the resume
+ * in the guest's downtime, and the final pass (dirty log, channel
+ * ends, the discard bitmap sent) and the discard took time.  @how names
+ * the path for the messages.  The source's part and the destination's
+ * may overlap (the bitmap is in before the source's send returned).
+ */
+static void expect_switch_phases(struct pca_test_ctx *t, const char *how,
+				 const struct mig_result *d)
+{
+	/* JSON rounds each field to a microsecond, the relay to 0.1 ms */
+	const uint64_t slack = 300000;
+	uint64_t src = d->sw_pause_ns + d->sw_final_pass_ns;
+	uint64_t dst = d->sw_wait_ns + d->sw_discard_ns;
+
+	pca_t_diag(t, "%s: downtime %.3f ms (guest %.3f): pause %.3f, final pass %.3f, wait %.3f, discard %.3f, resume %.3f ms",
+		   how, d->downtime_ns / 1e6, d->guest_downtime_ns / 1e6,
+		   d->sw_pause_ns / 1e6, d->sw_final_pass_ns / 1e6,
+		   d->sw_wait_ns / 1e6, d->sw_discard_ns / 1e6,
+		   d->sw_resume_ns / 1e6);
+	PCA_EXPECT(t, d->downtime_ns > 0, "%s: no downtime", how);
+	PCA_EXPECT(t, d->sw_final_pass_ns > 0, "%s: no final pass", how);
+	PCA_EXPECT(t, dst > 0, "%s: no wait or discard", how);
+	PCA_EXPECT(t, src <= d->downtime_ns + slack,
+		   "%s: pause + final pass %.3f ms > downtime %.3f ms", how,
+		   src / 1e6, d->downtime_ns / 1e6);
+	PCA_EXPECT(t, dst <= d->downtime_ns + slack,
+		   "%s: wait + discard %.3f ms > downtime %.3f ms", how,
+		   dst / 1e6, d->downtime_ns / 1e6);
+	/*
+	 * The destination's part starts once the bitmap is in, which may be
+	 * before the source's send returned: the two sides may overlap.
+	 */
+	if (d->guest_downtime_ns)
+		PCA_EXPECT(t, dst + d->sw_resume_ns <=
+			   d->guest_downtime_ns + slack,
+			   "%s: wait + discard + resume %.3f ms > guest downtime %.3f ms",
+			   how, (dst + d->sw_resume_ns) / 1e6,
+			   d->guest_downtime_ns / 1e6);
+}
+
 static void test_idle(struct pca_test_ctx *t)
 {
 	struct wl_result r;
@@ -222,6 +265,7 @@ static void test_inplace_discard(struct pca_test_ctx *t)
 			   inplace_names[i],
 			   (unsigned long long)r.dst.early_dropped,
 			   (unsigned long long)r.dst.discarded);
+		expect_switch_phases(t, inplace_names[i], &r.dst);
 	}
 }
 
@@ -451,6 +495,8 @@ static void test_agent_processes(struct pca_test_ctx *t)
 	o.rate = 500;
 	o.agent = "/bin/postcopy-agent";
 	migrate_ok(t, &o, &r);
+	/* the agent's --json summary */
+	expect_switch_phases(t, "agent JSON", &r.dst);
 }
 
 /*
@@ -609,6 +655,8 @@ static void test_relay_writer(struct pca_test_ctx *t)
 	PCA_EXPECT(t, r.src.bytes_sent >= r.pages * 64,
 		   "source reported %llu bytes",
 		   (unsigned long long)r.src.bytes_sent);
+	/* the phases, in the destination's last message */
+	expect_switch_phases(t, "relay", &r.dst);
 }
 
 static void test_relay_postcopy_only(struct pca_test_ctx *t)
@@ -684,7 +732,14 @@ static void test_relay_netns(struct pca_test_ctx *t)
 	o.rate = 300;
 	o.rounds = 2;
 	o.netem = "delay 1ms rate 500mbit";
+	/* pca-workload --tcp-probe: plain TCP between the namespaces first */
+	o.tcp_probe_mib = 4;
 	migrate_ok(t, &o, &r);
+	pca_t_diag(t, "goodput %.2f MiB/s, plain TCP %.2f MiB/s",
+		   wl_goodput_mibs(&r), r.tcp_mibs);
+	PCA_EXPECT(t, r.tcp_mibs > 0, "no plain TCP figure");
+	PCA_EXPECT(t, wl_goodput_mibs(&r) > 0, "no goodput");
+	expect_switch_phases(t, "relay between namespaces", &r.dst);
 }
 
 /* A migration the daemon's worker refuses: the VMM learns why. */

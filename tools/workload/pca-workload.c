@@ -71,6 +71,10 @@ static const char help[] =
 "  --tls-psk FILE        TLS with pre-shared keys (identity:hexkey lines)\n"
 "  --insecure            plain TCP; one of the three is required\n"
 "  --no-ktls             TLS records in user space, not in the kernel\n"
+"  --tcp-probe MIB       with --netem: first send MIB MiB over plain TCP\n"
+"                        between the two namespaces, the link's ceiling;\n"
+"                        the last line then shows the migration's goodput\n"
+"                        beside it\n"
 "  --io-timeout-ms MS    (5000)\n"
 "  --dead-after-ms MS    the engines' dead-peer limit (their default)\n"
 "  --recover-timeout-ms MS (20000)\n"
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "no-ktls", no_argument, NULL, 'k' },
 		{ "no-recv-in-place", no_argument, NULL, 'O' },
+		{ "tcp-probe", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -243,6 +248,7 @@ int main(int argc, char **argv)
 		case 'D': o.dead_after_ms = v; break;
 		case 'i': o.io_timeout_ms = v; break;
 		case 'T': o.recover_timeout_ms = v; break;
+		case 'G': o.tcp_probe_mib = v; break;
 		}
 	}
 	if (optind < argc) {

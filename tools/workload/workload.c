@@ -1513,6 +1513,7 @@ static void json_result(const char *json, struct mig_result *r)
 	r->pages = json_num(json, "pages", 1);
 	r->total_ns = json_num(json, "total_s", 1e9);
 	r->downtime_ns = json_num(json, "downtime_ms", 1e6);
+	r->guest_downtime_ns = json_num(json, "guest_downtime_ms", 1e6);
 	r->rounds = json_num(json, "rounds", 1);
 	r->precopy_pages = json_num(json, "precopy_pages", 1);
 	r->postcopy_pages = json_num(json, "postcopy_pages", 1);
@@ -1535,6 +1536,11 @@ static void json_result(const char *json, struct mig_result *r)
 	r->pages_refetched = json_num(json, "pages_refetched", 1);
 	r->tls_ktls = json_num(json, "tls_ktls", 1);
 	r->tls_user = json_num(json, "tls_user", 1);
+	r->sw_pause_ns = json_num(json, "switch_pause_ms", 1e6);
+	r->sw_final_pass_ns = json_num(json, "switch_final_pass_ms", 1e6);
+	r->sw_wait_ns = json_num(json, "switch_wait_ms", 1e6);
+	r->sw_discard_ns = json_num(json, "switch_discard_ms", 1e6);
+	r->sw_resume_ns = json_num(json, "switch_resume_ms", 1e6);
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1870,11 +1876,12 @@ static int start_daemon(struct wl *w, pid_t *pid)
 	return -posix_spawn(pid, argv[0], NULL, NULL, argv, environ);
 }
 
-/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
-static uint64_t hwm_bytes(pid_t pid)
+/* Field @key ("VmHWM:") of /proc/@pid/status, in bytes; 0 if unknown. */
+static uint64_t status_bytes(pid_t pid, const char *key)
 {
 	unsigned long long kb = 0;
 	char path[64], line[128];
+	size_t klen = strlen(key);
 	FILE *f;
 
 	if (pid <= 0)
@@ -1884,10 +1891,17 @@ static uint64_t hwm_bytes(pid_t pid)
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+		if (!strncmp(line, key, klen) &&
+		    sscanf(line + klen, " %llu kB", &kb) == 1)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* The RSS high-water mark of process @pid, in bytes; 0 if unknown. */
+static uint64_t hwm_bytes(pid_t pid)
+{
+	return status_bytes(pid, "VmHWM:");
 }
 
 /*
@@ -2045,6 +2059,25 @@ static void relay_vmm_poll(struct wl *w, struct relay_vmm *v, int ms)
 	relay_vmm_state(w, v, &ev);
 }
 
+/*
+ * Until either migration has an event, or @ms: a VMM reacts to the
+ * source's switchover at once, not after a wait on the destination's.
+ */
+static void relay_vmm_wait(struct relay_vmm *a, struct relay_vmm *b, int ms)
+{
+	struct pollfd pfd[2];
+	int n = 0;
+
+	if (a->c && !a->done)
+		pfd[n++] = (struct pollfd){ .fd = pca_client_fd(a->c),
+					    .events = POLLIN };
+	if (b->c && !b->done)
+		pfd[n++] = (struct pollfd){ .fd = pca_client_fd(b->c),
+					    .events = POLLIN };
+	if (n && poll(pfd, n, ms) < 0 && errno != EINTR)
+		mig_sleep_ms(ms);
+}
+
 static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 {
 	const struct pca_mig_progress *p = &v->last.progress;
@@ -2055,6 +2088,7 @@ static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 	r->pages = p->pages_total;
 	r->total_ns = p->elapsed_ns;
 	r->downtime_ns = p->downtime_ns;
+	r->guest_downtime_ns = p->guest_downtime_ns;
 	r->rounds = p->round;
 	r->faults = p->faults;
 	r->lat_p50_ns = p->fault_p50_ns;
@@ -2066,6 +2100,21 @@ static void relay_result(const struct relay_vmm *v, struct mig_result *r)
 	} else {
 		r->bytes_received = p->bytes_wire;
 		r->pages_present = p->pages_sent;
+	}
+	/* a destination's last message ends with its downtime's phases */
+	if (r->ok && v->role == MIG_DEST) {
+		const char *ph = strstr(v->last.message, "; pause ");
+		double t[5];
+
+		if (ph && sscanf(ph + 2, "pause %lf final %lf wait %lf discard %lf resume %lf",
+				 &t[0], &t[1], &t[2], &t[3], &t[4]) == 5) {
+			r->sw_pause_ns = t[0] * 1e6;
+			r->sw_final_pass_ns = t[1] * 1e6;
+			r->sw_wait_ns = t[2] * 1e6;
+			r->sw_discard_ns = t[3] * 1e6;
+			r->sw_resume_ns = t[4] * 1e6;
+			r->have_source_stats = 1;
+		}
 	}
 	if (!r->ok)
 		snprintf(r->error, sizeof(r->error), "%s: %s",
@@ -2146,8 +2195,9 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	while (!dst.done || !src.done) {
 		uint64_t now = mig_now_ns();
 
-		relay_vmm_poll(w, &src, dst.done ? 100 : 10);
-		relay_vmm_poll(w, &dst, src.done ? 100 : 10);
+		relay_vmm_wait(&src, &dst, src.done || dst.done ? 100 : 10);
+		relay_vmm_poll(w, &src, 0);
+		relay_vmm_poll(w, &dst, 0);
 		/* the worker's high-water mark, before it exits */
 		if (now - hwm_at > 100000000ULL) {
 			worker_hwm = MIG_MAX(worker_hwm, children_hwm(dd));
@@ -2181,10 +2231,19 @@ out:
 	pca_client_close(src.c);
 	pca_client_close(dst.c);
 	netns_enter(w, w->ns_home);
-	/* daemon and worker; complete: every page is present */
-	if (!ret && dd > 0)
-		w->r->dest_peak_bytes = hwm_bytes(dd) + worker_hwm +
-					w->pages * w->psz;
+	/*
+	 * Daemon and worker; complete: every page is present.  The worker
+	 * is the daemon forked: the program and its libraries are the same
+	 * page cache in both, so of the daemon only its private memory
+	 * (RssAnon) adds to the worker's peak; summing the two peaks
+	 * (dest_peak_sum_bytes) counts those pages twice.
+	 */
+	if (!ret && dd > 0) {
+		w->r->dest_peak_bytes = status_bytes(dd, "RssAnon:") +
+					worker_hwm + w->pages * w->psz;
+		w->r->dest_peak_sum_bytes = hwm_bytes(dd) + worker_hwm +
+					    w->pages * w->psz;
+	}
 	stop_daemon(w, sd);
 	stop_daemon(w, dd);
 	return ret;
@@ -2629,6 +2688,14 @@ out:
 	return ret;
 }
 
+double wl_goodput_mibs(const struct wl_result *r)
+{
+	const struct mig_result *d = &r->dst;
+
+	return d->total_ns ? d->bytes_received / 1048576.0 /
+			     (d->total_ns / 1e9) : 0;
+}
+
 void wl_print_line(FILE *f, const struct wl_result *r)
 {
 	const struct mig_result *d = &r->dst;
@@ -2645,8 +2712,22 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 		r->mismatches, d->total_ns / 1e9, d->downtime_ns / 1e6,
 		d->faults, d->lat_p50_ns / 1000, d->lat_p99_ns / 1000);
 	if (r->dest_peak_bytes)
-		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f",
+		fprintf(f, " region_mib=%.1f dest_peak_mib=%.1f dest_peak_sum_mib=%.1f",
 			r->pages * (double)sysconf(_SC_PAGESIZE) / (1 << 20),
-			r->dest_peak_bytes / (double)(1 << 20));
+			r->dest_peak_bytes / (double)(1 << 20),
+			r->dest_peak_sum_bytes / (double)(1 << 20));
+	/* the downtime's phases, when the destination reported them */
+	if (d->downtime_ns && (d->sw_discard_ns || d->sw_final_pass_ns))
+		fprintf(f, " final_pass_ms=%.1f discard_ms=%.1f resume_ms=%.1f"
+			" pause_ms=%.1f wait_ms=%.1f",
+			d->sw_final_pass_ns / 1e6, d->sw_discard_ns / 1e6,
+			d->sw_resume_ns / 1e6, d->sw_pause_ns / 1e6,
+			d->sw_wait_ns / 1e6);
+	if (r->tcp_mibs > 0) {
+		double g = wl_goodput_mibs(r);
+
+		fprintf(f, " goodput_mib_s=%.1f plain_tcp_mib_s=%.1f goodput_share=%.2f",
+			g, r->tcp_mibs, g / r->tcp_mibs);
+	}
 	fputc('\n', f);
 }

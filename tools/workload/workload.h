@@ -159,12 +159,16 @@ struct wl_result {
 	uint64_t touch_count, touch_p50_ns, touch_p99_ns, touch_max_ns;
 	uint64_t source_bad;		/* source pages not as last written */
 	/*
-	 * --relay between two namespaces: the RSS high-water marks (VmHWM)
-	 * of the destination's agent daemon and of its worker that ran the
-	 * migration, plus the region's pages present at the end: a bound
-	 * of the destination's peak memory; 0 if unknown.
+	 * --relay between two namespaces: the RSS high-water mark (VmHWM)
+	 * of the destination's worker that ran the migration, the private
+	 * memory (RssAnon) of its agent daemon, whose program and libraries
+	 * are the worker's too, plus the region's pages present at the end:
+	 * a bound of the destination's peak memory; 0 if unknown.
+	 * dest_peak_sum_bytes: the daemon's whole VmHWM instead, which
+	 * counts the pages the two share twice.
 	 */
 	uint64_t dest_peak_bytes;
+	uint64_t dest_peak_sum_bytes;
 	int killed;			/* an agent was killed as asked */
 	unsigned int src_warnings;	/* source log lines of warning level */
 	char src_last_warning[256];
@@ -187,6 +191,13 @@ struct wl_result {
 
 /* 0 when the migration completed and every page verified; else -errno. */
 int wl_run(const struct wl_opts *o, struct wl_result *r);
+
+/*
+ * What the destination took in (every channel, handshakes and records
+ * included) over its migration's time, MiB/s: the goodput the last line
+ * sets beside wl_result.tcp_mibs.
+ */
+double wl_goodput_mibs(const struct wl_result *r);
 
 /* "MIGRATION OK pages=... " or "MIGRATION FAILED ..." */
 void wl_print_line(FILE *f, const struct wl_result *r);
