@@ -27,14 +27,6 @@
 
 #define MIG_TLS_ACK	0x06
 
-/* Kernel TLS, where libc's headers predate it. */
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
 struct mig_tls;
 struct mig_tls_hs;
 

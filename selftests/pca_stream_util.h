@@ -19,13 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef SOL_TLS
-#define SOL_TLS		282
-#endif
-#ifndef TCP_ULP
-#define TCP_ULP		31
-#endif
-
 /* pca_stream_pair()'s stage when the kernel has no TLS to attach. */
 static const char pca_stream_why_ulp[] = "kernel TLS (TCP_ULP tls)";
 
