@@ -45,6 +45,35 @@ else
 	say "checkpatch: clean"
 fi
 
+# The documentation parses as reStructuredText without a warning; the
+# roles and directives only Sphinx knows (the kernel's :c:func:, toctree)
+# are not ours to check here.
+say "== rst: Documentation"
+if ! python3 - Documentation/*.rst Documentation/*/*.rst <<'PYEOF'
+import io, re, sys
+import docutils.core
+
+SPHINX_ONLY = ("Unknown interpreted text role", 'Unknown directive type "toctree"')
+bad = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        src = f.read()
+    err = io.StringIO()
+    docutils.core.publish_doctree(src, source_path=path, settings_overrides={
+        "report_level": 2, "halt_level": 5, "warning_stream": err})
+    for line in err.getvalue().splitlines():
+        if re.search(r":\d+: \((WARNING|ERROR|SEVERE)/", line) and \
+           not any(s in line for s in SPHINX_ONLY):
+            print(line)
+            bad += 1
+sys.exit(1 if bad else 0)
+PYEOF
+then
+	problems=$((problems + 1))
+else
+	say "rst: clean"
+fi
+
 build_checked() {
 	local name=$1 kdir=$2 log
 	log=$BUILD/style/$name.log

@@ -129,13 +129,17 @@ enum pca_mig_role {
 
 /**
  * enum pca_mig_phase - Phases of a relayed migration; they only move forward,
- *   but for recovering. switchover: the agent asks the VMM to pause its vCPUs,
- *   and the VMM's migrate-paused moves the migration to paused. completed,
- *   failed and cancelled are final. recovering: the connections between the
- *   agents broke and they reconnect; the migration goes back to the phase it
- *   was in (or a later one) when they are connected again, or fails.
+ *   but for recovering, which goes back to the phase it was in (or a later
+ *   one) when the agents are connected again, or fails.
  * @PCA_MIG_REQUESTED: Waiting for an agent.
  * @PCA_MIG_ACCEPTED: An agent took it.
+ * @PCA_MIG_PRECOPY: Pages are sent while the guest runs on the source.
+ * @PCA_MIG_SWITCHOVER: The agent asks the VMM to pause its vCPUs.
+ * @PCA_MIG_PAUSED: The VMM paused them (migrate-paused).
+ * @PCA_MIG_POSTCOPY: The guest runs on the destination; missing pages fault.
+ * @PCA_MIG_COMPLETED: Every page is on the destination (final).
+ * @PCA_MIG_FAILED: The migration ended on an error (final).
+ * @PCA_MIG_CANCELLED: The VMM cancelled it (final).
  * @PCA_MIG_RECOVERING: The agents lost each other and reconnect (mig-progress
  *   counts the reconnects and the time broken); faults wait meanwhile.
  */
