@@ -153,6 +153,8 @@ struct src {
 	unsigned int pass_done;
 	int resumed, complete, peer_error;
 	int switched;		/* the destination applied the switchover */
+	int peer_prepause;	/* its control hello: MIG_HELLO_PREPAUSE */
+	int prepause_done;	/* MIG_MSG_PREPAUSE_DONE arrived */
 	int stream;		/* background stream may start (after RESUMED,
 				 * or a recovery)
 				 */
@@ -537,6 +539,13 @@ static int ctrl_record(void *arg, const struct mig_rec *r)
 			s->t_resumed = mig_now_ns();
 		}
 		s->stream = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case MIG_MSG_PREPAUSE_DONE:
+		pthread_mutex_lock(&s->lock);
+		s->prepause_done = 1;
+		s->res->prepause_discarded = r->offset;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -1014,6 +1023,7 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 			reject(s, fd, MIG_ERR_SIZE, why);
 			continue;
 		}
+		s->peer_prepause = !!(flags & MIG_HELLO_PREPAUSE);
 		if (!resume) {
 			s->nch = mig_le32_to_cpu(h.nchannels);
 			if (!s->nch)
@@ -1378,6 +1388,70 @@ static int precopy(struct src *s, uint64_t *threshold)
 	return 0;
 }
 
+/*
+ * The discard before the pause (wire.h, MIG_MSG_PREPAUSE): the dirty log
+ * read once more while the VMM runs, sent as a bitmap; the destination
+ * makes those copies missing now, so that the switchover's discard holds
+ * only what is written between this read and the pause.  The pages stay
+ * pending: the switchover's bitmap names them again and decides.  Best
+ * effort: a broken connection, or no answer within --io-timeout-ms, and
+ * the switchover does it all.
+ */
+static int prepause_discard(struct src *s, uint64_t threshold)
+{
+	uint64_t named, t0 = mig_now_ns(), deadline, *bm, i;
+	int ret, broken, dummy = 0;
+
+	if (s->cfg->no_prepause_discard || s->cfg->no_postcopy ||
+	    !s->peer_prepause || !s->tracking)
+		return 0;
+	ret = fetch_dirty(s, &named);
+	if (ret)
+		return ret;
+	named = mig_bitmap_weight(s->pending, s->words);
+	/* sent while paused anyway: nothing to discard */
+	if (named <= threshold)
+		return 0;
+	bm = malloc(s->words * sizeof(*bm));
+	if (!bm)
+		return 0;
+	for (i = 0; i < s->words; i++)
+		bm[i] = __atomic_load_n(&s->pending[i], __ATOMIC_RELAXED);
+	mig_bitmap_to_le(bm, s->words);
+	pthread_mutex_lock(&s->lock);
+	s->prepause_done = 0;
+	pthread_mutex_unlock(&s->lock);
+	ret = ctrl_send(s, MIG_MSG_PREPAUSE, 0, named, 0, bm,
+			s->words * sizeof(*bm));
+	free(bm);
+	if (ret) {
+		if (!mig_conns_broken(&s->conns))
+			mig_conns_break(&s->conns, ret, "control channel");
+		/* back together before the pause, not inside it */
+		return recover(s, &dummy);
+	}
+	s->res->prepause_named = named;
+	deadline = t0 + (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	pthread_mutex_lock(&s->lock);
+	while (!s->prepause_done && !s->conns.broken && !s->peer_error &&
+	       !mig_cancelled(s->cfg) && mig_now_ns() < deadline) {
+		timed_wait(s);
+		pthread_mutex_unlock(&s->lock);
+		progress(s, 0);
+		pthread_mutex_lock(&s->lock);
+	}
+	broken = s->conns.broken;
+	pthread_mutex_unlock(&s->lock);
+	s->res->prepause_ns = mig_now_ns() - t0;
+	mig_logf(s->hk, MIG_LOG_DEBUG,
+		 "before the pause: %llu pages named stale, %llu copies made missing in %llu us%s",
+		 (unsigned long long)named,
+		 (unsigned long long)s->res->prepause_discarded,
+		 (unsigned long long)(s->res->prepause_ns / 1000),
+		 s->prepause_done ? "" : " (no answer: the switchover does it)");
+	return broken && !s->peer_error ? recover(s, &dummy) : 0;
+}
+
 static int completed(struct src *s)
 {
 	return s->complete;
@@ -1546,6 +1620,8 @@ static int migrate(struct src *s)
 
 	if (s->max_rounds) {
 		ret = precopy(s, &threshold);
+		if (!ret)
+			ret = prepause_discard(s, threshold);
 		if (ret)
 			return ret;
 	}

@@ -180,6 +180,13 @@ for t in "${targets[@]}"; do
 		t_mem=$DEBUG_VM_MEM
 		t_args=$here/../debug/ksft-args
 	fi
+	# harness arguments from the command line: "bin args; bin args"
+	if [ -n "${KSFT_ARGS:-}" ]; then
+		[ -n "$t_args" ] && cat "$t_args" >"$out/ksft-args" ||
+			: >"$out/ksft-args"
+		printf '%s\n' "$KSFT_ARGS" | tr ';' '\n' >>"$out/ksft-args"
+		t_args=$out/ksft-args
+	fi
 
 	# the debug lane's list, without DEBUG_EXCLUDE
 	t_list=$list_file t_tests=${TESTS:-}
