@@ -69,7 +69,6 @@
 enum pass_mode {
 	PASS_IDLE,
 	PASS_SEND,		/* pending pages, then done */
-	PASS_END,		/* END_PRECOPY marker, then done */
 	PASS_POSTCOPY,		/* background stream until the epoch ends */
 };
 
@@ -419,14 +418,6 @@ static void *data_thread(void *arg)
 		switch (mode) {
 		case PASS_SEND:
 			ret = send_pass(ch, kind);
-			break;
-		case PASS_END:
-			ret = mig_send_rec(s->conns.data[ch->idx],
-					   MIG_MSG_END_PRECOPY, 0, 0, 0, NULL,
-					   0, s->cfg->io_timeout_ms,
-					   &s->conns.broken);
-			if (!ret)
-				add(&s->bytes, sizeof(struct mig_hdr));
 			break;
 		case PASS_POSTCOPY:
 			ret = background(ch);
@@ -1296,14 +1287,20 @@ static int recover(struct src *s, int *need_switchover)
  * Phases
  */
 
-/* Move the dirty log into pending: the number of pages it held. */
-static int fetch_dirty(struct src *s, uint64_t *count)
+/*
+ * Move the dirty log into pending: the number of pages it held.  @clear:
+ * the pages reported are tracked again (write-protected, a cost per
+ * page); the last read, with the VMM paused and tracking about to go
+ * off, leaves them as they are.
+ */
+static int read_dirty(struct src *s, int clear, uint64_t *count)
 {
 	uint64_t i;
 	int ret;
 
-	ret = pca_fd_dirty_log(s->fd, 0, s->pages * s->psz, PCA_DIRTY_CLEAR,
-			       s->dirty_bm, pca_bitmap_bytes(s->pages), count);
+	ret = pca_fd_dirty_log(s->fd, 0, s->pages * s->psz,
+			       clear ? PCA_DIRTY_CLEAR : 0, s->dirty_bm,
+			       pca_bitmap_bytes(s->pages), count);
 	if (ret) {
 		mig_set_error(s->res, 0, "reading the dirty log: %s",
 			      mig_errstr(ret));
@@ -1314,6 +1311,11 @@ static int fetch_dirty(struct src *s, uint64_t *count)
 			__atomic_fetch_or(&s->pending[i], s->dirty_bm[i],
 					  __ATOMIC_RELAXED);
 	return 0;
+}
+
+static int fetch_dirty(struct src *s, uint64_t *count)
+{
+	return read_dirty(s, 1, count);
 }
 
 static int dirty_count(struct src *s, uint64_t *count)
@@ -1488,6 +1490,32 @@ static int end_answers(struct src *s)
 	return -EPIPE;
 }
 
+/*
+ * Paused: END_PRECOPY on every data channel, sent from here: between
+ * passes the data threads only wait (every pass, and a recovery's new
+ * threads, start and end idle), and four sends from one thread cost less
+ * downtime than waking four threads on a busy host.
+ */
+static int end_channels(struct src *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->nch; i++) {
+		ret = mig_send_rec(s->conns.data[i], MIG_MSG_END_PRECOPY, 0, 0,
+				   0, NULL, 0, s->cfg->io_timeout_ms,
+				   &s->conns.broken);
+		if (ret) {
+			if (!mig_conns_broken(&s->conns))
+				mig_conns_break(&s->conns, ret,
+						"data channel %u", i);
+			return -EPIPE;
+		}
+		add(&s->bytes, sizeof(struct mig_hdr));
+	}
+	return 0;
+}
+
 /* Dirty tracking off, once the VMM is paused and the log read. */
 static void stop_tracking(struct src *s)
 {
@@ -1517,12 +1545,12 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 	t_paused = mig_now_ns();
 	s->res->sw_pause_ns = t_paused - s->t_pause;
 	/*
-	 * The last read of the dirty log; tracking goes off once the
-	 * switchover is sent (stop_tracking()), outside the downtime: the
-	 * VMM is paused, nothing writes.
+	 * The last read of the dirty log, which re-arms nothing; tracking
+	 * goes off once the switchover is sent (stop_tracking()), outside
+	 * the downtime: the VMM is paused, nothing writes.
 	 */
 	if (s->tracking) {
-		ret = fetch_dirty(s, &left);
+		ret = read_dirty(s, 0, &left);
 		if (ret) {
 			stop_tracking(s);
 			return ret;
@@ -1549,7 +1577,7 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 		if (need_switchover) {
 			ret = end_answers(s);
 			if (!ret)
-				ret = run_pass(s, PASS_END, KIND_PRECOPY);
+				ret = end_channels(s);
 			if (!ret) {
 				uint64_t i;
 
