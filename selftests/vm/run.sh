@@ -53,6 +53,9 @@ test_timeout=45
 if [ -f "$stdir/settings" ]; then
 	v=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$stdir/settings" | tail -n1)
 	[ -n "$v" ] && test_timeout=$v
+	# benchmarks run outside kselftest, each under bench_timeout=
+	v=$(sed -n 's/^bench_timeout=\([0-9][0-9]*\)$/\1/p' "$stdir/settings" | tail -n1)
+	[ "$mode" = bench ] && [ -n "$v" ] && test_timeout=$v
 fi
 
 list_file=
