@@ -783,6 +783,7 @@ static void test_relay_netns(struct pca_test_ctx *t)
 {
 	struct wl_result r;
 	struct wl_opts o;
+	int ktls;
 
 	/* a daemon in each namespace, as on two hosts */
 	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
@@ -793,10 +794,14 @@ static void test_relay_netns(struct pca_test_ctx *t)
 	o.netem = "delay 1ms rate 500mbit";
 	/* pca-workload --tcp-probe: plain TCP between the namespaces first */
 	o.tcp_probe_mib = 4;
+	/* --ktls-probe: then one kernel TLS stream, where there is one */
+	o.ktls_probe_mib = 4;
+	ktls = !access("/proc/net/tls_stat", R_OK);
 	migrate_ok(t, &o, &r);
-	pca_t_diag(t, "goodput %.2f MiB/s, plain TCP %.2f MiB/s",
-		   wl_goodput_mibs(&r), r.tcp_mibs);
+	pca_t_diag(t, "goodput %.2f MiB/s, plain TCP %.2f MiB/s, kernel TLS %.2f MiB/s",
+		   wl_goodput_mibs(&r), r.tcp_mibs, r.ktls_mibs);
 	PCA_EXPECT(t, r.tcp_mibs > 0, "no plain TCP figure");
+	PCA_EXPECT(t, !ktls || r.ktls_mibs > 0, "no kernel TLS figure");
 	PCA_EXPECT(t, wl_goodput_mibs(&r) > 0, "no goodput");
 	expect_switch_phases(t, "relay between namespaces", &r.dst);
 }

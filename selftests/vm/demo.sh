@@ -26,8 +26,9 @@ if [ -x /bin/tc ] && [ -x /bin/ip ] && grep -q '^veth ' /proc/modules &&
 	grep -q '^sch_netem ' /proc/modules; then
 	netem="delay 1ms rate 1gbit"
 	net="between two network namespaces (veth, netem: $netem)"
-	# plain TCP between the same namespaces first: the link's ceiling
-	set -- --netem "$netem" --tcp-probe 64
+	# plain TCP between the same namespaces first: the link's ceiling;
+	# then one kernel TLS stream: the ceiling with the migration's crypto
+	set -- --netem "$netem" --tcp-probe 64 --ktls-probe 32
 fi
 
 echo
@@ -41,7 +42,8 @@ echo "   Every connection runs mutual TLS 1.3 (X.509 test credentials made at"
 echo "   build time, records in kernel TLS where the tls module is loaded)."
 echo "   The last line splits the downtime into its phases (final_pass_ms,"
 echo "   discard_ms, resume_ms, ...) and, between namespaces, sets the"
-echo "   migration's goodput beside plain TCP over the same link."
+echo "   migration's goodput beside plain TCP and beside kernel TLS over the"
+echo "   same link."
 pca-workload --size "${size_mb}M" --tls-creds /etc/pca/tls/x509 --writers 2 --rate 2000 --dest-rate 2000 \
 	--rounds 3 --downtime-ms 20 --agent /bin/postcopy-agent --relay \
 	--progress "$@" 2>&1

@@ -76,6 +76,10 @@ static const char help[] =
 "                        between the two namespaces, the link's ceiling;\n"
 "                        the last line then shows the migration's goodput\n"
 "                        beside it\n"
+"  --ktls-probe MIB       with --netem: then send MIB MiB over one kernel TLS\n"
+"                        connection (TLS 1.3, AES-128-GCM) over the same\n"
+"                        link, the ceiling of a migration in kernel TLS;\n"
+"                        the last line then shows the goodput beside it\n"
 "  --io-timeout-ms MS    (5000)\n"
 "  --dead-after-ms MS    the engines' dead-peer limit (their default)\n"
 "  --recover-timeout-ms MS (20000)\n"
@@ -136,6 +140,7 @@ int main(int argc, char **argv)
 		{ "no-ktls", no_argument, NULL, 'k' },
 		{ "no-recv-in-place", no_argument, NULL, 'O' },
 		{ "tcp-probe", required_argument, NULL, 'G' },
+		{ "ktls-probe", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -254,6 +259,7 @@ int main(int argc, char **argv)
 		case 'i': o.io_timeout_ms = v; break;
 		case 'T': o.recover_timeout_ms = v; break;
 		case 'G': o.tcp_probe_mib = v; break;
+		case 'L': o.ktls_probe_mib = v; break;
 		}
 	}
 	if (optind < argc) {

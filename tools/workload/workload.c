@@ -2545,6 +2545,9 @@ int wl_run(const struct wl_opts *o, struct wl_result *r)
 				  r->tcp_ping_ns);
 			tcp_probe(w, o->tcp_probe_mib, PROBE_KTLS,
 				  r->ktls_ping_ns);
+		} else if (o->ktls_probe_mib) {
+			r->ktls_mibs = tcp_probe(w, o->ktls_probe_mib,
+						 PROBE_KTLS, NULL);
 		}
 	}
 	/* regions belong to their creator's network namespace */
@@ -2736,5 +2739,9 @@ void wl_print_line(FILE *f, const struct wl_result *r)
 		fprintf(f, " goodput_mib_s=%.1f plain_tcp_mib_s=%.1f goodput_share=%.2f",
 			g, r->tcp_mibs, g / r->tcp_mibs);
 	}
+	/* the same goodput against kernel TLS over the same link */
+	if (r->ktls_mibs > 0)
+		fprintf(f, " ktls_ceiling_mib_s=%.1f goodput_share_ktls=%.2f",
+			r->ktls_mibs, wl_goodput_mibs(r) / r->ktls_mibs);
 	fputc('\n', f);
 }

@@ -116,6 +116,13 @@ struct wl_opts {
 	 */
 	unsigned int tcp_probe_mib;
 	int tls_probe;
+	/*
+	 * With .netem, without .tls_probe: one kernel TLS stream of this
+	 * many MiB over the same link (the probe of .tls_probe), the
+	 * ceiling of a migration whose records are in kernel TLS:
+	 * wl_result.ktls_mibs.
+	 */
+	unsigned int ktls_probe_mib;
 	int recover_timeout_ms;
 	/*
 	 * The connections' security, the same on both sides (tls_creds:
