@@ -363,8 +363,10 @@ void mig_sock_tune(int fd, int io_timeout_ms, int nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-int mig_sock_tune_push(int fd, const struct mig_config *cfg)
+int mig_sock_tune_push(int fd, const struct mig_config *cfg, char *cc,
+		       size_t cc_len)
 {
+	socklen_t len = cc_len ? cc_len - 1 : 0;
 	int ret = 0;
 
 	if (cfg->push_cc && *cfg->push_cc &&
@@ -374,6 +376,11 @@ int mig_sock_tune_push(int fd, const struct mig_config *cfg)
 	if (cfg->push_lowat)
 		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
 			   &cfg->push_lowat, sizeof(cfg->push_lowat));
+	if (cc_len) {
+		memset(cc, 0, cc_len);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, &len))
+			cc[0] = 0;
+	}
 	return ret;
 }
 

@@ -126,7 +126,10 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
-	int cc_warned;		/* said that cfg->push_cc is not there */
+	int cc_said;		/* said which congestion control the data
+				 * channels use
+				 */
+	char cc[16];		/* that one (mig_result.push_cc) */
 	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
@@ -1076,11 +1079,20 @@ static int accept_channels(struct src *s)
 				setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE,
 					   &rate, sizeof(rate));
 			}
-			if (mig_sock_tune_push(fd, s->cfg) && !s->cc_warned) {
-				s->cc_warned = 1;
-				mig_logf(s->hk, MIG_LOG_DEBUG,
-					 "congestion control %s not available: the system's stays",
-					 s->cfg->push_cc);
+			ret = mig_sock_tune_push(fd, s->cfg, s->cc,
+						 sizeof(s->cc));
+			if (!s->cc_said) {
+				s->cc_said = 1;
+				if (ret)
+					mig_logf(s->hk, MIG_LOG_INFO,
+						 "congestion control %s not available (%s): the data channels use the system's, %s",
+						 s->cfg->push_cc,
+						 strerror(-ret),
+						 *s->cc ? s->cc : "unknown");
+				else
+					mig_logf(s->hk, MIG_LOG_INFO,
+						 "data channels: congestion control %s",
+						 *s->cc ? s->cc : "unknown");
 			}
 		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {
 			s->conns.pre = fd;
@@ -1574,6 +1586,7 @@ static void fill_result(struct src *s)
 	r->postcopy_pages = get(&s->post_pages);
 	r->urgent_pages = get(&s->urgent_pages);
 	r->bytes_sent = get(&s->bytes);
+	memcpy(r->push_cc, s->cc, sizeof(r->push_cc));
 	if (s->t_start)
 		r->total_ns = mig_now_ns() - s->t_start;
 }
