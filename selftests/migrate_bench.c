@@ -457,14 +457,25 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * (mig_config.push_max_rate, as an operator sets QEMU's
  * max-postcopy-bandwidth), against the default ones ("uffd" column) for
  * the fault rows and against plain TCP for _mibs.
+ *
+ * urgent_push_cubic_*: the data channels with cubic instead of BBR
+ * (push_cc "cubic", the unsent-bytes limit as by default) against the
+ * default ones: what the congestion control alone changes.
+ * urgent_push_light_*: the push capped at URGENT_LIGHT_PCT % of the link,
+ * too little to build a queue anywhere, against the default: the fault
+ * latency of this guest and engine with hardly any push beside it.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
 #define URGENT_LINK_BPS	(40000000 / 8)
 #define URGENT_CAP_PCT	90
 
+#define URGENT_LIGHT_PCT 10
+
 enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
-enum { V_PACED, V_LEGACY, V_CAPPED, V_NR };
-static const char *const variant_name[] = { "paced", "legacy", "capped" };
+enum { V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_NR };
+static const char *const variant_name[] = {
+	"paced", "legacy", "capped", "cubic", "light",
+};
 
 static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 {
@@ -476,9 +487,12 @@ static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 	opts(&o, NET_URGENT, 0);
 	o.dest_rate = 300;
 	o.push_legacy = variant == V_LEGACY;
-	if (variant == V_CAPPED)
-		o.push_max_rate = (uint64_t)URGENT_LINK_BPS * URGENT_CAP_PCT /
-				  100;
+	if (variant == V_CAPPED || variant == V_LIGHT)
+		o.push_max_rate = (uint64_t)URGENT_LINK_BPS *
+				  (variant == V_LIGHT ? URGENT_LIGHT_PCT :
+				   URGENT_CAP_PCT) / 100;
+	if (variant == V_CUBIC)
+		o.push_cc = "cubic";
 	o.tcp_probe_mib = cfg.mib;
 	ret = wl_run(&o, &r);
 	d = &r.dst;
@@ -487,8 +501,9 @@ static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 	v[U_MIBS] = d->total_ns ? d->bytes_received / 1048576.0 /
 		    (d->total_ns / 1e9) : 0;
 	v[U_TCP] = r.tcp_mibs;
-	pca_t_diag(t, "%-6s %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
+	pca_t_diag(t, "%-6s %s cc %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
 		   variant_name[variant], r.ok ? "OK" : "FAILED",
+		   r.have_src && *r.src.push_cc ? r.src.push_cc : "?",
 		   d->total_ns / 1e6, (unsigned long long)d->faults,
 		   (unsigned long long)d->faults_remote, v[U_FP50], v[U_FP99],
 		   (unsigned long long)(r.touch_p50_ns / 1000),
@@ -511,6 +526,8 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
 	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
 		   URGENT_CAP_PCT);
+	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default",
+		   URGENT_LIGHT_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < V_NR; k++) {
 			/* rotate the order: none always goes first */
@@ -543,6 +560,21 @@ static void test_urgent_push(struct pca_test_ctx *t)
 	bench_row("urgent_push_capped_mibs", "MiB/s", false,
 		  true, median(res[V_CAPPED][U_MIBS], cfg.repeats),
 		  true, median(tcp, V_NR * cfg.repeats));
+	bench_row("urgent_push_cubic_fault_p50_us", "us", true,
+		  true, median(res[V_CUBIC][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_cubic_fault_p99_us", "us", true,
+		  true, median(res[V_CUBIC][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_cubic_mibs", "MiB/s", false,
+		  true, median(res[V_CUBIC][U_MIBS], cfg.repeats),
+		  true, median(tcp, V_NR * cfg.repeats));
+	bench_row("urgent_push_light_fault_p50_us", "us", true,
+		  true, median(res[V_LIGHT][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_light_fault_p99_us", "us", true,
+		  true, median(res[V_LIGHT][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
 }
 
 /*
@@ -826,7 +858,7 @@ PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
 PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
 	 .timeout = 240)
 PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
-	 .timeout = 240)
+	 .timeout = 400)
 PCA_TEST_F(switchover_256m, test_switchover_256m, MIG_FEATURES,
 	 .timeout = 400)
 PCA_TEST_F(discard_stale, test_discard_stale,
