@@ -27,8 +27,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -849,23 +847,15 @@ static int parse_congestion(const char *name, const char *arg,
 			    const char **cc)
 {
 	char avail[256] = "", msg[512];
-	int fd, err = 0;
+	int err;
 	FILE *f;
 
 	if (!strcmp(arg, "system")) {
 		*cc = NULL;
 		return 0;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!*arg || strlen(arg) >= 16)
-		err = EINVAL;
-	else if (fd >= 0 &&
-		 setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, arg, strlen(arg)))
-		err = errno;
-	if (fd >= 0)
-		close(fd);
+	err = !*arg || strlen(arg) >= 16 ? -EINVAL :
+	      mig_cc_probe(arg, NULL, 0);
 	if (!err) {
 		*cc = arg;
 		return 0;
@@ -879,7 +869,7 @@ static int parse_congestion(const char *name, const char *arg,
 	}
 	snprintf(msg, sizeof(msg),
 		 "--congestion %%s: not available here (%s); this kernel has %s, or pass system for the system's",
-		 strerror(err), *avail ? avail : "(unknown)");
+		 strerror(-err), *avail ? avail : "(unknown)");
 	return cmd_usage(name, msg, arg);
 }
 

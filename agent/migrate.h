@@ -324,6 +324,15 @@ struct mig_result {
 	unsigned int tls_user;		/* connections in user-space TLS */
 };
 
+/*
+ * Can a TCP socket take congestion control @cc (NULL or "": the system's)
+ * now?  0 or -errno (-ENOENT: the kernel lacks it).  Setting a name the
+ * kernel lacks may run modprobe, which can take long: probe once, not
+ * per connection.  @used (@used_len bytes) gets what such a socket uses
+ * then: @cc, or the system's ("" if unknown).
+ */
+int mig_cc_probe(const char *cc, char *used, size_t used_len);
+
 int mig_source_run(const struct mig_config *cfg, struct mig_result *res);
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res);
 
