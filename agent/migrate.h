@@ -315,8 +315,8 @@ struct mig_result {
 	int have_source_stats;		/* destination got MIG_MSG_STATS */
 	/*
 	 * Source: the data channels' congestion control as the kernel
-	 * reports it (cfg->push_cc, or the system's where that is not
-	 * there); "" before the first data channel connected.
+	 * reports it for a socket (cfg->push_cc, or the system's where
+	 * that is not there), known from the start; "" if unknown.
 	 */
 	char push_cc[16];
 	enum mig_tls_mode tls;
