@@ -467,6 +467,9 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * too little to build a queue anywhere, a quarter of the region (faults
  * move most of it), against the default: the fault latency of this guest
  * and engine with hardly any push beside it.
+ * urgent_push_1ch_*: the default data channels, one instead of four (the
+ * destination's mig_config.channels), against the default: how much of
+ * the queue the number of BBR flows makes.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
 #define URGENT_LINK_BPS	(40000000 / 8)
@@ -475,9 +478,9 @@ static void test_tls_precopy(struct pca_test_ctx *t)
 #define URGENT_LIGHT_PCT 10
 
 enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
-enum { V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_NR };
+enum { V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_ONE, V_NR };
 static const char *const variant_name[] = {
-	"paced", "legacy", "capped", "cubic", "light",
+	"paced", "legacy", "capped", "cubic", "light", "1ch",
 };
 
 static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
@@ -497,6 +500,8 @@ static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
 				   URGENT_CAP_PCT) / 100;
 	if (variant == V_CUBIC)
 		o.push_cc = "cubic";
+	if (variant == V_ONE)
+		o.channels = 1;
 	/*
 	 * A quarter of the region: the light push takes most of it to
 	 * faults at 300 pages/s, which would take four times as long.
@@ -537,7 +542,7 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
 	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
 		   URGENT_CAP_PCT);
-	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default",
+	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4)",
 		   URGENT_LIGHT_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < V_NR; k++) {
@@ -587,6 +592,15 @@ static void test_urgent_push(struct pca_test_ctx *t)
 	bench_row("urgent_push_light_fault_p99_us", "us", true,
 		  true, median(res[V_LIGHT][U_FP99], cfg.repeats),
 		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_1ch_fault_p50_us", "us", true,
+		  true, median(res[V_ONE][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_1ch_fault_p99_us", "us", true,
+		  true, median(res[V_ONE][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_1ch_mibs", "MiB/s", false,
+		  true, median(res[V_ONE][U_MIBS], cfg.repeats),
+		  true, median(tcp, cfg.repeats));
 }
 
 /*
