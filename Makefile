@@ -58,7 +58,7 @@ VM := $(CURDIR)/selftests/vm
 # scripts get them explicitly instead.
 MAKEOVERRIDES :=
 unexport KERNELS DEMO_KERNEL CACHE KDIR VMLINUZ TESTS GUEST_MODULES \
-	VM_TIMEOUT APPEND V CHECK_DEBUG
+	VM_TIMEOUT APPEND V CHECK_DEBUG KSFT_ARGS
 
 # Debian's kernel lines, and whether the debug lane runs: named in KERNELS,
 # or by CHECK_DEBUG when KERNELS is left to its default.
@@ -78,7 +78,8 @@ endif
 HARNESS_ENV = BUILD='$(BUILD)' CACHE='$(CACHE)' KERNELS='$(LINES)' \
 	KDIR='$(KDIR)' VMLINUZ='$(VMLINUZ)' TESTS='$(TESTS)' \
 	GUEST_MODULES='$(GUEST_MODULES)' DEMO_KERNEL='$(DEMO_KERNEL)' \
-	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)'
+	VM_TIMEOUT='$(VM_TIMEOUT)' APPEND='$(APPEND)' V='$(V)' \
+	KSFT_ARGS='$(KSFT_ARGS)'
 
 .PHONY: all deps modules userspace ynl ksft check check-debug bench demo style \
 	spec spec-check clean help

@@ -875,7 +875,7 @@ int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
 }
 
 int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
-			     uint64_t *discarded)
+			     int seal, uint64_t *discarded)
 {
 	struct mig_be *be = pl->be;
 	uint64_t p = 0, first, n = 0, before = 0;
@@ -883,16 +883,17 @@ int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
 
 	/*
 	 * PCA_FEATURE_PAGE_BITMAPS: one call, in time proportional to the
-	 * bits set, which also seals the precopy (a late overwrite fails
-	 * with -EPERM instead of bringing back a stale page).  Without it: a
-	 * PCA_IOC_DISCARD per run of set bits.
+	 * bits set, which with @seal also seals the precopy (a late
+	 * overwrite fails with -EPERM instead of bringing back a stale
+	 * page).  Without it: a PCA_IOC_DISCARD per run of set bits.
 	 */
 	*discarded = 0;
 	if (be->kind != MIG_BACKEND_UFFD &&
 	    (be->features & PCA_FEATURE_PAGE_BITMAPS) && be->ctl_fd >= 0) {
 		ret = pca_fd_discard_bitmap(be->ctl_fd, 0, be->size, bitmap,
 					    (be->pages + 63) / 64 * 8,
-					    PCA_DISCARD_SEAL, discarded);
+					    seal ? PCA_DISCARD_SEAL : 0,
+					    discarded);
 		if (ret)
 			snprintf(pl->msg, sizeof(pl->msg),
 				 "discarding the stale pages: %s",

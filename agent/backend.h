@@ -155,10 +155,12 @@ int mig_place_overwrite_many(struct mig_placer *pl, const uint64_t *pages,
  * Make every page whose bit is set in @bitmap (one bit per page of the
  * region) missing again, in as few calls as the backend allows;
  * *@discarded: how many of them were present, where the backend knows,
- * else how many bits were set.
+ * else how many bits were set.  @seal: the switchover's, after which no
+ * copy replaces another (the module refuses a late overwrite); the
+ * discard before the pause leaves the precopy open.
  */
 int mig_place_discard_bitmap(struct mig_placer *pl, const uint64_t *bitmap,
-			     uint64_t *discarded);
+			     int seal, uint64_t *discarded);
 /*
  * Which pages the destination holds (one bit per page of the region, set:
  * present), learnt from the kernel, not from this process's memory: the

@@ -578,6 +578,7 @@ enum {
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
 	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
 	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE, OPT_CONGESTION,
+	OPT_NO_PREPAUSE,
 };
 
 static const struct option mig_opts[] = {
@@ -616,6 +617,7 @@ static const struct option mig_opts[] = {
 	{ "no-recv-in-place", no_argument, NULL, OPT_NO_RECV_IN_PLACE },
 	{ "push-max-rate", required_argument, NULL, OPT_PUSH_MAX_RATE },
 	{ "congestion", required_argument, NULL, OPT_CONGESTION },
+	{ "no-prepause-discard", no_argument, NULL, OPT_NO_PREPAUSE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -641,6 +643,8 @@ static const char source_help[] =
 "                           is left would take less to send\n"
 "  --precopy-budget-ms MS   stop precopy after this long (0: no limit)\n"
 "  --no-postcopy            send everything left while paused\n"
+"  --no-prepause-discard    discard every stale page inside the downtime,\n"
+"                           not most of them just before the pause\n"
 "  --push-max-rate BYTES    the data channels' rate together at most, in\n"
 "                           bytes per second (0: no cap); a little below\n"
 "                           the link's rate keeps urgent pages from\n"
@@ -807,6 +811,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_LISTEN_FD:
 	case OPT_BUDGET:
 	case OPT_NO_POSTCOPY:
+	case OPT_NO_PREPAUSE:
 	case OPT_PUSH_MAX_RATE:
 	case OPT_CONGESTION:
 	case OPT_ROUNDS:
@@ -964,6 +969,9 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			break;
 		case OPT_NO_POSTCOPY:
 			m->cfg.no_postcopy = 1;
+			break;
+		case OPT_NO_PREPAUSE:
+			m->cfg.no_prepause_discard = 1;
 			break;
 		case OPT_PUSH_MAX_RATE:
 			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);

@@ -97,6 +97,7 @@ struct dst {
 	uint64_t *fault_ns;	/* fault time of a waiting page, atomic */
 	uint64_t *requested;	/* bitmap: asked the source for it */
 	uint64_t *discard;	/* the switchover's bitmap */
+	uint64_t *prepause;	/* the bitmap before the pause, or NULL */
 	uint64_t *final;	/* answers read after the source paused */
 	uint64_t placed;	/* atomic */
 
@@ -152,6 +153,9 @@ struct dst {
 	uint64_t bytes, faults, faults_remote, precopy_placed, urgent_rx;
 	uint64_t faults_early;	/* before the switchover */
 	uint64_t early_dropped;	/* placed, then discarded as stale */
+	uint64_t prepause_dropped; /* placed, then made missing before
+				    * the pause
+				    */
 	uint64_t overwritten;	/* placed, then replaced by a newer copy */
 	uint64_t recv_in_place;	/* pages the module read from the socket */
 	int recv_place;		/* data channels receive in place */
@@ -246,17 +250,23 @@ static void set_phase(struct dst *d, enum mig_phase phase)
 	mig_set_fatal(&(d)->lock, &(d)->cond, &(d)->fatal, (d)->fatal_msg, \
 		      sizeof((d)->fatal_msg), __VA_ARGS__)
 
-static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
-		     const void *payload, uint32_t len)
+static int ctrl_send_rec(struct dst *d, uint32_t type, uint32_t flags,
+			 uint64_t offset, const void *payload, uint32_t len)
 {
 	int ret;
 
 	pthread_mutex_lock(&d->ctrl_tx);
 	ret = d->conns.ctrl < 0 ? -ENOTCONN :
-	      mig_send_rec(d->conns.ctrl, type, flags, 0, 0, payload, len,
-			   d->cfg->io_timeout_ms, &d->conns.broken);
+	      mig_send_rec(d->conns.ctrl, type, flags, offset, 0, payload,
+			   len, d->cfg->io_timeout_ms, &d->conns.broken);
 	pthread_mutex_unlock(&d->ctrl_tx);
 	return ret;
+}
+
+static int ctrl_send(struct dst *d, uint32_t type, uint32_t flags,
+		     const void *payload, uint32_t len)
+{
+	return ctrl_send_rec(d, type, flags, 0, payload, len);
 }
 
 /* -------------------------------------------------------------------------
@@ -784,6 +794,8 @@ static void *preempt_thread(void *arg)
 	return NULL;
 }
 
+static int apply_prepause(struct dst *d, uint32_t len);
+
 /* The destination's control records; see mig_conns_ctrl_rx(). */
 static int ctrl_record(void *arg, const struct mig_rec *r)
 {
@@ -816,6 +828,8 @@ static int ctrl_record(void *arg, const struct mig_rec *r)
 		pthread_cond_broadcast(&d->cond);
 		pthread_mutex_unlock(&d->lock);
 		return 0;
+	case MIG_MSG_PREPAUSE:
+		return apply_prepause(d, r->len);
 	case MIG_MSG_STATS:
 		if (r->len != sizeof(ws) && r->len != MIG_WIRE_STATS_V1_SIZE)
 			return -EPROTO;
@@ -1059,7 +1073,9 @@ static int open_channel(struct dst *d, enum mig_chan chan, uint32_t index,
 		}
 	}
 	mig_hello_encode(&h, chan, d->have_id ? d->id : NULL, index, d->nch,
-			 flags | MIG_HELLO_HEARTBEAT, d->size, d->psz);
+			 flags | MIG_HELLO_HEARTBEAT |
+			 (chan == MIG_CHAN_CONTROL ? MIG_HELLO_PREPAUSE : 0),
+			 d->size, d->psz);
 	ret = mig_send_all(fd, &h, sizeof(h), d->cfg->io_timeout_ms,
 			   (const int *)d->cfg->cancel);
 	if (!ret)
@@ -1430,38 +1446,24 @@ static int restart(struct dst *d)
  */
 
 /*
- * The pages the discard bitmap names (written after they were sent, or
- * never sent), but for answers known final, are stale: one backend call
- * makes them missing again, so that the next touch faults and the
- * source's copy is placed.  Bits of pages missing anyway stay set: they
- * cost nothing and keep the runs long.
+ * Make the pages @bm names missing (@seal: the switchover's, after which
+ * no copy replaces another), with every page lock held: their versions
+ * are forgotten, the copies placed are dropped (*@stale of them; the
+ * backend's count in *@discarded).
  */
-static int apply_switchover(struct dst *d)
+static int discard_locked(struct dst *d, struct mig_placer *pl,
+			  const uint64_t *bm, int seal, uint64_t *stale,
+			  uint64_t *discarded)
 {
-	struct mig_placer *pl = mig_placer_new(&d->be);
-	uint64_t w, stale = 0, discarded = 0, t0 = mig_now_ns(), t1;
+	uint64_t w;
 	int ret;
 
-	d->res->sw_wait_ns = t0 > d->t_switch_rx ? t0 - d->t_switch_rx : 0;
-
-	if (!pl) {
-		mig_set_error(d->res, 0, "switchover: out of memory or no netlink");
-		return -ENOMEM;
-	}
-	/* answers after the source paused may still be placed meanwhile */
-	lock_all_pages(d);
-	for (w = 0; w < d->words; w++)
-		d->discard[w] &= ~d->final[w];
-	ret = mig_place_discard_bitmap(pl, d->discard, &discarded);
-	if (ret) {
-		unlock_all_pages(d);
-		mig_set_error(d->res, 0, "switchover: %s",
-			      mig_placer_err(pl, ret));
-		mig_placer_free(pl);
+	*stale = 0;
+	ret = mig_place_discard_bitmap(pl, bm, seal, discarded);
+	if (ret)
 		return ret;
-	}
 	for (w = 0; w < d->words; w++) {
-		uint64_t bits = d->discard[w];
+		uint64_t bits = bm[w];
 
 		while (bits) {
 			uint64_t p = w * 64 + __builtin_ctzll(bits);
@@ -1475,8 +1477,97 @@ static int apply_switchover(struct dst *d)
 			__atomic_store_n(&d->state[p], ST_MISSING,
 					 __ATOMIC_RELEASE);
 			__atomic_fetch_sub(&d->placed, 1, __ATOMIC_ACQ_REL);
-			stale++;
+			(*stale)++;
 		}
+	}
+	return 0;
+}
+
+/*
+ * The discard before the pause (wire.h, MIG_MSG_PREPAUSE), on the control
+ * thread while the source's VMM still runs: the pages it names were
+ * written after they were sent, and the copies placed of them are made
+ * missing now rather than in the downtime.  The precopy stays open: a
+ * copy still in flight is placed as any, and the switchover's bitmap,
+ * which names these pages again, decides.
+ */
+static int apply_prepause(struct dst *d, uint32_t len)
+{
+	struct mig_placer *pl;
+	uint64_t stale = 0, discarded = 0, t0;
+	int ret;
+
+	if (len != d->words * sizeof(uint64_t) || d->switched ||
+	    d->have_switchover || d->sealed) {
+		mig_logf(d->hk, MIG_LOG_ERROR,
+			 "control channel: unexpected discard before the pause (%u bytes)",
+			 len);
+		return -EPROTO;
+	}
+	if (!d->prepause) {
+		d->prepause = malloc(len);
+		if (!d->prepause)
+			return -ENOMEM;
+	}
+	ret = mig_recv_all(d->conns.ctrl, d->prepause, len,
+			   d->cfg->io_timeout_ms, &d->conns.broken);
+	if (ret)
+		return ret;
+	mig_bitmap_from_le(d->prepause, d->words);
+	t0 = mig_now_ns();
+	pl = mig_placer_new(&d->be);
+	if (!pl)
+		return -ENOMEM;
+	lock_all_pages(d);
+	ret = discard_locked(d, pl, d->prepause, 0, &stale, &discarded);
+	unlock_all_pages(d);
+	if (ret) {
+		set_fatal(d, "discarding stale pages before the pause: %s",
+			  mig_placer_err(pl, ret));
+		mig_placer_free(pl);
+		return ret;
+	}
+	mig_placer_free(pl);
+	add(&d->prepause_dropped, stale);
+	d->res->prepause_named = mig_bitmap_weight(d->prepause, d->words);
+	d->res->prepause_ns += mig_now_ns() - t0;
+	mig_logf(d->hk, MIG_LOG_DEBUG,
+		 "before the pause: %llu placed pages made missing in %llu us",
+		 (unsigned long long)stale,
+		 (unsigned long long)((mig_now_ns() - t0) / 1000));
+	return ctrl_send_rec(d, MIG_MSG_PREPAUSE_DONE, 0, stale, NULL, 0);
+}
+
+/*
+ * The pages the discard bitmap names (written after they were sent, or
+ * never sent), but for answers known final, are stale: one backend call
+ * makes them missing again, so that the next touch faults and the
+ * source's copy is placed.  Bits of pages missing anyway stay set: they
+ * cost nothing and keep the runs long.
+ */
+static int apply_switchover(struct dst *d)
+{
+	struct mig_placer *pl = mig_placer_new(&d->be);
+	uint64_t w, stale, discarded, t0 = mig_now_ns(), t1;
+	int ret;
+
+	d->res->sw_wait_ns = t0 > d->t_switch_rx ? t0 - d->t_switch_rx : 0;
+
+	if (!pl) {
+		mig_set_error(d->res, 0, "switchover: out of memory or no netlink");
+		return -ENOMEM;
+	}
+	/* answers after the source paused may still be placed meanwhile */
+	lock_all_pages(d);
+	for (w = 0; w < d->words; w++)
+		d->discard[w] &= ~d->final[w];
+	ret = discard_locked(d, pl, d->discard, 1, &stale, &discarded);
+	if (ret) {
+		unlock_all_pages(d);
+		mig_set_error(d->res, 0, "switchover: %s",
+			      mig_placer_err(pl, ret));
+		mig_placer_free(pl);
+		return ret;
 	}
 	/* from here on every copy is final: none replaces another */
 	d->sealed = 1;
@@ -1724,6 +1815,7 @@ static void teardown(struct dst *d)
 	free(d->fault_ns);
 	free(d->requested);
 	free(d->discard);
+	free(d->prepause);
 	free(d->final);
 	free(d->held_at_resume);
 	mig_lat_free(&d->lat);
@@ -1771,6 +1863,7 @@ static void fill_result(struct dst *d)
 	r->faults_remote = get(&d->faults_remote);
 	r->faults_early = get(&d->faults_early);
 	r->early_dropped = get(&d->early_dropped);
+	r->prepause_discarded = get(&d->prepause_dropped);
 	mig_lat_finish(&d->lat, r);
 	if (d->t_start)
 		r->total_ns = mig_now_ns() - d->t_start;

@@ -719,11 +719,13 @@ const char *mig_msg_name(uint32_t type)
 	case MIG_MSG_END_PRECOPY:	return "end-precopy";
 	case MIG_MSG_SWITCHOVER:	return "switchover";
 	case MIG_MSG_STATS:		return "stats";
+	case MIG_MSG_PREPAUSE:		return "prepause";
 	case MIG_MSG_REQUEST:		return "request";
 	case MIG_MSG_RECEIVED:		return "received";
 	case MIG_MSG_RESUMED:		return "resumed";
 	case MIG_MSG_COMPLETE:		return "complete";
 	case MIG_MSG_SWITCHED:		return "switched";
+	case MIG_MSG_PREPAUSE_DONE:	return "prepause-done";
 	case MIG_MSG_HEARTBEAT:		return "heartbeat";
 	case MIG_MSG_ERROR:		return "error";
 	}

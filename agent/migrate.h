@@ -199,6 +199,12 @@ struct mig_config {
 	unsigned int precopy_budget_ms;	/* 0: no time limit on precopy */
 	int no_postcopy;		/* finish with stop-and-copy */
 	/*
+	 * No discard before the pause (MIG_MSG_PREPAUSE in wire.h): every
+	 * stale page is discarded inside the downtime, as a destination
+	 * that does not know the message has it.
+	 */
+	int no_prepause_discard;
+	/*
 	 * The data channels' congestion control (TCP_CONGESTION, default
 	 * "bbr": it paces at the bottleneck's rate and keeps its queue
 	 * short, so that urgent answers on the preempt connection do not
@@ -303,6 +309,15 @@ struct mig_result {
 	uint64_t early_dropped;		/* pages placed before the switchover
 					 * and discarded by it as stale
 					 */
+	/*
+	 * The discard before the pause (wire.h, MIG_MSG_PREPAUSE): pages
+	 * named and, on the destination, copies made missing, and its time
+	 * (destination: applying it; source: from the dirty log's read to
+	 * the answer, while the VMM still ran).
+	 */
+	uint64_t prepause_named;
+	uint64_t prepause_discarded;
+	uint64_t prepause_ns;
 	uint64_t lat_count;		/* faults with a measured latency */
 	uint64_t lat_p50_ns;
 	uint64_t lat_p99_ns;

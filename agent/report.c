@@ -102,6 +102,11 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 	if (r->role == MIG_SOURCE && *r->push_cc)
 		fprintf(f, "  data channels   congestion control %.*s\n",
 			(int)sizeof(r->push_cc), r->push_cc);
+	if (r->prepause_named)
+		fprintf(f, "  before pause    %" PRIu64 " pages named stale, %"
+			PRIu64 " copies made missing in %.1f ms, the VMM running\n",
+			r->prepause_named, r->prepause_discarded,
+			r->prepause_ns / 1e6);
 	if (r->role == MIG_DEST) {
 		fprintf(f, "  in place        %" PRIu64 " pages placed in precopy, %"
 			PRIu64 " replaced by newer copies, %" PRIu64
@@ -192,6 +197,9 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"bytes_sent\": %" PRIu64 ", \"bytes_received\": %" PRIu64
 		", \"faults\": %" PRIu64 ", \"faults_remote\": %" PRIu64
 		", \"faults_early\": %" PRIu64 ", \"early_dropped\": %" PRIu64
+		", \"prepause_named\": %" PRIu64
+		", \"prepause_discarded\": %" PRIu64
+		", \"prepause_ms\": %.3f"
 		", \"latency_samples\": %" PRIu64
 		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
@@ -208,7 +216,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->precopy_placed, r->overwritten, r->pages_received,
 		r->recv_in_place, r->resume_held, r->pages_refetched, r->bytes_sent, r->bytes_received,
 		r->faults, r->faults_remote, r->faults_early,
-		r->early_dropped, r->lat_count,
+		r->early_dropped, r->prepause_named, r->prepause_discarded,
+		r->prepause_ns / 1e6, r->lat_count,
 		r->lat_p50_ns / 1000, r->lat_p99_ns / 1000,
 		r->lat_max_ns / 1000, r->reconnects, r->broken_ns / 1e6,
 		r->pages_present,

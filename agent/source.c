@@ -69,7 +69,6 @@
 enum pass_mode {
 	PASS_IDLE,
 	PASS_SEND,		/* pending pages, then done */
-	PASS_END,		/* END_PRECOPY marker, then done */
 	PASS_POSTCOPY,		/* background stream until the epoch ends */
 };
 
@@ -159,6 +158,8 @@ struct src {
 	unsigned int pass_done;
 	int resumed, complete, peer_error;
 	int switched;		/* the destination applied the switchover */
+	int peer_prepause;	/* its control hello: MIG_HELLO_PREPAUSE */
+	int prepause_done;	/* MIG_MSG_PREPAUSE_DONE arrived */
 	int stream;		/* background stream may start (after RESUMED,
 				 * or a recovery)
 				 */
@@ -424,14 +425,6 @@ static void *data_thread(void *arg)
 		case PASS_SEND:
 			ret = send_pass(ch, kind);
 			break;
-		case PASS_END:
-			ret = mig_send_rec(s->conns.data[ch->idx],
-					   MIG_MSG_END_PRECOPY, 0, 0, 0, NULL,
-					   0, s->cfg->io_timeout_ms,
-					   &s->conns.broken);
-			if (!ret)
-				add(&s->bytes, sizeof(struct mig_hdr));
-			break;
 		case PASS_POSTCOPY:
 			ret = background(ch);
 			break;
@@ -543,6 +536,13 @@ static int ctrl_record(void *arg, const struct mig_rec *r)
 			s->t_resumed = mig_now_ns();
 		}
 		s->stream = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	case MIG_MSG_PREPAUSE_DONE:
+		pthread_mutex_lock(&s->lock);
+		s->prepause_done = 1;
+		s->res->prepause_discarded = r->offset;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 		return 0;
@@ -1020,6 +1020,7 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 			reject(s, fd, MIG_ERR_SIZE, why);
 			continue;
 		}
+		s->peer_prepause = !!(flags & MIG_HELLO_PREPAUSE);
 		if (!resume) {
 			s->nch = mig_le32_to_cpu(h.nchannels);
 			if (!s->nch)
@@ -1288,14 +1289,20 @@ static int recover(struct src *s, int *need_switchover)
  * Phases
  */
 
-/* Move the dirty log into pending: the number of pages it held. */
-static int fetch_dirty(struct src *s, uint64_t *count)
+/*
+ * Move the dirty log into pending: the number of pages it held.  @clear:
+ * the pages reported are tracked again (write-protected, a cost per
+ * page); the last read, with the VMM paused and tracking about to go
+ * off, leaves them as they are.
+ */
+static int read_dirty(struct src *s, int clear, uint64_t *count)
 {
 	uint64_t i;
 	int ret;
 
-	ret = pca_fd_dirty_log(s->fd, 0, s->pages * s->psz, PCA_DIRTY_CLEAR,
-			       s->dirty_bm, pca_bitmap_bytes(s->pages), count);
+	ret = pca_fd_dirty_log(s->fd, 0, s->pages * s->psz,
+			       clear ? PCA_DIRTY_CLEAR : 0, s->dirty_bm,
+			       pca_bitmap_bytes(s->pages), count);
 	if (ret) {
 		mig_set_error(s->res, 0, "reading the dirty log: %s",
 			      mig_errstr(ret));
@@ -1306,6 +1313,11 @@ static int fetch_dirty(struct src *s, uint64_t *count)
 			__atomic_fetch_or(&s->pending[i], s->dirty_bm[i],
 					  __ATOMIC_RELAXED);
 	return 0;
+}
+
+static int fetch_dirty(struct src *s, uint64_t *count)
+{
+	return read_dirty(s, 1, count);
 }
 
 static int dirty_count(struct src *s, uint64_t *count)
@@ -1380,6 +1392,70 @@ static int precopy(struct src *s, uint64_t *threshold)
 	return 0;
 }
 
+/*
+ * The discard before the pause (wire.h, MIG_MSG_PREPAUSE): the dirty log
+ * read once more while the VMM runs, sent as a bitmap; the destination
+ * makes those copies missing now, so that the switchover's discard holds
+ * only what is written between this read and the pause.  The pages stay
+ * pending: the switchover's bitmap names them again and decides.  Best
+ * effort: a broken connection, or no answer within --io-timeout-ms, and
+ * the switchover does it all.
+ */
+static int prepause_discard(struct src *s, uint64_t threshold)
+{
+	uint64_t named, t0 = mig_now_ns(), deadline, *bm, i;
+	int ret, broken, dummy = 0;
+
+	if (s->cfg->no_prepause_discard || s->cfg->no_postcopy ||
+	    !s->peer_prepause || !s->tracking)
+		return 0;
+	ret = fetch_dirty(s, &named);
+	if (ret)
+		return ret;
+	named = mig_bitmap_weight(s->pending, s->words);
+	/* sent while paused anyway: nothing to discard */
+	if (named <= threshold)
+		return 0;
+	bm = malloc(s->words * sizeof(*bm));
+	if (!bm)
+		return 0;
+	for (i = 0; i < s->words; i++)
+		bm[i] = __atomic_load_n(&s->pending[i], __ATOMIC_RELAXED);
+	mig_bitmap_to_le(bm, s->words);
+	pthread_mutex_lock(&s->lock);
+	s->prepause_done = 0;
+	pthread_mutex_unlock(&s->lock);
+	ret = ctrl_send(s, MIG_MSG_PREPAUSE, 0, named, 0, bm,
+			s->words * sizeof(*bm));
+	free(bm);
+	if (ret) {
+		if (!mig_conns_broken(&s->conns))
+			mig_conns_break(&s->conns, ret, "control channel");
+		/* back together before the pause, not inside it */
+		return recover(s, &dummy);
+	}
+	s->res->prepause_named = named;
+	deadline = t0 + (uint64_t)s->cfg->io_timeout_ms * 1000000ULL;
+	pthread_mutex_lock(&s->lock);
+	while (!s->prepause_done && !s->conns.broken && !s->peer_error &&
+	       !mig_cancelled(s->cfg) && mig_now_ns() < deadline) {
+		timed_wait(s);
+		pthread_mutex_unlock(&s->lock);
+		progress(s, 0);
+		pthread_mutex_lock(&s->lock);
+	}
+	broken = s->conns.broken;
+	pthread_mutex_unlock(&s->lock);
+	s->res->prepause_ns = mig_now_ns() - t0;
+	mig_logf(s->hk, MIG_LOG_DEBUG,
+		 "before the pause: %llu pages named stale, %llu copies made missing in %llu us%s",
+		 (unsigned long long)named,
+		 (unsigned long long)s->res->prepause_discarded,
+		 (unsigned long long)(s->res->prepause_ns / 1000),
+		 s->prepause_done ? "" : " (no answer: the switchover does it)");
+	return broken && !s->peer_error ? recover(s, &dummy) : 0;
+}
+
 static int completed(struct src *s)
 {
 	return s->complete;
@@ -1416,6 +1492,32 @@ static int end_answers(struct src *s)
 	return -EPIPE;
 }
 
+/*
+ * Paused: END_PRECOPY on every data channel, sent from here: between
+ * passes the data threads only wait (every pass, and a recovery's new
+ * threads, start and end idle), and four sends from one thread cost less
+ * downtime than waking four threads on a busy host.
+ */
+static int end_channels(struct src *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->nch; i++) {
+		ret = mig_send_rec(s->conns.data[i], MIG_MSG_END_PRECOPY, 0, 0,
+				   0, NULL, 0, s->cfg->io_timeout_ms,
+				   &s->conns.broken);
+		if (ret) {
+			if (!mig_conns_broken(&s->conns))
+				mig_conns_break(&s->conns, ret,
+						"data channel %u", i);
+			return -EPIPE;
+		}
+		add(&s->bytes, sizeof(struct mig_hdr));
+	}
+	return 0;
+}
+
 /* Dirty tracking off, once the VMM is paused and the log read. */
 static void stop_tracking(struct src *s)
 {
@@ -1445,12 +1547,12 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 	t_paused = mig_now_ns();
 	s->res->sw_pause_ns = t_paused - s->t_pause;
 	/*
-	 * The last read of the dirty log; tracking goes off once the
-	 * switchover is sent (stop_tracking()), outside the downtime: the
-	 * VMM is paused, nothing writes.
+	 * The last read of the dirty log, which re-arms nothing; tracking
+	 * goes off once the switchover is sent (stop_tracking()), outside
+	 * the downtime: the VMM is paused, nothing writes.
 	 */
 	if (s->tracking) {
-		ret = fetch_dirty(s, &left);
+		ret = read_dirty(s, 0, &left);
 		if (ret) {
 			stop_tracking(s);
 			return ret;
@@ -1477,7 +1579,7 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 		if (need_switchover) {
 			ret = end_answers(s);
 			if (!ret)
-				ret = run_pass(s, PASS_END, KIND_PRECOPY);
+				ret = end_channels(s);
 			if (!ret) {
 				uint64_t i;
 
@@ -1548,6 +1650,8 @@ static int migrate(struct src *s)
 
 	if (s->max_rounds) {
 		ret = precopy(s, &threshold);
+		if (!ret)
+			ret = prepause_discard(s, threshold);
 		if (ret)
 			return ret;
 	}

@@ -71,6 +71,7 @@ enum mig_chan {
 /* mig_hello.flags */
 #define MIG_HELLO_RESUME	(1ULL << 0) /* reconnect to migration id */
 #define MIG_HELLO_HEARTBEAT	(1ULL << 1) /* heartbeats before the welcome */
+#define MIG_HELLO_PREPAUSE	(1ULL << 2) /* control: takes MIG_MSG_PREPAUSE */
 
 /* First bytes on every connection, destination -> source: 56 bytes. */
 struct mig_hello {
@@ -121,6 +122,10 @@ enum mig_msg {
 				  */
 	MIG_MSG_SWITCHOVER = 4,	/* control: discard bitmap, offset = count */
 	MIG_MSG_STATS = 5,	/* control: struct mig_wire_stats */
+	MIG_MSG_PREPAUSE = 6,	/* control: bitmap of pages written since
+				 * they were sent, offset = count, while the
+				 * VMM still runs (below)
+				 */
 	/* destination -> source */
 	MIG_MSG_REQUEST = 16,	/* preempt: offset, flags 0, len 0, the
 				 * number of pages in MIG_REQ_PAGES(flags)
@@ -131,6 +136,9 @@ enum mig_msg {
 	MIG_MSG_SWITCHED = 20,	/* control: the discard bitmap is applied;
 				 * the destination's VMM is told to run
 				 */
+	MIG_MSG_PREPAUSE_DONE = 21, /* control: MIG_MSG_PREPAUSE applied,
+				     * offset = pages made missing
+				     */
 	/* both ways */
 	MIG_MSG_HEARTBEAT = 32,	/* control, every second while idle; any
 				 * connection before its welcome (above)
@@ -169,6 +177,21 @@ struct mig_hdr {
  * version per page of the region, 0 for a page it does not hold.
  */
 #define MIG_RECV_SWITCHED	(1U << 0)
+
+/*
+ * MIG_MSG_PREPAUSE: the discard before the pause.  After its last precopy
+ * round the source reads the dirty log once more while the VMM still
+ * runs and, to a destination whose control hello set MIG_HELLO_PREPAUSE,
+ * sends those pages as a bitmap (one le64 word per 64 pages, as the
+ * switchover's).  The destination makes the copies it holds of them
+ * missing and answers MIG_MSG_PREPAUSE_DONE; the source then pauses.  The
+ * pages stay in the source's send set, so the switchover's bitmap names
+ * them again: the bitmap before the pause only moves work out of the
+ * downtime, and the switchover alone decides what is stale (a copy still
+ * in flight when the first bitmap was applied is discarded by the
+ * second).  What the switchover then finds placed and stale is what was
+ * written in the short window between the two reads of the log.
+ */
 
 /* Payload of MIG_MSG_STATS: what only the source knows.  96 bytes. */
 struct mig_wire_stats {

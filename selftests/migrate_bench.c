@@ -54,7 +54,10 @@
  *	pages made missing, the precopy sealed; userfaultfd: a punch-hole
  *	per run of stale pages of its memfd) and resume (discard done ->
  *	SWITCHED sent and the VMM told to run).  One run per backend
- *	(-R for more: each takes most of a minute under TCG).
+ *	(-R for more: each takes most of a minute under TCG).  Rows
+ *	switchover_256m_prepause_<x>_ms, x = downtime, discard: the module
+ *	with the discard before the pause (the default) against the module
+ *	without it (--no-prepause-discard), a third run.
  * discard_stale - no migration: a 256 MiB module region with every page
  *	present, PCA_IOC_DISCARD_BITMAP with PCA_DISCARD_SEAL of 1 % and of
  *	10 % of its pages (spread over the region, every run one page long),
@@ -618,7 +621,7 @@ static const char *const smetric[S_NR] = {
 };
 
 static void switchover_run(struct pca_test_ctx *t, enum wl_uffd uffd,
-			   double *v)
+			   int no_prepause, double *v)
 {
 	const struct mig_result *d;
 	struct wl_result r;
@@ -632,15 +635,20 @@ static void switchover_run(struct pca_test_ctx *t, enum wl_uffd uffd,
 	o.dest_rate = 2000;
 	o.downtime_ms = 20;
 	o.uffd = uffd;
+	o.no_prepause = no_prepause;
 	ret = wl_run(&o, &r);
 	d = &r.dst;
-	pca_t_diag(t, "%-6s %s total %.1f ms downtime %.1f ms: pause %.1f, final pass %.1f, wait %.1f, discard %.1f, resume %.1f ms; %llu pages discarded, %llu stale",
-		   uffd ? "uffd" : "module", r.ok ? "OK" : "FAILED",
+	pca_t_diag(t, "%-6s%s %s total %.1f ms downtime %.1f ms: pause %.1f, final pass %.1f, wait %.1f, discard %.1f, resume %.1f ms; %llu pages discarded, %llu stale; before the pause %llu made missing in %.1f ms",
+		   uffd ? "uffd" : "module",
+		   no_prepause ? " (no discard before the pause)" : "",
+		   r.ok ? "OK" : "FAILED",
 		   d->total_ns / 1e6, d->downtime_ns / 1e6,
 		   d->sw_pause_ns / 1e6, d->sw_final_pass_ns / 1e6,
 		   d->sw_wait_ns / 1e6, d->sw_discard_ns / 1e6,
 		   d->sw_resume_ns / 1e6, (unsigned long long)d->discarded,
-		   (unsigned long long)d->early_dropped);
+		   (unsigned long long)d->early_dropped,
+		   (unsigned long long)d->prepause_discarded,
+		   d->prepause_ns / 1e6);
 	if (ret || !r.ok || r.mismatches || r.dest_bad)
 		PCA_FATAL(t, "%s migration failed: %s",
 			  uffd ? "userfaultfd" : "module", r.error);
@@ -658,6 +666,7 @@ static void switchover_run(struct pca_test_ctx *t, enum wl_uffd uffd,
 static void test_switchover_256m(struct pca_test_ctx *t)
 {
 	double mod[S_NR][MAX_REPEATS], uf[S_NR][MAX_REPEATS], v[S_NR];
+	double late[S_NR][MAX_REPEATS];
 	char name[64];
 	int i, m;
 
@@ -668,12 +677,16 @@ static void test_switchover_256m(struct pca_test_ctx *t)
 	for (i = 0; i < cfg.sw_repeats; i++) {
 		int first_uffd = i % 2;
 
-		switchover_run(t, first_uffd ? cfg.uffd : 0, v);
+		switchover_run(t, first_uffd ? cfg.uffd : 0, 0, v);
 		for (m = 0; m < S_NR; m++)
 			(first_uffd ? uf : mod)[m][i] = v[m];
-		switchover_run(t, first_uffd ? 0 : cfg.uffd, v);
+		switchover_run(t, first_uffd ? 0 : cfg.uffd, 0, v);
 		for (m = 0; m < S_NR; m++)
 			(first_uffd ? mod : uf)[m][i] = v[m];
+		/* the module with every stale page discarded while paused */
+		switchover_run(t, 0, 1, v);
+		for (m = 0; m < S_NR; m++)
+			late[m][i] = v[m];
 	}
 	for (m = 0; m < S_NR; m++) {
 		snprintf(name, sizeof(name), "switchover_%um_%s_ms", SW_MIB,
@@ -681,6 +694,14 @@ static void test_switchover_256m(struct pca_test_ctx *t)
 		bench_row(name, "ms", true, true,
 			  median(mod[m], cfg.sw_repeats), true,
 			  median(uf[m], cfg.sw_repeats));
+	}
+	/* the discard before the pause, against none (both the module) */
+	for (m = S_DOWN; m <= S_DISCARD; m += S_DISCARD - S_DOWN) {
+		snprintf(name, sizeof(name), "switchover_%um_prepause_%s_ms",
+			 SW_MIB, smetric[m]);
+		bench_row(name, "ms", true, true,
+			  median(mod[m], cfg.sw_repeats), true,
+			  median(late[m], cfg.sw_repeats));
 	}
 }
 

@@ -197,12 +197,14 @@ static const enum wl_uffd inplace_kinds[] = {
 static const char *const inplace_names[] = { "module", "anon", "memfd" };
 
 static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
-			unsigned int rounds, int recv, struct wl_result *r)
+			unsigned int rounds, int recv, int prepause,
+			struct wl_result *r)
 {
 	struct wl_opts o;
 
 	opts(&o, 16 * MiB);
 	o.uffd = kind;
+	o.no_prepause = !prepause;
 	o.rate = 1500;
 	o.writers = 2;
 	o.rounds = rounds;
@@ -218,8 +220,18 @@ static void inplace_run(struct pca_test_ctx *t, enum wl_uffd kind,
 		   (unsigned long long)r->dest_checked);
 	PCA_EXPECT(t, r->src_writes > 0, "the writers wrote nothing");
 	PCA_EXPECT(t, r->dest_checked > 0, "the destination read no page");
-	/* round 1 sends every page, and nobody placed one before */
-	PCA_EXPECT_EQ(t, r->dst.precopy_placed, r->pages);
+	/*
+	 * Round 1 sends every page, and nobody placed one before; a copy
+	 * in flight may place again one made missing before the pause.
+	 */
+	PCA_EXPECT(t, r->dst.precopy_placed >= r->pages &&
+		   r->dst.precopy_placed <= r->pages +
+					    r->dst.prepause_discarded,
+		   "%s: %llu placed in precopy, %llu pages, %llu made missing before the pause",
+		   inplace_names[kind],
+		   (unsigned long long)r->dst.precopy_placed,
+		   (unsigned long long)r->pages,
+		   (unsigned long long)r->dst.prepause_discarded);
 	/* the module reads page payloads from the socket into the region */
 	if (recv && kind == WL_UFFD_NONE &&
 	    (t->api.features & PCA_FEATURE_RECV))
@@ -238,7 +250,7 @@ static void test_inplace_overwrite(struct pca_test_ctx *t)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
-		inplace_run(t, inplace_kinds[i], 3, 1, &r);
+		inplace_run(t, inplace_kinds[i], 3, 1, 1, &r);
 		PCA_EXPECT(t, r.dst.rounds >= 2, "%s: one round only",
 			   inplace_names[i]);
 		PCA_EXPECT(t, r.dst.overwritten > 0,
@@ -247,13 +259,21 @@ static void test_inplace_overwrite(struct pca_test_ctx *t)
 	}
 }
 
+/*
+ * Every stale page discarded by the switchover (no discard before the
+ * pause): the placed copies of pages written after they were sent go
+ * missing in the downtime, and the writer's pattern, checked on every
+ * page, never shows one of them.
+ */
 static void test_inplace_discard(struct pca_test_ctx *t)
 {
 	struct wl_result r;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
-		inplace_run(t, inplace_kinds[i], 1, 1, &r);
+		inplace_run(t, inplace_kinds[i], 1, 1, 0, &r);
+		PCA_EXPECT_EQ(t, r.dst.prepause_named, 0);
+		PCA_EXPECT_EQ(t, r.dst.prepause_discarded, 0);
 		PCA_EXPECT(t, r.dst.discarded > 0,
 			   "%s: nothing stale at the switchover",
 			   inplace_names[i]);
@@ -270,6 +290,45 @@ static void test_inplace_discard(struct pca_test_ctx *t)
 }
 
 /*
+ * The discard before the pause (the default): after its last round the
+ * source names the pages written since they were sent while its writers
+ * still run, and the destination makes its copies of them missing then;
+ * the switchover's bitmap names them again, with what was written
+ * meanwhile.  Every page still ends right (migrate_ok() checks each
+ * against the source), on the module and on both userfaultfd backends.
+ */
+static void test_inplace_prepause(struct pca_test_ctx *t)
+{
+	struct wl_result r;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(inplace_kinds); i++) {
+		inplace_run(t, inplace_kinds[i], 1, 1, 1, &r);
+		pca_t_diag(t, "%s: before the pause %llu named, %llu made missing in %.1f ms; at the switchover %llu named, %llu placed copies discarded in %.1f ms",
+			   inplace_names[i],
+			   (unsigned long long)r.dst.prepause_named,
+			   (unsigned long long)r.dst.prepause_discarded,
+			   r.dst.prepause_ns / 1e6,
+			   (unsigned long long)r.dst.discarded,
+			   (unsigned long long)r.dst.early_dropped,
+			   r.dst.sw_discard_ns / 1e6);
+		PCA_EXPECT(t, r.dst.prepause_named > 0,
+			   "%s: no discard before the pause", inplace_names[i]);
+		PCA_EXPECT(t, r.dst.prepause_discarded > 0 &&
+			   r.dst.prepause_discarded <= r.dst.prepause_named,
+			   "%s: %llu copies made missing of %llu named",
+			   inplace_names[i],
+			   (unsigned long long)r.dst.prepause_discarded,
+			   (unsigned long long)r.dst.prepause_named);
+		/* the switchover names them again: it alone decides */
+		PCA_EXPECT(t, r.dst.discarded > 0,
+			   "%s: nothing stale at the switchover",
+			   inplace_names[i]);
+		expect_switch_phases(t, inplace_names[i], &r.dst);
+	}
+}
+
+/*
  * --no-recv-in-place: the module's destination places every page from
  * its buffer (COPY_BATCH), none read by PCA_IOC_RECV, and still holds
  * each page once.
@@ -278,7 +337,7 @@ static void test_inplace_no_recv(struct pca_test_ctx *t)
 {
 	struct wl_result r;
 
-	inplace_run(t, WL_UFFD_NONE, 2, 0, &r);
+	inplace_run(t, WL_UFFD_NONE, 2, 0, 1, &r);
 	PCA_EXPECT(t, r.dst.pages_received > 0, "no page received");
 }
 
@@ -3040,6 +3099,7 @@ PCA_TEST_F(dest_agent_killed_precopy, test_dest_agent_killed_precopy,
 PCA_TEST_F(inplace_overwrite, test_inplace_overwrite, PRECOPY,
 	   .timeout = 180)
 PCA_TEST_F(inplace_discard, test_inplace_discard, PRECOPY, .timeout = 180)
+PCA_TEST_F(inplace_prepause, test_inplace_prepause, PRECOPY, .timeout = 180)
 PCA_TEST_F(inplace_no_recv, test_inplace_no_recv, PRECOPY, .timeout = 90)
 PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 	 MIG_FEATURES, .timeout = 90)

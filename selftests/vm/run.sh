@@ -53,6 +53,9 @@ test_timeout=45
 if [ -f "$stdir/settings" ]; then
 	v=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$stdir/settings" | tail -n1)
 	[ -n "$v" ] && test_timeout=$v
+	# benchmarks run outside kselftest, each under bench_timeout=
+	v=$(sed -n 's/^bench_timeout=\([0-9][0-9]*\)$/\1/p' "$stdir/settings" | tail -n1)
+	[ "$mode" = bench ] && [ -n "$v" ] && test_timeout=$v
 fi
 
 list_file=
@@ -179,6 +182,13 @@ for t in "${targets[@]}"; do
 		t_append="$DEBUG_APPEND PCA_TIMEOUT_SCALE=$DEBUG_SCALE $t_append"
 		t_mem=$DEBUG_VM_MEM
 		t_args=$here/../debug/ksft-args
+	fi
+	# harness arguments from the command line: "bin args; bin args"
+	if [ -n "${KSFT_ARGS:-}" ]; then
+		[ -n "$t_args" ] && cat "$t_args" >"$out/ksft-args" ||
+			: >"$out/ksft-args"
+		printf '%s\n' "$KSFT_ARGS" | tr ';' '\n' >>"$out/ksft-args"
+		t_args=$out/ksft-args
 	fi
 
 	# the debug lane's list, without DEBUG_EXCLUDE

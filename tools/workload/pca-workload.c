@@ -45,6 +45,7 @@ static const char help[] =
 "  --downtime-ms MS      downtime target (300)\n"
 "  --budget-ms MS        precopy time budget (none)\n"
 "  --no-postcopy         finish with stop-and-copy\n"
+"  --no-prepause-discard every stale page discarded inside the downtime\n"
 "  --cut precopy|postcopy  cut every connection once, in that phase\n"
 "  --cut-pct PCT         ... after PCT%% of the region went by (25)\n"
 "  --cut-stall-ms MS     cut by stalling every connection this long\n"
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 		{ "downtime-ms", required_argument, NULL, 'd' },
 		{ "budget-ms", required_argument, NULL, 'b' },
 		{ "no-postcopy", no_argument, NULL, 'N' },
+		{ "no-prepause-discard", no_argument, NULL, 0x100 },
 		{ "cut", required_argument, NULL, 'x' },
 		{ "cut-pct", required_argument, NULL, 'X' },
 		{ "cut-stall-ms", required_argument, NULL, 'Z' },
@@ -185,6 +187,9 @@ int main(int argc, char **argv)
 			continue;
 		case 'N':
 			o.no_postcopy = 1;
+			continue;
+		case 0x100:
+			o.no_prepause = 1;
 			continue;
 		case 'g':
 			o.garbage_first = 1;

@@ -1310,6 +1310,7 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.downtime_ms = o->downtime_ms;
 	sr.cfg.precopy_budget_ms = o->budget_ms;
 	sr.cfg.no_postcopy = o->no_postcopy;
+	sr.cfg.no_prepause_discard = o->no_prepause;
 	sr.cfg.io_timeout_ms = o->io_timeout_ms;
 	if (o->push_cc)
 		sr.cfg.push_cc = o->push_cc;
@@ -1533,6 +1534,9 @@ static void json_result(const char *json, struct mig_result *r)
 	r->overwritten = json_num(json, "overwritten", 1);
 	r->recv_in_place = json_num(json, "recv_in_place", 1);
 	r->early_dropped = json_num(json, "early_dropped", 1);
+	r->prepause_named = json_num(json, "prepause_named", 1);
+	r->prepause_discarded = json_num(json, "prepause_discarded", 1);
+	r->prepause_ns = json_num(json, "prepause_ms", 1e6);
 	r->pages_received = json_num(json, "pages_received", 1);
 	r->resume_held = json_num(json, "resume_held", 1);
 	r->pages_refetched = json_num(json, "pages_refetched", 1);
@@ -1670,6 +1674,8 @@ static void source_args(struct wl *w, struct agent_args *a)
 		arg_add(a, "--no-postcopy");
 	if (o->push_cc)
 		arg_opt(a, "--congestion", *o->push_cc ? o->push_cc : "system");
+	if (o->no_prepause)
+		arg_add(a, "--no-prepause-discard");
 	args_finish(o, a);
 }
 
@@ -2153,10 +2159,11 @@ static int run_relay(struct wl *w, int *lfdp, const char *src_addr)
 	mig_random_id(raw);
 	mig_format_id(raw, id);
 	snprintf(sargs, sizeof(sargs),
-		 "--rounds %u --downtime-ms %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s%s",
+		 "--rounds %u --downtime-ms %u --io-timeout-ms %d --recover-timeout-ms %d --migration-id %s%s%s",
 		 o->rounds, o->downtime_ms, o->io_timeout_ms,
 		 o->recover_timeout_ms, id, o->no_postcopy ?
-		 " --no-postcopy" : "");
+		 " --no-postcopy" : "",
+		 o->no_prepause ? " --no-prepause-discard" : "");
 	if (o->dead_after_ms >= 0) {
 		snprintf(sargs + strlen(sargs), sizeof(sargs) - strlen(sargs),
 			 " --dead-after-ms %d", o->dead_after_ms);

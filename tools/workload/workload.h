@@ -56,6 +56,9 @@ struct wl_opts {
 	unsigned int downtime_ms;
 	unsigned int budget_ms;		/* precopy time budget */
 	int no_postcopy;
+	int no_prepause;		/* source: every stale page discarded
+					 * inside the downtime
+					 */
 	int recv_in_place;		/* destination: mig_config's (default
 					 * on; --no-recv-in-place)
 					 */
