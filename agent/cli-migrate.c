@@ -577,7 +577,8 @@ enum {
 	OPT_QUIET, OPT_PROGRESS, OPT_RESUME, OPT_OUTPUT, OPT_SNAPSHOT,
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
 	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
-	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE, OPT_NO_PREPAUSE,
+	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE, OPT_CONGESTION,
+	OPT_NO_PREPAUSE,
 };
 
 static const struct option mig_opts[] = {
@@ -615,6 +616,7 @@ static const struct option mig_opts[] = {
 	{ "wait-running", required_argument, NULL, OPT_WAIT_RUNNING },
 	{ "no-recv-in-place", no_argument, NULL, OPT_NO_RECV_IN_PLACE },
 	{ "push-max-rate", required_argument, NULL, OPT_PUSH_MAX_RATE },
+	{ "congestion", required_argument, NULL, OPT_CONGESTION },
 	{ "no-prepause-discard", no_argument, NULL, OPT_NO_PREPAUSE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -647,6 +649,9 @@ static const char source_help[] =
 "                           bytes per second (0: no cap); a little below\n"
 "                           the link's rate keeps urgent pages from\n"
 "                           queueing behind the push\n"
+"  --congestion NAME        the data channels' TCP congestion control\n"
+"                           (default bbr, or the system's where the kernel\n"
+"                           lacks it); system: the system's\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
@@ -808,6 +813,7 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_NO_POSTCOPY:
 	case OPT_NO_PREPAUSE:
 	case OPT_PUSH_MAX_RATE:
+	case OPT_CONGESTION:
 	case OPT_ROUNDS:
 	case OPT_DOWNTIME:
 		return src ? NULL : "source";
@@ -837,6 +843,41 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	return NULL;
 }
 
+/*
+ * --congestion NAME: "system" keeps the system's; any other name must be
+ * one this kernel can set on a socket now (a module it loads on demand
+ * counts), so that a typo is an error here, not a quiet fallback later.
+ */
+static int parse_congestion(const char *name, const char *arg,
+			    const char **cc)
+{
+	char avail[256] = "", msg[512];
+	int err;
+	FILE *f;
+
+	if (!strcmp(arg, "system")) {
+		*cc = NULL;
+		return 0;
+	}
+	err = !*arg || strlen(arg) >= 16 ? -EINVAL :
+	      mig_cc_probe(arg, NULL, 0);
+	if (!err) {
+		*cc = arg;
+		return 0;
+	}
+	f = fopen("/proc/sys/net/ipv4/tcp_available_congestion_control", "r");
+	if (f) {
+		if (!fgets(avail, sizeof(avail), f))
+			avail[0] = 0;
+		avail[strcspn(avail, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(msg, sizeof(msg),
+		 "--congestion %%s: not available here (%s); this kernel has %s, or pass system for the system's",
+		 strerror(-err), *avail ? avail : "(unknown)");
+	return cmd_usage(name, msg, arg);
+}
+
 static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 {
 	int src = m->mode == M_SOURCE, dst = m->mode == M_DEST;
@@ -855,10 +896,13 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 				oname = mig_opts[idx].name;
 		kind = option_kind_missing(m, opt);
 		if (kind) {
-			char msg[64];
+			char msg[64], optn[64];
 
+			/* argv[optind - 1] is the value of --opt VALUE */
+			snprintf(optn, sizeof(optn), "--%s",
+				 oname ? oname : "?");
 			snprintf(msg, sizeof(msg), "%%s is a %s option", kind);
-			return cmd_usage(name, msg, argv[optind - 1]);
+			return cmd_usage(name, msg, optn);
 		}
 		if (m->relay) {
 			switch (opt) {
@@ -932,6 +976,9 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 		case OPT_PUSH_MAX_RATE:
 			ret = parse_num(name, oname, optarg, ULLONG_MAX, &v);
 			m->cfg.push_max_rate = v;
+			break;
+		case OPT_CONGESTION:
+			ret = parse_congestion(name, optarg, &m->cfg.push_cc);
 			break;
 		case OPT_CHANNELS:
 			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,

@@ -107,10 +107,11 @@ int mig_connect(const char *addr, int timeout_ms, int *fd, char *err,
  */
 void mig_sock_tune(int fd, int io_timeout_ms, int nodelay);
 /*
- * A source's data channel: cfg->push_cc and cfg->push_lowat.  0, or
- * -errno when the congestion control is not there (the system's stays).
+ * A source's data channel: congestion control @cc (NULL or "": the
+ * system's; one mig_cc_probe() accepted) and at most @lowat unsent bytes
+ * (0: no limit).
  */
-int mig_sock_tune_push(int fd, const struct mig_config *cfg);
+void mig_sock_tune_push(int fd, const char *cc, unsigned int lowat);
 /* Accept one connection within @timeout_ms (<0: forever). */
 int mig_accept(int lfd, int timeout_ms, const int *abort, int *fd,
 	       char *peer, size_t peer_len);

@@ -363,18 +363,35 @@ void mig_sock_tune(int fd, int io_timeout_ms, int nodelay)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-int mig_sock_tune_push(int fd, const struct mig_config *cfg)
+int mig_cc_probe(const char *cc, char *used, size_t used_len)
 {
-	int ret = 0;
+	socklen_t len = used_len ? used_len - 1 : 0;
+	int fd, ret = 0;
 
-	if (cfg->push_cc && *cfg->push_cc &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cfg->push_cc,
-		       strlen(cfg->push_cc)))
+	if (used_len)
+		memset(used, 0, used_len);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (cc && *cc &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc)))
 		ret = -errno;
-	if (cfg->push_lowat)
-		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
-			   &cfg->push_lowat, sizeof(cfg->push_lowat));
+	if (used_len &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &len))
+		used[0] = 0;
+	close(fd);
 	return ret;
+}
+
+void mig_sock_tune_push(int fd, const char *cc, unsigned int lowat)
+{
+	if (cc && *cc)
+		setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc));
+	if (lowat)
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+			   sizeof(lowat));
 }
 
 static int aborted(const int *abort)

@@ -209,8 +209,9 @@ struct mig_config {
 	 * "bbr": it paces at the bottleneck's rate and keeps its queue
 	 * short, so that urgent answers on the preempt connection do not
 	 * wait behind the push on a slow link; ignored where the kernel
-	 * lacks it; NULL or "": the system's) and their unsent bytes at
-	 * most (TCP_NOTSENT_LOWAT, default 128 KiB; 0: no limit).
+	 * lacks it, with an info line; NULL or "": the system's) and their
+	 * unsent bytes at most (TCP_NOTSENT_LOWAT, default 128 KiB; 0: no
+	 * limit).  mig_result.push_cc says which one the channels use.
 	 */
 	const char *push_cc;
 	unsigned int push_lowat;
@@ -327,10 +328,25 @@ struct mig_result {
 					 * the uffd backend's bitmap
 					 */
 	int have_source_stats;		/* destination got MIG_MSG_STATS */
+	/*
+	 * Source: the data channels' congestion control as the kernel
+	 * reports it for a socket (cfg->push_cc, or the system's where
+	 * that is not there), known from the start; "" if unknown.
+	 */
+	char push_cc[16];
 	enum mig_tls_mode tls;
 	unsigned int tls_ktls;		/* connections in kernel TLS */
 	unsigned int tls_user;		/* connections in user-space TLS */
 };
+
+/*
+ * Can a TCP socket take congestion control @cc (NULL or "": the system's)
+ * now?  0 or -errno (-ENOENT: the kernel lacks it).  Setting a name the
+ * kernel lacks may run modprobe, which can take long: probe once, not
+ * per connection.  @used (@used_len bytes) gets what such a socket uses
+ * then: @cc, or the system's ("" if unknown).
+ */
+int mig_cc_probe(const char *cc, char *used, size_t used_len);
 
 int mig_source_run(const struct mig_config *cfg, struct mig_result *res);
 int mig_dest_run(const struct mig_config *cfg, struct mig_result *res);

@@ -99,6 +99,9 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 			PRIu64 " pages background, %" PRIu64 " urgent\n",
 			r->discarded, r->postcopy_pages, r->urgent_pages);
 	}
+	if (r->role == MIG_SOURCE && *r->push_cc)
+		fprintf(f, "  data channels   congestion control %.*s\n",
+			(int)sizeof(r->push_cc), r->push_cc);
 	if (r->prepause_named)
 		fprintf(f, "  before pause    %" PRIu64 " pages named stale, %"
 			PRIu64 " copies made missing in %.1f ms, the VMM running\n",
@@ -201,7 +204,7 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		", \"p50_us\": %" PRIu64 ", \"p99_us\": %" PRIu64
 		", \"max_us\": %" PRIu64 ", \"reconnects\": %" PRIu64
 		", \"broken_ms\": %.3f, \"pages_present\": %" PRIu64 ", \"transport\": \"%s\""
-		", \"tls_ktls\": %u, \"tls_user\": %u}\n",
+		", \"tls_ktls\": %u, \"tls_user\": %u, \"congestion\": ",
 		r->pages, r->page_size, r->total_ns / 1e9,
 		r->downtime_ns / 1e6, r->guest_downtime_ns / 1e6,
 		r->sw_pause_ns / 1e6, r->sw_final_pass_ns / 1e6,
@@ -219,6 +222,8 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->lat_max_ns / 1000, r->reconnects, r->broken_ns / 1e6,
 		r->pages_present,
 		mig_tls_mode_name(r->tls), r->tls_ktls, r->tls_user);
+	json_str(f, r->push_cc);
+	fputs("}\n", f);
 }
 
 void mig_format_progress(char *buf, size_t len, const struct mig_progress *p)

@@ -125,7 +125,13 @@ struct src {
 	int lfd;
 	int own_lfd;
 	unsigned int nch;
-	int cc_warned;		/* said that cfg->push_cc is not there */
+	/*
+	 * The data channels' congestion control: cfg->push_cc where the
+	 * kernel has it (probed once in setup), else NULL (the system's);
+	 * cc: the name they use (mig_result.push_cc).
+	 */
+	const char *push_cc;
+	char cc[16];
 	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
@@ -1077,12 +1083,8 @@ static int accept_channels(struct src *s)
 				setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE,
 					   &rate, sizeof(rate));
 			}
-			if (mig_sock_tune_push(fd, s->cfg) && !s->cc_warned) {
-				s->cc_warned = 1;
-				mig_logf(s->hk, MIG_LOG_DEBUG,
-					 "congestion control %s not available: the system's stays",
-					 s->cfg->push_cc);
-			}
+			mig_sock_tune_push(fd, s->push_cc,
+					   s->cfg->push_lowat);
 		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {
 			s->conns.pre = fd;
 		} else {
@@ -1678,8 +1680,31 @@ static void fill_result(struct src *s)
 	r->postcopy_pages = get(&s->post_pages);
 	r->urgent_pages = get(&s->urgent_pages);
 	r->bytes_sent = get(&s->bytes);
+	memcpy(r->push_cc, s->cc, sizeof(r->push_cc));
 	if (s->t_start)
 		r->total_ns = mig_now_ns() - s->t_start;
+}
+
+/*
+ * The data channels' congestion control, once (a name the kernel lacks
+ * may cost a modprobe, which a channel's handshake must not wait for),
+ * after the lobby is up: a destination that connects meanwhile gets
+ * heartbeats.
+ */
+static void setup_cc(struct src *s)
+{
+	const char *cc = s->cfg->push_cc;
+	int ret = mig_cc_probe(cc, s->cc, sizeof(s->cc));
+
+	s->push_cc = ret ? NULL : cc;
+	if (ret)
+		mig_logf(s->hk, MIG_LOG_INFO,
+			 "congestion control %s not available (%s): the data channels use the system's, %s",
+			 cc, strerror(-ret), *s->cc ? s->cc : "unknown");
+	else
+		mig_logf(s->hk, MIG_LOG_INFO,
+			 "data channels: congestion control %s",
+			 *s->cc ? s->cc : "unknown");
 }
 
 /*
@@ -1867,6 +1892,7 @@ int mig_source_run(const struct mig_config *cfg, struct mig_result *res)
 		ret = setup(s);
 	if (ret)
 		goto out;
+	setup_cc(s);
 
 	set_phase(s, MIG_PHASE_CONNECTING);
 	ret = accept_control(s, mig_now_ns() +

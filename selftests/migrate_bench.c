@@ -40,7 +40,8 @@
  *		way for both.
  * urgent_push - "delay 1ms rate 40mbit": fault latency with the
  *	background stream running, the source's data channels paced, as
- *	before, or paced and capped below the link's rate, and the
+ *	before, paced and capped below the link's rate, with cubic instead
+ *	of BBR, or capped far below the link (a light push), and the
  *	stream's share of the link (see below).
  *
  * switchover_256m - NET_FAST, a 256 MiB region, 2 precopy rounds with two
@@ -453,23 +454,40 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * destination took in over the whole migration (handshakes and
  * switchover included) against plain TCP over the same link in the same
  * guest run (one connection, the system's congestion control, measured
- * before each migration): ratio = the share of the ceiling.
+ * before the first migration of each repeat): ratio = the share of the
+ * ceiling.
  *
  * urgent_push_capped_*: the default data channels with their rate
  * together capped at URGENT_CAP_PCT % of the link's rate
  * (mig_config.push_max_rate, as an operator sets QEMU's
  * max-postcopy-bandwidth), against the default ones ("uffd" column) for
  * the fault rows and against plain TCP for _mibs.
+ *
+ * urgent_push_cubic_*: the data channels with cubic instead of BBR
+ * (push_cc "cubic", the unsent-bytes limit as by default) against the
+ * default ones: what the congestion control alone changes.
+ * urgent_push_light_*: the push capped at URGENT_LIGHT_PCT % of the link,
+ * too little to build a queue anywhere, a quarter of the region (faults
+ * move most of it), against the default: the fault latency of this guest
+ * and engine with hardly any push beside it.
+ * urgent_push_1ch_*: the default data channels, one instead of four (the
+ * destination's mig_config.channels), against the default: how much of
+ * the queue the number of BBR flows makes.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
 #define URGENT_LINK_BPS	(40000000 / 8)
 #define URGENT_CAP_PCT	90
 
-enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
-enum { V_PACED, V_LEGACY, V_CAPPED, V_NR };
-static const char *const variant_name[] = { "paced", "legacy", "capped" };
+#define URGENT_LIGHT_PCT 10
 
-static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
+enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
+enum { V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_ONE, V_NR };
+static const char *const variant_name[] = {
+	"paced", "legacy", "capped", "cubic", "light", "1ch",
+};
+
+static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
+		       double *v)
 {
 	const struct mig_result *d;
 	struct wl_result r;
@@ -479,10 +497,22 @@ static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 	opts(&o, NET_URGENT, 0);
 	o.dest_rate = 300;
 	o.push_legacy = variant == V_LEGACY;
-	if (variant == V_CAPPED)
-		o.push_max_rate = (uint64_t)URGENT_LINK_BPS * URGENT_CAP_PCT /
-				  100;
-	o.tcp_probe_mib = cfg.mib;
+	if (variant == V_CAPPED || variant == V_LIGHT)
+		o.push_max_rate = (uint64_t)URGENT_LINK_BPS *
+				  (variant == V_LIGHT ? URGENT_LIGHT_PCT :
+				   URGENT_CAP_PCT) / 100;
+	if (variant == V_CUBIC)
+		o.push_cc = "cubic";
+	if (variant == V_ONE)
+		o.channels = 1;
+	/*
+	 * A quarter of the region: the light push takes most of it to
+	 * faults at 300 pages/s, which would take four times as long.
+	 */
+	if (variant == V_LIGHT && cfg.mib >= 4)
+		o.size /= 4;
+	/* one plain TCP probe a repeat: each costs as much as a migration */
+	o.tcp_probe_mib = probe ? cfg.mib : 0;
 	ret = wl_run(&o, &r);
 	d = &r.dst;
 	v[U_FP50] = d->lat_p50_ns / 1e3;
@@ -490,8 +520,9 @@ static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 	v[U_MIBS] = d->total_ns ? d->bytes_received / 1048576.0 /
 		    (d->total_ns / 1e9) : 0;
 	v[U_TCP] = r.tcp_mibs;
-	pca_t_diag(t, "%-6s %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
+	pca_t_diag(t, "%-6s %s cc %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
 		   variant_name[variant], r.ok ? "OK" : "FAILED",
+		   r.have_src && *r.src.push_cc ? r.src.push_cc : "?",
 		   d->total_ns / 1e6, (unsigned long long)d->faults,
 		   (unsigned long long)d->faults_remote, v[U_FP50], v[U_FP99],
 		   (unsigned long long)(r.touch_p50_ns / 1000),
@@ -504,7 +535,7 @@ static void urgent_run(struct pca_test_ctx *t, int variant, double *v)
 
 static void test_urgent_push(struct pca_test_ctx *t)
 {
-	double res[V_NR][U_NR][MAX_REPEATS], tcp[V_NR * MAX_REPEATS], v[U_NR];
+	double res[V_NR][U_NR][MAX_REPEATS], tcp[MAX_REPEATS], v[U_NR];
 	int i, k, m;
 
 	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
@@ -514,15 +545,18 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
 	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
 		   URGENT_CAP_PCT);
+	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4)",
+		   URGENT_LIGHT_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < V_NR; k++) {
 			/* rotate the order: none always goes first */
 			int variant = (k + i) % V_NR;
 
-			urgent_run(t, variant, v);
+			urgent_run(t, variant, !k, v);
 			for (m = 0; m < U_NR; m++)
 				res[variant][m][i] = v[m];
-			tcp[V_NR * i + k] = v[U_TCP];
+			if (!k)
+				tcp[i] = v[U_TCP];
 		}
 	}
 	bench_row("urgent_push_fault_p50_us", "us", true,
@@ -533,10 +567,10 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		  true, median(res[V_LEGACY][U_FP99], cfg.repeats));
 	bench_row("urgent_push_mibs", "MiB/s", false,
 		  true, median(res[V_PACED][U_MIBS], cfg.repeats),
-		  true, median(tcp, V_NR * cfg.repeats));
+		  true, median(tcp, cfg.repeats));
 	bench_row("urgent_push_legacy_mibs", "MiB/s", false,
 		  true, median(res[V_LEGACY][U_MIBS], cfg.repeats),
-		  true, median(tcp, V_NR * cfg.repeats));
+		  true, median(tcp, cfg.repeats));
 	bench_row("urgent_push_capped_fault_p50_us", "us", true,
 		  true, median(res[V_CAPPED][U_FP50], cfg.repeats),
 		  true, median(res[V_PACED][U_FP50], cfg.repeats));
@@ -545,7 +579,31 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		  true, median(res[V_PACED][U_FP99], cfg.repeats));
 	bench_row("urgent_push_capped_mibs", "MiB/s", false,
 		  true, median(res[V_CAPPED][U_MIBS], cfg.repeats),
-		  true, median(tcp, V_NR * cfg.repeats));
+		  true, median(tcp, cfg.repeats));
+	bench_row("urgent_push_cubic_fault_p50_us", "us", true,
+		  true, median(res[V_CUBIC][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_cubic_fault_p99_us", "us", true,
+		  true, median(res[V_CUBIC][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_cubic_mibs", "MiB/s", false,
+		  true, median(res[V_CUBIC][U_MIBS], cfg.repeats),
+		  true, median(tcp, cfg.repeats));
+	bench_row("urgent_push_light_fault_p50_us", "us", true,
+		  true, median(res[V_LIGHT][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_light_fault_p99_us", "us", true,
+		  true, median(res[V_LIGHT][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_1ch_fault_p50_us", "us", true,
+		  true, median(res[V_ONE][U_FP50], cfg.repeats),
+		  true, median(res[V_PACED][U_FP50], cfg.repeats));
+	bench_row("urgent_push_1ch_fault_p99_us", "us", true,
+		  true, median(res[V_ONE][U_FP99], cfg.repeats),
+		  true, median(res[V_PACED][U_FP99], cfg.repeats));
+	bench_row("urgent_push_1ch_mibs", "MiB/s", false,
+		  true, median(res[V_ONE][U_MIBS], cfg.repeats),
+		  true, median(tcp, cfg.repeats));
 }
 
 /*
@@ -847,7 +905,7 @@ PCA_TEST_F(tls_postcopy, test_tls_postcopy, MIG_FEATURES,
 PCA_TEST_F(tls_precopy, test_tls_precopy, MIG_FEATURES,
 	 .timeout = 240)
 PCA_TEST_F(urgent_push, test_urgent_push, MIG_FEATURES,
-	 .timeout = 240)
+	 .timeout = 400)
 PCA_TEST_F(switchover_256m, test_switchover_256m, MIG_FEATURES,
 	 .timeout = 400)
 PCA_TEST_F(discard_stale, test_discard_stale,

@@ -2708,6 +2708,87 @@ static void qmp_refused(struct pca_test_ctx *t, struct fake_qemu *f,
 			   "a refused QEMU was steered: %s", f->log);
 }
 
+/* The first line of a /proc/sys file, "" if there is none. */
+static void sysctl_text(const char *path, char *buf, size_t len)
+{
+	pca_file_text(path, buf, len);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Is @name one of the blank-separated words of @list? */
+static int word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = strstr(list, name); p; p = strstr(p + 1, name))
+		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+/*
+ * The source's data channels' congestion control, as it reports it
+ * (--json "congestion", mig_result.push_cc): by default bbr where the
+ * kernel has it, else the system's; --congestion NAME that one;
+ * --congestion system the system's.  A name the kernel lacks is a usage
+ * error for the agent; the engine, given one, falls back to the
+ * system's.
+ */
+static void test_congestion(struct pca_test_ctx *t)
+{
+	char *nosuch[] = { "/bin/postcopy-agent", "source", "--listen",
+			   "127.0.0.1:1", "--region-fd", "0", "--insecure",
+			   "--congestion", "nosuch", NULL };
+	char text[1024], avail[256], sys[64];
+	struct wl_result r;
+	struct wl_opts o;
+	int st;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	st = fq_run(t, nosuch, "/tmp/migrate_test-cc.out", text, sizeof(text));
+	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		   strstr(text, "--congestion nosuch: not available"),
+		   "--congestion nosuch: status %#x: %s", st, text);
+	sysctl_text("/proc/sys/net/ipv4/tcp_congestion_control", sys,
+		    sizeof(sys));
+	PCA_ASSERT(t, *sys, "no net.ipv4.tcp_congestion_control");
+
+	/* the agent's default */
+	opts(&o, 4 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 200;
+	o.agent = "/bin/postcopy-agent";
+	migrate_ok(t, &o, &r);
+	/* read after the run: setting bbr loads tcp_bbr where it exists */
+	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
+		    avail, sizeof(avail));
+	pca_t_diag(t, "available: %s; system's: %s; default used: %s",
+		   avail, sys, r.src.push_cc);
+	PCA_EXPECT(t, r.have_src &&
+		   !strcmp(r.src.push_cc, word_in(avail, "bbr") ? "bbr" : sys),
+		   "default congestion control %s (available: %s)",
+		   r.src.push_cc, avail);
+
+	/* named: reno is always built in; system: the system's */
+	o.push_cc = "reno";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, !strcmp(r.src.push_cc, "reno"), "--congestion reno: %s",
+		   r.src.push_cc);
+	o.push_cc = "";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, !strcmp(r.src.push_cc, sys), "--congestion system: %s",
+		   r.src.push_cc);
+
+	/* the engine falls back to the system's */
+	o.agent = NULL;
+	o.push_cc = "nosuch";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.have_src && !strcmp(r.src.push_cc, sys),
+		   "push_cc nosuch: %s", r.src.push_cc);
+}
+
 static void test_qmp_refused(struct pca_test_ctx *t)
 {
 	struct fq_shared sh = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -3029,6 +3110,7 @@ PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 	 MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)
 PCA_TEST_F(push_capped, test_push_capped, MIG_FEATURES, .timeout = 90)
+PCA_TEST_F(congestion, test_congestion, MIG_FEATURES, .timeout = 120)
 PCA_TEST_F(relay_writer, test_relay_writer, RELAY, .timeout = 90)
 PCA_TEST_F(relay_postcopy_only, test_relay_postcopy_only, RELAY,
 	 .timeout = 90)

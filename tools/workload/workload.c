@@ -1312,6 +1312,8 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 	sr.cfg.no_postcopy = o->no_postcopy;
 	sr.cfg.no_prepause_discard = o->no_prepause;
 	sr.cfg.io_timeout_ms = o->io_timeout_ms;
+	if (o->push_cc)
+		sr.cfg.push_cc = o->push_cc;
 	if (o->push_legacy) {
 		sr.cfg.push_cc = NULL;
 		sr.cfg.push_lowat = 0;
@@ -1545,6 +1547,12 @@ static void json_result(const char *json, struct mig_result *r)
 	r->sw_wait_ns = json_num(json, "switch_wait_ms", 1e6);
 	r->sw_discard_ns = json_num(json, "switch_discard_ms", 1e6);
 	r->sw_resume_ns = json_num(json, "switch_resume_ms", 1e6);
+	e = strstr(json, "\"congestion\": \"");
+	if (e) {
+		e += strlen("\"congestion\": \"");
+		snprintf(r->push_cc, sizeof(r->push_cc), "%.*s",
+			 (int)strcspn(e, "\""), e);
+	}
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1664,6 +1672,8 @@ static void source_args(struct wl *w, struct agent_args *a)
 	arg_opt(a, "--control-fd", "6");
 	if (o->no_postcopy)
 		arg_add(a, "--no-postcopy");
+	if (o->push_cc)
+		arg_opt(a, "--congestion", *o->push_cc ? o->push_cc : "system");
 	if (o->no_prepause)
 		arg_add(a, "--no-prepause-discard");
 	args_finish(o, a);

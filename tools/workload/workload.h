@@ -100,6 +100,12 @@ struct wl_opts {
 	 * bytes), for comparisons; in-process only.
 	 */
 	int push_legacy;
+	/*
+	 * The source's data channels' congestion control: mig_config's
+	 * push_cc, or the agent's --congestion ("": the system's, --congestion
+	 * system); NULL: the default.
+	 */
+	const char *push_cc;
 	uint64_t push_max_rate;		/* source: mig_config's (0: none) */
 	/*
 	 * With .netem: first send this many MiB over plain TCP from the
