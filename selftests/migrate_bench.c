@@ -533,6 +533,31 @@ static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
 			  variant_name[variant], r.error);
 }
 
+/*
+ * urgent_push's rows: a variant's metric against another's (@base), or
+ * against plain TCP over the same link (@base < 0).
+ */
+static const struct urgent_row {
+	const char *name;
+	int variant, metric, base;
+} urgent_rows[] = {
+	{ "urgent_push_fault_p50_us", V_PACED, U_FP50, V_LEGACY },
+	{ "urgent_push_fault_p99_us", V_PACED, U_FP99, V_LEGACY },
+	{ "urgent_push_mibs", V_PACED, U_MIBS, -1 },
+	{ "urgent_push_legacy_mibs", V_LEGACY, U_MIBS, -1 },
+	{ "urgent_push_capped_fault_p50_us", V_CAPPED, U_FP50, V_PACED },
+	{ "urgent_push_capped_fault_p99_us", V_CAPPED, U_FP99, V_PACED },
+	{ "urgent_push_capped_mibs", V_CAPPED, U_MIBS, -1 },
+	{ "urgent_push_cubic_fault_p50_us", V_CUBIC, U_FP50, V_PACED },
+	{ "urgent_push_cubic_fault_p99_us", V_CUBIC, U_FP99, V_PACED },
+	{ "urgent_push_cubic_mibs", V_CUBIC, U_MIBS, -1 },
+	{ "urgent_push_light_fault_p50_us", V_LIGHT, U_FP50, V_PACED },
+	{ "urgent_push_light_fault_p99_us", V_LIGHT, U_FP99, V_PACED },
+	{ "urgent_push_1ch_fault_p50_us", V_ONE, U_FP50, V_PACED },
+	{ "urgent_push_1ch_fault_p99_us", V_ONE, U_FP99, V_PACED },
+	{ "urgent_push_1ch_mibs", V_ONE, U_MIBS, -1 },
+};
+
 static void test_urgent_push(struct pca_test_ctx *t)
 {
 	double res[V_NR][U_NR][MAX_REPEATS], tcp[MAX_REPEATS], v[U_NR];
@@ -559,51 +584,15 @@ static void test_urgent_push(struct pca_test_ctx *t)
 				tcp[i] = v[U_TCP];
 		}
 	}
-	bench_row("urgent_push_fault_p50_us", "us", true,
-		  true, median(res[V_PACED][U_FP50], cfg.repeats),
-		  true, median(res[V_LEGACY][U_FP50], cfg.repeats));
-	bench_row("urgent_push_fault_p99_us", "us", true,
-		  true, median(res[V_PACED][U_FP99], cfg.repeats),
-		  true, median(res[V_LEGACY][U_FP99], cfg.repeats));
-	bench_row("urgent_push_mibs", "MiB/s", false,
-		  true, median(res[V_PACED][U_MIBS], cfg.repeats),
-		  true, median(tcp, cfg.repeats));
-	bench_row("urgent_push_legacy_mibs", "MiB/s", false,
-		  true, median(res[V_LEGACY][U_MIBS], cfg.repeats),
-		  true, median(tcp, cfg.repeats));
-	bench_row("urgent_push_capped_fault_p50_us", "us", true,
-		  true, median(res[V_CAPPED][U_FP50], cfg.repeats),
-		  true, median(res[V_PACED][U_FP50], cfg.repeats));
-	bench_row("urgent_push_capped_fault_p99_us", "us", true,
-		  true, median(res[V_CAPPED][U_FP99], cfg.repeats),
-		  true, median(res[V_PACED][U_FP99], cfg.repeats));
-	bench_row("urgent_push_capped_mibs", "MiB/s", false,
-		  true, median(res[V_CAPPED][U_MIBS], cfg.repeats),
-		  true, median(tcp, cfg.repeats));
-	bench_row("urgent_push_cubic_fault_p50_us", "us", true,
-		  true, median(res[V_CUBIC][U_FP50], cfg.repeats),
-		  true, median(res[V_PACED][U_FP50], cfg.repeats));
-	bench_row("urgent_push_cubic_fault_p99_us", "us", true,
-		  true, median(res[V_CUBIC][U_FP99], cfg.repeats),
-		  true, median(res[V_PACED][U_FP99], cfg.repeats));
-	bench_row("urgent_push_cubic_mibs", "MiB/s", false,
-		  true, median(res[V_CUBIC][U_MIBS], cfg.repeats),
-		  true, median(tcp, cfg.repeats));
-	bench_row("urgent_push_light_fault_p50_us", "us", true,
-		  true, median(res[V_LIGHT][U_FP50], cfg.repeats),
-		  true, median(res[V_PACED][U_FP50], cfg.repeats));
-	bench_row("urgent_push_light_fault_p99_us", "us", true,
-		  true, median(res[V_LIGHT][U_FP99], cfg.repeats),
-		  true, median(res[V_PACED][U_FP99], cfg.repeats));
-	bench_row("urgent_push_1ch_fault_p50_us", "us", true,
-		  true, median(res[V_ONE][U_FP50], cfg.repeats),
-		  true, median(res[V_PACED][U_FP50], cfg.repeats));
-	bench_row("urgent_push_1ch_fault_p99_us", "us", true,
-		  true, median(res[V_ONE][U_FP99], cfg.repeats),
-		  true, median(res[V_PACED][U_FP99], cfg.repeats));
-	bench_row("urgent_push_1ch_mibs", "MiB/s", false,
-		  true, median(res[V_ONE][U_MIBS], cfg.repeats),
-		  true, median(tcp, cfg.repeats));
+	for (k = 0; k < (int)ARRAY_SIZE(urgent_rows); k++) {
+		const struct urgent_row *u = &urgent_rows[k];
+
+		bench_row(u->name, u->metric == U_MIBS ? "MiB/s" : "us",
+			  u->metric != U_MIBS, true,
+			  median(res[u->variant][u->metric], cfg.repeats), true,
+			  u->base < 0 ? median(tcp, cfg.repeats) :
+			  median(res[u->base][u->metric], cfg.repeats));
+	}
 }
 
 /*
