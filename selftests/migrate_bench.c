@@ -663,6 +663,8 @@ static void test_switchover_256m(struct pca_test_ctx *t)
 		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
 	pca_t_diag(t, "%u MiB, netem \"%s\", 2 precopy rounds, 2 writers at 2000 pages/s, downtime target 20 ms, %d runs per backend",
 		   SW_MIB, NET_FAST, cfg.sw_repeats);
+	pca_t_diag(t, "switchover_%um_prepause rows: \"module\" = the module with the discard before the pause (the default), \"uffd\" = the module without it",
+		   SW_MIB);
 	for (i = 0; i < cfg.sw_repeats; i++) {
 		int first_uffd = i % 2;
 
