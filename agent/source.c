@@ -1392,6 +1392,16 @@ static int precopy(struct src *s, uint64_t *threshold)
 	return 0;
 }
 
+/* The send set as a bitmap on the wire (little-endian words) in @bm. */
+static void pending_to_wire(struct src *s, uint64_t *bm)
+{
+	uint64_t i;
+
+	for (i = 0; i < s->words; i++)
+		bm[i] = __atomic_load_n(&s->pending[i], __ATOMIC_RELAXED);
+	mig_bitmap_to_le(bm, s->words);
+}
+
 /*
  * The discard before the pause (wire.h, MIG_MSG_PREPAUSE): the dirty log
  * read once more while the VMM runs, sent as a bitmap; the destination
@@ -1403,7 +1413,7 @@ static int precopy(struct src *s, uint64_t *threshold)
  */
 static int prepause_discard(struct src *s, uint64_t threshold)
 {
-	uint64_t named, t0 = mig_now_ns(), deadline, *bm, i;
+	uint64_t named, t0 = mig_now_ns(), deadline, *bm;
 	int ret, broken, dummy = 0;
 
 	if (s->cfg->no_prepause_discard || s->cfg->no_postcopy ||
@@ -1419,9 +1429,7 @@ static int prepause_discard(struct src *s, uint64_t threshold)
 	bm = malloc(s->words * sizeof(*bm));
 	if (!bm)
 		return 0;
-	for (i = 0; i < s->words; i++)
-		bm[i] = __atomic_load_n(&s->pending[i], __ATOMIC_RELAXED);
-	mig_bitmap_to_le(bm, s->words);
+	pending_to_wire(s, bm);
 	pthread_mutex_lock(&s->lock);
 	s->prepause_done = 0;
 	pthread_mutex_unlock(&s->lock);
@@ -1581,12 +1589,7 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 			if (!ret)
 				ret = end_channels(s);
 			if (!ret) {
-				uint64_t i;
-
-				for (i = 0; i < s->words; i++)
-					bm[i] = __atomic_load_n(&s->pending[i],
-								__ATOMIC_RELAXED);
-				mig_bitmap_to_le(bm, s->words);
+				pending_to_wire(s, bm);
 				ret = ctrl_send(s, MIG_MSG_SWITCHOVER, 0,
 						mig_bitmap_weight(s->pending,
 								  s->words),
