@@ -1326,6 +1326,9 @@ static int dirty_count(struct src *s, uint64_t *count)
 				PCA_DIRTY_COUNT_ONLY, NULL, 0, count);
 }
 
+/* pages left that count as converged however slow the link */
+#define PRECOPY_MIN_THRESHOLD	64
+
 static int precopy(struct src *s, uint64_t *threshold)
 {
 	uint64_t t_round = mig_now_ns(), t0 = t_round;
@@ -1364,7 +1367,8 @@ static int precopy(struct src *s, uint64_t *threshold)
 		now = mig_now_ns();
 		bw = (get(&s->bytes) - b0) * 1000000000ULL /
 		     MIG_MAX(now - t_round, 1);
-		*threshold = MIG_MAX(64, bw / (s->psz + sizeof(struct mig_hdr)) *
+		*threshold = MIG_MAX(PRECOPY_MIN_THRESHOLD,
+				     bw / (s->psz + sizeof(struct mig_hdr)) *
 				     s->cfg->downtime_ms / 1000);
 		ret = dirty_count(s, &left);
 		if (ret) {
@@ -1646,6 +1650,21 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 	return ret;
 }
 
+/*
+ * How many pages the switchover may send while paused, from precopy's
+ * @threshold (what the last round's bandwidth sends in --downtime-ms):
+ * half of it.  The other half is for what every switchover costs besides
+ * the copy (the VMM's pause and resume, the last read of the dirty log,
+ * the channel ends and the bitmap); a copy of the whole budget overshot
+ * the target by those.  What is left above it goes to postcopy, most of
+ * it made missing before the pause.  Never below the convergence floor.
+ */
+static uint64_t stopcopy_limit(uint64_t threshold)
+{
+	return MIG_MAX(MIG_MIN(threshold, PRECOPY_MIN_THRESHOLD),
+		       threshold / 2);
+}
+
 static int migrate(struct src *s)
 {
 	uint64_t threshold = 0;
@@ -1653,6 +1672,7 @@ static int migrate(struct src *s)
 
 	if (s->max_rounds) {
 		ret = precopy(s, &threshold);
+		threshold = stopcopy_limit(threshold);
 		if (!ret)
 			ret = prepause_discard(s, threshold);
 		if (ret)
