@@ -473,6 +473,12 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * urgent_push_1ch_*: the default data channels, one instead of four (the
  * destination's mig_config.channels), against the default: how much of
  * the queue the number of BBR flows makes.
+ * urgent_push_vegas_*, urgent_push_lp_*: the data channels with a
+ * delay-based congestion control, vegas (a few packets queued per flow)
+ * and lp (TCP-LP: yields as soon as the one-way delay grows), against the
+ * default: whether a push that backs off on queueing delay leaves the
+ * bottleneck to the urgent pages.  urgent_push_vegas_1ch_*: vegas on one
+ * data channel, so that one flow's few packets are all that is queued.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
 #define URGENT_LINK_BPS	(40000000 / 8)
@@ -481,9 +487,13 @@ static void test_tls_precopy(struct pca_test_ctx *t)
 #define URGENT_LIGHT_PCT 10
 
 enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
-enum { V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_ONE, V_NR };
+enum {
+	V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_ONE, V_VEGAS, V_LP,
+	V_VEGAS_ONE, V_NR
+};
 static const char *const variant_name[] = {
-	"paced", "legacy", "capped", "cubic", "light", "1ch",
+	"paced", "legacy", "capped", "cubic", "light", "1ch", "vegas", "lp",
+	"vegas1",
 };
 
 static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
@@ -503,7 +513,11 @@ static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
 				   URGENT_CAP_PCT) / 100;
 	if (variant == V_CUBIC)
 		o.push_cc = "cubic";
-	if (variant == V_ONE)
+	if (variant == V_VEGAS || variant == V_VEGAS_ONE)
+		o.push_cc = "vegas";
+	if (variant == V_LP)
+		o.push_cc = "lp";
+	if (variant == V_ONE || variant == V_VEGAS_ONE)
 		o.channels = 1;
 	/*
 	 * A quarter of the region: the light push takes most of it to
@@ -556,6 +570,15 @@ static const struct urgent_row {
 	{ "urgent_push_1ch_fault_p50_us", V_ONE, U_FP50, V_PACED },
 	{ "urgent_push_1ch_fault_p99_us", V_ONE, U_FP99, V_PACED },
 	{ "urgent_push_1ch_mibs", V_ONE, U_MIBS, -1 },
+	{ "urgent_push_vegas_fault_p50_us", V_VEGAS, U_FP50, V_PACED },
+	{ "urgent_push_vegas_fault_p99_us", V_VEGAS, U_FP99, V_PACED },
+	{ "urgent_push_vegas_mibs", V_VEGAS, U_MIBS, -1 },
+	{ "urgent_push_lp_fault_p50_us", V_LP, U_FP50, V_PACED },
+	{ "urgent_push_lp_fault_p99_us", V_LP, U_FP99, V_PACED },
+	{ "urgent_push_lp_mibs", V_LP, U_MIBS, -1 },
+	{ "urgent_push_vegas_1ch_fault_p50_us", V_VEGAS_ONE, U_FP50, V_PACED },
+	{ "urgent_push_vegas_1ch_fault_p99_us", V_VEGAS_ONE, U_FP99, V_PACED },
+	{ "urgent_push_vegas_1ch_mibs", V_VEGAS_ONE, U_MIBS, -1 },
 };
 
 static void test_urgent_push(struct pca_test_ctx *t)
@@ -570,7 +593,7 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
 	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
 		   URGENT_CAP_PCT);
-	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4)",
+	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4); urgent_push_vegas, _lp and _vegas_1ch rows: \"module\" = that congestion control (on one channel), \"uffd\" = the default",
 		   URGENT_LIGHT_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < V_NR; k++) {
