@@ -1415,7 +1415,7 @@ static void pending_to_wire(struct src *s, uint64_t *bm)
  * effort: a broken connection, or no answer within --io-timeout-ms, and
  * the switchover does it all.
  */
-static int prepause_discard(struct src *s, uint64_t threshold)
+static int prepause_discard(struct src *s, uint64_t copy_max)
 {
 	uint64_t named, t0 = mig_now_ns(), deadline, *bm;
 	int ret, broken, dummy = 0;
@@ -1428,7 +1428,7 @@ static int prepause_discard(struct src *s, uint64_t threshold)
 		return ret;
 	named = mig_bitmap_weight(s->pending, s->words);
 	/* sent while paused anyway: nothing to discard */
-	if (named <= threshold)
+	if (named <= copy_max)
 		return 0;
 	bm = malloc(s->words * sizeof(*bm));
 	if (!bm)
@@ -1539,7 +1539,7 @@ static void stop_tracking(struct src *s)
 	__atomic_store_n(&s->tracking, 0, __ATOMIC_RELEASE);
 }
 
-static int switchover_and_postcopy(struct src *s, uint64_t threshold)
+static int switchover_and_postcopy(struct src *s, uint64_t copy_max)
 {
 	int need_switchover = 1, told = 0, ret;
 	uint64_t left, *bm, t_paused;
@@ -1572,7 +1572,7 @@ static int switchover_and_postcopy(struct src *s, uint64_t threshold)
 	}
 	left = mig_bitmap_weight(s->pending, s->words);
 	if (left && s->max_rounds &&
-	    (s->cfg->no_postcopy || left <= threshold)) {
+	    (s->cfg->no_postcopy || left <= copy_max)) {
 		ret = run_pass_retry(s, PASS_SEND, KIND_STOPCOPY,
 				     &need_switchover);
 		if (ret) {
@@ -1667,18 +1667,18 @@ static uint64_t stopcopy_limit(uint64_t threshold)
 
 static int migrate(struct src *s)
 {
-	uint64_t threshold = 0;
+	uint64_t threshold = 0, copy_max = 0;
 	int ret;
 
 	if (s->max_rounds) {
 		ret = precopy(s, &threshold);
-		threshold = stopcopy_limit(threshold);
+		copy_max = stopcopy_limit(threshold);
 		if (!ret)
-			ret = prepause_discard(s, threshold);
+			ret = prepause_discard(s, copy_max);
 		if (ret)
 			return ret;
 	}
-	ret = switchover_and_postcopy(s, threshold);
+	ret = switchover_and_postcopy(s, copy_max);
 	if (ret)
 		return ret;
 	if (s->switched && s->t_switched > s->t_pause)
