@@ -578,7 +578,7 @@ enum {
 	OPT_KEEP_PAUSED, OPT_HELP, OPT_TLS_CREDS, OPT_TLS_PSK, OPT_TLS_PEER,
 	OPT_INSECURE, OPT_NO_KTLS, OPT_WAIT_RUNNING, OPT_DEAD_AFTER,
 	OPT_NO_RECV_IN_PLACE, OPT_PUSH_MAX_RATE, OPT_CONGESTION,
-	OPT_NO_PREPAUSE,
+	OPT_NO_PREPAUSE, OPT_POSTCOPY_CC, OPT_POSTCOPY_CHANNELS,
 };
 
 static const struct option mig_opts[] = {
@@ -617,6 +617,8 @@ static const struct option mig_opts[] = {
 	{ "no-recv-in-place", no_argument, NULL, OPT_NO_RECV_IN_PLACE },
 	{ "push-max-rate", required_argument, NULL, OPT_PUSH_MAX_RATE },
 	{ "congestion", required_argument, NULL, OPT_CONGESTION },
+	{ "postcopy-congestion", required_argument, NULL, OPT_POSTCOPY_CC },
+	{ "postcopy-channels", required_argument, NULL, OPT_POSTCOPY_CHANNELS },
 	{ "no-prepause-discard", no_argument, NULL, OPT_NO_PREPAUSE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -652,6 +654,12 @@ static const char source_help[] =
 "  --congestion NAME        the data channels' TCP congestion control\n"
 "                           (default bbr, or the system's where the kernel\n"
 "                           lacks it); system: the system's\n"
+"  --postcopy-congestion NAME\n"
+"                           the push's congestion control once the\n"
+"                           destination runs the guest (default vegas: it\n"
+"                           queues little in front of urgent pages); same:\n"
+"                           keep the data channels'\n"
+"  --postcopy-channels N    data channels that push then (1; 0: all)\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
@@ -814,6 +822,8 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 	case OPT_NO_PREPAUSE:
 	case OPT_PUSH_MAX_RATE:
 	case OPT_CONGESTION:
+	case OPT_POSTCOPY_CC:
+	case OPT_POSTCOPY_CHANNELS:
 	case OPT_ROUNDS:
 	case OPT_DOWNTIME:
 		return src ? NULL : "source";
@@ -844,18 +854,20 @@ static const char *option_kind_missing(const struct mcli *m, int opt)
 }
 
 /*
- * --congestion NAME: "system" keeps the system's; any other name must be
- * one this kernel can set on a socket now (a module it loads on demand
- * counts), so that a typo is an error here, not a quiet fallback later.
+ * --congestion NAME: "system" keeps the system's; --postcopy-congestion
+ * NAME: "same" keeps --congestion's.  Any other name must be one this
+ * kernel can set on a socket now (a module it loads on demand counts),
+ * so that a typo is an error here, not a quiet fallback later.
  */
-static int parse_congestion(const char *name, const char *arg,
-			    const char **cc)
+static int parse_congestion(const char *name, const char *oname,
+			    const char *arg, const char **cc)
 {
+	const char *keep = strcmp(oname, "congestion") ? "same" : "system";
 	char avail[256] = "", msg[512];
 	int err;
 	FILE *f;
 
-	if (!strcmp(arg, "system")) {
+	if (!strcmp(arg, keep)) {
 		*cc = NULL;
 		return 0;
 	}
@@ -873,8 +885,10 @@ static int parse_congestion(const char *name, const char *arg,
 		fclose(f);
 	}
 	snprintf(msg, sizeof(msg),
-		 "--congestion %%s: not available here (%s); this kernel has %s, or pass system for the system's",
-		 strerror(-err), *avail ? avail : "(unknown)");
+		 "--%s %%s: not available here (%s); this kernel has %s, or pass %s",
+		 oname, strerror(-err), *avail ? avail : "(unknown)",
+		 strcmp(keep, "same") ? "system for the system's" :
+		 "same to keep the data channels'");
 	return cmd_usage(name, msg, arg);
 }
 
@@ -978,7 +992,17 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 			m->cfg.push_max_rate = v;
 			break;
 		case OPT_CONGESTION:
-			ret = parse_congestion(name, optarg, &m->cfg.push_cc);
+			ret = parse_congestion(name, oname, optarg,
+					       &m->cfg.push_cc);
+			break;
+		case OPT_POSTCOPY_CC:
+			ret = parse_congestion(name, oname, optarg,
+					       &m->cfg.postcopy_cc);
+			break;
+		case OPT_POSTCOPY_CHANNELS:
+			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,
+					&v);
+			m->cfg.postcopy_channels = v;
 			break;
 		case OPT_CHANNELS:
 			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,

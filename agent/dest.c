@@ -391,15 +391,21 @@ static void count_rx(struct dst *d, uint64_t page)
 		add(&d->refetched, 1);
 }
 
-/* Check a page record; the page number or -EPROTO. */
-static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan)
+/*
+ * Check a page record from data channel @chan (-1: the preempt channel);
+ * the page number or -EPROTO.  Before its END_PRECOPY (@striped) a data
+ * channel carries only its stripe, so that the copies of a page arrive in
+ * order; after it pages are final and come on any channel.
+ */
+static int64_t check_page(struct dst *d, const struct mig_rec *r, int chan,
+			  int striped)
 {
 	uint64_t page = r->offset / d->psz;
 
 	if (r->offset % d->psz || page >= d->pages ||
 	    (r->flags & ~(MIG_PAGE_ZERO | MIG_PAGE_URGENT)) ||
 	    r->len != ((r->flags & MIG_PAGE_ZERO) ? 0 : d->psz) ||
-	    (chan >= 0 && (page / 64) % d->nch != (unsigned int)chan)) {
+	    (striped && (page / 64) % d->nch != (unsigned int)chan)) {
 		mig_logf(d->hk, MIG_LOG_ERROR,
 			 "bad page record on %s channel: offset %llu flags %#x length %u",
 			 chan >= 0 ? "a data" : "the preempt",
@@ -646,7 +652,7 @@ static void *data_thread(void *arg)
 			ret = -EPROTO;
 			break;
 		}
-		page = check_page(d, &r, ch->idx);
+		page = check_page(d, &r, ch->idx, !post);
 		if (page < 0) {
 			ret = page;
 			break;
@@ -766,7 +772,7 @@ static void *preempt_thread(void *arg)
 			ret = -EPROTO;
 			break;
 		}
-		page = check_page(d, &r, -1);
+		page = check_page(d, &r, -1, 0);
 		if (page < 0) {
 			ret = page;
 			break;

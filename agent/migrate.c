@@ -47,6 +47,8 @@ void mig_config_init(struct mig_config *cfg)
 	cfg->dead_after_ms = MIG_DEFAULT_DEAD_AFTER_MS;
 	cfg->push_cc = MIG_DEFAULT_PUSH_CC;
 	cfg->push_lowat = MIG_DEFAULT_PUSH_LOWAT;
+	cfg->postcopy_cc = MIG_DEFAULT_POSTCOPY_CC;
+	cfg->postcopy_channels = MIG_DEFAULT_POSTCOPY_CHANNELS;
 	cfg->connect_timeout_ms = MIG_DEFAULT_CONNECT_TIMEOUT_MS;
 	cfg->recover_timeout_ms = MIG_DEFAULT_RECOVER_TIMEOUT_MS;
 	cfg->max_rounds = MIG_DEFAULT_MAX_ROUNDS;

@@ -25,6 +25,8 @@
 #define MIG_DEFAULT_DEAD_AFTER_MS	1000
 #define MIG_DEFAULT_PUSH_CC		"bbr"
 #define MIG_DEFAULT_PUSH_LOWAT		(128 << 10)
+#define MIG_DEFAULT_POSTCOPY_CC		"vegas"
+#define MIG_DEFAULT_POSTCOPY_CHANNELS	1
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -224,6 +226,20 @@ struct mig_config {
 	 */
 	uint64_t push_max_rate;
 	/*
+	 * The push once the destination runs the guest: postcopy_channels
+	 * of the data channels carry it (default 1; 0: all of them, the
+	 * others idle), with congestion control postcopy_cc (default
+	 * "vegas", set on each pushing channel when postcopy starts; NULL
+	 * or "": the channels keep push_cc; ignored where the kernel lacks
+	 * it, with an info line).  From then on every fault waits for an
+	 * urgent page that shares the link's bottleneck with the push: one
+	 * delay-based flow keeps only a few packets queued there, four
+	 * BBR flows about two bandwidth-delay products each.
+	 * push_max_rate is then shared by the pushing channels.
+	 */
+	const char *postcopy_cc;
+	unsigned int postcopy_channels;
+	/*
 	 * Mutual TLS 1.3.  tls_peer: X.509: the name the peer's
 	 * certificate must carry (destination: default the host of addr;
 	 * source: default any certificate of the CA); PSK: the identity
@@ -334,6 +350,13 @@ struct mig_result {
 	 * that is not there), known from the start; "" if unknown.
 	 */
 	char push_cc[16];
+	/*
+	 * Source: the congestion control the postcopy push ran with, as the
+	 * kernel reports it for a pushing channel once set ("" before
+	 * postcopy), and how many data channels sent postcopy pages.
+	 */
+	char postcopy_cc[16];
+	unsigned int postcopy_pushers;
 	enum mig_tls_mode tls;
 	unsigned int tls_ktls;		/* connections in kernel TLS */
 	unsigned int tls_user;		/* connections in user-space TLS */

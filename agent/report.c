@@ -102,6 +102,10 @@ void mig_print_summary(FILE *f, const struct mig_result *r)
 	if (r->role == MIG_SOURCE && *r->push_cc)
 		fprintf(f, "  data channels   congestion control %.*s\n",
 			(int)sizeof(r->push_cc), r->push_cc);
+	if (r->role == MIG_SOURCE && *r->postcopy_cc)
+		fprintf(f, "  postcopy push   %u channel%s, congestion control %.*s\n",
+			r->postcopy_pushers, r->postcopy_pushers == 1 ? "" : "s",
+			(int)sizeof(r->postcopy_cc), r->postcopy_cc);
 	if (r->prepause_named)
 		fprintf(f, "  before pause    %" PRIu64 " pages named stale, %"
 			PRIu64 " copies made missing in %.1f ms, the VMM running\n",
@@ -223,6 +227,9 @@ void mig_print_json(FILE *f, const struct mig_result *r)
 		r->pages_present,
 		mig_tls_mode_name(r->tls), r->tls_ktls, r->tls_user);
 	json_str(f, r->push_cc);
+	fprintf(f, ", \"postcopy_pushers\": %u, \"postcopy_congestion\": ",
+		r->postcopy_pushers);
+	json_str(f, r->postcopy_cc);
 	fputs("}\n", f);
 }
 

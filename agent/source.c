@@ -132,6 +132,18 @@ struct src {
 	 */
 	const char *push_cc;
 	char cc[16];
+	/*
+	 * The postcopy push: post_cc, cfg->postcopy_cc where the kernel has
+	 * it (probed in setup), else NULL (the channels keep theirs); the
+	 * first post_nch data channels push, the others idle.  post_cc_used
+	 * (under lock): what a pushing channel reported once set;
+	 * post_pushers (atomic): a bit for each channel that sent a
+	 * postcopy page.
+	 */
+	const char *post_cc;
+	unsigned int post_nch;
+	char post_cc_used[16];
+	uint64_t post_pushers;
 	struct mig_tls *tls;	/* NULL: --insecure */
 
 	/* the lobby (below) */
@@ -339,25 +351,64 @@ static int send_pass(struct src_chan *ch, enum pass_kind kind)
 /* First word of this channel's stripe at or after word @w. */
 static uint64_t stripe_from(struct src_chan *ch, uint64_t w)
 {
-	unsigned int nch = ch->s->nch;
+	unsigned int np = ch->s->post_nch;
 
-	return w + (ch->idx + nch - w % nch) % nch;
+	return w + (ch->idx + np - w % np) % np;
+}
+
+/*
+ * A pushing channel's socket for postcopy: the postcopy congestion
+ * control (switching it on a connected socket restarts the new one from
+ * the connection's current window), and its share of the rate cap among
+ * the channels that push.
+ */
+static void postcopy_tune(struct src_chan *ch)
+{
+	struct src *s = ch->s;
+	int fd = s->conns.data[ch->idx];
+	char used[16] = "";
+	socklen_t len = sizeof(used) - 1;
+
+	if (s->post_cc &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, s->post_cc,
+		       strlen(s->post_cc)))
+		mig_logf(s->hk, MIG_LOG_INFO,
+			 "data channel %u: congestion control %s refused (%s)",
+			 ch->idx, s->post_cc, strerror(errno));
+	if (s->cfg->push_max_rate) {
+		/* the kernel takes an unsigned long */
+		unsigned long rate = s->cfg->push_max_rate / s->post_nch;
+
+		setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
+			   sizeof(rate));
+	}
+	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &len))
+		return;
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->post_cc_used, used, sizeof(used));
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
  * The background stream: this channel's words of pending, from the last
  * urgent request on, wrapping around, until a whole lap finds nothing.
+ * Only the first post_nch channels push; the words are striped among
+ * them.
  */
 static int background(struct src_chan *ch)
 {
 	struct src *s = ch->s;
-	uint64_t mine = (s->words + s->nch - 1 - ch->idx) / s->nch;
+	unsigned int np = s->post_nch;
+	uint64_t mine = (s->words + np - 1 - ch->idx) / np;
 	uint64_t k = ch->idx, empty = 0;
 	unsigned int seen = __atomic_load_n(&s->hint_gen, __ATOMIC_ACQUIRE);
 	int ret;
 
-	/* more channels than bitmap words: nothing is ours */
-	while (ch->idx < s->words && !mig_conns_broken(&s->conns)) {
+	if (ch->idx < np)
+		postcopy_tune(ch);
+	/* an idle channel, or more channels than bitmap words */
+	while (ch->idx < np && ch->idx < s->words &&
+	       !mig_conns_broken(&s->conns)) {
 		unsigned int g = __atomic_load_n(&s->hint_gen,
 						 __ATOMIC_ACQUIRE);
 		uint64_t w;
@@ -377,11 +428,13 @@ static int background(struct src_chan *ch)
 				ret = chan_flush(ch);
 			if (ret)
 				return ret;
+			__atomic_fetch_or(&s->post_pushers, 1ULL << ch->idx,
+					  __ATOMIC_RELAXED);
 			empty = 0;
 		} else if (++empty > mine) {
 			break;
 		}
-		k += s->nch;
+		k += np;
 	}
 	ret = chan_flush(ch);
 	if (ret)
@@ -1027,6 +1080,9 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 				s->nch = 1;
 			if (s->nch > MIG_MAX_CHANNELS)
 				s->nch = MIG_MAX_CHANNELS;
+			s->post_nch = s->cfg->postcopy_channels &&
+				      s->cfg->postcopy_channels < s->nch ?
+				      s->cfg->postcopy_channels : s->nch;
 		}
 		ret = send_welcome(s, fd);
 		if (ret) {
@@ -1704,20 +1760,37 @@ static void fill_result(struct src *s)
 	r->urgent_pages = get(&s->urgent_pages);
 	r->bytes_sent = get(&s->bytes);
 	memcpy(r->push_cc, s->cc, sizeof(r->push_cc));
+	pthread_mutex_lock(&s->lock);
+	memcpy(r->postcopy_cc, s->post_cc_used, sizeof(r->postcopy_cc));
+	pthread_mutex_unlock(&s->lock);
+	r->postcopy_pushers =
+		__builtin_popcountll(get(&s->post_pushers));
 	if (s->t_start)
 		r->total_ns = mig_now_ns() - s->t_start;
 }
 
 /*
- * The data channels' congestion control, once (a name the kernel lacks
- * may cost a modprobe, which a channel's handshake must not wait for),
- * after the lobby is up: a destination that connects meanwhile gets
- * heartbeats.
+ * The data channels' congestion control, and the postcopy push's, once
+ * (a name the kernel lacks may cost a modprobe, which a channel's
+ * handshake must not wait for), after the lobby is up: a destination
+ * that connects meanwhile gets heartbeats.
  */
 static void setup_cc(struct src *s)
 {
-	const char *cc = s->cfg->push_cc;
-	int ret = mig_cc_probe(cc, s->cc, sizeof(s->cc));
+	const char *cc = s->cfg->push_cc, *pcc = s->cfg->postcopy_cc;
+	int ret;
+
+	s->post_cc = NULL;
+	if (pcc && *pcc) {
+		ret = mig_cc_probe(pcc, NULL, 0);
+		if (ret)
+			mig_logf(s->hk, MIG_LOG_INFO,
+				 "congestion control %s not available (%s): the postcopy push keeps the data channels'",
+				 pcc, strerror(-ret));
+		else
+			s->post_cc = pcc;
+	}
+	ret = mig_cc_probe(cc, s->cc, sizeof(s->cc));
 
 	s->push_cc = ret ? NULL : cc;
 	if (ret)

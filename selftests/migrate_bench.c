@@ -43,6 +43,9 @@
  *	before, paced and capped below the link's rate, with cubic instead
  *	of BBR, or capped far below the link (a light push), and the
  *	stream's share of the link (see below).
+ * postcopy_push - "delay 1ms rate 1gbit", postcopy only, the module
+ *	backend both ways: the postcopy push on one vegas channel (the
+ *	default) against every channel pushing with BBR.
  *
  * switchover_256m - NET_FAST, a 256 MiB region, 2 precopy rounds with two
  *	writers at 2000 pages/s each and a 20 ms downtime target (the
@@ -159,9 +162,15 @@ static void opts(struct wl_opts *o, const char *netem, int precopy)
 	}
 }
 
-/* One migration; its figures into @v. */
-static void run_one(struct pca_test_ctx *t, const char *netem, int precopy,
-		    enum wl_uffd uffd, double *v)
+/*
+ * The postcopy push: the default (one channel, vegas), every channel with
+ * the data channels' BBR, every channel with vegas, one channel with BBR.
+ */
+enum { P_DEFAULT, P_ALL_BBR, P_ALL_VEGAS, P_ONE_BBR, P_NR };
+
+/* One migration with postcopy push @push; its figures into @v. */
+static void run_push(struct pca_test_ctx *t, const char *netem, int precopy,
+		     enum wl_uffd uffd, int push, double *v)
 {
 	const struct mig_result *d;
 	struct wl_result r;
@@ -170,10 +179,16 @@ static void run_one(struct pca_test_ctx *t, const char *netem, int precopy,
 
 	opts(&o, netem, precopy);
 	o.uffd = uffd;
+	if (push == P_ALL_BBR || push == P_ALL_VEGAS)
+		o.postcopy_channels = -1;
+	if (push == P_ALL_BBR || push == P_ONE_BBR)
+		o.postcopy_cc = "";
 	ret = wl_run(&o, &r);
 	d = &r.dst;
-	pca_t_diag(t, "%-6s %s total %.1f ms downtime %.1f ms faults %llu (remote %llu) fault p50/p99 %llu/%llu us touch p50/p99 %llu/%llu us (%llu) reconnects %llu",
+	pca_t_diag(t, "%-6s %s postcopy push %u x %s, total %.1f ms downtime %.1f ms faults %llu (remote %llu) fault p50/p99 %llu/%llu us touch p50/p99 %llu/%llu us (%llu) reconnects %llu",
 		   uffd ? "uffd" : "module", r.ok ? "OK" : "FAILED",
+		   r.src.postcopy_pushers,
+		   *r.src.postcopy_cc ? r.src.postcopy_cc : "?",
 		   d->total_ns / 1e6, d->downtime_ns / 1e6,
 		   (unsigned long long)d->faults,
 		   (unsigned long long)d->faults_remote,
@@ -193,6 +208,12 @@ static void run_one(struct pca_test_ctx *t, const char *netem, int precopy,
 	v[M_FP99] = d->lat_p99_ns / 1e3;
 	v[M_TP50] = r.touch_p50_ns / 1e3;
 	v[M_TP99] = r.touch_p99_ns / 1e3;
+}
+
+static void run_one(struct pca_test_ctx *t, const char *netem, int precopy,
+		    enum wl_uffd uffd, double *v)
+{
+	run_push(t, netem, precopy, uffd, P_DEFAULT, v);
 }
 
 static void scenario(struct pca_test_ctx *t, const char *tag,
@@ -237,6 +258,61 @@ static void test_fast_postcopy(struct pca_test_ctx *t)
 static void test_fast_precopy(struct pca_test_ctx *t)
 {
 	scenario(t, "fast_precopy", NET_FAST, 1);
+}
+
+/*
+ * postcopy_push: what the postcopy push on one vegas channel (the
+ * default) costs where the link is fast, against every channel pushing
+ * with BBR; postcopy only, NET_FAST, the module backend every way.
+ * Rows postcopy_push_fast_<metric>: "module" = the default, "uffd" =
+ * every channel with BBR.  postcopy_push_fast_all_vegas_<x> and
+ * _one_bbr_<x> (x = total_ms, fault_p50_us, fault_p99_us): every channel
+ * with vegas, and one channel with BBR, against every channel with BBR:
+ * which of the two changes costs or gains what.
+ */
+static void test_postcopy_push(struct pca_test_ctx *t)
+{
+	static const char *const tag[P_NR] = {
+		"default", "all_bbr", "all_vegas", "one_bbr",
+	};
+	static const int other[] = { M_TOTAL, M_FP50, M_FP99 };
+	double res[P_NR][M_NR][MAX_REPEATS], v[M_NR];
+	char name[64];
+	int i, k, m;
+
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK))
+		PCA_SKIP(t, "no iproute2 ip and tc in the guest");
+	pca_t_diag(t, "%u MiB, netem \"%s\", postcopy only, %d runs each; \"module\" = the postcopy push on one vegas channel (the default), or as the row says, \"uffd\" = on every channel with bbr; ratio > 1: \"module\" did better",
+		   cfg.mib, NET_FAST, cfg.repeats);
+	for (i = 0; i < cfg.repeats; i++) {
+		for (k = 0; k < P_NR; k++) {
+			/* rotate the order: none always goes first */
+			int push = (k + i) % P_NR;
+
+			run_push(t, NET_FAST, 0, 0, push, v);
+			for (m = 0; m < M_NR; m++)
+				res[push][m][i] = v[m];
+		}
+	}
+	for (m = 0; m < M_NR; m++) {
+		if (m == M_DOWN)
+			continue;
+		snprintf(name, sizeof(name), "postcopy_push_fast_%s",
+			 metrics[m].name);
+		bench_row(name, metrics[m].unit, true,
+			  true, median(res[P_DEFAULT][m], cfg.repeats),
+			  true, median(res[P_ALL_BBR][m], cfg.repeats));
+	}
+	for (k = P_ALL_VEGAS; k < P_NR; k++) {
+		for (i = 0; i < (int)ARRAY_SIZE(other); i++) {
+			m = other[i];
+			snprintf(name, sizeof(name), "postcopy_push_fast_%s_%s",
+				 tag[k], metrics[m].name);
+			bench_row(name, metrics[m].unit, true, true,
+				  median(res[k][m], cfg.repeats), true,
+				  median(res[P_ALL_BBR][m], cfg.repeats));
+		}
+	}
 }
 
 static void test_slow_postcopy(struct pca_test_ctx *t)
@@ -447,9 +523,10 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * (NET_URGENT), with the background stream running the whole time and
  * faults at 300 pages/s.  "module" = the data channels as the source
  * sets them up (push_cc, push_lowat: BBR paces at the bottleneck rate
- * and keeps its queue short), "uffd" = as before (the system's
- * congestion control, unsent bytes unlimited), both with the module
- * backend.  Rows: urgent_push_fault_p50_us and _p99_us (lower is
+ * and keeps its queue short; in postcopy one of them pushes, with vegas:
+ * postcopy_cc, postcopy_channels), "uffd" = as before (the system's
+ * congestion control, unsent bytes unlimited, every channel pushing),
+ * both with the module backend.  Rows: urgent_push_fault_p50_us and _p99_us (lower is
  * better), and urgent_push_mibs and urgent_push_legacy_mibs, what the
  * destination took in over the whole migration (handshakes and
  * switchover included) against plain TCP over the same link in the same
@@ -479,6 +556,10 @@ static void test_tls_precopy(struct pca_test_ctx *t)
  * default: whether a push that backs off on queueing delay leaves the
  * bottleneck to the urgent pages.  urgent_push_vegas_1ch_*: vegas on one
  * data channel, so that one flow's few packets are all that is queued.
+ * These variants keep their channels and congestion control through
+ * postcopy (postcopy_channels all, postcopy_cc as push_cc).
+ * urgent_push_allch_*: the push as before postcopy_cc and
+ * postcopy_channels (BBR on all four channels) against the default.
  */
 #define NET_URGENT	"delay 1ms rate 40mbit"
 #define URGENT_LINK_BPS	(40000000 / 8)
@@ -489,11 +570,11 @@ static void test_tls_precopy(struct pca_test_ctx *t)
 enum { U_FP50, U_FP99, U_MIBS, U_TCP, U_NR };
 enum {
 	V_PACED, V_LEGACY, V_CAPPED, V_CUBIC, V_LIGHT, V_ONE, V_VEGAS, V_LP,
-	V_VEGAS_ONE, V_NR
+	V_VEGAS_ONE, V_ALL, V_NR
 };
 static const char *const variant_name[] = {
 	"paced", "legacy", "capped", "cubic", "light", "1ch", "vegas", "lp",
-	"vegas1",
+	"vegas1", "allch",
 };
 
 static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
@@ -520,6 +601,14 @@ static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
 	if (variant == V_ONE || variant == V_VEGAS_ONE)
 		o.channels = 1;
 	/*
+	 * Every variant but the default and its caps keeps its data
+	 * channels through postcopy: what they set is what is measured.
+	 */
+	if (variant != V_PACED && variant != V_CAPPED && variant != V_LIGHT) {
+		o.postcopy_channels = -1;
+		o.postcopy_cc = "";
+	}
+	/*
 	 * A quarter of the region: the light push takes most of it to
 	 * faults at 300 pages/s, which would take four times as long.
 	 */
@@ -534,9 +623,11 @@ static void urgent_run(struct pca_test_ctx *t, int variant, int probe,
 	v[U_MIBS] = d->total_ns ? d->bytes_received / 1048576.0 /
 		    (d->total_ns / 1e9) : 0;
 	v[U_TCP] = r.tcp_mibs;
-	pca_t_diag(t, "%-6s %s cc %s total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
+	pca_t_diag(t, "%-6s %s cc %s, postcopy %u x %s, total %.1f ms faults %llu (remote %llu) fault p50/p99 %.0f/%.0f us touch p50/p99 %llu/%llu us, %.2f MiB/s (plain TCP %.2f) reconnects %llu",
 		   variant_name[variant], r.ok ? "OK" : "FAILED",
 		   r.have_src && *r.src.push_cc ? r.src.push_cc : "?",
+		   r.src.postcopy_pushers,
+		   *r.src.postcopy_cc ? r.src.postcopy_cc : "?",
 		   d->total_ns / 1e6, (unsigned long long)d->faults,
 		   (unsigned long long)d->faults_remote, v[U_FP50], v[U_FP99],
 		   (unsigned long long)(r.touch_p50_ns / 1000),
@@ -579,6 +670,9 @@ static const struct urgent_row {
 	{ "urgent_push_vegas_1ch_fault_p50_us", V_VEGAS_ONE, U_FP50, V_PACED },
 	{ "urgent_push_vegas_1ch_fault_p99_us", V_VEGAS_ONE, U_FP99, V_PACED },
 	{ "urgent_push_vegas_1ch_mibs", V_VEGAS_ONE, U_MIBS, -1 },
+	{ "urgent_push_allch_fault_p50_us", V_ALL, U_FP50, V_PACED },
+	{ "urgent_push_allch_fault_p99_us", V_ALL, U_FP99, V_PACED },
+	{ "urgent_push_allch_mibs", V_ALL, U_MIBS, -1 },
 };
 
 static void test_urgent_push(struct pca_test_ctx *t)
@@ -593,7 +687,7 @@ static void test_urgent_push(struct pca_test_ctx *t)
 		   2 * 2.0 + 4096 * 8 / 40e6 * 1e3 + 2);
 	pca_t_diag(t, "urgent_push rows: \"module\" = paced data channels, \"uffd\" = as before; _mibs rows: \"uffd\" = plain TCP over the same link; urgent_push_capped rows: \"module\" = paced and capped at %d %% of the link, \"uffd\" = paced",
 		   URGENT_CAP_PCT);
-	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4); urgent_push_vegas, _lp and _vegas_1ch rows: \"module\" = that congestion control (on one channel), \"uffd\" = the default",
+	pca_t_diag(t, "urgent_push_cubic rows: \"module\" = cubic, \"uffd\" = the default (bbr), both with the unsent-bytes limit; urgent_push_light rows: \"module\" = the push capped at %d %% of the link, \"uffd\" = the default; urgent_push_1ch rows: \"module\" = one data channel, \"uffd\" = the default (4); urgent_push_vegas, _lp and _vegas_1ch rows: \"module\" = that congestion control (on one channel), \"uffd\" = the default; urgent_push_allch rows: \"module\" = bbr on every channel in postcopy, \"uffd\" = the default (one vegas channel)",
 		   URGENT_LIGHT_PCT);
 	for (i = 0; i < cfg.repeats; i++) {
 		for (k = 0; k < V_NR; k++) {
@@ -908,6 +1002,8 @@ static void test_discard_stale(struct pca_test_ctx *t)
 
 PCA_TEST_F(fast_postcopy, test_fast_postcopy, MIG_FEATURES,
 	 .timeout = 60)
+PCA_TEST_F(postcopy_push, test_postcopy_push, MIG_FEATURES,
+	   .timeout = 1800)
 PCA_TEST_F(fast_precopy, test_fast_precopy, MIG_FEATURES,
 	 .timeout = 60)
 PCA_TEST_F(slow_postcopy, test_slow_postcopy, MIG_FEATURES,

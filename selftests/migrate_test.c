@@ -2789,6 +2789,72 @@ static void test_congestion(struct pca_test_ctx *t)
 		   "push_cc nosuch: %s", r.src.push_cc);
 }
 
+/*
+ * The postcopy push (--json "postcopy_pushers" and
+ * "postcopy_congestion", mig_result.postcopy_*): by default one data
+ * channel of four pushes once the destination runs the guest, with vegas
+ * where the kernel has it (else the channels' own); --postcopy-channels
+ * 0 and --postcopy-congestion same: all four, with the channels' own;
+ * the engine with two channels and reno: those.  A name the kernel lacks
+ * is a usage error for the agent.
+ */
+static void test_postcopy_push(struct pca_test_ctx *t)
+{
+	char *nosuch[] = { "/bin/postcopy-agent", "source", "--listen",
+			   "127.0.0.1:1", "--region-fd", "0", "--insecure",
+			   "--postcopy-congestion", "nosuch", NULL };
+	char text[1024], avail[256];
+	struct wl_result r;
+	struct wl_opts o;
+	int st;
+
+	if (access("/bin/postcopy-agent", X_OK))
+		PCA_SKIP(t, "no /bin/postcopy-agent");
+	st = fq_run(t, nosuch, "/tmp/migrate_test-pcc.out", text,
+		    sizeof(text));
+	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		   strstr(text, "--postcopy-congestion nosuch: not available"),
+		   "--postcopy-congestion nosuch: status %#x: %s", st, text);
+
+	/* postcopy only: every page but the faulted ones is pushed */
+	opts(&o, 4 * MiB);
+	o.rounds = 0;
+	o.dest_rate = 200;
+	o.agent = "/bin/postcopy-agent";
+	migrate_ok(t, &o, &r);
+	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
+		    avail, sizeof(avail));
+	pca_t_diag(t, "default: %u pushing, %s (data channels %s; available: %s)",
+		   r.src.postcopy_pushers, r.src.postcopy_cc, r.src.push_cc,
+		   avail);
+	PCA_EXPECT(t, r.have_src && r.src.postcopy_pushers == 1,
+		   "default: %u channels pushed", r.src.postcopy_pushers);
+	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, word_in(avail, "vegas") ?
+			      "vegas" : r.src.push_cc),
+		   "default postcopy congestion control %s (available: %s)",
+		   r.src.postcopy_cc, avail);
+
+	o.postcopy_channels = -1;
+	o.postcopy_cc = "";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src.postcopy_pushers == 4,
+		   "--postcopy-channels 0: %u channels pushed",
+		   r.src.postcopy_pushers);
+	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, r.src.push_cc),
+		   "--postcopy-congestion same: %s, data channels %s",
+		   r.src.postcopy_cc, r.src.push_cc);
+
+	o.agent = NULL;
+	o.postcopy_channels = 2;
+	o.postcopy_cc = "reno";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src.postcopy_pushers == 2,
+		   "postcopy_channels 2: %u channels pushed",
+		   r.src.postcopy_pushers);
+	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, "reno"),
+		   "postcopy_cc reno: %s", r.src.postcopy_cc);
+}
+
 static void test_qmp_refused(struct pca_test_ctx *t)
 {
 	struct fq_shared sh = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -3111,6 +3177,7 @@ PCA_TEST_F(source_agent_killed, test_source_agent_killed,
 PCA_TEST_F(netns_netem, test_netns_netem, PRECOPY, .timeout = 90)
 PCA_TEST_F(push_capped, test_push_capped, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(congestion, test_congestion, MIG_FEATURES, .timeout = 120)
+PCA_TEST_F(postcopy_push, test_postcopy_push, MIG_FEATURES, .timeout = 120)
 PCA_TEST_F(relay_writer, test_relay_writer, RELAY, .timeout = 90)
 PCA_TEST_F(relay_postcopy_only, test_relay_postcopy_only, RELAY,
 	 .timeout = 90)

@@ -1319,6 +1319,11 @@ static int run_inprocess(struct wl *w, const char *src_addr, int lfd)
 		sr.cfg.push_lowat = 0;
 	}
 	sr.cfg.push_max_rate = o->push_max_rate;
+	if (o->postcopy_cc)
+		sr.cfg.postcopy_cc = o->postcopy_cc;
+	if (o->postcopy_channels)
+		sr.cfg.postcopy_channels = o->postcopy_channels < 0 ? 0 :
+					   o->postcopy_channels;
 	if (o->dead_after_ms >= 0)
 		sr.cfg.dead_after_ms = o->dead_after_ms;
 	sr.cfg.connect_timeout_ms = wl_ms(30000);
@@ -1553,6 +1558,13 @@ static void json_result(const char *json, struct mig_result *r)
 		snprintf(r->push_cc, sizeof(r->push_cc), "%.*s",
 			 (int)strcspn(e, "\""), e);
 	}
+	r->postcopy_pushers = json_num(json, "postcopy_pushers", 1);
+	e = strstr(json, "\"postcopy_congestion\": \"");
+	if (e) {
+		e += strlen("\"postcopy_congestion\": \"");
+		snprintf(r->postcopy_cc, sizeof(r->postcopy_cc), "%.*s",
+			 (int)strcspn(e, "\""), e);
+	}
 	e = strstr(json, "\"error\": \"");
 	if (e) {
 		e += strlen("\"error\": \"");
@@ -1592,8 +1604,8 @@ static int wait_agent(struct agent_proc *a, int timeout_ms)
 /* Argument vectors of the two agents; @resume for a replacement. */
 struct agent_args {
 	char sid[16], did[16], rounds[16], down[16], chans[16], iot[16];
-	char rect[16], dead[16], id[2 * MIG_ID_LEN + 1], addr[64];
-	char *v[44];
+	char rect[16], dead[16], post_nch[16], id[2 * MIG_ID_LEN + 1], addr[64];
+	char *v[48];
 	int n;
 };
 
@@ -1674,6 +1686,14 @@ static void source_args(struct wl *w, struct agent_args *a)
 		arg_add(a, "--no-postcopy");
 	if (o->push_cc)
 		arg_opt(a, "--congestion", *o->push_cc ? o->push_cc : "system");
+	if (o->postcopy_cc)
+		arg_opt(a, "--postcopy-congestion",
+			*o->postcopy_cc ? o->postcopy_cc : "same");
+	if (o->postcopy_channels) {
+		snprintf(a->post_nch, sizeof(a->post_nch), "%d",
+			 o->postcopy_channels < 0 ? 0 : o->postcopy_channels);
+		arg_opt(a, "--postcopy-channels", a->post_nch);
+	}
 	if (o->no_prepause)
 		arg_add(a, "--no-prepause-discard");
 	args_finish(o, a);

@@ -108,6 +108,14 @@ struct wl_opts {
 	const char *push_cc;
 	uint64_t push_max_rate;		/* source: mig_config's (0: none) */
 	/*
+	 * The postcopy push: mig_config's postcopy_cc, or the agent's
+	 * --postcopy-congestion ("": keep push_cc, --postcopy-congestion
+	 * same; NULL: the default), and postcopy_channels (0: the default;
+	 * <0: all of them, --postcopy-channels 0).
+	 */
+	const char *postcopy_cc;
+	int postcopy_channels;
+	/*
 	 * With .netem: first send this many MiB over plain TCP from the
 	 * source's namespace to the destination's (one connection, the
 	 * system's congestion control), the link's ceiling for the same
