@@ -659,7 +659,10 @@ static const char source_help[] =
 "                           destination runs the guest (default vegas: it\n"
 "                           queues little in front of urgent pages); same:\n"
 "                           keep the data channels'\n"
-"  --postcopy-channels N    data channels that push then (1; 0: all)\n"
+"  --postcopy-channels auto|N\n"
+"                           data channels that push then (0: all); auto,\n"
+"                           the default: one, and all once this host's CPU\n"
+"                           rather than the link holds it back\n"
 "  --migration-id HEX       32 hex digits (default: random)\n"
 "  --connect-timeout-ms MS  wait this long for the destination (60000)\n"
 "  --io-timeout-ms MS       a peer silent this long is gone (30000); one\n"
@@ -1000,6 +1003,11 @@ static int parse_mig_opts(struct mcli *m, int argc, char **argv)
 					       &m->cfg.postcopy_cc);
 			break;
 		case OPT_POSTCOPY_CHANNELS:
+			if (!strcmp(optarg, "auto")) {
+				m->cfg.postcopy_channels =
+					MIG_POSTCOPY_CHANNELS_AUTO;
+				break;
+			}
 			ret = parse_num(name, oname, optarg, MIG_MAX_CHANNELS,
 					&v);
 			m->cfg.postcopy_channels = v;

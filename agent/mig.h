@@ -112,6 +112,19 @@ void mig_sock_tune(int fd, int io_timeout_ms, int nodelay);
  * (0: no limit).
  */
 void mig_sock_tune_push(int fd, const char *cc, unsigned int lowat);
+/*
+ * What holds a sending connection back, from TCP_INFO: app_limited, its
+ * latest delivery-rate sample was taken while the sender had too little
+ * queued to fill the congestion window (the sender's CPU, not the link);
+ * rwnd_limited_us, how long in all the receiver's window stopped it (the
+ * receiver's CPU).  0 or -errno.
+ */
+struct mig_push_limits {
+	int app_limited;
+	uint64_t rwnd_limited_us;
+};
+
+int mig_sock_push_limits(int fd, struct mig_push_limits *l);
 /* Accept one connection within @timeout_ms (<0: forever). */
 int mig_accept(int lfd, int timeout_ms, const int *abort, int *fd,
 	       char *peer, size_t peer_len);

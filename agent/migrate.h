@@ -26,7 +26,8 @@
 #define MIG_DEFAULT_PUSH_CC		"bbr"
 #define MIG_DEFAULT_PUSH_LOWAT		(128 << 10)
 #define MIG_DEFAULT_POSTCOPY_CC		"vegas"
-#define MIG_DEFAULT_POSTCOPY_CHANNELS	1
+#define MIG_POSTCOPY_CHANNELS_AUTO	0xffffffffu
+#define MIG_DEFAULT_POSTCOPY_CHANNELS	MIG_POSTCOPY_CHANNELS_AUTO
 #define MIG_DEFAULT_CONNECT_TIMEOUT_MS	60000
 #define MIG_DEFAULT_RECOVER_TIMEOUT_MS	60000
 #define MIG_DEFAULT_MAX_ROUNDS		10
@@ -227,8 +228,12 @@ struct mig_config {
 	uint64_t push_max_rate;
 	/*
 	 * The push once the destination runs the guest: postcopy_channels
-	 * of the data channels carry it (default 1; 0: all of them, the
-	 * others idle), with congestion control postcopy_cc (default
+	 * of the data channels carry it (0: all of them; the others idle),
+	 * by default (MIG_POSTCOPY_CHANNELS_AUTO) one, and every channel
+	 * once that one is app-limited (the sender's CPU, not the link,
+	 * holds it back, and no queue at the link's bottleneck delays
+	 * urgent pages; not with push_max_rate), with congestion control
+	 * postcopy_cc (default
 	 * "vegas", set on each pushing channel when postcopy starts; NULL
 	 * or "": the channels keep push_cc; ignored where the kernel lacks
 	 * it, with an info line).  From then on every fault waits for an

@@ -135,13 +135,17 @@ struct src {
 	/*
 	 * The postcopy push: post_cc, cfg->postcopy_cc where the kernel has
 	 * it (probed in setup), else NULL (the channels keep theirs); the
-	 * first post_nch data channels push, the others idle.  post_cc_used
+	 * first post_nch data channels push at first, the first post_active
+	 * now (all once the push widened: post_widen, widen_look()), the
+	 * others idle.  post_cc_used
 	 * (under lock): what a pushing channel reported once set;
 	 * post_pushers (atomic): a bit for each channel that sent a
 	 * postcopy page.
 	 */
 	const char *post_cc;
 	unsigned int post_nch;
+	unsigned int post_active;	/* under lock; read atomically */
+	int post_widen;
 	char post_cc_used[16];
 	uint64_t post_pushers;
 	struct mig_tls *tls;	/* NULL: --insecure */
@@ -348,11 +352,12 @@ static int send_pass(struct src_chan *ch, enum pass_kind kind)
 	return chan_flush(ch);
 }
 
-/* First word of this channel's stripe at or after word @w. */
-static uint64_t stripe_from(struct src_chan *ch, uint64_t w)
+/*
+ * First word of this channel's stripe at or after word @w, among @np
+ * pushing channels.
+ */
+static uint64_t stripe_from(struct src_chan *ch, uint64_t w, unsigned int np)
 {
-	unsigned int np = ch->s->post_nch;
-
 	return w + (ch->idx + np - w % np) % np;
 }
 
@@ -360,7 +365,7 @@ static uint64_t stripe_from(struct src_chan *ch, uint64_t w)
  * A pushing channel's socket for postcopy: the postcopy congestion
  * control (switching it on a connected socket restarts the new one from
  * the connection's current window), and its share of the rate cap among
- * the channels that push.
+ * the channels that push (with a cap the push never widens).
  */
 static void postcopy_tune(struct src_chan *ch)
 {
@@ -369,9 +374,11 @@ static void postcopy_tune(struct src_chan *ch)
 	char used[16] = "";
 	socklen_t len = sizeof(used) - 1;
 
+	/* not on the socket pair of user-space TLS: that one is no TCP */
 	if (s->post_cc &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, s->post_cc,
-		       strlen(s->post_cc)))
+		       strlen(s->post_cc)) &&
+	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
 		mig_logf(s->hk, MIG_LOG_INFO,
 			 "data channel %u: congestion control %s refused (%s)",
 			 ch->idx, s->post_cc, strerror(errno));
@@ -390,33 +397,114 @@ static void postcopy_tune(struct src_chan *ch)
 }
 
 /*
+ * How many channels push now, once this one is among them; 0 once the
+ * epoch broke.
+ */
+static unsigned int wait_pushing(struct src_chan *ch)
+{
+	struct src *s = ch->s;
+	unsigned int act = __atomic_load_n(&s->post_active, __ATOMIC_ACQUIRE);
+
+	if (ch->idx < act && !mig_conns_broken(&s->conns))
+		return act;
+	pthread_mutex_lock(&s->lock);
+	while (!s->conns.broken && ch->idx >= s->post_active)
+		mig_cond_wait_tick(&s->cond, &s->lock);
+	act = s->conns.broken ? 0 : s->post_active;
+	pthread_mutex_unlock(&s->lock);
+	return act;
+}
+
+/*
+ * The automatic push (mig_config.postcopy_channels
+ * MIG_POSTCOPY_CHANNELS_AUTO) starts on one channel and takes every
+ * channel once a host's CPU, not the link, holds that one back in
+ * WIDEN_SAMPLES looks in a row, WIDEN_LOOK_MS apart: the sender's (its
+ * rate samples are app-limited, taken with too little queued to fill the
+ * window) or the receiver's (its window stopped the sender for more than
+ * half of the time since the last look).  Then no queue at the link's
+ * bottleneck holds urgent pages back, and more channels, each with a
+ * thread on both sides, only add throughput.  A push that fills the link
+ * is neither: the unsent-bytes limit keeps its socket's queue full, and
+ * the receiver keeps up with the link.
+ */
+#define WIDEN_SAMPLES	5
+#define WIDEN_LOOK_MS	20
+
+struct widen {
+	uint64_t next_ns;
+	uint64_t rwnd_us;
+	unsigned int streak;
+};
+
+static void widen_look(struct src_chan *ch, struct widen *wd)
+{
+	struct src *s = ch->s;
+	struct mig_push_limits l;
+	uint64_t now = mig_now_ns();
+	int held;
+
+	if (now < wd->next_ns)
+		return;
+	if (mig_sock_push_limits(s->conns.data[ch->idx], &l)) {
+		wd->streak = 0;
+		wd->next_ns = now + WIDEN_LOOK_MS * 1000000ULL;
+		return;
+	}
+	held = l.app_limited ||
+	       (wd->next_ns && (l.rwnd_limited_us - wd->rwnd_us) * 1000 * 2 >
+			       now - wd->next_ns + WIDEN_LOOK_MS * 1000000ULL);
+	wd->rwnd_us = l.rwnd_limited_us;
+	wd->next_ns = now + WIDEN_LOOK_MS * 1000000ULL;
+	wd->streak = held ? wd->streak + 1 : 0;
+	if (wd->streak < WIDEN_SAMPLES)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->post_active = s->nch;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	mig_logf(s->hk, MIG_LOG_INFO,
+		 "postcopy push: on all %u data channels, as one is held back by %s CPU, not by the link",
+		 s->nch, l.app_limited ? "this host's" : "the destination's");
+}
+
+/*
  * The background stream: this channel's words of pending, from the last
  * urgent request on, wrapping around, until a whole lap finds nothing.
- * Only the first post_nch channels push; the words are striped among
- * them.
+ * Only the first post_active channels push; the words are striped among
+ * them, again when the push widens.
  */
 static int background(struct src_chan *ch)
 {
 	struct src *s = ch->s;
-	unsigned int np = s->post_nch;
-	uint64_t mine = (s->words + np - 1 - ch->idx) / np;
-	uint64_t k = ch->idx, empty = 0;
 	unsigned int seen = __atomic_load_n(&s->hint_gen, __ATOMIC_ACQUIRE);
+	struct widen wd = { 0 };
+	unsigned int np = 0;
+	uint64_t k = ch->idx, empty = 0, mine = 0;
 	int ret;
 
-	if (ch->idx < np)
-		postcopy_tune(ch);
-	/* an idle channel, or more channels than bitmap words */
-	while (ch->idx < np && ch->idx < s->words &&
-	       !mig_conns_broken(&s->conns)) {
-		unsigned int g = __atomic_load_n(&s->hint_gen,
-						 __ATOMIC_ACQUIRE);
+	for (;;) {
+		unsigned int act = wait_pushing(ch);
+		unsigned int g;
 		uint64_t w;
 
+		/* the epoch broke, or more channels than bitmap words */
+		if (!act || ch->idx >= s->words)
+			break;
+		if (act != np) {
+			if (!np)
+				postcopy_tune(ch);
+			np = act;
+			mine = (s->words + np - 1 - ch->idx) / np;
+			k = stripe_from(ch, k, np);
+			empty = 0;
+		}
+		g = __atomic_load_n(&s->hint_gen, __ATOMIC_ACQUIRE);
 		if (g != seen) {
 			seen = g;
 			k = stripe_from(ch, __atomic_load_n(&s->hint_word,
-							    __ATOMIC_RELAXED));
+							    __ATOMIC_RELAXED),
+					np);
 			empty = 0;
 		}
 		if (k >= s->words)
@@ -430,6 +518,8 @@ static int background(struct src_chan *ch)
 				return ret;
 			__atomic_fetch_or(&s->post_pushers, 1ULL << ch->idx,
 					  __ATOMIC_RELAXED);
+			if (s->post_widen && np < s->nch)
+				widen_look(ch, &wd);
 			empty = 0;
 		} else if (++empty > mine) {
 			break;
@@ -1014,6 +1104,24 @@ static int send_welcome(struct src *s, int fd)
  * (@resume 1, same id).  Others are answered with an error and the wait
  * goes on.
  */
+/*
+ * The channels that push in postcopy, from the destination's count:
+ * mig_config.postcopy_channels of them (0 or more than there are: all),
+ * or, by default (MIG_POSTCOPY_CHANNELS_AUTO), one that may widen to all
+ * (widen_look()), unless a rate cap limits the push on purpose.
+ */
+static void set_postcopy_channels(struct src *s)
+{
+	unsigned int want = s->cfg->postcopy_channels;
+
+	s->post_widen = want == MIG_POSTCOPY_CHANNELS_AUTO &&
+			!s->cfg->push_max_rate;
+	if (want == MIG_POSTCOPY_CHANNELS_AUTO)
+		want = 1;
+	s->post_nch = want && want < s->nch ? want : s->nch;
+	s->post_active = s->post_nch;
+}
+
 static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 {
 	for (;;) {
@@ -1080,9 +1188,7 @@ static int accept_control(struct src *s, uint64_t deadline_ns, int resume)
 				s->nch = 1;
 			if (s->nch > MIG_MAX_CHANNELS)
 				s->nch = MIG_MAX_CHANNELS;
-			s->post_nch = s->cfg->postcopy_channels &&
-				      s->cfg->postcopy_channels < s->nch ?
-				      s->cfg->postcopy_channels : s->nch;
+			set_postcopy_channels(s);
 		}
 		ret = send_welcome(s, fd);
 		if (ret) {

@@ -2795,12 +2795,14 @@ static void test_congestion(struct pca_test_ctx *t)
 
 /*
  * The postcopy push (--json "postcopy_pushers" and
- * "postcopy_congestion", mig_result.postcopy_*): by default one data
- * channel of four pushes once the destination runs the guest, with vegas
- * where the kernel has it (else the channels' own); --postcopy-channels
- * 0 and --postcopy-congestion same: all four, with the channels' own;
- * the engine with two channels and reno: those.  A name the kernel lacks
- * is a usage error for the agent.
+ * "postcopy_congestion", mig_result.postcopy_*): by default with vegas
+ * where the kernel has it (else the channels' own), on one data channel
+ * of four while the link holds it back (a 40 Mbit/s netem link between
+ * two namespaces), and on all four once the host's CPU does (loopback);
+ * --postcopy-channels 1 one, 0 and --postcopy-congestion same all four
+ * with the data channels' own; the engine's postcopy_channels 2 and
+ * postcopy_cc reno two with reno.  A name the kernel lacks is a usage
+ * error for the agent.
  */
 static void test_postcopy_push(struct pca_test_ctx *t)
 {
@@ -2821,22 +2823,30 @@ static void test_postcopy_push(struct pca_test_ctx *t)
 		   "--postcopy-congestion nosuch: status %#x: %s", st, text);
 
 	/* postcopy only: every page but the faulted ones is pushed */
-	opts(&o, 4 * MiB);
+	opts(&o, 16 * MiB);
 	o.rounds = 0;
 	o.dest_rate = 200;
 	o.agent = "/bin/postcopy-agent";
 	migrate_ok(t, &o, &r);
 	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
 		    avail, sizeof(avail));
-	pca_t_diag(t, "default: %u pushing, %s (data channels %s; available: %s)",
+	pca_t_diag(t, "loopback: %u pushing, %s (data channels %s; available: %s)",
 		   r.src.postcopy_pushers, r.src.postcopy_cc, r.src.push_cc,
 		   avail);
-	PCA_EXPECT(t, r.have_src && r.src.postcopy_pushers == 1,
-		   "default: %u channels pushed", r.src.postcopy_pushers);
+	PCA_EXPECT(t, r.have_src && r.src.postcopy_pushers == 4,
+		   "loopback: %u channels pushed, not all four",
+		   r.src.postcopy_pushers);
 	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, word_in(avail, "vegas") ?
 			      "vegas" : r.src.push_cc),
 		   "default postcopy congestion control %s (available: %s)",
 		   r.src.postcopy_cc, avail);
+
+	o.size = 4 * MiB;
+	o.postcopy_channels = 1;
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src.postcopy_pushers == 1,
+		   "--postcopy-channels 1: %u channels pushed",
+		   r.src.postcopy_pushers);
 
 	o.postcopy_channels = -1;
 	o.postcopy_cc = "";
@@ -2857,6 +2867,19 @@ static void test_postcopy_push(struct pca_test_ctx *t)
 		   r.src.postcopy_pushers);
 	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, "reno"),
 		   "postcopy_cc reno: %s", r.src.postcopy_cc);
+
+	/* a link slower than the CPU: the push stays on one channel */
+	if (access("/bin/tc", X_OK) || access("/bin/ip", X_OK)) {
+		pca_t_diag(t, "no iproute2 ip and tc: no slow link");
+		return;
+	}
+	o.postcopy_channels = 0;
+	o.postcopy_cc = NULL;
+	o.netem = "delay 1ms rate 40mbit";
+	migrate_ok(t, &o, &r);
+	PCA_EXPECT(t, r.src.postcopy_pushers == 1,
+		   "40 Mbit/s link: %u channels pushed",
+		   r.src.postcopy_pushers);
 }
 
 static void test_qmp_refused(struct pca_test_ctx *t)
