@@ -2739,35 +2739,57 @@ static int word_in(const char *list, const char *name)
  * error for the agent; the engine, given one, falls back to the
  * system's.
  */
-static void test_congestion(struct pca_test_ctx *t)
+/* The agent's source refuses congestion control "nosuch" for --@opt. */
+static void expect_cc_refused(struct pca_test_ctx *t, const char *opt)
 {
 	char *nosuch[] = { "/bin/postcopy-agent", "source", "--listen",
 			   "127.0.0.1:1", "--region-fd", "0", "--insecure",
-			   "--congestion", "nosuch", NULL };
-	char text[1024], avail[256], sys[64];
+			   NULL, "nosuch", NULL };
+	char arg[64], want[96], text[1024];
+	int st;
+
+	snprintf(arg, sizeof(arg), "--%s", opt);
+	snprintf(want, sizeof(want), "%s nosuch: not available", arg);
+	nosuch[7] = arg;
+	st = fq_run(t, nosuch, "/tmp/migrate_test-cc.out", text, sizeof(text));
+	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		   strstr(text, want), "%s nosuch: status %#x: %s", arg, st,
+		   text);
+}
+
+/*
+ * A postcopy-only migration of @size between two agents with their
+ * defaults, into @o and @r; then the congestion controls the kernel has
+ * into @avail (read after the run: setting one may load its module).
+ */
+static void agent_postcopy(struct pca_test_ctx *t, struct wl_opts *o,
+			   uint64_t size, struct wl_result *r, char *avail,
+			   size_t len)
+{
+	opts(o, size);
+	o->rounds = 0;
+	o->dest_rate = 200;
+	o->agent = "/bin/postcopy-agent";
+	migrate_ok(t, o, r);
+	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
+		    avail, len);
+}
+
+static void test_congestion(struct pca_test_ctx *t)
+{
+	char avail[256], sys[64];
 	struct wl_result r;
 	struct wl_opts o;
-	int st;
 
 	if (access("/bin/postcopy-agent", X_OK))
 		PCA_SKIP(t, "no /bin/postcopy-agent");
-	st = fq_run(t, nosuch, "/tmp/migrate_test-cc.out", text, sizeof(text));
-	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
-		   strstr(text, "--congestion nosuch: not available"),
-		   "--congestion nosuch: status %#x: %s", st, text);
+	expect_cc_refused(t, "congestion");
 	sysctl_text("/proc/sys/net/ipv4/tcp_congestion_control", sys,
 		    sizeof(sys));
 	PCA_ASSERT(t, *sys, "no net.ipv4.tcp_congestion_control");
 
 	/* the agent's default */
-	opts(&o, 4 * MiB);
-	o.rounds = 0;
-	o.dest_rate = 200;
-	o.agent = "/bin/postcopy-agent";
-	migrate_ok(t, &o, &r);
-	/* read after the run: setting bbr loads tcp_bbr where it exists */
-	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
-		    avail, sizeof(avail));
+	agent_postcopy(t, &o, 4 * MiB, &r, avail, sizeof(avail));
 	pca_t_diag(t, "available: %s; system's: %s; default used: %s",
 		   avail, sys, r.src.push_cc);
 	PCA_EXPECT(t, r.have_src &&
@@ -2806,30 +2828,16 @@ static void test_congestion(struct pca_test_ctx *t)
  */
 static void test_postcopy_push(struct pca_test_ctx *t)
 {
-	char *nosuch[] = { "/bin/postcopy-agent", "source", "--listen",
-			   "127.0.0.1:1", "--region-fd", "0", "--insecure",
-			   "--postcopy-congestion", "nosuch", NULL };
-	char text[1024], avail[256];
+	char avail[256];
 	struct wl_result r;
 	struct wl_opts o;
-	int st;
 
 	if (access("/bin/postcopy-agent", X_OK))
 		PCA_SKIP(t, "no /bin/postcopy-agent");
-	st = fq_run(t, nosuch, "/tmp/migrate_test-pcc.out", text,
-		    sizeof(text));
-	PCA_EXPECT(t, WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
-		   strstr(text, "--postcopy-congestion nosuch: not available"),
-		   "--postcopy-congestion nosuch: status %#x: %s", st, text);
+	expect_cc_refused(t, "postcopy-congestion");
 
 	/* postcopy only: every page but the faulted ones is pushed */
-	opts(&o, 16 * MiB);
-	o.rounds = 0;
-	o.dest_rate = 200;
-	o.agent = "/bin/postcopy-agent";
-	migrate_ok(t, &o, &r);
-	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
-		    avail, sizeof(avail));
+	agent_postcopy(t, &o, 16 * MiB, &r, avail, sizeof(avail));
 	pca_t_diag(t, "loopback: %u pushing, %s (data channels %s; available: %s)",
 		   r.src.postcopy_pushers, r.src.postcopy_cc, r.src.push_cc,
 		   avail);

@@ -1513,9 +1513,23 @@ static uint64_t json_num(const char *json, const char *key, double scale)
 	return (uint64_t)(strtod(p + strlen(pat), NULL) * scale);
 }
 
+/* The string of @key into @buf (up to its closing quote); unchanged if none. */
+static void json_text(const char *json, const char *key, char *buf,
+		      size_t len)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+	p = strstr(json, pat);
+	if (!p)
+		return;
+	p += strlen(pat);
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "\""), p);
+}
+
 static void json_result(const char *json, struct mig_result *r)
 {
-	const char *e;
 
 	r->ok = strstr(json, "\"ok\": true") != NULL;
 	r->pages = json_num(json, "pages", 1);
@@ -1552,25 +1566,11 @@ static void json_result(const char *json, struct mig_result *r)
 	r->sw_wait_ns = json_num(json, "switch_wait_ms", 1e6);
 	r->sw_discard_ns = json_num(json, "switch_discard_ms", 1e6);
 	r->sw_resume_ns = json_num(json, "switch_resume_ms", 1e6);
-	e = strstr(json, "\"congestion\": \"");
-	if (e) {
-		e += strlen("\"congestion\": \"");
-		snprintf(r->push_cc, sizeof(r->push_cc), "%.*s",
-			 (int)strcspn(e, "\""), e);
-	}
 	r->postcopy_pushers = json_num(json, "postcopy_pushers", 1);
-	e = strstr(json, "\"postcopy_congestion\": \"");
-	if (e) {
-		e += strlen("\"postcopy_congestion\": \"");
-		snprintf(r->postcopy_cc, sizeof(r->postcopy_cc), "%.*s",
-			 (int)strcspn(e, "\""), e);
-	}
-	e = strstr(json, "\"error\": \"");
-	if (e) {
-		e += strlen("\"error\": \"");
-		snprintf(r->error, sizeof(r->error), "%.*s",
-			 (int)strcspn(e, "\""), e);
-	}
+	json_text(json, "congestion", r->push_cc, sizeof(r->push_cc));
+	json_text(json, "postcopy_congestion", r->postcopy_cc,
+		  sizeof(r->postcopy_cc));
+	json_text(json, "error", r->error, sizeof(r->error));
 }
 
 static int cancelled_wl(const struct wl_opts *o)
