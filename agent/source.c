@@ -134,17 +134,16 @@ struct src {
 	char cc[16];
 	/*
 	 * The postcopy push: post_cc, cfg->postcopy_cc where the kernel has
-	 * it (probed in setup), else NULL (the channels keep theirs); the
+	 * it (probed in setup), else NULL (the channels keep theirs).  The
 	 * first post_nch data channels push at first, the first post_active
 	 * now (all once the push widened: post_widen, widen_look()), the
-	 * others idle.  post_cc_used
-	 * (under lock): what a pushing channel reported once set;
-	 * post_pushers (atomic): a bit for each channel that sent a
-	 * postcopy page.
+	 * others idle.  post_cc_used (under lock): what a pushing channel
+	 * reported once set; post_pushers (atomic): a bit for each channel
+	 * that sent a postcopy page.
 	 */
 	const char *post_cc;
 	unsigned int post_nch;
-	unsigned int post_active;	/* under lock; read atomically */
+	unsigned int post_active;	/* changed under lock, atomically */
 	int post_widen;
 	char post_cc_used[16];
 	uint64_t post_pushers;
@@ -460,7 +459,7 @@ static void widen_look(struct src_chan *ch, struct widen *wd)
 	if (wd->streak < WIDEN_SAMPLES)
 		return;
 	pthread_mutex_lock(&s->lock);
-	s->post_active = s->nch;
+	__atomic_store_n(&s->post_active, s->nch, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	mig_logf(s->hk, MIG_LOG_INFO,
