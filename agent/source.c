@@ -431,8 +431,8 @@ static unsigned int wait_pushing(struct src_chan *ch)
 #define WIDEN_LOOK_MS	20
 
 struct widen {
-	uint64_t next_ns;
-	uint64_t rwnd_us;
+	uint64_t last_ns;	/* the last look; 0 before the first */
+	uint64_t rwnd_us;	/* tcpi_rwnd_limited then */
 	unsigned int streak;
 };
 
@@ -443,18 +443,18 @@ static void widen_look(struct src_chan *ch, struct widen *wd)
 	uint64_t now = mig_now_ns();
 	int held;
 
-	if (now < wd->next_ns)
+	if (wd->last_ns && now - wd->last_ns < WIDEN_LOOK_MS * 1000000ULL)
 		return;
 	if (mig_sock_push_limits(s->conns.data[ch->idx], &l)) {
 		wd->streak = 0;
-		wd->next_ns = now + WIDEN_LOOK_MS * 1000000ULL;
+		wd->last_ns = now;
 		return;
 	}
 	held = l.app_limited ||
-	       (wd->next_ns && (l.rwnd_limited_us - wd->rwnd_us) * 1000 * 2 >
-			       now - wd->next_ns + WIDEN_LOOK_MS * 1000000ULL);
+	       (wd->last_ns && (l.rwnd_limited_us - wd->rwnd_us) * 2000 >
+			       now - wd->last_ns);
 	wd->rwnd_us = l.rwnd_limited_us;
-	wd->next_ns = now + WIDEN_LOOK_MS * 1000000ULL;
+	wd->last_ns = now;
 	wd->streak = held ? wd->streak + 1 : 0;
 	if (wd->streak < WIDEN_SAMPLES)
 		return;
