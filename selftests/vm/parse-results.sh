@@ -80,7 +80,7 @@ function flush_test(   p, f, s, note) {
 }
 function reset_test(n) {
 	tname = n; tp = tf = ts = tplan = 0; texit = "?"; ttime = "?"
-	ttimeout = 0; ttotals = ""; tnotok = ""; intest = 1
+	ttimeout = 0; ttotals = ""; tnotok = ""; tlogs = 0; intest = 1
 }
 function add_splat(l) {
 	if (l in seen) return
@@ -105,6 +105,9 @@ function test_line(l) {
 	else if (l ~ /^# Totals:/) ttotals = substr(l, 3)
 	else if (l ~ /^ok [0-9]+/) {
 		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++; else tp++
+	} else if (l ~ /^# [A-Za-z0-9_.-]+\.c:[0-9]+:/) {
+		# a failed check (TH_LOG: "file.c:line:test: what"), the first few
+		if (tlogs++ < 5) tnotok = tnotok "      " substr(l, 3) "\n"
 	} else if (l ~ /^not ok [0-9]+/) {
 		if (l ~ /# *[Ss][Kk][Ii][Pp]/) ts++
 		else { tf++; tnotok = tnotok "      " l "\n" }
