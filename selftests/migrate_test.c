@@ -2816,11 +2816,39 @@ static void test_congestion(struct pca_test_ctx *t)
 }
 
 /*
+ * Whether the automatic push widens depends on how busy both ends' CPUs
+ * were while it ran, which a loaded test host cannot promise for one
+ * short run: the migration runs up to PUSH_TRIES times, until @want
+ * channels pushed; a push that never widens, or always does, still fails.
+ */
+#define PUSH_TRIES	3
+
+static void expect_pushers(struct pca_test_ctx *t, const char *how,
+			   const struct wl_opts *o, struct wl_result *r,
+			   unsigned int want)
+{
+	int i;
+
+	for (i = 1; i <= PUSH_TRIES; i++) {
+		/* @r holds a first run already, or none */
+		if (i > 1 || !r->have_src)
+			migrate_ok(t, o, r);
+		pca_t_diag(t, "%s, run %d: %u channels pushed", how, i,
+			   r->src.postcopy_pushers);
+		if (r->have_src && r->src.postcopy_pushers == want)
+			return;
+	}
+	PCA_FAIL(t, "%s: %u channels pushed, not %u, in %d runs", how,
+		 r->src.postcopy_pushers, want, PUSH_TRIES);
+}
+
+/*
  * The postcopy push (--json "postcopy_pushers" and
  * "postcopy_congestion", mig_result.postcopy_*): by default with vegas
  * where the kernel has it (else the channels' own), on one data channel
  * of four while the link holds it back (a 40 Mbit/s netem link between
- * two namespaces), and on all four once the host's CPU does (loopback);
+ * two namespaces), and on all four once the host's CPU does (loopback;
+ * both within PUSH_TRIES runs);
  * --postcopy-channels 1 one, 0 and --postcopy-congestion same all four
  * with the data channels' own; the engine's postcopy_channels 2 and
  * postcopy_cc reno two with reno.  A name the kernel lacks is a usage
@@ -2838,16 +2866,14 @@ static void test_postcopy_push(struct pca_test_ctx *t)
 
 	/* postcopy only: every page but the faulted ones is pushed */
 	agent_postcopy(t, &o, 16 * MiB, &r, avail, sizeof(avail));
-	pca_t_diag(t, "loopback: %u pushing, %s (data channels %s; available: %s)",
-		   r.src.postcopy_pushers, r.src.postcopy_cc, r.src.push_cc,
-		   avail);
-	PCA_EXPECT(t, r.have_src && r.src.postcopy_pushers == 4,
-		   "loopback: %u channels pushed, not all four",
-		   r.src.postcopy_pushers);
-	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, word_in(avail, "vegas") ?
-			      "vegas" : r.src.push_cc),
+	pca_t_diag(t, "loopback: %s (data channels %s; available: %s)",
+		   r.src.postcopy_cc, r.src.push_cc, avail);
+	PCA_EXPECT(t, r.have_src &&
+		   !strcmp(r.src.postcopy_cc, word_in(avail, "vegas") ?
+			   "vegas" : r.src.push_cc),
 		   "default postcopy congestion control %s (available: %s)",
 		   r.src.postcopy_cc, avail);
+	expect_pushers(t, "loopback", &o, &r, 4);
 
 	o.size = 4 * MiB;
 	o.postcopy_channels = 1;
@@ -2884,10 +2910,8 @@ static void test_postcopy_push(struct pca_test_ctx *t)
 	o.postcopy_channels = 0;
 	o.postcopy_cc = NULL;
 	o.netem = "delay 1ms rate 40mbit";
-	migrate_ok(t, &o, &r);
-	PCA_EXPECT(t, r.src.postcopy_pushers == 1,
-		   "40 Mbit/s link: %u channels pushed",
-		   r.src.postcopy_pushers);
+	r.have_src = 0;
+	expect_pushers(t, "40 Mbit/s link", &o, &r, 1);
 }
 
 static void test_qmp_refused(struct pca_test_ctx *t)
