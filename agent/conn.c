@@ -107,8 +107,9 @@ int mig_heartbeat_every_ms(const struct mig_config *cfg)
  * How long the peer has been silent: the milliseconds since a byte of it
  * arrived on the freshest of its connections, as the kernel counts them
  * (TCP_INFO), so that a reader that is slow to run or a control channel
- * queued behind data does not count as silence.  -1 when no connection
- * tells (user-space TLS hands the engine socket pairs).
+ * queued behind data does not count as silence (with user-space TLS, of
+ * the TCP sockets under the engine's socket pairs).  -1 when no
+ * connection tells.
  */
 static long peer_silence_ms(struct mig_conns *c)
 {
@@ -125,7 +126,8 @@ static long peer_silence_ms(struct mig_conns *c)
 		socklen_t len = sizeof(ti);
 
 		if (fds[i] < 0 ||
-		    getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+		    mig_tcp_getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti,
+				       &len) ||
 		    len < offsetof(struct tcp_info, tcpi_last_data_recv) +
 			  sizeof(ti.tcpi_last_data_recv))
 			continue;

@@ -107,6 +107,15 @@ int mig_connect(const char *addr, int timeout_ms, int *fd, char *err,
  */
 void mig_sock_tune(int fd, int io_timeout_ms, int nodelay);
 /*
+ * setsockopt() and getsockopt() on the TCP connection under @fd: @fd
+ * itself, or with user-space TLS (tls.c) the TCP socket its pump serves,
+ * which the engine never holds.  0 or -errno.
+ */
+int mig_tcp_setsockopt(int fd, int level, int name, const void *val,
+		       socklen_t len);
+int mig_tcp_getsockopt(int fd, int level, int name, void *val,
+		       socklen_t *len);
+/*
  * A source's data channel: congestion control @cc (NULL or "": the
  * system's; one mig_cc_probe() accepted) and at most @lowat unsent bytes
  * (0: no limit).

@@ -390,10 +390,11 @@ int mig_cc_probe(const char *cc, char *used, size_t used_len)
 void mig_sock_tune_push(int fd, const char *cc, unsigned int lowat)
 {
 	if (cc && *cc)
-		setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, strlen(cc));
+		mig_tcp_setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc,
+				   strlen(cc));
 	if (lowat)
-		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
-			   sizeof(lowat));
+		mig_tcp_setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+				   sizeof(lowat));
 }
 
 static int aborted(const int *abort)

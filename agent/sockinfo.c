@@ -17,8 +17,10 @@ int mig_sock_push_limits(int fd, struct mig_push_limits *l)
 	struct tcp_info ti = { 0 };
 	socklen_t len = sizeof(ti);
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
-		return -errno;
+	int ret = mig_tcp_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+
+	if (ret)
+		return ret;
 	/* kernels before 4.10 know neither */
 	if (len < offsetof(struct tcp_info, tcpi_rwnd_limited) +
 		  sizeof(ti.tcpi_rwnd_limited))

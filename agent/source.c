@@ -360,6 +360,15 @@ static uint64_t stripe_from(struct src_chan *ch, uint64_t w, unsigned int np)
 	return w + (ch->idx + np - w % np) % np;
 }
 
+/* A data channel's pacing limit, in bytes per second. */
+static void set_max_rate(int fd, uint64_t rate)
+{
+	/* the kernel takes an unsigned long */
+	unsigned long r = rate;
+
+	mig_tcp_setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &r, sizeof(r));
+}
+
 /*
  * A pushing channel's socket for postcopy: the postcopy congestion
  * control (switching it on a connected socket restarts the new one from
@@ -372,23 +381,18 @@ static void postcopy_tune(struct src_chan *ch)
 	int fd = s->conns.data[ch->idx];
 	char used[16] = "";
 	socklen_t len = sizeof(used) - 1;
+	int ret = 0;
 
-	/* not on the socket pair of user-space TLS: that one is no TCP */
-	if (s->post_cc &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, s->post_cc,
-		       strlen(s->post_cc)) &&
-	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+	if (s->post_cc)
+		ret = mig_tcp_setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION,
+					 s->post_cc, strlen(s->post_cc));
+	if (ret)
 		mig_logf(s->hk, MIG_LOG_INFO,
 			 "data channel %u: congestion control %s refused (%s)",
-			 ch->idx, s->post_cc, strerror(errno));
-	if (s->cfg->push_max_rate) {
-		/* the kernel takes an unsigned long */
-		unsigned long rate = s->cfg->push_max_rate / s->post_nch;
-
-		setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
-			   sizeof(rate));
-	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &len))
+			 ch->idx, s->post_cc, mig_errstr(ret));
+	if (s->cfg->push_max_rate)
+		set_max_rate(fd, s->cfg->push_max_rate / s->post_nch);
+	if (mig_tcp_getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &len))
 		return;
 	pthread_mutex_lock(&s->lock);
 	memcpy(s->post_cc_used, used, sizeof(used));
@@ -1236,14 +1240,9 @@ static int accept_channels(struct src *s)
 		if (chan == MIG_CHAN_DATA && idx < s->nch &&
 		    s->conns.data[idx] < 0) {
 			s->conns.data[idx] = fd;
-			if (s->cfg->push_max_rate) {
-				/* the kernel takes an unsigned long */
-				unsigned long rate = s->cfg->push_max_rate /
-						     s->nch;
-
-				setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE,
-					   &rate, sizeof(rate));
-			}
+			if (s->cfg->push_max_rate)
+				set_max_rate(fd, s->cfg->push_max_rate /
+						 s->nch);
 			mig_sock_tune_push(fd, s->push_cc,
 					   s->cfg->push_lowat);
 		} else if (chan == MIG_CHAN_PREEMPT && s->conns.pre < 0) {

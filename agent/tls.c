@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -522,16 +523,90 @@ struct pump {
 	gnutls_session_t s;
 	int tcp, usr;
 	int refs;		/* atomic */
+	/* on the pumps list: the engine's end, by fd and socket inode */
+	int eng_fd;
+	ino_t eng_ino;
+	struct pump *next;
 };
+
+/*
+ * The pumps running, for the socket options of the TCP socket under the
+ * engine's end (mig_tcp_setsockopt()).  A pump leaves the list before it
+ * closes its TCP socket, so that socket stays open for a call that found
+ * it under pumps_lock.  Lock order: pumps_lock is taken alone.
+ */
+static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pump *pumps;
+
+static void pump_unlist(struct pump *p)
+{
+	struct pump **pp;
+
+	pthread_mutex_lock(&pumps_lock);
+	for (pp = &pumps; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pumps_lock);
+}
 
 static void pump_put(struct pump *p)
 {
 	if (__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	pump_unlist(p);
 	gnutls_deinit(p->s);
 	close(p->tcp);
 	close(p->usr);
 	free(p);
+}
+
+static ino_t sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* The TCP socket under the engine's @fd, under pumps_lock */
+static int tcp_under(int fd)
+{
+	ino_t ino = 0;
+	struct pump *p;
+
+	for (p = pumps; p; p = p->next) {
+		if (p->eng_fd != fd)
+			continue;
+		if (!ino)
+			ino = sock_ino(fd);
+		if (ino && p->eng_ino == ino)
+			return p->tcp;
+	}
+	return fd;
+}
+
+int mig_tcp_setsockopt(int fd, int level, int name, const void *val,
+		       socklen_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&pumps_lock);
+	ret = setsockopt(tcp_under(fd), level, name, val, len) ? -errno : 0;
+	pthread_mutex_unlock(&pumps_lock);
+	return ret;
+}
+
+int mig_tcp_getsockopt(int fd, int level, int name, void *val,
+		       socklen_t *len)
+{
+	int ret;
+
+	pthread_mutex_lock(&pumps_lock);
+	ret = getsockopt(tcp_under(fd), level, name, val, len) ? -errno : 0;
+	pthread_mutex_unlock(&pumps_lock);
+	return ret;
 }
 
 static void pump_stop(struct pump *p)
@@ -641,6 +716,13 @@ static int pump_start(gnutls_session_t s, int tcp, int *fd)
 	p->tcp = tcp;
 	p->usr = sv[1];
 	p->refs = 2;
+	/* listed before a thread runs: the last pump_put() unlists it */
+	p->eng_fd = sv[0];
+	p->eng_ino = sock_ino(sv[0]);
+	pthread_mutex_lock(&pumps_lock);
+	p->next = pumps;
+	pumps = p;
+	pthread_mutex_unlock(&pumps_lock);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &a, pump_rx, p)) {

@@ -1642,9 +1642,29 @@ static void test_tls_ktls(struct pca_test_ctx *t)
 		   "kernel TLS contexts: %lld tx, %lld rx", tx, rx);
 }
 
+/* The first line of a /proc/sys file, "" if there is none. */
+static void sysctl_text(const char *path, char *buf, size_t len)
+{
+	pca_file_text(path, buf, len);
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Is @name one of the blank-separated words of @list? */
+static int word_in(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = strstr(list, name); p; p = strstr(p + 1, name))
+		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
 static void test_tls_user_space(struct pca_test_ctx *t)
 {
 	long long tx0 = tls_stat("TlsTxSw");
+	char avail[256];
 	struct wl_result r;
 	struct wl_opts o;
 
@@ -1656,6 +1676,16 @@ static void test_tls_user_space(struct pca_test_ctx *t)
 	migrate_ok(t, &o, &r);
 	expect_tls(t, &r, MIG_TLS_X509, 0);
 	PCA_EXPECT_EQ(t, tls_stat("TlsTxSw"), tx0);
+	/*
+	 * The postcopy push's congestion control reached the TCP socket
+	 * under the socket pair: the source reads it back from there.
+	 */
+	sysctl_text("/proc/sys/net/ipv4/tcp_available_congestion_control",
+		    avail, sizeof(avail));
+	PCA_EXPECT(t, !strcmp(r.src.postcopy_cc, word_in(avail, "vegas") ?
+			      "vegas" : r.src.push_cc),
+		   "user-space TLS: postcopy congestion control \"%s\" (available: %s)",
+		   r.src.postcopy_cc, avail);
 }
 
 static void test_tls_cut_postcopy(struct pca_test_ctx *t)
@@ -2710,25 +2740,6 @@ static void qmp_refused(struct pca_test_ctx *t, struct fake_qemu *f,
 		PCA_EXPECT(t, !strstr(f->log, "migrate-incoming") &&
 			   !strstr(f->log, "stop"),
 			   "a refused QEMU was steered: %s", f->log);
-}
-
-/* The first line of a /proc/sys file, "" if there is none. */
-static void sysctl_text(const char *path, char *buf, size_t len)
-{
-	pca_file_text(path, buf, len);
-	buf[strcspn(buf, "\n")] = 0;
-}
-
-/* Is @name one of the blank-separated words of @list? */
-static int word_in(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	const char *p;
-
-	for (p = strstr(list, name); p; p = strstr(p + 1, name))
-		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
-			return 1;
-	return 0;
 }
 
 /*
