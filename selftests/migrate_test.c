@@ -397,14 +397,17 @@ static void test_cut_postcopy(struct pca_test_ctx *t)
 /*
  * A link that goes silent for 2 s, nothing closed: the agents take the
  * peer for dead after --dead-after-ms (1 s) and reconnect, long before
- * the I/O timeout (30 s here) would have noticed anything.
+ * the I/O timeout (30 s here) would have noticed anything; over kernel
+ * TLS, and over user-space TLS (@no_ktls), where the kernel's count of
+ * the peer's silence is the TCP sockets' under the engine's socket pairs.
  */
-static void test_stall_postcopy(struct pca_test_ctx *t)
+static void stall_postcopy(struct pca_test_ctx *t, int no_ktls)
 {
 	struct wl_result r;
 	struct wl_opts o;
 
 	opts(&o, 32 * MiB);
+	o.tls_no_ktls = no_ktls;
 	o.rounds = 0;
 	o.io_timeout_ms = pca_scaled_ms(30000);
 	o.cut = WL_CUT_POSTCOPY;
@@ -419,6 +422,16 @@ static void test_stall_postcopy(struct pca_test_ctx *t)
 	PCA_EXPECT(t, r.dst.broken_ns > 0, "no time disconnected counted");
 	PCA_EXPECT(t, r.wall_s * 1000 < o.io_timeout_ms,
 		   "took %.1f s, not under the I/O timeout", r.wall_s);
+}
+
+static void test_stall_postcopy(struct pca_test_ctx *t)
+{
+	stall_postcopy(t, 0);
+}
+
+static void test_tls_stall_user_space(struct pca_test_ctx *t)
+{
+	stall_postcopy(t, 1);
 }
 
 /*
@@ -3290,6 +3303,8 @@ PCA_TEST_F(tls_x509, test_tls_x509, PRECOPY, .timeout = 90)
 PCA_TEST_F(tls_psk, test_tls_psk, PRECOPY, .timeout = 90)
 PCA_TEST_F(tls_ktls, test_tls_ktls, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(tls_user_space, test_tls_user_space, PRECOPY, .timeout = 90)
+PCA_TEST_F(tls_stall_user_space, test_tls_stall_user_space, MIG_FEATURES,
+	   .timeout = 90)
 PCA_TEST_F(tls_cut_postcopy, test_tls_cut_postcopy, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(tls_intruder, test_tls_intruder, MIG_FEATURES, .timeout = 90)
 PCA_TEST_F(tls_agents, test_tls_agents, PRECOPY, .timeout = 90)
