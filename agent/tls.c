@@ -533,7 +533,8 @@ struct pump {
  * The pumps running, for the socket options of the TCP socket under the
  * engine's end (mig_tcp_setsockopt()).  A pump leaves the list before it
  * closes its TCP socket, so that socket stays open for a call that found
- * it under pumps_lock.  Lock order: pumps_lock is taken alone.
+ * it under pumps_lock.  Lock order: pumps_lock is innermost; nothing
+ * else is taken under it.
  */
 static pthread_mutex_t pumps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pump *pumps;
