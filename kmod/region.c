@@ -32,6 +32,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/user_namespace.h>
+#include <linux/xarray.h>
 #include <net/net_namespace.h>
 
 #include "compat.h"
@@ -1137,6 +1138,15 @@ int pca_region_write_notify(struct pca_region *r, bool on)
 			VMA_ITERATOR(vmi, mm, 0);
 
 			for_each_vma(vmi, vma) {
+				/*
+				 * A fork that failed copying its VMAs (a
+				 * fatal signal, no memory) marks where it
+				 * stopped with a zero entry (6.8 on) and
+				 * copied nothing after it; the mm is on its
+				 * way out.  Its earlier VMAs were ours to find.
+				 */
+				if (unlikely(xa_is_zero(vma)))
+					break;
 				if (!vma->vm_file ||
 				    vma->vm_file->f_mapping != mapping ||
 				    vma->vm_ops == ops)

@@ -264,6 +264,100 @@ static void test_mappings_made_before(struct pca_test_ctx *t)
 	region_free(&r);
 }
 
+/*
+ * A fork() that fails while it copies the VMAs (here: SIGKILL to the
+ * forking process) leaves a child mm that the region knows (its VMA was
+ * copied and opened) with a VMA tree cut short by a zero entry (6.8 on).
+ * Switching the dirty log's write notification walks every mm of the
+ * region and must stop at that entry, not take it for a VMA.  The forker
+ * maps the region low, with FAILED_FORK_VMAS VMAs above it, so that a
+ * fork spends its time copying after the region's VMA; a killer process
+ * kills it at a random moment while this process switches tracking on
+ * and off as fast as it can (a switch blocks on the child's mmap_lock
+ * while the fork copies, and walks the tree after it failed).
+ */
+#define FAILED_FORK_VMAS	4000
+#define FAILED_FORK_ROUNDS	60
+
+static void __attribute__((noreturn)) failed_fork_forker(int fd, int ready)
+{
+	size_t len = (2 * FAILED_FORK_VMAS + 8) * PAGE, i;
+	uint8_t *base, *m;
+
+	base = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		_exit(1);
+	m = mmap(base, 8 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0);
+	if (m != base)
+		_exit(1);
+	/* every other page another protection: no two neighbours merge */
+	for (i = 8; i < 8 + 2 * FAILED_FORK_VMAS; i += 2)
+		if (mprotect(base + i * PAGE, PAGE, PROT_NONE))
+			_exit(1);
+	m[0] = 1;
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) {
+		pid_t pid = fork();
+
+		if (!pid)
+			_exit(0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+}
+
+static void test_failed_fork(struct pca_test_ctx *t)
+{
+	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	size_t want[] = { 2 };
+	unsigned long switches = 0;
+	int round, ready[2];
+	struct region r;
+	char c;
+
+	region_new(t, &r, 8, 0);
+	PCA_ASSERT_OK(t, pipe(ready));
+	for (round = 0; round < FAILED_FORK_ROUNDS; round++) {
+		pid_t forker, killer;
+		int st;
+
+		fflush(stdout);
+		forker = fork();
+		PCA_ASSERT(t, forker >= 0, "fork");
+		if (!forker)
+			failed_fork_forker(r.fd, ready[1]);
+		PCA_ASSERT_EQ(t, read(ready[0], &c, 1), 1);
+		seed = seed * 1103515245 + 12345;
+		killer = fork();
+		PCA_ASSERT(t, killer >= 0, "fork");
+		if (!killer) {
+			usleep(1000 + (seed >> 8) % 20000);
+			kill(forker, SIGKILL);
+			_exit(0);
+		}
+		do {
+			PCA_ASSERT_OK(t, track(t, r.id, 1));
+			PCA_ASSERT_OK(t, track(t, r.id, 0));
+			switches++;
+		} while (waitpid(forker, &st, WNOHANG) == 0);
+		PCA_EXPECT(t, WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+			   "forker: status %#x", st);
+		PCA_ASSERT_EQ(t, waitpid(killer, NULL, 0), killer);
+	}
+	pca_t_diag(t, "%d forkers killed, %lu switches of tracking",
+		   FAILED_FORK_ROUNDS, switches);
+	/* the log still works */
+	PCA_ASSERT_OK(t, track(t, r.id, 1));
+	r.mem[2 * PAGE] = 1;
+	expect_log(t, &r, want, 1, PCA_DIRTY_CLEAR);
+	PCA_ASSERT_OK(t, track(t, r.id, 0));
+	close(ready[0]);
+	close(ready[1]);
+	region_free(&r);
+}
+
 static void test_kernel_write(struct pca_test_ctx *t)
 {
 	size_t want[] = { 5 };
@@ -1310,6 +1404,8 @@ PCA_TEST_F(second_mapping_and_fork, test_second_mapping_and_fork,
 	 PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(mappings_made_before, test_mappings_made_before,
 	 PCA_FEATURE_DIRTY_LOG)
+PCA_TEST_F(failed_fork, test_failed_fork, PCA_FEATURE_DIRTY_LOG,
+	 .timeout = 300)
 PCA_TEST_F(kernel_write, test_kernel_write, PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(clear_range, test_clear_range, PCA_FEATURE_DIRTY_LOG)
 PCA_TEST_F(tracking_off, test_tracking_off, PCA_FEATURE_DIRTY_LOG)
